@@ -1,0 +1,116 @@
+/* cli.c -- `ember`: the command-line entry point.
+ *
+ *   ember [--run-dir DIR] COMMAND [ARGS]
+ * `ember cluster ...` without "stop" is a cluster rank (cluster_main.c);
+ * every other command is a client of a running cluster, found through
+ * --run-dir, then $EMBER_RUN_DIR, then ./ember-run. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cluster/cluster_main.h"
+#include "common/error.h"
+
+static void cli_usage(FILE *f) {
+    fprintf(f,
+            "usage: ember [--run-dir DIR] COMMAND [ARGS]\n"
+            "\n"
+            "Cluster:\n"
+            "  cluster [options]      run a cluster rank (under mpirun; see 'ember cluster --help')\n"
+            "  cluster stop           stop the running cluster and wait for its exit status\n"
+            "  status                 one-screen summary of the cluster\n"
+            "  dfsadmin -report       nodes, their roles, capacity and last contact\n"
+            "\n"
+            "The cluster is found through --run-dir, then $EMBER_RUN_DIR, then ./ember-run.\n");
+}
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ember: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_request(cli_env *env, ClientMessage *req, ClientMessage **resp,
+                ember_client **client_out) {
+    char err[512];
+    ember_client *client;
+    int rc = ember_client_connect(env->run_dir, CLI_TIMEOUT_MS, &client, err, sizeof(err));
+    if (rc != EMBER_OK) {
+        cli_error("%s", err);
+        return 1;
+    }
+    rc = ember_client_call(client, req, resp, err, sizeof(err));
+    if (rc != EMBER_OK) {
+        cli_error("%s", err);
+        ember_client_close(client);
+        return 1;
+    }
+    if (client_out != NULL)
+        *client_out = client;
+    else
+        ember_client_close(client);
+    return 0;
+}
+
+void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen) {
+    static const char *units[] = {"B", "KB", "MB", "GB", "TB", "PB", "EB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 6) {
+        v /= 1024.0;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, buflen, "%llu B", (unsigned long long)bytes);
+    else
+        snprintf(buf, buflen, "%.2f %s", v, units[u]);
+}
+
+int main(int argc, char **argv) {
+    cli_env env = {.run_dir = ember_client_default_run_dir()};
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (!strcmp(argv[i], "--run-dir")) {
+            if (i + 1 >= argc) {
+                cli_error("option '--run-dir' needs a value");
+                return 2;
+            }
+            env.run_dir = argv[i + 1];
+            setenv("EMBER_RUN_DIR", env.run_dir, 1); /* `ember cluster` reads it too */
+            i += 2;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            cli_usage(stdout);
+            return 0;
+        } else {
+            cli_error("unknown option '%s' (see 'ember --help')", argv[i]);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        cli_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[i];
+    int cargc = argc - i;
+    char **cargv = argv + i;
+    if (!strcmp(cmd, "cluster")) {
+        if (cargc > 1 && !strcmp(cargv[1], "stop"))
+            return cli_cluster_stop(&env, cargc - 1, cargv + 1);
+        return cluster_main(cargc, cargv);
+    }
+    if (!strcmp(cmd, "status"))
+        return cli_status(&env, cargc, cargv);
+    if (!strcmp(cmd, "dfsadmin"))
+        return cli_dfsadmin(&env, cargc, cargv);
+    if (!strcmp(cmd, "help")) {
+        cli_usage(stdout);
+        return 0;
+    }
+    cli_error("unknown command '%s' (see 'ember --help')", cmd);
+    return 2;
+}

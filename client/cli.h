@@ -1,0 +1,36 @@
+/* cli.h -- pieces shared by the `ember` CLI's commands.
+ *
+ * Every command is a function `int cli_<command>(cli_env *env, int argc,
+ * char **argv)` returning the process exit status (0 ok, 1 failure, 2 bad
+ * usage) after printing at most one error line to stderr. */
+#ifndef EMBER_CLI_H
+#define EMBER_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.pb-c.h"
+#include "ember/client.h"
+
+#define CLI_TIMEOUT_MS 30000
+
+typedef struct {
+    const char *run_dir; /* --run-dir, $EMBER_RUN_DIR or ./ember-run */
+} cli_env;
+
+/* Prints "ember: <fmt>" and a newline to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Connects, sends a request whose body is body_case/body, and returns the
+ * answer in *resp (the caller frees it).  On failure prints the error line
+ * and returns 1. */
+int cli_request(cli_env *env, ClientMessage *req, ClientMessage **resp, ember_client **client_out);
+
+/* "251.47 GB"-style rendering of a byte count (Hadoop's byteDesc). */
+void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen);
+
+int cli_dfsadmin(cli_env *env, int argc, char **argv);
+int cli_status(cli_env *env, int argc, char **argv);
+int cli_cluster_stop(cli_env *env, int argc, char **argv);
+
+#endif

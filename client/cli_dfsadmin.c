@@ -1,0 +1,106 @@
+/* cli_dfsadmin.c -- `ember dfsadmin -report`, in Hadoop's layout.
+ *
+ * Core nodes are the datanodes ("Live datanodes (N):" / "Dead datanodes
+ * (N):"); task nodes store nothing and follow under their own headings,
+ * marked "Role: task". */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cluster/role.h"
+#include "common/clock.h"
+
+static void dfsadmin_print_node(const NodeReport *n) {
+    char cap[32], used[32], rem[32], mem[32], contact[64];
+    cli_format_bytes(n->storage->capacity_bytes, cap, sizeof(cap));
+    cli_format_bytes(n->storage->used_bytes, used, sizeof(used));
+    cli_format_bytes(n->storage->remaining_bytes, rem, sizeof(rem));
+    cli_format_bytes(n->hwloc->memory_bytes, mem, sizeof(mem));
+    clock_format_wall(n->last_contact_ms, contact, sizeof(contact));
+    double cap_d = n->storage->capacity_bytes ? (double)n->storage->capacity_bytes : 1.0;
+    printf("Name: node-%u (rank %u)\n", n->rank, n->rank);
+    printf("Hostname: %s\n", n->hostname[0] ? n->hostname : "(never registered)");
+    printf("Rank: %u\n", n->rank);
+    printf("Role: %s%s\n", role_name(n->role),
+           n->role == NODE_ROLE__ROLE_TASK ? " (compute only, stores no HDFS blocks)" : "");
+    printf("PID: %u\n", n->pid);
+    printf("Cores: %u (%u PUs, %u NUMA nodes, %u packages)\n", n->hwloc->cores, n->hwloc->pus,
+           n->hwloc->numa_nodes, n->hwloc->packages);
+    printf("Memory: %llu (%s)\n", (unsigned long long)n->hwloc->memory_bytes, mem);
+    if (n->role == NODE_ROLE__ROLE_CORE) {
+        printf("Decommission Status : Normal\n");
+        printf("Configured Capacity: %llu (%s)\n",
+               (unsigned long long)n->storage->capacity_bytes, cap);
+        printf("DFS Used: %llu (%s)\n", (unsigned long long)n->storage->used_bytes, used);
+        printf("DFS Remaining: %llu (%s)\n", (unsigned long long)n->storage->remaining_bytes,
+               rem);
+        printf("DFS Used%%: %.2f%%\n", 100.0 * (double)n->storage->used_bytes / cap_d);
+        printf("DFS Remaining%%: %.2f%%\n", 100.0 * (double)n->storage->remaining_bytes / cap_d);
+        printf("Data Directories: %u (%u failed)\n", n->storage->data_dirs,
+               n->storage->failed_dirs);
+    }
+    printf("Last contact: %s\n\n", contact);
+}
+
+/* Prints the nodes of one role that are (not) live under a heading. */
+static void dfsadmin_print_section(const ReportResponse *r, NodeRole role, int live,
+                                   const char *heading) {
+    int count = 0;
+    for (size_t i = 0; i < r->n_nodes; i++)
+        count += r->nodes[i]->role == role && (int)r->nodes[i]->live == live;
+    printf("%s (%d):\n\n", heading, count);
+    for (size_t i = 0; i < r->n_nodes; i++)
+        if (r->nodes[i]->role == role && (int)r->nodes[i]->live == live)
+            dfsadmin_print_node(r->nodes[i]);
+}
+
+static int dfsadmin_report(cli_env *env) {
+    ReportRequest rq = REPORT_REQUEST__INIT;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
+    req.report_request = &rq;
+    ClientMessage *resp;
+    if (cli_request(env, &req, &resp, NULL) != 0)
+        return 1;
+    if (resp->body_case != CLIENT_MESSAGE__BODY_REPORT_RESPONSE) {
+        cli_error("unexpected answer from the cluster");
+        client_message__free_unpacked(resp, NULL);
+        return 1;
+    }
+    const ReportResponse *r = resp->report_response;
+    uint64_t cap = 0, used = 0, rem = 0;
+    for (size_t i = 0; i < r->n_nodes; i++) {
+        const NodeReport *n = r->nodes[i];
+        if (n->role == NODE_ROLE__ROLE_CORE && n->live) {
+            cap += n->storage->capacity_bytes;
+            used += n->storage->used_bytes;
+            rem += n->storage->remaining_bytes;
+        }
+    }
+    char b1[32], b2[32], b3[32];
+    cli_format_bytes(cap, b1, sizeof(b1));
+    cli_format_bytes(used, b2, sizeof(b2));
+    cli_format_bytes(rem, b3, sizeof(b3));
+    printf("Configured Capacity: %llu (%s)\n", (unsigned long long)cap, b1);
+    printf("DFS Remaining: %llu (%s)\n", (unsigned long long)rem, b3);
+    printf("DFS Used: %llu (%s)\n", (unsigned long long)used, b2);
+    printf("DFS Used%%: %.2f%%\n", cap ? 100.0 * (double)used / (double)cap : 0.0);
+    printf("Primary: %s (rank 0, pid %u)\n", r->primary->hostname, r->primary->pid);
+    printf("\n-------------------------------------------------\n");
+    dfsadmin_print_section(r, NODE_ROLE__ROLE_CORE, 1, "Live datanodes");
+    dfsadmin_print_section(r, NODE_ROLE__ROLE_CORE, 0, "Dead datanodes");
+    dfsadmin_print_section(r, NODE_ROLE__ROLE_TASK, 1, "Live task nodes");
+    dfsadmin_print_section(r, NODE_ROLE__ROLE_TASK, 0, "Dead task nodes");
+    client_message__free_unpacked(resp, NULL);
+    return 0;
+}
+
+int cli_dfsadmin(cli_env *env, int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "-report"))
+        return dfsadmin_report(env);
+    if (argc < 2)
+        cli_error("dfsadmin needs a command: -report");
+    else
+        cli_error("dfsadmin: unknown command '%s' (known: -report)", argv[1]);
+    return 2;
+}

@@ -1,0 +1,248 @@
+/* cluster_main.c -- start-up of a cluster rank (see cluster_main.h).
+ *
+ * Reads as the ordered list of what a rank does:
+ *   1. MPI_Init_thread (FUNNELED: only the loop thread calls MPI)
+ *   2. command line + configuration (every rank parses the same arguments;
+ *      only rank 0 prints errors)
+ *   3. run directory, pid file, log file
+ *   4. topology (hwloc) and data directories
+ *   5. event loop, then primary_run() or node_run()
+ *   6. MPI_Finalize (it returns even when some rank has died)
+ * There are no collectives after MPI_Init: a dead rank would hang them. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cluster_main.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/run_dir.h"
+#include "ember/client.h"
+#include "node.h"
+#include "primary.h"
+#include "rank_context.h"
+#include "role.h"
+
+typedef struct {
+    const char *run_dir;
+    const char *conf;
+    const char *bind;
+    int core_nodes;
+    int help;
+} cluster_args;
+
+void cluster_main_usage(FILE *f) {
+    fprintf(f,
+            "usage: mpirun --enable-recovery -np N ember cluster [options]\n"
+            "  --core-nodes N     ranks 1..N are core nodes (default: every non-primary rank)\n"
+            "  --run-dir DIR      run directory (default: ./ember-run)\n"
+            "  --conf FILE        configuration file of 'key = value' lines\n"
+            "  --bind ADDR        client gateway address (default: 127.0.0.1)\n"
+            "  -D key=value       set a configuration key (repeatable)\n");
+}
+
+/* Parses argv into args and cfg; on error writes a one-line message. */
+static int cluster_parse_args(int argc, char **argv, cluster_args *args, config *cfg, char *err,
+                              size_t errlen) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            args->help = 1;
+            return EMBER_OK;
+        }
+        int takes_value = !strcmp(a, "--core-nodes") || !strcmp(a, "--run-dir") ||
+                          !strcmp(a, "--conf") || !strcmp(a, "--bind") || !strcmp(a, "-D");
+        if (takes_value && value == NULL) {
+            snprintf(err, errlen, "option '%s' needs a value", a);
+            return EMBER_EUSAGE;
+        }
+        if (!strcmp(a, "--core-nodes")) {
+            char *end;
+            errno = 0;
+            long n = strtol(value, &end, 10);
+            if (errno || *end || end == value || n < 0 || n > 1000000) {
+                snprintf(err, errlen, "--core-nodes needs a non-negative number, not '%s'", value);
+                return EMBER_EUSAGE;
+            }
+            args->core_nodes = (int)n;
+        } else if (!strcmp(a, "--run-dir")) {
+            args->run_dir = value;
+        } else if (!strcmp(a, "--conf")) {
+            args->conf = value;
+        } else if (!strcmp(a, "--bind")) {
+            args->bind = value;
+        } else if (!strcmp(a, "-D") || !strncmp(a, "-D", 2)) {
+            const char *kv = !strcmp(a, "-D") ? value : a + 2;
+            /* Applied after the file, below; checked now for the message. */
+            if (strchr(kv, '=') == NULL) {
+                snprintf(err, errlen, "-D needs key=value, not '%s'", kv);
+                return EMBER_EUSAGE;
+            }
+        } else {
+            snprintf(err, errlen, "unknown option '%s' (see 'ember cluster --help')", a);
+            return EMBER_EUSAGE;
+        }
+        if (takes_value)
+            i++;
+    }
+    if (args->conf != NULL) {
+        int rc = config_load_file(cfg, args->conf, err, errlen);
+        if (rc != EMBER_OK)
+            return rc;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *kv = NULL;
+        if (!strcmp(argv[i], "-D"))
+            kv = argv[++i];
+        else if (!strncmp(argv[i], "-D", 2))
+            kv = argv[i] + 2;
+        else if (strcmp(argv[i], "--core-nodes") && strcmp(argv[i], "--run-dir") &&
+                 strcmp(argv[i], "--conf") && strcmp(argv[i], "--bind"))
+            continue;
+        else {
+            i++;
+            continue;
+        }
+        int rc = config_apply_define(cfg, kv, err, errlen);
+        if (rc != EMBER_OK)
+            return rc;
+    }
+    if (args->bind != NULL) {
+        int rc = config_set(cfg, "ember.client.bind", args->bind, err, errlen);
+        if (rc != EMBER_OK)
+            return rc;
+    }
+    const char *bind = config_get_string(cfg, "ember.client.bind");
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, bind, addr) != 1 && inet_pton(AF_INET6, bind, addr) != 1) {
+        snprintf(err, errlen, "bind address '%s' is not a numeric IPv4 or IPv6 address", bind);
+        return EMBER_EUSAGE;
+    }
+    return EMBER_OK;
+}
+
+/* Creates <root>/node-<rank> under each configured root; fills dirs. */
+static void cluster_prepare_data_dirs(rank_context *ctx) {
+    ctx->data_dirs[0] = '\0';
+    if (ctx->role != NODE_ROLE__ROLE_CORE)
+        return;
+    const char *conf = config_get_string(ctx->cfg, "dfs.datanode.data.dir");
+    char defroot[4096];
+    if (conf[0] == '\0') {
+        run_dir_path(ctx->run_dir, "data", defroot, sizeof(defroot));
+        conf = defroot;
+    }
+    char *copy = strdup(conf);
+    if (copy == NULL)
+        return;
+    size_t off = 0;
+    char *save = NULL;
+    for (char *root = strtok_r(copy, ",", &save); root != NULL; root = strtok_r(NULL, ",", &save)) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/node-%d", root, ctx->rank);
+        mkdir(root, 0755);
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            LOG_WARN("cannot create data directory %s: %s", dir, strerror(errno));
+        int n = snprintf(ctx->data_dirs + off, sizeof(ctx->data_dirs) - off, "%s%s",
+                         off ? "," : "", dir);
+        if (n < 0 || (size_t)n >= sizeof(ctx->data_dirs) - off)
+            break;
+        off += (size_t)n;
+    }
+    free(copy);
+}
+
+int cluster_main(int argc, char **argv) {
+    int provided, rank = 0, world = 1;
+    int status = CLUSTER_EXIT_USAGE;
+    config *cfg = NULL;
+    event_loop *loop = NULL;
+    char err[512] = "";
+
+    signal(SIGPIPE, SIG_IGN);
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "ember: MPI_Init_thread failed\n");
+        return CLUSTER_EXIT_FAILED;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+
+    cluster_args args = {.run_dir = ember_client_default_run_dir(), .core_nodes = ROLE_CORE_NODES_DEFAULT};
+    int rc = config_create(&cfg);
+    if (rc == EMBER_OK)
+        rc = cluster_parse_args(argc, argv, &args, cfg, err, sizeof(err));
+    if (rc == EMBER_OK && args.help) {
+        if (rank == 0)
+            cluster_main_usage(stdout);
+        status = 0;
+        goto out;
+    }
+    rank_context ctx = {.rank = rank, .world_size = world, .run_dir = args.run_dir, .cfg = cfg};
+    if (rc == EMBER_OK &&
+        role_core_count(world, args.core_nodes, &ctx.core_nodes) != EMBER_OK) {
+        snprintf(err, sizeof(err), "--core-nodes %d is more than the %d non-primary ranks",
+                 args.core_nodes, world - 1);
+        rc = EMBER_EUSAGE;
+    }
+    if (rc != EMBER_OK) {
+        if (rank == 0)
+            fprintf(stderr, "ember: %s\n", err);
+        goto out;
+    }
+    status = CLUSTER_EXIT_FAILED;
+    role_assign(rank, world, args.core_nodes, &ctx.role);
+    ctx.bind_addr = config_get_string(cfg, "ember.client.bind");
+
+    if (run_dir_prepare(args.run_dir) != EMBER_OK) {
+        fprintf(stderr, "ember: rank %d: cannot create run directory %s: %s\n", rank,
+                args.run_dir, strerror(errno));
+        goto out;
+    }
+    if (rank == 0) {
+        cluster_info old;
+        char ignored[256];
+        if (run_dir_read_info(args.run_dir, &old, ignored, sizeof(ignored)) == EMBER_OK &&
+            old.primary_pid > 0 && kill(old.primary_pid, 0) == 0 && old.primary_pid != getpid()) {
+            fprintf(stderr, "ember: a cluster is already running in %s (primary pid %d)\n",
+                    args.run_dir, old.primary_pid);
+            goto out;
+        }
+        run_dir_write_status(args.run_dir, -1, NULL);
+    }
+    char path[4096], tag[32];
+    snprintf(tag, sizeof(tag), "rank %d", rank);
+    snprintf(path, sizeof(path), "%s/logs/rank-%d.log", args.run_dir, rank);
+    if (log_open(path, tag) != EMBER_OK) {
+        fprintf(stderr, "ember: rank %d: cannot open log %s: %s\n", rank, path, strerror(errno));
+        goto out;
+    }
+    run_dir_write_pid(args.run_dir, rank);
+    gethostname(ctx.hostname, sizeof(ctx.hostname) - 1);
+    rc = topology_summary_load(config_get_string(cfg, "ember.topology.synthetic"), &ctx.hw);
+    if (rc != EMBER_OK) {
+        LOG_ERROR("hwloc cannot load the topology: %s", ember_strerror(rc));
+        if (rank == 0)
+            fprintf(stderr, "ember: hwloc cannot load the topology ('%s')\n",
+                    config_get_string(cfg, "ember.topology.synthetic"));
+        goto out;
+    }
+    cluster_prepare_data_dirs(&ctx);
+    if (event_loop_create(&loop) != EMBER_OK)
+        goto out;
+    ctx.loop = loop;
+    status = rank == 0 ? primary_run(&ctx) : node_run(&ctx);
+
+out:
+    event_loop_destroy(loop);
+    config_destroy(cfg);
+    log_close();
+    MPI_Finalize();
+    return status;
+}

@@ -1,0 +1,56 @@
+/* gateway.h -- the primary's TCP gateway for outside clients.
+ *
+ * Listens on a loopback (or configured) address and an ephemeral (or
+ * configured) port.  Each connection goes through two states:
+ *   AUTH   the gateway has sent an AuthChallenge; frames are capped at
+ *          FRAME_MAX_UNAUTHENTICATED; only an AuthResponse is accepted, and
+ *          only before the auth deadline
+ *   READY  the client proved the secret; each request frame is decoded,
+ *          validated and handed to the request callback, which answers
+ *          with gateway_reply()
+ * A wrong secret, a malformed or oversized frame, or a request before
+ * authentication closes that connection (after one error frame) and is
+ * logged; other connections and the cluster carry on. */
+#ifndef EMBER_GATEWAY_H
+#define EMBER_GATEWAY_H
+
+#include <stdint.h>
+
+#include "client.pb-c.h"
+#include "common/event_loop.h"
+
+typedef struct gateway gateway;
+
+/* Called for each authenticated request.  req belongs to the callee, which
+ * frees it with client_message__free_unpacked(req, NULL) and answers, now or
+ * later, with gateway_reply(gw, conn_id, ...). */
+typedef void (*gateway_request_cb)(gateway *gw, uint64_t conn_id, ClientMessage *req, void *arg);
+
+typedef struct {
+    const char *bind_addr;
+    int port;                 /* 0: ephemeral */
+    const char *secret;
+    const char *cluster_id;
+    int64_t auth_timeout_ms;
+    gateway_request_cb on_request;
+    void *arg;
+} gateway_options;
+
+/* Listens and registers with loop.  The bound port comes back in
+ * *port_out.  Strings in opts are copied. */
+int gateway_create(event_loop *loop, const gateway_options *opts, gateway **out, int *port_out);
+
+/* Closes the listener and every connection.  Accepts NULL. */
+void gateway_destroy(gateway *gw);
+
+/* Queues resp on connection conn_id.  EMBER_ENOENT when that connection
+ * has closed meanwhile (the answer is dropped). */
+int gateway_reply(gateway *gw, uint64_t conn_id, const ClientMessage *resp);
+
+/* Queues an ErrorResponse with code and message. */
+int gateway_reply_error(gateway *gw, uint64_t conn_id, int code, const char *message);
+
+/* Connections currently open. */
+int gateway_connections(const gateway *gw);
+
+#endif

@@ -1,0 +1,210 @@
+/* node.c -- membership agent of a core or task rank (see node.h).
+ *
+ * States: REGISTERING (RegisterNode sent every heartbeat interval until a
+ * RegisterAck says accepted) -> MEMBER (Heartbeat every interval) ->
+ * LEAVING (Shutdown received, ShutdownAck in flight; the loop ends when MPI
+ * has delivered it, or after a second).  In any state, ember.node.expiry
+ * without a word from the primary ends the rank with status 1. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/disk_usage.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "node.h"
+#include "proto/message.h"
+#include "proto/mpi_link.h"
+#include "role.h"
+
+#define NODE_LEAVE_GRACE_MS 1000
+
+typedef enum {
+    NODE_REGISTERING, /* waiting for an accepted RegisterAck */
+    NODE_MEMBER,      /* heartbeating */
+    NODE_LEAVING,     /* Shutdown received; flushing the acknowledgement */
+} node_agent_state;
+
+typedef struct {
+    rank_context *ctx;
+    node_agent_state state;
+    mpi_link *link;
+    uint64_t seq;
+    int64_t last_primary_contact_ms;
+    int64_t leave_deadline_ms;
+    int64_t expiry_ms;
+    int exit_code;
+} node_agent;
+
+static volatile sig_atomic_t node_signal;
+
+static void node_on_signal(int sig) { node_signal = sig; }
+
+static void node_fill_storage(node_agent *n, StorageReport *st) {
+    disk_usage du;
+    disk_usage_measure(n->ctx->data_dirs, &du);
+    st->capacity_bytes = du.capacity_bytes;
+    st->used_bytes = du.used_bytes;
+    st->remaining_bytes = du.remaining_bytes;
+    st->data_dirs = du.dirs;
+    st->failed_dirs = du.failed_dirs;
+}
+
+static void node_send(node_agent *n, RankMessage *msg) {
+    int rc = mpi_link_send(n->link, 0, msg);
+    if (rc != EMBER_OK)
+        LOG_WARN("send of %s to the primary failed: %s", message_rank_name(msg),
+                 ember_strerror(rc));
+}
+
+static void node_send_register(node_agent *n) {
+    HwlocSummary hw = HWLOC_SUMMARY__INIT;
+    hw.packages = n->ctx->hw.packages;
+    hw.numa_nodes = n->ctx->hw.numa_nodes;
+    hw.cores = n->ctx->hw.cores;
+    hw.pus = n->ctx->hw.pus;
+    hw.memory_bytes = n->ctx->hw.memory_bytes;
+    StorageReport st = STORAGE_REPORT__INIT;
+    node_fill_storage(n, &st);
+    RegisterNode reg = REGISTER_NODE__INIT;
+    reg.rank = (uint32_t)n->ctx->rank;
+    reg.role = n->ctx->role;
+    reg.hostname = n->ctx->hostname;
+    reg.pid = (uint32_t)getpid();
+    reg.hwloc = &hw;
+    reg.storage = &st;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
+    msg.register_node = &reg;
+    node_send(n, &msg);
+}
+
+static void node_send_heartbeat(node_agent *n) {
+    StorageReport st = STORAGE_REPORT__INIT;
+    node_fill_storage(n, &st);
+    Heartbeat hb = HEARTBEAT__INIT;
+    hb.rank = (uint32_t)n->ctx->rank;
+    hb.seq = ++n->seq;
+    hb.storage = &st;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
+    msg.heartbeat = &hb;
+    node_send(n, &msg);
+}
+
+static void handle_register_ack(node_agent *n, const RegisterAck *m) {
+    if (!m->accepted) {
+        LOG_ERROR("the primary refused this node: %s", m->reason);
+        n->exit_code = 1;
+        event_loop_stop(n->ctx->loop);
+        return;
+    }
+    if (n->state == NODE_REGISTERING)
+        LOG_INFO("registered with cluster %s as a %s node", m->cluster_id,
+                 role_name(n->ctx->role));
+    n->state = NODE_MEMBER;
+}
+
+static void handle_heartbeat_ack(node_agent *n, const HeartbeatAck *m) {
+    if (m->reregister && n->state == NODE_MEMBER) {
+        LOG_WARN("the primary does not know this node; registering again");
+        n->state = NODE_REGISTERING;
+        node_send_register(n);
+    }
+}
+
+static void handle_shutdown(node_agent *n, const Shutdown *m) {
+    if (n->state == NODE_LEAVING)
+        return;
+    LOG_INFO("shutdown requested by the primary (cluster exit status %d)", m->exit_code);
+    ShutdownAck ack = SHUTDOWN_ACK__INIT;
+    ack.rank = (uint32_t)n->ctx->rank;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_SHUTDOWN_ACK;
+    msg.shutdown_ack = &ack;
+    node_send(n, &msg);
+    n->state = NODE_LEAVING;
+    n->exit_code = 0;
+    n->leave_deadline_ms = clock_monotonic_ms() + NODE_LEAVE_GRACE_MS;
+}
+
+static void node_on_message(mpi_link *link, int source, RankMessage *msg, void *arg) {
+    node_agent *n = arg;
+    if (source != 0) {
+        LOG_WARN("unexpected %s from rank %d", message_rank_name(msg), source);
+        rank_message__free_unpacked(msg, NULL);
+        return;
+    }
+    n->last_primary_contact_ms = clock_monotonic_ms();
+    switch (msg->body_case) {
+    case RANK_MESSAGE__BODY_REGISTER_ACK: handle_register_ack(n, msg->register_ack); break;
+    case RANK_MESSAGE__BODY_HEARTBEAT_ACK: handle_heartbeat_ack(n, msg->heartbeat_ack); break;
+    case RANK_MESSAGE__BODY_SHUTDOWN: handle_shutdown(n, msg->shutdown); break;
+    default: LOG_WARN("unexpected %s from the primary", message_rank_name(msg)); break;
+    }
+    rank_message__free_unpacked(msg, NULL);
+}
+
+/* Every heartbeat interval: register or heartbeat, and watch the primary. */
+static void node_on_heartbeat_timer(event_loop *loop, void *arg) {
+    node_agent *n = arg;
+    if (node_signal != 0 && n->state != NODE_LEAVING) {
+        LOG_INFO("signal %d: leaving", (int)node_signal);
+        n->exit_code = 0;
+        event_loop_stop(loop);
+        return;
+    }
+    if (n->state == NODE_REGISTERING)
+        node_send_register(n);
+    else if (n->state == NODE_MEMBER)
+        node_send_heartbeat(n);
+    if (n->state != NODE_LEAVING &&
+        clock_monotonic_ms() - n->last_primary_contact_ms > n->expiry_ms) {
+        LOG_ERROR("no word from the primary for %lld ms: leaving the cluster",
+                  (long long)n->expiry_ms);
+        n->exit_code = 1;
+        event_loop_stop(loop);
+    }
+}
+
+/* Ends the loop once the ShutdownAck is delivered (or the grace is over). */
+static int node_leave_hook(event_loop *loop, void *arg) {
+    node_agent *n = arg;
+    if (n->state != NODE_LEAVING)
+        return -1;
+    if (mpi_link_pending(n->link) == 0 || clock_monotonic_ms() >= n->leave_deadline_ms)
+        event_loop_stop(loop);
+    return 1;
+}
+
+int node_run(rank_context *ctx) {
+    node_agent n = {.ctx = ctx, .state = NODE_REGISTERING, .exit_code = 1};
+    n.expiry_ms = config_get_int(ctx->cfg, "ember.node.expiry");
+    n.last_primary_contact_ms = clock_monotonic_ms();
+    int64_t interval = config_get_int(ctx->cfg, "dfs.heartbeat.interval");
+    int rc = mpi_link_create(ctx->loop, config_get_int(ctx->cfg, "ember.mpi.send.timeout"),
+                             node_on_message, &n, &n.link);
+    if (rc == EMBER_OK)
+        rc = event_loop_add_timer(ctx->loop, interval, node_on_heartbeat_timer, &n, NULL);
+    if (rc == EMBER_OK)
+        rc = event_loop_add_hook(ctx->loop, node_leave_hook, &n);
+    if (rc != EMBER_OK) {
+        LOG_ERROR("cannot start the node agent: %s", ember_strerror(rc));
+        mpi_link_destroy(n.link);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = node_on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    LOG_INFO("%s node up on %s: %u cores, %u PUs, data dirs '%s'", role_name(ctx->role),
+             ctx->hostname, ctx->hw.cores, ctx->hw.pus, ctx->data_dirs);
+    node_send_register(&n);
+    rc = event_loop_run(ctx->loop);
+    if (rc != EMBER_OK)
+        n.exit_code = 1;
+    mpi_link_destroy(n.link);
+    LOG_INFO("node exiting with status %d", n.exit_code);
+    return n.exit_code;
+}

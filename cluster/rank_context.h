@@ -1,0 +1,29 @@
+/* rank_context.h -- what every rank knows about itself once started.
+ *
+ * cluster_main.c fills one of these (command line, configuration, MPI
+ * rank, topology) and hands it to primary_run() or node_run().  The
+ * context owns nothing the daemons free: cluster_main.c creates and
+ * destroys the loop, the link and the config around the daemon's run. */
+#ifndef EMBER_RANK_CONTEXT_H
+#define EMBER_RANK_CONTEXT_H
+
+#include "cluster.pb-c.h"
+#include "common/config.h"
+#include "common/event_loop.h"
+#include "common/topology.h"
+
+typedef struct {
+    int rank;
+    int world_size;
+    int core_nodes;            /* how many ranks are core nodes */
+    NodeRole role;
+    const char *run_dir;
+    const char *bind_addr;     /* gateway address (primary only) */
+    config *cfg;
+    event_loop *loop;
+    char hostname[256];
+    topology_summary hw;
+    char data_dirs[4096];      /* comma-separated; "" on task nodes */
+} rank_context;
+
+#endif

@@ -1,0 +1,60 @@
+/* auth.c -- secrets and HMAC challenge-response with OpenSSL (see auth.h). */
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "error.h"
+
+static const char auth_context[] = "ember-auth-v1";
+
+int auth_random_bytes(uint8_t *buf, size_t len) {
+    return RAND_bytes(buf, (int)len) == 1 ? EMBER_OK : EMBER_EIO;
+}
+
+void auth_hex_encode(const uint8_t *in, size_t len, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+int auth_secret_generate(char *out, size_t outlen) {
+    uint8_t raw[32];
+    if (outlen < 2 * sizeof(raw) + 1)
+        return EMBER_EINVAL;
+    int rc = auth_random_bytes(raw, sizeof(raw));
+    if (rc != EMBER_OK)
+        return rc;
+    auth_hex_encode(raw, sizeof(raw), out);
+    return EMBER_OK;
+}
+
+int auth_challenge_answer(const char *secret, const uint8_t *nonce, size_t nonce_len,
+                          uint8_t mac[AUTH_MAC_LEN]) {
+    uint8_t msg[sizeof(auth_context) - 1 + 256];
+    if (nonce_len > 256)
+        return EMBER_EINVAL;
+    memcpy(msg, auth_context, sizeof(auth_context) - 1);
+    memcpy(msg + sizeof(auth_context) - 1, nonce, nonce_len);
+    unsigned int maclen = AUTH_MAC_LEN;
+    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, sizeof(auth_context) - 1 + nonce_len,
+             mac, &maclen) == NULL)
+        return EMBER_EIO;
+    return EMBER_OK;
+}
+
+int auth_challenge_verify(const char *secret, const uint8_t *nonce, size_t nonce_len,
+                          const uint8_t *mac, size_t mac_len) {
+    uint8_t want[AUTH_MAC_LEN];
+    if (mac_len != AUTH_MAC_LEN)
+        return 0;
+    if (auth_challenge_answer(secret, nonce, nonce_len, want) != EMBER_OK)
+        return 0;
+    return CRYPTO_memcmp(want, mac, AUTH_MAC_LEN) == 0;
+}

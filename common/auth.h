@@ -1,0 +1,37 @@
+/* auth.h -- the cluster secret and the client challenge.
+ *
+ * A cluster has one secret (32 random bytes, written hex-encoded to
+ * cluster.json, mode 0600).  A client proves it knows the secret by
+ * answering the gateway's random nonce with
+ * HMAC-SHA256(secret, "ember-auth-v1" || nonce); the secret itself never
+ * crosses the wire. */
+#ifndef EMBER_AUTH_H
+#define EMBER_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUTH_NONCE_LEN 32
+#define AUTH_MAC_LEN 32
+#define AUTH_SECRET_MAX 256
+
+/* Fills buf with len bytes from the OS's CSPRNG; 0 or EMBER_EIO. */
+int auth_random_bytes(uint8_t *buf, size_t len);
+
+/* Writes a new random secret, hex-encoded and NUL-terminated, into out
+ * (at least 65 bytes). */
+int auth_secret_generate(char *out, size_t outlen);
+
+/* The answer to nonce for the given secret string; mac gets AUTH_MAC_LEN
+ * bytes. */
+int auth_challenge_answer(const char *secret, const uint8_t *nonce, size_t nonce_len,
+                          uint8_t mac[AUTH_MAC_LEN]);
+
+/* 1 when mac is the right answer to nonce, compared in constant time. */
+int auth_challenge_verify(const char *secret, const uint8_t *nonce, size_t nonce_len,
+                          const uint8_t *mac, size_t mac_len);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void auth_hex_encode(const uint8_t *in, size_t len, char *out);
+
+#endif

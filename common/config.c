@@ -1,0 +1,373 @@
+/* config.c -- ember's configuration store (see config.h).
+ *
+ * This file owns the key table: every configuration key ember understands,
+ * with its type, default, allowed range and, for durations, the unit a bare
+ * number is in.  A config holds one value per table row, at the row's index:
+ * INT, SIZE (bytes), DURATION (milliseconds) and BOOL (0/1) in `number`,
+ * STRING in a heap copy in `text`.  Invariants: every number is within its
+ * key's [min, max], and every STRING slot is a non-NULL string owned by the
+ * config.  A new value is fully parsed and checked before it replaces the
+ * old one, so a failed set changes nothing. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* strdup, getline, strcasecmp */
+#endif
+#include "config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+
+enum config_type { CONFIG_INT, CONFIG_SIZE, CONFIG_DURATION, CONFIG_BOOL, CONFIG_STRING };
+
+/* Milliseconds per duration unit, usable in the static table below. */
+enum { MS = 1, SECOND = 1000, MINUTE = 60 * SECOND, HOUR = 60 * MINUTE, DAY = 24 * HOUR };
+
+struct config_key {
+    const char *name;
+    enum config_type type;
+    const char *default_value; /* parsed like any other value by config_create */
+    int64_t min, max;          /* inclusive; ms for DURATION; unused for BOOL and STRING */
+    int64_t unit;              /* DURATION only: ms meant by a bare number */
+    const char *description;
+};
+
+/* The key table, in config_write() order.  Adding a key is adding a row. */
+static const struct config_key config_keys[] = {
+    /* name                      type             default      min  max    unit    description */
+    {"dfs.heartbeat.interval",   CONFIG_DURATION, "1s",        10,  HOUR,  SECOND, "how often each node heartbeats to the primary"},
+    {"ember.node.expiry",        CONFIG_DURATION, "10s",       100, DAY,   SECOND, "a node silent this long is marked dead"},
+    {"ember.client.bind",        CONFIG_STRING,   "127.0.0.1", 0,   0,     0,      "address the primary's client gateway listens on"},
+    {"ember.client.port",        CONFIG_INT,      "0",         0,   65535, 0,      "port of the client gateway; 0 = ephemeral"},
+    {"ember.cluster.secret",     CONFIG_STRING,   "",          0,   0,     0,      "cluster secret; empty = generate one at start"},
+    {"ember.mpi.send.timeout",   CONFIG_DURATION, "30s",       10,  DAY,   SECOND, "an MPI send not completed by then is cancelled"},
+    {"ember.stop.timeout",       CONFIG_DURATION, "10s",       100, HOUR,  SECOND, "how long the primary waits for nodes to acknowledge a stop"},
+    {"ember.auth.timeout",       CONFIG_DURATION, "10s",       100, HOUR,  SECOND, "a client must authenticate within this"},
+    {"ember.topology.synthetic", CONFIG_STRING,   "",          0,   0,     0,      "hwloc synthetic topology used instead of the real machine (tests)"},
+    {"dfs.datanode.data.dir",    CONFIG_STRING,   "",          0,   0,     0,      "comma-separated data directories; empty = <run-dir>/data/node-<rank>"},
+};
+
+#define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
+
+struct config_value {
+    int64_t number; /* INT, SIZE, DURATION, BOOL */
+    char *text;     /* STRING: owned, never NULL once created */
+};
+
+struct config {
+    struct config_value values[CONFIG_KEY_COUNT]; /* indexed like config_keys */
+};
+
+/* A suffix and what it multiplies by; lists end with a NULL suffix and are in
+ * ascending order of scale. */
+struct config_unit {
+    const char *suffix;
+    int64_t scale;
+};
+
+static const struct config_unit config_size_units[] = {
+    {"k", INT64_C(1) << 10}, {"m", INT64_C(1) << 20}, {"g", INT64_C(1) << 30}, {"t", INT64_C(1) << 40}, {NULL, 0},
+};
+
+static const struct config_unit config_duration_units[] = {
+    {"ms", MS}, {"s", SECOND}, {"m", MINUTE}, {"h", HOUR}, {"d", DAY}, {NULL, 0},
+};
+
+/* What a parse helper found wrong, if anything. */
+enum config_parse_result { CONFIG_PARSE_OK, CONFIG_PARSE_SYNTAX, CONFIG_PARSE_RANGE };
+
+/* For "bad value 'x' for key: expected ...", indexed by enum config_type. */
+static const char *const config_expected[] = {
+    [CONFIG_INT] = "an integer",
+    [CONFIG_SIZE] = "a size in bytes such as 4096, 64k or 128m",
+    [CONFIG_DURATION] = "a duration such as 3s or 500ms",
+    [CONFIG_BOOL] = "true or false",
+    [CONFIG_STRING] = "a string",
+};
+
+__attribute__((format(printf, 4, 5)))
+static int config_fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static const struct config_key *config_find(const char *name) {
+    if (name == NULL)
+        return NULL;
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+        if (strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+/* Trim spaces (and a line's "\r\n") off both ends of s in place. */
+static char *config_trim(char *s) {
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
+        s[--len] = '\0';
+    return s;
+}
+
+/* A strict decimal integer: optional '-', digits, nothing else. */
+static enum config_parse_result config_parse_integer(const char *text, int64_t *out) {
+    const char *digits = text[0] == '-' ? text + 1 : text;
+    if (!isdigit((unsigned char)digits[0]))
+        return CONFIG_PARSE_SYNTAX;
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (*end != '\0')
+        return CONFIG_PARSE_SYNTAX;
+    if (errno == ERANGE)
+        return CONFIG_PARSE_RANGE;
+    *out = n;
+    return CONFIG_PARSE_OK;
+}
+
+/* Digits followed by an optional suffix from units (case-insensitive); a bare
+ * number is multiplied by bare_scale.  Signs, spaces and overflow fail. */
+static enum config_parse_result config_parse_scaled(const char *text, const struct config_unit *units,
+                                                    int64_t bare_scale, int64_t *out) {
+    if (!isdigit((unsigned char)text[0]))
+        return CONFIG_PARSE_SYNTAX;
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    int64_t scale = bare_scale;
+    if (*end != '\0') {
+        scale = 0;
+        for (const struct config_unit *u = units; u->suffix != NULL; u++)
+            if (strcasecmp(end, u->suffix) == 0)
+                scale = u->scale;
+        if (scale == 0)
+            return CONFIG_PARSE_SYNTAX;
+    }
+    if (errno == ERANGE || n > INT64_MAX / scale)
+        return CONFIG_PARSE_RANGE;
+    *out = n * scale;
+    return CONFIG_PARSE_OK;
+}
+
+int config_parse_size(const char *text, int64_t *bytes) {
+    return config_parse_scaled(text, config_size_units, 1, bytes) == CONFIG_PARSE_OK ? 0 : EMBER_ECONFIG;
+}
+
+int config_parse_bool(const char *text, int *value) {
+    static const char *const words[][2] = {{"false", "true"}, {"no", "yes"}, {"0", "1"}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        for (int v = 0; v <= 1; v++) {
+            if (strcasecmp(text, words[i][v]) == 0) {
+                *value = v;
+                return 0;
+            }
+        }
+    }
+    return EMBER_ECONFIG;
+}
+
+/* Format a number of key's type for a message, in its largest exact unit
+ * ("1h", "64k"), so range errors read like the values users write. */
+static void config_format_friendly(const struct config_key *key, int64_t n, char *buf, size_t len) {
+    const struct config_unit *units = key->type == CONFIG_DURATION ? config_duration_units
+                                      : key->type == CONFIG_SIZE   ? config_size_units
+                                                                   : NULL;
+    const char *suffix = key->type == CONFIG_DURATION ? "ms" : "";
+    int64_t scale = 1;
+    for (const struct config_unit *u = units; u != NULL && u->suffix != NULL; u++) {
+        if (n != 0 && n % u->scale == 0) {
+            scale = u->scale;
+            suffix = u->suffix;
+        }
+    }
+    snprintf(buf, len, "%" PRId64 "%s", n / scale, suffix);
+}
+
+/* Parse text as a value of key into *out.  On success a STRING's copy in
+ * out->text belongs to the caller; on failure nothing is allocated. */
+static int config_parse_value(const struct config_key *key, const char *text, struct config_value *out,
+                              char *err, size_t errlen) {
+    enum config_parse_result result = CONFIG_PARSE_OK;
+    int flag = 0;
+    out->number = 0;
+    out->text = NULL;
+    switch (key->type) {
+    case CONFIG_STRING:
+        out->text = strdup(text);
+        if (out->text == NULL)
+            return config_fail(err, errlen, EMBER_ENOMEM, "out of memory setting %s", key->name);
+        return 0;
+    case CONFIG_BOOL:
+        result = config_parse_bool(text, &flag) == 0 ? CONFIG_PARSE_OK : CONFIG_PARSE_SYNTAX;
+        out->number = flag;
+        break;
+    case CONFIG_INT:
+        result = config_parse_integer(text, &out->number);
+        break;
+    case CONFIG_SIZE:
+        result = config_parse_scaled(text, config_size_units, 1, &out->number);
+        break;
+    case CONFIG_DURATION:
+        result = config_parse_scaled(text, config_duration_units, key->unit, &out->number);
+        break;
+    }
+    if (result == CONFIG_PARSE_SYNTAX)
+        return config_fail(err, errlen, EMBER_ECONFIG, "bad value '%s' for %s: expected %s", text, key->name,
+                           config_expected[key->type]);
+    if (key->type != CONFIG_BOOL &&
+        (result == CONFIG_PARSE_RANGE || out->number < key->min || out->number > key->max)) {
+        char min[32], max[32];
+        config_format_friendly(key, key->min, min, sizeof min);
+        config_format_friendly(key, key->max, max, sizeof max);
+        return config_fail(err, errlen, EMBER_ECONFIG, "bad value '%s' for %s: must be between %s and %s", text,
+                           key->name, min, max);
+    }
+    return 0;
+}
+
+int config_create(config **out) {
+    int rc = 0;
+    *out = NULL;
+    config *cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL)
+        return EMBER_ENOMEM;
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        rc = config_set(cfg, config_keys[i].name, config_keys[i].default_value, NULL, 0);
+        assert(rc != EMBER_ECONFIG && "bad default in config_keys");
+        if (rc != 0)
+            goto fail;
+    }
+    *out = cfg;
+    return 0;
+fail:
+    config_destroy(cfg);
+    return rc;
+}
+
+void config_destroy(config *cfg) {
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+        free(cfg->values[i].text);
+    free(cfg);
+}
+
+int config_set(config *cfg, const char *key, const char *value, char *err, size_t errlen) {
+    const struct config_key *k = config_find(key);
+    if (k == NULL)
+        return config_fail(err, errlen, EMBER_ECONFIG, "unknown configuration key '%s'", key ? key : "(null)");
+    struct config_value parsed;
+    int rc = config_parse_value(k, value, &parsed, err, errlen);
+    if (rc != 0)
+        return rc;
+    struct config_value *slot = &cfg->values[k - config_keys];
+    free(slot->text);
+    *slot = parsed;
+    return 0;
+}
+
+int config_apply_define(config *cfg, const char *key_equals_value, char *err, size_t errlen) {
+    const char *eq = strchr(key_equals_value, '=');
+    if (eq == NULL)
+        return config_fail(err, errlen, EMBER_ECONFIG, "bad -D argument '%s': expected key=value",
+                           key_equals_value);
+    char *copy = strdup(key_equals_value);
+    if (copy == NULL)
+        return config_fail(err, errlen, EMBER_ENOMEM, "out of memory");
+    size_t key_len = (size_t)(eq - key_equals_value);
+    copy[key_len] = '\0';
+    int rc = config_set(cfg, config_trim(copy), config_trim(copy + key_len + 1), err, errlen);
+    free(copy);
+    return rc;
+}
+
+int config_load_file(config *cfg, const char *path, char *err, size_t errlen) {
+    char *line = NULL, why[512];
+    size_t capacity = 0;
+    unsigned line_no = 0;
+    int rc = 0;
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return config_fail(err, errlen, EMBER_EIO, "cannot read config file '%s': %s", path, strerror(errno));
+    errno = 0;
+    while (getline(&line, &capacity, file) != -1) {
+        line_no++;
+        char *text = config_trim(line);
+        if (*text == '\0' || *text == '#')
+            continue;
+        char *eq = strchr(text, '=');
+        if (eq == NULL) {
+            rc = config_fail(err, errlen, EMBER_ECONFIG, "%s:%u: expected 'key = value', got '%s'", path,
+                             line_no, text);
+            goto done;
+        }
+        *eq = '\0';
+        rc = config_set(cfg, config_trim(text), config_trim(eq + 1), why, sizeof why);
+        if (rc != 0) {
+            config_fail(err, errlen, rc, "%s:%u: %s", path, line_no, why);
+            goto done;
+        }
+    }
+    if (ferror(file))
+        rc = config_fail(err, errlen, EMBER_EIO, "cannot read config file '%s': %s", path, strerror(errno));
+done:
+    free(line);
+    fclose(file);
+    return rc;
+}
+
+int64_t config_get_int(const config *cfg, const char *key) {
+    const struct config_key *k = config_find(key);
+    assert(k != NULL && "unknown configuration key");
+    assert(k->type != CONFIG_STRING && "config_get_int on a STRING key");
+    if (k == NULL || k->type == CONFIG_STRING)
+        return 0;
+    return cfg->values[k - config_keys].number;
+}
+
+const char *config_get_string(const config *cfg, const char *key) {
+    const struct config_key *k = config_find(key);
+    assert(k != NULL && "unknown configuration key");
+    assert(k->type == CONFIG_STRING && "config_get_string on a non-STRING key");
+    if (k == NULL || k->type != CONFIG_STRING)
+        return "";
+    return cfg->values[k - config_keys].text;
+}
+
+int config_key_known(const char *key) {
+    return config_find(key) != NULL;
+}
+
+void config_write(const config *cfg, FILE *out) {
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        const struct config_key *key = &config_keys[i];
+        const struct config_value *value = &cfg->values[i];
+        switch (key->type) {
+        case CONFIG_STRING:
+            fprintf(out, "%s = %s\n", key->name, value->text);
+            break;
+        case CONFIG_BOOL:
+            fprintf(out, "%s = %s\n", key->name, value->number ? "true" : "false");
+            break;
+        case CONFIG_DURATION:
+            fprintf(out, "%s = %" PRId64 "ms\n", key->name, value->number);
+            break;
+        case CONFIG_INT:
+        case CONFIG_SIZE:
+            fprintf(out, "%s = %" PRId64 "\n", key->name, value->number);
+            break;
+        }
+    }
+}

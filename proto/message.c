@@ -1,0 +1,193 @@
+/* message.c -- envelope encoding, decoding and validation (see message.h).
+ *
+ * protobuf-c checks wire syntax only: proto3 enums arrive as any integer,
+ * strings as any bytes, sub-messages may be absent.  The check_* functions
+ * below add what handlers rely on.  Each message type has one check; a new
+ * body case without a check is refused (the default branches). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "frame.h"
+#include "message.h"
+
+/* A name is 1..MESSAGE_NAME_MAX printable ASCII characters; empty_ok
+ * allows "". */
+static int check_name(const char *s, int empty_ok) {
+    if (s == NULL)
+        return EMBER_EPROTO;
+    size_t n = strlen(s);
+    if (n > MESSAGE_NAME_MAX || (n == 0 && !empty_ok))
+        return EMBER_EPROTO;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
+static int check_text(const char *s) {
+    return (s != NULL && strlen(s) <= MESSAGE_TEXT_MAX) ? EMBER_OK : EMBER_EPROTO;
+}
+
+static int check_role(NodeRole role) {
+    return (role >= NODE_ROLE__ROLE_PRIMARY && role <= NODE_ROLE__ROLE_TASK) ? EMBER_OK : EMBER_EPROTO;
+}
+
+static int check_storage(const StorageReport *s) {
+    if (s == NULL || s->failed_dirs > s->data_dirs)
+        return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
+static int check_node_report(const NodeReport *n) {
+    if (n == NULL || check_role(n->role) || check_name(n->hostname, 1) || n->hwloc == NULL ||
+        check_storage(n->storage))
+        return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
+int message_check_rank(const RankMessage *msg) {
+    switch (msg->body_case) {
+    case RANK_MESSAGE__BODY_REGISTER_NODE: {
+        const RegisterNode *m = msg->register_node;
+        if (m == NULL || check_role(m->role) || check_name(m->hostname, 0) || m->hwloc == NULL ||
+            check_storage(m->storage))
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    }
+    case RANK_MESSAGE__BODY_REGISTER_ACK:
+        if (msg->register_ack == NULL || check_name(msg->register_ack->cluster_id, 1) ||
+            check_text(msg->register_ack->reason))
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    case RANK_MESSAGE__BODY_HEARTBEAT:
+        if (msg->heartbeat == NULL || check_storage(msg->heartbeat->storage))
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    case RANK_MESSAGE__BODY_HEARTBEAT_ACK:
+        return msg->heartbeat_ack != NULL ? EMBER_OK : EMBER_EPROTO;
+    case RANK_MESSAGE__BODY_SHUTDOWN:
+        return msg->shutdown != NULL ? EMBER_OK : EMBER_EPROTO;
+    case RANK_MESSAGE__BODY_SHUTDOWN_ACK:
+        return msg->shutdown_ack != NULL ? EMBER_OK : EMBER_EPROTO;
+    default:
+        return EMBER_EPROTO;
+    }
+}
+
+int message_check_client(const ClientMessage *msg) {
+    switch (msg->body_case) {
+    case CLIENT_MESSAGE__BODY_AUTH_CHALLENGE: {
+        const AuthChallenge *m = msg->auth_challenge;
+        if (m == NULL || m->nonce.len != 32 || check_name(m->cluster_id, 0))
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    }
+    case CLIENT_MESSAGE__BODY_AUTH_RESPONSE: {
+        const AuthResponse *m = msg->auth_response;
+        if (m == NULL || m->mac.len != 32 || check_name(m->user, 1))
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    }
+    case CLIENT_MESSAGE__BODY_AUTH_RESULT:
+        return msg->auth_result != NULL ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_ERROR:
+        if (msg->error == NULL || msg->error->code >= 0 || check_text(msg->error->message))
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    case CLIENT_MESSAGE__BODY_REPORT_REQUEST:
+        return msg->report_request != NULL ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_REPORT_RESPONSE: {
+        const ReportResponse *m = msg->report_response;
+        if (m == NULL || m->n_nodes > MESSAGE_NODES_MAX || check_node_report(m->primary))
+            return EMBER_EPROTO;
+        for (size_t i = 0; i < m->n_nodes; i++)
+            if (check_node_report(m->nodes[i]))
+                return EMBER_EPROTO;
+        return EMBER_OK;
+    }
+    case CLIENT_MESSAGE__BODY_STATUS_REQUEST:
+        return msg->status_request != NULL ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_STATUS_RESPONSE: {
+        const StatusResponse *m = msg->status_response;
+        if (m == NULL || check_name(m->cluster_id, 0) || check_name(m->state, 0) ||
+            check_name(m->primary_host, 1))
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    }
+    case CLIENT_MESSAGE__BODY_STOP_REQUEST:
+        return msg->stop_request != NULL ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_STOP_RESPONSE:
+        return msg->stop_response != NULL ? EMBER_OK : EMBER_EPROTO;
+    default:
+        return EMBER_EPROTO;
+    }
+}
+
+int message_decode_rank(const uint8_t *data, size_t len, RankMessage **out) {
+    *out = NULL;
+    RankMessage *msg = rank_message__unpack(NULL, len, data);
+    if (msg == NULL)
+        return EMBER_EPROTO;
+    if (message_check_rank(msg) != EMBER_OK) {
+        rank_message__free_unpacked(msg, NULL);
+        return EMBER_EPROTO;
+    }
+    *out = msg;
+    return EMBER_OK;
+}
+
+int message_decode_client(const uint8_t *data, size_t len, ClientMessage **out) {
+    *out = NULL;
+    ClientMessage *msg = client_message__unpack(NULL, len, data);
+    if (msg == NULL)
+        return EMBER_EPROTO;
+    if (message_check_client(msg) != EMBER_OK) {
+        client_message__free_unpacked(msg, NULL);
+        return EMBER_EPROTO;
+    }
+    *out = msg;
+    return EMBER_OK;
+}
+
+/* Shared tail of the two encoders: packs with pack_fn after an optional
+ * frame header. */
+static int message_encode(const ProtobufCMessage *msg, int framed, size_t max_len, uint8_t **out,
+                          size_t *outlen) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n > max_len || n > UINT32_MAX)
+        return EMBER_ETOOBIG;
+    size_t head = framed ? FRAME_HEADER_LEN : 0;
+    uint8_t *buf = malloc(head + n + 1); /* +1: malloc(0) may return NULL */
+    if (buf == NULL)
+        return EMBER_ENOMEM;
+    if (framed)
+        frame_put_header(buf, (uint32_t)n);
+    protobuf_c_message_pack(msg, buf + head);
+    *out = buf;
+    *outlen = head + n;
+    return EMBER_OK;
+}
+
+int message_encode_rank(const RankMessage *msg, size_t max_len, uint8_t **out, size_t *outlen) {
+    return message_encode(&msg->base, 0, max_len, out, outlen);
+}
+
+int message_encode_client(const ClientMessage *msg, int framed, size_t max_len, uint8_t **out,
+                          size_t *outlen) {
+    return message_encode(&msg->base, framed, max_len, out, outlen);
+}
+
+/* The field name of the set oneof member, from protobuf-c's descriptor. */
+static const char *message_body_name(const ProtobufCMessageDescriptor *desc, unsigned body_case) {
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(desc, body_case);
+    return f != NULL ? f->name : "unknown";
+}
+
+const char *message_rank_name(const RankMessage *msg) {
+    return message_body_name(msg->base.descriptor, msg->body_case);
+}
+
+const char *message_client_name(const ClientMessage *msg) {
+    return message_body_name(msg->base.descriptor, msg->body_case);
+}

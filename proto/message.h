@@ -1,0 +1,44 @@
+/* message.h -- encoding, decoding and validation of ember's envelopes.
+ *
+ * Two envelopes carry every message: RankMessage between ranks (over MPI)
+ * and ClientMessage between outside clients and the primary (in frames over
+ * TCP).  Decoding always validates: a message that comes back from
+ * message_decode_*() has its body set, every required sub-message present,
+ * enums in range and strings of sane length and characters, so handlers can
+ * use it without further checks of shape (they still check meaning, such as
+ * whether a rank exists). */
+#ifndef EMBER_MESSAGE_H
+#define EMBER_MESSAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.pb-c.h"
+#include "cluster.pb-c.h"
+
+#define MESSAGE_NAME_MAX 255    /* host names, user names, ids */
+#define MESSAGE_TEXT_MAX 4096   /* error messages */
+#define MESSAGE_NODES_MAX 65536 /* nodes in one report */
+
+/* Decodes and validates.  On success *out is the caller's, freed with
+ * rank_message__free_unpacked(*out, NULL); on failure returns EMBER_EPROTO
+ * and *out is NULL. */
+int message_decode_rank(const uint8_t *data, size_t len, RankMessage **out);
+int message_decode_client(const uint8_t *data, size_t len, ClientMessage **out);
+
+/* Validation alone (decode calls these).  0 or EMBER_EPROTO. */
+int message_check_rank(const RankMessage *msg);
+int message_check_client(const ClientMessage *msg);
+
+/* Encodes msg into a new buffer (malloc'd; the caller frees it).  With
+ * framed set, the buffer starts with the 4-byte frame header.  Returns
+ * EMBER_ETOOBIG when the encoding exceeds max_len bytes. */
+int message_encode_rank(const RankMessage *msg, size_t max_len, uint8_t **out, size_t *outlen);
+int message_encode_client(const ClientMessage *msg, int framed, size_t max_len, uint8_t **out,
+                          size_t *outlen);
+
+/* A printable name of the body, for logs ("heartbeat", "report_request"). */
+const char *message_rank_name(const RankMessage *msg);
+const char *message_client_name(const ClientMessage *msg);
+
+#endif
