@@ -47,22 +47,34 @@ void cluster_main_usage(FILE *f) {
             "  -D key=value       set a configuration key (repeatable)\n");
 }
 
-/* Parses argv into args and cfg; on error writes a one-line message. */
+/* Parses argv into args and cfg: the file given by --conf first, then the
+ * -D definitions in order, then --bind.  On error writes a one-line message
+ * into err. */
 static int cluster_parse_args(int argc, char **argv, cluster_args *args, config *cfg, char *err,
                               size_t errlen) {
+    const char *defines[argc > 0 ? argc : 1];
+    int ndefines = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             args->help = 1;
             return EMBER_OK;
         }
+        if (!strncmp(a, "-D", 2) && a[2] != '\0') {
+            defines[ndefines++] = a + 2;
+            continue;
+        }
         int takes_value = !strcmp(a, "--core-nodes") || !strcmp(a, "--run-dir") ||
                           !strcmp(a, "--conf") || !strcmp(a, "--bind") || !strcmp(a, "-D");
-        if (takes_value && value == NULL) {
+        if (!takes_value) {
+            snprintf(err, errlen, "unknown option '%s' (see 'ember cluster --help')", a);
+            return EMBER_EUSAGE;
+        }
+        if (i + 1 >= argc) {
             snprintf(err, errlen, "option '%s' needs a value", a);
             return EMBER_EUSAGE;
         }
+        const char *value = argv[++i];
         if (!strcmp(a, "--core-nodes")) {
             char *end;
             errno = 0;
@@ -78,47 +90,19 @@ static int cluster_parse_args(int argc, char **argv, cluster_args *args, config 
             args->conf = value;
         } else if (!strcmp(a, "--bind")) {
             args->bind = value;
-        } else if (!strcmp(a, "-D") || !strncmp(a, "-D", 2)) {
-            const char *kv = !strcmp(a, "-D") ? value : a + 2;
-            /* Applied after the file, below; checked now for the message. */
-            if (strchr(kv, '=') == NULL) {
-                snprintf(err, errlen, "-D needs key=value, not '%s'", kv);
-                return EMBER_EUSAGE;
-            }
         } else {
-            snprintf(err, errlen, "unknown option '%s' (see 'ember cluster --help')", a);
-            return EMBER_EUSAGE;
+            defines[ndefines++] = value;
         }
-        if (takes_value)
-            i++;
     }
-    if (args->conf != NULL) {
-        int rc = config_load_file(cfg, args->conf, err, errlen);
-        if (rc != EMBER_OK)
+    int rc;
+    if (args->conf != NULL && (rc = config_load_file(cfg, args->conf, err, errlen)) != EMBER_OK)
+        return rc;
+    for (int i = 0; i < ndefines; i++)
+        if ((rc = config_apply_define(cfg, defines[i], err, errlen)) != EMBER_OK)
             return rc;
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *kv = NULL;
-        if (!strcmp(argv[i], "-D"))
-            kv = argv[++i];
-        else if (!strncmp(argv[i], "-D", 2))
-            kv = argv[i] + 2;
-        else if (strcmp(argv[i], "--core-nodes") && strcmp(argv[i], "--run-dir") &&
-                 strcmp(argv[i], "--conf") && strcmp(argv[i], "--bind"))
-            continue;
-        else {
-            i++;
-            continue;
-        }
-        int rc = config_apply_define(cfg, kv, err, errlen);
-        if (rc != EMBER_OK)
-            return rc;
-    }
-    if (args->bind != NULL) {
-        int rc = config_set(cfg, "ember.client.bind", args->bind, err, errlen);
-        if (rc != EMBER_OK)
-            return rc;
-    }
+    if (args->bind != NULL &&
+        (rc = config_set(cfg, "ember.client.bind", args->bind, err, errlen)) != EMBER_OK)
+        return rc;
     const char *bind = config_get_string(cfg, "ember.client.bind");
     unsigned char addr[16];
     if (inet_pton(AF_INET, bind, addr) != 1 && inet_pton(AF_INET6, bind, addr) != 1) {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Bad command lines and configuration, for the CLI and for `ember cluster`
+# under mpirun: one clear error line, a non-zero exit, nothing left running.
+. "$(dirname "$0")/lib.sh"
+
+# expect_error CODE PATTERN COMMAND...: exit status CODE, one stderr line
+# matching PATTERN.
+expect_error() {
+    local code=$1 pattern=$2; shift 2
+    local err rc
+    err=$("$@" 2>&1 >/dev/null)
+    rc=$?
+    [ "$rc" = "$code" ] || fail "'$*' exited $rc, expected $code (stderr: $err)"
+    [ "$(grep -c . <<<"$err")" = 1 ] || fail "'$*' printed not one error line: $err"
+    grep -q -- "$pattern" <<<"$err" || fail "'$*' error lacks '$pattern': $err"
+}
+
+mkdir -p "$RUN_DIR"
+expect_error 2 "unknown command 'frobnicate'" "$EMBER" frobnicate
+expect_error 2 "unknown option '--bogus'" "$EMBER" --bogus status
+expect_error 2 "unknown command '-bogus'" "$EMBER" --run-dir "$RUN_DIR" dfsadmin -bogus
+expect_error 1 "cluster.json" "$EMBER" --run-dir "$TEST_TMP/nowhere" status
+EMBER_RUN_DIR=$TEST_TMP/nowhere expect_error 1 "$TEST_TMP/nowhere/cluster.json" "$EMBER" status
+echo '{"cluster_id": "x", ' >"$RUN_DIR/cluster.json"
+expect_error 1 "not valid JSON" "$EMBER" --run-dir "$RUN_DIR" status
+echo '{"cluster_id": "CID-1", "host": "127.0.0.1", "port": 0, "secret": "ab"}' >"$RUN_DIR/cluster.json"
+expect_error 1 "lacks a valid" "$EMBER" --run-dir "$RUN_DIR" dfsadmin -report
+rm -f "$RUN_DIR/cluster.json"
+
+# `ember cluster` under mpirun: every rank sees the error, rank 0 prints it.
+mpi() { mpirun --oversubscribe -np 2 "$EMBER" cluster --run-dir "$RUN_DIR" "$@"; }
+expect_mpi_error() {
+    local pattern=$1; shift
+    local err
+    err=$(timeout 60 mpirun --oversubscribe -np 2 "$EMBER" cluster --run-dir "$RUN_DIR" "$@" 2>&1 >/dev/null) &&
+        fail "cluster started with $*"
+    grep -q -- "ember: .*$pattern" <<<"$err" || fail "no clear error for $*: $err"
+    [ "$(grep -c '^ember: ' <<<"$err")" = 1 ] || fail "error printed more than once for $*: $err"
+}
+expect_mpi_error "unknown option '--frob'" --frob
+expect_mpi_error "needs a value" --core-nodes
+expect_mpi_error "non-negative number" --core-nodes abc
+expect_mpi_error "more than the 1 non-primary" --core-nodes 5
+expect_mpi_error "unknown configuration key 'dfs.no.such.key'" -D dfs.no.such.key=1
+expect_mpi_error "dfs.heartbeat.interval" -D dfs.heartbeat.interval=often
+expect_mpi_error "not a numeric" --bind localhost
+printf '# a comment\ndfs.heartbeat.interval = 2s\n\nember.bogus = 1\n' >"$TEST_TMP/bad.conf"
+expect_mpi_error "bad.conf:4: unknown configuration key 'ember.bogus'" --conf "$TEST_TMP/bad.conf"
+printf 'ember.node.expiry = -5s\n' >"$TEST_TMP/bad2.conf"
+expect_mpi_error "bad2.conf:1: .*ember.node.expiry" --conf "$TEST_TMP/bad2.conf"
+expect_mpi_error "cannot read config file" --conf "$TEST_TMP/missing.conf"
+expect_eq "$(head -n1 "$RUN_DIR/status" 2>/dev/null || echo none)" none "status after a refused start"
+
+# A good config file is applied: heartbeat interval and expiry from the file.
+printf 'dfs.heartbeat.interval = 100ms\nember.node.expiry = 2s\n' >"$TEST_TMP/good.conf"
+cluster_start 2 --conf "$TEST_TMP/good.conf"
+ember cluster stop >/dev/null
+cluster_wait_exit 30
+log PASS

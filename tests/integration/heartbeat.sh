@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Registration carries the node's hwloc summary and storage; heartbeats
+# keep "Last contact" moving and feed fresh storage figures.
+. "$(dirname "$0")/lib.sh"
+
+cluster_start 3 --core-nodes 1 -D "ember.topology.synthetic=pack:2 numa:2 core:4 pu:2"
+report=$(ember dfsadmin -report)
+grep -A8 '^Name: node-1 ' <<<"$report" | grep -q '^Cores: 16 (32 PUs, 4 NUMA nodes, 2 packages)' ||
+    fail "synthetic topology not reported"
+grep -q '^Data Directories: 1 (0 failed)' <<<"$report" || fail "data directory not reported"
+grep -q "^Hostname: $(hostname)" <<<"$report" || fail "hostname not reported"
+
+# DFS Used follows what lands in the data directory.
+head -c 1048576 /dev/urandom >"$RUN_DIR/data/node-1/probe.bin"
+used_grows() { ember dfsadmin -report | grep -A12 '^Name: node-1 ' | grep -q '^DFS Used: 10[0-9][0-9][0-9][0-9][0-9]'; }
+wait_until 10 used_grows || fail "DFS Used did not follow the data directory"
+
+# Heartbeats: the primary logs none, but last contact advances each second.
+c1=$(ember dfsadmin -report | grep -A20 '^Name: node-2 ' | sed -n 's/^Last contact: //p')
+sleep 1.2
+c2=$(ember dfsadmin -report | grep -A20 '^Name: node-2 ' | sed -n 's/^Last contact: //p')
+[ -n "$c1" ] && [ "$c1" != "$c2" ] || fail "last contact did not advance ($c1 / $c2)"
+grep -q 'registered with cluster CID-' "$RUN_DIR/logs/rank-2.log" || fail "node 2 did not log its registration"
+grep -q 'node 1 registered: core node' "$RUN_DIR/logs/rank-0.log" || fail "primary did not log node 1"
+
+ember cluster stop >/dev/null
+cluster_wait_exit 30
+log PASS

@@ -1,0 +1,105 @@
+# lib.sh -- shared helpers for ember's multi-rank integration tests.
+#
+# Each test sources this, calls cluster_start, and relies on the EXIT trap
+# to stop every process it started (mpirun's whole process group, then any
+# rank still alive by its pid file), pass or fail.  Environment from ctest:
+#   EMBER   path of the ember binary
+#   PROBE   path of the ember_probe test tool
+# Clusters use short timeouts so failures show in seconds.
+set -u
+
+: "${EMBER:?EMBER must point at the ember binary}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-} LSAN_OPTIONS=${LSAN_OPTIONS:-} UBSAN_OPTIONS=${UBSAN_OPTIONS:-}
+# Open MPI's shared-memory transport wants a writable session dir; keep it
+# per test so parallel tests never share one.
+TEST_TMP=$(mktemp -d /tmp/ember-it.XXXXXX)
+export TMPDIR=$TEST_TMP
+RUN_DIR=$TEST_TMP/run
+MPIRUN_PID=
+TEST_NAME=$(basename "$0" .sh)
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
+
+dump_logs() {
+    for f in "$RUN_DIR"/logs/*.log "$TEST_TMP"/mpirun.out; do
+        [ -f "$f" ] || continue
+        echo "---- $f"
+        tail -n 40 "$f"
+    done
+}
+
+fail() {
+    log "FAIL: $*"
+    dump_logs
+    exit 1
+}
+
+cleanup() {
+    local rc=$?
+    if [ -n "$MPIRUN_PID" ] && kill -0 "$MPIRUN_PID" 2>/dev/null; then
+        kill -TERM -- "-$MPIRUN_PID" 2>/dev/null
+        for _ in $(seq 1 20); do
+            kill -0 "$MPIRUN_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$MPIRUN_PID" 2>/dev/null
+    fi
+    for p in "$RUN_DIR"/pids/*.pid; do
+        [ -f "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
+    done
+    wait 2>/dev/null
+    rm -rf "$TEST_TMP"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+wait_until() {
+    local limit=$1; shift
+    local end=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.1
+    done
+}
+
+ember() { "$EMBER" --run-dir "$RUN_DIR" "$@"; }
+
+all_registered() {
+    local s
+    s=$(ember status 2>/dev/null) || return 1
+    ! grep -q 'not registered' <<<"$s"
+}
+
+# cluster_start NP [ember cluster options...]: starts mpirun in its own
+# process group and waits until every rank has registered.
+cluster_start() {
+    local np=$1; shift
+    setsid mpirun --oversubscribe --enable-recovery -np "$np" \
+        -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS \
+        "$EMBER" cluster --run-dir "$RUN_DIR" \
+        -D ember.node.expiry=3s -D dfs.heartbeat.interval=200ms "$@" \
+        >"$TEST_TMP/mpirun.out" 2>&1 &
+    MPIRUN_PID=$!
+    wait_until 30 test -f "$RUN_DIR/cluster.json" || fail "cluster.json never appeared"
+    wait_until 30 all_registered || fail "not every rank registered"
+}
+
+# cluster_wait_exit SECONDS: waits for mpirun to exit.
+cluster_wait_exit() {
+    wait_until "$1" bash -c "! kill -0 $MPIRUN_PID" || fail "mpirun did not exit"
+    MPIRUN_PID=
+}
+
+rank_pid() { cat "$RUN_DIR/pids/rank-$1.pid"; }
+
+# section_count HEADING: the N of "HEADING (N):" in dfsadmin -report.
+section_count() {
+    ember dfsadmin -report | sed -n "s/^$1 (\([0-9]*\)):\$/\1/p"
+}
+
+expect_eq() {
+    [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+}
