@@ -46,7 +46,45 @@ static int check_node_report(const NodeReport *n) {
     return EMBER_OK;
 }
 
+/* protobuf-c accepts an over-long varint tag that decodes to field number
+ * 0 and keeps it as an unknown field, which it then re-encodes into bytes
+ * it cannot decode itself (found by fuzz_frame).  Field 0 is invalid on the
+ * wire, so any message holding one, at any depth, is refused. */
+static int check_wire_fields(const ProtobufCMessage *m, int depth) {
+    if (depth > 16)
+        return EMBER_EPROTO;
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return EMBER_EPROTO;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *member = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)member;
+            for (size_t k = 0; k < n; k++)
+                if (check_wire_fields(items[k], depth + 1))
+                    return EMBER_EPROTO;
+            continue;
+        }
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which = *(const uint32_t *)((const char *)m + f->quantifier_offset);
+            if (which != f->id)
+                continue;
+        }
+        const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)member;
+        if (sub != NULL && check_wire_fields(sub, depth + 1))
+            return EMBER_EPROTO;
+    }
+    return EMBER_OK;
+}
+
 int message_check_rank(const RankMessage *msg) {
+    if (check_wire_fields(&msg->base, 0))
+        return EMBER_EPROTO;
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_REGISTER_NODE: {
         const RegisterNode *m = msg->register_node;
@@ -76,6 +114,8 @@ int message_check_rank(const RankMessage *msg) {
 }
 
 int message_check_client(const ClientMessage *msg) {
+    if (check_wire_fields(&msg->base, 0))
+        return EMBER_EPROTO;
     switch (msg->body_case) {
     case CLIENT_MESSAGE__BODY_AUTH_CHALLENGE: {
         const AuthChallenge *m = msg->auth_challenge;

@@ -1,0 +1,151 @@
+/* make_corpus.c -- writes the seed corpus for fuzz_frame: one valid frame
+ * of every ClientMessage and RankMessage body, plus a few broken ones.
+ *
+ *   make_corpus DIR
+ * Run by hand when the messages change; the seeds are committed under
+ * tests/fuzz/corpus/frame/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "proto/frame.h"
+#include "proto/message.h"
+
+static const char *corpus_dir;
+
+/* Writes one seed: the mode byte, then the bytes. */
+static void corpus_write(const char *name, uint8_t mode, const uint8_t *data, size_t len) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", corpus_dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        perror(path);
+        exit(1);
+    }
+    fputc(mode, f);
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static void corpus_client(const char *name, ClientMessage *msg) {
+    uint8_t *buf;
+    size_t len;
+    if (message_encode_client(msg, 1, FRAME_MAX_DEFAULT, &buf, &len) != EMBER_OK)
+        exit(1);
+    corpus_write(name, 0x01 | (7 << 1), buf, len); /* 16 MiB cap, 8-byte chunks */
+    free(buf);
+}
+
+static void corpus_rank(const char *name, RankMessage *msg) {
+    uint8_t *rbuf;
+    size_t len;
+    if (message_encode_rank(msg, FRAME_MAX_DEFAULT, &rbuf, &len) != EMBER_OK)
+        exit(1);
+    uint8_t *buf = malloc(len + FRAME_HEADER_LEN);
+    frame_put_header(buf, (uint32_t)len);
+    memcpy(buf + FRAME_HEADER_LEN, rbuf, len);
+    corpus_write(name, 0x01 | (127 << 1), buf, len + FRAME_HEADER_LEN);
+    free(buf);
+    free(rbuf);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2)
+        return 2;
+    corpus_dir = argv[1];
+    uint8_t nonce[32] = {1, 2, 3};
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+
+    AuthChallenge ch = AUTH_CHALLENGE__INIT;
+    ch.nonce.data = nonce;
+    ch.nonce.len = 32;
+    ch.cluster_id = "CID-0011223344556677";
+    cm.body_case = CLIENT_MESSAGE__BODY_AUTH_CHALLENGE;
+    cm.auth_challenge = &ch;
+    corpus_client("auth_challenge", &cm);
+
+    AuthResponse ar = AUTH_RESPONSE__INIT;
+    ar.mac.data = nonce;
+    ar.mac.len = 32;
+    ar.user = "root";
+    cm.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
+    cm.auth_response = &ar;
+    corpus_client("auth_response", &cm);
+
+    ErrorResponse er = ERROR_RESPONSE__INIT;
+    er.code = EMBER_EAUTH;
+    er.message = "authentication failed";
+    cm.body_case = CLIENT_MESSAGE__BODY_ERROR;
+    cm.error = &er;
+    corpus_client("error", &cm);
+
+    StatusRequest sr = STATUS_REQUEST__INIT;
+    cm.body_case = CLIENT_MESSAGE__BODY_STATUS_REQUEST;
+    cm.status_request = &sr;
+    corpus_client("status_request", &cm);
+
+    StatusResponse sresp = STATUS_RESPONSE__INIT;
+    sresp.cluster_id = "CID-1";
+    sresp.state = "running";
+    sresp.primary_host = "vm";
+    sresp.world_size = 4;
+    sresp.core_live = 2;
+    cm.body_case = CLIENT_MESSAGE__BODY_STATUS_RESPONSE;
+    cm.status_response = &sresp;
+    corpus_client("status_response", &cm);
+
+    HwlocSummary hw = HWLOC_SUMMARY__INIT;
+    hw.cores = 16;
+    hw.pus = 32;
+    StorageReport st = STORAGE_REPORT__INIT;
+    st.capacity_bytes = 1 << 30;
+    st.data_dirs = 1;
+    NodeReport nr = NODE_REPORT__INIT;
+    nr.rank = 1;
+    nr.role = NODE_ROLE__ROLE_CORE;
+    nr.hostname = "vm";
+    nr.hwloc = &hw;
+    nr.storage = &st;
+    NodeReport *nodes[1] = {&nr};
+    ReportResponse rr = REPORT_RESPONSE__INIT;
+    rr.n_nodes = 1;
+    rr.nodes = nodes;
+    rr.primary = &nr;
+    cm.body_case = CLIENT_MESSAGE__BODY_REPORT_RESPONSE;
+    cm.report_response = &rr;
+    corpus_client("report_response", &cm);
+
+    RankMessage rm = RANK_MESSAGE__INIT;
+    RegisterNode reg = REGISTER_NODE__INIT;
+    reg.rank = 2;
+    reg.role = NODE_ROLE__ROLE_TASK;
+    reg.hostname = "vm";
+    reg.hwloc = &hw;
+    reg.storage = &st;
+    rm.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
+    rm.register_node = &reg;
+    corpus_rank("register_node", &rm);
+
+    Heartbeat hb = HEARTBEAT__INIT;
+    hb.rank = 2;
+    hb.seq = 99;
+    hb.storage = &st;
+    rm.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
+    rm.heartbeat = &hb;
+    corpus_rank("heartbeat", &rm);
+
+    Shutdown sd = SHUTDOWN__INIT;
+    sd.exit_code = 3;
+    rm.body_case = RANK_MESSAGE__BODY_SHUTDOWN;
+    rm.shutdown = &sd;
+    corpus_rank("shutdown", &rm);
+
+    static const uint8_t oversize[] = {0x7f, 0xff, 0xff, 0xff, 0x08, 0x01};
+    corpus_write("oversize_header", 0x00, oversize, sizeof(oversize));
+    static const uint8_t truncated[] = {0x00, 0x00, 0x00, 0x10, 0x0a, 0x22};
+    corpus_write("truncated", 0x02, truncated, sizeof(truncated));
+    static const uint8_t empty_frames[] = {0, 0, 0, 0, 0, 0, 0, 0};
+    corpus_write("empty_frames", 0x01, empty_frames, sizeof(empty_frames));
+    return 0;
+}
