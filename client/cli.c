@@ -19,7 +19,7 @@ static void cli_usage(FILE *f) {
             "\n"
             "Cluster:\n"
             "  cluster [options]      run a cluster rank (under mpirun; see 'ember cluster --help')\n"
-            "  cluster stop           stop the running cluster and wait for its exit status\n"
+            "  cluster stop           stop the cluster; exits with the cluster's exit status\n"
             "  status                 one-screen summary of the cluster\n"
             "  dfsadmin -report       nodes, their roles, capacity and last contact\n"
             "\n"

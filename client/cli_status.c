@@ -81,5 +81,5 @@ int cli_cluster_stop(cli_env *env, int argc, char **argv) {
         usleep(20000);
     }
     printf("Cluster stopped: exit status %d\n", code);
-    return 0;
+    return code; /* scripts see the cluster's own exit status */
 }

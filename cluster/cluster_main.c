@@ -4,11 +4,15 @@
  *   1. MPI_Init_thread (FUNNELED: only the loop thread calls MPI)
  *   2. command line + configuration (every rank parses the same arguments;
  *      only rank 0 prints errors)
- *   3. run directory, pid file, log file
+ *   3. rank 0 checks the run directory is free and shares its verdict
+ *      (MPI_Ibcast with a deadline); then run directory, pid file, log
  *   4. topology (hwloc) and data directories
  *   5. event loop, then primary_run() or node_run()
  *   6. MPI_Finalize (it returns even when some rank has died)
- * There are no collectives after MPI_Init: a dead rank would hang them. */
+ * Rank 0 writes the status file for every outcome, failures to start
+ * included, unless another live cluster owns the run directory.  The
+ * verdict in step 3 is the only collective: a dead rank would hang any
+ * collective made once the cluster runs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <mpi.h>
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include "cluster_main.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/run_dir.h"
@@ -28,6 +33,8 @@
 #include "primary.h"
 #include "rank_context.h"
 #include "role.h"
+
+#define CLUSTER_START_TIMEOUT_MS 60000
 
 typedef struct {
     const char *run_dir;
@@ -143,12 +150,44 @@ static void cluster_prepare_data_dirs(rank_context *ctx) {
     free(copy);
 }
 
+/* Shares rank 0's start verdict (0: go, else the exit status) with every
+ * rank.  The one collective ember makes, before the cluster exists, and
+ * non-blocking with a deadline, so a rank that died during start-up makes
+ * the others give up instead of hanging. */
+static int cluster_share_verdict(int *verdict) {
+    MPI_Request req;
+    if (MPI_Ibcast(verdict, 1, MPI_INT, 0, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+        return EMBER_EIO;
+    int64_t deadline = clock_monotonic_ms() + CLUSTER_START_TIMEOUT_MS;
+    for (;;) {
+        int done = 0;
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return EMBER_OK;
+        if (clock_monotonic_ms() > deadline)
+            return EMBER_ETIMEDOUT; /* the request is leaked: MPI owns it */
+        usleep(1000);
+    }
+}
+
+/* Rank 0's check before anything is written: another live cluster's
+ * cluster.json in run_dir means the directory is busy. */
+static int cluster_run_dir_busy(const char *run_dir, int *pid) {
+    cluster_info old;
+    char ignored[512];
+    if (run_dir_read_info(run_dir, &old, ignored, sizeof(ignored)) != EMBER_OK)
+        return 0;
+    *pid = old.primary_pid;
+    return old.primary_pid > 0 && old.primary_pid != getpid() && kill(old.primary_pid, 0) == 0;
+}
+
 int cluster_main(int argc, char **argv) {
     int provided, rank = 0, world = 1;
     int status = CLUSTER_EXIT_USAGE;
+    int write_status = 0; /* rank 0 owns the status file of this run */
     config *cfg = NULL;
     event_loop *loop = NULL;
-    char err[512] = "";
+    char err[4608] = "";
 
     signal(SIGPIPE, SIG_IGN);
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -158,7 +197,9 @@ int cluster_main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world);
 
-    cluster_args args = {.run_dir = ember_client_default_run_dir(), .core_nodes = ROLE_CORE_NODES_DEFAULT};
+    cluster_args args = {.run_dir = ember_client_default_run_dir(),
+                         .core_nodes = ROLE_CORE_NODES_DEFAULT};
+    rank_context ctx = {.rank = rank, .world_size = world};
     int rc = config_create(&cfg);
     if (rc == EMBER_OK)
         rc = cluster_parse_args(argc, argv, &args, cfg, err, sizeof(err));
@@ -168,62 +209,90 @@ int cluster_main(int argc, char **argv) {
         status = 0;
         goto out;
     }
-    rank_context ctx = {.rank = rank, .world_size = world, .run_dir = args.run_dir, .cfg = cfg};
-    if (rc == EMBER_OK &&
-        role_core_count(world, args.core_nodes, &ctx.core_nodes) != EMBER_OK) {
+    if (rc == EMBER_OK && role_core_count(world, args.core_nodes, &ctx.core_nodes) != EMBER_OK) {
         snprintf(err, sizeof(err), "--core-nodes %d is more than the %d non-primary ranks",
                  args.core_nodes, world - 1);
         rc = EMBER_EUSAGE;
     }
+    if (rc == EMBER_OK && provided < MPI_THREAD_FUNNELED) {
+        snprintf(err, sizeof(err), "the MPI library does not provide MPI_THREAD_FUNNELED");
+        rc = EMBER_EINVAL;
+        status = CLUSTER_EXIT_FAILED;
+    }
+    /* Every rank parsed the same arguments, so every rank agrees on a bad
+     * command line without a message; only rank 0 says it. */
     if (rc != EMBER_OK) {
         if (rank == 0)
             fprintf(stderr, "ember: %s\n", err);
+        write_status = run_dir_prepare(args.run_dir) == EMBER_OK &&
+                       !cluster_run_dir_busy(args.run_dir, &(int){0});
         goto out;
     }
+
     status = CLUSTER_EXIT_FAILED;
+    int verdict = 0;
+    if (rank == 0) {
+        int pid = 0;
+        if (run_dir_prepare(args.run_dir) != EMBER_OK) {
+            snprintf(err, sizeof(err), "cannot create run directory %s: %s", args.run_dir,
+                     strerror(errno));
+            verdict = CLUSTER_EXIT_FAILED;
+        } else if (cluster_run_dir_busy(args.run_dir, &pid)) {
+            snprintf(err, sizeof(err), "a cluster is already running in %s (primary pid %d)",
+                     args.run_dir, pid);
+            verdict = CLUSTER_EXIT_FAILED;
+        } else {
+            write_status = 1;
+            run_dir_write_status(args.run_dir, -1, NULL);
+        }
+        if (verdict != 0)
+            fprintf(stderr, "ember: %s\n", err);
+    }
+    if (cluster_share_verdict(&verdict) != EMBER_OK) {
+        fprintf(stderr, "ember: rank %d: not every rank started within %d s\n", rank,
+                CLUSTER_START_TIMEOUT_MS / 1000);
+        snprintf(err, sizeof(err), "not every rank started");
+        goto out;
+    }
+    if (verdict != 0)
+        goto out;
+    ctx.run_dir = args.run_dir;
+    ctx.cfg = cfg;
     role_assign(rank, world, args.core_nodes, &ctx.role);
     ctx.bind_addr = config_get_string(cfg, "ember.client.bind");
 
-    if (run_dir_prepare(args.run_dir) != EMBER_OK) {
-        fprintf(stderr, "ember: rank %d: cannot create run directory %s: %s\n", rank,
-                args.run_dir, strerror(errno));
-        goto out;
-    }
-    if (rank == 0) {
-        cluster_info old;
-        char ignored[256];
-        if (run_dir_read_info(args.run_dir, &old, ignored, sizeof(ignored)) == EMBER_OK &&
-            old.primary_pid > 0 && kill(old.primary_pid, 0) == 0 && old.primary_pid != getpid()) {
-            fprintf(stderr, "ember: a cluster is already running in %s (primary pid %d)\n",
-                    args.run_dir, old.primary_pid);
-            goto out;
-        }
-        run_dir_write_status(args.run_dir, -1, NULL);
-    }
     char path[4096], tag[32];
     snprintf(tag, sizeof(tag), "rank %d", rank);
     snprintf(path, sizeof(path), "%s/logs/rank-%d.log", args.run_dir, rank);
-    if (log_open(path, tag) != EMBER_OK) {
-        fprintf(stderr, "ember: rank %d: cannot open log %s: %s\n", rank, path, strerror(errno));
+    if (run_dir_prepare(args.run_dir) != EMBER_OK || log_open(path, tag) != EMBER_OK) {
+        snprintf(err, sizeof(err), "rank %d cannot open its log %s: %s", rank, path,
+                 strerror(errno));
+        fprintf(stderr, "ember: %s\n", err);
         goto out;
     }
     run_dir_write_pid(args.run_dir, rank);
     gethostname(ctx.hostname, sizeof(ctx.hostname) - 1);
     rc = topology_summary_load(config_get_string(cfg, "ember.topology.synthetic"), &ctx.hw);
     if (rc != EMBER_OK) {
-        LOG_ERROR("hwloc cannot load the topology: %s", ember_strerror(rc));
+        snprintf(err, sizeof(err), "hwloc cannot load the topology '%s'",
+                 config_get_string(cfg, "ember.topology.synthetic"));
+        LOG_ERROR("%s", err);
         if (rank == 0)
-            fprintf(stderr, "ember: hwloc cannot load the topology ('%s')\n",
-                    config_get_string(cfg, "ember.topology.synthetic"));
+            fprintf(stderr, "ember: %s\n", err);
         goto out;
     }
     cluster_prepare_data_dirs(&ctx);
-    if (event_loop_create(&loop) != EMBER_OK)
+    if (event_loop_create(&loop) != EMBER_OK) {
+        snprintf(err, sizeof(err), "out of memory");
         goto out;
+    }
     ctx.loop = loop;
     status = rank == 0 ? primary_run(&ctx) : node_run(&ctx);
+    write_status = 0; /* primary_run() wrote it */
 
 out:
+    if (rank == 0 && write_status)
+        run_dir_write_status(args.run_dir, status, err);
     event_loop_destroy(loop);
     config_destroy(cfg);
     log_close();

@@ -10,7 +10,8 @@
  * primary_begin_stop(), which sends Shutdown to every rank not known dead
  * and enters STOPPING; the cron ends the loop when every such rank has
  * acknowledged or ember.stop.timeout has passed.  primary_run() then writes
- * the status file, removes cluster.json and returns. */
+ * the status file (3 when any node died, or never acknowledged the
+ * Shutdown), removes cluster.json and returns. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ typedef struct {
     uint8_t *awaiting_ack;    /* awaiting_ack[rank]: Shutdown sent, no ack yet */
     int exit_code;
     char exit_reason[512];
+    char stop_why[64];
 } primary;
 
 static volatile sig_atomic_t primary_signal;
@@ -122,24 +124,33 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
 
 /* ---- stopping --------------------------------------------------------- */
 
+/* Sets the exit code and reason from what the registry says now: any node
+ * lost (dead, or silent to the Shutdown) makes it CLUSTER_EXIT_NODE_LOST. */
+static void primary_set_exit(primary *p) {
+    int lost = 0, off;
+    for (int r = 1; r < p->ctx->world_size; r++)
+        lost += node_registry_get(p->registry, r)->state == NODE_DEAD || p->awaiting_ack[r];
+    if (lost == 0) {
+        p->exit_code = CLUSTER_EXIT_OK;
+        snprintf(p->exit_reason, sizeof(p->exit_reason), "stopped (%s)", p->stop_why);
+        return;
+    }
+    p->exit_code = CLUSTER_EXIT_NODE_LOST;
+    off = snprintf(p->exit_reason, sizeof(p->exit_reason), "stopped (%s); %d node(s) lost:",
+                   p->stop_why, lost);
+    for (int r = 1; r < p->ctx->world_size && off < (int)sizeof(p->exit_reason) - 16; r++)
+        if (node_registry_get(p->registry, r)->state == NODE_DEAD || p->awaiting_ack[r])
+            off += snprintf(p->exit_reason + off, sizeof(p->exit_reason) - (size_t)off,
+                            " rank %d", r);
+}
+
 static void primary_begin_stop(primary *p, const char *why) {
     if (p->state != PRIMARY_RUNNING)
         return;
     p->state = PRIMARY_STOPPING;
     p->stop_deadline_ms = clock_monotonic_ms() + config_get_int(p->ctx->cfg, "ember.stop.timeout");
-    int lost = node_registry_lost(p->registry);
-    if (lost > 0) {
-        p->exit_code = CLUSTER_EXIT_NODE_LOST;
-        int off = snprintf(p->exit_reason, sizeof(p->exit_reason), "stopped (%s); %d node(s) lost:",
-                           why, lost);
-        for (int r = 1; r < p->ctx->world_size && off < (int)sizeof(p->exit_reason) - 16; r++)
-            if (node_registry_get(p->registry, r)->state == NODE_DEAD)
-                off += snprintf(p->exit_reason + off, sizeof(p->exit_reason) - (size_t)off,
-                                " rank %d", r);
-    } else {
-        p->exit_code = CLUSTER_EXIT_OK;
-        snprintf(p->exit_reason, sizeof(p->exit_reason), "stopped (%s)", why);
-    }
+    snprintf(p->stop_why, sizeof(p->stop_why), "%s", why);
+    primary_set_exit(p);
     LOG_INFO("stopping the cluster (%s)", why);
     Shutdown sd = SHUTDOWN__INIT;
     sd.exit_code = p->exit_code;
@@ -376,6 +387,7 @@ int primary_run(rank_context *ctx) {
 
     p.state = PRIMARY_RUNNING;
     rc = event_loop_run(ctx->loop);
+    primary_set_exit(&p); /* counts nodes lost during the stop too */
     if (rc != EMBER_OK) {
         p.exit_code = CLUSTER_EXIT_FAILED;
         snprintf(p.exit_reason, sizeof(p.exit_reason), "event loop failed: %s",

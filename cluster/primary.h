@@ -4,7 +4,7 @@
  * messages, declares silent nodes dead, serves outside clients through the
  * gateway, and stops the cluster: it tells every live node to shut down,
  * waits (bounded) for their acknowledgements, and writes the status file.
- * States: RUNNING -> STOPPING -> STOPPED. */
+ * States: RUNNING -> STOPPING, then primary_run() returns. */
 #ifndef EMBER_PRIMARY_H
 #define EMBER_PRIMARY_H
 

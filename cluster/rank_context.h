@@ -2,8 +2,9 @@
  *
  * cluster_main.c fills one of these (command line, configuration, MPI
  * rank, topology) and hands it to primary_run() or node_run().  The
- * context owns nothing the daemons free: cluster_main.c creates and
- * destroys the loop, the link and the config around the daemon's run. */
+ * context owns nothing: cluster_main.c creates and destroys the loop and
+ * the config around the daemon's run; each daemon creates and destroys its
+ * own MPI link. */
 #ifndef EMBER_RANK_CONTEXT_H
 #define EMBER_RANK_CONTEXT_H
 

@@ -3,7 +3,7 @@
  * A config maps Hadoop-style key names ("dfs.heartbeat.interval") to typed
  * values.  Every key is declared once in the table in config.c; values start
  * at the table's defaults and are then overridden by a config file and by
- * `-D key=value` arguments, in that order.  Every rank and the CLI build one.
+ * `-D key=value` arguments, in that order.  Every cluster rank builds one.
  * Functions return 0 or a negative EMBER_E* code (see error.h). */
 #ifndef EMBER_CONFIG_H
 #define EMBER_CONFIG_H

@@ -16,6 +16,7 @@
 
 typedef struct {
     int fd;
+    uint64_t serial; /* unique per registration: a reused fd number differs */
     short events;
     int dead;
     event_loop_fd_cb cb;
@@ -46,7 +47,9 @@ struct event_loop {
     uint64_t next_timer_id;
     int stopping;
     struct pollfd *pollfds;
+    uint64_t *poll_serials; /* serial of the registration behind pollfds[i] */
     int pollfds_cap;
+    uint64_t next_fd_serial;
 };
 
 /* Grows *array (of elem_size items, *cap of them) to hold one more. */
@@ -78,6 +81,7 @@ void event_loop_destroy(event_loop *loop) {
     free(loop->timers);
     free(loop->hooks);
     free(loop->pollfds);
+    free(loop->poll_serials);
     free(loop);
 }
 
@@ -96,7 +100,8 @@ int event_loop_add_fd(event_loop *loop, int fd, short events, event_loop_fd_cb c
     int rc = loop_reserve((void **)&loop->fds, &loop->fds_cap, loop->nfds, sizeof(loop_fd));
     if (rc != EMBER_OK)
         return rc;
-    loop->fds[loop->nfds++] = (loop_fd){.fd = fd, .events = events, .cb = cb, .arg = arg};
+    loop->fds[loop->nfds++] =
+        (loop_fd){.fd = fd, .serial = ++loop->next_fd_serial, .events = events, .cb = cb, .arg = arg};
     return EMBER_OK;
 }
 
@@ -209,11 +214,17 @@ int event_loop_run_once(event_loop *loop, int max_wait_ms) {
         if (p == NULL)
             return EMBER_ENOMEM;
         loop->pollfds = p;
+        uint64_t *s = realloc(loop->poll_serials, (size_t)n * sizeof(*s));
+        if (s == NULL)
+            return EMBER_ENOMEM;
+        loop->poll_serials = s;
         loop->pollfds_cap = n;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         loop->pollfds[i] = (struct pollfd){.fd = loop->fds[i].dead ? -1 : loop->fds[i].fd,
                                            .events = loop->fds[i].events};
+        loop->poll_serials[i] = loop->fds[i].serial;
+    }
     int ready = poll(loop->pollfds, (nfds_t)n, wait);
     if (ready < 0 && errno != EINTR)
         return EMBER_EIO;
@@ -222,10 +233,11 @@ int event_loop_run_once(event_loop *loop, int max_wait_ms) {
         if (p->revents == 0 || p->fd < 0)
             continue;
         ready--;
-        /* Find it again by fd: an earlier callback may have removed it or
-         * grown the array. */
+        /* Find the registration again: an earlier callback may have
+         * removed it, grown the array, or even closed the fd and registered
+         * its number anew, which the serial tells apart. */
         loop_fd *f = loop_find_fd(loop, p->fd);
-        if (f != NULL)
+        if (f != NULL && f->serial == loop->poll_serials[i])
             f->cb(loop, p->fd, p->revents, f->arg);
     }
     loop_run_timers(loop);

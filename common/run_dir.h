@@ -41,7 +41,7 @@ enum {
 /* Joins run_dir and rel into out; EMBER_EINVAL when it does not fit. */
 int run_dir_path(const char *run_dir, const char *rel, char *out, size_t outlen);
 
-/* Creates run_dir and its logs/ and pids/ folders (mode 0700 for run_dir,
+/* Creates run_dir and its logs/, pids/ and data/ folders (mode 0700 for run_dir,
  * as it holds the secret); fine when they exist.  Every rank calls it. */
 int run_dir_prepare(const char *run_dir);
 

@@ -60,6 +60,8 @@ static int frame_reader_reserve(frame_reader *r, size_t want) {
 }
 
 int frame_reader_feed(frame_reader *reader, const uint8_t *data, size_t len) {
+    if (len == 0)
+        return EMBER_OK;
     int rc = frame_reader_reserve(reader, len);
     if (rc != EMBER_OK)
         return rc;

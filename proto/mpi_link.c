@@ -269,7 +269,8 @@ static int mpi_link_progress_recvs(mpi_link *link, int64_t now) {
         MPI_Test(&r.request, &done, MPI_STATUS_IGNORE);
         if (done) {
             activity++;
-            /* Compact first: the callback may send, but never receives. */
+            /* The callback may send (which touches only the send list),
+             * never receive, so this list can be compacted around it. */
             mpi_link_deliver(link, r.source, r.buf, r.len);
             free(r.buf);
             continue;

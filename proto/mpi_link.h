@@ -46,7 +46,8 @@ void mpi_link_set_dead(mpi_link *link, int rank);
 /* Sends not yet completed (cancelled ones included until MPI lets go). */
 int mpi_link_pending(const mpi_link *link);
 
-/* Drives sends and receives once without the loop (used while stopping). */
+/* Drives sends and receives once; the loop hook calls it each turn, and a
+ * caller without a loop can call it directly. */
 void mpi_link_progress(mpi_link *link);
 
 /* Counters for logs and tests. */

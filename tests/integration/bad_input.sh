@@ -49,7 +49,10 @@ expect_mpi_error "bad.conf:4: unknown configuration key 'ember.bogus'" --conf "$
 printf 'ember.node.expiry = -5s\n' >"$TEST_TMP/bad2.conf"
 expect_mpi_error "bad2.conf:1: .*ember.node.expiry" --conf "$TEST_TMP/bad2.conf"
 expect_mpi_error "cannot read config file" --conf "$TEST_TMP/missing.conf"
-expect_eq "$(head -n1 "$RUN_DIR/status" 2>/dev/null || echo none)" none "status after a refused start"
+# A refused start still leaves its exit status for scripts.
+expect_eq "$(head -n1 "$RUN_DIR/status")" 2 "status after a bad command line"
+expect_mpi_error "hwloc cannot load the topology 'bogus:3'" -D ember.topology.synthetic=bogus:3
+expect_eq "$(head -n1 "$RUN_DIR/status")" 1 "status after a failed start"
 
 # A good config file is applied: heartbeat interval and expiry from the file.
 printf 'dfs.heartbeat.interval = 100ms\nember.node.expiry = 2s\n' >"$TEST_TMP/good.conf"

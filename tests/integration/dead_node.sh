@@ -17,7 +17,9 @@ ember dfsadmin -report | sed -n '/^Dead datanodes/,/^Live task/p' | grep -q '^Na
 ember status | grep -q 'Core nodes:  2 live, 1 dead' || fail "status does not count the dead core node"
 grep -q 'node 2 (core, .*) is dead' "$RUN_DIR/logs/rank-0.log" || fail "primary did not log node 2's death"
 
-out=$(ember cluster stop) || fail "stop failed: $out"
+out=$(ember cluster stop)
+rc=$?
+expect_eq "$rc" 3 "exit status of ember cluster stop"
 grep -q 'exit status 3' <<<"$out" || fail "stop did not report exit status 3: $out"
 cluster_wait_exit 30
 expect_eq "$(head -n1 "$RUN_DIR/status")" 3 "status code"

@@ -5,10 +5,15 @@
 
 cluster_start 4 --core-nodes 2
 [ "$(stat -c %a "$RUN_DIR/cluster.json")" = 600 ] || fail "cluster.json is not mode 0600"
-# A second cluster on the same run directory is refused.
-out=$(mpirun --oversubscribe -np 1 "$EMBER" cluster --run-dir "$RUN_DIR" 2>&1) &&
+# A second cluster on the same run directory is refused by every rank,
+# before any of them touches the running cluster's files.
+pids_before=$(cat "$RUN_DIR"/pids/*.pid)
+out=$(timeout 60 mpirun --oversubscribe -np 3 "$EMBER" cluster --run-dir "$RUN_DIR" 2>&1) &&
     fail "a second cluster started on a busy run directory"
 grep -q 'already running' <<<"$out" || fail "no clear error for a busy run directory: $out"
+expect_eq "$(cat "$RUN_DIR"/pids/*.pid)" "$pids_before" "pid files after the refused start"
+[ ! -e "$RUN_DIR/status" ] || fail "the refused start wrote a status file into the running cluster"
+ember status | grep -q 'Core nodes:  2 live, 0 dead' || fail "running cluster hurt by the refused start"
 
 out=$(ember cluster stop) || fail "stop failed: $out"
 grep -q 'exit status 0' <<<"$out" || fail "stop did not report 0: $out"

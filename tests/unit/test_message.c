@@ -1,0 +1,756 @@
+/* test_message.c -- unit tests for proto/message.c.
+ *
+ * Every RankMessage and ClientMessage body type goes through
+ * message_encode_*() and message_decode_*() and comes back equal.  Decoding
+ * must refuse (EMBER_EPROTO with *out NULL) garbage, an envelope without a
+ * body or with an unknown one, and every shape the validators promise to
+ * catch: missing sub-messages, roles out of range, bad host names, nonces
+ * and MACs of the wrong length, non-negative error codes, impossible
+ * storage reports.  Also the size cap of the encoders, the frame header of
+ * framed encoding and the body names used in logs.  Bad messages are built
+ * with the encoders, which do not validate. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.pb-c.h"
+#include "cluster.pb-c.h"
+#include "common/error.h"
+#include "proto/frame.h"
+#include "proto/message.h"
+
+/* Decoders must set *out to NULL on failure; out-parameters start here. */
+static char sentinel;
+#define NOT_NULL(type) ((type *)(void *)&sentinel)
+
+/* A valid RegisterNode and the sub-messages it points to. */
+struct register_parts {
+    HwlocSummary hwloc;
+    StorageReport storage;
+    RegisterNode reg;
+    RankMessage msg;
+};
+
+static void make_register(struct register_parts *p) {
+    p->hwloc = (HwlocSummary)HWLOC_SUMMARY__INIT;
+    p->hwloc.packages = 2;
+    p->hwloc.numa_nodes = 4;
+    p->hwloc.cores = 16;
+    p->hwloc.pus = 32;
+    p->hwloc.memory_bytes = UINT64_C(64) << 30;
+    p->storage = (StorageReport)STORAGE_REPORT__INIT;
+    p->storage.capacity_bytes = UINT64_C(1) << 40;
+    p->storage.used_bytes = 12345;
+    p->storage.remaining_bytes = UINT64_C(900) << 30;
+    p->storage.data_dirs = 3;
+    p->storage.failed_dirs = 1;
+    p->reg = (RegisterNode)REGISTER_NODE__INIT;
+    p->reg.rank = 3;
+    p->reg.role = NODE_ROLE__ROLE_CORE;
+    p->reg.hostname = "node-3.example.org";
+    p->reg.pid = 4242;
+    p->reg.hwloc = &p->hwloc;
+    p->reg.storage = &p->storage;
+    p->msg = (RankMessage)RANK_MESSAGE__INIT;
+    p->msg.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
+    p->msg.register_node = &p->reg;
+}
+
+/* Encodes and decodes msg, which must be valid; the caller frees the copy. */
+static RankMessage *round_trip_rank(const RankMessage *msg) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(message_encode_rank(msg, 1 << 20, &buf, &len), 0);
+    assert_non_null(buf);
+    RankMessage *out = NULL;
+    assert_int_equal(message_decode_rank(buf, len, &out), 0);
+    assert_non_null(out);
+    assert_int_equal(out->body_case, msg->body_case);
+    assert_int_equal(message_check_rank(out), 0);
+    free(buf);
+    return out;
+}
+
+static ClientMessage *round_trip_client(const ClientMessage *msg) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(message_encode_client(msg, 0, 1 << 20, &buf, &len), 0);
+    assert_non_null(buf);
+    ClientMessage *out = NULL;
+    assert_int_equal(message_decode_client(buf, len, &out), 0);
+    assert_non_null(out);
+    assert_int_equal(out->body_case, msg->body_case);
+    assert_int_equal(message_check_client(out), 0);
+    free(buf);
+    return out;
+}
+
+/* msg encodes, but decoding it must fail with EMBER_EPROTO and *out NULL. */
+static void expect_bad_rank(const RankMessage *msg) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(message_encode_rank(msg, 1 << 20, &buf, &len), 0);
+    RankMessage *out = NOT_NULL(RankMessage);
+    assert_int_equal(message_decode_rank(buf, len, &out), EMBER_EPROTO);
+    assert_null(out);
+    assert_int_equal(message_check_rank(msg), EMBER_EPROTO);
+    free(buf);
+}
+
+static void expect_bad_client(const ClientMessage *msg) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(message_encode_client(msg, 0, 1 << 20, &buf, &len), 0);
+    ClientMessage *out = NOT_NULL(ClientMessage);
+    assert_int_equal(message_decode_client(buf, len, &out), EMBER_EPROTO);
+    assert_null(out);
+    assert_int_equal(message_check_client(msg), EMBER_EPROTO);
+    free(buf);
+}
+
+static void test_rank_register_node(void **state) {
+    (void)state;
+    struct register_parts p;
+    make_register(&p);
+    RankMessage *out = round_trip_rank(&p.msg);
+    const RegisterNode *r = out->register_node;
+    assert_int_equal(r->rank, 3);
+    assert_int_equal(r->role, NODE_ROLE__ROLE_CORE);
+    assert_string_equal(r->hostname, "node-3.example.org");
+    assert_int_equal(r->pid, 4242);
+    assert_non_null(r->hwloc);
+    assert_int_equal(r->hwloc->packages, 2);
+    assert_int_equal(r->hwloc->numa_nodes, 4);
+    assert_int_equal(r->hwloc->cores, 16);
+    assert_int_equal(r->hwloc->pus, 32);
+    assert_true(r->hwloc->memory_bytes == UINT64_C(64) << 30);
+    assert_non_null(r->storage);
+    assert_true(r->storage->capacity_bytes == UINT64_C(1) << 40);
+    assert_true(r->storage->used_bytes == 12345);
+    assert_true(r->storage->remaining_bytes == UINT64_C(900) << 30);
+    assert_int_equal(r->storage->data_dirs, 3);
+    assert_int_equal(r->storage->failed_dirs, 1);
+    rank_message__free_unpacked(out, NULL);
+
+    /* Task role and a 255-character host name (the longest allowed). */
+    char host[MESSAGE_NAME_MAX + 1];
+    memset(host, 'h', MESSAGE_NAME_MAX);
+    host[MESSAGE_NAME_MAX] = '\0';
+    p.reg.role = NODE_ROLE__ROLE_TASK;
+    p.reg.hostname = host;
+    out = round_trip_rank(&p.msg);
+    assert_int_equal(out->register_node->role, NODE_ROLE__ROLE_TASK);
+    assert_string_equal(out->register_node->hostname, host);
+    rank_message__free_unpacked(out, NULL);
+}
+
+static void test_rank_register_ack(void **state) {
+    (void)state;
+    RegisterAck ack = REGISTER_ACK__INIT;
+    ack.accepted = 1;
+    ack.cluster_id = "ember-1234";
+    ack.reason = "";
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_REGISTER_ACK;
+    msg.register_ack = &ack;
+    RankMessage *out = round_trip_rank(&msg);
+    assert_true(out->register_ack->accepted);
+    assert_string_equal(out->register_ack->cluster_id, "ember-1234");
+    assert_string_equal(out->register_ack->reason, "");
+    rank_message__free_unpacked(out, NULL);
+
+    ack.accepted = 0;
+    ack.cluster_id = "";
+    ack.reason = "role mismatch: rank 3 is a task node";
+    out = round_trip_rank(&msg);
+    assert_false(out->register_ack->accepted);
+    assert_string_equal(out->register_ack->reason, "role mismatch: rank 3 is a task node");
+    rank_message__free_unpacked(out, NULL);
+}
+
+static void test_rank_heartbeat(void **state) {
+    (void)state;
+    StorageReport storage = STORAGE_REPORT__INIT;
+    storage.data_dirs = 2;
+    storage.used_bytes = 77;
+    Heartbeat hb = HEARTBEAT__INIT;
+    hb.rank = 5;
+    hb.seq = UINT64_C(1) << 40;
+    hb.storage = &storage;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
+    msg.heartbeat = &hb;
+    RankMessage *out = round_trip_rank(&msg);
+    assert_int_equal(out->heartbeat->rank, 5);
+    assert_true(out->heartbeat->seq == UINT64_C(1) << 40);
+    assert_int_equal(out->heartbeat->storage->data_dirs, 2);
+    assert_true(out->heartbeat->storage->used_bytes == 77);
+    rank_message__free_unpacked(out, NULL);
+}
+
+static void test_rank_small_bodies(void **state) {
+    (void)state;
+    HeartbeatAck hack = HEARTBEAT_ACK__INIT;
+    hack.seq = 99;
+    hack.reregister = 1;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT_ACK;
+    msg.heartbeat_ack = &hack;
+    RankMessage *out = round_trip_rank(&msg);
+    assert_true(out->heartbeat_ack->seq == 99);
+    assert_true(out->heartbeat_ack->reregister);
+    rank_message__free_unpacked(out, NULL);
+
+    /* An all-default body still arrives as that body. */
+    HeartbeatAck empty = HEARTBEAT_ACK__INIT;
+    msg.heartbeat_ack = &empty;
+    out = round_trip_rank(&msg);
+    assert_true(out->heartbeat_ack->seq == 0);
+    rank_message__free_unpacked(out, NULL);
+
+    Shutdown sd = SHUTDOWN__INIT;
+    sd.exit_code = 3;
+    msg = (RankMessage)RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_SHUTDOWN;
+    msg.shutdown = &sd;
+    out = round_trip_rank(&msg);
+    assert_int_equal(out->shutdown->exit_code, 3);
+    rank_message__free_unpacked(out, NULL);
+
+    ShutdownAck sack = SHUTDOWN_ACK__INIT;
+    sack.rank = 7;
+    msg = (RankMessage)RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_SHUTDOWN_ACK;
+    msg.shutdown_ack = &sack;
+    out = round_trip_rank(&msg);
+    assert_int_equal(out->shutdown_ack->rank, 7);
+    rank_message__free_unpacked(out, NULL);
+}
+
+static void test_client_auth(void **state) {
+    (void)state;
+    uint8_t nonce[32];
+    for (int i = 0; i < 32; i++)
+        nonce[i] = (uint8_t)(i * 9 + 1);
+    AuthChallenge ch = AUTH_CHALLENGE__INIT;
+    ch.nonce.data = nonce;
+    ch.nonce.len = sizeof nonce;
+    ch.cluster_id = "ember-abc";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_AUTH_CHALLENGE;
+    msg.auth_challenge = &ch;
+    ClientMessage *out = round_trip_client(&msg);
+    assert_int_equal(out->auth_challenge->nonce.len, 32);
+    assert_memory_equal(out->auth_challenge->nonce.data, nonce, 32);
+    assert_string_equal(out->auth_challenge->cluster_id, "ember-abc");
+    client_message__free_unpacked(out, NULL);
+
+    uint8_t mac[32];
+    memset(mac, 0xa5, sizeof mac);
+    AuthResponse resp = AUTH_RESPONSE__INIT;
+    resp.mac.data = mac;
+    resp.mac.len = sizeof mac;
+    resp.user = "alice";
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
+    msg.auth_response = &resp;
+    out = round_trip_client(&msg);
+    assert_int_equal(out->auth_response->mac.len, 32);
+    assert_memory_equal(out->auth_response->mac.data, mac, 32);
+    assert_string_equal(out->auth_response->user, "alice");
+    client_message__free_unpacked(out, NULL);
+
+    resp.user = ""; /* the user name is optional */
+    out = round_trip_client(&msg);
+    assert_string_equal(out->auth_response->user, "");
+    client_message__free_unpacked(out, NULL);
+
+    AuthResult res = AUTH_RESULT__INIT;
+    res.ok = 1;
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_AUTH_RESULT;
+    msg.auth_result = &res;
+    out = round_trip_client(&msg);
+    assert_true(out->auth_result->ok);
+    client_message__free_unpacked(out, NULL);
+}
+
+static void test_client_error(void **state) {
+    (void)state;
+    ErrorResponse err = ERROR_RESPONSE__INIT;
+    err.code = EMBER_ESTATE;
+    err.message = "the cluster is stopping";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_ERROR;
+    msg.error = &err;
+    ClientMessage *out = round_trip_client(&msg);
+    assert_int_equal(out->error->code, EMBER_ESTATE);
+    assert_string_equal(out->error->message, "the cluster is stopping");
+    client_message__free_unpacked(out, NULL);
+}
+
+static void test_client_report(void **state) {
+    (void)state;
+    ReportRequest req = REPORT_REQUEST__INIT;
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
+    msg.report_request = &req;
+    ClientMessage *out = round_trip_client(&msg);
+    assert_non_null(out->report_request);
+    client_message__free_unpacked(out, NULL);
+
+    HwlocSummary hw = HWLOC_SUMMARY__INIT;
+    hw.cores = 8;
+    StorageReport st = STORAGE_REPORT__INIT;
+    st.data_dirs = 1;
+    NodeReport primary = NODE_REPORT__INIT;
+    primary.rank = 0;
+    primary.role = NODE_ROLE__ROLE_PRIMARY;
+    primary.hostname = "head";
+    primary.live = 1;
+    primary.hwloc = &hw;
+    primary.storage = &st;
+    NodeReport n1 = primary, n2 = primary;
+    n1.rank = 1;
+    n1.role = NODE_ROLE__ROLE_CORE;
+    n1.hostname = "worker-1";
+    n1.last_contact_ms = INT64_C(1790000000000);
+    n1.registered_ms = INT64_C(1789999990000);
+    n2.rank = 2;
+    n2.role = NODE_ROLE__ROLE_TASK;
+    n2.hostname = ""; /* a rank that never registered has no host name yet */
+    n2.live = 0;
+    NodeReport *nodes[] = {&n1, &n2};
+    ReportResponse resp = REPORT_RESPONSE__INIT;
+    resp.n_nodes = 2;
+    resp.nodes = nodes;
+    resp.primary = &primary;
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_REPORT_RESPONSE;
+    msg.report_response = &resp;
+    out = round_trip_client(&msg);
+    const ReportResponse *r = out->report_response;
+    assert_int_equal(r->n_nodes, 2);
+    assert_string_equal(r->primary->hostname, "head");
+    assert_int_equal(r->primary->role, NODE_ROLE__ROLE_PRIMARY);
+    assert_int_equal(r->nodes[0]->rank, 1);
+    assert_int_equal(r->nodes[0]->role, NODE_ROLE__ROLE_CORE);
+    assert_string_equal(r->nodes[0]->hostname, "worker-1");
+    assert_true(r->nodes[0]->live);
+    assert_int_equal(r->nodes[0]->hwloc->cores, 8);
+    assert_true(r->nodes[0]->last_contact_ms == INT64_C(1790000000000));
+    assert_true(r->nodes[0]->registered_ms == INT64_C(1789999990000));
+    assert_int_equal(r->nodes[1]->rank, 2);
+    assert_int_equal(r->nodes[1]->role, NODE_ROLE__ROLE_TASK);
+    assert_false(r->nodes[1]->live);
+    client_message__free_unpacked(out, NULL);
+}
+
+static void test_client_status_and_stop(void **state) {
+    (void)state;
+    StatusRequest sreq = STATUS_REQUEST__INIT;
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_STATUS_REQUEST;
+    msg.status_request = &sreq;
+    ClientMessage *out = round_trip_client(&msg);
+    client_message__free_unpacked(out, NULL);
+
+    StatusResponse sr = STATUS_RESPONSE__INIT;
+    sr.cluster_id = "ember-xyz";
+    sr.started_ms = INT64_C(1790000000000);
+    sr.now_ms = INT64_C(1790000005000);
+    sr.state = "running";
+    sr.world_size = 6;
+    sr.core_live = 2;
+    sr.core_dead = 1;
+    sr.task_live = 1;
+    sr.task_dead = 0;
+    sr.not_registered = 1;
+    sr.primary_host = "head";
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_STATUS_RESPONSE;
+    msg.status_response = &sr;
+    out = round_trip_client(&msg);
+    const StatusResponse *s = out->status_response;
+    assert_string_equal(s->cluster_id, "ember-xyz");
+    assert_true(s->started_ms == INT64_C(1790000000000));
+    assert_true(s->now_ms == INT64_C(1790000005000));
+    assert_string_equal(s->state, "running");
+    assert_int_equal(s->world_size, 6);
+    assert_int_equal(s->core_live, 2);
+    assert_int_equal(s->core_dead, 1);
+    assert_int_equal(s->task_live, 1);
+    assert_int_equal(s->task_dead, 0);
+    assert_int_equal(s->not_registered, 1);
+    assert_string_equal(s->primary_host, "head");
+    client_message__free_unpacked(out, NULL);
+
+    StopRequest stop = STOP_REQUEST__INIT;
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_STOP_REQUEST;
+    msg.stop_request = &stop;
+    out = round_trip_client(&msg);
+    client_message__free_unpacked(out, NULL);
+
+    StopResponse sresp = STOP_RESPONSE__INIT;
+    sresp.exit_code = 3;
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_STOP_RESPONSE;
+    msg.stop_response = &sresp;
+    out = round_trip_client(&msg);
+    assert_int_equal(out->stop_response->exit_code, 3);
+    client_message__free_unpacked(out, NULL);
+}
+
+static void test_garbage(void **state) {
+    (void)state;
+    static const uint8_t overlong[12] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t truncated[] = {0x0a, 0x05, 0x01}; /* field 1, 5 bytes announced, 1 sent */
+    static const uint8_t unknown_body[] = {0x3a, 0x00};    /* field 7: no such body (yet) */
+    static const uint8_t empty[1] = {0};
+    struct {
+        const uint8_t *data;
+        size_t len;
+    } cases[] = {
+        {overlong, sizeof overlong},
+        {truncated, sizeof truncated},
+        {unknown_body, sizeof unknown_body},
+        {empty, 0}, /* a valid envelope with no body */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        RankMessage *rm = NOT_NULL(RankMessage);
+        assert_int_equal(message_decode_rank(cases[i].data, cases[i].len, &rm), EMBER_EPROTO);
+        assert_null(rm);
+        ClientMessage *cm = NOT_NULL(ClientMessage);
+        /* field 7 is a status_request on the client side: skip it there */
+        if (cases[i].data == unknown_body)
+            continue;
+        assert_int_equal(message_decode_client(cases[i].data, cases[i].len, &cm), EMBER_EPROTO);
+        assert_null(cm);
+    }
+    static const uint8_t client_unknown[] = {0x5a, 0x00}; /* field 11 */
+    ClientMessage *cm = NOT_NULL(ClientMessage);
+    assert_int_equal(message_decode_client(client_unknown, sizeof client_unknown, &cm), EMBER_EPROTO);
+    assert_null(cm);
+}
+
+static void test_no_body(void **state) {
+    (void)state;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    expect_bad_rank(&rm);
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    expect_bad_client(&cm);
+}
+
+static void test_bad_register(void **state) {
+    (void)state;
+    struct register_parts p;
+
+    make_register(&p);
+    p.reg.hwloc = NULL;
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.storage = NULL;
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.role = NODE_ROLE__ROLE_UNKNOWN; /* 0 */
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.role = (NodeRole)7;
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.role = (NodeRole)-1;
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.hostname = "node\x01three";
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.hostname = "node\nthree";
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.hostname = "n\x7f"; /* DEL */
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.hostname = "n\xc3\xa9"; /* valid UTF-8, but not printable ASCII */
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.reg.hostname = ""; /* a registering node must name its host */
+    expect_bad_rank(&p.msg);
+
+    char host[301];
+    memset(host, 'a', 300);
+    host[300] = '\0';
+    make_register(&p);
+    p.reg.hostname = host;
+    expect_bad_rank(&p.msg);
+    host[MESSAGE_NAME_MAX + 1] = '\0'; /* 256: one over */
+    expect_bad_rank(&p.msg);
+
+    make_register(&p);
+    p.storage.data_dirs = 2;
+    p.storage.failed_dirs = 3;
+    expect_bad_rank(&p.msg);
+
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
+    msg.register_node = NULL;
+    assert_int_equal(message_check_rank(&msg), EMBER_EPROTO);
+}
+
+static void test_bad_heartbeat(void **state) {
+    (void)state;
+    StorageReport storage = STORAGE_REPORT__INIT;
+    storage.data_dirs = 1;
+    storage.failed_dirs = 2;
+    Heartbeat hb = HEARTBEAT__INIT;
+    hb.rank = 1;
+    hb.storage = &storage;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
+    msg.heartbeat = &hb;
+    expect_bad_rank(&msg);
+    hb.storage = NULL;
+    expect_bad_rank(&msg);
+    storage.failed_dirs = 1; /* all failed is possible */
+    hb.storage = &storage;
+    RankMessage *out = round_trip_rank(&msg);
+    rank_message__free_unpacked(out, NULL);
+}
+
+static void test_bad_auth(void **state) {
+    (void)state;
+    uint8_t bytes[64] = {0};
+    AuthChallenge ch = AUTH_CHALLENGE__INIT;
+    ch.nonce.data = bytes;
+    ch.nonce.len = 31;
+    ch.cluster_id = "ember-abc";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_AUTH_CHALLENGE;
+    msg.auth_challenge = &ch;
+    expect_bad_client(&msg);
+    ch.nonce.len = 33;
+    expect_bad_client(&msg);
+    ch.nonce.len = 0;
+    expect_bad_client(&msg);
+    ch.nonce.len = 32;
+    ch.cluster_id = ""; /* the challenge names its cluster */
+    expect_bad_client(&msg);
+
+    AuthResponse resp = AUTH_RESPONSE__INIT;
+    resp.mac.data = bytes;
+    resp.mac.len = 33;
+    resp.user = "alice";
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
+    msg.auth_response = &resp;
+    expect_bad_client(&msg);
+    resp.mac.len = 31;
+    expect_bad_client(&msg);
+    resp.mac.len = 32;
+    resp.user = "al\tice";
+    expect_bad_client(&msg);
+}
+
+static void test_bad_error_response(void **state) {
+    (void)state;
+    ErrorResponse err = ERROR_RESPONSE__INIT;
+    err.message = "x";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_ERROR;
+    msg.error = &err;
+    err.code = 0;
+    expect_bad_client(&msg);
+    err.code = 1;
+    expect_bad_client(&msg);
+    err.code = INT32_MAX;
+    expect_bad_client(&msg);
+    err.code = -1;
+    ClientMessage *out = round_trip_client(&msg);
+    client_message__free_unpacked(out, NULL);
+
+    char *long_text = malloc(MESSAGE_TEXT_MAX + 2);
+    assert_non_null(long_text);
+    memset(long_text, 'x', MESSAGE_TEXT_MAX + 1);
+    long_text[MESSAGE_TEXT_MAX + 1] = '\0';
+    err.message = long_text;
+    expect_bad_client(&msg);
+    long_text[MESSAGE_TEXT_MAX] = '\0'; /* exactly the maximum */
+    out = round_trip_client(&msg);
+    client_message__free_unpacked(out, NULL);
+    free(long_text);
+}
+
+static void test_bad_report_and_status(void **state) {
+    (void)state;
+    HwlocSummary hw = HWLOC_SUMMARY__INIT;
+    StorageReport st = STORAGE_REPORT__INIT;
+    NodeReport primary = NODE_REPORT__INIT;
+    primary.role = NODE_ROLE__ROLE_PRIMARY;
+    primary.hostname = "head";
+    primary.hwloc = &hw;
+    primary.storage = &st;
+    NodeReport node = primary;
+    node.rank = 1;
+    node.role = NODE_ROLE__ROLE_UNKNOWN;
+    NodeReport *nodes[] = {&node};
+    ReportResponse resp = REPORT_RESPONSE__INIT;
+    resp.primary = &primary;
+    resp.n_nodes = 1;
+    resp.nodes = nodes;
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_REPORT_RESPONSE;
+    msg.report_response = &resp;
+    expect_bad_client(&msg); /* a node with role 0 */
+    node.role = NODE_ROLE__ROLE_CORE;
+    node.hwloc = NULL;
+    expect_bad_client(&msg);
+    node.hwloc = &hw;
+    resp.primary = NULL;
+    expect_bad_client(&msg);
+
+    StatusResponse sr = STATUS_RESPONSE__INIT;
+    sr.cluster_id = "ember-xyz";
+    sr.state = "";
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_STATUS_RESPONSE;
+    msg.status_response = &sr;
+    expect_bad_client(&msg);
+}
+
+static void test_encode_too_big(void **state) {
+    (void)state;
+    struct register_parts p;
+    make_register(&p);
+    size_t n = rank_message__get_packed_size(&p.msg);
+    assert_true(n > 10);
+    uint8_t *buf = NOT_NULL(uint8_t);
+    size_t len = 12345;
+    assert_int_equal(message_encode_rank(&p.msg, n - 1, &buf, &len), EMBER_ETOOBIG);
+    assert_ptr_equal(buf, NOT_NULL(uint8_t)); /* untouched */
+    assert_int_equal(len, 12345);
+    assert_int_equal(message_encode_rank(&p.msg, 0, &buf, &len), EMBER_ETOOBIG);
+    assert_int_equal(message_encode_rank(&p.msg, n, &buf, &len), 0); /* exactly fits */
+    assert_int_equal(len, n);
+    free(buf);
+
+    ErrorResponse err = ERROR_RESPONSE__INIT;
+    err.code = -3;
+    err.message = "a message long enough to matter";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_ERROR;
+    msg.error = &err;
+    n = client_message__get_packed_size(&msg);
+    assert_int_equal(message_encode_client(&msg, 0, n - 1, &buf, &len), EMBER_ETOOBIG);
+    assert_int_equal(message_encode_client(&msg, 1, 8, &buf, &len), EMBER_ETOOBIG);
+    assert_int_equal(message_encode_client(&msg, 0, n, &buf, &len), 0);
+    assert_int_equal(len, n);
+    free(buf);
+}
+
+static void test_encode_framed(void **state) {
+    (void)state;
+    StopResponse sresp = STOP_RESPONSE__INIT;
+    sresp.exit_code = 2;
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_STOP_RESPONSE;
+    msg.stop_response = &sresp;
+    size_t n = client_message__get_packed_size(&msg);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(message_encode_client(&msg, 1, 1 << 20, &buf, &len), 0);
+    assert_int_equal(len, FRAME_HEADER_LEN + n);
+    assert_int_equal(buf[0], (n >> 24) & 0xff);
+    assert_int_equal(buf[1], (n >> 16) & 0xff);
+    assert_int_equal(buf[2], (n >> 8) & 0xff);
+    assert_int_equal(buf[3], n & 0xff);
+    ClientMessage *out = NULL;
+    assert_int_equal(message_decode_client(buf + FRAME_HEADER_LEN, len - FRAME_HEADER_LEN, &out), 0);
+    assert_int_equal(out->body_case, CLIENT_MESSAGE__BODY_STOP_RESPONSE);
+    assert_int_equal(out->stop_response->exit_code, 2);
+    client_message__free_unpacked(out, NULL);
+    free(buf);
+
+    /* A payload over 255 bytes sets more than the low header byte. */
+    char text[1000];
+    memset(text, 'e', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    ErrorResponse err = ERROR_RESPONSE__INIT;
+    err.code = -1;
+    err.message = text;
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_ERROR;
+    msg.error = &err;
+    n = client_message__get_packed_size(&msg);
+    assert_true(n > 255);
+    assert_int_equal(message_encode_client(&msg, 1, 1 << 20, &buf, &len), 0);
+    assert_int_equal(len, FRAME_HEADER_LEN + n);
+    uint32_t announced = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+    assert_int_equal(announced, n);
+    free(buf);
+}
+
+static void test_names(void **state) {
+    (void)state;
+    Heartbeat hb = HEARTBEAT__INIT;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    rm.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
+    rm.heartbeat = &hb;
+    assert_string_equal(message_rank_name(&rm), "heartbeat");
+    rm.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
+    assert_string_equal(message_rank_name(&rm), "register_node");
+    rm.body_case = RANK_MESSAGE__BODY_SHUTDOWN_ACK;
+    assert_string_equal(message_rank_name(&rm), "shutdown_ack");
+    rm.body_case = RANK_MESSAGE__BODY__NOT_SET;
+    assert_string_equal(message_rank_name(&rm), "unknown");
+
+    ReportRequest req = REPORT_REQUEST__INIT;
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    cm.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
+    cm.report_request = &req;
+    assert_string_equal(message_client_name(&cm), "report_request");
+    cm.body_case = CLIENT_MESSAGE__BODY_AUTH_CHALLENGE;
+    assert_string_equal(message_client_name(&cm), "auth_challenge");
+    cm.body_case = CLIENT_MESSAGE__BODY_ERROR;
+    assert_string_equal(message_client_name(&cm), "error");
+    cm.body_case = CLIENT_MESSAGE__BODY__NOT_SET;
+    assert_string_equal(message_client_name(&cm), "unknown");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rank_register_node),
+        cmocka_unit_test(test_rank_register_ack),
+        cmocka_unit_test(test_rank_heartbeat),
+        cmocka_unit_test(test_rank_small_bodies),
+        cmocka_unit_test(test_client_auth),
+        cmocka_unit_test(test_client_error),
+        cmocka_unit_test(test_client_report),
+        cmocka_unit_test(test_client_status_and_stop),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_no_body),
+        cmocka_unit_test(test_bad_register),
+        cmocka_unit_test(test_bad_heartbeat),
+        cmocka_unit_test(test_bad_auth),
+        cmocka_unit_test(test_bad_error_response),
+        cmocka_unit_test(test_bad_report_and_status),
+        cmocka_unit_test(test_encode_too_big),
+        cmocka_unit_test(test_encode_framed),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
