@@ -35,8 +35,8 @@ void cli_error(const char *fmt, ...) {
     va_end(ap);
 }
 
-int cli_request(cli_env *env, ClientMessage *req, ClientMessage **resp,
-                ember_client **client_out) {
+int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect,
+                ClientMessage **resp, ember_client **client_out) {
     char err[512];
     ember_client *client;
     int rc = ember_client_connect(env->run_dir, CLI_TIMEOUT_MS, &client, err, sizeof(err));
@@ -45,6 +45,11 @@ int cli_request(cli_env *env, ClientMessage *req, ClientMessage **resp,
         return 1;
     }
     rc = ember_client_call(client, req, resp, err, sizeof(err));
+    if (rc == EMBER_OK && (*resp)->body_case != expect) {
+        client_message__free_unpacked(*resp, NULL);
+        snprintf(err, sizeof(err), "unexpected answer from the cluster");
+        rc = EMBER_EPROTO;
+    }
     if (rc != EMBER_OK) {
         cli_error("%s", err);
         ember_client_close(client);

@@ -21,10 +21,12 @@ typedef struct {
 /* Prints "ember: <fmt>" and a newline to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Connects, sends a request whose body is body_case/body, and returns the
- * answer in *resp (the caller frees it).  On failure prints the error line
- * and returns 1. */
-int cli_request(cli_env *env, ClientMessage *req, ClientMessage **resp, ember_client **client_out);
+/* Connects, sends req, and returns the answer in *resp (the caller frees
+ * it), which must carry the body `expect`.  With client_out, the
+ * connection stays open and is the caller's.  On failure prints the error
+ * line and returns 1. */
+int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect,
+                ClientMessage **resp, ember_client **client_out);
 
 /* "251.47 GB"-style rendering of a byte count (Hadoop's byteDesc). */
 void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen);

@@ -60,13 +60,8 @@ static int dfsadmin_report(cli_env *env) {
     req.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
     req.report_request = &rq;
     ClientMessage *resp;
-    if (cli_request(env, &req, &resp, NULL) != 0)
+    if (cli_request(env, &req, CLIENT_MESSAGE__BODY_REPORT_RESPONSE, &resp, NULL) != 0)
         return 1;
-    if (resp->body_case != CLIENT_MESSAGE__BODY_REPORT_RESPONSE) {
-        cli_error("unexpected answer from the cluster");
-        client_message__free_unpacked(resp, NULL);
-        return 1;
-    }
     const ReportResponse *r = resp->report_response;
     uint64_t cap = 0, used = 0, rem = 0;
     for (size_t i = 0; i < r->n_nodes; i++) {

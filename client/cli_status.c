@@ -20,13 +20,8 @@ int cli_status(cli_env *env, int argc, char **argv) {
     req.body_case = CLIENT_MESSAGE__BODY_STATUS_REQUEST;
     req.status_request = &rq;
     ClientMessage *resp;
-    if (cli_request(env, &req, &resp, NULL) != 0)
+    if (cli_request(env, &req, CLIENT_MESSAGE__BODY_STATUS_RESPONSE, &resp, NULL) != 0)
         return 1;
-    if (resp->body_case != CLIENT_MESSAGE__BODY_STATUS_RESPONSE) {
-        cli_error("unexpected answer from the cluster");
-        client_message__free_unpacked(resp, NULL);
-        return 1;
-    }
     const StatusResponse *s = resp->status_response;
     int64_t up = (s->now_ms - s->started_ms) / 1000;
     char started[64];
@@ -62,7 +57,7 @@ int cli_cluster_stop(cli_env *env, int argc, char **argv) {
     req.stop_request = &rq;
     ClientMessage *resp;
     ember_client *client;
-    if (cli_request(env, &req, &resp, &client) != 0)
+    if (cli_request(env, &req, CLIENT_MESSAGE__BODY_STOP_RESPONSE, &resp, &client) != 0)
         return 1;
     printf("Stopping cluster %s\n", ember_client_cluster_id(client));
     ember_client_close(client);

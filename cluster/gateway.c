@@ -118,16 +118,20 @@ static int gateway_queue(gateway *gw, gateway_conn *c, const ClientMessage *msg)
     return rc;
 }
 
-/* Sends one error frame and closes the connection once it is written. */
-static void gateway_reject(gateway *gw, gateway_conn *c, int code, const char *message) {
+static int gateway_queue_error(gateway *gw, gateway_conn *c, int code, const char *message) {
     ErrorResponse err = ERROR_RESPONSE__INIT;
     err.code = code;
     err.message = (char *)message;
     ClientMessage msg = CLIENT_MESSAGE__INIT;
     msg.body_case = CLIENT_MESSAGE__BODY_ERROR;
     msg.error = &err;
+    return gateway_queue(gw, c, &msg);
+}
+
+/* Sends one error frame and closes the connection once it is written. */
+static void gateway_reject(gateway *gw, gateway_conn *c, int code, const char *message) {
     c->state = CONN_CLOSING;
-    if (gateway_queue(gw, c, &msg) != EMBER_OK)
+    if (gateway_queue_error(gw, c, code, message) != EMBER_OK)
         c->broken = 1;
     gateway_flush(gw, c);
 }
@@ -140,13 +144,10 @@ int gateway_reply(gateway *gw, uint64_t conn_id, const ClientMessage *resp) {
 }
 
 int gateway_reply_error(gateway *gw, uint64_t conn_id, int code, const char *message) {
-    ErrorResponse err = ERROR_RESPONSE__INIT;
-    err.code = code;
-    err.message = (char *)message;
-    ClientMessage msg = CLIENT_MESSAGE__INIT;
-    msg.body_case = CLIENT_MESSAGE__BODY_ERROR;
-    msg.error = &err;
-    return gateway_reply(gw, conn_id, &msg);
+    gateway_conn *c = gateway_find(gw, conn_id);
+    if (c == NULL || c->state == CONN_CLOSING)
+        return EMBER_ENOENT;
+    return gateway_queue_error(gw, c, code, message);
 }
 
 int gateway_connections(const gateway *gw) { return gw->nconns; }

@@ -87,9 +87,26 @@ cluster_start() {
     wait_until 30 all_registered || fail "not every rank registered"
 }
 
-# cluster_wait_exit SECONDS: waits for mpirun to exit.
+# Fails the test when any rank reported a sanitizer error (ASan, LSan,
+# UBSan) to mpirun's output: a rank's own exit status is not seen here.
+check_sanitizers() {
+    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TEST_TMP/mpirun.out"; then
+        fail "a rank reported a sanitizer error"
+    fi
+}
+
+# cluster_wait_exit SECONDS: waits for mpirun to exit, then checks its
+# output for sanitizer reports.
 cluster_wait_exit() {
-    wait_until "$1" bash -c "! kill -0 $MPIRUN_PID" || fail "mpirun did not exit"
+    if ! wait_until "$1" bash -c "! kill -0 $MPIRUN_PID"; then
+        if [ -n "${DEBUG_HANG:-}" ]; then
+            for p in $(pgrep -f "ember cluster --run-dir $RUN_DIR"); do
+                echo "== $p"; gdb -batch -p "$p" -ex 'thread apply all bt' 2>/dev/null | grep -E '^#|^Thread'
+            done > /tmp/hang-bt.txt
+        fi
+        fail "mpirun did not exit"
+    fi
+    check_sanitizers
     MPIRUN_PID=
 }
 

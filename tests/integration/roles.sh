@@ -28,4 +28,5 @@ check_roles 4 3 0
 check_roles 5 2 2 --core-nodes 2
 check_roles 4 0 3 --core-nodes 0
 check_roles 2 1 0
+check_roles 6 3 2 --core-nodes 3
 log PASS
