@@ -23,6 +23,10 @@ static void cli_usage(FILE *f) {
             "  status                 one-screen summary of the cluster\n"
             "  dfsadmin -report       nodes, their roles, capacity and last contact\n"
             "\n"
+            "File system:\n"
+            "  dfs -COMMAND ...       hadoop fs verbs: -ls, -mkdir, -mv, -rm, -stat, ...\n"
+            "                         (see 'ember dfs -help')\n"
+            "\n"
             "The cluster is found through --run-dir, then $EMBER_RUN_DIR, then ./ember-run.\n");
 }
 
@@ -110,6 +114,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "status"))
         return cli_status(&env, cargc, cargv);
+    if (!strcmp(cmd, "dfs") || !strcmp(cmd, "fs"))
+        return cli_dfs(&env, cargc, cargv);
     if (!strcmp(cmd, "dfsadmin"))
         return cli_dfsadmin(&env, cargc, cargv);
     if (!strcmp(cmd, "help")) {

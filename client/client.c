@@ -5,6 +5,7 @@
  * send AuthResponse, read AuthResult (or an ErrorResponse saying why
  * not). */
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,10 +88,12 @@ static int client_authenticate(ember_client *c, const char *secret, char *err, s
     if (rc != EMBER_OK)
         return rc;
     struct passwd *pw = getpwuid(getuid());
+    struct group *gr = getgrgid(getgid());
     AuthResponse ar = AUTH_RESPONSE__INIT;
     ar.mac.data = mac;
     ar.mac.len = sizeof(mac);
     ar.user = (pw != NULL && strlen(pw->pw_name) < 200) ? pw->pw_name : "unknown";
+    ar.group = (gr != NULL && strlen(gr->gr_name) < 200) ? gr->gr_name : ar.user;
     ClientMessage reply = CLIENT_MESSAGE__INIT;
     reply.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
     reply.auth_response = &ar;

@@ -189,6 +189,23 @@ static int cluster_share_verdict(int *verdict) {
     }
 }
 
+/* 1 when pid is a running process: a zombie (a killed primary whose
+ * parent, mpirun, died too and which nobody has reaped yet) is not. */
+static int cluster_pid_running(int pid) {
+    if (pid <= 0 || pid == getpid() || kill(pid, 0) != 0)
+        return 0;
+    char path[64], stat[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 1; /* no /proc: trust kill() */
+    size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *close_paren = strrchr(stat, ')'); /* "pid (comm) S ..." */
+    return close_paren == NULL || close_paren[1] == '\0' || close_paren[2] != 'Z';
+}
+
 /* Rank 0's check before anything is written: another live cluster's
  * cluster.json in run_dir means the directory is busy. */
 static int cluster_run_dir_busy(const char *run_dir, int *pid) {
@@ -197,7 +214,7 @@ static int cluster_run_dir_busy(const char *run_dir, int *pid) {
     if (run_dir_read_info(run_dir, &old, ignored, sizeof(ignored)) != EMBER_OK)
         return 0;
     *pid = old.primary_pid;
-    return old.primary_pid > 0 && old.primary_pid != getpid() && kill(old.primary_pid, 0) == 0;
+    return cluster_pid_running(old.primary_pid);
 }
 
 int cluster_main(int argc, char **argv) {

@@ -37,6 +37,8 @@ typedef struct {
     int fd;
     conn_state state;
     char peer[64];
+    char user[256];  /* as the client said in AuthResponse */
+    char group[256];
     uint8_t nonce[AUTH_NONCE_LEN];
     int64_t auth_deadline_ms;
     frame_reader *reader;
@@ -143,6 +145,25 @@ int gateway_reply(gateway *gw, uint64_t conn_id, const ClientMessage *resp) {
     return gateway_queue(gw, c, resp);
 }
 
+int gateway_reply_frame(gateway *gw, uint64_t conn_id, const uint8_t *frame, size_t len) {
+    gateway_conn *c = gateway_find(gw, conn_id);
+    if (c == NULL || c->state == CONN_CLOSING)
+        return EMBER_ENOENT;
+    int rc = socket_outq_append(&c->outq, frame, len, GATEWAY_OUTQ_LIMIT);
+    if (rc == EMBER_OK)
+        gateway_flush(gw, c);
+    return rc;
+}
+
+int gateway_client_identity(gateway *gw, uint64_t conn_id, const char **user, const char **group) {
+    gateway_conn *c = gateway_find(gw, conn_id);
+    if (c == NULL || c->state != CONN_READY)
+        return EMBER_ENOENT;
+    *user = c->user;
+    *group = c->group;
+    return EMBER_OK;
+}
+
 int gateway_reply_error(gateway *gw, uint64_t conn_id, int code, const char *message) {
     gateway_conn *c = gateway_find(gw, conn_id);
     if (c == NULL || c->state == CONN_CLOSING)
@@ -166,7 +187,9 @@ static void gateway_handle_auth(gateway *gw, gateway_conn *c, ClientMessage *msg
         gateway_reject(gw, c, EMBER_EAUTH, "authentication failed: wrong cluster secret");
         return;
     }
-    LOG_INFO("client %s (user '%s'): authenticated", c->peer, a->user);
+    LOG_DEBUG("client %s (user '%s'): authenticated", c->peer, a->user);
+    snprintf(c->user, sizeof(c->user), "%s", a->user[0] ? a->user : "nobody");
+    snprintf(c->group, sizeof(c->group), "%s", a->group[0] ? a->group : c->user);
     c->state = CONN_READY;
     frame_reader_set_max(c->reader, FRAME_MAX_DEFAULT);
     AuthResult result = AUTH_RESULT__INIT;

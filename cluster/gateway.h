@@ -47,6 +47,15 @@ void gateway_destroy(gateway *gw);
  * has closed meanwhile (the answer is dropped). */
 int gateway_reply(gateway *gw, uint64_t conn_id, const ClientMessage *resp);
 
+/* Queues an already framed, encoded ClientMessage (message.h's
+ * message_encode_client with framed set): for answers prepared earlier
+ * and sent later, such as the namenode's after its group commit. */
+int gateway_reply_frame(gateway *gw, uint64_t conn_id, const uint8_t *frame, size_t len);
+
+/* Who the client on conn_id said it is when it authenticated (user and
+ * primary group); the strings live as long as the connection. */
+int gateway_client_identity(gateway *gw, uint64_t conn_id, const char **user, const char **group);
+
 /* Queues an ErrorResponse with code and message. */
 int gateway_reply_error(gateway *gw, uint64_t conn_id, int code, const char *message);
 

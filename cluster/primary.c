@@ -12,6 +12,7 @@
  * acknowledged or ember.stop.timeout has passed.  primary_run() then writes
  * the status file (3 when any node died, or never acknowledged the
  * Shutdown), removes cluster.json and returns. */
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "common/run_dir.h"
 #include "gateway.h"
+#include "namenode/namenode.h"
 #include "node_registry.h"
 #include "primary.h"
 #include "proto/message.h"
@@ -41,6 +43,7 @@ typedef struct {
     node_registry *registry;
     mpi_link *link;
     gateway *gw;
+    namenode *nn;
     cluster_info info;
     int64_t expiry_ms;
     int64_t stop_deadline_ms;
@@ -302,6 +305,8 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
     case CLIENT_MESSAGE__BODY_STATUS_REQUEST: handle_status_request(p, gw, conn); break;
     case CLIENT_MESSAGE__BODY_STOP_REQUEST: handle_stop_request(p, gw, conn); break;
     default:
+        if (namenode_handle_request(p->nn, gw, conn, req))
+            return; /* it took req */
         LOG_WARN("client sent %s, which is not a request", message_client_name(req));
         gateway_reply_error(gw, conn, EMBER_EPROTO, "not a request");
         break;
@@ -310,6 +315,34 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
 }
 
 /* ---- start and run ---------------------------------------------------- */
+
+/* Starts the namenode on dfs.namenode.name.dir (default <run-dir>/name). */
+static int primary_start_namenode(primary *p, char *err, size_t errlen) {
+    config *cfg = p->ctx->cfg;
+    char name_dir[4096];
+    const char *conf_dir = config_get_string(cfg, "dfs.namenode.name.dir");
+    if (conf_dir[0] != '\0')
+        snprintf(name_dir, sizeof(name_dir), "%s", conf_dir);
+    else if (run_dir_path(p->ctx->run_dir, "name", name_dir, sizeof(name_dir)) != EMBER_OK)
+        return EMBER_EINVAL;
+    struct passwd *pw = getpwuid(getuid());
+    int64_t block_size = config_get_int(cfg, "dfs.blocksize");
+    if (block_size % 512 != 0) {
+        snprintf(err, errlen, "dfs.blocksize %lld is not a multiple of 512", (long long)block_size);
+        return EMBER_ECONFIG;
+    }
+    namenode_options opts = {
+        .name_dir = name_dir,
+        .superuser = pw != NULL ? pw->pw_name : "root",
+        .default_replication = (uint32_t)config_get_int(cfg, "dfs.replication"),
+        .max_replication = p->ctx->core_nodes > 0 ? (uint32_t)p->ctx->core_nodes : 1,
+        .default_block_size = (uint64_t)block_size,
+        .checkpoint_txns = (uint64_t)config_get_int(cfg, "dfs.namenode.checkpoint.txns"),
+        .checkpoint_period_ms = config_get_int(cfg, "dfs.namenode.checkpoint.period"),
+        .list_limit = (uint32_t)config_get_int(cfg, "ember.dfs.list.limit"),
+    };
+    return namenode_create(p->ctx->loop, &opts, &p->nn, err, errlen);
+}
 
 /* Fills p->info: a new cluster id and the configured or a new secret. */
 static int primary_make_info(primary *p) {
@@ -357,6 +390,13 @@ int primary_run(rank_context *ctx) {
         LOG_ERROR("cannot start the primary: %s", ember_strerror(rc));
         goto out;
     }
+    char nn_err[1024] = "";
+    if ((rc = primary_start_namenode(&p, nn_err, sizeof(nn_err))) != EMBER_OK) {
+        LOG_ERROR("the namenode cannot start: %s", nn_err);
+        fprintf(stderr, "ember: the namenode cannot start: %s\n", nn_err);
+        snprintf(p.exit_reason, sizeof(p.exit_reason), "namenode: %s", nn_err);
+        goto out;
+    }
     gateway_options gopts = {.bind_addr = ctx->bind_addr,
                              .port = (int)config_get_int(ctx->cfg, "ember.client.port"),
                              .secret = p.info.secret,
@@ -395,6 +435,9 @@ int primary_run(rank_context *ctx) {
     }
     run_dir_remove_info(ctx->run_dir);
 out:
+    /* The namenode's last checkpoint before the status file: a script that
+     * sees the status may start a new cluster on this run directory. */
+    namenode_destroy(p.nn);
     run_dir_write_status(ctx->run_dir, p.exit_code, p.exit_reason);
     LOG_INFO("cluster exit status %d: %s", p.exit_code, p.exit_reason);
     gateway_destroy(p.gw);

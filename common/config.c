@@ -51,6 +51,12 @@ static const struct config_key config_keys[] = {
     {"ember.auth.timeout",       CONFIG_DURATION, "10s",       100, HOUR,  SECOND, "a client must authenticate within this"},
     {"ember.topology.synthetic", CONFIG_STRING,   "",          0,   0,     0,      "hwloc synthetic topology used instead of the real machine (tests)"},
     {"dfs.datanode.data.dir",    CONFIG_STRING,   "",          0,   0,     0,      "comma-separated data directories; empty = <run-dir>/data/node-<rank>"},
+    {"dfs.namenode.name.dir",    CONFIG_STRING,   "",          0,   0,     0,      "namenode metadata directory; empty = <run-dir>/name"},
+    {"dfs.replication",          CONFIG_INT,      "3",         1,   512,   0,      "default replication of new files"},
+    {"dfs.blocksize",            CONFIG_SIZE,     "128m",      65536, (int64_t)1 << 40, 0, "default block size of new files (a multiple of 512)"},
+    {"dfs.namenode.checkpoint.txns", CONFIG_INT,  "10000",     1,   INT64_MAX, 0,  "checkpoint after this many edit log transactions"},
+    {"dfs.namenode.checkpoint.period", CONFIG_DURATION, "1h",  1000, DAY,  SECOND, "checkpoint at least this often when there were edits"},
+    {"ember.dfs.list.limit",     CONFIG_INT,      "1000",      1,   1000000, 0,    "entries in one listing page (HDFS's dfs.ls.limit)"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])

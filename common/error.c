@@ -18,6 +18,10 @@ const char *ember_strerror(int rc) {
     case EMBER_EUSAGE: return "usage error";
     case EMBER_EEXIST: return "already exists";
     case EMBER_ESTATE: return "not allowed in the current state";
+    case EMBER_ENOTDIR: return "not a directory";
+    case EMBER_EISDIR: return "is a directory";
+    case EMBER_ENOTEMPTY: return "directory not empty";
+    case EMBER_ECORRUPT: return "corrupt data";
     default: return "unknown error";
     }
 }

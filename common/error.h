@@ -23,6 +23,10 @@ enum {
     EMBER_EUSAGE = -12,   /* bad command line */
     EMBER_EEXIST = -13,   /* already exists */
     EMBER_ESTATE = -14,   /* not allowed in the current state */
+    EMBER_ENOTDIR = -15,  /* a path component is not a directory */
+    EMBER_EISDIR = -16,   /* is a directory */
+    EMBER_ENOTEMPTY = -17, /* directory not empty */
+    EMBER_ECORRUPT = -18, /* stored data failed its checksum or format check */
 };
 
 const char *ember_strerror(int rc);

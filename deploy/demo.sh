@@ -24,7 +24,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting a local cluster: mpirun --enable-recovery -np 4 ember cluster --core-nodes 2"
-setsid mpirun --enable-recovery --oversubscribe -np 4 build/ember cluster \
+setsid mpirun --enable-recovery --oversubscribe -np 4 \
+    --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo build/ember cluster \
     --run-dir "$RUN_DIR" --core-nodes 2 >"$RUN_DIR.mpirun.log" 2>&1 &
 MPIRUN_PID=$!
 for _ in $(seq 1 300); do

@@ -29,6 +29,22 @@ static int check_text(const char *s) {
     return (s != NULL && strlen(s) <= MESSAGE_TEXT_MAX) ? EMBER_OK : EMBER_EPROTO;
 }
 
+/* A path as a client sends it: 1..MESSAGE_PATH_MAX bytes; the namenode
+ * checks the rest (fs_path_check). */
+static int check_path(const char *s) {
+    if (s == NULL)
+        return EMBER_EPROTO;
+    size_t n = strlen(s);
+    return (n >= 1 && n <= MESSAGE_PATH_MAX) ? EMBER_OK : EMBER_EPROTO;
+}
+
+static int check_file_status(const FileStatus *f) {
+    if (f == NULL || f->path == NULL || strlen(f->path) > MESSAGE_PATH_MAX ||
+        check_name(f->owner, 1) || check_name(f->group, 1) || f->mode > 07777)
+        return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
 static int check_role(NodeRole role) {
     return (role >= NODE_ROLE__ROLE_PRIMARY && role <= NODE_ROLE__ROLE_TASK) ? EMBER_OK : EMBER_EPROTO;
 }
@@ -125,7 +141,7 @@ int message_check_client(const ClientMessage *msg) {
     }
     case CLIENT_MESSAGE__BODY_AUTH_RESPONSE: {
         const AuthResponse *m = msg->auth_response;
-        if (m == NULL || m->mac.len != 32 || check_name(m->user, 1))
+        if (m == NULL || m->mac.len != 32 || check_name(m->user, 1) || check_name(m->group, 1))
             return EMBER_EPROTO;
         return EMBER_OK;
     }
@@ -159,6 +175,48 @@ int message_check_client(const ClientMessage *msg) {
         return msg->stop_request != NULL ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_STOP_RESPONSE:
         return msg->stop_response != NULL ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_MKDIRS:
+        return (msg->mkdirs && !check_path(msg->mkdirs->path) && msg->mkdirs->mode <= 07777)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_CREATE:
+        return (msg->create && !check_path(msg->create->path) && msg->create->mode <= 07777)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_GET_FILE_INFO:
+        return (msg->get_file_info && !check_path(msg->get_file_info->path)) ? EMBER_OK
+                                                                              : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_LIST_STATUS:
+        return (msg->list_status && !check_path(msg->list_status->path) &&
+                strlen(msg->list_status->start_after) <= MESSAGE_NAME_MAX)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_RENAME:
+        return (msg->rename && !check_path(msg->rename->src) && !check_path(msg->rename->dst))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_DELETE:
+        return (msg->delete_ && !check_path(msg->delete_->path)) ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_SET_REPLICATION:
+        return (msg->set_replication && !check_path(msg->set_replication->path)) ? EMBER_OK
+                                                                                  : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_SET_PERMISSION:
+        return (msg->set_permission && !check_path(msg->set_permission->path) &&
+                msg->set_permission->mode <= 07777)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_SET_OWNER:
+        return (msg->set_owner && !check_path(msg->set_owner->path) &&
+                !check_name(msg->set_owner->owner, 1) && !check_name(msg->set_owner->group, 1))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_CONTENT_SUMMARY:
+        return (msg->content_summary && !check_path(msg->content_summary->path))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_DFS_RESULT: {
+        const DfsResult *m = msg->dfs_result;
+        if (m == NULL || (m->status != NULL && check_file_status(m->status)) ||
+            m->n_entries > MESSAGE_ENTRIES_MAX || check_text(m->warning))
+            return EMBER_EPROTO;
+        for (size_t i = 0; i < m->n_entries; i++)
+            if (check_file_status(m->entries[i]))
+                return EMBER_EPROTO;
+        return EMBER_OK;
+    }
     default:
         return EMBER_EPROTO;
     }

@@ -19,6 +19,8 @@
 #define MESSAGE_NAME_MAX 255    /* host names, user names, ids */
 #define MESSAGE_TEXT_MAX 4096   /* error messages */
 #define MESSAGE_NODES_MAX 65536 /* nodes in one report */
+#define MESSAGE_PATH_MAX 8000   /* file system paths (namespace.h's FS_PATH_MAX) */
+#define MESSAGE_ENTRIES_MAX 100000 /* entries in one listing page */
 
 /* Decodes and validates.  On success *out is the caller's, freed with
  * rank_message__free_unpacked(*out, NULL); on failure returns EMBER_EPROTO

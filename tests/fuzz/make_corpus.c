@@ -116,6 +116,45 @@ int main(int argc, char **argv) {
     cm.report_response = &rr;
     corpus_client("report_response", &cm);
 
+    CreateRequest cr = CREATE_REQUEST__INIT;
+    cr.path = "/user/root/data/part-00000";
+    cr.replication = 3;
+    cr.block_size = 1 << 20;
+    cr.create_parents = 1;
+    cm.body_case = CLIENT_MESSAGE__BODY_CREATE;
+    cm.create = &cr;
+    corpus_client("create", &cm);
+
+    RenameRequest rn = RENAME_REQUEST__INIT;
+    rn.src = "/a";
+    rn.dst = "/b/c";
+    cm.body_case = CLIENT_MESSAGE__BODY_RENAME;
+    cm.rename = &rn;
+    corpus_client("rename", &cm);
+
+    FileStatus fs1 = FILE_STATUS__INIT, fs2 = FILE_STATUS__INIT;
+    fs1.path = "dir";
+    fs1.is_dir = 1;
+    fs1.mode = 0755;
+    fs1.owner = "root";
+    fs1.group = "supergroup";
+    fs2.path = "file";
+    fs2.length = 1234;
+    fs2.replication = 3;
+    fs2.mode = 0644;
+    fs2.owner = "alice";
+    fs2.group = "staff";
+    FileStatus *entries[2] = {&fs1, &fs2};
+    DfsResult dr = DFS_RESULT__INIT;
+    dr.status = &fs1;
+    dr.n_entries = 2;
+    dr.entries = entries;
+    dr.has_more = 1;
+    dr.warning = "replication 3 capped to 2";
+    cm.body_case = CLIENT_MESSAGE__BODY_DFS_RESULT;
+    cm.dfs_result = &dr;
+    corpus_client("dfs_result", &cm);
+
     RankMessage rm = RANK_MESSAGE__INIT;
     RegisterNode reg = REGISTER_NODE__INIT;
     reg.rank = 2;

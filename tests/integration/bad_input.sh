@@ -28,11 +28,10 @@ expect_error 1 "lacks a valid" "$EMBER" --run-dir "$RUN_DIR" dfsadmin -report
 rm -f "$RUN_DIR/cluster.json"
 
 # `ember cluster` under mpirun: every rank sees the error, rank 0 prints it.
-mpi() { mpirun --oversubscribe -np 2 "$EMBER" cluster --run-dir "$RUN_DIR" "$@"; }
 expect_mpi_error() {
     local pattern=$1; shift
     local err
-    err=$(timeout 60 mpirun --oversubscribe -np 2 "$EMBER" cluster --run-dir "$RUN_DIR" "$@" 2>&1 >/dev/null) &&
+    err=$(timeout 60 mpirun --oversubscribe -np 2 $MPI_LOOPBACK "$EMBER" cluster --run-dir "$RUN_DIR" "$@" 2>&1 >/dev/null) &&
         fail "cluster started with $*"
     grep -q -- "ember: .*$pattern" <<<"$err" || fail "no clear error for $*: $err"
     [ "$(grep -c '^ember: ' <<<"$err")" = 1 ] || fail "error printed more than once for $*: $err"

@@ -16,6 +16,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-} LSAN_OPTIONS=${LSAN_OPTIONS:-} UBSAN_OPTIO
 TEST_TMP=$(mktemp -d /tmp/ember-it.XXXXXX)
 export TMPDIR=$TEST_TMP
 RUN_DIR=$TEST_TMP/run
+# Open MPI's own TCP traffic (runtime and byte transfer) on loopback only.
+MPI_LOOPBACK="--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo"
 MPIRUN_PID=
 TEST_NAME=$(basename "$0" .sh)
 
@@ -49,7 +51,11 @@ cleanup() {
         [ -f "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
     done
     wait 2>/dev/null
-    rm -rf "$TEST_TMP"
+    if [ -n "${KEEP_TEST_TMP:-}" ]; then
+        log "kept $TEST_TMP"
+    else
+        rm -rf "$TEST_TMP"
+    fi
     exit $rc
 }
 trap cleanup EXIT
@@ -77,14 +83,15 @@ all_registered() {
 # process group and waits until every rank has registered.
 cluster_start() {
     local np=$1; shift
-    setsid mpirun --oversubscribe --enable-recovery -np "$np" \
+    setsid mpirun --oversubscribe --enable-recovery -np "$np" $MPI_LOOPBACK \
         -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS \
         "$EMBER" cluster --run-dir "$RUN_DIR" \
         -D ember.node.expiry=3s -D dfs.heartbeat.interval=200ms "$@" \
-        >"$TEST_TMP/mpirun.out" 2>&1 &
+        >>"$TEST_TMP/mpirun.out" 2>&1 &
     MPIRUN_PID=$!
+    echo "== $(date +%T.%N) cluster_start: mpirun pid $MPIRUN_PID" >>"$TEST_TMP/mpirun.out"
     wait_until 30 test -f "$RUN_DIR/cluster.json" || fail "cluster.json never appeared"
-    wait_until 30 all_registered || fail "not every rank registered"
+    wait_until 30 all_registered || fail "not every rank registered: $(ember status 2>&1)"
 }
 
 # Fails the test when any rank reported a sanitizer error (ASan, LSan,

@@ -356,6 +356,20 @@ static char *write_to_string(const config *cfg) {
     return text;
 }
 
+/* dfs.blocksize is a SIZE key: suffixes, range, and no change on error. */
+static void test_blocksize_key(void **state) {
+    struct fixture *f = *state;
+    assert_int_equal(config_get_int(f->cfg, "dfs.blocksize"), 128 << 20);
+    assert_int_equal(config_set(f->cfg, "dfs.blocksize", "1m", f->err, sizeof f->err), 0);
+    assert_int_equal(config_get_int(f->cfg, "dfs.blocksize"), 1 << 20);
+    assert_int_equal(config_set(f->cfg, "dfs.blocksize", "1k", f->err, sizeof f->err),
+                     EMBER_ECONFIG);
+    assert_non_null(strstr(f->err, "dfs.blocksize"));
+    assert_int_equal(config_set(f->cfg, "dfs.blocksize", "12q", f->err, sizeof f->err),
+                     EMBER_ECONFIG);
+    assert_int_equal(config_get_int(f->cfg, "dfs.blocksize"), 1 << 20);
+}
+
 static void test_write(void **state) {
     struct fixture *f = *state;
     assert_int_equal(config_set(f->cfg, "ember.client.port", "8020", NULL, 0), 0);
@@ -370,7 +384,13 @@ static void test_write(void **state) {
                               "ember.stop.timeout = 10000ms\n"
                               "ember.auth.timeout = 10000ms\n"
                               "ember.topology.synthetic = pack:2 core:4\n"
-                              "dfs.datanode.data.dir = \n");
+                              "dfs.datanode.data.dir = \n"
+                              "dfs.namenode.name.dir = \n"
+                              "dfs.replication = 3\n"
+                              "dfs.blocksize = 134217728\n"
+                              "dfs.namenode.checkpoint.txns = 10000\n"
+                              "dfs.namenode.checkpoint.period = 3600000ms\n"
+                              "ember.dfs.list.limit = 1000\n");
 
     /* What config_write() prints, config_load_file() reads back. */
     write_temp_file(f, text);
@@ -405,6 +425,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_file_bad_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_line_without_equals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocksize_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

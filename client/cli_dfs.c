@@ -1,0 +1,753 @@
+/* cli_dfs.c -- `ember dfs`: Hadoop's `hadoop fs` verbs on ember's HDFS.
+ *
+ *   ember dfs [-D key=value ...] -COMMAND [options] ARGS
+ * Paths are absolute ("/a"), hdfs:// URIs ("hdfs:///a", "hdfs://host:port/a")
+ * or relative to /user/$USER.  Output follows Hadoop's formats.  A failing
+ * path prints one line ("ember: ls: `/x': No such file or directory") and
+ * the command goes on with the next path; the exit status is 1 when any
+ * path failed, 2 on bad usage.  This version has the namespace commands;
+ * data commands (-put, -get, -cat, ...) come with the datanodes. */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/config.h"
+#include "common/error.h"
+#include "ember/dfs.h"
+
+#define DFS_PATH_MAX 8192
+
+typedef struct {
+    cli_env *env;
+    ember_dfs *dfs;
+    const char *cmd;           /* "ls", "mkdir", ... (no dash) */
+    uint32_t replication;      /* from -D dfs.replication, 0 = cluster default */
+    uint64_t block_size;       /* from -D dfs.blocksize, 0 = cluster default */
+    int failed;
+} dfs_cli;
+
+/* ---- paths and formats --------------------------------------------------- */
+
+/* Turns a command-line path into an absolute namenode path. */
+static int dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t errlen) {
+    const char *p = arg;
+    if (strncmp(p, "hdfs://", 7) == 0) {
+        p = strchr(p + 7, '/'); /* skip the authority */
+        if (p == NULL)
+            p = "/";
+    } else if (strstr(p, "://") != NULL || strncmp(p, "file:", 5) == 0) {
+        snprintf(err, errlen, "`%s': only hdfs:// paths are supported here", arg);
+        return EMBER_EINVAL;
+    }
+    int n;
+    if (p[0] == '/') {
+        n = snprintf(out, outlen, "%s", p);
+    } else {
+        const char *user = getenv("USER");
+        struct passwd *pw = getpwuid(getuid());
+        if (user == NULL || user[0] == '\0')
+            user = pw != NULL ? pw->pw_name : "nobody";
+        if (strcmp(p, ".") == 0 || p[0] == '\0')
+            n = snprintf(out, outlen, "/user/%s", user);
+        else
+            n = snprintf(out, outlen, "/user/%s/%s", user, p);
+    }
+    if (n < 0 || (size_t)n >= outlen) {
+        snprintf(err, errlen, "`%.100s...': path too long", arg);
+        return EMBER_EINVAL;
+    }
+    while (n > 1 && out[n - 1] == '/') /* "dir/" means "dir" */
+        out[--n] = '\0';
+    return EMBER_OK;
+}
+
+/* "drwxr-xr-x" */
+static void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
+    static const char rwx[] = "rwxrwxrwx";
+    out[0] = is_dir ? 'd' : '-';
+    for (int i = 0; i < 9; i++)
+        out[i + 1] = (mode & (1u << (8 - i))) ? rwx[i] : '-';
+    if (mode & 01000)
+        out[9] = (mode & 1) ? 't' : 'T';
+    out[10] = '\0';
+}
+
+/* Hadoop's "yyyy-MM-dd HH:mm" (ls) or "yyyy-MM-dd HH:mm:ss" (stat), UTC. */
+static void dfs_format_time(int64_t ms, int seconds, char *out, size_t len) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, len, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm);
+}
+
+/* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix). */
+static void dfs_format_size(uint64_t n, int human, char *out, size_t len) {
+    if (!human) {
+        snprintf(out, len, "%llu", (unsigned long long)n);
+        return;
+    }
+    static const char *units = "KMGTPE";
+    if (n < 1024) {
+        snprintf(out, len, "%llu", (unsigned long long)n);
+        return;
+    }
+    double v = (double)n;
+    int u = -1;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, len, v < 10 ? "%.1f %c" : "%.0f %c", v, units[u]);
+}
+
+/* Prints the error of the last call on path and marks the command failed. */
+static void dfs_fail(dfs_cli *c) {
+    cli_error("%s: %s", c->cmd, ember_dfs_last_error(c->dfs));
+    c->failed = 1;
+}
+
+static void dfs_warn(dfs_cli *c) {
+    if (ember_dfs_last_warning(c->dfs)[0] != '\0')
+        fprintf(stderr, "ember: %s: warning: %s\n", c->cmd, ember_dfs_last_warning(c->dfs));
+}
+
+/* Joins dir and name. */
+static void dfs_join(const char *dir, const char *name, char *out, size_t len) {
+    int n = snprintf(out, len, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", name);
+    if (n < 0 || (size_t)n >= len)
+        out[len - 1] = '\0'; /* the namenode refuses a path this long anyway */
+}
+
+/* Parses leading single-letter flags from "allowed" into seen[]; returns
+ * the index of the first operand, or -1 (after an error line) for an
+ * unknown flag. */
+static int dfs_flags(dfs_cli *c, int argc, char **argv, const char *allowed, int seen[128]) {
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        for (const char *f = argv[i] + 1; *f; f++) {
+            if (strchr(allowed, *f) == NULL || (unsigned char)*f >= 128) {
+                cli_error("%s: unknown option '-%c' (options: %s)", c->cmd, *f,
+                          allowed[0] ? allowed : "none");
+                return -1;
+            }
+            seen[(int)*f] = 1;
+        }
+    }
+    return i;
+}
+
+/* ---- ls -------------------------------------------------------------------- */
+
+typedef struct {
+    int recursive, human, dir_only;
+} ls_opts;
+
+static void ls_print(const ember_file_status *st, const char *path, int human, int wrep,
+                     int wowner, int wgroup, int wsize) {
+    char mode[11], when[32], size[32], rep[16];
+    dfs_format_mode(st->mode, st->is_dir, mode);
+    dfs_format_time(st->mtime_ms, 0, when, sizeof(when));
+    dfs_format_size(st->length, human, size, sizeof(size));
+    if (st->is_dir)
+        snprintf(rep, sizeof(rep), "-");
+    else
+        snprintf(rep, sizeof(rep), "%u", st->replication);
+    printf("%s %*s %-*s %-*s %*s %s %s\n", mode, wrep, rep, wowner, st->owner, wgroup, st->group,
+           wsize, size, when, path);
+}
+
+static void ls_entries(dfs_cli *c, const char *dir, ember_file_status *e, size_t n,
+                       const ls_opts *o, int header) {
+    int wrep = 1, wowner = 1, wgroup = 1, wsize = 1;
+    for (size_t i = 0; i < n; i++) {
+        char size[32], rep[16];
+        dfs_format_size(e[i].length, o->human, size, sizeof(size));
+        snprintf(rep, sizeof(rep), "%u", e[i].replication);
+        wrep = (int)strlen(rep) > wrep ? (int)strlen(rep) : wrep;
+        wowner = (int)strlen(e[i].owner) > wowner ? (int)strlen(e[i].owner) : wowner;
+        wgroup = (int)strlen(e[i].group) > wgroup ? (int)strlen(e[i].group) : wgroup;
+        wsize = (int)strlen(size) > wsize ? (int)strlen(size) : wsize;
+    }
+    if (header)
+        printf("Found %zu items\n", n);
+    for (size_t i = 0; i < n; i++) {
+        char path[DFS_PATH_MAX];
+        dfs_join(dir, e[i].path, path, sizeof(path));
+        ls_print(&e[i], path, o->human, wrep, wowner, wgroup, wsize);
+        if (o->recursive && e[i].is_dir) {
+            ember_file_status *sub;
+            size_t m;
+            if (ember_dfs_list(c->dfs, path, &sub, &m) != EMBER_OK) {
+                dfs_fail(c);
+                continue;
+            }
+            ls_entries(c, path, sub, m, o, 0);
+            ember_dfs_free_list(sub, m);
+        }
+    }
+}
+
+static void ls_path(dfs_cli *c, const char *path, const ls_opts *o) {
+    ember_file_status st;
+    if (ember_dfs_stat(c->dfs, path, &st) != EMBER_OK) {
+        dfs_fail(c);
+        return;
+    }
+    if (!st.is_dir || o->dir_only) {
+        ls_entries(c, "", &st, 1, o, 0); /* the path itself */
+        ember_dfs_free_status(&st);
+        return;
+    }
+    ember_dfs_free_status(&st);
+    ember_file_status *e;
+    size_t n;
+    if (ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
+        dfs_fail(c);
+        return;
+    }
+    ls_entries(c, path, e, n, o, !o->recursive);
+    ember_dfs_free_list(e, n);
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+/* Resolves argv[i] into path, printing the error and marking failure. */
+static int dfs_arg(dfs_cli *c, const char *arg, char *path) {
+    char err[512];
+    if (dfs_resolve(arg, path, DFS_PATH_MAX, err, sizeof(err)) != EMBER_OK) {
+        cli_error("%s: %s", c->cmd, err);
+        c->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_ls(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "Rhd", seen);
+    if (i < 0)
+        return 2;
+    ls_opts o = {.recursive = seen['R'], .human = seen['h'], .dir_only = seen['d']};
+    char path[DFS_PATH_MAX];
+    if (i == argc) {
+        if (dfs_arg(c, ".", path) == 0)
+            ls_path(c, path, &o);
+    }
+    for (; i < argc; i++)
+        if (dfs_arg(c, argv[i], path) == 0)
+            ls_path(c, path, &o);
+    return c->failed;
+}
+
+static int cmd_mkdir(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "p", seen);
+    if (i < 0 || i == argc) {
+        if (i == argc)
+            cli_error("mkdir: needs a path");
+        return 2;
+    }
+    char path[DFS_PATH_MAX];
+    for (; i < argc; i++)
+        if (dfs_arg(c, argv[i], path) == 0 && ember_dfs_mkdirs(c->dfs, path, 0, seen['p']))
+            dfs_fail(c);
+    return c->failed;
+}
+
+static int cmd_touchz(dfs_cli *c, int argc, char **argv) {
+    if (argc < 2) {
+        cli_error("touchz: needs a path");
+        return 2;
+    }
+    ember_create_options opts = {.replication = c->replication, .block_size = c->block_size};
+    char path[DFS_PATH_MAX];
+    for (int i = 1; i < argc; i++) {
+        if (dfs_arg(c, argv[i], path) != 0)
+            continue;
+        int rc = ember_dfs_create_empty(c->dfs, path, &opts);
+        if (rc == EMBER_EEXIST) {
+            /* Hadoop: an existing empty file is fine, anything else is not. */
+            ember_file_status st;
+            if (ember_dfs_stat(c->dfs, path, &st) == EMBER_OK) {
+                int empty_file = !st.is_dir && st.length == 0;
+                ember_dfs_free_status(&st);
+                if (empty_file)
+                    continue;
+                cli_error("touchz: `%s': Not a zero-length file", path);
+                c->failed = 1;
+                continue;
+            }
+        }
+        if (rc != EMBER_OK)
+            dfs_fail(c);
+        else
+            dfs_warn(c);
+    }
+    return c->failed;
+}
+
+static int cmd_rm(dfs_cli *c, int argc, char **argv, int rmdir) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, rmdir ? "" : "rRf", seen);
+    if (i < 0)
+        return 2;
+    if (i == argc) {
+        cli_error("%s: needs a path", c->cmd);
+        return 2;
+    }
+    int recursive = seen['r'] || seen['R'];
+    char path[DFS_PATH_MAX];
+    for (; i < argc; i++) {
+        if (dfs_arg(c, argv[i], path) != 0)
+            continue;
+        ember_file_status st;
+        int rc = ember_dfs_stat(c->dfs, path, &st);
+        if (rc == EMBER_ENOENT && seen['f'])
+            continue;
+        if (rc != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        int is_dir = st.is_dir;
+        ember_dfs_free_status(&st);
+        if (rmdir && !is_dir) {
+            cli_error("rmdir: `%s': Is not a directory", path);
+            c->failed = 1;
+            continue;
+        }
+        if (!rmdir && is_dir && !recursive) {
+            cli_error("rm: `%s': Is a directory", path);
+            c->failed = 1;
+            continue;
+        }
+        if (ember_dfs_delete(c->dfs, path, recursive) != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        if (!rmdir)
+            printf("Deleted %s\n", path);
+    }
+    return c->failed;
+}
+
+static int cmd_mv(dfs_cli *c, int argc, char **argv) {
+    if (argc < 3) {
+        cli_error("mv: needs a source and a destination");
+        return 2;
+    }
+    char dst[DFS_PATH_MAX], src[DFS_PATH_MAX];
+    if (dfs_arg(c, argv[argc - 1], dst) != 0)
+        return 1;
+    if (argc > 3) {
+        ember_file_status st;
+        int is_dir = ember_dfs_stat(c->dfs, dst, &st) == EMBER_OK && st.is_dir;
+        if (st.path != NULL)
+            ember_dfs_free_status(&st);
+        if (!is_dir) {
+            cli_error("mv: `%s': Is not a directory", dst);
+            return 1;
+        }
+    }
+    for (int i = 1; i < argc - 1; i++)
+        if (dfs_arg(c, argv[i], src) == 0 && ember_dfs_rename(c->dfs, src, dst, NULL, 0))
+            dfs_fail(c);
+    return c->failed;
+}
+
+/* -stat's format: %b %F %g %n %o %r %u %y %Y %a %A (Hadoop's set). */
+static void stat_print(const char *fmt, const char *path, const ember_file_status *st) {
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%' || f[1] == '\0') {
+            putchar(*f);
+            continue;
+        }
+        char buf[64];
+        const char *name = strrchr(path, '/');
+        switch (*++f) {
+        case 'b': printf("%llu", (unsigned long long)st->length); break;
+        case 'F': fputs(st->is_dir ? "directory" : st->length ? "regular file"
+                                                              : "regular empty file", stdout);
+            break;
+        case 'g': fputs(st->group, stdout); break;
+        case 'u': fputs(st->owner, stdout); break;
+        case 'n': fputs(name && name[1] ? name + 1 : path, stdout); break;
+        case 'o': printf("%llu", (unsigned long long)st->block_size); break;
+        case 'r': printf("%u", st->replication); break;
+        case 'y': dfs_format_time(st->mtime_ms, 1, buf, sizeof(buf)); fputs(buf, stdout); break;
+        case 'Y': printf("%lld", (long long)st->mtime_ms); break;
+        case 'x': dfs_format_time(st->atime_ms, 1, buf, sizeof(buf)); fputs(buf, stdout); break;
+        case 'X': printf("%lld", (long long)st->atime_ms); break;
+        case 'a': printf("%o", st->mode); break;
+        case 'A': dfs_format_mode(st->mode, st->is_dir, buf); fputs(buf + 1, stdout); break;
+        case '%': putchar('%'); break;
+        default: putchar('%'); putchar(*f); break;
+        }
+    }
+    putchar('\n');
+}
+
+static int cmd_stat(dfs_cli *c, int argc, char **argv) {
+    if (argc < 2) {
+        cli_error("stat: needs a path");
+        return 2;
+    }
+    int i = 1;
+    const char *fmt = "%y";
+    if (argc > 2 && strchr(argv[1], '%') != NULL)
+        fmt = argv[i++];
+    char path[DFS_PATH_MAX];
+    for (; i < argc; i++) {
+        ember_file_status st;
+        if (dfs_arg(c, argv[i], path) != 0)
+            continue;
+        if (ember_dfs_stat(c->dfs, path, &st) != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        stat_print(fmt, path, &st);
+        ember_dfs_free_status(&st);
+    }
+    return c->failed;
+}
+
+static int cmd_test(dfs_cli *c, int argc, char **argv) {
+    if (argc != 3 || argv[1][0] != '-' || strlen(argv[1]) != 2 ||
+        strchr("defsz", argv[1][1]) == NULL) {
+        cli_error("test: usage: -test -[defsz] PATH");
+        return 2;
+    }
+    char path[DFS_PATH_MAX];
+    if (dfs_arg(c, argv[2], path) != 0)
+        return 1;
+    ember_file_status st;
+    int rc = ember_dfs_stat(c->dfs, path, &st);
+    if (rc == EMBER_ENOENT || rc == EMBER_ENOTDIR)
+        return 1;
+    if (rc != EMBER_OK) {
+        dfs_fail(c);
+        return 1;
+    }
+    int ok = 1;
+    switch (argv[1][1]) {
+    case 'd': ok = st.is_dir; break;
+    case 'f': ok = !st.is_dir; break;
+    case 's': ok = st.length > 0; break;
+    case 'z': ok = st.length == 0; break;
+    default: break; /* -e: it exists */
+    }
+    ember_dfs_free_status(&st);
+    return ok ? 0 : 1;
+}
+
+/* Applies fn to path, and with recursive to everything below it. */
+typedef int (*dfs_apply_fn)(dfs_cli *c, const char *path, const ember_file_status *st,
+                            void *arg);
+
+static void dfs_apply(dfs_cli *c, const char *path, int recursive, dfs_apply_fn fn, void *arg) {
+    ember_file_status st;
+    if (ember_dfs_stat(c->dfs, path, &st) != EMBER_OK) {
+        dfs_fail(c);
+        return;
+    }
+    if (fn(c, path, &st, arg) != EMBER_OK)
+        dfs_fail(c);
+    if (recursive && st.is_dir) {
+        ember_file_status *e;
+        size_t n;
+        if (ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
+            dfs_fail(c);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                char child[DFS_PATH_MAX];
+                dfs_join(path, e[i].path, child, sizeof(child));
+                dfs_apply(c, child, recursive, fn, arg);
+            }
+            ember_dfs_free_list(e, n);
+        }
+    }
+    ember_dfs_free_status(&st);
+}
+
+/* Parses an octal mode ("755") or a symbolic one ("u+x,go-w", "a=r") as
+ * applied to old. */
+static int dfs_parse_mode(const char *text, uint32_t old, uint32_t *out) {
+    char *end;
+    unsigned long v = strtoul(text, &end, 8);
+    if (*text >= '0' && *text <= '7' && *end == '\0') {
+        if (v > 07777)
+            return EMBER_EINVAL;
+        *out = (uint32_t)v;
+        return EMBER_OK;
+    }
+    uint32_t mode = old;
+    const char *p = text;
+    while (*p) {
+        uint32_t who = 0;
+        for (; *p && strchr("ugoa", *p); p++)
+            who |= *p == 'u' ? 0700 : *p == 'g' ? 0070 : *p == 'o' ? 0007 : 0777;
+        if (who == 0)
+            who = 0777;
+        char op = *p++;
+        if (op != '+' && op != '-' && op != '=')
+            return EMBER_EINVAL;
+        uint32_t bits = 0;
+        for (; *p && strchr("rwx", *p); p++)
+            bits |= *p == 'r' ? 0444 : *p == 'w' ? 0222 : 0111;
+        bits &= who;
+        mode = op == '+' ? mode | bits : op == '-' ? mode & ~bits : (mode & ~who) | bits;
+        if (*p == ',')
+            p++;
+        else if (*p != '\0')
+            return EMBER_EINVAL;
+    }
+    *out = mode;
+    return EMBER_OK;
+}
+
+static int apply_chmod(dfs_cli *c, const char *path, const ember_file_status *st, void *arg) {
+    uint32_t mode;
+    if (dfs_parse_mode(arg, st->mode, &mode) != EMBER_OK)
+        return EMBER_EINVAL;
+    return ember_dfs_chmod(c->dfs, path, mode);
+}
+
+typedef struct {
+    const char *owner, *group;
+} chown_arg;
+
+static int apply_chown(dfs_cli *c, const char *path, const ember_file_status *st, void *arg) {
+    chown_arg *a = arg;
+    return ember_dfs_chown(c->dfs, path, a->owner, a->group);
+}
+
+static int apply_setrep(dfs_cli *c, const char *path, const ember_file_status *st, void *arg) {
+    if (st->is_dir)
+        return EMBER_OK; /* directories have no replication; their files do */
+    int rc = ember_dfs_setrep(c->dfs, path, *(uint32_t *)arg);
+    if (rc == EMBER_OK) {
+        printf("Replication %u set: %s\n", *(uint32_t *)arg, path);
+        dfs_warn(c);
+    }
+    return rc;
+}
+
+/* chmod, chown, chgrp and setrep: [-R] [-w] ARG PATH... */
+static int cmd_attr(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int setrep = !strcmp(c->cmd, "setrep");
+    int i = dfs_flags(c, argc, argv, setrep ? "Rw" : "R", seen);
+    if (i < 0)
+        return 2;
+    if (argc - i < 2) {
+        cli_error("%s: needs %s and a path", c->cmd, setrep ? "a replication" : "a value");
+        return 2;
+    }
+    const char *value = argv[i++];
+    dfs_apply_fn fn;
+    void *arg;
+    chown_arg ca = {0};
+    char owner[128] = "";
+    uint32_t rep = 0;
+    if (!strcmp(c->cmd, "chmod")) {
+        uint32_t probe;
+        if (dfs_parse_mode(value, 0, &probe) != EMBER_OK) {
+            cli_error("chmod: bad mode '%s' (octal such as 755, or symbolic such as u+x)", value);
+            return 2;
+        }
+        fn = apply_chmod;
+        arg = (void *)value;
+    } else if (setrep) {
+        char *end;
+        unsigned long v = strtoul(value, &end, 10);
+        if (*end != '\0' || v == 0 || v > 512) {
+            cli_error("setrep: bad replication '%s' (1 to 512)", value);
+            return 2;
+        }
+        rep = (uint32_t)v;
+        fn = apply_setrep;
+        arg = &rep;
+    } else {
+        snprintf(owner, sizeof(owner), "%s", value);
+        if (!strcmp(c->cmd, "chgrp")) {
+            ca.group = owner;
+        } else {
+            char *colon = strchr(owner, ':');
+            if (colon != NULL) {
+                *colon = '\0';
+                ca.group = colon + 1;
+            }
+            ca.owner = owner;
+        }
+        fn = apply_chown;
+        arg = &ca;
+    }
+    char path[DFS_PATH_MAX];
+    for (; i < argc; i++)
+        if (dfs_arg(c, argv[i], path) == 0)
+            dfs_apply(c, path, seen['R'] || setrep, fn, arg);
+    return c->failed;
+}
+
+/* -du [-s] [-h]: size and the space all replicas take, per entry. */
+static int cmd_du(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "sh", seen);
+    if (i < 0)
+        return 2;
+    char path[DFS_PATH_MAX];
+    char *dot[] = {"."};
+    char **args = i < argc ? argv + i : dot;
+    int nargs = i < argc ? argc - i : 1;
+    for (int k = 0; k < nargs; k++) {
+        if (dfs_arg(c, args[k], path) != 0)
+            continue;
+        ember_file_status *e = NULL, self;
+        size_t n = 0;
+        if (ember_dfs_stat(c->dfs, path, &self) != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        int listing = self.is_dir && !seen['s'];
+        ember_dfs_free_status(&self);
+        if (listing && ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        for (size_t j = 0; j < (listing ? n : 1); j++) {
+            char child[DFS_PATH_MAX], a[32], b[32];
+            if (listing)
+                dfs_join(path, e[j].path, child, sizeof(child));
+            else
+                snprintf(child, sizeof(child), "%s", path);
+            uint64_t files, dirs, bytes;
+            if (ember_dfs_content_summary(c->dfs, child, &files, &dirs, &bytes) != EMBER_OK) {
+                dfs_fail(c);
+                continue;
+            }
+            /* Space with replicas: one file's replication times its bytes;
+             * for a directory the files' own replications are summed by
+             * the namenode once blocks exist, so use the bytes here. */
+            uint64_t space = bytes * (listing && !e[j].is_dir ? e[j].replication : 1);
+            dfs_format_size(bytes, seen['h'], a, sizeof(a));
+            dfs_format_size(space, seen['h'], b, sizeof(b));
+            printf("%-10s %-10s %s\n", a, b, child);
+        }
+        ember_dfs_free_list(e, n);
+    }
+    return c->failed;
+}
+
+static int cmd_count(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "h", seen);
+    if (i < 0 || i == argc) {
+        if (i == argc)
+            cli_error("count: needs a path");
+        return 2;
+    }
+    char path[DFS_PATH_MAX];
+    for (; i < argc; i++) {
+        uint64_t files, dirs, bytes;
+        if (dfs_arg(c, argv[i], path) != 0)
+            continue;
+        if (ember_dfs_content_summary(c->dfs, path, &files, &dirs, &bytes) != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        char size[32];
+        dfs_format_size(bytes, seen['h'], size, sizeof(size));
+        printf("%12llu %12llu %18s %s\n", (unsigned long long)dirs, (unsigned long long)files,
+               size, path);
+    }
+    return c->failed;
+}
+
+/* ---- entry ---------------------------------------------------------------- */
+
+static void dfs_usage(FILE *f) {
+    fprintf(f,
+            "usage: ember dfs [-D key=value ...] COMMAND\n"
+            "  -ls [-R] [-h] [-d] [PATH...]        -mkdir [-p] PATH...\n"
+            "  -touchz PATH...                     -rm [-r] [-f] PATH...\n"
+            "  -rmdir DIR...                       -mv SRC... DST\n"
+            "  -stat [FORMAT] PATH...              -test -[defsz] PATH\n"
+            "  -chmod [-R] MODE PATH...            -chown [-R] OWNER[:GROUP] PATH...\n"
+            "  -chgrp [-R] GROUP PATH...           -setrep [-R] [-w] N PATH...\n"
+            "  -du [-s] [-h] [PATH...]             -count [-h] PATH...\n"
+            "File data (-put, -get, -cat, ...) arrives with the datanodes.\n");
+}
+
+int cli_dfs(cli_env *env, int argc, char **argv) {
+    dfs_cli c = {.env = env};
+    config *cfg = NULL;
+    int i = 1, status = 2;
+    char err[512];
+    if (config_create(&cfg) != EMBER_OK)
+        return 1;
+    /* Generic options: -D key=value, as Hadoop's GenericOptionsParser. */
+    for (; i < argc && (!strcmp(argv[i], "-D") || !strncmp(argv[i], "-D", 2)); i++) {
+        const char *kv = argv[i][2] ? argv[i] + 2 : (i + 1 < argc ? argv[++i] : NULL);
+        if (kv == NULL || config_apply_define(cfg, kv, err, sizeof(err)) != EMBER_OK) {
+            cli_error("dfs: %s", kv == NULL ? "-D needs key=value" : err);
+            goto out;
+        }
+        if (!strncmp(kv, "dfs.replication", 15))
+            c.replication = (uint32_t)config_get_int(cfg, "dfs.replication");
+        if (!strncmp(kv, "dfs.blocksize", 13))
+            c.block_size = (uint64_t)config_get_int(cfg, "dfs.blocksize");
+    }
+    if (i >= argc || argv[i][0] != '-') {
+        dfs_usage(stderr);
+        goto out;
+    }
+    c.cmd = argv[i] + 1;
+    static const char *known[] = {"ls",    "mkdir", "touchz", "rm",    "rmdir",  "mv", "stat",
+                                  "test",  "chmod", "chown",  "chgrp", "setrep", "du", "count"};
+    int ok = 0;
+    for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+        ok |= !strcmp(c.cmd, known[k]);
+    if (!strcmp(c.cmd, "help") || !strcmp(c.cmd, "-help")) {
+        dfs_usage(stdout);
+        status = 0;
+        goto out;
+    }
+    if (!ok) {
+        cli_error("dfs: unknown command '%s' (see 'ember dfs -help')", argv[i]);
+        goto out;
+    }
+    if (ember_dfs_connect(env->run_dir, &c.dfs, err, sizeof(err)) != EMBER_OK) {
+        cli_error("%s", err);
+        status = 1;
+        goto out;
+    }
+    int cargc = argc - i;
+    char **cargv = argv + i;
+    if (!strcmp(c.cmd, "ls"))
+        status = cmd_ls(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "mkdir"))
+        status = cmd_mkdir(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "touchz"))
+        status = cmd_touchz(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "rm") || !strcmp(c.cmd, "rmdir"))
+        status = cmd_rm(&c, cargc, cargv, !strcmp(c.cmd, "rmdir"));
+    else if (!strcmp(c.cmd, "mv"))
+        status = cmd_mv(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "stat"))
+        status = cmd_stat(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "test"))
+        status = cmd_test(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "du"))
+        status = cmd_du(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "count"))
+        status = cmd_count(&c, cargc, cargv);
+    else
+        status = cmd_attr(&c, cargc, cargv);
+out:
+    ember_dfs_close(c.dfs);
+    config_destroy(cfg);
+    return status;
+}

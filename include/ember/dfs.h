@@ -1,0 +1,80 @@
+/* ember/dfs.h -- the file system client library (HDFS's DFSClient).
+ *
+ * External programs link this to use a cluster's file system.  A handle
+ * holds one authenticated connection to the namenode; calls are
+ * synchronous, each bounded by a timeout, and return 0 or a negative
+ * EMBER_E* code (common/error.h), with the namenode's one-line message
+ * (Hadoop's wording, e.g. "`/a': No such file or directory") available from
+ * ember_dfs_last_error().  Paths are absolute ("/a/b").
+ *
+ * This version covers the namespace: directories, empty files, listing,
+ * rename, delete and attributes.  Reading and writing file data arrive with
+ * the datanodes. */
+#ifndef EMBER_DFS_H
+#define EMBER_DFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ember_dfs ember_dfs;
+
+typedef struct {
+    char *path;            /* full path (stat) or name (listing); malloc'd */
+    int is_dir;
+    uint64_t length;
+    uint32_t replication;
+    uint64_t block_size;
+    int64_t mtime_ms;
+    int64_t atime_ms;
+    uint32_t mode;
+    char owner[64];
+    char group[64];
+    uint32_t children;
+} ember_file_status;
+
+/* Connects to the cluster whose run directory is run_dir (see
+ * ember/client.h).  On failure err gets a one-line reason. */
+int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t errlen);
+void ember_dfs_close(ember_dfs *dfs);
+
+/* The message of the last failed call ("" after a success). */
+const char *ember_dfs_last_error(const ember_dfs *dfs);
+/* A warning the namenode attached to the last call ("" when none), such as
+ * a replication capped to the number of core nodes. */
+const char *ember_dfs_last_warning(const ember_dfs *dfs);
+
+int ember_dfs_mkdirs(ember_dfs *dfs, const char *path, uint32_t mode, int create_parents);
+
+typedef struct {
+    uint32_t mode;         /* 0: 0644 */
+    uint32_t replication;  /* 0: the cluster's dfs.replication */
+    uint64_t block_size;   /* 0: the cluster's dfs.blocksize */
+    int overwrite;
+    int create_parents;
+} ember_create_options;
+
+/* Creates an empty file (hadoop fs -touchz).  opts may be NULL. */
+int ember_dfs_create_empty(ember_dfs *dfs, const char *path, const ember_create_options *opts);
+
+/* Fills *out; free out->path with ember_dfs_free_status(). */
+int ember_dfs_stat(ember_dfs *dfs, const char *path, ember_file_status *out);
+void ember_dfs_free_status(ember_file_status *st);
+
+/* Every entry of a directory (or the file itself), in name order, fetched
+ * page by page.  Free with ember_dfs_free_list(). */
+int ember_dfs_list(ember_dfs *dfs, const char *path, ember_file_status **entries, size_t *count);
+void ember_dfs_free_list(ember_file_status *entries, size_t count);
+
+/* Renames with HDFS's rules (into dst when it is a directory); the final
+ * path comes back in final_dst when not NULL (final_len bytes). */
+int ember_dfs_rename(ember_dfs *dfs, const char *src, const char *dst, char *final_dst,
+                     size_t final_len);
+int ember_dfs_delete(ember_dfs *dfs, const char *path, int recursive);
+int ember_dfs_setrep(ember_dfs *dfs, const char *path, uint32_t replication);
+int ember_dfs_chmod(ember_dfs *dfs, const char *path, uint32_t mode);
+/* NULL or "" leaves owner or group unchanged. */
+int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const char *group);
+int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files, uint64_t *dirs,
+                              uint64_t *bytes);
+
+#endif

@@ -1,0 +1,633 @@
+/* namenode.c -- the namenode on the primary (see namenode.h).
+ *
+ * One path for every mutation, live or replayed: an EditRecord is built
+ * (from a request, or read back from the log) and namenode_apply() applies
+ * it to the namespace.  Live, a record that applies is then appended to
+ * the edit log and its answer, already encoded, waits in `pending` until
+ * the loop hook has fsync'd the log (group commit); a record that does not
+ * apply is answered with an error and never logged.  Replayed, a record
+ * that does not apply means the log and the namespace disagree: recovery
+ * stops with EMBER_ECORRUPT.  Reads are answered at once. */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "edit_log.h"
+#include "namenode.h"
+#include "namespace.h"
+#include "proto/frame.h"
+#include "proto/message.h"
+
+#define NAMENODE_SUPERGROUP "supergroup" /* HDFS's dfs.permissions.superusergroup */
+
+typedef struct {
+    uint64_t conn_id;
+    uint8_t *frame;
+    size_t len;
+} pending_reply;
+
+struct namenode {
+    namenode_options opts;
+    char *name_dir;
+    char *superuser;
+    fs_namespace *ns;
+    edit_log *log;
+    gateway *gw;               /* where pending answers go */
+    event_loop *loop;
+    uint64_t timer_id;
+    int64_t last_checkpoint_ms;
+    int failed;                /* the edit log failed: no more mutations */
+    pending_reply *pending;
+    size_t npending, pending_cap;
+};
+
+/* ---- applying records -------------------------------------------------- */
+
+/* Applies one record to the namespace.  final_dst (FS_PATH_MAX + 1 bytes)
+ * receives a rename's resolved destination; may be NULL otherwise. */
+static int namenode_apply(namenode *nn, const EditRecord *r, char *final_dst) {
+    int64_t t = r->time_ms;
+    switch (r->op_case) {
+    case EDIT_RECORD__OP_MKDIRS:
+        return fs_namespace_mkdirs(nn->ns, r->mkdirs->path, r->mkdirs->owner, r->mkdirs->group,
+                                   r->mkdirs->mode, r->mkdirs->create_parents, t);
+    case EDIT_RECORD__OP_CREATE: {
+        const EditCreate *c = r->create;
+        return fs_namespace_create_file(nn->ns, c->path, c->owner, c->group, c->mode,
+                                        c->replication, c->block_size, c->overwrite,
+                                        c->create_parents, t, NULL);
+    }
+    case EDIT_RECORD__OP_RENAME:
+        return fs_namespace_rename(nn->ns, r->rename->src, r->rename->dst, t, final_dst);
+    case EDIT_RECORD__OP_DELETE:
+        return fs_namespace_delete(nn->ns, r->delete_->path, r->delete_->recursive, t, NULL,
+                                   NULL);
+    case EDIT_RECORD__OP_SET_REPLICATION:
+        return fs_namespace_set_replication(nn->ns, r->set_replication->path,
+                                            r->set_replication->replication);
+    case EDIT_RECORD__OP_SET_PERMISSION:
+        return fs_namespace_set_permission(nn->ns, r->set_permission->path,
+                                           r->set_permission->mode);
+    case EDIT_RECORD__OP_SET_OWNER:
+        return fs_namespace_set_owner(nn->ns, r->set_owner->path, r->set_owner->owner,
+                                      r->set_owner->group);
+    case EDIT_RECORD__OP_SET_TIMES:
+        return fs_namespace_set_times(nn->ns, r->set_times->path, r->set_times->mtime_ms,
+                                      r->set_times->atime_ms);
+    default:
+        return EMBER_EPROTO;
+    }
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+static int namenode_load_image(const FsImage *img, void *arg) {
+    namenode *nn = arg;
+    for (size_t i = 0; i < img->n_inodes; i++) {
+        const ImageInode *in = img->inodes[i];
+        int rc;
+        if (strcmp(in->path, "/") == 0)
+            rc = fs_namespace_set_owner(nn->ns, "/", in->owner, in->group);
+        else if (in->is_dir)
+            rc = fs_namespace_mkdirs(nn->ns, in->path, in->owner, in->group, in->mode, 0,
+                                     in->mtime_ms);
+        else
+            rc = fs_namespace_create_file(nn->ns, in->path, in->owner, in->group, in->mode,
+                                          in->replication, in->block_size, 0, 0, in->mtime_ms,
+                                          NULL);
+        if (rc == EMBER_OK && !in->is_dir)
+            rc = fs_namespace_set_length(nn->ns, in->path, in->length);
+        if (rc == EMBER_OK)
+            rc = fs_namespace_set_permission(nn->ns, in->path, in->mode);
+        if (rc != EMBER_OK) {
+            LOG_ERROR("image inode %s does not load: %s", in->path, ember_strerror(rc));
+            return EMBER_ECORRUPT;
+        }
+    }
+    /* Times last: creating children moved their parents' mtimes. */
+    for (size_t i = 0; i < img->n_inodes; i++) {
+        const ImageInode *in = img->inodes[i];
+        if (fs_namespace_set_times(nn->ns, in->path, in->mtime_ms, in->atime_ms) != EMBER_OK)
+            return EMBER_ECORRUPT;
+    }
+    return EMBER_OK;
+}
+
+static int namenode_replay(const EditRecord *rec, void *arg) {
+    namenode *nn = arg;
+    int rc = namenode_apply(nn, rec, NULL);
+    if (rc != EMBER_OK) {
+        LOG_ERROR("edit %llu does not apply to the namespace: %s", (unsigned long long)rec->txid,
+                  ember_strerror(rc));
+        return EMBER_ECORRUPT;
+    }
+    return EMBER_OK;
+}
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+typedef struct {
+    ImageInode *inodes;
+    ImageInode **ptrs;
+    char **paths;
+    size_t n, cap;
+} image_builder;
+
+static int namenode_image_visit(const char *path, const fs_stat *st, void *arg) {
+    image_builder *b = arg;
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 256;
+        ImageInode *in = realloc(b->inodes, ncap * sizeof(*in));
+        if (in != NULL)
+            b->inodes = in;
+        char **paths = realloc(b->paths, ncap * sizeof(*paths));
+        if (paths != NULL)
+            b->paths = paths;
+        if (in == NULL || paths == NULL)
+            return EMBER_ENOMEM;
+        b->cap = ncap;
+    }
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return EMBER_ENOMEM;
+    ImageInode *in = &b->inodes[b->n];
+    *in = (ImageInode)IMAGE_INODE__INIT;
+    b->paths[b->n] = copy;
+    in->path = copy;
+    in->is_dir = st->is_dir;
+    in->owner = strdup(st->owner); /* st is the walk's, valid for this call only */
+    in->group = strdup(st->group);
+    if (in->owner == NULL || in->group == NULL)
+        return EMBER_ENOMEM;
+    in->mode = st->mode;
+    in->mtime_ms = st->mtime_ms;
+    in->atime_ms = st->atime_ms;
+    in->replication = st->replication;
+    in->block_size = st->block_size;
+    in->length = st->length;
+    b->n++;
+    return EMBER_OK;
+}
+
+static void image_builder_free(image_builder *b) {
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->paths[i]);
+        free(b->inodes[i].owner);
+        free(b->inodes[i].group);
+    }
+    free(b->inodes);
+    free(b->ptrs);
+    free(b->paths);
+}
+
+static int namenode_checkpoint(namenode *nn) {
+    image_builder b = {0};
+    int rc = fs_namespace_walk(nn->ns, namenode_image_visit, &b);
+    if (rc == EMBER_OK && (b.ptrs = malloc((b.n + 1) * sizeof(*b.ptrs))) == NULL)
+        rc = EMBER_ENOMEM;
+    if (rc == EMBER_OK) {
+        for (size_t i = 0; i < b.n; i++)
+            b.ptrs[i] = &b.inodes[i];
+        FsImage img = FS_IMAGE__INIT;
+        img.last_txid = edit_log_last_txid(nn->log);
+        img.n_inodes = b.n;
+        img.inodes = b.ptrs;
+        rc = edit_log_checkpoint(nn->log, &img);
+    }
+    image_builder_free(&b);
+    if (rc == EMBER_OK) {
+        nn->last_checkpoint_ms = clock_monotonic_ms();
+        LOG_INFO("checkpoint at transaction %llu (%llu inodes)",
+                 (unsigned long long)edit_log_last_txid(nn->log),
+                 (unsigned long long)fs_namespace_inode_count(nn->ns));
+    } else {
+        LOG_ERROR("checkpoint failed: %s", ember_strerror(rc));
+    }
+    return rc;
+}
+
+static void namenode_cron(event_loop *loop, void *arg) {
+    namenode *nn = arg;
+    uint64_t txns = edit_log_txns_since_checkpoint(nn->log);
+    if (nn->failed || txns == 0)
+        return;
+    if (txns >= nn->opts.checkpoint_txns ||
+        clock_monotonic_ms() - nn->last_checkpoint_ms >= nn->opts.checkpoint_period_ms)
+        namenode_checkpoint(nn);
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static void namenode_fill_status(FileStatus *fs, const char *path, const fs_stat *st) {
+    *fs = (FileStatus)FILE_STATUS__INIT;
+    fs->path = (char *)path;
+    fs->is_dir = st->is_dir;
+    fs->length = st->length;
+    fs->replication = st->replication;
+    fs->block_size = st->block_size;
+    fs->mtime_ms = st->mtime_ms;
+    fs->atime_ms = st->atime_ms;
+    fs->mode = st->mode;
+    fs->owner = (char *)st->owner;
+    fs->group = (char *)st->group;
+    fs->children = st->children;
+    fs->inode_id = st->inode_id;
+}
+
+/* Encodes a DfsResult answer as a frame, sent now or after the sync. */
+static void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync) {
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_DFS_RESULT;
+    msg.dfs_result = res;
+    uint8_t *frame;
+    size_t len;
+    int rc = message_encode_client(&msg, 1, FRAME_MAX_DEFAULT, &frame, &len);
+    if (rc != EMBER_OK) {
+        gateway_reply_error(nn->gw, conn, rc, "answer too large");
+        return;
+    }
+    if (!after_sync) {
+        gateway_reply_frame(nn->gw, conn, frame, len);
+        free(frame);
+        return;
+    }
+    if (nn->npending == nn->pending_cap) {
+        size_t ncap = nn->pending_cap ? nn->pending_cap * 2 : 64;
+        pending_reply *p = realloc(nn->pending, ncap * sizeof(*p));
+        if (p == NULL) {
+            free(frame);
+            gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+            return;
+        }
+        nn->pending = p;
+        nn->pending_cap = ncap;
+    }
+    nn->pending[nn->npending++] = (pending_reply){.conn_id = conn, .frame = frame, .len = len};
+}
+
+/* Hadoop's wording for an error on path (display: what to name, usually
+ * the path itself). */
+static void namenode_error(namenode *nn, uint64_t conn, int rc, const char *path,
+                           const char *display) {
+    const char *what;
+    switch (rc) {
+    case EMBER_ENOENT: what = "No such file or directory"; break;
+    case EMBER_EEXIST: what = "File exists"; break;
+    case EMBER_EISDIR: what = "Is a directory"; break;
+    case EMBER_ENOTDIR: what = "Is not a directory"; break;
+    case EMBER_ENOTEMPTY: what = "Directory is not empty"; break;
+    default: what = ember_strerror(rc); break;
+    }
+    char msg[MESSAGE_TEXT_MAX];
+    char reason[512];
+    if (rc == EMBER_EINVAL && fs_path_check(path, reason, sizeof(reason)) != EMBER_OK)
+        what = reason;
+    else if (rc == EMBER_EINVAL)
+        what = strcmp(path, "/") == 0 ? "not allowed on the root directory"
+                                      : "a directory cannot move into its own subtree";
+    snprintf(msg, sizeof(msg), "`%.3000s': %s", display ? display : path, what);
+    gateway_reply_error(nn->gw, conn, rc, msg);
+}
+
+/* Applies a live record; on success logs it and queues the answer with
+ * the status of status_path (NULL: no status). */
+static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_path,
+                            const char *display, const char *warning) {
+    char final_dst[FS_PATH_MAX + 1] = "";
+    if (nn->failed) {
+        gateway_reply_error(nn->gw, conn, EMBER_EIO, "the namenode's edit log failed");
+        return;
+    }
+    rec->time_ms = clock_wall_ms();
+    int rc = namenode_apply(nn, rec, final_dst);
+    if (rc != EMBER_OK) {
+        namenode_error(nn, conn, rc, err_path, display);
+        return;
+    }
+    if (rec->op_case == EDIT_RECORD__OP_RENAME)
+        rec->rename->dst = final_dst;
+    rc = edit_log_append(nn->log, rec, NULL);
+    if (rc != EMBER_OK) {
+        /* Applied but not logged: the namespace is ahead of the disk. */
+        LOG_ERROR("edit log append failed (%s): refusing further changes", ember_strerror(rc));
+        nn->failed = 1;
+        gateway_reply_error(nn->gw, conn, EMBER_EIO, "the namenode's edit log failed");
+        return;
+    }
+    const char *status_path = rec->op_case == EDIT_RECORD__OP_RENAME ? final_dst : err_path;
+    DfsResult res = DFS_RESULT__INIT;
+    FileStatus fs;
+    fs_stat st;
+    if (rec->op_case != EDIT_RECORD__OP_DELETE &&
+        fs_namespace_stat(nn->ns, status_path, &st) == EMBER_OK) {
+        namenode_fill_status(&fs, status_path, &st);
+        res.status = &fs;
+    }
+    res.warning = (char *)(warning ? warning : "");
+    namenode_answer(nn, conn, &res, 1);
+}
+
+/* Caps a requested replication at the core nodes, with a warning. */
+static uint32_t namenode_cap_replication(namenode *nn, uint32_t want, char *warning, size_t len) {
+    if (want <= nn->opts.max_replication)
+        return want;
+    snprintf(warning, len, "replication %u capped to %u, the number of core nodes", want,
+             nn->opts.max_replication);
+    return nn->opts.max_replication;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+static void handle_get_file_info(namenode *nn, uint64_t conn, const GetFileInfoRequest *m) {
+    fs_stat st;
+    int rc = fs_namespace_stat(nn->ns, m->path, &st);
+    if (rc != EMBER_OK) {
+        namenode_error(nn, conn, rc, m->path, NULL);
+        return;
+    }
+    FileStatus fs;
+    namenode_fill_status(&fs, m->path, &st);
+    DfsResult res = DFS_RESULT__INIT;
+    res.status = &fs;
+    namenode_answer(nn, conn, &res, 0);
+}
+
+static void handle_list_status(namenode *nn, uint64_t conn, const ListStatusRequest *m) {
+    uint32_t limit = m->limit && m->limit < nn->opts.list_limit ? m->limit : nn->opts.list_limit;
+    fs_entry *entries = NULL;
+    size_t n = 0;
+    int more = 0;
+    int rc = fs_namespace_list(nn->ns, m->path, m->start_after, limit, &entries, &n, &more);
+    if (rc != EMBER_OK) {
+        namenode_error(nn, conn, rc, m->path, NULL);
+        return;
+    }
+    FileStatus *fs = calloc(n + 1, sizeof(*fs));
+    FileStatus **ptrs = calloc(n + 1, sizeof(*ptrs));
+    if (fs == NULL || ptrs == NULL) {
+        gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            namenode_fill_status(&fs[i], entries[i].name, &entries[i].stat);
+            ptrs[i] = &fs[i];
+        }
+        fs_stat st;
+        FileStatus self;
+        DfsResult res = DFS_RESULT__INIT;
+        if (fs_namespace_stat(nn->ns, m->path, &st) == EMBER_OK) {
+            namenode_fill_status(&self, m->path, &st);
+            res.status = &self;
+        }
+        res.n_entries = n;
+        res.entries = ptrs;
+        res.has_more = more;
+        namenode_answer(nn, conn, &res, 0);
+    }
+    free(fs);
+    free(ptrs);
+    free(entries);
+}
+
+static void handle_content_summary(namenode *nn, uint64_t conn, const ContentSummaryRequest *m) {
+    DfsResult res = DFS_RESULT__INIT;
+    int rc = fs_namespace_summary(nn->ns, m->path, &res.files, &res.directories, &res.bytes);
+    if (rc != EMBER_OK)
+        namenode_error(nn, conn, rc, m->path, NULL);
+    else
+        namenode_answer(nn, conn, &res, 0);
+}
+
+static void handle_mkdirs(namenode *nn, uint64_t conn, const MkdirsRequest *m, const char *user,
+                          const char *group) {
+    EditMkdirs op = EDIT_MKDIRS__INIT;
+    op.path = m->path;
+    op.owner = (char *)user;
+    op.group = (char *)group;
+    op.mode = m->mode ? m->mode : 0755;
+    op.create_parents = m->create_parents;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_MKDIRS;
+    rec.mkdirs = &op;
+    namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
+}
+
+static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, const char *user,
+                          const char *group) {
+    char warning[128] = "";
+    EditCreate op = EDIT_CREATE__INIT;
+    op.path = m->path;
+    op.owner = (char *)user;
+    op.group = (char *)group;
+    op.mode = m->mode ? m->mode : 0644;
+    op.replication = namenode_cap_replication(
+        nn, m->replication ? m->replication : nn->opts.default_replication, warning,
+        sizeof(warning));
+    op.block_size = m->block_size ? m->block_size : nn->opts.default_block_size;
+    op.overwrite = m->overwrite;
+    op.create_parents = m->create_parents;
+    if (op.block_size % 512 != 0) {
+        gateway_reply_error(nn->gw, conn, EMBER_EINVAL,
+                            "block size must be a multiple of 512 bytes (dfs.bytes-per-checksum)");
+        return;
+    }
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_CREATE;
+    rec.create = &op;
+    namenode_mutate(nn, conn, &rec, m->path, NULL, warning[0] ? warning : NULL);
+}
+
+static void handle_rename(namenode *nn, uint64_t conn, const RenameRequest *m) {
+    EditRename op = EDIT_RENAME__INIT;
+    op.src = m->src;
+    op.dst = m->dst;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_RENAME;
+    rec.rename = &op;
+    /* Name both paths; check them first so that EINVAL from the
+     * namespace can only mean the root or a move into its own subtree. */
+    const char *bad = fs_path_check(m->src, NULL, 0)   ? m->src
+                      : fs_path_check(m->dst, NULL, 0) ? m->dst
+                                                       : NULL;
+    if (bad != NULL) {
+        namenode_error(nn, conn, EMBER_EINVAL, bad, NULL);
+        return;
+    }
+    char what[2 * 1024];
+    snprintf(what, sizeof(what), "%.1000s' to `%.1000s", m->src, m->dst);
+    namenode_mutate(nn, conn, &rec, m->src, what, NULL);
+}
+
+static void handle_delete(namenode *nn, uint64_t conn, const DeleteRequest *m) {
+    EditDelete op = EDIT_DELETE__INIT;
+    op.path = m->path;
+    op.recursive = m->recursive;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_DELETE;
+    rec.delete_ = &op;
+    namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
+}
+
+static void handle_set_replication(namenode *nn, uint64_t conn, const SetReplicationRequest *m) {
+    char warning[128] = "";
+    EditSetReplication op = EDIT_SET_REPLICATION__INIT;
+    op.path = m->path;
+    op.replication = namenode_cap_replication(nn, m->replication, warning, sizeof(warning));
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_SET_REPLICATION;
+    rec.set_replication = &op;
+    namenode_mutate(nn, conn, &rec, m->path, NULL, warning[0] ? warning : NULL);
+}
+
+static void handle_set_permission(namenode *nn, uint64_t conn, const SetPermissionRequest *m) {
+    EditSetPermission op = EDIT_SET_PERMISSION__INIT;
+    op.path = m->path;
+    op.mode = m->mode;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_SET_PERMISSION;
+    rec.set_permission = &op;
+    namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
+}
+
+static void handle_set_owner(namenode *nn, uint64_t conn, const SetOwnerRequest *m) {
+    EditSetOwner op = EDIT_SET_OWNER__INIT;
+    op.path = m->path;
+    op.owner = m->owner;
+    op.group = m->group;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_SET_OWNER;
+    rec.set_owner = &op;
+    namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
+}
+
+int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMessage *req) {
+    const char *user = "nobody", *group = "nobody";
+    nn->gw = gw;
+    switch (req->body_case) {
+    case CLIENT_MESSAGE__BODY_MKDIRS:
+    case CLIENT_MESSAGE__BODY_CREATE:
+        gateway_client_identity(gw, conn, &user, &group);
+        if (req->body_case == CLIENT_MESSAGE__BODY_MKDIRS)
+            handle_mkdirs(nn, conn, req->mkdirs, user, group);
+        else
+            handle_create(nn, conn, req->create, user, group);
+        break;
+    case CLIENT_MESSAGE__BODY_GET_FILE_INFO: handle_get_file_info(nn, conn, req->get_file_info); break;
+    case CLIENT_MESSAGE__BODY_LIST_STATUS: handle_list_status(nn, conn, req->list_status); break;
+    case CLIENT_MESSAGE__BODY_CONTENT_SUMMARY:
+        handle_content_summary(nn, conn, req->content_summary);
+        break;
+    case CLIENT_MESSAGE__BODY_RENAME: handle_rename(nn, conn, req->rename); break;
+    case CLIENT_MESSAGE__BODY_DELETE: handle_delete(nn, conn, req->delete_); break;
+    case CLIENT_MESSAGE__BODY_SET_REPLICATION:
+        handle_set_replication(nn, conn, req->set_replication);
+        break;
+    case CLIENT_MESSAGE__BODY_SET_PERMISSION:
+        handle_set_permission(nn, conn, req->set_permission);
+        break;
+    case CLIENT_MESSAGE__BODY_SET_OWNER: handle_set_owner(nn, conn, req->set_owner); break;
+    default: return 0;
+    }
+    client_message__free_unpacked(req, NULL);
+    return 1;
+}
+
+/* ---- group commit --------------------------------------------------------- */
+
+/* Once per loop turn: one fsync for every mutation of the last turn, then
+ * their answers. */
+static void namenode_flush(namenode *nn) {
+    if (nn->npending == 0)
+        return;
+    int rc = edit_log_sync(nn->log);
+    if (rc != EMBER_OK) {
+        LOG_ERROR("edit log sync failed (%s): refusing further changes", ember_strerror(rc));
+        nn->failed = 1;
+    }
+    for (size_t i = 0; i < nn->npending; i++) {
+        pending_reply *p = &nn->pending[i];
+        if (rc == EMBER_OK)
+            gateway_reply_frame(nn->gw, p->conn_id, p->frame, p->len);
+        else
+            gateway_reply_error(nn->gw, p->conn_id, EMBER_EIO, "the namenode's edit log failed");
+        free(p->frame);
+    }
+    nn->npending = 0;
+}
+
+static int namenode_hook(event_loop *loop, void *arg) {
+    namenode_flush(arg);
+    return -1;
+}
+
+/* ---- life --------------------------------------------------------------- */
+
+int namenode_create(event_loop *loop, const namenode_options *opts, namenode **out, char *err,
+                    size_t errlen) {
+    namenode *nn = calloc(1, sizeof(*nn));
+    if (nn == NULL)
+        return EMBER_ENOMEM;
+    nn->opts = *opts;
+    nn->loop = loop;
+    nn->name_dir = strdup(opts->name_dir);
+    nn->superuser = strdup(opts->superuser);
+    int rc = EMBER_ENOMEM;
+    if (nn->name_dir == NULL || nn->superuser == NULL)
+        goto fail;
+    nn->opts.name_dir = nn->name_dir;
+    nn->opts.superuser = nn->superuser;
+    rc = fs_namespace_create(nn->superuser, NAMENODE_SUPERGROUP, clock_wall_ms(), &nn->ns);
+    if (rc != EMBER_OK)
+        goto fail;
+    uint64_t last = 0;
+    rc = edit_log_recover(nn->name_dir, namenode_load_image, namenode_replay, nn, &last, err,
+                          errlen);
+    if (rc != EMBER_OK) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "the namespace in %s does not load: %s", nn->name_dir,
+                     ember_strerror(rc));
+        goto fail;
+    }
+    rc = edit_log_open(nn->name_dir, last, &nn->log);
+    if (rc != EMBER_OK) {
+        snprintf(err, errlen, "cannot open the edit log in %s: %s", nn->name_dir,
+                 ember_strerror(rc));
+        goto fail;
+    }
+    nn->last_checkpoint_ms = clock_monotonic_ms();
+    if ((rc = event_loop_add_hook(loop, namenode_hook, nn)) != EMBER_OK ||
+        (rc = event_loop_add_timer(loop, 1000, namenode_cron, nn, &nn->timer_id)) != EMBER_OK)
+        goto fail;
+    LOG_INFO("namenode up: %llu inodes, last transaction %llu, name dir %s",
+             (unsigned long long)fs_namespace_inode_count(nn->ns), (unsigned long long)last,
+             nn->name_dir);
+    *out = nn;
+    return EMBER_OK;
+fail:
+    namenode_destroy(nn);
+    return rc;
+}
+
+void namenode_destroy(namenode *nn) {
+    if (nn == NULL)
+        return;
+    if (nn->log != NULL) {
+        namenode_flush(nn);
+        if (!nn->failed && edit_log_txns_since_checkpoint(nn->log) > 0)
+            namenode_checkpoint(nn);
+        edit_log_close(nn->log);
+    }
+    if (nn->timer_id != 0)
+        event_loop_remove_timer(nn->loop, nn->timer_id);
+    fs_namespace_destroy(nn->ns);
+    free(nn->pending);
+    free(nn->name_dir);
+    free(nn->superuser);
+    free(nn);
+}
+
+uint64_t namenode_last_txid(const namenode *nn) { return edit_log_last_txid(nn->log); }

@@ -1,0 +1,52 @@
+/* namenode.h -- the namenode: HDFS's namespace service on the primary.
+ *
+ * Owns the namespace (namespace.h) and its durable log (edit_log.h).  At
+ * start it loads the newest checkpoint and replays the log; then it serves
+ * the file system requests of proto/dfs.proto that reach the gateway.
+ * Every mutation is applied to the namespace, appended to the edit log,
+ * and answered only after the fsync that covers it: one fsync per event
+ * loop turn for every mutation of that turn (group commit).  It
+ * checkpoints every dfs.namenode.checkpoint.txns transactions or
+ * dfs.namenode.checkpoint.period, and once more when it stops. */
+#ifndef EMBER_NAMENODE_H
+#define EMBER_NAMENODE_H
+
+#include <stdint.h>
+
+#include "client.pb-c.h"
+#include "cluster/gateway.h"
+#include "common/event_loop.h"
+
+typedef struct namenode namenode;
+
+typedef struct {
+    const char *name_dir;          /* dfs.namenode.name.dir */
+    const char *superuser;         /* owner of "/" in a new namespace */
+    uint32_t default_replication;  /* dfs.replication */
+    uint32_t max_replication;      /* replication is capped here: the core nodes */
+    uint64_t default_block_size;   /* dfs.blocksize */
+    uint64_t checkpoint_txns;      /* dfs.namenode.checkpoint.txns */
+    int64_t checkpoint_period_ms;  /* dfs.namenode.checkpoint.period */
+    uint32_t list_limit;           /* ember.dfs.list.limit */
+} namenode_options;
+
+/* Recovers the namespace from opts->name_dir and registers the namenode's
+ * hook and timer with loop.  On failure returns a negative code with a
+ * one-line reason in err (a corrupt log is EMBER_ECORRUPT: the cluster
+ * must not start on it). */
+int namenode_create(event_loop *loop, const namenode_options *opts, namenode **out, char *err,
+                    size_t errlen);
+
+/* Answers what is pending, checkpoints when there were edits, closes the
+ * log.  Accepts NULL. */
+void namenode_destroy(namenode *nn);
+
+/* Serves req when it is a file system request: returns 1 and takes req
+ * (freeing it), the answer going to conn_id now or after the group commit.
+ * Returns 0, leaving req to the caller, for any other request. */
+int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn_id, ClientMessage *req);
+
+/* The last transaction id in the log (for status and tests). */
+uint64_t namenode_last_txid(const namenode *nn);
+
+#endif
