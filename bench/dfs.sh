@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# dfs.sh -- HDFS benchmarks on a local cluster, one command:
+#   ./bench/dfs.sh
+# Builds a Release tree (build-bench/), starts primary + 2 core nodes on
+# loopback, and prints each figure with its ratio to the target the issue
+# names.  Measured now: namenode metadata throughput through the C library
+# (create + stat of 10,000 empty files, 1 client and 8 concurrent clients)
+# and the wall time of one `ember dfs -stat` (median of 21; Hadoop's JVM
+# CLI takes ~700 ms).  Not measured yet: -put/-get MB/s against cp/cat,
+# which need the datanodes' block storage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-bench -j"$(nproc)" --target ember dfs_meta >/dev/null
+
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+TMP=$(mktemp -d /tmp/ember-bench.XXXXXX)
+RUN_DIR=$TMP/run
+EMBER="$PWD/build-bench/ember --run-dir $RUN_DIR"
+MPIRUN_PID=
+cleanup() {
+    if [ -n "$MPIRUN_PID" ] && kill -0 "$MPIRUN_PID" 2>/dev/null; then
+        $EMBER cluster stop >/dev/null 2>&1 || kill -TERM -- "-$MPIRUN_PID" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$MPIRUN_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+setsid mpirun --enable-recovery --oversubscribe -np 3 \
+    --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
+    build-bench/ember cluster --run-dir "$RUN_DIR" --core-nodes 2 >"$TMP/mpirun.log" 2>&1 &
+MPIRUN_PID=$!
+for _ in $(seq 1 300); do
+    $EMBER status 2>/dev/null | grep -q 'Core nodes:  2 live' && break
+    sleep 0.1
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "== namenode metadata through the C library (targets: 5000 creates/s, 20000 stats/s)"
+for clients in 1 8; do
+    out=$(build-bench/dfs_meta "$RUN_DIR" 10000 "$clients")
+    creates=$(sed -n 's/^creates:.* = \([0-9]*\)\/s.*/\1/p' <<<"$out")
+    stats=$(sed -n 's/^stats:.* = \([0-9]*\)\/s.*/\1/p' <<<"$out")
+    echo "$out"
+    echo "   ratio to target: creates $(ratio "$creates" 5000)x, stats $(ratio "$stats" 20000)x"
+done
+
+echo "== one 'ember dfs -stat' (target: under 30 ms; Hadoop's CLI ~700 ms)"
+$EMBER dfs -touchz /bench-stat-probe 2>/dev/null
+times=()
+for _ in $(seq 1 21); do
+    s=${EPOCHREALTIME/./}  # microseconds, read without forking
+    $EMBER dfs -stat /bench-stat-probe >/dev/null
+    e=${EPOCHREALTIME/./}
+    times+=($((e - s)))
+done
+median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 11p)
+echo "median of 21: $((median / 1000)).$(printf '%03d' $((median % 1000))) ms;" \
+    "ratio to 30 ms: $(ratio "$median" 30000)x; to Hadoop's 700 ms: $(ratio "$median" 700000)x"
+
+echo "== -put/-get vs cp/cat: not measured (block storage is not built yet)"
