@@ -5,12 +5,18 @@
  * or relative to /user/$USER.  Output follows Hadoop's formats.  A failing
  * path prints one line ("ember: ls: `/x': No such file or directory") and
  * the command goes on with the next path; the exit status is 1 when any
- * path failed, 2 on bad usage.  This version has the namespace commands;
- * data commands (-put, -get, -cat, ...) come with the datanodes. */
+ * path failed, 2 on bad usage.  Namespace commands talk to the namenode
+ * alone; data commands (-put, -get, -cat, -tail, -cp) stream file data
+ * through ember/dfs.h's file streams, and copy into the file system as
+ * Hadoop does: into DST._COPYING_, renamed to DST when complete.  Copying
+ * directories (Hadoop copies them recursively) is not supported yet. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,7 +123,8 @@ static void dfs_warn(dfs_cli *c) {
 
 /* Joins dir and name. */
 static void dfs_join(const char *dir, const char *name, char *out, size_t len) {
-    int n = snprintf(out, len, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", name);
+    const char *sep = dir[0] == '\0' || strcmp(dir, "/") == 0 ? "" : "/";
+    int n = snprintf(out, len, "%s%s%s", dir, sep, name);
     if (n < 0 || (size_t)n >= len)
         out[len - 1] = '\0'; /* the namenode refuses a path this long anyway */
 }
@@ -529,8 +536,14 @@ static int apply_setrep(dfs_cli *c, const char *path, const ember_file_status *s
         return EMBER_OK; /* directories have no replication; their files do */
     int rc = ember_dfs_setrep(c->dfs, path, *(uint32_t *)arg);
     if (rc == EMBER_OK) {
-        printf("Replication %u set: %s\n", *(uint32_t *)arg, path);
+        ember_file_status now;
+        uint32_t set = *(uint32_t *)arg;
         dfs_warn(c);
+        if (ember_dfs_stat(c->dfs, path, &now) == EMBER_OK) {
+            set = now.replication; /* what the namenode stored (it may cap) */
+            ember_dfs_free_status(&now);
+        }
+        printf("Replication %u set: %s\n", set, path);
     }
     return rc;
 }
@@ -666,6 +679,414 @@ static int cmd_count(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
+/* ---- file data ------------------------------------------------------------- */
+
+#define DFS_COPY_CHUNK (1024 * 1024) /* bytes per read and write of a copy */
+#define DFS_TAIL_BYTES 1024          /* -tail: Hadoop's last kilobyte */
+
+/* The last component of a local or file system path ("a/b/" -> "b"). */
+static void dfs_basename(const char *path, char *out, size_t len) {
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    snprintf(out, len, "%.*s", (int)(end - start), path + start);
+}
+
+/* dir/basename(src) into out, or an error line; 0 or -1. */
+static int dfs_child(dfs_cli *c, const char *dir, const char *src, char *out) {
+    char name[DFS_PATH_MAX];
+    dfs_basename(src, name, sizeof(name));
+    int n = snprintf(out, DFS_PATH_MAX, "%s%s%s", dir,
+                     dir[0] == '\0' || dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+    if (n < 0 || n >= DFS_PATH_MAX) {
+        cli_error("%s: `%.100s...': path too long", c->cmd, dir);
+        c->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes len bytes to a local fd; 0 or -1 with errno. */
+static int dfs_write_local(int fd, const uint8_t *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Where -put and -cp read from: a local file (or stdin), or a stream. */
+typedef struct {
+    int fd;             /* local, or -1 */
+    ember_dfs_file *in; /* file system, or NULL */
+    const char *name;   /* for error lines */
+} copy_source;
+
+/* Reads up to len bytes (*got 0 at the end); on failure prints the error
+ * line and returns -1. */
+static int copy_source_read(dfs_cli *c, copy_source *s, uint8_t *buf, size_t len, size_t *got) {
+    if (s->in != NULL) {
+        if (ember_dfs_read(s->in, buf, len, got) == EMBER_OK)
+            return 0;
+        dfs_fail(c);
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = read(s->fd, buf, len);
+        if (n >= 0) {
+            *got = (size_t)n;
+            return 0;
+        }
+        if (errno != EINTR) {
+            cli_error("%s: `%s': %s", c->cmd, s->name, strerror(errno));
+            c->failed = 1;
+            return -1;
+        }
+    }
+}
+
+/* Copies all of s into target as Hadoop does: into target._COPYING_,
+ * renamed to target once complete (target deleted first when replace),
+ * the temporary file deleted on any failure.  Prints one error line on
+ * failure and marks the command failed. */
+static void copy_into_dfs(dfs_cli *c, copy_source *s, const char *target, int replace) {
+    char tmp[DFS_PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s._COPYING_", target);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        cli_error("%s: `%.100s...': path too long", c->cmd, target);
+        c->failed = 1;
+        return;
+    }
+    uint8_t *buf = malloc(DFS_COPY_CHUNK);
+    if (buf == NULL) {
+        cli_error("%s: out of memory", c->cmd);
+        c->failed = 1;
+        return;
+    }
+    ember_create_options opts = {
+        .replication = c->replication, .block_size = c->block_size, .overwrite = 1};
+    ember_dfs_file *out;
+    int rc = ember_dfs_create(c->dfs, tmp, &opts, &out);
+    if (rc != EMBER_OK) {
+        if (rc == EMBER_ENOENT) /* the parent is missing: name what was asked for */
+            cli_error("%s: `%s': No such file or directory", c->cmd, target);
+        else
+            cli_error("%s: %s", c->cmd, ember_dfs_last_error(c->dfs));
+        c->failed = 1;
+        free(buf);
+        return;
+    }
+    dfs_warn(c);
+    int failed = 0;
+    for (;;) {
+        size_t got;
+        if (copy_source_read(c, s, buf, DFS_COPY_CHUNK, &got) != 0) {
+            failed = 1;
+            break;
+        }
+        if (got == 0)
+            break;
+        if (ember_dfs_write(out, buf, got) != EMBER_OK) {
+            dfs_fail(c);
+            failed = 1;
+            break;
+        }
+    }
+    free(buf);
+    if (ember_dfs_close_file(out) != EMBER_OK && !failed) {
+        dfs_fail(c);
+        failed = 1;
+    }
+    if (!failed && replace) {
+        rc = ember_dfs_delete(c->dfs, target, 0);
+        if (rc != EMBER_OK && rc != EMBER_ENOENT) {
+            dfs_fail(c);
+            failed = 1;
+        }
+    }
+    if (!failed && ember_dfs_rename(c->dfs, tmp, target, NULL, 0) != EMBER_OK) {
+        dfs_fail(c);
+        failed = 1;
+    }
+    if (failed) {
+        ember_dfs_delete(c->dfs, tmp, 0);
+        c->failed = 1;
+    }
+}
+
+/* Whether target may be written: not a directory, and absent unless
+ * force.  *exists says whether it is there.  0, or -1 after an error line. */
+static int copy_check_target(dfs_cli *c, const char *target, int force, int *exists) {
+    ember_file_status st;
+    int rc = ember_dfs_stat(c->dfs, target, &st);
+    *exists = rc == EMBER_OK;
+    if (rc == EMBER_ENOENT || rc == EMBER_ENOTDIR)
+        return 0; /* absent (a missing parent is reported by the create) */
+    if (rc != EMBER_OK) {
+        dfs_fail(c);
+        return -1;
+    }
+    int is_dir = st.is_dir;
+    ember_dfs_free_status(&st);
+    if (is_dir || !force) {
+        cli_error("%s: `%s': %s", c->cmd, target, is_dir ? "Is a directory" : "File exists");
+        c->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* One source of -put or -cp into dst (a directory when dst_dir). */
+static void copy_in_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, int from_dfs,
+                        int force) {
+    copy_source s = {.fd = -1, .name = arg};
+    char src[DFS_PATH_MAX], target[DFS_PATH_MAX];
+    if (from_dfs) {
+        if (dfs_arg(c, arg, src) != 0)
+            return;
+        if (ember_dfs_open(c->dfs, src, &s.in) != EMBER_OK) {
+            dfs_fail(c);
+            return;
+        }
+    } else if (strcmp(arg, "-") == 0) {
+        s.fd = STDIN_FILENO;
+        s.name = "stdin";
+    } else {
+        struct stat sb;
+        const char *why = NULL;
+        s.fd = open(arg, O_RDONLY | O_CLOEXEC);
+        if (s.fd < 0 || fstat(s.fd, &sb) != 0)
+            why = strerror(errno);
+        else if (S_ISDIR(sb.st_mode))
+            why = "Is a directory (copying directories is not supported yet)";
+        if (why != NULL) {
+            cli_error("%s: `%s': %s", c->cmd, arg, why);
+            c->failed = 1;
+            goto out;
+        }
+    }
+    int exists;
+    if (dst_dir) {
+        if (dfs_child(c, dst, from_dfs ? src : arg, target) != 0)
+            goto out;
+    } else {
+        snprintf(target, sizeof(target), "%s", dst);
+    }
+    if (copy_check_target(c, target, force, &exists) == 0)
+        copy_into_dfs(c, &s, target, exists);
+out:
+    if (s.in != NULL)
+        ember_dfs_close_file(s.in);
+    if (s.fd > STDIN_FILENO)
+        close(s.fd);
+}
+
+/* -put / -copyFromLocal [-f] LOCALSRC... DST and -cp [-f] SRC... DST. */
+static int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "f", seen);
+    if (i < 0)
+        return 2;
+    int nsrc = argc - i - 1;
+    if (nsrc < 1) {
+        cli_error("%s: needs a source and a destination", c->cmd);
+        return 2;
+    }
+    for (int k = i; k < argc - 1 && !from_dfs; k++) {
+        if (strcmp(argv[k], "-") == 0 && nsrc > 1) {
+            cli_error("%s: '-' (stdin) must be the only source", c->cmd);
+            return 2;
+        }
+    }
+    char dst[DFS_PATH_MAX];
+    if (dfs_arg(c, argv[argc - 1], dst) != 0)
+        return 1;
+    ember_file_status st;
+    int rc = ember_dfs_stat(c->dfs, dst, &st);
+    int dst_dir = rc == EMBER_OK && st.is_dir;
+    if (rc == EMBER_OK)
+        ember_dfs_free_status(&st);
+    else if (rc != EMBER_ENOENT && rc != EMBER_ENOTDIR) {
+        dfs_fail(c);
+        return 1;
+    }
+    if (nsrc > 1 && !dst_dir) {
+        cli_error("%s: `%s': %s", c->cmd, dst,
+                  rc == EMBER_OK ? "Is not a directory" : "No such file or directory");
+        return 1;
+    }
+    if (dst_dir && !from_dfs && strcmp(argv[i], "-") == 0) {
+        cli_error("%s: `%s': Is a directory", c->cmd, dst);
+        return 1;
+    }
+    for (int k = i; k < argc - 1; k++)
+        copy_in_one(c, argv[k], dst, dst_dir, from_dfs, seen['f']);
+    return c->failed;
+}
+
+/* Copies the rest of in to a local fd; 0, or -1 after an error line
+ * (local errors name `name'). */
+static int copy_out(dfs_cli *c, ember_dfs_file *in, int fd, const char *name) {
+    uint8_t *buf = malloc(DFS_COPY_CHUNK);
+    if (buf == NULL) {
+        cli_error("%s: out of memory", c->cmd);
+        c->failed = 1;
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        size_t got;
+        if (ember_dfs_read(in, buf, DFS_COPY_CHUNK, &got) != EMBER_OK) {
+            dfs_fail(c);
+            rc = -1;
+            break;
+        }
+        if (got == 0)
+            break;
+        if (dfs_write_local(fd, buf, got) != 0) {
+            cli_error("%s: `%s': %s", c->cmd, name, strerror(errno));
+            c->failed = 1;
+            rc = -1;
+            break;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* One source of -get: into target._COPYING_, renamed to target. */
+static void get_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, int force) {
+    char src[DFS_PATH_MAX], target[DFS_PATH_MAX], tmp[DFS_PATH_MAX + 16];
+    ember_dfs_file *in = NULL;
+    int fd = -1;
+    if (dfs_arg(c, arg, src) != 0)
+        return;
+    if (ember_dfs_open(c->dfs, src, &in) != EMBER_OK) {
+        dfs_fail(c);
+        return;
+    }
+    if (dst_dir) {
+        if (dfs_child(c, dst, src, target) != 0)
+            goto out;
+    } else {
+        snprintf(target, sizeof(target), "%s", dst);
+    }
+    struct stat sb;
+    if (stat(target, &sb) == 0 && (S_ISDIR(sb.st_mode) || !force)) {
+        cli_error("%s: `%s': %s", c->cmd, target,
+                  S_ISDIR(sb.st_mode) ? "Is a directory" : "File exists");
+        c->failed = 1;
+        goto out;
+    }
+    snprintf(tmp, sizeof(tmp), "%s._COPYING_", target);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        cli_error("%s: `%s': %s", c->cmd, target, strerror(errno));
+        c->failed = 1;
+        goto out;
+    }
+    int failed = copy_out(c, in, fd, target) != 0;
+    if (close(fd) != 0 && !failed) {
+        cli_error("%s: `%s': %s", c->cmd, target, strerror(errno));
+        c->failed = failed = 1;
+    }
+    fd = -1;
+    if (!failed && rename(tmp, target) != 0) {
+        cli_error("%s: `%s': %s", c->cmd, target, strerror(errno));
+        c->failed = failed = 1;
+    }
+    if (failed)
+        unlink(tmp);
+out:
+    ember_dfs_close_file(in);
+}
+
+/* -get / -copyToLocal [-f] SRC... LOCALDST */
+static int cmd_get(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "f", seen);
+    if (i < 0)
+        return 2;
+    int nsrc = argc - i - 1;
+    if (nsrc < 1) {
+        cli_error("%s: needs a source and a local destination", c->cmd);
+        return 2;
+    }
+    const char *dst = argv[argc - 1];
+    struct stat sb;
+    int exists = stat(dst, &sb) == 0;
+    int dst_dir = exists && S_ISDIR(sb.st_mode);
+    if (nsrc > 1 && !dst_dir) {
+        cli_error("%s: `%s': %s", c->cmd, dst,
+                  exists ? "Is not a directory" : "No such file or directory");
+        return 1;
+    }
+    for (int k = i; k < argc - 1; k++)
+        get_one(c, argv[k], dst, dst_dir, seen['f']);
+    return c->failed;
+}
+
+/* -cat PATH...: each file to stdout, in order. */
+static int cmd_cat(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "", seen);
+    if (i < 0 || i == argc) {
+        if (i == argc)
+            cli_error("cat: needs a path");
+        return 2;
+    }
+    fflush(stdout);
+    char path[DFS_PATH_MAX];
+    for (; i < argc; i++) {
+        ember_dfs_file *in;
+        if (dfs_arg(c, argv[i], path) != 0)
+            continue;
+        if (ember_dfs_open(c->dfs, path, &in) != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        copy_out(c, in, STDOUT_FILENO, "stdout");
+        ember_dfs_close_file(in);
+    }
+    return c->failed;
+}
+
+/* -tail PATH: the file's last kilobyte. */
+static int cmd_tail(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "", seen);
+    if (i < 0 || argc - i != 1) {
+        if (i >= 0)
+            cli_error("tail: needs one path");
+        return 2;
+    }
+    char path[DFS_PATH_MAX];
+    ember_dfs_file *in;
+    if (dfs_arg(c, argv[i], path) != 0)
+        return 1;
+    if (ember_dfs_open(c->dfs, path, &in) != EMBER_OK) {
+        dfs_fail(c);
+        return 1;
+    }
+    uint64_t len = ember_dfs_file_length(in);
+    if (len > DFS_TAIL_BYTES && ember_dfs_seek(in, len - DFS_TAIL_BYTES) != EMBER_OK)
+        dfs_fail(c);
+    else {
+        fflush(stdout);
+        copy_out(c, in, STDOUT_FILENO, "stdout");
+    }
+    ember_dfs_close_file(in);
+    return c->failed;
+}
+
 /* ---- entry ---------------------------------------------------------------- */
 
 static void dfs_usage(FILE *f) {
@@ -678,7 +1099,10 @@ static void dfs_usage(FILE *f) {
             "  -chmod [-R] MODE PATH...            -chown [-R] OWNER[:GROUP] PATH...\n"
             "  -chgrp [-R] GROUP PATH...           -setrep [-R] [-w] N PATH...\n"
             "  -du [-s] [-h] [PATH...]             -count [-h] PATH...\n"
-            "File data (-put, -get, -cat, ...) arrives with the datanodes.\n");
+            "  -put [-f] LOCALSRC... DST           -get [-f] SRC... LOCALDST\n"
+            "  -cat PATH...                        -tail PATH\n"
+            "  -cp [-f] SRC... DST\n"
+            "-copyFromLocal is -put, -copyToLocal is -get; LOCALSRC \"-\" is stdin.\n");
 }
 
 int cli_dfs(cli_env *env, int argc, char **argv) {
@@ -706,7 +1130,9 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
     }
     c.cmd = argv[i] + 1;
     static const char *known[] = {"ls",    "mkdir", "touchz", "rm",    "rmdir",  "mv", "stat",
-                                  "test",  "chmod", "chown",  "chgrp", "setrep", "du", "count"};
+                                  "test",  "chmod", "chown",  "chgrp", "setrep", "du", "count",
+                                  "put",   "copyFromLocal",   "get",   "copyToLocal",
+                                  "cat",   "tail",  "cp"};
     int ok = 0;
     for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
         ok |= !strcmp(c.cmd, known[k]);
@@ -744,6 +1170,16 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         status = cmd_du(&c, cargc, cargv);
     else if (!strcmp(c.cmd, "count"))
         status = cmd_count(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "put") || !strcmp(c.cmd, "copyFromLocal"))
+        status = cmd_copy_in(&c, cargc, cargv, 0);
+    else if (!strcmp(c.cmd, "cp"))
+        status = cmd_copy_in(&c, cargc, cargv, 1);
+    else if (!strcmp(c.cmd, "get") || !strcmp(c.cmd, "copyToLocal"))
+        status = cmd_get(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "cat"))
+        status = cmd_cat(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "tail"))
+        status = cmd_tail(&c, cargc, cargv);
     else
         status = cmd_attr(&c, cargc, cargv);
 out:

@@ -3,6 +3,7 @@
  * Each call builds one request of proto/dfs.proto, sends it on the
  * handle's connection and turns the DfsResult (or ErrorResponse) into
  * plain C values; no protobuf type escapes this file. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +11,14 @@
 #include "common/error.h"
 #include "ember/client.h"
 #include "ember/dfs.h"
+#include "dfs_internal.h"
 
-#define DFS_TIMEOUT_MS 60000
-
-struct ember_dfs {
-    ember_client *client;
-    char error[4200];
-    char warning[256];
-};
 
 int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t errlen) {
     ember_dfs *dfs = calloc(1, sizeof(*dfs));
     if (dfs == NULL)
         return EMBER_ENOMEM;
+    snprintf(dfs->run_dir, sizeof(dfs->run_dir), "%s", run_dir);
     int rc = ember_client_connect(run_dir, DFS_TIMEOUT_MS, &dfs->client, err, errlen);
     if (rc != EMBER_OK) {
         free(dfs);
@@ -44,7 +40,14 @@ const char *ember_dfs_last_warning(const ember_dfs *dfs) { return dfs->warning; 
 
 /* Sends req and returns its DfsResult in *out (the caller frees the
  * envelope *env with client_message__free_unpacked). */
-static int dfs_call(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult **out) {
+void dfs_set_error(ember_dfs *dfs, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dfs->error, sizeof(dfs->error), fmt, ap);
+    va_end(ap);
+}
+
+int dfs_call(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult **out) {
     dfs->error[0] = '\0';
     dfs->warning[0] = '\0';
     ClientMessage *resp;

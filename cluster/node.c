@@ -14,6 +14,7 @@
 #include "common/disk_usage.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "datanode/datanode.h"
 #include "node.h"
 #include "proto/message.h"
 #include "proto/mpi_link.h"
@@ -36,6 +37,7 @@ typedef struct {
     int64_t leave_deadline_ms;
     int64_t expiry_ms;
     int exit_code;
+    datanode *dn;             /* core nodes only */
 } node_agent;
 
 static volatile sig_atomic_t node_signal;
@@ -44,7 +46,10 @@ static void node_on_signal(int sig) { node_signal = sig; }
 
 static void node_fill_storage(node_agent *n, StorageReport *st) {
     disk_usage du;
-    disk_usage_measure(n->ctx->data_dirs, &du);
+    if (n->dn != NULL)
+        datanode_storage(n->dn, &du);
+    else
+        disk_usage_measure(n->ctx->data_dirs, &du);
     st->capacity_bytes = du.capacity_bytes;
     st->used_bytes = du.used_bytes;
     st->remaining_bytes = du.remaining_bytes;
@@ -75,6 +80,12 @@ static void node_send_register(node_agent *n) {
     reg.pid = (uint32_t)getpid();
     reg.hwloc = &hw;
     reg.storage = &st;
+    if (n->dn != NULL) {
+        /* A wildcard bind is reachable at the host name. */
+        int wildcard = !strcmp(n->ctx->bind_addr, "0.0.0.0") || !strcmp(n->ctx->bind_addr, "::");
+        reg.data_host = wildcard ? n->ctx->hostname : (char *)n->ctx->bind_addr;
+        reg.data_port = (uint32_t)datanode_port(n->dn);
+    }
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
     msg.register_node = &reg;
@@ -101,9 +112,14 @@ static void handle_register_ack(node_agent *n, const RegisterAck *m) {
         event_loop_stop(n->ctx->loop);
         return;
     }
-    if (n->state == NODE_REGISTERING)
+    if (n->state == NODE_REGISTERING) {
         LOG_INFO("registered with cluster %s as a %s node", m->cluster_id,
                  role_name(n->ctx->role));
+        if (n->dn != NULL) {
+            datanode_set_secret(n->dn, m->secret);
+            datanode_send_block_report(n->dn);
+        }
+    }
     n->state = NODE_MEMBER;
 }
 
@@ -132,12 +148,17 @@ static void handle_shutdown(node_agent *n, const Shutdown *m) {
 
 static void node_on_message(mpi_link *link, int source, RankMessage *msg, void *arg) {
     node_agent *n = arg;
+    /* Pipeline traffic comes from other datanodes. */
+    if (source != 0 && n->dn != NULL && datanode_handle_rank_message(n->dn, source, msg))
+        return;
     if (source != 0) {
         LOG_WARN("unexpected %s from rank %d", message_rank_name(msg), source);
         rank_message__free_unpacked(msg, NULL);
         return;
     }
     n->last_primary_contact_ms = clock_monotonic_ms();
+    if (n->dn != NULL && datanode_handle_rank_message(n->dn, source, msg))
+        return; /* it took msg */
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_REGISTER_ACK: handle_register_ack(n, msg->register_ack); break;
     case RANK_MESSAGE__BODY_HEARTBEAT_ACK: handle_heartbeat_ack(n, msg->heartbeat_ack); break;
@@ -179,6 +200,32 @@ static int node_leave_hook(event_loop *loop, void *arg) {
     return 1;
 }
 
+static int node_send_rank(void *arg, int dest, const RankMessage *msg) {
+    node_agent *n = arg;
+    return mpi_link_send(n->link, dest, msg);
+}
+
+/* A core node's datanode, on the same loop and link. */
+static int node_start_datanode(node_agent *n) {
+    char err[512] = "";
+    datanode_options opts = {
+        .rank = n->ctx->rank,
+        .primary_rank = 0,
+        .data_dirs = n->ctx->data_dirs,
+        .bind_addr = n->ctx->bind_addr,
+        .port = 0,
+        .io_timeout_ms = config_get_int(n->ctx->cfg, "dfs.datanode.socket.timeout"),
+        .send = node_send_rank,
+        .send_arg = n,
+    };
+    int rc = datanode_create(n->ctx->loop, &opts, &n->dn, err, sizeof(err));
+    if (rc != EMBER_OK)
+        LOG_ERROR("the datanode cannot start: %s", err[0] ? err : ember_strerror(rc));
+    else
+        LOG_INFO("datanode serving data on %s:%d", n->ctx->bind_addr, datanode_port(n->dn));
+    return rc;
+}
+
 int node_run(rank_context *ctx) {
     node_agent n = {.ctx = ctx, .state = NODE_REGISTERING, .exit_code = 1};
     n.expiry_ms = config_get_int(ctx->cfg, "ember.node.expiry");
@@ -190,8 +237,11 @@ int node_run(rank_context *ctx) {
         rc = event_loop_add_timer(ctx->loop, interval, node_on_heartbeat_timer, &n, NULL);
     if (rc == EMBER_OK)
         rc = event_loop_add_hook(ctx->loop, node_leave_hook, &n);
+    if (rc == EMBER_OK && ctx->role == NODE_ROLE__ROLE_CORE)
+        rc = node_start_datanode(&n);
     if (rc != EMBER_OK) {
         LOG_ERROR("cannot start the node agent: %s", ember_strerror(rc));
+        datanode_destroy(n.dn);
         mpi_link_destroy(n.link);
         return 1;
     }
@@ -204,6 +254,7 @@ int node_run(rank_context *ctx) {
     rc = event_loop_run(ctx->loop);
     if (rc != EMBER_OK)
         n.exit_code = 1;
+    datanode_destroy(n.dn);
     mpi_link_destroy(n.link);
     LOG_INFO("node exiting with status %d", n.exit_code);
     return n.exit_code;

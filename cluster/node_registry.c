@@ -83,6 +83,8 @@ int node_registry_register(node_registry *reg, int source, const RegisterNode *m
                                .pus = msg->hwloc->pus,
                                .memory_bytes = msg->hwloc->memory_bytes};
     node_registry_copy_storage(&n->storage, msg->storage);
+    snprintf(n->data_host, sizeof(n->data_host), "%s", msg->data_host);
+    n->data_port = (int)msg->data_port;
     n->state = NODE_LIVE;
     n->registered_wall = now_wall;
     n->last_contact_mono = now_mono;

@@ -37,6 +37,8 @@ typedef struct {
     int64_t last_contact_wall; /* wall ms of the same, for reports */
     int64_t registered_wall;
     uint64_t heartbeats;
+    char data_host[256];       /* core nodes: the datanode's data port address */
+    int data_port;             /* 0 until registered, and on task nodes */
 } node_entry;
 
 typedef struct node_registry node_registry;

@@ -70,6 +70,7 @@ static void handle_register_node(primary *p, int source, const RegisterNode *m) 
     RegisterAck ack = REGISTER_ACK__INIT;
     ack.cluster_id = p->info.cluster_id;
     ack.reason = "";
+    ack.secret = p->info.secret; /* inside the job only: datanodes check block tokens */
     int rc = node_registry_register(p->registry, source, m, clock_monotonic_ms(), clock_wall_ms());
     if (rc == EMBER_OK) {
         ack.accepted = 1;
@@ -119,6 +120,8 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
     case RANK_MESSAGE__BODY_HEARTBEAT: handle_heartbeat(p, source, msg->heartbeat); break;
     case RANK_MESSAGE__BODY_SHUTDOWN_ACK: handle_shutdown_ack(p, source); break;
     default:
+        if (p->nn != NULL && namenode_handle_rank_message(p->nn, source, msg))
+            return; /* it took msg */
         LOG_WARN("unexpected %s from rank %d", message_rank_name(msg), source);
         break;
     }
@@ -193,6 +196,8 @@ static void primary_cron(event_loop *loop, void *arg) {
                  role_name(e->role), e->registered_wall ? e->hostname : "never registered",
                  (long long)p->expiry_ms);
         mpi_link_set_dead(p->link, dead[i]);
+        if (p->nn != NULL)
+            namenode_node_lost(p->nn, dead[i]);
         if (p->state == PRIMARY_STOPPING)
             p->awaiting_ack[dead[i]] = 0;
     }
@@ -316,6 +321,11 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
 
 /* ---- start and run ---------------------------------------------------- */
 
+static int primary_send_rank(void *arg, int dest, const RankMessage *msg) {
+    primary *p = arg;
+    return mpi_link_send(p->link, dest, msg);
+}
+
 /* Starts the namenode on dfs.namenode.name.dir (default <run-dir>/name). */
 static int primary_start_namenode(primary *p, char *err, size_t errlen) {
     config *cfg = p->ctx->cfg;
@@ -340,6 +350,12 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
         .checkpoint_txns = (uint64_t)config_get_int(cfg, "dfs.namenode.checkpoint.txns"),
         .checkpoint_period_ms = config_get_int(cfg, "dfs.namenode.checkpoint.period"),
         .list_limit = (uint32_t)config_get_int(cfg, "ember.dfs.list.limit"),
+        .world_size = p->ctx->world_size,
+        .secret = p->info.secret,
+        .token_lifetime_ms = config_get_int(cfg, "dfs.block.access.token.lifetime"),
+        .registry = p->registry,
+        .send = primary_send_rank,
+        .send_arg = p,
     };
     return namenode_create(p->ctx->loop, &opts, &p->nn, err, errlen);
 }

@@ -49,6 +49,40 @@ int auth_challenge_answer(const char *secret, const uint8_t *nonce, size_t nonce
     return EMBER_OK;
 }
 
+static void auth_put_be64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+int auth_block_token_mac(const char *secret, uint64_t block_id, uint64_t gen_stamp, uint32_t mode,
+                         int64_t expiry_ms, uint8_t mac[AUTH_MAC_LEN]) {
+    static const char token_context[] = "ember-token-v1";
+    uint8_t msg[sizeof(token_context) - 1 + 28];
+    size_t off = sizeof(token_context) - 1;
+    memcpy(msg, token_context, off);
+    auth_put_be64(msg + off, block_id);
+    auth_put_be64(msg + off + 8, gen_stamp);
+    msg[off + 16] = (uint8_t)(mode >> 24);
+    msg[off + 17] = (uint8_t)(mode >> 16);
+    msg[off + 18] = (uint8_t)(mode >> 8);
+    msg[off + 19] = (uint8_t)mode;
+    auth_put_be64(msg + off + 20, (uint64_t)expiry_ms);
+    unsigned int maclen = AUTH_MAC_LEN;
+    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, sizeof(msg), mac, &maclen) == NULL)
+        return EMBER_EIO;
+    return EMBER_OK;
+}
+
+int auth_block_token_verify(const char *secret, uint64_t block_id, uint64_t gen_stamp,
+                            uint32_t mode, int64_t expiry_ms, const uint8_t *mac, size_t mac_len,
+                            int64_t now_ms) {
+    uint8_t want[AUTH_MAC_LEN];
+    if (mac_len != AUTH_MAC_LEN || now_ms >= expiry_ms ||
+        auth_block_token_mac(secret, block_id, gen_stamp, mode, expiry_ms, want) != EMBER_OK)
+        return 0;
+    return CRYPTO_memcmp(want, mac, AUTH_MAC_LEN) == 0;
+}
+
 int auth_challenge_verify(const char *secret, const uint8_t *nonce, size_t nonce_len,
                           const uint8_t *mac, size_t mac_len) {
     uint8_t want[AUTH_MAC_LEN];

@@ -31,6 +31,19 @@ int auth_challenge_answer(const char *secret, const uint8_t *nonce, size_t nonce
 int auth_challenge_verify(const char *secret, const uint8_t *nonce, size_t nonce_len,
                           const uint8_t *mac, size_t mac_len);
 
+/* Block tokens: the namenode lets a client read (mode 1) or write
+ * (mode 2) one block until expiry_ms (wall clock); datanodes check the
+ * MAC, HMAC-SHA256(secret, "ember-token-v1" | id | gen_stamp | mode |
+ * expiry), the fields big-endian. */
+#define AUTH_TOKEN_READ 1u
+#define AUTH_TOKEN_WRITE 2u
+int auth_block_token_mac(const char *secret, uint64_t block_id, uint64_t gen_stamp, uint32_t mode,
+                         int64_t expiry_ms, uint8_t mac[AUTH_MAC_LEN]);
+/* 1 when the MAC is right and now_ms is before expiry_ms. */
+int auth_block_token_verify(const char *secret, uint64_t block_id, uint64_t gen_stamp,
+                            uint32_t mode, int64_t expiry_ms, const uint8_t *mac, size_t mac_len,
+                            int64_t now_ms);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void auth_hex_encode(const uint8_t *in, size_t len, char *out);
 

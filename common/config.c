@@ -56,6 +56,8 @@ static const struct config_key config_keys[] = {
     {"dfs.blocksize",            CONFIG_SIZE,     "128m",      65536, (int64_t)1 << 40, 0, "default block size of new files (a multiple of 512)"},
     {"dfs.namenode.checkpoint.txns", CONFIG_INT,  "10000",     1,   INT64_MAX, 0,  "checkpoint after this many edit log transactions"},
     {"dfs.namenode.checkpoint.period", CONFIG_DURATION, "1h",  1000, DAY,  SECOND, "checkpoint at least this often when there were edits"},
+    {"dfs.block.access.token.lifetime", CONFIG_DURATION, "10m", 1000, DAY, MINUTE, "how long a block token lets a client read or write a block"},
+    {"dfs.datanode.socket.timeout", CONFIG_DURATION, "30s", 100, HOUR, SECOND, "a write pipeline or client silent this long fails"},
     {"ember.dfs.list.limit",     CONFIG_INT,      "1000",      1,   1000000, 0,    "entries in one listing page (HDFS's dfs.ls.limit)"},
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh -- the README's first command: install what is missing, build,
 # start a local cluster on loopback (primary + 2 core + 1 task node), show
-# it, stop it, and print the cluster's exit status.
+# it, store a file in its HDFS and read it back, stop it, and print the
+# cluster's exit status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ cleanup() {
         sleep 1
         kill -KILL -- "-$MPIRUN_PID" 2>/dev/null || true
     fi
-    rm -rf "$(dirname "$RUN_DIR")"
+    rm -rf "$(dirname "$RUN_DIR")" "$RUN_DIR.sample" "$RUN_DIR.mpirun.log"
 }
 trap cleanup EXIT
 
@@ -38,6 +39,19 @@ $EMBER status
 echo
 echo "== ember dfsadmin -report"
 $EMBER dfsadmin -report
+echo "== ember dfs: store a 3 MB file as 1 MiB blocks with 2 replicas each, read it back"
+head -c 3000000 /dev/urandom >"$RUN_DIR.sample"
+$EMBER dfs -D dfs.blocksize=1m -D dfs.replication=2 -mkdir -p /demo
+$EMBER dfs -D dfs.blocksize=1m -D dfs.replication=2 -put "$RUN_DIR.sample" /demo/sample.bin
+$EMBER dfs -ls -R /demo
+$EMBER dfs -stat "size %b, block size %o, replication %r" /demo/sample.bin
+if $EMBER dfs -cat /demo/sample.bin | cmp -s - "$RUN_DIR.sample"; then
+    echo "read back: identical ($(wc -c <"$RUN_DIR.sample") bytes)"
+else
+    echo "read back: DIFFERENT" >&2
+    exit 1
+fi
+echo
 echo "== ember cluster stop"
 $EMBER cluster stop
 for _ in $(seq 1 100); do

@@ -70,7 +70,8 @@ void edit_log_close(edit_log *log);
  * segment.  The record is durable only after edit_log_sync().  The txid
  * comes back in *txid (may be NULL).  EMBER_ETOOBIG over
  * EDIT_LOG_RECORD_MAX, EMBER_EIO when the write fails (the log is then
- * unusable: every later call fails, and the namenode must stop). */
+ * unusable: every later call fails, and the namenode refuses further
+ * changes). */
 int edit_log_append(edit_log *log, EditRecord *record, uint64_t *txid);
 
 /* fsyncs the segment if anything was appended since the last sync. */

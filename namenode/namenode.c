@@ -19,32 +19,10 @@
 #include "common/log.h"
 #include "edit_log.h"
 #include "namenode.h"
+#include "namenode_internal.h"
 #include "namespace.h"
 #include "proto/frame.h"
 #include "proto/message.h"
-
-#define NAMENODE_SUPERGROUP "supergroup" /* HDFS's dfs.permissions.superusergroup */
-
-typedef struct {
-    uint64_t conn_id;
-    uint8_t *frame;
-    size_t len;
-} pending_reply;
-
-struct namenode {
-    namenode_options opts;
-    char *name_dir;
-    char *superuser;
-    fs_namespace *ns;
-    edit_log *log;
-    gateway *gw;               /* where pending answers go */
-    event_loop *loop;
-    uint64_t timer_id;
-    int64_t last_checkpoint_ms;
-    int failed;                /* the edit log failed: no more mutations */
-    pending_reply *pending;
-    size_t npending, pending_cap;
-};
 
 /* ---- applying records -------------------------------------------------- */
 
@@ -58,18 +36,32 @@ static int namenode_apply(namenode *nn, const EditRecord *r, char *final_dst) {
                                    r->mkdirs->mode, r->mkdirs->create_parents, t);
     case EDIT_RECORD__OP_CREATE: {
         const EditCreate *c = r->create;
-        return fs_namespace_create_file(nn->ns, c->path, c->owner, c->group, c->mode,
-                                        c->replication, c->block_size, c->overwrite,
-                                        c->create_parents, t, NULL);
+        int rc = fs_namespace_create_file(nn->ns, c->path, c->owner, c->group, c->mode,
+                                          c->replication, c->block_size, c->overwrite,
+                                          c->create_parents, t, NULL);
+        if (rc == EMBER_OK && c->under_construction)
+            rc = fs_namespace_set_under_construction(nn->ns, c->path, 1);
+        return rc;
     }
+    case EDIT_RECORD__OP_ADD_BLOCK:
+        return namenode_apply_add_block(nn, r->add_block);
+    case EDIT_RECORD__OP_COMPLETE:
+        return namenode_apply_complete(nn, r->complete);
     case EDIT_RECORD__OP_RENAME:
         return fs_namespace_rename(nn->ns, r->rename->src, r->rename->dst, t, final_dst);
     case EDIT_RECORD__OP_DELETE:
         return fs_namespace_delete(nn->ns, r->delete_->path, r->delete_->recursive, t, NULL,
                                    NULL);
-    case EDIT_RECORD__OP_SET_REPLICATION:
-        return fs_namespace_set_replication(nn->ns, r->set_replication->path,
-                                            r->set_replication->replication);
+    case EDIT_RECORD__OP_SET_REPLICATION: {
+        int rc = fs_namespace_set_replication(nn->ns, r->set_replication->path,
+                                              r->set_replication->replication);
+        const uint64_t *blocks;
+        size_t n = 0;
+        if (rc == EMBER_OK && fs_namespace_blocks(nn->ns, r->set_replication->path, &blocks, &n) == 0)
+            for (size_t i = 0; i < n; i++)
+                block_manager_set_replication(nn->bm, blocks[i], r->set_replication->replication);
+        return rc;
+    }
     case EDIT_RECORD__OP_SET_PERMISSION:
         return fs_namespace_set_permission(nn->ns, r->set_permission->path,
                                            r->set_permission->mode);
@@ -88,6 +80,14 @@ static int namenode_apply(namenode *nn, const EditRecord *r, char *final_dst) {
 
 static int namenode_load_image(const FsImage *img, void *arg) {
     namenode *nn = arg;
+    /* Restart block ids and gen stamps where the image left them, even
+     * past blocks no file holds any more. */
+    block_manager *bm;
+    if (block_manager_create(img->last_block_id, img->last_gen_stamp, (uint32_t)clock_wall_ms(),
+                             &bm) != EMBER_OK)
+        return EMBER_ENOMEM;
+    block_manager_destroy(nn->bm);
+    nn->bm = bm;
     for (size_t i = 0; i < img->n_inodes; i++) {
         const ImageInode *in = img->inodes[i];
         int rc;
@@ -102,6 +102,8 @@ static int namenode_load_image(const FsImage *img, void *arg) {
                                           NULL);
         if (rc == EMBER_OK && !in->is_dir)
             rc = fs_namespace_set_length(nn->ns, in->path, in->length);
+        if (rc == EMBER_OK && !in->is_dir)
+            rc = namenode_load_blocks(nn, in);
         if (rc == EMBER_OK)
             rc = fs_namespace_set_permission(nn->ns, in->path, in->mode);
         if (rc != EMBER_OK) {
@@ -132,6 +134,7 @@ static int namenode_replay(const EditRecord *rec, void *arg) {
 /* ---- checkpoints -------------------------------------------------------- */
 
 typedef struct {
+    namenode *nn;
     ImageInode *inodes;
     ImageInode **ptrs;
     char **paths;
@@ -170,7 +173,10 @@ static int namenode_image_visit(const char *path, const fs_stat *st, void *arg) 
     in->replication = st->replication;
     in->block_size = st->block_size;
     in->length = st->length;
+    in->under_construction = st->under_construction;
     b->n++;
+    if (!st->is_dir && st->nblocks > 0)
+        return namenode_image_blocks(b->nn, path, &in->blocks, &in->n_blocks);
     return EMBER_OK;
 }
 
@@ -179,6 +185,9 @@ static void image_builder_free(image_builder *b) {
         free(b->paths[i]);
         free(b->inodes[i].owner);
         free(b->inodes[i].group);
+        if (b->inodes[i].blocks != NULL)
+            free(b->inodes[i].blocks[0]); /* one array of ImageBlocks */
+        free(b->inodes[i].blocks);
     }
     free(b->inodes);
     free(b->ptrs);
@@ -186,7 +195,7 @@ static void image_builder_free(image_builder *b) {
 }
 
 static int namenode_checkpoint(namenode *nn) {
-    image_builder b = {0};
+    image_builder b = {.nn = nn};
     int rc = fs_namespace_walk(nn->ns, namenode_image_visit, &b);
     if (rc == EMBER_OK && (b.ptrs = malloc((b.n + 1) * sizeof(*b.ptrs))) == NULL)
         rc = EMBER_ENOMEM;
@@ -197,6 +206,7 @@ static int namenode_checkpoint(namenode *nn) {
         img.last_txid = edit_log_last_txid(nn->log);
         img.n_inodes = b.n;
         img.inodes = b.ptrs;
+        block_manager_last_ids(nn->bm, &img.last_block_id, &img.last_gen_stamp);
         rc = edit_log_checkpoint(nn->log, &img);
     }
     image_builder_free(&b);
@@ -223,7 +233,7 @@ static void namenode_cron(event_loop *loop, void *arg) {
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void namenode_fill_status(FileStatus *fs, const char *path, const fs_stat *st) {
+void namenode_fill_status(FileStatus *fs, const char *path, const fs_stat *st) {
     *fs = (FileStatus)FILE_STATUS__INIT;
     fs->path = (char *)path;
     fs->is_dir = st->is_dir;
@@ -240,7 +250,7 @@ static void namenode_fill_status(FileStatus *fs, const char *path, const fs_stat
 }
 
 /* Encodes a DfsResult answer as a frame, sent now or after the sync. */
-static void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync) {
+void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync) {
     ClientMessage msg = CLIENT_MESSAGE__INIT;
     msg.body_case = CLIENT_MESSAGE__BODY_DFS_RESULT;
     msg.dfs_result = res;
@@ -272,8 +282,7 @@ static void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int aft
 
 /* Hadoop's wording for an error on path (display: what to name, usually
  * the path itself). */
-static void namenode_error(namenode *nn, uint64_t conn, int rc, const char *path,
-                           const char *display) {
+void namenode_error(namenode *nn, uint64_t conn, int rc, const char *path, const char *display) {
     const char *what;
     switch (rc) {
     case EMBER_ENOENT: what = "No such file or directory"; break;
@@ -289,25 +298,26 @@ static void namenode_error(namenode *nn, uint64_t conn, int rc, const char *path
         what = reason;
     else if (rc == EMBER_EINVAL)
         what = strcmp(path, "/") == 0 ? "not allowed on the root directory"
-                                      : "a directory cannot move into its own subtree";
+               : display != NULL      ? "a directory cannot move into its own subtree"
+                                      : "invalid argument (owner and group names are at most 63 bytes)";
     snprintf(msg, sizeof(msg), "`%.3000s': %s", display ? display : path, what);
     gateway_reply_error(nn->gw, conn, rc, msg);
 }
 
-/* Applies a live record; on success logs it and queues the answer with
- * the status of status_path (NULL: no status). */
-static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_path,
-                            const char *display, const char *warning) {
-    char final_dst[FS_PATH_MAX + 1] = "";
+int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_path,
+                 const char *display, char *final_dst) {
+    char dst_buf[FS_PATH_MAX + 1] = "";
+    if (final_dst == NULL)
+        final_dst = dst_buf;
     if (nn->failed) {
         gateway_reply_error(nn->gw, conn, EMBER_EIO, "the namenode's edit log failed");
-        return;
+        return EMBER_EIO;
     }
     rec->time_ms = clock_wall_ms();
     int rc = namenode_apply(nn, rec, final_dst);
     if (rc != EMBER_OK) {
         namenode_error(nn, conn, rc, err_path, display);
-        return;
+        return rc;
     }
     if (rec->op_case == EDIT_RECORD__OP_RENAME)
         rec->rename->dst = final_dst;
@@ -317,8 +327,18 @@ static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const 
         LOG_ERROR("edit log append failed (%s): refusing further changes", ember_strerror(rc));
         nn->failed = 1;
         gateway_reply_error(nn->gw, conn, EMBER_EIO, "the namenode's edit log failed");
-        return;
+        return EMBER_EIO;
     }
+    return EMBER_OK;
+}
+
+/* Applies and logs a live record, then queues the answer: the status of
+ * the path (of the destination for a rename; none after a delete). */
+static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_path,
+                            const char *display, const char *warning) {
+    char final_dst[FS_PATH_MAX + 1] = "";
+    if (namenode_log(nn, conn, rec, err_path, display, final_dst) != EMBER_OK)
+        return;
     const char *status_path = rec->op_case == EDIT_RECORD__OP_RENAME ? final_dst : err_path;
     DfsResult res = DFS_RESULT__INIT;
     FileStatus fs;
@@ -430,6 +450,7 @@ static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, c
     op.block_size = m->block_size ? m->block_size : nn->opts.default_block_size;
     op.overwrite = m->overwrite;
     op.create_parents = m->create_parents;
+    op.under_construction = m->for_write;
     if (op.block_size % 512 != 0) {
         gateway_reply_error(nn->gw, conn, EMBER_EINVAL,
                             "block size must be a multiple of 512 bytes (dfs.bytes-per-checksum)");
@@ -530,6 +551,14 @@ int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMess
         handle_set_permission(nn, conn, req->set_permission);
         break;
     case CLIENT_MESSAGE__BODY_SET_OWNER: handle_set_owner(nn, conn, req->set_owner); break;
+    case CLIENT_MESSAGE__BODY_ADD_BLOCK: handle_add_block(nn, conn, req->add_block); break;
+    case CLIENT_MESSAGE__BODY_COMPLETE: handle_complete(nn, conn, req->complete); break;
+    case CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS:
+        handle_get_block_locations(nn, conn, req->get_block_locations);
+        break;
+    case CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK:
+        handle_report_bad_block(nn, conn, req->report_bad_block);
+        break;
     default: return 0;
     }
     client_message__free_unpacked(req, NULL);
@@ -581,8 +610,17 @@ int namenode_create(event_loop *loop, const namenode_options *opts, namenode **o
     nn->opts.name_dir = nn->name_dir;
     nn->opts.superuser = nn->superuser;
     rc = fs_namespace_create(nn->superuser, NAMENODE_SUPERGROUP, clock_wall_ms(), &nn->ns);
+    if (rc == EMBER_OK)
+        rc = block_manager_create(0, 0, (uint32_t)clock_wall_ms(), &nn->bm);
     if (rc != EMBER_OK)
         goto fail;
+    fs_namespace_set_removed_hook(nn->ns, namenode_blocks_removed, nn);
+    nn->reports = calloc((size_t)(nn->opts.world_size > 0 ? nn->opts.world_size : 1),
+                         sizeof(*nn->reports));
+    if (nn->reports == NULL) {
+        rc = EMBER_ENOMEM;
+        goto fail;
+    }
     uint64_t last = 0;
     rc = edit_log_recover(nn->name_dir, namenode_load_image, namenode_replay, nn, &last, err,
                           errlen);
@@ -624,6 +662,14 @@ void namenode_destroy(namenode *nn) {
     if (nn->timer_id != 0)
         event_loop_remove_timer(nn->loop, nn->timer_id);
     fs_namespace_destroy(nn->ns);
+    block_manager_destroy(nn->bm);
+    if (nn->reports != NULL)
+        for (int r = 0; r < nn->opts.world_size; r++) {
+            free(nn->reports[r].ids);
+            free(nn->reports[r].gen_stamps);
+            free(nn->reports[r].lengths);
+        }
+    free(nn->reports);
     free(nn->pending);
     free(nn->name_dir);
     free(nn->superuser);

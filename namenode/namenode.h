@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #include "client.pb-c.h"
+#include "cluster.pb-c.h"
 #include "cluster/gateway.h"
+#include "cluster/node_registry.h"
 #include "common/event_loop.h"
 
 typedef struct namenode namenode;
@@ -28,6 +30,13 @@ typedef struct {
     uint64_t checkpoint_txns;      /* dfs.namenode.checkpoint.txns */
     int64_t checkpoint_period_ms;  /* dfs.namenode.checkpoint.period */
     uint32_t list_limit;           /* ember.dfs.list.limit */
+    int world_size;
+    const char *secret;            /* signs block tokens */
+    int64_t token_lifetime_ms;     /* how long a block token is good for */
+    const node_registry *registry; /* core nodes: placement and locations */
+    /* How the namenode sends RankMessages (DeleteBlocks) to datanodes. */
+    int (*send)(void *arg, int dest, const RankMessage *msg);
+    void *send_arg;
 } namenode_options;
 
 /* Recovers the namespace from opts->name_dir and registers the namenode's
@@ -45,6 +54,13 @@ void namenode_destroy(namenode *nn);
  * (freeing it), the answer going to conn_id now or after the group commit.
  * Returns 0, leaving req to the caller, for any other request. */
 int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn_id, ClientMessage *req);
+
+/* Handles the RankMessages meant for the namenode (BlockReceived,
+ * BlockReport): returns 1 and frees msg when it was one, else 0. */
+int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg);
+
+/* A core node died: its replicas no longer count. */
+void namenode_node_lost(namenode *nn, int rank);
 
 /* The last transaction id in the log (for status and tests). */
 uint64_t namenode_last_txid(const namenode *nn);

@@ -42,13 +42,17 @@ struct inode {
     inode **children; /* directories: sorted by name; NULL until the first */
     size_t nchildren;
     size_t capacity;
-    fs_stat st; /* st.children is filled in only when copied out */
+    fs_stat st; /* st.children and st.nblocks are filled in only when copied out */
+    uint64_t *blocks; /* files: block ids in order */
+    size_t nblocks, blocks_cap;
 };
 
 struct fs_namespace {
     inode *root;
     uint64_t next_id;     /* the id the next new inode gets */
     uint64_t inode_count; /* inodes in the tree, "/" included */
+    fs_removed_cb removed_hook;
+    void *removed_arg;
 };
 
 /* ---- inodes and sorted children ---------------------------------------- */
@@ -174,7 +178,8 @@ static uint64_t ns_free_subtree(inode *top, fs_removed_cb removed, void *arg) {
         }
         inode *parent = cur == top ? NULL : cur->parent;
         if (!cur->st.is_dir && removed != NULL)
-            removed(cur->st.inode_id, arg);
+            removed(cur->st.inode_id, cur->blocks, cur->nblocks, arg);
+        free(cur->blocks);
         free(cur->children);
         free(cur->name);
         free(cur);
@@ -328,6 +333,7 @@ static int ns_lookup(const fs_namespace *ns, const char *path, inode **node) {
 static void ns_stat_of(const inode *n, fs_stat *out) {
     *out = n->st;
     out->children = (uint32_t)n->nchildren;
+    out->nblocks = (uint32_t)n->nblocks;
 }
 
 /* Fills attrs for a new inode; EMBER_EINVAL for a missing or overlong
@@ -480,7 +486,7 @@ int fs_namespace_create_file(fs_namespace *ns, const char *path, const char *own
         ns_check_slot(parent, i);
         made->st.inode_id = ns->next_id++;
         parent->st.mtime_ms = now_ms;
-        ns_free_subtree(base, NULL, NULL);
+        ns_free_subtree(base, ns->removed_hook, ns->removed_arg);
     } else {
         if (!create_parents && strchr(rest, '/') != NULL)
             return EMBER_ENOENT;
@@ -637,6 +643,10 @@ int fs_namespace_delete(fs_namespace *ns, const char *path, int recursive, int64
     inode *parent = node->parent;
     ns_remove(parent, ns_index_of(node));
     parent->st.mtime_ms = now_ms;
+    if (removed == NULL) {
+        removed = ns->removed_hook;
+        arg = ns->removed_arg;
+    }
     ns->inode_count -= ns_free_subtree(node, removed, arg);
     return EMBER_OK;
 }
@@ -691,6 +701,55 @@ int fs_namespace_set_times(fs_namespace *ns, const char *path, int64_t mtime_ms,
     if (atime_ms >= 0)
         node->st.atime_ms = atime_ms;
     return EMBER_OK;
+}
+
+void fs_namespace_set_removed_hook(fs_namespace *ns, fs_removed_cb removed, void *arg) {
+    ns->removed_hook = removed;
+    ns->removed_arg = arg;
+}
+
+/* The file inode at path: EMBER_EISDIR for a directory. */
+static int ns_lookup_file(const fs_namespace *ns, const char *path, inode **node) {
+    int rc = ns_lookup(ns, path, node);
+    if (rc == EMBER_OK && (*node)->st.is_dir)
+        rc = EMBER_EISDIR;
+    return rc;
+}
+
+int fs_namespace_set_under_construction(fs_namespace *ns, const char *path, int uc) {
+    inode *node;
+    int rc = ns_lookup_file(ns, path, &node);
+    if (rc == EMBER_OK)
+        node->st.under_construction = uc != 0;
+    return rc;
+}
+
+int fs_namespace_add_block(fs_namespace *ns, const char *path, uint64_t block_id) {
+    inode *node;
+    int rc = ns_lookup_file(ns, path, &node);
+    if (rc != EMBER_OK)
+        return rc;
+    if (node->nblocks == node->blocks_cap) {
+        size_t ncap = node->blocks_cap ? node->blocks_cap * 2 : 4;
+        uint64_t *p = realloc(node->blocks, ncap * sizeof(*p));
+        if (p == NULL)
+            return EMBER_ENOMEM;
+        node->blocks = p;
+        node->blocks_cap = ncap;
+    }
+    node->blocks[node->nblocks++] = block_id;
+    return EMBER_OK;
+}
+
+int fs_namespace_blocks(const fs_namespace *ns, const char *path, const uint64_t **blocks,
+                        size_t *nblocks) {
+    inode *node;
+    int rc = ns_lookup_file(ns, path, &node);
+    if (rc == EMBER_OK) {
+        *blocks = node->blocks;
+        *nblocks = node->nblocks;
+    }
+    return rc;
 }
 
 int fs_namespace_set_length(fs_namespace *ns, const char *path, uint64_t length) {

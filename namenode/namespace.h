@@ -32,6 +32,8 @@ typedef struct {
     uint64_t block_size;        /* files; 0 for directories */
     uint64_t length;            /* files: bytes; directories: 0 */
     uint32_t children;          /* directories: entries directly inside */
+    uint32_t under_construction; /* files: open for writing, not complete */
+    uint32_t nblocks;           /* files: blocks in the file's list */
 } fs_stat;
 
 /* One entry of a listing: a name (not a path) and its attributes. */
@@ -92,9 +94,15 @@ int fs_namespace_list(const fs_namespace *ns, const char *path, const char *star
 int fs_namespace_rename(fs_namespace *ns, const char *src, const char *dst, int64_t now_ms,
                         char *final_dst);
 
-/* Called once for each file removed by fs_namespace_delete(), so the
- * namenode can drop the file's blocks. */
-typedef void (*fs_removed_cb)(uint64_t inode_id, void *arg);
+/* Called once for each file removed by fs_namespace_delete() (or replaced
+ * by an overwriting create), with the file's block ids, so the namenode
+ * can drop the blocks. */
+typedef void (*fs_removed_cb)(uint64_t inode_id, const uint64_t *blocks, size_t nblocks,
+                              void *arg);
+
+/* The callback used for files removed when fs_namespace_delete() gets
+ * none, and for files replaced by an overwriting create. */
+void fs_namespace_set_removed_hook(fs_namespace *ns, fs_removed_cb removed, void *arg);
 
 /* Deletes path.  A non-empty directory needs recursive (else
  * EMBER_ENOTEMPTY); "/" cannot be deleted (EMBER_EINVAL).  removed may be
@@ -121,6 +129,18 @@ int fs_namespace_set_times(fs_namespace *ns, const char *path, int64_t mtime_ms,
 /* Sets a file's length (the namenode calls it as blocks complete);
  * EMBER_EISDIR for a directory. */
 int fs_namespace_set_length(fs_namespace *ns, const char *path, uint64_t length);
+
+/* Marks a file under construction (open for writing) or complete.
+ * EMBER_EISDIR for a directory. */
+int fs_namespace_set_under_construction(fs_namespace *ns, const char *path, int uc);
+
+/* Appends a block id to a file's block list.  EMBER_EISDIR. */
+int fs_namespace_add_block(fs_namespace *ns, const char *path, uint64_t block_id);
+
+/* A file's block ids, in order; the array belongs to the namespace and is
+ * valid until the file changes.  EMBER_EISDIR for a directory. */
+int fs_namespace_blocks(const fs_namespace *ns, const char *path, const uint64_t **blocks,
+                        size_t *nblocks);
 
 /* Visits every inode, "/" first, parents before children, siblings in
  * name order, with its full path.  Stops at the first non-zero return of

@@ -11,6 +11,9 @@
 #include "frame.h"
 #include "message.h"
 
+static int message_encode(const ProtobufCMessage *msg, int framed, size_t max_len, uint8_t **out,
+                          size_t *outlen);
+
 /* A name is 1..MESSAGE_NAME_MAX printable ASCII characters; empty_ok
  * allows "". */
 static int check_name(const char *s, int empty_ok) {
@@ -98,20 +101,51 @@ static int check_wire_fields(const ProtobufCMessage *m, int depth) {
     return EMBER_OK;
 }
 
+/* A packet: at most MESSAGE_PACKET_MAX bytes, one CRC per 512-byte chunk. */
+static int check_packet(const Packet *p) {
+    if (p == NULL || p->data.len > MESSAGE_PACKET_MAX || p->n_crcs != (p->data.len + 511) / 512 ||
+        (p->data.len > 0 && p->data.data == NULL))
+        return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
+static int check_token(const BlockToken *t) {
+    return (t != NULL && t->mac.len == 32) ? EMBER_OK : EMBER_EPROTO;
+}
+
 int message_check_rank(const RankMessage *msg) {
     if (check_wire_fields(&msg->base, 0))
         return EMBER_EPROTO;
     switch (msg->body_case) {
+    case RANK_MESSAGE__BODY_PIPELINE_PACKET:
+        if (msg->pipeline_packet == NULL || check_packet(msg->pipeline_packet->packet) ||
+            msg->pipeline_packet->n_downstream > 16)
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    case RANK_MESSAGE__BODY_PIPELINE_ACK:
+        return msg->pipeline_ack != NULL ? EMBER_OK : EMBER_EPROTO;
+    case RANK_MESSAGE__BODY_BLOCK_RECEIVED:
+        return msg->block_received != NULL ? EMBER_OK : EMBER_EPROTO;
+    case RANK_MESSAGE__BODY_BLOCK_REPORT: {
+        const BlockReport *r = msg->block_report;
+        if (r == NULL || r->n_block_ids > MESSAGE_REPORT_MAX ||
+            r->n_gen_stamps != r->n_block_ids || r->n_lengths != r->n_block_ids)
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    }
+    case RANK_MESSAGE__BODY_DELETE_BLOCKS:
+        return (msg->delete_blocks != NULL && msg->delete_blocks->n_block_ids <= MESSAGE_REPORT_MAX)
+                   ? EMBER_OK : EMBER_EPROTO;
     case RANK_MESSAGE__BODY_REGISTER_NODE: {
         const RegisterNode *m = msg->register_node;
         if (m == NULL || check_role(m->role) || check_name(m->hostname, 0) || m->hwloc == NULL ||
-            check_storage(m->storage))
+            check_storage(m->storage) || check_name(m->data_host, 1) || m->data_port > 65535)
             return EMBER_EPROTO;
         return EMBER_OK;
     }
     case RANK_MESSAGE__BODY_REGISTER_ACK:
         if (msg->register_ack == NULL || check_name(msg->register_ack->cluster_id, 1) ||
-            check_text(msg->register_ack->reason))
+            check_text(msg->register_ack->reason) || check_name(msg->register_ack->secret, 1))
             return EMBER_EPROTO;
         return EMBER_OK;
     case RANK_MESSAGE__BODY_HEARTBEAT:
@@ -210,16 +244,75 @@ int message_check_client(const ClientMessage *msg) {
     case CLIENT_MESSAGE__BODY_DFS_RESULT: {
         const DfsResult *m = msg->dfs_result;
         if (m == NULL || (m->status != NULL && check_file_status(m->status)) ||
-            m->n_entries > MESSAGE_ENTRIES_MAX || check_text(m->warning))
+            m->n_entries > MESSAGE_ENTRIES_MAX || check_text(m->warning) ||
+            m->n_blocks > MESSAGE_ENTRIES_MAX)
             return EMBER_EPROTO;
         for (size_t i = 0; i < m->n_entries; i++)
             if (check_file_status(m->entries[i]))
                 return EMBER_EPROTO;
+        for (size_t i = 0; i < m->n_blocks; i++) {
+            const LocatedBlock *b = m->blocks[i];
+            if (b->n_locations > 16 || (b->token != NULL && check_token(b->token)))
+                return EMBER_EPROTO;
+            for (size_t k = 0; k < b->n_locations; k++)
+                if (check_name(b->locations[k]->host, 0) || b->locations[k]->port == 0 ||
+                    b->locations[k]->port > 65535)
+                    return EMBER_EPROTO;
+        }
         return EMBER_OK;
     }
+    case CLIENT_MESSAGE__BODY_ADD_BLOCK:
+        return (msg->add_block && !check_path(msg->add_block->path) &&
+                msg->add_block->n_exclude <= 64)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_COMPLETE:
+        return (msg->complete && !check_path(msg->complete->path)) ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS:
+        return (msg->get_block_locations && !check_path(msg->get_block_locations->path))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK:
+        return msg->report_bad_block != NULL ? EMBER_OK : EMBER_EPROTO;
     default:
         return EMBER_EPROTO;
     }
+}
+
+int message_check_data(const DataMessage *msg) {
+    if (check_wire_fields(&msg->base, 0))
+        return EMBER_EPROTO;
+    switch (msg->body_case) {
+    case DATA_MESSAGE__BODY_WRITE_BLOCK:
+        return (msg->write_block && !check_token(msg->write_block->token) &&
+                msg->write_block->n_downstream <= 16)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case DATA_MESSAGE__BODY_READ_BLOCK:
+        return (msg->read_block && !check_token(msg->read_block->token)) ? EMBER_OK
+                                                                          : EMBER_EPROTO;
+    case DATA_MESSAGE__BODY_PACKET: return check_packet(msg->packet);
+    case DATA_MESSAGE__BODY_ACK:
+        return (msg->ack && !check_text(msg->ack->message)) ? EMBER_OK : EMBER_EPROTO;
+    case DATA_MESSAGE__BODY_ERROR:
+        return (msg->error && msg->error->code < 0 && !check_text(msg->error->message))
+                   ? EMBER_OK : EMBER_EPROTO;
+    default: return EMBER_EPROTO;
+    }
+}
+
+int message_decode_data(const uint8_t *data, size_t len, DataMessage **out) {
+    *out = NULL;
+    DataMessage *msg = data_message__unpack(NULL, len, data);
+    if (msg == NULL)
+        return EMBER_EPROTO;
+    if (message_check_data(msg) != EMBER_OK) {
+        data_message__free_unpacked(msg, NULL);
+        return EMBER_EPROTO;
+    }
+    *out = msg;
+    return EMBER_OK;
+}
+
+int message_encode_data(const DataMessage *msg, size_t max_len, uint8_t **out, size_t *outlen) {
+    return message_encode(&msg->base, 1, max_len, out, outlen);
 }
 
 int message_decode_rank(const uint8_t *data, size_t len, RankMessage **out) {

@@ -15,18 +15,27 @@
 
 #include "client.pb-c.h"
 #include "cluster.pb-c.h"
+#include "datatransfer.pb-c.h"
 
 #define MESSAGE_NAME_MAX 255    /* host names, user names, ids */
 #define MESSAGE_TEXT_MAX 4096   /* error messages */
 #define MESSAGE_NODES_MAX 65536 /* nodes in one report */
 #define MESSAGE_PATH_MAX 8000   /* file system paths (namespace.h's FS_PATH_MAX) */
 #define MESSAGE_ENTRIES_MAX 100000 /* entries in one listing page */
+#define MESSAGE_PACKET_MAX (64u * 1024) /* data bytes in one Packet */
+#define MESSAGE_REPORT_MAX 100000       /* blocks in one BlockReport piece */
 
 /* Decodes and validates.  On success *out is the caller's, freed with
  * rank_message__free_unpacked(*out, NULL); on failure returns EMBER_EPROTO
  * and *out is NULL. */
 int message_decode_rank(const uint8_t *data, size_t len, RankMessage **out);
 int message_decode_client(const uint8_t *data, size_t len, ClientMessage **out);
+
+/* DataMessage (datanode TCP, proto/datatransfer.proto): decoded and
+ * validated as above; encoded always framed. */
+int message_decode_data(const uint8_t *data, size_t len, DataMessage **out);
+int message_encode_data(const DataMessage *msg, size_t max_len, uint8_t **out, size_t *outlen);
+int message_check_data(const DataMessage *msg);
 
 /* Validation alone (decode calls these).  0 or EMBER_EPROTO. */
 int message_check_rank(const RankMessage *msg);

@@ -7,9 +7,10 @@
  * (Hadoop's wording, e.g. "`/a': No such file or directory") available from
  * ember_dfs_last_error().  Paths are absolute ("/a/b").
  *
- * This version covers the namespace: directories, empty files, listing,
- * rename, delete and attributes.  Reading and writing file data arrive with
- * the datanodes. */
+ * Namespace calls (directories, listing, rename, delete, attributes) and
+ * file streams: a file is written once, block by block, through a
+ * pipeline of datanodes (ember_dfs_create / write / close), and read from
+ * any replica with every checksum verified (ember_dfs_open / read). */
 #ifndef EMBER_DFS_H
 #define EMBER_DFS_H
 
@@ -76,5 +77,41 @@ int ember_dfs_chmod(ember_dfs *dfs, const char *path, uint32_t mode);
 int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const char *group);
 int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files, uint64_t *dirs,
                               uint64_t *bytes);
+
+/* ---- file streams ---------------------------------------------------- */
+
+typedef struct ember_dfs_file ember_dfs_file;
+
+/* Creates path and opens it for writing.  The file stays invisible to
+ * readers as data (its length 0) until ember_dfs_close_file() completes
+ * it.  opts may be NULL. */
+int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_options *opts,
+                     ember_dfs_file **out);
+
+/* Appends len bytes.  Data moves to the datanodes in 64 KiB packets as it
+ * comes; 0 means accepted, not yet durable. */
+int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len);
+
+/* Waits until every byte written so far is acknowledged by every datanode
+ * of the current pipeline. */
+int ember_dfs_hflush(ember_dfs_file *f);
+
+/* Opens an existing file for reading. */
+int ember_dfs_open(ember_dfs *dfs, const char *path, ember_dfs_file **out);
+
+/* Reads up to len bytes at the current position; *got is 0 at the end. */
+int ember_dfs_read(ember_dfs_file *f, void *buf, size_t len, size_t *got);
+
+/* Reads at offset without moving the position. */
+int ember_dfs_pread(ember_dfs_file *f, void *buf, size_t len, uint64_t offset, size_t *got);
+
+int ember_dfs_seek(ember_dfs_file *f, uint64_t offset);
+
+/* The file's length (for a writer: bytes written so far). */
+uint64_t ember_dfs_file_length(const ember_dfs_file *f);
+
+/* Closes a stream; for a writer, finishes the last block and completes the
+ * file (a failure here means the file is not complete).  Frees f. */
+int ember_dfs_close_file(ember_dfs_file *f);
 
 #endif

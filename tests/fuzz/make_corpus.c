@@ -180,6 +180,49 @@ int main(int argc, char **argv) {
     rm.shutdown = &sd;
     corpus_rank("shutdown", &rm);
 
+    /* Datanode protocol: a write request and a data packet. */
+    uint8_t mac[32] = {9};
+    BlockToken tok = BLOCK_TOKEN__INIT;
+    tok.block_id = 1073741825;
+    tok.gen_stamp = 1001;
+    tok.mode = 2;
+    tok.expiry_ms = 1800000000000;
+    tok.mac.data = mac;
+    tok.mac.len = 32;
+    uint32_t downstream[2] = {2, 3};
+    WriteBlockRequest wb = WRITE_BLOCK_REQUEST__INIT;
+    wb.block_id = 1073741825;
+    wb.gen_stamp = 1001;
+    wb.token = &tok;
+    wb.n_downstream = 2;
+    wb.downstream = downstream;
+    DataMessage dm = DATA_MESSAGE__INIT;
+    dm.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
+    dm.write_block = &wb;
+    uint8_t *dbuf;
+    size_t dlen;
+    if (message_encode_data(&dm, FRAME_MAX_DEFAULT, &dbuf, &dlen) != EMBER_OK)
+        return 1;
+    corpus_write("data_write_block", 0x01 | (5 << 1), dbuf, dlen);
+    free(dbuf);
+    uint8_t payload[1000];
+    memset(payload, 'x', sizeof(payload));
+    uint32_t crcs[2] = {0x12345678, 0x9abcdef0};
+    Packet pk = PACKET__INIT;
+    pk.seqno = 3;
+    pk.offset = 512;
+    pk.data.data = payload;
+    pk.data.len = sizeof(payload);
+    pk.n_crcs = 2;
+    pk.crcs = crcs;
+    pk.last = 1;
+    dm.body_case = DATA_MESSAGE__BODY_PACKET;
+    dm.packet = &pk;
+    if (message_encode_data(&dm, FRAME_MAX_DEFAULT, &dbuf, &dlen) != EMBER_OK)
+        return 1;
+    corpus_write("data_packet", 0x01 | (63 << 1), dbuf, dlen);
+    free(dbuf);
+
     static const uint8_t oversize[] = {0x7f, 0xff, 0xff, 0xff, 0x08, 0x01};
     corpus_write("oversize_header", 0x00, oversize, sizeof(oversize));
     static const uint8_t truncated[] = {0x00, 0x00, 0x00, 0x10, 0x0a, 0x22};

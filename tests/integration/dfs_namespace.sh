@@ -29,6 +29,8 @@ grep -qE '^-rw-r--r-- +2 .* 0 [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} /a/f1
 expect_eq "$(dfs -ls /a | awk 'NR>1 {print $NF}' | tr '\n' ' ')" "/a/b /a/d /a/f1 /a/small " "ls order"
 expect_eq "$(dfs -ls -R / | awk '{print $NF}' | tr '\n' ' ')" \
     "/a /a/b /a/b/c /a/b/f2 /a/d /a/f1 /a/small " "ls -R"
+expect_eq "$(dfs -ls /a/small | awk '{print $NF}')" "/a/small" "ls of a file"
+expect_eq "$(dfs -ls -d /a | awk '{print $NF}')" "/a" "ls -d"
 dfs -test -d /a/b && dfs -test -f /a/f1 && dfs -test -e /a/small && dfs -test -z /a/f1 ||
     fail "-test true cases"
 ! dfs -test -e /nope && ! dfs -test -d /a/f1 && ! dfs -test -s /a/f1 || fail "-test false cases"

@@ -10,8 +10,9 @@ grep -A8 '^Name: node-1 ' <<<"$report" | grep -q '^Cores: 16 (32 PUs, 4 NUMA nod
 grep -q '^Data Directories: 1 (0 failed)' <<<"$report" || fail "data directory not reported"
 grep -q "^Hostname: $(hostname)" <<<"$report" || fail "hostname not reported"
 
-# DFS Used follows what lands in the data directory.
-head -c 1048576 /dev/urandom >"$RUN_DIR/data/node-1/probe.bin"
+# DFS Used follows the replicas the datanode stores.
+head -c 1048576 /dev/urandom >"$TEST_TMP/probe.bin"
+ember dfs -put "$TEST_TMP/probe.bin" /probe.bin 2>/dev/null || fail "put"
 used_grows() { ember dfsadmin -report | grep -A12 '^Name: node-1 ' | grep -q '^DFS Used: 10[0-9][0-9][0-9][0-9][0-9]'; }
 wait_until 10 used_grows || fail "DFS Used did not follow the data directory"
 

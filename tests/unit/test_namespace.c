@@ -555,7 +555,7 @@ struct removed_ids {
     size_t count;
 };
 
-static void on_removed(uint64_t inode_id, void *arg) {
+static void on_removed(uint64_t inode_id, const uint64_t *blocks, size_t nblocks, void *arg) {
     struct removed_ids *r = arg;
     assert_true(r->count < 64);
     r->ids[r->count++] = inode_id;
@@ -777,7 +777,9 @@ static void test_deep_tree(void **state) {
     free(path);
 }
 
-static void count_removed(uint64_t inode_id, void *arg) { ++*(size_t *)arg; }
+static void count_removed(uint64_t inode_id, const uint64_t *blocks, size_t nblocks, void *arg) {
+    ++*(size_t *)arg;
+}
 
 static void test_many_files(void **state) {
     fs_namespace *ns = *state;
@@ -823,8 +825,50 @@ static void test_many_files(void **state) {
 
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* Block lists: appended in order, reported by stat, handed to the removed
+ * hook on delete and on an overwriting create; under construction flag. */
+static size_t hook_blocks_seen;
+static void hook_removed(uint64_t inode_id, const uint64_t *blocks, size_t nblocks, void *arg) {
+    for (size_t i = 0; i < nblocks; i++)
+        hook_blocks_seen += (size_t)blocks[i];
+}
+
+static void test_blocks(void **state) {
+    fs_namespace *ns;
+    assert_int_equal(fs_namespace_create("root", "supergroup", 1, &ns), 0);
+    fs_namespace_set_removed_hook(ns, hook_removed, NULL);
+    assert_int_equal(fs_namespace_create_file(ns, "/f", "u", "g", 0644, 3, 1024, 0, 0, 2, NULL), 0);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/f", 1), 0);
+    assert_int_equal(fs_namespace_add_block(ns, "/f", 10), 0);
+    assert_int_equal(fs_namespace_add_block(ns, "/f", 20), 0);
+    const uint64_t *b;
+    size_t n;
+    assert_int_equal(fs_namespace_blocks(ns, "/f", &b, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(b[0], 10);
+    assert_int_equal(b[1], 20);
+    fs_stat st;
+    assert_int_equal(fs_namespace_stat(ns, "/f", &st), 0);
+    assert_int_equal(st.nblocks, 2);
+    assert_int_equal(st.under_construction, 1);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/f", 0), 0);
+    assert_int_equal(fs_namespace_stat(ns, "/f", &st), 0);
+    assert_int_equal(st.under_construction, 0);
+    assert_int_equal(fs_namespace_add_block(ns, "/", 1), EMBER_EISDIR);
+    assert_int_equal(fs_namespace_blocks(ns, "/", &b, &n), EMBER_EISDIR);
+    hook_blocks_seen = 0;
+    assert_int_equal(fs_namespace_create_file(ns, "/f", "u", "g", 0644, 3, 1024, 1, 0, 3, NULL), 0);
+    assert_int_equal(hook_blocks_seen, 30); /* the overwritten file's blocks */
+    assert_int_equal(fs_namespace_add_block(ns, "/f", 5), 0);
+    hook_blocks_seen = 0;
+    assert_int_equal(fs_namespace_delete(ns, "/f", 0, 4, NULL, NULL), 0);
+    assert_int_equal(hook_blocks_seen, 5);
+    fs_namespace_destroy(ns);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_blocks),
         cmocka_unit_test(test_path_check_good),
         cmocka_unit_test(test_path_check_bad),
         TEST(test_create_root),

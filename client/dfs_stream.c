@@ -1,0 +1,892 @@
+/* dfs_stream.c -- file streams of the client library (see include/ember/dfs.h):
+ * HDFS's DFSOutputStream and DFSInputStream, without their threads.
+ *
+ * Writer.  ember_dfs_create() creates the file under construction
+ * (CreateRequest.for_write) and learns its block size from the answer.
+ * Written bytes collect in one packet buffer (at most 64 KiB).  A full
+ * buffer goes out when more bytes arrive, or at hflush or close, so the
+ * packet that ends a block (or the file) is the one that carries
+ * last = true.  The first packet of a block asks the namenode for the
+ * block (AddBlockRequest, naming the block just finished and its final
+ * length), connects to the first datanode of the pipeline and sends
+ * WriteBlockRequest with the others as downstream.  At most STREAM_WINDOW
+ * packets are unacknowledged: acks are taken without blocking before each
+ * packet, and waited for (each within DFS_TIMEOUT_MS) when the window is
+ * full, at the end of a block and in hflush.  close sends the last packet,
+ * waits for its ack, closes the connection and completes the file
+ * (CompleteRequest, retried while the namenode answers EMBER_EAGAIN).
+ *
+ * Packets: offset is the block position of data[0]; a packet starts where
+ * the previous one ended and never crosses a block boundary, so a block
+ * holds exactly the file's block size except the last.  crcs are the
+ * CRC32C of each 512 bytes of data.  Offsets are multiples of 512 except
+ * in the one packet after an hflush that ended mid-chunk: that packet
+ * continues the partial chunk and ends on the next chunk boundary, after
+ * which packets are aligned again.  The only empty packet is the last one
+ * of a block when an hflush had already sent all its bytes.
+ *
+ * Writer states (stream_state), transitions only in the named functions:
+ *   WRITER_IDLE  -> WRITER_BLOCK   writer_open_block: a packet is ready
+ *   WRITER_BLOCK -> WRITER_IDLE    writer_end_block: its last packet acked
+ *   WRITER_*     -> WRITER_FAILED  writer_fail: any error, for good
+ * A reader stays READER for its whole life.
+ *
+ * Reader.  ember_dfs_open() fetches the file's length and the locations of
+ * all its blocks once.  A block_reader streams one block range from one
+ * datanode: ReadBlockRequest for the rest of the block from the position
+ * asked, then packets as the caller consumes them (the first starts on the
+ * chunk boundary at or below the position; its head is skipped).  Every
+ * chunk's CRC32C is checked.  A mismatch or a DataError{EMBER_ECORRUPT} is
+ * reported to the namenode (ReportBadBlock) and, like any other failure,
+ * moves to the next location; when none is left the read fails with
+ * "could not obtain block blk_N from any datanode".  Datanodes that
+ * failed are tried last for the rest of the stream (HDFS's deadNodes),
+ * until a block finds no datanode at all.  ember_dfs_read keeps
+ * its block_reader between calls, so sequential reads use one connection
+ * per block; a seek outside the packet in hand reopens.  pread uses a
+ * block_reader of its own for the one call and leaves the position and
+ * the sequential connection alone.
+ *
+ * Known limits: no pipeline recovery -- any datanode failure during a
+ * write fails the stream (HDFS rebuilds the pipeline from the remaining
+ * nodes with a new generation stamp and goes on); a failed writer leaves
+ * its file under construction; block locations and tokens are fetched
+ * once at open, so a reader whose every replica of a block failed (or
+ * whose tokens expired) does not ask the namenode again; no lease renewal
+ * and no short-circuit local reads.  Single-threaded: one stream is used
+ * by one thread at a time, and it shares its handle's namenode
+ * connection. */
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/checksum.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "dfs_internal.h"
+#include "ember/dfs.h"
+#include "proto/frame.h"
+#include "proto/message.h"
+#include "proto/socket_link.h"
+
+#define STREAM_CHUNK 512                 /* bytes per checksum (dfs.bytes-per-checksum) */
+#define STREAM_WINDOW 80                 /* unacknowledged packets on a pipeline */
+#define STREAM_CONNECT_TIMEOUT_MS 10000  /* to a datanode's data port */
+#define STREAM_COMPLETE_TIMEOUT_MS 30000 /* CompleteRequest retries on EMBER_EAGAIN */
+#define STREAM_MAX_LOCATIONS 16          /* message_check_client caps locations so */
+#define STREAM_DEAD_MAX 64               /* datanodes a reader remembers as failed */
+#define STREAM_RETRY 1                   /* internal: the location failed, try another */
+
+typedef enum {
+    STREAM_READER,        /* opened by ember_dfs_open: read, pread, seek */
+    STREAM_WRITER_IDLE,   /* a writer with no block open: the next packet adds one */
+    STREAM_WRITER_BLOCK,  /* a writer streaming a block to its pipeline's first datanode */
+    STREAM_WRITER_FAILED, /* a write failed: every later call returns rc with error */
+} stream_state;
+
+/* One block range streamed from one datanode (see the file comment). */
+typedef struct {
+    int fd;               /* the data connection, -1: none */
+    frame_reader *frames; /* its frames; NULL when fd is -1 */
+    size_t block;         /* index in the file's blocks; SIZE_MAX: none yet */
+    size_t loc;           /* index of the location serving it */
+    uint32_t dead;        /* locations of `block` that failed, one bit per index */
+    uint64_t next;        /* file offset the connection's next packet continues from */
+    DataMessage *msg;     /* the packet in hand (its data are served from it), or NULL */
+    uint64_t msg_pos;     /* file offset of msg's data[0] */
+} block_reader;
+
+struct ember_dfs_file {
+    ember_dfs *dfs;
+    char *path; /* malloc'd */
+    stream_state state;
+    uint64_t length; /* reader: the file's; writer: bytes accepted so far */
+
+    /* writer */
+    int rc;              /* WRITER_FAILED: the error every call returns */
+    char error[1024];    /* ... and its message */
+    uint64_t block_size; /* the file's, from the create answer */
+    uint8_t *buf;        /* MESSAGE_PACKET_MAX bytes: the packet being filled */
+    size_t buf_len;
+    uint64_t block_id; /* WRITER_BLOCK: the block being written */
+    uint64_t gen_stamp;
+    uint64_t block_pos; /* WRITER_BLOCK: bytes of it already sent (offset of buf[0]) */
+    uint32_t ranks[STREAM_MAX_LOCATIONS]; /* its pipeline */
+    size_t nranks;
+    int fd; /* WRITER_BLOCK: connection to ranks[0] */
+    frame_reader *frames;
+    uint64_t next_seqno; /* seqno of the next packet */
+    uint64_t acked;      /* packets acknowledged (acks come in seqno order) */
+    uint64_t prev_id;    /* the last block finished (0: none) and its length */
+    uint64_t prev_len;
+
+    /* reader */
+    ClientMessage *env; /* the GetBlockLocations answer, which blocks point into */
+    LocatedBlock **blocks;
+    size_t nblocks;
+    uint64_t pos;                   /* position of ember_dfs_read */
+    block_reader seq;               /* ember_dfs_read's connection */
+    uint32_t dead[STREAM_DEAD_MAX]; /* ranks that failed this stream: tried last */
+    size_t ndead;
+};
+
+/* ---- common --------------------------------------------------------------- */
+
+/* Asserts the invariants of f's state (after every transition). */
+static void stream_check(const ember_dfs_file *f) {
+    (void)f;
+    switch (f->state) {
+    case STREAM_READER:
+        assert(f->buf == NULL && f->fd < 0);
+        assert(f->seq.fd < 0 || f->seq.frames != NULL);
+        break;
+    case STREAM_WRITER_IDLE:
+        assert(f->fd < 0 && f->frames == NULL && f->block_pos == 0);
+        assert(f->buf_len <= MESSAGE_PACKET_MAX && f->buf_len <= f->block_size);
+        break;
+    case STREAM_WRITER_BLOCK:
+        assert(f->fd >= 0 && f->frames != NULL && f->nranks >= 1);
+        assert(f->block_pos + f->buf_len <= f->block_size);
+        assert(f->acked <= f->next_seqno && f->next_seqno - f->acked <= STREAM_WINDOW);
+        break;
+    case STREAM_WRITER_FAILED: assert(f->fd < 0 && f->frames == NULL && f->rc < 0); break;
+    }
+}
+
+/* Allocates a stream for path in the given state; a writer gets its packet
+ * buffer.  The caller frees it with stream_free(). */
+static ember_dfs_file *stream_new(ember_dfs *dfs, const char *path, stream_state state) {
+    ember_dfs_file *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return NULL;
+    f->dfs = dfs;
+    f->state = state;
+    f->fd = -1;
+    f->seq.fd = -1;
+    f->seq.block = SIZE_MAX;
+    f->path = strdup(path);
+    if (state != STREAM_READER)
+        f->buf = malloc(MESSAGE_PACKET_MAX);
+    if (f->path == NULL || (state != STREAM_READER && f->buf == NULL)) {
+        free(f->path);
+        free(f->buf);
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+static void block_reader_disconnect(block_reader *r);
+static void block_reader_reset(block_reader *r);
+
+/* Frees f and everything it holds; closes its connections. */
+static void stream_free(ember_dfs_file *f) {
+    if (f->fd >= 0)
+        close(f->fd);
+    frame_reader_destroy(f->frames);
+    block_reader_reset(&f->seq);
+    if (f->env != NULL)
+        client_message__free_unpacked(f->env, NULL);
+    free(f->buf);
+    free(f->path);
+    free(f);
+}
+
+/* Sleeps ms milliseconds. */
+static void stream_sleep_ms(int64_t ms) {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Fills crcs with the CRC32C of each 512-byte chunk of data; returns how
+ * many (room for MESSAGE_PACKET_MAX / 512 is needed). */
+static size_t stream_chunk_crcs(const uint8_t *data, size_t len, uint32_t *crcs) {
+    size_t n = 0;
+    for (size_t off = 0; off < len; off += STREAM_CHUNK) {
+        size_t piece = len - off < STREAM_CHUNK ? len - off : STREAM_CHUNK;
+        crcs[n++] = crc32c(0, data + off, piece);
+    }
+    return n;
+}
+
+/* Encodes msg as a frame and writes it to fd before a DFS_TIMEOUT_MS
+ * deadline. */
+static int stream_send(int fd, const DataMessage *msg) {
+    uint8_t *buf;
+    size_t len;
+    int rc = message_encode_data(msg, FRAME_MAX_DEFAULT, &buf, &len);
+    if (rc != EMBER_OK)
+        return rc;
+    rc = socket_write_all(fd, buf, len, clock_monotonic_ms() + DFS_TIMEOUT_MS);
+    free(buf);
+    return rc;
+}
+
+/* ---- writer --------------------------------------------------------------- */
+
+/* Closes the pipeline connection, if any. */
+static void writer_disconnect(ember_dfs_file *f) {
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    frame_reader_destroy(f->frames);
+    f->frames = NULL;
+}
+
+/* Any writer state -> WRITER_FAILED: records rc and the message (also as
+ * the handle's last error) and drops the connection.  Returns rc. */
+static int writer_fail(ember_dfs_file *f, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int writer_fail(ember_dfs_file *f, int rc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->error, sizeof(f->error), fmt, ap);
+    va_end(ap);
+    f->rc = rc < 0 ? rc : EMBER_EIO;
+    writer_disconnect(f);
+    f->state = STREAM_WRITER_FAILED;
+    stream_check(f);
+    dfs_set_error(f->dfs, "%s", f->error);
+    return f->rc;
+}
+
+/* The pipeline's first datanode failed to answer (connection lost, timed
+ * out, garbled). */
+static int writer_fail_datanode(ember_dfs_file *f, int rc) {
+    if (rc == EMBER_ETIMEDOUT)
+        return writer_fail(f, rc, "datanode rank %u failed (no answer in %d s)", f->ranks[0],
+                           DFS_TIMEOUT_MS / 1000);
+    return writer_fail(f, rc, "datanode rank %u failed", f->ranks[0]);
+}
+
+/* A writer call on a stream that cannot take it: the sticky error of a
+ * failed writer, or EMBER_ESTATE for a reader.  0 when it can. */
+static int writer_usable(ember_dfs_file *f) {
+    if (f->state == STREAM_WRITER_FAILED) {
+        dfs_set_error(f->dfs, "%s", f->error);
+        return f->rc;
+    }
+    if (f->state == STREAM_READER) {
+        dfs_set_error(f->dfs, "`%s': not open for writing", f->path);
+        return EMBER_ESTATE;
+    }
+    f->dfs->error[0] = '\0';
+    return EMBER_OK;
+}
+
+/* Handles one frame from the pipeline: the next PacketAck, or a DataError
+ * that fails the stream. */
+static int writer_handle_frame(ember_dfs_file *f, const uint8_t *payload, size_t len) {
+    DataMessage *msg;
+    if (message_decode_data(payload, len, &msg) != EMBER_OK)
+        return writer_fail(f, EMBER_EPROTO, "malformed answer from datanode rank %u", f->ranks[0]);
+    int rc = EMBER_OK;
+    if (msg->body_case == DATA_MESSAGE__BODY_ERROR) {
+        if (msg->error->message[0] != '\0')
+            rc = writer_fail(f, msg->error->code, "%s", msg->error->message);
+        else
+            rc = writer_fail(f, msg->error->code, "datanode rank %u failed", f->ranks[0]);
+    } else if (msg->body_case != DATA_MESSAGE__BODY_ACK) {
+        rc = writer_fail(f, EMBER_EPROTO, "unexpected message from datanode rank %u", f->ranks[0]);
+    } else if (msg->ack->seqno != f->acked || f->acked >= f->next_seqno) {
+        rc = writer_fail(f, EMBER_EPROTO, "datanode rank %u acknowledged packet %llu out of order",
+                         f->ranks[0], (unsigned long long)msg->ack->seqno);
+    } else if (!msg->ack->ok) {
+        if (msg->ack->message[0] != '\0')
+            rc = writer_fail(f, EMBER_EIO, "%s", msg->ack->message);
+        else if (msg->ack->failed_rank >= 0)
+            rc = writer_fail(f, EMBER_EIO, "datanode rank %d failed", (int)msg->ack->failed_rank);
+        else
+            rc = writer_fail(f, EMBER_EIO, "datanode rank %u failed", f->ranks[0]);
+    } else {
+        f->acked++;
+    }
+    data_message__free_unpacked(msg, NULL);
+    return rc;
+}
+
+/* Takes acks until `want` packets are acknowledged, each within
+ * DFS_TIMEOUT_MS, then whatever else has already arrived, without
+ * blocking (want 0: only that). */
+static int writer_take_acks(ember_dfs_file *f, uint64_t want) {
+    int64_t deadline = clock_monotonic_ms() + DFS_TIMEOUT_MS;
+    for (;;) {
+        const uint8_t *payload;
+        size_t len;
+        int rc = frame_reader_next(f->frames, &payload, &len);
+        if (rc < 0)
+            return writer_fail_datanode(f, rc);
+        if (rc == 1) {
+            if ((rc = writer_handle_frame(f, payload, len)) != EMBER_OK)
+                return rc;
+            deadline = clock_monotonic_ms() + DFS_TIMEOUT_MS;
+            continue;
+        }
+        int wait = f->acked < want;
+        int64_t left = deadline - clock_monotonic_ms();
+        if (wait && left <= 0)
+            return writer_fail_datanode(f, EMBER_ETIMEDOUT);
+        struct pollfd p = {.fd = f->fd, .events = POLLIN};
+        int n = poll(&p, 1, wait ? (left > 1000000 ? 1000000 : (int)left) : 0);
+        if (n < 0 && errno != EINTR)
+            return writer_fail_datanode(f, EMBER_EIO);
+        if (n <= 0) {
+            if (!wait && n == 0)
+                return EMBER_OK;
+            continue;
+        }
+        /* Blocking socket, but poll said readable: one read returns. */
+        rc = frame_reader_fill(f->frames, f->fd);
+        if (rc == EMBER_ECLOSED && !wait && f->acked == f->next_seqno)
+            return EMBER_OK; /* nothing outstanding (the datanode closes after a block) */
+        if (rc < 0 && rc != EMBER_EAGAIN)
+            return writer_fail_datanode(f, rc);
+    }
+}
+
+/* WRITER_IDLE -> WRITER_BLOCK: asks the namenode for the next block,
+ * connects to the first datanode of its pipeline and sends
+ * WriteBlockRequest. */
+static int writer_open_block(ember_dfs_file *f) {
+    AddBlockRequest m = ADD_BLOCK_REQUEST__INIT;
+    m.path = f->path;
+    m.previous_block_id = f->prev_id;
+    m.previous_length = f->prev_len;
+    m.client_rank = -1;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_ADD_BLOCK;
+    req.add_block = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(f->dfs, &req, &env, &res);
+    if (rc != EMBER_OK)
+        return writer_fail(f, rc, "%s", f->dfs->error);
+    if (res->n_blocks < 1 || res->blocks[0]->n_locations < 1 ||
+        res->blocks[0]->n_locations > STREAM_MAX_LOCATIONS) {
+        client_message__free_unpacked(env, NULL);
+        return writer_fail(f, EMBER_EPROTO, "the namenode gave no datanode for a block of `%s'",
+                           f->path);
+    }
+    const LocatedBlock *lb = res->blocks[0];
+    f->block_id = lb->block_id;
+    f->gen_stamp = lb->gen_stamp;
+    f->nranks = lb->n_locations;
+    for (size_t i = 0; i < lb->n_locations; i++)
+        f->ranks[i] = lb->locations[i]->rank;
+    rc = socket_connect_tcp(lb->locations[0]->host, (int)lb->locations[0]->port,
+                            STREAM_CONNECT_TIMEOUT_MS, &f->fd);
+    if (rc == EMBER_OK)
+        rc = frame_reader_create(&f->frames, FRAME_MAX_DEFAULT);
+    if (rc == EMBER_OK) {
+        WriteBlockRequest w = WRITE_BLOCK_REQUEST__INIT;
+        w.block_id = lb->block_id;
+        w.gen_stamp = lb->gen_stamp;
+        w.token = lb->token;
+        w.n_downstream = f->nranks - 1;
+        w.downstream = f->ranks + 1;
+        DataMessage dm = DATA_MESSAGE__INIT;
+        dm.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
+        dm.write_block = &w;
+        rc = stream_send(f->fd, &dm);
+    }
+    client_message__free_unpacked(env, NULL);
+    if (rc != EMBER_OK)
+        return writer_fail_datanode(f, rc);
+    f->block_pos = 0;
+    f->next_seqno = 0;
+    f->acked = 0;
+    f->state = STREAM_WRITER_BLOCK;
+    stream_check(f);
+    return EMBER_OK;
+}
+
+/* WRITER_BLOCK -> WRITER_IDLE once its last packet is sent: waits for every
+ * ack and closes the connection; the block becomes the previous one. */
+static int writer_end_block(ember_dfs_file *f) {
+    int rc = writer_take_acks(f, f->next_seqno);
+    if (rc != EMBER_OK)
+        return rc;
+    writer_disconnect(f);
+    f->prev_id = f->block_id;
+    f->prev_len = f->block_pos;
+    f->block_pos = 0;
+    f->state = STREAM_WRITER_IDLE;
+    stream_check(f);
+    return EMBER_OK;
+}
+
+/* How many bytes the packet being filled may hold: up to 64 KiB, ending
+ * on a chunk boundary, never past the end of the block. */
+static size_t writer_packet_cap(const ember_dfs_file *f) {
+    size_t cap = MESSAGE_PACKET_MAX - (size_t)(f->block_pos % STREAM_CHUNK);
+    if (f->block_size - f->block_pos < cap)
+        cap = (size_t)(f->block_size - f->block_pos);
+    return cap;
+}
+
+/* Sends the buffer as the next packet (opening a block first when none is
+ * open); with last, the block ends with it. */
+static int writer_send_packet(ember_dfs_file *f, int last) {
+    int rc;
+    if (f->state == STREAM_WRITER_IDLE && (rc = writer_open_block(f)) != EMBER_OK)
+        return rc;
+    uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
+    Packet p = PACKET__INIT;
+    p.seqno = f->next_seqno;
+    p.offset = f->block_pos;
+    p.data.data = f->buf;
+    p.data.len = f->buf_len;
+    p.n_crcs = stream_chunk_crcs(f->buf, f->buf_len, crcs);
+    p.crcs = crcs;
+    p.last = last;
+    DataMessage dm = DATA_MESSAGE__INIT;
+    dm.body_case = DATA_MESSAGE__BODY_PACKET;
+    dm.packet = &p;
+    uint64_t want =
+        f->next_seqno - f->acked >= STREAM_WINDOW ? f->next_seqno - STREAM_WINDOW + 1 : 0;
+    if ((rc = writer_take_acks(f, want)) != EMBER_OK)
+        return rc;
+    if ((rc = stream_send(f->fd, &dm)) != EMBER_OK) {
+        /* The datanode may have said why before it closed: take that. */
+        if (rc != EMBER_ETIMEDOUT && writer_take_acks(f, 0) != EMBER_OK)
+            return f->rc;
+        return writer_fail_datanode(f, rc);
+    }
+    f->next_seqno++;
+    f->block_pos += f->buf_len;
+    f->buf_len = 0;
+    stream_check(f);
+    return last ? writer_end_block(f) : EMBER_OK;
+}
+
+/* Completes the file with its last block, retrying (10 ms doubling to
+ * 200 ms, for up to 30 s) while the namenode answers EMBER_EAGAIN. */
+static int writer_complete(ember_dfs_file *f) {
+    int64_t give_up = clock_monotonic_ms() + STREAM_COMPLETE_TIMEOUT_MS;
+    int64_t pause = 10;
+    for (;;) {
+        CompleteRequest m = COMPLETE_REQUEST__INIT;
+        m.path = f->path;
+        m.last_block_id = f->prev_id;
+        m.last_length = f->prev_len;
+        ClientMessage req = CLIENT_MESSAGE__INIT;
+        req.body_case = CLIENT_MESSAGE__BODY_COMPLETE;
+        req.complete = &m;
+        ClientMessage *env;
+        DfsResult *res;
+        int rc = dfs_call(f->dfs, &req, &env, &res);
+        if (rc == EMBER_OK)
+            client_message__free_unpacked(env, NULL);
+        if (rc != EMBER_EAGAIN || clock_monotonic_ms() + pause > give_up)
+            return rc;
+        stream_sleep_ms(pause);
+        pause = pause * 2 > 200 ? 200 : pause * 2;
+    }
+}
+
+int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_options *opts,
+                     ember_dfs_file **out) {
+    ember_create_options none = {0};
+    if (opts == NULL)
+        opts = &none;
+    ember_dfs_file *f = stream_new(dfs, path, STREAM_WRITER_IDLE);
+    if (f == NULL) {
+        dfs_set_error(dfs, "out of memory");
+        return EMBER_ENOMEM;
+    }
+    CreateRequest m = CREATE_REQUEST__INIT;
+    m.path = (char *)path;
+    m.mode = opts->mode;
+    m.replication = opts->replication;
+    m.block_size = opts->block_size;
+    m.overwrite = opts->overwrite;
+    m.create_parents = opts->create_parents;
+    m.for_write = 1;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_CREATE;
+    req.create = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK) {
+        stream_free(f);
+        return rc;
+    }
+    if (res->status != NULL)
+        f->block_size = res->status->block_size;
+    client_message__free_unpacked(env, NULL);
+    if (f->block_size == 0 || f->block_size % STREAM_CHUNK != 0) {
+        dfs_set_error(dfs, "`%s': the namenode gave no valid block size", path);
+        stream_free(f);
+        return EMBER_EPROTO;
+    }
+    stream_check(f);
+    *out = f;
+    return EMBER_OK;
+}
+
+int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len) {
+    int rc = writer_usable(f);
+    if (rc != EMBER_OK)
+        return rc;
+    const uint8_t *p = data;
+    while (len > 0) {
+        size_t cap = writer_packet_cap(f);
+        if (f->buf_len == cap) {
+            /* Full, and more is coming: out it goes; the last of its
+             * block when it fills the block. */
+            rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size);
+            if (rc != EMBER_OK)
+                return rc;
+            continue;
+        }
+        size_t n = cap - f->buf_len < len ? cap - f->buf_len : len;
+        memcpy(f->buf + f->buf_len, p, n);
+        f->buf_len += n;
+        f->length += n;
+        p += n;
+        len -= n;
+    }
+    return EMBER_OK;
+}
+
+int ember_dfs_hflush(ember_dfs_file *f) {
+    int rc = writer_usable(f);
+    if (rc != EMBER_OK)
+        return rc;
+    if (f->buf_len > 0 &&
+        (rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size)) != EMBER_OK)
+        return rc;
+    if (f->state == STREAM_WRITER_BLOCK)
+        return writer_take_acks(f, f->next_seqno);
+    return EMBER_OK;
+}
+
+/* ---- reader --------------------------------------------------------------- */
+
+/* Closes r's connection; the packet in hand stays. */
+static void block_reader_disconnect(block_reader *r) {
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    frame_reader_destroy(r->frames);
+    r->frames = NULL;
+}
+
+/* Closes r's connection and drops its packet. */
+static void block_reader_reset(block_reader *r) {
+    block_reader_disconnect(r);
+    if (r->msg != NULL)
+        data_message__free_unpacked(r->msg, NULL);
+    r->msg = NULL;
+}
+
+/* The index of the block holding file offset pos (< f->length). */
+static size_t reader_find_block(const ember_dfs_file *f, uint64_t pos) {
+    size_t lo = 0, hi = f->nblocks; /* the last block with offset <= pos */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->blocks[mid]->offset <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Tells the namenode that the replica of block on rank failed its
+ * checksum.  Best effort: the read goes on whatever the answer. */
+static void reader_report_bad_block(ember_dfs_file *f, uint64_t block_id, uint32_t rank) {
+    ReportBadBlock m = REPORT_BAD_BLOCK__INIT;
+    m.block_id = block_id;
+    m.rank = rank;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK;
+    req.report_bad_block = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    if (dfs_call(f->dfs, &req, &env, &res) == EMBER_OK)
+        client_message__free_unpacked(env, NULL);
+}
+
+/* Whether rank failed earlier in this stream (HDFS's deadNodes). */
+static int reader_rank_dead(const ember_dfs_file *f, uint32_t rank) {
+    for (size_t i = 0; i < f->ndead; i++)
+        if (f->dead[i] == rank)
+            return 1;
+    return 0;
+}
+
+/* Location loc of r's block failed: not again for this block, and last
+ * for the rest of the stream. */
+static void reader_mark_dead(ember_dfs_file *f, block_reader *r, size_t loc) {
+    uint32_t rank = f->blocks[r->block]->locations[loc]->rank;
+    r->dead |= 1u << loc;
+    if (!reader_rank_dead(f, rank) && f->ndead < STREAM_DEAD_MAX)
+        f->dead[f->ndead++] = rank;
+}
+
+/* The location r is reading from failed (corrupt: its replica is bad, and
+ * the namenode hears of it).  Returns STREAM_RETRY. */
+static int reader_location_failed(ember_dfs_file *f, block_reader *r, int corrupt) {
+    const LocatedBlock *lb = f->blocks[r->block];
+    if (corrupt)
+        reader_report_bad_block(f, lb->block_id, lb->locations[r->loc]->rank);
+    reader_mark_dead(f, r, r->loc);
+    block_reader_disconnect(r);
+    return STREAM_RETRY;
+}
+
+/* Connects r to location loc of its block and asks for the rest of the
+ * block from file offset pos. */
+static int reader_try_location(ember_dfs_file *f, block_reader *r, size_t loc, uint64_t pos) {
+    const LocatedBlock *lb = f->blocks[r->block];
+    int rc = socket_connect_tcp(lb->locations[loc]->host, (int)lb->locations[loc]->port,
+                                STREAM_CONNECT_TIMEOUT_MS, &r->fd);
+    if (rc != EMBER_OK)
+        return rc;
+    if ((rc = frame_reader_create(&r->frames, FRAME_MAX_DEFAULT)) == EMBER_OK) {
+        ReadBlockRequest m = READ_BLOCK_REQUEST__INIT;
+        m.block_id = lb->block_id;
+        m.gen_stamp = lb->gen_stamp;
+        m.token = lb->token;
+        m.offset = pos - lb->offset;
+        m.length = lb->length - m.offset;
+        DataMessage dm = DATA_MESSAGE__INIT;
+        dm.body_case = DATA_MESSAGE__BODY_READ_BLOCK;
+        dm.read_block = &m;
+        rc = stream_send(r->fd, &dm);
+    }
+    if (rc != EMBER_OK) {
+        block_reader_disconnect(r);
+        return rc;
+    }
+    r->loc = loc;
+    r->next = pos;
+    return EMBER_OK;
+}
+
+/* (Re)connects r for block b from file offset pos, trying the locations
+ * in the namenode's order: first those that have not failed in this
+ * stream, then the others, never one that failed for this block. */
+static int reader_connect(ember_dfs_file *f, block_reader *r, size_t b, uint64_t pos) {
+    block_reader_disconnect(r);
+    if (r->block != b) {
+        r->block = b;
+        r->dead = 0;
+    }
+    const LocatedBlock *lb = f->blocks[b];
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < lb->n_locations; i++) {
+            if ((r->dead & (1u << i)) || reader_rank_dead(f, lb->locations[i]->rank) != pass)
+                continue;
+            if (reader_try_location(f, r, i, pos) == EMBER_OK)
+                return EMBER_OK;
+            reader_mark_dead(f, r, i);
+        }
+    }
+    r->dead = 0; /* a later call tries them all again */
+    f->ndead = 0;
+    dfs_set_error(f->dfs, "could not obtain block blk_%llu from any datanode",
+                  (unsigned long long)lb->block_id);
+    return EMBER_EIO;
+}
+
+/* Reads r's next packet, checks it continues the range and its checksums,
+ * and makes it the packet in hand.  STREAM_RETRY when the location failed
+ * (r is then disconnected). */
+static int reader_next_packet(ember_dfs_file *f, block_reader *r) {
+    const LocatedBlock *lb = f->blocks[r->block];
+    const uint8_t *payload;
+    size_t len;
+    DataMessage *msg;
+    int rc =
+        socket_read_frame(r->fd, r->frames, clock_monotonic_ms() + DFS_TIMEOUT_MS, &payload, &len);
+    if (rc != EMBER_OK || message_decode_data(payload, len, &msg) != EMBER_OK)
+        return reader_location_failed(f, r, 0);
+    if (msg->body_case == DATA_MESSAGE__BODY_ERROR) {
+        int corrupt = msg->error->code == EMBER_ECORRUPT;
+        data_message__free_unpacked(msg, NULL);
+        return reader_location_failed(f, r, corrupt);
+    }
+    const Packet *p = msg->body_case == DATA_MESSAGE__BODY_PACKET ? msg->packet : NULL;
+    uint64_t block_end = lb->offset + lb->length;
+    uint64_t start = p != NULL ? lb->offset + p->offset : 0;
+    if (p == NULL || p->offset > lb->length || p->data.len > lb->length - p->offset ||
+        start > r->next || start + p->data.len < r->next ||
+        (start + p->data.len == r->next && !p->last) ||
+        (p->last && start + p->data.len != block_end)) {
+        data_message__free_unpacked(msg, NULL); /* not the range asked for */
+        return reader_location_failed(f, r, 0);
+    }
+    uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
+    size_t n = stream_chunk_crcs(p->data.data, p->data.len, crcs);
+    if (n != p->n_crcs || memcmp(crcs, p->crcs, n * sizeof(crcs[0])) != 0) {
+        data_message__free_unpacked(msg, NULL);
+        return reader_location_failed(f, r, 1);
+    }
+    if (r->msg != NULL)
+        data_message__free_unpacked(r->msg, NULL);
+    r->msg = msg;
+    r->msg_pos = start;
+    r->next = start + p->data.len;
+    if (r->next == block_end)
+        block_reader_disconnect(r); /* all of the range is here */
+    return EMBER_OK;
+}
+
+/* Reads up to len bytes at file offset pos through r: from the packet in
+ * hand, then from r's connection, (re)connecting when pos is not where it
+ * continues.  *got is short only at the end of the file or after a
+ * failure (which is then reported by the next call). */
+static int reader_read(ember_dfs_file *f, block_reader *r, uint64_t pos, uint8_t *out, size_t len,
+                       size_t *got) {
+    size_t done = 0;
+    int rc = EMBER_OK;
+    if (pos >= f->length)
+        len = 0;
+    else if (len > f->length - pos)
+        len = (size_t)(f->length - pos);
+    while (done < len) {
+        if (r->msg != NULL && pos >= r->msg_pos && pos - r->msg_pos < r->msg->packet->data.len) {
+            size_t off = (size_t)(pos - r->msg_pos);
+            size_t n = r->msg->packet->data.len - off;
+            if (n > len - done)
+                n = len - done;
+            memcpy(out + done, r->msg->packet->data.data + off, n);
+            done += n;
+            pos += n;
+            continue;
+        }
+        size_t b = reader_find_block(f, pos);
+        if (r->fd < 0 || r->block != b || r->next != pos) {
+            if ((rc = reader_connect(f, r, b, pos)) != EMBER_OK)
+                break;
+        }
+        rc = reader_next_packet(f, r);
+        if (rc == STREAM_RETRY)
+            continue;
+        if (rc != EMBER_OK)
+            break;
+    }
+    *got = done;
+    if (done > 0 || rc == EMBER_OK) {
+        f->dfs->error[0] = '\0';
+        return EMBER_OK;
+    }
+    return rc;
+}
+
+/* Checks that blocks cover [0, length) in order, back to back. */
+static int reader_check_blocks(const ember_dfs_file *f) {
+    uint64_t at = 0;
+    for (size_t i = 0; i < f->nblocks; i++) {
+        if (f->blocks[i]->offset != at || f->blocks[i]->length > UINT64_MAX - at)
+            return EMBER_EPROTO;
+        at += f->blocks[i]->length;
+    }
+    return at >= f->length ? EMBER_OK : EMBER_EPROTO;
+}
+
+int ember_dfs_open(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
+    ember_dfs_file *f = stream_new(dfs, path, STREAM_READER);
+    if (f == NULL) {
+        dfs_set_error(dfs, "out of memory");
+        return EMBER_ENOMEM;
+    }
+    GetBlockLocationsRequest m = GET_BLOCK_LOCATIONS_REQUEST__INIT;
+    m.path = (char *)path;
+    m.offset = 0;
+    m.length = UINT64_MAX;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS;
+    req.get_block_locations = &m;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &f->env, &res);
+    if (rc != EMBER_OK) {
+        f->env = NULL;
+        stream_free(f);
+        return rc;
+    }
+    if (res->status == NULL) {
+        dfs_set_error(dfs, "`%s': the namenode sent no file status", path);
+        rc = EMBER_EPROTO;
+    } else if (res->status->is_dir) {
+        dfs_set_error(dfs, "`%s': Is a directory", path);
+        rc = EMBER_EISDIR;
+    } else {
+        f->length = res->status->length;
+        f->blocks = res->blocks;
+        f->nblocks = res->n_blocks;
+        if ((rc = reader_check_blocks(f)) != EMBER_OK)
+            dfs_set_error(dfs, "`%s': the namenode's block list does not cover the file", path);
+    }
+    if (rc != EMBER_OK) {
+        stream_free(f);
+        return rc;
+    }
+    stream_check(f);
+    *out = f;
+    return EMBER_OK;
+}
+
+int ember_dfs_read(ember_dfs_file *f, void *buf, size_t len, size_t *got) {
+    *got = 0;
+    if (f->state != STREAM_READER) {
+        dfs_set_error(f->dfs, "`%s': not open for reading", f->path);
+        return EMBER_ESTATE;
+    }
+    int rc = reader_read(f, &f->seq, f->pos, buf, len, got);
+    f->pos += *got;
+    stream_check(f);
+    return rc;
+}
+
+int ember_dfs_pread(ember_dfs_file *f, void *buf, size_t len, uint64_t offset, size_t *got) {
+    *got = 0;
+    if (f->state != STREAM_READER) {
+        dfs_set_error(f->dfs, "`%s': not open for reading", f->path);
+        return EMBER_ESTATE;
+    }
+    block_reader r = {.fd = -1, .block = SIZE_MAX};
+    int rc = reader_read(f, &r, offset, buf, len, got);
+    block_reader_reset(&r);
+    return rc;
+}
+
+int ember_dfs_seek(ember_dfs_file *f, uint64_t offset) {
+    if (f->state != STREAM_READER) {
+        dfs_set_error(f->dfs, "`%s': cannot seek in a file open for writing", f->path);
+        return EMBER_ESTATE;
+    }
+    if (offset > f->length) {
+        dfs_set_error(f->dfs, "Cannot seek after EOF");
+        return EMBER_EINVAL;
+    }
+    f->dfs->error[0] = '\0';
+    f->pos = offset; /* the connection is kept: the next read decides */
+    return EMBER_OK;
+}
+
+uint64_t ember_dfs_file_length(const ember_dfs_file *f) { return f->length; }
+
+int ember_dfs_close_file(ember_dfs_file *f) {
+    if (f == NULL)
+        return EMBER_OK;
+    int rc = EMBER_OK;
+    if (f->state != STREAM_READER && (rc = writer_usable(f)) == EMBER_OK) {
+        if (f->buf_len > 0 || f->state == STREAM_WRITER_BLOCK)
+            rc = writer_send_packet(f, 1);
+        if (rc == EMBER_OK)
+            rc = writer_complete(f);
+    }
+    stream_free(f);
+    return rc;
+}

@@ -1,0 +1,1252 @@
+/* block_store.c -- a datanode's replicas on disk (see block_store.h).
+ *
+ * Owns, in every configured data directory, current/, current/rbw/ and
+ * current/finalized/, and in those two the files named blk_<id> and
+ * blk_<id>_<gs>.meta (decimal, no leading zeros: exactly what
+ * replica_path() prints).  Other names are never touched.
+ *
+ * The index.  An open-addressing hash map (linear probing, backward-shift
+ * deletion) from block id to a replica record: its state, directory, gen
+ * stamp and, once finalized, length.  Every replica in it is in one of
+ *   REPLICA_WRITING    a block_writer owns it; its files are in rbw/ and
+ *                      its length lives in the writer
+ *   REPLICA_FINALIZED  its files are in finalized/ and were fsynced, with
+ *                      the directory entries, before it got this state
+ * Transitions: (absent) -> WRITING in block_writer_create(); WRITING ->
+ * FINALIZED in block_writer_finalize(); WRITING -> (absent) on abort or a
+ * failed finalize; FINALIZED -> (absent) in block_store_delete().  Only
+ * FINALIZED replicas are visible to readers, lists and used_bytes, which
+ * is the sum over them of length + meta_size(length).
+ *
+ * A writer (block_writer.state):
+ *   WRITER_WRITING  data_fd and meta_fd are open; the data file holds
+ *                   length bytes; the meta file holds the header and the
+ *                   CRCs of the length / 512 complete chunks, and
+ *                   partial_crc is the CRC32C of the partial_len =
+ *                   length % 512 bytes of the last chunk
+ *   WRITER_FAILED   a write failed part way: the files no longer match
+ *                   the counters, so every append fails with EMBER_EIO and
+ *                   finalize removes the files
+ * The only transition, WRITING -> FAILED, is writer_fail().
+ *
+ * Finalize writes the last partial chunk's CRC, fsyncs both files,
+ * renames data then meta into finalized/ and fsyncs finalized/ and rbw/.
+ * A crash between the two renames leaves a data file in finalized/
+ * without its meta (the meta is an rbw leftover, removed at open).
+ *
+ * What open indexes.  In finalized/, a block is indexed when it has a data
+ * file and a meta file whose size is 16 + 4 * ceil(length / 512); when
+ * several metas of one id are there, the one of highest gen stamp with
+ * that size.  Anything else -- a data file alone, a meta alone or of the
+ * wrong size, an unparsable name -- is left on disk, not indexed, and
+ * counted in block_store.skipped (nothing reports it yet; a datanode log
+ * line is the intended consumer).  The same id finalized in two
+ * directories: the higher gen stamp wins, then the longer replica; the
+ * other is skipped the same way.  Meta headers are checked by readers, not
+ * at open, so open costs a directory listing and a stat per file.
+ *
+ * Failed directories.  A directory is failed when its layout cannot be
+ * made or its rbw leftovers cannot be removed at open, or when creating,
+ * writing, fsyncing or renaming a replica in it fails with an errno that
+ * says the disk is gone or read-only (dir_errno_is_failure()).  A full
+ * disk (ENOSPC, EDQUOT, EFBIG) is not a failed one: block_writer_create()
+ * tries the next directory but does not mark it.  A failed directory takes
+ * no new replicas; its finalized replicas stay indexed and readable (each
+ * read verifies its checksums anyway).
+ *
+ * Ownership: the store owns its writers' index entries, so every writer
+ * must be finalized or aborted before block_store_close().  Readers hold
+ * their own descriptors and a copy of the replica's info: they may outlive
+ * a delete of the replica and the store itself. */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "block_store.h"
+#include "common/checksum.h"
+#include "common/error.h"
+
+#define BLOCK_STORE_PATH_MAX 4096
+#define META_HEADER_LEN 16
+#define META_VERSION 1
+#define META_CHECKSUM_CRC32C 1
+#define READ_WINDOW_CHUNKS 2048 /* a reader verifies up to 1 MiB per pair of preads */
+#define APPEND_STACK_CRCS 128   /* a 64 KiB packet's CRCs fit on the stack */
+#define INDEX_MIN_CAP 64        /* a power of two */
+
+static const unsigned char meta_magic[8] = {'E', 'M', 'B', 'R', 'M', 'E', 'T', 'A'};
+
+typedef enum {
+    REPLICA_NONE = 0,  /* an empty slot of the index */
+    REPLICA_WRITING,   /* in rbw/, owned by a block_writer */
+    REPLICA_FINALIZED, /* in finalized/, visible */
+} replica_state;
+
+typedef struct {
+    uint64_t block_id;
+    uint64_t gen_stamp;
+    uint64_t length; /* finalized only; 0 while writing */
+    uint32_t dir;
+    uint8_t state; /* replica_state */
+} replica;
+
+typedef struct {
+    char *path;      /* as configured */
+    char *rbw;       /* path/current/rbw */
+    char *finalized; /* path/current/finalized */
+    int failed;
+} data_dir;
+
+struct block_store {
+    data_dir *dirs;
+    int ndirs;
+    int nfailed;
+    replica *index; /* index_cap slots, a power of two */
+    size_t index_cap;
+    size_t index_count;
+    uint64_t used_bytes;
+    uint64_t skipped;     /* files left out at open (see the file comment) */
+    int *order;           /* block_writer_create()'s scratch: directory order */
+    uint64_t *free_bytes; /* ... and each directory's free space */
+};
+
+typedef enum {
+    WRITER_WRITING, /* appending; the files match the counters */
+    WRITER_FAILED,  /* a write failed; only finalize (which fails) or abort */
+} writer_state;
+
+struct block_writer {
+    block_store *store;
+    writer_state state;
+    uint64_t block_id;
+    uint64_t gen_stamp;
+    uint32_t dir;
+    int data_fd;
+    int meta_fd;
+    uint64_t length;
+    uint32_t partial_crc; /* CRC32C of the last partial_len bytes */
+    size_t partial_len;   /* length % BLOCK_CHUNK_SIZE */
+};
+
+struct block_reader {
+    block_info info;
+    int data_fd;
+    int meta_fd;
+    int header_ok;      /* the meta header checked out at open */
+    unsigned char *buf; /* chunk data of ranges not on chunk boundaries */
+    size_t buf_cap;
+    unsigned char *crcs; /* big-endian CRCs of one window */
+    size_t crcs_cap;
+};
+
+/* ---- small helpers ---- */
+
+static void put_be16(unsigned char *p, uint16_t v) {
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static uint16_t get_be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static uint32_t get_be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Formats a one-line reason into err (which may be NULL). */
+__attribute__((format(printf, 3, 4))) static void store_reason(char *err, size_t errlen,
+                                                               const char *fmt, ...) {
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Number of chunks of a replica of length bytes. */
+static uint64_t chunk_count(uint64_t length) {
+    return length / BLOCK_CHUNK_SIZE + (length % BLOCK_CHUNK_SIZE != 0);
+}
+
+/* Size of the meta file of a replica of length bytes. */
+static uint64_t meta_size(uint64_t length) { return META_HEADER_LEN + 4 * chunk_count(length); }
+
+/* dir/blk_<id> (meta 0) or dir/blk_<id>_<gs>.meta (meta 1) into out. */
+static int replica_path(char *out, size_t outlen, const char *dir, uint64_t id, uint64_t gs,
+                        int meta) {
+    int len = meta ? snprintf(out, outlen, "%s/blk_%llu_%llu.meta", dir, (unsigned long long)id,
+                              (unsigned long long)gs)
+                   : snprintf(out, outlen, "%s/blk_%llu", dir, (unsigned long long)id);
+    return (len < 0 || (size_t)len >= outlen) ? EMBER_EINVAL : EMBER_OK;
+}
+
+/* Parses a decimal u64 as replica_path() prints it: 1 to 20 digits, no
+ * leading zero, no overflow.  Returns the first character after it, or
+ * NULL when there is no such number at p. */
+static const char *parse_u64(const char *p, uint64_t *out) {
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
+        return NULL;
+    uint64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return NULL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return p;
+}
+
+/* 1 when name is "blk_<id>" (*is_meta 0) or "blk_<id>_<gs>.meta" (*is_meta
+ * 1), 0 for any other name. */
+static int parse_replica_name(const char *name, uint64_t *id, uint64_t *gs, int *is_meta) {
+    if (strncmp(name, "blk_", 4) != 0)
+        return 0;
+    const char *p = parse_u64(name + 4, id);
+    if (p == NULL)
+        return 0;
+    if (*p == '\0') {
+        *gs = 0;
+        *is_meta = 0;
+        return 1;
+    }
+    if (*p != '_' || (p = parse_u64(p + 1, gs)) == NULL || strcmp(p, ".meta") != 0)
+        return 0;
+    *is_meta = 1;
+    return 1;
+}
+
+static int pwrite_all(int fd, const void *data, size_t len, uint64_t offset) {
+    const unsigned char *p = data;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return EMBER_EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return EMBER_OK;
+}
+
+/* Reads exactly len bytes at offset: EMBER_EIO on an error, EMBER_ECORRUPT
+ * when the file ends first (it is shorter than the index says). */
+static int pread_exact(int fd, void *data, size_t len, uint64_t offset) {
+    unsigned char *p = data;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return EMBER_EIO;
+        if (n == 0)
+            return EMBER_ECORRUPT;
+        p += n;
+        len -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    return EMBER_OK;
+}
+
+static int fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return EMBER_EIO;
+    int rc = fsync(fd) == 0 ? EMBER_OK : EMBER_EIO;
+    if (rc != EMBER_OK) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return rc;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Makes dir (mode 0700) when missing and fsyncs parent, so that the
+ * directory survives a crash along with what is later put in it. */
+static int ensure_dir(const char *dir, const char *parent, char *err, size_t errlen) {
+    struct stat st;
+    if (mkdir(dir, 0700) != 0) {
+        if (errno != EEXIST) {
+            store_reason(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+            return EMBER_EIO;
+        }
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            store_reason(err, errlen, "%s is not a directory", dir);
+            return EMBER_EIO;
+        }
+        return EMBER_OK;
+    }
+    if (fsync_dir(parent) != EMBER_OK) {
+        store_reason(err, errlen, "cannot fsync %s: %s", parent, strerror(errno));
+        return EMBER_EIO;
+    }
+    return EMBER_OK;
+}
+
+/* The parent directory of path into out ("." for a bare name). */
+static void parent_of(const char *path, char *out, size_t outlen) {
+    snprintf(out, outlen, "%s", path);
+    size_t len = strlen(out);
+    while (len > 1 && out[len - 1] == '/')
+        out[--len] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash == NULL)
+        snprintf(out, outlen, ".");
+    else if (slash == out)
+        out[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+/* 1 when a file operation in a data directory failing with err means the
+ * directory is broken (gone, unmounted, read-only, unreadable); 0 for a
+ * full disk and for errors that say nothing about the directory. */
+static int dir_errno_is_failure(int err) {
+    switch (err) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case EIO:
+    case ENOENT:
+    case ENOTDIR: return 1;
+    default: return 0;
+    }
+}
+
+static void dir_fail(block_store *store, uint32_t d) {
+    if (!store->dirs[d].failed) {
+        store->dirs[d].failed = 1;
+        store->nfailed++;
+    }
+}
+
+/* ---- the index ---- */
+
+static uint64_t index_hash(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+static replica *index_find(const block_store *store, uint64_t block_id) {
+    size_t mask = store->index_cap - 1;
+    for (size_t i = (size_t)index_hash(block_id) & mask;; i = (i + 1) & mask) {
+        replica *r = &store->index[i];
+        if (r->state == REPLICA_NONE)
+            return NULL;
+        if (r->block_id == block_id)
+            return r;
+    }
+}
+
+/* Places r in a table known to lack r->block_id and to have room. */
+static void index_place(replica *table, size_t cap, const replica *r) {
+    size_t mask = cap - 1;
+    size_t i = (size_t)index_hash(r->block_id) & mask;
+    while (table[i].state != REPLICA_NONE)
+        i = (i + 1) & mask;
+    table[i] = *r;
+}
+
+/* Adds r, whose id is not in the index, growing the table past 70% load. */
+static int index_insert(block_store *store, const replica *r) {
+    if ((store->index_count + 1) * 10 > store->index_cap * 7) {
+        size_t cap = store->index_cap * 2;
+        replica *table = calloc(cap, sizeof *table);
+        if (table == NULL)
+            return EMBER_ENOMEM;
+        for (size_t i = 0; i < store->index_cap; i++)
+            if (store->index[i].state != REPLICA_NONE)
+                index_place(table, cap, &store->index[i]);
+        free(store->index);
+        store->index = table;
+        store->index_cap = cap;
+    }
+    index_place(store->index, store->index_cap, r);
+    store->index_count++;
+    return EMBER_OK;
+}
+
+/* Empties slot, shifting back the entries of its probe run that would
+ * otherwise no longer be found. */
+static void index_remove(block_store *store, replica *slot) {
+    size_t mask = store->index_cap - 1;
+    size_t i = (size_t)(slot - store->index);
+    store->index_count--;
+    for (;;) {
+        store->index[i].state = REPLICA_NONE;
+        size_t j = i;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (store->index[j].state == REPLICA_NONE)
+                return;
+            size_t home = (size_t)index_hash(store->index[j].block_id) & mask;
+            /* The entry at j stays when its home lies cyclically in (i, j]. */
+            int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays) {
+                store->index[i] = store->index[j];
+                i = j;
+                break;
+            }
+        }
+    }
+}
+
+/* ---- opening: layout, rbw cleanup, indexing ---- */
+
+typedef struct {
+    uint64_t id;
+    uint64_t gs;   /* metas only */
+    uint64_t size; /* file size */
+    int is_meta;
+} found_file;
+
+static int cmp_found(const void *a, const void *b) {
+    const found_file *x = a, *y = b;
+    if (x->id != y->id)
+        return (x->id > y->id) - (x->id < y->id);
+    if (x->is_meta != y->is_meta)
+        return x->is_meta - y->is_meta;       /* the data file first */
+    return (x->gs < y->gs) - (x->gs > y->gs); /* then metas, highest gen stamp first */
+}
+
+/* Makes dir, dir/current, rbw and finalized. */
+static int dir_layout(data_dir *dd, char *err, size_t errlen) {
+    char current[BLOCK_STORE_PATH_MAX], parent[BLOCK_STORE_PATH_MAX];
+    snprintf(current, sizeof current, "%s/current", dd->path);
+    parent_of(dd->path, parent, sizeof parent);
+    int rc = ensure_dir(dd->path, parent, err, errlen);
+    if (rc == EMBER_OK)
+        rc = ensure_dir(current, dd->path, err, errlen);
+    if (rc == EMBER_OK)
+        rc = ensure_dir(dd->rbw, current, err, errlen);
+    if (rc == EMBER_OK)
+        rc = ensure_dir(dd->finalized, current, err, errlen);
+    return rc;
+}
+
+/* Removes the replica files left in rbw/ (other names stay).  The names are
+ * collected first so that the listing is not read while it changes. */
+static int dir_clean_rbw(data_dir *dd, char *err, size_t errlen) {
+    DIR *d = opendir(dd->rbw);
+    if (d == NULL) {
+        store_reason(err, errlen, "cannot list %s: %s", dd->rbw, strerror(errno));
+        return EMBER_EIO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = EMBER_OK;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t id, gs;
+        int is_meta;
+        if (parse_replica_name(e->d_name, &id, &gs, &is_meta)) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                char **grown = realloc(names, ncap * sizeof *names);
+                if (grown == NULL) {
+                    rc = EMBER_ENOMEM;
+                    break;
+                }
+                names = grown;
+                cap = ncap;
+            }
+            if ((names[n] = strdup(e->d_name)) == NULL) {
+                rc = EMBER_ENOMEM;
+                break;
+            }
+            n++;
+        }
+        errno = 0;
+    }
+    if (rc == EMBER_OK && errno != 0) {
+        store_reason(err, errlen, "cannot list %s: %s", dd->rbw, strerror(errno));
+        rc = EMBER_EIO;
+    } else if (rc == EMBER_ENOMEM) {
+        store_reason(err, errlen, "out of memory listing %s", dd->rbw);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == EMBER_OK && unlinkat(dirfd(d), names[i], 0) != 0 && errno != ENOENT) {
+            store_reason(err, errlen, "cannot remove %s/%s: %s", dd->rbw, names[i],
+                         strerror(errno));
+            rc = EMBER_EIO;
+        }
+        free(names[i]);
+    }
+    free(names);
+    closedir(d);
+    if (rc == EMBER_OK && n > 0 && fsync_dir(dd->rbw) != EMBER_OK) {
+        store_reason(err, errlen, "cannot fsync %s: %s", dd->rbw, strerror(errno));
+        rc = EMBER_EIO;
+    }
+    return rc;
+}
+
+/* Lists the replica files of d's finalized/ into *out (malloc'd). */
+static int dir_list_finalized(block_store *store, uint32_t d, found_file **out, size_t *count,
+                              char *err, size_t errlen) {
+    const char *path = store->dirs[d].finalized;
+    *out = NULL;
+    *count = 0;
+    DIR *dir = opendir(path);
+    if (dir == NULL) {
+        store_reason(err, errlen, "cannot list %s: %s", path, strerror(errno));
+        return EMBER_EIO;
+    }
+    found_file *files = NULL;
+    size_t n = 0, cap = 0;
+    int rc = EMBER_OK;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(dir)) != NULL) {
+        found_file f;
+        struct stat st;
+        if (!parse_replica_name(e->d_name, &f.id, &f.gs, &f.is_meta)) {
+            errno = 0;
+            continue;
+        }
+        if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+            store->skipped++;
+            errno = 0;
+            continue;
+        }
+        f.size = (uint64_t)st.st_size;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            found_file *grown = realloc(files, ncap * sizeof *files);
+            if (grown == NULL) {
+                rc = EMBER_ENOMEM;
+                store_reason(err, errlen, "out of memory listing %s", path);
+                break;
+            }
+            files = grown;
+            cap = ncap;
+        }
+        files[n++] = f;
+        errno = 0;
+    }
+    if (rc == EMBER_OK && errno != 0) {
+        store_reason(err, errlen, "cannot list %s: %s", path, strerror(errno));
+        rc = EMBER_EIO;
+    }
+    closedir(dir);
+    if (rc != EMBER_OK) {
+        free(files);
+        return rc;
+    }
+    *out = files;
+    *count = n;
+    return EMBER_OK;
+}
+
+/* Indexes the finalized replicas of directory d (see the file comment). */
+static int dir_index(block_store *store, uint32_t d, char *err, size_t errlen) {
+    found_file *files;
+    size_t n;
+    int rc = dir_list_finalized(store, d, &files, &n, err, errlen);
+    if (rc != EMBER_OK)
+        return rc;
+    if (n > 1)
+        qsort(files, n, sizeof *files, cmp_found);
+    for (size_t i = 0; i < n;) {
+        size_t end = i + 1;
+        while (end < n && files[end].id == files[i].id)
+            end++;
+        /* files[i .. end) share an id: the data file (if any) first. */
+        const found_file *data = files[i].is_meta ? NULL : &files[i];
+        const found_file *meta = NULL;
+        for (size_t k = data ? i + 1 : i; k < end && data != NULL; k++)
+            if (files[k].size == meta_size(data->size)) {
+                meta = &files[k];
+                break;
+            }
+        store->skipped += (uint64_t)(end - i) - (meta != NULL ? 2 : 0);
+        if (meta != NULL) {
+            replica r = {.block_id = data->id,
+                         .gen_stamp = meta->gs,
+                         .length = data->size,
+                         .dir = d,
+                         .state = REPLICA_FINALIZED};
+            replica *old = index_find(store, r.block_id);
+            if (old == NULL) {
+                rc = index_insert(store, &r);
+                if (rc != EMBER_OK) {
+                    store_reason(err, errlen, "out of memory indexing %s",
+                                 store->dirs[d].finalized);
+                    break;
+                }
+                store->used_bytes += r.length + meta_size(r.length);
+            } else {
+                /* The same block in an earlier directory: keep the newer. */
+                store->skipped += 2;
+                if (r.gen_stamp > old->gen_stamp ||
+                    (r.gen_stamp == old->gen_stamp && r.length > old->length)) {
+                    store->used_bytes -= old->length + meta_size(old->length);
+                    store->used_bytes += r.length + meta_size(r.length);
+                    *old = r;
+                }
+            }
+        }
+        i = end;
+    }
+    free(files);
+    return rc;
+}
+
+/* Splits dirs at commas (empty items are skipped, as disk_usage does) into
+ * store->dirs with their rbw and finalized paths. */
+static int store_parse_dirs(block_store *store, const char *dirs, char *err, size_t errlen) {
+    int cap = 1;
+    for (const char *p = dirs; *p; p++)
+        cap += *p == ',';
+    store->dirs = calloc((size_t)cap, sizeof *store->dirs);
+    store->order = calloc((size_t)cap, sizeof *store->order);
+    store->free_bytes = calloc((size_t)cap, sizeof *store->free_bytes);
+    if (store->dirs == NULL || store->order == NULL || store->free_bytes == NULL) {
+        store_reason(err, errlen, "out of memory");
+        return EMBER_ENOMEM;
+    }
+    const char *p = dirs;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len > 0) {
+            if (len > BLOCK_STORE_PATH_MAX - 128) {
+                store_reason(err, errlen, "data directory path too long: %.64s...", p);
+                return EMBER_EINVAL;
+            }
+            data_dir *dd = &store->dirs[store->ndirs];
+            dd->path = strndup(p, len);
+            if (dd->path == NULL) {
+                store_reason(err, errlen, "out of memory");
+                return EMBER_ENOMEM;
+            }
+            store->ndirs++;
+            for (int i = 0; i + 1 < store->ndirs; i++)
+                if (strcmp(store->dirs[i].path, dd->path) == 0) {
+                    store_reason(err, errlen, "data directory %s listed twice", dd->path);
+                    return EMBER_EINVAL;
+                }
+            if (asprintf(&dd->rbw, "%s/current/rbw", dd->path) < 0) {
+                dd->rbw = NULL;
+                store_reason(err, errlen, "out of memory");
+                return EMBER_ENOMEM;
+            }
+            if (asprintf(&dd->finalized, "%s/current/finalized", dd->path) < 0) {
+                dd->finalized = NULL;
+                store_reason(err, errlen, "out of memory");
+                return EMBER_ENOMEM;
+            }
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (store->ndirs == 0) {
+        store_reason(err, errlen, "no data directories configured");
+        return EMBER_EINVAL;
+    }
+    return EMBER_OK;
+}
+
+/* On success err is empty, or names the first directory that failed. */
+int block_store_open(const char *dirs, block_store **out, char *err, size_t errlen) {
+    store_reason(err, errlen, "%s", "");
+    if (dirs == NULL || out == NULL) {
+        store_reason(err, errlen, "invalid argument");
+        return EMBER_EINVAL;
+    }
+    *out = NULL;
+    block_store *store = calloc(1, sizeof *store);
+    if (store == NULL) {
+        store_reason(err, errlen, "out of memory");
+        return EMBER_ENOMEM;
+    }
+    store->index_cap = INDEX_MIN_CAP;
+    store->index = calloc(store->index_cap, sizeof *store->index);
+    int rc = store->index == NULL ? EMBER_ENOMEM : EMBER_OK;
+    if (rc != EMBER_OK)
+        store_reason(err, errlen, "out of memory");
+    else
+        rc = store_parse_dirs(store, dirs, err, errlen);
+    if (rc != EMBER_OK)
+        goto fail;
+
+    char why[BLOCK_STORE_PATH_MAX + 128], first_why[BLOCK_STORE_PATH_MAX + 128];
+    first_why[0] = '\0';
+    for (int d = 0; d < store->ndirs; d++) {
+        data_dir *dd = &store->dirs[d];
+        rc = dir_layout(dd, why, sizeof why);
+        if (rc == EMBER_OK)
+            rc = dir_clean_rbw(dd, why, sizeof why);
+        if (rc == EMBER_OK)
+            rc = dir_index(store, (uint32_t)d, why, sizeof why);
+        if (rc == EMBER_ENOMEM) {
+            store_reason(err, errlen, "%s", why);
+            goto fail;
+        }
+        if (rc != EMBER_OK) {
+            dir_fail(store, (uint32_t)d);
+            if (first_why[0] == '\0')
+                snprintf(first_why, sizeof first_why, "%s", why);
+        }
+    }
+    if (store->nfailed == store->ndirs) {
+        store_reason(err, errlen, "no usable data directory (%d configured): %s", store->ndirs,
+                     first_why);
+        rc = EMBER_EIO;
+        goto fail;
+    }
+    /* (A directory fails before dir_index() inserts anything from it, so
+     * no replica of a failed directory is indexed.) */
+    if (store->nfailed > 0)
+        store_reason(err, errlen, "%s", first_why);
+    *out = store;
+    return EMBER_OK;
+fail:
+    block_store_close(store);
+    return rc;
+}
+
+void block_store_close(block_store *store) {
+    if (store == NULL)
+        return;
+    for (int d = 0; d < store->ndirs; d++) {
+        free(store->dirs[d].path);
+        free(store->dirs[d].rbw);
+        free(store->dirs[d].finalized);
+    }
+    free(store->dirs);
+    free(store->order);
+    free(store->free_bytes);
+    free(store->index);
+    free(store);
+}
+
+void block_store_dirs(const block_store *store, int *total, int *failed) {
+    if (total != NULL)
+        *total = store != NULL ? store->ndirs : 0;
+    if (failed != NULL)
+        *failed = store != NULL ? store->nfailed : 0;
+}
+
+uint64_t block_store_used_bytes(const block_store *store) {
+    return store != NULL ? store->used_bytes : 0;
+}
+
+/* ---- writers ---- */
+
+/* Asserts the invariants of the writer's state. */
+static void writer_check(const block_writer *w) {
+    (void)w;
+    assert(w->state == WRITER_WRITING || w->state == WRITER_FAILED);
+    assert(w->state == WRITER_FAILED || (w->data_fd >= 0 && w->meta_fd >= 0));
+    assert(w->state == WRITER_FAILED || w->partial_len == w->length % BLOCK_CHUNK_SIZE);
+    assert(w->partial_len != 0 || w->partial_crc == 0);
+}
+
+/* WRITING -> FAILED; the directory fails too when err says it is broken. */
+static void writer_fail(block_writer *w, int err) {
+    w->state = WRITER_FAILED;
+    if (dir_errno_is_failure(err))
+        dir_fail(w->store, w->dir);
+    writer_check(w);
+}
+
+/* Orders the healthy directories by free space, most first (the lower
+ * index first on a tie); returns how many there are.  A directory statvfs
+ * says is gone fails here; one it cannot measure otherwise goes last, and
+ * creating the files will tell. */
+static int store_order_dirs(block_store *store) {
+    int n = 0;
+    for (int d = 0; d < store->ndirs; d++) {
+        if (store->dirs[d].failed)
+            continue;
+        struct statvfs vfs;
+        uint64_t avail = 0;
+        if (statvfs(store->dirs[d].rbw, &vfs) == 0) {
+            avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+        } else if (dir_errno_is_failure(errno)) {
+            dir_fail(store, (uint32_t)d);
+            continue;
+        }
+        /* Insertion sort: a handful of directories. */
+        int i = n++;
+        while (i > 0 && store->free_bytes[i - 1] < avail) {
+            store->order[i] = store->order[i - 1];
+            store->free_bytes[i] = store->free_bytes[i - 1];
+            i--;
+        }
+        store->order[i] = d;
+        store->free_bytes[i] = avail;
+    }
+    return n;
+}
+
+/* Creates the rbw files of w in directory w->dir and writes the meta
+ * header.  On failure nothing is left and errno says why. */
+static int writer_create_files(block_writer *w) {
+    const data_dir *dd = &w->store->dirs[w->dir];
+    char data_path[BLOCK_STORE_PATH_MAX], meta_path[BLOCK_STORE_PATH_MAX];
+    if (replica_path(data_path, sizeof data_path, dd->rbw, w->block_id, 0, 0) != EMBER_OK ||
+        replica_path(meta_path, sizeof meta_path, dd->rbw, w->block_id, w->gen_stamp, 1) !=
+            EMBER_OK) {
+        errno = ENAMETOOLONG;
+        return EMBER_EIO;
+    }
+    unsigned char header[META_HEADER_LEN];
+    memcpy(header, meta_magic, sizeof meta_magic);
+    put_be16(header + 8, META_VERSION);
+    put_be16(header + 10, META_CHECKSUM_CRC32C);
+    put_be32(header + 12, BLOCK_CHUNK_SIZE);
+    w->data_fd = open(data_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->data_fd < 0)
+        return EMBER_EIO;
+    w->meta_fd = open(meta_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->meta_fd >= 0 && pwrite_all(w->meta_fd, header, sizeof header, 0) == EMBER_OK)
+        return EMBER_OK;
+    int saved = errno;
+    if (w->meta_fd >= 0) {
+        close(w->meta_fd);
+        unlink(meta_path);
+        w->meta_fd = -1;
+    }
+    close(w->data_fd);
+    unlink(data_path);
+    w->data_fd = -1;
+    errno = saved;
+    return EMBER_EIO;
+}
+
+int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stamp,
+                        block_writer **out) {
+    if (store == NULL || out == NULL)
+        return EMBER_EINVAL;
+    *out = NULL;
+    if (index_find(store, block_id) != NULL)
+        return EMBER_EEXIST;
+    block_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return EMBER_ENOMEM;
+    w->store = store;
+    w->block_id = block_id;
+    w->gen_stamp = gen_stamp;
+    w->data_fd = w->meta_fd = -1;
+    int n = store_order_dirs(store);
+    int created = 0;
+    for (int i = 0; i < n && !created; i++) {
+        w->dir = (uint32_t)store->order[i];
+        if (writer_create_files(w) == EMBER_OK)
+            created = 1;
+        else if (dir_errno_is_failure(errno))
+            dir_fail(store, w->dir);
+    }
+    if (!created) {
+        free(w);
+        return EMBER_EIO;
+    }
+    replica r = {
+        .block_id = block_id, .gen_stamp = gen_stamp, .dir = w->dir, .state = REPLICA_WRITING};
+    if (index_insert(store, &r) != EMBER_OK) {
+        w->state = WRITER_FAILED; /* so that abort only removes the files */
+        block_writer_abort(w);
+        return EMBER_ENOMEM;
+    }
+    w->state = WRITER_WRITING;
+    writer_check(w);
+    *out = w;
+    return EMBER_OK;
+}
+
+int block_writer_append(block_writer *w, const void *data, size_t len, const uint32_t *crcs,
+                        size_t ncrcs) {
+    if (w == NULL || (data == NULL && len > 0))
+        return EMBER_EINVAL;
+    if (w->state == WRITER_FAILED)
+        return EMBER_EIO;
+    if (crcs != NULL && (w->partial_len != 0 || ncrcs != chunk_count(len)))
+        return EMBER_EINVAL;
+    if (len == 0)
+        return EMBER_OK;
+    if (len > UINT64_MAX - w->length)
+        return EMBER_EINVAL;
+
+    /* The CRCs of the chunks this call completes, computed (and checked
+     * against the sender's) before anything is written. */
+    unsigned char stack[APPEND_STACK_CRCS * 4], *done = stack;
+    size_t max_done = (w->partial_len + len) / BLOCK_CHUNK_SIZE, ndone = 0;
+    if (max_done > APPEND_STACK_CRCS && (done = malloc(max_done * 4)) == NULL)
+        return EMBER_ENOMEM;
+    const unsigned char *p = data;
+    uint32_t crc = w->partial_crc;
+    size_t plen = w->partial_len;
+    for (size_t off = 0, k = 0; off < len; k++) {
+        size_t take = BLOCK_CHUNK_SIZE - plen;
+        if (take > len - off)
+            take = len - off;
+        crc = crc32c(crc, p + off, take);
+        off += take;
+        plen += take;
+        if (crcs != NULL && crc != crcs[k]) {
+            if (done != stack)
+                free(done);
+            return EMBER_ECORRUPT;
+        }
+        if (plen == BLOCK_CHUNK_SIZE) {
+            put_be32(done + 4 * ndone++, crc);
+            crc = 0;
+            plen = 0;
+        }
+    }
+    int rc = pwrite_all(w->data_fd, data, len, w->length);
+    if (rc == EMBER_OK && ndone > 0)
+        rc = pwrite_all(w->meta_fd, done, 4 * ndone,
+                        META_HEADER_LEN + 4 * (w->length / BLOCK_CHUNK_SIZE));
+    int saved = errno;
+    if (done != stack)
+        free(done);
+    if (rc != EMBER_OK) {
+        writer_fail(w, saved);
+        return EMBER_EIO;
+    }
+    w->length += len;
+    w->partial_crc = crc;
+    w->partial_len = plen;
+    writer_check(w);
+    return EMBER_OK;
+}
+
+uint64_t block_writer_length(const block_writer *w) { return w != NULL ? w->length : 0; }
+
+/* Closes w's descriptors, removes its index entry and frees it. */
+static void writer_free(block_writer *w) {
+    if (w->data_fd >= 0)
+        close(w->data_fd);
+    if (w->meta_fd >= 0)
+        close(w->meta_fd);
+    replica *r = index_find(w->store, w->block_id);
+    if (r != NULL && r->state == REPLICA_WRITING)
+        index_remove(w->store, r);
+    free(w);
+}
+
+int block_writer_finalize(block_writer *w, uint64_t *length) {
+    if (w == NULL)
+        return EMBER_EINVAL;
+    block_store *store = w->store;
+    const data_dir *dd = &store->dirs[w->dir];
+    char rbw_data[BLOCK_STORE_PATH_MAX], rbw_meta[BLOCK_STORE_PATH_MAX];
+    char fin_data[BLOCK_STORE_PATH_MAX], fin_meta[BLOCK_STORE_PATH_MAX];
+    int rc = EMBER_OK, data_moved = 0, meta_moved = 0;
+    /* The paths fitted at create time, and the finalized ones are longer
+     * by a constant: they fit too. */
+    (void)replica_path(rbw_data, sizeof rbw_data, dd->rbw, w->block_id, 0, 0);
+    (void)replica_path(rbw_meta, sizeof rbw_meta, dd->rbw, w->block_id, w->gen_stamp, 1);
+    (void)replica_path(fin_data, sizeof fin_data, dd->finalized, w->block_id, 0, 0);
+    (void)replica_path(fin_meta, sizeof fin_meta, dd->finalized, w->block_id, w->gen_stamp, 1);
+    if (w->state == WRITER_FAILED) {
+        rc = EMBER_EIO;
+        goto fail;
+    }
+    if (w->partial_len > 0) {
+        unsigned char be[4];
+        put_be32(be, w->partial_crc);
+        rc = pwrite_all(w->meta_fd, be, 4, META_HEADER_LEN + 4 * (w->length / BLOCK_CHUNK_SIZE));
+    }
+    if (rc == EMBER_OK && (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0))
+        rc = EMBER_EIO;
+    if (rc == EMBER_OK) {
+        int a = close(w->data_fd), b = close(w->meta_fd);
+        w->data_fd = w->meta_fd = -1;
+        if (a != 0 || b != 0)
+            rc = EMBER_EIO;
+    }
+    if (rc == EMBER_OK) {
+        data_moved = rename(rbw_data, fin_data) == 0;
+        if (!data_moved)
+            rc = EMBER_EIO;
+    }
+    if (rc == EMBER_OK) {
+        meta_moved = rename(rbw_meta, fin_meta) == 0;
+        if (!meta_moved)
+            rc = EMBER_EIO;
+    }
+    if (rc == EMBER_OK && fsync_dir(dd->finalized) != EMBER_OK)
+        rc = EMBER_EIO;
+    if (rc == EMBER_OK && fsync_dir(dd->rbw) != EMBER_OK)
+        rc = EMBER_EIO;
+    if (rc != EMBER_OK) {
+        writer_fail(w, errno);
+        goto fail;
+    }
+    replica *r = index_find(store, w->block_id);
+    assert(r != NULL && r->state == REPLICA_WRITING);
+    r->state = REPLICA_FINALIZED;
+    r->length = w->length;
+    store->used_bytes += w->length + meta_size(w->length);
+    if (length != NULL)
+        *length = w->length;
+    writer_free(w);
+    return EMBER_OK;
+fail:
+    /* No client was told the replica exists: drop whatever got moved. */
+    unlink(data_moved ? fin_data : rbw_data);
+    unlink(meta_moved ? fin_meta : rbw_meta);
+    if (length != NULL)
+        *length = w->length;
+    writer_free(w);
+    return rc;
+}
+
+void block_writer_abort(block_writer *w) {
+    if (w == NULL)
+        return;
+    const data_dir *dd = &w->store->dirs[w->dir];
+    char path[BLOCK_STORE_PATH_MAX];
+    if (replica_path(path, sizeof path, dd->rbw, w->block_id, 0, 0) == EMBER_OK)
+        unlink(path);
+    if (replica_path(path, sizeof path, dd->rbw, w->block_id, w->gen_stamp, 1) == EMBER_OK)
+        unlink(path);
+    writer_free(w);
+}
+
+/* ---- readers ---- */
+
+int block_reader_open(block_store *store, uint64_t block_id, block_reader **out) {
+    if (store == NULL || out == NULL)
+        return EMBER_EINVAL;
+    *out = NULL;
+    const replica *r = index_find(store, block_id);
+    if (r == NULL || r->state != REPLICA_FINALIZED)
+        return EMBER_ENOENT;
+    const data_dir *dd = &store->dirs[r->dir];
+    char path[BLOCK_STORE_PATH_MAX];
+    block_reader *rd = calloc(1, sizeof *rd);
+    if (rd == NULL)
+        return EMBER_ENOMEM;
+    rd->info.block_id = r->block_id;
+    rd->info.gen_stamp = r->gen_stamp;
+    rd->info.length = r->length;
+    rd->meta_fd = -1;
+    (void)replica_path(path, sizeof path, dd->finalized, r->block_id, 0, 0);
+    rd->data_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd->data_fd < 0)
+        goto fail;
+    (void)replica_path(path, sizeof path, dd->finalized, r->block_id, r->gen_stamp, 1);
+    rd->meta_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd->meta_fd < 0)
+        goto fail;
+    /* A bad header is reported by every read (EMBER_ECORRUPT), so that the
+     * caller handles it where it handles a bad chunk. */
+    unsigned char h[META_HEADER_LEN];
+    int rc = pread_exact(rd->meta_fd, h, sizeof h, 0);
+    if (rc == EMBER_EIO)
+        goto fail;
+    rd->header_ok = rc == EMBER_OK && memcmp(h, meta_magic, sizeof meta_magic) == 0 &&
+                    get_be16(h + 8) == META_VERSION && get_be16(h + 10) == META_CHECKSUM_CRC32C &&
+                    get_be32(h + 12) == BLOCK_CHUNK_SIZE;
+    *out = rd;
+    return EMBER_OK;
+fail:
+    block_reader_close(rd);
+    return EMBER_EIO;
+}
+
+void block_reader_close(block_reader *r) {
+    if (r == NULL)
+        return;
+    if (r->data_fd >= 0)
+        close(r->data_fd);
+    if (r->meta_fd >= 0)
+        close(r->meta_fd);
+    free(r->buf);
+    free(r->crcs);
+    free(r);
+}
+
+const block_info *block_reader_info(const block_reader *r) { return r != NULL ? &r->info : NULL; }
+
+/* Grows *buf to at least need bytes. */
+static int reader_reserve(unsigned char **buf, size_t *cap, size_t need) {
+    if (need <= *cap)
+        return EMBER_OK;
+    unsigned char *grown = realloc(*buf, need);
+    if (grown == NULL)
+        return EMBER_ENOMEM;
+    *buf = grown;
+    *cap = need;
+    return EMBER_OK;
+}
+
+/* Bytes [pos, end) of the replica, end <= its length and within one
+ * window of chunks, into out: the whole chunks covering them are read
+ * (into out itself when they are exactly that range) and checked against
+ * their CRCs, read from the meta file in one pread. */
+static int reader_window(block_reader *r, unsigned char *out, uint64_t pos, uint64_t end) {
+    uint64_t first = pos / BLOCK_CHUNK_SIZE;
+    uint64_t astart = first * BLOCK_CHUNK_SIZE;
+    uint64_t aend = chunk_count(end) * BLOCK_CHUNK_SIZE;
+    if (aend > r->info.length)
+        aend = r->info.length;
+    size_t bytes = (size_t)(aend - astart), nchunks = (size_t)chunk_count(aend - astart);
+    int direct = astart == pos && aend == end;
+    if (!direct && reader_reserve(&r->buf, &r->buf_cap, bytes) != EMBER_OK)
+        return EMBER_ENOMEM;
+    if (reader_reserve(&r->crcs, &r->crcs_cap, 4 * nchunks) != EMBER_OK)
+        return EMBER_ENOMEM;
+    unsigned char *dst = direct ? out : r->buf;
+    int rc = pread_exact(r->data_fd, dst, bytes, astart);
+    if (rc == EMBER_OK)
+        rc = pread_exact(r->meta_fd, r->crcs, 4 * nchunks, META_HEADER_LEN + 4 * first);
+    if (rc != EMBER_OK)
+        return rc;
+    for (size_t i = 0; i < nchunks; i++) {
+        size_t off = i * BLOCK_CHUNK_SIZE;
+        size_t n = bytes - off < BLOCK_CHUNK_SIZE ? bytes - off : BLOCK_CHUNK_SIZE;
+        if (crc32c(0, dst + off, n) != get_be32(r->crcs + 4 * i))
+            return EMBER_ECORRUPT;
+    }
+    if (!direct)
+        memcpy(out, r->buf + (pos - astart), (size_t)(end - pos));
+    return EMBER_OK;
+}
+
+int block_reader_pread(block_reader *r, void *buf, size_t len, uint64_t offset, size_t *got) {
+    if (got != NULL)
+        *got = 0;
+    if (r == NULL || got == NULL || (buf == NULL && len > 0))
+        return EMBER_EINVAL;
+    if (offset >= r->info.length || len == 0)
+        return EMBER_OK;
+    if (!r->header_ok)
+        return EMBER_ECORRUPT;
+    uint64_t end = len < r->info.length - offset ? offset + len : r->info.length;
+    unsigned char *out = buf;
+    for (uint64_t pos = offset; pos < end;) {
+        uint64_t wend = (pos / BLOCK_CHUNK_SIZE + READ_WINDOW_CHUNKS) * BLOCK_CHUNK_SIZE;
+        if (wend > end)
+            wend = end;
+        int rc = reader_window(r, out + (pos - offset), pos, wend);
+        if (rc != EMBER_OK)
+            return rc;
+        pos = wend;
+    }
+    *got = (size_t)(end - offset);
+    return EMBER_OK;
+}
+
+int block_reader_checksums(block_reader *r, uint64_t first, size_t nchunks, uint32_t *out) {
+    if (r == NULL || (out == NULL && nchunks > 0))
+        return EMBER_EINVAL;
+    uint64_t total = chunk_count(r->info.length);
+    if (first > total || nchunks > total - first)
+        return EMBER_EINVAL;
+    if (nchunks == 0)
+        return EMBER_OK;
+    if (!r->header_ok)
+        return EMBER_ECORRUPT;
+    unsigned char *bytes = (unsigned char *)out;
+    int rc = pread_exact(r->meta_fd, bytes, 4 * nchunks, META_HEADER_LEN + 4 * first);
+    if (rc != EMBER_OK)
+        return rc;
+    /* In place: element i is made of exactly the bytes it is read from. */
+    for (size_t i = 0; i < nchunks; i++)
+        out[i] = get_be32(bytes + 4 * i);
+    return EMBER_OK;
+}
+
+/* ---- whole replicas ---- */
+
+/* Unlinks a finalized replica's files: a file already gone is fine. */
+int block_store_delete(block_store *store, uint64_t block_id) {
+    if (store == NULL)
+        return EMBER_EINVAL;
+    replica *r = index_find(store, block_id);
+    if (r == NULL || r->state != REPLICA_FINALIZED)
+        return EMBER_ENOENT; /* a replica being written is its writer's */
+    const data_dir *dd = &store->dirs[r->dir];
+    char data_path[BLOCK_STORE_PATH_MAX], meta_path[BLOCK_STORE_PATH_MAX];
+    (void)replica_path(data_path, sizeof data_path, dd->finalized, r->block_id, 0, 0);
+    (void)replica_path(meta_path, sizeof meta_path, dd->finalized, r->block_id, r->gen_stamp, 1);
+    /* Data first: a meta left behind alone is never indexed. */
+    if (unlink(data_path) != 0 && errno != ENOENT) {
+        if (dir_errno_is_failure(errno))
+            dir_fail(store, r->dir);
+        return EMBER_EIO;
+    }
+    store->used_bytes -= r->length + meta_size(r->length);
+    index_remove(store, r);
+    if (unlink(meta_path) != 0 && errno != ENOENT)
+        return EMBER_EIO;
+    return EMBER_OK;
+}
+
+int block_store_verify(block_store *store, uint64_t block_id) {
+    block_reader *r;
+    int rc = block_reader_open(store, block_id, &r);
+    if (rc != EMBER_OK)
+        return rc;
+    size_t window = (size_t)READ_WINDOW_CHUNKS * BLOCK_CHUNK_SIZE;
+    unsigned char *buf = malloc(window);
+    if (buf == NULL) {
+        block_reader_close(r);
+        return EMBER_ENOMEM;
+    }
+    size_t got = 0;
+    for (uint64_t off = 0; rc == EMBER_OK && off < r->info.length; off += got)
+        rc = block_reader_pread(r, buf, window, off, &got);
+    if (rc == EMBER_OK && r->info.length == 0 && !r->header_ok)
+        rc = EMBER_ECORRUPT;
+    free(buf);
+    block_reader_close(r);
+    return rc;
+}
+
+int block_store_list(const block_store *store, block_info **out, size_t *count) {
+    if (store == NULL || out == NULL || count == NULL)
+        return EMBER_EINVAL;
+    *out = NULL;
+    *count = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < store->index_cap; i++)
+        n += store->index[i].state == REPLICA_FINALIZED;
+    if (n == 0)
+        return EMBER_OK;
+    block_info *list = malloc(n * sizeof *list);
+    if (list == NULL)
+        return EMBER_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < store->index_cap; i++) {
+        const replica *r = &store->index[i];
+        if (r->state == REPLICA_FINALIZED)
+            list[k++] = (block_info){r->block_id, r->gen_stamp, r->length};
+    }
+    *out = list;
+    *count = n;
+    return EMBER_OK;
+}

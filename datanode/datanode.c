@@ -1,0 +1,1288 @@
+/* datanode.c -- block data service of a core rank (see datanode.h).
+ *
+ * Owns the block store, the data port's listening socket and its client
+ * connections, and the write pipelines this node takes part in.  Everything
+ * runs on the rank's event loop; opts->send must not call back into the
+ * datanode (it queues, as mpi_link_send does).
+ *
+ * A client connection carries one operation (proto/datatransfer.proto):
+ *   CONN_REQUEST  connected: waiting for the one request; frames are capped
+ *                 at FRAME_MAX_UNAUTHENTICATED until a request is accepted
+ *   CONN_WRITE    a write: Packets in, PacketAcks out; c->pipe is the
+ *                 pipeline it feeds (a write connection always has one)
+ *   CONN_READ     a read: Packets out, produced only while the output queue
+ *                 holds less than DN_READ_QUEUE bytes, resumed on POLLOUT
+ *   CONN_CLOSING  flushing the last frames (last ack, last packet, error)
+ *   CONN_LINGER   output flushed and shut down: the client's remaining
+ *                 input is discarded until it closes, so that a close with
+ *                 unread bytes (a reset) cannot destroy our last frame
+ * REQUEST -> WRITE | READ when the request is accepted, -> CLOSING when it
+ * is refused (one DataError); WRITE -> CLOSING when its pipeline ends
+ * (last ack queued, or failed); READ -> CLOSING after the last packet or a
+ * DataError; CLOSING -> LINGER once the queue is flushed.  A connection
+ * whose peer is gone, whose write failed or whose deadline passed is
+ * `broken': shut down both ways, which makes poll() report it at once, and
+ * closed there.  Only conn_on_event() and datanode_destroy() close
+ * connections, so a connection stays valid for the whole of any callback.
+ * A client may shut its sending side once it has sent everything (after a
+ * read request, after the last packet of a write): `eof' is set, input is
+ * no longer watched, and the answers still go out.  EOF earlier than that
+ * ends the operation (a write in progress is aborted).
+ *
+ * A pipeline is one block being written through this node, keyed by block
+ * id; its upstream is the client's connection (first datanode) or the rank
+ * that sent its first PipelinePacket.  Each packet is checked (seqno,
+ * offset, CRCs), appended locally, forwarded to
+ * downstream[0] when there is one, and then acked upstream -- at once
+ * without downstream, else when downstream[0]'s PipelineAck for it comes
+ * back.  Packets forwarded and not yet acked sit in a window of at most
+ * DN_PIPELINE_WINDOW entries, oldest first; since packets are written in
+ * order and acks come back in order, acks go upstream in seqno order.
+ *   PIPE_RECEIVING  packets arrive; the writer is open
+ *   PIPE_DRAINING   the last packet was written and the replica finalized
+ *                   (BlockReceived sent); waiting for downstream acks
+ * RECEIVING -> DRAINING on the last packet; either -> (ended) when the
+ * window is empty in DRAINING (success), or on a failure: a local write
+ * failure, a bad packet, a failed or missing downstream ack, a silent
+ * upstream, the client gone.  A failure acks the oldest unacked packet
+ * with ok = 0 upstream (when the upstream can still hear it), aborts the
+ * writer (the rbw replica disappears) and ends the pipeline; a replica
+ * already finalized stays.  A node waits io_timeout_ms times the number
+ * of nodes downstream of it for an ack, so that the node next to the
+ * culprit gives up first and names it. */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "block_store.h"
+#include "common/auth.h"
+#include "common/checksum.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "datanode.h"
+#include "proto/frame.h"
+#include "proto/message.h"
+#include "proto/socket_link.h"
+
+/* A frame after the request holds one Packet: 64 KiB of data, its CRCs and
+ * a few fields.  The cap bounds what one connection can make the datanode
+ * buffer before a bad frame is refused. */
+#define DATANODE_FRAME_MAX (128u * 1024)
+
+#define DN_MAX_CONNECTIONS 1024
+#define DN_MAX_PIPELINES 4096
+#define DN_MAX_DOWNSTREAM 16              /* message.c's limit on downstream */
+#define DN_PIPELINE_WINDOW 128            /* packets awaiting downstream acks */
+#define DN_OUTQ_LIMIT (64u * 1024 * 1024) /* bytes queued to one client */
+#define DN_READ_QUEUE (1u * 1024 * 1024)  /* a read stops producing above this */
+#define DN_LINGER_READ_MAX (256u * 1024)  /* bytes discarded per callback */
+#define DN_TIMER_MAX_MS 200
+#define DN_CHUNKS_MAX (MESSAGE_PACKET_MAX / BLOCK_CHUNK_SIZE)
+
+typedef enum {
+    CONN_REQUEST, /* waiting for the one request */
+    CONN_WRITE,   /* feeding c->pipe */
+    CONN_READ,    /* streaming packets from c->block */
+    CONN_CLOSING, /* flushing the last frames */
+    CONN_LINGER,  /* shut down for writing: discarding input until EOF */
+} conn_state;
+
+typedef enum {
+    PIPE_RECEIVING, /* packets arrive; writer open */
+    PIPE_DRAINING,  /* last packet written and finalized; waiting for acks */
+} pipe_state;
+
+typedef struct dn_conn dn_conn;
+
+typedef struct {
+    uint64_t seqno;
+    int64_t sent_ms; /* when it was forwarded downstream (monotonic) */
+} pipe_entry;
+
+typedef struct {
+    uint64_t block_id;
+    uint64_t gen_stamp;
+    pipe_state state;
+    block_writer *writer; /* RECEIVING only */
+    dn_conn *conn;        /* the client's connection (first datanode), else NULL */
+    int upstream_rank;    /* the previous datanode, -1 with a client */
+    uint32_t downstream[DN_MAX_DOWNSTREAM];
+    size_t n_downstream;
+    uint64_t next_seqno;
+    uint64_t length; /* bytes written */
+    pipe_entry window[DN_PIPELINE_WINDOW];
+    size_t head, count;           /* the window's oldest entry and its size */
+    int64_t upstream_deadline_ms; /* RECEIVING: the next packet is due by then */
+    int64_t ack_timeout_ms;       /* how long a forwarded packet may wait */
+} dn_pipeline;
+
+struct dn_conn {
+    datanode *dn;
+    int fd;
+    conn_state state;
+    int broken; /* peer gone, write failed or timed out: close at once */
+    int eof;    /* the client shut its side after its last frame: no more input */
+    char peer[64];
+    frame_reader *reader;
+    socket_outq outq;
+    int64_t deadline_ms; /* REQUEST, READ (progress), CLOSING, LINGER */
+    dn_pipeline *pipe;   /* WRITE */
+    block_reader *block; /* READ */
+    uint64_t read_pos, read_end, read_seqno;
+};
+
+struct datanode {
+    event_loop *loop;
+    int rank;
+    int primary_rank;
+    char *data_dirs;
+    int64_t io_timeout_ms;
+    datanode_send_fn send;
+    void *send_arg;
+    char *secret; /* NULL until datanode_set_secret() */
+    block_store *store;
+    int listen_fd;
+    int port;
+    uint64_t timer_id;
+    dn_conn *conns[DN_MAX_CONNECTIONS];
+    int nconns;
+    dn_pipeline **pipes;
+    size_t npipes, pipes_cap;
+    uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
+};
+
+static void pipeline_end(datanode *dn, dn_pipeline *p);
+static void conn_begin_closing(datanode *dn, dn_conn *c);
+static void conn_read_pump(datanode *dn, dn_conn *c);
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static int dn_send(datanode *dn, int dest, const RankMessage *msg) {
+    int rc = dn->send(dn->send_arg, dest, msg);
+    if (rc != EMBER_OK)
+        LOG_WARN("datanode: cannot send %s to rank %d: %s", message_rank_name(msg), dest,
+                 ember_strerror(rc));
+    return rc;
+}
+
+/* Checks a client's block token for (id, gs, mode).  Returns 1 when it
+ * is good, else 0 with the reason in why. */
+static int dn_token_ok(const datanode *dn, const BlockToken *t, uint64_t id, uint64_t gs,
+                       uint32_t mode, char *why, size_t whylen) {
+    int64_t now = clock_wall_ms();
+    if (t->block_id != id || t->gen_stamp != gs)
+        snprintf(why, whylen, "token is for blk_%" PRIu64 " gs %" PRIu64, t->block_id,
+                 t->gen_stamp);
+    else if (t->mode != mode)
+        snprintf(why, whylen, "token allows %s, not %s",
+                 t->mode == AUTH_TOKEN_READ ? "read" : "write",
+                 mode == AUTH_TOKEN_READ ? "read" : "write");
+    else if (t->expiry_ms <= now)
+        snprintf(why, whylen, "token expired %" PRId64 " ms ago", now - t->expiry_ms);
+    else if (!auth_block_token_verify(dn->secret, id, gs, mode, t->expiry_ms, t->mac.data,
+                                      t->mac.len, now))
+        snprintf(why, whylen, "token signature is wrong");
+    else
+        return 1;
+    return 0;
+}
+
+/* 0 when the downstream list is usable from this node: no more than
+ * DN_MAX_DOWNSTREAM, neither this rank nor `also' (-1: none), no rank
+ * twice. */
+static int dn_check_downstream(const datanode *dn, const uint32_t *ranks, size_t n, int also) {
+    if (n > DN_MAX_DOWNSTREAM)
+        return EMBER_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (ranks[i] > INT32_MAX || (int)ranks[i] == dn->rank || (int)ranks[i] == also)
+            return EMBER_EINVAL;
+        for (size_t k = 0; k < i; k++)
+            if (ranks[k] == ranks[i])
+                return EMBER_EINVAL;
+    }
+    return EMBER_OK;
+}
+
+/* ---- connections: output ------------------------------------------------------- */
+
+/* Marks c broken: shut down both ways so that poll() reports it at once
+ * and conn_on_event() closes it. */
+static void conn_break(datanode *dn, dn_conn *c) {
+    if (!c->broken) {
+        c->broken = 1;
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    event_loop_set_fd_events(dn->loop, c->fd, POLLIN | POLLOUT);
+}
+
+/* Writes what the socket takes, moves a flushed CLOSING connection to
+ * LINGER, and sets the events c needs.  Never closes c. */
+static void conn_flush(datanode *dn, dn_conn *c) {
+    if (c->broken) {
+        conn_break(dn, c);
+        return;
+    }
+    size_t before = c->outq.len - c->outq.off;
+    if (before > 0) {
+        int rc = socket_outq_flush(&c->outq, c->fd);
+        if (rc < 0) {
+            LOG_INFO("datanode: client %s: write failed (%s); closing", c->peer,
+                     ember_strerror(rc));
+            conn_break(dn, c);
+            return;
+        }
+        if (c->state == CONN_READ && c->outq.len - c->outq.off < before)
+            c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
+    }
+    int pending = c->outq.len > c->outq.off;
+    if (c->state == CONN_CLOSING && !pending) {
+        if (c->eof) { /* nothing left to linger for */
+            conn_break(dn, c);
+            return;
+        }
+        shutdown(c->fd, SHUT_WR);
+        c->state = CONN_LINGER;
+        c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
+    }
+    /* A read has more packets to make whenever the socket takes bytes. */
+    short events = POLLIN;
+    if (pending || c->state == CONN_READ)
+        events = c->state == CONN_CLOSING ? POLLOUT : (POLLIN | POLLOUT);
+    if (c->eof)
+        events &= (short)~POLLIN;
+    event_loop_set_fd_events(dn->loop, c->fd, events);
+}
+
+/* Queues one DataMessage frame (not flushed). */
+static int conn_queue(dn_conn *c, const DataMessage *msg) {
+    uint8_t *buf;
+    size_t len;
+    int rc = message_encode_data(msg, FRAME_MAX_DEFAULT, &buf, &len);
+    if (rc != EMBER_OK)
+        return rc;
+    rc = socket_outq_append(&c->outq, buf, len, DN_OUTQ_LIMIT);
+    free(buf);
+    return rc;
+}
+
+static int conn_queue_error(dn_conn *c, int code, const char *message) {
+    DataError err = DATA_ERROR__INIT;
+    err.code = code;
+    err.message = (char *)message;
+    DataMessage msg = DATA_MESSAGE__INIT;
+    msg.body_case = DATA_MESSAGE__BODY_ERROR;
+    msg.error = &err;
+    return conn_queue(c, &msg);
+}
+
+/* Moves c to CLOSING: what is queued is flushed, then c lingers. */
+static void conn_begin_closing(datanode *dn, dn_conn *c) {
+    if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
+        return;
+    if (c->block != NULL) {
+        block_reader_close(c->block);
+        c->block = NULL;
+    }
+    c->state = CONN_CLOSING;
+    c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
+    conn_flush(dn, c);
+}
+
+/* Ends c's operation with one DataError frame (its pipeline, if any, is
+ * aborted) and closes c once the frame is written. */
+static void conn_reject(datanode *dn, dn_conn *c, int code, const char *message) {
+    if (c->pipe != NULL) {
+        dn_pipeline *p = c->pipe;
+        c->pipe = NULL;
+        p->conn = NULL;
+        pipeline_end(dn, p);
+    }
+    if (conn_queue_error(c, code, message) != EMBER_OK)
+        c->broken = 1;
+    conn_begin_closing(dn, c);
+}
+
+static void conn_check(const dn_conn *c) {
+    assert((c->state == CONN_WRITE) == (c->pipe != NULL));
+    assert(c->state != CONN_READ || c->block != NULL);
+    assert(c->pipe == NULL || c->pipe->conn == c);
+    (void)c;
+}
+
+/* ---- pipelines ------------------------------------------------------------------ */
+
+static void pipeline_check(const dn_pipeline *p) {
+    assert((p->state == PIPE_RECEIVING) == (p->writer != NULL));
+    assert(p->count <= DN_PIPELINE_WINDOW && p->head < DN_PIPELINE_WINDOW);
+    assert(p->count == 0 || p->n_downstream > 0);
+    assert((p->conn != NULL) == (p->upstream_rank < 0));
+    assert(p->conn == NULL || p->conn->pipe == p);
+    (void)p;
+}
+
+static dn_pipeline *pipeline_find(const datanode *dn, uint64_t block_id) {
+    for (size_t i = 0; i < dn->npipes; i++)
+        if (dn->pipes[i]->block_id == block_id)
+            return dn->pipes[i];
+    return NULL;
+}
+
+/* Registers a new pipeline owning writer w (freed by pipeline_end()). */
+static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
+                           const uint32_t *downstream, size_t n_downstream, dn_conn *conn,
+                           int upstream_rank, block_writer *w, dn_pipeline **out) {
+    if (dn->npipes == dn->pipes_cap) {
+        size_t ncap = dn->pipes_cap ? dn->pipes_cap * 2 : 16;
+        dn_pipeline **grown = realloc(dn->pipes, ncap * sizeof(*grown));
+        if (grown == NULL)
+            return EMBER_ENOMEM;
+        dn->pipes = grown;
+        dn->pipes_cap = ncap;
+    }
+    dn_pipeline *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return EMBER_ENOMEM;
+    p->block_id = block_id;
+    p->gen_stamp = gen_stamp;
+    p->state = PIPE_RECEIVING;
+    p->writer = w;
+    p->conn = conn;
+    p->upstream_rank = conn != NULL ? -1 : upstream_rank;
+    if (n_downstream > 0)
+        memcpy(p->downstream, downstream, n_downstream * sizeof(uint32_t));
+    p->n_downstream = n_downstream;
+    p->upstream_deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
+    p->ack_timeout_ms = dn->io_timeout_ms * (int64_t)(n_downstream > 0 ? n_downstream : 1);
+    if (conn != NULL)
+        conn->pipe = p;
+    dn->pipes[dn->npipes++] = p;
+    pipeline_check(p);
+    *out = p;
+    return EMBER_OK;
+}
+
+/* Forgets p: aborts its writer if it is still open (the rbw replica
+ * disappears), moves a client connection on to CLOSING, frees p. */
+static void pipeline_end(datanode *dn, dn_pipeline *p) {
+    for (size_t i = 0; i < dn->npipes; i++) {
+        if (dn->pipes[i] == p) {
+            dn->pipes[i] = dn->pipes[--dn->npipes];
+            break;
+        }
+    }
+    block_writer_abort(p->writer);
+    if (p->conn != NULL) {
+        dn_conn *c = p->conn;
+        c->pipe = NULL;
+        p->conn = NULL;
+        conn_begin_closing(dn, c); /* a write connection always has a pipeline */
+    }
+    free(p);
+}
+
+/* Acks seqno to p's upstream: a PacketAck to the client or a PipelineAck
+ * to the previous datanode. */
+static void pipeline_ack_upstream(datanode *dn, dn_pipeline *p, uint64_t seqno, int ok,
+                                  int failed_rank, const char *message) {
+    p->upstream_deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
+    if (p->conn != NULL) {
+        dn_conn *c = p->conn;
+        PacketAck ack = PACKET_ACK__INIT;
+        ack.seqno = seqno;
+        ack.ok = ok;
+        ack.failed_rank = ok ? 0 : failed_rank;
+        ack.message = (char *)(message != NULL ? message : "");
+        DataMessage msg = DATA_MESSAGE__INIT;
+        msg.body_case = DATA_MESSAGE__BODY_ACK;
+        msg.ack = &ack;
+        if (conn_queue(c, &msg) != EMBER_OK)
+            c->broken = 1;
+        conn_flush(dn, c);
+        return;
+    }
+    PipelineAck ack = PIPELINE_ACK__INIT;
+    ack.block_id = p->block_id;
+    ack.seqno = seqno;
+    ack.ok = ok;
+    ack.failed_rank = ok ? 0 : failed_rank;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
+    msg.pipeline_ack = &ack;
+    dn_send(dn, p->upstream_rank, &msg);
+}
+
+/* Fails p: a failed ack for its oldest unacked packet (seqno when none is
+ * waiting) goes upstream, naming failed_rank (-1: unknown), then p ends. */
+static void pipeline_fail(datanode *dn, dn_pipeline *p, uint64_t seqno, int failed_rank,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void pipeline_fail(datanode *dn, dn_pipeline *p, uint64_t seqno, int failed_rank,
+                          const char *fmt, ...) {
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    char message[640];
+    snprintf(message, sizeof(message), "write of blk_%" PRIu64 " failed on rank %d: %s",
+             p->block_id, dn->rank, why);
+    if (p->count > 0)
+        seqno = p->window[p->head].seqno;
+    LOG_WARN("datanode: %s (failed rank %d)%s", message, failed_rank,
+             p->writer != NULL ? "; replica aborted" : "");
+    pipeline_ack_upstream(dn, p, seqno, 0, failed_rank, message);
+    pipeline_end(dn, p);
+}
+
+/* p's last packet is acked upstream: the write succeeded. */
+static void pipeline_finish(datanode *dn, dn_pipeline *p) {
+    LOG_DEBUG("datanode: pipeline of blk_%" PRIu64 " done (%" PRIu64 " bytes)", p->block_id,
+              p->length);
+    pipeline_end(dn, p);
+}
+
+/* 1 when pkt's CRCs match its data, 512 bytes at a time from data[0]. */
+static int dn_packet_crcs_ok(const Packet *pkt) {
+    for (size_t i = 0, off = 0; off < pkt->data.len; i++, off += BLOCK_CHUNK_SIZE) {
+        size_t n = pkt->data.len - off < BLOCK_CHUNK_SIZE ? pkt->data.len - off : BLOCK_CHUNK_SIZE;
+        if (i >= pkt->n_crcs || crc32c(0, pkt->data.data + off, n) != pkt->crcs[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Tells the primary that a replica was finalized here. */
+static void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t length) {
+    BlockReceived br = BLOCK_RECEIVED__INIT;
+    br.block_id = id;
+    br.gen_stamp = gs;
+    br.length = length;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_BLOCK_RECEIVED;
+    msg.block_received = &br;
+    dn_send(dn, dn->primary_rank, &msg);
+}
+
+/* Takes the next packet of p from upstream: checks it, appends it
+ * locally, forwards it downstream, finalizes on the last one, and acks it
+ * now (no downstream) or queues it for the downstream ack.  p may be
+ * freed on return (finished or failed). */
+static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
+    int64_t now = clock_monotonic_ms();
+    if (p->state != PIPE_RECEIVING) {
+        pipeline_fail(dn, p, pkt->seqno, -1, "packet %" PRIu64 " after the last one", pkt->seqno);
+        return;
+    }
+    if (pkt->seqno != p->next_seqno) {
+        pipeline_fail(dn, p, pkt->seqno, -1,
+                      "packet %" PRIu64 " out of order (expected %" PRIu64 ")", pkt->seqno,
+                      p->next_seqno);
+        return;
+    }
+    if (pkt->offset != p->length) {
+        pipeline_fail(dn, p, pkt->seqno, -1,
+                      "packet %" PRIu64 " at offset %" PRIu64 ", expected %" PRIu64, pkt->seqno,
+                      pkt->offset, p->length);
+        return;
+    }
+    if (p->count == DN_PIPELINE_WINDOW) {
+        pipeline_fail(dn, p, pkt->seqno, -1, "more than %d packets awaiting acks",
+                      DN_PIPELINE_WINDOW);
+        return;
+    }
+    if (pkt->data.len > 0) {
+        /* A packet's CRCs are of its own 512-byte pieces.  Aligned on the
+         * block's chunks, the store checks them; a packet that continues a
+         * partial chunk (after a client's hflush) is checked here and the
+         * store recomputes the chunk's CRC. */
+        int rc = EMBER_OK;
+        const uint32_t *crcs = pkt->crcs;
+        if (p->length % BLOCK_CHUNK_SIZE != 0) {
+            crcs = NULL;
+            rc = dn_packet_crcs_ok(pkt) ? EMBER_OK : EMBER_ECORRUPT;
+        }
+        if (rc == EMBER_OK)
+            rc = block_writer_append(p->writer, pkt->data.data, pkt->data.len, crcs,
+                                     crcs != NULL ? pkt->n_crcs : 0);
+        if (rc == EMBER_ECORRUPT) {
+            pipeline_fail(dn, p, pkt->seqno, dn->rank,
+                          "checksum mismatch in packet %" PRIu64 " (offset %" PRIu64 ")",
+                          pkt->seqno, pkt->offset);
+            return;
+        }
+        if (rc != EMBER_OK) {
+            pipeline_fail(dn, p, pkt->seqno, dn->rank, "local write failed: %s",
+                          ember_strerror(rc));
+            return;
+        }
+    }
+    p->length += pkt->data.len;
+    p->next_seqno++;
+    p->upstream_deadline_ms = now + dn->io_timeout_ms;
+
+    if (p->n_downstream > 0) {
+        PipelinePacket pp = PIPELINE_PACKET__INIT;
+        pp.block_id = p->block_id;
+        pp.gen_stamp = p->gen_stamp;
+        pp.n_downstream = p->n_downstream - 1;
+        pp.downstream = p->downstream + 1;
+        pp.packet = (Packet *)pkt;
+        RankMessage msg = RANK_MESSAGE__INIT;
+        msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
+        msg.pipeline_packet = &pp;
+        int rc = dn_send(dn, (int)p->downstream[0], &msg);
+        if (rc != EMBER_OK) {
+            pipeline_fail(dn, p, pkt->seqno, (int)p->downstream[0],
+                          "cannot forward packet %" PRIu64 " to rank %u: %s", pkt->seqno,
+                          p->downstream[0], ember_strerror(rc));
+            return;
+        }
+        size_t tail = (p->head + p->count) % DN_PIPELINE_WINDOW;
+        p->window[tail] = (pipe_entry){.seqno = pkt->seqno, .sent_ms = now};
+        p->count++;
+    }
+
+    if (pkt->last) {
+        uint64_t length = 0;
+        int rc = block_writer_finalize(p->writer, &length);
+        p->writer = NULL; /* freed by finalize, whatever the result */
+        p->state = PIPE_DRAINING;
+        if (rc != EMBER_OK) {
+            pipeline_fail(dn, p, pkt->seqno, dn->rank, "finalize failed: %s", ember_strerror(rc));
+            return;
+        }
+        char from[80];
+        if (p->conn != NULL)
+            snprintf(from, sizeof(from), "client %s", p->conn->peer);
+        else
+            snprintf(from, sizeof(from), "rank %d", p->upstream_rank);
+        LOG_INFO("datanode: received blk_%" PRIu64 " gs %" PRIu64 " (%" PRIu64 " bytes) from %s",
+                 p->block_id, p->gen_stamp, length, from);
+        dn_send_block_received(dn, p->block_id, p->gen_stamp, length);
+    }
+
+    if (p->n_downstream == 0)
+        pipeline_ack_upstream(dn, p, pkt->seqno, 1, 0, NULL);
+    pipeline_check(p);
+    if (p->state == PIPE_DRAINING && p->count == 0)
+        pipeline_finish(dn, p);
+}
+
+/* downstream[0]'s answer for the oldest packet in p's window. */
+static void pipeline_handle_ack(datanode *dn, dn_pipeline *p, int source, const PipelineAck *ack) {
+    if (p->n_downstream == 0 || source != (int)p->downstream[0]) {
+        LOG_WARN("datanode: ack for blk_%" PRIu64 " from rank %d, which is not downstream; ignored",
+                 p->block_id, source);
+        return;
+    }
+    if (!ack->ok) {
+        pipeline_fail(dn, p, ack->seqno, ack->failed_rank,
+                      "rank %d reports packet %" PRIu64 " failed", source, ack->seqno);
+        return;
+    }
+    if (p->count == 0 || p->window[p->head].seqno != ack->seqno) {
+        pipeline_fail(dn, p, ack->seqno, source, "rank %d acked packet %" PRIu64 " out of order",
+                      source, ack->seqno);
+        return;
+    }
+    p->head = (p->head + 1) % DN_PIPELINE_WINDOW;
+    p->count--;
+    pipeline_ack_upstream(dn, p, ack->seqno, 1, 0, NULL);
+    pipeline_check(p);
+    if (p->state == PIPE_DRAINING && p->count == 0)
+        pipeline_finish(dn, p);
+}
+
+/* The timer's look at one pipeline: a silent upstream or a missing
+ * downstream ack fails it.  p may be freed on return. */
+static void pipeline_on_timer(datanode *dn, dn_pipeline *p, int64_t now) {
+    /* While packets wait for downstream acks, upstream may well be waiting
+     * for ours: only the ack timeout counts then. */
+    if (p->state == PIPE_RECEIVING && p->count == 0 && now > p->upstream_deadline_ms) {
+        LOG_WARN("datanode: no packet of blk_%" PRIu64 " from %s for %" PRId64
+                 " ms; replica aborted",
+                 p->block_id, p->conn != NULL ? "the client" : "upstream", dn->io_timeout_ms);
+        if (p->conn != NULL)
+            conn_reject(dn, p->conn, EMBER_ETIMEDOUT, "no packet within the I/O timeout");
+        else
+            pipeline_end(dn, p);
+        return;
+    }
+    if (p->count > 0 && now - p->window[p->head].sent_ms > p->ack_timeout_ms) {
+        pipeline_fail(dn, p, p->window[p->head].seqno, (int)p->downstream[0],
+                      "no ack from rank %u for packet %" PRIu64 " within %" PRId64 " ms",
+                      p->downstream[0], p->window[p->head].seqno, p->ack_timeout_ms);
+    }
+}
+
+/* ---- rank messages --------------------------------------------------------------- */
+
+/* A failed PipelineAck for a packet no pipeline here takes. */
+static void dn_refuse_packet(datanode *dn, int dest, uint64_t block_id, uint64_t seqno,
+                             int failed_rank) {
+    PipelineAck ack = PIPELINE_ACK__INIT;
+    ack.block_id = block_id;
+    ack.seqno = seqno;
+    ack.ok = 0;
+    ack.failed_rank = failed_rank;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
+    msg.pipeline_ack = &ack;
+    dn_send(dn, dest, &msg);
+}
+
+static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacket *pp) {
+    const Packet *pkt = pp->packet;
+    dn_pipeline *p = pipeline_find(dn, pp->block_id);
+    if (p == NULL) {
+        if (pkt->seqno != 0) {
+            LOG_WARN("datanode: packet %" PRIu64 " of blk_%" PRIu64
+                     " from rank %d: no such pipeline here; refused",
+                     pkt->seqno, pp->block_id, source);
+            dn_refuse_packet(dn, source, pp->block_id, pkt->seqno, dn->rank);
+            return;
+        }
+        if (dn_check_downstream(dn, pp->downstream, pp->n_downstream, source) != EMBER_OK) {
+            LOG_WARN("datanode: blk_%" PRIu64 " from rank %d: bad downstream list; refused",
+                     pp->block_id, source);
+            dn_refuse_packet(dn, source, pp->block_id, 0, -1);
+            return;
+        }
+        block_writer *w = NULL;
+        int rc = dn->npipes >= DN_MAX_PIPELINES
+                     ? EMBER_EAGAIN
+                     : block_writer_create(dn->store, pp->block_id, pp->gen_stamp, &w);
+        if (rc == EMBER_OK) {
+            rc = pipeline_create(dn, pp->block_id, pp->gen_stamp, pp->downstream, pp->n_downstream,
+                                 NULL, source, w, &p);
+            if (rc != EMBER_OK)
+                block_writer_abort(w);
+        }
+        if (rc != EMBER_OK) {
+            LOG_WARN("datanode: cannot start blk_%" PRIu64 " from rank %d: %s", pp->block_id,
+                     source, ember_strerror(rc));
+            dn_refuse_packet(dn, source, pp->block_id, 0, dn->rank);
+            return;
+        }
+    } else if (p->upstream_rank != source) {
+        LOG_WARN("datanode: packet of blk_%" PRIu64 " from rank %d, not its upstream; ignored",
+                 pp->block_id, source);
+        return;
+    }
+    if (pp->gen_stamp != p->gen_stamp) {
+        pipeline_fail(dn, p, pkt->seqno, -1, "gen stamp %" PRIu64 " changed to %" PRIu64,
+                      p->gen_stamp, pp->gen_stamp);
+        return;
+    }
+    pipeline_receive(dn, p, pkt);
+}
+
+static void handle_pipeline_ack(datanode *dn, int source, const PipelineAck *ack) {
+    dn_pipeline *p = pipeline_find(dn, ack->block_id);
+    if (p == NULL) {
+        LOG_DEBUG("datanode: ack for blk_%" PRIu64 " from rank %d: pipeline gone; ignored",
+                  ack->block_id, source);
+        return;
+    }
+    pipeline_handle_ack(dn, p, source, ack);
+}
+
+static void handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *del) {
+    if (source != dn->primary_rank) {
+        LOG_WARN("datanode: DeleteBlocks from rank %d, not the primary; ignored", source);
+        return;
+    }
+    size_t deleted = 0;
+    for (size_t i = 0; i < del->n_block_ids; i++) {
+        int rc = block_store_delete(dn->store, del->block_ids[i]);
+        if (rc == EMBER_OK)
+            deleted++;
+        else if (rc != EMBER_ENOENT)
+            LOG_WARN("datanode: cannot delete blk_%" PRIu64 ": %s", del->block_ids[i],
+                     ember_strerror(rc));
+    }
+    if (del->n_block_ids == 1)
+        LOG_INFO("datanode: deleted blk_%" PRIu64 "%s", del->block_ids[0],
+                 deleted ? "" : " (no such replica)");
+    else
+        LOG_INFO("datanode: deleted %zu of %zu replica(s)", deleted, del->n_block_ids);
+}
+
+int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg) {
+    switch (msg->body_case) {
+    case RANK_MESSAGE__BODY_PIPELINE_PACKET:
+        handle_pipeline_packet(dn, source, msg->pipeline_packet);
+        break;
+    case RANK_MESSAGE__BODY_PIPELINE_ACK: handle_pipeline_ack(dn, source, msg->pipeline_ack); break;
+    case RANK_MESSAGE__BODY_DELETE_BLOCKS:
+        handle_delete_blocks(dn, source, msg->delete_blocks);
+        break;
+    default: return 0;
+    }
+    rank_message__free_unpacked(msg, NULL);
+    return 1;
+}
+
+/* ---- client requests ------------------------------------------------------------ */
+
+static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockRequest *req) {
+    char why[256], text[512];
+    if (!dn_token_ok(dn, req->token, req->block_id, req->gen_stamp, AUTH_TOKEN_WRITE, why,
+                     sizeof(why))) {
+        LOG_WARN("datanode: client %s: write of blk_%" PRIu64 " refused: %s", c->peer,
+                 req->block_id, why);
+        snprintf(text, sizeof(text), "access to blk_%" PRIu64 " denied: %s", req->block_id, why);
+        conn_reject(dn, c, EMBER_EAUTH, text);
+        return;
+    }
+    if (dn_check_downstream(dn, req->downstream, req->n_downstream, -1) != EMBER_OK) {
+        LOG_WARN("datanode: client %s: write of blk_%" PRIu64 " refused: bad downstream list",
+                 c->peer, req->block_id);
+        conn_reject(dn, c, EMBER_EINVAL,
+                    "bad pipeline: downstream ranks repeat or include this one");
+        return;
+    }
+    block_writer *w = NULL;
+    int rc = dn->npipes >= DN_MAX_PIPELINES
+                 ? EMBER_EAGAIN
+                 : block_writer_create(dn->store, req->block_id, req->gen_stamp, &w);
+    dn_pipeline *p = NULL;
+    if (rc == EMBER_OK) {
+        rc = pipeline_create(dn, req->block_id, req->gen_stamp, req->downstream, req->n_downstream,
+                             c, -1, w, &p);
+        if (rc != EMBER_OK)
+            block_writer_abort(w);
+    }
+    if (rc != EMBER_OK) {
+        LOG_WARN("datanode: client %s: cannot write blk_%" PRIu64 ": %s", c->peer, req->block_id,
+                 ember_strerror(rc));
+        if (rc == EMBER_EEXIST)
+            snprintf(text, sizeof(text), "blk_%" PRIu64 " already exists on rank %d", req->block_id,
+                     dn->rank);
+        else
+            snprintf(text, sizeof(text), "cannot write blk_%" PRIu64 " on rank %d: %s",
+                     req->block_id, dn->rank, ember_strerror(rc));
+        conn_reject(dn, c, rc, text);
+        return;
+    }
+    c->state = CONN_WRITE;
+    frame_reader_set_max(c->reader, DATANODE_FRAME_MAX);
+    LOG_DEBUG("datanode: client %s: writing blk_%" PRIu64 " gs %" PRIu64 " (%zu downstream)",
+              c->peer, req->block_id, req->gen_stamp, req->n_downstream);
+}
+
+static void handle_read_request(datanode *dn, dn_conn *c, const ReadBlockRequest *req) {
+    char why[256], text[512];
+    if (!dn_token_ok(dn, req->token, req->block_id, req->gen_stamp, AUTH_TOKEN_READ, why,
+                     sizeof(why))) {
+        LOG_WARN("datanode: client %s: read of blk_%" PRIu64 " refused: %s", c->peer, req->block_id,
+                 why);
+        snprintf(text, sizeof(text), "access to blk_%" PRIu64 " denied: %s", req->block_id, why);
+        conn_reject(dn, c, EMBER_EAUTH, text);
+        return;
+    }
+    block_reader *r = NULL;
+    int rc = block_reader_open(dn->store, req->block_id, &r);
+    if (rc != EMBER_OK) {
+        if (rc == EMBER_ENOENT)
+            snprintf(text, sizeof(text), "no replica of blk_%" PRIu64 " on rank %d", req->block_id,
+                     dn->rank);
+        else
+            snprintf(text, sizeof(text), "cannot open blk_%" PRIu64 " on rank %d: %s",
+                     req->block_id, dn->rank, ember_strerror(rc));
+        LOG_INFO("datanode: client %s: %s", c->peer, text);
+        conn_reject(dn, c, rc, text);
+        return;
+    }
+    const block_info *info = block_reader_info(r);
+    if (info->gen_stamp != req->gen_stamp || req->offset > info->length) {
+        if (info->gen_stamp != req->gen_stamp) {
+            rc = EMBER_ENOENT;
+            snprintf(text, sizeof(text),
+                     "replica of blk_%" PRIu64 " on rank %d has gen stamp %" PRIu64
+                     ", not %" PRIu64,
+                     req->block_id, dn->rank, info->gen_stamp, req->gen_stamp);
+        } else {
+            rc = EMBER_EINVAL;
+            snprintf(text, sizeof(text),
+                     "offset %" PRIu64 " is past the end of blk_%" PRIu64 " (%" PRIu64 " bytes)",
+                     req->offset, req->block_id, info->length);
+        }
+        LOG_INFO("datanode: client %s: %s", c->peer, text);
+        block_reader_close(r);
+        conn_reject(dn, c, rc, text);
+        return;
+    }
+    /* Whole chunks covering [offset, end): the stored CRCs then apply. */
+    uint64_t end =
+        req->length < info->length - req->offset ? req->offset + req->length : info->length;
+    if (end == req->offset) {
+        c->read_pos = c->read_end = req->offset; /* one empty last packet */
+    } else {
+        c->read_pos = req->offset / BLOCK_CHUNK_SIZE * BLOCK_CHUNK_SIZE;
+        uint64_t aligned = (end + BLOCK_CHUNK_SIZE - 1) / BLOCK_CHUNK_SIZE * BLOCK_CHUNK_SIZE;
+        c->read_end = aligned < info->length ? aligned : info->length;
+    }
+    c->read_seqno = 0;
+    c->block = r;
+    c->state = CONN_READ;
+    c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
+    frame_reader_set_max(c->reader, DATANODE_FRAME_MAX);
+    LOG_DEBUG("datanode: client %s: reading blk_%" PRIu64 " [%" PRIu64 ", %" PRIu64 ")", c->peer,
+              req->block_id, c->read_pos, c->read_end);
+    conn_read_pump(dn, c);
+    conn_flush(dn, c);
+}
+
+/* Produces read packets while c's output queue is short; the last one
+ * moves c to CLOSING, a bad chunk ends the read with a DataError. */
+static void conn_read_pump(datanode *dn, dn_conn *c) {
+    while (c->state == CONN_READ && c->outq.len - c->outq.off < DN_READ_QUEUE) {
+        uint64_t id = block_reader_info(c->block)->block_id;
+        uint64_t pos = c->read_pos;
+        size_t n = c->read_end - pos > MESSAGE_PACKET_MAX ? MESSAGE_PACKET_MAX
+                                                          : (size_t)(c->read_end - pos);
+        size_t nchunks = (n + BLOCK_CHUNK_SIZE - 1) / BLOCK_CHUNK_SIZE;
+        uint32_t crcs[DN_CHUNKS_MAX];
+        size_t got = 0;
+        int rc = EMBER_OK;
+        if (n > 0) {
+            rc = block_reader_pread(c->block, dn->scratch, n, pos, &got);
+            if (rc == EMBER_OK && got != n)
+                rc = EMBER_ECORRUPT; /* shorter than the index says */
+            if (rc == EMBER_OK)
+                rc = block_reader_checksums(c->block, pos / BLOCK_CHUNK_SIZE, nchunks, crcs);
+        }
+        if (rc != EMBER_OK) {
+            char text[256];
+            if (rc == EMBER_ECORRUPT) {
+                snprintf(text, sizeof(text),
+                         "checksum error: replica of blk_%" PRIu64 " on rank %d is corrupt", id,
+                         dn->rank);
+                LOG_WARN("datanode: replica of blk_%" PRIu64
+                         " is corrupt (chunks from offset %" PRIu64 "); client %s told",
+                         id, pos, c->peer);
+            } else {
+                snprintf(text, sizeof(text), "cannot read blk_%" PRIu64 " on rank %d: %s", id,
+                         dn->rank, ember_strerror(rc));
+                LOG_WARN("datanode: client %s: %s", c->peer, text);
+            }
+            conn_reject(dn, c, rc, text);
+            return;
+        }
+        Packet pkt = PACKET__INIT;
+        pkt.seqno = c->read_seqno;
+        pkt.offset = pos;
+        pkt.data.data = dn->scratch;
+        pkt.data.len = n;
+        pkt.crcs = crcs;
+        pkt.n_crcs = nchunks;
+        pkt.last = pos + n >= c->read_end;
+        DataMessage msg = DATA_MESSAGE__INIT;
+        msg.body_case = DATA_MESSAGE__BODY_PACKET;
+        msg.packet = &pkt;
+        if (conn_queue(c, &msg) != EMBER_OK) {
+            conn_break(dn, c);
+            return;
+        }
+        c->read_pos += n;
+        c->read_seqno++;
+        if (pkt.last)
+            conn_begin_closing(dn, c);
+    }
+}
+
+/* The first frame of a connection: a write or a read request. */
+static void conn_handle_request(datanode *dn, dn_conn *c, DataMessage *msg) {
+    if (msg->body_case != DATA_MESSAGE__BODY_WRITE_BLOCK &&
+        msg->body_case != DATA_MESSAGE__BODY_READ_BLOCK) {
+        LOG_WARN("datanode: client %s: first message is not a request; closing", c->peer);
+        conn_reject(dn, c, EMBER_EPROTO, "expected a WriteBlockRequest or a ReadBlockRequest");
+        return;
+    }
+    if (dn->secret == NULL) {
+        LOG_INFO("datanode: client %s: refused: not registered yet", c->peer);
+        conn_reject(dn, c, EMBER_EAGAIN, "datanode not registered yet");
+        return;
+    }
+    if (msg->body_case == DATA_MESSAGE__BODY_WRITE_BLOCK)
+        handle_write_request(dn, c, msg->write_block);
+    else
+        handle_read_request(dn, c, msg->read_block);
+}
+
+/* Decodes and serves every whole frame buffered on c.  Returns 0 while c
+ * still reads requests or packets, -1 once it does not. */
+static int conn_read_frames(datanode *dn, dn_conn *c) {
+    for (;;) {
+        if (c->state != CONN_REQUEST && c->state != CONN_WRITE && c->state != CONN_READ)
+            return -1;
+        const uint8_t *payload;
+        size_t len;
+        int rc = frame_reader_next(c->reader, &payload, &len);
+        if (rc == 0)
+            return 0;
+        if (rc == EMBER_ETOOBIG) {
+            LOG_WARN("datanode: client %s: frame over the size cap; closing", c->peer);
+            conn_reject(dn, c, EMBER_ETOOBIG, "frame too large");
+            return -1;
+        }
+        DataMessage *msg;
+        if (message_decode_data(payload, len, &msg) != EMBER_OK) {
+            LOG_WARN("datanode: client %s: malformed frame (%zu bytes); closing", c->peer, len);
+            conn_reject(dn, c, EMBER_EPROTO, "malformed message");
+            return -1;
+        }
+        if (c->state == CONN_REQUEST) {
+            conn_handle_request(dn, c, msg);
+        } else if (c->state == CONN_WRITE && msg->body_case == DATA_MESSAGE__BODY_PACKET) {
+            pipeline_receive(dn, c->pipe, msg->packet);
+        } else {
+            LOG_WARN("datanode: client %s: unexpected message during a %s; closing", c->peer,
+                     c->state == CONN_WRITE ? "write" : "read");
+            conn_reject(dn, c, EMBER_EPROTO, "unexpected message");
+        }
+        data_message__free_unpacked(msg, NULL);
+        if (c->broken)
+            return -1;
+    }
+}
+
+/* Reads what the socket has and serves the whole frames among it. */
+static void conn_read_ready(datanode *dn, dn_conn *c) {
+    int rc = frame_reader_fill(c->reader, c->fd);
+    if (rc == EMBER_EAGAIN)
+        return;
+    if (rc == EMBER_ETOOBIG) {
+        LOG_WARN("datanode: client %s: frame over the size cap; closing", c->peer);
+        conn_reject(dn, c, EMBER_ETOOBIG, "frame too large");
+        return;
+    }
+    if (conn_read_frames(dn, c) < 0 || rc >= 0)
+        return;
+    /* End of stream (or an error) after the whole frames.  A client that
+     * shuts its side once it has sent everything still gets its answers. */
+    if (rc == EMBER_ECLOSED && frame_reader_buffered(c->reader) == 0 &&
+        (c->state == CONN_READ || (c->state == CONN_WRITE && c->pipe->state == PIPE_DRAINING))) {
+        c->eof = 1;
+        conn_flush(dn, c);
+        return;
+    }
+    if (c->pipe != NULL && c->pipe->state == PIPE_RECEIVING)
+        LOG_WARN("datanode: client %s closed the connection before the last packet of blk_%" PRIu64
+                 "; replica aborted",
+                 c->peer, c->pipe->block_id);
+    else if (c->state != CONN_REQUEST || frame_reader_buffered(c->reader) > 0)
+        LOG_INFO("datanode: client %s disconnected early", c->peer);
+    if (c->pipe != NULL) {
+        dn_pipeline *p = c->pipe;
+        c->pipe = NULL;
+        p->conn = NULL;
+        pipeline_end(dn, p);
+    }
+    conn_break(dn, c);
+}
+
+/* LINGER: discards what the client still sends; its EOF ends c. */
+static void conn_linger_read(datanode *dn, dn_conn *c) {
+    for (size_t total = 0; total < DN_LINGER_READ_MAX;) {
+        ssize_t n = read(c->fd, dn->scratch, sizeof(dn->scratch));
+        if (n > 0) {
+            total += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        conn_break(dn, c); /* EOF or error: done */
+        return;
+    }
+}
+
+/* Closes c and frees it; a pipeline it still fed is aborted. */
+static void conn_close(datanode *dn, dn_conn *c) {
+    for (int i = 0; i < dn->nconns; i++) {
+        if (dn->conns[i] == c) {
+            dn->conns[i] = dn->conns[--dn->nconns];
+            break;
+        }
+    }
+    if (c->pipe != NULL) {
+        dn_pipeline *p = c->pipe;
+        c->pipe = NULL;
+        p->conn = NULL;
+        pipeline_end(dn, p);
+    }
+    block_reader_close(c->block);
+    event_loop_remove_fd(dn->loop, c->fd);
+    close(c->fd);
+    frame_reader_destroy(c->reader);
+    socket_outq_free(&c->outq);
+    free(c);
+}
+
+static void conn_on_event(event_loop *loop, int fd, int revents, void *arg) {
+    dn_conn *c = arg;
+    datanode *dn = c->dn;
+    if (!c->broken && (revents & POLLOUT)) {
+        conn_flush(dn, c);
+        if (c->state == CONN_READ && !c->broken) {
+            conn_read_pump(dn, c);
+            conn_flush(dn, c);
+        }
+    }
+    if (!c->broken && (revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (c->state == CONN_LINGER)
+            conn_linger_read(dn, c);
+        else if (c->state == CONN_CLOSING || c->eof)
+            conn_break(dn, c); /* hung up or failed before our last frame went out */
+        else
+            conn_read_ready(dn, c);
+    }
+    if (c->broken) {
+        conn_close(dn, c);
+        return;
+    }
+    conn_check(c);
+}
+
+static void dn_on_accept(event_loop *loop, int fd, int revents, void *arg) {
+    datanode *dn = arg;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int cfd = accept4(fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                LOG_WARN("datanode: accept failed: %s", strerror(errno));
+            return;
+        }
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
+            port = ntohs(in4->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+            port = ntohs(in6->sin6_port);
+        }
+        if (dn->nconns == DN_MAX_CONNECTIONS) {
+            LOG_WARN("datanode: client %s:%d refused: %d connections open", host, port, dn->nconns);
+            close(cfd);
+            continue;
+        }
+        dn_conn *c = calloc(1, sizeof(*c));
+        if (c == NULL || frame_reader_create(&c->reader, FRAME_MAX_UNAUTHENTICATED) != EMBER_OK ||
+            event_loop_add_fd(loop, cfd, POLLIN, conn_on_event, c) != EMBER_OK) {
+            if (c != NULL)
+                frame_reader_destroy(c->reader);
+            free(c);
+            close(cfd);
+            continue;
+        }
+        c->dn = dn;
+        c->fd = cfd;
+        c->state = CONN_REQUEST;
+        c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
+        snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+        dn->conns[dn->nconns++] = c;
+        LOG_DEBUG("datanode: client %s connected", c->peer);
+    }
+}
+
+/* Every few ms: pipeline timeouts, and connections past their deadline. */
+static void dn_on_timer(event_loop *loop, void *arg) {
+    datanode *dn = arg;
+    int64_t now = clock_monotonic_ms();
+    /* Backwards: pipeline_end() moves the last entry into the freed slot. */
+    for (size_t i = dn->npipes; i-- > 0;)
+        if (i < dn->npipes)
+            pipeline_on_timer(dn, dn->pipes[i], now);
+    for (int i = 0; i < dn->nconns; i++) {
+        dn_conn *c = dn->conns[i];
+        if (c->broken || c->state == CONN_WRITE || now <= c->deadline_ms)
+            continue;
+        if (c->state == CONN_REQUEST) {
+            LOG_WARN("datanode: client %s sent no request in time; closing", c->peer);
+            conn_reject(dn, c, EMBER_ETIMEDOUT, "no request within the I/O timeout");
+        } else {
+            if (c->state == CONN_READ)
+                LOG_WARN("datanode: client %s stopped reading; closing", c->peer);
+            conn_break(dn, c);
+        }
+    }
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+int datanode_create(event_loop *loop, const datanode_options *opts, datanode **out, char *err,
+                    size_t errlen) {
+    if (opts->data_dirs == NULL || opts->bind_addr == NULL || opts->send == NULL ||
+        opts->io_timeout_ms <= 0) {
+        snprintf(err, errlen, "datanode: incomplete options");
+        return EMBER_EINVAL;
+    }
+    datanode *dn = calloc(1, sizeof(*dn));
+    if (dn == NULL) {
+        snprintf(err, errlen, "datanode: out of memory");
+        return EMBER_ENOMEM;
+    }
+    dn->loop = loop;
+    dn->rank = opts->rank;
+    dn->primary_rank = opts->primary_rank;
+    dn->io_timeout_ms = opts->io_timeout_ms;
+    dn->send = opts->send;
+    dn->send_arg = opts->send_arg;
+    dn->listen_fd = -1;
+    int rc = EMBER_ENOMEM;
+    dn->data_dirs = strdup(opts->data_dirs);
+    if (dn->data_dirs == NULL) {
+        snprintf(err, errlen, "datanode: out of memory");
+        goto fail;
+    }
+    rc = block_store_open(opts->data_dirs, &dn->store, err, errlen);
+    if (rc != EMBER_OK)
+        goto fail;
+    rc = socket_listen_tcp(opts->bind_addr, opts->port, &dn->listen_fd, &dn->port);
+    if (rc != EMBER_OK) {
+        snprintf(err, errlen, "datanode: cannot listen on %s:%d: %s", opts->bind_addr, opts->port,
+                 rc == EMBER_EIO ? strerror(errno) : ember_strerror(rc));
+        goto fail;
+    }
+    rc = event_loop_add_fd(loop, dn->listen_fd, POLLIN, dn_on_accept, dn);
+    if (rc == EMBER_OK) {
+        int64_t interval = dn->io_timeout_ms / 4;
+        interval = interval < 10 ? 10 : interval > DN_TIMER_MAX_MS ? DN_TIMER_MAX_MS : interval;
+        rc = event_loop_add_timer(loop, interval, dn_on_timer, dn, &dn->timer_id);
+    }
+    if (rc != EMBER_OK) {
+        snprintf(err, errlen, "datanode: cannot register with the event loop: %s",
+                 ember_strerror(rc));
+        goto fail;
+    }
+    *out = dn;
+    return EMBER_OK;
+fail:
+    datanode_destroy(dn);
+    return rc;
+}
+
+void datanode_destroy(datanode *dn) {
+    if (dn == NULL)
+        return;
+    while (dn->nconns > 0)
+        conn_close(dn, dn->conns[0]);
+    while (dn->npipes > 0)
+        pipeline_end(dn, dn->pipes[0]);
+    free(dn->pipes);
+    if (dn->listen_fd >= 0) {
+        event_loop_remove_fd(dn->loop, dn->listen_fd);
+        close(dn->listen_fd);
+    }
+    if (dn->timer_id != 0)
+        event_loop_remove_timer(dn->loop, dn->timer_id);
+    block_store_close(dn->store);
+    free(dn->secret);
+    free(dn->data_dirs);
+    free(dn);
+}
+
+int datanode_port(const datanode *dn) { return dn->port; }
+
+void datanode_set_secret(datanode *dn, const char *secret) {
+    free(dn->secret);
+    dn->secret = (secret != NULL && secret[0] != '\0') ? strdup(secret) : NULL;
+}
+
+void datanode_send_block_report(datanode *dn) {
+    block_info *list = NULL;
+    size_t n = 0;
+    int rc = block_store_list(dn->store, &list, &n);
+    if (rc != EMBER_OK) {
+        LOG_WARN("datanode: cannot list replicas for the block report: %s", ember_strerror(rc));
+        return;
+    }
+    size_t piece = n < MESSAGE_REPORT_MAX ? n : MESSAGE_REPORT_MAX;
+    uint64_t *ids = malloc((piece + 1) * sizeof(uint64_t));
+    uint64_t *gss = malloc((piece + 1) * sizeof(uint64_t));
+    uint64_t *lens = malloc((piece + 1) * sizeof(uint64_t));
+    if (ids == NULL || gss == NULL || lens == NULL) {
+        LOG_ERROR("datanode: out of memory for the block report");
+        goto done;
+    }
+    uint32_t seq = 0;
+    size_t off = 0;
+    do {
+        size_t k = n - off < MESSAGE_REPORT_MAX ? n - off : MESSAGE_REPORT_MAX;
+        for (size_t i = 0; i < k; i++) {
+            ids[i] = list[off + i].block_id;
+            gss[i] = list[off + i].gen_stamp;
+            lens[i] = list[off + i].length;
+        }
+        BlockReport report = BLOCK_REPORT__INIT;
+        report.seq = seq++;
+        report.last = off + k == n;
+        report.n_block_ids = report.n_gen_stamps = report.n_lengths = k;
+        report.block_ids = ids;
+        report.gen_stamps = gss;
+        report.lengths = lens;
+        RankMessage msg = RANK_MESSAGE__INIT;
+        msg.body_case = RANK_MESSAGE__BODY_BLOCK_REPORT;
+        msg.block_report = &report;
+        if (dn_send(dn, dn->primary_rank, &msg) != EMBER_OK)
+            break;
+        off += k;
+    } while (off < n);
+    LOG_INFO("datanode: block report sent: %zu replica(s) in %u piece(s)", n, seq);
+done:
+    free(ids);
+    free(gss);
+    free(lens);
+    free(list);
+}
+
+void datanode_storage(const datanode *dn, disk_usage *out) {
+    memset(out, 0, sizeof(*out));
+    /* statvfs of each directory, each file system counted once (no walk
+     * of the tree: the store knows its bytes). */
+    unsigned long fsids[64];
+    int nfs = 0;
+    char *copy = strdup(dn->data_dirs);
+    if (copy != NULL) {
+        char *save = NULL;
+        for (char *d = strtok_r(copy, ",", &save); d != NULL; d = strtok_r(NULL, ",", &save)) {
+            while (*d == ' ')
+                d++;
+            struct statvfs vfs;
+            if (*d == '\0' || statvfs(d, &vfs) != 0)
+                continue;
+            int seen = 0;
+            for (int i = 0; i < nfs; i++)
+                seen |= fsids[i] == vfs.f_fsid;
+            if (seen || nfs == 64)
+                continue;
+            fsids[nfs++] = vfs.f_fsid;
+            out->capacity_bytes += (uint64_t)vfs.f_blocks * vfs.f_frsize;
+            out->remaining_bytes += (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        }
+        free(copy);
+    }
+    out->used_bytes = block_store_used_bytes(dn->store);
+    int total = 0, failed = 0;
+    block_store_dirs(dn->store, &total, &failed);
+    out->dirs = (uint32_t)total;
+    out->failed_dirs = (uint32_t)failed;
+}

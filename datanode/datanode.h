@@ -1,0 +1,61 @@
+/* datanode.h -- the datanode of a core rank: block data service.
+ *
+ * Serves clients on a TCP data port (reads and the first hop of writes,
+ * proto/datatransfer.proto), forwards write pipelines to the next datanode
+ * over the rank transport, stores replicas in the block store, tells the
+ * primary about finalized replicas (BlockReceived) and, after each
+ * registration, about all of them (BlockReport), and deletes replicas the
+ * primary asks it to delete.  Every client request must carry a valid
+ * block token; until the primary has sent the cluster secret (in
+ * RegisterAck), requests are refused.  Runs on the rank's event loop. */
+#ifndef EMBER_DATANODE_H
+#define EMBER_DATANODE_H
+
+#include <stdint.h>
+
+#include "cluster.pb-c.h"
+#include "common/disk_usage.h"
+#include "common/event_loop.h"
+
+typedef struct datanode datanode;
+
+/* How the datanode sends RankMessages (mpi_link_send in a cluster; tests
+ * pass a fake).  Returns 0 or a negative EMBER_E* code. */
+typedef int (*datanode_send_fn)(void *arg, int dest, const RankMessage *msg);
+
+typedef struct {
+    int rank;                  /* this node's rank */
+    int primary_rank;          /* where BlockReceived and BlockReport go (0) */
+    const char *data_dirs;     /* comma-separated; see block_store.h */
+    const char *bind_addr;     /* data port address (numeric) */
+    int port;                  /* 0: ephemeral */
+    int64_t io_timeout_ms;     /* a pipeline or client silent this long fails */
+    datanode_send_fn send;
+    void *send_arg;
+} datanode_options;
+
+int datanode_create(event_loop *loop, const datanode_options *opts, datanode **out, char *err,
+                    size_t errlen);
+
+/* Aborts writes in progress, closes connections and the store.  NULL ok. */
+void datanode_destroy(datanode *dn);
+
+/* The bound data port. */
+int datanode_port(const datanode *dn);
+
+/* Sets the cluster secret (from RegisterAck); requests are served from
+ * then on. */
+void datanode_set_secret(datanode *dn, const char *secret);
+
+/* Handles the RankMessages meant for a datanode (PipelinePacket,
+ * PipelineAck, DeleteBlocks): returns 1 and frees msg when it was one,
+ * 0 (msg untouched) otherwise. */
+int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg);
+
+/* Sends the full block report to the primary, in pieces. */
+void datanode_send_block_report(datanode *dn);
+
+/* Capacity, use and failed directories of the store. */
+void datanode_storage(const datanode *dn, disk_usage *out);
+
+#endif

@@ -1,0 +1,127 @@
+/* block_manager.h -- the namenode's block map and placement (HDFS's
+ * BlockManager + BlockPlacementPolicyDefault).
+ *
+ * For every block of every file: its generation stamp, length, expected
+ * replication (the file's), whether it is complete, and which core nodes
+ * (ranks) hold a replica.  The namespace keeps each file's list of block
+ * ids; this module keeps everything about the blocks themselves.  Replica
+ * locations are never persisted: they come from the datanodes' block
+ * reports after every start (as in HDFS).  Block ids and generation stamps
+ * are allocated here; the namenode logs each allocation so replay gives
+ * the same ids.  Single-threaded (the primary's loop thread). */
+#ifndef EMBER_BLOCK_MANAGER_H
+#define EMBER_BLOCK_MANAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLOCK_MANAGER_MAX_REPLICAS 16 /* replicas tracked per block */
+#define BLOCK_MANAGER_RACK_MAX 128
+
+typedef struct block_manager block_manager;
+
+typedef struct {
+    uint64_t block_id;
+    uint64_t gen_stamp;
+    uint64_t length;          /* bytes; final once complete */
+    uint32_t replication;     /* expected replicas (the file's replication) */
+    int complete;             /* the writer closed it */
+    int nreplicas;
+    int replicas[BLOCK_MANAGER_MAX_REPLICAS]; /* ranks holding a good replica, no duplicates */
+} block_entry;
+
+/* A candidate node for placement. */
+typedef struct {
+    int rank;
+    char rack[BLOCK_MANAGER_RACK_MAX]; /* "/default-rack" unless a topology file says otherwise */
+    uint64_t remaining;       /* free bytes */
+    int usable;               /* live, not decommissioning, has space for a block */
+} placement_node;
+
+/* An empty map; ids start after the given ones (0, 0 for a new cluster:
+ * the first block id is 1073741825 as in HDFS, the first gen stamp 1001). */
+int block_manager_create(uint64_t last_block_id, uint64_t last_gen_stamp, uint32_t seed,
+                         block_manager **out);
+void block_manager_destroy(block_manager *bm);
+
+/* Allocates the next block id and generation stamp (not yet in the map). */
+void block_manager_allocate(block_manager *bm, uint64_t *block_id, uint64_t *gen_stamp);
+
+/* The ids last handed out (for checkpoints). */
+void block_manager_last_ids(const block_manager *bm, uint64_t *block_id, uint64_t *gen_stamp);
+
+/* Adds a block (under construction, no replicas).  Raises the allocation
+ * counters past its id and gen stamp, so replaying a log of additions
+ * leaves them where they were.  EMBER_EEXIST when present, EMBER_EINVAL
+ * for replication 0.  A replication above BLOCK_MANAGER_MAX_REPLICAS is
+ * kept but counts as that many (no more replicas are tracked). */
+int block_manager_add(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
+                      uint32_t replication);
+
+/* Marks a block complete with its final length.  EMBER_ENOENT. */
+int block_manager_complete(block_manager *bm, uint64_t block_id, uint64_t length);
+
+/* Sets the expected replication of a block (setrep), as in add.
+ * EMBER_ENOENT, EMBER_EINVAL for 0. */
+int block_manager_set_replication(block_manager *bm, uint64_t block_id, uint32_t replication);
+
+/* Forgets a block (its file was deleted); the ranks that held replicas
+ * come back in holders (room for BLOCK_MANAGER_MAX_REPLICAS) so the
+ * namenode can tell them to delete.  EMBER_ENOENT. */
+int block_manager_remove(block_manager *bm, uint64_t block_id, int *holders, int *nholders);
+
+/* The entry of a block, or NULL.  Valid until the next call that changes
+ * the map. */
+const block_entry *block_manager_get(const block_manager *bm, uint64_t block_id);
+
+/* Records that rank holds a replica (a block report or a received block).
+ * Returns EMBER_ENOENT for a block the map does not know (the datanode
+ * should delete it), EMBER_ESTATE for a replica whose gen stamp is older
+ * than the block's or whose length differs from a complete block's (a
+ * stale or corrupt replica: also to be deleted; one recorded before for
+ * rank is dropped) or that would be past BLOCK_MANAGER_MAX_REPLICAS (a
+ * surplus one), 0 otherwise (adding a replica twice is fine). */
+int block_manager_add_replica(block_manager *bm, uint64_t block_id, int rank, uint64_t gen_stamp,
+                              uint64_t length);
+
+/* Drops one replica (reported corrupt, or deleted).  No error if absent. */
+void block_manager_remove_replica(block_manager *bm, uint64_t block_id, int rank);
+
+/* Drops every replica held by rank (the node died); returns how many. */
+size_t block_manager_node_lost(block_manager *bm, int rank);
+
+/* A full block report from rank: replicas it no longer lists are dropped,
+ * listed ones added as by block_manager_add_replica; ids it holds that the
+ * map does not want (unknown or stale) come back in *invalid (malloc'd,
+ * free(); NULL when none) for deletion. */
+int block_manager_process_report(block_manager *bm, int rank, const uint64_t *block_ids,
+                                 const uint64_t *gen_stamps, const uint64_t *lengths, size_t n,
+                                 uint64_t **invalid, size_t *ninvalid);
+
+/* Chooses up to `replication` targets for a new block or an extra replica,
+ * by HDFS's default policy: the first on writer_rank when it is a usable
+ * candidate, else a random usable node; the second on a different rack
+ * from the first when another rack has a usable node, else any other
+ * node; the third on the second's rack but another node when possible,
+ * else any other; the rest random.  Never a node in exclude, never the
+ * same node twice.  Random choices prefer nodes with more remaining space
+ * (the more free of two random candidates).  Deterministic for a given
+ * seed and call sequence.  Returns how many targets it found (fewer than
+ * asked when there are not enough nodes) in *ntargets. */
+void block_manager_choose_targets(block_manager *bm, const placement_node *nodes, size_t nnodes,
+                                  int writer_rank, uint32_t replication, const int *exclude,
+                                  size_t nexclude, int *targets, size_t *ntargets);
+
+/* Complete blocks with fewer live replicas than expected, most urgent
+ * first (fewest replicas, then lowest id), at most max; and with more.
+ * Arrays are caller-provided. */
+size_t block_manager_under_replicated(const block_manager *bm, uint64_t *ids, size_t max);
+size_t block_manager_over_replicated(const block_manager *bm, uint64_t *ids, size_t max);
+
+/* Totals for fsck and reports. */
+typedef struct {
+    uint64_t blocks, complete, under_replicated, over_replicated, missing; /* missing: complete, 0 replicas */
+} block_manager_stats;
+void block_manager_get_stats(const block_manager *bm, block_manager_stats *out);
+
+#endif

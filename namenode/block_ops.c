@@ -1,0 +1,470 @@
+/* block_ops.c -- the namenode's block operations (see namenode_internal.h).
+ *
+ * Write protocol, as HDFS's: the writer creates the file under
+ * construction, then for each block asks add_block (which logs EditAddBlock
+ * -- the previous block's final length included -- and answers with the
+ * pipeline and a write token), streams the block to the datanodes, and at
+ * the end asks complete (EditComplete).  complete waits (EMBER_EAGAIN, the
+ * client retries) until every block has at least one reported replica.
+ * Replica locations come only from datanodes: BlockReceived after each
+ * finalized replica, a full BlockReport after each registration.  Replicas
+ * of deleted files, and replicas the map does not want (unknown or stale),
+ * are deleted with DeleteBlocks.  Reads get located blocks with a read
+ * token per block. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/auth.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "namenode_internal.h"
+#include "proto/message.h"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void block_ops_send_delete(namenode *nn, int rank, const uint64_t *ids, size_t n) {
+    if (n == 0 || nn->opts.send == NULL)
+        return;
+    DeleteBlocks del = DELETE_BLOCKS__INIT;
+    del.n_block_ids = n;
+    del.block_ids = (uint64_t *)ids;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_DELETE_BLOCKS;
+    msg.delete_blocks = &del;
+    int rc = nn->opts.send(nn->opts.send_arg, rank, &msg);
+    if (rc != EMBER_OK)
+        LOG_WARN("cannot ask node %d to delete %zu replica(s): %s", rank, n, ember_strerror(rc));
+}
+
+void namenode_blocks_removed(uint64_t inode_id, const uint64_t *blocks, size_t nblocks,
+                             void *arg) {
+    namenode *nn = arg;
+    for (size_t i = 0; i < nblocks; i++) {
+        int holders[BLOCK_MANAGER_MAX_REPLICAS], n = 0;
+        if (block_manager_remove(nn->bm, blocks[i], holders, &n) != EMBER_OK)
+            continue;
+        for (int k = 0; k < n; k++)
+            block_ops_send_delete(nn, holders[k], &blocks[i], 1);
+    }
+}
+
+/* Fills a token for block id/gs; mac must have AUTH_MAC_LEN bytes. */
+static void block_ops_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t id, uint64_t gs,
+                            uint32_t mode) {
+    *t = (BlockToken)BLOCK_TOKEN__INIT;
+    t->block_id = id;
+    t->gen_stamp = gs;
+    t->mode = mode;
+    t->expiry_ms = clock_wall_ms() + nn->opts.token_lifetime_ms;
+    auth_block_token_mac(nn->opts.secret, id, gs, mode, t->expiry_ms, mac);
+    t->mac.data = mac;
+    t->mac.len = AUTH_MAC_LEN;
+}
+
+/* Fills a location for rank from the registry; 0, or -1 when the node is
+ * not a live datanode with a data port. */
+static int block_ops_location(namenode *nn, int rank, DatanodeLocation *loc) {
+    const node_entry *e = node_registry_get(nn->opts.registry, rank);
+    if (e == NULL || e->state != NODE_LIVE || e->data_port <= 0)
+        return -1;
+    *loc = (DatanodeLocation)DATANODE_LOCATION__INIT;
+    loc->rank = (uint32_t)rank;
+    loc->host = (char *)e->data_host;
+    loc->port = (uint32_t)e->data_port;
+    return 0;
+}
+
+/* ---- applying records ---------------------------------------------------------- */
+
+int namenode_apply_add_block(namenode *nn, const EditAddBlock *op) {
+    fs_stat st;
+    const uint64_t *blocks;
+    size_t n;
+    int rc = fs_namespace_stat(nn->ns, op->path, &st);
+    if (rc != EMBER_OK)
+        return rc;
+    if (st.is_dir)
+        return EMBER_EISDIR;
+    if (!st.under_construction)
+        return EMBER_ESTATE;
+    if ((rc = fs_namespace_blocks(nn->ns, op->path, &blocks, &n)) != EMBER_OK)
+        return rc;
+    /* previous must be the file's last block (none for the first). */
+    if ((n == 0) != (op->previous_block_id == 0) ||
+        (n > 0 && blocks[n - 1] != op->previous_block_id))
+        return EMBER_EINVAL;
+    if (n > 0 && (rc = block_manager_complete(nn->bm, op->previous_block_id,
+                                              op->previous_length)) != EMBER_OK)
+        return rc;
+    if ((rc = block_manager_add(nn->bm, op->block_id, op->gen_stamp, st.replication)) != EMBER_OK)
+        return rc;
+    if ((rc = fs_namespace_add_block(nn->ns, op->path, op->block_id)) != EMBER_OK) {
+        int holders[BLOCK_MANAGER_MAX_REPLICAS], nh;
+        block_manager_remove(nn->bm, op->block_id, holders, &nh);
+        return rc;
+    }
+    return fs_namespace_set_length(nn->ns, op->path, st.length + (n > 0 ? op->previous_length : 0));
+}
+
+int namenode_apply_complete(namenode *nn, const EditComplete *op) {
+    fs_stat st;
+    const uint64_t *blocks;
+    size_t n;
+    int rc = fs_namespace_stat(nn->ns, op->path, &st);
+    if (rc == EMBER_OK && st.is_dir)
+        rc = EMBER_EISDIR;
+    if (rc == EMBER_OK && !st.under_construction)
+        rc = EMBER_ESTATE;
+    if (rc == EMBER_OK)
+        rc = fs_namespace_blocks(nn->ns, op->path, &blocks, &n);
+    if (rc != EMBER_OK)
+        return rc;
+    if ((n == 0) != (op->last_block_id == 0) || (n > 0 && blocks[n - 1] != op->last_block_id))
+        return EMBER_EINVAL;
+    if (n > 0 && (rc = block_manager_complete(nn->bm, op->last_block_id, op->last_length)) != 0)
+        return rc;
+    if ((rc = fs_namespace_set_length(nn->ns, op->path, op->file_length)) != EMBER_OK)
+        return rc;
+    return fs_namespace_set_under_construction(nn->ns, op->path, 0);
+}
+
+/* ---- write protocol ------------------------------------------------------------- */
+
+void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
+    fs_stat st;
+    int rc = fs_namespace_stat(nn->ns, m->path, &st);
+    if (rc == EMBER_OK && !st.is_dir && !st.under_construction)
+        rc = EMBER_ESTATE;
+    if (rc != EMBER_OK) {
+        if (rc == EMBER_ESTATE)
+            gateway_reply_error(nn->gw, conn, rc, "file is not open for writing");
+        else
+            namenode_error(nn, conn, rc, m->path, NULL);
+        return;
+    }
+    /* Candidates: live core nodes with a data port, bar the excluded. */
+    int world = node_registry_world_size(nn->opts.registry);
+    placement_node *nodes = calloc((size_t)world, sizeof(*nodes));
+    int exclude[64];
+    size_t nexclude = 0, nnodes = 0;
+    for (size_t i = 0; i < m->n_exclude && i < 64; i++)
+        exclude[nexclude++] = (int)m->exclude[i];
+    if (nodes == NULL) {
+        gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+        return;
+    }
+    for (int r = 1; r < world; r++) {
+        const node_entry *e = node_registry_get(nn->opts.registry, r);
+        if (e->role != NODE_ROLE__ROLE_CORE || e->state != NODE_LIVE || e->data_port <= 0)
+            continue;
+        placement_node *p = &nodes[nnodes++];
+        p->rank = r;
+        snprintf(p->rack, sizeof(p->rack), "/default-rack");
+        p->remaining = e->storage.remaining_bytes;
+        p->usable = e->storage.dirs > e->storage.failed_dirs;
+    }
+    int targets[BLOCK_MANAGER_MAX_REPLICAS];
+    size_t ntargets = 0;
+    uint32_t want = st.replication < BLOCK_MANAGER_MAX_REPLICAS ? st.replication
+                                                                : BLOCK_MANAGER_MAX_REPLICAS;
+    block_manager_choose_targets(nn->bm, nodes, nnodes, m->client_rank, want, exclude, nexclude,
+                                 targets, &ntargets);
+    free(nodes);
+    if (ntargets == 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "`%.150s': could only be written to 0 datanodes: none of the %zu live core "
+                 "nodes can take a block",
+                 m->path, nnodes);
+        gateway_reply_error(nn->gw, conn, EMBER_EIO, msg);
+        return;
+    }
+    uint64_t id, gs;
+    block_manager_allocate(nn->bm, &id, &gs);
+    EditAddBlock op = EDIT_ADD_BLOCK__INIT;
+    op.path = m->path;
+    op.block_id = id;
+    op.gen_stamp = gs;
+    op.previous_block_id = m->previous_block_id;
+    op.previous_length = m->previous_length;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_ADD_BLOCK;
+    rec.add_block = &op;
+    if (namenode_log(nn, conn, &rec, m->path, NULL, NULL) != EMBER_OK)
+        return;
+
+    DatanodeLocation locs[BLOCK_MANAGER_MAX_REPLICAS];
+    DatanodeLocation *loc_ptrs[BLOCK_MANAGER_MAX_REPLICAS];
+    size_t nloc = 0;
+    for (size_t i = 0; i < ntargets; i++)
+        if (block_ops_location(nn, targets[i], &locs[nloc]) == 0) {
+            loc_ptrs[nloc] = &locs[nloc];
+            nloc++;
+        }
+    fs_namespace_stat(nn->ns, m->path, &st);
+    LocatedBlock lb = LOCATED_BLOCK__INIT;
+    BlockToken token;
+    uint8_t mac[AUTH_MAC_LEN];
+    block_ops_token(nn, &token, mac, id, gs, AUTH_TOKEN_WRITE);
+    lb.block_id = id;
+    lb.gen_stamp = gs;
+    lb.offset = st.length;
+    lb.n_locations = nloc;
+    lb.locations = loc_ptrs;
+    lb.token = &token;
+    LocatedBlock *lbs[1] = {&lb};
+    DfsResult res = DFS_RESULT__INIT;
+    res.n_blocks = 1;
+    res.blocks = lbs;
+    namenode_answer(nn, conn, &res, 1);
+}
+
+void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
+    fs_stat st;
+    const uint64_t *blocks;
+    size_t n = 0;
+    int rc = fs_namespace_stat(nn->ns, m->path, &st);
+    if (rc == EMBER_OK && !st.is_dir && !st.under_construction)
+        rc = EMBER_ESTATE;
+    if (rc == EMBER_OK && !st.is_dir)
+        rc = fs_namespace_blocks(nn->ns, m->path, &blocks, &n);
+    if (rc != EMBER_OK) {
+        if (rc == EMBER_ESTATE)
+            gateway_reply_error(nn->gw, conn, rc, "file is not open for writing");
+        else
+            namenode_error(nn, conn, rc, m->path, NULL);
+        return;
+    }
+    /* Every block needs a reported replica (HDFS's minimal replication). */
+    for (size_t i = 0; i < n; i++) {
+        const block_entry *b = block_manager_get(nn->bm, blocks[i]);
+        if (b == NULL || b->nreplicas == 0) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "blk_%llu is not yet reported by any datanode",
+                     (unsigned long long)blocks[i]);
+            gateway_reply_error(nn->gw, conn, EMBER_EAGAIN, msg);
+            return;
+        }
+    }
+    EditComplete op = EDIT_COMPLETE__INIT;
+    op.path = m->path;
+    op.last_block_id = m->last_block_id;
+    op.last_length = m->last_length;
+    op.file_length = st.length + (n > 0 ? m->last_length : 0);
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_COMPLETE;
+    rec.complete = &op;
+    if (namenode_log(nn, conn, &rec, m->path, NULL, NULL) != EMBER_OK)
+        return;
+    FileStatus fs;
+    fs_namespace_stat(nn->ns, m->path, &st);
+    namenode_fill_status(&fs, m->path, &st);
+    DfsResult res = DFS_RESULT__INIT;
+    res.status = &fs;
+    namenode_answer(nn, conn, &res, 1);
+}
+
+/* ---- reads ------------------------------------------------------------------------ */
+
+void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m) {
+    fs_stat st;
+    const uint64_t *blocks;
+    size_t n = 0;
+    int rc = fs_namespace_stat(nn->ns, m->path, &st);
+    if (rc == EMBER_OK && st.is_dir)
+        rc = EMBER_EISDIR;
+    if (rc == EMBER_OK)
+        rc = fs_namespace_blocks(nn->ns, m->path, &blocks, &n);
+    if (rc != EMBER_OK) {
+        namenode_error(nn, conn, rc, m->path, NULL);
+        return;
+    }
+    LocatedBlock *lbs = calloc(n + 1, sizeof(*lbs));
+    LocatedBlock **lb_ptrs = calloc(n + 1, sizeof(*lb_ptrs));
+    BlockToken *tokens = calloc(n + 1, sizeof(*tokens));
+    uint8_t(*macs)[AUTH_MAC_LEN] = calloc(n + 1, AUTH_MAC_LEN);
+    DatanodeLocation *locs = calloc((n + 1) * BLOCK_MANAGER_MAX_REPLICAS, sizeof(*locs));
+    DatanodeLocation **loc_ptrs = calloc((n + 1) * BLOCK_MANAGER_MAX_REPLICAS, sizeof(*loc_ptrs));
+    size_t nout = 0;
+    uint64_t offset = 0, end = m->length > UINT64_MAX - m->offset ? UINT64_MAX
+                                                                  : m->offset + m->length;
+    if (lbs == NULL || lb_ptrs == NULL || tokens == NULL || macs == NULL || locs == NULL ||
+        loc_ptrs == NULL) {
+        gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const block_entry *b = block_manager_get(nn->bm, blocks[i]);
+        if (b == NULL)
+            continue;
+        uint64_t len = b->complete ? b->length : 0;
+        if (offset + len > m->offset && offset < end) {
+            LocatedBlock *lb = &lbs[nout];
+            *lb = (LocatedBlock)LOCATED_BLOCK__INIT;
+            lb->block_id = b->block_id;
+            lb->gen_stamp = b->gen_stamp;
+            lb->offset = offset;
+            lb->length = len;
+            DatanodeLocation *l = &locs[nout * BLOCK_MANAGER_MAX_REPLICAS];
+            DatanodeLocation **lp = &loc_ptrs[nout * BLOCK_MANAGER_MAX_REPLICAS];
+            for (int k = 0; k < b->nreplicas; k++)
+                if (block_ops_location(nn, b->replicas[k], &l[lb->n_locations]) == 0) {
+                    lp[lb->n_locations] = &l[lb->n_locations];
+                    lb->n_locations++;
+                }
+            lb->locations = lp;
+            block_ops_token(nn, &tokens[nout], macs[nout], b->block_id, b->gen_stamp,
+                            AUTH_TOKEN_READ);
+            lb->token = &tokens[nout];
+            lb_ptrs[nout] = lb;
+            nout++;
+        }
+        offset += len;
+    }
+    FileStatus fs;
+    namenode_fill_status(&fs, m->path, &st);
+    DfsResult res = DFS_RESULT__INIT;
+    res.status = &fs;
+    res.n_blocks = nout;
+    res.blocks = lb_ptrs;
+    namenode_answer(nn, conn, &res, 0);
+done:
+    free(lbs);
+    free(lb_ptrs);
+    free(tokens);
+    free(macs);
+    free(locs);
+    free(loc_ptrs);
+}
+
+void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m) {
+    const block_entry *b = block_manager_get(nn->bm, m->block_id);
+    if (b != NULL) {
+        LOG_WARN("replica of blk_%llu on node %u reported corrupt: dropped",
+                 (unsigned long long)m->block_id, m->rank);
+        block_manager_remove_replica(nn->bm, m->block_id, (int)m->rank);
+        block_ops_send_delete(nn, (int)m->rank, &m->block_id, 1);
+    }
+    DfsResult res = DFS_RESULT__INIT;
+    namenode_answer(nn, conn, &res, 0);
+}
+
+/* ---- datanode messages ---------------------------------------------------------- */
+
+static void handle_block_received(namenode *nn, int source, const BlockReceived *m) {
+    int rc = block_manager_add_replica(nn->bm, m->block_id, source, m->gen_stamp, m->length);
+    if (rc != EMBER_OK) {
+        LOG_INFO("node %d holds an unwanted replica of blk_%llu (%s): deleting it", source,
+                 (unsigned long long)m->block_id, ember_strerror(rc));
+        block_ops_send_delete(nn, source, &m->block_id, 1);
+    }
+}
+
+static void handle_block_report(namenode *nn, int source, const BlockReport *m) {
+    if (source <= 0 || source >= nn->opts.world_size)
+        return;
+    block_report_acc *acc = &nn->reports[source];
+    if (m->seq == 0)
+        acc->n = 0;
+    if (acc->n + m->n_block_ids > acc->cap) {
+        size_t ncap = acc->cap ? acc->cap : 1024;
+        while (ncap < acc->n + m->n_block_ids)
+            ncap *= 2;
+        uint64_t *ids = realloc(acc->ids, ncap * sizeof(uint64_t));
+        if (ids != NULL)
+            acc->ids = ids;
+        uint64_t *gss = realloc(acc->gen_stamps, ncap * sizeof(uint64_t));
+        if (gss != NULL)
+            acc->gen_stamps = gss;
+        uint64_t *lens = realloc(acc->lengths, ncap * sizeof(uint64_t));
+        if (lens != NULL)
+            acc->lengths = lens;
+        if (ids == NULL || gss == NULL || lens == NULL) {
+            LOG_ERROR("out of memory for node %d's block report", source);
+            return;
+        }
+        acc->cap = ncap;
+    }
+    for (size_t i = 0; i < m->n_block_ids; i++, acc->n++) {
+        acc->ids[acc->n] = m->block_ids[i];
+        acc->gen_stamps[acc->n] = m->gen_stamps[i];
+        acc->lengths[acc->n] = m->lengths[i];
+    }
+    if (!m->last)
+        return;
+    uint64_t *invalid = NULL;
+    size_t ninvalid = 0;
+    block_manager_process_report(nn->bm, source, acc->ids, acc->gen_stamps, acc->lengths, acc->n,
+                                 &invalid, &ninvalid);
+    LOG_INFO("block report from node %d: %zu replica(s), %zu unwanted", source, acc->n, ninvalid);
+    block_ops_send_delete(nn, source, invalid, ninvalid);
+    free(invalid);
+    acc->n = 0;
+}
+
+int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg) {
+    switch (msg->body_case) {
+    case RANK_MESSAGE__BODY_BLOCK_RECEIVED: handle_block_received(nn, source, msg->block_received); break;
+    case RANK_MESSAGE__BODY_BLOCK_REPORT: handle_block_report(nn, source, msg->block_report); break;
+    default: return 0;
+    }
+    rank_message__free_unpacked(msg, NULL);
+    return 1;
+}
+
+void namenode_node_lost(namenode *nn, int rank) {
+    size_t n = block_manager_node_lost(nn->bm, rank);
+    if (n > 0)
+        LOG_WARN("node %d lost: %zu replica(s) no longer count", rank, n);
+}
+
+/* ---- checkpoint images -------------------------------------------------------- */
+
+int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, size_t *n) {
+    const uint64_t *ids;
+    size_t count;
+    int rc = fs_namespace_blocks(nn->ns, path, &ids, &count);
+    if (rc != EMBER_OK || count == 0) {
+        *blocks = NULL;
+        *n = 0;
+        return rc;
+    }
+    /* One array of structs, pointed at by blocks[0] (freed that way). */
+    ImageBlock *items = calloc(count, sizeof(*items));
+    ImageBlock **ptrs = calloc(count, sizeof(*ptrs));
+    if (items == NULL || ptrs == NULL) {
+        free(items);
+        free(ptrs);
+        return EMBER_ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const block_entry *b = block_manager_get(nn->bm, ids[i]);
+        items[i] = (ImageBlock)IMAGE_BLOCK__INIT;
+        items[i].block_id = ids[i];
+        if (b != NULL) {
+            items[i].gen_stamp = b->gen_stamp;
+            items[i].length = b->length;
+            items[i].complete = b->complete;
+        }
+        ptrs[i] = &items[i];
+    }
+    *blocks = ptrs;
+    *n = count;
+    return EMBER_OK;
+}
+
+int namenode_load_blocks(namenode *nn, const ImageInode *in) {
+    int rc = EMBER_OK;
+    for (size_t i = 0; i < in->n_blocks && rc == EMBER_OK; i++) {
+        const ImageBlock *b = in->blocks[i];
+        rc = block_manager_add(nn->bm, b->block_id, b->gen_stamp, in->replication);
+        if (rc == EMBER_OK && b->complete)
+            rc = block_manager_complete(nn->bm, b->block_id, b->length);
+        if (rc == EMBER_OK)
+            rc = fs_namespace_add_block(nn->ns, in->path, b->block_id);
+    }
+    if (rc == EMBER_OK && in->under_construction)
+        rc = fs_namespace_set_under_construction(nn->ns, in->path, 1);
+    return rc;
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# File data end to end: -put/-get/-cat/-tail/-cp through the write pipeline
+# (3 replicas of every block on 3 core nodes), replicas deleted with their
+# file, a corrupt replica read around and reported, the data still there
+# after a restart, and a datanode killed in the middle of a write: the
+# write fails with an error or completes intact, never short.
+. "$(dirname "$0")/lib.sh"
+
+dfs() { ember dfs "$@"; }
+replicas() { # number of finalized block files (not meta) on all core nodes
+    find "$RUN_DIR"/data/node-*/current/finalized -name 'blk_*' ! -name '*.meta' 2>/dev/null | wc -l
+}
+
+cluster_start 5 --core-nodes 3 -D dfs.blocksize=1m -D dfs.datanode.socket.timeout=2s
+head -c 3670016 /dev/urandom >"$TEST_TMP/in.bin" # 3.5 MiB: 4 blocks of 1 MiB
+dfs -put "$TEST_TMP/in.bin" /in.bin || fail "put"
+expect_eq "$(dfs -stat '%b %r %o' /in.bin)" "3670016 3 1048576" "size, replication, block size"
+dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "cat differs"
+dfs -get /in.bin "$TEST_TMP/out.bin" && cmp "$TEST_TMP/in.bin" "$TEST_TMP/out.bin" || fail "get differs"
+dfs -tail /in.bin | cmp - <(tail -c 1024 "$TEST_TMP/in.bin") || fail "tail differs"
+wait_until 10 bash -c "[ \$(find '$RUN_DIR'/data/node-*/current/finalized -name 'blk_*' ! -name '*.meta' | wc -l) = 12 ]" ||
+    fail "expected 12 replicas (4 blocks x 3), found $(replicas)"
+! dfs -test -e /in.bin._COPYING_ || fail "_COPYING_ file left behind"
+
+# stdin, an empty file, -f, and a copy inside the file system.
+printf 'hello ember\n' | dfs -put - /hello.txt || fail "put from stdin"
+expect_eq "$(dfs -cat /hello.txt)" "hello ember" "put from stdin"
+: >"$TEST_TMP/empty" && dfs -put "$TEST_TMP/empty" /empty && expect_eq "$(dfs -stat %b /empty)" 0 "empty file"
+err=$(dfs -put "$TEST_TMP/in.bin" /hello.txt 2>&1) && fail "put over an existing file succeeded"
+grep -q 'File exists' <<<"$err" || fail "put over an existing file: $err"
+expect_eq "$(dfs -cat /hello.txt)" "hello ember" "file after a refused put"
+dfs -put -f "$TEST_TMP/in.bin" /hello.txt && dfs -cat /hello.txt | cmp - "$TEST_TMP/in.bin" || fail "put -f"
+dfs -cp /in.bin /copy.bin && dfs -cat /copy.bin | cmp - "$TEST_TMP/in.bin" || fail "cp"
+
+# Deleting a file deletes its replicas on the datanodes.
+before=$(replicas)
+dfs -rm /copy.bin >/dev/null || fail "rm"
+wait_until 10 bash -c "[ \$(find '$RUN_DIR'/data/node-*/current/finalized -name 'blk_*' ! -name '*.meta' | wc -l) -lt $before ]" ||
+    fail "replicas of a deleted file stayed ($(replicas) of $before)"
+
+# One flipped byte in one replica: reads still return the right bytes.
+victim=$(find "$RUN_DIR"/data/node-1/current/finalized -name 'blk_*' ! -name '*.meta' | head -n1)
+[ -n "$victim" ] || fail "no replica on node 1"
+printf '\xff' | dd of="$victim" bs=1 seek=100 conv=notrunc 2>/dev/null
+printf '\x00' | dd of="$victim" bs=1 seek=101 conv=notrunc 2>/dev/null
+for f in /in.bin /hello.txt; do
+    dfs -cat "$f" | cmp - "$TEST_TMP/in.bin" || fail "read of $f with a corrupt replica differs"
+done
+
+# Restart: the data is still there, located again from block reports.
+ember cluster stop >/dev/null
+cluster_wait_exit 30
+cluster_start 5 --core-nodes 3 -D dfs.blocksize=1m -D dfs.datanode.socket.timeout=2s
+dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "data differs after a restart"
+
+# A datanode killed mid-write: an error, or a complete and intact file.
+for i in $(seq 1 24); do head -c 262144 "$TEST_TMP/in.bin"; done >"$TEST_TMP/slow.bin"
+(for i in $(seq 1 24); do head -c 262144 "$TEST_TMP/in.bin"; sleep 0.05; done) |
+    "$EMBER" --run-dir "$RUN_DIR" dfs -put - /killed.bin 2>"$TEST_TMP/killed.err" &
+put_pid=$!
+sleep 0.4
+kill -KILL "$(rank_pid 2)"
+if wait "$put_pid"; then
+    dfs -cat /killed.bin | cmp - "$TEST_TMP/slow.bin" || fail "a write that succeeded reads back different"
+    log "write survived the datanode's death"
+else
+    [ -s "$TEST_TMP/killed.err" ] || fail "failed write printed no error"
+    ! dfs -test -e /killed.bin || fail "failed write left /killed.bin"
+    log "write failed with: $(head -n1 "$TEST_TMP/killed.err")"
+fi
+dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "old data unreadable after a datanode died"
+ember cluster stop >/dev/null
+cluster_wait_exit 30
+log PASS
