@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # dfs.sh -- HDFS benchmarks on a local cluster, one command:
 #   ./bench/dfs.sh
-# Builds a Release tree (build-bench/), starts primary + 2 core nodes on
-# loopback, and prints each figure with its ratio to the target the issue
-# names.  Measured now: namenode metadata throughput through the C library
-# (create + stat of 10,000 empty files, 1 client and 8 concurrent clients)
-# and the wall time of one `ember dfs -stat` (median of 21; Hadoop's JVM
-# CLI takes ~700 ms).  Not measured yet: -put/-get MB/s against cp/cat,
-# which need the datanodes' block storage.
+# Builds a Release tree (build-bench/), starts primary + 3 core nodes on
+# loopback, and prints each figure with its ratio to its baseline: -put and
+# -get of a 1 GiB file (BENCH_MB to change) at replication 1 and 3 against
+# cp and cat of the same file on the same disk, run in the same script;
+# namenode metadata throughput through the C library (create + stat of
+# 10,000 empty files, 1 client and 8 concurrent clients) against the
+# issue's targets; and the wall time of one `ember dfs -stat` (median of
+# 21; Hadoop's JVM CLI takes ~700 ms).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,12 +30,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-setsid mpirun --enable-recovery --oversubscribe -np 3 \
+setsid mpirun --enable-recovery --oversubscribe -np 4 \
     --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
-    build-bench/ember cluster --run-dir "$RUN_DIR" --core-nodes 2 >"$TMP/mpirun.log" 2>&1 &
+    build-bench/ember cluster --run-dir "$RUN_DIR" --core-nodes 3 >"$TMP/mpirun.log" 2>&1 &
 MPIRUN_PID=$!
 for _ in $(seq 1 300); do
-    $EMBER status 2>/dev/null | grep -q 'Core nodes:  2 live' && break
+    $EMBER status 2>/dev/null | grep -q 'Core nodes:  3 live' && break
     sleep 0.1
 done
 
@@ -62,4 +63,24 @@ median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 11p)
 echo "median of 21: $((median / 1000)).$(printf '%03d' $((median % 1000))) ms;" \
     "ratio to 30 ms: $(ratio "$median" 30000)x; to Hadoop's 700 ms: $(ratio "$median" 700000)x"
 
-echo "== -put/-get vs cp/cat: not measured (block storage is not built yet)"
+MB=${BENCH_MB:-1024}
+echo "== -put / -get of a $MB MiB file vs cp / cat on the same disk (targets: put r1 >= 0.5x cp, get >= 0.7x cat)"
+head -c $((MB * 1048576)) /dev/urandom >"$TMP/src.bin"
+secs() { # secs COMMAND...: wall seconds of COMMAND, from bash's clock
+    local s=${EPOCHREALTIME/./} e
+    "$@" >/dev/null
+    e=${EPOCHREALTIME/./}
+    awk -v d=$((e - s)) 'BEGIN { printf "%.3f", d / 1e6 }'
+}
+t_cp=$(secs cp "$TMP/src.bin" "$TMP/copy.bin"); sync
+t_cat=$(secs cat "$TMP/src.bin")
+rm -f "$TMP/copy.bin"
+for rep in 1 3; do
+    t_put=$(secs $EMBER dfs -D dfs.replication=$rep -put "$TMP/src.bin" /bench-r$rep.bin)
+    t_get=$(secs $EMBER dfs -cat /bench-r$rep.bin)
+    put_mbs=$(awk -v m="$MB" -v t="$t_put" 'BEGIN { printf "%.0f", m / t }')
+    get_mbs=$(awk -v m="$MB" -v t="$t_get" 'BEGIN { printf "%.0f", m / t }')
+    echo "replication $rep: put $put_mbs MB/s ($(ratio "$t_cp" "$t_put")x cp), get $get_mbs MB/s ($(ratio "$t_cat" "$t_get")x cat)"
+    $EMBER dfs -rm /bench-r$rep.bin >/dev/null
+done
+echo "baselines: cp $(awk -v m="$MB" -v t="$t_cp" 'BEGIN { printf "%.0f", m / t }') MB/s, cat $(awk -v m="$MB" -v t="$t_cat" 'BEGIN { printf "%.0f", m / t }') MB/s"

@@ -22,6 +22,9 @@ static void cli_usage(FILE *f) {
             "  cluster stop           stop the cluster; exits with the cluster's exit status\n"
             "  status                 one-screen summary of the cluster\n"
             "  dfsadmin -report       nodes, their roles, capacity and last contact\n"
+            "  dfsadmin -safemode get|enter|leave|wait\n"
+            "  fsck PATH [-files] [-blocks] [-locations]\n"
+            "                         block health under PATH (HEALTHY or CORRUPT)\n"
             "\n"
             "File system:\n"
             "  dfs -COMMAND ...       hadoop fs verbs: -ls, -mkdir, -mv, -rm, -stat, ...\n"
@@ -116,6 +119,8 @@ int main(int argc, char **argv) {
         return cli_status(&env, cargc, cargv);
     if (!strcmp(cmd, "dfs") || !strcmp(cmd, "fs"))
         return cli_dfs(&env, cargc, cargv);
+    if (!strcmp(cmd, "fsck"))
+        return cli_fsck(&env, cargc, cargv);
     if (!strcmp(cmd, "dfsadmin"))
         return cli_dfsadmin(&env, cargc, cargv);
     if (!strcmp(cmd, "help")) {

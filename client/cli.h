@@ -33,6 +33,7 @@ void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen);
 
 int cli_dfsadmin(cli_env *env, int argc, char **argv);
 int cli_dfs(cli_env *env, int argc, char **argv);
+int cli_fsck(cli_env *env, int argc, char **argv);
 int cli_status(cli_env *env, int argc, char **argv);
 int cli_cluster_stop(cli_env *env, int argc, char **argv);
 

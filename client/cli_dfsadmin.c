@@ -5,10 +5,12 @@
  * marked "Role: task". */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cluster/role.h"
 #include "common/clock.h"
+#include "ember/dfs.h"
 
 static void dfsadmin_print_node(const NodeReport *n) {
     char cap[32], used[32], rem[32], mem[32], contact[64];
@@ -90,12 +92,47 @@ static int dfsadmin_report(cli_env *env) {
     return 0;
 }
 
+/* -safemode get|enter|leave|wait, printing Hadoop's "Safe mode is ON". */
+static int dfsadmin_safemode(cli_env *env, const char *what) {
+    static const char *actions[] = {"get", "enter", "leave", "wait"};
+    int action = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(what, actions[i]))
+            action = i;
+    if (action < 0) {
+        cli_error("dfsadmin: -safemode takes get, enter, leave or wait, not '%s'", what);
+        return 2;
+    }
+    char err[512];
+    ember_dfs *dfs;
+    if (ember_dfs_connect(env->run_dir, &dfs, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        return 1;
+    }
+    int on = 0, rc;
+    int64_t deadline = clock_monotonic_ms() + 60000;
+    for (;;) {
+        rc = ember_dfs_safe_mode(dfs, action == 3 ? 0 : action, &on);
+        if (rc != 0 || action != 3 || !on || clock_monotonic_ms() > deadline)
+            break;
+        usleep(100000);
+    }
+    if (rc != 0)
+        cli_error("dfsadmin: %s", ember_dfs_last_error(dfs));
+    else
+        printf("Safe mode is %s\n", on ? "ON" : "OFF");
+    ember_dfs_close(dfs);
+    return rc != 0 || (action == 3 && on) ? 1 : 0;
+}
+
 int cli_dfsadmin(cli_env *env, int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "-report"))
         return dfsadmin_report(env);
+    if (argc == 3 && !strcmp(argv[1], "-safemode"))
+        return dfsadmin_safemode(env, argv[2]);
     if (argc < 2)
-        cli_error("dfsadmin needs a command: -report");
+        cli_error("dfsadmin needs a command: -report, -safemode get|enter|leave|wait");
     else
-        cli_error("dfsadmin: unknown command '%s' (known: -report)", argv[1]);
+        cli_error("dfsadmin: unknown command '%s' (known: -report, -safemode)", argv[1]);
     return 2;
 }

@@ -262,6 +262,59 @@ int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const c
     return dfs_call_simple(dfs, &req);
 }
 
+int ember_dfs_block_locations(ember_dfs *dfs, const char *path, ember_block_location **blocks,
+                              size_t *count) {
+    GetBlockLocationsRequest m = GET_BLOCK_LOCATIONS_REQUEST__INIT;
+    m.path = (char *)path;
+    m.length = UINT64_MAX;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS;
+    req.get_block_locations = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK)
+        return rc;
+    ember_block_location *out = calloc(res->n_blocks + 1, sizeof(*out));
+    if (out == NULL) {
+        client_message__free_unpacked(env, NULL);
+        return EMBER_ENOMEM;
+    }
+    for (size_t i = 0; i < res->n_blocks; i++) {
+        const LocatedBlock *lb = res->blocks[i];
+        out[i].block_id = lb->block_id;
+        out[i].gen_stamp = lb->gen_stamp;
+        out[i].offset = lb->offset;
+        out[i].length = lb->length;
+        for (size_t k = 0; k < lb->n_locations && k < 16; k++) {
+            out[i].ranks[k] = (int)lb->locations[k]->rank;
+            snprintf(out[i].hosts[k], sizeof(out[i].hosts[k]), "%.40s:%u",
+                     lb->locations[k]->host, lb->locations[k]->port);
+            out[i].nreplicas++;
+        }
+    }
+    *blocks = out;
+    *count = res->n_blocks;
+    client_message__free_unpacked(env, NULL);
+    return EMBER_OK;
+}
+
+int ember_dfs_safe_mode(ember_dfs *dfs, int action, int *on) {
+    SafeModeRequest m = SAFE_MODE_REQUEST__INIT;
+    m.action = (uint32_t)action;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_SAFE_MODE;
+    req.safe_mode = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK)
+        return rc;
+    *on = res->safe_mode;
+    client_message__free_unpacked(env, NULL);
+    return EMBER_OK;
+}
+
 int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files, uint64_t *dirs,
                               uint64_t *bytes) {
     ContentSummaryRequest m = CONTENT_SUMMARY_REQUEST__INIT;

@@ -70,10 +70,12 @@ static void handle_register_node(primary *p, int source, const RegisterNode *m) 
     RegisterAck ack = REGISTER_ACK__INIT;
     ack.cluster_id = p->info.cluster_id;
     ack.reason = "";
-    ack.secret = p->info.secret; /* inside the job only: datanodes check block tokens */
+    ack.secret = ""; /* set below for accepted core nodes: datanodes check block tokens */
     int rc = node_registry_register(p->registry, source, m, clock_monotonic_ms(), clock_wall_ms());
     if (rc == EMBER_OK) {
         ack.accepted = 1;
+        if (m->role == NODE_ROLE__ROLE_CORE)
+            ack.secret = p->info.secret; /* over MPI: inside the job only */
         LOG_INFO("node %d registered: %s node on %s (pid %u, %u cores, %u PUs, %u NUMA nodes)",
                  source, role_name(m->role), m->hostname, m->pid, m->hwloc->cores, m->hwloc->pus,
                  m->hwloc->numa_nodes);
@@ -353,6 +355,8 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
         .world_size = p->ctx->world_size,
         .secret = p->info.secret,
         .token_lifetime_ms = config_get_int(cfg, "dfs.block.access.token.lifetime"),
+        .redundancy_interval_ms = config_get_int(cfg, "dfs.namenode.redundancy.interval"),
+        .pending_timeout_ms = config_get_int(cfg, "dfs.namenode.reconstruction.pending.timeout"),
         .registry = p->registry,
         .send = primary_send_rank,
         .send_arg = p,

@@ -19,7 +19,7 @@ typedef struct {
     int core_nodes;            /* how many ranks are core nodes */
     NodeRole role;
     const char *run_dir;
-    const char *bind_addr;     /* gateway address (primary only) */
+    const char *bind_addr;     /* the gateway's address (primary), the data port's (core) */
     config *cfg;
     event_loop *loop;
     char hostname[256];

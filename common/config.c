@@ -58,6 +58,8 @@ static const struct config_key config_keys[] = {
     {"dfs.namenode.checkpoint.period", CONFIG_DURATION, "1h",  1000, DAY,  SECOND, "checkpoint at least this often when there were edits"},
     {"dfs.block.access.token.lifetime", CONFIG_DURATION, "10m", 1000, DAY, MINUTE, "how long a block token lets a client read or write a block"},
     {"dfs.datanode.socket.timeout", CONFIG_DURATION, "30s", 100, HOUR, SECOND, "a write pipeline or client silent this long fails"},
+    {"dfs.namenode.redundancy.interval", CONFIG_DURATION, "1s", 10, HOUR, SECOND, "how often the namenode looks for blocks with too few or too many replicas"},
+    {"dfs.namenode.reconstruction.pending.timeout", CONFIG_DURATION, "30s", 100, DAY, SECOND, "a replication not confirmed by then is scheduled again"},
     {"ember.dfs.list.limit",     CONFIG_INT,      "1000",      1,   1000000, 0,    "entries in one listing page (HDFS's dfs.ls.limit)"},
 };
 

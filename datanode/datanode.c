@@ -49,7 +49,13 @@
  * writer (the rbw replica disappears) and ends the pipeline; a replica
  * already finalized stays.  A node waits io_timeout_ms times the number
  * of nodes downstream of it for an ack, so that the node next to the
- * culprit gives up first and names it. */
+ * culprit gives up first and names it.
+ *
+ * A ReplicateBlock from the primary makes this node the source of such a
+ * pipeline for a replica it holds (replication.c, sharing struct datanode
+ * through datanode_internal.h).  Acks are routed by block id: a pipeline
+ * is refused while a replication of its block runs here and the other
+ * way round, so no block id ever names both. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -70,7 +76,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "datanode.h"
+#include "datanode_internal.h"
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "proto/socket_link.h"
@@ -80,15 +86,12 @@
  * buffer before a bad frame is refused. */
 #define DATANODE_FRAME_MAX (128u * 1024)
 
-#define DN_MAX_CONNECTIONS 1024
 #define DN_MAX_PIPELINES 4096
-#define DN_MAX_DOWNSTREAM 16              /* message.c's limit on downstream */
 #define DN_PIPELINE_WINDOW 128            /* packets awaiting downstream acks */
 #define DN_OUTQ_LIMIT (64u * 1024 * 1024) /* bytes queued to one client */
 #define DN_READ_QUEUE (1u * 1024 * 1024)  /* a read stops producing above this */
 #define DN_LINGER_READ_MAX (256u * 1024)  /* bytes discarded per callback */
 #define DN_TIMER_MAX_MS 200
-#define DN_CHUNKS_MAX (MESSAGE_PACKET_MAX / BLOCK_CHUNK_SIZE)
 
 typedef enum {
     CONN_REQUEST, /* waiting for the one request */
@@ -103,14 +106,12 @@ typedef enum {
     PIPE_DRAINING,  /* last packet written and finalized; waiting for acks */
 } pipe_state;
 
-typedef struct dn_conn dn_conn;
-
 typedef struct {
     uint64_t seqno;
     int64_t sent_ms; /* when it was forwarded downstream (monotonic) */
 } pipe_entry;
 
-typedef struct {
+struct dn_pipeline {
     uint64_t block_id;
     uint64_t gen_stamp;
     pipe_state state;
@@ -125,7 +126,7 @@ typedef struct {
     size_t head, count;           /* the window's oldest entry and its size */
     int64_t upstream_deadline_ms; /* RECEIVING: the next packet is due by then */
     int64_t ack_timeout_ms;       /* how long a forwarded packet may wait */
-} dn_pipeline;
+};
 
 struct dn_conn {
     datanode *dn;
@@ -140,26 +141,6 @@ struct dn_conn {
     dn_pipeline *pipe;   /* WRITE */
     block_reader *block; /* READ */
     uint64_t read_pos, read_end, read_seqno;
-};
-
-struct datanode {
-    event_loop *loop;
-    int rank;
-    int primary_rank;
-    char *data_dirs;
-    int64_t io_timeout_ms;
-    datanode_send_fn send;
-    void *send_arg;
-    char *secret; /* NULL until datanode_set_secret() */
-    block_store *store;
-    int listen_fd;
-    int port;
-    uint64_t timer_id;
-    dn_conn *conns[DN_MAX_CONNECTIONS];
-    int nconns;
-    dn_pipeline **pipes;
-    size_t npipes, pipes_cap;
-    uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
 };
 
 static void pipeline_end(datanode *dn, dn_pipeline *p);
@@ -198,10 +179,8 @@ static int dn_token_ok(const datanode *dn, const BlockToken *t, uint64_t id, uin
     return 0;
 }
 
-/* 0 when the downstream list is usable from this node: no more than
- * DN_MAX_DOWNSTREAM, neither this rank nor `also' (-1: none), no rank
- * twice. */
-static int dn_check_downstream(const datanode *dn, const uint32_t *ranks, size_t n, int also) {
+/* See datanode_internal.h. */
+int datanode_check_downstream(const datanode *dn, const uint32_t *ranks, size_t n, int also) {
     if (n > DN_MAX_DOWNSTREAM)
         return EMBER_EINVAL;
     for (size_t i = 0; i < n; i++) {
@@ -627,6 +606,15 @@ static void pipeline_on_timer(datanode *dn, dn_pipeline *p, int64_t now) {
 
 /* ---- rank messages --------------------------------------------------------------- */
 
+/* 0 when a new pipeline of block_id may start here: EMBER_EAGAIN at
+ * DN_MAX_PIPELINES, EMBER_EEXIST while this node replicates the block (it
+ * holds it, and acks must name one of the two). */
+static int dn_pipeline_admit(const datanode *dn, uint64_t block_id) {
+    if (dn->npipes >= DN_MAX_PIPELINES)
+        return EMBER_EAGAIN;
+    return dn_replication_running(dn, block_id) ? EMBER_EEXIST : EMBER_OK;
+}
+
 /* A failed PipelineAck for a packet no pipeline here takes. */
 static void dn_refuse_packet(datanode *dn, int dest, uint64_t block_id, uint64_t seqno,
                              int failed_rank) {
@@ -652,16 +640,16 @@ static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacke
             dn_refuse_packet(dn, source, pp->block_id, pkt->seqno, dn->rank);
             return;
         }
-        if (dn_check_downstream(dn, pp->downstream, pp->n_downstream, source) != EMBER_OK) {
+        if (datanode_check_downstream(dn, pp->downstream, pp->n_downstream, source) != EMBER_OK) {
             LOG_WARN("datanode: blk_%" PRIu64 " from rank %d: bad downstream list; refused",
                      pp->block_id, source);
             dn_refuse_packet(dn, source, pp->block_id, 0, -1);
             return;
         }
         block_writer *w = NULL;
-        int rc = dn->npipes >= DN_MAX_PIPELINES
-                     ? EMBER_EAGAIN
-                     : block_writer_create(dn->store, pp->block_id, pp->gen_stamp, &w);
+        int rc = dn_pipeline_admit(dn, pp->block_id);
+        if (rc == EMBER_OK)
+            rc = block_writer_create(dn->store, pp->block_id, pp->gen_stamp, &w);
         if (rc == EMBER_OK) {
             rc = pipeline_create(dn, pp->block_id, pp->gen_stamp, pp->downstream, pp->n_downstream,
                                  NULL, source, w, &p);
@@ -687,8 +675,13 @@ static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacke
     pipeline_receive(dn, p, pkt);
 }
 
+/* An ack goes to the pipeline of its block, else to the replication this
+ * node sources for it: never both, since a pipeline is refused while a
+ * replication of its block runs here and the other way round. */
 static void handle_pipeline_ack(datanode *dn, int source, const PipelineAck *ack) {
     dn_pipeline *p = pipeline_find(dn, ack->block_id);
+    if (p == NULL && dn_replication_handle_ack(dn, source, ack))
+        return;
     if (p == NULL) {
         LOG_DEBUG("datanode: ack for blk_%" PRIu64 " from rank %d: pipeline gone; ignored",
                   ack->block_id, source);
@@ -718,6 +711,23 @@ static void handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *d
         LOG_INFO("datanode: deleted %zu of %zu replica(s)", deleted, del->n_block_ids);
 }
 
+/* The primary asks this node to copy a replica it holds (replication.c);
+ * a block being written here is not copied from here. */
+static void handle_replicate_block(datanode *dn, int source, const ReplicateBlock *rb) {
+    if (source != dn->primary_rank) {
+        LOG_WARN("datanode: ReplicateBlock of blk_%" PRIu64
+                 " from rank %d, not the primary; ignored",
+                 rb->block_id, source);
+        return;
+    }
+    if (pipeline_find(dn, rb->block_id) != NULL) {
+        LOG_WARN("datanode: cannot replicate blk_%" PRIu64 ": it is being written here; dropped",
+                 rb->block_id);
+        return;
+    }
+    dn_replication_start(dn, rb);
+}
+
 int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg) {
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
@@ -726,6 +736,9 @@ int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg) {
     case RANK_MESSAGE__BODY_PIPELINE_ACK: handle_pipeline_ack(dn, source, msg->pipeline_ack); break;
     case RANK_MESSAGE__BODY_DELETE_BLOCKS:
         handle_delete_blocks(dn, source, msg->delete_blocks);
+        break;
+    case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
+        handle_replicate_block(dn, source, msg->replicate_block);
         break;
     default: return 0;
     }
@@ -745,7 +758,7 @@ static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockReque
         conn_reject(dn, c, EMBER_EAUTH, text);
         return;
     }
-    if (dn_check_downstream(dn, req->downstream, req->n_downstream, -1) != EMBER_OK) {
+    if (datanode_check_downstream(dn, req->downstream, req->n_downstream, -1) != EMBER_OK) {
         LOG_WARN("datanode: client %s: write of blk_%" PRIu64 " refused: bad downstream list",
                  c->peer, req->block_id);
         conn_reject(dn, c, EMBER_EINVAL,
@@ -753,9 +766,9 @@ static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockReque
         return;
     }
     block_writer *w = NULL;
-    int rc = dn->npipes >= DN_MAX_PIPELINES
-                 ? EMBER_EAGAIN
-                 : block_writer_create(dn->store, req->block_id, req->gen_stamp, &w);
+    int rc = dn_pipeline_admit(dn, req->block_id);
+    if (rc == EMBER_OK)
+        rc = block_writer_create(dn->store, req->block_id, req->gen_stamp, &w);
     dn_pipeline *p = NULL;
     if (rc == EMBER_OK) {
         rc = pipeline_create(dn, req->block_id, req->gen_stamp, req->downstream, req->n_downstream,
@@ -1103,7 +1116,8 @@ static void dn_on_accept(event_loop *loop, int fd, int revents, void *arg) {
     }
 }
 
-/* Every few ms: pipeline timeouts, and connections past their deadline. */
+/* Every few ms: pipeline and replication timeouts, and connections past
+ * their deadline. */
 static void dn_on_timer(event_loop *loop, void *arg) {
     datanode *dn = arg;
     int64_t now = clock_monotonic_ms();
@@ -1111,6 +1125,7 @@ static void dn_on_timer(event_loop *loop, void *arg) {
     for (size_t i = dn->npipes; i-- > 0;)
         if (i < dn->npipes)
             pipeline_on_timer(dn, dn->pipes[i], now);
+    dn_replication_on_timer(dn, now);
     for (int i = 0; i < dn->nconns; i++) {
         dn_conn *c = dn->conns[i];
         if (c->broken || c->state == CONN_WRITE || now <= c->deadline_ms)
@@ -1187,6 +1202,7 @@ void datanode_destroy(datanode *dn) {
         conn_close(dn, dn->conns[0]);
     while (dn->npipes > 0)
         pipeline_end(dn, dn->pipes[0]);
+    dn_replication_abort_all(dn);
     free(dn->pipes);
     if (dn->listen_fd >= 0) {
         event_loop_remove_fd(dn->loop, dn->listen_fd);

@@ -4,8 +4,9 @@
  * proto/datatransfer.proto), forwards write pipelines to the next datanode
  * over the rank transport, stores replicas in the block store, tells the
  * primary about finalized replicas (BlockReceived) and, after each
- * registration, about all of them (BlockReport), and deletes replicas the
- * primary asks it to delete.  Every client request must carry a valid
+ * registration, about all of them (BlockReport), deletes replicas the
+ * primary asks it to delete, and copies replicas to the targets the
+ * primary names (ReplicateBlock).  Every client request must carry a valid
  * block token; until the primary has sent the cluster secret (in
  * RegisterAck), requests are refused.  Runs on the rank's event loop. */
 #ifndef EMBER_DATANODE_H
@@ -48,8 +49,8 @@ int datanode_port(const datanode *dn);
 void datanode_set_secret(datanode *dn, const char *secret);
 
 /* Handles the RankMessages meant for a datanode (PipelinePacket,
- * PipelineAck, DeleteBlocks): returns 1 and frees msg when it was one,
- * 0 (msg untouched) otherwise. */
+ * PipelineAck, DeleteBlocks, ReplicateBlock): returns 1 and frees msg
+ * when it was one, 0 (msg untouched) otherwise. */
 int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg);
 
 /* Sends the full block report to the primary, in pieces. */

@@ -35,7 +35,7 @@ typedef struct {
     int rank;
     char rack[BLOCK_MANAGER_RACK_MAX]; /* "/default-rack" unless a topology file says otherwise */
     uint64_t remaining;       /* free bytes */
-    int usable;               /* live, not decommissioning, has space for a block */
+    int usable;               /* may take a block (today: not every data directory failed) */
 } placement_node;
 
 /* An empty map; ids start after the given ones (0, 0 for a new cluster:

@@ -11,6 +11,7 @@
  * of deleted files, and replicas the map does not want (unknown or stale),
  * are deleted with DeleteBlocks.  Reads get located blocks with a read
  * token per block. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,23 @@ static int block_ops_location(namenode *nn, int rank, DatanodeLocation *loc) {
     loc->host = (char *)e->data_host;
     loc->port = (uint32_t)e->data_port;
     return 0;
+}
+
+size_t namenode_candidates(namenode *nn, placement_node *nodes) {
+    int world = node_registry_world_size(nn->opts.registry);
+    size_t n = 0;
+    for (int r = 1; r < world; r++) {
+        const node_entry *e = node_registry_get(nn->opts.registry, r);
+        if (e->role != NODE_ROLE__ROLE_CORE || e->state != NODE_LIVE || e->data_port <= 0)
+            continue;
+        placement_node *p = &nodes[n++];
+        memset(p, 0, sizeof(*p));
+        p->rank = r;
+        snprintf(p->rack, sizeof(p->rack), "/default-rack");
+        p->remaining = e->storage.remaining_bytes;
+        p->usable = e->storage.dirs > e->storage.failed_dirs;
+    }
+    return n;
 }
 
 /* ---- applying records ---------------------------------------------------------- */
@@ -147,23 +165,14 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
     int world = node_registry_world_size(nn->opts.registry);
     placement_node *nodes = calloc((size_t)world, sizeof(*nodes));
     int exclude[64];
-    size_t nexclude = 0, nnodes = 0;
+    size_t nexclude = 0;
     for (size_t i = 0; i < m->n_exclude && i < 64; i++)
         exclude[nexclude++] = (int)m->exclude[i];
     if (nodes == NULL) {
         gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
         return;
     }
-    for (int r = 1; r < world; r++) {
-        const node_entry *e = node_registry_get(nn->opts.registry, r);
-        if (e->role != NODE_ROLE__ROLE_CORE || e->state != NODE_LIVE || e->data_port <= 0)
-            continue;
-        placement_node *p = &nodes[nnodes++];
-        p->rank = r;
-        snprintf(p->rack, sizeof(p->rack), "/default-rack");
-        p->remaining = e->storage.remaining_bytes;
-        p->usable = e->storage.dirs > e->storage.failed_dirs;
-    }
+    size_t nnodes = namenode_candidates(nn, nodes);
     int targets[BLOCK_MANAGER_MAX_REPLICAS];
     size_t ntargets = 0;
     uint32_t want = st.replication < BLOCK_MANAGER_MAX_REPLICAS ? st.replication
@@ -354,6 +363,8 @@ void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *
 
 static void handle_block_received(namenode *nn, int source, const BlockReceived *m) {
     int rc = block_manager_add_replica(nn->bm, m->block_id, source, m->gen_stamp, m->length);
+    if (rc == EMBER_OK)
+        namenode_replica_added(nn, m->block_id);
     if (rc != EMBER_OK) {
         LOG_INFO("node %d holds an unwanted replica of blk_%llu (%s): deleting it", source,
                  (unsigned long long)m->block_id, ember_strerror(rc));

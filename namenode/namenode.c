@@ -313,6 +313,12 @@ int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_p
         gateway_reply_error(nn->gw, conn, EMBER_EIO, "the namenode's edit log failed");
         return EMBER_EIO;
     }
+    if (nn->safe_mode != NAMENODE_SAFE_OFF) {
+        gateway_reply_error(nn->gw, conn, EMBER_ESTATE,
+                            "Name node is in safe mode: no changes until the datanodes have "
+                            "reported their blocks (or 'ember dfsadmin -safemode leave')");
+        return EMBER_ESTATE;
+    }
     rec->time_ms = clock_wall_ms();
     int rc = namenode_apply(nn, rec, final_dst);
     if (rc != EMBER_OK) {
@@ -559,6 +565,7 @@ int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMess
     case CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK:
         handle_report_bad_block(nn, conn, req->report_bad_block);
         break;
+    case CLIENT_MESSAGE__BODY_SAFE_MODE: handle_safe_mode(nn, conn, req->safe_mode); break;
     default: return 0;
     }
     client_message__free_unpacked(req, NULL);
@@ -638,8 +645,18 @@ int namenode_create(event_loop *loop, const namenode_options *opts, namenode **o
     }
     nn->last_checkpoint_ms = clock_monotonic_ms();
     if ((rc = event_loop_add_hook(loop, namenode_hook, nn)) != EMBER_OK ||
-        (rc = event_loop_add_timer(loop, 1000, namenode_cron, nn, &nn->timer_id)) != EMBER_OK)
+        (rc = event_loop_add_timer(loop, 1000, namenode_cron, nn, &nn->timer_id)) != EMBER_OK ||
+        (rc = event_loop_add_timer(loop, nn->opts.redundancy_interval_ms > 0
+                                             ? nn->opts.redundancy_interval_ms : 1000,
+                                   namenode_redundancy_tick, nn, &nn->redundancy_timer_id)) != 0)
         goto fail;
+    /* Blocks that existed before this start wait for their datanodes. */
+    block_manager_stats bs;
+    block_manager_get_stats(nn->bm, &bs);
+    nn->safe_mode = bs.complete > 0 ? NAMENODE_SAFE_AUTO : NAMENODE_SAFE_OFF;
+    if (nn->safe_mode)
+        LOG_INFO("safe mode: waiting for the datanodes to report %llu block(s)",
+                 (unsigned long long)bs.complete);
     LOG_INFO("namenode up: %llu inodes, last transaction %llu, name dir %s",
              (unsigned long long)fs_namespace_inode_count(nn->ns), (unsigned long long)last,
              nn->name_dir);
@@ -661,6 +678,8 @@ void namenode_destroy(namenode *nn) {
     }
     if (nn->timer_id != 0)
         event_loop_remove_timer(nn->loop, nn->timer_id);
+    if (nn->redundancy_timer_id != 0)
+        event_loop_remove_timer(nn->loop, nn->redundancy_timer_id);
     fs_namespace_destroy(nn->ns);
     block_manager_destroy(nn->bm);
     if (nn->reports != NULL)

@@ -33,6 +33,8 @@ typedef struct {
     int world_size;
     const char *secret;            /* signs block tokens */
     int64_t token_lifetime_ms;     /* how long a block token is good for */
+    int64_t redundancy_interval_ms; /* dfs.namenode.redundancy.interval */
+    int64_t pending_timeout_ms;    /* dfs.namenode.reconstruction.pending.timeout */
     const node_registry *registry; /* core nodes: placement and locations */
     /* How the namenode sends RankMessages (DeleteBlocks) to datanodes. */
     int (*send)(void *arg, int dest, const RankMessage *msg);

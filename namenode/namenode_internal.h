@@ -21,6 +21,18 @@ typedef struct {
     size_t n, cap;
 } block_report_acc;
 
+/* Safe mode: no namespace change and no replication while the datanodes
+ * have not yet reported a replica of every complete block (AUTO, left by
+ * itself) or while an operator holds it (MANUAL, dfsadmin -safemode). */
+enum { NAMENODE_SAFE_OFF = 0, NAMENODE_SAFE_AUTO = 1, NAMENODE_SAFE_MANUAL = 2 };
+
+/* A replication the namenode asked for and has not seen done yet. */
+#define NAMENODE_PENDING_MAX 256
+typedef struct {
+    uint64_t block_id;
+    int64_t deadline_ms;
+} pending_replication;
+
 typedef struct {
     uint64_t conn_id;
     uint8_t *frame;
@@ -42,6 +54,10 @@ struct namenode {
     size_t npending, pending_cap;
     block_manager *bm;
     block_report_acc *reports; /* by rank */
+    int safe_mode;             /* NAMENODE_SAFE_* */
+    uint64_t redundancy_timer_id;
+    pending_replication pending_repl[NAMENODE_PENDING_MAX];
+    int npending_repl;
 };
 
 /* namenode.c */
@@ -66,6 +82,20 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m);
 void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m);
 void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m);
 void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m);
+/* Live core nodes with a data port, as placement candidates; nodes has
+ * room for the world size.  Returns how many. */
+size_t namenode_candidates(namenode *nn, placement_node *nodes);
+
+/* replication.c */
+/* Every dfs.namenode.redundancy.interval: leaves automatic safe mode when
+ * every complete block has a replica; outside safe mode, schedules copies
+ * of under-replicated blocks and deletes surplus replicas. */
+void namenode_redundancy_tick(event_loop *loop, void *arg);
+void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m);
+/* A replica of block_id was added: a pending replication that is now
+ * complete is forgotten. */
+void namenode_replica_added(namenode *nn, uint64_t block_id);
+
 /* Image support: a file's blocks into ImageBlocks, and back. */
 int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, size_t *n);
 int namenode_load_blocks(namenode *nn, const ImageInode *in);

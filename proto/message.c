@@ -133,6 +133,10 @@ int message_check_rank(const RankMessage *msg) {
             return EMBER_EPROTO;
         return EMBER_OK;
     }
+    case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
+        return (msg->replicate_block != NULL && msg->replicate_block->n_targets >= 1 &&
+                msg->replicate_block->n_targets <= 16)
+                   ? EMBER_OK : EMBER_EPROTO;
     case RANK_MESSAGE__BODY_DELETE_BLOCKS:
         return (msg->delete_blocks != NULL && msg->delete_blocks->n_block_ids <= MESSAGE_REPORT_MAX)
                    ? EMBER_OK : EMBER_EPROTO;
@@ -272,6 +276,8 @@ int message_check_client(const ClientMessage *msg) {
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK:
         return msg->report_bad_block != NULL ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_SAFE_MODE:
+        return (msg->safe_mode != NULL && msg->safe_mode->action <= 2) ? EMBER_OK : EMBER_EPROTO;
     default:
         return EMBER_EPROTO;
     }

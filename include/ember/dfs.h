@@ -78,13 +78,32 @@ int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const c
 int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files, uint64_t *dirs,
                               uint64_t *bytes);
 
+/* One block of a file and its live replicas (for fsck). */
+typedef struct {
+    uint64_t block_id;
+    uint64_t gen_stamp;
+    uint64_t offset;
+    uint64_t length;
+    int nreplicas;
+    int ranks[16];
+    char hosts[16][64];   /* "host:port" of each replica's datanode */
+} ember_block_location;
+
+/* Every block of a file with its live replicas; free(*blocks). */
+int ember_dfs_block_locations(ember_dfs *dfs, const char *path, ember_block_location **blocks,
+                              size_t *count);
+
+/* Safe mode: action 0 = get, 1 = enter, 2 = leave; *on gets the state. */
+int ember_dfs_safe_mode(ember_dfs *dfs, int action, int *on);
+
 /* ---- file streams ---------------------------------------------------- */
 
 typedef struct ember_dfs_file ember_dfs_file;
 
-/* Creates path and opens it for writing.  The file stays invisible to
- * readers as data (its length 0) until ember_dfs_close_file() completes
- * it.  opts may be NULL. */
+/* Creates path and opens it for writing.  Until ember_dfs_close_file()
+ * completes it, readers see the blocks already finished (the length grows
+ * a block at a time), never a block still being written.  opts may be
+ * NULL. */
 int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_options *opts,
                      ember_dfs_file **out);
 

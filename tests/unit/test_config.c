@@ -392,6 +392,8 @@ static void test_write(void **state) {
                               "dfs.namenode.checkpoint.period = 3600000ms\n"
                               "dfs.block.access.token.lifetime = 600000ms\n"
                               "dfs.datanode.socket.timeout = 30000ms\n"
+                              "dfs.namenode.redundancy.interval = 1000ms\n"
+                              "dfs.namenode.reconstruction.pending.timeout = 30000ms\n"
                               "ember.dfs.list.limit = 1000\n");
 
     /* What config_write() prints, config_load_file() reads back. */

@@ -25,8 +25,11 @@
  * mid-block; a corrupt replica; DeleteBlocks; block reports; read edge
  * cases (partial chunk, empty, past the end, gen stamp, unknown block),
  * a duplicate block; clients that shut their sending side early; a read
- * larger than the output queue's bound; storage figures.  Every wait has
- * a deadline; the whole file runs in about 3 s. */
+ * larger than the output queue's bound; storage figures.  ReplicateBlock:
+ * 300 KiB to two targets, 41 packets (window 32), an empty replica, the
+ * cap of 8; refused: unknown block, gen stamp, not from the primary, a
+ * corrupt source, a target that holds the block.  Every wait has a
+ * deadline; the whole file runs in about 4 s. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -101,6 +104,9 @@ struct fixture {
     queued *head, *tail;
     int drop_to;               /* messages to this rank vanish (-1: none) */
     int packets_to[NODES + 1]; /* PipelinePackets delivered per rank */
+    int acks_to[NODES + 1];    /* PipelineAcks delivered per rank */
+    int packets_from[NODES + 1];
+    int max_inflight[NODES + 1]; /* most packets a rank had sent and not been acked */
     received_record received[MAX_RECORDS];
     int nreceived;
     report_record reports[MAX_RECORDS];
@@ -125,6 +131,11 @@ static int fake_send(void *arg, int dest, const RankMessage *msg) {
     protobuf_c_message_pack(&msg->base, q->bytes);
     q->source = ep->rank;
     q->dest = dest;
+    if (msg->body_case == RANK_MESSAGE__BODY_PIPELINE_PACKET) {
+        int inflight = ++f->packets_from[ep->rank] - f->acks_to[ep->rank];
+        if (inflight > f->max_inflight[ep->rank])
+            f->max_inflight[ep->rank] = inflight;
+    }
     if (f->tail != NULL)
         f->tail->next = q;
     else
@@ -176,6 +187,8 @@ static int transport_hook(event_loop *loop, void *arg) {
         } else {
             if (msg->body_case == RANK_MESSAGE__BODY_PIPELINE_PACKET)
                 f->packets_to[q->dest]++;
+            if (msg->body_case == RANK_MESSAGE__BODY_PIPELINE_ACK)
+                f->acks_to[q->dest]++;
             if (!datanode_handle_rank_message(f->dn[q->dest], q->source, msg)) {
                 f->unexpected++;
                 rank_message__free_unpacked(msg, NULL);
@@ -1053,6 +1066,20 @@ static void test_client_closes_mid_block(void **state) {
     free(data);
 }
 
+/* Flips one bit of the byte at offset in rank's finalized data file. */
+static void flip_byte(struct fixture *f, int rank, uint64_t id, off_t offset) {
+    char path[256];
+    snprintf(path, sizeof(path), "%s/current/finalized/blk_%llu", f->dirs[rank],
+             (unsigned long long)id);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, offset), 1);
+    b ^= 0x40;
+    assert_int_equal(pwrite(fd, &b, 1, offset), 1);
+    close(fd);
+}
+
 static void test_corrupt_replica(void **state) {
     struct fixture *f = *state;
     const size_t len = 5000;
@@ -1063,17 +1090,7 @@ static void test_corrupt_replica(void **state) {
     write_ok(f, &ws);
     assert_true(run_until(f, finalized_everywhere, &id, 1000));
 
-    /* Flip a byte of the second node's data file. */
-    char path[256];
-    snprintf(path, sizeof(path), "%s/current/finalized/blk_%llu", f->dirs[2],
-             (unsigned long long)id);
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    uint8_t b;
-    assert_int_equal(pread(fd, &b, 1, 3000), 1);
-    b ^= 0x40;
-    assert_int_equal(pwrite(fd, &b, 1, 3000), 1);
-    close(fd);
+    flip_byte(f, 2, id, 3000); /* in the second node's data file */
 
     read_spec rs = read_spec_for(f, 2, id, data, len, 0, len);
     read_result rr;
@@ -1287,6 +1304,187 @@ static void test_storage(void **state) {
     assert_int_equal(du.used_bytes, 4096 + 16 + 4 * 8); /* data + meta */
 }
 
+/* ---- replication ------------------------------------------------------------------- */
+
+static void send_replicate(struct fixture *f, int source, int dest, uint64_t id, uint64_t gs,
+                           const uint32_t *targets, size_t n) {
+    ReplicateBlock rb = REPLICATE_BLOCK__INIT;
+    rb.block_id = id;
+    rb.gen_stamp = gs;
+    rb.targets = (uint32_t *)targets;
+    rb.n_targets = n;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_REPLICATE_BLOCK;
+    msg.replicate_block = &rb;
+    inject(f, source, dest, &msg);
+}
+
+/* BlockReceived from rank for id (of length len when len >= 0). */
+static int received_from(struct fixture *f, int rank, uint64_t id, int64_t len) {
+    int n = 0;
+    for (int i = 0; i < f->nreceived; i++)
+        n += f->received[i].source == rank && f->received[i].block_id == id &&
+             (len < 0 || f->received[i].length == (uint64_t)len);
+    return n;
+}
+
+/* arg: {id, rank mask}: every rank of the mask reported id. */
+static int received_by_mask(struct fixture *f, const void *arg) {
+    const uint64_t *a = arg;
+    for (int r = 1; r <= NODES; r++)
+        if ((a[1] >> r & 1) && received_from(f, r, a[0], -1) == 0)
+            return 0;
+    return 1;
+}
+
+/* Runs the loop until every rank in mask (bit r: rank r) reported id. */
+static int wait_received(struct fixture *f, uint64_t id, uint64_t mask, int64_t timeout_ms) {
+    uint64_t arg[2] = {id, mask};
+    return run_until(f, received_by_mask, arg, timeout_ms);
+}
+
+/* A block written to rank 1 alone. */
+static void write_on_rank1(struct fixture *f, uint64_t id, const uint8_t *data, size_t len) {
+    write_spec ws = write_spec_for(f, 1, id, data, len);
+    ws.n_downstream = 0;
+    ws.window = 16;
+    write_ok(f, &ws);
+}
+
+/* Stops rank's datanode and checks its finalized replica of id holds data
+ * (block_reader_pread through its own store). */
+static void assert_replica_bytes(struct fixture *f, int rank, uint64_t id, const uint8_t *data,
+                                 size_t len) {
+    datanode_destroy(f->dn[rank]);
+    f->dn[rank] = NULL; /* teardown skips it */
+    block_store *store;
+    char err[256];
+    assert_int_equal(block_store_open(f->dirs[rank], &store, err, sizeof(err)), 0);
+    block_reader *rd;
+    assert_int_equal(block_reader_open(store, id, &rd), 0);
+    assert_true(block_reader_info(rd)->length == len &&
+                block_reader_info(rd)->gen_stamp == 1000 + id);
+    uint8_t *back = malloc(len + 1);
+    size_t got = 0;
+    assert_int_equal(block_reader_pread(rd, back, len + 1, 0, &got), 0);
+    assert_true(got == len && memcmp(back, data, len) == 0);
+    free(back);
+    block_reader_close(rd);
+    block_store_close(store);
+}
+
+static void test_replicate_block(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 300 * 1024 + 100, big = 40 * PACKET + 100;
+    uint8_t *data = malloc(len), *bdata = malloc(big);
+    fill_data(data, len, 70);
+    fill_data(bdata, big, 71);
+    uint64_t id = 160, bid = 161;
+    write_on_rank1(f, id, data, len);
+    write_on_rank1(f, bid, bdata, big);
+
+    /* 300 KiB to ranks 2 then 3: five packets, each target reports. */
+    uint32_t targets[2] = {2, 3};
+    send_replicate(f, 0, 1, id, 1000 + id, targets, 2);
+    assert_true(wait_received(f, id, 1u << 2 | 1u << 3, 2000));
+    assert_true(f->packets_to[2] == 5 && f->packets_to[3] == 5);
+
+    /* 41 packets to rank 3: never more than 32 unacked. */
+    send_replicate(f, 0, 1, bid, 1000 + bid, targets + 1, 1);
+    assert_true(wait_received(f, bid, 1u << 3, 3000));
+    assert_int_equal(f->max_inflight[1], 32);
+    run_for(f, 30);
+    assert_int_equal(f->nreceived, 5); /* the source reports nothing more */
+    assert_int_equal(f->unexpected, 0);
+    assert_replica_bytes(f, 2, id, data, len);
+    assert_replica_bytes(f, 3, id, data, len);
+    assert_replica_bytes(f, 3, bid, bdata, big);
+    free(data);
+    free(bdata);
+}
+
+/* Copies whose acks never come time out.  At most 8 at once: a ninth
+ * command is dropped (and works once retried); an empty replica goes as
+ * one empty last packet; a copy in flight at datanode_destroy is freed. */
+static void test_replicate_cap(void **state) {
+    struct fixture *f = *state;
+    uint8_t data[1000];
+    fill_data(data, sizeof(data), 72);
+    uint32_t two = 2;
+    for (uint64_t id = 170; id < 179; id++)
+        write_on_rank1(f, id, data, id == 170 ? 0 : sizeof(data));
+    f->drop_to = 2;
+    for (uint64_t id = 170; id < 178; id++)
+        send_replicate(f, 0, 1, id, 1000 + id, &two, 1);
+    run_for(f, 2 * IO_TIMEOUT_MS);
+    f->drop_to = -1;
+    for (uint64_t id = 170; id < 179; id++)
+        send_replicate(f, 0, 1, id, 1000 + id, &two, 1);
+    assert_true(wait_received(f, 177, 1u << 2, 2000));
+    run_for(f, 50);
+    for (uint64_t id = 170; id < 178; id++)
+        assert_int_equal(received_from(f, 2, id, id == 170 ? 0 : (int64_t)sizeof(data)), 1);
+    assert_int_equal(received_from(f, 2, 178, -1), 0);
+    send_replicate(f, 0, 1, 178, 1000 + 178, &two, 1);
+    assert_true(wait_received(f, 178, 1u << 2, 2000));
+    f->drop_to = 2;
+    send_replicate(f, 0, 1, 170, 1000 + 170, &two, 1);
+    run_for(f, 20);
+}
+
+/* Commands that must copy nothing, and a source replica that fails its
+ * checksums mid-way: what was good goes out, the rest never does, and the
+ * targets drop their partial copies. */
+static void test_replicate_refused(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 200 * 1024;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 73);
+    uint64_t id = 180, held = 181;
+    write_on_rank1(f, id, data, len);
+    uint32_t targets[2] = {2, 3};
+    send_replicate(f, 0, 1, 4242, 1000 + 4242, targets, 2); /* no such block */
+    send_replicate(f, 0, 1, id, 5, targets, 2);             /* another gen stamp */
+    send_replicate(f, 3, 1, id, 1000 + id, targets, 2);     /* not the primary */
+    send_replicate(f, 0, 1, id, 1000 + id, targets + 1, 1); /* ... but then it works */
+    assert_true(wait_received(f, id, 1u << 3, 2000));
+    run_for(f, 50);
+    assert_int_equal(f->packets_to[2], 0);
+    assert_int_equal(f->nreceived, 2); /* rank 1's write, rank 3's copy */
+
+    /* A first target that already holds the block refuses it (EEXIST):
+     * the source gives up, nothing reaches rank 3, rank 2's replica stays. */
+    write_spec ws = write_spec_for(f, 1, held, data, len);
+    ws.downstream[0] = 2;
+    ws.n_downstream = 1;
+    write_ok(f, &ws);
+    assert_true(wait_received(f, held, 1u << 1 | 1u << 2, 1000));
+    int before = f->nreceived, to2 = f->packets_to[2], to3 = f->packets_to[3];
+    send_replicate(f, 0, 1, held, 1000 + held, targets, 2);
+    run_for(f, 100);
+    assert_int_equal(f->packets_to[2] - to2, 4); /* each refused */
+    assert_int_equal(f->packets_to[3] - to3, 0);
+    assert_int_equal(f->nreceived, before);
+    /* The failed copy is over: a new command for the block runs. */
+    send_replicate(f, 0, 1, held, 1000 + held, targets + 1, 1);
+    assert_true(wait_received(f, held, 1u << 3, 2000));
+
+    uint64_t bad = 182;
+    write_on_rank1(f, bad, data, len);
+    flip_byte(f, 1, bad, 150000); /* in the third packet */
+    to2 = f->packets_to[2];
+    send_replicate(f, 0, 1, bad, 1000 + bad, targets, 2);
+    run_for(f, IO_TIMEOUT_MS + 250); /* the targets give up on their partial copies */
+    assert_int_equal(f->packets_to[2] - to2, 2);
+    for (int r = 2; r <= 3; r++)
+        assert_false(replica_files(f, r, bad, "rbw") || replica_files(f, r, bad, "finalized"));
+    assert_int_equal(received_from(f, 2, bad, -1) + received_from(f, 3, bad, -1), 0);
+    assert_int_equal(replica_files(f, 1, bad, "finalized"), 2);
+    assert_int_equal(f->unexpected, 0);
+    assert_replica_bytes(f, 2, held, data, len);
+    free(data);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -1306,6 +1504,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicate_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicate_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicate_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

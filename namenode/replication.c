@@ -1,0 +1,176 @@
+/* replication.c -- safe mode and the redundancy monitor of the namenode
+ * (HDFS's SafeModeInfo and RedundancyMonitor).
+ *
+ * Safe mode: at a start with existing blocks, replica locations are
+ * unknown until the datanodes report.  Until every complete block has a
+ * reported replica, the namenode refuses changes (namenode_log) and
+ * schedules no replication -- copying blocks merely not reported yet would
+ * only make surplus replicas to delete later.  It then leaves by itself.
+ * An operator can enter and leave it at will (MANUAL: it stays until
+ * left).
+ *
+ * Redundancy monitor, each dfs.namenode.redundancy.interval outside safe
+ * mode: for under-replicated blocks (fewest replicas first) that are not
+ * already pending, choose targets by the placement policy (never a node
+ * that holds the block) and ask one holder to copy the block there
+ * (ReplicateBlock); the block stays pending until it is no longer
+ * under-replicated or dfs.namenode.reconstruction.pending.timeout passes,
+ * when it is scheduled again.  Surplus replicas of over-replicated blocks
+ * are dropped from the map and deleted.  A block with no replica at all
+ * (missing) has nothing to copy from: fsck reports it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "namenode_internal.h"
+
+#define REPLICATION_BATCH 64 /* blocks looked at per tick */
+
+static int replication_pending(namenode *nn, uint64_t id) {
+    for (int i = 0; i < nn->npending_repl; i++)
+        if (nn->pending_repl[i].block_id == id)
+            return 1;
+    return 0;
+}
+
+/* Drops pending entries that are done (no longer under-replicated) or
+ * timed out. */
+static void replication_expire(namenode *nn, int64_t now) {
+    int j = 0;
+    for (int i = 0; i < nn->npending_repl; i++) {
+        const pending_replication *p = &nn->pending_repl[i];
+        const block_entry *b = block_manager_get(nn->bm, p->block_id);
+        int under = b != NULL && b->complete &&
+                    b->nreplicas < (int)(b->replication < BLOCK_MANAGER_MAX_REPLICAS
+                                             ? b->replication : BLOCK_MANAGER_MAX_REPLICAS);
+        if (!under)
+            continue;
+        if (now >= p->deadline_ms) {
+            LOG_WARN("replication of blk_%llu not confirmed in time: scheduling it again",
+                     (unsigned long long)p->block_id);
+            continue;
+        }
+        nn->pending_repl[j++] = *p;
+    }
+    nn->npending_repl = j;
+}
+
+static void replication_schedule(namenode *nn, int64_t now) {
+    uint64_t ids[REPLICATION_BATCH];
+    size_t n = block_manager_under_replicated(nn->bm, ids, REPLICATION_BATCH);
+    if (n == 0)
+        return;
+    int world = node_registry_world_size(nn->opts.registry);
+    placement_node *nodes = calloc((size_t)world, sizeof(*nodes));
+    if (nodes == NULL)
+        return;
+    size_t nnodes = namenode_candidates(nn, nodes);
+    for (size_t i = 0; i < n && nn->npending_repl < NAMENODE_PENDING_MAX; i++) {
+        const block_entry *b = block_manager_get(nn->bm, ids[i]);
+        if (b == NULL || b->nreplicas == 0 || replication_pending(nn, ids[i]))
+            continue;
+        uint32_t want = b->replication < BLOCK_MANAGER_MAX_REPLICAS ? b->replication
+                                                                    : BLOCK_MANAGER_MAX_REPLICAS;
+        int targets[BLOCK_MANAGER_MAX_REPLICAS];
+        size_t ntargets = 0;
+        block_manager_choose_targets(nn->bm, nodes, nnodes, -1, want - (uint32_t)b->nreplicas,
+                                     b->replicas, (size_t)b->nreplicas, targets, &ntargets);
+        if (ntargets == 0)
+            continue; /* no node can take it now: every live node holds it */
+        uint32_t utargets[BLOCK_MANAGER_MAX_REPLICAS];
+        for (size_t k = 0; k < ntargets; k++)
+            utargets[k] = (uint32_t)targets[k];
+        int source = b->replicas[(size_t)now % (size_t)b->nreplicas];
+        ReplicateBlock rb = REPLICATE_BLOCK__INIT;
+        rb.block_id = b->block_id;
+        rb.gen_stamp = b->gen_stamp;
+        rb.n_targets = ntargets;
+        rb.targets = utargets;
+        RankMessage msg = RANK_MESSAGE__INIT;
+        msg.body_case = RANK_MESSAGE__BODY_REPLICATE_BLOCK;
+        msg.replicate_block = &rb;
+        if (nn->opts.send(nn->opts.send_arg, source, &msg) != EMBER_OK)
+            continue;
+        LOG_INFO("blk_%llu has %d of %u replicas: node %d copies it to %zu node(s)",
+                 (unsigned long long)b->block_id, b->nreplicas, b->replication, source, ntargets);
+        nn->pending_repl[nn->npending_repl++] =
+            (pending_replication){.block_id = b->block_id,
+                                  .deadline_ms = now + nn->opts.pending_timeout_ms};
+    }
+    free(nodes);
+}
+
+/* Deletes the surplus replicas of over-replicated blocks (the holders
+ * added last go first). */
+static void replication_trim(namenode *nn) {
+    uint64_t ids[REPLICATION_BATCH];
+    size_t n = block_manager_over_replicated(nn->bm, ids, REPLICATION_BATCH);
+    for (size_t i = 0; i < n; i++) {
+        const block_entry *b = block_manager_get(nn->bm, ids[i]);
+        while (b != NULL && b->nreplicas > (int)b->replication) {
+            int rank = b->replicas[b->nreplicas - 1];
+            uint64_t id = b->block_id;
+            block_manager_remove_replica(nn->bm, id, rank);
+            LOG_INFO("blk_%llu is over-replicated: deleting the replica on node %d",
+                     (unsigned long long)id, rank);
+            DeleteBlocks del = DELETE_BLOCKS__INIT;
+            del.n_block_ids = 1;
+            del.block_ids = &id;
+            RankMessage msg = RANK_MESSAGE__INIT;
+            msg.body_case = RANK_MESSAGE__BODY_DELETE_BLOCKS;
+            msg.delete_blocks = &del;
+            nn->opts.send(nn->opts.send_arg, rank, &msg);
+            b = block_manager_get(nn->bm, id);
+        }
+    }
+}
+
+void namenode_replica_added(namenode *nn, uint64_t block_id) {
+    const block_entry *b = block_manager_get(nn->bm, block_id);
+    if (b == NULL || b->nreplicas < (int)(b->replication < BLOCK_MANAGER_MAX_REPLICAS
+                                              ? b->replication : BLOCK_MANAGER_MAX_REPLICAS))
+        return;
+    /* Done: forget the pending entry now, so that a replica lost later
+     * is scheduled at once rather than after the pending timeout. */
+    for (int i = 0; i < nn->npending_repl; i++)
+        if (nn->pending_repl[i].block_id == block_id) {
+            nn->pending_repl[i] = nn->pending_repl[--nn->npending_repl];
+            break;
+        }
+}
+
+void namenode_redundancy_tick(event_loop *loop, void *arg) {
+    namenode *nn = arg;
+    block_manager_stats bs;
+    block_manager_get_stats(nn->bm, &bs);
+    if (nn->safe_mode == NAMENODE_SAFE_AUTO) {
+        if (bs.missing > 0)
+            return;
+        nn->safe_mode = NAMENODE_SAFE_OFF;
+        LOG_INFO("leaving safe mode: every one of %llu block(s) has a reported replica",
+                 (unsigned long long)bs.complete);
+    }
+    if (nn->safe_mode != NAMENODE_SAFE_OFF || nn->opts.send == NULL)
+        return;
+    int64_t now = clock_monotonic_ms();
+    replication_expire(nn, now);
+    if (bs.under_replicated > 0)
+        replication_schedule(nn, now);
+    if (bs.over_replicated > 0)
+        replication_trim(nn);
+}
+
+void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m) {
+    if (m->action == 1 && nn->safe_mode == NAMENODE_SAFE_OFF) {
+        nn->safe_mode = NAMENODE_SAFE_MANUAL;
+        LOG_INFO("safe mode entered by an operator");
+    } else if (m->action == 2 && nn->safe_mode != NAMENODE_SAFE_OFF) {
+        nn->safe_mode = NAMENODE_SAFE_OFF;
+        LOG_INFO("safe mode left by an operator");
+    }
+    DfsResult res = DFS_RESULT__INIT;
+    res.safe_mode = nn->safe_mode != NAMENODE_SAFE_OFF;
+    namenode_answer(nn, conn, &res, 0);
+}
