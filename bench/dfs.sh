@@ -64,7 +64,7 @@ echo "median of 21: $((median / 1000)).$(printf '%03d' $((median % 1000))) ms;" 
     "ratio to 30 ms: $(ratio "$median" 30000)x; to Hadoop's 700 ms: $(ratio "$median" 700000)x"
 
 MB=${BENCH_MB:-1024}
-echo "== -put / -get of a $MB MiB file vs cp / cat on the same disk (targets: put r1 >= 0.5x cp, get >= 0.7x cat)"
+echo "== -put / -cat of a $MB MiB file vs cp / cat on the same disk (targets: put r1 >= 0.5x cp, get >= 0.7x cat)"
 head -c $((MB * 1048576)) /dev/urandom >"$TMP/src.bin"
 secs() { # secs COMMAND...: wall seconds of COMMAND, from bash's clock
     local s=${EPOCHREALTIME/./} e

@@ -4,7 +4,8 @@
  * file's blocks and live replicas, and prints Hadoop's fsck report: per
  * file lines on request, then the totals (minimally, under- and
  * over-replicated, missing blocks) and "The filesystem under path '...' is
- * HEALTHY" or "CORRUPT".  A block without any live replica is missing (its
+ * HEALTHY" or "CORRUPT".  A block still being written (no length, no
+ * replica yet) is not counted.  A block without any live replica is missing (its
  * replicas died or were found corrupt).  Exit status: 0 healthy, 1 corrupt
  * or failed, 2 bad usage. */
 #include <stdio.h>
@@ -37,6 +38,9 @@ static void fsck_file(fsck_state *s, const char *path, const ember_file_status *
     s->bytes += st->length;
     uint64_t bad = 0;
     for (size_t i = 0; i < n; i++) {
+        /* A block still being written: no length and no replica yet. */
+        if (b[i].length == 0 && b[i].nreplicas == 0)
+            continue;
         s->blocks++;
         s->replicas += (uint64_t)b[i].nreplicas;
         s->expected_replicas += st->replication;

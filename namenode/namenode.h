@@ -36,7 +36,8 @@ typedef struct {
     int64_t redundancy_interval_ms; /* dfs.namenode.redundancy.interval */
     int64_t pending_timeout_ms;    /* dfs.namenode.reconstruction.pending.timeout */
     const node_registry *registry; /* core nodes: placement and locations */
-    /* How the namenode sends RankMessages (DeleteBlocks) to datanodes. */
+    /* How the namenode sends RankMessages (DeleteBlocks, ReplicateBlock)
+     * to datanodes. */
     int (*send)(void *arg, int dest, const RankMessage *msg);
     void *send_arg;
 } namenode_options;

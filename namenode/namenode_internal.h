@@ -3,7 +3,8 @@
  * namenode.c: recovery, the apply/log/commit path, namespace requests,
  * checkpoints.  block_ops.c: blocks -- allocation, the write protocol
  * (add block, complete), locations and tokens for reads, replica reports
- * from datanodes, deletion of replicas. */
+ * from datanodes, deletion of replicas.  replication.c: safe mode and the
+ * redundancy monitor. */
 #ifndef EMBER_NAMENODE_INTERNAL_H
 #define EMBER_NAMENODE_INTERNAL_H
 
@@ -58,6 +59,7 @@ struct namenode {
     uint64_t redundancy_timer_id;
     pending_replication pending_repl[NAMENODE_PENDING_MAX];
     int npending_repl;
+    unsigned replication_rr;   /* rotates the source among a block's holders */
 };
 
 /* namenode.c */

@@ -6,8 +6,8 @@
  * reported replica, the namenode refuses changes (namenode_log) and
  * schedules no replication -- copying blocks merely not reported yet would
  * only make surplus replicas to delete later.  It then leaves by itself.
- * An operator can enter and leave it at will (MANUAL: it stays until
- * left).
+ * An operator can enter it (MANUAL: it stays until left; entering while
+ * in automatic safe mode changes nothing) and leave it at any time.
  *
  * Redundancy monitor, each dfs.namenode.redundancy.interval outside safe
  * mode: for under-replicated blocks (fewest replicas first) that are not
@@ -57,15 +57,20 @@ static void replication_expire(namenode *nn, int64_t now) {
     nn->npending_repl = j;
 }
 
-static void replication_schedule(namenode *nn, int64_t now) {
-    uint64_t ids[REPLICATION_BATCH];
-    size_t n = block_manager_under_replicated(nn->bm, ids, REPLICATION_BATCH);
-    if (n == 0)
+static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
+    /* Missing blocks come first in the list and cannot be copied: look
+     * past them, or they would starve every other block. */
+    size_t batch = (size_t)missing + REPLICATION_BATCH;
+    uint64_t *ids = malloc(batch * sizeof(*ids));
+    if (ids == NULL)
         return;
+    size_t n = block_manager_under_replicated(nn->bm, ids, batch);
     int world = node_registry_world_size(nn->opts.registry);
     placement_node *nodes = calloc((size_t)world, sizeof(*nodes));
-    if (nodes == NULL)
+    if (nodes == NULL) {
+        free(ids);
         return;
+    }
     size_t nnodes = namenode_candidates(nn, nodes);
     for (size_t i = 0; i < n && nn->npending_repl < NAMENODE_PENDING_MAX; i++) {
         const block_entry *b = block_manager_get(nn->bm, ids[i]);
@@ -82,7 +87,8 @@ static void replication_schedule(namenode *nn, int64_t now) {
         uint32_t utargets[BLOCK_MANAGER_MAX_REPLICAS];
         for (size_t k = 0; k < ntargets; k++)
             utargets[k] = (uint32_t)targets[k];
-        int source = b->replicas[(size_t)now % (size_t)b->nreplicas];
+        /* Spread copies over the holders: a datanode runs a few at once. */
+        int source = b->replicas[nn->replication_rr++ % (unsigned)b->nreplicas];
         ReplicateBlock rb = REPLICATE_BLOCK__INIT;
         rb.block_id = b->block_id;
         rb.gen_stamp = b->gen_stamp;
@@ -100,6 +106,7 @@ static void replication_schedule(namenode *nn, int64_t now) {
                                   .deadline_ms = now + nn->opts.pending_timeout_ms};
     }
     free(nodes);
+    free(ids);
 }
 
 /* Deletes the surplus replicas of over-replicated blocks (the holders
@@ -156,8 +163,8 @@ void namenode_redundancy_tick(event_loop *loop, void *arg) {
         return;
     int64_t now = clock_monotonic_ms();
     replication_expire(nn, now);
-    if (bs.under_replicated > 0)
-        replication_schedule(nn, now);
+    if (bs.under_replicated > bs.missing)
+        replication_schedule(nn, now, bs.missing);
     if (bs.over_replicated > 0)
         replication_trim(nn);
 }
