@@ -25,6 +25,8 @@ static void dfsadmin_print_node(const NodeReport *n) {
     printf("Rank: %u\n", n->rank);
     printf("Role: %s%s\n", role_name(n->role),
            n->role == NODE_ROLE__ROLE_TASK ? " (compute only, stores no HDFS blocks)" : "");
+    if (n->role == NODE_ROLE__ROLE_CORE)
+        printf("Rack: %s\n", n->rack[0] ? n->rack : "/default-rack");
     printf("PID: %u\n", n->pid);
     printf("Cores: %u (%u PUs, %u NUMA nodes, %u packages)\n", n->hwloc->cores, n->hwloc->pus,
            n->hwloc->numa_nodes, n->hwloc->packages);

@@ -26,6 +26,7 @@
 #include "common/run_dir.h"
 #include "gateway.h"
 #include "namenode/namenode.h"
+#include "namenode/rack_map.h"
 #include "node_registry.h"
 #include "primary.h"
 #include "proto/message.h"
@@ -44,6 +45,7 @@ typedef struct {
     mpi_link *link;
     gateway *gw;
     namenode *nn;
+    rack_map *racks;          /* NULL: one rack */
     cluster_info info;
     int64_t expiry_ms;
     int64_t stop_deadline_ms;
@@ -211,7 +213,7 @@ static void primary_cron(event_loop *loop, void *arg) {
 
 /* ---- client requests -------------------------------------------------- */
 
-static void primary_fill_report(const node_entry *e, NodeReport *r, HwlocSummary *hw,
+static void primary_fill_report(primary *p, const node_entry *e, NodeReport *r, HwlocSummary *hw,
                                 StorageReport *st) {
     *hw = (HwlocSummary)HWLOC_SUMMARY__INIT;
     hw->packages = e->hw.packages;
@@ -235,6 +237,9 @@ static void primary_fill_report(const node_entry *e, NodeReport *r, HwlocSummary
     r->storage = st;
     r->last_contact_ms = e->last_contact_wall;
     r->registered_ms = e->registered_wall;
+    char name[32];
+    snprintf(name, sizeof(name), "node-%d", e->rank);
+    r->rack = (char *)rack_map_lookup(p->racks, name, e->hostname);
 }
 
 static void handle_report_request(primary *p, gateway *gw, uint64_t conn) {
@@ -248,7 +253,7 @@ static void handle_report_request(primary *p, gateway *gw, uint64_t conn) {
         goto done;
     }
     for (int r = 1; r <= n; r++) {
-        primary_fill_report(node_registry_get(p->registry, r), &reports[r - 1], &hws[r - 1],
+        primary_fill_report(p, node_registry_get(p->registry, r), &reports[r - 1], &hws[r - 1],
                             &sts[r - 1]);
         ptrs[r - 1] = &reports[r - 1];
     }
@@ -257,7 +262,7 @@ static void handle_report_request(primary *p, gateway *gw, uint64_t conn) {
                        .pid = (uint32_t)getpid(), .hw = p->ctx->hw,
                        .last_contact_wall = clock_wall_ms(), .registered_wall = p->info.started_ms};
     snprintf(self.hostname, sizeof(self.hostname), "%s", p->ctx->hostname);
-    primary_fill_report(&self, &reports[n], &hws[n], &sts[n]);
+    primary_fill_report(p, &self, &reports[n], &hws[n], &sts[n]);
 
     ReportResponse resp = REPORT_RESPONSE__INIT;
     resp.n_nodes = (size_t)n;
@@ -343,8 +348,16 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
         snprintf(err, errlen, "dfs.blocksize %lld is not a multiple of 512", (long long)block_size);
         return EMBER_ECONFIG;
     }
+    const char *topology = config_get_string(cfg, "net.topology.table.file.name");
+    if (topology[0] != '\0') {
+        int rc = rack_map_load(topology, &p->racks, err, errlen);
+        if (rc != EMBER_OK)
+            return rc;
+        LOG_INFO("rack topology from %s: %zu rack(s)", topology, rack_map_racks(p->racks));
+    }
     namenode_options opts = {
         .name_dir = name_dir,
+        .racks = p->racks,
         .superuser = pw != NULL ? pw->pw_name : "root",
         .default_replication = (uint32_t)config_get_int(cfg, "dfs.replication"),
         .max_replication = p->ctx->core_nodes > 0 ? (uint32_t)p->ctx->core_nodes : 1,
@@ -458,6 +471,7 @@ out:
     /* The namenode's last checkpoint before the status file: a script that
      * sees the status may start a new cluster on this run directory. */
     namenode_destroy(p.nn);
+    rack_map_destroy(p.racks);
     run_dir_write_status(ctx->run_dir, p.exit_code, p.exit_reason);
     LOG_INFO("cluster exit status %d: %s", p.exit_code, p.exit_reason);
     gateway_destroy(p.gw);

@@ -60,6 +60,9 @@ static const struct config_key config_keys[] = {
     {"dfs.datanode.socket.timeout", CONFIG_DURATION, "30s", 100, HOUR, SECOND, "a write pipeline or client silent this long fails"},
     {"dfs.namenode.redundancy.interval", CONFIG_DURATION, "1s", 10, HOUR, SECOND, "how often the namenode looks for blocks with too few or too many replicas"},
     {"dfs.namenode.reconstruction.pending.timeout", CONFIG_DURATION, "30s", 100, DAY, SECOND, "a replication not confirmed by then is scheduled again"},
+    {"dfs.block.scanner.volume.bytes.per.second", CONFIG_SIZE, "1m", 0, (int64_t)1 << 40, 0, "how fast each datanode re-reads its replicas to find silent corruption; 0 = never"},
+    {"dfs.datanode.scan.period.hours", CONFIG_DURATION, "504", 1000, (int64_t)366 * DAY, HOUR, "a replica is re-verified at least this often (a bare number is hours)"},
+    {"net.topology.table.file.name", CONFIG_STRING, "", 0, 0, 0, "file of 'NODE /RACK' lines for rack-aware placement; empty = one rack"},
     {"ember.dfs.list.limit",     CONFIG_INT,      "1000",      1,   1000000, 0,    "entries in one listing page (HDFS's dfs.ls.limit)"},
 };
 

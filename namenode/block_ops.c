@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "namenode_internal.h"
+#include "rack_map.h"
 #include "proto/message.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -86,7 +87,9 @@ size_t namenode_candidates(namenode *nn, placement_node *nodes) {
         placement_node *p = &nodes[n++];
         memset(p, 0, sizeof(*p));
         p->rank = r;
-        snprintf(p->rack, sizeof(p->rack), "/default-rack");
+        char name[32];
+        snprintf(name, sizeof(name), "node-%d", r);
+        snprintf(p->rack, sizeof(p->rack), "%s", rack_map_lookup(nn->opts.racks, name, e->hostname));
         p->remaining = e->storage.remaining_bytes;
         p->usable = e->storage.dirs > e->storage.failed_dirs;
     }
@@ -347,14 +350,19 @@ done:
     free(loc_ptrs);
 }
 
+/* Drops a replica found corrupt (by a reader or a datanode's scanner)
+ * and has it deleted; the redundancy monitor copies a good one back. */
+static void block_ops_bad_replica(namenode *nn, uint64_t block_id, int rank, const char *who) {
+    if (block_manager_get(nn->bm, block_id) == NULL)
+        return;
+    LOG_WARN("replica of blk_%llu on node %d reported corrupt by %s: dropped",
+             (unsigned long long)block_id, rank, who);
+    block_manager_remove_replica(nn->bm, block_id, rank);
+    block_ops_send_delete(nn, rank, &block_id, 1);
+}
+
 void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m) {
-    const block_entry *b = block_manager_get(nn->bm, m->block_id);
-    if (b != NULL) {
-        LOG_WARN("replica of blk_%llu on node %u reported corrupt: dropped",
-                 (unsigned long long)m->block_id, m->rank);
-        block_manager_remove_replica(nn->bm, m->block_id, (int)m->rank);
-        block_ops_send_delete(nn, (int)m->rank, &m->block_id, 1);
-    }
+    block_ops_bad_replica(nn, m->block_id, (int)m->rank, "a reader");
     DfsResult res = DFS_RESULT__INIT;
     namenode_answer(nn, conn, &res, 0);
 }
@@ -418,6 +426,10 @@ int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg) {
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_BLOCK_RECEIVED: handle_block_received(nn, source, msg->block_received); break;
     case RANK_MESSAGE__BODY_BLOCK_REPORT: handle_block_report(nn, source, msg->block_report); break;
+    case RANK_MESSAGE__BODY_BAD_REPLICA:
+        /* A datanode speaks only for its own replicas. */
+        block_ops_bad_replica(nn, msg->bad_replica->block_id, source, "its datanode's scanner");
+        break;
     default: return 0;
     }
     rank_message__free_unpacked(msg, NULL);

@@ -36,6 +36,7 @@ typedef struct {
     int64_t redundancy_interval_ms; /* dfs.namenode.redundancy.interval */
     int64_t pending_timeout_ms;    /* dfs.namenode.reconstruction.pending.timeout */
     const node_registry *registry; /* core nodes: placement and locations */
+    const struct rack_map *racks;  /* NULL: every node in /default-rack */
     /* How the namenode sends RankMessages (DeleteBlocks, ReplicateBlock)
      * to datanodes. */
     int (*send)(void *arg, int dest, const RankMessage *msg);

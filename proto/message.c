@@ -60,7 +60,7 @@ static int check_storage(const StorageReport *s) {
 
 static int check_node_report(const NodeReport *n) {
     if (n == NULL || check_role(n->role) || check_name(n->hostname, 1) || n->hwloc == NULL ||
-        check_storage(n->storage))
+        check_storage(n->storage) || check_name(n->rack, 1))
         return EMBER_EPROTO;
     return EMBER_OK;
 }
@@ -137,6 +137,8 @@ int message_check_rank(const RankMessage *msg) {
         return (msg->replicate_block != NULL && msg->replicate_block->n_targets >= 1 &&
                 msg->replicate_block->n_targets <= 16)
                    ? EMBER_OK : EMBER_EPROTO;
+    case RANK_MESSAGE__BODY_BAD_REPLICA:
+        return msg->bad_replica != NULL ? EMBER_OK : EMBER_EPROTO;
     case RANK_MESSAGE__BODY_DELETE_BLOCKS:
         return (msg->delete_blocks != NULL && msg->delete_blocks->n_block_ids <= MESSAGE_REPORT_MAX)
                    ? EMBER_OK : EMBER_EPROTO;

@@ -42,7 +42,7 @@ replica=$RUN_DIR/data/node-$node/current/finalized/blk_$block
 [ -f "$replica" ] || fail "no replica of blk_$block on node $node"
 printf '\x5a\xa5' | dd of="$replica" bs=1 seek=10 conv=notrunc 2>/dev/null
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "read with a corrupt replica differs"
-grep -q 'reported corrupt' "$RUN_DIR/logs/rank-0.log" || fail "corrupt replica not reported"
+grep -q 'reported corrupt by a reader' "$RUN_DIR/logs/rank-0.log" || fail "corrupt replica not reported"
 wait_until 30 healthy || fail "corrupt replica not replaced: $(ember fsck / 2>&1 | tail -20)"
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "file differs after the repair"
 
