@@ -215,6 +215,9 @@ static int node_start_datanode(node_agent *n) {
         .bind_addr = n->ctx->bind_addr,
         .port = 0,
         .io_timeout_ms = config_get_int(n->ctx->cfg, "dfs.datanode.socket.timeout"),
+        .scan_bytes_per_sec =
+            config_get_int(n->ctx->cfg, "dfs.block.scanner.volume.bytes.per.second"),
+        .scan_period_ms = config_get_int(n->ctx->cfg, "dfs.datanode.scan.period.hours"),
         .send = node_send_rank,
         .send_arg = n,
     };

@@ -55,7 +55,11 @@
  * pipeline for a replica it holds (replication.c, sharing struct datanode
  * through datanode_internal.h).  Acks are routed by block id: a pipeline
  * is refused while a replication of its block runs here and the other
- * way round, so no block id ever names both. */
+ * way round, so no block id ever names both.
+ *
+ * The block scanner (block_scanner.c) re-reads the replicas in the
+ * background on its own timer; a DeleteBlocks tells it which replicas are
+ * gone. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -698,9 +702,10 @@ static void handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *d
     size_t deleted = 0;
     for (size_t i = 0; i < del->n_block_ids; i++) {
         int rc = block_store_delete(dn->store, del->block_ids[i]);
-        if (rc == EMBER_OK)
+        if (rc == EMBER_OK) {
             deleted++;
-        else if (rc != EMBER_ENOENT)
+            dn_scanner_forget(dn, del->block_ids[i]);
+        } else if (rc != EMBER_ENOENT)
             LOG_WARN("datanode: cannot delete blk_%" PRIu64 ": %s", del->block_ids[i],
                      ember_strerror(rc));
     }
@@ -1146,8 +1151,8 @@ static void dn_on_timer(event_loop *loop, void *arg) {
 int datanode_create(event_loop *loop, const datanode_options *opts, datanode **out, char *err,
                     size_t errlen) {
     if (opts->data_dirs == NULL || opts->bind_addr == NULL || opts->send == NULL ||
-        opts->io_timeout_ms <= 0) {
-        snprintf(err, errlen, "datanode: incomplete options");
+        opts->io_timeout_ms <= 0 || opts->scan_bytes_per_sec < 0 || opts->scan_period_ms < 0) {
+        snprintf(err, errlen, "datanode: incomplete or invalid options");
         return EMBER_EINVAL;
     }
     datanode *dn = calloc(1, sizeof(*dn));
@@ -1183,6 +1188,8 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
         interval = interval < 10 ? 10 : interval > DN_TIMER_MAX_MS ? DN_TIMER_MAX_MS : interval;
         rc = event_loop_add_timer(loop, interval, dn_on_timer, dn, &dn->timer_id);
     }
+    if (rc == EMBER_OK)
+        rc = dn_scanner_start(dn, opts->scan_bytes_per_sec, opts->scan_period_ms);
     if (rc != EMBER_OK) {
         snprintf(err, errlen, "datanode: cannot register with the event loop: %s",
                  ember_strerror(rc));
@@ -1203,6 +1210,7 @@ void datanode_destroy(datanode *dn) {
     while (dn->npipes > 0)
         pipeline_end(dn, dn->pipes[0]);
     dn_replication_abort_all(dn);
+    dn_scanner_stop(dn);
     free(dn->pipes);
     if (dn->listen_fd >= 0) {
         event_loop_remove_fd(dn->loop, dn->listen_fd);

@@ -6,7 +6,9 @@
  * primary about finalized replicas (BlockReceived) and, after each
  * registration, about all of them (BlockReport), deletes replicas the
  * primary asks it to delete, and copies replicas to the targets the
- * primary names (ReplicateBlock).  Every client request must carry a valid
+ * primary names (ReplicateBlock).  A background block scanner re-reads
+ * the replicas at a bounded rate and reports corrupt ones to the primary
+ * (RankMessage.bad_replica).  Every client request must carry a valid
  * block token; until the primary has sent the cluster secret (in
  * RegisterAck), requests are refused.  Runs on the rank's event loop. */
 #ifndef EMBER_DATANODE_H
@@ -25,12 +27,14 @@ typedef struct datanode datanode;
 typedef int (*datanode_send_fn)(void *arg, int dest, const RankMessage *msg);
 
 typedef struct {
-    int rank;                  /* this node's rank */
-    int primary_rank;          /* where BlockReceived and BlockReport go (0) */
-    const char *data_dirs;     /* comma-separated; see block_store.h */
-    const char *bind_addr;     /* data port address (numeric) */
-    int port;                  /* 0: ephemeral */
-    int64_t io_timeout_ms;     /* a pipeline or client silent this long fails */
+    int rank;                   /* this node's rank */
+    int primary_rank;           /* where BlockReceived and BlockReport go (0) */
+    const char *data_dirs;      /* comma-separated; see block_store.h */
+    const char *bind_addr;      /* data port address (numeric) */
+    int port;                   /* 0: ephemeral */
+    int64_t io_timeout_ms;      /* a pipeline or client silent this long fails */
+    int64_t scan_bytes_per_sec; /* the block scanner's read rate; 0: no scanner */
+    int64_t scan_period_ms;     /* a replica is verified again after this long */
     datanode_send_fn send;
     void *send_arg;
 } datanode_options;

@@ -1,9 +1,10 @@
-/* datanode_internal.h -- what datanode.c and replication.c share.
+/* datanode_internal.h -- what datanode.c, replication.c and
+ * block_scanner.c share.
  *
  * The layout of struct datanode, the helper of datanode.c that the
- * replication source uses, and the replication source's entry points
- * (replication.c).  Private to datanode/: nothing outside it includes
- * this file. */
+ * replication source uses, the replication source's entry points
+ * (replication.c) and the block scanner's (block_scanner.c).  Private to
+ * datanode/: nothing outside it includes this file. */
 #ifndef EMBER_DATANODE_INTERNAL_H
 #define EMBER_DATANODE_INTERNAL_H
 
@@ -22,6 +23,7 @@
 typedef struct dn_conn dn_conn;
 typedef struct dn_pipeline dn_pipeline;
 typedef struct dn_replication dn_replication;
+typedef struct dn_scanner dn_scanner;
 
 struct datanode {
     event_loop *loop;
@@ -42,6 +44,7 @@ struct datanode {
     size_t npipes, pipes_cap;
     dn_replication *repls[DN_MAX_REPLICATIONS]; /* replication.c's */
     size_t nrepls;
+    dn_scanner *scanner;                 /* block_scanner.c's; NULL when scanning is off */
     uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
 };
 
@@ -75,5 +78,23 @@ void dn_replication_on_timer(datanode *dn, int64_t now);
 
 /* Ends every replication silently, freeing all (datanode_destroy). */
 void dn_replication_abort_all(datanode *dn);
+
+/* ---- block_scanner.c: background verification of the replicas ---- */
+
+/* Starts the block scanner on dn's loop (its own timer): every replica is
+ * re-read at most bytes_per_sec on average and verified again once
+ * period_ms have passed since its last check; a corrupt one is reported to
+ * the primary (RankMessage.bad_replica).  bytes_per_sec <= 0 starts
+ * nothing (dn->scanner stays NULL).  Returns 0, or EMBER_ENOMEM or the
+ * event loop's error; the scanner is dn's, freed by dn_scanner_stop(). */
+int dn_scanner_start(datanode *dn, int64_t bytes_per_sec, int64_t period_ms);
+
+/* The replica of block_id was deleted: the scanner stops reading it and
+ * drops what it knew of it.  A no-op without a scanner. */
+void dn_scanner_forget(datanode *dn, uint64_t block_id);
+
+/* Removes the scanner's timer and frees it (before the store is closed).
+ * A no-op without a scanner. */
+void dn_scanner_stop(datanode *dn);
 
 #endif

@@ -28,8 +28,12 @@
  * larger than the output queue's bound; storage figures.  ReplicateBlock:
  * 300 KiB to two targets, 41 packets (window 32), an empty replica, the
  * cap of 8; refused: unknown block, gen stamp, not from the primary, a
- * corrupt source, a target that holds the block.  Every wait has a
- * deadline; the whole file runs in about 4 s. */
+ * corrupt source, a target that holds the block.  Block scanner (a node
+ * restarted with scanning on): a corrupt replica among good ones is
+ * reported once (RankMessage.bad_replica), never again on later passes,
+ * and forgotten once deleted; a rate of 0 scans nothing; a low rate reads
+ * a replica over several ticks.  Every wait has a deadline; the whole file
+ * runs in about 8 s. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -89,6 +93,12 @@ typedef struct {
 
 typedef struct {
     int source;
+    uint64_t block_id;
+    uint32_t rank;
+} bad_record;
+
+typedef struct {
+    int source;
     uint32_t seq;
     int last;
     size_t n;
@@ -111,6 +121,8 @@ struct fixture {
     int nreceived;
     report_record reports[MAX_RECORDS];
     int nreports;
+    bad_record bad[MAX_RECORDS]; /* RankMessage.bad_replica */
+    int nbad;
     int unexpected; /* messages nobody took */
 };
 
@@ -162,6 +174,9 @@ static void primary_take(struct fixture *f, int source, const RankMessage *msg) 
             rec->gss[i] = r->gen_stamps[i];
             rec->lens[i] = r->lengths[i];
         }
+    } else if (msg->body_case == RANK_MESSAGE__BODY_BAD_REPLICA && f->nbad < MAX_RECORDS) {
+        f->bad[f->nbad++] =
+            (bad_record){source, msg->bad_replica->block_id, msg->bad_replica->rank};
     } else {
         f->unexpected++;
     }
@@ -200,6 +215,29 @@ static int transport_hook(event_loop *loop, void *arg) {
     return f->head != NULL ? 0 : -1;
 }
 
+/* Starts rank's datanode on its directory (block scanner at scan_rate
+ * bytes/s, 0: off) and gives it the secret. */
+static int start_node(struct fixture *f, int rank, int64_t scan_rate, int64_t scan_period_ms) {
+    datanode_options o = {.rank = rank,
+                          .primary_rank = 0,
+                          .data_dirs = f->dirs[rank],
+                          .bind_addr = "127.0.0.1",
+                          .port = 0,
+                          .io_timeout_ms = IO_TIMEOUT_MS,
+                          .scan_bytes_per_sec = scan_rate,
+                          .scan_period_ms = scan_period_ms,
+                          .send = fake_send,
+                          .send_arg = &f->ep[rank]};
+    char err[256];
+    int rc = datanode_create(f->loop, &o, &f->dn[rank], err, sizeof(err));
+    if (rc != EMBER_OK) {
+        fprintf(stderr, "datanode_create: %s\n", err);
+        return rc;
+    }
+    datanode_set_secret(f->dn[rank], SECRET);
+    return EMBER_OK;
+}
+
 static int setup(void **state) {
     struct fixture *f = calloc(1, sizeof(*f));
     if (f == NULL)
@@ -214,20 +252,8 @@ static int setup(void **state) {
     for (int r = 1; r <= NODES; r++) {
         snprintf(f->dirs[r], sizeof(f->dirs[r]), "%s/node%d", f->tmp, r);
         f->ep[r] = (endpoint){f, r};
-        datanode_options o = {.rank = r,
-                              .primary_rank = 0,
-                              .data_dirs = f->dirs[r],
-                              .bind_addr = "127.0.0.1",
-                              .port = 0,
-                              .io_timeout_ms = IO_TIMEOUT_MS,
-                              .send = fake_send,
-                              .send_arg = &f->ep[r]};
-        char err[256];
-        if (datanode_create(f->loop, &o, &f->dn[r], err, sizeof(err)) != EMBER_OK) {
-            fprintf(stderr, "datanode_create: %s\n", err);
+        if (start_node(f, r, 0, 0) != EMBER_OK)
             return -1;
-        }
-        datanode_set_secret(f->dn[r], SECRET);
     }
     *state = f;
     return 0;
@@ -1485,6 +1511,100 @@ static void test_replicate_refused(void **state) {
     free(data);
 }
 
+/* ---- block scanner ------------------------------------------------------------------ */
+
+#define SCAN_FAST (64 * 1024 * 1024) /* bytes/s */
+#define SCAN_PERIOD_MS 300
+
+/* Stops rank's datanode and starts it again on the same directory with
+ * the block scanner at rate bytes/s. */
+static void restart_scanning(struct fixture *f, int rank, int64_t rate, int64_t period_ms) {
+    datanode_destroy(f->dn[rank]);
+    f->dn[rank] = NULL;
+    assert_int_equal(start_node(f, rank, rate, period_ms), 0);
+}
+
+/* bad_replica reports from rank about id. */
+static int bad_from(struct fixture *f, int rank, uint64_t id) {
+    int n = 0;
+    for (int i = 0; i < f->nbad; i++)
+        n += f->bad[i].source == rank && f->bad[i].block_id == id &&
+             f->bad[i].rank == (uint32_t)rank;
+    return n;
+}
+
+static int some_bad(struct fixture *f, const void *arg) {
+    (void)arg;
+    return f->nbad > 0;
+}
+
+/* A scanning node takes in three replicas; one of them is then damaged
+ * (it may have been verified already: it is verified again after the
+ * period).  Only that one is reported, once, however many passes follow;
+ * once the primary deletes it the scanner goes on without it. */
+static void test_scanner_reports_corrupt(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 150 * 1024; /* three pieces */
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 80);
+    restart_scanning(f, 1, SCAN_FAST, SCAN_PERIOD_MS);
+    for (uint64_t id = 200; id < 203; id++)
+        write_on_rank1(f, id, data, id == 201 ? len : 3000);
+    flip_byte(f, 1, 201, 140000); /* in the third piece */
+
+    assert_true(run_until(f, some_bad, NULL, 3000));
+    assert_int_equal(bad_from(f, 1, 201), 1);
+    run_for(f, 4 * SCAN_PERIOD_MS); /* later passes: the good ones verify, 201 is left alone */
+    assert_int_equal(f->nbad, 1);
+    assert_int_equal(bad_from(f, 1, 201), 1);
+    assert_int_equal(replica_files(f, 1, 201, "finalized"), 2); /* the primary decides */
+
+    uint64_t id = 201;
+    DeleteBlocks del = DELETE_BLOCKS__INIT;
+    del.block_ids = &id;
+    del.n_block_ids = 1;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_DELETE_BLOCKS;
+    msg.delete_blocks = &del;
+    inject(f, 0, 1, &msg);
+    assert_true(run_until(f, gone_from_rank1, &id, 1000));
+    run_for(f, 2 * SCAN_PERIOD_MS);
+    assert_int_equal(f->nbad, 1);
+    assert_int_equal(f->unexpected, 0);
+    free(data);
+}
+
+/* Rate 0: no scanner, nothing is read or reported. */
+static void test_scanner_off(void **state) {
+    struct fixture *f = *state;
+    uint8_t data[3000];
+    fill_data(data, sizeof(data), 81);
+    write_on_rank1(f, 210, data, sizeof(data));
+    flip_byte(f, 1, 210, 100);
+    restart_scanning(f, 1, 0, 1);
+    run_for(f, 500);
+    assert_int_equal(f->nbad, 0);
+    assert_int_equal(f->unexpected, 0);
+}
+
+/* At 2 MiB/s a tick reads at most 200 KiB: a 1 MiB replica damaged near
+ * its end takes several ticks (about 0.6 s) to be found. */
+static void test_scanner_rate(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 1024 * 1024;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 82);
+    write_on_rank1(f, 220, data, len);
+    flip_byte(f, 1, 220, (off_t)len - 100);
+    restart_scanning(f, 1, 2 * 1024 * 1024, 3600 * 1000);
+    int64_t start = clock_monotonic_ms();
+    assert_true(run_until(f, some_bad, NULL, 5000));
+    assert_true(clock_monotonic_ms() - start >= 300); /* not in one go */
+    assert_int_equal(bad_from(f, 1, 220), 1);
+    assert_int_equal(f->nbad, 1);
+    free(data);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -1507,6 +1627,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_replicate_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_reports_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_rate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
