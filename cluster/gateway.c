@@ -272,27 +272,16 @@ static void gateway_on_conn(event_loop *loop, int fd, int revents, void *arg) {
 static void gateway_on_accept(event_loop *loop, int fd, int revents, void *arg) {
     gateway *gw = arg;
     for (;;) {
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-        int cfd = accept4(fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        int cfd;
+        char peer[64];
+        int rc = socket_accept(fd, &cfd, peer, sizeof(peer));
+        if (rc != EMBER_OK) {
+            if (rc != EMBER_EAGAIN)
                 LOG_WARN("accept failed: %s", strerror(errno));
             return;
         }
-        char host[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
-            port = ntohs(in4->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-            port = ntohs(in6->sin6_port);
-        }
         if (gw->nconns == GATEWAY_MAX_CONNECTIONS) {
-            LOG_WARN("client %s:%d refused: %d connections open", host, port, gw->nconns);
+            LOG_WARN("client %s refused: %d connections open", peer, gw->nconns);
             close(cfd);
             continue;
         }
@@ -310,7 +299,7 @@ static void gateway_on_accept(event_loop *loop, int fd, int revents, void *arg) 
         c->fd = cfd;
         c->state = CONN_AUTH;
         c->auth_deadline_ms = clock_monotonic_ms() + gw->auth_timeout_ms;
-        snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
         gw->conns[gw->nconns++] = c;
         LOG_DEBUG("client %s: connected", c->peer);
 

@@ -1078,27 +1078,16 @@ static void conn_on_event(event_loop *loop, int fd, int revents, void *arg) {
 static void dn_on_accept(event_loop *loop, int fd, int revents, void *arg) {
     datanode *dn = arg;
     for (;;) {
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-        int cfd = accept4(fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        int cfd;
+        char peer[64];
+        int rc = socket_accept(fd, &cfd, peer, sizeof(peer));
+        if (rc != EMBER_OK) {
+            if (rc != EMBER_EAGAIN)
                 LOG_WARN("datanode: accept failed: %s", strerror(errno));
             return;
         }
-        char host[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
-            port = ntohs(in4->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-            port = ntohs(in6->sin6_port);
-        }
         if (dn->nconns == DN_MAX_CONNECTIONS) {
-            LOG_WARN("datanode: client %s:%d refused: %d connections open", host, port, dn->nconns);
+            LOG_WARN("datanode: client %s refused: %d connections open", peer, dn->nconns);
             close(cfd);
             continue;
         }
@@ -1115,7 +1104,7 @@ static void dn_on_accept(event_loop *loop, int fd, int revents, void *arg) {
         c->fd = cfd;
         c->state = CONN_REQUEST;
         c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
-        snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
         dn->conns[dn->nconns++] = c;
         LOG_DEBUG("datanode: client %s connected", c->peer);
     }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,6 +81,29 @@ static int socket_wait(int fd, short events, int64_t deadline_ms) {
         if (n < 0 && errno != EINTR)
             return EMBER_EIO;
     }
+}
+
+int socket_accept(int listen_fd, int *fd_out, char *peer, size_t peerlen) {
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? EMBER_EAGAIN
+                                                                          : EMBER_EIO;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
+        port = ntohs(in4->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(peer, peerlen, "%s:%d", host, port);
+    *fd_out = fd;
+    return EMBER_OK;
 }
 
 int socket_connect_tcp(const char *host, int port, int64_t timeout_ms, int *fd_out) {

@@ -23,6 +23,12 @@ int socket_connect_tcp(const char *host, int port, int64_t timeout_ms, int *fd_o
 
 int socket_set_nonblocking(int fd);
 
+/* Accepts one connection on a non-blocking listener: the new socket
+ * (non-blocking, close-on-exec) in *fd_out and its peer as "host:port" in
+ * peer.  EMBER_EAGAIN when none is waiting, EMBER_EIO (errno set) on an
+ * error. */
+int socket_accept(int listen_fd, int *fd_out, char *peer, size_t peerlen);
+
 /* Writes all of buf to a blocking socket before the deadline (monotonic
  * ms).  EMBER_ETIMEDOUT, EMBER_ECLOSED or EMBER_EIO on failure. */
 int socket_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadline_ms);
