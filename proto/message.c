@@ -129,10 +129,18 @@ int message_check_rank(const RankMessage *msg) {
     case RANK_MESSAGE__BODY_BLOCK_REPORT: {
         const BlockReport *r = msg->block_report;
         if (r == NULL || r->n_block_ids > MESSAGE_REPORT_MAX ||
-            r->n_gen_stamps != r->n_block_ids || r->n_lengths != r->n_block_ids)
+            r->n_gen_stamps != r->n_block_ids || r->n_lengths != r->n_block_ids ||
+            r->n_rbw_block_ids > MESSAGE_REPORT_MAX ||
+            r->n_rbw_gen_stamps != r->n_rbw_block_ids || r->n_rbw_lengths != r->n_rbw_block_ids)
             return EMBER_EPROTO;
         return EMBER_OK;
     }
+    case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
+        return msg->init_replica_recovery != NULL ? EMBER_OK : EMBER_EPROTO;
+    case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
+        return msg->replica_recovery_info != NULL ? EMBER_OK : EMBER_EPROTO;
+    case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+        return msg->update_replica != NULL ? EMBER_OK : EMBER_EPROTO;
     case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
         return (msg->replicate_block != NULL && msg->replicate_block->n_targets >= 1 &&
                 msg->replicate_block->n_targets <= 16)
@@ -219,7 +227,8 @@ int message_check_client(const ClientMessage *msg) {
         return (msg->mkdirs && !check_path(msg->mkdirs->path) && msg->mkdirs->mode <= 07777)
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_CREATE:
-        return (msg->create && !check_path(msg->create->path) && msg->create->mode <= 07777)
+        return (msg->create && !check_path(msg->create->path) && msg->create->mode <= 07777 &&
+                !check_name(msg->create->client_name, 1))
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_GET_FILE_INFO:
         return (msg->get_file_info && !check_path(msg->get_file_info->path)) ? EMBER_OK
@@ -269,10 +278,23 @@ int message_check_client(const ClientMessage *msg) {
     }
     case CLIENT_MESSAGE__BODY_ADD_BLOCK:
         return (msg->add_block && !check_path(msg->add_block->path) &&
-                msg->add_block->n_exclude <= 64)
+                msg->add_block->n_exclude <= 64 && !check_name(msg->add_block->client_name, 1))
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_COMPLETE:
-        return (msg->complete && !check_path(msg->complete->path)) ? EMBER_OK : EMBER_EPROTO;
+        return (msg->complete && !check_path(msg->complete->path) &&
+                !check_name(msg->complete->client_name, 1))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_RENEW_LEASE:
+        return (msg->renew_lease && !check_name(msg->renew_lease->client_name, 0))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_APPEND:
+        return (msg->append && !check_path(msg->append->path) &&
+                !check_name(msg->append->client_name, 0))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_RECOVER_LEASE:
+        return (msg->recover_lease && !check_path(msg->recover_lease->path) &&
+                !check_name(msg->recover_lease->client_name, 1))
+                   ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS:
         return (msg->get_block_locations && !check_path(msg->get_block_locations->path))
                    ? EMBER_OK : EMBER_EPROTO;
@@ -301,6 +323,17 @@ int message_check_data(const DataMessage *msg) {
         return (msg->ack && !check_text(msg->ack->message)) ? EMBER_OK : EMBER_EPROTO;
     case DATA_MESSAGE__BODY_ERROR:
         return (msg->error && msg->error->code < 0 && !check_text(msg->error->message))
+                   ? EMBER_OK : EMBER_EPROTO;
+    case DATA_MESSAGE__BODY_BLOCK_CHECKSUM:
+        return (msg->block_checksum && !check_token(msg->block_checksum->token)) ? EMBER_OK
+                                                                                  : EMBER_EPROTO;
+    case DATA_MESSAGE__BODY_SHORT_CIRCUIT:
+        return (msg->short_circuit && !check_token(msg->short_circuit->token)) ? EMBER_OK
+                                                                                : EMBER_EPROTO;
+    case DATA_MESSAGE__BODY_SHORT_CIRCUIT_RESULT:
+        return msg->short_circuit_result != NULL ? EMBER_OK : EMBER_EPROTO;
+    case DATA_MESSAGE__BODY_BLOCK_CHECKSUM_RESULT:
+        return (msg->block_checksum_result && msg->block_checksum_result->md5.len == 16)
                    ? EMBER_OK : EMBER_EPROTO;
     default: return EMBER_EPROTO;
     }
