@@ -23,8 +23,12 @@ static void cli_usage(FILE *f) {
             "  status                 one-screen summary of the cluster\n"
             "  dfsadmin -report       nodes, their roles, capacity and last contact\n"
             "  dfsadmin -safemode get|enter|leave|wait\n"
+            "  dfsadmin -decommission NODE\n"
+            "                         copy a core node's blocks elsewhere, then retire it\n"
             "  fsck PATH [-files] [-blocks] [-locations]\n"
             "                         block health under PATH (HEALTHY or CORRUPT)\n"
+            "  debug recoverLease -path PATH [-retries N]\n"
+            "                         close a file its writer left open (lease recovery)\n"
             "\n"
             "File system:\n"
             "  dfs -COMMAND ...       hadoop fs verbs: -ls, -mkdir, -mv, -rm, -stat, ...\n"
@@ -123,6 +127,8 @@ int main(int argc, char **argv) {
         return cli_fsck(&env, cargc, cargv);
     if (!strcmp(cmd, "dfsadmin"))
         return cli_dfsadmin(&env, cargc, cargv);
+    if (!strcmp(cmd, "debug"))
+        return cli_debug(&env, cargc, cargv);
     if (!strcmp(cmd, "help")) {
         cli_usage(stdout);
         return 0;

@@ -33,6 +33,12 @@ void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen);
 
 int cli_dfsadmin(cli_env *env, int argc, char **argv);
 int cli_dfs(cli_env *env, int argc, char **argv);
+int cli_debug(cli_env *env, int argc, char **argv);
+
+/* Turns a command-line path ("/abs", "hdfs://host/abs", or relative to
+ * /user/$USER) into an absolute namenode path (cli_dfs.c).  0, or
+ * EMBER_EINVAL with a one-line reason in err. */
+int cli_dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t errlen);
 int cli_fsck(cli_env *env, int argc, char **argv);
 int cli_status(cli_env *env, int argc, char **argv);
 int cli_cluster_stop(cli_env *env, int argc, char **argv);

@@ -9,7 +9,10 @@
  * alone; data commands (-put, -get, -cat, -tail, -cp) stream file data
  * through ember/dfs.h's file streams, and copy into the file system as
  * Hadoop does: into DST._COPYING_, renamed to DST when complete.  Copying
- * directories (Hadoop copies them recursively) is not supported yet. */
+ * directories (Hadoop copies them recursively) is not supported yet.
+ * -checksum asks the datanodes for each block's checksum
+ * (ember_dfs_get_checksum); -setrep -w polls the block locations until
+ * the replicas match. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -38,8 +41,7 @@ typedef struct {
 
 /* ---- paths and formats --------------------------------------------------- */
 
-/* Turns a command-line path into an absolute namenode path. */
-static int dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t errlen) {
+int cli_dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t errlen) {
     const char *p = arg;
     if (strncmp(p, "hdfs://", 7) == 0) {
         p = strchr(p + 7, '/'); /* skip the authority */
@@ -225,7 +227,7 @@ static void ls_path(dfs_cli *c, const char *path, const ls_opts *o) {
 /* Resolves argv[i] into path, printing the error and marking failure. */
 static int dfs_arg(dfs_cli *c, const char *arg, char *path) {
     char err[512];
-    if (dfs_resolve(arg, path, DFS_PATH_MAX, err, sizeof(err)) != EMBER_OK) {
+    if (cli_dfs_resolve(arg, path, DFS_PATH_MAX, err, sizeof(err)) != EMBER_OK) {
         cli_error("%s: %s", c->cmd, err);
         c->failed = 1;
         return -1;
@@ -531,21 +533,101 @@ static int apply_chown(dfs_cli *c, const char *path, const ember_file_status *st
     return ember_dfs_chown(c->dfs, path, a->owner, a->group);
 }
 
+/* -setrep's replication and, with -w, the files set: each with the
+ * replication the namenode stored (it may cap what was asked). */
+typedef struct {
+    uint32_t rep;
+    int wait;
+    char **paths; /* malloc'd, as the array */
+    uint32_t *reps;
+    size_t n, cap;
+} setrep_arg;
+
+/* Remembers a file for -w; 0, or EMBER_ENOMEM. */
+static int setrep_remember(setrep_arg *a, const char *path, uint32_t rep) {
+    if (a->n == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 16;
+        char **paths = realloc(a->paths, ncap * sizeof(*paths));
+        if (paths != NULL)
+            a->paths = paths;
+        uint32_t *reps = realloc(a->reps, ncap * sizeof(*reps));
+        if (reps != NULL)
+            a->reps = reps;
+        if (paths == NULL || reps == NULL)
+            return EMBER_ENOMEM;
+        a->cap = ncap;
+    }
+    if ((a->paths[a->n] = strdup(path)) == NULL)
+        return EMBER_ENOMEM;
+    a->reps[a->n++] = rep;
+    return EMBER_OK;
+}
+
 static int apply_setrep(dfs_cli *c, const char *path, const ember_file_status *st, void *arg) {
+    setrep_arg *a = arg;
     if (st->is_dir)
         return EMBER_OK; /* directories have no replication; their files do */
-    int rc = ember_dfs_setrep(c->dfs, path, *(uint32_t *)arg);
+    int rc = ember_dfs_setrep(c->dfs, path, a->rep);
     if (rc == EMBER_OK) {
         ember_file_status now;
-        uint32_t set = *(uint32_t *)arg;
+        uint32_t set = a->rep;
         dfs_warn(c);
         if (ember_dfs_stat(c->dfs, path, &now) == EMBER_OK) {
             set = now.replication; /* what the namenode stored (it may cap) */
             ember_dfs_free_status(&now);
         }
         printf("Replication %u set: %s\n", set, path);
+        if (a->wait && setrep_remember(a, path, set) != EMBER_OK) {
+            cli_error("setrep: out of memory");
+            c->failed = 1;
+        }
     }
     return rc;
+}
+
+#define SETREP_POLL_MS 200 /* -w: how often the block locations are read */
+#define SETREP_DOT_POLLS 50 /* a dot per 10 s of waiting, as Hadoop's 10 s polls print */
+
+/* -setrep -w, Hadoop's SetReplication.waitForReplication: for each file
+ * set, "Waiting for PATH ..." and, once every block has exactly the
+ * stored replication in live replicas, " done"; a WARNING once when a
+ * block has more (surplus replicas are deleted at the namenode's pace).
+ * Polls every SETREP_POLL_MS with no time limit, as Hadoop (^C stops it). */
+static void setrep_wait(dfs_cli *c, const setrep_arg *a) {
+    for (size_t k = 0; k < a->n; k++) {
+        int want = a->reps[k] < 16 ? (int)a->reps[k] : 16; /* locations per block: at most 16 */
+        printf("Waiting for %s ...", a->paths[k]);
+        fflush(stdout);
+        int warned = 0;
+        for (unsigned polls = 1;; polls++) {
+            ember_block_location *b;
+            size_t n, i = 0;
+            if (ember_dfs_block_locations(c->dfs, a->paths[k], &b, &n) != EMBER_OK) {
+                putchar('\n');
+                dfs_fail(c);
+                break;
+            }
+            while (i < n && b[i].nreplicas == want)
+                i++;
+            int surplus = i < n && b[i].nreplicas > want;
+            free(b);
+            if (i == n) {
+                printf(" done\n");
+                break;
+            }
+            if (surplus && !warned) {
+                printf("\nWARNING: the waiting time may be long for DECREASING the number of "
+                       "replications.\n");
+                warned = 1;
+            }
+            if (polls % SETREP_DOT_POLLS == 0)
+                putchar('.');
+            fflush(stdout);
+            struct timespec ts = {0, SETREP_POLL_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        fflush(stdout);
+    }
 }
 
 /* chmod, chown, chgrp and setrep: [-R] [-w] ARG PATH... */
@@ -564,7 +646,7 @@ static int cmd_attr(dfs_cli *c, int argc, char **argv) {
     void *arg;
     chown_arg ca = {0};
     char owner[128] = "";
-    uint32_t rep = 0;
+    setrep_arg sa = {.wait = seen['w']};
     if (!strcmp(c->cmd, "chmod")) {
         uint32_t probe;
         if (dfs_parse_mode(value, 0, &probe) != EMBER_OK) {
@@ -580,9 +662,9 @@ static int cmd_attr(dfs_cli *c, int argc, char **argv) {
             cli_error("setrep: bad replication '%s' (1 to 512)", value);
             return 2;
         }
-        rep = (uint32_t)v;
+        sa.rep = (uint32_t)v;
         fn = apply_setrep;
-        arg = &rep;
+        arg = &sa;
     } else {
         snprintf(owner, sizeof(owner), "%s", value);
         if (!strcmp(c->cmd, "chgrp")) {
@@ -602,6 +684,11 @@ static int cmd_attr(dfs_cli *c, int argc, char **argv) {
     for (; i < argc; i++)
         if (dfs_arg(c, argv[i], path) == 0)
             dfs_apply(c, path, seen['R'] || setrep, fn, arg);
+    setrep_wait(c, &sa); /* -setrep -w: after every path is set, as Hadoop */
+    for (size_t k = 0; k < sa.n; k++)
+        free(sa.paths[k]);
+    free(sa.paths);
+    free(sa.reps);
     return c->failed;
 }
 
@@ -1087,7 +1174,107 @@ static int cmd_tail(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
+/* -checksum PATH...: Hadoop's line per file, "PATH<TAB>ALGORITHM<TAB>HEX"
+ * (the path printed as -ls prints it, absolute). */
+static int cmd_checksum(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "", seen);
+    if (i < 0 || i == argc) {
+        if (i == argc)
+            cli_error("checksum: needs a path");
+        return 2;
+    }
+    char path[DFS_PATH_MAX];
+    for (; i < argc; i++) {
+        ember_dfs_checksum sum;
+        if (dfs_arg(c, argv[i], path) != 0)
+            continue;
+        if (ember_dfs_get_checksum(c->dfs, path, &sum) != EMBER_OK) {
+            dfs_fail(c);
+            continue;
+        }
+        printf("%s\t%s\t", path, sum.algorithm);
+        for (size_t k = 0; k < sum.length; k++)
+            printf("%02x", sum.bytes[k]);
+        putchar('\n');
+    }
+    return c->failed;
+}
+
 /* ---- entry ---------------------------------------------------------------- */
+
+/* -appendToFile LOCALSRC... DST: each local file (or stdin for "-") in
+ * turn at the end of DST, which is created when missing (Hadoop's
+ * AppendToFile). */
+static int cmd_append(dfs_cli *c, int argc, char **argv) {
+    char dst[DFS_PATH_MAX];
+    if (argc < 3) {
+        cli_error("%s: usage: -appendToFile LOCALSRC... DST", c->cmd);
+        return 2;
+    }
+    if (dfs_arg(c, argv[argc - 1], dst) != 0)
+        return 1;
+    /* Sources first: a missing one changes nothing. */
+    for (int i = 1; i < argc - 1; i++)
+        if (strcmp(argv[i], "-") != 0 && access(argv[i], R_OK) != 0) {
+            cli_error("%s: `%s': %s", c->cmd, argv[i], strerror(errno));
+            return 1;
+        }
+    ember_file_status st;
+    ember_dfs_file *out;
+    int rc = ember_dfs_stat(c->dfs, dst, &st);
+    if (rc == EMBER_OK) {
+        int is_dir = st.is_dir;
+        ember_dfs_free_status(&st);
+        if (is_dir) {
+            cli_error("%s: `%s': Is a directory", c->cmd, argv[argc - 1]);
+            return 1;
+        }
+        rc = ember_dfs_append(c->dfs, dst, &out);
+    } else if (rc == EMBER_ENOENT) {
+        ember_create_options opts = {.replication = c->replication, .block_size = c->block_size};
+        rc = ember_dfs_create(c->dfs, dst, &opts, &out);
+    }
+    if (rc != EMBER_OK) {
+        dfs_fail(c);
+        return 1;
+    }
+    uint8_t *buf = malloc(DFS_COPY_CHUNK);
+    int failed = buf == NULL;
+    if (buf == NULL)
+        cli_error("%s: out of memory", c->cmd);
+    for (int i = 1; i < argc - 1 && !failed; i++) {
+        copy_source s = {.fd = strcmp(argv[i], "-") == 0 ? 0 : open(argv[i], O_RDONLY),
+                         .name = argv[i]};
+        if (s.fd < 0) {
+            cli_error("%s: `%s': %s", c->cmd, argv[i], strerror(errno));
+            failed = 1;
+            break;
+        }
+        for (;;) {
+            size_t got;
+            if (copy_source_read(c, &s, buf, DFS_COPY_CHUNK, &got) != 0) {
+                failed = 1;
+                break;
+            }
+            if (got == 0)
+                break;
+            if (ember_dfs_write(out, buf, got) != EMBER_OK) {
+                dfs_fail(c);
+                failed = 1;
+                break;
+            }
+        }
+        if (s.fd > 0)
+            close(s.fd);
+    }
+    free(buf);
+    if (ember_dfs_close_file(out) != EMBER_OK && !failed) {
+        dfs_fail(c);
+        failed = 1;
+    }
+    return failed ? 1 : 0;
+}
 
 static void dfs_usage(FILE *f) {
     fprintf(f,
@@ -1101,7 +1288,8 @@ static void dfs_usage(FILE *f) {
             "  -du [-s] [-h] [PATH...]             -count [-h] PATH...\n"
             "  -put [-f] LOCALSRC... DST           -get [-f] SRC... LOCALDST\n"
             "  -cat PATH...                        -tail PATH\n"
-            "  -cp [-f] SRC... DST\n"
+            "  -cp [-f] SRC... DST                 -checksum PATH...\n"
+            "  -appendToFile LOCALSRC... DST\n"
             "-copyFromLocal is -put, -copyToLocal is -get; LOCALSRC \"-\" is stdin.\n");
 }
 
@@ -1132,7 +1320,7 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
     static const char *known[] = {"ls",    "mkdir", "touchz", "rm",    "rmdir",  "mv", "stat",
                                   "test",  "chmod", "chown",  "chgrp", "setrep", "du", "count",
                                   "put",   "copyFromLocal",   "get",   "copyToLocal",
-                                  "cat",   "tail",  "cp"};
+                                  "cat",   "tail",  "cp",     "checksum", "appendToFile"};
     int ok = 0;
     for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
         ok |= !strcmp(c.cmd, known[k]);
@@ -1150,6 +1338,7 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         status = 1;
         goto out;
     }
+    ember_dfs_set_short_circuit(c.dfs, (int)config_get_int(cfg, "dfs.client.read.shortcircuit"));
     int cargc = argc - i;
     char **cargv = argv + i;
     if (!strcmp(c.cmd, "ls"))
@@ -1180,6 +1369,10 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         status = cmd_cat(&c, cargc, cargv);
     else if (!strcmp(c.cmd, "tail"))
         status = cmd_tail(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "checksum"))
+        status = cmd_checksum(&c, cargc, cargv);
+    else if (!strcmp(c.cmd, "appendToFile"))
+        status = cmd_append(&c, cargc, cargv);
     else
         status = cmd_attr(&c, cargc, cargv);
 out:

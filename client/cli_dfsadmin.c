@@ -1,9 +1,11 @@
-/* cli_dfsadmin.c -- `ember dfsadmin -report`, in Hadoop's layout.
+/* cli_dfsadmin.c -- `ember dfsadmin -report`, in Hadoop's layout;
+ * `-safemode get|enter|leave|wait`; `-decommission NODE`.
  *
  * Core nodes are the datanodes ("Live datanodes (N):" / "Dead datanodes
  * (N):"); task nodes store nothing and follow under their own headings,
  * marked "Role: task". */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@ static void dfsadmin_print_node(const NodeReport *n) {
            n->hwloc->numa_nodes, n->hwloc->packages);
     printf("Memory: %llu (%s)\n", (unsigned long long)n->hwloc->memory_bytes, mem);
     if (n->role == NODE_ROLE__ROLE_CORE) {
-        printf("Decommission Status : Normal\n");
+        printf("Decommission Status : %s\n", n->admin_state[0] ? n->admin_state : "Normal");
         printf("Configured Capacity: %llu (%s)\n",
                (unsigned long long)n->storage->capacity_bytes, cap);
         printf("DFS Used: %llu (%s)\n", (unsigned long long)n->storage->used_bytes, used);
@@ -127,14 +129,46 @@ static int dfsadmin_safemode(cli_env *env, const char *what) {
     return rc != 0 || (action == 3 && on) ? 1 : 0;
 }
 
+/* -decommission NODE (node-N as -report names it, or the rank N): the
+ * namenode copies the node's blocks elsewhere, then marks it
+ * decommissioned; -report shows the progress. */
+static int dfsadmin_decommission(cli_env *env, const char *node) {
+    const char *digits = strncmp(node, "node-", 5) == 0 ? node + 5 : node;
+    char *end;
+    long rank = strtol(digits, &end, 10);
+    if (digits[0] < '0' || digits[0] > '9' || *end != '\0' || rank <= 0 || rank > 1000000) {
+        cli_error("dfsadmin: -decommission takes a core node as node-N or N (see -report), not "
+                  "'%s'",
+                  node);
+        return 2;
+    }
+    DecommissionRequest m = DECOMMISSION_REQUEST__INIT;
+    m.rank = (uint32_t)rank;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_DECOMMISSION;
+    req.decommission = &m;
+    ClientMessage *resp;
+    if (cli_request(env, &req, CLIENT_MESSAGE__BODY_DFS_RESULT, &resp, NULL) != 0)
+        return 1;
+    client_message__free_unpacked(resp, NULL);
+    printf("Decommissioning node-%ld: its blocks are copied to other nodes first "
+           "(see 'ember dfsadmin -report')\n",
+           rank);
+    return 0;
+}
+
 int cli_dfsadmin(cli_env *env, int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "-report"))
         return dfsadmin_report(env);
     if (argc == 3 && !strcmp(argv[1], "-safemode"))
         return dfsadmin_safemode(env, argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "-decommission"))
+        return dfsadmin_decommission(env, argv[2]);
     if (argc < 2)
-        cli_error("dfsadmin needs a command: -report, -safemode get|enter|leave|wait");
+        cli_error("dfsadmin needs a command: -report, -safemode get|enter|leave|wait, "
+                  "-decommission NODE");
     else
-        cli_error("dfsadmin: unknown command '%s' (known: -report, -safemode)", argv[1]);
+        cli_error("dfsadmin: unknown command '%s' (known: -report, -safemode, -decommission)",
+                  argv[1]);
     return 2;
 }

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "common/clock.h"
 #include "common/error.h"
 #include "ember/client.h"
 #include "ember/dfs.h"
@@ -19,6 +22,11 @@ int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t er
     if (dfs == NULL)
         return EMBER_ENOMEM;
     snprintf(dfs->run_dir, sizeof(dfs->run_dir), "%s", run_dir);
+    /* HDFS's client names: DFSClient_NONMAPREDUCE_<random>_<thread>. */
+    uint32_t r = (uint32_t)clock_wall_ms() ^ ((uint32_t)clock_monotonic_ms() << 7) ^
+                 ((uint32_t)getpid() << 16) ^ (uint32_t)(uintptr_t)dfs;
+    snprintf(dfs->client_name, sizeof(dfs->client_name), "DFSClient_NONMAPREDUCE_%u_%ld",
+             r & 0x7fffffff, (long)getpid());
     int rc = ember_client_connect(run_dir, DFS_TIMEOUT_MS, &dfs->client, err, errlen);
     if (rc != EMBER_OK) {
         free(dfs);
@@ -62,6 +70,59 @@ int dfs_call(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult 
     snprintf(dfs->warning, sizeof(dfs->warning), "%s", resp->dfs_result->warning);
     *env = resp;
     *out = resp->dfs_result;
+    return EMBER_OK;
+}
+
+const char *ember_dfs_client_name(const ember_dfs *dfs) { return dfs->client_name; }
+
+int ember_dfs_renew_lease(ember_dfs *dfs) {
+    RenewLeaseRequest m = RENEW_LEASE_REQUEST__INIT;
+    m.client_name = dfs->client_name;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_RENEW_LEASE;
+    req.renew_lease = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK)
+        return rc;
+    client_message__free_unpacked(env, NULL);
+    dfs->lease_renewed_ms = clock_monotonic_ms();
+    return EMBER_OK;
+}
+
+void dfs_lease_opened(ember_dfs *dfs, int64_t renew_ms) {
+    if (renew_ms <= 0)
+        return;
+    if (dfs->lease_renew_ms == 0 || renew_ms < dfs->lease_renew_ms)
+        dfs->lease_renew_ms = renew_ms;
+    dfs->lease_renewed_ms = clock_monotonic_ms();
+}
+
+void dfs_lease_maybe_renew(ember_dfs *dfs) {
+    if (dfs->lease_renew_ms > 0 &&
+        clock_monotonic_ms() - dfs->lease_renewed_ms >= dfs->lease_renew_ms) {
+        char saved[sizeof(dfs->error)];
+        memcpy(saved, dfs->error, sizeof(saved));
+        ember_dfs_renew_lease(dfs);
+        memcpy(dfs->error, saved, sizeof(saved));
+    }
+}
+
+int ember_dfs_recover_lease(ember_dfs *dfs, const char *path, int *closed) {
+    RecoverLeaseRequest m = RECOVER_LEASE_REQUEST__INIT;
+    m.path = (char *)path;
+    m.client_name = dfs->client_name;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_RECOVER_LEASE;
+    req.recover_lease = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK)
+        return rc;
+    *closed = res->closed;
+    client_message__free_unpacked(env, NULL);
     return EMBER_OK;
 }
 

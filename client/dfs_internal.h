@@ -1,7 +1,8 @@
 /* dfs_internal.h -- what the client library's files share (not public).
  *
  * dfs_client.c has the namespace calls, dfs_stream.c the file streams;
- * both send their requests through dfs_call(). */
+ * both send their requests through dfs_call().  dfs_short_circuit.c serves
+ * the streams' reads of replicas on this host. */
 #ifndef EMBER_DFS_INTERNAL_H
 #define EMBER_DFS_INTERNAL_H
 
@@ -16,6 +17,10 @@ struct ember_dfs {
     char run_dir[4096];
     char error[4200];
     char warning[256];
+    int no_short_circuit;     /* ember_dfs_set_short_circuit(dfs, 0): TCP reads only */
+    char client_name[96];     /* the lease holder name of this handle's writers */
+    int64_t lease_renew_ms;   /* 0 until a file is opened for writing */
+    int64_t lease_renewed_ms; /* monotonic */
 };
 
 /* Sends req on dfs's connection and returns the DfsResult in *out; the
@@ -23,7 +28,74 @@ struct ember_dfs {
  * On failure the message is in dfs->error. */
 int dfs_call(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult **out);
 
+/* Renews the handle's lease when a writer opened through it is due
+ * (DfsResult.lease_renew_ms); best effort, the next call reports a broken
+ * connection. */
+void dfs_lease_maybe_renew(ember_dfs *dfs);
+
+/* A writer was opened: the namenode asked for a renewal every renew_ms. */
+void dfs_lease_opened(ember_dfs *dfs, int64_t renew_ms);
+
 /* Records a failure message for ember_dfs_last_error(). */
 void dfs_set_error(ember_dfs *dfs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- dfs_short_circuit.c: short-circuit local reads ---- */
+
+typedef struct dfs_short_circuit dfs_short_circuit;
+
+/* Serves up to len bytes of block lb from file offset pos (inside lb) out
+ * of a replica on this host, its files handed over by the datanode's unix
+ * socket, every chunk verified.  *sc is the stream's state: NULL at first
+ * (allocated here), freed by dfs_short_circuit_free().  The *got bytes in
+ * out are good whatever the result: 0 when *got > 0; EMBER_ENOENT when
+ * short-circuit cannot serve the bytes (off, no socket, refused, ...);
+ * EMBER_ECORRUPT when the replica of the datanode of rank *bad_rank failed
+ * its checksums, which the caller reports to the namenode.  After either
+ * error the caller reads the rest of the block over TCP. */
+int dfs_short_circuit_read(ember_dfs *dfs, dfs_short_circuit **sc, const LocatedBlock *lb,
+                           uint64_t pos, uint8_t *out, size_t len, size_t *got,
+                           uint32_t *bad_rank);
+
+/* Closes the stream's replica files and frees sc.  NULL ok. */
+void dfs_short_circuit_free(dfs_short_circuit *sc);
+
+/* The layers below, for tests.  A replica's files as a datanode handed
+ * them over: the descriptors are the holder's, closed by
+ * dfs_sc_replica_close(). */
+typedef struct {
+    int data_fd, meta_fd;
+    uint64_t gen_stamp;
+    uint64_t length;    /* the replica's, as the datanode said */
+    uint64_t data_size; /* the block file's size when checked */
+} dfs_sc_replica;
+
+/* Connects to a datanode's unix socket (non-blocking).  EMBER_EINVAL for a
+ * path that cannot be a unix socket's, EMBER_EAGAIN when its backlog is
+ * full, EMBER_ECLOSED when nothing listens there. */
+int dfs_sc_connect(const char *path, int *fd_out);
+
+/* Sends ShortCircuitRequest on fd and takes the answer before deadline_ms
+ * (monotonic): 0 with *out open and checked (dfs_sc_replica_check), a
+ * DataError's code with its message in err, EMBER_EPROTO for an answer
+ * that is not a ShortCircuitResponse of gen_stamp with exactly two
+ * descriptors, EMBER_ECORRUPT (or EMBER_EPROTO) when the files fail the
+ * check; or the socket's error.  On failure no descriptor stays open. */
+int dfs_sc_exchange(int fd, uint64_t block_id, uint64_t gen_stamp, const BlockToken *token,
+                    int64_t deadline_ms, dfs_sc_replica *out, char *err, size_t errlen);
+
+/* Checks r's files for r->length: regular files (else EMBER_EPROTO), the
+ * meta header of block_store.h and sizes that cover the length (else
+ * EMBER_ECORRUPT); records the block file's size. */
+int dfs_sc_replica_check(dfs_sc_replica *r);
+
+/* Reads up to len bytes at offset (in the block) into out, verifying
+ * every chunk touched; *got is short only at the replica's end or before
+ * an error.  EMBER_ECORRUPT when a chunk fails its checksum or a file is
+ * too short, EMBER_EAGAIN when the block file changed size since it was
+ * checked (stale, not corrupt), EMBER_EIO on a read error. */
+int dfs_sc_replica_read(const dfs_sc_replica *r, uint64_t offset, uint8_t *out, size_t len,
+                        size_t *got);
+
+void dfs_sc_replica_close(dfs_sc_replica *r);
 
 #endif

@@ -45,15 +45,31 @@
  * its block_reader between calls, so sequential reads use one connection
  * per block; a seek outside the packet in hand reopens.  pread uses a
  * block_reader of its own for the one call and leaves the position and
- * the sequential connection alone.
+ * the sequential connection alone.  Before any of that, a read asks
+ * dfs_short_circuit.c to serve the bytes from a replica on this host
+ * (short-circuit); only what it cannot serve goes over TCP, and a local
+ * replica that fails its checksums is handled as a corrupt packet.
+ *
+ * Append.  ember_dfs_append() gets the file's last block when it has
+ * room (AppendRequest): the first packet then opens that block instead of
+ * asking for a new one -- WriteBlockRequest.append_gen_stamp names the
+ * stamp its replicas carry -- and continues at its length (mid-chunk when
+ * that is not a multiple of 512, as after an hflush).  Closing an append
+ * that wrote nothing still sends that block's (empty) last packet, so its
+ * replicas move to the new stamp.
+ *
+ * Leases.  Writers name the handle's client (dfs->client_name) to the
+ * namenode, and write, hflush and close renew its lease every
+ * lease_renew_ms the namenode gave (dfs_lease_maybe_renew).
  *
  * Known limits: no pipeline recovery -- any datanode failure during a
  * write fails the stream (HDFS rebuilds the pipeline from the remaining
- * nodes with a new generation stamp and goes on); a failed writer leaves
- * its file under construction; block locations and tokens are fetched
- * once at open, so a reader whose every replica of a block failed (or
- * whose tokens expired) does not ask the namenode again; no lease renewal
- * and no short-circuit local reads.  Single-threaded: one stream is used
+ * nodes with a new generation stamp and goes on); the failed writer's
+ * file stays open until lease recovery closes it; block locations and
+ * tokens are fetched once at open, so a reader whose every replica of a
+ * block failed (or whose tokens expired) does not ask the namenode again;
+ * no lease renewal while the program does not call the library.
+ * Single-threaded: one stream is used
  * by one thread at a time, and it shares its handle's namenode
  * connection. */
 #include <assert.h>
@@ -125,6 +141,10 @@ struct ember_dfs_file {
     uint64_t acked;      /* packets acknowledged (acks come in seqno order) */
     uint64_t prev_id;    /* the last block finished (0: none) and its length */
     uint64_t prev_len;
+    ClientMessage *append_env; /* append: the answer append_block points into */
+    const LocatedBlock *append_block; /* WRITER_IDLE after append: the last block,
+                                       * continued by the first packet; NULL after */
+    uint64_t append_gen_stamp; /* ... the gen stamp its replicas carry */
 
     /* reader */
     ClientMessage *env; /* the GetBlockLocations answer, which blocks point into */
@@ -132,6 +152,7 @@ struct ember_dfs_file {
     size_t nblocks;
     uint64_t pos;                   /* position of ember_dfs_read */
     block_reader seq;               /* ember_dfs_read's connection */
+    dfs_short_circuit *sc;          /* local replicas (dfs_short_circuit.c); NULL until used */
     uint32_t dead[STREAM_DEAD_MAX]; /* ranks that failed this stream: tried last */
     size_t ndead;
 };
@@ -147,7 +168,8 @@ static void stream_check(const ember_dfs_file *f) {
         assert(f->seq.fd < 0 || f->seq.frames != NULL);
         break;
     case STREAM_WRITER_IDLE:
-        assert(f->fd < 0 && f->frames == NULL && f->block_pos == 0);
+        assert(f->fd < 0 && f->frames == NULL &&
+               (f->block_pos == 0 || f->append_block != NULL));
         assert(f->buf_len <= MESSAGE_PACKET_MAX && f->buf_len <= f->block_size);
         break;
     case STREAM_WRITER_BLOCK:
@@ -191,8 +213,11 @@ static void stream_free(ember_dfs_file *f) {
         close(f->fd);
     frame_reader_destroy(f->frames);
     block_reader_reset(&f->seq);
+    dfs_short_circuit_free(f->sc);
     if (f->env != NULL)
         client_message__free_unpacked(f->env, NULL);
+    if (f->append_env != NULL)
+        client_message__free_unpacked(f->append_env, NULL);
     free(f->buf);
     free(f->path);
     free(f);
@@ -355,26 +380,41 @@ static int writer_take_acks(ember_dfs_file *f, uint64_t want) {
  * connects to the first datanode of its pipeline and sends
  * WriteBlockRequest. */
 static int writer_open_block(ember_dfs_file *f) {
-    AddBlockRequest m = ADD_BLOCK_REQUEST__INIT;
-    m.path = f->path;
-    m.previous_block_id = f->prev_id;
-    m.previous_length = f->prev_len;
-    m.client_rank = -1;
-    ClientMessage req = CLIENT_MESSAGE__INIT;
-    req.body_case = CLIENT_MESSAGE__BODY_ADD_BLOCK;
-    req.add_block = &m;
-    ClientMessage *env;
-    DfsResult *res;
-    int rc = dfs_call(f->dfs, &req, &env, &res);
-    if (rc != EMBER_OK)
-        return writer_fail(f, rc, "%s", f->dfs->error);
-    if (res->n_blocks < 1 || res->blocks[0]->n_locations < 1 ||
-        res->blocks[0]->n_locations > STREAM_MAX_LOCATIONS) {
+    ClientMessage *env = NULL;
+    const LocatedBlock *lb = f->append_block;
+    uint64_t append_gs = 0;
+    int rc;
+    if (lb != NULL) {
+        /* The file's last block, continued after an append. */
+        env = f->append_env;
+        append_gs = f->append_gen_stamp;
+        f->append_env = NULL;
+        f->append_block = NULL;
+    } else {
+        AddBlockRequest m = ADD_BLOCK_REQUEST__INIT;
+        m.path = f->path;
+        m.previous_block_id = f->prev_id;
+        m.previous_length = f->prev_len;
+        m.client_rank = -1;
+        m.client_name = f->dfs->client_name;
+        ClientMessage req = CLIENT_MESSAGE__INIT;
+        req.body_case = CLIENT_MESSAGE__BODY_ADD_BLOCK;
+        req.add_block = &m;
+        DfsResult *res;
+        rc = dfs_call(f->dfs, &req, &env, &res);
+        if (rc != EMBER_OK)
+            return writer_fail(f, rc, "%s", f->dfs->error);
+        if (res->n_blocks < 1) {
+            client_message__free_unpacked(env, NULL);
+            return writer_fail(f, EMBER_EPROTO, "the namenode gave no block for `%s'", f->path);
+        }
+        lb = res->blocks[0];
+    }
+    if (lb->n_locations < 1 || lb->n_locations > STREAM_MAX_LOCATIONS) {
         client_message__free_unpacked(env, NULL);
         return writer_fail(f, EMBER_EPROTO, "the namenode gave no datanode for a block of `%s'",
                            f->path);
     }
-    const LocatedBlock *lb = res->blocks[0];
     f->block_id = lb->block_id;
     f->gen_stamp = lb->gen_stamp;
     f->nranks = lb->n_locations;
@@ -391,6 +431,7 @@ static int writer_open_block(ember_dfs_file *f) {
         w.token = lb->token;
         w.n_downstream = f->nranks - 1;
         w.downstream = f->ranks + 1;
+        w.append_gen_stamp = append_gs;
         DataMessage dm = DATA_MESSAGE__INIT;
         dm.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
         dm.write_block = &w;
@@ -399,7 +440,8 @@ static int writer_open_block(ember_dfs_file *f) {
     client_message__free_unpacked(env, NULL);
     if (rc != EMBER_OK)
         return writer_fail_datanode(f, rc);
-    f->block_pos = 0;
+    if (append_gs == 0)
+        f->block_pos = 0; /* else the block goes on from its length */
     f->next_seqno = 0;
     f->acked = 0;
     f->state = STREAM_WRITER_BLOCK;
@@ -476,6 +518,7 @@ static int writer_complete(ember_dfs_file *f) {
         m.path = f->path;
         m.last_block_id = f->prev_id;
         m.last_length = f->prev_len;
+        m.client_name = f->dfs->client_name;
         ClientMessage req = CLIENT_MESSAGE__INIT;
         req.body_case = CLIENT_MESSAGE__BODY_COMPLETE;
         req.complete = &m;
@@ -509,6 +552,7 @@ int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_option
     m.overwrite = opts->overwrite;
     m.create_parents = opts->create_parents;
     m.for_write = 1;
+    m.client_name = dfs->client_name;
     ClientMessage req = CLIENT_MESSAGE__INIT;
     req.body_case = CLIENT_MESSAGE__BODY_CREATE;
     req.create = &m;
@@ -521,9 +565,57 @@ int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_option
     }
     if (res->status != NULL)
         f->block_size = res->status->block_size;
+    dfs_lease_opened(dfs, res->lease_renew_ms);
     client_message__free_unpacked(env, NULL);
     if (f->block_size == 0 || f->block_size % STREAM_CHUNK != 0) {
         dfs_set_error(dfs, "`%s': the namenode gave no valid block size", path);
+        stream_free(f);
+        return EMBER_EPROTO;
+    }
+    stream_check(f);
+    *out = f;
+    return EMBER_OK;
+}
+
+int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
+    ember_dfs_file *f = stream_new(dfs, path, STREAM_WRITER_IDLE);
+    if (f == NULL) {
+        dfs_set_error(dfs, "out of memory");
+        return EMBER_ENOMEM;
+    }
+    AppendRequest m = APPEND_REQUEST__INIT;
+    m.path = (char *)path;
+    m.client_name = dfs->client_name;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_APPEND;
+    req.append = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK) {
+        stream_free(f);
+        return rc;
+    }
+    dfs_lease_opened(dfs, res->lease_renew_ms);
+    if (res->status != NULL) {
+        f->block_size = res->status->block_size;
+        f->length = res->status->length;
+    }
+    if (res->n_blocks > 0) {
+        const LocatedBlock *lb = res->blocks[0];
+        f->append_env = env;
+        f->append_block = lb;
+        f->append_gen_stamp = res->previous_gen_stamp;
+        f->block_pos = lb->length;
+        f->length += lb->length;
+        env = NULL;
+    }
+    if (env != NULL)
+        client_message__free_unpacked(env, NULL);
+    if (f->block_size == 0 || f->block_size % STREAM_CHUNK != 0 ||
+        (f->append_block != NULL &&
+         (f->append_gen_stamp == 0 || f->block_pos >= f->block_size))) {
+        dfs_set_error(dfs, "`%s': the namenode's answer to append is not usable", path);
         stream_free(f);
         return EMBER_EPROTO;
     }
@@ -536,6 +628,7 @@ int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len) {
     int rc = writer_usable(f);
     if (rc != EMBER_OK)
         return rc;
+    dfs_lease_maybe_renew(f->dfs);
     const uint8_t *p = data;
     while (len > 0) {
         size_t cap = writer_packet_cap(f);
@@ -561,6 +654,7 @@ int ember_dfs_hflush(ember_dfs_file *f) {
     int rc = writer_usable(f);
     if (rc != EMBER_OK)
         return rc;
+    dfs_lease_maybe_renew(f->dfs);
     if (f->buf_len > 0 &&
         (rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size)) != EMBER_OK)
         return rc;
@@ -766,6 +860,18 @@ static int reader_read(ember_dfs_file *f, block_reader *r, uint64_t pos, uint8_t
             continue;
         }
         size_t b = reader_find_block(f, pos);
+        size_t local; /* served from a replica on this host, else over TCP below */
+        uint32_t bad;
+        if (dfs_short_circuit_read(f->dfs, &f->sc, f->blocks[b], pos, out + done, len - done,
+                                   &local, &bad) == EMBER_ECORRUPT) {
+            reader_report_bad_block(f, f->blocks[b]->block_id, bad); /* as a bad packet: */
+            if (!reader_rank_dead(f, bad) && f->ndead < STREAM_DEAD_MAX)
+                f->dead[f->ndead++] = bad; /* ... reported, and that node tried last */
+        }
+        done += local;
+        pos += local;
+        if (local > 0)
+            continue;
         if (r->fd < 0 || r->block != b || r->next != pos) {
             if ((rc = reader_connect(f, r, b, pos)) != EMBER_OK)
                 break;
@@ -882,7 +988,10 @@ int ember_dfs_close_file(ember_dfs_file *f) {
         return EMBER_OK;
     int rc = EMBER_OK;
     if (f->state != STREAM_READER && (rc = writer_usable(f)) == EMBER_OK) {
-        if (f->buf_len > 0 || f->state == STREAM_WRITER_BLOCK)
+        dfs_lease_maybe_renew(f->dfs);
+        /* An appended last block is finished even when nothing was
+         * written: its replicas carry the new gen stamp only then. */
+        if (f->buf_len > 0 || f->state == STREAM_WRITER_BLOCK || f->append_block != NULL)
             rc = writer_send_packet(f, 1);
         if (rc == EMBER_OK)
             rc = writer_complete(f);

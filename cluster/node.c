@@ -85,6 +85,7 @@ static void node_send_register(node_agent *n) {
         int wildcard = !strcmp(n->ctx->bind_addr, "0.0.0.0") || !strcmp(n->ctx->bind_addr, "::");
         reg.data_host = wildcard ? n->ctx->hostname : (char *)n->ctx->bind_addr;
         reg.data_port = (uint32_t)datanode_port(n->dn);
+        reg.domain_socket = (char *)datanode_domain_socket(n->dn);
     }
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
@@ -208,6 +209,16 @@ static int node_send_rank(void *arg, int dest, const RankMessage *msg) {
 /* A core node's datanode, on the same loop and link. */
 static int node_start_datanode(node_agent *n) {
     char err[512] = "";
+    /* Short-circuit reads (a unix socket) unless the cluster turned them off;
+     * a path that cannot be formed leaves them off too. */
+    char socket_path[4096] = "";
+    if (config_get_int(n->ctx->cfg, "dfs.client.read.shortcircuit") &&
+        datanode_domain_socket_path(config_get_string(n->ctx->cfg, "dfs.domain.socket.path"),
+                                    n->ctx->run_dir, n->ctx->rank, socket_path,
+                                    sizeof(socket_path)) != EMBER_OK) {
+        LOG_WARN("no short-circuit reads: cannot form the socket path under %s", n->ctx->run_dir);
+        socket_path[0] = '\0';
+    }
     datanode_options opts = {
         .rank = n->ctx->rank,
         .primary_rank = 0,
@@ -218,6 +229,7 @@ static int node_start_datanode(node_agent *n) {
         .scan_bytes_per_sec =
             config_get_int(n->ctx->cfg, "dfs.block.scanner.volume.bytes.per.second"),
         .scan_period_ms = config_get_int(n->ctx->cfg, "dfs.datanode.scan.period.hours"),
+        .domain_socket_path = socket_path,
         .send = node_send_rank,
         .send_arg = n,
     };

@@ -85,6 +85,11 @@ int node_registry_register(node_registry *reg, int source, const RegisterNode *m
     node_registry_copy_storage(&n->storage, msg->storage);
     snprintf(n->data_host, sizeof(n->data_host), "%s", msg->data_host);
     n->data_port = (int)msg->data_port;
+    /* A path that does not fit a unix socket address is no path at all. */
+    if (strlen(msg->domain_socket) < sizeof(n->domain_socket))
+        snprintf(n->domain_socket, sizeof(n->domain_socket), "%s", msg->domain_socket);
+    else
+        n->domain_socket[0] = '\0';
     n->state = NODE_LIVE;
     n->registered_wall = now_wall;
     n->last_contact_mono = now_mono;

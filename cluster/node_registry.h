@@ -39,6 +39,7 @@ typedef struct {
     uint64_t heartbeats;
     char data_host[256];       /* core nodes: the datanode's data port address */
     int data_port;             /* 0 until registered, and on task nodes */
+    char domain_socket[108];   /* the datanode's short-circuit socket ("": none) */
 } node_entry;
 
 typedef struct node_registry node_registry;

@@ -134,12 +134,19 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
 
 /* ---- stopping --------------------------------------------------------- */
 
+/* Whether rank counts as lost: dead, or silent to the Shutdown -- unless
+ * it was decommissioned first (retiring it was the point). */
+static int primary_node_lost(primary *p, int r) {
+    return (node_registry_get(p->registry, r)->state == NODE_DEAD || p->awaiting_ack[r]) &&
+           strcmp(namenode_admin_state(p->nn, r), "Decommissioned") != 0;
+}
+
 /* Sets the exit code and reason from what the registry says now: any node
- * lost (dead, or silent to the Shutdown) makes it CLUSTER_EXIT_NODE_LOST. */
+ * lost makes it CLUSTER_EXIT_NODE_LOST. */
 static void primary_set_exit(primary *p) {
     int lost = 0, off;
     for (int r = 1; r < p->ctx->world_size; r++)
-        lost += node_registry_get(p->registry, r)->state == NODE_DEAD || p->awaiting_ack[r];
+        lost += primary_node_lost(p, r);
     if (lost == 0) {
         p->exit_code = CLUSTER_EXIT_OK;
         snprintf(p->exit_reason, sizeof(p->exit_reason), "stopped (%s)", p->stop_why);
@@ -149,7 +156,7 @@ static void primary_set_exit(primary *p) {
     off = snprintf(p->exit_reason, sizeof(p->exit_reason), "stopped (%s); %d node(s) lost:",
                    p->stop_why, lost);
     for (int r = 1; r < p->ctx->world_size && off < (int)sizeof(p->exit_reason) - 16; r++)
-        if (node_registry_get(p->registry, r)->state == NODE_DEAD || p->awaiting_ack[r])
+        if (primary_node_lost(p, r))
             off += snprintf(p->exit_reason + off, sizeof(p->exit_reason) - (size_t)off,
                             " rank %d", r);
 }
@@ -240,6 +247,7 @@ static void primary_fill_report(primary *p, const node_entry *e, NodeReport *r, 
     char name[32];
     snprintf(name, sizeof(name), "node-%d", e->rank);
     r->rack = (char *)rack_map_lookup(p->racks, name, e->hostname);
+    r->admin_state = (char *)namenode_admin_state(p->nn, e->rank);
 }
 
 static void handle_report_request(primary *p, gateway *gw, uint64_t conn) {
@@ -370,6 +378,14 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
         .token_lifetime_ms = config_get_int(cfg, "dfs.block.access.token.lifetime"),
         .redundancy_interval_ms = config_get_int(cfg, "dfs.namenode.redundancy.interval"),
         .pending_timeout_ms = config_get_int(cfg, "dfs.namenode.reconstruction.pending.timeout"),
+        .lease_soft_limit_ms = config_get_int(cfg, "ember.namenode.lease-soft-limit"),
+        .lease_hard_limit_ms = config_get_int(cfg, "dfs.namenode.lease-hard-limit-sec"),
+        .lease_recheck_ms = config_get_int(cfg, "dfs.namenode.lease-recheck-interval-ms"),
+        /* A block recovery phase waits for every live datanode's answer:
+         * ten heartbeats, at least two seconds. */
+        .recovery_timeout_ms = 10 * config_get_int(cfg, "dfs.heartbeat.interval") > 2000
+                                   ? 10 * config_get_int(cfg, "dfs.heartbeat.interval")
+                                   : 2000,
         .registry = p->registry,
         .send = primary_send_rank,
         .send_arg = p,

@@ -60,10 +60,15 @@ static const struct config_key config_keys[] = {
     {"dfs.datanode.socket.timeout", CONFIG_DURATION, "30s", 100, HOUR, SECOND, "a write pipeline or client silent this long fails"},
     {"dfs.namenode.redundancy.interval", CONFIG_DURATION, "1s", 10, HOUR, SECOND, "how often the namenode looks for blocks with too few or too many replicas"},
     {"dfs.namenode.reconstruction.pending.timeout", CONFIG_DURATION, "30s", 100, DAY, SECOND, "a replication not confirmed by then is scheduled again"},
+    {"ember.namenode.lease-soft-limit", CONFIG_DURATION, "60s", 100, DAY, SECOND, "a writer silent this long may lose its file to another client (HDFS's soft limit)"},
+    {"dfs.namenode.lease-hard-limit-sec", CONFIG_DURATION, "20m", 100, (int64_t)366 * DAY, SECOND, "a writer silent this long has its files recovered and closed (a bare number is seconds)"},
+    {"dfs.namenode.lease-recheck-interval-ms", CONFIG_DURATION, "2000", 10, HOUR, MS, "how often the namenode looks for expired leases (a bare number is milliseconds)"},
     {"dfs.block.scanner.volume.bytes.per.second", CONFIG_SIZE, "1m", 0, (int64_t)1 << 40, 0, "how fast each datanode re-reads its replicas to find silent corruption; 0 = never"},
     {"dfs.datanode.scan.period.hours", CONFIG_DURATION, "504", 1000, (int64_t)366 * DAY, HOUR, "a replica is re-verified at least this often (a bare number is hours)"},
     {"net.topology.table.file.name", CONFIG_STRING, "", 0, 0, 0, "file of 'NODE /RACK' lines for rack-aware placement; empty = one rack"},
     {"ember.dfs.list.limit",     CONFIG_INT,      "1000",      1,   1000000, 0,    "entries in one listing page (HDFS's dfs.ls.limit)"},
+    {"dfs.client.read.shortcircuit", CONFIG_BOOL, "true", 0, 0, 0, "clients read replicas on their own host from the files, passed over the datanode's unix socket"},
+    {"dfs.domain.socket.path",   CONFIG_STRING,   "",          0,   0,     0,      "each datanode's unix socket for short-circuit reads (_PORT = its data port); empty = <run-dir>/dn_socket.<rank>"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])

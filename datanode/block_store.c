@@ -7,57 +7,84 @@
  *
  * The index.  An open-addressing hash map (linear probing, backward-shift
  * deletion) from block id to a replica record: its state, directory, gen
- * stamp and, once finalized, length.  Every replica in it is in one of
+ * stamp and length.  Every replica in it is in one of
  *   REPLICA_WRITING    a block_writer owns it; its files are in rbw/ and
- *                      its length lives in the writer
+ *                      its length lives in the writer (0 here)
+ *   REPLICA_RBW        its files are in rbw/, fsynced or found at open,
+ *                      and no writer has it; length is its valid length
  *   REPLICA_FINALIZED  its files are in finalized/ and were fsynced, with
  *                      the directory entries, before it got this state
  * Transitions: (absent) -> WRITING in block_writer_create(); WRITING ->
- * FINALIZED in block_writer_finalize(); WRITING -> (absent) on abort or a
- * failed finalize; FINALIZED -> (absent) in block_store_delete().  Only
- * FINALIZED replicas are visible to readers, lists and used_bytes, which
- * is the sum over them of length + meta_size(length).
+ * FINALIZED in block_writer_finalize(); WRITING -> RBW in
+ * writer_keep() (block_writer_detach(), a failed finalize, an abort of a
+ * reopened writer); WRITING -> (absent) in block_writer_abort() or when
+ * the files of a failed writer cannot be checked; FINALIZED -> WRITING in
+ * block_writer_reopen(); RBW -> FINALIZED and FINALIZED -> FINALIZED (new
+ * gen stamp) in block_store_recover(); RBW, FINALIZED -> (absent) in
+ * block_store_delete().  Only FINALIZED replicas are visible to readers,
+ * block_store_list() and used_bytes, which is the sum over them of
+ * length + meta_size(length).
  *
  * A writer (block_writer.state):
  *   WRITER_WRITING  data_fd and meta_fd are open; the data file holds
  *                   length bytes; the meta file holds the header and the
- *                   CRCs of the length / 512 complete chunks, and
- *                   partial_crc is the CRC32C of the partial_len =
- *                   length % 512 bytes of the last chunk
+ *                   CRCs of the ceil(length / 512) chunks, the last one
+ *                   partial_crc, the CRC32C of the partial_len =
+ *                   length % 512 bytes of a partial last chunk (each
+ *                   append writes it, as HDFS does, so that a crash loses
+ *                   no byte the meta could vouch for)
  *   WRITER_FAILED   a write failed part way: the files no longer match
- *                   the counters, so every append fails with EMBER_EIO and
- *                   finalize removes the files
+ *                   the counters, so every append fails with EMBER_EIO;
+ *                   finalize fails, and the replica's valid length is
+ *                   then found by checking the files, as at open
  * The only transition, WRITING -> FAILED, is writer_fail().
  *
- * Finalize writes the last partial chunk's CRC, fsyncs both files,
- * renames data then meta into finalized/ and fsyncs finalized/ and rbw/.
- * A crash between the two renames leaves a data file in finalized/
- * without its meta (the meta is an rbw leftover, removed at open).
+ * Moving a replica between rbw/ and finalized/ (replica_move(): finalize,
+ * reopen, recovery) makes the new names first -- hard links, or for a
+ * reopen a copy of the meta so that readers of the finalized replica keep
+ * the CRCs they opened -- fsyncs the target directory, then unlinks the
+ * old names (data first) and fsyncs the source.  Whatever a crash leaves,
+ * open sorts out: the same block in finalized/ and rbw/ means the move
+ * (or the reopen) did not complete on one side, and the finalized
+ * replica wins (the rbw names are removed); a meta or a data file alone
+ * in rbw/ is removed; one alone in finalized/ is skipped.  Recovery cuts
+ * an RBW replica's files before moving them: a crash in between leaves a
+ * shorter valid length at worst, and the primary retries.
  *
- * What open indexes.  In finalized/, a block is indexed when it has a data
- * file and a meta file whose size is 16 + 4 * ceil(length / 512); when
- * several metas of one id are there, the one of highest gen stamp with
- * that size.  Anything else -- a data file alone, a meta alone or of the
- * wrong size, an unparsable name -- is left on disk, not indexed, and
- * counted in block_store.skipped (nothing reports it yet; a datanode log
- * line is the intended consumer).  The same id finalized in two
- * directories: the higher gen stamp wins, then the longer replica; the
- * other is skipped the same way.  Meta headers are checked by readers, not
- * at open, so open costs a directory listing and a stat per file.
+ * What open indexes.  First, in every directory, finalized/: a block is
+ * indexed when it has a data file and a meta file whose size is
+ * 16 + 4 * ceil(length / 512); when several metas of one id are there,
+ * the one of highest gen stamp with that size.  Anything else -- a data
+ * file alone, a meta alone or of the wrong size, an unparsable name -- is
+ * left on disk, not indexed, and counted in block_store.skipped (nothing
+ * reports it yet; a datanode log line is the intended consumer).  The
+ * same id finalized in two directories: the higher gen stamp wins, then
+ * the longer replica; the other is skipped the same way.  Meta headers of
+ * finalized replicas are checked by readers, not at open, so this costs
+ * a directory listing and a stat per file.  Then every directory's rbw/:
+ * a block with a data file and a meta (the highest gen stamp; other metas
+ * removed) whose header is good is indexed as RBW with its valid length,
+ * which costs reading its last verifying chunk and CRC -- unless the block
+ * is finalized somewhere, when its rbw files are removed, as are a data
+ * file or meta alone and a bad header.  The same id in rbw/ of two
+ * directories: the higher gen stamp wins, then the longer; the other is
+ * skipped.
  *
  * Failed directories.  A directory is failed when its layout cannot be
- * made or its rbw leftovers cannot be removed at open, or when creating,
- * writing, fsyncing or renaming a replica in it fails with an errno that
- * says the disk is gone or read-only (dir_errno_is_failure()).  A full
- * disk (ENOSPC, EDQUOT, EFBIG) is not a failed one: block_writer_create()
- * tries the next directory but does not mark it.  A failed directory takes
- * no new replicas; its finalized replicas stay indexed and readable (each
- * read verifies its checksums anyway).
+ * made or listed at open, or when its rbw leftovers cannot be removed, or
+ * when creating, writing, fsyncing or renaming a replica in it fails with
+ * an errno that says the disk is gone or read-only
+ * (dir_errno_is_failure()).  A full disk (ENOSPC, EDQUOT, EFBIG) is not a
+ * failed one: block_writer_create() tries the next directory but does not
+ * mark it.  A failed directory takes no new replicas nor appends; its
+ * replicas stay indexed and readable (each read verifies its checksums
+ * anyway).
  *
  * Ownership: the store owns its writers' index entries, so every writer
- * must be finalized or aborted before block_store_close().  Readers hold
- * their own descriptors and a copy of the replica's info: they may outlive
- * a delete of the replica and the store itself. */
+ * must be finalized, detached or aborted before block_store_close().
+ * Readers hold their own descriptors and a copy of the replica's info:
+ * they may outlive a delete, a reopen or a recovery of the replica and
+ * the store itself. */
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -87,13 +114,14 @@ static const unsigned char meta_magic[8] = {'E', 'M', 'B', 'R', 'M', 'E', 'T', '
 typedef enum {
     REPLICA_NONE = 0,  /* an empty slot of the index */
     REPLICA_WRITING,   /* in rbw/, owned by a block_writer */
+    REPLICA_RBW,       /* in rbw/, no writer: waiting to be recovered */
     REPLICA_FINALIZED, /* in finalized/, visible */
 } replica_state;
 
 typedef struct {
     uint64_t block_id;
     uint64_t gen_stamp;
-    uint64_t length; /* finalized only; 0 while writing */
+    uint64_t length; /* finalized: its length; RBW: its valid length; 0 while writing */
     uint32_t dir;
     uint8_t state; /* replica_state */
 } replica;
@@ -134,6 +162,7 @@ struct block_writer {
     uint64_t length;
     uint32_t partial_crc; /* CRC32C of the last partial_len bytes */
     size_t partial_len;   /* length % BLOCK_CHUNK_SIZE */
+    int reopened;         /* block_writer_reopen(): bytes of a finalized replica */
 };
 
 struct block_reader {
@@ -417,7 +446,183 @@ static void index_remove(block_store *store, replica *slot) {
     }
 }
 
-/* ---- opening: layout, rbw cleanup, indexing ---- */
+/* ---- replica files: meta headers, valid lengths, moves ---- */
+
+/* 1 when the 16 bytes at h are the meta header this store writes. */
+static int meta_header_ok(const unsigned char *h) {
+    return memcmp(h, meta_magic, sizeof meta_magic) == 0 && get_be16(h + 8) == META_VERSION &&
+           get_be16(h + 10) == META_CHECKSUM_CRC32C && get_be32(h + 12) == BLOCK_CHUNK_SIZE;
+}
+
+/* The longest prefix of the n bytes of chunk whose CRC32C is crc (0 when
+ * none): the whole chunk normally; less when the data went on past what
+ * the CRC covers (a crash between an append's data and meta writes). */
+static size_t chunk_verified_prefix(const unsigned char *chunk, size_t n, uint32_t crc) {
+    if (crc32c(0, chunk, n) == crc)
+        return n;
+    size_t best = 0;
+    uint32_t c = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        c = crc32c(c, chunk + i, 1);
+        if (c == crc)
+            best = i + 1;
+    }
+    return best;
+}
+
+/* The valid length of an rbw replica whose files are open as data_fd and
+ * meta_fd: the longest prefix whose every chunk has a CRC in the meta and
+ * whose last chunk verifies.  The bytes covered both by the data file and
+ * by whole CRCs of the meta are taken, and their last chunk cut to its
+ * longest prefix matching its CRC; when none does, the chunk is dropped
+ * and the one before is tried.  EMBER_ECORRUPT for a bad or short meta
+ * header, EMBER_EIO when a file cannot be read. */
+static int rbw_valid_length(int data_fd, int meta_fd, uint64_t *out) {
+    struct stat ds, ms;
+    if (fstat(data_fd, &ds) != 0 || fstat(meta_fd, &ms) != 0)
+        return EMBER_EIO;
+    if ((uint64_t)ms.st_size < META_HEADER_LEN)
+        return EMBER_ECORRUPT;
+    unsigned char h[META_HEADER_LEN], chunk[BLOCK_CHUNK_SIZE], be[4];
+    int rc = pread_exact(meta_fd, h, sizeof h, 0);
+    if (rc != EMBER_OK)
+        return rc;
+    if (!meta_header_ok(h))
+        return EMBER_ECORRUPT;
+    uint64_t ncrcs = ((uint64_t)ms.st_size - META_HEADER_LEN) / 4;
+    uint64_t len = (uint64_t)ds.st_size;
+    if (chunk_count(len) > ncrcs)
+        len = ncrcs * BLOCK_CHUNK_SIZE;
+    while (len > 0) {
+        uint64_t k = (len - 1) / BLOCK_CHUNK_SIZE;
+        size_t n = (size_t)(len - k * BLOCK_CHUNK_SIZE);
+        rc = pread_exact(data_fd, chunk, n, k * BLOCK_CHUNK_SIZE);
+        if (rc == EMBER_OK)
+            rc = pread_exact(meta_fd, be, 4, META_HEADER_LEN + 4 * k);
+        if (rc != EMBER_OK)
+            return EMBER_EIO; /* within the sizes just taken: the file changed */
+        size_t good = chunk_verified_prefix(chunk, n, get_be32(be));
+        len = k * BLOCK_CHUNK_SIZE + good;
+        if (good > 0)
+            break;
+    }
+    *out = len;
+    return EMBER_OK;
+}
+
+/* Opens the rbw files of block id (meta of gen stamp gs) in dd and finds
+ * their valid length (rbw_valid_length()). */
+static int rbw_scan(const data_dir *dd, uint64_t id, uint64_t gs, uint64_t *out) {
+    char data_path[BLOCK_STORE_PATH_MAX], meta_path[BLOCK_STORE_PATH_MAX];
+    if (replica_path(data_path, sizeof data_path, dd->rbw, id, 0, 0) != EMBER_OK ||
+        replica_path(meta_path, sizeof meta_path, dd->rbw, id, gs, 1) != EMBER_OK)
+        return EMBER_EIO;
+    int data_fd = open(data_path, O_RDONLY | O_CLOEXEC);
+    int meta_fd = data_fd >= 0 ? open(meta_path, O_RDONLY | O_CLOEXEC) : -1;
+    int rc = meta_fd < 0 ? EMBER_EIO : rbw_valid_length(data_fd, meta_fd, out);
+    int saved = errno;
+    if (meta_fd >= 0)
+        close(meta_fd);
+    if (data_fd >= 0)
+        close(data_fd);
+    errno = saved;
+    return rc;
+}
+
+/* Copies the file at from into a new file at to and fsyncs it; *out_fd
+ * gets the copy open for reading and writing.  On failure nothing is left
+ * at to and errno says why. */
+static int copy_file(const char *from, const char *to, int *out_fd) {
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return EMBER_EIO;
+    int out = open(to, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int rc = out < 0 ? EMBER_EIO : EMBER_OK;
+    unsigned char buf[16384];
+    for (uint64_t off = 0; rc == EMBER_OK;) {
+        ssize_t n = pread(in, buf, sizeof buf, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? EMBER_EIO : EMBER_OK;
+            break;
+        }
+        rc = pwrite_all(out, buf, (size_t)n, off);
+        off += (uint64_t)n;
+    }
+    if (rc == EMBER_OK && fsync(out) != 0)
+        rc = EMBER_EIO;
+    int saved = errno;
+    close(in);
+    if (rc != EMBER_OK) {
+        if (out >= 0) {
+            close(out);
+            unlink(to);
+        }
+        errno = saved;
+        return rc;
+    }
+    *out_fd = out;
+    return EMBER_OK;
+}
+
+/* Moves the files of block id in directory d from the sub-directory from
+ * (gen stamp from_gs in the meta's name) to the sub-directory to (to_gs),
+ * in the order the file comment gives: new names (leftovers under them
+ * replaced), fsync of to, removal of the old names (data first), fsync of
+ * from.  With meta_fd the meta is copied and *meta_fd gets the copy open
+ * for reading and writing; without, it is linked.  Returns 0 once the new
+ * names are durable -- failing to remove the old ones only fails the
+ * directory when errno says it is broken -- or EMBER_EIO with errno (the
+ * directory failed when errno says so), the old names untouched and
+ * nothing left under the new ones. */
+static int replica_move(block_store *store, uint32_t d, uint64_t id, const char *from,
+                        uint64_t from_gs, const char *to, uint64_t to_gs, int *meta_fd) {
+    char from_data[BLOCK_STORE_PATH_MAX], from_meta[BLOCK_STORE_PATH_MAX];
+    char to_data[BLOCK_STORE_PATH_MAX], to_meta[BLOCK_STORE_PATH_MAX];
+    if (meta_fd != NULL)
+        *meta_fd = -1;
+    if (replica_path(from_data, sizeof from_data, from, id, 0, 0) != EMBER_OK ||
+        replica_path(from_meta, sizeof from_meta, from, id, from_gs, 1) != EMBER_OK ||
+        replica_path(to_data, sizeof to_data, to, id, 0, 0) != EMBER_OK ||
+        replica_path(to_meta, sizeof to_meta, to, id, to_gs, 1) != EMBER_OK) {
+        errno = ENAMETOOLONG;
+        return EMBER_EIO;
+    }
+    if ((unlink(to_data) != 0 && errno != ENOENT) || (unlink(to_meta) != 0 && errno != ENOENT))
+        goto fail;
+    if (link(from_data, to_data) != 0)
+        goto fail;
+    if (meta_fd != NULL ? copy_file(from_meta, to_meta, meta_fd) != EMBER_OK
+                        : link(from_meta, to_meta) != 0)
+        goto fail;
+    if (fsync_dir(to) != EMBER_OK)
+        goto fail;
+    int bad = 0;
+    if (unlink(from_data) != 0 && errno != ENOENT)
+        bad = errno;
+    if (unlink(from_meta) != 0 && errno != ENOENT)
+        bad = errno;
+    if (fsync_dir(from) != EMBER_OK)
+        bad = errno;
+    if (dir_errno_is_failure(bad))
+        dir_fail(store, d);
+    return EMBER_OK;
+fail:;
+    int saved = errno;
+    if (meta_fd != NULL && *meta_fd >= 0) {
+        close(*meta_fd);
+        *meta_fd = -1;
+    }
+    unlink(to_data);
+    unlink(to_meta);
+    if (dir_errno_is_failure(saved))
+        dir_fail(store, d);
+    errno = saved;
+    return EMBER_EIO;
+}
+
+/* ---- opening: layout, indexing finalized/ then rbw/ ---- */
 
 typedef struct {
     uint64_t id;
@@ -450,68 +655,10 @@ static int dir_layout(data_dir *dd, char *err, size_t errlen) {
     return rc;
 }
 
-/* Removes the replica files left in rbw/ (other names stay).  The names are
- * collected first so that the listing is not read while it changes. */
-static int dir_clean_rbw(data_dir *dd, char *err, size_t errlen) {
-    DIR *d = opendir(dd->rbw);
-    if (d == NULL) {
-        store_reason(err, errlen, "cannot list %s: %s", dd->rbw, strerror(errno));
-        return EMBER_EIO;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = EMBER_OK;
-    struct dirent *e;
-    errno = 0;
-    while ((e = readdir(d)) != NULL) {
-        uint64_t id, gs;
-        int is_meta;
-        if (parse_replica_name(e->d_name, &id, &gs, &is_meta)) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                char **grown = realloc(names, ncap * sizeof *names);
-                if (grown == NULL) {
-                    rc = EMBER_ENOMEM;
-                    break;
-                }
-                names = grown;
-                cap = ncap;
-            }
-            if ((names[n] = strdup(e->d_name)) == NULL) {
-                rc = EMBER_ENOMEM;
-                break;
-            }
-            n++;
-        }
-        errno = 0;
-    }
-    if (rc == EMBER_OK && errno != 0) {
-        store_reason(err, errlen, "cannot list %s: %s", dd->rbw, strerror(errno));
-        rc = EMBER_EIO;
-    } else if (rc == EMBER_ENOMEM) {
-        store_reason(err, errlen, "out of memory listing %s", dd->rbw);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (rc == EMBER_OK && unlinkat(dirfd(d), names[i], 0) != 0 && errno != ENOENT) {
-            store_reason(err, errlen, "cannot remove %s/%s: %s", dd->rbw, names[i],
-                         strerror(errno));
-            rc = EMBER_EIO;
-        }
-        free(names[i]);
-    }
-    free(names);
-    closedir(d);
-    if (rc == EMBER_OK && n > 0 && fsync_dir(dd->rbw) != EMBER_OK) {
-        store_reason(err, errlen, "cannot fsync %s: %s", dd->rbw, strerror(errno));
-        rc = EMBER_EIO;
-    }
-    return rc;
-}
-
-/* Lists the replica files of d's finalized/ into *out (malloc'd). */
-static int dir_list_finalized(block_store *store, uint32_t d, found_file **out, size_t *count,
-                              char *err, size_t errlen) {
-    const char *path = store->dirs[d].finalized;
+/* Lists the replica files (regular files with a replica's name) of path,
+ * d's finalized/ or rbw/, into *out (malloc'd). */
+static int dir_list(block_store *store, const char *path, found_file **out, size_t *count,
+                    char *err, size_t errlen) {
     *out = NULL;
     *count = 0;
     DIR *dir = opendir(path);
@@ -566,10 +713,10 @@ static int dir_list_finalized(block_store *store, uint32_t d, found_file **out, 
 }
 
 /* Indexes the finalized replicas of directory d (see the file comment). */
-static int dir_index(block_store *store, uint32_t d, char *err, size_t errlen) {
+static int dir_index_finalized(block_store *store, uint32_t d, char *err, size_t errlen) {
     found_file *files;
     size_t n;
-    int rc = dir_list_finalized(store, d, &files, &n, err, errlen);
+    int rc = dir_list(store, store->dirs[d].finalized, &files, &n, err, errlen);
     if (rc != EMBER_OK)
         return rc;
     if (n > 1)
@@ -616,6 +763,87 @@ static int dir_index(block_store *store, uint32_t d, char *err, size_t errlen) {
         i = end;
     }
     free(files);
+    return rc;
+}
+
+/* Indexes block id of d's rbw/ as RBW (gen stamp gs, valid length
+ * valid); the same id in rbw/ of an earlier directory: the higher gen
+ * stamp wins, then the longer, the other is skipped (left on disk). */
+static int rbw_index(block_store *store, uint32_t d, uint64_t id, uint64_t gs, uint64_t valid,
+                     char *err, size_t errlen) {
+    replica r = {.block_id = id, .gen_stamp = gs, .length = valid, .dir = d, .state = REPLICA_RBW};
+    replica *old = index_find(store, id);
+    if (old == NULL) {
+        if (index_insert(store, &r) == EMBER_OK)
+            return EMBER_OK;
+        store_reason(err, errlen, "out of memory indexing %s", store->dirs[d].rbw);
+        return EMBER_ENOMEM;
+    }
+    assert(old->state == REPLICA_RBW);
+    store->skipped += 2;
+    if (gs > old->gen_stamp || (gs == old->gen_stamp && valid > old->length))
+        *old = r;
+    return EMBER_OK;
+}
+
+/* Indexes the replicas in d's rbw/ as RBW with their valid lengths, and
+ * removes the rbw files that cannot be one: a data file or metas alone,
+ * metas other than the highest gen stamp's, a bad meta header, a block
+ * finalized in some directory (see the file comment).  Files that cannot
+ * be read are skipped.  Runs once every directory's finalized/ is
+ * indexed. */
+static int dir_index_rbw(block_store *store, uint32_t d, char *err, size_t errlen) {
+    const data_dir *dd = &store->dirs[d];
+    found_file *files;
+    size_t n;
+    int rc = dir_list(store, dd->rbw, &files, &n, err, errlen);
+    if (rc != EMBER_OK)
+        return rc;
+    if (n > 1)
+        qsort(files, n, sizeof *files, cmp_found);
+    size_t removed = 0;
+    for (size_t i = 0; i < n && rc == EMBER_OK;) {
+        size_t end = i + 1;
+        while (end < n && files[end].id == files[i].id)
+            end++;
+        /* files[i .. end) share an id: the data file (if any), then the
+         * metas, highest gen stamp first. */
+        uint64_t id = files[i].id;
+        const found_file *data = files[i].is_meta ? NULL : &files[i];
+        const found_file *meta = data != NULL && i + 1 < end ? &files[i + 1] : NULL;
+        const replica *known = index_find(store, id);
+        uint64_t valid = 0;
+        int keep = 0;
+        if (meta != NULL && (known == NULL || known->state == REPLICA_RBW)) {
+            int scan = rbw_scan(dd, id, meta->gs, &valid);
+            if (scan == EMBER_EIO) {
+                store->skipped += (uint64_t)(end - i);
+                i = end;
+                continue;
+            }
+            keep = scan == EMBER_OK;
+        }
+        for (size_t k = i; k < end && rc == EMBER_OK; k++) {
+            if (keep && (&files[k] == data || &files[k] == meta))
+                continue;
+            char path[BLOCK_STORE_PATH_MAX];
+            (void)replica_path(path, sizeof path, dd->rbw, id, files[k].gs, files[k].is_meta);
+            if (unlink(path) == 0) {
+                removed++;
+            } else if (errno != ENOENT) {
+                store_reason(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+                rc = EMBER_EIO;
+            }
+        }
+        if (rc == EMBER_OK && keep)
+            rc = rbw_index(store, d, id, meta->gs, valid, err, errlen);
+        i = end;
+    }
+    free(files);
+    if (rc == EMBER_OK && removed > 0 && fsync_dir(dd->rbw) != EMBER_OK) {
+        store_reason(err, errlen, "cannot fsync %s: %s", dd->rbw, strerror(errno));
+        rc = EMBER_EIO;
+    }
     return rc;
 }
 
@@ -699,21 +927,28 @@ int block_store_open(const char *dirs, block_store **out, char *err, size_t errl
 
     char why[BLOCK_STORE_PATH_MAX + 128], first_why[BLOCK_STORE_PATH_MAX + 128];
     first_why[0] = '\0';
-    for (int d = 0; d < store->ndirs; d++) {
-        data_dir *dd = &store->dirs[d];
-        rc = dir_layout(dd, why, sizeof why);
-        if (rc == EMBER_OK)
-            rc = dir_clean_rbw(dd, why, sizeof why);
-        if (rc == EMBER_OK)
-            rc = dir_index(store, (uint32_t)d, why, sizeof why);
-        if (rc == EMBER_ENOMEM) {
-            store_reason(err, errlen, "%s", why);
-            goto fail;
-        }
-        if (rc != EMBER_OK) {
-            dir_fail(store, (uint32_t)d);
-            if (first_why[0] == '\0')
-                snprintf(first_why, sizeof first_why, "%s", why);
+    /* Two passes: rbw/ once every finalized/ is known, since a block
+     * finalized anywhere wins over its rbw files. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int d = 0; d < store->ndirs; d++) {
+            if (store->dirs[d].failed)
+                continue;
+            if (pass == 0) {
+                rc = dir_layout(&store->dirs[d], why, sizeof why);
+                if (rc == EMBER_OK)
+                    rc = dir_index_finalized(store, (uint32_t)d, why, sizeof why);
+            } else {
+                rc = dir_index_rbw(store, (uint32_t)d, why, sizeof why);
+            }
+            if (rc == EMBER_ENOMEM) {
+                store_reason(err, errlen, "%s", why);
+                goto fail;
+            }
+            if (rc != EMBER_OK) {
+                dir_fail(store, (uint32_t)d);
+                if (first_why[0] == '\0')
+                    snprintf(first_why, sizeof first_why, "%s", why);
+            }
         }
     }
     if (store->nfailed == store->ndirs) {
@@ -722,8 +957,9 @@ int block_store_open(const char *dirs, block_store **out, char *err, size_t errl
         rc = EMBER_EIO;
         goto fail;
     }
-    /* (A directory fails before dir_index() inserts anything from it, so
-     * no replica of a failed directory is indexed.) */
+    /* (A directory that fails in the first pass does so before anything
+     * of it is indexed; one whose rbw/ fails keeps what it had indexed,
+     * as a directory that fails later does.) */
     if (store->nfailed > 0)
         store_reason(err, errlen, "%s", first_why);
     *out = store;
@@ -898,9 +1134,9 @@ int block_writer_append(block_writer *w, const void *data, size_t len, const uin
 
     /* The CRCs of the chunks this call completes, computed (and checked
      * against the sender's) before anything is written. */
-    unsigned char stack[APPEND_STACK_CRCS * 4], *done = stack;
+    unsigned char stack[(APPEND_STACK_CRCS + 1) * 4], *done = stack;
     size_t max_done = (w->partial_len + len) / BLOCK_CHUNK_SIZE, ndone = 0;
-    if (max_done > APPEND_STACK_CRCS && (done = malloc(max_done * 4)) == NULL)
+    if (max_done > APPEND_STACK_CRCS && (done = malloc((max_done + 1) * 4)) == NULL)
         return EMBER_ENOMEM;
     const unsigned char *p = data;
     uint32_t crc = w->partial_crc;
@@ -923,9 +1159,14 @@ int block_writer_append(block_writer *w, const void *data, size_t len, const uin
             plen = 0;
         }
     }
+    /* The partial last chunk's CRC goes in the slot after the complete
+     * ones, so that the meta always covers every byte written. */
+    size_t nslots = ndone;
+    if (plen > 0)
+        put_be32(done + 4 * nslots++, crc);
     int rc = pwrite_all(w->data_fd, data, len, w->length);
-    if (rc == EMBER_OK && ndone > 0)
-        rc = pwrite_all(w->meta_fd, done, 4 * ndone,
+    if (rc == EMBER_OK && nslots > 0)
+        rc = pwrite_all(w->meta_fd, done, 4 * nslots,
                         META_HEADER_LEN + 4 * (w->length / BLOCK_CHUNK_SIZE));
     int saved = errno;
     if (done != stack)
@@ -955,77 +1196,88 @@ static void writer_free(block_writer *w) {
     free(w);
 }
 
+/* Fsyncs and closes both files, which hold exactly length bytes and their
+ * CRCs (the partial chunk's included: every append writes it).  Returns
+ * EMBER_EIO for a FAILED writer or a failure here (w is then FAILED);
+ * the descriptors are closed either way. */
+static int writer_sync(block_writer *w) {
+    int rc = w->state == WRITER_FAILED ? EMBER_EIO : EMBER_OK;
+    if (rc == EMBER_OK && (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0))
+        rc = EMBER_EIO;
+    int saved = errno;
+    int a = w->data_fd >= 0 ? close(w->data_fd) : 0;
+    if (a != 0 && rc == EMBER_OK)
+        saved = errno;
+    int b = w->meta_fd >= 0 ? close(w->meta_fd) : 0;
+    if (b != 0 && rc == EMBER_OK && a == 0)
+        saved = errno;
+    w->data_fd = w->meta_fd = -1;
+    if (a != 0 || b != 0)
+        rc = EMBER_EIO;
+    if (rc != EMBER_OK && w->state == WRITER_WRITING)
+        writer_fail(w, saved);
+    return rc;
+}
+
+/* WRITING -> RBW, freeing w (its descriptors closed by writer_sync()):
+ * the valid length is w->length when synced, else what checking the
+ * files finds.  Files that cannot be checked stay on disk, for the next
+ * open to judge, and the index forgets the replica. */
+static int writer_keep(block_writer *w, int synced, uint64_t *length) {
+    block_store *store = w->store;
+    uint64_t valid = w->length;
+    int rc = synced ? EMBER_OK : rbw_scan(&store->dirs[w->dir], w->block_id, w->gen_stamp, &valid);
+    if (rc == EMBER_OK) {
+        replica *r = index_find(store, w->block_id);
+        assert(r != NULL && r->state == REPLICA_WRITING);
+        r->state = REPLICA_RBW;
+        r->length = valid;
+    }
+    if (length != NULL)
+        *length = rc == EMBER_OK ? valid : 0;
+    writer_free(w);
+    return rc;
+}
+
+int block_writer_detach(block_writer *w, uint64_t *length) {
+    if (w == NULL)
+        return EMBER_EINVAL;
+    int synced = writer_sync(w) == EMBER_OK;
+    return writer_keep(w, synced, length);
+}
+
 int block_writer_finalize(block_writer *w, uint64_t *length) {
     if (w == NULL)
         return EMBER_EINVAL;
     block_store *store = w->store;
     const data_dir *dd = &store->dirs[w->dir];
-    char rbw_data[BLOCK_STORE_PATH_MAX], rbw_meta[BLOCK_STORE_PATH_MAX];
-    char fin_data[BLOCK_STORE_PATH_MAX], fin_meta[BLOCK_STORE_PATH_MAX];
-    int rc = EMBER_OK, data_moved = 0, meta_moved = 0;
-    /* The paths fitted at create time, and the finalized ones are longer
-     * by a constant: they fit too. */
-    (void)replica_path(rbw_data, sizeof rbw_data, dd->rbw, w->block_id, 0, 0);
-    (void)replica_path(rbw_meta, sizeof rbw_meta, dd->rbw, w->block_id, w->gen_stamp, 1);
-    (void)replica_path(fin_data, sizeof fin_data, dd->finalized, w->block_id, 0, 0);
-    (void)replica_path(fin_meta, sizeof fin_meta, dd->finalized, w->block_id, w->gen_stamp, 1);
-    if (w->state == WRITER_FAILED) {
-        rc = EMBER_EIO;
-        goto fail;
-    }
-    if (w->partial_len > 0) {
-        unsigned char be[4];
-        put_be32(be, w->partial_crc);
-        rc = pwrite_all(w->meta_fd, be, 4, META_HEADER_LEN + 4 * (w->length / BLOCK_CHUNK_SIZE));
-    }
-    if (rc == EMBER_OK && (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0))
-        rc = EMBER_EIO;
-    if (rc == EMBER_OK) {
-        int a = close(w->data_fd), b = close(w->meta_fd);
-        w->data_fd = w->meta_fd = -1;
-        if (a != 0 || b != 0)
-            rc = EMBER_EIO;
-    }
-    if (rc == EMBER_OK) {
-        data_moved = rename(rbw_data, fin_data) == 0;
-        if (!data_moved)
-            rc = EMBER_EIO;
-    }
-    if (rc == EMBER_OK) {
-        meta_moved = rename(rbw_meta, fin_meta) == 0;
-        if (!meta_moved)
-            rc = EMBER_EIO;
-    }
-    if (rc == EMBER_OK && fsync_dir(dd->finalized) != EMBER_OK)
-        rc = EMBER_EIO;
-    if (rc == EMBER_OK && fsync_dir(dd->rbw) != EMBER_OK)
-        rc = EMBER_EIO;
+    if (length != NULL)
+        *length = w->length;
+    int rc = writer_sync(w);
+    if (rc == EMBER_OK)
+        rc = replica_move(store, w->dir, w->block_id, dd->rbw, w->gen_stamp, dd->finalized,
+                          w->gen_stamp, NULL);
     if (rc != EMBER_OK) {
-        writer_fail(w, errno);
-        goto fail;
+        /* Packets of it may have been acknowledged: it stays, as RBW. */
+        (void)writer_keep(w, w->state == WRITER_WRITING, NULL);
+        return rc;
     }
     replica *r = index_find(store, w->block_id);
     assert(r != NULL && r->state == REPLICA_WRITING);
     r->state = REPLICA_FINALIZED;
     r->length = w->length;
     store->used_bytes += w->length + meta_size(w->length);
-    if (length != NULL)
-        *length = w->length;
     writer_free(w);
     return EMBER_OK;
-fail:
-    /* No client was told the replica exists: drop whatever got moved. */
-    unlink(data_moved ? fin_data : rbw_data);
-    unlink(meta_moved ? fin_meta : rbw_meta);
-    if (length != NULL)
-        *length = w->length;
-    writer_free(w);
-    return rc;
 }
 
 void block_writer_abort(block_writer *w) {
     if (w == NULL)
         return;
+    if (w->reopened) { /* a finalized replica's bytes are not useless */
+        (void)block_writer_detach(w, NULL);
+        return;
+    }
     const data_dir *dd = &w->store->dirs[w->dir];
     char path[BLOCK_STORE_PATH_MAX];
     if (replica_path(path, sizeof path, dd->rbw, w->block_id, 0, 0) == EMBER_OK)
@@ -1033,6 +1285,84 @@ void block_writer_abort(block_writer *w) {
     if (replica_path(path, sizeof path, dd->rbw, w->block_id, w->gen_stamp, 1) == EMBER_OK)
         unlink(path);
     writer_free(w);
+}
+
+/* Checks the meta header of w's finalized replica (gen stamp gs) and, when
+ * its last chunk is partial, that chunk against its CRC, which becomes
+ * w->partial_crc.  w->data_fd is open on the data file. */
+static int writer_load_partial(block_writer *w, const data_dir *dd, uint64_t gs) {
+    char path[BLOCK_STORE_PATH_MAX];
+    (void)replica_path(path, sizeof path, dd->finalized, w->block_id, gs, 1);
+    int meta_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (meta_fd < 0)
+        return EMBER_EIO;
+    unsigned char h[META_HEADER_LEN], chunk[BLOCK_CHUNK_SIZE], be[4];
+    uint64_t k = w->length / BLOCK_CHUNK_SIZE;
+    int rc = pread_exact(meta_fd, h, sizeof h, 0);
+    if (rc == EMBER_OK && !meta_header_ok(h))
+        rc = EMBER_ECORRUPT;
+    if (rc == EMBER_OK && w->partial_len > 0)
+        rc = pread_exact(meta_fd, be, 4, META_HEADER_LEN + 4 * k);
+    if (rc == EMBER_OK && w->partial_len > 0)
+        rc = pread_exact(w->data_fd, chunk, w->partial_len, k * BLOCK_CHUNK_SIZE);
+    close(meta_fd);
+    if (rc != EMBER_OK || w->partial_len == 0)
+        return rc;
+    uint32_t crc = crc32c(0, chunk, w->partial_len);
+    if (crc != get_be32(be))
+        return EMBER_ECORRUPT;
+    w->partial_crc = crc;
+    return EMBER_OK;
+}
+
+int block_writer_reopen(block_store *store, uint64_t block_id, uint64_t old_gs, uint64_t new_gs,
+                        block_writer **out) {
+    if (store == NULL || out == NULL)
+        return EMBER_EINVAL;
+    *out = NULL;
+    replica *r = index_find(store, block_id);
+    if (r == NULL || r->state != REPLICA_FINALIZED || r->gen_stamp != old_gs)
+        return EMBER_ENOENT;
+    if (new_gs <= old_gs)
+        return EMBER_EINVAL;
+    const data_dir *dd = &store->dirs[r->dir];
+    if (dd->failed)
+        return EMBER_EIO;
+    block_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return EMBER_ENOMEM;
+    w->store = store;
+    w->block_id = block_id;
+    w->gen_stamp = new_gs;
+    w->dir = r->dir;
+    w->meta_fd = -1;
+    w->length = r->length;
+    w->partial_len = (size_t)(r->length % BLOCK_CHUNK_SIZE);
+    w->reopened = 1;
+    /* The data file is opened under its finalized name: the move links
+     * the same file into rbw/. */
+    char path[BLOCK_STORE_PATH_MAX];
+    (void)replica_path(path, sizeof path, dd->finalized, block_id, 0, 0);
+    w->data_fd = open(path, O_RDWR | O_CLOEXEC);
+    int rc = w->data_fd < 0 ? EMBER_EIO : writer_load_partial(w, dd, old_gs);
+    if (rc == EMBER_OK)
+        rc = replica_move(store, w->dir, block_id, dd->finalized, old_gs, dd->rbw, new_gs,
+                          &w->meta_fd);
+    if (rc != EMBER_OK) {
+        if (w->data_fd >= 0)
+            close(w->data_fd);
+        free(w);
+        return rc;
+    }
+    /* r still points at the entry: nothing was inserted or removed. */
+    store->used_bytes -= r->length + meta_size(r->length);
+    r->state = REPLICA_WRITING;
+    r->gen_stamp = new_gs;
+    r->length = 0;
+    w->state = WRITER_WRITING;
+    writer_check(w);
+    *out = w;
+    return EMBER_OK;
 }
 
 /* ---- readers ---- */
@@ -1067,9 +1397,7 @@ int block_reader_open(block_store *store, uint64_t block_id, block_reader **out)
     int rc = pread_exact(rd->meta_fd, h, sizeof h, 0);
     if (rc == EMBER_EIO)
         goto fail;
-    rd->header_ok = rc == EMBER_OK && memcmp(h, meta_magic, sizeof meta_magic) == 0 &&
-                    get_be16(h + 8) == META_VERSION && get_be16(h + 10) == META_CHECKSUM_CRC32C &&
-                    get_be32(h + 12) == BLOCK_CHUNK_SIZE;
+    rd->header_ok = rc == EMBER_OK && meta_header_ok(h);
     *out = rd;
     return EMBER_OK;
 fail:
@@ -1182,28 +1510,157 @@ int block_reader_checksums(block_reader *r, uint64_t first, size_t nchunks, uint
 
 /* ---- whole replicas ---- */
 
-/* Unlinks a finalized replica's files: a file already gone is fine. */
+/* Unlinks a finalized or RBW replica's files: a file already gone is
+ * fine. */
 int block_store_delete(block_store *store, uint64_t block_id) {
     if (store == NULL)
         return EMBER_EINVAL;
     replica *r = index_find(store, block_id);
-    if (r == NULL || r->state != REPLICA_FINALIZED)
+    if (r == NULL || r->state == REPLICA_WRITING)
         return EMBER_ENOENT; /* a replica being written is its writer's */
     const data_dir *dd = &store->dirs[r->dir];
+    const char *sub = r->state == REPLICA_RBW ? dd->rbw : dd->finalized;
     char data_path[BLOCK_STORE_PATH_MAX], meta_path[BLOCK_STORE_PATH_MAX];
-    (void)replica_path(data_path, sizeof data_path, dd->finalized, r->block_id, 0, 0);
-    (void)replica_path(meta_path, sizeof meta_path, dd->finalized, r->block_id, r->gen_stamp, 1);
+    (void)replica_path(data_path, sizeof data_path, sub, r->block_id, 0, 0);
+    (void)replica_path(meta_path, sizeof meta_path, sub, r->block_id, r->gen_stamp, 1);
     /* Data first: a meta left behind alone is never indexed. */
     if (unlink(data_path) != 0 && errno != ENOENT) {
         if (dir_errno_is_failure(errno))
             dir_fail(store, r->dir);
         return EMBER_EIO;
     }
-    store->used_bytes -= r->length + meta_size(r->length);
+    if (r->state == REPLICA_FINALIZED)
+        store->used_bytes -= r->length + meta_size(r->length);
     index_remove(store, r);
     if (unlink(meta_path) != 0 && errno != ENOENT)
         return EMBER_EIO;
     return EMBER_OK;
+}
+
+block_replica_state block_store_replica(const block_store *store, uint64_t block_id,
+                                        block_info *info) {
+    const replica *r = store != NULL ? index_find(store, block_id) : NULL;
+    if (info != NULL)
+        *info = (block_info){block_id, r != NULL ? r->gen_stamp : 0, r != NULL ? r->length : 0};
+    if (r == NULL)
+        return BLOCK_REPLICA_ABSENT;
+    switch ((replica_state)r->state) {
+    case REPLICA_WRITING: return BLOCK_REPLICA_WRITING;
+    case REPLICA_RBW: return BLOCK_REPLICA_RBW;
+    default: return BLOCK_REPLICA_FINALIZED;
+    }
+}
+
+/* Cuts an RBW replica's open files from valid bytes to length <= valid:
+ * the chunk that holds the new end is checked against its stored CRC
+ * first, and when the cut leaves it partial its CRC is recomputed from
+ * the data; then both files are truncated. */
+static int rbw_cut(int data_fd, int meta_fd, uint64_t valid, uint64_t length) {
+    if (length > 0) {
+        uint64_t k = (length - 1) / BLOCK_CHUNK_SIZE, start = k * BLOCK_CHUNK_SIZE;
+        uint64_t old_end = start + BLOCK_CHUNK_SIZE < valid ? start + BLOCK_CHUNK_SIZE : valid;
+        unsigned char chunk[BLOCK_CHUNK_SIZE], be[4];
+        size_t n = (size_t)(old_end - start), keep = (size_t)(length - start);
+        int rc = pread_exact(data_fd, chunk, n, start);
+        if (rc == EMBER_OK)
+            rc = pread_exact(meta_fd, be, 4, META_HEADER_LEN + 4 * k);
+        if (rc != EMBER_OK)
+            return rc;
+        if (crc32c(0, chunk, n) != get_be32(be))
+            return EMBER_ECORRUPT;
+        if (keep < n) {
+            put_be32(be, crc32c(0, chunk, keep));
+            if (pwrite_all(meta_fd, be, 4, META_HEADER_LEN + 4 * k) != EMBER_OK)
+                return EMBER_EIO;
+        }
+    }
+    if (ftruncate(data_fd, (off_t)length) != 0 || ftruncate(meta_fd, (off_t)meta_size(length)) != 0)
+        return EMBER_EIO;
+    return EMBER_OK;
+}
+
+/* RBW -> FINALIZED at length under recovery_id (block_store_recover()).
+ * On a failure the replica stays RBW, its valid length checked again
+ * (the files may have been cut already). */
+static int recover_rbw(block_store *store, replica *r, uint64_t recovery_id, uint64_t length) {
+    if (length > r->length)
+        return EMBER_EINVAL;
+    const data_dir *dd = &store->dirs[r->dir];
+    char data_path[BLOCK_STORE_PATH_MAX], meta_path[BLOCK_STORE_PATH_MAX];
+    (void)replica_path(data_path, sizeof data_path, dd->rbw, r->block_id, 0, 0);
+    (void)replica_path(meta_path, sizeof meta_path, dd->rbw, r->block_id, r->gen_stamp, 1);
+    int data_fd = open(data_path, O_RDWR | O_CLOEXEC);
+    int meta_fd = data_fd >= 0 ? open(meta_path, O_RDWR | O_CLOEXEC) : -1;
+    int rc = meta_fd < 0 ? EMBER_EIO : rbw_cut(data_fd, meta_fd, r->length, length);
+    if (rc == EMBER_OK && (fsync(data_fd) != 0 || fsync(meta_fd) != 0))
+        rc = EMBER_EIO;
+    int saved = errno;
+    if (data_fd >= 0 && close(data_fd) != 0 && rc == EMBER_OK) {
+        rc = EMBER_EIO;
+        saved = errno;
+    }
+    if (meta_fd >= 0 && close(meta_fd) != 0 && rc == EMBER_OK) {
+        rc = EMBER_EIO;
+        saved = errno;
+    }
+    if (rc == EMBER_EIO && dir_errno_is_failure(saved))
+        dir_fail(store, r->dir);
+    if (rc == EMBER_OK)
+        rc = replica_move(store, r->dir, r->block_id, dd->rbw, r->gen_stamp, dd->finalized,
+                          recovery_id, NULL);
+    if (rc != EMBER_OK) {
+        uint64_t valid;
+        if (rbw_scan(dd, r->block_id, r->gen_stamp, &valid) == EMBER_OK)
+            r->length = valid;
+        return rc;
+    }
+    r->state = REPLICA_FINALIZED;
+    r->gen_stamp = recovery_id;
+    r->length = length;
+    store->used_bytes += length + meta_size(length);
+    return EMBER_OK;
+}
+
+/* A FINALIZED replica of exactly length bytes takes gen stamp
+ * recovery_id: its meta is renamed (one atomic step) and finalized/
+ * fsynced. */
+static int recover_finalized(block_store *store, replica *r, uint64_t recovery_id,
+                             uint64_t length) {
+    if (r->length != length)
+        return EMBER_EINVAL;
+    const data_dir *dd = &store->dirs[r->dir];
+    char from[BLOCK_STORE_PATH_MAX], to[BLOCK_STORE_PATH_MAX];
+    (void)replica_path(from, sizeof from, dd->finalized, r->block_id, r->gen_stamp, 1);
+    if (replica_path(to, sizeof to, dd->finalized, r->block_id, recovery_id, 1) != EMBER_OK)
+        return EMBER_EIO;
+    if (rename(from, to) != 0) {
+        if (dir_errno_is_failure(errno))
+            dir_fail(store, r->dir);
+        return EMBER_EIO;
+    }
+    r->gen_stamp = recovery_id; /* the name is the new one, synced or not */
+    if (fsync_dir(dd->finalized) != EMBER_OK) {
+        if (dir_errno_is_failure(errno))
+            dir_fail(store, r->dir);
+        return EMBER_EIO;
+    }
+    return EMBER_OK;
+}
+
+int block_store_recover(block_store *store, uint64_t block_id, uint64_t recovery_id,
+                        uint64_t length) {
+    if (store == NULL)
+        return EMBER_EINVAL;
+    replica *r = index_find(store, block_id);
+    if (r == NULL || r->state == REPLICA_WRITING)
+        return EMBER_ENOENT;
+    if (r->state == REPLICA_FINALIZED && r->gen_stamp == recovery_id)
+        return r->length == length ? EMBER_OK : EMBER_EINVAL; /* done before */
+    if (r->gen_stamp > recovery_id)
+        return EMBER_ESTATE;
+    if (r->state == REPLICA_FINALIZED)
+        return recover_finalized(store, r, recovery_id, length);
+    return recover_rbw(store, r, recovery_id, length);
 }
 
 int block_store_verify(block_store *store, uint64_t block_id) {
@@ -1227,14 +1684,16 @@ int block_store_verify(block_store *store, uint64_t block_id) {
     return rc;
 }
 
-int block_store_list(const block_store *store, block_info **out, size_t *count) {
+/* The replicas in state, for block_store_list() and _list_rbw(). */
+static int store_list_state(const block_store *store, replica_state state, block_info **out,
+                            size_t *count) {
     if (store == NULL || out == NULL || count == NULL)
         return EMBER_EINVAL;
     *out = NULL;
     *count = 0;
     size_t n = 0;
     for (size_t i = 0; i < store->index_cap; i++)
-        n += store->index[i].state == REPLICA_FINALIZED;
+        n += store->index[i].state == state;
     if (n == 0)
         return EMBER_OK;
     block_info *list = malloc(n * sizeof *list);
@@ -1243,10 +1702,18 @@ int block_store_list(const block_store *store, block_info **out, size_t *count) 
     size_t k = 0;
     for (size_t i = 0; i < store->index_cap; i++) {
         const replica *r = &store->index[i];
-        if (r->state == REPLICA_FINALIZED)
+        if (r->state == state)
             list[k++] = (block_info){r->block_id, r->gen_stamp, r->length};
     }
     *out = list;
     *count = n;
     return EMBER_OK;
+}
+
+int block_store_list(const block_store *store, block_info **out, size_t *count) {
+    return store_list_state(store, REPLICA_FINALIZED, out, count);
+}
+
+int block_store_list_rbw(const block_store *store, block_info **out, size_t *count) {
+    return store_list_state(store, REPLICA_RBW, out, count);
 }

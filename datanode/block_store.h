@@ -1,8 +1,8 @@
 /* block_store.h -- a datanode's replicas on disk (HDFS's FsDatasetImpl).
  *
  * Each data directory holds
- *   current/rbw/blk_<id>               replicas being written
- *   current/rbw/blk_<id>_<gs>.meta
+ *   current/rbw/blk_<id>               replicas being written, or left by
+ *   current/rbw/blk_<id>_<gs>.meta     a writer that stopped (see below)
  *   current/finalized/blk_<id>         complete replicas
  *   current/finalized/blk_<id>_<gs>.meta
  * (<id> and <gs> in decimal, as Hadoop names them).  A meta file is a
@@ -10,13 +10,30 @@
  * (1 = CRC32C), u32 bytes per checksum (512), all big-endian -- followed
  * by one big-endian u32 CRC32C per 512-byte chunk of the block (the last
  * chunk may be shorter).  Writes go to rbw/; finalize fsyncs both files,
- * renames them into finalized/ and fsyncs the directories: only then does
- * the replica exist for readers and block reports.  Every read verifies
- * the checksums of the chunks it touches.  Leftovers in rbw/ at open are
- * unfinished writes that no client was told had succeeded: they are
- * removed.  A directory that cannot be created or written is failed: new
- * replicas go to the healthy directories (the one with the most free
- * space), and the failure is counted for the node's report.
+ * moves them into finalized/ and fsyncs the directories: only then does
+ * the replica exist for readers and the finalized list.  Every read
+ * verifies the checksums of the chunks it touches.
+ *
+ * A replica's states (block_replica_state):
+ *   WRITING    a block_writer owns it, in rbw/
+ *   RBW        in rbw/ with no writer: its writer stopped (client gone,
+ *              pipeline failure, block recovery, datanode restart) and it
+ *              waits for lease recovery.  Its valid length is the longest
+ *              prefix whose every chunk has a stored CRC and whose last
+ *              chunk verifies (a torn tail is not counted; the files are
+ *              only cut by recovery).  Every append stores the CRC of a
+ *              partial last chunk too, so nothing written is lost when
+ *              the datanode process dies
+ *   FINALIZED  in finalized/, readable
+ * (absent) -> WRITING: block_writer_create(); WRITING -> FINALIZED:
+ * block_writer_finalize(); WRITING -> RBW: block_writer_detach() (and a
+ * failed finalize); WRITING -> (absent): block_writer_abort();
+ * FINALIZED -> WRITING: block_writer_reopen() (append); RBW or FINALIZED
+ * -> FINALIZED under a new gen stamp: block_store_recover(); RBW or
+ * FINALIZED -> (absent): block_store_delete().  Open indexes what rbw/
+ * holds as RBW.  A directory that cannot be created or written is
+ * failed: new replicas go to the healthy directories (the one with the
+ * most free space), and the failure is counted for the node's report.
  * Single-threaded: the datanode's loop thread owns the store. */
 #ifndef EMBER_BLOCK_STORE_H
 #define EMBER_BLOCK_STORE_H
@@ -36,10 +53,19 @@ typedef struct {
     uint64_t length;
 } block_info;
 
+typedef enum {
+    BLOCK_REPLICA_ABSENT = 0,
+    BLOCK_REPLICA_WRITING,   /* a block_writer owns it */
+    BLOCK_REPLICA_RBW,       /* in rbw/, no writer: waiting to be recovered */
+    BLOCK_REPLICA_FINALIZED, /* complete and readable */
+} block_replica_state;
+
 /* Opens the comma-separated data directories, creating current/rbw and
- * current/finalized in each, removing rbw leftovers, and indexing the
- * finalized replicas.  Succeeds while at least one directory is healthy;
- * otherwise EMBER_EIO with a one-line reason in err. */
+ * current/finalized in each, indexing the finalized replicas, then the
+ * replicas in rbw/ as RBW with their valid lengths (rbw files that cannot
+ * be a replica -- a data file or a meta alone, a bad meta header, a block
+ * also finalized -- are removed).  Succeeds while at least one directory
+ * is healthy; otherwise EMBER_EIO with a one-line reason in err. */
 int block_store_open(const char *dirs, block_store **out, char *err, size_t errlen);
 void block_store_close(block_store *store);
 
@@ -50,7 +76,7 @@ void block_store_dirs(const block_store *store, int *total, int *failed);
 uint64_t block_store_used_bytes(const block_store *store);
 
 /* Starts a replica in the healthiest directory.  EMBER_EEXIST when the
- * store already has block_id (being written or finalized); EMBER_EIO when
+ * store already has block_id (in any state); EMBER_EIO when
  * no directory can take it (a directory whose file creation fails is
  * marked failed and the next one tried). */
 int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stamp,
@@ -69,11 +95,34 @@ int block_writer_append(block_writer *w, const void *data, size_t len, const uin
 uint64_t block_writer_length(const block_writer *w);
 
 /* Makes the replica durable and visible (see above) and frees w, whatever
- * the result.  The final length comes back in *length (may be NULL). */
+ * the result.  The final length comes back in *length (may be NULL).  On
+ * a failure the replica is kept as by block_writer_detach(). */
 int block_writer_finalize(block_writer *w, uint64_t *length);
 
-/* Drops an unfinished replica (its rbw files) and frees w.  Accepts NULL. */
+/* Closes w keeping its files: the partial chunk's CRC is written, both
+ * files fsynced and left in rbw/, and the replica becomes RBW with
+ * *length (may be NULL) as its valid length -- the bytes appended, or,
+ * when a write or the sync failed, what a check of the files finds.
+ * Frees w.  0, or the error that left nothing indexed (the files then
+ * stay on disk for the next open to judge). */
+int block_writer_detach(block_writer *w, uint64_t *length);
+
+/* Drops an unfinished replica (its rbw files) and frees w, for bytes
+ * known to be useless.  A writer from block_writer_reopen() holds a
+ * finalized replica's bytes: it is detached instead.  Accepts NULL. */
 void block_writer_abort(block_writer *w);
+
+/* Append (HDFS's PIPELINE_SETUP_APPEND): moves the FINALIZED replica of
+ * block_id, whose gen stamp must be old_gs, back into rbw/ under new_gs
+ * (data unchanged; the meta copied under its new name, so that readers
+ * opened before keep their CRCs) and returns a writer that continues at
+ * its end, possibly mid-chunk.  The replica is WRITING from then on.
+ * EMBER_ENOENT when there is no finalized replica at old_gs, EMBER_EINVAL
+ * when new_gs <= old_gs, EMBER_ECORRUPT when its partial last chunk does
+ * not match its CRC, EMBER_EIO when its directory failed or the move
+ * failed (the replica then stays finalized). */
+int block_writer_reopen(block_store *store, uint64_t block_id, uint64_t old_gs, uint64_t new_gs,
+                        block_writer **out);
 
 /* Opens a finalized replica.  EMBER_ENOENT when there is none. */
 int block_reader_open(block_store *store, uint64_t block_id, block_reader **out);
@@ -90,8 +139,29 @@ int block_reader_pread(block_reader *r, void *buf, size_t len, uint64_t offset, 
  * reader that verifies on its own side).  EMBER_EINVAL past the end. */
 int block_reader_checksums(block_reader *r, uint64_t first, size_t nchunks, uint32_t *out);
 
-/* Deletes a finalized replica (both files).  EMBER_ENOENT when absent. */
+/* Deletes a finalized or RBW replica (both files).  EMBER_ENOENT when
+ * absent or being written. */
 int block_store_delete(block_store *store, uint64_t block_id);
+
+/* The state of block_id's replica; *info (may be NULL) gets its id, gen
+ * stamp and length: a finalized one's length, an RBW one's valid length,
+ * 0 for one being written (its length is its writer's). */
+block_replica_state block_store_replica(const block_store *store, uint64_t block_id,
+                                        block_info *info);
+
+/* Block recovery (HDFS's updateReplicaUnderRecovery): finalizes the
+ * replica of block_id at length under gen stamp recovery_id.  An RBW one
+ * with valid length >= length is cut to length (the meta to exactly its
+ * chunks' CRCs, a new partial last chunk's CRC computed from the data
+ * after the old CRC of that chunk verified), fsynced and finalized as by
+ * block_writer_finalize().  A FINALIZED one must have exactly length
+ * bytes: its meta is renamed to the new gen stamp.  One already at
+ * (recovery_id, length) is left as it is (0).  EMBER_ENOENT: no replica,
+ * or one being written; EMBER_EINVAL: the wrong length; EMBER_ESTATE: its
+ * gen stamp is above recovery_id; EMBER_ECORRUPT, EMBER_EIO (an RBW
+ * replica stays RBW). */
+int block_store_recover(block_store *store, uint64_t block_id, uint64_t recovery_id,
+                        uint64_t length);
 
 /* Reads a whole replica and checks every chunk: 0, EMBER_ECORRUPT, or
  * EMBER_ENOENT (the block scanner and tests use it). */
@@ -100,5 +170,9 @@ int block_store_verify(block_store *store, uint64_t block_id);
 /* Every finalized replica, for block reports; *out is malloc'd (free()),
  * NULL when *count is 0; order unspecified. */
 int block_store_list(const block_store *store, block_info **out, size_t *count);
+
+/* Every RBW replica (not those being written), with valid lengths; as
+ * block_store_list(). */
+int block_store_list_rbw(const block_store *store, block_info **out, size_t *count);
 
 #endif

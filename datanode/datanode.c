@@ -17,7 +17,8 @@
  *                 input is discarded until it closes, so that a close with
  *                 unread bytes (a reset) cannot destroy our last frame
  * REQUEST -> WRITE | READ when the request is accepted, -> CLOSING when it
- * is refused (one DataError); WRITE -> CLOSING when its pipeline ends
+ * is refused (one DataError) or has its one answer (a BlockChecksumRequest,
+ * served by block_checksum.c); WRITE -> CLOSING when its pipeline ends
  * (last ack queued, or failed); READ -> CLOSING after the last packet or a
  * DataError; CLOSING -> LINGER once the queue is flushed.  A connection
  * whose peer is gone, whose write failed or whose deadline passed is
@@ -27,11 +28,17 @@
  * A client may shut its sending side once it has sent everything (after a
  * read request, after the last packet of a write): `eof' is set, input is
  * no longer watched, and the answers still go out.  EOF earlier than that
- * ends the operation (a write in progress is aborted).
+ * ends the operation (a write in progress stops; its replica is kept).
  *
  * A pipeline is one block being written through this node, keyed by block
  * id; its upstream is the client's connection (first datanode) or the rank
- * that sent its first PipelinePacket.  Each packet is checked (seqno,
+ * that sent its first PipelinePacket.  Its writer is a new replica, or
+ * for an append (WriteBlockRequest or seqno-0 PipelinePacket with
+ * append_gen_stamp, HDFS's PIPELINE_SETUP_APPEND) this node's finalized
+ * replica of that gen stamp moved back to rbw/ under the request's new gen
+ * stamp (block_writer_reopen()): the first packet's offset must be its
+ * length, possibly mid-chunk, and downstream gets append_gen_stamp on
+ * seqno 0; the rest is an ordinary write.  Each packet is checked (seqno,
  * offset, CRCs), appended locally, forwarded to
  * downstream[0] when there is one, and then acked upstream -- at once
  * without downstream, else when downstream[0]'s PipelineAck for it comes
@@ -44,12 +51,17 @@
  * RECEIVING -> DRAINING on the last packet; either -> (ended) when the
  * window is empty in DRAINING (success), or on a failure: a local write
  * failure, a bad packet, a failed or missing downstream ack, a silent
- * upstream, the client gone.  A failure acks the oldest unacked packet
- * with ok = 0 upstream (when the upstream can still hear it), aborts the
- * writer (the rbw replica disappears) and ends the pipeline; a replica
- * already finalized stays.  A node waits io_timeout_ms times the number
- * of nodes downstream of it for an ack, so that the node next to the
- * culprit gives up first and names it.
+ * upstream, the client gone, block recovery (dn_stop_write()).  A failure
+ * acks the oldest unacked packet with ok = 0 upstream (when the upstream
+ * can still hear it), detaches the writer and ends the pipeline: the rbw
+ * replica stays with what was written -- acked packets may be all a
+ * client has of its data -- as a replica waiting for block recovery
+ * (recovery.c), listed in block reports; a replica already finalized
+ * stays too.  Only a transfer (a copy for ReplicateBlock, marked in its
+ * PipelinePackets) deletes a partial replica: its source still has the
+ * block.  A node waits io_timeout_ms times the number of nodes downstream
+ * of it for an ack, so that the node next to the culprit gives up first
+ * and names it.
  *
  * A ReplicateBlock from the primary makes this node the source of such a
  * pipeline for a replica it holds (replication.c, sharing struct datanode
@@ -57,9 +69,14 @@
  * is refused while a replication of its block runs here and the other
  * way round, so no block id ever names both.
  *
+ * Block recovery (recovery.c): InitReplicaRecovery stops a pipeline of its
+ * block here and reports the replica; UpdateReplica finalizes it at the
+ * agreed length under the recovery id.
+ *
  * The block scanner (block_scanner.c) re-reads the replicas in the
  * background on its own timer; a DeleteBlocks tells it which replicas are
- * gone. */
+ * gone.  Short-circuit reads have their own unix socket and connections
+ * (short_circuit.c), started and stopped with the datanode. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -118,6 +135,8 @@ typedef struct {
 struct dn_pipeline {
     uint64_t block_id;
     uint64_t gen_stamp;
+    uint64_t append_gen_stamp; /* an append: the finalized replica's gen stamp; else 0 */
+    int transfer;              /* a copy for ReplicateBlock: a partial one is deleted */
     pipe_state state;
     block_writer *writer; /* RECEIVING only */
     dn_conn *conn;        /* the client's connection (first datanode), else NULL */
@@ -153,7 +172,8 @@ static void conn_read_pump(datanode *dn, dn_conn *c);
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static int dn_send(datanode *dn, int dest, const RankMessage *msg) {
+/* See datanode_internal.h. */
+int dn_send(datanode *dn, int dest, const RankMessage *msg) {
     int rc = dn->send(dn->send_arg, dest, msg);
     if (rc != EMBER_OK)
         LOG_WARN("datanode: cannot send %s to rank %d: %s", message_rank_name(msg), dest,
@@ -161,10 +181,9 @@ static int dn_send(datanode *dn, int dest, const RankMessage *msg) {
     return rc;
 }
 
-/* Checks a client's block token for (id, gs, mode).  Returns 1 when it
- * is good, else 0 with the reason in why. */
-static int dn_token_ok(const datanode *dn, const BlockToken *t, uint64_t id, uint64_t gs,
-                       uint32_t mode, char *why, size_t whylen) {
+/* See datanode_internal.h. */
+int dn_token_ok(const datanode *dn, const BlockToken *t, uint64_t id, uint64_t gs, uint32_t mode,
+                char *why, size_t whylen) {
     int64_t now = clock_wall_ms();
     if (t->block_id != id || t->gen_stamp != gs)
         snprintf(why, whylen, "token is for blk_%" PRIu64 " gs %" PRIu64, t->block_id,
@@ -321,10 +340,14 @@ static dn_pipeline *pipeline_find(const datanode *dn, uint64_t block_id) {
     return NULL;
 }
 
-/* Registers a new pipeline owning writer w (freed by pipeline_end()). */
-static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
+/* Registers a new pipeline of block_id with a writer of its own (freed by
+ * pipeline_end()): a new replica, or for an append (append_gs != 0) the
+ * finalized replica of gen stamp append_gs reopened under gen_stamp, the
+ * write going on at its end.  On failure nothing is left: the block
+ * store's error (EMBER_EEXIST, EMBER_ENOENT, ...) or EMBER_ENOMEM. */
+static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp, uint64_t append_gs,
                            const uint32_t *downstream, size_t n_downstream, dn_conn *conn,
-                           int upstream_rank, block_writer *w, dn_pipeline **out) {
+                           int upstream_rank, dn_pipeline **out) {
     if (dn->npipes == dn->pipes_cap) {
         size_t ncap = dn->pipes_cap ? dn->pipes_cap * 2 : 16;
         dn_pipeline **grown = realloc(dn->pipes, ncap * sizeof(*grown));
@@ -336,10 +359,18 @@ static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
     dn_pipeline *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return EMBER_ENOMEM;
+    int rc = append_gs != 0
+                 ? block_writer_reopen(dn->store, block_id, append_gs, gen_stamp, &p->writer)
+                 : block_writer_create(dn->store, block_id, gen_stamp, &p->writer);
+    if (rc != EMBER_OK) {
+        free(p);
+        return rc;
+    }
     p->block_id = block_id;
     p->gen_stamp = gen_stamp;
+    p->append_gen_stamp = append_gs;
+    p->length = block_writer_length(p->writer); /* an append goes on at the end */
     p->state = PIPE_RECEIVING;
-    p->writer = w;
     p->conn = conn;
     p->upstream_rank = conn != NULL ? -1 : upstream_rank;
     if (n_downstream > 0)
@@ -355,8 +386,11 @@ static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
     return EMBER_OK;
 }
 
-/* Forgets p: aborts its writer if it is still open (the rbw replica
- * disappears), moves a client connection on to CLOSING, frees p. */
+/* Forgets p: a writer still open is detached (its replica stays in rbw/,
+ * waiting for block recovery, with what was written: a client may have
+ * had it acknowledged) -- or aborted for a transfer, whose source still
+ * holds the block -- a client connection moves on to CLOSING, p is
+ * freed. */
 static void pipeline_end(datanode *dn, dn_pipeline *p) {
     for (size_t i = 0; i < dn->npipes; i++) {
         if (dn->pipes[i] == p) {
@@ -364,7 +398,21 @@ static void pipeline_end(datanode *dn, dn_pipeline *p) {
             break;
         }
     }
-    block_writer_abort(p->writer);
+    if (p->writer != NULL && p->transfer) {
+        block_writer_abort(p->writer); /* the source still has the block */
+        p->writer = NULL;
+    } else if (p->writer != NULL) {
+        uint64_t kept = 0;
+        int rc = block_writer_detach(p->writer, &kept);
+        p->writer = NULL;
+        if (rc == EMBER_OK)
+            LOG_INFO("datanode: unfinished blk_%" PRIu64 " gs %" PRIu64 " kept in rbw (%" PRIu64
+                     " valid bytes)",
+                     p->block_id, p->gen_stamp, kept);
+        else
+            LOG_WARN("datanode: unfinished blk_%" PRIu64 " gs %" PRIu64 " cannot be kept: %s",
+                     p->block_id, p->gen_stamp, ember_strerror(rc));
+    }
     if (p->conn != NULL) {
         dn_conn *c = p->conn;
         c->pipe = NULL;
@@ -422,7 +470,9 @@ static void pipeline_fail(datanode *dn, dn_pipeline *p, uint64_t seqno, int fail
     if (p->count > 0)
         seqno = p->window[p->head].seqno;
     LOG_WARN("datanode: %s (failed rank %d)%s", message, failed_rank,
-             p->writer != NULL ? "; replica aborted" : "");
+             p->writer == NULL ? ""
+             : p->transfer     ? "; partial copy deleted"
+                               : "; replica kept for recovery");
     pipeline_ack_upstream(dn, p, seqno, 0, failed_rank, message);
     pipeline_end(dn, p);
 }
@@ -444,8 +494,8 @@ static int dn_packet_crcs_ok(const Packet *pkt) {
     return 1;
 }
 
-/* Tells the primary that a replica was finalized here. */
-static void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t length) {
+/* See datanode_internal.h. */
+void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t length) {
     BlockReceived br = BLOCK_RECEIVED__INIT;
     br.block_id = id;
     br.gen_stamp = gs;
@@ -520,6 +570,8 @@ static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
         pp.n_downstream = p->n_downstream - 1;
         pp.downstream = p->downstream + 1;
         pp.packet = (Packet *)pkt;
+        pp.append_gen_stamp = pkt->seqno == 0 ? p->append_gen_stamp : 0;
+        pp.transfer = p->transfer;
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
         msg.pipeline_packet = &pp;
@@ -561,6 +613,15 @@ static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
         pipeline_finish(dn, p);
 }
 
+/* See datanode_internal.h. */
+int dn_stop_write(datanode *dn, uint64_t block_id, const char *why) {
+    dn_pipeline *p = pipeline_find(dn, block_id);
+    if (p == NULL)
+        return 0;
+    pipeline_fail(dn, p, p->next_seqno, -1, "%s", why);
+    return 1;
+}
+
 /* downstream[0]'s answer for the oldest packet in p's window. */
 static void pipeline_handle_ack(datanode *dn, dn_pipeline *p, int source, const PipelineAck *ack) {
     if (p->n_downstream == 0 || source != (int)p->downstream[0]) {
@@ -593,7 +654,7 @@ static void pipeline_on_timer(datanode *dn, dn_pipeline *p, int64_t now) {
      * for ours: only the ack timeout counts then. */
     if (p->state == PIPE_RECEIVING && p->count == 0 && now > p->upstream_deadline_ms) {
         LOG_WARN("datanode: no packet of blk_%" PRIu64 " from %s for %" PRId64
-                 " ms; replica aborted",
+                 " ms; replica kept for recovery",
                  p->block_id, p->conn != NULL ? "the client" : "upstream", dn->io_timeout_ms);
         if (p->conn != NULL)
             conn_reject(dn, p->conn, EMBER_ETIMEDOUT, "no packet within the I/O timeout");
@@ -650,22 +711,24 @@ static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacke
             dn_refuse_packet(dn, source, pp->block_id, 0, -1);
             return;
         }
-        block_writer *w = NULL;
         int rc = dn_pipeline_admit(dn, pp->block_id);
         if (rc == EMBER_OK)
-            rc = block_writer_create(dn->store, pp->block_id, pp->gen_stamp, &w);
-        if (rc == EMBER_OK) {
-            rc = pipeline_create(dn, pp->block_id, pp->gen_stamp, pp->downstream, pp->n_downstream,
-                                 NULL, source, w, &p);
-            if (rc != EMBER_OK)
-                block_writer_abort(w);
-        }
+            rc = pipeline_create(dn, pp->block_id, pp->gen_stamp, pp->append_gen_stamp,
+                                 pp->downstream, pp->n_downstream, NULL, source, &p);
         if (rc != EMBER_OK) {
-            LOG_WARN("datanode: cannot start blk_%" PRIu64 " from rank %d: %s", pp->block_id,
-                     source, ember_strerror(rc));
+            if (pp->append_gen_stamp != 0)
+                LOG_WARN("datanode: cannot append to blk_%" PRIu64 " gs %" PRIu64 " (as gs %" PRIu64
+                         ") from rank %d: %s",
+                         pp->block_id, pp->append_gen_stamp, pp->gen_stamp, source,
+                         rc == EMBER_ENOENT ? "no finalized replica of that gen stamp"
+                                            : ember_strerror(rc));
+            else
+                LOG_WARN("datanode: cannot start blk_%" PRIu64 " from rank %d: %s", pp->block_id,
+                         source, ember_strerror(rc));
             dn_refuse_packet(dn, source, pp->block_id, 0, dn->rank);
             return;
         }
+        p->transfer = pp->transfer && pp->append_gen_stamp == 0;
     } else if (p->upstream_rank != source) {
         LOG_WARN("datanode: packet of blk_%" PRIu64 " from rank %d, not its upstream; ignored",
                  pp->block_id, source);
@@ -745,6 +808,12 @@ int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg) {
     case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
         handle_replicate_block(dn, source, msg->replicate_block);
         break;
+    case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
+        dn_recovery_init(dn, source, msg->init_replica_recovery);
+        break;
+    case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+        dn_recovery_update(dn, source, msg->update_replica);
+        break;
     default: return 0;
     }
     rank_message__free_unpacked(msg, NULL);
@@ -770,23 +839,27 @@ static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockReque
                     "bad pipeline: downstream ranks repeat or include this one");
         return;
     }
-    block_writer *w = NULL;
+    dn_pipeline *p = NULL;
     int rc = dn_pipeline_admit(dn, req->block_id);
     if (rc == EMBER_OK)
-        rc = block_writer_create(dn->store, req->block_id, req->gen_stamp, &w);
-    dn_pipeline *p = NULL;
-    if (rc == EMBER_OK) {
-        rc = pipeline_create(dn, req->block_id, req->gen_stamp, req->downstream, req->n_downstream,
-                             c, -1, w, &p);
-        if (rc != EMBER_OK)
-            block_writer_abort(w);
-    }
+        rc = pipeline_create(dn, req->block_id, req->gen_stamp, req->append_gen_stamp,
+                             req->downstream, req->n_downstream, c, -1, &p);
     if (rc != EMBER_OK) {
-        LOG_WARN("datanode: client %s: cannot write blk_%" PRIu64 ": %s", c->peer, req->block_id,
+        LOG_WARN("datanode: client %s: cannot %s blk_%" PRIu64 ": %s", c->peer,
+                 req->append_gen_stamp != 0 ? "append to" : "write", req->block_id,
                  ember_strerror(rc));
         if (rc == EMBER_EEXIST)
             snprintf(text, sizeof(text), "blk_%" PRIu64 " already exists on rank %d", req->block_id,
                      dn->rank);
+        else if (req->append_gen_stamp != 0 && rc == EMBER_ENOENT)
+            snprintf(text, sizeof(text),
+                     "no finalized replica of blk_%" PRIu64 " with gen stamp %" PRIu64
+                     " on rank %d to append to",
+                     req->block_id, req->append_gen_stamp, dn->rank);
+        else if (req->append_gen_stamp != 0 && rc == EMBER_EINVAL)
+            snprintf(text, sizeof(text),
+                     "append to blk_%" PRIu64 ": new gen stamp %" PRIu64 " is not above %" PRIu64,
+                     req->block_id, req->gen_stamp, req->append_gen_stamp);
         else
             snprintf(text, sizeof(text), "cannot write blk_%" PRIu64 " on rank %d: %s",
                      req->block_id, dn->rank, ember_strerror(rc));
@@ -795,8 +868,10 @@ static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockReque
     }
     c->state = CONN_WRITE;
     frame_reader_set_max(c->reader, DATANODE_FRAME_MAX);
-    LOG_DEBUG("datanode: client %s: writing blk_%" PRIu64 " gs %" PRIu64 " (%zu downstream)",
-              c->peer, req->block_id, req->gen_stamp, req->n_downstream);
+    LOG_DEBUG("datanode: client %s: %s blk_%" PRIu64 " gs %" PRIu64 " at %" PRIu64
+              " (%zu downstream)",
+              c->peer, req->append_gen_stamp != 0 ? "appending to" : "writing", req->block_id,
+              req->gen_stamp, p->length, req->n_downstream);
 }
 
 static void handle_read_request(datanode *dn, dn_conn *c, const ReadBlockRequest *req) {
@@ -923,9 +998,11 @@ static void conn_read_pump(datanode *dn, dn_conn *c) {
 /* The first frame of a connection: a write or a read request. */
 static void conn_handle_request(datanode *dn, dn_conn *c, DataMessage *msg) {
     if (msg->body_case != DATA_MESSAGE__BODY_WRITE_BLOCK &&
-        msg->body_case != DATA_MESSAGE__BODY_READ_BLOCK) {
+        msg->body_case != DATA_MESSAGE__BODY_READ_BLOCK &&
+        msg->body_case != DATA_MESSAGE__BODY_BLOCK_CHECKSUM) {
         LOG_WARN("datanode: client %s: first message is not a request; closing", c->peer);
-        conn_reject(dn, c, EMBER_EPROTO, "expected a WriteBlockRequest or a ReadBlockRequest");
+        conn_reject(dn, c, EMBER_EPROTO,
+                    "expected a WriteBlockRequest, a ReadBlockRequest or a BlockChecksumRequest");
         return;
     }
     if (dn->secret == NULL) {
@@ -933,10 +1010,15 @@ static void conn_handle_request(datanode *dn, dn_conn *c, DataMessage *msg) {
         conn_reject(dn, c, EMBER_EAGAIN, "datanode not registered yet");
         return;
     }
-    if (msg->body_case == DATA_MESSAGE__BODY_WRITE_BLOCK)
-        handle_write_request(dn, c, msg->write_block);
-    else
-        handle_read_request(dn, c, msg->read_block);
+    switch (msg->body_case) {
+    case DATA_MESSAGE__BODY_WRITE_BLOCK: handle_write_request(dn, c, msg->write_block); break;
+    case DATA_MESSAGE__BODY_BLOCK_CHECKSUM: /* one answer (block_checksum.c), then closed */
+        if (dn_block_checksum_answer(dn, msg->block_checksum, c->peer, &c->outq) != EMBER_OK)
+            c->broken = 1;
+        conn_begin_closing(dn, c);
+        break;
+    default: handle_read_request(dn, c, msg->read_block); break;
+    }
 }
 
 /* Decodes and serves every whole frame buffered on c.  Returns 0 while c
@@ -998,7 +1080,7 @@ static void conn_read_ready(datanode *dn, dn_conn *c) {
     }
     if (c->pipe != NULL && c->pipe->state == PIPE_RECEIVING)
         LOG_WARN("datanode: client %s closed the connection before the last packet of blk_%" PRIu64
-                 "; replica aborted",
+                 "; replica kept for recovery",
                  c->peer, c->pipe->block_id);
     else if (c->state != CONN_REQUEST || frame_reader_buffered(c->reader) > 0)
         LOG_INFO("datanode: client %s disconnected early", c->peer);
@@ -1184,6 +1266,7 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
                  ember_strerror(rc));
         goto fail;
     }
+    dn_short_circuit_start(dn, opts->domain_socket_path); /* off on failure, never fatal */
     *out = dn;
     return EMBER_OK;
 fail:
@@ -1200,6 +1283,7 @@ void datanode_destroy(datanode *dn) {
         pipeline_end(dn, dn->pipes[0]);
     dn_replication_abort_all(dn);
     dn_scanner_stop(dn);
+    dn_short_circuit_stop(dn);
     free(dn->pipes);
     if (dn->listen_fd >= 0) {
         event_loop_remove_fd(dn->loop, dn->listen_fd);
@@ -1220,21 +1304,38 @@ void datanode_set_secret(datanode *dn, const char *secret) {
     dn->secret = (secret != NULL && secret[0] != '\0') ? strdup(secret) : NULL;
 }
 
+/* The finalized replicas go in pieces of at most MESSAGE_REPORT_MAX; the
+ * last piece also lists the RBW replicas (at most MESSAGE_REPORT_MAX of
+ * them), split into three arrays the same way. */
 void datanode_send_block_report(datanode *dn) {
-    block_info *list = NULL;
-    size_t n = 0;
+    block_info *list = NULL, *rbw = NULL;
+    size_t n = 0, nrbw = 0;
     int rc = block_store_list(dn->store, &list, &n);
+    if (rc == EMBER_OK)
+        rc = block_store_list_rbw(dn->store, &rbw, &nrbw);
     if (rc != EMBER_OK) {
         LOG_WARN("datanode: cannot list replicas for the block report: %s", ember_strerror(rc));
+        free(list);
         return;
+    }
+    if (nrbw > MESSAGE_REPORT_MAX) {
+        LOG_WARN("datanode: %zu rbw replicas; the block report lists the first %d", nrbw,
+                 MESSAGE_REPORT_MAX);
+        nrbw = MESSAGE_REPORT_MAX;
     }
     size_t piece = n < MESSAGE_REPORT_MAX ? n : MESSAGE_REPORT_MAX;
     uint64_t *ids = malloc((piece + 1) * sizeof(uint64_t));
     uint64_t *gss = malloc((piece + 1) * sizeof(uint64_t));
     uint64_t *lens = malloc((piece + 1) * sizeof(uint64_t));
-    if (ids == NULL || gss == NULL || lens == NULL) {
+    uint64_t *rbw_fields = malloc((3 * nrbw + 1) * sizeof(uint64_t));
+    if (ids == NULL || gss == NULL || lens == NULL || rbw_fields == NULL) {
         LOG_ERROR("datanode: out of memory for the block report");
         goto done;
+    }
+    for (size_t i = 0; i < nrbw; i++) {
+        rbw_fields[i] = rbw[i].block_id;
+        rbw_fields[nrbw + i] = rbw[i].gen_stamp;
+        rbw_fields[2 * nrbw + i] = rbw[i].length;
     }
     uint32_t seq = 0;
     size_t off = 0;
@@ -1252,6 +1353,12 @@ void datanode_send_block_report(datanode *dn) {
         report.block_ids = ids;
         report.gen_stamps = gss;
         report.lengths = lens;
+        if (report.last) {
+            report.n_rbw_block_ids = report.n_rbw_gen_stamps = report.n_rbw_lengths = nrbw;
+            report.rbw_block_ids = rbw_fields;
+            report.rbw_gen_stamps = rbw_fields + nrbw;
+            report.rbw_lengths = rbw_fields + 2 * nrbw;
+        }
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_BLOCK_REPORT;
         msg.block_report = &report;
@@ -1259,11 +1366,14 @@ void datanode_send_block_report(datanode *dn) {
             break;
         off += k;
     } while (off < n);
-    LOG_INFO("datanode: block report sent: %zu replica(s) in %u piece(s)", n, seq);
+    LOG_INFO("datanode: block report sent: %zu replica(s) and %zu rbw in %u piece(s)", n, nrbw,
+             seq);
 done:
     free(ids);
     free(gss);
     free(lens);
+    free(rbw_fields);
+    free(rbw);
     free(list);
 }
 

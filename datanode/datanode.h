@@ -1,12 +1,15 @@
 /* datanode.h -- the datanode of a core rank: block data service.
  *
  * Serves clients on a TCP data port (reads and the first hop of writes,
- * proto/datatransfer.proto), forwards write pipelines to the next datanode
+ * proto/datatransfer.proto) and, for clients on its host, on a unix
+ * socket that hands out a replica's files (short-circuit reads), forwards write pipelines to the next datanode
  * over the rank transport, stores replicas in the block store, tells the
  * primary about finalized replicas (BlockReceived) and, after each
  * registration, about all of them (BlockReport), deletes replicas the
  * primary asks it to delete, and copies replicas to the targets the
- * primary names (ReplicateBlock).  A background block scanner re-reads
+ * primary names (ReplicateBlock).  Writes may append to a finalized
+ * replica; unfinished replicas are kept for block recovery, which the
+ * primary drives (InitReplicaRecovery, UpdateReplica).  A background block scanner re-reads
  * the replicas at a bounded rate and reports corrupt ones to the primary
  * (RankMessage.bad_replica).  Every client request must carry a valid
  * block token; until the primary has sent the cluster secret (in
@@ -35,6 +38,8 @@ typedef struct {
     int64_t io_timeout_ms;      /* a pipeline or client silent this long fails */
     int64_t scan_bytes_per_sec; /* the block scanner's read rate; 0: no scanner */
     int64_t scan_period_ms;     /* a replica is verified again after this long */
+    const char *domain_socket_path; /* unix socket for short-circuit reads ("_PORT": the
+                                     * data port); NULL or "": none */
     datanode_send_fn send;
     void *send_arg;
 } datanode_options;
@@ -53,8 +58,9 @@ int datanode_port(const datanode *dn);
 void datanode_set_secret(datanode *dn, const char *secret);
 
 /* Handles the RankMessages meant for a datanode (PipelinePacket,
- * PipelineAck, DeleteBlocks, ReplicateBlock): returns 1 and frees msg
- * when it was one, 0 (msg untouched) otherwise. */
+ * PipelineAck, DeleteBlocks, ReplicateBlock, InitReplicaRecovery,
+ * UpdateReplica): returns 1 and frees msg when it was one, 0 (msg
+ * untouched) otherwise. */
 int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg);
 
 /* Sends the full block report to the primary, in pieces. */
@@ -62,5 +68,17 @@ void datanode_send_block_report(datanode *dn);
 
 /* Capacity, use and failed directories of the store. */
 void datanode_storage(const datanode *dn, disk_usage *out);
+
+/* The unix socket the datanode serves short-circuit reads on (for
+ * RegisterNode.domain_socket), "" when it does not (short_circuit.c). */
+const char *datanode_domain_socket(const datanode *dn);
+
+/* The socket path a datanode is given: configured (dfs.domain.socket.path,
+ * "_PORT" left for the datanode to replace) when not empty, else
+ * <run_dir>/dn_socket.<rank> with a relative run_dir made absolute.
+ * EMBER_ETOOBIG when it does not fit outlen, EMBER_EIO when the working
+ * directory cannot be read. */
+int datanode_domain_socket_path(const char *configured, const char *run_dir, int rank, char *out,
+                                size_t outlen);
 
 #endif

@@ -1,9 +1,11 @@
-/* datanode_internal.h -- what datanode.c, replication.c and
- * block_scanner.c share.
+/* datanode_internal.h -- what datanode.c, replication.c,
+ * block_scanner.c and block_checksum.c share.
  *
- * The layout of struct datanode, the helper of datanode.c that the
- * replication source uses, the replication source's entry points
- * (replication.c) and the block scanner's (block_scanner.c).  Private to
+ * The layout of struct datanode, the helpers of datanode.c that the
+ * others use, the replication source's entry points (replication.c), the
+ * block scanner's (block_scanner.c), the replica checksum's
+ * (block_checksum.c), the short-circuit socket's (short_circuit.c) and
+ * block recovery's (recovery.c).  Private to
  * datanode/: nothing outside it includes this file. */
 #ifndef EMBER_DATANODE_INTERNAL_H
 #define EMBER_DATANODE_INTERNAL_H
@@ -14,6 +16,7 @@
 #include "block_store.h"
 #include "datanode.h"
 #include "proto/message.h"
+#include "proto/socket_link.h"
 
 #define DN_MAX_CONNECTIONS 1024
 #define DN_MAX_DOWNSTREAM 16  /* message.c's limit on downstream and targets */
@@ -45,6 +48,7 @@ struct datanode {
     dn_replication *repls[DN_MAX_REPLICATIONS]; /* replication.c's */
     size_t nrepls;
     dn_scanner *scanner;                 /* block_scanner.c's; NULL when scanning is off */
+    struct dn_short_circuit *short_circuit; /* short_circuit.c's; NULL when off */
     uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
 };
 
@@ -54,6 +58,26 @@ struct datanode {
  * DN_MAX_DOWNSTREAM, neither this rank nor `also' (-1: none), no rank
  * twice; else EMBER_EINVAL. */
 int datanode_check_downstream(const datanode *dn, const uint32_t *ranks, size_t n, int also);
+
+/* 1 when a client's block token t allows mode on (id, gs) -- right block
+ * and gen stamp, right mode, not expired, signed with the cluster secret
+ * (which the caller checked is set) -- else 0 with the reason in why. */
+int dn_token_ok(const datanode *dn, const BlockToken *t, uint64_t id, uint64_t gs, uint32_t mode,
+                char *why, size_t whylen);
+
+/* Sends msg to rank dest through dn->send, logging a failure (WARN).
+ * Returns the transport's result. */
+int dn_send(datanode *dn, int dest, const RankMessage *msg);
+
+/* Tells the primary that a replica is finalized here (BlockReceived). */
+void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t length);
+
+/* Stops the write of block_id running here, if any (a client's or an
+ * upstream's pipeline): its upstream gets a failed ack naming why, its
+ * replica is kept in rbw/ (block_writer_detach()), a client connection is
+ * closed once the ack is out, and further packets are refused as for any
+ * unknown pipeline.  Returns 1 when a write was stopped, else 0. */
+int dn_stop_write(datanode *dn, uint64_t block_id, const char *why);
 
 /* ---- replication.c: this node as the source of a ReplicateBlock ---- */
 
@@ -96,5 +120,46 @@ void dn_scanner_forget(datanode *dn, uint64_t block_id);
 /* Removes the scanner's timer and frees it (before the store is closed).
  * A no-op without a scanner. */
 void dn_scanner_stop(datanode *dn);
+
+/* ---- block_checksum.c: a replica's checksum for -checksum (OP_BLOCK_CHECKSUM) ---- */
+
+/* Answers a client's BlockChecksumRequest (the first frame of its
+ * connection; the caller checked that the secret is set) by appending one
+ * frame to out: a BlockChecksumResponse, or a DataError when the token is
+ * refused, the replica is missing or of another gen stamp, or corrupt --
+ * a corrupt replica is also reported to the primary.  The caller then
+ * closes the connection as after a read.  Returns 0 once the frame is
+ * queued, else the error that kept it from being queued.  peer names the
+ * client in log lines; req stays the caller's. */
+int dn_block_checksum_answer(datanode *dn, const BlockChecksumRequest *req, const char *peer,
+                             socket_outq *out);
+
+/* ---- short_circuit.c: the unix socket for short-circuit local reads ---- */
+
+typedef struct dn_short_circuit dn_short_circuit;
+
+/* Listens for ShortCircuitRequests on the unix socket path_template names
+ * ("_PORT" replaced by dn->port), on dn's loop.  Never fails the datanode:
+ * NULL or "" starts nothing, and a path too long for a unix socket, one a
+ * live process listens on, or one that cannot be bound is logged (WARN)
+ * and leaves dn->short_circuit NULL: clients then read over TCP.  Call it
+ * once dn->loop, dn->store, dn->port and dn->io_timeout_ms are set. */
+void dn_short_circuit_start(datanode *dn, const char *path_template);
+
+/* Closes the socket and its connections, removes the socket file if it
+ * is still the one bound, and frees.  A no-op when short-circuit is off. */
+void dn_short_circuit_stop(datanode *dn);
+
+/* ---- recovery.c: block recovery (lease recovery of a file's last block) ---- */
+
+/* InitReplicaRecovery from rank source (only dn->primary_rank is obeyed):
+ * stops a write of the block here, then answers the primary with a
+ * ReplicaRecoveryInfo.  m stays the caller's. */
+void dn_recovery_init(datanode *dn, int source, const InitReplicaRecovery *m);
+
+/* UpdateReplica from rank source (only dn->primary_rank is obeyed):
+ * finalizes the replica at m->length under m->recovery_id and sends
+ * BlockReceived, or logs why it cannot.  m stays the caller's. */
+void dn_recovery_update(datanode *dn, int source, const UpdateReplica *m);
 
 #endif

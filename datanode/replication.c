@@ -180,6 +180,7 @@ static int replication_pump(datanode *dn, dn_replication *r) {
         pp.downstream = r->targets + 1;
         pp.n_downstream = r->n_targets - 1;
         pp.packet = &pkt;
+        pp.transfer = 1; /* the targets delete a partial copy (datanode.c) */
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
         msg.pipeline_packet = &pp;

@@ -58,6 +58,8 @@ struct block_manager {
     uint64_t last_gen_stamp; /* the last gen stamp handed out or added */
     uint64_t rng;            /* splitmix64 state */
     uint32_t report_epoch;   /* bumped by each block report */
+    int *retiring;           /* ranks being decommissioned (few) */
+    size_t nretiring, retiring_cap;
 };
 
 /* ---- hashing and randomness -------------------------------------------- */
@@ -257,6 +259,7 @@ void block_manager_destroy(block_manager *bm) {
     bm_check(bm);
     free(bm->table);
     free(bm->blocks);
+    free(bm->retiring);
     free(bm);
 }
 
@@ -313,6 +316,37 @@ int block_manager_complete(block_manager *bm, uint64_t block_id, uint64_t length
     return EMBER_OK;
 }
 
+uint64_t block_manager_next_gen_stamp(block_manager *bm) { return ++bm->last_gen_stamp; }
+
+/* Both forget the replicas: the datanodes report them again under the new
+ * gen stamp. */
+static int bm_restamp(block_manager *bm, uint64_t block_id, uint64_t gen_stamp, int complete,
+                      uint64_t length) {
+    bm_block *b = bm_lookup(bm, block_id);
+    if (b == NULL)
+        return EMBER_ENOENT;
+    if (gen_stamp < b->entry.gen_stamp)
+        return EMBER_EINVAL;
+    b->entry.gen_stamp = gen_stamp;
+    b->entry.complete = complete;
+    b->entry.length = length;
+    b->entry.nreplicas = 0;
+    if (gen_stamp > bm->last_gen_stamp)
+        bm->last_gen_stamp = gen_stamp;
+    bm_check_block(bm, b);
+    return EMBER_OK;
+}
+
+int block_manager_reopen(block_manager *bm, uint64_t block_id, uint64_t gen_stamp) {
+    const bm_block *b = bm_lookup(bm, block_id);
+    return bm_restamp(bm, block_id, gen_stamp, 0, b != NULL ? b->entry.length : 0);
+}
+
+int block_manager_recovered(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
+                            uint64_t length) {
+    return bm_restamp(bm, block_id, gen_stamp, 1, length);
+}
+
 int block_manager_set_replication(block_manager *bm, uint64_t block_id, uint32_t replication) {
     if (replication == 0)
         return EMBER_EINVAL;
@@ -367,6 +401,8 @@ static int bm_add_replica(block_manager *bm, uint64_t block_id, int rank, uint64
     if (b == NULL)
         return EMBER_ENOENT;
     block_entry *e = &b->entry;
+    if (!e->complete && gen_stamp < e->gen_stamp)
+        return EMBER_EAGAIN; /* kept for lease recovery, not counted */
     if (gen_stamp < e->gen_stamp || (e->complete && length != e->length)) {
         bm_drop_replica(e, rank);
         bm_check_block(bm, b);
@@ -442,7 +478,7 @@ int block_manager_process_report(block_manager *bm, int rank, const uint64_t *bl
         int rc = bm_add_replica(bm, block_ids[i], rank, gen_stamps[i], lengths[i], &b);
         if (rc == 0)
             b->report_mark = bm->report_epoch;
-        else
+        else if (rc != EMBER_EAGAIN)
             bad[nbad++] = block_ids[i];
     }
     for (size_t i = 0; i < bm->count; i++)
@@ -579,12 +615,62 @@ void block_manager_choose_targets(block_manager *bm, const placement_node *nodes
 
 /* ---- replication lists and stats --------------------------------------- */
 
-static int bm_is_under(const block_entry *e) {
-    return e->complete && (uint32_t)e->nreplicas < bm_target(e);
+/* ---- decommissioning ranks ------------------------------------------------ */
+
+int block_manager_is_retiring(const block_manager *bm, int rank) {
+    for (size_t i = 0; i < bm->nretiring; i++)
+        if (bm->retiring[i] == rank)
+            return 1;
+    return 0;
 }
 
-static int bm_is_over(const block_entry *e) {
-    return e->complete && (uint32_t)e->nreplicas > e->replication;
+int block_manager_set_retiring(block_manager *bm, int rank, int on) {
+    if (rank < 0)
+        return EMBER_EINVAL;
+    for (size_t i = 0; i < bm->nretiring; i++)
+        if (bm->retiring[i] == rank) {
+            if (!on)
+                bm->retiring[i] = bm->retiring[--bm->nretiring];
+            return EMBER_OK;
+        }
+    if (!on)
+        return EMBER_OK;
+    if (bm->nretiring == bm->retiring_cap) {
+        size_t ncap = bm->retiring_cap ? bm->retiring_cap * 2 : 4;
+        int *p = realloc(bm->retiring, ncap * sizeof(*p));
+        if (p == NULL)
+            return EMBER_ENOMEM;
+        bm->retiring = p;
+        bm->retiring_cap = ncap;
+    }
+    bm->retiring[bm->nretiring++] = rank;
+    return EMBER_OK;
+}
+
+int block_manager_counted(const block_manager *bm, const block_entry *e) {
+    int n = e->nreplicas;
+    if (bm->nretiring > 0)
+        for (int i = 0; i < e->nreplicas; i++)
+            n -= block_manager_is_retiring(bm, e->replicas[i]);
+    return n;
+}
+
+static int bm_is_under(const block_manager *bm, const block_entry *e) {
+    return e->complete && (uint32_t)block_manager_counted(bm, e) < bm_target(e);
+}
+
+static int bm_is_over(const block_manager *bm, const block_entry *e) {
+    return e->complete && (uint32_t)block_manager_counted(bm, e) > e->replication;
+}
+
+/* A linear scan. */
+size_t block_manager_retiring_pending(const block_manager *bm, int rank) {
+    size_t n = 0;
+    for (size_t i = 0; i < bm->count; i++) {
+        const block_entry *e = &bm->blocks[i].entry;
+        n += (size_t)(bm_replica_index(e, rank) >= 0 && bm_is_under(bm, e));
+    }
+    return n;
 }
 
 static int bm_id_cmp(const void *a, const void *b) {
@@ -626,13 +712,14 @@ static void bm_heap_up(uint64_t *heap, size_t i) {
  * bucket's part of ids and keeps the lowest ids of the cut bucket in a
  * bounded max-heap at the end of ids; each part is then sorted by id.
  * O(blocks + max log max). */
-static size_t bm_collect(const block_manager *bm, int (*wants)(const block_entry *), uint64_t *ids,
+static size_t bm_collect(const block_manager *bm,
+                         int (*wants)(const block_manager *, const block_entry *), uint64_t *ids,
                          size_t max) {
     size_t per[BM_BUCKETS] = {0}, next[BM_BUCKETS];
     if (max == 0)
         return 0;
     for (size_t i = 0; i < bm->count; i++)
-        if (wants(&bm->blocks[i].entry))
+        if (wants(bm, &bm->blocks[i].entry))
             per[bm->blocks[i].entry.nreplicas]++;
     size_t whole = 0, cut = BM_BUCKETS, room = 0;
     for (size_t b = 0; b < BM_BUCKETS; b++) {
@@ -648,7 +735,7 @@ static size_t bm_collect(const block_manager *bm, int (*wants)(const block_entry
     size_t nheap = 0;
     for (size_t i = 0; i < bm->count; i++) {
         const block_entry *e = &bm->blocks[i].entry;
-        if (!wants(e))
+        if (!wants(bm, e))
             continue;
         size_t b = (size_t)e->nreplicas;
         if (b < cut) {
@@ -694,8 +781,8 @@ void block_manager_get_stats(const block_manager *bm, block_manager_stats *out) 
     for (size_t i = 0; i < bm->count; i++) {
         const block_entry *e = &bm->blocks[i].entry;
         out->complete += (uint64_t)(e->complete != 0);
-        out->under_replicated += (uint64_t)bm_is_under(e);
-        out->over_replicated += (uint64_t)bm_is_over(e);
+        out->under_replicated += (uint64_t)bm_is_under(bm, e);
+        out->over_replicated += (uint64_t)bm_is_over(bm, e);
         out->missing += (uint64_t)(e->complete && e->nreplicas == 0);
     }
 }

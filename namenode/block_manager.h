@@ -61,6 +61,20 @@ int block_manager_add(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
 /* Marks a block complete with its final length.  EMBER_ENOENT. */
 int block_manager_complete(block_manager *bm, uint64_t block_id, uint64_t length);
 
+/* The next generation stamp (lease recovery ids, append). */
+uint64_t block_manager_next_gen_stamp(block_manager *bm);
+
+/* Append: the complete block goes back under construction with a new gen
+ * stamp (>= its own, else EMBER_EINVAL), its length kept; its replicas are
+ * forgotten until reported under the new stamp.  EMBER_ENOENT. */
+int block_manager_reopen(block_manager *bm, uint64_t block_id, uint64_t gen_stamp);
+
+/* Lease recovery: the block is complete with this gen stamp and length;
+ * its replicas are forgotten until reported under the new stamp.
+ * EMBER_ENOENT, EMBER_EINVAL for an older gen stamp. */
+int block_manager_recovered(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
+                            uint64_t length);
+
 /* Sets the expected replication of a block (setrep), as in add.
  * EMBER_ENOENT, EMBER_EINVAL for 0. */
 int block_manager_set_replication(block_manager *bm, uint64_t block_id, uint32_t replication);
@@ -76,7 +90,9 @@ const block_entry *block_manager_get(const block_manager *bm, uint64_t block_id)
 
 /* Records that rank holds a replica (a block report or a received block).
  * Returns EMBER_ENOENT for a block the map does not know (the datanode
- * should delete it), EMBER_ESTATE for a replica whose gen stamp is older
+ * should delete it), EMBER_EAGAIN for a replica of a block under
+ * construction with an older gen stamp (not counted, not deleted: lease
+ * recovery may need it), EMBER_ESTATE for a replica whose gen stamp is older
  * than the block's or whose length differs from a complete block's (a
  * stale or corrupt replica: also to be deleted; one recorded before for
  * rank is dropped) or that would be past BLOCK_MANAGER_MAX_REPLICAS (a
@@ -117,6 +133,20 @@ void block_manager_choose_targets(block_manager *bm, const placement_node *nodes
  * Arrays are caller-provided. */
 size_t block_manager_under_replicated(const block_manager *bm, uint64_t *ids, size_t max);
 size_t block_manager_over_replicated(const block_manager *bm, uint64_t *ids, size_t max);
+
+/* Decommissioning.  The replicas of a retiring rank stay in the map (they
+ * are read and copied from) but do not count toward a block's replication:
+ * its blocks turn under-replicated until copies exist elsewhere, and never
+ * over-replicated because of it.  set_retiring: EMBER_EINVAL for a
+ * negative rank, EMBER_ENOMEM. */
+int block_manager_set_retiring(block_manager *bm, int rank, int on);
+int block_manager_is_retiring(const block_manager *bm, int rank);
+/* A block's replicas that count: those not on a retiring rank. */
+int block_manager_counted(const block_manager *bm, const block_entry *e);
+/* Complete blocks with a replica on rank that are under-replicated (by
+ * counted replicas): 0 when rank's blocks are safe elsewhere.  A linear
+ * scan. */
+size_t block_manager_retiring_pending(const block_manager *bm, int rank);
 
 /* Totals for fsck and reports. */
 typedef struct {

@@ -52,7 +52,7 @@ void namenode_blocks_removed(uint64_t inode_id, const uint64_t *blocks, size_t n
 }
 
 /* Fills a token for block id/gs; mac must have AUTH_MAC_LEN bytes. */
-static void block_ops_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t id, uint64_t gs,
+void namenode_block_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t id, uint64_t gs,
                             uint32_t mode) {
     *t = (BlockToken)BLOCK_TOKEN__INIT;
     t->block_id = id;
@@ -66,7 +66,7 @@ static void block_ops_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t 
 
 /* Fills a location for rank from the registry; 0, or -1 when the node is
  * not a live datanode with a data port. */
-static int block_ops_location(namenode *nn, int rank, DatanodeLocation *loc) {
+int namenode_location(namenode *nn, int rank, DatanodeLocation *loc) {
     const node_entry *e = node_registry_get(nn->opts.registry, rank);
     if (e == NULL || e->state != NODE_LIVE || e->data_port <= 0)
         return -1;
@@ -74,6 +74,7 @@ static int block_ops_location(namenode *nn, int rank, DatanodeLocation *loc) {
     loc->rank = (uint32_t)rank;
     loc->host = (char *)e->data_host;
     loc->port = (uint32_t)e->data_port;
+    loc->domain_socket = (char *)e->domain_socket;
     return 0;
 }
 
@@ -82,8 +83,9 @@ size_t namenode_candidates(namenode *nn, placement_node *nodes) {
     size_t n = 0;
     for (int r = 1; r < world; r++) {
         const node_entry *e = node_registry_get(nn->opts.registry, r);
-        if (e->role != NODE_ROLE__ROLE_CORE || e->state != NODE_LIVE || e->data_port <= 0)
-            continue;
+        if (e->role != NODE_ROLE__ROLE_CORE || e->state != NODE_LIVE || e->data_port <= 0 ||
+            nn->admin[r] != NN_ADMIN_NORMAL)
+            continue; /* decommissioning nodes take no new replica */
         placement_node *p = &nodes[n++];
         memset(p, 0, sizeof(*p));
         p->rank = r;
@@ -111,12 +113,16 @@ int namenode_apply_add_block(namenode *nn, const EditAddBlock *op) {
         return EMBER_ESTATE;
     if ((rc = fs_namespace_blocks(nn->ns, op->path, &blocks, &n)) != EMBER_OK)
         return rc;
-    /* previous must be the file's last block (none for the first). */
-    if ((n == 0) != (op->previous_block_id == 0) ||
-        (n > 0 && blocks[n - 1] != op->previous_block_id))
+    /* previous must be the file's last block, unless that one is already
+     * complete (none yet, or an append that starts a new block): then 0. */
+    const block_entry *last = n > 0 ? block_manager_get(nn->bm, blocks[n - 1]) : NULL;
+    int last_done = last == NULL || last->complete;
+    if (op->previous_block_id == 0 ? !last_done
+                                   : (n == 0 || blocks[n - 1] != op->previous_block_id ||
+                                      last_done))
         return EMBER_EINVAL;
-    if (n > 0 && (rc = block_manager_complete(nn->bm, op->previous_block_id,
-                                              op->previous_length)) != EMBER_OK)
+    if (op->previous_block_id != 0 &&
+        (rc = block_manager_complete(nn->bm, op->previous_block_id, op->previous_length)) != 0)
         return rc;
     if ((rc = block_manager_add(nn->bm, op->block_id, op->gen_stamp, st.replication)) != EMBER_OK)
         return rc;
@@ -125,7 +131,8 @@ int namenode_apply_add_block(namenode *nn, const EditAddBlock *op) {
         block_manager_remove(nn->bm, op->block_id, holders, &nh);
         return rc;
     }
-    return fs_namespace_set_length(nn->ns, op->path, st.length + (n > 0 ? op->previous_length : 0));
+    return fs_namespace_set_length(nn->ns, op->path,
+                                   st.length + (op->previous_block_id ? op->previous_length : 0));
 }
 
 int namenode_apply_complete(namenode *nn, const EditComplete *op) {
@@ -141,13 +148,31 @@ int namenode_apply_complete(namenode *nn, const EditComplete *op) {
         rc = fs_namespace_blocks(nn->ns, op->path, &blocks, &n);
     if (rc != EMBER_OK)
         return rc;
-    if ((n == 0) != (op->last_block_id == 0) || (n > 0 && blocks[n - 1] != op->last_block_id))
+    /* last is the file's last block, or 0 when that one is already
+     * complete (or there is none). */
+    const block_entry *last = n > 0 ? block_manager_get(nn->bm, blocks[n - 1]) : NULL;
+    int last_done = last == NULL || last->complete;
+    if (op->last_block_id == 0 ? !last_done
+                               : (n == 0 || blocks[n - 1] != op->last_block_id || last_done))
         return EMBER_EINVAL;
-    if (n > 0 && (rc = block_manager_complete(nn->bm, op->last_block_id, op->last_length)) != 0)
-        return rc;
+    if (op->drop_last_block) {
+        /* Lease recovery found no replica of it anywhere. */
+        uint64_t id;
+        if (op->last_block_id == 0 ||
+            (rc = fs_namespace_remove_last_block(nn->ns, op->path, &id)) != EMBER_OK)
+            return op->last_block_id == 0 ? EMBER_EINVAL : rc;
+        namenode_blocks_removed(0, &id, 1, nn);
+    } else if (op->last_block_id != 0) {
+        rc = op->last_gen_stamp != 0
+                 ? block_manager_recovered(nn->bm, op->last_block_id, op->last_gen_stamp,
+                                           op->last_length)
+                 : block_manager_complete(nn->bm, op->last_block_id, op->last_length);
+        if (rc != EMBER_OK)
+            return rc;
+    }
     if ((rc = fs_namespace_set_length(nn->ns, op->path, op->file_length)) != EMBER_OK)
         return rc;
-    return fs_namespace_set_under_construction(nn->ns, op->path, 0);
+    return fs_namespace_set_under_construction(nn->ns, op->path, NULL);
 }
 
 /* ---- write protocol ------------------------------------------------------------- */
@@ -164,6 +189,8 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
             namenode_error(nn, conn, rc, m->path, NULL);
         return;
     }
+    if (namenode_lease_check_holder(nn, conn, m->path, m->client_name) != 0)
+        return;
     /* Candidates: live core nodes with a data port, bar the excluded. */
     int world = node_registry_world_size(nn->opts.registry);
     placement_node *nodes = calloc((size_t)world, sizeof(*nodes));
@@ -210,7 +237,7 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
     DatanodeLocation *loc_ptrs[BLOCK_MANAGER_MAX_REPLICAS];
     size_t nloc = 0;
     for (size_t i = 0; i < ntargets; i++)
-        if (block_ops_location(nn, targets[i], &locs[nloc]) == 0) {
+        if (namenode_location(nn, targets[i], &locs[nloc]) == 0) {
             loc_ptrs[nloc] = &locs[nloc];
             nloc++;
         }
@@ -218,7 +245,7 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
     LocatedBlock lb = LOCATED_BLOCK__INIT;
     BlockToken token;
     uint8_t mac[AUTH_MAC_LEN];
-    block_ops_token(nn, &token, mac, id, gs, AUTH_TOKEN_WRITE);
+    namenode_block_token(nn, &token, mac, id, gs, AUTH_TOKEN_WRITE);
     lb.block_id = id;
     lb.gen_stamp = gs;
     lb.offset = st.length;
@@ -248,6 +275,8 @@ void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
             namenode_error(nn, conn, rc, m->path, NULL);
         return;
     }
+    if (namenode_lease_check_holder(nn, conn, m->path, m->client_name) != 0)
+        return;
     /* Every block needs a reported replica (HDFS's minimal replication). */
     for (size_t i = 0; i < n; i++) {
         const block_entry *b = block_manager_get(nn->bm, blocks[i]);
@@ -263,7 +292,7 @@ void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
     op.path = m->path;
     op.last_block_id = m->last_block_id;
     op.last_length = m->last_length;
-    op.file_length = st.length + (n > 0 ? m->last_length : 0);
+    op.file_length = st.length + (m->last_block_id != 0 ? m->last_length : 0);
     EditRecord rec = EDIT_RECORD__INIT;
     rec.op_case = EDIT_RECORD__OP_COMPLETE;
     rec.complete = &op;
@@ -321,12 +350,12 @@ void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocat
             DatanodeLocation *l = &locs[nout * BLOCK_MANAGER_MAX_REPLICAS];
             DatanodeLocation **lp = &loc_ptrs[nout * BLOCK_MANAGER_MAX_REPLICAS];
             for (int k = 0; k < b->nreplicas; k++)
-                if (block_ops_location(nn, b->replicas[k], &l[lb->n_locations]) == 0) {
+                if (namenode_location(nn, b->replicas[k], &l[lb->n_locations]) == 0) {
                     lp[lb->n_locations] = &l[lb->n_locations];
                     lb->n_locations++;
                 }
             lb->locations = lp;
-            block_ops_token(nn, &tokens[nout], macs[nout], b->block_id, b->gen_stamp,
+            namenode_block_token(nn, &tokens[nout], macs[nout], b->block_id, b->gen_stamp,
                             AUTH_TOKEN_READ);
             lb->token = &tokens[nout];
             lb_ptrs[nout] = lb;
@@ -370,10 +399,13 @@ void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *
 /* ---- datanode messages ---------------------------------------------------------- */
 
 static void handle_block_received(namenode *nn, int source, const BlockReceived *m) {
+    if (namenode_node_decommissioned(nn, source))
+        return; /* its replicas are no longer recorded, nor deleted */
+    namenode_recovery_received(nn, m);
     int rc = block_manager_add_replica(nn->bm, m->block_id, source, m->gen_stamp, m->length);
     if (rc == EMBER_OK)
         namenode_replica_added(nn, m->block_id);
-    if (rc != EMBER_OK) {
+    if (rc != EMBER_OK && rc != EMBER_EAGAIN) {
         LOG_INFO("node %d holds an unwanted replica of blk_%llu (%s): deleting it", source,
                  (unsigned long long)m->block_id, ember_strerror(rc));
         block_ops_send_delete(nn, source, &m->block_id, 1);
@@ -381,7 +413,7 @@ static void handle_block_received(namenode *nn, int source, const BlockReceived 
 }
 
 static void handle_block_report(namenode *nn, int source, const BlockReport *m) {
-    if (source <= 0 || source >= nn->opts.world_size)
+    if (source <= 0 || source >= nn->opts.world_size || namenode_node_decommissioned(nn, source))
         return;
     block_report_acc *acc = &nn->reports[source];
     if (m->seq == 0)
@@ -419,6 +451,13 @@ static void handle_block_report(namenode *nn, int source, const BlockReport *m) 
     LOG_INFO("block report from node %d: %zu replica(s), %zu unwanted", source, acc->n, ninvalid);
     block_ops_send_delete(nn, source, invalid, ninvalid);
     free(invalid);
+    /* Replicas still in rbw/: kept for the lease recovery of a block being
+     * written; of any other block, deleted. */
+    for (size_t i = 0; i < m->n_rbw_block_ids; i++) {
+        const block_entry *b = block_manager_get(nn->bm, m->rbw_block_ids[i]);
+        if (b == NULL || b->complete)
+            block_ops_send_delete(nn, source, &m->rbw_block_ids[i], 1);
+    }
     acc->n = 0;
 }
 
@@ -426,6 +465,9 @@ int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg) {
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_BLOCK_RECEIVED: handle_block_received(nn, source, msg->block_received); break;
     case RANK_MESSAGE__BODY_BLOCK_REPORT: handle_block_report(nn, source, msg->block_report); break;
+    case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
+        namenode_recovery_info(nn, source, msg->replica_recovery_info);
+        break;
     case RANK_MESSAGE__BODY_BAD_REPLICA:
         /* A datanode speaks only for its own replicas. */
         block_ops_bad_replica(nn, msg->bad_replica->block_id, source, "its datanode's scanner");
@@ -488,6 +530,6 @@ int namenode_load_blocks(namenode *nn, const ImageInode *in) {
             rc = fs_namespace_add_block(nn->ns, in->path, b->block_id);
     }
     if (rc == EMBER_OK && in->under_construction)
-        rc = fs_namespace_set_under_construction(nn->ns, in->path, 1);
+        rc = fs_namespace_set_under_construction(nn->ns, in->path, in->client_name);
     return rc;
 }

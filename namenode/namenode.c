@@ -40,9 +40,11 @@ static int namenode_apply(namenode *nn, const EditRecord *r, char *final_dst) {
                                           c->replication, c->block_size, c->overwrite,
                                           c->create_parents, t, NULL);
         if (rc == EMBER_OK && c->under_construction)
-            rc = fs_namespace_set_under_construction(nn->ns, c->path, 1);
+            rc = fs_namespace_set_under_construction(nn->ns, c->path, c->client_name);
         return rc;
     }
+    case EDIT_RECORD__OP_APPEND:
+        return namenode_apply_append(nn, r->append);
     case EDIT_RECORD__OP_ADD_BLOCK:
         return namenode_apply_add_block(nn, r->add_block);
     case EDIT_RECORD__OP_COMPLETE:
@@ -174,6 +176,11 @@ static int namenode_image_visit(const char *path, const fs_stat *st, void *arg) 
     in->block_size = st->block_size;
     in->length = st->length;
     in->under_construction = st->under_construction;
+    if (st->under_construction) {
+        const char *holder = NULL; /* the inode's: valid while the checkpoint runs */
+        fs_namespace_holder(b->nn->ns, path, &holder);
+        in->client_name = (char *)(holder != NULL ? holder : "");
+    }
     b->n++;
     if (!st->is_dir && st->nblocks > 0)
         return namenode_image_blocks(b->nn, path, &in->blocks, &in->n_blocks);
@@ -301,7 +308,14 @@ void namenode_error(namenode *nn, uint64_t conn, int rc, const char *path, const
                : display != NULL      ? "a directory cannot move into its own subtree"
                                       : "invalid argument (owner and group names are at most 63 bytes)";
     snprintf(msg, sizeof(msg), "`%.3000s': %s", display ? display : path, what);
-    gateway_reply_error(nn->gw, conn, rc, msg);
+    namenode_reply_error(nn, conn, rc, msg);
+}
+
+void namenode_reply_error(namenode *nn, uint64_t conn, int code, const char *message) {
+    if (conn == NAMENODE_NO_CONN || nn->gw == NULL)
+        LOG_WARN("%s", message);
+    else
+        gateway_reply_error(nn->gw, conn, code, message);
 }
 
 int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_path,
@@ -310,11 +324,11 @@ int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_p
     if (final_dst == NULL)
         final_dst = dst_buf;
     if (nn->failed) {
-        gateway_reply_error(nn->gw, conn, EMBER_EIO, "the namenode's edit log failed");
+        namenode_reply_error(nn, conn, EMBER_EIO, "the namenode's edit log failed");
         return EMBER_EIO;
     }
     if (nn->safe_mode != NAMENODE_SAFE_OFF) {
-        gateway_reply_error(nn->gw, conn, EMBER_ESTATE,
+        namenode_reply_error(nn, conn, EMBER_ESTATE,
                             "Name node is in safe mode: no changes until the datanodes have "
                             "reported their blocks (or 'ember dfsadmin -safemode leave')");
         return EMBER_ESTATE;
@@ -332,14 +346,15 @@ int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_p
         /* Applied but not logged: the namespace is ahead of the disk. */
         LOG_ERROR("edit log append failed (%s): refusing further changes", ember_strerror(rc));
         nn->failed = 1;
-        gateway_reply_error(nn->gw, conn, EMBER_EIO, "the namenode's edit log failed");
+        namenode_reply_error(nn, conn, EMBER_EIO, "the namenode's edit log failed");
         return EMBER_EIO;
     }
     return EMBER_OK;
 }
 
 /* Applies and logs a live record, then queues the answer: the status of
- * the path (of the destination for a rename; none after a delete). */
+ * the path (of the destination for a rename; none after a delete); a
+ * file opened for writing also learns how often to renew its lease. */
 static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_path,
                             const char *display, const char *warning) {
     char final_dst[FS_PATH_MAX + 1] = "";
@@ -355,6 +370,8 @@ static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const 
         res.status = &fs;
     }
     res.warning = (char *)(warning ? warning : "");
+    if (rec->op_case == EDIT_RECORD__OP_CREATE && rec->create->under_construction)
+        res.lease_renew_ms = nn->opts.lease_soft_limit_ms / 2;
     namenode_answer(nn, conn, &res, 1);
 }
 
@@ -457,6 +474,10 @@ static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, c
     op.overwrite = m->overwrite;
     op.create_parents = m->create_parents;
     op.under_construction = m->for_write;
+    op.client_name = m->client_name;
+    if (m->overwrite &&
+        namenode_lease_check_takeover(nn, conn, m->path, m->client_name, "CREATE_FILE") != 0)
+        return;
     if (op.block_size % 512 != 0) {
         gateway_reply_error(nn->gw, conn, EMBER_EINVAL,
                             "block size must be a multiple of 512 bytes (dfs.bytes-per-checksum)");
@@ -466,6 +487,8 @@ static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, c
     rec.op_case = EDIT_RECORD__OP_CREATE;
     rec.create = &op;
     namenode_mutate(nn, conn, &rec, m->path, NULL, warning[0] ? warning : NULL);
+    if (m->for_write)
+        namenode_lease_renew(nn, m->client_name);
 }
 
 static void handle_rename(namenode *nn, uint64_t conn, const RenameRequest *m) {
@@ -566,6 +589,12 @@ int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMess
         handle_report_bad_block(nn, conn, req->report_bad_block);
         break;
     case CLIENT_MESSAGE__BODY_SAFE_MODE: handle_safe_mode(nn, conn, req->safe_mode); break;
+    case CLIENT_MESSAGE__BODY_RENEW_LEASE: handle_renew_lease(nn, conn, req->renew_lease); break;
+    case CLIENT_MESSAGE__BODY_RECOVER_LEASE:
+        handle_recover_lease(nn, conn, req->recover_lease);
+        break;
+    case CLIENT_MESSAGE__BODY_APPEND: handle_append(nn, conn, req->append); break;
+    case CLIENT_MESSAGE__BODY_DECOMMISSION: handle_decommission(nn, conn, req->decommission); break;
     default: return 0;
     }
     client_message__free_unpacked(req, NULL);
@@ -624,7 +653,8 @@ int namenode_create(event_loop *loop, const namenode_options *opts, namenode **o
     fs_namespace_set_removed_hook(nn->ns, namenode_blocks_removed, nn);
     nn->reports = calloc((size_t)(nn->opts.world_size > 0 ? nn->opts.world_size : 1),
                          sizeof(*nn->reports));
-    if (nn->reports == NULL) {
+    nn->admin = calloc((size_t)(nn->opts.world_size > 0 ? nn->opts.world_size : 1), 1);
+    if (nn->reports == NULL || nn->admin == NULL) {
         rc = EMBER_ENOMEM;
         goto fail;
     }
@@ -648,7 +678,10 @@ int namenode_create(event_loop *loop, const namenode_options *opts, namenode **o
         (rc = event_loop_add_timer(loop, 1000, namenode_cron, nn, &nn->timer_id)) != EMBER_OK ||
         (rc = event_loop_add_timer(loop, nn->opts.redundancy_interval_ms > 0
                                              ? nn->opts.redundancy_interval_ms : 1000,
-                                   namenode_redundancy_tick, nn, &nn->redundancy_timer_id)) != 0)
+                                   namenode_redundancy_tick, nn, &nn->redundancy_timer_id)) != 0 ||
+        (rc = event_loop_add_timer(loop, nn->opts.lease_recheck_ms > 0 ? nn->opts.lease_recheck_ms
+                                                                       : 2000,
+                                   namenode_lease_tick, nn, &nn->lease_timer_id)) != 0)
         goto fail;
     /* Blocks that existed before this start wait for their datanodes. */
     block_manager_stats bs;
@@ -680,6 +713,9 @@ void namenode_destroy(namenode *nn) {
         event_loop_remove_timer(nn->loop, nn->timer_id);
     if (nn->redundancy_timer_id != 0)
         event_loop_remove_timer(nn->loop, nn->redundancy_timer_id);
+    if (nn->lease_timer_id != 0)
+        event_loop_remove_timer(nn->loop, nn->lease_timer_id);
+    namenode_leases_free(nn);
     fs_namespace_destroy(nn->ns);
     block_manager_destroy(nn->bm);
     if (nn->reports != NULL)
@@ -689,6 +725,7 @@ void namenode_destroy(namenode *nn) {
             free(nn->reports[r].lengths);
         }
     free(nn->reports);
+    free(nn->admin);
     free(nn->pending);
     free(nn->name_dir);
     free(nn->superuser);

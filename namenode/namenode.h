@@ -35,6 +35,10 @@ typedef struct {
     int64_t token_lifetime_ms;     /* how long a block token is good for */
     int64_t redundancy_interval_ms; /* dfs.namenode.redundancy.interval */
     int64_t pending_timeout_ms;    /* dfs.namenode.reconstruction.pending.timeout */
+    int64_t lease_soft_limit_ms;   /* ember.namenode.lease-soft-limit */
+    int64_t lease_hard_limit_ms;   /* dfs.namenode.lease-hard-limit-sec */
+    int64_t lease_recheck_ms;      /* dfs.namenode.lease-recheck-interval-ms */
+    int64_t recovery_timeout_ms;   /* a block recovery phase gives up after this */
     const node_registry *registry; /* core nodes: placement and locations */
     const struct rack_map *racks;  /* NULL: every node in /default-rack */
     /* How the namenode sends RankMessages (DeleteBlocks, ReplicateBlock)
@@ -65,6 +69,10 @@ int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg);
 
 /* A core node died: its replicas no longer count. */
 void namenode_node_lost(namenode *nn, int rank);
+
+/* A core node's admin state as Hadoop's -report names it: "Normal",
+ * "Decommission in progress" or "Decommissioned". */
+const char *namenode_admin_state(const namenode *nn, int rank);
 
 /* The last transaction id in the log (for status and tests). */
 uint64_t namenode_last_txid(const namenode *nn);

@@ -27,6 +27,9 @@ typedef struct {
  * itself) or while an operator holds it (MANUAL, dfsadmin -safemode). */
 enum { NAMENODE_SAFE_OFF = 0, NAMENODE_SAFE_AUTO = 1, NAMENODE_SAFE_MANUAL = 2 };
 
+/* A core node's admin state (decommission). */
+enum { NN_ADMIN_NORMAL = 0, NN_ADMIN_DECOMMISSIONING = 1, NN_ADMIN_DECOMMISSIONED = 2 };
+
 /* A replication the namenode asked for and has not seen done yet. */
 #define NAMENODE_PENDING_MAX 256
 typedef struct {
@@ -39,6 +42,28 @@ typedef struct {
     uint8_t *frame;
     size_t len;
 } pending_reply;
+
+/* A lease holder (a writing client) and when it last renewed. */
+typedef struct {
+    char *holder;
+    int64_t renewed_ms; /* monotonic */
+} nn_lease;
+
+/* The recovery of a file's last block (lease_manager.c). */
+enum { NN_RECOVERY_INIT = 1, NN_RECOVERY_UPDATE = 2 };
+typedef struct {
+    uint64_t block_id;
+    uint64_t recovery_id;      /* the gen stamp the recovered replicas get */
+    int phase;                 /* NN_RECOVERY_* */
+    int64_t deadline_ms;       /* monotonic: the phase gives up then */
+    uint8_t *state;            /* by rank: 0 not asked, 1 asked, 2 answered */
+    uint8_t *found;            /* by rank, from ReplicaRecoveryInfo */
+    uint8_t *finalized;
+    uint64_t *gen_stamps;
+    uint64_t *lengths;
+    int asked, answered;
+    uint64_t length;           /* UPDATE: the length the replicas are cut to */
+} nn_recovery;
 
 struct namenode {
     namenode_options opts;
@@ -60,9 +85,18 @@ struct namenode {
     pending_replication pending_repl[NAMENODE_PENDING_MAX];
     int npending_repl;
     unsigned replication_rr;   /* rotates the source among a block's holders */
+    nn_lease *leases;          /* lease_manager.c's */
+    size_t nleases, leases_cap;
+    nn_recovery *recoveries;
+    size_t nrecoveries, recoveries_cap;
+    uint64_t lease_timer_id;
+    uint8_t *admin;            /* by rank: NN_ADMIN_* (replication.c) */
 };
 
 /* namenode.c */
+#define NAMENODE_NO_CONN 0 /* a mutation of the namenode's own (lease recovery): no one to answer */
+/* Answers conn with an error; with NAMENODE_NO_CONN, logs it instead. */
+void namenode_reply_error(namenode *nn, uint64_t conn, int code, const char *message);
 /* Applies (live: logs) a record; on failure answers conn with the error
  * (display names the path(s)) and returns its code.  On success the
  * caller answers with namenode_answer(..., after_sync = 1).  final_dst
@@ -84,6 +118,13 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m);
 void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m);
 void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m);
 void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m);
+/* Fills a token for block id/gs in mode (AUTH_TOKEN_*), good for the
+ * configured lifetime; mac (AUTH_MAC_LEN bytes) holds its MAC. */
+void namenode_block_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t id, uint64_t gs,
+                          uint32_t mode);
+/* Fills loc for rank from the registry: 0, or -1 when the node is not a
+ * live datanode with a data port. */
+int namenode_location(namenode *nn, int rank, DatanodeLocation *loc);
 /* Live core nodes with a data port, as placement candidates; nodes has
  * room for the world size.  Returns how many. */
 size_t namenode_candidates(namenode *nn, placement_node *nodes);
@@ -94,9 +135,48 @@ size_t namenode_candidates(namenode *nn, placement_node *nodes);
  * of under-replicated blocks and deletes surplus replicas. */
 void namenode_redundancy_tick(event_loop *loop, void *arg);
 void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m);
+void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m);
+/* Each tick: decommissioning nodes none of whose blocks still needs them
+ * become decommissioned. */
+void replication_decommission_progress(namenode *nn);
+/* Whether rank is decommissioned: its replicas are not recorded. */
+int namenode_node_decommissioned(const namenode *nn, int rank);
 /* A replica of block_id was added: a pending replication that is now
  * complete is forgotten. */
 void namenode_replica_added(namenode *nn, uint64_t block_id);
+
+/* lease_manager.c */
+/* The lease monitor, every opts.lease_recheck_ms: recovers the files of
+ * holders silent past the hard limit; times out recoveries. */
+void namenode_lease_tick(event_loop *loop, void *arg);
+/* Renews holder's lease (adding it when new). */
+void namenode_lease_renew(namenode *nn, const char *holder);
+/* Checks that a create (overwrite) or append of path by holder may take
+ * the file when it is under construction: returns 0 when the file is not
+ * open; otherwise answers conn with HDFS's error (the lease is held by
+ * another live client, or by holder itself; or, past the soft limit,
+ * recovery has started: EMBER_EAGAIN) and returns that code. */
+int namenode_lease_check_takeover(namenode *nn, uint64_t conn, const char *path,
+                                  const char *holder, const char *op);
+/* For add_block and complete: 0 when holder ("" = unchecked) holds the
+ * lease of path and no recovery runs on it; else answers conn and returns
+ * the error. */
+int namenode_lease_check_holder(namenode *nn, uint64_t conn, const char *path,
+                                const char *holder);
+/* Starts the recovery of path's lease now: 1 when the file is closed (it
+ * was, or had no block to recover and was closed now: answer after the
+ * sync), 0 when recovery runs, a negative code when it cannot (conn, or
+ * the log with NAMENODE_NO_CONN, has been told why). */
+int namenode_lease_recover(namenode *nn, uint64_t conn, const char *path);
+/* Datanode messages of a recovery; and a BlockReceived that may finish
+ * one (called before the replica is recorded). */
+void namenode_recovery_info(namenode *nn, int source, const ReplicaRecoveryInfo *m);
+void namenode_recovery_received(namenode *nn, const BlockReceived *m);
+void handle_renew_lease(namenode *nn, uint64_t conn, const RenewLeaseRequest *m);
+void handle_recover_lease(namenode *nn, uint64_t conn, const RecoverLeaseRequest *m);
+void handle_append(namenode *nn, uint64_t conn, const AppendRequest *m);
+int namenode_apply_append(namenode *nn, const EditAppend *op);
+void namenode_leases_free(namenode *nn);
 
 /* Image support: a file's blocks into ImageBlocks, and back. */
 int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, size_t *n);

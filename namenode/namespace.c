@@ -19,12 +19,18 @@
  *   - inode ids come from a counter (1 for "/") and are given only when an
  *     operation commits, so replaying the same operations gives the same
  *     ids; none is ever reused;
- *   - inode_count is the number of inodes in the tree.
+ *   - inode_count is the number of inodes in the tree;
+ *   - a file is under construction exactly when it has a lease holder,
+ *     and exactly those files are on the uc_head list (so the lease
+ *     monitor visits open files without walking the tree).
  *
  * Every mutation first validates and allocates all it needs, then links it
  * in with steps that cannot fail: an error leaves the tree as it was.
  * Traversals (walk, summary, delete, the checks) step through parent
  * pointers instead of recursing, so a deep tree costs no C stack. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#endif
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +51,8 @@ struct inode {
     fs_stat st; /* st.children and st.nblocks are filled in only when copied out */
     uint64_t *blocks; /* files: block ids in order */
     size_t nblocks, blocks_cap;
+    char *holder;             /* files under construction: the lease holder (heap) */
+    inode *uc_prev, *uc_next; /* ... linked in the namespace's list of open files */
 };
 
 struct fs_namespace {
@@ -53,6 +61,7 @@ struct fs_namespace {
     uint64_t inode_count; /* inodes in the tree, "/" included */
     fs_removed_cb removed_hook;
     void *removed_arg;
+    inode *uc_head;       /* files under construction (holder != NULL), newest first */
 };
 
 /* ---- inodes and sorted children ---------------------------------------- */
@@ -164,11 +173,14 @@ static inode *ns_inode_new(const char *name, size_t len, const fs_stat *attrs) {
 }
 
 /* Frees top and everything below it, calling removed (when not NULL) for
- * each file, children before their parent.  top must already be unlinked
- * from its parent (or never linked); NULL is a no-op.  Iterative: each
+ * each file, children before their parent, and taking open files off ns's
+ * list.  top must already be unlinked from its parent (or never linked);
+ * NULL is a no-op.  Iterative: each
  * step descends to a last child or frees a leaf and climbs.  Returns the
  * number of inodes freed. */
-static uint64_t ns_free_subtree(inode *top, fs_removed_cb removed, void *arg) {
+static void ns_uc_unlink(fs_namespace *ns, inode *n);
+
+static uint64_t ns_free_subtree(fs_namespace *ns, inode *top, fs_removed_cb removed, void *arg) {
     uint64_t freed = 0;
     inode *cur = top;
     while (cur != NULL) {
@@ -179,6 +191,8 @@ static uint64_t ns_free_subtree(inode *top, fs_removed_cb removed, void *arg) {
         inode *parent = cur == top ? NULL : cur->parent;
         if (!cur->st.is_dir && removed != NULL)
             removed(cur->st.inode_id, cur->blocks, cur->nblocks, arg);
+        if (cur->holder != NULL)
+            ns_uc_unlink(ns, cur);
         free(cur->blocks);
         free(cur->children);
         free(cur->name);
@@ -370,7 +384,7 @@ static int ns_add_path(fs_namespace *ns, inode *base, const char *rest, const fs
         if (last == NULL) {
             first = n;
         } else if ((last->children = malloc(sizeof(inode *))) == NULL) {
-            ns_free_subtree(n, NULL, NULL);
+            ns_free_subtree(ns, n, NULL, NULL);
             goto fail;
         } else {
             last->capacity = 1;
@@ -397,7 +411,7 @@ static int ns_add_path(fs_namespace *ns, inode *base, const char *rest, const fs
     *out = last;
     return EMBER_OK;
 fail:
-    ns_free_subtree(first, NULL, NULL);
+    ns_free_subtree(ns, first, NULL, NULL);
     return EMBER_ENOMEM;
 }
 
@@ -427,7 +441,7 @@ void fs_namespace_destroy(fs_namespace *ns) {
     if (ns == NULL)
         return;
     ns_check(ns);
-    ns_free_subtree(ns->root, NULL, NULL);
+    ns_free_subtree(ns, ns->root, NULL, NULL);
     free(ns);
 }
 
@@ -486,7 +500,7 @@ int fs_namespace_create_file(fs_namespace *ns, const char *path, const char *own
         ns_check_slot(parent, i);
         made->st.inode_id = ns->next_id++;
         parent->st.mtime_ms = now_ms;
-        ns_free_subtree(base, ns->removed_hook, ns->removed_arg);
+        ns_free_subtree(ns, base, ns->removed_hook, ns->removed_arg);
     } else {
         if (!create_parents && strchr(rest, '/') != NULL)
             return EMBER_ENOENT;
@@ -647,7 +661,7 @@ int fs_namespace_delete(fs_namespace *ns, const char *path, int recursive, int64
         removed = ns->removed_hook;
         arg = ns->removed_arg;
     }
-    ns->inode_count -= ns_free_subtree(node, removed, arg);
+    ns->inode_count -= ns_free_subtree(ns, node, removed, arg);
     return EMBER_OK;
 }
 
@@ -716,12 +730,90 @@ static int ns_lookup_file(const fs_namespace *ns, const char *path, inode **node
     return rc;
 }
 
-int fs_namespace_set_under_construction(fs_namespace *ns, const char *path, int uc) {
+/* ---- leases: files under construction ---------------------------------- */
+
+static void ns_uc_unlink(fs_namespace *ns, inode *n) {
+    if (n->uc_prev != NULL)
+        n->uc_prev->uc_next = n->uc_next;
+    else
+        ns->uc_head = n->uc_next;
+    if (n->uc_next != NULL)
+        n->uc_next->uc_prev = n->uc_prev;
+    n->uc_prev = n->uc_next = NULL;
+    free(n->holder);
+    n->holder = NULL;
+    n->st.under_construction = 0;
+}
+
+int fs_namespace_set_under_construction(fs_namespace *ns, const char *path, const char *holder) {
+    inode *node;
+    int rc = ns_lookup_file(ns, path, &node);
+    if (rc != EMBER_OK)
+        return rc;
+    if (holder == NULL) {
+        if (node->holder != NULL)
+            ns_uc_unlink(ns, node);
+        return EMBER_OK;
+    }
+    if (strlen(holder) >= FS_HOLDER_MAX)
+        return EMBER_EINVAL;
+    char *copy = strdup(holder);
+    if (copy == NULL)
+        return EMBER_ENOMEM;
+    if (node->holder == NULL) {
+        node->uc_next = ns->uc_head;
+        if (ns->uc_head != NULL)
+            ns->uc_head->uc_prev = node;
+        ns->uc_head = node;
+    }
+    free(node->holder);
+    node->holder = copy;
+    node->st.under_construction = 1;
+    return EMBER_OK;
+}
+
+int fs_namespace_holder(const fs_namespace *ns, const char *path, const char **holder) {
     inode *node;
     int rc = ns_lookup_file(ns, path, &node);
     if (rc == EMBER_OK)
-        node->st.under_construction = uc != 0;
+        *holder = node->holder;
     return rc;
+}
+
+/* n's full path into buf (FS_PATH_MAX + 1 bytes). */
+static void ns_path_of(const inode *n, char *buf) {
+    size_t len = 0;
+    for (const inode *p = n; p->parent != NULL; p = p->parent)
+        len += 1 + p->name_len;
+    assert(len <= FS_PATH_MAX);
+    buf[len] = '\0';
+    for (const inode *p = n; p->parent != NULL; p = p->parent) {
+        len -= p->name_len;
+        memcpy(buf + len, p->name, p->name_len);
+        buf[--len] = '/';
+    }
+}
+
+int fs_namespace_open_files(const fs_namespace *ns, fs_open_file_cb visit, void *arg) {
+    char path[FS_PATH_MAX + 1];
+    for (const inode *n = ns->uc_head; n != NULL; n = n->uc_next) {
+        ns_path_of(n, path);
+        int rc = visit(path, n->holder, n->blocks, n->nblocks, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return EMBER_OK;
+}
+
+int fs_namespace_remove_last_block(fs_namespace *ns, const char *path, uint64_t *block_id) {
+    inode *node;
+    int rc = ns_lookup_file(ns, path, &node);
+    if (rc != EMBER_OK)
+        return rc;
+    if (node->nblocks == 0)
+        return EMBER_ENOENT;
+    *block_id = node->blocks[--node->nblocks];
+    return EMBER_OK;
 }
 
 int fs_namespace_add_block(fs_namespace *ns, const char *path, uint64_t block_id) {

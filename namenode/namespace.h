@@ -130,9 +130,28 @@ int fs_namespace_set_times(fs_namespace *ns, const char *path, int64_t mtime_ms,
  * EMBER_EISDIR for a directory. */
 int fs_namespace_set_length(fs_namespace *ns, const char *path, uint64_t length);
 
-/* Marks a file under construction (open for writing) or complete.
- * EMBER_EISDIR for a directory. */
-int fs_namespace_set_under_construction(fs_namespace *ns, const char *path, int uc);
+/* Leases.  A file is under construction (open for writing) while it has a
+ * lease holder: the name of the client writing it (at most
+ * FS_HOLDER_MAX - 1 bytes; "" when unknown).  holder NULL marks the file
+ * complete.  EMBER_EISDIR for a directory. */
+#define FS_HOLDER_MAX 256
+int fs_namespace_set_under_construction(fs_namespace *ns, const char *path, const char *holder);
+
+/* The lease holder of a file, NULL when it is complete; valid until the
+ * file changes. */
+int fs_namespace_holder(const fs_namespace *ns, const char *path, const char **holder);
+
+/* Visits every file under construction (in no set order) with its path,
+ * holder and blocks.  The visitor must not change the namespace.  Stops
+ * at the first non-zero return of visit and returns it. */
+typedef int (*fs_open_file_cb)(const char *path, const char *holder, const uint64_t *blocks,
+                               size_t nblocks, void *arg);
+int fs_namespace_open_files(const fs_namespace *ns, fs_open_file_cb visit, void *arg);
+
+/* Takes the last block off a file's list (lease recovery found no replica
+ * of it); its id comes back in *block_id.  EMBER_ENOENT when the file has
+ * no block. */
+int fs_namespace_remove_last_block(fs_namespace *ns, const char *path, uint64_t *block_id);
 
 /* Appends a block id to a file's block list.  EMBER_EISDIR. */
 int fs_namespace_add_block(fs_namespace *ns, const char *path, uint64_t block_id);

@@ -17,7 +17,16 @@
  * under-replicated or dfs.namenode.reconstruction.pending.timeout passes,
  * when it is scheduled again.  Surplus replicas of over-replicated blocks
  * are dropped from the map and deleted.  A block with no replica at all
- * (missing) has nothing to copy from: fsck reports it. */
+ * (missing) has nothing to copy from: fsck reports it.
+ *
+ * Decommission (dfsadmin -decommission): the node stops taking new
+ * blocks (namenode_candidates) and its replicas stop counting
+ * (block_manager_set_retiring), so the monitor copies each of its blocks
+ * to other nodes -- from any holder, the retiring one included -- while
+ * its own replicas stay readable: no block ever has fewer copies than
+ * before.  Once none of its blocks is under-replicated without it, the
+ * node is decommissioned: its replicas leave the map and its reports are
+ * ignored from then on (the replicas stay on its disks, as in HDFS). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +52,9 @@ static void replication_expire(namenode *nn, int64_t now) {
         const pending_replication *p = &nn->pending_repl[i];
         const block_entry *b = block_manager_get(nn->bm, p->block_id);
         int under = b != NULL && b->complete &&
-                    b->nreplicas < (int)(b->replication < BLOCK_MANAGER_MAX_REPLICAS
-                                             ? b->replication : BLOCK_MANAGER_MAX_REPLICAS);
+                    block_manager_counted(nn->bm, b) <
+                        (int)(b->replication < BLOCK_MANAGER_MAX_REPLICAS
+                                  ? b->replication : BLOCK_MANAGER_MAX_REPLICAS);
         if (!under)
             continue;
         if (now >= p->deadline_ms) {
@@ -80,8 +90,14 @@ static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
                                                                     : BLOCK_MANAGER_MAX_REPLICAS;
         int targets[BLOCK_MANAGER_MAX_REPLICAS];
         size_t ntargets = 0;
-        block_manager_choose_targets(nn->bm, nodes, nnodes, -1, want - (uint32_t)b->nreplicas,
-                                     b->replicas, (size_t)b->nreplicas, targets, &ntargets);
+        int counted = block_manager_counted(nn->bm, b);
+        if (b->nreplicas >= BLOCK_MANAGER_MAX_REPLICAS || (uint32_t)counted >= want)
+            continue;
+        uint32_t more = want - (uint32_t)counted;
+        if (more > (uint32_t)(BLOCK_MANAGER_MAX_REPLICAS - b->nreplicas))
+            more = (uint32_t)(BLOCK_MANAGER_MAX_REPLICAS - b->nreplicas);
+        block_manager_choose_targets(nn->bm, nodes, nnodes, -1, more, b->replicas,
+                                     (size_t)b->nreplicas, targets, &ntargets);
         if (ntargets == 0)
             continue; /* no node can take it now: every live node holds it */
         uint32_t utargets[BLOCK_MANAGER_MAX_REPLICAS];
@@ -100,13 +116,22 @@ static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
         if (nn->opts.send(nn->opts.send_arg, source, &msg) != EMBER_OK)
             continue;
         LOG_INFO("blk_%llu has %d of %u replicas: node %d copies it to %zu node(s)",
-                 (unsigned long long)b->block_id, b->nreplicas, b->replication, source, ntargets);
+                 (unsigned long long)b->block_id, counted, b->replication, source, ntargets);
         nn->pending_repl[nn->npending_repl++] =
             (pending_replication){.block_id = b->block_id,
                                   .deadline_ms = now + nn->opts.pending_timeout_ms};
     }
     free(nodes);
     free(ids);
+}
+
+/* The surplus replica to delete: the holder added last, never a retiring
+ * one (it does not count); -1 when there is none. */
+static int replication_victim(namenode *nn, const block_entry *b) {
+    for (int k = b->nreplicas - 1; k >= 0; k--)
+        if (!block_manager_is_retiring(nn->bm, b->replicas[k]))
+            return b->replicas[k];
+    return -1;
 }
 
 /* Deletes the surplus replicas of over-replicated blocks (the holders
@@ -116,8 +141,10 @@ static void replication_trim(namenode *nn) {
     size_t n = block_manager_over_replicated(nn->bm, ids, REPLICATION_BATCH);
     for (size_t i = 0; i < n; i++) {
         const block_entry *b = block_manager_get(nn->bm, ids[i]);
-        while (b != NULL && b->nreplicas > (int)b->replication) {
-            int rank = b->replicas[b->nreplicas - 1];
+        while (b != NULL && block_manager_counted(nn->bm, b) > (int)b->replication) {
+            int rank = replication_victim(nn, b);
+            if (rank < 0)
+                break;
             uint64_t id = b->block_id;
             block_manager_remove_replica(nn->bm, id, rank);
             LOG_INFO("blk_%llu is over-replicated: deleting the replica on node %d",
@@ -136,8 +163,10 @@ static void replication_trim(namenode *nn) {
 
 void namenode_replica_added(namenode *nn, uint64_t block_id) {
     const block_entry *b = block_manager_get(nn->bm, block_id);
-    if (b == NULL || b->nreplicas < (int)(b->replication < BLOCK_MANAGER_MAX_REPLICAS
-                                              ? b->replication : BLOCK_MANAGER_MAX_REPLICAS))
+    if (b == NULL ||
+        block_manager_counted(nn->bm, b) < (int)(b->replication < BLOCK_MANAGER_MAX_REPLICAS
+                                                     ? b->replication
+                                                     : BLOCK_MANAGER_MAX_REPLICAS))
         return;
     /* Done: forget the pending entry now, so that a replica lost later
      * is scheduled at once rather than after the pending timeout. */
@@ -167,6 +196,64 @@ void namenode_redundancy_tick(event_loop *loop, void *arg) {
         replication_schedule(nn, now, bs.missing);
     if (bs.over_replicated > 0)
         replication_trim(nn);
+    replication_decommission_progress(nn);
+}
+
+/* ---- decommission ---------------------------------------------------------- */
+
+static const char *const admin_names[] = {
+    [NN_ADMIN_NORMAL] = "Normal",
+    [NN_ADMIN_DECOMMISSIONING] = "Decommission in progress",
+    [NN_ADMIN_DECOMMISSIONED] = "Decommissioned",
+};
+
+const char *namenode_admin_state(const namenode *nn, int rank) {
+    if (nn == NULL || rank <= 0 || rank >= nn->opts.world_size)
+        return admin_names[NN_ADMIN_NORMAL];
+    return admin_names[nn->admin[rank]];
+}
+
+int namenode_node_decommissioned(const namenode *nn, int rank) {
+    return rank > 0 && rank < nn->opts.world_size && nn->admin[rank] == NN_ADMIN_DECOMMISSIONED;
+}
+
+void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m) {
+    int rank = (int)m->rank;
+    const node_entry *e = rank > 0 && rank < nn->opts.world_size
+                              ? node_registry_get(nn->opts.registry, rank)
+                              : NULL;
+    char msg[256];
+    if (e == NULL || e->role != NODE_ROLE__ROLE_CORE) {
+        snprintf(msg, sizeof(msg), "node-%u is not a core node (a datanode) of this cluster",
+                 m->rank);
+        gateway_reply_error(nn->gw, conn, EMBER_ENOENT, msg);
+        return;
+    }
+    if (nn->admin[rank] == NN_ADMIN_NORMAL) {
+        int rc = block_manager_set_retiring(nn->bm, rank, 1);
+        if (rc != EMBER_OK) {
+            gateway_reply_error(nn->gw, conn, rc, "out of memory");
+            return;
+        }
+        nn->admin[rank] = NN_ADMIN_DECOMMISSIONING;
+        LOG_INFO("decommissioning node %d: its blocks are copied elsewhere first", rank);
+    }
+    DfsResult res = DFS_RESULT__INIT;
+    namenode_answer(nn, conn, &res, 0);
+}
+
+void replication_decommission_progress(namenode *nn) {
+    for (int rank = 1; rank < nn->opts.world_size; rank++) {
+        if (nn->admin[rank] != NN_ADMIN_DECOMMISSIONING ||
+            block_manager_retiring_pending(nn->bm, rank) > 0)
+            continue;
+        size_t n = block_manager_node_lost(nn->bm, rank);
+        block_manager_set_retiring(nn->bm, rank, 0);
+        nn->admin[rank] = NN_ADMIN_DECOMMISSIONED;
+        LOG_INFO("node %d decommissioned: every one of its blocks has its replication without "
+                 "it (%zu replica(s) left out of the map)",
+                 rank, n);
+    }
 }
 
 void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m) {

@@ -60,7 +60,7 @@ static int check_storage(const StorageReport *s) {
 
 static int check_node_report(const NodeReport *n) {
     if (n == NULL || check_role(n->role) || check_name(n->hostname, 1) || n->hwloc == NULL ||
-        check_storage(n->storage) || check_name(n->rack, 1))
+        check_storage(n->storage) || check_name(n->rack, 1) || check_name(n->admin_state, 1))
         return EMBER_EPROTO;
     return EMBER_OK;
 }
@@ -284,6 +284,8 @@ int message_check_client(const ClientMessage *msg) {
         return (msg->complete && !check_path(msg->complete->path) &&
                 !check_name(msg->complete->client_name, 1))
                    ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_DECOMMISSION:
+        return msg->decommission != NULL ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_RENEW_LEASE:
         return (msg->renew_lease && !check_name(msg->renew_lease->client_name, 0))
                    ? EMBER_OK : EMBER_EPROTO;

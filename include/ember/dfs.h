@@ -115,8 +115,35 @@ int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len);
  * of the current pipeline. */
 int ember_dfs_hflush(ember_dfs_file *f);
 
+/* Opens an existing file for appending (HDFS's append): writes continue
+ * at its end -- in its last block while that has room, through the
+ * block's current replicas -- and close completes it again. */
+int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out);
+
+/* Leases.  Every writer of a handle holds the file's lease in the
+ * handle's client name; the library renews it while the handle's writers
+ * write, hflush or close (every half soft limit, as the namenode says).  A
+ * program that keeps a file open without writing for longer calls
+ * ember_dfs_renew_lease() itself; a writer that stops renewing loses its
+ * files to lease recovery after the hard limit (then closed at a length
+ * every datanode of the last block has). */
+const char *ember_dfs_client_name(const ember_dfs *dfs);
+int ember_dfs_renew_lease(ember_dfs *dfs);
+
+/* Recovers the lease of a file left open by a writer (hdfs debug
+ * recoverLease): *closed is 1 when the file is closed now, 0 when recovery
+ * has started (ask again a little later). */
+int ember_dfs_recover_lease(ember_dfs *dfs, const char *path, int *closed);
+
 /* Opens an existing file for reading. */
 int ember_dfs_open(ember_dfs *dfs, const char *path, ember_dfs_file **out);
+
+/* Short-circuit local reads (dfs.client.read.shortcircuit, on by
+ * default): a reader on a datanode's host gets the replica's files from
+ * the datanode's unix socket and reads them itself, every checksum
+ * verified, falling back to TCP whenever that is not possible.  on = 0
+ * makes the handle's readers use TCP only. */
+void ember_dfs_set_short_circuit(ember_dfs *dfs, int on);
 
 /* Reads up to len bytes at the current position; *got is 0 at the end. */
 int ember_dfs_read(ember_dfs_file *f, void *buf, size_t len, size_t *got);
@@ -132,5 +159,25 @@ uint64_t ember_dfs_file_length(const ember_dfs_file *f);
 /* Closes a stream; for a writer, finishes the last block and completes the
  * file (a failure here means the file is not complete).  Frees f. */
 int ember_dfs_close_file(ember_dfs_file *f);
+
+/* ---- file checksums (hadoop fs -checksum) ----------------------------- */
+
+#define EMBER_DFS_CHECKSUM_LEN 28 /* Hadoop's MD5MD5CRC32FileChecksum.LENGTH */
+
+/* A file's checksum, HDFS's MD5MD5CRC32FileChecksum: equal for equal
+ * content written with equal block sizes, in ember or in Hadoop. */
+typedef struct {
+    char algorithm[64]; /* "MD5-of-<crcPerBlock>MD5-of-512CRC32C" */
+    uint8_t bytes[EMBER_DFS_CHECKSUM_LEN]; /* big-endian bytesPerCRC (4), crcPerBlock (8), MD5 */
+    size_t length;                         /* bytes used: EMBER_DFS_CHECKSUM_LEN */
+} ember_dfs_checksum;
+
+/* Computes path's checksum as Hadoop's DFSClient.getFileChecksum does:
+ * each block's MD5-of-CRCs from one of its datanodes (trying the replicas
+ * in order, every chunk verified there), then the MD5 of those.  A file
+ * without blocks gets Hadoop's fixed "MD5-of-0MD5-of-0CRC32" value.
+ * EMBER_EISDIR for a directory, EMBER_EIO when a block's replicas all
+ * failed. */
+int ember_dfs_get_checksum(ember_dfs *dfs, const char *path, ember_dfs_checksum *out);
 
 #endif

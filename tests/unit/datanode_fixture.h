@@ -81,7 +81,15 @@ typedef struct {
     int last;
     size_t n;
     uint64_t ids[8], gss[8], lens[8];
+    size_t nrbw; /* the rbw replicas listed (last piece) */
+    uint64_t rbw_ids[8], rbw_gss[8], rbw_lens[8];
 } report_record;
+
+typedef struct {
+    int source;
+    uint64_t block_id, recovery_id, gen_stamp, length;
+    int found, finalized;
+} recovery_record; /* a ReplicaRecoveryInfo */
 
 struct fixture {
     char tmp[64];
@@ -101,7 +109,10 @@ struct fixture {
     int nreports;
     bad_record bad[MAX_RECORDS]; /* RankMessage.bad_replica */
     int nbad;
-    int unexpected; /* messages nobody took */
+    recovery_record recoveries[MAX_RECORDS];
+    int nrecoveries;
+    int64_t io_timeout_ms; /* for nodes started from now on (0: IO_TIMEOUT_MS) */
+    int unexpected;        /* messages nobody took */
 };
 
 static int fake_send(void *arg, int dest, const RankMessage *msg) {
@@ -152,6 +163,18 @@ static void primary_take(struct fixture *f, int source, const RankMessage *msg) 
             rec->gss[i] = r->gen_stamps[i];
             rec->lens[i] = r->lengths[i];
         }
+        rec->nrbw = r->n_rbw_block_ids;
+        for (size_t i = 0; i < r->n_rbw_block_ids && i < 8; i++) {
+            rec->rbw_ids[i] = r->rbw_block_ids[i];
+            rec->rbw_gss[i] = r->rbw_gen_stamps[i];
+            rec->rbw_lens[i] = r->rbw_lengths[i];
+        }
+    } else if (msg->body_case == RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO &&
+               f->nrecoveries < MAX_RECORDS) {
+        const ReplicaRecoveryInfo *ri = msg->replica_recovery_info;
+        f->recoveries[f->nrecoveries++] =
+            (recovery_record){source,     ri->block_id, ri->recovery_id, ri->gen_stamp,
+                              ri->length, ri->found,    ri->finalized};
     } else if (msg->body_case == RANK_MESSAGE__BODY_BAD_REPLICA && f->nbad < MAX_RECORDS) {
         f->bad[f->nbad++] =
             (bad_record){source, msg->bad_replica->block_id, msg->bad_replica->rank};
@@ -201,7 +224,7 @@ static int start_node(struct fixture *f, int rank, int64_t scan_rate, int64_t sc
                           .data_dirs = f->dirs[rank],
                           .bind_addr = "127.0.0.1",
                           .port = 0,
-                          .io_timeout_ms = IO_TIMEOUT_MS,
+                          .io_timeout_ms = f->io_timeout_ms > 0 ? f->io_timeout_ms : IO_TIMEOUT_MS,
                           .scan_bytes_per_sec = scan_rate,
                           .scan_period_ms = scan_period_ms,
                           .send = fake_send,
@@ -281,6 +304,14 @@ static int never(struct fixture *f, const void *arg) {
 /* Runs the loop for ms (to let timers and the transport settle). */
 static void run_for(struct fixture *f, int64_t ms) { run_until(f, never, NULL, ms); }
 
+/* Stops rank's datanode and starts it again on the same directory (no
+ * block scanner), as a datanode restart does. */
+static void restart_node(struct fixture *f, int rank) {
+    datanode_destroy(f->dn[rank]);
+    f->dn[rank] = NULL;
+    assert_int_equal(start_node(f, rank, 0, 0), 0);
+}
+
 /* ---- replicas on disk ------------------------------------------------------------- */
 
 /* Files of block id under rank's current/<sub> (blk_<id> and its meta). */
@@ -314,6 +345,51 @@ static int received_count(struct fixture *f, uint64_t id) {
     for (int i = 0; i < f->nreceived; i++)
         n += f->received[i].block_id == id;
     return n;
+}
+
+/* Size of rank's rbw data file of block id (-1: none). */
+static long long rbw_data_size(struct fixture *f, int rank, uint64_t id) {
+    char path[256];
+    snprintf(path, sizeof(path), "%s/current/rbw/blk_%llu", f->dirs[rank], (unsigned long long)id);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static int more_reports(struct fixture *f, const void *arg) {
+    return f->nreports > *(const int *)arg;
+}
+
+/* Has rank send a block report and returns the valid length its last
+ * piece gives for an rbw replica of id at gen stamp gs, or -1 when it
+ * lists none (-2: no report came). */
+static long long reported_rbw(struct fixture *f, int rank, uint64_t id, uint64_t gs) {
+    int before = f->nreports;
+    datanode_send_block_report(f->dn[rank]);
+    for (;;) {
+        if (!run_until(f, more_reports, &before, 1000))
+            return -2;
+        const report_record *rep = &f->reports[before++];
+        if (rep->source != rank || !rep->last)
+            continue;
+        for (size_t i = 0; i < rep->nrbw && i < 8; i++)
+            if (rep->rbw_ids[i] == id && rep->rbw_gss[i] == gs)
+                return (long long)rep->rbw_lens[i];
+        return -1;
+    }
+}
+
+/* Waits (up to timeout_ms) until rank reports an rbw replica of (id, gs)
+ * -- its writer then stopped -- and returns its valid length, or -1. */
+static long long wait_rbw(struct fixture *f, int rank, uint64_t id, uint64_t gs,
+                          int64_t timeout_ms) {
+    int64_t deadline = clock_monotonic_ms() + timeout_ms;
+    for (;;) {
+        f->nreports = 0; /* make room: only MAX_RECORDS reports are kept */
+        long long len = reported_rbw(f, rank, id, gs);
+        if (len >= 0 || clock_monotonic_ms() > deadline)
+            return len;
+        run_for(f, 30);
+    }
 }
 
 /* ---- test data and tokens ---------------------------------------------------------- */
@@ -389,6 +465,9 @@ typedef struct {
     size_t packet_size;    /* data bytes per packet, a multiple of 512 (0: 64 KiB) */
     const size_t *sizes;   /* or each packet's size, nsizes packets (as after hflushes) */
     size_t nsizes;
+    int64_t stall_after;       /* send this many packets, then only read replies (-1: never) */
+    uint64_t append_gen_stamp; /* an append to the finalized replica of this gen stamp */
+    uint64_t offset;           /* the first packet's offset (an append: the replica's length) */
 } write_spec;
 
 typedef struct {
@@ -460,6 +539,7 @@ static void child_write(const void *arg, void *out) {
     req.token = &token;
     req.downstream = (uint32_t *)s->downstream;
     req.n_downstream = s->n_downstream;
+    req.append_gen_stamp = s->append_gen_stamp;
     DataMessage msg = DATA_MESSAGE__INIT;
     msg.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
     msg.write_block = &req;
@@ -482,6 +562,8 @@ static void child_write(const void *arg, void *out) {
             frame_reader_destroy(reader);
             return;
         }
+        if (s->stall_after >= 0 && (int64_t)k == s->stall_after)
+            break;
         while (s->window > 0 && (int64_t)k - res->nacks >= s->window && !ended)
             ended = child_write_reply(fd, reader, start, res) < 0 || res->failed ||
                     res->error_code != 0;
@@ -497,7 +579,7 @@ static void child_write(const void *arg, void *out) {
             crcs[0] ^= 1;
         Packet pkt = PACKET__INIT;
         pkt.seqno = k;
-        pkt.offset = off;
+        pkt.offset = s->offset + off;
         pkt.data.data = (uint8_t *)s->data + off;
         pkt.data.len = n;
         pkt.crcs = crcs;
@@ -653,10 +735,17 @@ static void child_raw(const void *arg, void *out) {
     frame_reader_destroy(reader);
 }
 
-/* Forks a child running fn(spec, result) and runs the loop until it
- * exits; the child's result comes back in result. */
-static void run_child(struct fixture *f, void (*fn)(const void *, void *), const void *spec,
-                      void *result, size_t result_len) {
+/* A client child started by child_start(). */
+typedef struct {
+    pid_t pid;
+    int fd;              /* the read end of its result pipe */
+    int64_t deadline_ms; /* it must have exited by then */
+} child_proc;
+
+/* Forks a child running fn(spec, result) that writes result_len bytes of
+ * result back through a pipe; the parent goes on (child_finish() waits). */
+static child_proc child_start(void (*fn)(const void *, void *), const void *spec, void *result,
+                              size_t result_len) {
     int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t pid = fork();
@@ -669,21 +758,34 @@ static void run_child(struct fixture *f, void (*fn)(const void *, void *), const
         _exit(n == (ssize_t)result_len ? 0 : 1);
     }
     close(p[1]);
-    int64_t deadline = clock_monotonic_ms() + CHILD_DEADLINE_MS;
+    return (child_proc){pid, p[0], clock_monotonic_ms() + CHILD_DEADLINE_MS};
+}
+
+/* Runs the loop until the child exits (killed past its deadline: a test
+ * failure) and reads its result. */
+static void child_finish(struct fixture *f, child_proc *c, void *result, size_t result_len) {
     int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (clock_monotonic_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            close(p[0]);
+    while (waitpid(c->pid, &status, WNOHANG) == 0) {
+        if (clock_monotonic_ms() > c->deadline_ms) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, &status, 0);
+            close(c->fd);
             fail_msg("client child did not finish within %d ms", CHILD_DEADLINE_MS);
         }
         event_loop_run_once(f->loop, 10);
     }
-    ssize_t n = read(p[0], result, result_len);
-    close(p[0]);
+    ssize_t n = read(c->fd, result, result_len);
+    close(c->fd);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(n, (ssize_t)result_len);
+}
+
+/* Forks a child running fn(spec, result) and runs the loop until it
+ * exits; the child's result comes back in result. */
+static void run_child(struct fixture *f, void (*fn)(const void *, void *), const void *spec,
+                      void *result, size_t result_len) {
+    child_proc c = child_start(fn, spec, result, result_len);
+    child_finish(f, &c, result, result_len);
 }
 
 static write_spec write_spec_for(struct fixture *f, int first, uint64_t id, const uint8_t *data,
@@ -695,7 +797,8 @@ static write_spec write_spec_for(struct fixture *f, int first, uint64_t id, cons
                     .data = data,
                     .len = len,
                     .corrupt_seqno = -1,
-                    .close_after = -1};
+                    .close_after = -1,
+                    .stall_after = -1};
     for (int r = 1; r <= NODES; r++)
         if (r != first)
             s.downstream[s.n_downstream++] = (uint32_t)r;
@@ -750,6 +853,31 @@ static void flip_byte(struct fixture *f, int rank, uint64_t id, off_t offset) {
 static void inject(struct fixture *f, int source, int dest, const RankMessage *msg) {
     endpoint ep = {f, source};
     assert_int_equal(fake_send(&ep, dest, msg), 0);
+}
+
+/* InitReplicaRecovery {id, recovery_id} from source to dest. */
+static void inject_init_recovery(struct fixture *f, int source, int dest, uint64_t id,
+                                 uint64_t recovery_id) {
+    InitReplicaRecovery m = INIT_REPLICA_RECOVERY__INIT;
+    m.block_id = id;
+    m.recovery_id = recovery_id;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY;
+    msg.init_replica_recovery = &m;
+    inject(f, source, dest, &msg);
+}
+
+/* UpdateReplica {id, recovery_id, length} from source to dest. */
+static void inject_update_replica(struct fixture *f, int source, int dest, uint64_t id,
+                                  uint64_t recovery_id, uint64_t length) {
+    UpdateReplica m = UPDATE_REPLICA__INIT;
+    m.block_id = id;
+    m.recovery_id = recovery_id;
+    m.length = length;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_UPDATE_REPLICA;
+    msg.update_replica = &m;
+    inject(f, source, dest, &msg);
 }
 
 

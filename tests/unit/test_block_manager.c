@@ -218,24 +218,26 @@ static void test_add_replica_rules(void **state) {
     assert_int_equal(block_manager_add(bm, 77, 2000, 3), 0);
     assert_int_equal(block_manager_add_replica(bm, 77, -1, 2000, 0), EMBER_EINVAL);
 
-    /* Under construction: any length, the same or a newer gen stamp. */
+    /* Under construction: any length, the same or a newer gen stamp; an
+     * older one is neither counted nor to be deleted (lease recovery may
+     * need it). */
     assert_int_equal(block_manager_add_replica(bm, 77, 1, 2000, 5), 0);
     assert_int_equal(block_manager_add_replica(bm, 77, 2, 2001, 9), 0);
-    assert_int_equal(block_manager_add_replica(bm, 77, 3, 1999, 9), EMBER_ESTATE);
+    assert_int_equal(block_manager_add_replica(bm, 77, 3, 1999, 9), EMBER_EAGAIN);
     assert_int_equal(block_manager_get(bm, 77)->nreplicas, 2);
 
     /* Twice is fine and changes nothing. */
     assert_int_equal(block_manager_add_replica(bm, 77, 1, 2000, 5), 0);
     assert_int_equal(block_manager_get(bm, 77)->nreplicas, 2);
 
-    /* A stale report from a recorded holder drops its replica. */
-    assert_int_equal(block_manager_add_replica(bm, 77, 1, 1999, 5), EMBER_ESTATE);
+    /* Complete: a stale report from a recorded holder drops its replica. */
+    assert_int_equal(block_manager_complete(bm, 77, 1000), 0);
+    assert_int_equal(block_manager_add_replica(bm, 77, 1, 1999, 1000), EMBER_ESTATE);
     assert_int_equal(block_manager_get(bm, 77)->nreplicas, 1);
     assert_false(has_replica(bm, 77, 1));
     assert_true(has_replica(bm, 77, 2));
 
     /* Complete: the length must match. */
-    assert_int_equal(block_manager_complete(bm, 77, 1000), 0);
     assert_int_equal(block_manager_add_replica(bm, 77, 4, 2000, 999), EMBER_ESTATE);
     assert_int_equal(block_manager_add_replica(bm, 77, 4, 2000, 1000), 0);
     assert_int_equal(block_manager_add_replica(bm, 77, 2, 2000, 1001), EMBER_ESTATE);
@@ -251,6 +253,78 @@ static void test_add_replica_rules(void **state) {
     assert_int_equal(block_manager_add_replica(bm, 77, 100, 2000, 1000), 0);
     assert_int_equal(block_manager_get(bm, 77)->nreplicas, MAXR);
     assert_false(has_replica(bm, 77, 500));
+}
+
+/* Append reopens a complete block under a new gen stamp, forgetting its
+ * replicas; recovery completes one under a newer one; both move the gen
+ * stamp counter past the stamps they set. */
+static void test_reopen_and_recover(void **state) {
+    block_manager *bm = *state;
+    uint64_t id, gs, last_id, last_gs;
+    block_manager_allocate(bm, &id, &gs);
+    assert_int_equal(block_manager_add(bm, id, gs, 2), 0);
+    assert_int_equal(block_manager_complete(bm, id, 700), 0);
+    assert_int_equal(block_manager_add_replica(bm, id, 1, gs, 700), 0);
+    assert_int_equal(block_manager_reopen(bm, id, gs - 1), EMBER_EINVAL);
+    assert_int_equal(block_manager_reopen(bm, id + 1000, gs + 1), EMBER_ENOENT);
+    assert_int_equal(block_manager_reopen(bm, id, gs + 5), 0);
+    const block_entry *e = block_manager_get(bm, id);
+    assert_int_equal(e->complete, 0);
+    assert_int_equal(e->length, 700);
+    assert_int_equal(e->nreplicas, 0);
+    assert_int_equal(e->gen_stamp, gs + 5);
+    block_manager_last_ids(bm, &last_id, &last_gs);
+    assert_int_equal(last_gs, gs + 5);
+    assert_int_equal(block_manager_next_gen_stamp(bm), gs + 6);
+    /* The old replica is kept out of the count, not deleted. */
+    assert_int_equal(block_manager_add_replica(bm, id, 1, gs, 700), EMBER_EAGAIN);
+    assert_int_equal(block_manager_recovered(bm, id, gs + 6, 650), 0);
+    e = block_manager_get(bm, id);
+    assert_int_equal(e->complete, 1);
+    assert_int_equal(e->length, 650);
+    assert_int_equal(e->gen_stamp, gs + 6);
+    assert_int_equal(block_manager_add_replica(bm, id, 2, gs + 6, 650), 0);
+    assert_int_equal(block_manager_add_replica(bm, id, 1, gs, 700), EMBER_ESTATE);
+}
+
+/* A retiring (decommissioning) rank's replicas do not count: its blocks
+ * are under-replicated until copied elsewhere, never over-replicated
+ * because of it; pending counts its blocks still short. */
+static void test_retiring(void **state) {
+    block_manager *bm = *state;
+    uint64_t ids[4];
+    block_manager_stats st;
+    assert_int_equal(block_manager_add(bm, 5, 2000, 3), 0);
+    assert_int_equal(block_manager_complete(bm, 5, 10), 0);
+    for (int r = 1; r <= 3; r++)
+        assert_int_equal(block_manager_add_replica(bm, 5, r, 2000, 10), 0);
+    assert_int_equal(block_manager_add(bm, 6, 2000, 1), 0);
+    assert_int_equal(block_manager_complete(bm, 6, 10), 0);
+    assert_int_equal(block_manager_add_replica(bm, 6, 3, 2000, 10), 0);
+    assert_int_equal(block_manager_under_replicated(bm, ids, 4), 0);
+    assert_int_equal(block_manager_set_retiring(bm, -1, 1), EMBER_EINVAL);
+    assert_int_equal(block_manager_set_retiring(bm, 2, 1), 0);
+    assert_int_equal(block_manager_set_retiring(bm, 2, 1), 0); /* twice: once */
+    assert_true(block_manager_is_retiring(bm, 2));
+    assert_false(block_manager_is_retiring(bm, 3));
+    assert_int_equal(block_manager_counted(bm, block_manager_get(bm, 5)), 2);
+    assert_int_equal(block_manager_under_replicated(bm, ids, 4), 1);
+    assert_int_equal(ids[0], 5);
+    assert_int_equal(block_manager_retiring_pending(bm, 2), 1);
+    assert_int_equal(block_manager_retiring_pending(bm, 3), 1); /* block 5 again: short anyway */
+    /* A copy elsewhere: safe, and four on disk are not too many. */
+    assert_int_equal(block_manager_add_replica(bm, 5, 4, 2000, 10), 0);
+    assert_int_equal(block_manager_retiring_pending(bm, 2), 0);
+    assert_int_equal(block_manager_under_replicated(bm, ids, 4), 0);
+    assert_int_equal(block_manager_over_replicated(bm, ids, 4), 0);
+    block_manager_get_stats(bm, &st);
+    assert_int_equal(st.under_replicated, 0);
+    assert_int_equal(st.over_replicated, 0);
+    /* Back to normal: now it counts, and block 5 has one too many. */
+    assert_int_equal(block_manager_set_retiring(bm, 2, 0), 0);
+    assert_false(block_manager_is_retiring(bm, 2));
+    assert_int_equal(block_manager_over_replicated(bm, ids, 4), 1);
+    assert_int_equal(ids[0], 5);
 }
 
 static void test_remove_replica(void **state) {
@@ -844,6 +918,8 @@ int main(void) {
         TEST(test_add_get_complete_remove),
         TEST(test_replication_above_max),
         TEST(test_add_replica_rules),
+        TEST(test_reopen_and_recover),
+        TEST(test_retiring),
         TEST(test_remove_replica),
         TEST(test_node_lost),
         TEST(test_process_report),

@@ -394,10 +394,15 @@ static void test_write(void **state) {
                               "dfs.datanode.socket.timeout = 30000ms\n"
                               "dfs.namenode.redundancy.interval = 1000ms\n"
                               "dfs.namenode.reconstruction.pending.timeout = 30000ms\n"
+                              "ember.namenode.lease-soft-limit = 60000ms\n"
+                              "dfs.namenode.lease-hard-limit-sec = 1200000ms\n"
+                              "dfs.namenode.lease-recheck-interval-ms = 2000ms\n"
                               "dfs.block.scanner.volume.bytes.per.second = 1048576\n"
                               "dfs.datanode.scan.period.hours = 1814400000ms\n"
                               "net.topology.table.file.name = \n"
-                              "ember.dfs.list.limit = 1000\n");
+                              "ember.dfs.list.limit = 1000\n"
+                              "dfs.client.read.shortcircuit = true\n"
+                              "dfs.domain.socket.path = \n");
 
     /* What config_write() prints, config_load_file() reads back. */
     write_temp_file(f, text);

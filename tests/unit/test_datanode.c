@@ -21,8 +21,15 @@
  * not a request, none in time) and no secret; a wrong CRC; a downstream
  * that never answers (io_timeout 300 ms), before and after the last
  * packet; packets that end and start mid-chunk (hflush); a client more
- * than 128 packets ahead; a client that closes
- * mid-block; a corrupt replica; DeleteBlocks; block reports; read edge
+ * than 128 packets ahead; a client that closes mid-block (each failed
+ * write keeps what was written in rbw/ on every node, reported as rbw,
+ * found again after a restart, removed by DeleteBlocks); block recovery
+ * (InitReplicaRecovery stopping a client's write through three nodes,
+ * UpdateReplica finalizing mid-chunk under the recovery id, repeated,
+ * refused, from a non-primary, a node without the block, a finalized
+ * replica renamed); append through two nodes (mid-chunk, new gen stamp,
+ * wrong old gen stamp, a downstream without the replica); block reports
+ * with rbw replicas; a corrupt replica; DeleteBlocks; block reports; read edge
  * cases (partial chunk, empty, past the end, gen stamp, unknown block),
  * a duplicate block; clients that shut their sending side early; a read
  * larger than the output queue's bound; storage figures.  Replication and the
@@ -242,8 +249,13 @@ static void test_wrong_crc(void **state) {
     assert_true(res.nacks <= 2);
     assert_non_null(strstr(res.failed_message, "checksum"));
     assert_true(res.eof);
-    /* The downstream replicas go when their upstream falls silent. */
-    assert_true(run_until(f, no_replica_anywhere, &id, 2000));
+    /* Nothing of the bad packet was written; the two before it stay in
+     * rbw/ everywhere (downstream once the upstream falls silent), waiting
+     * for block recovery, and nothing was reported finalized. */
+    for (int r = 1; r <= NODES; r++) {
+        assert_int_equal(wait_rbw(f, r, id, 1000 + id, 2000), 2 * PACKET);
+        assert_int_equal(replica_files(f, r, id, "finalized"), 0);
+    }
     assert_int_equal(received_count(f, id), 0);
     free(data);
 }
@@ -272,7 +284,11 @@ static void test_downstream_silent(void **state) {
     assert_true(res.eof);
     assert_true(res.elapsed_ms >= IO_TIMEOUT_MS - 50);
     assert_true(res.elapsed_ms < 4 * IO_TIMEOUT_MS);
-    assert_true(run_until(f, no_replica_anywhere, &id, 1000));
+    /* The two nodes that wrote the two packets keep them; the third got
+     * nothing. */
+    for (int r = 1; r <= 2; r++)
+        assert_int_equal(wait_rbw(f, r, id, 1000 + id, 1000), 2 * PACKET);
+    assert_int_equal(replica_files(f, 3, id, "rbw") + replica_files(f, 3, id, "finalized"), 0);
     assert_int_equal(received_count(f, id), 0);
 
     /* All packets at once: the first two nodes finalize on the last
@@ -324,7 +340,9 @@ static void test_unaligned_packets(void **state) {
     assert_true(res.failed);
     assert_int_equal(res.failed_rank, 1);
     assert_non_null(strstr(res.failed_message, "checksum mismatch in packet 4"));
-    assert_true(run_until(f, no_replica_anywhere, &id, 2000));
+    /* The 2148 bytes before it stay, the partial chunk's CRC with them. */
+    for (int r = 1; r <= NODES; r++)
+        assert_int_equal(wait_rbw(f, r, id, 1000 + id, 2000), 2148);
 }
 
 /* A client that runs more than 128 packets ahead of the acks is failed. */
@@ -346,7 +364,10 @@ static void test_window_overflow(void **state) {
     assert_non_null(strstr(res.failed_message, "more than 128 packets"));
     assert_true(res.elapsed_ms < 2 * IO_TIMEOUT_MS); /* not a timeout */
     assert_true(res.eof);
-    assert_true(no_replica_anywhere(f, &id));
+    /* Rank 1 wrote the 128 packets it forwarded; rank 2 heard none. */
+    assert_int_equal(wait_rbw(f, 1, id, 1000 + id, 1000), 128 * 512);
+    for (int r = 2; r <= NODES; r++)
+        assert_int_equal(replica_files(f, r, id, "rbw") + replica_files(f, r, id, "finalized"), 0);
     free(data);
 }
 
@@ -364,8 +385,34 @@ static void test_client_closes_mid_block(void **state) {
     assert_int_equal(res.npackets, 2);
     assert_int_equal(f->packets_to[2], 2);
     assert_int_equal(f->packets_to[3], 2);
-    assert_true(run_until(f, no_replica_anywhere, &id, 2000));
+    /* What the client sent is kept everywhere, for block recovery. */
+    for (int r = 1; r <= NODES; r++)
+        assert_int_equal(wait_rbw(f, r, id, 1000 + id, 2000), 2 * PACKET);
     assert_int_equal(received_count(f, id), 0);
+
+    /* A restarted datanode finds it again, at the same valid length. */
+    restart_node(f, 2);
+    assert_int_equal(reported_rbw(f, 2, id, 1000 + id), 2 * PACKET);
+    /* The same block cannot be written again over it... */
+    write_result again;
+    ws.close_after = -1;
+    ws.n_downstream = 0;
+    ws.port = datanode_port(f->dn[2]);
+    run_child(f, child_write, &ws, &again, sizeof(again));
+    assert_int_equal(again.error_code, EMBER_EEXIST);
+    /* ... and the primary removes an unwanted one with DeleteBlocks. */
+    DeleteBlocks del = DELETE_BLOCKS__INIT;
+    del.block_ids = &id;
+    del.n_block_ids = 1;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_DELETE_BLOCKS;
+    msg.delete_blocks = &del;
+    inject(f, 0, 2, &msg);
+    run_for(f, 50);
+    assert_int_equal(replica_files(f, 2, id, "rbw"), 0);
+    assert_int_equal(reported_rbw(f, 2, id, 1000 + id), -1);
+    assert_int_equal(replica_files(f, 3, id, "rbw"), 2);
+    assert_int_equal(f->unexpected, 0);
     free(data);
 }
 
@@ -584,6 +631,294 @@ static void test_storage(void **state) {
     assert_int_equal(du.used_bytes, 4096 + 16 + 4 * 8); /* data + meta */
 }
 
+/* ---- block recovery and append ------------------------------------------------------ */
+
+static int recovery_infos(struct fixture *f, const void *arg) {
+    return f->nrecoveries >= *(const int *)arg;
+}
+
+static int received_at_least(struct fixture *f, const void *arg) {
+    return f->nreceived >= *(const int *)arg;
+}
+
+/* The recovery info rank sent last about id, or NULL. */
+static const recovery_record *recovery_from(struct fixture *f, int rank, uint64_t id) {
+    for (int i = f->nrecoveries; i-- > 0;)
+        if (f->recoveries[i].source == rank && f->recoveries[i].block_id == id)
+            return &f->recoveries[i];
+    return NULL;
+}
+
+/* A client writes three packets through ranks 1, 2, 3 and then waits.
+ * An InitReplicaRecovery from a rank other than the primary changes
+ * nothing; from the primary it stops the write on every node (the client
+ * gets a failed ack naming the recovery, no BlockReceived), and each node
+ * answers with the three packets' bytes.  UpdateReplica then finalizes
+ * every replica mid-chunk under the recovery id, which a reader sees; a
+ * repeated UpdateReplica is answered again, one of another length not at
+ * all. */
+static void test_recovery_stops_write(void **state) {
+    struct fixture *f = *state;
+    /* A long I/O timeout: the write must be stopped by the recovery, not
+     * by the client's silence. */
+    f->io_timeout_ms = 3000;
+    for (int r = 1; r <= NODES; r++)
+        restart_node(f, r);
+    const size_t len = 5 * PACKET, written = 3 * PACKET;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 90);
+    uint64_t id = 300, rid = 5000;
+    write_spec ws = write_spec_for(f, 1, id, data, len);
+    ws.stall_after = 3;
+    write_result res;
+    child_proc child = child_start(child_write, &ws, &res, sizeof(res));
+    int64_t deadline = clock_monotonic_ms() + 3000;
+    while (rbw_data_size(f, 3, id) != (long long)written && clock_monotonic_ms() < deadline)
+        event_loop_run_once(f->loop, 10);
+    assert_int_equal(rbw_data_size(f, 3, id), written);
+
+    inject_init_recovery(f, 3, 1, id, rid); /* not the primary: ignored */
+    run_for(f, 50);
+    assert_int_equal(f->nrecoveries, 0);
+    assert_int_equal(reported_rbw(f, 1, id, 1000 + id), -1); /* still being written */
+
+    for (int r = 1; r <= NODES; r++)
+        inject_init_recovery(f, 0, r, id, rid);
+    int three = NODES;
+    assert_true(run_until(f, recovery_infos, &three, 2000));
+    for (int r = 1; r <= NODES; r++) {
+        const recovery_record *ri = recovery_from(f, r, id);
+        assert_non_null(ri);
+        assert_int_equal(ri->recovery_id, rid);
+        assert_true(ri->found);
+        assert_false(ri->finalized);
+        assert_int_equal(ri->gen_stamp, 1000 + id);
+        assert_int_equal(ri->length, written);
+    }
+    child_finish(f, &child, &res, sizeof(res));
+    assert_int_equal(res.rc, 0);
+    assert_int_equal(res.npackets, 3);
+    assert_int_equal(res.nacks, 3);
+    assert_true(res.acks_ok);
+    assert_true(res.failed);
+    assert_non_null(strstr(res.failed_message, "block recovery 5000"));
+    assert_true(res.eof);
+    run_for(f, 50);
+    assert_int_equal(received_count(f, id), 0);
+    for (int r = 1; r <= NODES; r++)
+        assert_int_equal(reported_rbw(f, r, id, 1000 + id), written);
+
+    /* The primary settles on a length inside a chunk. */
+    const uint64_t cut = written - 1000;
+    for (int r = 1; r <= NODES; r++)
+        inject_update_replica(f, 0, r, id, rid, cut);
+    assert_true(run_until(f, received_at_least, &three, 2000));
+    for (int i = 0; i < f->nreceived; i++) {
+        assert_int_equal(f->received[i].block_id, id);
+        assert_int_equal(f->received[i].gen_stamp, rid);
+        assert_int_equal(f->received[i].length, cut);
+    }
+    for (int r = 1; r <= NODES; r++) {
+        assert_int_equal(replica_files(f, r, id, "finalized"), 2);
+        assert_int_equal(replica_files(f, r, id, "rbw"), 0);
+        assert_int_equal(reported_rbw(f, r, id, 1000 + id), -1);
+    }
+    read_spec rs = read_spec_for(f, 2, id, data, cut, 0, UINT64_MAX);
+    rs.gen_stamp = rid;
+    read_result rr;
+    run_child(f, child_read, &rs, &rr, sizeof(rr));
+    assert_int_equal(rr.error_code, 0);
+    assert_true(rr.shape_ok && rr.data_ok && rr.crcs_ok && rr.got_last && rr.eof);
+    assert_int_equal(rr.end, cut);
+    rs.gen_stamp = 1000 + id; /* the old gen stamp is gone */
+    run_child(f, child_read, &rs, &rr, sizeof(rr));
+    assert_int_equal(rr.error_code, EMBER_ENOENT);
+
+    /* Again: answered again.  Another length, or a replica of a newer gen
+     * stamp than the recovery id: nothing. */
+    inject_update_replica(f, 0, 1, id, rid, cut);
+    int four = NODES + 1;
+    assert_true(run_until(f, received_at_least, &four, 2000));
+    inject_update_replica(f, 0, 1, id, rid, cut - 1);
+    inject_update_replica(f, 0, 1, id, rid - 1, cut);
+    inject_update_replica(f, 2, 3, id, rid + 1, cut); /* not the primary */
+    run_for(f, 50);
+    assert_int_equal(f->nreceived, NODES + 1);
+
+    /* A later recovery of the finalized replica finds it; one with an
+     * older id does not qualify. */
+    inject_init_recovery(f, 0, 2, id, rid + 10);
+    inject_init_recovery(f, 0, 3, id, rid - 10);
+    int five = NODES + 2;
+    assert_true(run_until(f, recovery_infos, &five, 2000));
+    const recovery_record *ri = recovery_from(f, 2, id);
+    assert_true(ri->found && ri->finalized);
+    assert_int_equal(ri->gen_stamp, rid);
+    assert_int_equal(ri->length, cut);
+    ri = recovery_from(f, 3, id);
+    assert_false(ri->found);
+    /* ... and UpdateReplica at the same length renames it. */
+    inject_update_replica(f, 0, 2, id, rid + 10, cut);
+    int five_received = NODES + 2;
+    assert_true(run_until(f, received_at_least, &five_received, 2000));
+    assert_int_equal(f->received[NODES + 1].gen_stamp, rid + 10);
+    rs.gen_stamp = rid + 10;
+    run_child(f, child_read, &rs, &rr, sizeof(rr));
+    assert_int_equal(rr.error_code, 0);
+    assert_true(rr.data_ok && rr.crcs_ok && rr.got_last);
+    assert_int_equal(rr.end, cut);
+    assert_int_equal(f->unexpected, 0);
+    free(data);
+}
+
+/* A node with no replica of the block says so. */
+static void test_recovery_nothing_here(void **state) {
+    struct fixture *f = *state;
+    inject_init_recovery(f, 0, 2, 4242, 77);
+    int one = 1;
+    assert_true(run_until(f, recovery_infos, &one, 1000));
+    const recovery_record *ri = recovery_from(f, 2, 4242);
+    assert_non_null(ri);
+    assert_int_equal(ri->recovery_id, 77);
+    assert_false(ri->found);
+    assert_int_equal(ri->length, 0);
+    inject_update_replica(f, 0, 2, 4242, 77, 0); /* nothing to finalize */
+    run_for(f, 50);
+    assert_int_equal(f->nreceived, 0);
+    assert_int_equal(f->unexpected, 0);
+}
+
+/* An append through ranks 1 and 2 to the finalized replica they hold,
+ * starting mid-chunk: both end with BlockReceived at the new gen stamp
+ * and the total length, and the whole replica reads back.  An append
+ * naming the wrong old gen stamp is refused; one whose downstream lacks
+ * the replica fails there, and rank 1 keeps its reopened replica in rbw/
+ * under the new gen stamp. */
+static void test_append(void **state) {
+    struct fixture *f = *state;
+    const size_t first = 1000, more = 70000, total = first + more;
+    uint8_t *data = malloc(total);
+    fill_data(data, total, 91);
+    uint64_t id = 310, gs = 1000 + id, new_gs = 2000;
+    write_spec ws = write_spec_for(f, 1, id, data, first);
+    ws.downstream[0] = 2;
+    ws.n_downstream = 1;
+    write_ok(f, &ws);
+    int two = 2;
+    assert_true(run_until(f, received_at_least, &two, 1000));
+
+    write_spec as = write_spec_for(f, 1, id, data + first, more);
+    as.downstream[0] = 2;
+    as.n_downstream = 1;
+    as.gen_stamp = new_gs;
+    as.append_gen_stamp = gs;
+    as.offset = first;
+    write_ok(f, &as); /* two packets, both starting mid-chunk */
+    int four = 4;
+    assert_true(run_until(f, received_at_least, &four, 1000));
+    int seen = 0;
+    for (int i = 2; i < 4; i++) {
+        assert_int_equal(f->received[i].block_id, id);
+        assert_int_equal(f->received[i].gen_stamp, new_gs);
+        assert_int_equal(f->received[i].length, total);
+        seen |= 1 << f->received[i].source;
+    }
+    assert_int_equal(seen, 0x6);
+    for (int r = 1; r <= 2; r++) {
+        read_spec rs = read_spec_for(f, r, id, data, total, 0, UINT64_MAX);
+        rs.gen_stamp = new_gs;
+        read_result rr;
+        run_child(f, child_read, &rs, &rr, sizeof(rr));
+        assert_int_equal(rr.error_code, 0);
+        assert_true(rr.shape_ok && rr.data_ok && rr.crcs_ok && rr.got_last && rr.eof);
+        assert_int_equal(rr.end, total);
+        assert_int_equal(replica_files(f, r, id, "finalized"), 2);
+        assert_int_equal(replica_files(f, r, id, "rbw"), 0);
+    }
+
+    /* The old gen stamp is not the replica's any more. */
+    write_result res;
+    as.gen_stamp = 3000;
+    run_child(f, child_write, &as, &res, sizeof(res));
+    assert_int_equal(res.error_code, EMBER_ENOENT);
+    assert_non_null(strstr(res.error_message, "no finalized replica"));
+    assert_int_equal(res.nacks, 0);
+    assert_int_equal(f->nreceived, 4);
+
+    /* Rank 3 has no replica: it refuses the append's first packet (the
+     * client waits for its ack before sending the second). */
+    as = write_spec_for(f, 1, id, data, 600);
+    as.downstream[0] = 3;
+    as.n_downstream = 1;
+    as.gen_stamp = 3000;
+    as.append_gen_stamp = new_gs;
+    as.offset = total;
+    as.packet_size = 512;
+    as.window = 1;
+    run_child(f, child_write, &as, &res, sizeof(res));
+    assert_true(res.failed);
+    assert_int_equal(res.failed_rank, 3);
+    assert_int_equal(res.nacks, 0);
+    assert_int_equal(res.npackets, 1);
+    assert_int_equal(wait_rbw(f, 1, id, 3000, 1000), total + 512);
+    assert_int_equal(replica_files(f, 1, id, "finalized"), 0);
+    assert_int_equal(replica_files(f, 3, id, "rbw") + replica_files(f, 3, id, "finalized"), 0);
+    assert_int_equal(f->nreceived, 4);
+    free(data);
+}
+
+/* Block reports list the replicas waiting for recovery, not those being
+ * written. */
+static void test_block_report_rbw(void **state) {
+    struct fixture *f = *state;
+    uint8_t data[3000];
+    fill_data(data, sizeof(data), 92);
+    write_spec ws = write_spec_for(f, 1, 400, data, 1500);
+    ws.n_downstream = 0;
+    write_ok(f, &ws); /* finalized */
+    ws = write_spec_for(f, 1, 401, data, sizeof(data));
+    ws.n_downstream = 0;
+    ws.packet_size = 1024;
+    ws.close_after = 2; /* 2048 bytes, then gone */
+    write_result res;
+    run_child(f, child_write, &ws, &res, sizeof(res));
+    /* A write in progress on rank 1 (three of its packets so far). */
+    f->io_timeout_ms = 3000;
+    restart_node(f, 1);
+    ws = write_spec_for(f, 1, 402, data, sizeof(data));
+    ws.n_downstream = 0;
+    ws.packet_size = 512;
+    ws.stall_after = 3;
+    child_proc child = child_start(child_write, &ws, &res, sizeof(res));
+    int64_t deadline = clock_monotonic_ms() + 3000;
+    while (rbw_data_size(f, 1, 402) != 1536 && clock_monotonic_ms() < deadline)
+        event_loop_run_once(f->loop, 10);
+    assert_int_equal(rbw_data_size(f, 1, 402), 1536);
+
+    f->nreports = 0;
+    datanode_send_block_report(f->dn[1]);
+    int none = 0;
+    assert_true(run_until(f, more_reports, &none, 1000));
+    assert_int_equal(f->nreports, 1);
+    const report_record *rep = &f->reports[0];
+    assert_int_equal(rep->source, 1);
+    assert_true(rep->last);
+    assert_int_equal(rep->n, 1);
+    assert_int_equal(rep->ids[0], 400);
+    assert_int_equal(rep->lens[0], 1500);
+    assert_int_equal(rep->nrbw, 1);
+    assert_int_equal(rep->rbw_ids[0], 401);
+    assert_int_equal(rep->rbw_gss[0], 1000 + 401);
+    assert_int_equal(rep->rbw_lens[0], 2048);
+
+    /* The stalled write ends (its replica then reported too). */
+    inject_init_recovery(f, 0, 1, 402, 9000);
+    child_finish(f, &child, &res, sizeof(res));
+    assert_true(res.failed);
+    assert_int_equal(reported_rbw(f, 1, 402, 1000 + 402), 1536);
+    assert_int_equal(reported_rbw(f, 1, 401, 1000 + 401), 2048);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -603,6 +938,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_stops_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_nothing_here, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_report_rbw, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -838,7 +838,7 @@ static void test_blocks(void **state) {
     assert_int_equal(fs_namespace_create("root", "supergroup", 1, &ns), 0);
     fs_namespace_set_removed_hook(ns, hook_removed, NULL);
     assert_int_equal(fs_namespace_create_file(ns, "/f", "u", "g", 0644, 3, 1024, 0, 0, 2, NULL), 0);
-    assert_int_equal(fs_namespace_set_under_construction(ns, "/f", 1), 0);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/f", "client-1"), 0);
     assert_int_equal(fs_namespace_add_block(ns, "/f", 10), 0);
     assert_int_equal(fs_namespace_add_block(ns, "/f", 20), 0);
     const uint64_t *b;
@@ -851,7 +851,7 @@ static void test_blocks(void **state) {
     assert_int_equal(fs_namespace_stat(ns, "/f", &st), 0);
     assert_int_equal(st.nblocks, 2);
     assert_int_equal(st.under_construction, 1);
-    assert_int_equal(fs_namespace_set_under_construction(ns, "/f", 0), 0);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/f", NULL), 0);
     assert_int_equal(fs_namespace_stat(ns, "/f", &st), 0);
     assert_int_equal(st.under_construction, 0);
     assert_int_equal(fs_namespace_add_block(ns, "/", 1), EMBER_EISDIR);
@@ -866,9 +866,90 @@ static void test_blocks(void **state) {
     fs_namespace_destroy(ns);
 }
 
+/* Open files: holders kept per file, listed with their paths (after a
+ * rename too), dropped when closed, deleted or overwritten; the last block
+ * can be taken off. */
+typedef struct {
+    char seen[8][64];
+    int n;
+} open_seen;
+
+static int visit_open(const char *path, const char *holder, const uint64_t *blocks, size_t nblocks,
+                      void *arg) {
+    open_seen *s = arg;
+    snprintf(s->seen[s->n++], sizeof(s->seen[0]), "%s=%s/%zu", path, holder, nblocks);
+    (void)blocks;
+    return 0;
+}
+
+static int seen_has(const open_seen *s, const char *what) {
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->seen[i], what) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_leases(void **state) {
+    fs_namespace *ns;
+    open_seen s;
+    const char *holder;
+    assert_int_equal(fs_namespace_create("root", "supergroup", 1, &ns), 0);
+    assert_int_equal(fs_namespace_mkdirs(ns, "/d/e", "u", "g", 0755, 1, 1), 0);
+    assert_int_equal(fs_namespace_create_file(ns, "/d/e/a", "u", "g", 0644, 1, 1024, 0, 0, 2, NULL), 0);
+    assert_int_equal(fs_namespace_create_file(ns, "/b", "u", "g", 0644, 1, 1024, 0, 0, 2, NULL), 0);
+    assert_int_equal(fs_namespace_create_file(ns, "/c", "u", "g", 0644, 1, 1024, 0, 0, 2, NULL), 0);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/d/e/a", "w1"), 0);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/b", "w2"), 0);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/c", "w2"), 0);
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/d", "w2"), EMBER_EISDIR);
+    assert_int_equal(fs_namespace_add_block(ns, "/b", 7), 0);
+    assert_int_equal(fs_namespace_holder(ns, "/b", &holder), 0);
+    assert_string_equal(holder, "w2");
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(fs_namespace_open_files(ns, visit_open, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_true(seen_has(&s, "/d/e/a=w1/0") && seen_has(&s, "/b=w2/1") && seen_has(&s, "/c=w2/0"));
+    /* Closed, renamed, deleted, overwritten. */
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/c", NULL), 0);
+    assert_int_equal(fs_namespace_holder(ns, "/c", &holder), 0);
+    assert_null(holder);
+    assert_int_equal(fs_namespace_rename(ns, "/d", "/x", 3, NULL), 0);
+    memset(&s, 0, sizeof(s));
+    fs_namespace_open_files(ns, visit_open, &s);
+    assert_int_equal(s.n, 2);
+    assert_true(seen_has(&s, "/x/e/a=w1/0") && seen_has(&s, "/b=w2/1"));
+    assert_int_equal(fs_namespace_delete(ns, "/x", 1, 4, NULL, NULL), 0);
+    assert_int_equal(fs_namespace_create_file(ns, "/b", "u", "g", 0644, 1, 1024, 1, 0, 5, NULL), 0);
+    memset(&s, 0, sizeof(s));
+    fs_namespace_open_files(ns, visit_open, &s);
+    assert_int_equal(s.n, 0);
+    /* Last block off. */
+    uint64_t id = 0;
+    assert_int_equal(fs_namespace_remove_last_block(ns, "/b", &id), EMBER_ENOENT);
+    assert_int_equal(fs_namespace_add_block(ns, "/b", 8), 0);
+    assert_int_equal(fs_namespace_add_block(ns, "/b", 9), 0);
+    assert_int_equal(fs_namespace_remove_last_block(ns, "/b", &id), 0);
+    assert_int_equal(id, 9);
+    fs_stat st;
+    assert_int_equal(fs_namespace_stat(ns, "/b", &st), 0);
+    assert_int_equal(st.nblocks, 1);
+    /* A holder too long is refused, changing nothing. */
+    char longname[FS_HOLDER_MAX + 1];
+    memset(longname, 'x', FS_HOLDER_MAX);
+    longname[FS_HOLDER_MAX] = '\0';
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/b", longname), EMBER_EINVAL);
+    assert_int_equal(fs_namespace_stat(ns, "/b", &st), 0);
+    assert_int_equal(st.under_construction, 0);
+    /* Destroy with open files frees their holders (ASan checks). */
+    assert_int_equal(fs_namespace_set_under_construction(ns, "/b", "w3"), 0);
+    fs_namespace_destroy(ns);
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks),
+        cmocka_unit_test(test_leases),
         cmocka_unit_test(test_path_check_good),
         cmocka_unit_test(test_path_check_bad),
         TEST(test_create_root),
