@@ -55,7 +55,9 @@ int cli_dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t
     if (p[0] == '/') {
         n = snprintf(out, outlen, "%s", p);
     } else {
-        const char *user = getenv("USER");
+        const char *user = getenv("HADOOP_USER_NAME"); /* who the cluster sees */
+        if (user == NULL || user[0] == '\0')
+            user = getenv("USER");
         struct passwd *pw = getpwuid(getuid());
         if (user == NULL || user[0] == '\0')
             user = pw != NULL ? pw->pw_name : "nobody";

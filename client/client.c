@@ -87,13 +87,20 @@ static int client_authenticate(ember_client *c, const char *secret, char *err, s
     client_message__free_unpacked(msg, NULL);
     if (rc != EMBER_OK)
         return rc;
-    struct passwd *pw = getpwuid(getuid());
-    struct group *gr = getgrgid(getgid());
+    /* Who we are: the process's user and primary group, or, as with
+     * Hadoop's simple authentication, $HADOOP_USER_NAME (with that user's
+     * primary group when it exists here, else a group of its own name). */
+    const char *as = getenv("HADOOP_USER_NAME");
+    struct passwd *pw = as != NULL && as[0] != '\0' ? getpwnam(as) : getpwuid(getuid());
+    struct group *gr = pw != NULL ? getgrgid(pw->pw_gid) : NULL;
     AuthResponse ar = AUTH_RESPONSE__INIT;
     ar.mac.data = mac;
     ar.mac.len = sizeof(mac);
-    ar.user = (pw != NULL && strlen(pw->pw_name) < 200) ? pw->pw_name : "unknown";
-    ar.group = (gr != NULL && strlen(gr->gr_name) < 200) ? gr->gr_name : ar.user;
+    if (as != NULL && as[0] != '\0' && strlen(as) < 64)
+        ar.user = (char *)as;
+    else
+        ar.user = (pw != NULL && strlen(pw->pw_name) < 64) ? pw->pw_name : "unknown";
+    ar.group = (gr != NULL && strlen(gr->gr_name) < 64) ? gr->gr_name : ar.user;
     ClientMessage reply = CLIENT_MESSAGE__INIT;
     reply.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
     reply.auth_response = &ar;

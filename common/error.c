@@ -22,6 +22,7 @@ const char *ember_strerror(int rc) {
     case EMBER_EISDIR: return "is a directory";
     case EMBER_ENOTEMPTY: return "directory not empty";
     case EMBER_ECORRUPT: return "corrupt data";
+    case EMBER_EACCES: return "permission denied";
     default: return "unknown error";
     }
 }

@@ -27,6 +27,7 @@ enum {
     EMBER_EISDIR = -16,   /* is a directory */
     EMBER_ENOTEMPTY = -17, /* directory not empty */
     EMBER_ECORRUPT = -18, /* stored data failed its checksum or format check */
+    EMBER_EACCES = -19,   /* permission denied */
 };
 
 const char *ember_strerror(int rc);

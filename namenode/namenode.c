@@ -386,8 +386,19 @@ static uint32_t namenode_cap_replication(namenode *nn, uint32_t want, char *warn
 
 /* ---- requests ----------------------------------------------------------- */
 
+/* Access bits for permission checks. */
+enum { PERM_R = 4, PERM_W = 2, PERM_X = 1 };
+
+/* HDFS's checks for op on path (traverse, and what `want` adds): 0 when
+ * allowed, else conn was answered. */
+static int nn_perm(namenode *nn, uint64_t conn, const char *path, perm_request want) {
+    return namenode_check_permission(nn, conn, path, &want);
+}
+
 static void handle_get_file_info(namenode *nn, uint64_t conn, const GetFileInfoRequest *m) {
     fs_stat st;
+    if (nn_perm(nn, conn, m->path, (perm_request){0}) != 0)
+        return;
     int rc = fs_namespace_stat(nn->ns, m->path, &st);
     if (rc != EMBER_OK) {
         namenode_error(nn, conn, rc, m->path, NULL);
@@ -402,6 +413,10 @@ static void handle_get_file_info(namenode *nn, uint64_t conn, const GetFileInfoR
 
 static void handle_list_status(namenode *nn, uint64_t conn, const ListStatusRequest *m) {
     uint32_t limit = m->limit && m->limit < nn->opts.list_limit ? m->limit : nn->opts.list_limit;
+    fs_stat self_st;
+    int is_dir = fs_namespace_stat(nn->ns, m->path, &self_st) == EMBER_OK && self_st.is_dir;
+    if (nn_perm(nn, conn, m->path, (perm_request){.access = is_dir ? PERM_R | PERM_X : 0}) != 0)
+        return;
     fs_entry *entries = NULL;
     size_t n = 0;
     int more = 0;
@@ -437,6 +452,8 @@ static void handle_list_status(namenode *nn, uint64_t conn, const ListStatusRequ
 }
 
 static void handle_content_summary(namenode *nn, uint64_t conn, const ContentSummaryRequest *m) {
+    if (nn_perm(nn, conn, m->path, (perm_request){.sub = PERM_R | PERM_X}) != 0)
+        return;
     DfsResult res = DFS_RESULT__INIT;
     int rc = fs_namespace_summary(nn->ns, m->path, &res.files, &res.directories, &res.bytes);
     if (rc != EMBER_OK)
@@ -447,6 +464,10 @@ static void handle_content_summary(namenode *nn, uint64_t conn, const ContentSum
 
 static void handle_mkdirs(namenode *nn, uint64_t conn, const MkdirsRequest *m, const char *user,
                           const char *group) {
+    fs_stat st;
+    int exists = fs_namespace_stat(nn->ns, m->path, &st) == EMBER_OK;
+    if (nn_perm(nn, conn, m->path, (perm_request){.ancestor = exists ? 0 : PERM_W}) != 0)
+        return;
     EditMkdirs op = EDIT_MKDIRS__INIT;
     op.path = m->path;
     op.owner = (char *)user;
@@ -475,6 +496,15 @@ static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, c
     op.create_parents = m->create_parents;
     op.under_construction = m->for_write;
     op.client_name = m->client_name;
+    fs_stat st;
+    int exists = fs_namespace_stat(nn->ns, m->path, &st) == EMBER_OK;
+    perm_request want = {.access = exists && m->overwrite ? PERM_W : 0};
+    if (m->create_parents)
+        want.ancestor = PERM_W;
+    else
+        want.parent = PERM_W;
+    if (nn_perm(nn, conn, m->path, want) != 0)
+        return;
     if (m->overwrite &&
         namenode_lease_check_takeover(nn, conn, m->path, m->client_name, "CREATE_FILE") != 0)
         return;
@@ -507,12 +537,23 @@ static void handle_rename(namenode *nn, uint64_t conn, const RenameRequest *m) {
         namenode_error(nn, conn, EMBER_EINVAL, bad, NULL);
         return;
     }
+    /* Write on both parents (into dst when it is a directory). */
+    fs_stat st;
+    int into = fs_namespace_stat(nn->ns, m->dst, &st) == EMBER_OK && st.is_dir;
+    if (nn_perm(nn, conn, m->src, (perm_request){.parent = PERM_W, .sticky = 1}) != 0 ||
+        nn_perm(nn, conn, m->dst,
+                into ? (perm_request){.access = PERM_W} : (perm_request){.parent = PERM_W}) != 0)
+        return;
     char what[2 * 1024];
     snprintf(what, sizeof(what), "%.1000s' to `%.1000s", m->src, m->dst);
     namenode_mutate(nn, conn, &rec, m->src, what, NULL);
 }
 
 static void handle_delete(namenode *nn, uint64_t conn, const DeleteRequest *m) {
+    perm_request want = {.parent = PERM_W, .sticky = 1,
+                         .sub = m->recursive ? PERM_R | PERM_W | PERM_X : 0};
+    if (nn_perm(nn, conn, m->path, want) != 0)
+        return;
     EditDelete op = EDIT_DELETE__INIT;
     op.path = m->path;
     op.recursive = m->recursive;
@@ -524,6 +565,8 @@ static void handle_delete(namenode *nn, uint64_t conn, const DeleteRequest *m) {
 
 static void handle_set_replication(namenode *nn, uint64_t conn, const SetReplicationRequest *m) {
     char warning[128] = "";
+    if (nn_perm(nn, conn, m->path, (perm_request){.access = PERM_W}) != 0)
+        return;
     EditSetReplication op = EDIT_SET_REPLICATION__INIT;
     op.path = m->path;
     op.replication = namenode_cap_replication(nn, m->replication, warning, sizeof(warning));
@@ -534,6 +577,8 @@ static void handle_set_replication(namenode *nn, uint64_t conn, const SetReplica
 }
 
 static void handle_set_permission(namenode *nn, uint64_t conn, const SetPermissionRequest *m) {
+    if (nn_perm(nn, conn, m->path, (perm_request){.owner = 1}) != 0)
+        return;
     EditSetPermission op = EDIT_SET_PERMISSION__INIT;
     op.path = m->path;
     op.mode = m->mode;
@@ -544,6 +589,8 @@ static void handle_set_permission(namenode *nn, uint64_t conn, const SetPermissi
 }
 
 static void handle_set_owner(namenode *nn, uint64_t conn, const SetOwnerRequest *m) {
+    if (namenode_check_chown(nn, conn, m->path, m->owner, m->group) != 0)
+        return;
     EditSetOwner op = EDIT_SET_OWNER__INIT;
     op.path = m->path;
     op.owner = m->owner;
@@ -583,18 +630,30 @@ int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMess
     case CLIENT_MESSAGE__BODY_ADD_BLOCK: handle_add_block(nn, conn, req->add_block); break;
     case CLIENT_MESSAGE__BODY_COMPLETE: handle_complete(nn, conn, req->complete); break;
     case CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS:
-        handle_get_block_locations(nn, conn, req->get_block_locations);
+        if (nn_perm(nn, conn, req->get_block_locations->path, (perm_request){.access = PERM_R}) == 0)
+            handle_get_block_locations(nn, conn, req->get_block_locations);
         break;
     case CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK:
         handle_report_bad_block(nn, conn, req->report_bad_block);
         break;
-    case CLIENT_MESSAGE__BODY_SAFE_MODE: handle_safe_mode(nn, conn, req->safe_mode); break;
+    case CLIENT_MESSAGE__BODY_SAFE_MODE:
+        if (req->safe_mode->action == 0 ||
+            namenode_check_superuser(nn, conn, "change safe mode") == 0)
+            handle_safe_mode(nn, conn, req->safe_mode);
+        break;
     case CLIENT_MESSAGE__BODY_RENEW_LEASE: handle_renew_lease(nn, conn, req->renew_lease); break;
     case CLIENT_MESSAGE__BODY_RECOVER_LEASE:
-        handle_recover_lease(nn, conn, req->recover_lease);
+        if (nn_perm(nn, conn, req->recover_lease->path, (perm_request){.access = PERM_W}) == 0)
+            handle_recover_lease(nn, conn, req->recover_lease);
         break;
-    case CLIENT_MESSAGE__BODY_APPEND: handle_append(nn, conn, req->append); break;
-    case CLIENT_MESSAGE__BODY_DECOMMISSION: handle_decommission(nn, conn, req->decommission); break;
+    case CLIENT_MESSAGE__BODY_APPEND:
+        if (nn_perm(nn, conn, req->append->path, (perm_request){.access = PERM_W}) == 0)
+            handle_append(nn, conn, req->append);
+        break;
+    case CLIENT_MESSAGE__BODY_DECOMMISSION:
+        if (namenode_check_superuser(nn, conn, "decommission a node") == 0)
+            handle_decommission(nn, conn, req->decommission);
+        break;
     default: return 0;
     }
     client_message__free_unpacked(req, NULL);

@@ -178,6 +178,28 @@ void handle_append(namenode *nn, uint64_t conn, const AppendRequest *m);
 int namenode_apply_append(namenode *nn, const EditAppend *op);
 void namenode_leases_free(namenode *nn);
 
+/* permission.c: HDFS's permission checks.  Access bits as in a mode:
+ * 4 read, 2 write, 1 execute.  Each returns 0 when the caller of conn may
+ * (always for the superuser, with permissions off, or for the namenode's
+ * own mutations), else answers conn with HDFS's denial and returns
+ * EMBER_EACCES. */
+typedef struct {
+    int ancestor; /* on the deepest existing directory above the path */
+    int parent;   /* on the directory holding the last component */
+    int access;   /* on the path's inode, when it exists */
+    int sub;      /* on every directory under the path */
+    int owner;    /* the caller must own the path's inode */
+    int sticky;   /* a sticky parent restricts deleting/renaming to owners */
+} perm_request;
+int namenode_check_permission(namenode *nn, uint64_t conn, const char *path,
+                              const perm_request *want);
+/* dfsadmin operations (what: "enter safe mode", ...). */
+int namenode_check_superuser(namenode *nn, uint64_t conn, const char *what);
+/* chown/chgrp: only the superuser gives files away; an owner may change
+ * the group to its own group. */
+int namenode_check_chown(namenode *nn, uint64_t conn, const char *path, const char *owner,
+                         const char *group);
+
 /* Image support: a file's blocks into ImageBlocks, and back. */
 int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, size_t *n);
 int namenode_load_blocks(namenode *nn, const ImageInode *in);

@@ -313,20 +313,29 @@ int fs_path_check(const char *path, char *err, size_t errlen) {
  * after that inode: "" when all of path exists, else the missing
  * components without a leading '/' ("b/c").  EMBER_ENOTDIR when a file has
  * components after it. */
+/* One component down from directory cur: the child named by the
+ * component at *p (which then moves past it and its '/'), or NULL. */
+static inode *ns_child(const inode *cur, const char **p) {
+    const char *end = strchr(*p, '/');
+    size_t len = end != NULL ? (size_t)(end - *p) : strlen(*p);
+    int found;
+    size_t i = ns_search(cur, *p, len, &found);
+    if (!found)
+        return NULL;
+    *p += len + (end != NULL);
+    return cur->children[i];
+}
+
 static int ns_resolve(const fs_namespace *ns, const char *path, inode **node, const char **rest) {
     inode *cur = ns->root;
     const char *p = path + 1;
     while (*p != '\0') {
-        const char *end = strchr(p, '/');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-        int found;
         if (!cur->st.is_dir)
             return EMBER_ENOTDIR;
-        size_t i = ns_search(cur, p, len, &found);
-        if (!found)
+        inode *next = ns_child(cur, &p);
+        if (next == NULL)
             break;
-        cur = cur->children[i];
-        p += len + (end != NULL);
+        cur = next;
     }
     *node = cur;
     *rest = p;
@@ -891,3 +900,39 @@ int fs_namespace_summary(const fs_namespace *ns, const char *path, uint64_t *fil
 }
 
 uint64_t fs_namespace_inode_count(const fs_namespace *ns) { return ns->inode_count; }
+
+int fs_namespace_chain(const fs_namespace *ns, const char *path, fs_stat *chain, size_t max,
+                       size_t *n, int *complete) {
+    if (fs_path_check(path, NULL, 0) != EMBER_OK)
+        return EMBER_EINVAL;
+    const inode *cur = ns->root;
+    const char *p = path + 1;
+    size_t k = 0;
+    for (;;) {
+        if (k == max)
+            return EMBER_ETOOBIG;
+        ns_stat_of(cur, &chain[k++]);
+        if (*p == '\0' || !cur->st.is_dir || (cur = ns_child(cur, &p)) == NULL)
+            break;
+    }
+    *n = k;
+    *complete = *p == '\0';
+    return EMBER_OK;
+}
+
+int fs_namespace_walk_under(const fs_namespace *ns, const char *path, fs_visit_cb visit,
+                            void *arg) {
+    inode *top;
+    char rel[FS_PATH_MAX + 1] = "";
+    size_t len = 0;
+    fs_stat st;
+    int rc = ns_lookup(ns, path, &top);
+    if (rc != EMBER_OK)
+        return rc;
+    for (const inode *n = top; n != NULL; n = ns_next(top, n, &len, rel)) {
+        ns_stat_of(n, &st);
+        if ((rc = visit(len == 0 ? "" : rel, &st, arg)) != 0)
+            return rc;
+    }
+    return EMBER_OK;
+}

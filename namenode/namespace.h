@@ -172,6 +172,20 @@ int fs_namespace_walk(const fs_namespace *ns, fs_visit_cb visit, void *arg);
 int fs_namespace_summary(const fs_namespace *ns, const char *path, uint64_t *files,
                          uint64_t *dirs, uint64_t *bytes);
 
+/* The inodes along path, "/" first, as far as they exist: chain gets
+ * their attributes (room for max; EMBER_ETOOBIG when deeper), *n how
+ * many, *complete whether the last one is path itself (else the next
+ * component is missing, or the last one found is a file).  For
+ * permission checks. */
+int fs_namespace_chain(const fs_namespace *ns, const char *path, fs_stat *chain, size_t max,
+                       size_t *n, int *complete);
+
+/* Visits path and everything below it, parents first, each with its path
+ * relative to path ("" for path itself, then "/b", "/b/c", ...).  Stops
+ * at the first non-zero return of visit and returns it. */
+int fs_namespace_walk_under(const fs_namespace *ns, const char *path, fs_visit_cb visit,
+                            void *arg);
+
 /* Inodes in the tree, "/" included. */
 uint64_t fs_namespace_inode_count(const fs_namespace *ns);
 

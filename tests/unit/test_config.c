@@ -394,6 +394,7 @@ static void test_write(void **state) {
                               "dfs.datanode.socket.timeout = 30000ms\n"
                               "dfs.namenode.redundancy.interval = 1000ms\n"
                               "dfs.namenode.reconstruction.pending.timeout = 30000ms\n"
+                              "dfs.permissions.enabled = true\n"
                               "ember.namenode.lease-soft-limit = 60000ms\n"
                               "dfs.namenode.lease-hard-limit-sec = 1200000ms\n"
                               "dfs.namenode.lease-recheck-interval-ms = 2000ms\n"

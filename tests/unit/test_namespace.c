@@ -946,9 +946,57 @@ static void test_leases(void **state) {
     (void)state;
 }
 
+/* The chain of existing inodes along a path, and walks under a path (the
+ * namenode's permission checks use both). */
+static int visit_under(const char *rel, const fs_stat *st, void *arg) {
+    char *seen = arg;
+    size_t len = strlen(seen);
+    snprintf(seen + len, 256 - len, "[%s%s]", rel, st->is_dir ? "/" : "");
+    return strcmp(rel, "/y/z") == 0 ? 7 : 0;
+}
+
+static void test_chain_and_walk_under(void **state) {
+    fs_namespace *ns;
+    fs_stat chain[8];
+    size_t n;
+    int complete;
+    assert_int_equal(fs_namespace_create("root", "supergroup", 1, &ns), 0);
+    assert_int_equal(fs_namespace_mkdirs(ns, "/a/b", "u", "g", 0750, 1, 1), 0);
+    assert_int_equal(fs_namespace_create_file(ns, "/a/b/f", "v", "h", 0600, 1, 1024, 0, 0, 2, NULL), 0);
+    assert_int_equal(fs_namespace_chain(ns, "/a/b/f", chain, 8, &n, &complete), 0);
+    assert_int_equal(n, 4);
+    assert_true(complete);
+    assert_string_equal(chain[0].owner, "root");
+    assert_int_equal(chain[2].mode, 0750);
+    assert_string_equal(chain[3].owner, "v");
+    assert_int_equal(fs_namespace_chain(ns, "/a/x/y", chain, 8, &n, &complete), 0);
+    assert_int_equal(n, 2);
+    assert_false(complete);
+    assert_int_equal(fs_namespace_chain(ns, "/a/b/f/g", chain, 8, &n, &complete), 0);
+    assert_int_equal(n, 4); /* stops at the file */
+    assert_false(complete);
+    assert_int_equal(fs_namespace_chain(ns, "/", chain, 8, &n, &complete), 0);
+    assert_int_equal(n, 1);
+    assert_true(complete);
+    assert_int_equal(fs_namespace_chain(ns, "/a/b/f", chain, 2, &n, &complete), EMBER_ETOOBIG);
+    assert_int_equal(fs_namespace_chain(ns, "a//b", chain, 8, &n, &complete), EMBER_EINVAL);
+
+    char seen[256] = "";
+    assert_int_equal(fs_namespace_walk_under(ns, "/a", visit_under, seen), 0);
+    assert_string_equal(seen, "[/][/b/][/b/f]");
+    assert_int_equal(fs_namespace_mkdirs(ns, "/x/y/z", "u", "g", 0755, 1, 1), 0);
+    seen[0] = '\0';
+    assert_int_equal(fs_namespace_walk_under(ns, "/x", visit_under, seen), 7); /* stopped */
+    assert_string_equal(seen, "[/][/y/][/y/z/]");
+    assert_int_equal(fs_namespace_walk_under(ns, "/nope", visit_under, seen), EMBER_ENOENT);
+    fs_namespace_destroy(ns);
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocks),
+        cmocka_unit_test(test_chain_and_walk_under),
         cmocka_unit_test(test_leases),
         cmocka_unit_test(test_path_check_good),
         cmocka_unit_test(test_path_check_bad),
