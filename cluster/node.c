@@ -191,6 +191,16 @@ static void node_on_heartbeat_timer(event_loop *loop, void *arg) {
     }
 }
 
+/* Every dfs.blockreport.intervalMsec: a full block report, so the
+ * namenode's map converges on what the disks hold whatever was lost in
+ * between (HDFS's periodic block report). */
+static void node_on_block_report_timer(event_loop *loop, void *arg) {
+    node_agent *n = arg;
+    (void)loop;
+    if (n->dn != NULL && n->state == NODE_MEMBER)
+        datanode_send_block_report(n->dn);
+}
+
 /* Ends the loop once the ShutdownAck is delivered (or the grace is over). */
 static int node_leave_hook(event_loop *loop, void *arg) {
     node_agent *n = arg;
@@ -229,6 +239,7 @@ static int node_start_datanode(node_agent *n) {
         .scan_bytes_per_sec =
             config_get_int(n->ctx->cfg, "dfs.block.scanner.volume.bytes.per.second"),
         .scan_period_ms = config_get_int(n->ctx->cfg, "dfs.datanode.scan.period.hours"),
+        .sync_on_close = (int)config_get_int(n->ctx->cfg, "dfs.datanode.synconclose"),
         .domain_socket_path = socket_path,
         .send = node_send_rank,
         .send_arg = n,
@@ -254,6 +265,10 @@ int node_run(rank_context *ctx) {
         rc = event_loop_add_hook(ctx->loop, node_leave_hook, &n);
     if (rc == EMBER_OK && ctx->role == NODE_ROLE__ROLE_CORE)
         rc = node_start_datanode(&n);
+    if (rc == EMBER_OK && n.dn != NULL)
+        rc = event_loop_add_timer(ctx->loop,
+                                  config_get_int(ctx->cfg, "dfs.blockreport.intervalMsec"),
+                                  node_on_block_report_timer, &n, NULL);
     if (rc != EMBER_OK) {
         LOG_ERROR("cannot start the node agent: %s", ember_strerror(rc));
         datanode_destroy(n.dn);

@@ -12,8 +12,10 @@
  *                      its length lives in the writer (0 here)
  *   REPLICA_RBW        its files are in rbw/, fsynced or found at open,
  *                      and no writer has it; length is its valid length
- *   REPLICA_FINALIZED  its files are in finalized/ and were fsynced, with
- *                      the directory entries, before it got this state
+ *   REPLICA_FINALIZED  its files are in finalized/, their directory
+ *                      entries fsynced (and the files themselves with
+ *                      block_store_set_sync_on_close()) before it got
+ *                      this state
  * Transitions: (absent) -> WRITING in block_writer_create(); WRITING ->
  * FINALIZED in block_writer_finalize(); WRITING -> RBW in
  * writer_keep() (block_writer_detach(), a failed finalize, an abort of a
@@ -144,6 +146,7 @@ struct block_store {
     uint64_t skipped;     /* files left out at open (see the file comment) */
     int *order;           /* block_writer_create()'s scratch: directory order */
     uint64_t *free_bytes; /* ... and each directory's free space */
+    int sync_on_close;    /* finalize fsyncs the data (dfs.datanode.synconclose) */
 };
 
 typedef enum {
@@ -296,6 +299,8 @@ static int pread_exact(int fd, void *data, size_t len, uint64_t offset) {
     }
     return EMBER_OK;
 }
+
+void block_store_set_sync_on_close(block_store *store, int on) { store->sync_on_close = on; }
 
 static int fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1202,7 +1207,8 @@ static void writer_free(block_writer *w) {
  * the descriptors are closed either way. */
 static int writer_sync(block_writer *w) {
     int rc = w->state == WRITER_FAILED ? EMBER_EIO : EMBER_OK;
-    if (rc == EMBER_OK && (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0))
+    if (rc == EMBER_OK && w->store->sync_on_close &&
+        (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0))
         rc = EMBER_EIO;
     int saved = errno;
     int a = w->data_fd >= 0 ? close(w->data_fd) : 0;

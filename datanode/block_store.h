@@ -69,6 +69,13 @@ typedef enum {
 int block_store_open(const char *dirs, block_store **out, char *err, size_t errlen);
 void block_store_close(block_store *store);
 
+/* Whether finalizing a replica fsyncs its data and meta files first
+ * (HDFS's dfs.datanode.synconclose; default off, as in HDFS: a finalized
+ * replica survives the process, and replication -- not fsync -- guards
+ * against losing a machine; a replica torn by a crash fails its checksums
+ * and is replaced).  The directory entries are fsynced either way. */
+void block_store_set_sync_on_close(block_store *store, int on);
+
 /* Data directories configured and failed. */
 void block_store_dirs(const block_store *store, int *total, int *failed);
 

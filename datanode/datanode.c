@@ -1247,6 +1247,7 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     rc = block_store_open(opts->data_dirs, &dn->store, err, errlen);
     if (rc != EMBER_OK)
         goto fail;
+    block_store_set_sync_on_close(dn->store, opts->sync_on_close);
     rc = socket_listen_tcp(opts->bind_addr, opts->port, &dn->listen_fd, &dn->port);
     if (rc != EMBER_OK) {
         snprintf(err, errlen, "datanode: cannot listen on %s:%d: %s", opts->bind_addr, opts->port,

@@ -38,6 +38,7 @@ typedef struct {
     int64_t io_timeout_ms;      /* a pipeline or client silent this long fails */
     int64_t scan_bytes_per_sec; /* the block scanner's read rate; 0: no scanner */
     int64_t scan_period_ms;     /* a replica is verified again after this long */
+    int sync_on_close;          /* dfs.datanode.synconclose: fsync replicas at finalize */
     const char *domain_socket_path; /* unix socket for short-circuit reads ("_PORT": the
                                      * data port); NULL or "": none */
     datanode_send_fn send;

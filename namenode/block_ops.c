@@ -25,9 +25,14 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void block_ops_send_delete(namenode *nn, int rank, const uint64_t *ids, size_t n) {
+void namenode_send_delete(namenode *nn, int rank, const uint64_t *ids, size_t n) {
     if (n == 0 || nn->opts.send == NULL)
         return;
+    int64_t now = clock_monotonic_ms();
+    for (size_t i = 0; i < n; i++) {
+        nn_recent_delete *d = &nn->recent_deletes[nn->recent_next++ % NAMENODE_RECENT_DELETES];
+        *d = (nn_recent_delete){.rank = rank, .block_id = ids[i], .sent_ms = now};
+    }
     DeleteBlocks del = DELETE_BLOCKS__INIT;
     del.n_block_ids = n;
     del.block_ids = (uint64_t *)ids;
@@ -47,7 +52,7 @@ void namenode_blocks_removed(uint64_t inode_id, const uint64_t *blocks, size_t n
         if (block_manager_remove(nn->bm, blocks[i], holders, &n) != EMBER_OK)
             continue;
         for (int k = 0; k < n; k++)
-            block_ops_send_delete(nn, holders[k], &blocks[i], 1);
+            namenode_send_delete(nn, holders[k], &blocks[i], 1);
     }
 }
 
@@ -387,7 +392,7 @@ static void block_ops_bad_replica(namenode *nn, uint64_t block_id, int rank, con
     LOG_WARN("replica of blk_%llu on node %d reported corrupt by %s: dropped",
              (unsigned long long)block_id, rank, who);
     block_manager_remove_replica(nn->bm, block_id, rank);
-    block_ops_send_delete(nn, rank, &block_id, 1);
+    namenode_send_delete(nn, rank, &block_id, 1);
 }
 
 void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m) {
@@ -401,6 +406,10 @@ void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *
 static void handle_block_received(namenode *nn, int source, const BlockReceived *m) {
     if (namenode_node_decommissioned(nn, source))
         return; /* its replicas are no longer recorded, nor deleted */
+    /* A new replica where one was deleted lately: reports list it again. */
+    for (size_t i = 0; i < NAMENODE_RECENT_DELETES; i++)
+        if (nn->recent_deletes[i].block_id == m->block_id && nn->recent_deletes[i].rank == source)
+            nn->recent_deletes[i].block_id = 0;
     namenode_recovery_received(nn, m);
     int rc = block_manager_add_replica(nn->bm, m->block_id, source, m->gen_stamp, m->length);
     if (rc == EMBER_OK)
@@ -408,8 +417,40 @@ static void handle_block_received(namenode *nn, int source, const BlockReceived 
     if (rc != EMBER_OK && rc != EMBER_EAGAIN) {
         LOG_INFO("node %d holds an unwanted replica of blk_%llu (%s): deleting it", source,
                  (unsigned long long)m->block_id, ember_strerror(rc));
-        block_ops_send_delete(nn, source, &m->block_id, 1);
+        namenode_send_delete(nn, source, &m->block_id, 1);
     }
+}
+
+static int block_ops_id_cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Takes out of a report the replicas the namenode asked source to delete
+ * lately: the report may have left before the DeleteBlocks arrived, and
+ * counting them again would keep a replica the node no longer has. */
+static void block_ops_drop_deleted(namenode *nn, int source, block_report_acc *acc) {
+    uint64_t ids[NAMENODE_RECENT_DELETES];
+    size_t n = 0;
+    int64_t since = clock_monotonic_ms() - NAMENODE_DELETE_MEMORY_MS;
+    for (size_t i = 0; i < NAMENODE_RECENT_DELETES; i++) {
+        const nn_recent_delete *d = &nn->recent_deletes[i];
+        if (d->rank == source && d->block_id != 0 && d->sent_ms >= since)
+            ids[n++] = d->block_id;
+    }
+    if (n == 0)
+        return;
+    qsort(ids, n, sizeof(ids[0]), block_ops_id_cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < acc->n; i++) {
+        if (bsearch(&acc->ids[i], ids, n, sizeof(ids[0]), block_ops_id_cmp) != NULL)
+            continue;
+        acc->ids[kept] = acc->ids[i];
+        acc->gen_stamps[kept] = acc->gen_stamps[i];
+        acc->lengths[kept] = acc->lengths[i];
+        kept++;
+    }
+    acc->n = kept;
 }
 
 static void handle_block_report(namenode *nn, int source, const BlockReport *m) {
@@ -444,19 +485,20 @@ static void handle_block_report(namenode *nn, int source, const BlockReport *m) 
     }
     if (!m->last)
         return;
+    block_ops_drop_deleted(nn, source, acc);
     uint64_t *invalid = NULL;
     size_t ninvalid = 0;
     block_manager_process_report(nn->bm, source, acc->ids, acc->gen_stamps, acc->lengths, acc->n,
                                  &invalid, &ninvalid);
     LOG_INFO("block report from node %d: %zu replica(s), %zu unwanted", source, acc->n, ninvalid);
-    block_ops_send_delete(nn, source, invalid, ninvalid);
+    namenode_send_delete(nn, source, invalid, ninvalid);
     free(invalid);
     /* Replicas still in rbw/: kept for the lease recovery of a block being
      * written; of any other block, deleted. */
     for (size_t i = 0; i < m->n_rbw_block_ids; i++) {
         const block_entry *b = block_manager_get(nn->bm, m->rbw_block_ids[i]);
         if (b == NULL || b->complete)
-            block_ops_send_delete(nn, source, &m->rbw_block_ids[i], 1);
+            namenode_send_delete(nn, source, &m->rbw_block_ids[i], 1);
     }
     acc->n = 0;
 }

@@ -43,6 +43,16 @@ typedef struct {
     size_t len;
 } pending_reply;
 
+/* A DeleteBlocks sent lately (block reports in flight may still list
+ * the replica). */
+#define NAMENODE_RECENT_DELETES 4096
+#define NAMENODE_DELETE_MEMORY_MS 60000
+typedef struct {
+    int rank;
+    uint64_t block_id; /* 0: empty slot */
+    int64_t sent_ms;   /* monotonic */
+} nn_recent_delete;
+
 /* A lease holder (a writing client) and when it last renewed. */
 typedef struct {
     char *holder;
@@ -91,6 +101,8 @@ struct namenode {
     size_t nrecoveries, recoveries_cap;
     uint64_t lease_timer_id;
     uint8_t *admin;            /* by rank: NN_ADMIN_* (replication.c) */
+    nn_recent_delete recent_deletes[NAMENODE_RECENT_DELETES]; /* a ring */
+    size_t recent_next;
 };
 
 /* namenode.c */
@@ -125,6 +137,9 @@ void namenode_block_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t id
 /* Fills loc for rank from the registry: 0, or -1 when the node is not a
  * live datanode with a data port. */
 int namenode_location(namenode *nn, int rank, DatanodeLocation *loc);
+/* Asks rank to delete replicas (DeleteBlocks), remembering it for a
+ * while: block_report() ignores them in reports sent meanwhile. */
+void namenode_send_delete(namenode *nn, int rank, const uint64_t *ids, size_t n);
 /* Live core nodes with a data port, as placement candidates; nodes has
  * room for the world size.  Returns how many. */
 size_t namenode_candidates(namenode *nn, placement_node *nodes);

@@ -149,13 +149,7 @@ static void replication_trim(namenode *nn) {
             block_manager_remove_replica(nn->bm, id, rank);
             LOG_INFO("blk_%llu is over-replicated: deleting the replica on node %d",
                      (unsigned long long)id, rank);
-            DeleteBlocks del = DELETE_BLOCKS__INIT;
-            del.n_block_ids = 1;
-            del.block_ids = &id;
-            RankMessage msg = RANK_MESSAGE__INIT;
-            msg.body_case = RANK_MESSAGE__BODY_DELETE_BLOCKS;
-            msg.delete_blocks = &del;
-            nn->opts.send(nn->opts.send_arg, rank, &msg);
+            namenode_send_delete(nn, rank, &id, 1);
             b = block_manager_get(nn->bm, id);
         }
     }

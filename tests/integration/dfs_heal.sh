@@ -16,7 +16,8 @@ healthy() {
 }
 
 cluster_start 6 --core-nodes 4 -D dfs.blocksize=1m -D dfs.namenode.redundancy.interval=200ms \
-    -D dfs.block.scanner.volume.bytes.per.second=64m -D dfs.datanode.scan.period.hours=1s
+    -D dfs.block.scanner.volume.bytes.per.second=64m -D dfs.datanode.scan.period.hours=1s \
+    -D dfs.blockreport.intervalMsec=300
 head -c 3670016 /dev/urandom >"$TEST_TMP/in.bin" # 4 blocks
 dfs -put "$TEST_TMP/in.bin" /in.bin 2>/dev/null || fail "put"
 out=$(ember fsck / -files -blocks -locations) || fail "fsck of a new file: $out"
@@ -71,6 +72,13 @@ grep -q 'safe mode' <<<"$err" || fail "safe mode refusal unclear: $err"
 expect_eq "$(ember dfsadmin -safemode leave)" "Safe mode is OFF" "safemode leave"
 dfs -mkdir /allowed || fail "mkdir after leaving safe mode"
 err=$(ember dfsadmin -safemode sideways 2>&1); [ $? = 2 ] || fail "bad -safemode action: $err"
+
+# Periodic full block reports ran all along (every 300 ms here) without
+# undoing any of the healing above.
+live=$(grep -o 'rank [0-9]*' <<<"$(ember fsck / -files -blocks -locations)" | head -n1 | cut -d' ' -f2)
+n=$(grep -c "block report from node $live:" "$RUN_DIR/logs/rank-0.log")
+[ "$n" -ge 5 ] || fail "only $n block report(s) from node $live"
+healthy || fail "fsck with periodic block reports: $(ember fsck / 2>&1 | tail -20)"
 
 # 4. A restart: safe mode until the datanodes report, then the data reads.
 ember cluster stop >/dev/null
