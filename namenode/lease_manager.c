@@ -335,6 +335,11 @@ int namenode_lease_recover(namenode *nn, uint64_t conn, const char *path) {
     }
     if (!st.under_construction)
         return 1;
+    if (nn->safe_mode != NAMENODE_SAFE_OFF) {
+        namenode_reply_error(nn, conn, EMBER_ESTATE,
+                             "Name node is in safe mode: lease recovery waits until it is left");
+        return EMBER_ESTATE;
+    }
     const block_entry *last = n > 0 ? block_manager_get(nn->bm, blocks[n - 1]) : NULL;
     if (last == NULL || last->complete) {
         rc = recovery_close(nn, conn, path, 0, 0, 0, 0);

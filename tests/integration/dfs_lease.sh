@@ -124,6 +124,10 @@ wait_until 30 bash -c "! '$EMBER' --run-dir '$RUN_DIR' dfsadmin -safemode get | 
     fail "safe mode never ended"
 err=$(printf 'x' | dfs -appendToFile - /open 2>&1) && fail "append to /open after the restart succeeded"
 grep -q 'currently owned by' <<<"$err" || fail "append to /open after the restart: $err"
+ember dfsadmin -safemode enter >/dev/null || fail "safemode enter"
+err=$(ember debug recoverLease -path /open 2>&1) && fail "recoverLease in safe mode succeeded"
+grep -q 'safe mode' <<<"$err" || fail "recoverLease in safe mode: $err"
+ember dfsadmin -safemode leave >/dev/null || fail "safemode leave"
 out=$(ember debug recoverLease -path /open -retries 30) || fail "recoverLease after restart: $out"
 n=$(length /open)
 [ "$n" -gt 1048576 ] && [ "$n" -le 1200000 ] || fail "/open recovered at $n bytes"
