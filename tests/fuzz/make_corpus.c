@@ -50,6 +50,96 @@ static void corpus_rank(const char *name, RankMessage *msg) {
     free(rbuf);
 }
 
+static void corpus_data(const char *name, uint8_t mode, DataMessage *msg) {
+    uint8_t *buf;
+    size_t len;
+    if (message_encode_data(msg, FRAME_MAX_DEFAULT, &buf, &len) != EMBER_OK)
+        exit(1);
+    corpus_write(name, mode, buf, len);
+    free(buf);
+}
+
+/* Leases, append, recovery, decommission, checksums, short-circuit. */
+static void corpus_later(BlockToken *tok) {
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    AppendRequest ap = APPEND_REQUEST__INIT;
+    ap.path = "/logs/app.log";
+    ap.client_name = "DFSClient_NONMAPREDUCE_12345_678";
+    cm.body_case = CLIENT_MESSAGE__BODY_APPEND;
+    cm.append = &ap;
+    corpus_client("append", &cm);
+    RecoverLeaseRequest rl = RECOVER_LEASE_REQUEST__INIT;
+    rl.path = "/logs/app.log";
+    rl.client_name = "DFSClient_NONMAPREDUCE_1_2";
+    cm.body_case = CLIENT_MESSAGE__BODY_RECOVER_LEASE;
+    cm.recover_lease = &rl;
+    corpus_client("recover_lease", &cm);
+    RenewLeaseRequest rn = RENEW_LEASE_REQUEST__INIT;
+    rn.client_name = "DFSClient_NONMAPREDUCE_1_2";
+    cm.body_case = CLIENT_MESSAGE__BODY_RENEW_LEASE;
+    cm.renew_lease = &rn;
+    corpus_client("renew_lease", &cm);
+    DecommissionRequest dc = DECOMMISSION_REQUEST__INIT;
+    dc.rank = 3;
+    cm.body_case = CLIENT_MESSAGE__BODY_DECOMMISSION;
+    cm.decommission = &dc;
+    corpus_client("decommission", &cm);
+
+    RankMessage rm = RANK_MESSAGE__INIT;
+    uint64_t ids[2] = {1073741825, 1073741826}, gss[2] = {1001, 1002}, lens[2] = {512, 700};
+    BlockReport br = BLOCK_REPORT__INIT;
+    br.last = 1;
+    br.n_block_ids = br.n_gen_stamps = br.n_lengths = 1;
+    br.block_ids = ids;
+    br.gen_stamps = gss;
+    br.lengths = lens;
+    br.n_rbw_block_ids = br.n_rbw_gen_stamps = br.n_rbw_lengths = 1;
+    br.rbw_block_ids = ids + 1;
+    br.rbw_gen_stamps = gss + 1;
+    br.rbw_lengths = lens + 1;
+    rm.body_case = RANK_MESSAGE__BODY_BLOCK_REPORT;
+    rm.block_report = &br;
+    corpus_rank("block_report_rbw", &rm);
+    InitReplicaRecovery ir = INIT_REPLICA_RECOVERY__INIT;
+    ir.block_id = ids[1];
+    ir.recovery_id = 1005;
+    rm.body_case = RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY;
+    rm.init_replica_recovery = &ir;
+    corpus_rank("init_replica_recovery", &rm);
+    ReplicaRecoveryInfo ri = REPLICA_RECOVERY_INFO__INIT;
+    ri.block_id = ids[1];
+    ri.recovery_id = 1005;
+    ri.found = 1;
+    ri.gen_stamp = 1002;
+    ri.length = 700;
+    rm.body_case = RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO;
+    rm.replica_recovery_info = &ri;
+    corpus_rank("replica_recovery_info", &rm);
+    UpdateReplica ur = UPDATE_REPLICA__INIT;
+    ur.block_id = ids[1];
+    ur.recovery_id = 1005;
+    ur.length = 600;
+    rm.body_case = RANK_MESSAGE__BODY_UPDATE_REPLICA;
+    rm.update_replica = &ur;
+    corpus_rank("update_replica", &rm);
+
+    DataMessage dm = DATA_MESSAGE__INIT;
+    BlockChecksumRequest bc = BLOCK_CHECKSUM_REQUEST__INIT;
+    bc.block_id = ids[0];
+    bc.gen_stamp = 1001;
+    bc.token = tok;
+    dm.body_case = DATA_MESSAGE__BODY_BLOCK_CHECKSUM;
+    dm.block_checksum = &bc;
+    corpus_data("data_block_checksum", 0x01 | (5 << 1), &dm);
+    ShortCircuitRequest sc = SHORT_CIRCUIT_REQUEST__INIT;
+    sc.block_id = ids[0];
+    sc.gen_stamp = 1001;
+    sc.token = tok;
+    dm.body_case = DATA_MESSAGE__BODY_SHORT_CIRCUIT;
+    dm.short_circuit = &sc;
+    corpus_data("data_short_circuit", 0x01 | (5 << 1), &dm);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2)
         return 2;
@@ -222,6 +312,8 @@ int main(int argc, char **argv) {
         return 1;
     corpus_write("data_packet", 0x01 | (63 << 1), dbuf, dlen);
     free(dbuf);
+
+    corpus_later(&tok);
 
     static const uint8_t oversize[] = {0x7f, 0xff, 0xff, 0xff, 0x08, 0x01};
     corpus_write("oversize_header", 0x00, oversize, sizeof(oversize));
