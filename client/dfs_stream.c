@@ -12,9 +12,33 @@
  * WriteBlockRequest with the others as downstream.  At most STREAM_WINDOW
  * packets are unacknowledged: acks are taken without blocking before each
  * packet, and waited for (each within DFS_TIMEOUT_MS) when the window is
- * full, at the end of a block and in hflush.  close sends the last packet,
+ * full, at the end of a block and in hflush.  A packet sent stays in a
+ * ring of STREAM_WINDOW slots (its buffer swapped with the stream's, its
+ * CRCs and offset kept) until its ack.  close sends the last packet,
  * waits for its ack, closes the connection and completes the file
  * (CompleteRequest, retried while the namenode answers EMBER_EAGAIN).
+ *
+ * Pipeline recovery (HDFS's PIPELINE_SETUP_STREAMING_RECOVERY).  A failed
+ * PacketAck (blaming the node its failed_rank names, else the first), a
+ * DataError, or the first datanode's connection failing, refused or
+ * silent for DFS_TIMEOUT_MS (blaming the first) fails the pipeline, not
+ * the stream: writer_recover() drops the culprit (and excludes it from
+ * the stream's later AddBlockRequests), asks the namenode for a new gen
+ * stamp for the block (UpdateBlockForPipelineRequest), connects to the
+ * new first datanode with a WriteBlockRequest carrying recovery_gen_stamp
+ * (the block's stamp when this stream opened it: every replica this
+ * writer wrote has a stamp from there up) and recovery_length (the bytes
+ * acknowledged, which every node holds: each cuts its replica to it), and
+ * sends every unacknowledged packet again, seqnos from 0.  So no byte a
+ * node did not write counts, and no acknowledged byte is lost or sent
+ * twice.  A node failing meanwhile is dropped the same way.  The stream
+ * fails when no node is left, when the namenode refuses, or on the sixth
+ * failure of one block (STREAM_MAX_RECOVERIES, HDFS's 5 retries).  A
+ * DataError EMBER_ETIMEDOUT -- the datanodes gave up on a writer that did
+ * not write for dfs.datanode.socket.timeout -- blames no node: the same
+ * nodes are reconnected, and it does not count.  A failure while a block
+ * is set up (the first datanode unreachable) is recovered the same way,
+ * from nothing acknowledged: the nodes left start the block.
  *
  * Packets: offset is the block position of data[0]; a packet starts where
  * the previous one ended and never crosses a block boundary, so a block
@@ -29,6 +53,8 @@
  *   WRITER_IDLE  -> WRITER_BLOCK   writer_open_block: a packet is ready
  *   WRITER_BLOCK -> WRITER_IDLE    writer_end_block: its last packet acked
  *   WRITER_*     -> WRITER_FAILED  writer_fail: any error, for good
+ * A pipeline recovery keeps the stream in WRITER_BLOCK (its connection is
+ * closed only inside writer_recover()).
  * A reader stays READER for its whole life.
  *
  * Reader.  ember_dfs_open() fetches the file's length and the locations of
@@ -62,10 +88,14 @@
  * namenode, and write, hflush and close renew its lease every
  * lease_renew_ms the namenode gave (dfs_lease_maybe_renew).
  *
- * Known limits: no pipeline recovery -- any datanode failure during a
- * write fails the stream (HDFS rebuilds the pipeline from the remaining
- * nodes with a new generation stamp and goes on); the failed writer's
- * file stays open until lease recovery closes it; block locations and
+ * Known limits: a pipeline is never refilled -- it goes on with the nodes
+ * left (HDFS can add a replacement datanode, dfs.client.block.write.
+ * replace-datanode-on-failure), and the redundancy monitor copies the
+ * block once it is complete; no heartbeat packets (HDFS's come from a
+ * thread): a writer silent for more than twice dfs.datanode.socket.timeout
+ * finds its first datanode's connection gone without the DataError that
+ * says why, and drops that node as failed; a failed writer's file stays
+ * open until lease recovery closes it; block locations and
  * tokens are fetched once at open, so a reader whose every replica of a
  * block failed (or whose tokens expired) does not ask the namenode again;
  * no lease renewal while the program does not call the library.
@@ -98,6 +128,10 @@
 #define STREAM_MAX_LOCATIONS 16          /* message_check_client caps locations so */
 #define STREAM_DEAD_MAX 64               /* datanodes a reader remembers as failed */
 #define STREAM_RETRY 1                   /* internal: the location failed, try another */
+#define STREAM_PIPELINE_FAILED 2         /* internal: a node of the pipeline failed, recover */
+#define STREAM_MAX_RECOVERIES 5          /* pipeline recoveries of one block (HDFS's 5) */
+#define STREAM_EXCLUDE_MAX 64            /* message_check_client caps AddBlockRequest.exclude so */
+#define STREAM_NO_CULPRIT SIZE_MAX       /* a pipeline failure that is no datanode's fault */
 
 typedef enum {
     STREAM_READER,        /* opened by ember_dfs_open: read, pread, seek */
@@ -105,6 +139,24 @@ typedef enum {
     STREAM_WRITER_BLOCK,  /* a writer streaming a block to its pipeline's first datanode */
     STREAM_WRITER_FAILED, /* a write failed: every later call returns rc with error */
 } stream_state;
+
+/* A packet sent down the pipeline and not acknowledged yet: kept (data,
+ * CRCs, place) until its ack, to go out again after a pipeline recovery. */
+typedef struct {
+    uint8_t *data; /* MESSAGE_PACKET_MAX bytes, swapped with the stream's packet buffer */
+    size_t len;
+    uint64_t offset; /* in the block */
+    int last;
+    size_t ncrcs;
+    uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
+} unacked_packet;
+
+/* A datanode of the pipeline of the block being written. */
+typedef struct {
+    uint32_t rank;
+    uint32_t port;
+    char host[MESSAGE_NAME_MAX + 1];
+} pipeline_node;
 
 /* One block range streamed from one datanode (see the file comment). */
 typedef struct {
@@ -130,15 +182,27 @@ struct ember_dfs_file {
     uint64_t block_size; /* the file's, from the create answer */
     uint8_t *buf;        /* MESSAGE_PACKET_MAX bytes: the packet being filled */
     size_t buf_len;
-    uint64_t block_id; /* WRITER_BLOCK: the block being written */
-    uint64_t gen_stamp;
+    uint64_t block_id;  /* WRITER_BLOCK: the block being written */
+    uint64_t gen_stamp; /* ... its gen stamp, new after each pipeline recovery */
+    uint64_t base_gen_stamp; /* ... the lowest a replica of it may carry to be recovered: the
+                              * block's when this stream opened it (after an append, the stamp
+                              * its replicas had before) */
     uint64_t block_pos; /* WRITER_BLOCK: bytes of it already sent (offset of buf[0]) */
-    uint32_t ranks[STREAM_MAX_LOCATIONS]; /* its pipeline */
-    size_t nranks;
-    int fd; /* WRITER_BLOCK: connection to ranks[0] */
+    uint64_t acked_pos; /* WRITER_BLOCK: bytes of it acknowledged by every node */
+    pipeline_node nodes[STREAM_MAX_LOCATIONS]; /* its pipeline, the failed nodes dropped */
+    size_t nnodes;
+    int fd; /* WRITER_BLOCK: connection to nodes[0] (-1 only inside a recovery) */
     frame_reader *frames;
-    uint64_t next_seqno; /* seqno of the next packet */
+    uint64_t next_seqno; /* seqno of the next packet (from 0 on each connection) */
     uint64_t acked;      /* packets acknowledged (acks come in seqno order) */
+    unacked_packet *unacked; /* STREAM_WINDOW of them, a ring: packet `acked' at unacked_head */
+    size_t unacked_head;
+    int recoveries;   /* pipeline recoveries of the block being written */
+    size_t bad;       /* after STREAM_PIPELINE_FAILED: the index in nodes of the culprit
+                       * (STREAM_NO_CULPRIT: none) */
+    char why[512];    /* ... and what happened */
+    uint32_t excluded[STREAM_EXCLUDE_MAX]; /* datanodes that failed this writer */
+    size_t nexcluded;
     uint64_t prev_id;    /* the last block finished (0: none) and its length */
     uint64_t prev_len;
     ClientMessage *append_env; /* append: the answer append_block points into */
@@ -159,6 +223,14 @@ struct ember_dfs_file {
 
 /* ---- common --------------------------------------------------------------- */
 
+/* Bytes in the packets sent and not acknowledged (for stream_check). */
+__attribute__((unused)) static uint64_t writer_unacked_bytes(const ember_dfs_file *f) {
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < f->next_seqno - f->acked; i++)
+        n += f->unacked[(f->unacked_head + i) % STREAM_WINDOW].len;
+    return n;
+}
+
 /* Asserts the invariants of f's state (after every transition). */
 static void stream_check(const ember_dfs_file *f) {
     (void)f;
@@ -173,16 +245,19 @@ static void stream_check(const ember_dfs_file *f) {
         assert(f->buf_len <= MESSAGE_PACKET_MAX && f->buf_len <= f->block_size);
         break;
     case STREAM_WRITER_BLOCK:
-        assert(f->fd >= 0 && f->frames != NULL && f->nranks >= 1);
+        assert(f->fd >= 0 && f->frames != NULL && f->nnodes >= 1);
         assert(f->block_pos + f->buf_len <= f->block_size);
         assert(f->acked <= f->next_seqno && f->next_seqno - f->acked <= STREAM_WINDOW);
+        assert(f->acked_pos + writer_unacked_bytes(f) == f->block_pos);
+        assert(f->recoveries <= STREAM_MAX_RECOVERIES);
         break;
     case STREAM_WRITER_FAILED: assert(f->fd < 0 && f->frames == NULL && f->rc < 0); break;
     }
 }
 
 /* Allocates a stream for path in the given state; a writer gets its packet
- * buffer.  The caller frees it with stream_free(). */
+ * buffer and its ring of unacknowledged packets (their buffers come when
+ * first used).  The caller frees it with stream_free(). */
 static ember_dfs_file *stream_new(ember_dfs *dfs, const char *path, stream_state state) {
     ember_dfs_file *f = calloc(1, sizeof(*f));
     if (f == NULL)
@@ -193,11 +268,14 @@ static ember_dfs_file *stream_new(ember_dfs *dfs, const char *path, stream_state
     f->seq.fd = -1;
     f->seq.block = SIZE_MAX;
     f->path = strdup(path);
-    if (state != STREAM_READER)
+    if (state != STREAM_READER) {
         f->buf = malloc(MESSAGE_PACKET_MAX);
-    if (f->path == NULL || (state != STREAM_READER && f->buf == NULL)) {
+        f->unacked = calloc(STREAM_WINDOW, sizeof(*f->unacked));
+    }
+    if (f->path == NULL || (state != STREAM_READER && (f->buf == NULL || f->unacked == NULL))) {
         free(f->path);
         free(f->buf);
+        free(f->unacked);
         free(f);
         return NULL;
     }
@@ -218,6 +296,9 @@ static void stream_free(ember_dfs_file *f) {
         client_message__free_unpacked(f->env, NULL);
     if (f->append_env != NULL)
         client_message__free_unpacked(f->append_env, NULL);
+    for (size_t i = 0; f->unacked != NULL && i < STREAM_WINDOW; i++)
+        free(f->unacked[i].data);
+    free(f->unacked);
     free(f->buf);
     free(f->path);
     free(f);
@@ -282,13 +363,49 @@ static int writer_fail(ember_dfs_file *f, int rc, const char *fmt, ...) {
     return f->rc;
 }
 
-/* The pipeline's first datanode failed to answer (connection lost, timed
- * out, garbled). */
-static int writer_fail_datanode(ember_dfs_file *f, int rc) {
+/* The pipeline failed: node `bad' (an index in f->nodes; 0, the first,
+ * when it is not known; STREAM_NO_CULPRIT when no node is to blame) is
+ * to be dropped, and fmt says what happened.  Closes the connection; the
+ * stream stays WRITER_BLOCK for writer_recover().  Returns
+ * STREAM_PIPELINE_FAILED. */
+static int writer_pipeline_failed(ember_dfs_file *f, size_t bad, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int writer_pipeline_failed(ember_dfs_file *f, size_t bad, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->why, sizeof(f->why), fmt, ap);
+    va_end(ap);
+    f->bad = bad == STREAM_NO_CULPRIT || bad < f->nnodes ? bad : 0;
+    writer_disconnect(f);
+    return STREAM_PIPELINE_FAILED;
+}
+
+/* The pipeline's first datanode failed to answer (connection lost,
+ * refused, timed out). */
+static int writer_datanode_lost(ember_dfs_file *f, int rc) {
     if (rc == EMBER_ETIMEDOUT)
-        return writer_fail(f, rc, "datanode rank %u failed (no answer in %d s)", f->ranks[0],
-                           DFS_TIMEOUT_MS / 1000);
-    return writer_fail(f, rc, "datanode rank %u failed", f->ranks[0]);
+        return writer_pipeline_failed(f, 0, "datanode rank %u failed (no answer in %d s)",
+                                      f->nodes[0].rank, DFS_TIMEOUT_MS / 1000);
+    return writer_pipeline_failed(f, 0, "datanode rank %u failed (%s)", f->nodes[0].rank,
+                                  ember_strerror(rc));
+}
+
+/* The index of rank in the pipeline, or 0 (the first) when it is not in it. */
+static size_t writer_node_index(const ember_dfs_file *f, int32_t rank) {
+    for (size_t i = 0; i < f->nnodes; i++)
+        if (rank >= 0 && f->nodes[i].rank == (uint32_t)rank)
+            return i;
+    return 0;
+}
+
+/* Remembers a failed datanode: later blocks of the stream avoid it
+ * (AddBlockRequest.exclude). */
+static void writer_exclude(ember_dfs_file *f, uint32_t rank) {
+    for (size_t i = 0; i < f->nexcluded; i++)
+        if (f->excluded[i] == rank)
+            return;
+    if (f->nexcluded < STREAM_EXCLUDE_MAX)
+        f->excluded[f->nexcluded++] = rank;
 }
 
 /* A writer call on a stream that cannot take it: the sticky error of a
@@ -306,62 +423,73 @@ static int writer_usable(ember_dfs_file *f) {
     return EMBER_OK;
 }
 
-/* Handles one frame from the pipeline: the next PacketAck, or a DataError
- * that fails the stream. */
+/* Handles one frame from the pipeline: the next PacketAck (its packet is
+ * then forgotten), or anything else, which fails the pipeline: a failed
+ * ack blames the node it names; a DataError EMBER_ETIMEDOUT, the first
+ * datanode giving up on this writer's silence (a program that did not
+ * write for dfs.datanode.socket.timeout), no one; the rest the first
+ * datanode. */
 static int writer_handle_frame(ember_dfs_file *f, const uint8_t *payload, size_t len) {
     DataMessage *msg;
     if (message_decode_data(payload, len, &msg) != EMBER_OK)
-        return writer_fail(f, EMBER_EPROTO, "malformed answer from datanode rank %u", f->ranks[0]);
+        return writer_pipeline_failed(f, 0, "malformed answer from datanode rank %u",
+                                      f->nodes[0].rank);
     int rc = EMBER_OK;
     if (msg->body_case == DATA_MESSAGE__BODY_ERROR) {
+        size_t bad = msg->error->code == EMBER_ETIMEDOUT ? STREAM_NO_CULPRIT : 0;
         if (msg->error->message[0] != '\0')
-            rc = writer_fail(f, msg->error->code, "%s", msg->error->message);
+            rc = writer_pipeline_failed(f, bad, "%s", msg->error->message);
         else
-            rc = writer_fail(f, msg->error->code, "datanode rank %u failed", f->ranks[0]);
+            rc = writer_pipeline_failed(f, bad, "datanode rank %u failed (%s)", f->nodes[0].rank,
+                                        ember_strerror(msg->error->code));
     } else if (msg->body_case != DATA_MESSAGE__BODY_ACK) {
-        rc = writer_fail(f, EMBER_EPROTO, "unexpected message from datanode rank %u", f->ranks[0]);
+        rc = writer_pipeline_failed(f, 0, "unexpected message from datanode rank %u",
+                                    f->nodes[0].rank);
     } else if (msg->ack->seqno != f->acked || f->acked >= f->next_seqno) {
-        rc = writer_fail(f, EMBER_EPROTO, "datanode rank %u acknowledged packet %llu out of order",
-                         f->ranks[0], (unsigned long long)msg->ack->seqno);
+        rc = writer_pipeline_failed(f, 0,
+                                    "datanode rank %u acknowledged packet %llu out of order",
+                                    f->nodes[0].rank, (unsigned long long)msg->ack->seqno);
     } else if (!msg->ack->ok) {
+        size_t bad = writer_node_index(f, msg->ack->failed_rank);
         if (msg->ack->message[0] != '\0')
-            rc = writer_fail(f, EMBER_EIO, "%s", msg->ack->message);
-        else if (msg->ack->failed_rank >= 0)
-            rc = writer_fail(f, EMBER_EIO, "datanode rank %d failed", (int)msg->ack->failed_rank);
+            rc = writer_pipeline_failed(f, bad, "%s", msg->ack->message);
         else
-            rc = writer_fail(f, EMBER_EIO, "datanode rank %u failed", f->ranks[0]);
+            rc = writer_pipeline_failed(f, bad, "datanode rank %u failed", f->nodes[bad].rank);
     } else {
+        f->acked_pos += f->unacked[f->unacked_head].len;
+        f->unacked_head = (f->unacked_head + 1) % STREAM_WINDOW;
         f->acked++;
     }
     data_message__free_unpacked(msg, NULL);
     return rc;
 }
 
-/* Takes acks until `want` packets are acknowledged, each within
- * DFS_TIMEOUT_MS, then whatever else has already arrived, without
- * blocking (want 0: only that). */
-static int writer_take_acks(ember_dfs_file *f, uint64_t want) {
+/* Takes acks until at most max_unacked packets are unacknowledged, each
+ * within DFS_TIMEOUT_MS, then whatever else has already arrived, without
+ * blocking (max_unacked UINT64_MAX: only that).  0, or
+ * STREAM_PIPELINE_FAILED. */
+static int writer_take_acks(ember_dfs_file *f, uint64_t max_unacked) {
     int64_t deadline = clock_monotonic_ms() + DFS_TIMEOUT_MS;
     for (;;) {
         const uint8_t *payload;
         size_t len;
         int rc = frame_reader_next(f->frames, &payload, &len);
         if (rc < 0)
-            return writer_fail_datanode(f, rc);
+            return writer_datanode_lost(f, rc);
         if (rc == 1) {
             if ((rc = writer_handle_frame(f, payload, len)) != EMBER_OK)
                 return rc;
             deadline = clock_monotonic_ms() + DFS_TIMEOUT_MS;
             continue;
         }
-        int wait = f->acked < want;
+        int wait = f->next_seqno - f->acked > max_unacked;
         int64_t left = deadline - clock_monotonic_ms();
         if (wait && left <= 0)
-            return writer_fail_datanode(f, EMBER_ETIMEDOUT);
+            return writer_datanode_lost(f, EMBER_ETIMEDOUT);
         struct pollfd p = {.fd = f->fd, .events = POLLIN};
         int n = poll(&p, 1, wait ? (left > 1000000 ? 1000000 : (int)left) : 0);
         if (n < 0 && errno != EINTR)
-            return writer_fail_datanode(f, EMBER_EIO);
+            return writer_datanode_lost(f, EMBER_EIO);
         if (n <= 0) {
             if (!wait && n == 0)
                 return EMBER_OK;
@@ -372,13 +500,169 @@ static int writer_take_acks(ember_dfs_file *f, uint64_t want) {
         if (rc == EMBER_ECLOSED && !wait && f->acked == f->next_seqno)
             return EMBER_OK; /* nothing outstanding (the datanode closes after a block) */
         if (rc < 0 && rc != EMBER_EAGAIN)
-            return writer_fail_datanode(f, rc);
+            return writer_datanode_lost(f, rc);
     }
 }
 
-/* WRITER_IDLE -> WRITER_BLOCK: asks the namenode for the next block,
- * connects to the first datanode of its pipeline and sends
- * WriteBlockRequest. */
+/* Connects to the pipeline's first datanode and sends WriteBlockRequest
+ * for the block at f->gen_stamp with token, the other nodes as downstream:
+ * an append of the finalized replicas of gen stamp append_gs (0: none),
+ * or with recovery set a pipeline recovery -- each node reopens its
+ * replica of a gen stamp from f->base_gen_stamp, cut to the f->acked_pos
+ * bytes acknowledged.  0, STREAM_PIPELINE_FAILED (the first datanode's
+ * fault) or the stream's failure. */
+static int writer_connect(ember_dfs_file *f, const BlockToken *token, uint64_t append_gs,
+                          int recovery) {
+    uint32_t downstream[STREAM_MAX_LOCATIONS];
+    for (size_t i = 1; i < f->nnodes; i++)
+        downstream[i - 1] = f->nodes[i].rank;
+    int rc = socket_connect_tcp(f->nodes[0].host, (int)f->nodes[0].port,
+                                STREAM_CONNECT_TIMEOUT_MS, &f->fd);
+    if (rc == EMBER_OK && (rc = frame_reader_create(&f->frames, FRAME_MAX_DEFAULT)) != EMBER_OK)
+        return writer_fail(f, rc, "out of memory");
+    if (rc == EMBER_OK) {
+        WriteBlockRequest w = WRITE_BLOCK_REQUEST__INIT;
+        w.block_id = f->block_id;
+        w.gen_stamp = f->gen_stamp;
+        w.token = (BlockToken *)token;
+        w.n_downstream = f->nnodes - 1;
+        w.downstream = downstream;
+        if (recovery) {
+            w.recovery_gen_stamp = f->base_gen_stamp;
+            w.recovery_length = f->acked_pos;
+        } else {
+            w.append_gen_stamp = append_gs;
+        }
+        DataMessage dm = DATA_MESSAGE__INIT;
+        dm.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
+        dm.write_block = &w;
+        rc = stream_send(f->fd, &dm);
+    }
+    return rc == EMBER_OK ? EMBER_OK : writer_datanode_lost(f, rc);
+}
+
+/* Sends the unacknowledged packet of seqno (kept in the ring).  0, or
+ * STREAM_PIPELINE_FAILED. */
+static int writer_send_unacked(ember_dfs_file *f, uint64_t seqno) {
+    const unacked_packet *u =
+        &f->unacked[(f->unacked_head + (seqno - f->acked)) % STREAM_WINDOW];
+    Packet p = PACKET__INIT;
+    p.seqno = seqno;
+    p.offset = u->offset;
+    p.data.data = u->data;
+    p.data.len = u->len;
+    p.n_crcs = u->ncrcs;
+    p.crcs = (uint32_t *)u->crcs;
+    p.last = u->last;
+    DataMessage dm = DATA_MESSAGE__INIT;
+    dm.body_case = DATA_MESSAGE__BODY_PACKET;
+    dm.packet = &p;
+    int rc = stream_send(f->fd, &dm);
+    if (rc == EMBER_OK)
+        return EMBER_OK;
+    /* The datanode may have said why before it closed: take that. */
+    int said = rc != EMBER_ETIMEDOUT ? writer_take_acks(f, UINT64_MAX) : EMBER_OK;
+    return said != EMBER_OK ? said : writer_datanode_lost(f, rc);
+}
+
+/* Asks the namenode for a new gen stamp for the block being written
+ * (UpdateBlockForPipelineRequest): f->gen_stamp gets it, *token a write
+ * token for it, pointing into *env (the caller frees it).  0, or the
+ * stream's failure. */
+static int writer_new_gen_stamp(ember_dfs_file *f, ClientMessage **env, const BlockToken **token) {
+    UpdateBlockForPipelineRequest m = UPDATE_BLOCK_FOR_PIPELINE_REQUEST__INIT;
+    m.path = f->path;
+    m.block_id = f->block_id;
+    m.client_name = f->dfs->client_name;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE;
+    req.update_block_for_pipeline = &m;
+    DfsResult *res;
+    int rc = dfs_call(f->dfs, &req, env, &res);
+    if (rc != EMBER_OK)
+        return writer_fail(f, rc, "blk_%llu: pipeline recovery refused by the namenode: %s",
+                           (unsigned long long)f->block_id, f->dfs->error);
+    const LocatedBlock *lb = res->n_blocks > 0 ? res->blocks[0] : NULL;
+    if (lb == NULL || lb->block_id != f->block_id || lb->gen_stamp <= f->gen_stamp ||
+        lb->token == NULL) {
+        client_message__free_unpacked(*env, NULL);
+        return writer_fail(f, EMBER_EPROTO,
+                           "blk_%llu: the namenode's answer to a pipeline recovery is not usable",
+                           (unsigned long long)f->block_id);
+    }
+    f->gen_stamp = lb->gen_stamp;
+    *token = lb->token;
+    return EMBER_OK;
+}
+
+/* Pipeline recovery (HDFS's setupPipelineForAppendOrRecovery), after
+ * STREAM_PIPELINE_FAILED: the culprit f->bad leaves the pipeline (and is
+ * excluded from the stream's later blocks); with nodes left, the block
+ * gets a new gen stamp from the namenode, the new first datanode a
+ * WriteBlockRequest that has every node reopen its replica at the
+ * acknowledged length, and every unacknowledged packet goes out again,
+ * seqnos from 0.  A node failing meanwhile is dropped the same way.  The
+ * stream fails when no node is left, when the namenode refuses, or after
+ * STREAM_MAX_RECOVERIES of one block.  A failure with no culprit (the
+ * datanodes gave up on a silent writer) reconnects the same nodes and is
+ * not counted: it needs the program to have been silent once more. */
+static int writer_recover(ember_dfs_file *f) {
+    for (;;) {
+        if (f->bad != STREAM_NO_CULPRIT) {
+            writer_exclude(f, f->nodes[f->bad].rank);
+            memmove(&f->nodes[f->bad], &f->nodes[f->bad + 1],
+                    (f->nnodes - f->bad - 1) * sizeof(f->nodes[0]));
+            f->nnodes--;
+            if (f->nnodes == 0)
+                return writer_fail(f, EMBER_EIO,
+                                   "blk_%llu: no datanode of its pipeline is left (the last "
+                                   "failure: %s)",
+                                   (unsigned long long)f->block_id, f->why);
+            if (f->recoveries == STREAM_MAX_RECOVERIES)
+                return writer_fail(f, EMBER_EIO,
+                                   "blk_%llu: giving up after %d pipeline recoveries (the last "
+                                   "failure: %s)",
+                                   (unsigned long long)f->block_id, STREAM_MAX_RECOVERIES,
+                                   f->why);
+            f->recoveries++;
+        }
+        ClientMessage *env = NULL;
+        const BlockToken *token = NULL;
+        int rc = writer_new_gen_stamp(f, &env, &token);
+        if (rc != EMBER_OK)
+            return rc;
+        uint64_t count = f->next_seqno - f->acked;
+        f->acked = 0;
+        f->next_seqno = count;
+        rc = writer_connect(f, token, 0, 1);
+        client_message__free_unpacked(env, NULL);
+        for (uint64_t seqno = 0; rc == EMBER_OK && seqno < count; seqno++)
+            rc = writer_send_unacked(f, seqno);
+        if (rc == EMBER_OK) {
+            stream_check(f);
+            return EMBER_OK;
+        }
+        if (rc != STREAM_PIPELINE_FAILED)
+            return rc;
+    }
+}
+
+/* Takes acks as writer_take_acks() does, recovering the pipeline each
+ * time it fails.  0, or the stream's failure. */
+static int writer_acks(ember_dfs_file *f, uint64_t max_unacked) {
+    for (;;) {
+        int rc = writer_take_acks(f, max_unacked);
+        if (rc != STREAM_PIPELINE_FAILED)
+            return rc;
+        if ((rc = writer_recover(f)) != EMBER_OK)
+            return rc;
+    }
+}
+
+/* WRITER_IDLE -> WRITER_BLOCK: asks the namenode for the next block (or
+ * takes the appended last block), connects to the first datanode of its
+ * pipeline and sends WriteBlockRequest; a first datanode that fails
+ * already is recovered from as any pipeline failure. */
 static int writer_open_block(ember_dfs_file *f) {
     ClientMessage *env = NULL;
     const LocatedBlock *lb = f->append_block;
@@ -397,6 +681,8 @@ static int writer_open_block(ember_dfs_file *f) {
         m.previous_length = f->prev_len;
         m.client_rank = -1;
         m.client_name = f->dfs->client_name;
+        m.n_exclude = f->nexcluded;
+        m.exclude = f->excluded;
         ClientMessage req = CLIENT_MESSAGE__INIT;
         req.body_case = CLIENT_MESSAGE__BODY_ADD_BLOCK;
         req.add_block = &m;
@@ -410,41 +696,34 @@ static int writer_open_block(ember_dfs_file *f) {
         }
         lb = res->blocks[0];
     }
-    if (lb->n_locations < 1 || lb->n_locations > STREAM_MAX_LOCATIONS) {
+    if (lb->n_locations < 1 || lb->n_locations > STREAM_MAX_LOCATIONS || lb->token == NULL) {
         client_message__free_unpacked(env, NULL);
         return writer_fail(f, EMBER_EPROTO, "the namenode gave no datanode for a block of `%s'",
                            f->path);
     }
     f->block_id = lb->block_id;
     f->gen_stamp = lb->gen_stamp;
-    f->nranks = lb->n_locations;
-    for (size_t i = 0; i < lb->n_locations; i++)
-        f->ranks[i] = lb->locations[i]->rank;
-    rc = socket_connect_tcp(lb->locations[0]->host, (int)lb->locations[0]->port,
-                            STREAM_CONNECT_TIMEOUT_MS, &f->fd);
-    if (rc == EMBER_OK)
-        rc = frame_reader_create(&f->frames, FRAME_MAX_DEFAULT);
-    if (rc == EMBER_OK) {
-        WriteBlockRequest w = WRITE_BLOCK_REQUEST__INIT;
-        w.block_id = lb->block_id;
-        w.gen_stamp = lb->gen_stamp;
-        w.token = lb->token;
-        w.n_downstream = f->nranks - 1;
-        w.downstream = f->ranks + 1;
-        w.append_gen_stamp = append_gs;
-        DataMessage dm = DATA_MESSAGE__INIT;
-        dm.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
-        dm.write_block = &w;
-        rc = stream_send(f->fd, &dm);
+    f->base_gen_stamp = append_gs != 0 ? append_gs : lb->gen_stamp;
+    f->nnodes = lb->n_locations;
+    for (size_t i = 0; i < lb->n_locations; i++) {
+        f->nodes[i].rank = lb->locations[i]->rank;
+        f->nodes[i].port = lb->locations[i]->port;
+        snprintf(f->nodes[i].host, sizeof(f->nodes[i].host), "%s", lb->locations[i]->host);
     }
-    client_message__free_unpacked(env, NULL);
-    if (rc != EMBER_OK)
-        return writer_fail_datanode(f, rc);
     if (append_gs == 0)
         f->block_pos = 0; /* else the block goes on from its length */
+    f->acked_pos = f->block_pos;
     f->next_seqno = 0;
     f->acked = 0;
+    f->unacked_head = 0;
+    f->recoveries = 0;
     f->state = STREAM_WRITER_BLOCK;
+    rc = writer_connect(f, lb->token, append_gs, 0);
+    client_message__free_unpacked(env, NULL);
+    if (rc == STREAM_PIPELINE_FAILED)
+        rc = writer_recover(f); /* nothing sent yet: the nodes left start the block */
+    if (rc != EMBER_OK)
+        return rc;
     stream_check(f);
     return EMBER_OK;
 }
@@ -452,7 +731,7 @@ static int writer_open_block(ember_dfs_file *f) {
 /* WRITER_BLOCK -> WRITER_IDLE once its last packet is sent: waits for every
  * ack and closes the connection; the block becomes the previous one. */
 static int writer_end_block(ember_dfs_file *f) {
-    int rc = writer_take_acks(f, f->next_seqno);
+    int rc = writer_acks(f, 0);
     if (rc != EMBER_OK)
         return rc;
     writer_disconnect(f);
@@ -474,36 +753,33 @@ static size_t writer_packet_cap(const ember_dfs_file *f) {
 }
 
 /* Sends the buffer as the next packet (opening a block first when none is
- * open); with last, the block ends with it. */
+ * open); with last, the block ends with it.  The buffer moves into the
+ * ring of unacknowledged packets (swapped with a free one) until its
+ * ack. */
 static int writer_send_packet(ember_dfs_file *f, int last) {
     int rc;
     if (f->state == STREAM_WRITER_IDLE && (rc = writer_open_block(f)) != EMBER_OK)
         return rc;
-    uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
-    Packet p = PACKET__INIT;
-    p.seqno = f->next_seqno;
-    p.offset = f->block_pos;
-    p.data.data = f->buf;
-    p.data.len = f->buf_len;
-    p.n_crcs = stream_chunk_crcs(f->buf, f->buf_len, crcs);
-    p.crcs = crcs;
-    p.last = last;
-    DataMessage dm = DATA_MESSAGE__INIT;
-    dm.body_case = DATA_MESSAGE__BODY_PACKET;
-    dm.packet = &p;
-    uint64_t want =
-        f->next_seqno - f->acked >= STREAM_WINDOW ? f->next_seqno - STREAM_WINDOW + 1 : 0;
-    if ((rc = writer_take_acks(f, want)) != EMBER_OK)
+    if ((rc = writer_acks(f, STREAM_WINDOW - 1)) != EMBER_OK)
         return rc;
-    if ((rc = stream_send(f->fd, &dm)) != EMBER_OK) {
-        /* The datanode may have said why before it closed: take that. */
-        if (rc != EMBER_ETIMEDOUT && writer_take_acks(f, 0) != EMBER_OK)
-            return f->rc;
-        return writer_fail_datanode(f, rc);
-    }
-    f->next_seqno++;
+    unacked_packet *u =
+        &f->unacked[(f->unacked_head + (f->next_seqno - f->acked)) % STREAM_WINDOW];
+    if (u->data == NULL && (u->data = malloc(MESSAGE_PACKET_MAX)) == NULL)
+        return writer_fail(f, EMBER_ENOMEM, "out of memory");
+    uint8_t *spare = u->data;
+    u->data = f->buf;
+    f->buf = spare;
+    u->len = f->buf_len;
+    u->offset = f->block_pos;
+    u->last = last;
+    u->ncrcs = stream_chunk_crcs(u->data, u->len, u->crcs);
     f->block_pos += f->buf_len;
     f->buf_len = 0;
+    rc = writer_send_unacked(f, f->next_seqno++);
+    if (rc == STREAM_PIPELINE_FAILED)
+        rc = writer_recover(f); /* which sends this packet again too */
+    if (rc != EMBER_OK)
+        return rc;
     stream_check(f);
     return last ? writer_end_block(f) : EMBER_OK;
 }
@@ -659,7 +935,7 @@ int ember_dfs_hflush(ember_dfs_file *f) {
         (rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size)) != EMBER_OK)
         return rc;
     if (f->state == STREAM_WRITER_BLOCK)
-        return writer_take_acks(f, f->next_seqno);
+        return writer_acks(f, 0);
     return EMBER_OK;
 }
 

@@ -21,7 +21,9 @@
  * writer_keep() (block_writer_detach(), a failed finalize, an abort of a
  * reopened writer); WRITING -> (absent) in block_writer_abort() or when
  * the files of a failed writer cannot be checked; FINALIZED -> WRITING in
- * block_writer_reopen(); RBW -> FINALIZED and FINALIZED -> FINALIZED (new
+ * block_writer_reopen(); RBW, FINALIZED -> WRITING (new gen stamp, cut to
+ * the acknowledged length) in block_writer_reopen_at() (pipeline
+ * recovery); RBW -> FINALIZED and FINALIZED -> FINALIZED (new
  * gen stamp) in block_store_recover(); RBW, FINALIZED -> (absent) in
  * block_store_delete().  Only FINALIZED replicas are visible to readers,
  * block_store_list() and used_bytes, which is the sum over them of
@@ -1667,6 +1669,123 @@ int block_store_recover(block_store *store, uint64_t block_id, uint64_t recovery
     if (r->state == REPLICA_FINALIZED)
         return recover_finalized(store, r, recovery_id, length);
     return recover_rbw(store, r, recovery_id, length);
+}
+
+/* ---- pipeline recovery ---- */
+
+/* Sets w->partial_crc from the data of w's partial last chunk (after a
+ * cut that verified that chunk). */
+static int writer_read_partial(block_writer *w) {
+    w->partial_len = (size_t)(w->length % BLOCK_CHUNK_SIZE);
+    w->partial_crc = 0;
+    if (w->partial_len == 0)
+        return EMBER_OK;
+    unsigned char chunk[BLOCK_CHUNK_SIZE];
+    int rc = pread_exact(w->data_fd, chunk, w->partial_len, w->length - w->partial_len);
+    if (rc == EMBER_OK)
+        w->partial_crc = crc32c(0, chunk, w->partial_len);
+    return rc;
+}
+
+/* RBW -> WRITING under new_gs at length (<= its valid length): the files
+ * are cut first (rbw_cut(): the chunk holding the new end verified, a new
+ * partial chunk's CRC recomputed, a torn tail dropped) and fsynced, then
+ * the meta is renamed to the new gen stamp and rbw/ fsynced.  A failure
+ * before the rename leaves the replica RBW under its old stamp, its valid
+ * length checked again; one after it, RBW under the new stamp. */
+static int reopen_rbw(block_store *store, replica *r, uint64_t new_gs, uint64_t length,
+                      block_writer **out) {
+    const data_dir *dd = &store->dirs[r->dir];
+    char data_path[BLOCK_STORE_PATH_MAX], old_meta[BLOCK_STORE_PATH_MAX];
+    char new_meta[BLOCK_STORE_PATH_MAX];
+    (void)replica_path(data_path, sizeof data_path, dd->rbw, r->block_id, 0, 0);
+    (void)replica_path(old_meta, sizeof old_meta, dd->rbw, r->block_id, r->gen_stamp, 1);
+    if (replica_path(new_meta, sizeof new_meta, dd->rbw, r->block_id, new_gs, 1) != EMBER_OK)
+        return EMBER_EIO;
+    block_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return EMBER_ENOMEM;
+    w->store = store;
+    w->block_id = r->block_id;
+    w->gen_stamp = new_gs;
+    w->dir = r->dir;
+    w->length = length;
+    w->reopened = 1; /* acknowledged bytes: an abort keeps them */
+    w->data_fd = open(data_path, O_RDWR | O_CLOEXEC);
+    w->meta_fd = w->data_fd >= 0 ? open(old_meta, O_RDWR | O_CLOEXEC) : -1;
+    int rc = w->meta_fd < 0 ? EMBER_EIO : rbw_cut(w->data_fd, w->meta_fd, r->length, length);
+    if (rc == EMBER_OK && (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0))
+        rc = EMBER_EIO;
+    if (rc == EMBER_OK)
+        rc = writer_read_partial(w);
+    int renamed = 0;
+    if (rc == EMBER_OK) {
+        renamed = rename(old_meta, new_meta) == 0;
+        if (!renamed || fsync_dir(dd->rbw) != EMBER_OK)
+            rc = EMBER_EIO;
+    }
+    if (rc != EMBER_OK) {
+        int saved = errno;
+        if (w->data_fd >= 0)
+            close(w->data_fd);
+        if (w->meta_fd >= 0)
+            close(w->meta_fd);
+        free(w);
+        if (rc == EMBER_EIO && dir_errno_is_failure(saved))
+            dir_fail(store, r->dir);
+        if (renamed)
+            r->gen_stamp = new_gs; /* the name is the new one, synced or not */
+        uint64_t valid;
+        if (rbw_scan(dd, r->block_id, r->gen_stamp, &valid) == EMBER_OK)
+            r->length = valid;
+        return rc;
+    }
+    r->state = REPLICA_WRITING;
+    r->gen_stamp = new_gs;
+    r->length = 0;
+    w->state = WRITER_WRITING;
+    writer_check(w);
+    *out = w;
+    return EMBER_OK;
+}
+
+int block_writer_reopen_at(block_store *store, uint64_t block_id, uint64_t min_gs,
+                           uint64_t new_gs, uint64_t length, block_writer **out) {
+    if (store == NULL || out == NULL)
+        return EMBER_EINVAL;
+    *out = NULL;
+    if (new_gs <= min_gs)
+        return EMBER_EINVAL;
+    replica *r = index_find(store, block_id);
+    if (r == NULL || r->state == REPLICA_WRITING || r->gen_stamp < min_gs ||
+        r->gen_stamp >= new_gs)
+        return EMBER_ENOENT;
+    if (r->length < length)
+        return EMBER_ESTATE;
+    if (store->dirs[r->dir].failed)
+        return EMBER_EIO;
+    if (r->state == REPLICA_RBW)
+        return reopen_rbw(store, r, new_gs, length, out);
+    /* FINALIZED: back to rbw/ under new_gs as for an append, then cut. */
+    block_writer *w;
+    int rc = block_writer_reopen(store, block_id, r->gen_stamp, new_gs, &w);
+    if (rc != EMBER_OK)
+        return rc;
+    if (length < w->length) {
+        rc = rbw_cut(w->data_fd, w->meta_fd, w->length, length);
+        if (rc == EMBER_OK) {
+            w->length = length;
+            rc = writer_read_partial(w);
+        }
+        if (rc != EMBER_OK) {
+            writer_fail(w, rc == EMBER_EIO ? errno : 0);
+            (void)block_writer_detach(w, NULL); /* RBW under new_gs, as the files say */
+            return rc;
+        }
+    }
+    writer_check(w);
+    *out = w;
+    return EMBER_OK;
 }
 
 int block_store_verify(block_store *store, uint64_t block_id) {

@@ -29,6 +29,8 @@
  * block_writer_finalize(); WRITING -> RBW: block_writer_detach() (and a
  * failed finalize); WRITING -> (absent): block_writer_abort();
  * FINALIZED -> WRITING: block_writer_reopen() (append); RBW or FINALIZED
+ * -> WRITING under a new gen stamp, cut to a length:
+ * block_writer_reopen_at() (pipeline recovery); RBW or FINALIZED
  * -> FINALIZED under a new gen stamp: block_store_recover(); RBW or
  * FINALIZED -> (absent): block_store_delete().  Open indexes what rbw/
  * holds as RBW.  A directory that cannot be created or written is
@@ -130,6 +132,27 @@ void block_writer_abort(block_writer *w);
  * failed (the replica then stays finalized). */
 int block_writer_reopen(block_store *store, uint64_t block_id, uint64_t old_gs, uint64_t new_gs,
                         block_writer **out);
+
+/* Pipeline recovery (HDFS's recoverRbw, PIPELINE_SETUP_STREAMING_RECOVERY):
+ * the RBW or FINALIZED replica of block_id whose gen stamp is at least
+ * min_gs and below new_gs becomes WRITING under new_gs, cut to length --
+ * the bytes the writer had acknowledged -- and the returned writer
+ * continues there, possibly mid-chunk.  The chunk holding the new end is
+ * checked against its stored CRC and, left partial, gets its CRC
+ * recomputed; bytes past length (unacknowledged, or a torn tail) are
+ * dropped.  An RBW replica's files are cut in place and its meta renamed;
+ * a FINALIZED one (it got the last packet, whose ack was lost) moves back
+ * to rbw/ as by block_writer_reopen(), then is cut.  An abort of the
+ * writer keeps the replica (as RBW).  EMBER_EINVAL when new_gs <= min_gs;
+ * EMBER_ENOENT when there is no such replica (none, one being written,
+ * or its gen stamp outside [min_gs, new_gs)); EMBER_ESTATE when it holds
+ * fewer than length bytes (valid ones, for RBW); EMBER_ECORRUPT when the
+ * chunk at the cut does not verify; EMBER_EIO (a failed directory; a
+ * move out of finalized/ that failed, the replica staying FINALIZED; or a
+ * cut or rename that failed, the replica then RBW at what its files
+ * hold). */
+int block_writer_reopen_at(block_store *store, uint64_t block_id, uint64_t min_gs,
+                           uint64_t new_gs, uint64_t length, block_writer **out);
 
 /* Opens a finalized replica.  EMBER_ENOENT when there is none. */
 int block_reader_open(block_store *store, uint64_t block_id, block_reader **out);

@@ -38,9 +38,29 @@
  * replica of that gen stamp moved back to rbw/ under the request's new gen
  * stamp (block_writer_reopen()): the first packet's offset must be its
  * length, possibly mid-chunk, and downstream gets append_gen_stamp on
- * seqno 0; the rest is an ordinary write.  Each packet is checked (seqno,
- * offset, CRCs), appended locally, forwarded to
- * downstream[0] when there is one, and then acked upstream -- at once
+ * seqno 0; the rest is an ordinary write.  For a pipeline recovery
+ * (WriteBlockRequest or seqno-0 PipelinePacket with recovery_gen_stamp,
+ * HDFS's PIPELINE_SETUP_STREAMING_RECOVERY: a node of the client's
+ * pipeline failed, the client asked the namenode for a new gen stamp and
+ * goes on with the nodes left) a write of the block still running here
+ * under an older gen stamp is stopped first (dn_stop_write(): its failed
+ * ack goes upstream under the old gen stamp), then the node's replica
+ * with a gen stamp in [recovery_gen_stamp, gen_stamp) -- RBW, or
+ * FINALIZED when the last packet came but its ack was lost -- is reopened
+ * under gen_stamp and cut to recovery_length, the bytes the client had
+ * acknowledged, which every node of the pipeline wrote
+ * (block_writer_reopen_at()); a node that holds fewer, or no such
+ * replica, refuses (a DataError to the client, a failed PipelineAck
+ * naming itself upstream), so that the client drops it too.  With
+ * nothing acknowledged, a node that never got the block starts a new
+ * replica.  The first packet's offset is then recovery_length, seqnos
+ * start again at 0, and downstream gets the recovery fields on seqno 0.
+ * PipelineAcks carry the pipeline's gen stamp: one naming another gen
+ * stamp than the pipeline of its block here is stale (an ack of the
+ * replaced pipeline still in flight, or the failed ack of its stop) and
+ * ignored.  Each packet is checked (seqno, offset, CRCs), appended
+ * locally, forwarded to downstream[0] when there is one, and then acked
+ * upstream -- at once
  * without downstream, else when downstream[0]'s PipelineAck for it comes
  * back.  Packets forwarded and not yet acked sit in a window of at most
  * DN_PIPELINE_WINDOW entries, oldest first; since packets are written in
@@ -136,6 +156,8 @@ struct dn_pipeline {
     uint64_t block_id;
     uint64_t gen_stamp;
     uint64_t append_gen_stamp; /* an append: the finalized replica's gen stamp; else 0 */
+    uint64_t recovery_gs;      /* a pipeline recovery: the lowest gen stamp accepted; else 0 */
+    uint64_t recovery_length;  /* ... and the acknowledged length the replica was cut to */
     int transfer;              /* a copy for ReplicateBlock: a partial one is deleted */
     pipe_state state;
     block_writer *writer; /* RECEIVING only */
@@ -340,14 +362,49 @@ static dn_pipeline *pipeline_find(const datanode *dn, uint64_t block_id) {
     return NULL;
 }
 
+/* How a pipeline's writer starts (pipeline_create()). */
+typedef struct {
+    uint64_t append_gs;       /* an append: the finalized replica's gen stamp; else 0 */
+    uint64_t recovery_gs;     /* a pipeline recovery: the lowest gen stamp accepted; else 0 */
+    uint64_t recovery_length; /* ... and the acknowledged length */
+} pipe_setup;
+
+/* The writer of a pipeline recovery (setup->recovery_gs != 0): this
+ * node's replica of block_id with a gen stamp in [recovery_gs, gen_stamp)
+ * reopened under gen_stamp and cut to the acknowledged length
+ * (block_writer_reopen_at()); with nothing acknowledged, a node that
+ * never got the block starts a new replica. */
+static int pipeline_recovery_writer(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
+                                    const pipe_setup *setup, block_writer **out) {
+    block_info before;
+    block_replica_state st = block_store_replica(dn->store, block_id, &before);
+    int rc = block_writer_reopen_at(dn->store, block_id, setup->recovery_gs, gen_stamp,
+                                    setup->recovery_length, out);
+    if (rc == EMBER_ENOENT && setup->recovery_length == 0 && st == BLOCK_REPLICA_ABSENT)
+        rc = block_writer_create(dn->store, block_id, gen_stamp, out);
+    if (rc == EMBER_OK)
+        LOG_INFO("datanode: pipeline recovery of blk_%" PRIu64 ": %s replica gs %" PRIu64
+                 " (%" PRIu64 " bytes) reopened as gs %" PRIu64 " at %" PRIu64 " bytes",
+                 block_id,
+                 st == BLOCK_REPLICA_RBW         ? "rbw"
+                 : st == BLOCK_REPLICA_FINALIZED ? "finalized"
+                                                 : "no",
+                 before.gen_stamp, before.length, gen_stamp, setup->recovery_length);
+    return rc;
+}
+
 /* Registers a new pipeline of block_id with a writer of its own (freed by
- * pipeline_end()): a new replica, or for an append (append_gs != 0) the
- * finalized replica of gen stamp append_gs reopened under gen_stamp, the
- * write going on at its end.  On failure nothing is left: the block
- * store's error (EMBER_EEXIST, EMBER_ENOENT, ...) or EMBER_ENOMEM. */
-static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp, uint64_t append_gs,
-                           const uint32_t *downstream, size_t n_downstream, dn_conn *conn,
-                           int upstream_rank, dn_pipeline **out) {
+ * pipeline_end()): a new replica; for an append (setup->append_gs != 0)
+ * the finalized replica of gen stamp append_gs reopened under gen_stamp,
+ * the write going on at its end; for a pipeline recovery
+ * (setup->recovery_gs != 0) the replica pipeline_recovery_writer() finds,
+ * the write going on at the acknowledged length.  On failure nothing is
+ * left: the block store's error (EMBER_EEXIST, EMBER_ENOENT,
+ * EMBER_ESTATE, ...) or EMBER_ENOMEM. */
+static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
+                           const pipe_setup *setup, const uint32_t *downstream,
+                           size_t n_downstream, dn_conn *conn, int upstream_rank,
+                           dn_pipeline **out) {
     if (dn->npipes == dn->pipes_cap) {
         size_t ncap = dn->pipes_cap ? dn->pipes_cap * 2 : 16;
         dn_pipeline **grown = realloc(dn->pipes, ncap * sizeof(*grown));
@@ -359,17 +416,23 @@ static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp, 
     dn_pipeline *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return EMBER_ENOMEM;
-    int rc = append_gs != 0
-                 ? block_writer_reopen(dn->store, block_id, append_gs, gen_stamp, &p->writer)
-                 : block_writer_create(dn->store, block_id, gen_stamp, &p->writer);
+    int rc;
+    if (setup->recovery_gs != 0)
+        rc = pipeline_recovery_writer(dn, block_id, gen_stamp, setup, &p->writer);
+    else if (setup->append_gs != 0)
+        rc = block_writer_reopen(dn->store, block_id, setup->append_gs, gen_stamp, &p->writer);
+    else
+        rc = block_writer_create(dn->store, block_id, gen_stamp, &p->writer);
     if (rc != EMBER_OK) {
         free(p);
         return rc;
     }
     p->block_id = block_id;
     p->gen_stamp = gen_stamp;
-    p->append_gen_stamp = append_gs;
-    p->length = block_writer_length(p->writer); /* an append goes on at the end */
+    p->append_gen_stamp = setup->recovery_gs != 0 ? 0 : setup->append_gs;
+    p->recovery_gs = setup->recovery_gs;
+    p->recovery_length = setup->recovery_length;
+    p->length = block_writer_length(p->writer); /* an append or a recovery goes on there */
     p->state = PIPE_RECEIVING;
     p->conn = conn;
     p->upstream_rank = conn != NULL ? -1 : upstream_rank;
@@ -447,6 +510,7 @@ static void pipeline_ack_upstream(datanode *dn, dn_pipeline *p, uint64_t seqno, 
     ack.seqno = seqno;
     ack.ok = ok;
     ack.failed_rank = ok ? 0 : failed_rank;
+    ack.gen_stamp = p->gen_stamp;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
     msg.pipeline_ack = &ack;
@@ -571,6 +635,8 @@ static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
         pp.downstream = p->downstream + 1;
         pp.packet = (Packet *)pkt;
         pp.append_gen_stamp = pkt->seqno == 0 ? p->append_gen_stamp : 0;
+        pp.recovery_gen_stamp = pkt->seqno == 0 ? p->recovery_gs : 0;
+        pp.recovery_length = pkt->seqno == 0 ? p->recovery_length : 0;
         pp.transfer = p->transfer;
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
@@ -681,54 +747,99 @@ static int dn_pipeline_admit(const datanode *dn, uint64_t block_id) {
 }
 
 /* A failed PipelineAck for a packet no pipeline here takes. */
-static void dn_refuse_packet(datanode *dn, int dest, uint64_t block_id, uint64_t seqno,
-                             int failed_rank) {
+static void dn_refuse_packet(datanode *dn, int dest, uint64_t block_id, uint64_t gen_stamp,
+                             uint64_t seqno, int failed_rank) {
     PipelineAck ack = PIPELINE_ACK__INIT;
     ack.block_id = block_id;
     ack.seqno = seqno;
     ack.ok = 0;
     ack.failed_rank = failed_rank;
+    ack.gen_stamp = gen_stamp;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
     msg.pipeline_ack = &ack;
     dn_send(dn, dest, &msg);
 }
 
+/* Why a pipeline of block_id could not start here (pipeline_create()'s
+ * rc), in words for a log line and the client. */
+static void dn_setup_failure(const datanode *dn, uint64_t block_id, uint64_t gen_stamp,
+                             const pipe_setup *setup, int rc, char *text, size_t len) {
+    if (setup->recovery_gs != 0 && rc == EMBER_ENOENT)
+        snprintf(text, len,
+                 "pipeline recovery of blk_%" PRIu64 ": no replica on rank %d with a gen stamp "
+                 "from %" PRIu64 " to below %" PRIu64,
+                 block_id, dn->rank, setup->recovery_gs, gen_stamp);
+    else if (setup->recovery_gs != 0 && rc == EMBER_ESTATE)
+        snprintf(text, len,
+                 "pipeline recovery of blk_%" PRIu64 ": the replica on rank %d holds fewer than "
+                 "the %" PRIu64 " acknowledged bytes",
+                 block_id, dn->rank, setup->recovery_length);
+    else if (setup->recovery_gs != 0)
+        snprintf(text, len, "pipeline recovery of blk_%" PRIu64 " on rank %d failed: %s",
+                 block_id, dn->rank, ember_strerror(rc));
+    else if (rc == EMBER_EEXIST)
+        snprintf(text, len, "blk_%" PRIu64 " already exists on rank %d", block_id, dn->rank);
+    else if (setup->append_gs != 0 && rc == EMBER_ENOENT)
+        snprintf(text, len,
+                 "no finalized replica of blk_%" PRIu64 " with gen stamp %" PRIu64
+                 " on rank %d to append to",
+                 block_id, setup->append_gs, dn->rank);
+    else if (setup->append_gs != 0 && rc == EMBER_EINVAL)
+        snprintf(text, len,
+                 "append to blk_%" PRIu64 ": new gen stamp %" PRIu64 " is not above %" PRIu64,
+                 block_id, gen_stamp, setup->append_gs);
+    else
+        snprintf(text, len, "cannot write blk_%" PRIu64 " on rank %d: %s", block_id, dn->rank,
+                 ember_strerror(rc));
+}
+
+/* A write of block_id to gen stamp gen_stamp that is a pipeline recovery
+ * first stops an older write of the block still running here (its replica
+ * is then RBW, or FINALIZED when the last packet had come): its upstream
+ * gets a failed ack under the old gen stamp, which a new pipeline of the
+ * block ignores.  A write of the same or a newer gen stamp is left
+ * alone. */
+static void dn_recovery_stop_old(datanode *dn, uint64_t block_id, uint64_t gen_stamp) {
+    dn_pipeline *p = pipeline_find(dn, block_id);
+    if (p != NULL && p->gen_stamp < gen_stamp)
+        dn_stop_write(dn, block_id, "superseded by a pipeline recovery");
+}
+
 static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacket *pp) {
     const Packet *pkt = pp->packet;
+    if (pkt->seqno == 0 && pp->recovery_gen_stamp != 0)
+        dn_recovery_stop_old(dn, pp->block_id, pp->gen_stamp);
     dn_pipeline *p = pipeline_find(dn, pp->block_id);
     if (p == NULL) {
         if (pkt->seqno != 0) {
             LOG_WARN("datanode: packet %" PRIu64 " of blk_%" PRIu64
                      " from rank %d: no such pipeline here; refused",
                      pkt->seqno, pp->block_id, source);
-            dn_refuse_packet(dn, source, pp->block_id, pkt->seqno, dn->rank);
+            dn_refuse_packet(dn, source, pp->block_id, pp->gen_stamp, pkt->seqno, dn->rank);
             return;
         }
         if (datanode_check_downstream(dn, pp->downstream, pp->n_downstream, source) != EMBER_OK) {
             LOG_WARN("datanode: blk_%" PRIu64 " from rank %d: bad downstream list; refused",
                      pp->block_id, source);
-            dn_refuse_packet(dn, source, pp->block_id, 0, -1);
+            dn_refuse_packet(dn, source, pp->block_id, pp->gen_stamp, 0, -1);
             return;
         }
+        pipe_setup setup = {.append_gs = pp->append_gen_stamp,
+                            .recovery_gs = pp->recovery_gen_stamp,
+                            .recovery_length = pp->recovery_length};
         int rc = dn_pipeline_admit(dn, pp->block_id);
         if (rc == EMBER_OK)
-            rc = pipeline_create(dn, pp->block_id, pp->gen_stamp, pp->append_gen_stamp,
-                                 pp->downstream, pp->n_downstream, NULL, source, &p);
+            rc = pipeline_create(dn, pp->block_id, pp->gen_stamp, &setup, pp->downstream,
+                                 pp->n_downstream, NULL, source, &p);
         if (rc != EMBER_OK) {
-            if (pp->append_gen_stamp != 0)
-                LOG_WARN("datanode: cannot append to blk_%" PRIu64 " gs %" PRIu64 " (as gs %" PRIu64
-                         ") from rank %d: %s",
-                         pp->block_id, pp->append_gen_stamp, pp->gen_stamp, source,
-                         rc == EMBER_ENOENT ? "no finalized replica of that gen stamp"
-                                            : ember_strerror(rc));
-            else
-                LOG_WARN("datanode: cannot start blk_%" PRIu64 " from rank %d: %s", pp->block_id,
-                         source, ember_strerror(rc));
-            dn_refuse_packet(dn, source, pp->block_id, 0, dn->rank);
+            char text[512];
+            dn_setup_failure(dn, pp->block_id, pp->gen_stamp, &setup, rc, text, sizeof(text));
+            LOG_WARN("datanode: rank %d: %s", source, text);
+            dn_refuse_packet(dn, source, pp->block_id, pp->gen_stamp, 0, dn->rank);
             return;
         }
-        p->transfer = pp->transfer && pp->append_gen_stamp == 0;
+        p->transfer = pp->transfer && pp->append_gen_stamp == 0 && pp->recovery_gen_stamp == 0;
     } else if (p->upstream_rank != source) {
         LOG_WARN("datanode: packet of blk_%" PRIu64 " from rank %d, not its upstream; ignored",
                  pp->block_id, source);
@@ -747,6 +858,13 @@ static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacke
  * replication of its block runs here and the other way round. */
 static void handle_pipeline_ack(datanode *dn, int source, const PipelineAck *ack) {
     dn_pipeline *p = pipeline_find(dn, ack->block_id);
+    if (p != NULL && ack->gen_stamp != 0 && ack->gen_stamp != p->gen_stamp) {
+        /* From the pipeline a recovery replaced (or from an older one). */
+        LOG_DEBUG("datanode: ack for blk_%" PRIu64 " gs %" PRIu64 " from rank %d: the pipeline "
+                  "here is at gs %" PRIu64 "; ignored",
+                  ack->block_id, ack->gen_stamp, source, p->gen_stamp);
+        return;
+    }
     if (p == NULL && dn_replication_handle_ack(dn, source, ack))
         return;
     if (p == NULL) {
@@ -839,39 +957,31 @@ static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockReque
                     "bad pipeline: downstream ranks repeat or include this one");
         return;
     }
+    pipe_setup setup = {.append_gs = req->append_gen_stamp,
+                        .recovery_gs = req->recovery_gen_stamp,
+                        .recovery_length = req->recovery_length};
+    if (setup.recovery_gs != 0)
+        dn_recovery_stop_old(dn, req->block_id, req->gen_stamp);
     dn_pipeline *p = NULL;
     int rc = dn_pipeline_admit(dn, req->block_id);
     if (rc == EMBER_OK)
-        rc = pipeline_create(dn, req->block_id, req->gen_stamp, req->append_gen_stamp,
-                             req->downstream, req->n_downstream, c, -1, &p);
+        rc = pipeline_create(dn, req->block_id, req->gen_stamp, &setup, req->downstream,
+                             req->n_downstream, c, -1, &p);
     if (rc != EMBER_OK) {
-        LOG_WARN("datanode: client %s: cannot %s blk_%" PRIu64 ": %s", c->peer,
-                 req->append_gen_stamp != 0 ? "append to" : "write", req->block_id,
-                 ember_strerror(rc));
-        if (rc == EMBER_EEXIST)
-            snprintf(text, sizeof(text), "blk_%" PRIu64 " already exists on rank %d", req->block_id,
-                     dn->rank);
-        else if (req->append_gen_stamp != 0 && rc == EMBER_ENOENT)
-            snprintf(text, sizeof(text),
-                     "no finalized replica of blk_%" PRIu64 " with gen stamp %" PRIu64
-                     " on rank %d to append to",
-                     req->block_id, req->append_gen_stamp, dn->rank);
-        else if (req->append_gen_stamp != 0 && rc == EMBER_EINVAL)
-            snprintf(text, sizeof(text),
-                     "append to blk_%" PRIu64 ": new gen stamp %" PRIu64 " is not above %" PRIu64,
-                     req->block_id, req->gen_stamp, req->append_gen_stamp);
-        else
-            snprintf(text, sizeof(text), "cannot write blk_%" PRIu64 " on rank %d: %s",
-                     req->block_id, dn->rank, ember_strerror(rc));
+        dn_setup_failure(dn, req->block_id, req->gen_stamp, &setup, rc, text, sizeof(text));
+        LOG_WARN("datanode: client %s: %s", c->peer, text);
         conn_reject(dn, c, rc, text);
         return;
     }
     c->state = CONN_WRITE;
     frame_reader_set_max(c->reader, DATANODE_FRAME_MAX);
-    LOG_DEBUG("datanode: client %s: %s blk_%" PRIu64 " gs %" PRIu64 " at %" PRIu64
-              " (%zu downstream)",
-              c->peer, req->append_gen_stamp != 0 ? "appending to" : "writing", req->block_id,
-              req->gen_stamp, p->length, req->n_downstream);
+    LOG_INFO("datanode: client %s: %s blk_%" PRIu64 " gs %" PRIu64 " at %" PRIu64
+             " (%zu downstream)",
+             c->peer,
+             setup.recovery_gs != 0 ? "recovering"
+             : setup.append_gs != 0 ? "appending to"
+                                    : "writing",
+             req->block_id, req->gen_stamp, p->length, req->n_downstream);
 }
 
 static void handle_read_request(datanode *dn, dn_conn *c, const ReadBlockRequest *req) {

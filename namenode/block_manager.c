@@ -347,6 +347,17 @@ int block_manager_recovered(block_manager *bm, uint64_t block_id, uint64_t gen_s
     return bm_restamp(bm, block_id, gen_stamp, 1, length);
 }
 
+int block_manager_update_pipeline(block_manager *bm, uint64_t block_id, uint64_t gen_stamp) {
+    const bm_block *b = bm_lookup(bm, block_id);
+    if (b == NULL)
+        return EMBER_ENOENT;
+    if (b->entry.complete)
+        return EMBER_ESTATE;
+    if (gen_stamp <= b->entry.gen_stamp)
+        return EMBER_EINVAL;
+    return bm_restamp(bm, block_id, gen_stamp, 0, b->entry.length);
+}
+
 int block_manager_set_replication(block_manager *bm, uint64_t block_id, uint32_t replication) {
     if (replication == 0)
         return EMBER_EINVAL;

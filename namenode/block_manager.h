@@ -75,6 +75,13 @@ int block_manager_reopen(block_manager *bm, uint64_t block_id, uint64_t gen_stam
 int block_manager_recovered(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
                             uint64_t length);
 
+/* Pipeline recovery: a block under construction takes a newer gen stamp
+ * (else EMBER_EINVAL); its replicas are forgotten until reported under
+ * it, and those left at older stamps are then stale (kept while the block
+ * is under construction, see add_replica).  EMBER_ENOENT; EMBER_ESTATE
+ * for a complete block. */
+int block_manager_update_pipeline(block_manager *bm, uint64_t block_id, uint64_t gen_stamp);
+
 /* Sets the expected replication of a block (setrep), as in add.
  * EMBER_ENOENT, EMBER_EINVAL for 0. */
 int block_manager_set_replication(block_manager *bm, uint64_t block_id, uint32_t replication);

@@ -10,7 +10,16 @@
  * finalized replica, a full BlockReport after each registration.  Replicas
  * of deleted files, and replicas the map does not want (unknown or stale),
  * are deleted with DeleteBlocks.  Reads get located blocks with a read
- * token per block. */
+ * token per block.
+ *
+ * Pipeline recovery (HDFS's updateBlockForPipeline): when a datanode of
+ * its pipeline fails, the writer asks for a new gen stamp for the block
+ * being written (the file's last, incomplete); EditUpdateBlock gives it to
+ * the block and forgets its replicas, which the remaining datanodes report
+ * again (BlockReceived) under the new stamp once they finalize.  A replica
+ * left at an older stamp -- the failed node's -- is neither counted nor
+ * deleted while the block is under construction (lease recovery could
+ * need it) and is deleted as stale once the block is complete. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +189,35 @@ int namenode_apply_complete(namenode *nn, const EditComplete *op) {
     return fs_namespace_set_under_construction(nn->ns, op->path, NULL);
 }
 
+/* The last block of path, under construction and named block_id: 0, or
+ * EMBER_ENOENT, EMBER_EISDIR, EMBER_ESTATE (the file is not open for
+ * writing, or that block is complete) or EMBER_EINVAL (another block). */
+static int block_ops_last_open_block(namenode *nn, const char *path, uint64_t block_id) {
+    fs_stat st;
+    const uint64_t *blocks;
+    size_t n = 0;
+    int rc = fs_namespace_stat(nn->ns, path, &st);
+    if (rc == EMBER_OK && st.is_dir)
+        rc = EMBER_EISDIR;
+    if (rc == EMBER_OK && !st.under_construction)
+        rc = EMBER_ESTATE;
+    if (rc == EMBER_OK)
+        rc = fs_namespace_blocks(nn->ns, path, &blocks, &n);
+    if (rc != EMBER_OK)
+        return rc;
+    if (n == 0 || blocks[n - 1] != block_id)
+        return EMBER_EINVAL;
+    const block_entry *last = block_manager_get(nn->bm, block_id);
+    return last != NULL && !last->complete ? EMBER_OK : EMBER_ESTATE;
+}
+
+int namenode_apply_update_block(namenode *nn, const EditUpdateBlock *op) {
+    int rc = block_ops_last_open_block(nn, op->path, op->block_id);
+    if (rc != EMBER_OK)
+        return rc;
+    return block_manager_update_pipeline(nn->bm, op->block_id, op->gen_stamp);
+}
+
 /* ---- write protocol ------------------------------------------------------------- */
 
 void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
@@ -308,6 +346,53 @@ void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
     namenode_fill_status(&fs, m->path, &st);
     DfsResult res = DFS_RESULT__INIT;
     res.status = &fs;
+    namenode_answer(nn, conn, &res, 1);
+}
+
+/* A datanode of the writer's pipeline failed: the block goes on with the
+ * nodes left under a new gen stamp, so that replicas which missed packets
+ * (the failed node's) are stale from now on. */
+void handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
+                                      const UpdateBlockForPipelineRequest *m) {
+    if (namenode_lease_check_holder(nn, conn, m->path, m->client_name) != 0)
+        return;
+    int rc = block_ops_last_open_block(nn, m->path, m->block_id);
+    if (rc == EMBER_ENOENT || rc == EMBER_EISDIR) {
+        namenode_error(nn, conn, rc, m->path, NULL);
+        return;
+    }
+    if (rc != EMBER_OK) {
+        char msg[MESSAGE_TEXT_MAX];
+        snprintf(msg, sizeof(msg), "`%.3000s': blk_%llu is not its last block being written",
+                 m->path, (unsigned long long)m->block_id);
+        gateway_reply_error(nn->gw, conn, rc, msg);
+        return;
+    }
+    EditUpdateBlock op = EDIT_UPDATE_BLOCK__INIT;
+    op.path = m->path;
+    op.block_id = m->block_id;
+    op.gen_stamp = block_manager_next_gen_stamp(nn->bm);
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_UPDATE_BLOCK;
+    rec.update_block = &op;
+    if (namenode_log(nn, conn, &rec, m->path, NULL, NULL) != EMBER_OK)
+        return;
+    LOG_INFO("pipeline recovery of blk_%llu of %s: gen stamp %llu",
+             (unsigned long long)m->block_id, m->path, (unsigned long long)op.gen_stamp);
+    fs_stat st;
+    fs_namespace_stat(nn->ns, m->path, &st);
+    LocatedBlock lb = LOCATED_BLOCK__INIT;
+    BlockToken token;
+    uint8_t mac[AUTH_MAC_LEN];
+    namenode_block_token(nn, &token, mac, m->block_id, op.gen_stamp, AUTH_TOKEN_WRITE);
+    lb.block_id = m->block_id;
+    lb.gen_stamp = op.gen_stamp;
+    lb.offset = st.length;
+    lb.token = &token;
+    LocatedBlock *lbs[1] = {&lb};
+    DfsResult res = DFS_RESULT__INIT;
+    res.n_blocks = 1;
+    res.blocks = lbs;
     namenode_answer(nn, conn, &res, 1);
 }
 

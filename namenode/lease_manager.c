@@ -11,8 +11,9 @@
  * add_block renews too.  Past the soft limit another client may take the
  * file over (create with overwrite, append): that starts recovery.  Past
  * the hard limit the lease monitor recovers every file of the holder by
- * itself.  add_block and complete name their holder: a client that lost
- * its lease is refused ("No lease on ...").
+ * itself.  add_block, complete and update_block_for_pipeline (pipeline
+ * recovery, block_ops.c) name their holder: a client that lost its lease
+ * is refused ("No lease on ...").
  *
  * Recovery of a file.  With no block, or a complete last block (an append
  * that wrote nothing), the file is simply closed (EditComplete).  Else its

@@ -49,6 +49,8 @@ static int namenode_apply(namenode *nn, const EditRecord *r, char *final_dst) {
         return namenode_apply_add_block(nn, r->add_block);
     case EDIT_RECORD__OP_COMPLETE:
         return namenode_apply_complete(nn, r->complete);
+    case EDIT_RECORD__OP_UPDATE_BLOCK:
+        return namenode_apply_update_block(nn, r->update_block);
     case EDIT_RECORD__OP_RENAME:
         return fs_namespace_rename(nn->ns, r->rename->src, r->rename->dst, t, final_dst);
     case EDIT_RECORD__OP_DELETE:
@@ -629,6 +631,9 @@ int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMess
     case CLIENT_MESSAGE__BODY_SET_OWNER: handle_set_owner(nn, conn, req->set_owner); break;
     case CLIENT_MESSAGE__BODY_ADD_BLOCK: handle_add_block(nn, conn, req->add_block); break;
     case CLIENT_MESSAGE__BODY_COMPLETE: handle_complete(nn, conn, req->complete); break;
+    case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
+        handle_update_block_for_pipeline(nn, conn, req->update_block_for_pipeline);
+        break;
     case CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS:
         if (nn_perm(nn, conn, req->get_block_locations->path, (perm_request){.access = PERM_R}) == 0)
             handle_get_block_locations(nn, conn, req->get_block_locations);

@@ -2,9 +2,9 @@
  *
  * namenode.c: recovery, the apply/log/commit path, namespace requests,
  * checkpoints.  block_ops.c: blocks -- allocation, the write protocol
- * (add block, complete), locations and tokens for reads, replica reports
- * from datanodes, deletion of replicas.  replication.c: safe mode and the
- * redundancy monitor. */
+ * (add block, complete, a new gen stamp for pipeline recovery), locations
+ * and tokens for reads, replica reports from datanodes, deletion of
+ * replicas.  replication.c: safe mode and the redundancy monitor. */
 #ifndef EMBER_NAMENODE_INTERNAL_H
 #define EMBER_NAMENODE_INTERNAL_H
 
@@ -124,10 +124,15 @@ void namenode_fill_status(FileStatus *fs, const char *path, const fs_stat *st);
 /* block_ops.c */
 int namenode_apply_add_block(namenode *nn, const EditAddBlock *op);
 int namenode_apply_complete(namenode *nn, const EditComplete *op);
+int namenode_apply_update_block(namenode *nn, const EditUpdateBlock *op);
 /* The removed hook: forgets the blocks and tells their holders. */
 void namenode_blocks_removed(uint64_t inode_id, const uint64_t *blocks, size_t nblocks, void *arg);
 void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m);
 void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m);
+/* Pipeline recovery: a new gen stamp for the last block of a file being
+ * written (EditUpdateBlock), answered with it and a write token. */
+void handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
+                                      const UpdateBlockForPipelineRequest *m);
 void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m);
 void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m);
 /* Fills a token for block id/gs in mode (AUTH_TOKEN_*), good for the

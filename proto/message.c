@@ -284,6 +284,11 @@ int message_check_client(const ClientMessage *msg) {
         return (msg->complete && !check_path(msg->complete->path) &&
                 !check_name(msg->complete->client_name, 1))
                    ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
+        return (msg->update_block_for_pipeline &&
+                !check_path(msg->update_block_for_pipeline->path) &&
+                !check_name(msg->update_block_for_pipeline->client_name, 1))
+                   ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_DECOMMISSION:
         return msg->decommission != NULL ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_RENEW_LEASE:

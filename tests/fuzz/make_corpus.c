@@ -59,6 +59,62 @@ static void corpus_data(const char *name, uint8_t mode, DataMessage *msg) {
     free(buf);
 }
 
+/* Pipeline recovery: a new gen stamp from the namenode, the reopened
+ * pipeline's request, a forwarded packet that starts one, an ack. */
+static void corpus_pipeline(BlockToken *tok) {
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    UpdateBlockForPipelineRequest up = UPDATE_BLOCK_FOR_PIPELINE_REQUEST__INIT;
+    up.path = "/logs/app.log";
+    up.block_id = 1073741826;
+    up.client_name = "DFSClient_NONMAPREDUCE_12345_678";
+    cm.body_case = CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE;
+    cm.update_block_for_pipeline = &up;
+    corpus_client("update_block_for_pipeline", &cm);
+
+    uint32_t downstream[1] = {3};
+    WriteBlockRequest wb = WRITE_BLOCK_REQUEST__INIT;
+    wb.block_id = 1073741826;
+    wb.gen_stamp = 1007;
+    wb.token = tok;
+    wb.n_downstream = 1;
+    wb.downstream = downstream;
+    wb.recovery_gen_stamp = 1002;
+    wb.recovery_length = 65536;
+    DataMessage dm = DATA_MESSAGE__INIT;
+    dm.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
+    dm.write_block = &wb;
+    corpus_data("data_write_block_recovery", 0x01 | (5 << 1), &dm);
+
+    uint8_t payload[600];
+    memset(payload, 'y', sizeof(payload));
+    uint32_t crcs[2] = {0x0badf00d, 0xfeedface};
+    Packet pk = PACKET__INIT;
+    pk.offset = 65536;
+    pk.data.data = payload;
+    pk.data.len = sizeof(payload);
+    pk.n_crcs = 2;
+    pk.crcs = crcs;
+    PipelinePacket pp = PIPELINE_PACKET__INIT;
+    pp.block_id = 1073741826;
+    pp.gen_stamp = 1007;
+    pp.packet = &pk;
+    pp.recovery_gen_stamp = 1002;
+    pp.recovery_length = 65536;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    rm.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
+    rm.pipeline_packet = &pp;
+    corpus_rank("pipeline_packet_recovery", &rm);
+    PipelineAck ack = PIPELINE_ACK__INIT;
+    ack.block_id = 1073741826;
+    ack.seqno = 4;
+    ack.ok = 0;
+    ack.failed_rank = 3;
+    ack.gen_stamp = 1007;
+    rm.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
+    rm.pipeline_ack = &ack;
+    corpus_rank("pipeline_ack", &rm);
+}
+
 /* Leases, append, recovery, decommission, checksums, short-circuit. */
 static void corpus_later(BlockToken *tok) {
     ClientMessage cm = CLIENT_MESSAGE__INIT;
@@ -314,6 +370,7 @@ int main(int argc, char **argv) {
     free(dbuf);
 
     corpus_later(&tok);
+    corpus_pipeline(&tok);
 
     static const uint8_t oversize[] = {0x7f, 0xff, 0xff, 0xff, 0x08, 0x01};
     corpus_write("oversize_header", 0x00, oversize, sizeof(oversize));

@@ -19,7 +19,6 @@
 # replication capped to the 4 core nodes waits for 4.
 . "$(dirname "$0")/lib.sh"
 
-dfs() { ember dfs "$@"; }
 
 # hadoop_checksum FILE BLOCKSIZE DISPLAY: the line `hadoop fs -checksum'
 # prints for FILE's content stored in BLOCKSIZE blocks.

@@ -6,12 +6,6 @@
 # the node afterwards loses nothing.  Bad node names are refused.
 . "$(dirname "$0")/lib.sh"
 
-dfs() { ember dfs "$@"; }
-healthy() {
-    local out
-    out=$(ember fsck / 2>&1) || return 1
-    grep -q "is HEALTHY" <<<"$out" && grep -qE 'Under-replicated blocks:\s+0 ' <<<"$out"
-}
 # The fewest finalized copies on disk of any block of /in.bin.
 min_copies() {
     local min=99 id n
@@ -28,7 +22,7 @@ status_of() { # the Decommission Status line of node-$1 in -report
 cluster_start 6 --core-nodes 5 -D dfs.blocksize=1m -D dfs.namenode.redundancy.interval=200ms
 head -c 4194304 /dev/urandom >"$TEST_TMP/in.bin" # 4 blocks
 dfs -put "$TEST_TMP/in.bin" /in.bin || fail "put"
-wait_until 20 healthy || fail "not healthy after put: $(ember fsck / 2>&1)"
+wait_until 20 dfs_healthy || fail "not healthy after put: $(ember fsck / 2>&1)"
 out=$(ember fsck /in.bin -files -blocks -locations)
 BLOCKS=$(grep -o 'blk_[0-9]*_' <<<"$out" | tr -d 'blk_' | sort -u | tr '\n' ' ')
 [ "$(wc -w <<<"$BLOCKS")" = 4 ] || fail "expected 4 blocks: $out"
@@ -47,7 +41,7 @@ while [ "$(status_of "$victim")" != "Decommissioned" ]; do
     sleep 0.1
 done
 log "node $victim decommissioned"
-wait_until 20 healthy || fail "not healthy after decommission: $(ember fsck / 2>&1)"
+wait_until 20 dfs_healthy || fail "not healthy after decommission: $(ember fsck / 2>&1)"
 out=$(ember fsck /in.bin -files -blocks -locations)
 expect_eq "$(grep -c 'Live_repl=3' <<<"$out")" 4 "blocks with 3 live replicas"
 ! grep -q "rank $victim\]" <<<"$out" || fail "a location is still on node $victim: $out"
@@ -61,7 +55,7 @@ out=$(ember fsck /new.bin -files -blocks -locations)
 kill -KILL "$(rank_pid "$victim")"
 wait_until 20 bash -c "'$EMBER' --run-dir '$RUN_DIR' dfsadmin -report | grep -q '^Dead datanodes (1):'" ||
     fail "node $victim never seen dead"
-wait_until 20 healthy || fail "not healthy after the decommissioned node died: $(ember fsck / 2>&1)"
+wait_until 20 dfs_healthy || fail "not healthy after the decommissioned node died: $(ember fsck / 2>&1)"
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "/in.bin differs"
 dfs -cat /new.bin | cmp - "$TEST_TMP/new.bin" || fail "/new.bin differs"
 

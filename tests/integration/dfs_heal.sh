@@ -8,12 +8,6 @@
 # operator's safe mode refuses changes until it is left.
 . "$(dirname "$0")/lib.sh"
 
-dfs() { ember dfs "$@"; }
-healthy() {
-    local out
-    out=$(ember fsck / 2>&1) || return 1
-    grep -q "is HEALTHY" <<<"$out" && grep -qE 'Under-replicated blocks:\s+0 ' <<<"$out"
-}
 
 cluster_start 6 --core-nodes 4 -D dfs.blocksize=1m -D dfs.namenode.redundancy.interval=200ms \
     -D dfs.block.scanner.volume.bytes.per.second=64m -D dfs.datanode.scan.period.hours=1s \
@@ -30,7 +24,7 @@ victim=$(grep -o 'rank [0-9]*' <<<"$out" | head -n1 | cut -d' ' -f2)
 kill -KILL "$(rank_pid "$victim")"
 dead_seen() { [ "$(section_count 'Dead datanodes')" = 1 ]; }
 wait_until 20 dead_seen || fail "node $victim not reported dead"
-wait_until 40 healthy || fail "blocks not re-replicated after node $victim died: $(ember fsck / 2>&1 | tail -20)"
+wait_until 40 dfs_healthy || fail "blocks not re-replicated after node $victim died: $(ember fsck / 2>&1 | tail -20)"
 out=$(ember fsck / -files -blocks -locations)
 expect_eq "$(grep -c 'Live_repl=3' <<<"$out")" 4 "blocks back at 3 live replicas"
 ! grep -q "rank $victim\]" <<<"$out" || fail "a dead node still listed as a replica"
@@ -48,7 +42,7 @@ dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "read with a corrupt replica
 # (The scanner runs too and may be first to report it: either report will do.)
 reported() { grep -q "blk_$block on node $node reported corrupt by" "$RUN_DIR/logs/rank-0.log"; }
 wait_until 10 reported || fail "corrupt replica not reported"
-wait_until 30 healthy || fail "corrupt replica not replaced: $(ember fsck / 2>&1 | tail -20)"
+wait_until 30 dfs_healthy || fail "corrupt replica not replaced: $(ember fsck / 2>&1 | tail -20)"
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "file differs after the repair"
 
 # 2b. Silent corruption nobody reads: the datanode's block scanner finds
@@ -62,7 +56,7 @@ replica=$RUN_DIR/data/node-$node/current/finalized/blk_$block
 printf '\x5a\xa5' | dd of="$replica" bs=1 seek=700000 conv=notrunc 2>/dev/null
 scanner_found() { grep -q "blk_$block on node $node reported corrupt by its datanode's scanner" "$RUN_DIR/logs/rank-0.log"; }
 wait_until 30 scanner_found || fail "the block scanner did not report blk_$block on node $node"
-wait_until 30 healthy || fail "scanner-found replica not replaced: $(ember fsck / 2>&1 | tail -20)"
+wait_until 30 dfs_healthy || fail "scanner-found replica not replaced: $(ember fsck / 2>&1 | tail -20)"
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "file differs after the scanner's repair"
 
 # 3. Safe mode: entered by an operator, changes refused, then left.
@@ -78,7 +72,7 @@ err=$(ember dfsadmin -safemode sideways 2>&1); [ $? = 2 ] || fail "bad -safemode
 live=$(grep -o 'rank [0-9]*' <<<"$(ember fsck / -files -blocks -locations)" | head -n1 | cut -d' ' -f2)
 n=$(grep -c "block report from node $live:" "$RUN_DIR/logs/rank-0.log")
 [ "$n" -ge 5 ] || fail "only $n block report(s) from node $live"
-healthy || fail "fsck with periodic block reports: $(ember fsck / 2>&1 | tail -20)"
+dfs_healthy || fail "fsck with periodic block reports: $(ember fsck / 2>&1 | tail -20)"
 
 # 4. A restart: safe mode until the datanodes report, then the data reads.
 ember cluster stop >/dev/null
@@ -87,7 +81,7 @@ cluster_start 5 --core-nodes 4 -D dfs.blocksize=1m
 ember dfsadmin -safemode wait >/dev/null || fail "safe mode not left after the restart"
 grep -q 'leaving safe mode' "$RUN_DIR/logs/rank-0.log" || fail "namenode did not log leaving safe mode"
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "file differs after the restart"
-healthy || fail "fsck after the restart: $(ember fsck / 2>&1 | tail -20)"
+dfs_healthy || fail "fsck after the restart: $(ember fsck / 2>&1 | tail -20)"
 ember cluster stop >/dev/null
 cluster_wait_exit 30
 log PASS

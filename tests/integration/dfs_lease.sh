@@ -10,12 +10,6 @@
 # boundaries, keeps three replicas of everything, and survives a restart.
 . "$(dirname "$0")/lib.sh"
 
-dfs() { ember dfs "$@"; }
-healthy() {
-    local out
-    out=$(ember fsck / 2>&1) || return 1
-    grep -q "is HEALTHY" <<<"$out" && grep -qE 'Under-replicated blocks:\s+0 ' <<<"$out"
-}
 length() { dfs -stat %b "$1"; }
 
 # writer_start PATH: an `ember dfs -appendToFile - PATH` fed through fd 3
@@ -50,7 +44,7 @@ grep -q 'recoverLease SUCCEEDED on /killed' <<<"$out" || fail "recoverLease outp
 n=$(length /killed)
 [ "$n" -ge 1048576 ] && [ "$n" -le 1600000 ] || fail "recovered length $n is not in [1048576, 1600000]"
 dfs -cat /killed | cmp - <(head -c "$n" "$TEST_TMP/in.bin") || fail "recovered file is not a prefix of the input"
-wait_until 20 healthy || fail "fsck after recovery: $(ember fsck / 2>&1)"
+wait_until 20 dfs_healthy || fail "fsck after recovery: $(ember fsck / 2>&1)"
 log "recovered /killed at $n bytes"
 out=$(ember debug recoverLease -path /killed) || fail "recoverLease of a closed file: $out"
 grep -q SUCCEEDED <<<"$out" || fail "recoverLease of a closed file: $out"
@@ -98,7 +92,7 @@ dfs -put "$TEST_TMP/full" /full && dfs -appendToFile "$TEST_TMP/c" /full || fail
 cat "$TEST_TMP/full" "$TEST_TMP/c" | cmp - <(dfs -cat /full) || fail "append after a full block differs"
 printf 'new\n' | dfs -appendToFile - /created || fail "appendToFile creating its file"
 expect_eq "$(dfs -cat /created)" "new" "appendToFile onto a missing file"
-wait_until 20 healthy || fail "fsck after appends: $(ember fsck / 2>&1)"
+wait_until 20 dfs_healthy || fail "fsck after appends: $(ember fsck / 2>&1)"
 out=$(ember fsck /app -files -blocks -locations)
 expect_eq "$(grep -c 'Live_repl=3' <<<"$out")" 2 "blocks of /app with 3 live replicas"
 err=$(dfs -appendToFile "$TEST_TMP/c" / 2>&1) && fail "append to a directory succeeded"

@@ -5,7 +5,6 @@
 # on the way down) and checkpoints with log truncation.
 . "$(dirname "$0")/lib.sh"
 
-dfs() { ember dfs "$@"; }
 # expect_fail PATTERN ARGS...: `ember dfs ARGS` exits 1 with one error line.
 expect_fail() {
     local pattern=$1; shift

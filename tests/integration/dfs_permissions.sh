@@ -8,7 +8,6 @@
 # With dfs.permissions.enabled=false nothing is checked.
 . "$(dirname "$0")/lib.sh"
 
-dfs() { ember dfs "$@"; }
 as() { local who=$1; shift; HADOOP_USER_NAME=$who "$EMBER" --run-dir "$RUN_DIR" "$@"; }
 # denied USER WHAT CMD...: CMD as USER fails with exit 1 and a permission error.
 denied() {

@@ -12,13 +12,7 @@
 # shortcircuit=false open no socket at all.
 . "$(dirname "$0")/lib.sh"
 
-dfs() { ember dfs "$@"; }
 sc_reads() { cat "$RUN_DIR"/logs/rank-[123].log | grep -c 'short-circuit read of blk_'; }
-healthy() {
-    local out
-    out=$(ember fsck / 2>&1) || return 1
-    grep -q "is HEALTHY" <<<"$out" && grep -qE 'Under-replicated blocks:\s+0 ' <<<"$out"
-}
 # stale_socket PATH: a unix socket nobody listens on, as a killed datanode leaves.
 stale_socket() {
     rm -f "$1"
@@ -79,7 +73,7 @@ after=$(grep -c "short-circuit read of blk_$block " "$RUN_DIR/logs/rank-$node.lo
 [ "$after" -gt "$before" ] || fail "the corrupt replica was not read short-circuit"
 grep -q "blk_$block on node $node reported corrupt by a reader" "$RUN_DIR/logs/rank-0.log" ||
     fail "corrupt replica not reported"
-wait_until 30 healthy || fail "corrupt replica not replaced: $(ember fsck / 2>&1 | tail -20)"
+wait_until 30 dfs_healthy || fail "corrupt replica not replaced: $(ember fsck / 2>&1 | tail -20)"
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "file differs after the repair"
 
 # 5. Sockets that cannot be used: stale (rank 1), missing (rank 2), or a

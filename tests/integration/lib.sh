@@ -72,6 +72,14 @@ wait_until() {
 }
 
 ember() { "$EMBER" --run-dir "$RUN_DIR" "$@"; }
+dfs() { ember dfs "$@"; }
+
+# fsck of / says HEALTHY and no block is under-replicated.
+dfs_healthy() {
+    local out
+    out=$(ember fsck / 2>&1) || return 1
+    grep -q "is HEALTHY" <<<"$out" && grep -qE 'Under-replicated blocks:\s+0 ' <<<"$out"
+}
 
 all_registered() {
     local s

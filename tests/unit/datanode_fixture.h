@@ -468,6 +468,8 @@ typedef struct {
     int64_t stall_after;       /* send this many packets, then only read replies (-1: never) */
     uint64_t append_gen_stamp; /* an append to the finalized replica of this gen stamp */
     uint64_t offset;           /* the first packet's offset (an append: the replica's length) */
+    uint64_t recovery_gen_stamp; /* a pipeline recovery from replicas of this gen stamp on */
+    uint64_t recovery_length;    /* ... cut to this length (offset, normally) */
 } write_spec;
 
 typedef struct {
@@ -540,6 +542,8 @@ static void child_write(const void *arg, void *out) {
     req.downstream = (uint32_t *)s->downstream;
     req.n_downstream = s->n_downstream;
     req.append_gen_stamp = s->append_gen_stamp;
+    req.recovery_gen_stamp = s->recovery_gen_stamp;
+    req.recovery_length = s->recovery_length;
     DataMessage msg = DATA_MESSAGE__INIT;
     msg.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
     msg.write_block = &req;

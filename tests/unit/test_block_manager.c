@@ -4,7 +4,8 @@
  * add raising the counters so a replayed log ends where it began), add,
  * get, complete, set_replication and remove with their errors, the rules
  * of add_replica (unknown, stale, wrong length, duplicate, the tracked
- * maximum), node_lost, full block reports, placement (golden cases with a
+ * maximum), append's reopen, lease recovery, pipeline recovery's new gen
+ * stamp (old replicas kept out while open, stale once complete), node_lost, full block reports, placement (golden cases with a
  * fixed seed, the writer first, rack rules and their fallbacks, exclude,
  * unusable nodes, too few nodes, determinism, thousands of random
  * clusters checked against the rules, the preference for free space), the
@@ -285,6 +286,46 @@ static void test_reopen_and_recover(void **state) {
     assert_int_equal(e->gen_stamp, gs + 6);
     assert_int_equal(block_manager_add_replica(bm, id, 2, gs + 6, 650), 0);
     assert_int_equal(block_manager_add_replica(bm, id, 1, gs, 700), EMBER_ESTATE);
+}
+
+/* Pipeline recovery: a block under construction takes a newer gen stamp
+ * (never an equal or older one, never on a complete or unknown block) and
+ * forgets its replicas; one reported at the old stamp is then kept out
+ * of the count but not deleted while the block is open, and is stale
+ * (to be deleted) once it is complete.  The gen stamp counter moves past
+ * the new stamp, as replaying the record needs. */
+static void test_update_pipeline(void **state) {
+    block_manager *bm = *state;
+    uint64_t id, gs, last_id, last_gs;
+    block_manager_allocate(bm, &id, &gs);
+    assert_int_equal(block_manager_add(bm, id, gs, 3), 0);
+    assert_int_equal(block_manager_add_replica(bm, id, 1, gs, 0), 0);
+    assert_int_equal(block_manager_add_replica(bm, id, 2, gs, 0), 0);
+    assert_int_equal(block_manager_update_pipeline(bm, id, gs), EMBER_EINVAL);
+    assert_int_equal(block_manager_update_pipeline(bm, id, gs - 1), EMBER_EINVAL);
+    assert_int_equal(block_manager_update_pipeline(bm, id + 1000, gs + 1), EMBER_ENOENT);
+    assert_int_equal(block_manager_get(bm, id)->nreplicas, 2);
+    assert_int_equal(block_manager_update_pipeline(bm, id, gs + 3), 0);
+    const block_entry *e = block_manager_get(bm, id);
+    assert_int_equal(e->complete, 0);
+    assert_int_equal(e->gen_stamp, gs + 3);
+    assert_int_equal(e->nreplicas, 0);
+    assert_int_equal(e->replication, 3);
+    block_manager_last_ids(bm, &last_id, &last_gs);
+    assert_int_equal(last_gs, gs + 3);
+    assert_int_equal(block_manager_next_gen_stamp(bm), gs + 4);
+    /* The failed node's replica at the old stamp: kept out, not deleted. */
+    assert_int_equal(block_manager_add_replica(bm, id, 1, gs, 1000), EMBER_EAGAIN);
+    assert_int_equal(block_manager_add_replica(bm, id, 2, gs + 3, 1000), 0);
+    assert_int_equal(block_manager_update_pipeline(bm, id, gs + 4), 0);
+    assert_int_equal(block_manager_add_replica(bm, id, 2, gs + 4, 1000), 0);
+    assert_int_equal(block_manager_add_replica(bm, id, 3, gs + 4, 1000), 0);
+    assert_int_equal(block_manager_complete(bm, id, 1000), 0);
+    assert_int_equal(block_manager_get(bm, id)->nreplicas, 2);
+    assert_int_equal(block_manager_add_replica(bm, id, 1, gs, 1000), EMBER_ESTATE);
+    assert_int_equal(block_manager_add_replica(bm, id, 4, gs + 3, 1000), EMBER_ESTATE);
+    assert_int_equal(block_manager_update_pipeline(bm, id, gs + 9), EMBER_ESTATE);
+    assert_int_equal(block_manager_get(bm, id)->gen_stamp, gs + 4);
 }
 
 /* A retiring (decommissioning) rank's replicas do not count: its blocks
@@ -919,6 +960,7 @@ int main(void) {
         TEST(test_replication_above_max),
         TEST(test_add_replica_rules),
         TEST(test_reopen_and_recover),
+        TEST(test_update_pipeline),
         TEST(test_retiring),
         TEST(test_remove_replica),
         TEST(test_node_lost),

@@ -20,6 +20,10 @@
  * renamed, an open reader unaffected); append (reopen under a new gen
  * stamp, growth from mid-chunk with and without sender CRCs, an old
  * reader unaffected, detach and abort keep it, a corrupt partial chunk
+ * refused); pipeline recovery (an rbw or finalized replica reopened under
+ * a new gen stamp and cut to the acknowledged length, mid-chunk, on a
+ * boundary, to nothing or not at all, then written on; a torn tail
+ * dropped; wrong gen stamps, too few bytes and a corrupt chunk at the cut
  * refused).  teardown() removes f->tmp and everything under it, and
  * nothing else. */
 #include <stdarg.h>
@@ -1568,6 +1572,155 @@ static void test_reopen_for_append(void **state) {
     block_store_close(s);
 }
 
+/* Appends data[from, to) to w in pieces of 700 bytes (no sender CRCs, so
+ * pieces may start mid-chunk). */
+static void append_range(block_writer *w, const unsigned char *data, size_t from, size_t to) {
+    for (size_t off = from; off < to; off += 700)
+        assert_int_equal(
+            block_writer_append(w, data + off, to - off < 700 ? to - off : 700, NULL, 0), 0);
+}
+
+/* Pipeline recovery of an RBW replica: refused for a gen stamp outside
+ * [min, new), new <= min, too few bytes, a replica being written or none;
+ * else cut mid-chunk under the new gen stamp (meta renamed, data file
+ * cut, the partial chunk's CRC redone) and written on from there, the
+ * result reading back and verifying.  A torn tail is dropped; a corrupt
+ * chunk at the cut is refused with the files left alone; an abort keeps
+ * the replica, under its new gen stamp. */
+static void test_reopen_at_rbw(void **state) {
+    struct fixture *f = *state;
+    enum { LEN = 5000, CUT = 3000, TOTAL = 7000 };
+    unsigned char data[TOTAL];
+    fill(data, TOTAL, 36);
+    block_store *s = open_store(f, f->d0);
+    put_rbw(s, 550, 3, data, LEN);
+    block_writer *w = (block_writer *)1;
+    assert_int_equal(block_writer_reopen_at(s, 550, 4, 9, 100, &w), EMBER_ENOENT); /* 3 < 4 */
+    assert_null(w);
+    assert_int_equal(block_writer_reopen_at(s, 550, 1, 3, 100, &w), EMBER_ENOENT); /* not < 3 */
+    assert_int_equal(block_writer_reopen_at(s, 550, 3, 3, 100, &w), EMBER_EINVAL);
+    assert_int_equal(block_writer_reopen_at(s, 550, 3, 9, LEN + 1, &w), EMBER_ESTATE);
+    assert_int_equal(block_writer_reopen_at(s, 551, 1, 9, 0, &w), EMBER_ENOENT);
+    expect_state(s, 550, BLOCK_REPLICA_RBW, 3, LEN);
+
+    assert_int_equal(block_writer_reopen_at(s, 550, 2, 9, CUT, &w), 0);
+    assert_int_equal(block_writer_length(w), CUT);
+    expect_state(s, 550, BLOCK_REPLICA_WRITING, 9, 0);
+    char path[256];
+    replica_file(path, sizeof path, f->d0, "rbw", 550, 3, 1);
+    assert_false(exists(path));
+    replica_file(path, sizeof path, f->d0, "rbw", 550, 9, 1);
+    assert_int_equal(file_size(path), meta_len(CUT));
+    replica_file(path, sizeof path, f->d0, "rbw", 550, 0, 0);
+    assert_int_equal(file_size(path), CUT);
+    block_writer *w2 = NULL;
+    assert_int_equal(block_writer_reopen_at(s, 550, 9, 10, 0, &w2), EMBER_ENOENT); /* writing */
+    append_range(w, data, CUT, TOTAL);
+    uint64_t len = 0;
+    assert_int_equal(block_writer_finalize(w, &len), 0);
+    assert_int_equal(len, TOTAL);
+    expect_block(s, 550, 9, data, TOTAL);
+    expect_meta(f->d0, 550, 9, data, TOTAL);
+    assert_int_equal(block_store_verify(s, 550), 0);
+
+    /* A torn tail (bytes past the valid length) goes with the cut. */
+    put_rbw(s, 552, 3, data, LEN);
+    replica_file(path, sizeof path, f->d0, "rbw", 552, 0, 0);
+    grow_file(path, data, 300);
+    block_store_close(s);
+    s = open_store(f, f->d0);
+    expect_state(s, 552, BLOCK_REPLICA_RBW, 3, LEN);
+    assert_int_equal(block_writer_reopen_at(s, 552, 3, 4, LEN, &w), 0);
+    assert_int_equal(file_size(path), LEN);
+    append_range(w, data, LEN, TOTAL);
+    assert_int_equal(block_writer_finalize(w, &len), 0);
+    expect_block(s, 552, 4, data, TOTAL);
+    expect_meta(f->d0, 552, 4, data, TOTAL);
+
+    /* The chunk the cut falls in must verify; the replica stays as it was. */
+    put_rbw(s, 553, 3, data, LEN);
+    replica_file(path, sizeof path, f->d0, "rbw", 553, 0, 0);
+    flip_byte(path, 2600);
+    assert_int_equal(block_writer_reopen_at(s, 553, 3, 9, CUT, &w), EMBER_ECORRUPT);
+    expect_state(s, 553, BLOCK_REPLICA_RBW, 3, LEN);
+    assert_int_equal(file_size(path), LEN);
+    replica_file(path, sizeof path, f->d0, "rbw", 553, 3, 1);
+    assert_true(exists(path));
+
+    /* An abort keeps what the writer had: acknowledged bytes.  So does a
+     * restart. */
+    put_rbw(s, 554, 3, data, LEN);
+    assert_int_equal(block_writer_reopen_at(s, 554, 3, 5, 2560, &w), 0);
+    block_writer_abort(w);
+    expect_state(s, 554, BLOCK_REPLICA_RBW, 5, 2560);
+    block_store_close(s);
+    s = open_store(f, f->d0);
+    expect_state(s, 554, BLOCK_REPLICA_RBW, 5, 2560);
+    expect_block(s, 550, 9, data, TOTAL);
+    /* Nothing acknowledged: cut to nothing. */
+    assert_int_equal(block_writer_reopen_at(s, 554, 5, 6, 0, &w), 0);
+    append_range(w, data, 0, 1000);
+    assert_int_equal(block_writer_finalize(w, &len), 0);
+    expect_block(s, 554, 6, data, 1000);
+    expect_meta(f->d0, 554, 6, data, 1000);
+    block_store_close(s);
+}
+
+/* Pipeline recovery of a FINALIZED replica (the last packet came, its ack
+ * did not): back to rbw/ under the new gen stamp, cut to the acknowledged
+ * length (mid-chunk, on a boundary, or not at all) and written on; used
+ * bytes follow.  Too short or the wrong gen stamp: refused, finalized as
+ * it was. */
+static void test_reopen_at_finalized(void **state) {
+    struct fixture *f = *state;
+    enum { LEN = 5000, CUT = 3000 };
+    unsigned char data[LEN];
+    fill(data, LEN, 37);
+    block_store *s = open_store(f, f->d0);
+    put_block(s, 560, 5, data, LEN);
+    block_writer *w = NULL;
+    assert_int_equal(block_writer_reopen_at(s, 560, 5, 6, LEN + 1, &w), EMBER_ESTATE);
+    assert_int_equal(block_writer_reopen_at(s, 560, 6, 7, CUT, &w), EMBER_ENOENT);
+    expect_state(s, 560, BLOCK_REPLICA_FINALIZED, 5, LEN);
+    assert_int_equal(block_writer_reopen_at(s, 560, 5, 6, CUT, &w), 0);
+    assert_int_equal(block_writer_length(w), CUT);
+    expect_state(s, 560, BLOCK_REPLICA_WRITING, 6, 0);
+    assert_int_equal(block_store_used_bytes(s), 0);
+    char path[256];
+    replica_file(path, sizeof path, f->d0, "finalized", 560, 0, 0);
+    assert_false(exists(path));
+    replica_file(path, sizeof path, f->d0, "rbw", 560, 6, 1);
+    assert_int_equal(file_size(path), meta_len(CUT));
+    replica_file(path, sizeof path, f->d0, "rbw", 560, 0, 0);
+    assert_int_equal(file_size(path), CUT);
+    append_range(w, data, CUT, LEN);
+    uint64_t len = 0;
+    assert_int_equal(block_writer_finalize(w, &len), 0);
+    assert_int_equal(len, LEN);
+    expect_block(s, 560, 6, data, LEN);
+    expect_meta(f->d0, 560, 6, data, LEN);
+    assert_int_equal(block_store_verify(s, 560), 0);
+    assert_int_equal(block_store_used_bytes(s), LEN + meta_len(LEN));
+
+    /* Everything was acknowledged after all: nothing cut, nothing sent. */
+    assert_int_equal(block_writer_reopen_at(s, 560, 5, 7, LEN, &w), 0);
+    assert_int_equal(block_writer_finalize(w, &len), 0);
+    expect_block(s, 560, 7, data, LEN);
+    expect_meta(f->d0, 560, 7, data, LEN);
+    /* A cut on a chunk boundary, then a restart with it in rbw/. */
+    assert_int_equal(block_writer_reopen_at(s, 560, 7, 8, 2560, &w), 0);
+    append_range(w, data, 2560, 4000);
+    assert_int_equal(block_writer_detach(w, &len), 0);
+    assert_int_equal(len, 4000);
+    block_store_close(s);
+    s = open_store(f, f->d0);
+    expect_state(s, 560, BLOCK_REPLICA_RBW, 8, 4000);
+    assert_int_equal(block_store_recover(s, 560, 9, 4000), 0);
+    expect_block(s, 560, 9, data, 4000);
+    expect_meta(f->d0, 560, 9, data, 4000);
+    block_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_layout, setup, teardown),
@@ -1599,6 +1752,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_recover_rbw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_finalized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_for_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_at_rbw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_at_finalized, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,12 @@
  * refused, from a non-primary, a node without the block, a finalized
  * replica renamed); append through two nodes (mid-chunk, new gen stamp,
  * wrong old gen stamp, a downstream without the replica); block reports
- * with rbw replicas; a corrupt replica; DeleteBlocks; block reports; read edge
+ * with rbw replicas; pipeline recovery (rbw replicas cut mid-chunk and
+ * written on under a new gen stamp through TCP and an MPI hop, finalized
+ * ones whose acks were lost, a write still running under the old stamp
+ * stopped without its stale acks failing the new pipeline, a block
+ * nobody got, and the refusals: too few bytes, a gen stamp out of range,
+ * no replica); a corrupt replica; DeleteBlocks; block reports; read edge
  * cases (partial chunk, empty, past the end, gen stamp, unknown block),
  * a duplicate block; clients that shut their sending side early; a read
  * larger than the output queue's bound; storage figures.  Replication and the
@@ -919,6 +924,220 @@ static void test_block_report_rbw(void **state) {
     assert_int_equal(reported_rbw(f, 1, 401, 1000 + 401), 2048);
 }
 
+/* The BlockReceived rank sent about (id, gs), or NULL. */
+static const received_record *received_from(struct fixture *f, int rank, uint64_t id,
+                                            uint64_t gs) {
+    for (int i = 0; i < f->nreceived; i++)
+        if (f->received[i].source == rank && f->received[i].block_id == id &&
+            f->received[i].gen_stamp == gs)
+            return &f->received[i];
+    return NULL;
+}
+
+/* rank's finalized replica of id reads back as data[0, len) at gs. */
+static void expect_replica(struct fixture *f, int rank, uint64_t id, uint64_t gs,
+                           const uint8_t *data, size_t len) {
+    read_spec rs = read_spec_for(f, rank, id, data, len, 0, UINT64_MAX);
+    rs.gen_stamp = gs;
+    read_result rr;
+    run_child(f, child_read, &rs, &rr, sizeof(rr));
+    assert_int_equal(rr.error_code, 0);
+    assert_true(rr.shape_ok && rr.data_ok && rr.crcs_ok && rr.got_last && rr.eof);
+    assert_int_equal(rr.end, len);
+}
+
+/* A write to ranks 1, 2, 3 whose connection broke after two packets left
+ * an rbw replica on each.  The client, with 70000 bytes acknowledged
+ * (mid-chunk), recovers through ranks 1 and 3 (2 "failed") under a new
+ * gen stamp -- over TCP to rank 1, over MPI to rank 3 -- and sends the
+ * rest: both cut their rbw replica and finalize the whole block under the
+ * new stamp, rank 2 keeps its old one.
+ * Refused: a recovery length beyond the replica, a gen stamp range the
+ * replica is not in (over TCP: a DataError; over MPI: a failed ack naming
+ * the node that refused). */
+static void test_pipeline_recovery_rbw(void **state) {
+    struct fixture *f = *state;
+    const size_t total = 200000, acked = 70000, written = 2 * PACKET;
+    uint8_t *data = malloc(total);
+    fill_data(data, total, 93);
+    uint64_t id = 320, gs = 1000 + id, new_gs = 2000;
+    write_spec ws = write_spec_for(f, 1, id, data, total);
+    ws.close_after = 2;
+    write_result res;
+    run_child(f, child_write, &ws, &res, sizeof(res));
+    for (int r = 1; r <= NODES; r++)
+        assert_int_equal(wait_rbw(f, r, id, gs, 2000), written);
+
+    write_spec rs = write_spec_for(f, 1, id, data + acked, total - acked);
+    rs.downstream[0] = 3;
+    rs.n_downstream = 1;
+    rs.gen_stamp = new_gs;
+    rs.recovery_gen_stamp = gs;
+    rs.recovery_length = acked;
+    rs.offset = acked;
+    write_ok(f, &rs);
+    int two = 2;
+    assert_true(run_until(f, received_at_least, &two, 1000));
+    for (int r = 1; r <= NODES; r += 2) {
+        const received_record *rr = received_from(f, r, id, new_gs);
+        assert_non_null(rr);
+        assert_int_equal(rr->length, total);
+        expect_replica(f, r, id, new_gs, data, total);
+        assert_int_equal(replica_files(f, r, id, "rbw"), 0);
+    }
+    assert_int_equal(f->nreceived, 2);
+    assert_int_equal(reported_rbw(f, 2, id, gs), written);
+
+    /* Rank 2 holds 131072 bytes at gs: not 131073, not from gs + 1 on. */
+    rs = write_spec_for(f, 2, id, data, 1000);
+    rs.n_downstream = 0;
+    rs.gen_stamp = 3000;
+    rs.recovery_gen_stamp = gs;
+    rs.recovery_length = written + 1;
+    rs.offset = written + 1;
+    run_child(f, child_write, &rs, &res, sizeof(res));
+    assert_int_equal(res.error_code, EMBER_ESTATE);
+    assert_non_null(strstr(res.error_message, "fewer than the 131073 acknowledged bytes"));
+    rs.recovery_gen_stamp = gs + 1;
+    rs.recovery_length = rs.offset = written;
+    run_child(f, child_write, &rs, &res, sizeof(res));
+    assert_int_equal(res.error_code, EMBER_ENOENT);
+    assert_non_null(strstr(res.error_message, "no replica on rank 2 with a gen stamp"));
+    assert_int_equal(reported_rbw(f, 2, id, gs), written);
+
+    /* Over MPI: rank 1 recovers from new_gs on, rank 2's replica is older.
+     * The client waits for the first packet's ack before the second. */
+    rs = write_spec_for(f, 1, id, data + total - 1000, 1000);
+    rs.downstream[0] = 2;
+    rs.n_downstream = 1;
+    rs.gen_stamp = 4000;
+    rs.recovery_gen_stamp = new_gs;
+    rs.recovery_length = rs.offset = total - 1000;
+    rs.packet_size = 512;
+    rs.window = 1;
+    run_child(f, child_write, &rs, &res, sizeof(res));
+    assert_true(res.failed);
+    assert_int_equal(res.failed_rank, 2);
+    assert_int_equal(res.nacks, 0);
+    assert_int_equal(res.npackets, 1);
+    /* Cut, then its first packet written before it was forwarded. */
+    assert_int_equal(wait_rbw(f, 1, id, 4000, 1000), total - 1000 + 512);
+    assert_int_equal(reported_rbw(f, 2, id, gs), written);
+    assert_int_equal(f->nreceived, 2);
+    assert_int_equal(f->unexpected, 0);
+    free(data);
+}
+
+/* The last packet reached every node but its acks were lost: the
+ * finalized replicas on ranks 2 and 3 are reopened under a new gen stamp,
+ * cut to the acknowledged length mid-chunk, and finalized again with the
+ * rest; rank 1's stays at the old stamp.  Then a recovery that meets a
+ * write still running under the old stamp on ranks 2 and 3: it is
+ * stopped (the old client gets a failed ack from rank 1), and the failed
+ * ack rank 3's old pipeline sends to rank 2 does not fail rank 2's new
+ * one, which has the same block but a newer gen stamp. */
+static void test_pipeline_recovery_finalized(void **state) {
+    struct fixture *f = *state;
+    const size_t total = 150000, acked = 100000;
+    uint8_t *data = malloc(total);
+    fill_data(data, total, 94);
+    uint64_t id = 330, gs = 1000 + id, new_gs = 2000;
+    write_spec ws = write_spec_for(f, 1, id, data, total);
+    write_ok(f, &ws);
+    assert_true(run_until(f, finalized_everywhere, &id, 1000));
+    write_spec rs = write_spec_for(f, 2, id, data + acked, total - acked);
+    rs.downstream[0] = 3;
+    rs.n_downstream = 1;
+    rs.gen_stamp = new_gs;
+    rs.recovery_gen_stamp = gs;
+    rs.recovery_length = rs.offset = acked;
+    write_ok(f, &rs);
+    int five = NODES + 2;
+    assert_true(run_until(f, received_at_least, &five, 1000));
+    for (int r = 2; r <= NODES; r++) {
+        const received_record *rr = received_from(f, r, id, new_gs);
+        assert_non_null(rr);
+        assert_int_equal(rr->length, total);
+        expect_replica(f, r, id, new_gs, data, total);
+        assert_int_equal(replica_files(f, r, id, "rbw"), 0);
+    }
+    expect_replica(f, 1, id, gs, data, total);
+
+    /* A write stalled after three packets on ranks 1, 2, 3 (a long I/O
+     * timeout: only the recovery stops it). */
+    f->io_timeout_ms = 3000;
+    for (int r = 1; r <= NODES; r++)
+        restart_node(f, r);
+    f->nreceived = 0;
+    id = 331;
+    gs = 1000 + id;
+    ws = write_spec_for(f, 1, id, data, 8192);
+    ws.packet_size = 1024;
+    ws.stall_after = 3;
+    write_result stalled;
+    child_proc child = child_start(child_write, &ws, &stalled, sizeof(stalled));
+    int64_t deadline = clock_monotonic_ms() + 3000;
+    while (rbw_data_size(f, 3, id) != 3072 && clock_monotonic_ms() < deadline)
+        event_loop_run_once(f->loop, 10);
+    assert_int_equal(rbw_data_size(f, 3, id), 3072);
+    rs = write_spec_for(f, 2, id, data + 3072, 8192 - 3072);
+    rs.downstream[0] = 3;
+    rs.n_downstream = 1;
+    rs.gen_stamp = new_gs;
+    rs.recovery_gen_stamp = gs;
+    rs.recovery_length = rs.offset = 3072;
+    write_ok(f, &rs);
+    child_finish(f, &child, &stalled, sizeof(stalled));
+    assert_int_equal(stalled.nacks, 3);
+    assert_true(stalled.failed);
+    assert_non_null(strstr(stalled.failed_message, "rank 2 reports packet 3 failed"));
+    int two = 2;
+    assert_true(run_until(f, received_at_least, &two, 1000));
+    for (int r = 2; r <= NODES; r++) {
+        const received_record *rr = received_from(f, r, id, new_gs);
+        assert_non_null(rr);
+        assert_int_equal(rr->length, 8192);
+        expect_replica(f, r, id, new_gs, data, 8192);
+    }
+    assert_int_equal(f->nreceived, 2);
+    assert_int_equal(wait_rbw(f, 1, id, gs, 1000), 3072);
+    assert_int_equal(f->unexpected, 0);
+    free(data);
+}
+
+/* A block nobody acknowledged a byte of, on nodes that never got its
+ * first packet: the recovery starts new replicas there. */
+static void test_pipeline_recovery_from_nothing(void **state) {
+    struct fixture *f = *state;
+    uint8_t data[3000];
+    fill_data(data, sizeof(data), 95);
+    uint64_t id = 340, gs = 1000 + id, new_gs = 2000;
+    write_spec rs = write_spec_for(f, 1, id, data, sizeof(data));
+    rs.downstream[0] = 2;
+    rs.n_downstream = 1;
+    rs.gen_stamp = new_gs;
+    rs.recovery_gen_stamp = gs;
+    write_ok(f, &rs);
+    int two = 2;
+    assert_true(run_until(f, received_at_least, &two, 1000));
+    for (int r = 1; r <= 2; r++) {
+        assert_non_null(received_from(f, r, id, new_gs));
+        expect_replica(f, r, id, new_gs, data, sizeof(data));
+    }
+    /* With bytes acknowledged, no replica is no recovery. */
+    rs = write_spec_for(f, 3, id + 1, data + 512, sizeof(data) - 512);
+    rs.n_downstream = 0;
+    rs.gen_stamp = new_gs;
+    rs.recovery_gen_stamp = gs;
+    rs.recovery_length = rs.offset = 512;
+    write_result res;
+    run_child(f, child_write, &rs, &res, sizeof(res));
+    assert_int_equal(res.error_code, EMBER_ENOENT);
+    assert_int_equal(replica_files(f, 3, id + 1, "rbw") + replica_files(f, 3, id + 1, "finalized"),
+                     0);
+    assert_int_equal(f->unexpected, 0);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -942,6 +1161,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_recovery_nothing_here, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_report_rbw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_recovery_rbw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_recovery_finalized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_recovery_from_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -294,6 +294,41 @@ static void test_client_error(void **state) {
     client_message__free_unpacked(out, NULL);
 }
 
+/* Pipeline recovery's messages: the namenode request (a path needed, a
+ * printable holder name) and the new fields of the data path. */
+static void test_pipeline_recovery_fields(void **state) {
+    (void)state;
+    UpdateBlockForPipelineRequest m = UPDATE_BLOCK_FOR_PIPELINE_REQUEST__INIT;
+    m.path = "/f._COPYING_";
+    m.block_id = 1073741826;
+    m.client_name = "DFSClient_NONMAPREDUCE_1_2";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE;
+    msg.update_block_for_pipeline = &m;
+    ClientMessage *out = round_trip_client(&msg);
+    assert_string_equal(out->update_block_for_pipeline->path, "/f._COPYING_");
+    assert_int_equal(out->update_block_for_pipeline->block_id, 1073741826);
+    client_message__free_unpacked(out, NULL);
+    m.path = "";
+    expect_bad_client(&msg);
+    m.path = "/f";
+    m.client_name = "bad\nname";
+    expect_bad_client(&msg);
+    msg.update_block_for_pipeline = NULL;
+    expect_bad_client(&msg);
+
+    PipelineAck ack = PIPELINE_ACK__INIT;
+    ack.block_id = 7;
+    ack.seqno = 3;
+    ack.gen_stamp = 1005;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    rm.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
+    rm.pipeline_ack = &ack;
+    RankMessage *rout = round_trip_rank(&rm);
+    assert_int_equal(rout->pipeline_ack->gen_stamp, 1005);
+    rank_message__free_unpacked(rout, NULL);
+}
+
 static void test_client_report(void **state) {
     (void)state;
     ReportRequest req = REPORT_REQUEST__INIT;
@@ -739,6 +774,7 @@ int main(void) {
         cmocka_unit_test(test_rank_small_bodies),
         cmocka_unit_test(test_client_auth),
         cmocka_unit_test(test_client_error),
+        cmocka_unit_test(test_pipeline_recovery_fields),
         cmocka_unit_test(test_client_report),
         cmocka_unit_test(test_client_status_and_stop),
         cmocka_unit_test(test_garbage),
