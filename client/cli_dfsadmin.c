@@ -42,8 +42,8 @@ static void dfsadmin_print_node(const NodeReport *n) {
                rem);
         printf("DFS Used%%: %.2f%%\n", 100.0 * (double)n->storage->used_bytes / cap_d);
         printf("DFS Remaining%%: %.2f%%\n", 100.0 * (double)n->storage->remaining_bytes / cap_d);
-        printf("Data Directories: %u (%u failed)\n", n->storage->data_dirs,
-               n->storage->failed_dirs);
+        printf("Data Directories: %u (%u failed, %u full)\n", n->storage->data_dirs,
+               n->storage->failed_dirs, n->storage->full_dirs);
     }
     printf("Last contact: %s\n\n", contact);
 }

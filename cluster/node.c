@@ -55,6 +55,7 @@ static void node_fill_storage(node_agent *n, StorageReport *st) {
     st->remaining_bytes = du.remaining_bytes;
     st->data_dirs = du.dirs;
     st->failed_dirs = du.failed_dirs;
+    st->full_dirs = du.full_dirs;
 }
 
 static void node_send(node_agent *n, RankMessage *msg) {
@@ -240,6 +241,8 @@ static int node_start_datanode(node_agent *n) {
             config_get_int(n->ctx->cfg, "dfs.block.scanner.volume.bytes.per.second"),
         .scan_period_ms = config_get_int(n->ctx->cfg, "dfs.datanode.scan.period.hours"),
         .sync_on_close = (int)config_get_int(n->ctx->cfg, "dfs.datanode.synconclose"),
+        .reserved_bytes = (uint64_t)config_get_int(n->ctx->cfg, "dfs.datanode.du.reserved"),
+        .block_size = (uint64_t)config_get_int(n->ctx->cfg, "dfs.blocksize"),
         .domain_socket_path = socket_path,
         .send = node_send_rank,
         .send_arg = n,

@@ -64,6 +64,7 @@ static void node_registry_copy_storage(disk_usage *to, const StorageReport *from
     to->remaining_bytes = from->remaining_bytes;
     to->dirs = from->data_dirs;
     to->failed_dirs = from->failed_dirs;
+    to->full_dirs = from->full_dirs;
 }
 
 int node_registry_register(node_registry *reg, int source, const RegisterNode *msg,

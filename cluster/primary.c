@@ -234,6 +234,7 @@ static void primary_fill_report(primary *p, const node_entry *e, NodeReport *r, 
     st->remaining_bytes = e->storage.remaining_bytes;
     st->data_dirs = e->storage.dirs;
     st->failed_dirs = e->storage.failed_dirs;
+    st->full_dirs = e->storage.full_dirs;
     *r = (NodeReport)NODE_REPORT__INIT;
     r->rank = (uint32_t)e->rank;
     r->role = e->role;

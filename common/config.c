@@ -61,6 +61,7 @@ static const struct config_key config_keys[] = {
     {"dfs.namenode.redundancy.interval", CONFIG_DURATION, "1s", 10, HOUR, SECOND, "how often the namenode looks for blocks with too few or too many replicas"},
     {"dfs.namenode.reconstruction.pending.timeout", CONFIG_DURATION, "30s", 100, DAY, SECOND, "a replication not confirmed by then is scheduled again"},
     {"dfs.blockreport.intervalMsec", CONFIG_DURATION, "6h", 100, (int64_t)366 * DAY, MS, "how often each datanode sends a full block report (a bare number is milliseconds)"},
+    {"dfs.datanode.du.reserved", CONFIG_SIZE, "0", 0, (int64_t)1 << 60, 0, "bytes of each data directory's file system kept free for other uses; a directory with no more takes no new replica"},
     {"dfs.datanode.synconclose", CONFIG_BOOL, "false", 0, 0, 0, "datanodes fsync each replica when it is finalized (HDFS's default: no)"},
     {"dfs.permissions.enabled", CONFIG_BOOL, "true", 0, 0, 0, "check owners and permission bits on every file system operation"},
     {"ember.namenode.lease-soft-limit", CONFIG_DURATION, "60s", 100, DAY, SECOND, "a writer silent this long may lose its file to another client (HDFS's soft limit)"},

@@ -15,6 +15,7 @@ typedef struct {
     uint64_t remaining_bytes;
     uint32_t dirs;
     uint32_t failed_dirs;
+    uint32_t full_dirs; /* healthy, but with less than a block free (block_store_space()) */
 } disk_usage;
 
 /* Measures the comma-separated list of directories in dirs into *out.

@@ -23,6 +23,7 @@ const char *ember_strerror(int rc) {
     case EMBER_ENOTEMPTY: return "directory not empty";
     case EMBER_ECORRUPT: return "corrupt data";
     case EMBER_EACCES: return "permission denied";
+    case EMBER_ENOSPC: return "no space left";
     default: return "unknown error";
     }
 }

@@ -28,6 +28,7 @@ enum {
     EMBER_ENOTEMPTY = -17, /* directory not empty */
     EMBER_ECORRUPT = -18, /* stored data failed its checksum or format check */
     EMBER_EACCES = -19,   /* permission denied */
+    EMBER_ENOSPC = -20,   /* no space left (every data directory full) */
 };
 
 const char *ember_strerror(int rc);

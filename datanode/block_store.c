@@ -80,7 +80,10 @@
  * an errno that says the disk is gone or read-only
  * (dir_errno_is_failure()).  A full disk (ENOSPC, EDQUOT, EFBIG) is not a
  * failed one: block_writer_create() tries the next directory but does not
- * mark it.  A failed directory takes no new replicas nor appends; its
+ * mark it, and skips a directory with nothing available past the reserve
+ * (block_store_set_reserved(), HDFS's dfs.datanode.du.reserved); with no
+ * directory left it fails with EMBER_ENOSPC, so the client's pipeline
+ * goes on without this node.  A failed directory takes no new replicas nor appends; its
  * replicas stay indexed and readable (each read verifies its checksums
  * anyway).
  *
@@ -149,6 +152,7 @@ struct block_store {
     int *order;           /* block_writer_create()'s scratch: directory order */
     uint64_t *free_bytes; /* ... and each directory's free space */
     int sync_on_close;    /* finalize fsyncs the data (dfs.datanode.synconclose) */
+    uint64_t reserved;    /* bytes of each file system left alone (dfs.datanode.du.reserved) */
 };
 
 typedef enum {
@@ -304,6 +308,8 @@ static int pread_exact(int fd, void *data, size_t len, uint64_t offset) {
 
 void block_store_set_sync_on_close(block_store *store, int on) { store->sync_on_close = on; }
 
+void block_store_set_reserved(block_store *store, uint64_t bytes) { store->reserved = bytes; }
+
 static int fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -370,6 +376,9 @@ static int dir_errno_is_failure(int err) {
     default: return 0;
     }
 }
+
+/* 1 when err says the file system is full (the directory is not broken). */
+static int dir_errno_is_space(int err) { return err == ENOSPC || err == EDQUOT || err == EFBIG; }
 
 static void dir_fail(block_store *store, uint32_t d) {
     if (!store->dirs[d].failed) {
@@ -1021,21 +1030,37 @@ static void writer_fail(block_writer *w, int err) {
     writer_check(w);
 }
 
-/* Orders the healthy directories by free space, most first (the lower
- * index first on a tie); returns how many there are.  A directory statvfs
- * says is gone fails here; one it cannot measure otherwise goes last, and
- * creating the files will tell. */
-static int store_order_dirs(block_store *store) {
+/* The space of directory d free for replicas: statvfs's available bytes
+ * less the reserve, 0 when the reserve takes them all.  EMBER_EIO with
+ * errno when statvfs fails. */
+static int dir_avail(const block_store *store, int d, uint64_t *avail) {
+    struct statvfs vfs;
+    if (statvfs(store->dirs[d].rbw, &vfs) != 0)
+        return EMBER_EIO;
+    uint64_t bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    *avail = bytes > store->reserved ? bytes - store->reserved : 0;
+    return EMBER_OK;
+}
+
+/* Orders the healthy directories with room by free space, most first (the
+ * lower index first on a tie); returns how many there are and, in *full,
+ * how many healthy ones have no room (nothing free past the reserve).  A
+ * directory statvfs says is gone fails here; one it cannot measure
+ * otherwise goes last, and creating the files will tell. */
+static int store_order_dirs(block_store *store, int *full) {
     int n = 0;
+    *full = 0;
     for (int d = 0; d < store->ndirs; d++) {
         if (store->dirs[d].failed)
             continue;
-        struct statvfs vfs;
         uint64_t avail = 0;
-        if (statvfs(store->dirs[d].rbw, &vfs) == 0) {
-            avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
-        } else if (dir_errno_is_failure(errno)) {
+        int rc = dir_avail(store, d, &avail);
+        if (rc != EMBER_OK && dir_errno_is_failure(errno)) {
             dir_fail(store, (uint32_t)d);
+            continue;
+        }
+        if (rc == EMBER_OK && avail == 0) {
+            (*full)++;
             continue;
         }
         /* Insertion sort: a handful of directories. */
@@ -1049,6 +1074,38 @@ static int store_order_dirs(block_store *store) {
         store->free_bytes[i] = avail;
     }
     return n;
+}
+
+void block_store_space(block_store *store, uint64_t full_below, disk_usage *out) {
+    memset(out, 0, sizeof(*out));
+    if (store == NULL)
+        return;
+    out->dirs = (uint32_t)store->ndirs;
+    out->used_bytes = store->used_bytes;
+    /* Each file system counted once: the directories of one share it. */
+    unsigned long fsids[64];
+    int nfs = 0;
+    for (int d = 0; d < store->ndirs; d++) {
+        struct statvfs vfs;
+        if (store->dirs[d].failed) {
+            out->failed_dirs++;
+            continue;
+        }
+        if (statvfs(store->dirs[d].rbw, &vfs) != 0)
+            continue;
+        uint64_t bytes = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+        uint64_t avail = bytes > store->reserved ? bytes - store->reserved : 0;
+        if (avail < full_below)
+            out->full_dirs++;
+        int seen = 0;
+        for (int i = 0; i < nfs; i++)
+            seen |= fsids[i] == vfs.f_fsid;
+        if (seen || nfs == 64)
+            continue;
+        fsids[nfs++] = vfs.f_fsid;
+        out->capacity_bytes += (uint64_t)vfs.f_blocks * (uint64_t)vfs.f_frsize;
+        out->remaining_bytes += avail;
+    }
 }
 
 /* Creates the rbw files of w in directory w->dir and writes the meta
@@ -1100,18 +1157,21 @@ int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stam
     w->block_id = block_id;
     w->gen_stamp = gen_stamp;
     w->data_fd = w->meta_fd = -1;
-    int n = store_order_dirs(store);
+    int full;
+    int n = store_order_dirs(store, &full);
     int created = 0;
     for (int i = 0; i < n && !created; i++) {
         w->dir = (uint32_t)store->order[i];
         if (writer_create_files(w) == EMBER_OK)
             created = 1;
+        else if (dir_errno_is_space(errno))
+            full++;
         else if (dir_errno_is_failure(errno))
             dir_fail(store, w->dir);
     }
     if (!created) {
         free(w);
-        return EMBER_EIO;
+        return full > 0 ? EMBER_ENOSPC : EMBER_EIO;
     }
     replica r = {
         .block_id = block_id, .gen_stamp = gen_stamp, .dir = w->dir, .state = REPLICA_WRITING};

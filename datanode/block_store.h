@@ -43,6 +43,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/disk_usage.h"
+
 #define BLOCK_CHUNK_SIZE 512
 
 typedef struct block_store block_store;
@@ -78,16 +80,32 @@ void block_store_close(block_store *store);
  * and is replaced).  The directory entries are fsynced either way. */
 void block_store_set_sync_on_close(block_store *store, int on);
 
+/* Bytes of each file system kept free for other uses (HDFS's
+ * dfs.datanode.du.reserved, default 0): a directory with no more than
+ * that available takes no new replica, and the space reports leave it
+ * out. */
+void block_store_set_reserved(block_store *store, uint64_t bytes);
+
+/* The space of the store's data directories together: the size of the
+ * file systems they live on (each counted once), the bytes of finalized
+ * replicas, what is free past the reserve, the directories configured,
+ * failed, and healthy but with less than full_below bytes free (a
+ * directory with nothing free takes no new replica; one with less than a
+ * block is reported full). */
+void block_store_space(block_store *store, uint64_t full_below, disk_usage *out);
+
 /* Data directories configured and failed. */
 void block_store_dirs(const block_store *store, int *total, int *failed);
 
 /* Bytes of finalized replicas (data + meta files). */
 uint64_t block_store_used_bytes(const block_store *store);
 
-/* Starts a replica in the healthiest directory.  EMBER_EEXIST when the
- * store already has block_id (in any state); EMBER_EIO when
- * no directory can take it (a directory whose file creation fails is
- * marked failed and the next one tried). */
+/* Starts a replica in the healthy directory with the most free space.
+ * EMBER_EEXIST when the store already has block_id (in any state);
+ * EMBER_ENOSPC when no directory has room (none free past the reserve,
+ * or file creation failing with ENOSPC, EDQUOT or EFBIG); EMBER_EIO when
+ * no directory can take it otherwise (a directory whose file creation
+ * fails for a broken disk is marked failed and the next one tried). */
 int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stamp,
                         block_writer **out);
 

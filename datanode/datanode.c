@@ -780,6 +780,9 @@ static void dn_setup_failure(const datanode *dn, uint64_t block_id, uint64_t gen
                  block_id, dn->rank, ember_strerror(rc));
     else if (rc == EMBER_EEXIST)
         snprintf(text, len, "blk_%" PRIu64 " already exists on rank %d", block_id, dn->rank);
+    else if (rc == EMBER_ENOSPC)
+        snprintf(text, len, "cannot write blk_%" PRIu64 " on rank %d: every data directory is full",
+                 block_id, dn->rank);
     else if (setup->append_gs != 0 && rc == EMBER_ENOENT)
         snprintf(text, len,
                  "no finalized replica of blk_%" PRIu64 " with gen stamp %" PRIu64
@@ -1358,6 +1361,8 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     if (rc != EMBER_OK)
         goto fail;
     block_store_set_sync_on_close(dn->store, opts->sync_on_close);
+    block_store_set_reserved(dn->store, opts->reserved_bytes);
+    dn->block_size = opts->block_size;
     rc = socket_listen_tcp(opts->bind_addr, opts->port, &dn->listen_fd, &dn->port);
     if (rc != EMBER_OK) {
         snprintf(err, errlen, "datanode: cannot listen on %s:%d: %s", opts->bind_addr, opts->port,
@@ -1489,34 +1494,5 @@ done:
 }
 
 void datanode_storage(const datanode *dn, disk_usage *out) {
-    memset(out, 0, sizeof(*out));
-    /* statvfs of each directory, each file system counted once (no walk
-     * of the tree: the store knows its bytes). */
-    unsigned long fsids[64];
-    int nfs = 0;
-    char *copy = strdup(dn->data_dirs);
-    if (copy != NULL) {
-        char *save = NULL;
-        for (char *d = strtok_r(copy, ",", &save); d != NULL; d = strtok_r(NULL, ",", &save)) {
-            while (*d == ' ')
-                d++;
-            struct statvfs vfs;
-            if (*d == '\0' || statvfs(d, &vfs) != 0)
-                continue;
-            int seen = 0;
-            for (int i = 0; i < nfs; i++)
-                seen |= fsids[i] == vfs.f_fsid;
-            if (seen || nfs == 64)
-                continue;
-            fsids[nfs++] = vfs.f_fsid;
-            out->capacity_bytes += (uint64_t)vfs.f_blocks * vfs.f_frsize;
-            out->remaining_bytes += (uint64_t)vfs.f_bavail * vfs.f_frsize;
-        }
-        free(copy);
-    }
-    out->used_bytes = block_store_used_bytes(dn->store);
-    int total = 0, failed = 0;
-    block_store_dirs(dn->store, &total, &failed);
-    out->dirs = (uint32_t)total;
-    out->failed_dirs = (uint32_t)failed;
+    block_store_space(dn->store, dn->block_size, out);
 }

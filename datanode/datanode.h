@@ -39,6 +39,8 @@ typedef struct {
     int64_t scan_bytes_per_sec; /* the block scanner's read rate; 0: no scanner */
     int64_t scan_period_ms;     /* a replica is verified again after this long */
     int sync_on_close;          /* dfs.datanode.synconclose: fsync replicas at finalize */
+    uint64_t reserved_bytes;    /* dfs.datanode.du.reserved: per file system, not for replicas */
+    uint64_t block_size;        /* dfs.blocksize: a data directory with less free is "full" */
     const char *domain_socket_path; /* unix socket for short-circuit reads ("_PORT": the
                                      * data port); NULL or "": none */
     datanode_send_fn send;
@@ -67,7 +69,8 @@ int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg);
 /* Sends the full block report to the primary, in pieces. */
 void datanode_send_block_report(datanode *dn);
 
-/* Capacity, use and failed directories of the store. */
+/* Capacity, use, room past the reserve, and failed and full directories
+ * of the store (full: less than opts.block_size free). */
 void datanode_storage(const datanode *dn, disk_usage *out);
 
 /* The unix socket the datanode serves short-circuit reads on (for

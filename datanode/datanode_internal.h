@@ -33,6 +33,7 @@ struct datanode {
     int rank;
     int primary_rank;
     char *data_dirs;
+    uint64_t block_size; /* dfs.blocksize: a data directory with less free is reported full */
     int64_t io_timeout_ms;
     datanode_send_fn send;
     void *send_arg;

@@ -92,7 +92,7 @@ int namenode_location(namenode *nn, int rank, DatanodeLocation *loc) {
     return 0;
 }
 
-size_t namenode_candidates(namenode *nn, placement_node *nodes) {
+size_t namenode_candidates(namenode *nn, placement_node *nodes, uint64_t need) {
     int world = node_registry_world_size(nn->opts.registry);
     size_t n = 0;
     for (int r = 1; r < world; r++) {
@@ -107,7 +107,7 @@ size_t namenode_candidates(namenode *nn, placement_node *nodes) {
         snprintf(name, sizeof(name), "node-%d", r);
         snprintf(p->rack, sizeof(p->rack), "%s", rack_map_lookup(nn->opts.racks, name, e->hostname));
         p->remaining = e->storage.remaining_bytes;
-        p->usable = e->storage.dirs > e->storage.failed_dirs;
+        p->usable = e->storage.dirs > e->storage.failed_dirs && p->remaining >= need;
     }
     return n;
 }
@@ -245,21 +245,31 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
         gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
         return;
     }
-    size_t nnodes = namenode_candidates(nn, nodes);
+    size_t nnodes = namenode_candidates(nn, nodes, st.block_size);
     int targets[BLOCK_MANAGER_MAX_REPLICAS];
     size_t ntargets = 0;
     uint32_t want = st.replication < BLOCK_MANAGER_MAX_REPLICAS ? st.replication
                                                                 : BLOCK_MANAGER_MAX_REPLICAS;
     block_manager_choose_targets(nn->bm, nodes, nnodes, m->client_rank, want, exclude, nexclude,
                                  targets, &ntargets);
+    size_t no_room = 0;
+    for (size_t i = 0; i < nnodes; i++)
+        no_room += nodes[i].remaining < st.block_size;
     free(nodes);
     if (ntargets == 0) {
-        char msg[256];
-        snprintf(msg, sizeof(msg),
-                 "`%.150s': could only be written to 0 datanodes: none of the %zu live core "
-                 "nodes can take a block",
-                 m->path, nnodes);
-        gateway_reply_error(nn->gw, conn, EMBER_EIO, msg);
+        char msg[512];
+        if (nnodes > 0 && no_room == nnodes)
+            snprintf(msg, sizeof(msg),
+                     "`%.150s': could only be written to 0 datanodes: none of the %zu live core "
+                     "nodes has room for a block of %llu bytes",
+                     m->path, nnodes, (unsigned long long)st.block_size);
+        else
+            snprintf(msg, sizeof(msg),
+                     "`%.150s': could only be written to 0 datanodes: none of the %zu live core "
+                     "nodes can take a block",
+                     m->path, nnodes);
+        gateway_reply_error(nn->gw, conn, no_room == nnodes && nnodes > 0 ? EMBER_ENOSPC : EMBER_EIO,
+                            msg);
         return;
     }
     uint64_t id, gs;

@@ -146,8 +146,10 @@ int namenode_location(namenode *nn, int rank, DatanodeLocation *loc);
  * while: block_report() ignores them in reports sent meanwhile. */
 void namenode_send_delete(namenode *nn, int rank, const uint64_t *ids, size_t n);
 /* Live core nodes with a data port, as placement candidates; nodes has
- * room for the world size.  Returns how many. */
-size_t namenode_candidates(namenode *nn, placement_node *nodes);
+ * room for the world size.  A node is usable when not every data
+ * directory of it failed and it has at least need bytes remaining (HDFS's
+ * isGoodTarget: room for the block).  Returns how many. */
+size_t namenode_candidates(namenode *nn, placement_node *nodes, uint64_t need);
 
 /* replication.c */
 /* Every dfs.namenode.redundancy.interval: leaves automatic safe mode when

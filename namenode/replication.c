@@ -81,11 +81,11 @@ static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
         free(ids);
         return;
     }
-    size_t nnodes = namenode_candidates(nn, nodes);
     for (size_t i = 0; i < n && nn->npending_repl < NAMENODE_PENDING_MAX; i++) {
         const block_entry *b = block_manager_get(nn->bm, ids[i]);
         if (b == NULL || b->nreplicas == 0 || replication_pending(nn, ids[i]))
             continue;
+        size_t nnodes = namenode_candidates(nn, nodes, b->length); /* room for this copy */
         uint32_t want = b->replication < BLOCK_MANAGER_MAX_REPLICAS ? b->replication
                                                                     : BLOCK_MANAGER_MAX_REPLICAS;
         int targets[BLOCK_MANAGER_MAX_REPLICAS];

@@ -26,9 +26,9 @@ for r in 1 2 3 4; do
     [ "$r" -gt 2 ] && want=/dc1/r2
     grep -A6 "^Name: node-$r " <<<"$report" | grep -q "^Rack: $want\$" || fail "node-$r not in $want"
 done
-grep -A20 '^Name: node-1 ' <<<"$report" | grep -q '^Data Directories: 2 (1 failed)$' ||
+grep -A20 '^Name: node-1 ' <<<"$report" | grep -q '^Data Directories: 2 (1 failed, 0 full)$' ||
     fail "node 1's failed data directory not reported: $(grep -A20 '^Name: node-1 ' <<<"$report")"
-grep -A20 '^Name: node-2 ' <<<"$report" | grep -q '^Data Directories: 2 (0 failed)$' ||
+grep -A20 '^Name: node-2 ' <<<"$report" | grep -q '^Data Directories: 2 (0 failed, 0 full)$' ||
     fail "node 2's data directories"
 
 head -c 6291456 /dev/urandom >"$TEST_TMP/in.bin" # 6 blocks

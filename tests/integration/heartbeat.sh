@@ -7,7 +7,7 @@ cluster_start 3 --core-nodes 1 -D "ember.topology.synthetic=pack:2 numa:2 core:4
 report=$(ember dfsadmin -report)
 grep -A8 '^Name: node-1 ' <<<"$report" | grep -q '^Cores: 16 (32 PUs, 4 NUMA nodes, 2 packages)' ||
     fail "synthetic topology not reported"
-grep -q '^Data Directories: 1 (0 failed)' <<<"$report" || fail "data directory not reported"
+grep -q '^Data Directories: 1 (0 failed, 0 full)' <<<"$report" || fail "data directory not reported"
 grep -q "^Hostname: $(hostname)" <<<"$report" || fail "hostname not reported"
 
 # DFS Used follows the replicas the datanode stores.

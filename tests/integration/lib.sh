@@ -20,6 +20,7 @@ RUN_DIR=$TEST_TMP/run
 MPI_LOOPBACK="--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo"
 MPIRUN_PID=
 TEST_NAME=$(basename "$0" .sh)
+CLEANUP_CMDS=()
 
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
 
@@ -51,6 +52,8 @@ cleanup() {
         [ -f "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null
     done
     wait 2>/dev/null
+    local c
+    for c in "${CLEANUP_CMDS[@]}"; do eval "$c"; done
     if [ -n "${KEEP_TEST_TMP:-}" ]; then
         log "kept $TEST_TMP"
     else
@@ -59,6 +62,9 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+# on_cleanup COMMAND: runs COMMAND (eval'd) at exit, after every process
+# the test started is gone and before TEST_TMP is removed.
+on_cleanup() { CLEANUP_CMDS+=("$1"); }
 trap 'exit 1' INT TERM
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.

@@ -1115,6 +1115,51 @@ static void test_most_free_space(void **state) {
     }
 }
 
+/* dfs.datanode.du.reserved: a directory with nothing free past the
+ * reserve takes no new replica (EMBER_ENOSPC when none has room, nothing
+ * left behind) and is reported full; what it holds stays readable. */
+static void test_reserved_full(void **state) {
+    struct fixture *f = *state;
+    block_store *s = open_store(f, f->both);
+    put_block(s, 1, 1, (const unsigned char *)"hello", 5);
+    disk_usage sp;
+    block_store_space(s, 1 << 20, &sp);
+    assert_int_equal(sp.dirs, 2);
+    assert_int_equal(sp.failed_dirs, 0);
+    assert_int_equal(sp.full_dirs, 0); /* the test's file system has a MiB free */
+    assert_int_equal(sp.used_bytes, 5 + meta_len(5));
+    assert_true(sp.remaining_bytes > 0 && sp.remaining_bytes <= sp.capacity_bytes);
+    uint64_t capacity = sp.capacity_bytes;
+    /* Both directories live on one file system: counted once. */
+    struct statvfs vfs;
+    assert_int_equal(statvfs(f->tmp, &vfs), 0);
+    assert_int_equal(capacity, (uint64_t)vfs.f_blocks * vfs.f_frsize);
+    /* A directory is full below the threshold given. */
+    block_store_space(s, UINT64_MAX, &sp);
+    assert_int_equal(sp.full_dirs, 2);
+
+    block_store_set_reserved(s, UINT64_MAX / 4);
+    block_writer *w = (block_writer *)1;
+    assert_int_equal(block_writer_create(s, 2, 1, &w), EMBER_ENOSPC);
+    assert_null(w);
+    char path[256];
+    replica_file(path, sizeof path, f->d0, "rbw", 2, 0, 0);
+    assert_false(exists(path));
+    replica_file(path, sizeof path, f->d1, "rbw", 2, 0, 0);
+    assert_false(exists(path));
+    block_store_space(s, 1, &sp);
+    assert_int_equal(sp.full_dirs, 2);
+    assert_int_equal(sp.failed_dirs, 0); /* full is not failed */
+    assert_int_equal(sp.remaining_bytes, 0);
+    assert_int_equal(sp.capacity_bytes, capacity);
+    expect_block(s, 1, 1, (const unsigned char *)"hello", 5);
+
+    block_store_set_reserved(s, 0);
+    put_block(s, 2, 1, (const unsigned char *)"again", 5);
+    expect_block(s, 2, 1, (const unsigned char *)"again", 5);
+    block_store_close(s);
+}
+
 static void test_write_failure(void **state) {
     struct fixture *f = *state;
     block_store *s = open_store(f, f->d0);
@@ -1745,6 +1790,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_create_fails_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_eacces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_most_free_space, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserved_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rbw_survives_reopen, setup, teardown),

@@ -395,6 +395,7 @@ static void test_write(void **state) {
                               "dfs.namenode.redundancy.interval = 1000ms\n"
                               "dfs.namenode.reconstruction.pending.timeout = 30000ms\n"
                               "dfs.blockreport.intervalMsec = 21600000ms\n"
+                              "dfs.datanode.du.reserved = 0\n"
                               "dfs.datanode.synconclose = false\n"
                               "dfs.permissions.enabled = true\n"
                               "ember.namenode.lease-soft-limit = 60000ms\n"
