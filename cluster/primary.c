@@ -379,6 +379,8 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
         .token_lifetime_ms = config_get_int(cfg, "dfs.block.access.token.lifetime"),
         .redundancy_interval_ms = config_get_int(cfg, "dfs.namenode.redundancy.interval"),
         .pending_timeout_ms = config_get_int(cfg, "dfs.namenode.reconstruction.pending.timeout"),
+        .safemode_threshold_ppm = config_get_int(cfg, "dfs.namenode.safemode.threshold-pct"),
+        .safemode_extension_ms = config_get_int(cfg, "dfs.namenode.safemode.extension"),
         .permissions = (int)config_get_int(cfg, "dfs.permissions.enabled"),
         .lease_soft_limit_ms = config_get_int(cfg, "ember.namenode.lease-soft-limit"),
         .lease_hard_limit_ms = config_get_int(cfg, "dfs.namenode.lease-hard-limit-sec"),

@@ -3,8 +3,9 @@
  * This file owns the key table: every configuration key ember understands,
  * with its type, default, allowed range and, for durations, the unit a bare
  * number is in.  A config holds one value per table row, at the row's index:
- * INT, SIZE (bytes), DURATION (milliseconds) and BOOL (0/1) in `number`,
- * STRING in a heap copy in `text`.  Invariants: every number is within its
+ * INT, SIZE (bytes), DURATION (milliseconds), BOOL (0/1) and RATIO (a
+ * decimal fraction such as 0.999, in millionths) in `number`, STRING in a
+ * heap copy in `text`.  Invariants: every number is within its
  * key's [min, max], and every STRING slot is a non-NULL string owned by the
  * config.  A new value is fully parsed and checked before it replaces the
  * old one, so a failed set changes nothing. */
@@ -24,7 +25,10 @@
 
 #include "error.h"
 
-enum config_type { CONFIG_INT, CONFIG_SIZE, CONFIG_DURATION, CONFIG_BOOL, CONFIG_STRING };
+enum config_type { CONFIG_INT, CONFIG_SIZE, CONFIG_DURATION, CONFIG_BOOL, CONFIG_STRING, CONFIG_RATIO };
+
+/* RATIO values are kept in millionths. */
+#define RATIO_SCALE 1000000
 
 /* Milliseconds per duration unit, usable in the static table below. */
 enum { MS = 1, SECOND = 1000, MINUTE = 60 * SECOND, HOUR = 60 * MINUTE, DAY = 24 * HOUR };
@@ -33,7 +37,8 @@ struct config_key {
     const char *name;
     enum config_type type;
     const char *default_value; /* parsed like any other value by config_create */
-    int64_t min, max;          /* inclusive; ms for DURATION; unused for BOOL and STRING */
+    int64_t min, max;          /* inclusive; ms for DURATION, millionths for RATIO; unused for
+                                * BOOL and STRING */
     int64_t unit;              /* DURATION only: ms meant by a bare number */
     const char *description;
 };
@@ -61,6 +66,8 @@ static const struct config_key config_keys[] = {
     {"dfs.namenode.redundancy.interval", CONFIG_DURATION, "1s", 10, HOUR, SECOND, "how often the namenode looks for blocks with too few or too many replicas"},
     {"dfs.namenode.reconstruction.pending.timeout", CONFIG_DURATION, "30s", 100, DAY, SECOND, "a replication not confirmed by then is scheduled again"},
     {"dfs.blockreport.intervalMsec", CONFIG_DURATION, "6h", 100, (int64_t)366 * DAY, MS, "how often each datanode sends a full block report (a bare number is milliseconds)"},
+    {"dfs.namenode.safemode.threshold-pct", CONFIG_RATIO, "0.999", -RATIO_SCALE, 100 * RATIO_SCALE, 0, "safe mode ends when this fraction of the blocks has a reported replica (<= 0: at once; > 1: never by itself)"},
+    {"dfs.namenode.safemode.extension", CONFIG_DURATION, "3s", 0, HOUR, MS, "safe mode lasts this much longer once the threshold is reached (a bare number is milliseconds)"},
     {"dfs.datanode.du.reserved", CONFIG_SIZE, "0", 0, (int64_t)1 << 60, 0, "bytes of each data directory's file system kept free for other uses; a directory with no more takes no new replica"},
     {"dfs.datanode.synconclose", CONFIG_BOOL, "false", 0, 0, 0, "datanodes fsync each replica when it is finalized (HDFS's default: no)"},
     {"dfs.permissions.enabled", CONFIG_BOOL, "true", 0, 0, 0, "check owners and permission bits on every file system operation"},
@@ -111,6 +118,7 @@ static const char *const config_expected[] = {
     [CONFIG_DURATION] = "a duration such as 3s or 500ms",
     [CONFIG_BOOL] = "true or false",
     [CONFIG_STRING] = "a string",
+    [CONFIG_RATIO] = "a decimal number such as 0.999",
 };
 
 __attribute__((format(printf, 4, 5)))
@@ -159,6 +167,39 @@ static enum config_parse_result config_parse_integer(const char *text, int64_t *
     return CONFIG_PARSE_OK;
 }
 
+/* A decimal number with at most six digits after the point, kept in
+ * millionths: optional '-', digits, optionally '.' and digits, and an
+ * optional 'f' (Java's float suffix, as Hadoop's XML files write
+ * "0.999f"). */
+static enum config_parse_result config_parse_ratio(const char *text, int64_t *out) {
+    const char *p = text[0] == '-' ? text + 1 : text;
+    if (!isdigit((unsigned char)*p))
+        return CONFIG_PARSE_SYNTAX;
+    int64_t whole = 0, frac = 0, scale = RATIO_SCALE;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (whole > INT64_MAX / RATIO_SCALE / 10)
+            return CONFIG_PARSE_RANGE;
+        whole = whole * 10 + (*p - '0');
+    }
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return CONFIG_PARSE_SYNTAX;
+        for (; isdigit((unsigned char)*p); p++) {
+            if (scale == 1)
+                return CONFIG_PARSE_SYNTAX; /* more than six places */
+            scale /= 10;
+            frac += (*p - '0') * scale;
+        }
+    }
+    if (*p == 'f' || *p == 'F')
+        p++;
+    if (*p != '\0')
+        return CONFIG_PARSE_SYNTAX;
+    *out = (whole * RATIO_SCALE + frac) * (text[0] == '-' ? -1 : 1);
+    return CONFIG_PARSE_OK;
+}
+
 /* Digits followed by an optional suffix from units (case-insensitive); a bare
  * number is multiplied by bare_scale.  Signs, spaces and overflow fail. */
 static enum config_parse_result config_parse_scaled(const char *text, const struct config_unit *units,
@@ -200,12 +241,33 @@ int config_parse_bool(const char *text, int *value) {
     return EMBER_ECONFIG;
 }
 
+/* A RATIO in millionths as the shortest decimal that reads back the same
+ * ("0.999", "1", "-0.5"). */
+static void config_format_ratio(int64_t n, char *buf, size_t len) {
+    uint64_t mag = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+    uint64_t frac = mag % RATIO_SCALE;
+    int places = 6;
+    while (places > 0 && frac % 10 == 0 && frac != 0) {
+        frac /= 10;
+        places--;
+    }
+    if (frac == 0)
+        snprintf(buf, len, "%s%" PRIu64, n < 0 ? "-" : "", mag / RATIO_SCALE);
+    else
+        snprintf(buf, len, "%s%" PRIu64 ".%0*" PRIu64, n < 0 ? "-" : "", mag / RATIO_SCALE,
+                 places, frac);
+}
+
 /* Format a number of key's type for a message, in its largest exact unit
  * ("1h", "64k"), so range errors read like the values users write. */
 static void config_format_friendly(const struct config_key *key, int64_t n, char *buf, size_t len) {
     const struct config_unit *units = key->type == CONFIG_DURATION ? config_duration_units
                                       : key->type == CONFIG_SIZE   ? config_size_units
                                                                    : NULL;
+    if (key->type == CONFIG_RATIO) {
+        config_format_ratio(n, buf, len);
+        return;
+    }
     const char *suffix = key->type == CONFIG_DURATION ? "ms" : "";
     int64_t scale = 1;
     for (const struct config_unit *u = units; u != NULL && u->suffix != NULL; u++) {
@@ -243,6 +305,9 @@ static int config_parse_value(const struct config_key *key, const char *text, st
         break;
     case CONFIG_DURATION:
         result = config_parse_scaled(text, config_duration_units, key->unit, &out->number);
+        break;
+    case CONFIG_RATIO:
+        result = config_parse_ratio(text, &out->number);
         break;
     }
     if (result == CONFIG_PARSE_SYNTAX)
@@ -390,6 +455,12 @@ void config_write(const config *cfg, FILE *out) {
         case CONFIG_SIZE:
             fprintf(out, "%s = %" PRId64 "\n", key->name, value->number);
             break;
+        case CONFIG_RATIO: {
+            char text[32];
+            config_format_ratio(value->number, text, sizeof text);
+            fprintf(out, "%s = %s\n", key->name, text);
+            break;
+        }
         }
     }
 }

@@ -42,8 +42,8 @@ int config_apply_define(config *cfg, const char *key_equals_value, char *err, si
  * returns EMBER_EIO, a line without '=' or a bad key/value EMBER_ECONFIG. */
 int config_load_file(config *cfg, const char *path, char *err, size_t errlen);
 
-/* The value of an INT, SIZE (bytes), DURATION (milliseconds) or BOOL (0/1)
- * key.  Asking for a key that is not in the table, or for a STRING key, is a
+/* The value of an INT, SIZE (bytes), DURATION (milliseconds), BOOL (0/1)
+ * or RATIO (millionths: "0.999" is 999000) key.  Asking for a key that is not in the table, or for a STRING key, is a
  * programming error and fails an assert(). */
 int64_t config_get_int(const config *cfg, const char *key);
 
@@ -57,7 +57,8 @@ int config_key_known(const char *key);
 
 /* Write every key and its current value to out, one "key = value" line per
  * key in table order.  Durations are written in milliseconds ("1000ms"),
- * sizes in bytes, booleans as true/false, strings verbatim. */
+ * sizes in bytes, ratios as decimals ("0.999"), booleans as true/false,
+ * strings verbatim. */
 void config_write(const config *cfg, FILE *out);
 
 /* Parse a byte size such as "4096", "64K" or "128m" (suffixes k, m, g, t in

@@ -330,9 +330,9 @@ int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_p
         return EMBER_EIO;
     }
     if (nn->safe_mode != NAMENODE_SAFE_OFF) {
-        namenode_reply_error(nn, conn, EMBER_ESTATE,
-                            "Name node is in safe mode: no changes until the datanodes have "
-                            "reported their blocks (or 'ember dfsadmin -safemode leave')");
+        char tip[400];
+        namenode_safe_mode_tip(nn, tip, sizeof(tip));
+        namenode_reply_error(nn, conn, EMBER_ESTATE, tip);
         return EMBER_ESTATE;
     }
     rec->time_ms = clock_wall_ms();

@@ -35,6 +35,8 @@ typedef struct {
     int64_t token_lifetime_ms;     /* how long a block token is good for */
     int64_t redundancy_interval_ms; /* dfs.namenode.redundancy.interval */
     int64_t pending_timeout_ms;    /* dfs.namenode.reconstruction.pending.timeout */
+    int64_t safemode_threshold_ppm; /* dfs.namenode.safemode.threshold-pct, in millionths */
+    int64_t safemode_extension_ms; /* dfs.namenode.safemode.extension */
     int64_t lease_soft_limit_ms;   /* ember.namenode.lease-soft-limit */
     int64_t lease_hard_limit_ms;   /* dfs.namenode.lease-hard-limit-sec */
     int64_t lease_recheck_ms;      /* dfs.namenode.lease-recheck-interval-ms */

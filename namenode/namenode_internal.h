@@ -91,6 +91,7 @@ struct namenode {
     block_manager *bm;
     block_report_acc *reports; /* by rank */
     int safe_mode;             /* NAMENODE_SAFE_* */
+    int64_t safe_reached_ms;   /* SAFE_AUTO: when the threshold was reached (0: not now) */
     uint64_t redundancy_timer_id;
     pending_replication pending_repl[NAMENODE_PENDING_MAX];
     int npending_repl;
@@ -157,6 +158,9 @@ size_t namenode_candidates(namenode *nn, placement_node *nodes, uint64_t need);
  * of under-replicated blocks and deletes surplus replicas. */
 void namenode_redundancy_tick(event_loop *loop, void *arg);
 void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m);
+/* Why the namenode is in safe mode and how it leaves, one line for a
+ * refused request (HDFS's safe mode tip). */
+void namenode_safe_mode_tip(namenode *nn, char *buf, size_t len);
 void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m);
 /* Each tick: decommissioning nodes none of whose blocks still needs them
  * become decommissioned. */

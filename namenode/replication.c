@@ -2,12 +2,18 @@
  * (HDFS's SafeModeInfo and RedundancyMonitor).
  *
  * Safe mode: at a start with existing blocks, replica locations are
- * unknown until the datanodes report.  Until every complete block has a
- * reported replica, the namenode refuses changes (namenode_log) and
+ * unknown until the datanodes report.  Until enough complete blocks have a
+ * reported replica -- dfs.namenode.safemode.threshold-pct of them (0.999,
+ * rounded up; <= 0: none; > 1: safe mode never ends by itself), HDFS's
+ * threshold -- and then for dfs.namenode.safemode.extension more (so the
+ * datanodes still reporting can, while the blocks stay above the
+ * threshold; falling below it starts the wait again), the namenode refuses
+ * changes (namenode_log, with the tip namenode_safe_mode_tip() words) and
  * schedules no replication -- copying blocks merely not reported yet would
- * only make surplus replicas to delete later.  It then leaves by itself.
- * An operator can enter it (MANUAL: it stays until left; entering while
- * in automatic safe mode changes nothing) and leave it at any time.
+ * only make surplus replicas to delete later.  It then leaves by itself;
+ * blocks still without a replica are missing (fsck says so).  An operator
+ * can enter it (MANUAL: it stays until left; entering while in automatic
+ * safe mode changes nothing) and leave it at any time.
  *
  * Redundancy monitor, each dfs.namenode.redundancy.interval outside safe
  * mode: for under-replicated blocks (fewest replicas first) that are not
@@ -27,6 +33,8 @@
  * before.  Once none of its blocks is under-replicated without it, the
  * node is decommissioned: its replicas leave the map and its reports are
  * ignored from then on (the replicas stay on its disks, as in HDFS). */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,20 +179,94 @@ void namenode_replica_added(namenode *nn, uint64_t block_id) {
         }
 }
 
+/* ---- safe mode ------------------------------------------------------------ */
+
+/* The complete blocks that need a reported replica before automatic safe
+ * mode may end: the threshold fraction of them, rounded up; UINT64_MAX for
+ * a threshold over 1 (never). */
+static uint64_t safe_mode_needed(const namenode *nn, uint64_t complete) {
+    int64_t ppm = nn->opts.safemode_threshold_ppm;
+    if (ppm <= 0)
+        return 0;
+    if (ppm > 1000000)
+        return UINT64_MAX;
+    /* complete * ppm / 10^6 rounded up, without overflow for any count */
+    uint64_t whole = complete / 1000000 * (uint64_t)ppm;
+    uint64_t part = (complete % 1000000 * (uint64_t)ppm + 999999) / 1000000;
+    return whole + part;
+}
+
+void namenode_safe_mode_tip(namenode *nn, char *buf, size_t len) {
+    if (nn->safe_mode == NAMENODE_SAFE_MANUAL) {
+        snprintf(buf, len,
+                 "Name node is in safe mode: it was turned on manually; use 'ember dfsadmin "
+                 "-safemode leave' to turn it off");
+        return;
+    }
+    block_manager_stats bs;
+    block_manager_get_stats(nn->bm, &bs);
+    uint64_t safe = bs.complete - bs.missing, need = safe_mode_needed(nn, bs.complete);
+    char threshold[32];
+    snprintf(threshold, sizeof(threshold), "%.4f", (double)nn->opts.safemode_threshold_ppm / 1e6);
+    if (need == UINT64_MAX)
+        snprintf(buf, len,
+                 "Name node is in safe mode: the threshold %s of total blocks %llu can never be "
+                 "reached; use 'ember dfsadmin -safemode leave' to turn it off",
+                 threshold, (unsigned long long)bs.complete);
+    else if (safe < need)
+        snprintf(buf, len,
+                 "Name node is in safe mode: the reported blocks %llu need additional %llu "
+                 "blocks to reach the threshold %s of total blocks %llu; it turns off by itself "
+                 "then (or 'ember dfsadmin -safemode leave')",
+                 (unsigned long long)safe, (unsigned long long)(need - safe), threshold,
+                 (unsigned long long)bs.complete);
+    else
+        snprintf(buf, len,
+                 "Name node is in safe mode: the reported blocks %llu have reached the threshold "
+                 "%s of total blocks %llu; it turns off by itself within %lld ms",
+                 (unsigned long long)safe, threshold, (unsigned long long)bs.complete,
+                 (long long)nn->opts.safemode_extension_ms);
+}
+
+/* Automatic safe mode: whether it may end now (see the file comment). */
+static int safe_mode_can_leave(namenode *nn, const block_manager_stats *bs, int64_t now) {
+    uint64_t safe = bs->complete - bs->missing, need = safe_mode_needed(nn, bs->complete);
+    if (safe < need) {
+        if (nn->safe_reached_ms != 0)
+            LOG_INFO("safe mode: %llu of %llu block(s) reported, below the threshold again",
+                     (unsigned long long)safe, (unsigned long long)bs->complete);
+        nn->safe_reached_ms = 0;
+        return 0;
+    }
+    if (nn->safe_reached_ms == 0) {
+        nn->safe_reached_ms = now;
+        if (nn->opts.safemode_extension_ms > 0)
+            LOG_INFO("safe mode: %llu of %llu block(s) reported, threshold reached; "
+                     "leaving in %lld ms",
+                     (unsigned long long)safe, (unsigned long long)bs->complete,
+                     (long long)nn->opts.safemode_extension_ms);
+    }
+    return now - nn->safe_reached_ms >= nn->opts.safemode_extension_ms;
+}
+
 void namenode_redundancy_tick(event_loop *loop, void *arg) {
     namenode *nn = arg;
     block_manager_stats bs;
     block_manager_get_stats(nn->bm, &bs);
+    int64_t now = clock_monotonic_ms();
     if (nn->safe_mode == NAMENODE_SAFE_AUTO) {
-        if (bs.missing > 0)
+        if (!safe_mode_can_leave(nn, &bs, now))
             return;
         nn->safe_mode = NAMENODE_SAFE_OFF;
-        LOG_INFO("leaving safe mode: every one of %llu block(s) has a reported replica",
-                 (unsigned long long)bs.complete);
+        if (bs.missing == 0)
+            LOG_INFO("leaving safe mode: every one of %llu block(s) has a reported replica",
+                     (unsigned long long)bs.complete);
+        else
+            LOG_WARN("leaving safe mode with %llu of %llu block(s) missing (no replica reported)",
+                     (unsigned long long)bs.missing, (unsigned long long)bs.complete);
     }
     if (nn->safe_mode != NAMENODE_SAFE_OFF || nn->opts.send == NULL)
         return;
-    int64_t now = clock_monotonic_ms();
     replication_expire(nn, now);
     if (bs.under_replicated > bs.missing)
         replication_schedule(nn, now, bs.missing);
@@ -256,6 +338,7 @@ void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m) {
         LOG_INFO("safe mode entered by an operator");
     } else if (m->action == 2 && nn->safe_mode != NAMENODE_SAFE_OFF) {
         nn->safe_mode = NAMENODE_SAFE_OFF;
+        nn->safe_reached_ms = 0;
         LOG_INFO("safe mode left by an operator");
     }
     DfsResult res = DFS_RESULT__INIT;

@@ -100,7 +100,8 @@ cluster_start() {
     setsid mpirun --oversubscribe --enable-recovery -np "$np" $MPI_LOOPBACK \
         -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS \
         "$EMBER" cluster --run-dir "$RUN_DIR" \
-        -D ember.node.expiry=3s -D dfs.heartbeat.interval=200ms "$@" \
+        -D ember.node.expiry=3s -D dfs.heartbeat.interval=200ms \
+        -D dfs.namenode.safemode.extension=0 "$@" \
         >>"$TEST_TMP/mpirun.out" 2>&1 &
     MPIRUN_PID=$!
     echo "== $(date +%T.%N) cluster_start: mpirun pid $MPIRUN_PID" >>"$TEST_TMP/mpirun.out"

@@ -158,6 +158,37 @@ static void test_size_bad(void **state) {
     }
 }
 
+/* RATIO keys: decimals kept in millionths, written back as given. */
+static void test_ratio(void **state) {
+    struct fixture *f = *state;
+    const char *key = "dfs.namenode.safemode.threshold-pct";
+    expect_int(f, key, "0.999", 999000);
+    expect_int(f, key, "0.999f", 999000); /* as Hadoop's XML files write it */
+    expect_int(f, key, "1", 1000000);
+    expect_int(f, key, "1.5", 1500000);
+    expect_int(f, key, "0", 0);
+    expect_int(f, key, "-1", -1000000);
+    expect_int(f, key, "0.000001", 1);
+    expect_int(f, key, "100", 100000000); /* the maximum */
+    static const char *const junk[] = {"", ".5", "1.", "abc", "0.9999999", "1e3", "0,5", "+1",
+                                       "0.5x", " 0.5"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+        expect_bad_int(f, key, junk[i], "expected a decimal number");
+    expect_bad_int(f, key, "100.5", "must be between -1 and 100");
+    expect_bad_int(f, key, "-2", "must be between -1 and 100");
+    expect_bad_int(f, key, "99999999999999999999", "must be between");
+    /* Written back as the shortest decimal. */
+    assert_int_equal(config_set(f->cfg, key, "0.250", NULL, 0), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    config_write(f->cfg, out);
+    fclose(out);
+    assert_non_null(strstr(buf, "dfs.namenode.safemode.threshold-pct = 0.25\n"));
+    free(buf);
+}
+
 static void test_duration_good(void **state) {
     struct fixture *f = *state;
     expect_int(f, "dfs.heartbeat.interval", "3", 3000); /* the key's unit is seconds */
@@ -395,6 +426,8 @@ static void test_write(void **state) {
                               "dfs.namenode.redundancy.interval = 1000ms\n"
                               "dfs.namenode.reconstruction.pending.timeout = 30000ms\n"
                               "dfs.blockreport.intervalMsec = 21600000ms\n"
+                              "dfs.namenode.safemode.threshold-pct = 0.999\n"
+                              "dfs.namenode.safemode.extension = 3000ms\n"
                               "dfs.datanode.du.reserved = 0\n"
                               "dfs.datanode.synconclose = false\n"
                               "dfs.permissions.enabled = true\n"
@@ -428,6 +461,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_int_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duration_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duration_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bool, setup, teardown),
