@@ -8,11 +8,15 @@
  * path failed, 2 on bad usage.  Namespace commands talk to the namenode
  * alone; data commands (-put, -get, -cat, -tail, -cp) stream file data
  * through ember/dfs.h's file streams, and copy into the file system as
- * Hadoop does: into DST._COPYING_, renamed to DST when complete.  Copying
- * directories (Hadoop copies them recursively) is not supported yet.
+ * Hadoop does: into DST._COPYING_, renamed to DST when complete.  A
+ * directory source of -put, -get or -cp is copied recursively, as Hadoop
+ * does: into DST/NAME when DST is a directory, else DST made as its copy;
+ * a directory already there is merged into (its files kept unless -f); a
+ * directory is never copied into itself.
  * -checksum asks the datanodes for each block's checksum
  * (ember_dfs_get_checksum); -setrep -w polls the block locations until
  * the replicas match. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -933,49 +937,199 @@ static int copy_check_target(dfs_cli *c, const char *target, int force, int *exi
     return 0;
 }
 
-/* One source of -put or -cp into dst (a directory when dst_dir). */
-static void copy_in_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, int from_dfs,
-                        int force) {
-    copy_source s = {.fd = -1, .name = arg};
-    char src[DFS_PATH_MAX], target[DFS_PATH_MAX];
+/* One file of -put or -cp: src (a local path, "-" for stdin, or a
+ * resolved file system path when from_dfs; shown as name) into target. */
+static void copy_in_file(dfs_cli *c, const char *src, const char *name, int from_dfs,
+                         const char *target, int force) {
+    copy_source s = {.fd = -1, .name = name};
     if (from_dfs) {
-        if (dfs_arg(c, arg, src) != 0)
-            return;
         if (ember_dfs_open(c->dfs, src, &s.in) != EMBER_OK) {
             dfs_fail(c);
             return;
         }
-    } else if (strcmp(arg, "-") == 0) {
+    } else if (strcmp(src, "-") == 0) {
         s.fd = STDIN_FILENO;
         s.name = "stdin";
-    } else {
-        struct stat sb;
-        const char *why = NULL;
-        s.fd = open(arg, O_RDONLY | O_CLOEXEC);
-        if (s.fd < 0 || fstat(s.fd, &sb) != 0)
-            why = strerror(errno);
-        else if (S_ISDIR(sb.st_mode))
-            why = "Is a directory (copying directories is not supported yet)";
-        if (why != NULL) {
-            cli_error("%s: `%s': %s", c->cmd, arg, why);
-            c->failed = 1;
-            goto out;
-        }
+    } else if ((s.fd = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+        cli_error("%s: `%s': %s", c->cmd, name, strerror(errno));
+        c->failed = 1;
+        return;
     }
     int exists;
-    if (dst_dir) {
-        if (dfs_child(c, dst, from_dfs ? src : arg, target) != 0)
-            goto out;
-    } else {
-        snprintf(target, sizeof(target), "%s", dst);
-    }
     if (copy_check_target(c, target, force, &exists) == 0)
         copy_into_dfs(c, &s, target, exists);
-out:
     if (s.in != NULL)
         ember_dfs_close_file(s.in);
     if (s.fd > STDIN_FILENO)
         close(s.fd);
+}
+
+/* scandir()'s filter: every entry but "." and "..". */
+static int local_entry_filter(const struct dirent *d) {
+    return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+}
+
+/* Makes directory target in the file system for a directory source, or
+ * takes the one there (Hadoop merges into it); 0, or -1 after an error
+ * line (target is a file, or its parent is missing). */
+static int copy_target_dir(dfs_cli *c, const char *target) {
+    ember_file_status st;
+    int rc = ember_dfs_stat(c->dfs, target, &st);
+    if (rc == EMBER_OK) {
+        int is_dir = st.is_dir;
+        ember_dfs_free_status(&st);
+        if (is_dir)
+            return 0;
+        cli_error("%s: `%s': File exists", c->cmd, target);
+        c->failed = 1;
+        return -1;
+    }
+    if (rc == EMBER_ENOENT && (rc = ember_dfs_mkdirs(c->dfs, target, 0, 0)) == EMBER_OK)
+        return 0;
+    if (rc == EMBER_ENOENT)
+        cli_error("%s: `%s': No such file or directory", c->cmd, target);
+    else
+        cli_error("%s: %s", c->cmd, ember_dfs_last_error(c->dfs));
+    c->failed = 1;
+    return -1;
+}
+
+/* What dfs_tree_each() does with each entry of a directory: src its path,
+ * dst the path made for it under the target. */
+typedef void (*tree_entry_fn)(dfs_cli *c, const char *src, const char *dst, int is_dir,
+                              int force);
+
+/* Calls fn for every entry of the file system directory src, in name
+ * order, with its counterpart under target. */
+static void dfs_tree_each(dfs_cli *c, const char *src, const char *target, int force,
+                          tree_entry_fn fn) {
+    ember_file_status *e;
+    size_t n;
+    if (ember_dfs_list(c->dfs, src, &e, &n) != EMBER_OK) {
+        dfs_fail(c);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char child_src[DFS_PATH_MAX], child_dst[DFS_PATH_MAX];
+        dfs_join(src, e[i].path, child_src, sizeof(child_src));
+        if (dfs_child(c, target, e[i].path, child_dst) == 0)
+            fn(c, child_src, child_dst, e[i].is_dir, force);
+    }
+    ember_dfs_free_list(e, n);
+}
+
+static void copy_in_tree(dfs_cli *c, const char *src, int from_dfs, const char *target,
+                         int force);
+
+/* -cp of one entry of a directory. */
+static void cp_entry(dfs_cli *c, const char *src, const char *dst, int is_dir, int force) {
+    if (is_dir)
+        copy_in_tree(c, src, 1, dst, force);
+    else
+        copy_in_file(c, src, src, 1, dst, force);
+}
+
+/* A directory of -put (local) or -cp (from_dfs) copied recursively into
+ * target, as Hadoop copies directories: target made when absent, merged
+ * into when a directory already (a file there is refused unless force),
+ * every entry in name order.  Local entries that are neither files nor
+ * directories (after following symbolic links) are refused one by one. */
+static void copy_in_tree(dfs_cli *c, const char *src, int from_dfs, const char *target,
+                         int force) {
+    if (copy_target_dir(c, target) != 0)
+        return;
+    if (from_dfs) {
+        dfs_tree_each(c, src, target, force, cp_entry);
+        return;
+    }
+    char child_src[DFS_PATH_MAX], child_dst[DFS_PATH_MAX];
+    struct dirent **names;
+    int n = scandir(src, &names, local_entry_filter, alphasort);
+    if (n < 0) {
+        cli_error("%s: `%s': %s", c->cmd, src, strerror(errno));
+        c->failed = 1;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        int len = snprintf(child_src, sizeof(child_src), "%s/%s", src, names[i]->d_name);
+        if (len < 0 || (size_t)len >= sizeof(child_src)) {
+            cli_error("%s: `%.100s...': path too long", c->cmd, src);
+            c->failed = 1;
+        } else if (dfs_child(c, target, names[i]->d_name, child_dst) != 0) {
+            /* reported */
+        } else if (stat(child_src, &sb) != 0) {
+            cli_error("%s: `%s': %s", c->cmd, child_src, strerror(errno));
+            c->failed = 1;
+        } else if (S_ISDIR(sb.st_mode)) {
+            copy_in_tree(c, child_src, 0, child_dst, force);
+        } else if (S_ISREG(sb.st_mode)) {
+            copy_in_file(c, child_src, child_src, 0, child_dst, force);
+        } else {
+            cli_error("%s: `%s': not a regular file or directory", c->cmd, child_src);
+            c->failed = 1;
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* Whether dst is src or lies under it (a directory copied into itself). */
+static int dfs_under(const char *src, const char *dst) {
+    size_t n = strlen(src);
+    if (n == 1 && src[0] == '/')
+        return 1;
+    return strncmp(src, dst, n) == 0 && (dst[n] == '\0' || dst[n] == '/');
+}
+
+/* A file system source argument resolved into src, and whether it is a
+ * directory; 0, or -1 after an error line. */
+static int dfs_source(dfs_cli *c, const char *arg, char *src, int *is_dir) {
+    ember_file_status st;
+    if (dfs_arg(c, arg, src) != 0)
+        return -1;
+    if (ember_dfs_stat(c->dfs, src, &st) != EMBER_OK) {
+        dfs_fail(c);
+        return -1;
+    }
+    *is_dir = st.is_dir;
+    ember_dfs_free_status(&st);
+    return 0;
+}
+
+/* One source of -put or -cp into dst (a directory when dst_dir): a file,
+ * or a directory copied recursively. */
+static void copy_in_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, int from_dfs,
+                        int force) {
+    char src[DFS_PATH_MAX], target[DFS_PATH_MAX];
+    int is_dir = 0;
+    if (from_dfs) {
+        if (dfs_source(c, arg, src, &is_dir) != 0)
+            return;
+    } else {
+        struct stat sb;
+        snprintf(src, sizeof(src), "%s", arg);
+        if (strcmp(arg, "-") != 0 && stat(arg, &sb) != 0) {
+            cli_error("%s: `%s': %s", c->cmd, arg, strerror(errno));
+            c->failed = 1;
+            return;
+        }
+        is_dir = strcmp(arg, "-") != 0 && S_ISDIR(sb.st_mode);
+    }
+    if (dst_dir) {
+        if (dfs_child(c, dst, src, target) != 0)
+            return;
+    } else {
+        snprintf(target, sizeof(target), "%s", dst);
+    }
+    if (!is_dir) {
+        copy_in_file(c, src, arg, from_dfs, target, force);
+    } else if (from_dfs && dfs_under(src, target)) {
+        cli_error("%s: `%s' to `%s': is a subdirectory of itself", c->cmd, src, target);
+        c->failed = 1;
+    } else {
+        copy_in_tree(c, src, from_dfs, target, force);
+    }
 }
 
 /* -put / -copyFromLocal [-f] LOCALSRC... DST and -cp [-f] SRC... DST. */
@@ -1051,22 +1205,15 @@ static int copy_out(dfs_cli *c, ember_dfs_file *in, int fd, const char *name) {
     return rc;
 }
 
-/* One source of -get: into target._COPYING_, renamed to target. */
-static void get_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, int force) {
-    char src[DFS_PATH_MAX], target[DFS_PATH_MAX], tmp[DFS_PATH_MAX + 16];
+/* One file of -get: src (resolved) into the local target, through
+ * target._COPYING_ renamed to target once complete. */
+static void get_file(dfs_cli *c, const char *src, const char *target, int force) {
+    char tmp[DFS_PATH_MAX + 16];
     ember_dfs_file *in = NULL;
     int fd = -1;
-    if (dfs_arg(c, arg, src) != 0)
-        return;
     if (ember_dfs_open(c->dfs, src, &in) != EMBER_OK) {
         dfs_fail(c);
         return;
-    }
-    if (dst_dir) {
-        if (dfs_child(c, dst, src, target) != 0)
-            goto out;
-    } else {
-        snprintf(target, sizeof(target), "%s", dst);
     }
     struct stat sb;
     if (stat(target, &sb) == 0 && (S_ISDIR(sb.st_mode) || !force)) {
@@ -1096,6 +1243,54 @@ static void get_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, i
         unlink(tmp);
 out:
     ember_dfs_close_file(in);
+}
+
+static void get_entry(dfs_cli *c, const char *src, const char *dst, int is_dir, int force);
+
+/* A directory of -get copied recursively into the local target: made
+ * when absent, merged into when a directory already. */
+static void get_tree(dfs_cli *c, const char *src, const char *target, int force) {
+    struct stat sb;
+    const char *why = NULL;
+    if (stat(target, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode))
+            why = "File exists";
+    } else if (mkdir(target, 0777) != 0) {
+        why = strerror(errno);
+    }
+    if (why != NULL) {
+        cli_error("%s: `%s': %s", c->cmd, target, why);
+        c->failed = 1;
+        return;
+    }
+    dfs_tree_each(c, src, target, force, get_entry);
+}
+
+/* -get of one entry of a directory. */
+static void get_entry(dfs_cli *c, const char *src, const char *dst, int is_dir, int force) {
+    if (is_dir)
+        get_tree(c, src, dst, force);
+    else
+        get_file(c, src, dst, force);
+}
+
+/* One source of -get into dst (a local directory when dst_dir): a file,
+ * or a directory copied recursively. */
+static void get_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, int force) {
+    char src[DFS_PATH_MAX], target[DFS_PATH_MAX];
+    int is_dir;
+    if (dfs_source(c, arg, src, &is_dir) != 0)
+        return;
+    if (dst_dir) {
+        if (dfs_child(c, dst, src, target) != 0)
+            return;
+    } else {
+        snprintf(target, sizeof(target), "%s", dst);
+    }
+    if (is_dir)
+        get_tree(c, src, target, force);
+    else
+        get_file(c, src, target, force);
 }
 
 /* -get / -copyToLocal [-f] SRC... LOCALDST */
@@ -1148,31 +1343,74 @@ static int cmd_cat(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
-/* -tail PATH: the file's last kilobyte. */
+/* Prints path's bytes from offset on (none when it is shorter); *end
+ * gets its length.  0, or -1 after an error line. */
+static int tail_from(dfs_cli *c, const char *path, uint64_t offset, uint64_t *end) {
+    ember_dfs_file *in;
+    if (ember_dfs_open(c->dfs, path, &in) != EMBER_OK) {
+        dfs_fail(c);
+        return -1;
+    }
+    int rc = 0;
+    *end = ember_dfs_file_length(in);
+    if (*end > offset) {
+        if (ember_dfs_seek(in, offset) != EMBER_OK) {
+            dfs_fail(c);
+            rc = -1;
+        } else {
+            fflush(stdout);
+            rc = copy_out(c, in, STDOUT_FILENO, "stdout");
+        }
+    }
+    ember_dfs_close_file(in);
+    return rc;
+}
+
+/* -tail [-f] [-s MS] PATH: the last kilobyte; with -f, then what is
+ * appended, looking every MS milliseconds (Hadoop's 5000 by default),
+ * until interrupted or the file goes away.  A file that looks shorter for
+ * a while -- while an append rewrites its last block, the length counts
+ * only its complete blocks -- is waited for: printing goes on from the
+ * offset reached. */
 static int cmd_tail(dfs_cli *c, int argc, char **argv) {
-    int seen[128] = {0};
-    int i = dfs_flags(c, argc, argv, "", seen);
-    if (i < 0 || argc - i != 1) {
-        if (i >= 0)
-            cli_error("tail: needs one path");
+    int follow = 0;
+    long sleep_ms = 5000;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        char *end;
+        if (strcmp(argv[i], "-f") == 0) {
+            follow = 1;
+        } else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc &&
+                   (sleep_ms = strtol(argv[i + 1], &end, 10)) > 0 && *end == '\0' &&
+                   sleep_ms <= 3600000) {
+            i++;
+        } else {
+            cli_error("tail: bad option '%s' (options: -f, -s MILLISECONDS)", argv[i]);
+            return 2;
+        }
+    }
+    if (argc - i != 1) {
+        cli_error("tail: needs one path");
         return 2;
     }
     char path[DFS_PATH_MAX];
-    ember_dfs_file *in;
     if (dfs_arg(c, argv[i], path) != 0)
         return 1;
-    if (ember_dfs_open(c->dfs, path, &in) != EMBER_OK) {
+    ember_file_status st;
+    if (ember_dfs_stat(c->dfs, path, &st) != EMBER_OK) {
         dfs_fail(c);
         return 1;
     }
-    uint64_t len = ember_dfs_file_length(in);
-    if (len > DFS_TAIL_BYTES && ember_dfs_seek(in, len - DFS_TAIL_BYTES) != EMBER_OK)
-        dfs_fail(c);
-    else {
+    uint64_t len = st.length, offset = len > DFS_TAIL_BYTES ? len - DFS_TAIL_BYTES : 0;
+    ember_dfs_free_status(&st);
+    while (tail_from(c, path, offset, &len) == 0 && follow) {
+        if (len > offset)
+            offset = len;
         fflush(stdout);
-        copy_out(c, in, STDOUT_FILENO, "stdout");
+        struct timespec ts = {.tv_sec = sleep_ms / 1000, .tv_nsec = (sleep_ms % 1000) * 1000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
     }
-    ember_dfs_close_file(in);
     return c->failed;
 }
 
@@ -1289,7 +1527,7 @@ static void dfs_usage(FILE *f) {
             "  -chgrp [-R] GROUP PATH...           -setrep [-R] [-w] N PATH...\n"
             "  -du [-s] [-h] [PATH...]             -count [-h] PATH...\n"
             "  -put [-f] LOCALSRC... DST           -get [-f] SRC... LOCALDST\n"
-            "  -cat PATH...                        -tail PATH\n"
+            "  -cat PATH...                        -tail [-f] [-s MS] PATH\n"
             "  -cp [-f] SRC... DST                 -checksum PATH...\n"
             "  -appendToFile LOCALSRC... DST\n"
             "-copyFromLocal is -put, -copyToLocal is -get; LOCALSRC \"-\" is stdin.\n");

@@ -17,9 +17,29 @@ expect_eq "$(dfs -stat '%b %r %o' /in.bin)" "3670016 3 1048576" "size, replicati
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "cat differs"
 dfs -get /in.bin "$TEST_TMP/out.bin" && cmp "$TEST_TMP/in.bin" "$TEST_TMP/out.bin" || fail "get differs"
 dfs -tail /in.bin | cmp - <(tail -c 1024 "$TEST_TMP/in.bin") || fail "tail differs"
+
 wait_until 10 bash -c "[ \$(find '$RUN_DIR'/data/node-*/current/finalized -name 'blk_*' ! -name '*.meta' | wc -l) = 12 ]" ||
     fail "expected 12 replicas (4 blocks x 3), found $(replicas)"
 ! dfs -test -e /in.bin._COPYING_ || fail "_COPYING_ file left behind"
+
+# -tail -f: the last kilobyte, then each append as it lands.
+head -c 1500 /dev/urandom | base64 -w 100 >"$TEST_TMP/log.txt"
+dfs -put "$TEST_TMP/log.txt" /log.txt || fail "put log"
+"$EMBER" --run-dir "$RUN_DIR" dfs -tail -f -s 100 /log.txt >"$TEST_TMP/tail.out" 2>&1 &
+tail_pid=$!
+on_cleanup "kill $tail_pid 2>/dev/null"
+tail -c 1024 "$TEST_TMP/log.txt" >"$TEST_TMP/want"
+tail_has() { [ "$(stat -c %s "$TEST_TMP/tail.out")" -ge "$(stat -c %s "$TEST_TMP/want")" ]; }
+wait_until 10 tail_has || fail "tail -f printed too little: $(cat "$TEST_TMP/tail.out")"
+for line in second third; do
+    echo "$line line" | dfs -appendToFile - /log.txt || fail "append $line"
+    echo "$line line" >>"$TEST_TMP/want"
+    wait_until 10 tail_has || fail "tail -f missed the $line append: $(tail -c 200 "$TEST_TMP/tail.out")"
+done
+kill "$tail_pid"
+wait "$tail_pid" 2>/dev/null
+cmp "$TEST_TMP/tail.out" "$TEST_TMP/want" || fail "tail -f output differs"
+err=$(dfs -tail -s 0 /log.txt 2>&1); [ $? = 2 ] || fail "tail -s 0: $err"
 
 # stdin, an empty file, -f, and a copy inside the file system.
 printf 'hello ember\n' | dfs -put - /hello.txt || fail "put from stdin"

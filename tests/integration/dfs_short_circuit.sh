@@ -20,6 +20,7 @@ stale_socket() {
         fail "cannot make a stale socket at $1"
 }
 OPTS=(--core-nodes 3 -D dfs.blocksize=1m -D dfs.namenode.redundancy.interval=200ms
+      -D dfs.namenode.reconstruction.pending.timeout=3s
       -D dfs.block.scanner.volume.bytes.per.second=0)
 
 # 1. Rank 1's socket path holds a stale socket: its datanode replaces it.
