@@ -12,13 +12,18 @@
  * directory source of -put, -get or -cp is copied recursively, as Hadoop
  * does: into DST/NAME when DST is a directory, else DST made as its copy;
  * a directory already there is merged into (its files kept unless -f); a
- * directory is never copied into itself.
- * -checksum asks the datanodes for each block's checksum
- * (ember_dfs_get_checksum); -setrep -w polls the block locations until
- * the replicas match. */
+ * directory is never copied into itself.  -head, -getmerge, -find and
+ * -moveFromLocal are built on the same streams and listings; -df asks the
+ * primary for the datanodes' report.  -checksum asks the datanodes for
+ * each block's checksum (ember_dfs_get_checksum); -setrep -w polls the
+ * block locations until the replicas match.  Verbs are dispatched from
+ * the dfs_commands table. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -994,39 +999,45 @@ static int copy_target_dir(dfs_cli *c, const char *target) {
     return -1;
 }
 
-/* What dfs_tree_each() does with each entry of a directory: src its path,
- * dst the path made for it under the target. */
-typedef void (*tree_entry_fn)(dfs_cli *c, const char *src, const char *dst, int is_dir,
-                              int force);
-
-/* Calls fn for every entry of the file system directory src, in name
- * order, with its counterpart under target. */
-static void dfs_tree_each(dfs_cli *c, const char *src, const char *target, int force,
-                          tree_entry_fn fn) {
+/* Calls fn(c, path, status, arg) for every entry of the file system
+ * directory dir, in name order. */
+typedef void (*dfs_entry_fn)(dfs_cli *c, const char *path, const ember_file_status *st,
+                             void *arg);
+static void dfs_each(dfs_cli *c, const char *dir, dfs_entry_fn fn, void *arg) {
     ember_file_status *e;
     size_t n;
-    if (ember_dfs_list(c->dfs, src, &e, &n) != EMBER_OK) {
+    if (ember_dfs_list(c->dfs, dir, &e, &n) != EMBER_OK) {
         dfs_fail(c);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        char child_src[DFS_PATH_MAX], child_dst[DFS_PATH_MAX];
-        dfs_join(src, e[i].path, child_src, sizeof(child_src));
-        if (dfs_child(c, target, e[i].path, child_dst) == 0)
-            fn(c, child_src, child_dst, e[i].is_dir, force);
+        char child[DFS_PATH_MAX];
+        dfs_join(dir, e[i].path, child, sizeof(child));
+        fn(c, child, &e[i], arg);
     }
     ember_dfs_free_list(e, n);
 }
+
+/* Where a directory copy goes (-cp and -get walk the source with
+ * dfs_each): the target directory and -f. */
+typedef struct {
+    const char *target;
+    int force;
+} tree_copy;
 
 static void copy_in_tree(dfs_cli *c, const char *src, int from_dfs, const char *target,
                          int force);
 
 /* -cp of one entry of a directory. */
-static void cp_entry(dfs_cli *c, const char *src, const char *dst, int is_dir, int force) {
-    if (is_dir)
-        copy_in_tree(c, src, 1, dst, force);
+static void cp_entry(dfs_cli *c, const char *src, const ember_file_status *st, void *arg) {
+    const tree_copy *t = arg;
+    char dst[DFS_PATH_MAX];
+    if (dfs_child(c, t->target, src, dst) != 0)
+        return;
+    if (st->is_dir)
+        copy_in_tree(c, src, 1, dst, t->force);
     else
-        copy_in_file(c, src, src, 1, dst, force);
+        copy_in_file(c, src, src, 1, dst, t->force);
 }
 
 /* A directory of -put (local) or -cp (from_dfs) copied recursively into
@@ -1039,7 +1050,8 @@ static void copy_in_tree(dfs_cli *c, const char *src, int from_dfs, const char *
     if (copy_target_dir(c, target) != 0)
         return;
     if (from_dfs) {
-        dfs_tree_each(c, src, target, force, cp_entry);
+        tree_copy t = {.target = target, .force = force};
+        dfs_each(c, src, cp_entry, &t);
         return;
     }
     char child_src[DFS_PATH_MAX], child_dst[DFS_PATH_MAX];
@@ -1245,7 +1257,7 @@ out:
     ember_dfs_close_file(in);
 }
 
-static void get_entry(dfs_cli *c, const char *src, const char *dst, int is_dir, int force);
+static void get_entry(dfs_cli *c, const char *src, const ember_file_status *st, void *arg);
 
 /* A directory of -get copied recursively into the local target: made
  * when absent, merged into when a directory already. */
@@ -1263,15 +1275,20 @@ static void get_tree(dfs_cli *c, const char *src, const char *target, int force)
         c->failed = 1;
         return;
     }
-    dfs_tree_each(c, src, target, force, get_entry);
+    tree_copy t = {.target = target, .force = force};
+    dfs_each(c, src, get_entry, &t);
 }
 
 /* -get of one entry of a directory. */
-static void get_entry(dfs_cli *c, const char *src, const char *dst, int is_dir, int force) {
-    if (is_dir)
-        get_tree(c, src, dst, force);
+static void get_entry(dfs_cli *c, const char *src, const ember_file_status *st, void *arg) {
+    const tree_copy *t = arg;
+    char dst[DFS_PATH_MAX];
+    if (dfs_child(c, t->target, src, dst) != 0)
+        return;
+    if (st->is_dir)
+        get_tree(c, src, dst, t->force);
     else
-        get_file(c, src, dst, force);
+        get_file(c, src, dst, t->force);
 }
 
 /* One source of -get into dst (a local directory when dst_dir): a file,
@@ -1414,6 +1431,306 @@ static int cmd_tail(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
+/* -head PATH: the first kilobyte (Hadoop 3.1's -head). */
+static int cmd_head(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "", seen);
+    if (i < 0 || argc - i != 1) {
+        if (i >= 0)
+            cli_error("head: needs one path");
+        return 2;
+    }
+    char path[DFS_PATH_MAX];
+    ember_dfs_file *in;
+    if (dfs_arg(c, argv[i], path) != 0)
+        return 1;
+    if (ember_dfs_open(c->dfs, path, &in) != EMBER_OK) {
+        dfs_fail(c);
+        return 1;
+    }
+    uint8_t buf[DFS_TAIL_BYTES];
+    size_t have = 0, got = 1;
+    while (have < sizeof(buf) && got > 0) {
+        if (ember_dfs_read(in, buf + have, sizeof(buf) - have, &got) != EMBER_OK) {
+            dfs_fail(c);
+            break;
+        }
+        have += got;
+    }
+    fflush(stdout);
+    if (dfs_write_local(STDOUT_FILENO, buf, have) != 0) {
+        cli_error("head: stdout: %s", strerror(errno));
+        c->failed = 1;
+    }
+    ember_dfs_close_file(in);
+    return c->failed;
+}
+
+/* Where -getmerge writes, and how. */
+typedef struct {
+    int fd;
+    const char *dst;
+    int nl;         /* -nl: a newline after each file */
+    int skip_empty; /* -skip-empty-file */
+} merge_out;
+
+/* One file of -getmerge appended to m->fd; -nl adds a newline after it,
+ * -skip-empty-file leaves an empty one out altogether. */
+static void getmerge_file(dfs_cli *c, const char *path, const merge_out *m) {
+    ember_dfs_file *in;
+    if (ember_dfs_open(c->dfs, path, &in) != EMBER_OK) {
+        dfs_fail(c);
+        return;
+    }
+    int empty = ember_dfs_file_length(in) == 0;
+    if (!(empty && m->skip_empty) && copy_out(c, in, m->fd, m->dst) == 0 && m->nl &&
+        dfs_write_local(m->fd, (const uint8_t *)"\n", 1) != 0) {
+        cli_error("getmerge: `%s': %s", m->dst, strerror(errno));
+        c->failed = 1;
+    }
+    ember_dfs_close_file(in);
+}
+
+/* A directory's entry for -getmerge: files only. */
+static void getmerge_entry(dfs_cli *c, const char *path, const ember_file_status *st, void *arg) {
+    if (!st->is_dir)
+        getmerge_file(c, path, arg);
+}
+
+/* -getmerge [-nl] [-skip-empty-file] SRC... LOCALDST: the files of each
+ * SRC -- a file, or a directory's files (not its subdirectories) in name
+ * order -- concatenated into one local file, replaced if there. */
+static int cmd_getmerge(dfs_cli *c, int argc, char **argv) {
+    merge_out m = {.fd = -1};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        if (strcmp(argv[i], "-nl") == 0) {
+            m.nl = 1;
+        } else if (strcmp(argv[i], "-skip-empty-file") == 0) {
+            m.skip_empty = 1;
+        } else {
+            cli_error("getmerge: unknown option '%s' (options: -nl, -skip-empty-file)", argv[i]);
+            return 2;
+        }
+    }
+    if (argc - i < 2) {
+        cli_error("getmerge: needs a source and a local destination");
+        return 2;
+    }
+    m.dst = argv[argc - 1];
+    m.fd = open(m.dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (m.fd < 0) {
+        cli_error("getmerge: `%s': %s", m.dst, strerror(errno));
+        return 1;
+    }
+    for (; i < argc - 1; i++) {
+        char src[DFS_PATH_MAX];
+        int is_dir;
+        if (dfs_source(c, argv[i], src, &is_dir) != 0)
+            continue;
+        if (is_dir)
+            dfs_each(c, src, getmerge_entry, &m);
+        else
+            getmerge_file(c, src, &m);
+    }
+    if (close(m.fd) != 0 && !c->failed) {
+        cli_error("getmerge: `%s': %s", m.dst, strerror(errno));
+        c->failed = 1;
+    }
+    return c->failed;
+}
+
+/* -find's expression: each test must hold (an implicit -a between them);
+ * with no -print or -print0, every match is printed on its own line. */
+typedef struct {
+    const char *pattern[16]; /* -name / -iname globs */
+    int fold[16];            /* -iname: case-insensitive */
+    size_t npattern;
+    int print0;              /* -print0: NUL-terminated output */
+} find_expr;
+
+/* A lower-cased copy of s in out (ASCII, as Hadoop's -iname). */
+static void find_lower(const char *s, char *out, size_t len) {
+    size_t i = 0;
+    for (; s[i] != '\0' && i + 1 < len; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[i] = '\0';
+}
+
+static int find_matches(const find_expr *x, const char *path) {
+    char name[DFS_PATH_MAX], lname[DFS_PATH_MAX], lpat[DFS_PATH_MAX];
+    dfs_basename(path, name, sizeof(name));
+    for (size_t i = 0; i < x->npattern; i++) {
+        if (!x->fold[i] && fnmatch(x->pattern[i], name, 0) != 0)
+            return 0;
+        if (x->fold[i]) {
+            find_lower(name, lname, sizeof(lname));
+            find_lower(x->pattern[i], lpat, sizeof(lpat));
+            if (fnmatch(lpat, lname, 0) != 0)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static void find_entry(dfs_cli *c, const char *path, const ember_file_status *st, void *arg);
+
+/* Prints path when it matches, then walks a directory's entries in name
+ * order (pre-order, as find does). */
+static void find_walk(dfs_cli *c, const find_expr *x, const char *path, int is_dir) {
+    if (find_matches(x, path)) {
+        fputs(path, stdout);
+        putchar(x->print0 ? '\0' : '\n');
+    }
+    if (is_dir)
+        dfs_each(c, path, find_entry, (void *)x);
+}
+
+static void find_entry(dfs_cli *c, const char *path, const ember_file_status *st, void *arg) {
+    find_walk(c, arg, path, st->is_dir);
+}
+
+/* -find PATH... [-name GLOB | -iname GLOB | -print | -print0]...: every
+ * path at or below PATH whose last component matches all the globs. */
+static int cmd_find(dfs_cli *c, int argc, char **argv) {
+    find_expr x = {.npattern = 0};
+    int first = 1, i = 1;
+    while (i < argc && argv[i][0] != '-')
+        i++;
+    int npaths = i - first;
+    for (; i < argc; i++) {
+        int fold = strcmp(argv[i], "-iname") == 0;
+        if ((fold || strcmp(argv[i], "-name") == 0) && i + 1 < argc &&
+            x.npattern < sizeof(x.pattern) / sizeof(x.pattern[0])) {
+            x.fold[x.npattern] = fold;
+            x.pattern[x.npattern++] = argv[++i];
+        } else if (strcmp(argv[i], "-print") == 0 || strcmp(argv[i], "-print0") == 0) {
+            x.print0 = argv[i][6] == '0';
+        } else {
+            cli_error("find: unexpected argument '%s' (expressions: -name GLOB, -iname GLOB, "
+                      "-print, -print0)",
+                      argv[i]);
+            return 2;
+        }
+    }
+    if (npaths == 0) {
+        cli_error("find: needs a path");
+        return 2;
+    }
+    for (i = first; i < first + npaths; i++) {
+        char path[DFS_PATH_MAX];
+        int is_dir;
+        if (dfs_source(c, argv[i], path, &is_dir) == 0)
+            find_walk(c, &x, path, is_dir);
+    }
+    fflush(stdout);
+    return c->failed;
+}
+
+/* -df [-h] [PATH...]: the file system's size, use and space left,
+ * summed over the live core nodes, in Hadoop's table (every path is on
+ * the one file system, so one row). */
+static int cmd_df(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "h", seen);
+    if (i < 0)
+        return 2;
+    for (; i < argc; i++) {
+        char path[DFS_PATH_MAX];
+        int is_dir;
+        if (dfs_source(c, argv[i], path, &is_dir) != 0)
+            return 1;
+    }
+    ReportRequest rq = REPORT_REQUEST__INIT;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
+    req.report_request = &rq;
+    ClientMessage *resp;
+    if (cli_request(c->env, &req, CLIENT_MESSAGE__BODY_REPORT_RESPONSE, &resp, NULL) != 0)
+        return 1;
+    const ReportResponse *r = resp->report_response;
+    uint64_t cap = 0, used = 0, rem = 0;
+    for (size_t k = 0; k < r->n_nodes; k++) {
+        const NodeReport *n = r->nodes[k];
+        if (n->role == NODE_ROLE__ROLE_CORE && n->live && n->storage != NULL) {
+            cap += n->storage->capacity_bytes;
+            used += n->storage->used_bytes;
+            rem += n->storage->remaining_bytes;
+        }
+    }
+    char fs[300], size[32], usedb[32], avail[32], pct[16];
+    snprintf(fs, sizeof(fs), "hdfs://%s",
+             r->primary != NULL && r->primary->hostname[0] ? r->primary->hostname : "localhost");
+    dfs_format_size(cap, seen['h'], size, sizeof(size));
+    dfs_format_size(used, seen['h'], usedb, sizeof(usedb));
+    dfs_format_size(rem, seen['h'], avail, sizeof(avail));
+    snprintf(pct, sizeof(pct), "%.0f%%", cap ? 100.0 * (double)used / (double)cap : 0.0);
+    int w[5] = {(int)strlen(fs), (int)strlen(size), (int)strlen(usedb), (int)strlen(avail),
+                (int)strlen(pct)};
+    static const char *const head[5] = {"Filesystem", "Size", "Used", "Available", "Use%"};
+    for (int k = 0; k < 5; k++)
+        if ((int)strlen(head[k]) > w[k])
+            w[k] = (int)strlen(head[k]);
+    printf("%-*s  %*s  %*s  %*s  %*s\n", w[0], head[0], w[1], head[1], w[2], head[2], w[3],
+           head[3], w[4], head[4]);
+    printf("%-*s  %*s  %*s  %*s  %*s\n", w[0], fs, w[1], size, w[2], usedb, w[3], avail, w[4],
+           pct);
+    client_message__free_unpacked(resp, NULL);
+    return 0;
+}
+
+/* nftw() callback of -moveFromLocal: removes what it is given (depth
+ * first, so a directory is empty by then). */
+static int move_remove(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+    (void)sb;
+    (void)ftw;
+    return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
+}
+
+/* -moveFromLocal LOCALSRC... DST: -put, then each local source that was
+ * copied without an error is removed. */
+static int cmd_move_from_local(dfs_cli *c, int argc, char **argv) {
+    int seen[128] = {0};
+    int i = dfs_flags(c, argc, argv, "", seen);
+    if (i < 0)
+        return 2;
+    if (argc - i < 2) {
+        cli_error("moveFromLocal: needs a source and a destination");
+        return 2;
+    }
+    for (int k = i; k < argc - 1; k++) {
+        if (strcmp(argv[k], "-") == 0) {
+            cli_error("moveFromLocal: stdin cannot be moved");
+            return 2;
+        }
+    }
+    char dst[DFS_PATH_MAX];
+    if (dfs_arg(c, argv[argc - 1], dst) != 0)
+        return 1;
+    ember_file_status st;
+    int rc = ember_dfs_stat(c->dfs, dst, &st);
+    int dst_dir = rc == EMBER_OK && st.is_dir;
+    if (rc == EMBER_OK)
+        ember_dfs_free_status(&st);
+    if (argc - i > 2 && !dst_dir) {
+        cli_error("moveFromLocal: `%s': %s", dst,
+                  rc == EMBER_OK ? "Is not a directory" : "No such file or directory");
+        return 1;
+    }
+    int any_failed = 0;
+    for (int k = i; k < argc - 1; k++) {
+        c->failed = 0;
+        copy_in_one(c, argv[k], dst, dst_dir, 0, 0);
+        if (!c->failed && nftw(argv[k], move_remove, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+            cli_error("moveFromLocal: `%s': copied, but not removed: %s", argv[k],
+                      strerror(errno));
+            c->failed = 1;
+        }
+        any_failed |= c->failed;
+    }
+    return any_failed;
+}
+
 /* -checksum PATH...: Hadoop's line per file, "PATH<TAB>ALGORITHM<TAB>HEX"
  * (the path printed as -ls prints it, absolute). */
 static int cmd_checksum(dfs_cli *c, int argc, char **argv) {
@@ -1529,9 +1846,41 @@ static void dfs_usage(FILE *f) {
             "  -put [-f] LOCALSRC... DST           -get [-f] SRC... LOCALDST\n"
             "  -cat PATH...                        -tail [-f] [-s MS] PATH\n"
             "  -cp [-f] SRC... DST                 -checksum PATH...\n"
-            "  -appendToFile LOCALSRC... DST\n"
+            "  -appendToFile LOCALSRC... DST       -head PATH\n"
+            "  -getmerge [-nl] [-skip-empty-file] SRC... LOCALDST\n"
+            "  -moveFromLocal LOCALSRC... DST      -df [-h] [PATH...]\n"
+            "  -find PATH... [-name GLOB | -iname GLOB | -print | -print0]...\n"
             "-copyFromLocal is -put, -copyToLocal is -get; LOCALSRC \"-\" is stdin.\n");
 }
+
+/* Adapters for the verbs that share an implementation. */
+static int cmd_rmdir(dfs_cli *c, int argc, char **argv) { return cmd_rm(c, argc, argv, 1); }
+static int cmd_rm_files(dfs_cli *c, int argc, char **argv) { return cmd_rm(c, argc, argv, 0); }
+static int cmd_put(dfs_cli *c, int argc, char **argv) { return cmd_copy_in(c, argc, argv, 0); }
+static int cmd_cp(dfs_cli *c, int argc, char **argv) { return cmd_copy_in(c, argc, argv, 1); }
+
+typedef struct {
+    const char *name; /* without the dash */
+    int (*run)(dfs_cli *c, int argc, char **argv);
+} dfs_command;
+
+static const dfs_command dfs_commands[] = {
+    {"ls", cmd_ls},           {"mkdir", cmd_mkdir},
+    {"touchz", cmd_touchz},   {"rm", cmd_rm_files},
+    {"rmdir", cmd_rmdir},     {"mv", cmd_mv},
+    {"stat", cmd_stat},       {"test", cmd_test},
+    {"chmod", cmd_attr},      {"chown", cmd_attr},
+    {"chgrp", cmd_attr},      {"setrep", cmd_attr},
+    {"du", cmd_du},           {"count", cmd_count},
+    {"df", cmd_df},           {"find", cmd_find},
+    {"put", cmd_put},         {"copyFromLocal", cmd_put},
+    {"moveFromLocal", cmd_move_from_local},
+    {"get", cmd_get},         {"copyToLocal", cmd_get},
+    {"getmerge", cmd_getmerge},
+    {"cat", cmd_cat},         {"head", cmd_head},
+    {"tail", cmd_tail},       {"cp", cmd_cp},
+    {"checksum", cmd_checksum}, {"appendToFile", cmd_append},
+};
 
 int cli_dfs(cli_env *env, int argc, char **argv) {
     dfs_cli c = {.env = env};
@@ -1557,19 +1906,16 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         goto out;
     }
     c.cmd = argv[i] + 1;
-    static const char *known[] = {"ls",    "mkdir", "touchz", "rm",    "rmdir",  "mv", "stat",
-                                  "test",  "chmod", "chown",  "chgrp", "setrep", "du", "count",
-                                  "put",   "copyFromLocal",   "get",   "copyToLocal",
-                                  "cat",   "tail",  "cp",     "checksum", "appendToFile"};
-    int ok = 0;
-    for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-        ok |= !strcmp(c.cmd, known[k]);
     if (!strcmp(c.cmd, "help") || !strcmp(c.cmd, "-help")) {
         dfs_usage(stdout);
         status = 0;
         goto out;
     }
-    if (!ok) {
+    const dfs_command *cmd = NULL;
+    for (size_t k = 0; k < sizeof(dfs_commands) / sizeof(dfs_commands[0]) && cmd == NULL; k++)
+        if (!strcmp(c.cmd, dfs_commands[k].name))
+            cmd = &dfs_commands[k];
+    if (cmd == NULL) {
         cli_error("dfs: unknown command '%s' (see 'ember dfs -help')", argv[i]);
         goto out;
     }
@@ -1579,42 +1925,7 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         goto out;
     }
     ember_dfs_set_short_circuit(c.dfs, (int)config_get_int(cfg, "dfs.client.read.shortcircuit"));
-    int cargc = argc - i;
-    char **cargv = argv + i;
-    if (!strcmp(c.cmd, "ls"))
-        status = cmd_ls(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "mkdir"))
-        status = cmd_mkdir(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "touchz"))
-        status = cmd_touchz(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "rm") || !strcmp(c.cmd, "rmdir"))
-        status = cmd_rm(&c, cargc, cargv, !strcmp(c.cmd, "rmdir"));
-    else if (!strcmp(c.cmd, "mv"))
-        status = cmd_mv(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "stat"))
-        status = cmd_stat(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "test"))
-        status = cmd_test(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "du"))
-        status = cmd_du(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "count"))
-        status = cmd_count(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "put") || !strcmp(c.cmd, "copyFromLocal"))
-        status = cmd_copy_in(&c, cargc, cargv, 0);
-    else if (!strcmp(c.cmd, "cp"))
-        status = cmd_copy_in(&c, cargc, cargv, 1);
-    else if (!strcmp(c.cmd, "get") || !strcmp(c.cmd, "copyToLocal"))
-        status = cmd_get(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "cat"))
-        status = cmd_cat(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "tail"))
-        status = cmd_tail(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "checksum"))
-        status = cmd_checksum(&c, cargc, cargv);
-    else if (!strcmp(c.cmd, "appendToFile"))
-        status = cmd_append(&c, cargc, cargv);
-    else
-        status = cmd_attr(&c, cargc, cargv);
+    status = cmd->run(&c, argc - i, argv + i);
 out:
     ember_dfs_close(c.dfs);
     config_destroy(cfg);
