@@ -240,6 +240,8 @@ static int node_start_datanode(node_agent *n) {
         .scan_bytes_per_sec =
             config_get_int(n->ctx->cfg, "dfs.block.scanner.volume.bytes.per.second"),
         .scan_period_ms = config_get_int(n->ctx->cfg, "dfs.datanode.scan.period.hours"),
+        .directory_scan_interval_ms =
+            config_get_int(n->ctx->cfg, "dfs.datanode.directoryscan.interval"),
         .sync_on_close = (int)config_get_int(n->ctx->cfg, "dfs.datanode.synconclose"),
         .reserved_bytes = (uint64_t)config_get_int(n->ctx->cfg, "dfs.datanode.du.reserved"),
         .block_size = (uint64_t)config_get_int(n->ctx->cfg, "dfs.blocksize"),

@@ -76,6 +76,7 @@ static const struct config_key config_keys[] = {
     {"dfs.namenode.lease-recheck-interval-ms", CONFIG_DURATION, "2000", 10, HOUR, MS, "how often the namenode looks for expired leases (a bare number is milliseconds)"},
     {"dfs.block.scanner.volume.bytes.per.second", CONFIG_SIZE, "1m", 0, (int64_t)1 << 40, 0, "how fast each datanode re-reads its replicas to find silent corruption; 0 = never"},
     {"dfs.datanode.scan.period.hours", CONFIG_DURATION, "504", 1000, (int64_t)366 * DAY, HOUR, "a replica is re-verified at least this often (a bare number is hours)"},
+    {"dfs.datanode.directoryscan.interval", CONFIG_DURATION, "6h", 100, (int64_t)366 * DAY, SECOND, "how often each datanode compares its data directories with its replica index and reports the differences (a bare number is seconds)"},
     {"net.topology.table.file.name", CONFIG_STRING, "", 0, 0, 0, "file of 'NODE /RACK' lines for rack-aware placement; empty = one rack"},
     {"ember.dfs.list.limit",     CONFIG_INT,      "1000",      1,   1000000, 0,    "entries in one listing page (HDFS's dfs.ls.limit)"},
     {"dfs.client.read.shortcircuit", CONFIG_BOOL, "true", 0, 0, 0, "clients read replicas on their own host from the files, passed over the datanode's unix socket"},

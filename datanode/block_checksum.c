@@ -88,21 +88,6 @@ static int checksum_replica(datanode *dn, block_reader *r, uint64_t *ncrcs,
     return rc;
 }
 
-/* Tells the primary that this node's replica of block_id is corrupt,
- * exactly as the block scanner does. */
-static void checksum_report_corrupt(datanode *dn, uint64_t block_id) {
-    ReportBadBlock bad = REPORT_BAD_BLOCK__INIT;
-    bad.block_id = block_id;
-    bad.rank = (uint32_t)dn->rank;
-    RankMessage msg = RANK_MESSAGE__INIT;
-    msg.body_case = RANK_MESSAGE__BODY_BAD_REPLICA;
-    msg.bad_replica = &bad;
-    int rc = dn->send(dn->send_arg, dn->primary_rank, &msg);
-    if (rc != EMBER_OK)
-        LOG_WARN("datanode: cannot report corrupt blk_%" PRIu64 " to rank %d: %s", block_id,
-                 dn->primary_rank, ember_strerror(rc));
-}
-
 /* Appends one encoded DataMessage frame to out. */
 static int checksum_queue(socket_outq *out, const DataMessage *msg) {
     uint8_t *buf;
@@ -163,7 +148,7 @@ int dn_block_checksum_answer(datanode *dn, const BlockChecksumRequest *req, cons
                  " is corrupt (found computing its checksum for client %s); "
                  "reporting it to the primary",
                  id, req->gen_stamp, peer);
-        checksum_report_corrupt(dn, id);
+        dn_send_bad_replica(dn, id); /* as the block scanner does */
         snprintf(text, sizeof(text),
                  "checksum error: replica of blk_%" PRIu64 " on rank %d is corrupt", id, dn->rank);
         return checksum_queue_error(out, EMBER_ECORRUPT, text);

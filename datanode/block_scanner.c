@@ -237,24 +237,6 @@ static void scanner_open_next(dn_scanner *s, int64_t now) {
     scanner_check(s);
 }
 
-/* Tells the primary that this node's replica of r is corrupt.  Returns
- * 0, or the transport's error (the replica is then read again next pass
- * and reported then). */
-static int scanner_report(dn_scanner *s, const scan_record *r) {
-    ReportBadBlock bad = REPORT_BAD_BLOCK__INIT;
-    bad.block_id = r->block_id;
-    bad.rank = (uint32_t)s->dn->rank;
-    RankMessage msg = RANK_MESSAGE__INIT;
-    msg.body_case = RANK_MESSAGE__BODY_BAD_REPLICA;
-    msg.bad_replica = &bad;
-    int rc = s->dn->send(s->dn->send_arg, s->dn->primary_rank, &msg);
-    if (rc != EMBER_OK)
-        LOG_WARN("datanode: block scanner cannot report blk_%" PRIu64 " to rank %d: %s; "
-                 "will retry",
-                 r->block_id, s->dn->primary_rank, ember_strerror(rc));
-    return rc;
-}
-
 /* READING -> PASS: closes the reader and records the outcome: rc is 0
  * when the whole replica checked out, EMBER_ECORRUPT when a chunk did not
  * (reported), EMBER_ENOENT when it was deleted meanwhile, else the read's
@@ -277,7 +259,9 @@ static void scanner_finish_replica(dn_scanner *s, int rc, int64_t now) {
                  " on rank %d is corrupt (chunks from offset %" PRIu64
                  "); reporting it to the primary",
                  r->block_id, r->gen_stamp, s->dn->rank, s->offset);
-        if (scanner_report(s, r) == EMBER_OK)
+        /* Not sent (the transport refused): read again next pass, and
+         * reported then. */
+        if (dn_send_bad_replica(s->dn, r->block_id) == EMBER_OK)
             r->reported = 1;
     } else if (rc == EMBER_ENOENT) {
         /* deleted while being read (dn_scanner_forget): nothing to record */

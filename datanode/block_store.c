@@ -7,7 +7,9 @@
  *
  * The index.  An open-addressing hash map (linear probing, backward-shift
  * deletion) from block id to a replica record: its state, directory, gen
- * stamp and length.  Every replica in it is in one of
+ * stamp and length, and whether a directory scan listed its files as
+ * mismatched (cleared when it is reopened for writing, or by a scan that
+ * finds its files whole again).  Every replica in it is in one of
  *   REPLICA_WRITING    a block_writer owns it; its files are in rbw/ and
  *                      its length lives in the writer (0 here)
  *   REPLICA_RBW        its files are in rbw/, fsynced or found at open,
@@ -25,7 +27,11 @@
  * the acknowledged length) in block_writer_reopen_at() (pipeline
  * recovery); RBW -> FINALIZED and FINALIZED -> FINALIZED (new
  * gen stamp) in block_store_recover(); RBW, FINALIZED -> (absent) in
- * block_store_delete().  Only FINALIZED replicas are visible to readers,
+ * block_store_delete() and, when their files are gone, in
+ * block_store_scan(), which also makes (absent) -> FINALIZED for a
+ * finalized replica it finds on disk and changes the length of a
+ * FINALIZED or RBW one whose files changed (see below).  Only FINALIZED
+ * replicas are visible to readers,
  * block_store_list() and used_bytes, which is the sum over them of
  * length + meta_size(length).
  *
@@ -87,6 +93,29 @@
  * replicas stay indexed and readable (each read verifies its checksums
  * anyway).
  *
+ * The directory scan (block_store_scan(), HDFS's DirectoryScanner).  It
+ * lists every directory's finalized/ and rbw/ (sorted, as open does), then
+ * judges every FINALIZED and RBW replica of the index against its own
+ * directory's listing: its data file or its meta at its gen stamp gone ->
+ * missing (dropped); a FINALIZED one whose data file is not its length or
+ * whose meta is not meta_size() of it -> mismatched (corrupt: the index
+ * takes the data file's length, so that reads fail on the checksums and a
+ * delete removes the right files, and the record's mismatch_reported is
+ * set so that it is listed only once, until its files fit each other
+ * again); an RBW one whose files are shorter than its valid length ->
+ * mismatched, its valid length found again as at open (a bad meta header:
+ * missing).  Then, in healthy directories, the finalized replicas open
+ * would index (same rules, highest gen stamp, then longest, then the
+ * earlier directory) whose id the index lacks or is dropping -> added.
+ * Replicas being written, and rbw files the index does not know, are left
+ * alone.  Every allocation comes before the first change that would have
+ * to be reported (the index is grown for the added ones first), so a scan
+ * that runs out of memory changes nothing that the caller is not told
+ * about.  A sub-directory that cannot be listed with an errno that says
+ * it is broken counts as empty (its directory fails); otherwise it is left
+ * alone for this scan.  Cost: a listing and a stat per file, plus the last
+ * chunk of an rbw replica found shorter.
+ *
  * Ownership: the store owns its writers' index entries, so every writer
  * must be finalized, detached or aborted before block_store_close().
  * Readers hold their own descriptors and a copy of the replica's info:
@@ -130,7 +159,8 @@ typedef struct {
     uint64_t gen_stamp;
     uint64_t length; /* finalized: its length; RBW: its valid length; 0 while writing */
     uint32_t dir;
-    uint8_t state; /* replica_state */
+    uint8_t state;             /* replica_state */
+    uint8_t mismatch_reported; /* FINALIZED: a scan listed its files as mismatched */
 } replica;
 
 typedef struct {
@@ -418,20 +448,31 @@ static void index_place(replica *table, size_t cap, const replica *r) {
     table[i] = *r;
 }
 
+/* Grows the table (doubling) until want entries keep it at most 70%
+ * full, so that that many fit without growing again. */
+static int index_reserve(block_store *store, size_t want) {
+    size_t cap = store->index_cap;
+    while (want * 10 > cap * 7)
+        cap *= 2;
+    if (cap == store->index_cap)
+        return EMBER_OK;
+    replica *table = calloc(cap, sizeof *table);
+    if (table == NULL)
+        return EMBER_ENOMEM;
+    for (size_t i = 0; i < store->index_cap; i++)
+        if (store->index[i].state != REPLICA_NONE)
+            index_place(table, cap, &store->index[i]);
+    free(store->index);
+    store->index = table;
+    store->index_cap = cap;
+    return EMBER_OK;
+}
+
 /* Adds r, whose id is not in the index, growing the table past 70% load. */
 static int index_insert(block_store *store, const replica *r) {
-    if ((store->index_count + 1) * 10 > store->index_cap * 7) {
-        size_t cap = store->index_cap * 2;
-        replica *table = calloc(cap, sizeof *table);
-        if (table == NULL)
-            return EMBER_ENOMEM;
-        for (size_t i = 0; i < store->index_cap; i++)
-            if (store->index[i].state != REPLICA_NONE)
-                index_place(table, cap, &store->index[i]);
-        free(store->index);
-        store->index = table;
-        store->index_cap = cap;
-    }
+    int rc = index_reserve(store, store->index_count + 1);
+    if (rc != EMBER_OK)
+        return rc;
     index_place(store->index, store->index_cap, r);
     store->index_count++;
     return EMBER_OK;
@@ -672,19 +713,23 @@ static int dir_layout(data_dir *dd, char *err, size_t errlen) {
 }
 
 /* Lists the replica files (regular files with a replica's name) of path,
- * d's finalized/ or rbw/, into *out (malloc'd). */
-static int dir_list(block_store *store, const char *path, found_file **out, size_t *count,
-                    char *err, size_t errlen) {
+ * d's finalized/ or rbw/, into *out (malloc'd); entries with a replica's
+ * name that are not regular files are counted in *skipped (may be NULL).
+ * On EMBER_EIO errno says why the listing failed. */
+static int dir_list(const char *path, found_file **out, size_t *count, uint64_t *skipped, char *err,
+                    size_t errlen) {
     *out = NULL;
     *count = 0;
     DIR *dir = opendir(path);
     if (dir == NULL) {
-        store_reason(err, errlen, "cannot list %s: %s", path, strerror(errno));
+        int saved = errno;
+        store_reason(err, errlen, "cannot list %s: %s", path, strerror(saved));
+        errno = saved;
         return EMBER_EIO;
     }
     found_file *files = NULL;
     size_t n = 0, cap = 0;
-    int rc = EMBER_OK;
+    int rc = EMBER_OK, saved = 0;
     struct dirent *e;
     errno = 0;
     while ((e = readdir(dir)) != NULL) {
@@ -695,7 +740,8 @@ static int dir_list(block_store *store, const char *path, found_file **out, size
             continue;
         }
         if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
-            store->skipped++;
+            if (skipped != NULL)
+                (*skipped)++;
             errno = 0;
             continue;
         }
@@ -715,12 +761,14 @@ static int dir_list(block_store *store, const char *path, found_file **out, size
         errno = 0;
     }
     if (rc == EMBER_OK && errno != 0) {
-        store_reason(err, errlen, "cannot list %s: %s", path, strerror(errno));
+        saved = errno;
+        store_reason(err, errlen, "cannot list %s: %s", path, strerror(saved));
         rc = EMBER_EIO;
     }
     closedir(dir);
     if (rc != EMBER_OK) {
         free(files);
+        errno = saved;
         return rc;
     }
     *out = files;
@@ -732,7 +780,7 @@ static int dir_list(block_store *store, const char *path, found_file **out, size
 static int dir_index_finalized(block_store *store, uint32_t d, char *err, size_t errlen) {
     found_file *files;
     size_t n;
-    int rc = dir_list(store, store->dirs[d].finalized, &files, &n, err, errlen);
+    int rc = dir_list(store->dirs[d].finalized, &files, &n, &store->skipped, err, errlen);
     if (rc != EMBER_OK)
         return rc;
     if (n > 1)
@@ -812,7 +860,7 @@ static int dir_index_rbw(block_store *store, uint32_t d, char *err, size_t errle
     const data_dir *dd = &store->dirs[d];
     found_file *files;
     size_t n;
-    int rc = dir_list(store, dd->rbw, &files, &n, err, errlen);
+    int rc = dir_list(dd->rbw, &files, &n, &store->skipped, err, errlen);
     if (rc != EMBER_OK)
         return rc;
     if (n > 1)
@@ -1425,6 +1473,7 @@ int block_writer_reopen(block_store *store, uint64_t block_id, uint64_t old_gs, 
     /* r still points at the entry: nothing was inserted or removed. */
     store->used_bytes -= r->length + meta_size(r->length);
     r->state = REPLICA_WRITING;
+    r->mismatch_reported = 0;
     r->gen_stamp = new_gs;
     r->length = 0;
     w->state = WRITER_WRITING;
@@ -1901,4 +1950,307 @@ int block_store_list(const block_store *store, block_info **out, size_t *count) 
 
 int block_store_list_rbw(const block_store *store, block_info **out, size_t *count) {
     return store_list_state(store, REPLICA_RBW, out, count);
+}
+
+/* ---- the directory scan ---- */
+
+typedef enum {
+    SCAN_LISTED,   /* the listing is in hand */
+    SCAN_GONE,     /* cannot be listed, and errno says the directory is broken */
+    SCAN_UNLISTED, /* cannot be listed for another reason: left alone this time */
+} scan_listing_state;
+
+/* One sub-directory's listing, sorted by cmp_found(). */
+typedef struct {
+    found_file *files;
+    size_t n;
+    scan_listing_state state;
+} scan_listing;
+
+/* A finalized replica found on disk that the index lacks. */
+typedef struct {
+    uint64_t id, gs, length;
+    uint32_t dir;
+} scan_candidate;
+
+/* A growable list of scan entries. */
+typedef struct {
+    block_scan_entry *v;
+    size_t n, cap;
+} scan_list;
+
+static int scan_push(scan_list *l, uint64_t id, uint64_t gs, uint64_t length,
+                     block_replica_state state) {
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        block_scan_entry *grown = realloc(l->v, ncap * sizeof *grown);
+        if (grown == NULL)
+            return EMBER_ENOMEM;
+        l->v = grown;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = (block_scan_entry){{id, gs, length}, state};
+    return EMBER_OK;
+}
+
+/* Lists path into *l, sorted; EMBER_ENOMEM is the only failure (a
+ * listing that fails otherwise sets l->state). */
+static int scan_list_dir(const char *path, scan_listing *l) {
+    int rc = dir_list(path, &l->files, &l->n, NULL, NULL, 0);
+    if (rc == EMBER_ENOMEM)
+        return rc;
+    if (rc != EMBER_OK) {
+        l->state = dir_errno_is_failure(errno) ? SCAN_GONE : SCAN_UNLISTED;
+        return EMBER_OK;
+    }
+    l->state = SCAN_LISTED;
+    if (l->n > 1)
+        qsort(l->files, l->n, sizeof *l->files, cmp_found);
+    return EMBER_OK;
+}
+
+/* The index in l of the first file of block id (its data file when there
+ * is one, then its metas, highest gen stamp first), or l->n. */
+static size_t scan_find(const scan_listing *l, uint64_t id) {
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->files[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < l->n && l->files[lo].id == id ? lo : l->n;
+}
+
+/* The data file and the meta of gen stamp gs of block id in l (either
+ * NULL when absent). */
+static void scan_files_of(const scan_listing *l, uint64_t id, uint64_t gs, const found_file **data,
+                          const found_file **meta) {
+    *data = *meta = NULL;
+    for (size_t i = scan_find(l, id); i < l->n && l->files[i].id == id; i++) {
+        if (!l->files[i].is_meta)
+            *data = &l->files[i];
+        else if (l->files[i].gs == gs)
+            *meta = &l->files[i];
+    }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Candidates by id, the one open would keep first: higher gen stamp,
+ * then longer, then the earlier directory. */
+static int cmp_candidate(const void *a, const void *b) {
+    const scan_candidate *x = a, *y = b;
+    if (x->id != y->id)
+        return (x->id > y->id) - (x->id < y->id);
+    if (x->gs != y->gs)
+        return (x->gs < y->gs) - (x->gs > y->gs);
+    if (x->length != y->length)
+        return (x->length < y->length) - (x->length > y->length);
+    return (x->dir > y->dir) - (x->dir < y->dir);
+}
+
+/* Judges indexed replica r against its directory's listings: pushes it
+ * to missing or mismatched (the change is made later, by scan_apply()),
+ * or clears or quietly follows a mismatch already reported. */
+static int scan_judge(block_store *store, replica *r, const scan_listing *fin,
+                      const scan_listing *rbw, scan_list *missing, scan_list *mismatched) {
+    int finalized = r->state == REPLICA_FINALIZED;
+    block_replica_state state = finalized ? BLOCK_REPLICA_FINALIZED : BLOCK_REPLICA_RBW;
+    const scan_listing *l = finalized ? fin : rbw;
+    if (l->state == SCAN_UNLISTED)
+        return EMBER_OK;
+    const found_file *data = NULL, *meta = NULL;
+    if (l->state == SCAN_LISTED)
+        scan_files_of(l, r->block_id, r->gen_stamp, &data, &meta);
+    if (data == NULL || meta == NULL)
+        return scan_push(missing, r->block_id, r->gen_stamp, r->length, state);
+    if (!finalized) {
+        /* Files shorter than the valid length: find it again. */
+        if (data->size >= r->length && meta->size >= meta_size(r->length))
+            return EMBER_OK;
+        uint64_t valid;
+        int rc = rbw_scan(&store->dirs[r->dir], r->block_id, r->gen_stamp, &valid);
+        if (rc == EMBER_ECORRUPT) /* no usable meta header: open would remove it */
+            return scan_push(missing, r->block_id, r->gen_stamp, r->length, state);
+        if (rc != EMBER_OK)
+            return EMBER_OK; /* unreadable just now: the next scan tries again */
+        return scan_push(mismatched, r->block_id, r->gen_stamp, valid, state);
+    }
+    if (data->size == r->length && meta->size == meta_size(r->length)) {
+        r->mismatch_reported = 0;
+        return EMBER_OK;
+    }
+    if (!r->mismatch_reported)
+        return scan_push(mismatched, r->block_id, r->gen_stamp, data->size, state);
+    /* Listed before: follow the data file quietly; files whole again (put
+     * back) may be listed anew when they break again. */
+    store->used_bytes -= r->length + meta_size(r->length);
+    r->length = data->size;
+    store->used_bytes += r->length + meta_size(r->length);
+    if (meta->size == meta_size(data->size))
+        r->mismatch_reported = 0;
+    return EMBER_OK;
+}
+
+/* The finalized replicas of listing l (directory d) that open would
+ * index, for ids the index lacks or is about to drop (missing_ids, n
+ * sorted), go to *cands. */
+static int scan_find_new(const block_store *store, uint32_t d, const scan_listing *l,
+                         const uint64_t *missing_ids, size_t nmissing, scan_candidate **cands,
+                         size_t *n, size_t *cap) {
+    for (size_t i = 0; i < l->n;) {
+        size_t end = i + 1;
+        while (end < l->n && l->files[end].id == l->files[i].id)
+            end++;
+        const found_file *data = l->files[i].is_meta ? NULL : &l->files[i];
+        const found_file *meta = NULL;
+        for (size_t k = i + 1; k < end && data != NULL && meta == NULL; k++)
+            if (l->files[k].size == meta_size(data->size))
+                meta = &l->files[k];
+        uint64_t id = l->files[i].id;
+        i = end;
+        if (meta == NULL ||
+            (index_find(store, id) != NULL &&
+             (nmissing == 0 || bsearch(&id, missing_ids, nmissing, sizeof id, cmp_u64) == NULL)))
+            continue;
+        if (*n == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 16;
+            scan_candidate *grown = realloc(*cands, ncap * sizeof *grown);
+            if (grown == NULL)
+                return EMBER_ENOMEM;
+            *cands = grown;
+            *cap = ncap;
+        }
+        (*cands)[(*n)++] = (scan_candidate){id, meta->gs, data->size, d};
+    }
+    return EMBER_OK;
+}
+
+/* Makes the changes the scan decided (nothing here can fail: the index
+ * was reserved for the added replicas). */
+static void scan_apply(block_store *store, const scan_listing *fin, const scan_listing *rbw,
+                       const scan_list *missing, const scan_list *mismatched,
+                       const scan_candidate *added, size_t nadded) {
+    for (int d = 0; d < store->ndirs; d++)
+        if (fin[d].state == SCAN_GONE || rbw[d].state == SCAN_GONE)
+            dir_fail(store, (uint32_t)d);
+    for (size_t i = 0; i < missing->n; i++) {
+        replica *r = index_find(store, missing->v[i].info.block_id);
+        if (r->state == REPLICA_FINALIZED)
+            store->used_bytes -= r->length + meta_size(r->length);
+        index_remove(store, r);
+    }
+    for (size_t i = 0; i < mismatched->n; i++) {
+        replica *r = index_find(store, mismatched->v[i].info.block_id);
+        if (r->state == REPLICA_FINALIZED) {
+            store->used_bytes -= r->length + meta_size(r->length);
+            store->used_bytes +=
+                mismatched->v[i].info.length + meta_size(mismatched->v[i].info.length);
+            r->mismatch_reported = 1;
+        }
+        r->length = mismatched->v[i].info.length;
+    }
+    for (size_t i = 0; i < nadded; i++) {
+        replica r = {.block_id = added[i].id,
+                     .gen_stamp = added[i].gs,
+                     .length = added[i].length,
+                     .dir = added[i].dir,
+                     .state = REPLICA_FINALIZED};
+        int rc = index_insert(store, &r);
+        assert(rc == EMBER_OK); /* reserved */
+        (void)rc;
+        store->used_bytes += r.length + meta_size(r.length);
+    }
+}
+
+void block_scan_result_free(block_scan_result *result) {
+    if (result == NULL)
+        return;
+    free(result->missing);
+    free(result->added);
+    free(result->mismatched);
+    memset(result, 0, sizeof *result);
+}
+
+/* Three steps: list every directory; judge every indexed replica and
+ * find the new ones (every allocation happens here, so that an
+ * EMBER_ENOMEM changes nothing that would have to be reported); apply. */
+int block_store_scan(block_store *store, block_scan_result *out) {
+    if (out == NULL)
+        return EMBER_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (store == NULL)
+        return EMBER_EINVAL;
+    scan_listing *fin = calloc((size_t)store->ndirs, sizeof *fin);
+    scan_listing *rbw = calloc((size_t)store->ndirs, sizeof *rbw);
+    scan_list missing = {0}, mismatched = {0};
+    scan_candidate *cands = NULL;
+    size_t ncands = 0, cands_cap = 0;
+    uint64_t *missing_ids = NULL;
+    int rc = fin == NULL || rbw == NULL ? EMBER_ENOMEM : EMBER_OK;
+    for (int d = 0; d < store->ndirs && rc == EMBER_OK; d++) {
+        rc = scan_list_dir(store->dirs[d].finalized, &fin[d]);
+        if (rc == EMBER_OK)
+            rc = scan_list_dir(store->dirs[d].rbw, &rbw[d]);
+        out->files += fin[d].n + rbw[d].n;
+        out->dirs_unlisted += fin[d].state == SCAN_UNLISTED || rbw[d].state == SCAN_UNLISTED;
+    }
+    for (size_t i = 0; i < store->index_cap && rc == EMBER_OK; i++) {
+        replica *r = &store->index[i];
+        if (r->state == REPLICA_FINALIZED || r->state == REPLICA_RBW)
+            rc = scan_judge(store, r, &fin[r->dir], &rbw[r->dir], &missing, &mismatched);
+    }
+    if (rc == EMBER_OK && missing.n > 0) {
+        missing_ids = malloc(missing.n * sizeof *missing_ids);
+        if (missing_ids == NULL)
+            rc = EMBER_ENOMEM;
+        for (size_t i = 0; rc == EMBER_OK && i < missing.n; i++)
+            missing_ids[i] = missing.v[i].info.block_id;
+        if (rc == EMBER_OK)
+            qsort(missing_ids, missing.n, sizeof *missing_ids, cmp_u64);
+    }
+    for (int d = 0; d < store->ndirs && rc == EMBER_OK; d++)
+        if (!store->dirs[d].failed && fin[d].state == SCAN_LISTED)
+            rc = scan_find_new(store, (uint32_t)d, &fin[d], missing_ids, missing.n, &cands, &ncands,
+                               &cands_cap);
+    /* The same block new in two directories: the one open would keep. */
+    size_t nadded = 0;
+    if (rc == EMBER_OK && ncands > 1)
+        qsort(cands, ncands, sizeof *cands, cmp_candidate);
+    for (size_t i = 0; rc == EMBER_OK && i < ncands; i++)
+        if (nadded == 0 || cands[nadded - 1].id != cands[i].id)
+            cands[nadded++] = cands[i];
+    if (rc == EMBER_OK && nadded > 0) {
+        out->added = malloc(nadded * sizeof *out->added);
+        rc = out->added == NULL ? EMBER_ENOMEM : index_reserve(store, store->index_count + nadded);
+    }
+    if (rc == EMBER_OK) {
+        scan_apply(store, fin, rbw, &missing, &mismatched, cands, nadded);
+        for (size_t i = 0; i < nadded; i++)
+            out->added[i] = (block_scan_entry){{cands[i].id, cands[i].gs, cands[i].length},
+                                               BLOCK_REPLICA_FINALIZED};
+        out->nadded = nadded;
+        out->missing = missing.v;
+        out->nmissing = missing.n;
+        out->mismatched = mismatched.v;
+        out->nmismatched = mismatched.n;
+    } else {
+        free(missing.v);
+        free(mismatched.v);
+        block_scan_result_free(out);
+    }
+    for (int d = 0; d < store->ndirs && fin != NULL && rbw != NULL; d++) {
+        free(fin[d].files);
+        free(rbw[d].files);
+    }
+    free(fin);
+    free(rbw);
+    free(cands);
+    free(missing_ids);
+    return rc;
 }

@@ -32,8 +32,11 @@
  * -> WRITING under a new gen stamp, cut to a length:
  * block_writer_reopen_at() (pipeline recovery); RBW or FINALIZED
  * -> FINALIZED under a new gen stamp: block_store_recover(); RBW or
- * FINALIZED -> (absent): block_store_delete().  Open indexes what rbw/
- * holds as RBW.  A directory that cannot be created or written is
+ * FINALIZED -> (absent): block_store_delete(), and block_store_scan()
+ * when their files are gone; (absent) -> FINALIZED: block_store_scan()
+ * for a finalized replica found on disk (the directory scanner: the index
+ * follows files changed behind the store's back).  Open indexes what
+ * rbw/ holds as RBW.  A directory that cannot be created or written is
  * failed: new replicas go to the healthy directories (the one with the
  * most free space), and the failure is counted for the node's report.
  * Single-threaded: the datanode's loop thread owns the store. */
@@ -222,5 +225,54 @@ int block_store_list(const block_store *store, block_info **out, size_t *count);
 /* Every RBW replica (not those being written), with valid lengths; as
  * block_store_list(). */
 int block_store_list_rbw(const block_store *store, block_info **out, size_t *count);
+
+/* ---- the directory scan (HDFS's DirectoryScanner) ---- */
+
+/* One difference a scan found: the replica (a missing one's last known
+ * id, gen stamp and length) and its state (FINALIZED or RBW). */
+typedef struct {
+    block_info info;
+    block_replica_state state;
+} block_scan_entry;
+
+/* What block_store_scan() found and changed; free with
+ * block_scan_result_free(). */
+typedef struct {
+    block_scan_entry *missing; /* indexed, but a file of it is gone: no longer indexed */
+    size_t nmissing;
+    block_scan_entry *added; /* a finalized replica on disk the index lacked: now indexed */
+    size_t nadded;
+    block_scan_entry *mismatched; /* files of the wrong size (see below) */
+    size_t nmismatched;
+    uint64_t files;    /* replica files listed */
+    int dirs_unlisted; /* directories that could not be listed this time (left alone) */
+} block_scan_result;
+
+/* Compares the disk with the index and reconciles the index (the
+ * datanode's directory scanner).  Walks every data directory's
+ * finalized/ and rbw/ (a listing and a stat per file; no replica data is
+ * read but the last chunk of an rbw replica whose files shrank):
+ *   - an indexed FINALIZED or RBW replica whose data file or meta file
+ *     (at its gen stamp) is gone is *missing*: dropped from the index;
+ *   - a finalized replica on disk that the index lacks -- a data file and
+ *     a meta of the size its length needs, the highest such gen stamp,
+ *     exactly what open indexes -- is *added* (not from a failed
+ *     directory);
+ *   - a FINALIZED replica whose data file is not its length, or whose
+ *     meta is not the size that length needs, is *mismatched* (corrupt):
+ *     it stays indexed at the data file's length (reads then fail on its
+ *     checksums) and is listed once: later scans follow its data file's
+ *     length quietly, until its files fit each other again (put back),
+ *     after which a new mismatch is listed again; an RBW replica whose
+ *     files no longer hold its valid length is mismatched too, its valid
+ *     length found again.
+ * Replicas being written are left alone, as are files the index does not
+ * know in rbw/ (the next open judges them).  A directory whose listing
+ * fails with an errno that says it is gone fails, and its replicas are
+ * missing; one that fails otherwise is left alone this time
+ * (dirs_unlisted).  The index then holds what is on disk.  *out is the
+ * caller's, also on failure (then empty): EMBER_ENOMEM changes nothing. */
+int block_store_scan(block_store *store, block_scan_result *out);
+void block_scan_result_free(block_scan_result *result);
 
 #endif

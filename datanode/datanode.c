@@ -95,8 +95,14 @@
  *
  * The block scanner (block_scanner.c) re-reads the replicas in the
  * background on its own timer; a DeleteBlocks tells it which replicas are
- * gone.  Short-circuit reads have their own unix socket and connections
- * (short_circuit.c), started and stopped with the datanode. */
+ * gone.  The replicas a DeleteBlocks removed are confirmed to the primary
+ * (IncrementalBlockReport, deleted ids).  The directory scanner
+ * (directory_scanner.c), on a timer of its own, compares the disk with
+ * the store's index and reports what it found through the same message
+ * and bad_replica; both go through the report helpers here
+ * (dn_send_incremental_report(), dn_send_bad_replica()).  Short-circuit
+ * reads have their own unix socket and connections (short_circuit.c),
+ * started and stopped with the datanode. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -570,6 +576,55 @@ void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t len
     dn_send(dn, dn->primary_rank, &msg);
 }
 
+/* See datanode_internal.h.  Pieces take up to MESSAGE_REPORT_MAX entries
+ * of each list. */
+int dn_send_incremental_report(datanode *dn, const block_info *received, size_t nreceived,
+                               const uint64_t *deleted, size_t ndeleted) {
+    size_t piece = nreceived < MESSAGE_REPORT_MAX ? nreceived : MESSAGE_REPORT_MAX;
+    uint64_t *fields = malloc((3 * piece + 1) * sizeof(uint64_t));
+    if (fields == NULL) {
+        LOG_ERROR("datanode: out of memory for an incremental block report");
+        return EMBER_ENOMEM;
+    }
+    int rc = EMBER_OK;
+    size_t r = 0, d = 0;
+    while (rc == EMBER_OK && (r < nreceived || d < ndeleted)) {
+        size_t nr = nreceived - r < piece ? nreceived - r : piece;
+        size_t nd = ndeleted - d < MESSAGE_REPORT_MAX ? ndeleted - d : MESSAGE_REPORT_MAX;
+        for (size_t i = 0; i < nr; i++) {
+            fields[i] = received[r + i].block_id;
+            fields[nr + i] = received[r + i].gen_stamp;
+            fields[2 * nr + i] = received[r + i].length;
+        }
+        IncrementalBlockReport ibr = INCREMENTAL_BLOCK_REPORT__INIT;
+        ibr.n_received_block_ids = ibr.n_received_gen_stamps = ibr.n_received_lengths = nr;
+        ibr.received_block_ids = fields;
+        ibr.received_gen_stamps = fields + nr;
+        ibr.received_lengths = fields + 2 * nr;
+        ibr.n_deleted_block_ids = nd;
+        ibr.deleted_block_ids = (uint64_t *)(deleted + d);
+        RankMessage msg = RANK_MESSAGE__INIT;
+        msg.body_case = RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT;
+        msg.incremental_block_report = &ibr;
+        rc = dn_send(dn, dn->primary_rank, &msg);
+        r += nr;
+        d += nd;
+    }
+    free(fields);
+    return rc;
+}
+
+/* See datanode_internal.h. */
+int dn_send_bad_replica(datanode *dn, uint64_t block_id) {
+    ReportBadBlock bad = REPORT_BAD_BLOCK__INIT;
+    bad.block_id = block_id;
+    bad.rank = (uint32_t)dn->rank;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_BAD_REPLICA;
+    msg.bad_replica = &bad;
+    return dn_send(dn, dn->primary_rank, &msg);
+}
+
 /* Takes the next packet of p from upstream: checks it, appends it
  * locally, forwards it downstream, finalizes on the last one, and acks it
  * now (no downstream) or queues it for the downstream ack.  p may be
@@ -878,15 +933,22 @@ static void handle_pipeline_ack(datanode *dn, int source, const PipelineAck *ack
     pipeline_handle_ack(dn, p, source, ack);
 }
 
+/* Deletes what the primary asks for and confirms what it deleted with an
+ * IncrementalBlockReport (HDFS's DELETED entries), so that the primary's
+ * map follows the disk rather than its own order: a replica this node
+ * did not have (or is writing) is not confirmed. */
 static void handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *del) {
     if (source != dn->primary_rank) {
         LOG_WARN("datanode: DeleteBlocks from rank %d, not the primary; ignored", source);
         return;
     }
+    uint64_t *gone = malloc((del->n_block_ids + 1) * sizeof(uint64_t));
     size_t deleted = 0;
     for (size_t i = 0; i < del->n_block_ids; i++) {
         int rc = block_store_delete(dn->store, del->block_ids[i]);
         if (rc == EMBER_OK) {
+            if (gone != NULL)
+                gone[deleted] = del->block_ids[i];
             deleted++;
             dn_scanner_forget(dn, del->block_ids[i]);
         } else if (rc != EMBER_ENOENT)
@@ -898,6 +960,11 @@ static void handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *d
                  deleted ? "" : " (no such replica)");
     else
         LOG_INFO("datanode: deleted %zu of %zu replica(s)", deleted, del->n_block_ids);
+    if (gone == NULL)
+        LOG_ERROR("datanode: out of memory: %zu deletion(s) not confirmed to the primary", deleted);
+    else if (deleted > 0)
+        dn_send_incremental_report(dn, NULL, 0, gone, deleted);
+    free(gone);
 }
 
 /* The primary asks this node to copy a replica it holds (replication.c);
@@ -1335,7 +1402,8 @@ static void dn_on_timer(event_loop *loop, void *arg) {
 int datanode_create(event_loop *loop, const datanode_options *opts, datanode **out, char *err,
                     size_t errlen) {
     if (opts->data_dirs == NULL || opts->bind_addr == NULL || opts->send == NULL ||
-        opts->io_timeout_ms <= 0 || opts->scan_bytes_per_sec < 0 || opts->scan_period_ms < 0) {
+        opts->io_timeout_ms <= 0 || opts->scan_bytes_per_sec < 0 || opts->scan_period_ms < 0 ||
+        opts->directory_scan_interval_ms < 0) {
         snprintf(err, errlen, "datanode: incomplete or invalid options");
         return EMBER_EINVAL;
     }
@@ -1377,6 +1445,8 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     }
     if (rc == EMBER_OK)
         rc = dn_scanner_start(dn, opts->scan_bytes_per_sec, opts->scan_period_ms);
+    if (rc == EMBER_OK)
+        rc = dn_directory_scanner_start(dn, opts->directory_scan_interval_ms);
     if (rc != EMBER_OK) {
         snprintf(err, errlen, "datanode: cannot register with the event loop: %s",
                  ember_strerror(rc));
@@ -1399,6 +1469,7 @@ void datanode_destroy(datanode *dn) {
         pipeline_end(dn, dn->pipes[0]);
     dn_replication_abort_all(dn);
     dn_scanner_stop(dn);
+    dn_directory_scanner_stop(dn);
     dn_short_circuit_stop(dn);
     free(dn->pipes);
     if (dn->listen_fd >= 0) {

@@ -6,8 +6,11 @@
  * over the rank transport, stores replicas in the block store, tells the
  * primary about finalized replicas (BlockReceived) and, after each
  * registration, about all of them (BlockReport), deletes replicas the
- * primary asks it to delete, and copies replicas to the targets the
- * primary names (ReplicateBlock).  Writes may append to a finalized
+ * primary asks it to delete (and confirms it), copies replicas to the
+ * targets the primary names (ReplicateBlock), and now and then compares
+ * its disks with its index, telling the primary about replicas gone or
+ * found (IncrementalBlockReport; the directory scanner).
+ * Writes may append to a finalized
  * replica; unfinished replicas are kept for block recovery, which the
  * primary drives (InitReplicaRecovery, UpdateReplica).  A background block scanner re-reads
  * the replicas at a bounded rate and reports corrupt ones to the primary
@@ -43,6 +46,8 @@ typedef struct {
     uint64_t block_size;        /* dfs.blocksize: a data directory with less free is "full" */
     const char *domain_socket_path; /* unix socket for short-circuit reads ("_PORT": the
                                      * data port); NULL or "": none */
+    int64_t directory_scan_interval_ms; /* dfs.datanode.directoryscan.interval: how often
+                                         * the disk is compared with the index; 0: never */
     datanode_send_fn send;
     void *send_arg;
 } datanode_options;
@@ -68,6 +73,15 @@ int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg);
 
 /* Sends the full block report to the primary, in pieces. */
 void datanode_send_block_report(datanode *dn);
+
+/* Runs the directory scanner once (directory_scanner.c; the timer of
+ * opts.directory_scan_interval_ms calls it): reconciles the store's index
+ * with the disk (block_store_scan()) and, once the secret is set, tells
+ * the primary -- replicas gone and found in an IncrementalBlockReport,
+ * corrupt ones as RankMessage.bad_replica.  Before that the index is
+ * reconciled all the same, and the full block report at registration
+ * carries it. */
+void datanode_directory_scan(datanode *dn);
 
 /* Capacity, use, room past the reserve, and failed and full directories
  * of the store (full: less than opts.block_size free). */

@@ -1,11 +1,12 @@
 /* datanode_internal.h -- what datanode.c, replication.c,
- * block_scanner.c and block_checksum.c share.
+ * block_scanner.c, directory_scanner.c and block_checksum.c share.
  *
  * The layout of struct datanode, the helpers of datanode.c that the
- * others use, the replication source's entry points (replication.c), the
- * block scanner's (block_scanner.c), the replica checksum's
- * (block_checksum.c), the short-circuit socket's (short_circuit.c) and
- * block recovery's (recovery.c).  Private to
+ * others use (its reports to the primary among them), the replication
+ * source's entry points (replication.c), the block scanner's
+ * (block_scanner.c), the directory scanner's (directory_scanner.c), the
+ * replica checksum's (block_checksum.c), the short-circuit socket's
+ * (short_circuit.c) and block recovery's (recovery.c).  Private to
  * datanode/: nothing outside it includes this file. */
 #ifndef EMBER_DATANODE_INTERNAL_H
 #define EMBER_DATANODE_INTERNAL_H
@@ -49,6 +50,7 @@ struct datanode {
     dn_replication *repls[DN_MAX_REPLICATIONS]; /* replication.c's */
     size_t nrepls;
     dn_scanner *scanner;                 /* block_scanner.c's; NULL when scanning is off */
+    uint64_t dirscan_timer_id;           /* directory_scanner.c's timer; 0 when off */
     struct dn_short_circuit *short_circuit; /* short_circuit.c's; NULL when off */
     uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
 };
@@ -72,6 +74,19 @@ int dn_send(datanode *dn, int dest, const RankMessage *msg);
 
 /* Tells the primary that a replica is finalized here (BlockReceived). */
 void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t length);
+
+/* Tells the primary about replicas that appeared here other than by a
+ * write (received: id, gen stamp, length) and replicas this node no
+ * longer holds (deleted ids), in IncrementalBlockReports of at most
+ * MESSAGE_REPORT_MAX entries per list.  Returns 0, or the transport's
+ * error for the first piece that could not be sent (the rest is dropped;
+ * the next full block report carries it).  The arrays stay the caller's. */
+int dn_send_incremental_report(datanode *dn, const block_info *received, size_t nreceived,
+                               const uint64_t *deleted, size_t ndeleted);
+
+/* Tells the primary that this node's replica of block_id is corrupt
+ * (RankMessage.bad_replica).  Returns the transport's result. */
+int dn_send_bad_replica(datanode *dn, uint64_t block_id);
 
 /* Stops the write of block_id running here, if any (a client's or an
  * upstream's pipeline): its upstream gets a failed ack naming why, its
@@ -121,6 +136,16 @@ void dn_scanner_forget(datanode *dn, uint64_t block_id);
 /* Removes the scanner's timer and frees it (before the store is closed).
  * A no-op without a scanner. */
 void dn_scanner_stop(datanode *dn);
+
+/* ---- directory_scanner.c: the disk compared with the index ---- */
+
+/* Runs datanode_directory_scan() every interval_ms on dn's loop
+ * (dn->dirscan_timer_id); interval_ms <= 0 starts nothing.  Returns 0 or
+ * the event loop's error. */
+int dn_directory_scanner_start(datanode *dn, int64_t interval_ms);
+
+/* Removes the timer (before the store is closed).  A no-op when off. */
+void dn_directory_scanner_stop(datanode *dn);
 
 /* ---- block_checksum.c: a replica's checksum for -checksum (OP_BLOCK_CHECKSUM) ---- */
 

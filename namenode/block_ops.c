@@ -7,10 +7,21 @@
  * the end asks complete (EditComplete).  complete waits (EMBER_EAGAIN, the
  * client retries) until every block has at least one reported replica.
  * Replica locations come only from datanodes: BlockReceived after each
- * finalized replica, a full BlockReport after each registration.  Replicas
- * of deleted files, and replicas the map does not want (unknown or stale),
- * are deleted with DeleteBlocks.  Reads get located blocks with a read
- * token per block.
+ * finalized replica, a full BlockReport after each registration (and
+ * periodically), and IncrementalBlockReports: replicas a datanode's
+ * directory scanner found gone from its disk (dropped from the map, so
+ * that the redundancy monitor copies the block again) or found on it
+ * (taken as BlockReceived), and the replicas it deleted on a DeleteBlocks.
+ * Replicas of deleted files, and replicas the map does not want (unknown
+ * or stale), are deleted with DeleteBlocks.  The map drops a replica when
+ * it sends the DeleteBlocks (or before: a deleted file's, a surplus one, a
+ * corrupt one), without waiting for the datanode: a block is then copied
+ * again without delay, and no reader is sent to a replica about to go.
+ * The datanode's confirmation (an IncrementalBlockReport's deleted entry)
+ * finds it already dropped, and takes the block off the ring of recent
+ * deletes, which until then keeps a block report sent before the delete
+ * arrived from bringing the replica back.  Reads get located blocks with
+ * a read token per block.
  *
  * Pipeline recovery (HDFS's updateBlockForPipeline): when a datanode of
  * its pipeline fails, the writer asks for a new gen stamp for the block
@@ -498,13 +509,22 @@ void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *
 
 /* ---- datanode messages ---------------------------------------------------------- */
 
+/* Forgets that block_id was lately deleted on rank: reports from it may
+ * list the block again (a new replica came, or the deletion is
+ * confirmed, so that later reports were sent after it). */
+static void block_ops_forget_delete(namenode *nn, int rank, uint64_t block_id) {
+    for (size_t i = 0; i < NAMENODE_RECENT_DELETES; i++)
+        if (nn->recent_deletes[i].block_id == block_id && nn->recent_deletes[i].rank == rank)
+            nn->recent_deletes[i].block_id = 0;
+}
+
+/* A replica of m's block is on source: recorded, or deleted when the map
+ * does not want it (BlockReceived, and an IncrementalBlockReport's
+ * received entries). */
 static void handle_block_received(namenode *nn, int source, const BlockReceived *m) {
     if (namenode_node_decommissioned(nn, source))
         return; /* its replicas are no longer recorded, nor deleted */
-    /* A new replica where one was deleted lately: reports list it again. */
-    for (size_t i = 0; i < NAMENODE_RECENT_DELETES; i++)
-        if (nn->recent_deletes[i].block_id == m->block_id && nn->recent_deletes[i].rank == source)
-            nn->recent_deletes[i].block_id = 0;
+    block_ops_forget_delete(nn, source, m->block_id);
     namenode_recovery_received(nn, m);
     int rc = block_manager_add_replica(nn->bm, m->block_id, source, m->gen_stamp, m->length);
     if (rc == EMBER_OK)
@@ -598,10 +618,60 @@ static void handle_block_report(namenode *nn, int source, const BlockReport *m) 
     acc->n = 0;
 }
 
+/* 1 when rank is among b's recorded holders. */
+static int block_ops_holds(const block_entry *b, int rank) {
+    for (int k = 0; k < b->nreplicas; k++)
+        if (b->replicas[k] == rank)
+            return 1;
+    return 0;
+}
+
+/* Replicas source no longer holds (its directory scanner found their
+ * files gone, or it confirms a DeleteBlocks) are dropped from the map, so
+ * that the redundancy monitor copies their blocks again; then the
+ * replicas it found are taken as BlockReceived.  A deletion confirmed is
+ * also taken out of the ring of recent deletes: whatever source reports
+ * later was sent after it. */
+static void handle_incremental_block_report(namenode *nn, int source,
+                                            const IncrementalBlockReport *m) {
+    if (source <= 0 || source >= nn->opts.world_size)
+        return;
+    size_t dropped = 0;
+    for (size_t i = 0; i < m->n_deleted_block_ids; i++) {
+        uint64_t id = m->deleted_block_ids[i];
+        block_ops_forget_delete(nn, source, id);
+        const block_entry *b = block_manager_get(nn->bm, id);
+        if (b == NULL || !block_ops_holds(b, source))
+            continue; /* dropped when the delete was sent, or never recorded */
+        block_manager_remove_replica(nn->bm, id, source);
+        dropped++;
+        b = block_manager_get(nn->bm, id);
+        LOG_WARN("node %d no longer holds its replica of blk_%llu: dropped (%d of %u "
+                 "replica(s) left)",
+                 source, (unsigned long long)id, b->nreplicas, b->replication);
+    }
+    for (size_t i = 0; i < m->n_received_block_ids; i++) {
+        BlockReceived br = BLOCK_RECEIVED__INIT;
+        br.block_id = m->received_block_ids[i];
+        br.gen_stamp = m->received_gen_stamps[i];
+        br.length = m->received_lengths[i];
+        handle_block_received(nn, source, &br);
+    }
+    if (dropped > 0 || m->n_received_block_ids > 0)
+        LOG_INFO("incremental block report from node %d: %zu deleted (%zu dropped from the "
+                 "map), %zu received",
+                 source, m->n_deleted_block_ids, dropped, m->n_received_block_ids);
+    else
+        LOG_DEBUG("node %d confirms %zu deletion(s)", source, m->n_deleted_block_ids);
+}
+
 int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg) {
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_BLOCK_RECEIVED: handle_block_received(nn, source, msg->block_received); break;
     case RANK_MESSAGE__BODY_BLOCK_REPORT: handle_block_report(nn, source, msg->block_report); break;
+    case RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT:
+        handle_incremental_block_report(nn, source, msg->incremental_block_report);
+        break;
     case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
         namenode_recovery_info(nn, source, msg->replica_recovery_info);
         break;

@@ -67,7 +67,8 @@ void namenode_destroy(namenode *nn);
 int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn_id, ClientMessage *req);
 
 /* Handles the RankMessages meant for the namenode (BlockReceived,
- * BlockReport): returns 1 and frees msg when it was one, else 0. */
+ * BlockReport, IncrementalBlockReport, bad_replica,
+ * ReplicaRecoveryInfo): returns 1 and frees msg when it was one, else 0. */
 int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg);
 
 /* A core node died: its replicas no longer count. */

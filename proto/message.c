@@ -135,6 +135,15 @@ int message_check_rank(const RankMessage *msg) {
             return EMBER_EPROTO;
         return EMBER_OK;
     }
+    case RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT: {
+        const IncrementalBlockReport *r = msg->incremental_block_report;
+        if (r == NULL || r->n_received_block_ids > MESSAGE_REPORT_MAX ||
+            r->n_received_gen_stamps != r->n_received_block_ids ||
+            r->n_received_lengths != r->n_received_block_ids ||
+            r->n_deleted_block_ids > MESSAGE_REPORT_MAX)
+            return EMBER_EPROTO;
+        return EMBER_OK;
+    }
     case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
         return msg->init_replica_recovery != NULL ? EMBER_OK : EMBER_EPROTO;
     case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:

@@ -178,6 +178,16 @@ static void corpus_later(BlockToken *tok) {
     rm.body_case = RANK_MESSAGE__BODY_UPDATE_REPLICA;
     rm.update_replica = &ur;
     corpus_rank("update_replica", &rm);
+    IncrementalBlockReport ibr = INCREMENTAL_BLOCK_REPORT__INIT;
+    ibr.n_received_block_ids = ibr.n_received_gen_stamps = ibr.n_received_lengths = 1;
+    ibr.received_block_ids = ids;
+    ibr.received_gen_stamps = gss;
+    ibr.received_lengths = lens;
+    ibr.n_deleted_block_ids = 1;
+    ibr.deleted_block_ids = ids + 1;
+    rm.body_case = RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT;
+    rm.incremental_block_report = &ibr;
+    corpus_rank("incremental_block_report", &rm);
 
     DataMessage dm = DATA_MESSAGE__INIT;
     BlockChecksumRequest bc = BLOCK_CHECKSUM_REQUEST__INIT;

@@ -2,7 +2,8 @@
  * test_datanode_replication.c: three datanodes (ranks 1..3) in one process
  * on one event loop, each with its own mkdtemp() data directory, a fake rank
  * transport (a queue drained by a loop hook; messages for rank 0, the fake
- * primary, are recorded), clients in forked children, and helpers to look
+ * primary, are recorded: BlockReceived, BlockReport, IncrementalBlockReport,
+ * bad_replica, ReplicaRecoveryInfo), clients in forked children, and helpers to look
  * at replicas on disk.  Included by exactly one test file per executable;
  * each uses part of it, hence the unused-function pragmas. */
 #ifndef EMBER_DATANODE_FIXTURE_H
@@ -91,6 +92,13 @@ typedef struct {
     int found, finalized;
 } recovery_record; /* a ReplicaRecoveryInfo */
 
+typedef struct {
+    int source;
+    size_t nreceived, ndeleted; /* entries in the message (the first 8 kept) */
+    uint64_t received_ids[8], received_gss[8], received_lens[8];
+    uint64_t deleted_ids[8];
+} incremental_record; /* an IncrementalBlockReport */
+
 struct fixture {
     char tmp[64];
     char dirs[NODES + 1][128];
@@ -111,7 +119,10 @@ struct fixture {
     int nbad;
     recovery_record recoveries[MAX_RECORDS];
     int nrecoveries;
+    incremental_record incrementals[MAX_RECORDS];
+    int nincrementals;
     int64_t io_timeout_ms; /* for nodes started from now on (0: IO_TIMEOUT_MS) */
+    int64_t dirscan_ms;    /* ... and their directory scan interval (0: none) */
     int unexpected;        /* messages nobody took */
 };
 
@@ -175,6 +186,20 @@ static void primary_take(struct fixture *f, int source, const RankMessage *msg) 
         f->recoveries[f->nrecoveries++] =
             (recovery_record){source,     ri->block_id, ri->recovery_id, ri->gen_stamp,
                               ri->length, ri->found,    ri->finalized};
+    } else if (msg->body_case == RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT &&
+               f->nincrementals < MAX_RECORDS) {
+        const IncrementalBlockReport *ibr = msg->incremental_block_report;
+        incremental_record *rec = &f->incrementals[f->nincrementals++];
+        rec->source = source;
+        rec->nreceived = ibr->n_received_block_ids;
+        rec->ndeleted = ibr->n_deleted_block_ids;
+        for (size_t i = 0; i < ibr->n_received_block_ids && i < 8; i++) {
+            rec->received_ids[i] = ibr->received_block_ids[i];
+            rec->received_gss[i] = ibr->received_gen_stamps[i];
+            rec->received_lens[i] = ibr->received_lengths[i];
+        }
+        for (size_t i = 0; i < ibr->n_deleted_block_ids && i < 8; i++)
+            rec->deleted_ids[i] = ibr->deleted_block_ids[i];
     } else if (msg->body_case == RANK_MESSAGE__BODY_BAD_REPLICA && f->nbad < MAX_RECORDS) {
         f->bad[f->nbad++] =
             (bad_record){source, msg->bad_replica->block_id, msg->bad_replica->rank};
@@ -227,6 +252,7 @@ static int start_node(struct fixture *f, int rank, int64_t scan_rate, int64_t sc
                           .io_timeout_ms = f->io_timeout_ms > 0 ? f->io_timeout_ms : IO_TIMEOUT_MS,
                           .scan_bytes_per_sec = scan_rate,
                           .scan_period_ms = scan_period_ms,
+                          .directory_scan_interval_ms = f->dirscan_ms,
                           .send = fake_send,
                           .send_arg = &f->ep[rank]};
     char err[256];

@@ -24,8 +24,14 @@
  * a new gen stamp and cut to the acknowledged length, mid-chunk, on a
  * boundary, to nothing or not at all, then written on; a torn tail
  * dropped; wrong gen stamps, too few bytes and a corrupt chunk at the cut
- * refused).  teardown() removes f->tmp and everything under it, and
- * nothing else. */
+ * refused); the directory scan (files removed, copied in from another
+ * store, truncated behind the store's back reported as missing, added
+ * and mismatched, exactly, and the index then holding what a fresh open
+ * finds; a corrupt replica reported once, and again after being whole
+ * again; an rbw replica shrunk; a writer left alone; a replica moved
+ * between directories; a new block in two directories; a directory
+ * removed whole; a failed directory's new files not taken).  teardown()
+ * removes f->tmp and everything under it, and nothing else. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1766,6 +1772,315 @@ static void test_reopen_at_finalized(void **state) {
     block_store_close(s);
 }
 
+/* ---- the directory scan ---- */
+
+/* 1 when dir's finalized/ holds block id's data file. */
+static int exists_in(const char *dir, uint64_t id) {
+    char path[512];
+    replica_file(path, sizeof path, dir, "finalized", id, 0, 0);
+    return exists(path);
+}
+
+/* Copies a (small) file, as an operator restoring a replica would. */
+static void copy_file(const char *from, const char *to) {
+    size_t n;
+    unsigned char *buf = slurp(from, &n);
+    spew(to, buf, n);
+    free(buf);
+}
+
+static void truncate_file(const char *path, off_t len) { assert_int_equal(truncate(path, len), 0); }
+
+/* The entry of block id in a scan list, or NULL. */
+static const block_scan_entry *scan_entry(const block_scan_entry *v, size_t n, uint64_t id) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i].info.block_id == id)
+            return &v[i];
+    return NULL;
+}
+
+/* Asserts that a scan finds nothing to change. */
+static void expect_quiet_scan(block_store *s) {
+    block_scan_result res;
+    assert_int_equal(block_store_scan(s, &res), 0);
+    assert_int_equal(res.nmissing, 0);
+    assert_int_equal(res.nadded, 0);
+    assert_int_equal(res.nmismatched, 0);
+    assert_int_equal(res.dirs_unlisted, 0);
+    block_scan_result_free(&res);
+}
+
+/* The finalized replicas the store lists, as a sorted "id:gs:length ..."
+ * string, for comparing an index with what a fresh open finds. */
+static void list_string(block_store *s, char *out, size_t outlen) {
+    block_info *list = NULL;
+    size_t n = 0;
+    assert_int_equal(block_store_list(s, &list, &n), 0);
+    for (size_t i = 1; i < n; i++) /* insertion sort by id */
+        for (size_t k = i; k > 0 && list[k - 1].block_id > list[k].block_id; k--) {
+            block_info t = list[k];
+            list[k] = list[k - 1];
+            list[k - 1] = t;
+        }
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, outlen - used, "%llu:%llu:%llu ", (unsigned long long)list[i].block_id,
+                 (unsigned long long)list[i].gen_stamp, (unsigned long long)list[i].length);
+    }
+    free(list);
+}
+
+/* Files deleted behind the store's back (a finalized replica's two files,
+ * an rbw replica's meta), a replica copied in from another store, a data
+ * file truncated and a meta file truncated: the scan reports exactly
+ * those, the index then holds what the disk does (a fresh open lists the
+ * same replicas, once the corrupt ones are deleted), reads follow, a
+ * corrupt replica is reported once, and a writer's files are left alone. */
+static void test_scan_finds_differences(void **state) {
+    struct fixture *f = *state;
+    enum { LEN = 5000 };
+    unsigned char data[LEN];
+    fill(data, LEN, 60);
+    block_store *s = open_store(f, f->d0);
+    put_block(s, 1, 1001, data, 5000); /* its files will be removed */
+    put_block(s, 2, 1002, data, 1000); /* untouched */
+    put_block(s, 3, 1003, data, 2048); /* data file truncated */
+    put_block(s, 4, 1004, data, 1500); /* meta file truncated */
+    put_rbw(s, 5, 1005, data, 700);    /* rbw meta removed */
+    put_rbw(s, 6, 1006, data, 1024);   /* rbw, untouched */
+    block_writer *w = NULL;            /* being written: never judged */
+    assert_int_equal(block_writer_create(s, 7, 1007, &w), 0);
+    assert_int_equal(block_writer_append(w, data, 600, NULL, 0), 0);
+    block_store *other = open_store(f, f->d1);
+    put_block(other, 9, 1009, data, 3000);
+    block_store_close(other);
+    expect_quiet_scan(s);
+
+    char path[512], to[512];
+    replica_file(path, sizeof path, f->d0, "finalized", 1, 0, 0);
+    assert_int_equal(unlink(path), 0);
+    replica_file(path, sizeof path, f->d0, "finalized", 1, 1001, 1);
+    assert_int_equal(unlink(path), 0);
+    replica_file(path, sizeof path, f->d0, "finalized", 3, 0, 0);
+    truncate_file(path, 1500);
+    replica_file(path, sizeof path, f->d0, "finalized", 4, 1004, 1);
+    truncate_file(path, (off_t)meta_len(1500) - 4);
+    replica_file(path, sizeof path, f->d0, "rbw", 5, 1005, 1);
+    assert_int_equal(unlink(path), 0);
+    for (int meta = 0; meta <= 1; meta++) {
+        replica_file(path, sizeof path, f->d1, "finalized", 9, 1009, meta);
+        replica_file(to, sizeof to, f->d0, "finalized", 9, 1009, meta);
+        copy_file(path, to);
+    }
+
+    block_scan_result res;
+    assert_int_equal(block_store_scan(s, &res), 0);
+    assert_int_equal(res.nmissing, 2);
+    const block_scan_entry *e = scan_entry(res.missing, res.nmissing, 1);
+    assert_non_null(e);
+    assert_int_equal(e->state, BLOCK_REPLICA_FINALIZED);
+    assert_int_equal(e->info.gen_stamp, 1001);
+    assert_int_equal(e->info.length, 5000);
+    e = scan_entry(res.missing, res.nmissing, 5);
+    assert_non_null(e);
+    assert_int_equal(e->state, BLOCK_REPLICA_RBW);
+    assert_int_equal(e->info.gen_stamp, 1005);
+    assert_int_equal(res.nadded, 1);
+    assert_int_equal(res.added[0].info.block_id, 9);
+    assert_int_equal(res.added[0].info.gen_stamp, 1009);
+    assert_int_equal(res.added[0].info.length, 3000);
+    assert_int_equal(res.added[0].state, BLOCK_REPLICA_FINALIZED);
+    assert_int_equal(res.nmismatched, 2);
+    e = scan_entry(res.mismatched, res.nmismatched, 3);
+    assert_non_null(e);
+    assert_int_equal(e->state, BLOCK_REPLICA_FINALIZED);
+    assert_int_equal(e->info.length, 1500); /* the data file's */
+    e = scan_entry(res.mismatched, res.nmismatched, 4);
+    assert_non_null(e);
+    assert_int_equal(e->info.length, 1500);
+    assert_int_equal(res.dirs_unlisted, 0);
+    /* finalized/: blk_2..4 and 9 (8); rbw/: 5's data, 6 and 7 (5) */
+    assert_int_equal(res.files, 13);
+    block_scan_result_free(&res);
+    assert_null(res.missing);
+
+    /* The index follows the disk. */
+    expect_state(s, 1, BLOCK_REPLICA_ABSENT, 0, 0);
+    expect_state(s, 5, BLOCK_REPLICA_ABSENT, 0, 0);
+    expect_state(s, 6, BLOCK_REPLICA_RBW, 1006, 1024);
+    expect_state(s, 7, BLOCK_REPLICA_WRITING, 1007, 0);
+    expect_state(s, 3, BLOCK_REPLICA_FINALIZED, 1003, 1500);
+    expect_block(s, 9, 1009, data, 3000);
+    expect_block(s, 2, 1002, data, 1000);
+    assert_int_equal(block_store_verify(s, 3), EMBER_ECORRUPT); /* its last CRC covers 512 bytes */
+    assert_int_equal(block_store_verify(s, 4), EMBER_ECORRUPT); /* a CRC is gone */
+    assert_int_equal(block_store_used_bytes(s), 1000 + meta_len(1000) + 1500 + meta_len(1500) +
+                                                    1500 + meta_len(1500) + 3000 + meta_len(3000));
+    char listed[256];
+    list_string(s, listed, sizeof listed);
+    assert_string_equal(listed, "2:1002:1000 3:1003:1500 4:1004:1500 9:1009:3000 ");
+    /* Corrupt replicas are reported once: nothing changed since. */
+    expect_quiet_scan(s);
+
+    /* The writer finishes undisturbed; the primary has the corrupt ones
+     * deleted, both files, and a fresh open finds what the index holds. */
+    assert_int_equal(block_writer_finalize(w, NULL), 0);
+    assert_int_equal(block_store_delete(s, 3), 0);
+    assert_int_equal(block_store_delete(s, 4), 0);
+    replica_file(path, sizeof path, f->d0, "finalized", 4, 1004, 1);
+    assert_false(exists(path));
+    expect_quiet_scan(s);
+    list_string(s, listed, sizeof listed);
+    assert_string_equal(listed, "2:1002:1000 7:1007:600 9:1009:3000 ");
+    uint64_t used = block_store_used_bytes(s);
+    block_store_close(s);
+    s = open_store(f, f->d0);
+    char reopened[256];
+    list_string(s, reopened, sizeof reopened);
+    assert_string_equal(reopened, listed);
+    assert_int_equal(block_store_used_bytes(s), used);
+    expect_state(s, 6, BLOCK_REPLICA_RBW, 1006, 1024);
+    block_store_close(s);
+}
+
+/* A corrupt replica is reported once: further damage is followed
+ * quietly; once its files are whole again (put back) it is readable, and
+ * breaking again reports it anew.  An rbw replica whose data file shrank
+ * gets its valid length again. */
+static void test_scan_mismatch_again(void **state) {
+    struct fixture *f = *state;
+    unsigned char data[3000];
+    fill(data, sizeof data, 61);
+    block_store *s = open_store(f, f->d0);
+    put_block(s, 20, 1020, data, 3000);
+    put_rbw(s, 21, 1021, data, 2000);
+    char path[512], saved[512];
+    replica_file(path, sizeof path, f->d0, "finalized", 20, 0, 0);
+    snprintf(saved, sizeof saved, "%s/saved", f->tmp);
+    copy_file(path, saved);
+
+    truncate_file(path, 2500);
+    block_scan_result res;
+    assert_int_equal(block_store_scan(s, &res), 0);
+    assert_int_equal(res.nmismatched, 1);
+    assert_int_equal(res.mismatched[0].info.length, 2500);
+    block_scan_result_free(&res);
+    truncate_file(path, 100); /* worse: followed quietly, already reported */
+    expect_quiet_scan(s);
+    expect_state(s, 20, BLOCK_REPLICA_FINALIZED, 1020, 100);
+    copy_file(saved, path); /* put back whole */
+    expect_quiet_scan(s);
+    expect_block(s, 20, 1020, data, 3000);
+    truncate_file(path, 2000); /* broken again: reported again */
+    assert_int_equal(block_store_scan(s, &res), 0);
+    assert_int_equal(res.nmismatched, 1);
+    assert_int_equal(res.mismatched[0].info.length, 2000);
+    block_scan_result_free(&res);
+    expect_quiet_scan(s);
+
+    replica_file(path, sizeof path, f->d0, "rbw", 21, 0, 0);
+    truncate_file(path, 1024);
+    assert_int_equal(block_store_scan(s, &res), 0);
+    assert_int_equal(res.nmismatched, 1);
+    assert_int_equal(res.mismatched[0].info.block_id, 21);
+    assert_int_equal(res.mismatched[0].state, BLOCK_REPLICA_RBW);
+    assert_int_equal(res.mismatched[0].info.length, 1024);
+    block_scan_result_free(&res);
+    expect_state(s, 21, BLOCK_REPLICA_RBW, 1021, 1024);
+    expect_quiet_scan(s);
+    block_store_close(s);
+}
+
+/* Two directories: a replica whose files moved to the other directory is
+ * both missing and added (and reads from its new place); a new replica
+ * found in both directories is added once, the higher gen stamp; a
+ * directory removed whole fails and every replica in it is missing (the
+ * other copy then added); a failed directory's new files are not taken. */
+static void test_scan_directories(void **state) {
+    struct fixture *f = *state;
+    unsigned char data[2000];
+    fill(data, sizeof data, 62);
+    block_store *s = open_store(f, f->both);
+    put_block(s, 30, 1030, data, 2000);
+    int d30 = exists_in(f->d0, 30) ? 0 : 1;
+    const char *from = d30 == 0 ? f->d0 : f->d1, *to = d30 == 0 ? f->d1 : f->d0;
+    char a[512], b[512];
+    for (int meta = 0; meta <= 1; meta++) {
+        replica_file(a, sizeof a, from, "finalized", 30, 1030, meta);
+        replica_file(b, sizeof b, to, "finalized", 30, 1030, meta);
+        assert_int_equal(rename(a, b), 0);
+    }
+    /* blk_31 put in both directories, at two gen stamps (the files made
+     * by a scratch store). */
+    char scratch[256];
+    snprintf(scratch, sizeof scratch, "%s/scratch", f->tmp);
+    block_store *o = open_store(f, scratch);
+    put_block(o, 31, 1031, data, 700);
+    put_block(o, 32, 1040, data, 800);
+    block_store_close(o);
+    for (int meta = 0; meta <= 1; meta++) {
+        replica_file(a, sizeof a, scratch, "finalized", 31, 1031, meta);
+        replica_file(b, sizeof b, f->d0, "finalized", 31, 1031, meta);
+        copy_file(a, b);
+        replica_file(a, sizeof a, scratch, "finalized", 32, 1040, meta);
+        replica_file(b, sizeof b, f->d1, "finalized", 31, 1040, meta);
+        copy_file(a, b); /* blk_32's files named as blk_31 at 1040 (800 bytes) */
+    }
+    block_scan_result res;
+    assert_int_equal(block_store_scan(s, &res), 0);
+    assert_int_equal(res.nmissing, 1);
+    assert_int_equal(res.missing[0].info.block_id, 30);
+    assert_int_equal(res.nadded, 2);
+    const block_scan_entry *e = scan_entry(res.added, res.nadded, 30);
+    assert_non_null(e);
+    assert_int_equal(e->info.gen_stamp, 1030);
+    e = scan_entry(res.added, res.nadded, 31);
+    assert_non_null(e);
+    assert_int_equal(e->info.gen_stamp, 1040);
+    assert_int_equal(e->info.length, 800);
+    block_scan_result_free(&res);
+    expect_block(s, 30, 1030, data, 2000);
+    expect_block(s, 31, 1040, data, 800);
+    expect_quiet_scan(s);
+
+    /* d1 goes away whole: it fails, and what it held is missing; d0's
+     * older copy of blk_31 is what open would now index: added. */
+    int total, failed;
+    block_store_dirs(s, &total, &failed);
+    assert_int_equal(failed, 0);
+    assert_int_equal(nftw(f->d1, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_equal(block_store_scan(s, &res), 0);
+    /* blk_31 at 1040, and blk_30 when it moved there */
+    assert_int_equal(res.nmissing, 1 + (d30 == 0));
+    assert_non_null(scan_entry(res.missing, res.nmissing, 31));
+    assert_int_equal(res.nadded, 1);
+    assert_int_equal(res.added[0].info.block_id, 31);
+    assert_int_equal(res.added[0].info.gen_stamp, 1031);
+    block_scan_result_free(&res);
+    block_store_dirs(s, &total, &failed);
+    assert_int_equal(total, 2);
+    assert_int_equal(failed, 1);
+    expect_block(s, 31, 1031, data, 700);
+    expect_quiet_scan(s);
+    /* A failed directory that comes back: its new files are not taken. */
+    assert_int_equal(mkdir(f->d1, 0700), 0);
+    snprintf(a, sizeof a, "%s/current", f->d1);
+    assert_int_equal(mkdir(a, 0700), 0);
+    snprintf(a, sizeof a, "%s/current/finalized", f->d1);
+    assert_int_equal(mkdir(a, 0700), 0);
+    snprintf(a, sizeof a, "%s/current/rbw", f->d1);
+    assert_int_equal(mkdir(a, 0700), 0);
+    for (int meta = 0; meta <= 1; meta++) {
+        replica_file(a, sizeof a, scratch, "finalized", 31, 1031, meta);
+        replica_file(b, sizeof b, f->d1, "finalized", 33, 1031, meta);
+        copy_file(a, b);
+    }
+    expect_quiet_scan(s);
+    expect_state(s, 33, BLOCK_REPLICA_ABSENT, 0, 0);
+    block_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_layout, setup, teardown),
@@ -1800,6 +2115,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reopen_for_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_at_rbw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_at_finalized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_finds_differences, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_mismatch_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_directories, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,6 +205,11 @@ static void test_duration_good(void **state) {
     expect_int(f, "ember.mpi.send.timeout", "45", 45000);
     expect_int(f, "ember.stop.timeout", "100ms", 100);
     expect_int(f, "ember.auth.timeout", "2m", 120000);
+    /* Hadoop's bare seconds (its default), and down to 100 ms for tests. */
+    expect_int(f, "dfs.datanode.directoryscan.interval", "21600", 21600000);
+    expect_int(f, "dfs.datanode.directoryscan.interval", "1s", 1000);
+    expect_int(f, "dfs.datanode.directoryscan.interval", "100ms", 100);
+    expect_bad_int(f, "dfs.datanode.directoryscan.interval", "99ms", "must be between 100ms and");
 }
 
 static void test_duration_bad(void **state) {
@@ -436,6 +441,7 @@ static void test_write(void **state) {
                               "dfs.namenode.lease-recheck-interval-ms = 2000ms\n"
                               "dfs.block.scanner.volume.bytes.per.second = 1048576\n"
                               "dfs.datanode.scan.period.hours = 1814400000ms\n"
+                              "dfs.datanode.directoryscan.interval = 21600000ms\n"
                               "net.topology.table.file.name = \n"
                               "ember.dfs.list.limit = 1000\n"
                               "dfs.client.read.shortcircuit = true\n"

@@ -5,7 +5,8 @@
  * transport: opts.send packs the RankMessage into a queue, and a loop hook
  * unpacks each entry (message_decode_rank) and hands it to the destination
  * datanode -- or records it when it is for rank 0, the fake primary
- * (BlockReceived, BlockReport).  Messages to f->drop_to vanish.
+ * (BlockReceived, BlockReport, IncrementalBlockReport, ...).  Messages to
+ * f->drop_to vanish.
  *
  * Clients are forked children doing blocking I/O over loopback while the
  * parent runs the loop until the child exits (run_child, 5 s deadline);
@@ -34,7 +35,11 @@
  * ones whose acks were lost, a write still running under the old stamp
  * stopped without its stale acks failing the new pipeline, a block
  * nobody got, and the refusals: too few bytes, a gen stamp out of range,
- * no replica); a corrupt replica; DeleteBlocks; block reports; read edge
+ * no replica); a corrupt replica; DeleteBlocks (the deletions done
+ * confirmed to the primary in an IncrementalBlockReport); block reports;
+ * the directory scanner (replica files removed, copied in and truncated
+ * behind the datanode's back reported once as deleted, received and
+ * bad_replica; nothing sent before registration; its timer); read edge
  * cases (partial chunk, empty, past the end, gen stamp, unknown block),
  * a duplicate block; clients that shut their sending side early; a read
  * larger than the output queue's bound; storage figures.  Replication and the
@@ -471,6 +476,16 @@ static void test_delete_blocks(void **state) {
     run_for(f, 20);
     assert_int_equal(replica_files(f, 2, id, "finalized"), 2);
     assert_int_equal(replica_files(f, 3, id, "finalized"), 2);
+    /* The primary hears of the one deletion done, from rank 1 alone. */
+    assert_int_equal(f->nincrementals, 1);
+    assert_int_equal(f->incrementals[0].source, 1);
+    assert_int_equal(f->incrementals[0].nreceived, 0);
+    assert_int_equal(f->incrementals[0].ndeleted, 1);
+    assert_int_equal(f->incrementals[0].deleted_ids[0], id);
+    /* Deleting it again deletes nothing, and confirms nothing. */
+    inject(f, 0, 1, &msg);
+    run_for(f, 20);
+    assert_int_equal(f->nincrementals, 1);
 
     read_spec rs = read_spec_for(f, 1, id, data, sizeof(data), 0, 10);
     read_result rr;
@@ -1138,6 +1153,141 @@ static void test_pipeline_recovery_from_nothing(void **state) {
     assert_int_equal(f->unexpected, 0);
 }
 
+/* Copies rank from's finalized replica of id (gen stamp gs) into rank
+ * to's finalized/, behind to's datanode's back. */
+static void copy_replica(struct fixture *f, int from, int to, uint64_t id, uint64_t gs) {
+    for (int meta = 0; meta <= 1; meta++) {
+        char a[256], b[256];
+        const char *fmt =
+            meta ? "%s/current/finalized/blk_%llu_%llu.meta" : "%s/current/finalized/blk_%llu";
+        snprintf(a, sizeof(a), fmt, f->dirs[from], (unsigned long long)id, (unsigned long long)gs);
+        snprintf(b, sizeof(b), fmt, f->dirs[to], (unsigned long long)id, (unsigned long long)gs);
+        FILE *in = fopen(a, "rb"), *out = fopen(b, "wb");
+        assert_non_null(in);
+        assert_non_null(out);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+            assert_int_equal(fwrite(buf, 1, n, out), n);
+        fclose(in);
+        assert_int_equal(fclose(out), 0);
+    }
+}
+
+/* Removes rank's finalized replica files of id (gen stamp gs). */
+static void remove_replica(struct fixture *f, int rank, uint64_t id, uint64_t gs) {
+    char path[256];
+    snprintf(path, sizeof(path), "%s/current/finalized/blk_%llu", f->dirs[rank],
+             (unsigned long long)id);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof(path), "%s/current/finalized/blk_%llu_%llu.meta", f->dirs[rank],
+             (unsigned long long)id, (unsigned long long)gs);
+    assert_int_equal(unlink(path), 0);
+}
+
+static int has_incremental(struct fixture *f, const void *arg) {
+    return f->nincrementals > *(const int *)arg;
+}
+
+/* The directory scanner: replica files removed, copied in and truncated
+ * behind the datanode's back come to the primary as one
+ * IncrementalBlockReport (deleted, received) and a bad_replica; reads
+ * follow the disk; a second scan has nothing to say.  Before the secret
+ * is set nothing is sent, but the index is reconciled (the block report
+ * at registration shows it).  With an interval, the timer runs it. */
+static void test_directory_scan(void **state) {
+    struct fixture *f = *state;
+    uint8_t data[3000];
+    fill_data(data, sizeof(data), 20);
+    uint64_t gone = 140, copied = 141, cut = 142, kept = 143;
+    write_spec ws = write_spec_for(f, 1, gone, data, 3000);
+    ws.n_downstream = 0;
+    write_ok(f, &ws);
+    ws = write_spec_for(f, 1, cut, data, 2000);
+    ws.n_downstream = 0;
+    write_ok(f, &ws);
+    ws = write_spec_for(f, 1, kept, data, 1000);
+    ws.n_downstream = 0;
+    write_ok(f, &ws);
+    ws = write_spec_for(f, 2, copied, data, 2500);
+    ws.n_downstream = 0;
+    write_ok(f, &ws);
+    run_for(f, 20);
+    datanode_directory_scan(f->dn[1]); /* nothing changed: nothing sent */
+    run_for(f, 20);
+    assert_int_equal(f->nincrementals, 0);
+    assert_int_equal(f->nbad, 0);
+
+    remove_replica(f, 1, gone, 1000 + gone);
+    copy_replica(f, 2, 1, copied, 1000 + copied);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/current/finalized/blk_%llu", f->dirs[1],
+             (unsigned long long)cut);
+    assert_int_equal(truncate(path, 1000), 0);
+    datanode_directory_scan(f->dn[1]);
+    run_for(f, 20);
+    assert_int_equal(f->nincrementals, 1);
+    const incremental_record *rec = &f->incrementals[0];
+    assert_int_equal(rec->source, 1);
+    assert_int_equal(rec->ndeleted, 1);
+    assert_int_equal(rec->deleted_ids[0], gone);
+    assert_int_equal(rec->nreceived, 1);
+    assert_int_equal(rec->received_ids[0], copied);
+    assert_int_equal(rec->received_gss[0], 1000 + copied);
+    assert_int_equal(rec->received_lens[0], 2500);
+    assert_int_equal(f->nbad, 1);
+    assert_int_equal(f->bad[0].source, 1);
+    assert_int_equal(f->bad[0].block_id, cut);
+    assert_int_equal(f->bad[0].rank, 1);
+
+    read_result rr;
+    read_spec rs = read_spec_for(f, 1, copied, data, 2500, 0, 2500);
+    run_child(f, child_read, &rs, &rr, sizeof(rr));
+    assert_int_equal(rr.error_code, 0);
+    assert_true(rr.got_last && rr.data_ok && rr.crcs_ok);
+    rs = read_spec_for(f, 1, gone, data, 3000, 0, 3000);
+    run_child(f, child_read, &rs, &rr, sizeof(rr));
+    assert_int_equal(rr.error_code, EMBER_ENOENT);
+    rs = read_spec_for(f, 1, cut, data, 1000, 0, 1000);
+    run_child(f, child_read, &rs, &rr, sizeof(rr));
+    assert_int_equal(rr.error_code, EMBER_ECORRUPT);
+
+    datanode_directory_scan(f->dn[1]); /* reported already */
+    run_for(f, 20);
+    assert_int_equal(f->nincrementals, 1);
+    assert_int_equal(f->nbad, 1);
+
+    /* Not registered: the index follows the disk, the primary hears
+     * nothing until the block report. */
+    datanode_set_secret(f->dn[1], NULL);
+    remove_replica(f, 1, kept, 1000 + kept);
+    datanode_directory_scan(f->dn[1]);
+    run_for(f, 20);
+    assert_int_equal(f->nincrementals, 1);
+    f->nreports = 0;
+    datanode_set_secret(f->dn[1], SECRET);
+    datanode_send_block_report(f->dn[1]);
+    int zero = 0;
+    assert_true(run_until(f, more_reports, &zero, 1000));
+    assert_int_equal(f->reports[0].n, 2); /* copied and cut, not kept nor gone */
+    for (size_t i = 0; i < f->reports[0].n; i++)
+        assert_true(f->reports[0].ids[i] == copied || f->reports[0].ids[i] == cut);
+
+    /* A node with a 50 ms interval scans by itself. */
+    datanode_destroy(f->dn[3]);
+    f->dn[3] = NULL;
+    f->dirscan_ms = 50;
+    assert_int_equal(start_node(f, 3, 0, 0), 0);
+    copy_replica(f, 2, 3, copied, 1000 + copied);
+    int before = f->nincrementals;
+    assert_true(run_until(f, has_incremental, &before, 2000));
+    rec = &f->incrementals[before];
+    assert_int_equal(rec->source, 3);
+    assert_int_equal(rec->nreceived, 1);
+    assert_int_equal(rec->received_ids[0], copied);
+    assert_int_equal(f->unexpected, 0);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -1164,6 +1314,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_rbw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_finalized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_from_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_scan, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,6 +329,68 @@ static void test_pipeline_recovery_fields(void **state) {
     rank_message__free_unpacked(rout, NULL);
 }
 
+/* IncrementalBlockReport: received entries need a gen stamp and a length
+ * each, and each list holds at most MESSAGE_REPORT_MAX entries. */
+static void test_incremental_block_report(void **state) {
+    (void)state;
+    uint64_t ids[2] = {1073741825, 1073741826}, gss[2] = {1001, 1002}, lens[2] = {512, 700};
+    uint64_t deleted[1] = {1073741830};
+    IncrementalBlockReport ibr = INCREMENTAL_BLOCK_REPORT__INIT;
+    ibr.n_received_block_ids = ibr.n_received_gen_stamps = ibr.n_received_lengths = 2;
+    ibr.received_block_ids = ids;
+    ibr.received_gen_stamps = gss;
+    ibr.received_lengths = lens;
+    ibr.n_deleted_block_ids = 1;
+    ibr.deleted_block_ids = deleted;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT;
+    msg.incremental_block_report = &ibr;
+    RankMessage *out = round_trip_rank(&msg);
+    const IncrementalBlockReport *o = out->incremental_block_report;
+    assert_int_equal(o->n_received_block_ids, 2);
+    assert_int_equal(o->received_block_ids[1], 1073741826);
+    assert_int_equal(o->received_gen_stamps[1], 1002);
+    assert_int_equal(o->received_lengths[1], 700);
+    assert_int_equal(o->n_deleted_block_ids, 1);
+    assert_int_equal(o->deleted_block_ids[0], 1073741830);
+    rank_message__free_unpacked(out, NULL);
+    assert_string_equal(message_rank_name(&msg), "incremental_block_report");
+
+    /* Deletions alone, and an empty report, are fine. */
+    ibr.n_received_block_ids = ibr.n_received_gen_stamps = ibr.n_received_lengths = 0;
+    rank_message__free_unpacked(round_trip_rank(&msg), NULL);
+    ibr.n_deleted_block_ids = 0;
+    rank_message__free_unpacked(round_trip_rank(&msg), NULL);
+
+    /* A received id without its gen stamp or its length. */
+    ibr.n_received_block_ids = ibr.n_received_lengths = 2;
+    ibr.n_received_gen_stamps = 1;
+    expect_bad_rank(&msg);
+    ibr.n_received_gen_stamps = 2;
+    ibr.n_received_lengths = 1;
+    expect_bad_rank(&msg);
+    ibr.n_received_lengths = 2;
+    rank_message__free_unpacked(round_trip_rank(&msg), NULL);
+
+    /* Too many deleted ids, too many received ones. */
+    size_t over = MESSAGE_REPORT_MAX + 1;
+    uint64_t *many = calloc(over, sizeof(uint64_t));
+    assert_non_null(many);
+    ibr.n_deleted_block_ids = over;
+    ibr.deleted_block_ids = many;
+    expect_bad_rank(&msg);
+    ibr.n_deleted_block_ids = MESSAGE_REPORT_MAX;
+    rank_message__free_unpacked(round_trip_rank(&msg), NULL);
+    ibr.n_deleted_block_ids = 0;
+    ibr.n_received_block_ids = ibr.n_received_gen_stamps = ibr.n_received_lengths = over;
+    ibr.received_block_ids = ibr.received_gen_stamps = ibr.received_lengths = many;
+    expect_bad_rank(&msg);
+    free(many);
+
+    msg.incremental_block_report = NULL;
+    expect_bad_rank(&msg);
+}
+
 static void test_client_report(void **state) {
     (void)state;
     ReportRequest req = REPORT_REQUEST__INIT;
@@ -775,6 +837,7 @@ int main(void) {
         cmocka_unit_test(test_client_auth),
         cmocka_unit_test(test_client_error),
         cmocka_unit_test(test_pipeline_recovery_fields),
+        cmocka_unit_test(test_incremental_block_report),
         cmocka_unit_test(test_client_report),
         cmocka_unit_test(test_client_status_and_stop),
         cmocka_unit_test(test_garbage),
