@@ -25,6 +25,8 @@ static void cli_usage(FILE *f) {
             "  dfsadmin -safemode get|enter|leave|wait\n"
             "  dfsadmin -decommission NODE\n"
             "                         copy a core node's blocks elsewhere, then retire it\n"
+            "  dfsadmin -recommission NODE\n"
+            "                         take a (being) decommissioned node back to Normal\n"
             "  fsck PATH [-files] [-blocks] [-locations]\n"
             "                         block health under PATH (HEALTHY or CORRUPT)\n"
             "  debug recoverLease -path PATH [-retries N]\n"

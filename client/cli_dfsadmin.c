@@ -1,5 +1,7 @@
 /* cli_dfsadmin.c -- `ember dfsadmin -report`, in Hadoop's layout;
- * `-safemode get|enter|leave|wait`; `-decommission NODE`.
+ * `-safemode get|enter|leave|wait`; `-decommission NODE` and
+ * `-recommission NODE` (HDFS does both through its exclude file and
+ * -refreshNodes; here each is one request, and the namenode logs it).
  *
  * Core nodes are the datanodes ("Live datanodes (N):" / "Dead datanodes
  * (N):"); task nodes store nothing and follow under their own headings,
@@ -131,19 +133,23 @@ static int dfsadmin_safemode(cli_env *env, const char *what) {
 
 /* -decommission NODE (node-N as -report names it, or the rank N): the
  * namenode copies the node's blocks elsewhere, then marks it
- * decommissioned; -report shows the progress. */
-static int dfsadmin_decommission(cli_env *env, const char *node) {
+ * decommissioned; -report shows the progress.  -recommission NODE takes
+ * it back to Normal.  A name that is not node-N or N is bad usage (2);
+ * the namenode refuses a node that is not a core node, and recommissioning
+ * a Normal one, with one line (1). */
+static int dfsadmin_decommission(cli_env *env, const char *node, int recommission) {
     const char *digits = strncmp(node, "node-", 5) == 0 ? node + 5 : node;
+    const char *verb = recommission ? "-recommission" : "-decommission";
     char *end;
     long rank = strtol(digits, &end, 10);
-    if (digits[0] < '0' || digits[0] > '9' || *end != '\0' || rank <= 0 || rank > 1000000) {
-        cli_error("dfsadmin: -decommission takes a core node as node-N or N (see -report), not "
-                  "'%s'",
+    if (digits[0] < '0' || digits[0] > '9' || *end != '\0' || rank < 0 || rank > 1000000) {
+        cli_error("dfsadmin: %s takes a core node as node-N or N (see -report), not '%s'", verb,
                   node);
         return 2;
     }
     DecommissionRequest m = DECOMMISSION_REQUEST__INIT;
     m.rank = (uint32_t)rank;
+    m.recommission = recommission;
     ClientMessage req = CLIENT_MESSAGE__INIT;
     req.body_case = CLIENT_MESSAGE__BODY_DECOMMISSION;
     req.decommission = &m;
@@ -151,9 +157,14 @@ static int dfsadmin_decommission(cli_env *env, const char *node) {
     if (cli_request(env, &req, CLIENT_MESSAGE__BODY_DFS_RESULT, &resp, NULL) != 0)
         return 1;
     client_message__free_unpacked(resp, NULL);
-    printf("Decommissioning node-%ld: its blocks are copied to other nodes first "
-           "(see 'ember dfsadmin -report')\n",
-           rank);
+    if (recommission)
+        printf("Recommissioned node-%ld: it is Normal again, takes new blocks, and its replicas "
+               "count (surplus ones are deleted)\n",
+               rank);
+    else
+        printf("Decommissioning node-%ld: its blocks are copied to other nodes first "
+               "(see 'ember dfsadmin -report')\n",
+               rank);
     return 0;
 }
 
@@ -163,12 +174,15 @@ int cli_dfsadmin(cli_env *env, int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "-safemode"))
         return dfsadmin_safemode(env, argv[2]);
     if (argc == 3 && !strcmp(argv[1], "-decommission"))
-        return dfsadmin_decommission(env, argv[2]);
+        return dfsadmin_decommission(env, argv[2], 0);
+    if (argc == 3 && !strcmp(argv[1], "-recommission"))
+        return dfsadmin_decommission(env, argv[2], 1);
     if (argc < 2)
         cli_error("dfsadmin needs a command: -report, -safemode get|enter|leave|wait, "
-                  "-decommission NODE");
+                  "-decommission NODE, -recommission NODE");
     else
-        cli_error("dfsadmin: unknown command '%s' (known: -report, -safemode, -decommission)",
+        cli_error("dfsadmin: unknown command '%s' (known: -report, -safemode, -decommission, "
+                  "-recommission)",
                   argv[1]);
     return 2;
 }

@@ -1,13 +1,16 @@
 /* cli_fsck.c -- `ember fsck PATH [-files] [-blocks] [-locations]`.
  *
  * Walks PATH through the namespace calls, asks the namenode for every
- * file's blocks and live replicas, and prints Hadoop's fsck report: per
- * file lines on request, then the totals (minimally, under- and
- * over-replicated, missing blocks) and "The filesystem under path '...' is
- * HEALTHY" or "CORRUPT".  A block still being written (no length, no
- * replica yet) is not counted.  A block without any live replica is missing (its
- * replicas died or were found corrupt).  Exit status: 0 healthy, 1 corrupt
- * or failed, 2 bad usage. */
+ * file's blocks and live replicas (good and corrupt), and prints Hadoop's
+ * fsck report: per file lines on request, then the totals (minimally,
+ * under- and over-replicated, missing and corrupt blocks) and "The
+ * filesystem under path '...' is HEALTHY" or "CORRUPT".  A block still
+ * being written (no length, no replica yet) is not counted.  A block with
+ * no good replica is corrupt when the namenode holds corrupt replicas of
+ * it (every one was found corrupt), else missing (its replicas died);
+ * either makes the path CORRUPT.  -locations marks corrupt replicas
+ * "(CORRUPT)", as Hadoop's -replicaDetails does.  Exit status: 0 healthy,
+ * 1 corrupt or failed, 2 bad usage. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,7 @@
 typedef struct {
     ember_dfs *dfs;
     int files_opt, blocks_opt, locations_opt;
-    uint64_t dirs, files, bytes, blocks, min_repl, under, over, missing, replicas,
+    uint64_t dirs, files, bytes, blocks, min_repl, under, over, missing, corrupt, replicas,
         missing_replicas, expected_replicas;
     int failed;
 } fsck_state;
@@ -36,18 +39,20 @@ static void fsck_file(fsck_state *s, const char *path, const ember_file_status *
     }
     s->files++;
     s->bytes += st->length;
-    uint64_t bad = 0;
+    uint64_t missing = 0, corrupt = 0, missing_size = 0, corrupt_size = 0;
     for (size_t i = 0; i < n; i++) {
         /* A block still being written: no length and no replica yet. */
-        if (b[i].length == 0 && b[i].nreplicas == 0)
+        if (b[i].length == 0 && b[i].nreplicas == 0 && b[i].ncorrupt == 0)
             continue;
         s->blocks++;
         s->replicas += (uint64_t)b[i].nreplicas;
         s->expected_replicas += st->replication;
         if (b[i].nreplicas >= 1)
             s->min_repl++;
-        if (b[i].nreplicas == 0)
-            s->missing++, bad++;
+        if (b[i].nreplicas == 0 && b[i].ncorrupt > 0)
+            corrupt++, corrupt_size += b[i].length;
+        else if (b[i].nreplicas == 0)
+            missing++, missing_size += b[i].length;
         if ((uint32_t)b[i].nreplicas < st->replication) {
             s->under++;
             s->missing_replicas += st->replication - (uint32_t)b[i].nreplicas;
@@ -55,18 +60,30 @@ static void fsck_file(fsck_state *s, const char *path, const ember_file_status *
         if ((uint32_t)b[i].nreplicas > st->replication)
             s->over++;
     }
-    if (s->files_opt)
-        printf("%s %llu bytes, replicated: replication=%u, %zu block(s):  %s\n", path,
-               (unsigned long long)st->length, st->replication, n,
-               bad ? "MISSING" : "OK");
+    s->missing += missing;
+    s->corrupt += corrupt;
+    if (s->files_opt) {
+        printf("%s %llu bytes, replicated: replication=%u, %zu block(s): ", path,
+               (unsigned long long)st->length, st->replication, n);
+        if (missing > 0)
+            printf(" MISSING %llu blocks of total size %llu B", (unsigned long long)missing,
+                   (unsigned long long)missing_size);
+        if (corrupt > 0)
+            printf(" CORRUPT %llu blocks of total size %llu B", (unsigned long long)corrupt,
+                   (unsigned long long)corrupt_size);
+        printf("%s\n", missing + corrupt > 0 ? "" : " OK");
+    }
     for (size_t i = 0; s->blocks_opt && i < n; i++) {
         printf("%zu. blk_%llu_%llu len=%llu Live_repl=%d", i, (unsigned long long)b[i].block_id,
                (unsigned long long)b[i].gen_stamp, (unsigned long long)b[i].length,
                b[i].nreplicas);
+        if (b[i].ncorrupt > 0)
+            printf(" Corrupt_repl=%d", b[i].ncorrupt);
         if (s->locations_opt) {
             printf("  [");
-            for (int k = 0; k < b[i].nreplicas; k++)
-                printf("%sDatanodeInfo[%s, rank %d]", k ? ", " : "", b[i].hosts[k], b[i].ranks[k]);
+            for (int k = 0; k < b[i].nreplicas + b[i].ncorrupt; k++)
+                printf("%sDatanodeInfo[%s, rank %d]%s", k ? ", " : "", b[i].hosts[k],
+                       b[i].ranks[k], k >= b[i].nreplicas ? "(CORRUPT)" : "");
             printf("]");
         }
         printf("\n");
@@ -141,7 +158,7 @@ int cli_fsck(cli_env *env, int argc, char **argv) {
     printf("FSCK started for path %s at %s\n", path, when);
     fsck_walk(&s, path);
     ember_dfs_close(s.dfs);
-    int corrupt = s.missing > 0;
+    int corrupt = s.missing + s.corrupt > 0;
     printf("\nStatus: %s\n", corrupt ? "CORRUPT" : "HEALTHY");
     printf(" Total dirs:\t\t\t%llu\n", (unsigned long long)s.dirs);
     printf(" Total symlinks:\t\t0\n\nReplicated Blocks:\n");
@@ -159,7 +176,7 @@ int cli_fsck(cli_env *env, int argc, char **argv) {
     printf(" Average block replication:\t%.1f\n",
            s.blocks ? (double)s.replicas / (double)s.blocks : 0.0);
     printf(" Missing blocks:\t\t%llu\n", (unsigned long long)s.missing);
-    printf(" Corrupt blocks:\t\t%llu\n", (unsigned long long)s.missing);
+    printf(" Corrupt blocks:\t\t%llu\n", (unsigned long long)s.corrupt);
     printf(" Missing replicas:\t\t%llu (%.1f %%)\n", (unsigned long long)s.missing_replicas,
            fsck_pct(s.missing_replicas, s.expected_replicas));
     clock_format_wall(clock_wall_ms(), when, sizeof(when));

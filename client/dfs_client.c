@@ -328,6 +328,7 @@ int ember_dfs_block_locations(ember_dfs *dfs, const char *path, ember_block_loca
     GetBlockLocationsRequest m = GET_BLOCK_LOCATIONS_REQUEST__INIT;
     m.path = (char *)path;
     m.length = UINT64_MAX;
+    m.include_corrupt = 1;
     ClientMessage req = CLIENT_MESSAGE__INIT;
     req.body_case = CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS;
     req.get_block_locations = &m;
@@ -347,12 +348,20 @@ int ember_dfs_block_locations(ember_dfs *dfs, const char *path, ember_block_loca
         out[i].gen_stamp = lb->gen_stamp;
         out[i].offset = lb->offset;
         out[i].length = lb->length;
-        for (size_t k = 0; k < lb->n_locations && k < 16; k++) {
-            out[i].ranks[k] = (int)lb->locations[k]->rank;
-            snprintf(out[i].hosts[k], sizeof(out[i].hosts[k]), "%.40s:%u",
-                     lb->locations[k]->host, lb->locations[k]->port);
-            out[i].nreplicas++;
-        }
+        /* Good ones first, then corrupt ones (the namenode's order too). */
+        for (int corrupt = 0; corrupt < 2; corrupt++)
+            for (size_t k = 0; k < lb->n_locations; k++) {
+                int n = out[i].nreplicas + out[i].ncorrupt;
+                if ((int)lb->locations[k]->corrupt != corrupt || n >= 16)
+                    continue;
+                out[i].ranks[n] = (int)lb->locations[k]->rank;
+                snprintf(out[i].hosts[n], sizeof(out[i].hosts[n]), "%.40s:%u",
+                         lb->locations[k]->host, lb->locations[k]->port);
+                if (corrupt)
+                    out[i].ncorrupt++;
+                else
+                    out[i].nreplicas++;
+            }
     }
     *blocks = out;
     *count = res->n_blocks;

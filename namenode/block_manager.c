@@ -18,11 +18,22 @@
  *   - every id is at most last_block_id and every gen stamp at most
  *     last_gen_stamp (add raises the counters; allocate hands out the
  *     next ones), so ids are never handed out twice;
- *   - replication >= 1; 0 <= nreplicas <= BLOCK_MANAGER_MAX_REPLICAS;
- *     replica ranks are >= 0 and distinct, in the order they were added.
+ *   - replication >= 1; nreplicas, ncorrupt >= 0 and together at most
+ *     BLOCK_MANAGER_MAX_REPLICAS; replica ranks, good and corrupt, are
+ *     >= 0 and distinct; the good ones come first, in the order they were
+ *     added, then the corrupt ones, in the order they were marked.
+ *
+ * Corrupt replicas (HDFS's CorruptReplicasMap) live in the same 16 slots
+ * as the good ones, after them: no memory beyond one count per block, and
+ * every reader of replicas[0 .. nreplicas) -- locations, copy sources,
+ * counts -- sees good replicas only, as before.  Adding a replica looks
+ * through the (usually empty) corrupt tail too, and moves it up a slot.
+ * A replica stays corrupt until it is dropped (deleted, its node lost, a
+ * report no longer listing it, a new gen stamp for the block).
  *
  * Whole-map questions (node_lost, process_report's drop of unlisted
- * replicas, the under- and over-replicated lists and the stats) are
+ * replicas, the under- and over-replicated lists, the blocks whose
+ * corrupt replicas may go, and the stats) are
  * linear scans of the dense array: O(blocks) each, which a 1,000,000-block
  * map does in milliseconds.  A replication queue kept up to date on each
  * change (HDFS's UnderReplicatedBlocks) and a per-node replica list can
@@ -58,6 +69,8 @@ struct block_manager {
     uint64_t last_gen_stamp; /* the last gen stamp handed out or added */
     uint64_t rng;            /* splitmix64 state */
     uint32_t report_epoch;   /* bumped by each block report */
+    uint8_t *reported;       /* by rank: a full report was processed (grown on demand) */
+    size_t reported_len;
     int *retiring;           /* ranks being decommissioned (few) */
     size_t nretiring, retiring_cap;
 };
@@ -182,14 +195,26 @@ static int bm_replica_index(const block_entry *e, int rank) {
     return -1;
 }
 
-/* Drops rank from e's replicas, keeping the others' order.  Returns 1 when
- * it was there, 0 otherwise. */
+/* The position of rank among all of e's holders, good or corrupt, or -1. */
+static int bm_holder_index(const block_entry *e, int rank) {
+    for (int i = 0; i < e->nreplicas + e->ncorrupt; i++)
+        if (e->replicas[i] == rank)
+            return i;
+    return -1;
+}
+
+/* Drops rank from e's replicas, good or corrupt, keeping the others'
+ * order.  Returns 1 when it was there, 0 otherwise. */
 static int bm_drop_replica(block_entry *e, int rank) {
-    int i = bm_replica_index(e, rank);
+    int i = bm_holder_index(e, rank);
     if (i < 0)
         return 0;
-    memmove(&e->replicas[i], &e->replicas[i + 1], (size_t)(e->nreplicas - i - 1) * sizeof(int));
-    e->nreplicas--;
+    int total = e->nreplicas + e->ncorrupt;
+    memmove(&e->replicas[i], &e->replicas[i + 1], (size_t)(total - i - 1) * sizeof(int));
+    if (i < e->nreplicas)
+        e->nreplicas--;
+    else
+        e->ncorrupt--;
     return 1;
 }
 
@@ -201,10 +226,11 @@ static void bm_check_block(const block_manager *bm, const bm_block *b) {
     assert(bm_lookup(bm, e->block_id) == b);
     assert(e->block_id <= bm->last_block_id && e->gen_stamp <= bm->last_gen_stamp);
     assert(e->replication >= 1);
-    assert(e->nreplicas >= 0 && e->nreplicas <= BLOCK_MANAGER_MAX_REPLICAS);
-    for (int i = 0; i < e->nreplicas; i++) {
+    assert(e->nreplicas >= 0 && e->ncorrupt >= 0 &&
+           e->nreplicas + e->ncorrupt <= BLOCK_MANAGER_MAX_REPLICAS);
+    for (int i = 0; i < e->nreplicas + e->ncorrupt; i++) {
         assert(e->replicas[i] >= 0);
-        for (int j = i + 1; j < e->nreplicas; j++)
+        for (int j = i + 1; j < e->nreplicas + e->ncorrupt; j++)
             assert(e->replicas[i] != e->replicas[j]);
     }
 #else
@@ -260,6 +286,7 @@ void block_manager_destroy(block_manager *bm) {
     free(bm->table);
     free(bm->blocks);
     free(bm->retiring);
+    free(bm->reported);
     free(bm);
 }
 
@@ -318,8 +345,8 @@ int block_manager_complete(block_manager *bm, uint64_t block_id, uint64_t length
 
 uint64_t block_manager_next_gen_stamp(block_manager *bm) { return ++bm->last_gen_stamp; }
 
-/* Both forget the replicas: the datanodes report them again under the new
- * gen stamp. */
+/* Both forget the replicas, corrupt ones included: the datanodes report
+ * them again under the new gen stamp. */
 static int bm_restamp(block_manager *bm, uint64_t block_id, uint64_t gen_stamp, int complete,
                       uint64_t length) {
     bm_block *b = bm_lookup(bm, block_id);
@@ -331,6 +358,7 @@ static int bm_restamp(block_manager *bm, uint64_t block_id, uint64_t gen_stamp, 
     b->entry.complete = complete;
     b->entry.length = length;
     b->entry.nreplicas = 0;
+    b->entry.ncorrupt = 0;
     if (gen_stamp > bm->last_gen_stamp)
         bm->last_gen_stamp = gen_stamp;
     bm_check_block(bm, b);
@@ -379,9 +407,9 @@ int block_manager_remove(block_manager *bm, uint64_t block_id, int *holders, int
     size_t index = bm->table[slot] - 1;
     const block_entry *e = &bm->blocks[index].entry;
     if (holders != NULL)
-        memcpy(holders, e->replicas, (size_t)e->nreplicas * sizeof(int));
+        memcpy(holders, e->replicas, (size_t)(e->nreplicas + e->ncorrupt) * sizeof(int));
     if (nholders != NULL)
-        *nholders = e->nreplicas;
+        *nholders = e->nreplicas + e->ncorrupt;
     bm_table_delete(bm, slot);
     size_t last = bm->count - 1;
     if (index != last) {
@@ -419,10 +447,13 @@ static int bm_add_replica(block_manager *bm, uint64_t block_id, int rank, uint64
         bm_check_block(bm, b);
         return EMBER_ESTATE;
     }
-    if (bm_replica_index(e, rank) >= 0)
-        return EMBER_OK;
-    if (e->nreplicas == BLOCK_MANAGER_MAX_REPLICAS)
+    if (bm_holder_index(e, rank) >= 0)
+        return EMBER_OK; /* known already: a corrupt one stays corrupt */
+    if (e->nreplicas + e->ncorrupt == BLOCK_MANAGER_MAX_REPLICAS)
         return EMBER_ESTATE;
+    /* After the good ones, before the corrupt tail. */
+    memmove(&e->replicas[e->nreplicas + 1], &e->replicas[e->nreplicas],
+            (size_t)e->ncorrupt * sizeof(int));
     e->replicas[e->nreplicas++] = rank;
     bm_check_block(bm, b);
     return EMBER_OK;
@@ -443,6 +474,34 @@ void block_manager_remove_replica(block_manager *bm, uint64_t block_id, int rank
     bm_block *b = bm_lookup(bm, block_id);
     if (b != NULL && bm_drop_replica(&b->entry, rank))
         bm_check_block(bm, b);
+}
+
+/* The replica moves from its place among the good ones to the end of the
+ * corrupt tail: the good ones after it shift down one slot. */
+int block_manager_mark_corrupt(block_manager *bm, uint64_t block_id, int rank) {
+    bm_block *b = bm_lookup(bm, block_id);
+    if (b == NULL)
+        return EMBER_ENOENT;
+    block_entry *e = &b->entry;
+    int i = bm_holder_index(e, rank);
+    if (i < 0)
+        return EMBER_ENOENT;
+    if (i >= e->nreplicas)
+        return EMBER_EEXIST;
+    int total = e->nreplicas + e->ncorrupt;
+    memmove(&e->replicas[i], &e->replicas[i + 1], (size_t)(total - i - 1) * sizeof(int));
+    e->replicas[total - 1] = rank;
+    e->nreplicas--;
+    e->ncorrupt++;
+    bm_check_block(bm, b);
+    return EMBER_OK;
+}
+
+int block_manager_is_corrupt(const block_entry *e, int rank) {
+    for (int i = e->nreplicas; i < e->nreplicas + e->ncorrupt; i++)
+        if (e->replicas[i] == rank)
+            return 1;
+    return 0;
 }
 
 /* A linear scan of every block (see the file header). */
@@ -470,6 +529,15 @@ int block_manager_process_report(block_manager *bm, int rank, const uint64_t *bl
     *ninvalid = 0;
     if (rank < 0 || (n > 0 && (block_ids == NULL || gen_stamps == NULL || lengths == NULL)))
         return EMBER_EINVAL;
+    if ((size_t)rank >= bm->reported_len) {
+        size_t len = (size_t)rank + 1 > 2 * bm->reported_len ? (size_t)rank + 1 : 2 * bm->reported_len;
+        uint8_t *reported = realloc(bm->reported, len);
+        if (reported == NULL)
+            return EMBER_ENOMEM;
+        memset(reported + bm->reported_len, 0, len - bm->reported_len);
+        bm->reported = reported;
+        bm->reported_len = len;
+    }
     uint64_t *bad = NULL;
     if (n > 0) {
         if (n > SIZE_MAX / sizeof(*bad))
@@ -478,6 +546,7 @@ int block_manager_process_report(block_manager *bm, int rank, const uint64_t *bl
         if (bad == NULL)
             return EMBER_ENOMEM;
     }
+    bm->reported[rank] = 1;
     if (++bm->report_epoch == 0) { /* wrapped: old marks could match again */
         for (size_t i = 0; i < bm->count; i++)
             bm->blocks[i].report_mark = 0;
@@ -674,6 +743,10 @@ static int bm_is_over(const block_manager *bm, const block_entry *e) {
     return e->complete && (uint32_t)block_manager_counted(bm, e) > e->replication;
 }
 
+int block_manager_reported(const block_manager *bm, int rank) {
+    return rank >= 0 && (size_t)rank < bm->reported_len && bm->reported[rank];
+}
+
 /* A linear scan. */
 size_t block_manager_retiring_pending(const block_manager *bm, int rank) {
     size_t n = 0;
@@ -785,7 +858,17 @@ size_t block_manager_over_replicated(const block_manager *bm, uint64_t *ids, siz
     return bm_collect(bm, bm_is_over, ids, max);
 }
 
-/* A linear scan.  A missing block also counts as under-replicated. */
+static int bm_is_corrupt_replicated(const block_manager *bm, const block_entry *e) {
+    return e->complete && e->ncorrupt > 0 && (uint32_t)block_manager_counted(bm, e) >= bm_target(e);
+}
+
+/* A linear scan; in the order of the other lists. */
+size_t block_manager_corrupt_replicated(const block_manager *bm, uint64_t *ids, size_t max) {
+    return bm_collect(bm, bm_is_corrupt_replicated, ids, max);
+}
+
+/* A linear scan.  Missing and corrupt blocks also count as
+ * under-replicated. */
 void block_manager_get_stats(const block_manager *bm, block_manager_stats *out) {
     memset(out, 0, sizeof(*out));
     out->blocks = bm->count;
@@ -794,6 +877,8 @@ void block_manager_get_stats(const block_manager *bm, block_manager_stats *out) 
         out->complete += (uint64_t)(e->complete != 0);
         out->under_replicated += (uint64_t)bm_is_under(bm, e);
         out->over_replicated += (uint64_t)bm_is_over(bm, e);
-        out->missing += (uint64_t)(e->complete && e->nreplicas == 0);
+        out->missing += (uint64_t)(e->complete && e->nreplicas == 0 && e->ncorrupt == 0);
+        out->corrupt += (uint64_t)(e->complete && e->nreplicas == 0 && e->ncorrupt > 0);
+        out->corrupt_replicas += (uint64_t)e->ncorrupt;
     }
 }

@@ -22,6 +22,11 @@
  * deletes, which until then keeps a block report sent before the delete
  * arrived from bringing the replica back.  Reads get located blocks with
  * a read token per block.
+ * Reads get the good replicas (a decommissioned node's only when no
+ * other is there), and the corrupt ones, flagged, only when no good one
+ * is (or fsck asks for them).  A replica reported corrupt, by a reader or
+ * its datanode's scanner, is marked so in the block map and kept;
+ * replication.c deletes it once the block has enough good ones.
  *
  * Pipeline recovery (HDFS's updateBlockForPipeline): when a datanode of
  * its pipeline fails, the writer asks for a new gen stamp for the block
@@ -419,6 +424,34 @@ void handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
 
 /* ---- reads ------------------------------------------------------------------------ */
 
+/* Fills lb's locations from b's replicas on live datanodes, into l and lp
+ * (room for BLOCK_MANAGER_MAX_REPLICAS each): the good replicas in the
+ * order recorded, those of decommissioned nodes only when no other is
+ * there; then the corrupt ones, each flagged, when no good one was listed
+ * (lb->corrupt; HDFS hands them out so: a report may have been wrong, and
+ * a reader then fails on its checksums) or when include_corrupt (fsck). */
+static void block_ops_locate(namenode *nn, const block_entry *b, int include_corrupt,
+                             LocatedBlock *lb, DatanodeLocation *l, DatanodeLocation **lp) {
+    size_t n = 0;
+    for (int pass = 0; pass < 2 && n == 0; pass++)
+        for (int k = 0; k < b->nreplicas; k++)
+            if (namenode_node_decommissioned(nn, b->replicas[k]) == pass &&
+                namenode_location(nn, b->replicas[k], &l[n]) == 0) {
+                lp[n] = &l[n];
+                n++;
+            }
+    size_t good = n;
+    for (int k = b->nreplicas; k < b->nreplicas + b->ncorrupt && (good == 0 || include_corrupt); k++)
+        if (namenode_location(nn, b->replicas[k], &l[n]) == 0) {
+            l[n].corrupt = 1;
+            lp[n] = &l[n];
+            n++;
+        }
+    lb->corrupt = good == 0 && n > 0;
+    lb->n_locations = n;
+    lb->locations = lp;
+}
+
 void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m) {
     fs_stat st;
     const uint64_t *blocks;
@@ -458,14 +491,9 @@ void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocat
             lb->gen_stamp = b->gen_stamp;
             lb->offset = offset;
             lb->length = len;
-            DatanodeLocation *l = &locs[nout * BLOCK_MANAGER_MAX_REPLICAS];
-            DatanodeLocation **lp = &loc_ptrs[nout * BLOCK_MANAGER_MAX_REPLICAS];
-            for (int k = 0; k < b->nreplicas; k++)
-                if (namenode_location(nn, b->replicas[k], &l[lb->n_locations]) == 0) {
-                    lp[lb->n_locations] = &l[lb->n_locations];
-                    lb->n_locations++;
-                }
-            lb->locations = lp;
+            block_ops_locate(nn, b, m->include_corrupt, lb,
+                             &locs[nout * BLOCK_MANAGER_MAX_REPLICAS],
+                             &loc_ptrs[nout * BLOCK_MANAGER_MAX_REPLICAS]);
             namenode_block_token(nn, &tokens[nout], macs[nout], b->block_id, b->gen_stamp,
                             AUTH_TOKEN_READ);
             lb->token = &tokens[nout];
@@ -490,15 +518,25 @@ done:
     free(loc_ptrs);
 }
 
-/* Drops a replica found corrupt (by a reader or a datanode's scanner)
- * and has it deleted; the redundancy monitor copies a good one back. */
+/* A replica found corrupt (by a reader or a datanode's scanner) is
+ * marked so and kept: the redundancy monitor copies a good replica
+ * elsewhere, and the corrupt one is deleted only once the block has
+ * enough good ones (namenode_corrupt_marked(), replication.c), never when
+ * it is the last hope.  A report on a replica the map does not hold on
+ * that node (HDFS ignores those too), or on one already corrupt, changes
+ * nothing. */
 static void block_ops_bad_replica(namenode *nn, uint64_t block_id, int rank, const char *who) {
-    if (block_manager_get(nn->bm, block_id) == NULL)
+    int rc = block_manager_mark_corrupt(nn->bm, block_id, rank);
+    if (rc == EMBER_ENOENT && block_manager_get(nn->bm, block_id) != NULL)
+        LOG_INFO("replica of blk_%llu on node %d reported corrupt by %s: not recorded there, "
+                 "ignored",
+                 (unsigned long long)block_id, rank, who);
+    if (rc != EMBER_OK)
         return;
-    LOG_WARN("replica of blk_%llu on node %d reported corrupt by %s: dropped",
+    LOG_WARN("replica of blk_%llu on node %d reported corrupt by %s: kept until the block has "
+             "enough good replicas",
              (unsigned long long)block_id, rank, who);
-    block_manager_remove_replica(nn->bm, block_id, rank);
-    namenode_send_delete(nn, rank, &block_id, 1);
+    namenode_corrupt_marked(nn, block_id);
 }
 
 void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m) {
@@ -522,8 +560,6 @@ static void block_ops_forget_delete(namenode *nn, int rank, uint64_t block_id) {
  * does not want it (BlockReceived, and an IncrementalBlockReport's
  * received entries). */
 static void handle_block_received(namenode *nn, int source, const BlockReceived *m) {
-    if (namenode_node_decommissioned(nn, source))
-        return; /* its replicas are no longer recorded, nor deleted */
     block_ops_forget_delete(nn, source, m->block_id);
     namenode_recovery_received(nn, m);
     int rc = block_manager_add_replica(nn->bm, m->block_id, source, m->gen_stamp, m->length);
@@ -569,7 +605,7 @@ static void block_ops_drop_deleted(namenode *nn, int source, block_report_acc *a
 }
 
 static void handle_block_report(namenode *nn, int source, const BlockReport *m) {
-    if (source <= 0 || source >= nn->opts.world_size || namenode_node_decommissioned(nn, source))
+    if (source <= 0 || source >= nn->opts.world_size)
         return;
     block_report_acc *acc = &nn->reports[source];
     if (m->seq == 0)
@@ -618,9 +654,9 @@ static void handle_block_report(namenode *nn, int source, const BlockReport *m) 
     acc->n = 0;
 }
 
-/* 1 when rank is among b's recorded holders. */
+/* 1 when rank is among b's recorded holders, good or corrupt. */
 static int block_ops_holds(const block_entry *b, int rank) {
-    for (int k = 0; k < b->nreplicas; k++)
+    for (int k = 0; k < b->nreplicas + b->ncorrupt; k++)
         if (b->replicas[k] == rank)
             return 1;
     return 0;

@@ -7,7 +7,12 @@
  * the loop hook has fsync'd the log (group commit); a record that does not
  * apply is answered with an error and never logged.  Replayed, a record
  * that does not apply means the log and the namespace disagree: recovery
- * stops with EMBER_ECORRUPT.  Reads are answered at once. */
+ * stops with EMBER_ECORRUPT.  Reads are answered at once.  Besides the
+ * namespace, two things are logged the same way and kept in the image:
+ * the block records (block_ops.c) and each core node's admin state
+ * (NodeAdminState, replication.c), the one record safe mode lets
+ * through.  A record of the namenode's own (NAMENODE_NO_CONN) has no
+ * answer waiting, so it asks the hook for a sync itself. */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +80,8 @@ static int namenode_apply(namenode *nn, const EditRecord *r, char *final_dst) {
     case EDIT_RECORD__OP_SET_TIMES:
         return fs_namespace_set_times(nn->ns, r->set_times->path, r->set_times->mtime_ms,
                                       r->set_times->atime_ms);
+    case EDIT_RECORD__OP_ADMIN_STATE:
+        return namenode_admin_state_apply(nn, r->admin_state);
     default:
         return EMBER_EPROTO;
     }
@@ -92,6 +99,12 @@ static int namenode_load_image(const FsImage *img, void *arg) {
         return EMBER_ENOMEM;
     block_manager_destroy(nn->bm);
     nn->bm = bm;
+    memset(nn->admin, NN_ADMIN_NORMAL, (size_t)(nn->opts.world_size > 0 ? nn->opts.world_size : 1));
+    for (size_t i = 0; i < img->n_admin_states; i++)
+        if (namenode_admin_state_apply(nn, img->admin_states[i]) != EMBER_OK) {
+            LOG_ERROR("image admin state of node-%u does not load", img->admin_states[i]->rank);
+            return EMBER_ECORRUPT;
+        }
     for (size_t i = 0; i < img->n_inodes; i++) {
         const ImageInode *in = img->inodes[i];
         int rc;
@@ -203,9 +216,42 @@ static void image_builder_free(image_builder *b) {
     free(b->paths);
 }
 
+/* The admin states that are not Normal, for an image: *out (malloc'd,
+ * free() it and out[0]; NULL when none) points into one array. */
+static int namenode_image_admin(namenode *nn, NodeAdminState ***out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    size_t count = 0;
+    for (int r = 1; r < nn->opts.world_size; r++)
+        count += nn->admin[r] != NN_ADMIN_NORMAL;
+    if (count == 0)
+        return EMBER_OK;
+    NodeAdminState *items = calloc(count, sizeof(*items));
+    NodeAdminState **ptrs = calloc(count, sizeof(*ptrs));
+    if (items == NULL || ptrs == NULL) {
+        free(items);
+        free(ptrs);
+        return EMBER_ENOMEM;
+    }
+    for (int r = 1; r < nn->opts.world_size; r++)
+        if (nn->admin[r] != NN_ADMIN_NORMAL) {
+            items[*n] = (NodeAdminState)NODE_ADMIN_STATE__INIT;
+            items[*n].rank = (uint32_t)r;
+            items[*n].state = nn->admin[r];
+            ptrs[*n] = &items[*n];
+            (*n)++;
+        }
+    *out = ptrs;
+    return EMBER_OK;
+}
+
 static int namenode_checkpoint(namenode *nn) {
     image_builder b = {.nn = nn};
+    NodeAdminState **admin = NULL;
+    size_t nadmin = 0;
     int rc = fs_namespace_walk(nn->ns, namenode_image_visit, &b);
+    if (rc == EMBER_OK)
+        rc = namenode_image_admin(nn, &admin, &nadmin);
     if (rc == EMBER_OK && (b.ptrs = malloc((b.n + 1) * sizeof(*b.ptrs))) == NULL)
         rc = EMBER_ENOMEM;
     if (rc == EMBER_OK) {
@@ -216,8 +262,13 @@ static int namenode_checkpoint(namenode *nn) {
         img.n_inodes = b.n;
         img.inodes = b.ptrs;
         block_manager_last_ids(nn->bm, &img.last_block_id, &img.last_gen_stamp);
+        img.n_admin_states = nadmin;
+        img.admin_states = admin;
         rc = edit_log_checkpoint(nn->log, &img);
     }
+    if (admin != NULL)
+        free(admin[0]);
+    free(admin);
     image_builder_free(&b);
     if (rc == EMBER_OK) {
         nn->last_checkpoint_ms = clock_monotonic_ms();
@@ -329,7 +380,9 @@ int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_p
         namenode_reply_error(nn, conn, EMBER_EIO, "the namenode's edit log failed");
         return EMBER_EIO;
     }
-    if (nn->safe_mode != NAMENODE_SAFE_OFF) {
+    /* Safe mode freezes the namespace; a node's admin state is no part of
+     * it (HDFS takes -refreshNodes in safe mode too). */
+    if (nn->safe_mode != NAMENODE_SAFE_OFF && rec->op_case != EDIT_RECORD__OP_ADMIN_STATE) {
         char tip[400];
         namenode_safe_mode_tip(nn, tip, sizeof(tip));
         namenode_reply_error(nn, conn, EMBER_ESTATE, tip);
@@ -351,6 +404,8 @@ int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_p
         namenode_reply_error(nn, conn, EMBER_EIO, "the namenode's edit log failed");
         return EMBER_EIO;
     }
+    if (conn == NAMENODE_NO_CONN)
+        nn->sync_wanted = 1; /* no answer waits for it: have the hook sync anyway */
     return EMBER_OK;
 }
 
@@ -670,8 +725,9 @@ int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMess
 /* Once per loop turn: one fsync for every mutation of the last turn, then
  * their answers. */
 static void namenode_flush(namenode *nn) {
-    if (nn->npending == 0)
+    if (nn->npending == 0 && !nn->sync_wanted)
         return;
+    nn->sync_wanted = 0;
     int rc = edit_log_sync(nn->log);
     if (rc != EMBER_OK) {
         LOG_ERROR("edit log sync failed (%s): refusing further changes", ember_strerror(rc));

@@ -4,7 +4,8 @@
  * checkpoints.  block_ops.c: blocks -- allocation, the write protocol
  * (add block, complete, a new gen stamp for pipeline recovery), locations
  * and tokens for reads, replica reports from datanodes, deletion of
- * replicas.  replication.c: safe mode and the redundancy monitor. */
+ * replicas.  replication.c: safe mode, the redundancy monitor (corrupt
+ * replicas included) and the admin states of decommission. */
 #ifndef EMBER_NAMENODE_INTERNAL_H
 #define EMBER_NAMENODE_INTERNAL_H
 
@@ -27,7 +28,8 @@ typedef struct {
  * itself) or while an operator holds it (MANUAL, dfsadmin -safemode). */
 enum { NAMENODE_SAFE_OFF = 0, NAMENODE_SAFE_AUTO = 1, NAMENODE_SAFE_MANUAL = 2 };
 
-/* A core node's admin state (decommission). */
+/* A core node's admin state (decommission), as NodeAdminState.state
+ * numbers it in the edit log and the image. */
 enum { NN_ADMIN_NORMAL = 0, NN_ADMIN_DECOMMISSIONING = 1, NN_ADMIN_DECOMMISSIONED = 2 };
 
 /* A replication the namenode asked for and has not seen done yet. */
@@ -86,6 +88,7 @@ struct namenode {
     uint64_t timer_id;
     int64_t last_checkpoint_ms;
     int failed;                /* the edit log failed: no more mutations */
+    int sync_wanted;           /* a record of the namenode's own awaits its fsync */
     pending_reply *pending;
     size_t npending, pending_cap;
     block_manager *bm;
@@ -101,7 +104,7 @@ struct namenode {
     nn_recovery *recoveries;
     size_t nrecoveries, recoveries_cap;
     uint64_t lease_timer_id;
-    uint8_t *admin;            /* by rank: NN_ADMIN_* (replication.c) */
+    uint8_t *admin;            /* by rank: NN_ADMIN_* (replication.c; logged, in the image) */
     nn_recent_delete recent_deletes[NAMENODE_RECENT_DELETES]; /* a ring */
     size_t recent_next;
 };
@@ -161,15 +164,24 @@ void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m);
 /* Why the namenode is in safe mode and how it leaves, one line for a
  * refused request (HDFS's safe mode tip). */
 void namenode_safe_mode_tip(namenode *nn, char *buf, size_t len);
+/* dfsadmin -decommission and -recommission (DecommissionRequest). */
 void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m);
+/* Applies a NodeAdminState (an edit, or an image's entry): the rank's
+ * state, and whether its replicas count.  EMBER_EINVAL for a state out of
+ * range, EMBER_ENOMEM. */
+int namenode_admin_state_apply(namenode *nn, const NodeAdminState *op);
 /* Each tick: decommissioning nodes none of whose blocks still needs them
- * become decommissioned. */
+ * become decommissioned (logged). */
 void replication_decommission_progress(namenode *nn);
-/* Whether rank is decommissioned: its replicas are not recorded. */
+/* Whether rank is decommissioned: its replicas are recorded but neither
+ * counted nor handed out while another replica is there. */
 int namenode_node_decommissioned(const namenode *nn, int rank);
 /* A replica of block_id was added: a pending replication that is now
- * complete is forgotten. */
+ * complete is forgotten, and corrupt replicas no longer needed deleted. */
 void namenode_replica_added(namenode *nn, uint64_t block_id);
+/* A replica of block_id was just marked corrupt: deleted at once when the
+ * block still has its replication in good ones (outside safe mode). */
+void namenode_corrupt_marked(namenode *nn, uint64_t block_id);
 
 /* lease_manager.c */
 /* The lease monitor, every opts.lease_recheck_ms: recovers the files of

@@ -22,17 +22,34 @@
  * (ReplicateBlock); the block stays pending until it is no longer
  * under-replicated or dfs.namenode.reconstruction.pending.timeout passes,
  * when it is scheduled again.  Surplus replicas of over-replicated blocks
- * are dropped from the map and deleted.  A block with no replica at all
- * (missing) has nothing to copy from: fsck reports it.
+ * are dropped from the map and deleted.  A block with no good replica
+ * (missing: none at all; corrupt: only corrupt ones) has nothing to copy
+ * from: fsck reports it.
+ *
+ * Corrupt replicas (HDFS's invalidateCorruptReplicas): a replica reported
+ * corrupt stays recorded, uncounted, and is deleted only once the block
+ * has good replicas again: as many as its replication (checked when it is
+ * marked, when a copy arrives, and at each tick), or -- when no node
+ * without a replica of the block can take a copy (3 replicas on 3 nodes)
+ * -- at least one, so that the corrupt replica's node can take a good
+ * copy at the next tick.  A block whose replicas are all corrupt keeps
+ * every one of them.  Nothing is deleted in safe mode.
  *
  * Decommission (dfsadmin -decommission): the node stops taking new
  * blocks (namenode_candidates) and its replicas stop counting
  * (block_manager_set_retiring), so the monitor copies each of its blocks
  * to other nodes -- from any holder, the retiring one included -- while
  * its own replicas stay readable: no block ever has fewer copies than
- * before.  Once none of its blocks is under-replicated without it, the
- * node is decommissioned: its replicas leave the map and its reports are
- * ignored from then on (the replicas stay on its disks, as in HDFS). */
+ * before.  Once its full block report has been processed (or it died) and
+ * none of its blocks is under-replicated without it, the node is
+ * decommissioned.  Its replicas stay in the map, uncounted (and on its
+ * disks, as in HDFS); readers and copies use them only when no other
+ * replica is there.  Recommission (dfsadmin -recommission) takes a
+ * decommissioning or decommissioned node back to Normal: its replicas
+ * count again and the surplus is trimmed as for any over-replicated
+ * block.  Every change of admin state is an edit (NodeAdminState), so it
+ * survives a restart: states: NORMAL -> DECOMMISSIONING (request) ->
+ * DECOMMISSIONED (this monitor); either -> NORMAL (recommission). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +92,65 @@ static void replication_expire(namenode *nn, int64_t now) {
     nn->npending_repl = j;
 }
 
+/* Deletes every corrupt replica of block_id (dropped from the map, then
+ * DeleteBlocks), saying why. */
+static void replication_drop_corrupt(namenode *nn, uint64_t block_id, const char *why) {
+    const block_entry *b = block_manager_get(nn->bm, block_id);
+    while (b != NULL && b->ncorrupt > 0) {
+        int rank = b->replicas[b->nreplicas];
+        block_manager_remove_replica(nn->bm, block_id, rank);
+        LOG_INFO("blk_%llu has %d good replica(s) (%s): deleting the corrupt replica on node %d",
+                 (unsigned long long)block_id, b->nreplicas, why, rank);
+        namenode_send_delete(nn, rank, &block_id, 1);
+        b = block_manager_get(nn->bm, block_id);
+    }
+}
+
+/* Whether b's corrupt replicas may go because it has its replication in
+ * good replicas again (outside safe mode only: nothing is deleted then). */
+static int replication_corrupt_done(const namenode *nn, const block_entry *b) {
+    return nn->safe_mode == NAMENODE_SAFE_OFF && b->complete && b->ncorrupt > 0 &&
+           block_manager_counted(nn->bm, b) >=
+               (int)(b->replication < BLOCK_MANAGER_MAX_REPLICAS ? b->replication
+                                                                 : BLOCK_MANAGER_MAX_REPLICAS);
+}
+
+void namenode_corrupt_marked(namenode *nn, uint64_t block_id) {
+    const block_entry *b = block_manager_get(nn->bm, block_id);
+    if (b != NULL && replication_corrupt_done(nn, b))
+        replication_drop_corrupt(nn, block_id, "its replication");
+}
+
+/* The holder a copy of b is read from: spread over the good holders (a
+ * datanode runs a few copies at once), a decommissioned node's only when
+ * no other holds it.  b has a good replica. */
+static int replication_source(namenode *nn, const block_entry *b) {
+    int usable[BLOCK_MANAGER_MAX_REPLICAS], n = 0;
+    for (int k = 0; k < b->nreplicas; k++)
+        if (!namenode_node_decommissioned(nn, b->replicas[k]))
+            usable[n++] = b->replicas[k];
+    unsigned pick = nn->replication_rr++;
+    return n > 0 ? usable[pick % (unsigned)n] : b->replicas[pick % (unsigned)b->nreplicas];
+}
+
+/* The ranks a copy of b must not go to: its holders, good or corrupt,
+ * and nodes sent a DeleteBlocks of it that has not been confirmed yet
+ * (for up to the pending timeout): a copy that reached such a node before
+ * the delete would be refused as a replica it already has, and the block
+ * would wait out the pending timeout.  Returns how many, at most max. */
+static size_t replication_exclude(const namenode *nn, const block_entry *b, int64_t now,
+                                  int *out, size_t max) {
+    size_t n = 0;
+    for (int k = 0; k < b->nreplicas + b->ncorrupt && n < max; k++)
+        out[n++] = b->replicas[k];
+    for (size_t i = 0; i < NAMENODE_RECENT_DELETES && n < max; i++) {
+        const nn_recent_delete *d = &nn->recent_deletes[i];
+        if (d->block_id == b->block_id && now - d->sent_ms < nn->opts.pending_timeout_ms)
+            out[n++] = d->rank;
+    }
+    return n;
+}
+
 static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
     /* Missing blocks come first in the list and cannot be copied: look
      * past them, or they would starve every other block. */
@@ -92,27 +168,34 @@ static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
     for (size_t i = 0; i < n && nn->npending_repl < NAMENODE_PENDING_MAX; i++) {
         const block_entry *b = block_manager_get(nn->bm, ids[i]);
         if (b == NULL || b->nreplicas == 0 || replication_pending(nn, ids[i]))
-            continue;
+            continue; /* no good replica to copy (missing or corrupt), or under way */
         size_t nnodes = namenode_candidates(nn, nodes, b->length); /* room for this copy */
         uint32_t want = b->replication < BLOCK_MANAGER_MAX_REPLICAS ? b->replication
                                                                     : BLOCK_MANAGER_MAX_REPLICAS;
         int targets[BLOCK_MANAGER_MAX_REPLICAS];
         size_t ntargets = 0;
         int counted = block_manager_counted(nn->bm, b);
-        if (b->nreplicas >= BLOCK_MANAGER_MAX_REPLICAS || (uint32_t)counted >= want)
+        int holders = b->nreplicas + b->ncorrupt; /* every one excluded as a target */
+        if (holders >= BLOCK_MANAGER_MAX_REPLICAS || (uint32_t)counted >= want)
             continue;
         uint32_t more = want - (uint32_t)counted;
-        if (more > (uint32_t)(BLOCK_MANAGER_MAX_REPLICAS - b->nreplicas))
-            more = (uint32_t)(BLOCK_MANAGER_MAX_REPLICAS - b->nreplicas);
-        block_manager_choose_targets(nn->bm, nodes, nnodes, -1, more, b->replicas,
-                                     (size_t)b->nreplicas, targets, &ntargets);
-        if (ntargets == 0)
-            continue; /* no node can take it now: every live node holds it */
+        if (more > (uint32_t)(BLOCK_MANAGER_MAX_REPLICAS - holders))
+            more = (uint32_t)(BLOCK_MANAGER_MAX_REPLICAS - holders);
+        int exclude[BLOCK_MANAGER_MAX_REPLICAS + 8];
+        size_t nexclude = replication_exclude(nn, b, now, exclude, sizeof(exclude) / sizeof(*exclude));
+        block_manager_choose_targets(nn->bm, nodes, nnodes, -1, more, exclude, nexclude, targets,
+                                     &ntargets);
+        if (ntargets == 0) {
+            /* No node can take it now: every usable node holds it.  Corrupt
+             * replicas in the way go, so their nodes can take a good copy. */
+            if (b->ncorrupt > 0)
+                replication_drop_corrupt(nn, b->block_id, "no other node can take a copy");
+            continue;
+        }
         uint32_t utargets[BLOCK_MANAGER_MAX_REPLICAS];
         for (size_t k = 0; k < ntargets; k++)
             utargets[k] = (uint32_t)targets[k];
-        /* Spread copies over the holders: a datanode runs a few at once. */
-        int source = b->replicas[nn->replication_rr++ % (unsigned)b->nreplicas];
+        int source = replication_source(nn, b);
         ReplicateBlock rb = REPLICATE_BLOCK__INIT;
         rb.block_id = b->block_id;
         rb.gen_stamp = b->gen_stamp;
@@ -163,6 +246,15 @@ static void replication_trim(namenode *nn) {
     }
 }
 
+/* Deletes the corrupt replicas of blocks that have their replication in
+ * good ones again (REPLICATION_BATCH per tick). */
+static void replication_corrupt_tick(namenode *nn) {
+    uint64_t ids[REPLICATION_BATCH];
+    size_t n = block_manager_corrupt_replicated(nn->bm, ids, REPLICATION_BATCH);
+    for (size_t i = 0; i < n; i++)
+        replication_drop_corrupt(nn, ids[i], "its replication");
+}
+
 void namenode_replica_added(namenode *nn, uint64_t block_id) {
     const block_entry *b = block_manager_get(nn->bm, block_id);
     if (b == NULL ||
@@ -170,6 +262,10 @@ void namenode_replica_added(namenode *nn, uint64_t block_id) {
                                                      ? b->replication
                                                      : BLOCK_MANAGER_MAX_REPLICAS))
         return;
+    /* Full again: its corrupt replicas are no longer needed (HDFS's
+     * addStoredBlock). */
+    if (replication_corrupt_done(nn, b))
+        replication_drop_corrupt(nn, block_id, "its replication");
     /* Done: forget the pending entry now, so that a replica lost later
      * is scheduled at once rather than after the pending timeout. */
     for (int i = 0; i < nn->npending_repl; i++)
@@ -205,7 +301,8 @@ void namenode_safe_mode_tip(namenode *nn, char *buf, size_t len) {
     }
     block_manager_stats bs;
     block_manager_get_stats(nn->bm, &bs);
-    uint64_t safe = bs.complete - bs.missing, need = safe_mode_needed(nn, bs.complete);
+    uint64_t safe = bs.complete - bs.missing - bs.corrupt,
+             need = safe_mode_needed(nn, bs.complete);
     char threshold[32];
     snprintf(threshold, sizeof(threshold), "%.4f", (double)nn->opts.safemode_threshold_ppm / 1e6);
     if (need == UINT64_MAX)
@@ -230,7 +327,8 @@ void namenode_safe_mode_tip(namenode *nn, char *buf, size_t len) {
 
 /* Automatic safe mode: whether it may end now (see the file comment). */
 static int safe_mode_can_leave(namenode *nn, const block_manager_stats *bs, int64_t now) {
-    uint64_t safe = bs->complete - bs->missing, need = safe_mode_needed(nn, bs->complete);
+    uint64_t safe = bs->complete - bs->missing - bs->corrupt,
+             need = safe_mode_needed(nn, bs->complete);
     if (safe < need) {
         if (nn->safe_reached_ms != 0)
             LOG_INFO("safe mode: %llu of %llu block(s) reported, below the threshold again",
@@ -258,18 +356,22 @@ void namenode_redundancy_tick(event_loop *loop, void *arg) {
         if (!safe_mode_can_leave(nn, &bs, now))
             return;
         nn->safe_mode = NAMENODE_SAFE_OFF;
-        if (bs.missing == 0)
+        if (bs.missing == 0 && bs.corrupt == 0)
             LOG_INFO("leaving safe mode: every one of %llu block(s) has a reported replica",
                      (unsigned long long)bs.complete);
         else
-            LOG_WARN("leaving safe mode with %llu of %llu block(s) missing (no replica reported)",
-                     (unsigned long long)bs.missing, (unsigned long long)bs.complete);
+            LOG_WARN("leaving safe mode with %llu of %llu block(s) missing (no replica reported) "
+                     "and %llu corrupt (only corrupt replicas)",
+                     (unsigned long long)bs.missing, (unsigned long long)bs.complete,
+                     (unsigned long long)bs.corrupt);
     }
     if (nn->safe_mode != NAMENODE_SAFE_OFF || nn->opts.send == NULL)
         return;
     replication_expire(nn, now);
-    if (bs.under_replicated > bs.missing)
-        replication_schedule(nn, now, bs.missing);
+    if (bs.under_replicated > bs.missing + bs.corrupt)
+        replication_schedule(nn, now, bs.missing + bs.corrupt);
+    if (bs.corrupt_replicas > 0)
+        replication_corrupt_tick(nn);
     if (bs.over_replicated > 0)
         replication_trim(nn);
     replication_decommission_progress(nn);
@@ -293,42 +395,107 @@ int namenode_node_decommissioned(const namenode *nn, int rank) {
     return rank > 0 && rank < nn->opts.world_size && nn->admin[rank] == NN_ADMIN_DECOMMISSIONED;
 }
 
-void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m) {
-    int rank = (int)m->rank;
-    const node_entry *e = rank > 0 && rank < nn->opts.world_size
-                              ? node_registry_get(nn->opts.registry, rank)
+/* Checks that rank names a core node of this cluster: 0, else conn is
+ * told why (one line) and EMBER_ENOENT comes back. */
+static int decommission_check_node(namenode *nn, uint64_t conn, uint32_t rank) {
+    const node_entry *e = rank > 0 && rank < (uint32_t)nn->opts.world_size
+                              ? node_registry_get(nn->opts.registry, (int)rank)
                               : NULL;
+    if (e != NULL && e->role == NODE_ROLE__ROLE_CORE)
+        return EMBER_OK;
     char msg[256];
-    if (e == NULL || e->role != NODE_ROLE__ROLE_CORE) {
-        snprintf(msg, sizeof(msg), "node-%u is not a core node (a datanode) of this cluster",
-                 m->rank);
-        gateway_reply_error(nn->gw, conn, EMBER_ENOENT, msg);
-        return;
-    }
-    if (nn->admin[rank] == NN_ADMIN_NORMAL) {
-        int rc = block_manager_set_retiring(nn->bm, rank, 1);
-        if (rc != EMBER_OK) {
-            gateway_reply_error(nn->gw, conn, rc, "out of memory");
-            return;
-        }
-        nn->admin[rank] = NN_ADMIN_DECOMMISSIONING;
-        LOG_INFO("decommissioning node %d: its blocks are copied elsewhere first", rank);
-    }
-    DfsResult res = DFS_RESULT__INIT;
-    namenode_answer(nn, conn, &res, 0);
+    snprintf(msg, sizeof(msg), "node-%u is not a core node (a datanode) of this cluster: %s", rank,
+             rank == 0       ? "it is the primary, which stores no blocks"
+             : e == NULL     ? "no such node"
+                             : "it is a task node, which stores no blocks");
+    gateway_reply_error(nn->gw, conn, EMBER_ENOENT, msg);
+    return EMBER_ENOENT;
 }
 
+/* Logs rank's new admin state (applied by namenode_admin_state_apply()
+ * through namenode_log); conn, or the log with NAMENODE_NO_CONN, hears of
+ * a failure. */
+static int decommission_log(namenode *nn, uint64_t conn, int rank, int state) {
+    NodeAdminState op = NODE_ADMIN_STATE__INIT;
+    op.rank = (uint32_t)rank;
+    op.state = (uint32_t)state;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_ADMIN_STATE;
+    rec.admin_state = &op;
+    char node[32];
+    snprintf(node, sizeof(node), "node-%d", rank);
+    return namenode_log(nn, conn, &rec, "/", node, NULL);
+}
+
+/* Decommissioning a node that is not Normal changes nothing (as HDFS's
+ * -refreshNodes with the host already excluded); recommissioning a Normal
+ * one is refused.  A change is answered after the group commit. */
+void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m) {
+    if (decommission_check_node(nn, conn, m->rank) != 0)
+        return;
+    int rank = (int)m->rank;
+    DfsResult res = DFS_RESULT__INIT;
+    if (!m->recommission && nn->admin[rank] != NN_ADMIN_NORMAL) {
+        namenode_answer(nn, conn, &res, 0);
+        return;
+    }
+    if (m->recommission && nn->admin[rank] == NN_ADMIN_NORMAL) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "node-%d is Normal (neither decommissioned nor being decommissioned): nothing to "
+                 "recommission",
+                 rank);
+        gateway_reply_error(nn->gw, conn, EMBER_ESTATE, msg);
+        return;
+    }
+    int from = nn->admin[rank];
+    if (decommission_log(nn, conn, rank,
+                         m->recommission ? NN_ADMIN_NORMAL : NN_ADMIN_DECOMMISSIONING) != EMBER_OK)
+        return;
+    if (m->recommission)
+        LOG_INFO("node %d recommissioned (it was %s): it takes blocks again and its replicas "
+                 "count",
+                 rank, admin_names[from]);
+    else
+        LOG_INFO("decommissioning node %d: its blocks are copied elsewhere first", rank);
+    namenode_answer(nn, conn, &res, 1);
+}
+
+/* Replay and live alike.  A rank this cluster does not have (it was
+ * started with fewer ranks than when the record was written) is skipped:
+ * the state goes with the next checkpoint. */
+int namenode_admin_state_apply(namenode *nn, const NodeAdminState *op) {
+    if (op->state > NN_ADMIN_DECOMMISSIONED)
+        return EMBER_EINVAL;
+    if (op->rank == 0 || op->rank >= (uint32_t)nn->opts.world_size) {
+        LOG_WARN("admin state '%s' of node-%u skipped: this cluster has no such node",
+                 admin_names[op->state], op->rank);
+        return EMBER_OK;
+    }
+    int rc = block_manager_set_retiring(nn->bm, (int)op->rank, op->state != NN_ADMIN_NORMAL);
+    if (rc != EMBER_OK)
+        return rc;
+    nn->admin[op->rank] = (uint8_t)op->state;
+    return EMBER_OK;
+}
+
+/* A decommissioning node whose blocks the map cannot know yet (no full
+ * report since this start: after a restart) waits; a dead one's replicas
+ * are gone from the map already. */
 void replication_decommission_progress(namenode *nn) {
     for (int rank = 1; rank < nn->opts.world_size; rank++) {
-        if (nn->admin[rank] != NN_ADMIN_DECOMMISSIONING ||
+        if (nn->admin[rank] != NN_ADMIN_DECOMMISSIONING)
+            continue;
+        const node_entry *e = node_registry_get(nn->opts.registry, rank);
+        int dead = e != NULL && e->state == NODE_DEAD;
+        if ((!dead && !block_manager_reported(nn->bm, rank)) ||
             block_manager_retiring_pending(nn->bm, rank) > 0)
             continue;
-        size_t n = block_manager_node_lost(nn->bm, rank);
-        block_manager_set_retiring(nn->bm, rank, 0);
-        nn->admin[rank] = NN_ADMIN_DECOMMISSIONED;
+        if (decommission_log(nn, NAMENODE_NO_CONN, rank, NN_ADMIN_DECOMMISSIONED) != EMBER_OK)
+            continue; /* the log failed: it stays in progress */
         LOG_INFO("node %d decommissioned: every one of its blocks has its replication without "
-                 "it (%zu replica(s) left out of the map)",
-                 rank, n);
+                 "it (its replicas stay, uncounted)",
+                 rank);
     }
 }
 

@@ -78,18 +78,21 @@ int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const c
 int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files, uint64_t *dirs,
                               uint64_t *bytes);
 
-/* One block of a file and its live replicas (for fsck). */
+/* One block of a file and its live replicas (for fsck): the good ones
+ * first, then those the namenode holds corrupt. */
 typedef struct {
     uint64_t block_id;
     uint64_t gen_stamp;
     uint64_t offset;
     uint64_t length;
-    int nreplicas;
+    int nreplicas;        /* good replicas: ranks[0 .. nreplicas) */
+    int ncorrupt;         /* corrupt ones: ranks[nreplicas .. nreplicas + ncorrupt) */
     int ranks[16];
     char hosts[16][64];   /* "host:port" of each replica's datanode */
 } ember_block_location;
 
-/* Every block of a file with its live replicas; free(*blocks). */
+/* Every block of a file with its live replicas, corrupt ones included;
+ * free(*blocks). */
 int ember_dfs_block_locations(ember_dfs *dfs, const char *path, ember_block_location **blocks,
                               size_t *count);
 

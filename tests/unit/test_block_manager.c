@@ -8,10 +8,14 @@
  * stamp (old replicas kept out while open, stale once complete), node_lost, full block reports, placement (golden cases with a
  * fixed seed, the writer first, rack rules and their fallbacks, exclude,
  * unusable nodes, too few nodes, determinism, thousands of random
- * clusters checked against the rules, the preference for free space), the
- * under- and over-replicated lists against a brute-force reference, the
- * stats, and 1,000,000 blocks added, looked up and removed in a shuffled
- * order.  Each test owns a manager created with SEED. */
+ * clusters checked against the rules, the preference for free space),
+ * corrupt replicas (marking, staying corrupt through reports and repeated
+ * additions, dropped by remove, a stale report, a lost node or a new gen
+ * stamp, sharing the tracked maximum, counted in no list but their own),
+ * the under- and over-replicated lists against a brute-force reference
+ * (with corrupt replicas among the random blocks), the stats, and
+ * 1,000,000 blocks added, looked up and removed in a shuffled order.
+ * Each test owns a manager created with SEED. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -366,6 +370,153 @@ static void test_retiring(void **state) {
     assert_false(block_manager_is_retiring(bm, 2));
     assert_int_equal(block_manager_over_replicated(bm, ids, 4), 1);
     assert_int_equal(ids[0], 5);
+}
+
+/* ---- corrupt replicas ------------------------------------------------------ */
+
+/* e's corrupt replicas, in order, are exactly ranks[0 .. n). */
+static void expect_corrupt(const block_manager *bm, uint64_t id, const int *ranks, int n) {
+    const block_entry *e = block_manager_get(bm, id);
+    assert_non_null(e);
+    assert_int_equal(e->ncorrupt, n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(e->replicas[e->nreplicas + i], ranks[i]);
+        assert_true(block_manager_is_corrupt(e, ranks[i]));
+        assert_false(has_replica(bm, id, ranks[i])); /* not among the good ones */
+    }
+}
+
+static void test_corrupt_mark(void **state) {
+    block_manager *bm = *state;
+    int r[] = {1, 2, 3, 4};
+    add_block(bm, 9, 3, 1, r, 4);
+    assert_int_equal(block_manager_mark_corrupt(bm, 8, 1), EMBER_ENOENT); /* unknown block */
+    assert_int_equal(block_manager_mark_corrupt(bm, 9, 7), EMBER_ENOENT); /* not a holder */
+    assert_int_equal(block_manager_mark_corrupt(bm, 9, 2), 0);
+    assert_int_equal(block_manager_mark_corrupt(bm, 9, 2), EMBER_EEXIST);
+    assert_int_equal(block_manager_mark_corrupt(bm, 9, 4), 0);
+    const block_entry *e = block_manager_get(bm, 9);
+    assert_int_equal(e->nreplicas, 2);
+    assert_int_equal(e->replicas[0], 1); /* the good keep their order */
+    assert_int_equal(e->replicas[1], 3);
+    const int c24[] = {2, 4};
+    expect_corrupt(bm, 9, c24, 2); /* in the order marked */
+    assert_int_equal(block_manager_counted(bm, e), 2);
+    assert_false(block_manager_is_corrupt(e, 1));
+
+    /* Reported again (BlockReceived or a block report): still corrupt. */
+    assert_int_equal(block_manager_add_replica(bm, 9, 2, 2000, 100), 0);
+    expect_corrupt(bm, 9, c24, 2);
+    assert_int_equal(block_manager_get(bm, 9)->nreplicas, 2);
+    /* A new good replica goes after the good ones, before the corrupt. */
+    assert_int_equal(block_manager_add_replica(bm, 9, 5, 2000, 100), 0);
+    e = block_manager_get(bm, 9);
+    assert_int_equal(e->nreplicas, 3);
+    assert_int_equal(e->replicas[2], 5);
+    expect_corrupt(bm, 9, c24, 2);
+    /* Deleted, then a good copy again on the same node: it counts. */
+    block_manager_remove_replica(bm, 9, 2);
+    const int c4[] = {4};
+    expect_corrupt(bm, 9, c4, 1);
+    assert_int_equal(block_manager_add_replica(bm, 9, 2, 2000, 100), 0);
+    assert_true(has_replica(bm, 9, 2));
+    assert_int_equal(block_manager_counted(bm, block_manager_get(bm, 9)), 4);
+    /* A stale report of the corrupt one drops it like a good one. */
+    assert_int_equal(block_manager_add_replica(bm, 9, 4, 2000, 99), EMBER_ESTATE);
+    expect_corrupt(bm, 9, NULL, 0);
+    assert_int_equal(block_manager_get(bm, 9)->nreplicas, 4);
+
+    /* Removing the block hands back every holder, the corrupt included. */
+    assert_int_equal(block_manager_mark_corrupt(bm, 9, 1), 0);
+    int holders[MAXR], nholders = 0;
+    assert_int_equal(block_manager_remove(bm, 9, holders, &nholders), 0);
+    assert_int_equal(nholders, 4);
+    assert_int_equal(holders[3], 1);
+}
+
+/* The good and the corrupt share the tracked maximum; a lost node, a new
+ * gen stamp and an unlisting report drop corrupt replicas too. */
+static void test_corrupt_drops(void **state) {
+    block_manager *bm = *state;
+    int r[MAXR];
+    for (int i = 0; i < MAXR; i++)
+        r[i] = 100 + i;
+    add_block(bm, 1, 3, 1, r, MAXR);
+    assert_int_equal(block_manager_mark_corrupt(bm, 1, 100), 0);
+    assert_int_equal(block_manager_add_replica(bm, 1, 500, 2000, 100), EMBER_ESTATE);
+    block_manager_remove_replica(bm, 1, 101);
+    assert_int_equal(block_manager_add_replica(bm, 1, 500, 2000, 100), 0);
+    assert_int_equal(block_manager_get(bm, 1)->nreplicas, MAXR - 1);
+
+    assert_int_equal(block_manager_node_lost(bm, 100), 1);
+    expect_corrupt(bm, 1, NULL, 0);
+
+    assert_int_equal(block_manager_mark_corrupt(bm, 1, 102), 0);
+    assert_int_equal(block_manager_reopen(bm, 1, 2001), 0);
+    const block_entry *e = block_manager_get(bm, 1);
+    assert_true(e->nreplicas == 0 && e->ncorrupt == 0);
+
+    int two[] = {7, 8};
+    add_block(bm, 2, 2, 1, two, 2);
+    assert_int_equal(block_manager_mark_corrupt(bm, 2, 7), 0);
+    uint64_t *invalid = NULL, id2 = 2, gs = 2000, len = 100;
+    size_t ninvalid = 0;
+    assert_false(block_manager_reported(bm, 7));
+    /* Still listed: stays corrupt (no resurrection). */
+    assert_int_equal(block_manager_process_report(bm, 7, &id2, &gs, &len, 1, &invalid, &ninvalid),
+                     0);
+    assert_int_equal(ninvalid, 0);
+    assert_true(block_manager_reported(bm, 7));
+    assert_false(block_manager_reported(bm, 8));
+    assert_false(block_manager_reported(bm, 1000));
+    const int c7[] = {7};
+    expect_corrupt(bm, 2, c7, 1);
+    assert_int_equal(block_manager_get(bm, 2)->nreplicas, 1);
+    /* No longer listed: gone from its disk, gone from the map. */
+    assert_int_equal(block_manager_process_report(bm, 7, NULL, NULL, NULL, 0, &invalid, &ninvalid),
+                     0);
+    expect_corrupt(bm, 2, NULL, 0);
+    assert_true(has_replica(bm, 2, 8));
+}
+
+/* Corrupt replicas count toward nothing: a block with only corrupt ones
+ * is corrupt (not missing) and among the most urgent under-replicated; a
+ * block whose good replicas reach its replication lists for deletion of
+ * its corrupt ones (retiring replicas not counted). */
+static void test_corrupt_lists_and_stats(void **state) {
+    block_manager *bm = *state;
+    int r[] = {1, 2, 3, 4};
+    add_block(bm, 10, 2, 1, r, 2); /* both corrupt below */
+    add_block(bm, 20, 2, 1, r, 0); /* missing */
+    add_block(bm, 30, 2, 1, r, 2); /* one corrupt: under */
+    add_block(bm, 40, 2, 1, r, 3); /* one corrupt: replicated, corrupt may go */
+    add_block(bm, 50, 2, 0, r, 2); /* under construction: in no list */
+    assert_int_equal(block_manager_mark_corrupt(bm, 10, 1), 0);
+    assert_int_equal(block_manager_mark_corrupt(bm, 10, 2), 0);
+    assert_int_equal(block_manager_mark_corrupt(bm, 30, 2), 0);
+    assert_int_equal(block_manager_mark_corrupt(bm, 40, 3), 0);
+    assert_int_equal(block_manager_mark_corrupt(bm, 50, 1), 0);
+    block_manager_stats st;
+    block_manager_get_stats(bm, &st);
+    assert_true(st.complete == 4 && st.missing == 1 && st.corrupt == 1);
+    assert_true(st.corrupt_replicas == 5 && st.under_replicated == 3 && st.over_replicated == 0);
+    uint64_t ids[8];
+    const uint64_t under[] = {10, 20, 30};
+    assert_int_equal(block_manager_under_replicated(bm, ids, 8), 3);
+    assert_memory_equal(ids, under, sizeof(under));
+    assert_int_equal(block_manager_corrupt_replicated(bm, ids, 8), 1);
+    assert_int_equal(ids[0], 40);
+    assert_int_equal(block_manager_corrupt_replicated(bm, ids, 0), 0);
+    /* A good copy arrives for 30: its corrupt one may go too. */
+    assert_int_equal(block_manager_add_replica(bm, 30, 4, 2000, 100), 0);
+    assert_int_equal(block_manager_corrupt_replicated(bm, ids, 8), 2);
+    assert_true(ids[0] == 30 && ids[1] == 40);
+    /* A retiring holder of 40 does not count: its corrupt one must stay. */
+    assert_int_equal(block_manager_set_retiring(bm, 1, 1), 0);
+    assert_int_equal(block_manager_corrupt_replicated(bm, ids, 8), 0);
+    assert_int_equal(block_manager_retiring_pending(bm, 1), 2); /* 30 and 40 */
+    block_manager_get_stats(bm, &st);
+    assert_true(st.under_replicated == 4 && st.corrupt == 1 && st.missing == 1);
 }
 
 static void test_remove_replica(void **state) {
@@ -827,7 +978,7 @@ static void test_lists_match_reference(void **state) {
     uint64_t(*over)[2] = malloc(N * sizeof(*over));
     uint64_t *ids = malloc((N + 1) * sizeof(*ids));
     assert_true(under && over && ids);
-    size_t nunder = 0, nover = 0;
+    size_t nunder = 0, nover = 0, ncorrupt = 0;
     int ranks[MAXR];
     for (int i = 0; i < MAXR; i++)
         ranks[i] = i;
@@ -838,6 +989,13 @@ static void test_lists_match_reference(void **state) {
         uint32_t rep = 1 + (uint32_t)(test_random(&s) % 5);
         int nrep = (int)(test_random(&s) % 8), complete = test_random(&s) % 4 != 0;
         add_block(bm, id, rep, complete, ranks, nrep);
+        /* A third of the blocks have some replicas corrupt: only the rest
+         * count. */
+        int bad = test_random(&s) % 3 == 0 ? (int)(test_random(&s) % (uint64_t)(nrep + 1)) : 0;
+        for (int k = 0; k < bad; k++)
+            assert_int_equal(block_manager_mark_corrupt(bm, id, ranks[k]), 0);
+        ncorrupt += (size_t)(complete && bad > 0 && bad == nrep);
+        nrep -= bad;
         if (complete && (uint32_t)nrep < rep) {
             under[nunder][0] = (uint64_t)nrep;
             under[nunder++][1] = id;
@@ -868,6 +1026,7 @@ static void test_lists_match_reference(void **state) {
     block_manager_stats st;
     block_manager_get_stats(bm, &st);
     assert_true(st.under_replicated == nunder && st.over_replicated == nover);
+    assert_true(ncorrupt > 10 && st.corrupt == ncorrupt);
     free(under);
     free(over);
     free(ids);
@@ -962,6 +1121,9 @@ int main(void) {
         TEST(test_reopen_and_recover),
         TEST(test_update_pipeline),
         TEST(test_retiring),
+        TEST(test_corrupt_mark),
+        TEST(test_corrupt_drops),
+        TEST(test_corrupt_lists_and_stats),
         TEST(test_remove_replica),
         TEST(test_node_lost),
         TEST(test_process_report),

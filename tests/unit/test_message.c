@@ -391,6 +391,65 @@ static void test_incremental_block_report(void **state) {
     expect_bad_rank(&msg);
 }
 
+/* dfsadmin -recommission is DecommissionRequest.recommission; fsck asks
+ * for corrupt replicas (include_corrupt) and gets them flagged. */
+static void test_decommission_and_corrupt_fields(void **state) {
+    (void)state;
+    DecommissionRequest dc = DECOMMISSION_REQUEST__INIT;
+    dc.rank = 3;
+    dc.recommission = 1;
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_DECOMMISSION;
+    msg.decommission = &dc;
+    ClientMessage *out = round_trip_client(&msg);
+    assert_int_equal(out->decommission->rank, 3);
+    assert_true(out->decommission->recommission);
+    client_message__free_unpacked(out, NULL);
+    msg.decommission = NULL;
+    expect_bad_client(&msg);
+
+    GetBlockLocationsRequest gl = GET_BLOCK_LOCATIONS_REQUEST__INIT;
+    gl.path = "/in.bin";
+    gl.length = UINT64_MAX;
+    gl.include_corrupt = 1;
+    msg.body_case = CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS;
+    msg.get_block_locations = &gl;
+    out = round_trip_client(&msg);
+    assert_true(out->get_block_locations->include_corrupt);
+    client_message__free_unpacked(out, NULL);
+    gl.path = "";
+    expect_bad_client(&msg);
+
+    DatanodeLocation good = DATANODE_LOCATION__INIT, bad = DATANODE_LOCATION__INIT;
+    good.rank = 1;
+    good.host = "127.0.0.1";
+    good.port = 40001;
+    bad = good;
+    bad.rank = 2;
+    bad.corrupt = 1;
+    DatanodeLocation *locs[2] = {&good, &bad};
+    LocatedBlock lb = LOCATED_BLOCK__INIT;
+    lb.block_id = 1073741825;
+    lb.gen_stamp = 1001;
+    lb.length = 512;
+    lb.n_locations = 2;
+    lb.locations = locs;
+    lb.corrupt = 1;
+    LocatedBlock *lbs[1] = {&lb};
+    DfsResult res = DFS_RESULT__INIT;
+    res.n_blocks = 1;
+    res.blocks = lbs;
+    msg.body_case = CLIENT_MESSAGE__BODY_DFS_RESULT;
+    msg.dfs_result = &res;
+    out = round_trip_client(&msg);
+    assert_true(out->dfs_result->blocks[0]->corrupt);
+    assert_false(out->dfs_result->blocks[0]->locations[0]->corrupt);
+    assert_true(out->dfs_result->blocks[0]->locations[1]->corrupt);
+    client_message__free_unpacked(out, NULL);
+    bad.port = 0; /* a flagged location is checked like any other */
+    expect_bad_client(&msg);
+}
+
 static void test_client_report(void **state) {
     (void)state;
     ReportRequest req = REPORT_REQUEST__INIT;
@@ -838,6 +897,7 @@ int main(void) {
         cmocka_unit_test(test_client_error),
         cmocka_unit_test(test_pipeline_recovery_fields),
         cmocka_unit_test(test_incremental_block_report),
+        cmocka_unit_test(test_decommission_and_corrupt_fields),
         cmocka_unit_test(test_client_report),
         cmocka_unit_test(test_client_status_and_stop),
         cmocka_unit_test(test_garbage),
