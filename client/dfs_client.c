@@ -2,11 +2,30 @@
  *
  * Each call builds one request of proto/dfs.proto, sends it on the
  * handle's connection and turns the DfsResult (or ErrorResponse) into
- * plain C values; no protobuf type escapes this file. */
+ * plain C values; no protobuf type escapes this file.
+ *
+ * The renewer thread (HDFS's LeaseRenewer, plus the heartbeats HDFS's
+ * DataStreamer sends): one per handle, started by the handle's first
+ * writer (dfs_writer_opened()) and stopped and joined by
+ * ember_dfs_close().  It sleeps on dfs->wake until the next thing is due
+ * and, while any writer of the handle is open, renews the handle's lease
+ * every lease_renew_ms (RenewLeaseRequest; a failure is retried after at
+ * most DFS_RENEW_RETRY_MS) and has each writer send a heartbeat packet
+ * down a pipeline silent for half the datanodes' socket timeout
+ * (dfs_writer_heartbeat() in dfs_stream.c).  With no writer open it waits
+ * for one.  Locks and what they guard: see dfs_internal.h.
+ *
+ * Known limit: one thread does both, so heartbeats wait while a renewal
+ * waits for the namenode (for its answer, or for the connection while
+ * the application's own call holds it): a namenode slower than half the
+ * datanodes' socket timeout can let an idle pipeline time out, which the
+ * writer's next call then recovers (HDFS sends heartbeats from each
+ * stream's own DataStreamer thread). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <unistd.h>
 
@@ -16,6 +35,7 @@
 #include "ember/dfs.h"
 #include "dfs_internal.h"
 
+#define DFS_RENEW_RETRY_MS 1000 /* a failed renewal is tried again this soon */
 
 int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t errlen) {
     ember_dfs *dfs = calloc(1, sizeof(*dfs));
@@ -27,27 +47,63 @@ int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t er
                  ((uint32_t)getpid() << 16) ^ (uint32_t)(uintptr_t)dfs;
     snprintf(dfs->client_name, sizeof(dfs->client_name), "DFSClient_NONMAPREDUCE_%u_%ld",
              r & 0x7fffffff, (long)getpid());
-    int rc = ember_client_connect(run_dir, DFS_TIMEOUT_MS, &dfs->client, err, errlen);
-    if (rc != EMBER_OK) {
-        free(dfs);
-        return rc;
-    }
+    /* The renewer waits on the monotonic clock, as every deadline here. */
+    pthread_condattr_t attr;
+    int locks = 0, rc = EMBER_ENOMEM, cond_rc;
+    if (pthread_mutex_init(&dfs->call_lock, NULL) != 0)
+        goto fail;
+    locks++;
+    if (pthread_mutex_init(&dfs->lock, NULL) != 0)
+        goto fail;
+    locks++;
+    if (pthread_condattr_init(&attr) != 0)
+        goto fail;
+    cond_rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (cond_rc == 0)
+        cond_rc = pthread_cond_init(&dfs->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (cond_rc != 0)
+        goto fail;
+    locks++;
+    rc = ember_client_connect(run_dir, DFS_TIMEOUT_MS, &dfs->client, err, errlen);
+    if (rc != EMBER_OK)
+        goto fail;
     *out = dfs;
     return EMBER_OK;
+fail:
+    if (rc == EMBER_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    if (locks > 2)
+        pthread_cond_destroy(&dfs->wake);
+    if (locks > 1)
+        pthread_mutex_destroy(&dfs->lock);
+    if (locks > 0)
+        pthread_mutex_destroy(&dfs->call_lock);
+    free(dfs);
+    return rc;
 }
 
 void ember_dfs_close(ember_dfs *dfs) {
     if (dfs == NULL)
         return;
+    pthread_mutex_lock(&dfs->lock);
+    int running = dfs->renewer_running;
+    dfs->renewer_stop = 1;
+    pthread_cond_broadcast(&dfs->wake);
+    pthread_mutex_unlock(&dfs->lock);
+    if (running)
+        pthread_join(dfs->renewer, NULL);
     ember_client_close(dfs->client);
+    free(dfs->writers);
+    pthread_cond_destroy(&dfs->wake);
+    pthread_mutex_destroy(&dfs->lock);
+    pthread_mutex_destroy(&dfs->call_lock);
     free(dfs);
 }
 
 const char *ember_dfs_last_error(const ember_dfs *dfs) { return dfs->error; }
 const char *ember_dfs_last_warning(const ember_dfs *dfs) { return dfs->warning; }
 
-/* Sends req and returns its DfsResult in *out (the caller frees the
- * envelope *env with client_message__free_unpacked). */
 void dfs_set_error(ember_dfs *dfs, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -55,27 +111,42 @@ void dfs_set_error(ember_dfs *dfs, const char *fmt, ...) {
     va_end(ap);
 }
 
-int dfs_call(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult **out) {
-    dfs->error[0] = '\0';
-    dfs->warning[0] = '\0';
+/* Sends req and returns the answer's DfsResult in *out, the envelope in
+ * *env (the caller frees it with client_message__free_unpacked), holding
+ * call_lock for the exchange; a failure's message goes to err.  Either
+ * thread's. */
+static int dfs_exchange(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult **out,
+                        char *err, size_t errlen, char *warning, size_t warnlen) {
     ClientMessage *resp;
-    int rc = ember_client_call(dfs->client, req, &resp, dfs->error, sizeof(dfs->error));
+    pthread_mutex_lock(&dfs->call_lock);
+    int rc = ember_client_call(dfs->client, req, &resp, err, errlen);
+    pthread_mutex_unlock(&dfs->call_lock);
     if (rc != EMBER_OK)
         return rc;
     if (resp->body_case != CLIENT_MESSAGE__BODY_DFS_RESULT) {
         client_message__free_unpacked(resp, NULL);
-        snprintf(dfs->error, sizeof(dfs->error), "unexpected answer from the namenode");
+        snprintf(err, errlen, "unexpected answer from the namenode");
         return EMBER_EPROTO;
     }
-    snprintf(dfs->warning, sizeof(dfs->warning), "%s", resp->dfs_result->warning);
+    if (warning != NULL)
+        snprintf(warning, warnlen, "%s", resp->dfs_result->warning);
     *env = resp;
     *out = resp->dfs_result;
     return EMBER_OK;
 }
 
+int dfs_call(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult **out) {
+    dfs->error[0] = '\0';
+    dfs->warning[0] = '\0';
+    return dfs_exchange(dfs, req, env, out, dfs->error, sizeof(dfs->error), dfs->warning,
+                        sizeof(dfs->warning));
+}
+
 const char *ember_dfs_client_name(const ember_dfs *dfs) { return dfs->client_name; }
 
-int ember_dfs_renew_lease(ember_dfs *dfs) {
+/* RenewLeaseRequest for the handle's client name; err gets a failure's
+ * message.  Either thread's. */
+static int dfs_renew(ember_dfs *dfs, char *err, size_t errlen, char *warning, size_t warnlen) {
     RenewLeaseRequest m = RENEW_LEASE_REQUEST__INIT;
     m.client_name = dfs->client_name;
     ClientMessage req = CLIENT_MESSAGE__INIT;
@@ -83,30 +154,119 @@ int ember_dfs_renew_lease(ember_dfs *dfs) {
     req.renew_lease = &m;
     ClientMessage *env;
     DfsResult *res;
-    int rc = dfs_call(dfs, &req, &env, &res);
+    int rc = dfs_exchange(dfs, &req, &env, &res, err, errlen, warning, warnlen);
     if (rc != EMBER_OK)
         return rc;
     client_message__free_unpacked(env, NULL);
-    dfs->lease_renewed_ms = clock_monotonic_ms();
+    pthread_mutex_lock(&dfs->lock);
+    if (dfs->lease_renew_ms > 0)
+        dfs->lease_next_ms = clock_monotonic_ms() + dfs->lease_renew_ms;
+    pthread_mutex_unlock(&dfs->lock);
     return EMBER_OK;
 }
 
-void dfs_lease_opened(ember_dfs *dfs, int64_t renew_ms) {
-    if (renew_ms <= 0)
-        return;
-    if (dfs->lease_renew_ms == 0 || renew_ms < dfs->lease_renew_ms)
-        dfs->lease_renew_ms = renew_ms;
-    dfs->lease_renewed_ms = clock_monotonic_ms();
+int ember_dfs_renew_lease(ember_dfs *dfs) {
+    dfs->error[0] = '\0';
+    dfs->warning[0] = '\0';
+    return dfs_renew(dfs, dfs->error, sizeof(dfs->error), dfs->warning, sizeof(dfs->warning));
 }
 
-void dfs_lease_maybe_renew(ember_dfs *dfs) {
-    if (dfs->lease_renew_ms > 0 &&
-        clock_monotonic_ms() - dfs->lease_renewed_ms >= dfs->lease_renew_ms) {
-        char saved[sizeof(dfs->error)];
-        memcpy(saved, dfs->error, sizeof(saved));
-        ember_dfs_renew_lease(dfs);
-        memcpy(dfs->error, saved, sizeof(saved));
+/* The renewer's wait, with dfs->lock held: until monotonic time `until'
+ * (INT64_MAX: until signalled), or dfs->wake. */
+static void dfs_renewer_wait(ember_dfs *dfs, int64_t until) {
+    if (until == INT64_MAX) {
+        pthread_cond_wait(&dfs->wake, &dfs->lock);
+        return;
     }
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000),
+                          .tv_nsec = (long)(until % 1000) * 1000000};
+    pthread_cond_timedwait(&dfs->wake, &dfs->lock, &ts);
+}
+
+/* The renewer thread (see the file comment). */
+static void *dfs_renewer_main(void *arg) {
+    ember_dfs *dfs = arg;
+    pthread_mutex_lock(&dfs->lock);
+    while (!dfs->renewer_stop) {
+        int64_t now = clock_monotonic_ms();
+        int64_t next = INT64_MAX;
+        if (dfs->nwriters > 0 && dfs->lease_renew_ms > 0) {
+            if (now >= dfs->lease_next_ms) {
+                /* Not under dfs->lock: a slow namenode must not hold up a
+                 * stream's close.  The messages are nobody's business. */
+                int64_t retry = dfs->lease_renew_ms < DFS_RENEW_RETRY_MS ? dfs->lease_renew_ms
+                                                                         : DFS_RENEW_RETRY_MS;
+                pthread_mutex_unlock(&dfs->lock);
+                char err[256];
+                int rc = dfs_renew(dfs, err, sizeof(err), NULL, 0);
+                pthread_mutex_lock(&dfs->lock);
+                if (rc != EMBER_OK)
+                    dfs->lease_next_ms = clock_monotonic_ms() + retry;
+                continue; /* the writers may have changed meanwhile */
+            }
+            next = dfs->lease_next_ms;
+        }
+        for (size_t i = 0; i < dfs->nwriters; i++) {
+            int64_t t = dfs_writer_heartbeat(dfs->writers[i], now);
+            if (t < next)
+                next = t;
+        }
+        dfs_renewer_wait(dfs, next);
+    }
+    pthread_mutex_unlock(&dfs->lock);
+    return NULL;
+}
+
+int dfs_writer_opened(ember_dfs *dfs, ember_dfs_file *f, int64_t renew_ms) {
+    int rc = EMBER_OK;
+    pthread_mutex_lock(&dfs->lock);
+    if (dfs->nwriters == dfs->writers_cap) {
+        size_t ncap = dfs->writers_cap ? dfs->writers_cap * 2 : 8;
+        ember_dfs_file **grown = realloc(dfs->writers, ncap * sizeof(*grown));
+        if (grown == NULL) {
+            rc = EMBER_ENOMEM;
+            dfs_set_error(dfs, "out of memory");
+            goto out;
+        }
+        dfs->writers = grown;
+        dfs->writers_cap = ncap;
+    }
+    if (!dfs->renewer_running) {
+        if (pthread_create(&dfs->renewer, NULL, dfs_renewer_main, dfs) != 0) {
+            rc = EMBER_EIO;
+            dfs_set_error(dfs, "cannot start the lease renewer thread");
+            goto out;
+        }
+        dfs->renewer_running = 1;
+    }
+    dfs->writers[dfs->nwriters++] = f;
+    if (renew_ms > 0) {
+        /* The create or append just renewed the lease on the namenode. */
+        if (dfs->lease_renew_ms == 0 || renew_ms < dfs->lease_renew_ms)
+            dfs->lease_renew_ms = renew_ms;
+        dfs->lease_next_ms = clock_monotonic_ms() + dfs->lease_renew_ms;
+    }
+    pthread_cond_broadcast(&dfs->wake);
+out:
+    pthread_mutex_unlock(&dfs->lock);
+    return rc;
+}
+
+void dfs_renewer_wake(ember_dfs *dfs) {
+    pthread_mutex_lock(&dfs->lock);
+    pthread_cond_broadcast(&dfs->wake);
+    pthread_mutex_unlock(&dfs->lock);
+}
+
+void dfs_writer_closed(ember_dfs *dfs, ember_dfs_file *f) {
+    pthread_mutex_lock(&dfs->lock);
+    for (size_t i = 0; i < dfs->nwriters; i++) {
+        if (dfs->writers[i] == f) {
+            dfs->writers[i] = dfs->writers[--dfs->nwriters];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&dfs->lock);
 }
 
 int ember_dfs_recover_lease(ember_dfs *dfs, const char *path, int *closed) {

@@ -1,10 +1,38 @@
 /* dfs_internal.h -- what the client library's files share (not public).
  *
- * dfs_client.c has the namespace calls, dfs_stream.c the file streams;
- * both send their requests through dfs_call().  dfs_short_circuit.c serves
- * the streams' reads of replicas on this host. */
+ * dfs_client.c has the namespace calls, the handle and its renewer
+ * thread, dfs_stream.c the file streams; both send their requests through
+ * dfs_call().  dfs_short_circuit.c serves the streams' reads of replicas
+ * on this host.
+ *
+ * Threads.  The application uses a handle, and each of its streams, from
+ * one thread at a time.  The library adds one thread per handle, the
+ * renewer (HDFS's LeaseRenewer and the heartbeats of its DataStreamer),
+ * started with the handle's first writer and stopped by ember_dfs_close().
+ * What the two threads share, and what guards it:
+ *   dfs->call_lock   the namenode connection (dfs->client): one request
+ *                    and its answer at a time, whoever sends it
+ *   dfs->lock        the renewer's bookkeeping: the open writers, the
+ *                    lease timing, the stop flag (dfs->wake signals it)
+ *   f->lock          a writer stream's state and its data connection: the
+ *                    application holds it for the whole of each writer
+ *                    call (write, hflush, hsync, close); the renewer only
+ *                    tries it (pthread_mutex_trylock), so a stream in use
+ *                    is skipped -- its own thread is talking to the
+ *                    pipeline -- and looked at again a little later
+ * Order: the application may take dfs->lock while it holds its stream's
+ * lock (to wake the renewer when a block opens); the renewer, holding
+ * dfs->lock, only ever tries a stream's lock, so no thread waits for a
+ * stream lock while holding dfs->lock and the two cannot deadlock.
+ * call_lock is a leaf: taken last, held for one exchange with the
+ * namenode and nothing else; the renewer drops dfs->lock before it calls
+ * the namenode, so a slow answer never holds up a stream's close.  The
+ * renewer never writes dfs->error or dfs->warning: they belong to the
+ * application's calls. */
 #ifndef EMBER_DFS_INTERNAL_H
 #define EMBER_DFS_INTERNAL_H
+
+#include <pthread.h>
 
 #include "client.pb-c.h"
 #include "ember/client.h"
@@ -13,28 +41,55 @@
 #define DFS_TIMEOUT_MS 60000
 
 struct ember_dfs {
-    ember_client *client;
+    ember_client *client; /* the namenode connection, used under call_lock */
+    pthread_mutex_t call_lock;
     char run_dir[4096];
     char error[4200];
     char warning[256];
     int no_short_circuit;     /* ember_dfs_set_short_circuit(dfs, 0): TCP reads only */
     char client_name[96];     /* the lease holder name of this handle's writers */
+
+    /* The renewer and what it looks after, under lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;      /* a writer registered, or stop (CLOCK_MONOTONIC waits) */
+    pthread_t renewer;
+    int renewer_running;      /* started: ember_dfs_close() stops and joins it */
+    int renewer_stop;
+    ember_dfs_file **writers; /* the open writers (dfs_writer_opened()), malloc'd */
+    size_t nwriters, writers_cap;
     int64_t lease_renew_ms;   /* 0 until a file is opened for writing */
-    int64_t lease_renewed_ms; /* monotonic */
+    int64_t lease_next_ms;    /* monotonic: when the renewer renews next */
 };
 
 /* Sends req on dfs's connection and returns the DfsResult in *out; the
  * caller frees the envelope *env with client_message__free_unpacked().
- * On failure the message is in dfs->error. */
+ * On failure the message is in dfs->error.  For the application's
+ * thread (it writes dfs->error and dfs->warning). */
 int dfs_call(ember_dfs *dfs, ClientMessage *req, ClientMessage **env, DfsResult **out);
 
-/* Renews the handle's lease when a writer opened through it is due
- * (DfsResult.lease_renew_ms); best effort, the next call reports a broken
- * connection. */
-void dfs_lease_maybe_renew(ember_dfs *dfs);
+/* A writer stream f was opened through dfs (create for writing, append):
+ * the renewer (started now if it is not running) renews the handle's
+ * lease every renew_ms (the namenode's DfsResult.lease_renew_ms; the
+ * smallest any writer was given; 0: no renewal) and sends f's heartbeats
+ * (dfs_writer_heartbeat()) until dfs_writer_closed().  0, or EMBER_ENOMEM
+ * or EMBER_EIO (no thread) with dfs->error set: f is then not
+ * registered. */
+int dfs_writer_opened(ember_dfs *dfs, ember_dfs_file *f, int64_t renew_ms);
 
-/* A writer was opened: the namenode asked for a renewal every renew_ms. */
-void dfs_lease_opened(ember_dfs *dfs, int64_t renew_ms);
+/* f is about to be freed: the renewer forgets it (waiting, if it is
+ * looking at f, until it is done).  The caller does not hold f->lock. */
+void dfs_writer_closed(ember_dfs *dfs, ember_dfs_file *f);
+
+/* A writer of dfs opened a block: the renewer recomputes when it must
+ * next wake (it may have been waiting for nothing in particular). */
+void dfs_renewer_wake(ember_dfs *dfs);
+
+/* The renewer's look at writer f at monotonic time now, with dfs->lock
+ * held (dfs_stream.c): when f's pipeline has carried nothing for half the
+ * datanodes' socket timeout, a heartbeat packet goes down it.  Returns
+ * when f wants to be looked at again (INT64_MAX: not before something
+ * changes). */
+int64_t dfs_writer_heartbeat(ember_dfs_file *f, int64_t now);
 
 /* Records a failure message for ember_dfs_last_error(). */
 void dfs_set_error(ember_dfs *dfs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

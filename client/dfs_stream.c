@@ -1,5 +1,7 @@
 /* dfs_stream.c -- file streams of the client library (see include/ember/dfs.h):
- * HDFS's DFSOutputStream and DFSInputStream, without their threads.
+ * HDFS's DFSOutputStream and DFSInputStream.  The application's thread
+ * does the work; the handle's renewer thread (dfs_client.c) only sends
+ * heartbeats down idle pipelines (see Heartbeats below).
  *
  * Writer.  ember_dfs_create() creates the file under construction
  * (CreateRequest.for_write) and learns its block size from the answer.
@@ -34,9 +36,11 @@
  * twice.  A node failing meanwhile is dropped the same way.  The stream
  * fails when no node is left, when the namenode refuses, or on the sixth
  * failure of one block (STREAM_MAX_RECOVERIES, HDFS's 5 retries).  A
- * DataError EMBER_ETIMEDOUT -- the datanodes gave up on a writer that did
- * not write for dfs.datanode.socket.timeout -- blames no node: the same
- * nodes are reconnected, and it does not count.  A failure while a block
+ * DataError EMBER_ETIMEDOUT -- the datanodes gave up on a writer that
+ * sent nothing for dfs.datanode.socket.timeout (no heartbeats) -- blames
+ * no node: the same nodes are reconnected, and it does not count.  A
+ * heartbeat that could not be sent is a lost connection as well.  A
+ * failure while a block
  * is set up (the first datanode unreachable) is recovered the same way,
  * from nothing acknowledged: the nodes left start the block.
  *
@@ -46,8 +50,33 @@
  * CRC32C of each 512 bytes of data.  Offsets are multiples of 512 except
  * in the one packet after an hflush that ended mid-chunk: that packet
  * continues the partial chunk and ends on the next chunk boundary, after
- * which packets are aligned again.  The only empty packet is the last one
- * of a block when an hflush had already sent all its bytes.
+ * which packets are aligned again.  The only empty packets are the last
+ * one of a block when an hflush had already sent all its bytes, and an
+ * hsync's sync packet in the same case.
+ *
+ * hsync (ember_dfs_hsync) is hflush with the sync flag on the packet that
+ * carries what is buffered (an empty one when nothing is): each datanode
+ * fsyncs the replica's data and meta before acking it, so its ack means
+ * the block's bytes so far are on every node's disk.  The flag stays with
+ * the packet in the ring, so a recovery sends it again with it.
+ *
+ * Heartbeats (HDFS's DataStreamer heartbeat packets).  When the namenode
+ * gave the datanodes' socket timeout (DfsResult.socket_timeout_ms),
+ * heartbeat_ms is half of it, and the handle's renewer thread calls
+ * dfs_writer_heartbeat() for every open writer: a WRITER_BLOCK stream
+ * whose connection got no frame (request, packet, heartbeat) for
+ * heartbeat_ms gets a Packet with heartbeat set, no data, the seqno and
+ * offset of the next data packet, which the datanodes forward and ack in
+ * order with the data (proto/datatransfer.proto).  It is not a packet of
+ * the ring: its ack (PacketAck.heartbeat) is checked -- it must come
+ * right after the acks of the data packets sent before it, so its seqno
+ * is the count acknowledged -- and skipped.  The renewer only tries the
+ * stream's lock: a stream in a call is talking to its pipeline anyway.
+ * A heartbeat that cannot be sent is not the renewer's to handle: it
+ * records heartbeat_rc, and the next writer call treats the connection as
+ * lost (first reading what the datanode said before) and recovers.
+ * Opening a block wakes the renewer, which waits for nothing while every
+ * stream is idle.
  *
  * Writer states (stream_state), transitions only in the named functions:
  *   WRITER_IDLE  -> WRITER_BLOCK   writer_open_block: a packet is ready
@@ -85,23 +114,29 @@
  * replicas move to the new stamp.
  *
  * Leases.  Writers name the handle's client (dfs->client_name) to the
- * namenode, and write, hflush and close renew its lease every
- * lease_renew_ms the namenode gave (dfs_lease_maybe_renew).
+ * namenode; create and append register the stream with the handle's
+ * renewer (writer_opened()), which renews the lease every lease_renew_ms
+ * the namenode gave while the stream is open, and close unregisters it
+ * (stream_free()).
+ *
+ * Threads.  One application thread at a time per stream; every writer
+ * call (write, hflush, hsync, close) holds f->lock throughout, as the
+ * renewer does while it sends a heartbeat (dfs_internal.h has the locking
+ * of the handle).  Readers are never seen by the renewer.  A stream
+ * shares its handle's namenode connection.
  *
  * Known limits: a pipeline is never refilled -- it goes on with the nodes
  * left (HDFS can add a replacement datanode, dfs.client.block.write.
  * replace-datanode-on-failure), and the redundancy monitor copies the
- * block once it is complete; no heartbeat packets (HDFS's come from a
- * thread): a writer silent for more than twice dfs.datanode.socket.timeout
- * finds its first datanode's connection gone without the DataError that
- * says why, and drops that node as failed; a failed writer's file stays
- * open until lease recovery closes it; block locations and
+ * block once it is complete; without the socket timeout in the create or
+ * append answer (an older namenode) no heartbeats go out, and a writer
+ * silent for dfs.datanode.socket.timeout has its pipeline dropped by the
+ * datanodes (reconnected at its next write, no node blamed; silent for
+ * twice that, the first node is dropped as failed); a failed writer's
+ * file stays open until lease recovery closes it; block locations and
  * tokens are fetched once at open, so a reader whose every replica of a
- * block failed (or whose tokens expired) does not ask the namenode again;
- * no lease renewal while the program does not call the library.
- * Single-threaded: one stream is used
- * by one thread at a time, and it shares its handle's namenode
- * connection. */
+ * block failed (or whose tokens expired) does not ask the namenode
+ * again. */
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
@@ -147,6 +182,7 @@ typedef struct {
     size_t len;
     uint64_t offset; /* in the block */
     int last;
+    int sync; /* hsync: every datanode fsyncs the replica before acking it */
     size_t ncrcs;
     uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
 } unacked_packet;
@@ -173,6 +209,8 @@ typedef struct {
 struct ember_dfs_file {
     ember_dfs *dfs;
     char *path; /* malloc'd */
+    pthread_mutex_t lock; /* a writer's state and connection: held by each writer call, and
+                           * by the renewer's heartbeat (see dfs_internal.h) */
     stream_state state;
     uint64_t length; /* reader: the file's; writer: bytes accepted so far */
 
@@ -209,6 +247,13 @@ struct ember_dfs_file {
     const LocatedBlock *append_block; /* WRITER_IDLE after append: the last block,
                                        * continued by the first packet; NULL after */
     uint64_t append_gen_stamp; /* ... the gen stamp its replicas carry */
+    int registered;            /* known to the renewer (dfs_writer_opened()) */
+    int64_t heartbeat_ms;      /* half the datanodes' socket timeout (0: no heartbeats); set
+                                * before registration, never changed: read without the lock */
+    int64_t last_sent_ms;      /* WRITER_BLOCK: when the pipeline last got a frame (monotonic) */
+    uint64_t heartbeats;       /* WRITER_BLOCK: heartbeat packets sent and not acknowledged */
+    int heartbeat_rc;          /* WRITER_BLOCK: a heartbeat's send failed (the connection may
+                                * hold part of a frame): the next writer call recovers */
 
     /* reader */
     ClientMessage *env; /* the GetBlockLocations answer, which blocks point into */
@@ -268,11 +313,17 @@ static ember_dfs_file *stream_new(ember_dfs *dfs, const char *path, stream_state
     f->seq.fd = -1;
     f->seq.block = SIZE_MAX;
     f->path = strdup(path);
+    if (f->path != NULL && pthread_mutex_init(&f->lock, NULL) != 0) {
+        free(f->path);
+        f->path = NULL;
+    }
     if (state != STREAM_READER) {
         f->buf = malloc(MESSAGE_PACKET_MAX);
         f->unacked = calloc(STREAM_WINDOW, sizeof(*f->unacked));
     }
     if (f->path == NULL || (state != STREAM_READER && (f->buf == NULL || f->unacked == NULL))) {
+        if (f->path != NULL)
+            pthread_mutex_destroy(&f->lock);
         free(f->path);
         free(f->buf);
         free(f->unacked);
@@ -285,8 +336,13 @@ static ember_dfs_file *stream_new(ember_dfs *dfs, const char *path, stream_state
 static void block_reader_disconnect(block_reader *r);
 static void block_reader_reset(block_reader *r);
 
-/* Frees f and everything it holds; closes its connections. */
+/* Frees f and everything it holds; closes its connections.  A writer
+ * leaves the renewer first (dfs_writer_closed()): the caller must not
+ * hold f->lock. */
 static void stream_free(ember_dfs_file *f) {
+    if (f->registered)
+        dfs_writer_closed(f->dfs, f);
+    pthread_mutex_destroy(&f->lock);
     if (f->fd >= 0)
         close(f->fd);
     frame_reader_destroy(f->frames);
@@ -322,28 +378,35 @@ static size_t stream_chunk_crcs(const uint8_t *data, size_t len, uint32_t *crcs)
     return n;
 }
 
-/* Encodes msg as a frame and writes it to fd before a DFS_TIMEOUT_MS
- * deadline. */
-static int stream_send(int fd, const DataMessage *msg) {
+/* Encodes msg as a frame and writes it to fd before deadline_ms
+ * (monotonic).  A failure may leave part of the frame sent. */
+static int stream_send_until(int fd, const DataMessage *msg, int64_t deadline_ms) {
     uint8_t *buf;
     size_t len;
     int rc = message_encode_data(msg, FRAME_MAX_DEFAULT, &buf, &len);
     if (rc != EMBER_OK)
         return rc;
-    rc = socket_write_all(fd, buf, len, clock_monotonic_ms() + DFS_TIMEOUT_MS);
+    rc = socket_write_all(fd, buf, len, deadline_ms);
     free(buf);
     return rc;
 }
 
+/* stream_send_until() with a DFS_TIMEOUT_MS deadline. */
+static int stream_send(int fd, const DataMessage *msg) {
+    return stream_send_until(fd, msg, clock_monotonic_ms() + DFS_TIMEOUT_MS);
+}
+
 /* ---- writer --------------------------------------------------------------- */
 
-/* Closes the pipeline connection, if any. */
+/* Closes the pipeline connection, if any; its heartbeats go with it. */
 static void writer_disconnect(ember_dfs_file *f) {
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
     frame_reader_destroy(f->frames);
     f->frames = NULL;
+    f->heartbeats = 0;
+    f->heartbeat_rc = 0;
 }
 
 /* Any writer state -> WRITER_FAILED: records rc and the message (also as
@@ -424,11 +487,14 @@ static int writer_usable(ember_dfs_file *f) {
 }
 
 /* Handles one frame from the pipeline: the next PacketAck (its packet is
- * then forgotten), or anything else, which fails the pipeline: a failed
- * ack blames the node it names; a DataError EMBER_ETIMEDOUT, the first
- * datanode giving up on this writer's silence (a program that did not
- * write for dfs.datanode.socket.timeout), no one; the rest the first
- * datanode. */
+ * then forgotten), the ack of the oldest heartbeat in flight (skipped: it
+ * acknowledges no data), or anything else, which fails the pipeline: a
+ * failed ack blames the node it names, whatever its seqno; a DataError
+ * EMBER_ETIMEDOUT, the first datanode giving up on this writer's silence
+ * (a pipeline without heartbeats, silent for dfs.datanode.socket.timeout),
+ * no one; the rest the first datanode.  A heartbeat's ack must come
+ * exactly after the data packets sent before it: its seqno is then the
+ * count acknowledged. */
 static int writer_handle_frame(ember_dfs_file *f, const uint8_t *payload, size_t len) {
     DataMessage *msg;
     if (message_decode_data(payload, len, &msg) != EMBER_OK)
@@ -445,16 +511,20 @@ static int writer_handle_frame(ember_dfs_file *f, const uint8_t *payload, size_t
     } else if (msg->body_case != DATA_MESSAGE__BODY_ACK) {
         rc = writer_pipeline_failed(f, 0, "unexpected message from datanode rank %u",
                                     f->nodes[0].rank);
-    } else if (msg->ack->seqno != f->acked || f->acked >= f->next_seqno) {
-        rc = writer_pipeline_failed(f, 0,
-                                    "datanode rank %u acknowledged packet %llu out of order",
-                                    f->nodes[0].rank, (unsigned long long)msg->ack->seqno);
     } else if (!msg->ack->ok) {
         size_t bad = writer_node_index(f, msg->ack->failed_rank);
         if (msg->ack->message[0] != '\0')
             rc = writer_pipeline_failed(f, bad, "%s", msg->ack->message);
         else
             rc = writer_pipeline_failed(f, bad, "datanode rank %u failed", f->nodes[bad].rank);
+    } else if (msg->ack->heartbeat ? f->heartbeats == 0 || msg->ack->seqno != f->acked
+                                   : msg->ack->seqno != f->acked || f->acked >= f->next_seqno) {
+        rc = writer_pipeline_failed(f, 0,
+                                    "datanode rank %u acknowledged %spacket %llu out of order",
+                                    f->nodes[0].rank, msg->ack->heartbeat ? "heartbeat " : "",
+                                    (unsigned long long)msg->ack->seqno);
+    } else if (msg->ack->heartbeat) {
+        f->heartbeats--;
     } else {
         f->acked_pos += f->unacked[f->unacked_head].len;
         f->unacked_head = (f->unacked_head + 1) % STREAM_WINDOW;
@@ -467,8 +537,16 @@ static int writer_handle_frame(ember_dfs_file *f, const uint8_t *payload, size_t
 /* Takes acks until at most max_unacked packets are unacknowledged, each
  * within DFS_TIMEOUT_MS, then whatever else has already arrived, without
  * blocking (max_unacked UINT64_MAX: only that).  0, or
- * STREAM_PIPELINE_FAILED. */
+ * STREAM_PIPELINE_FAILED -- at once when a heartbeat's send failed. */
 static int writer_take_acks(ember_dfs_file *f, uint64_t max_unacked) {
+    if (f->heartbeat_rc != EMBER_OK) {
+        /* The renewer could not send a heartbeat: the connection is not
+         * usable.  The datanode may have said why before: take that. */
+        int lost = f->heartbeat_rc;
+        f->heartbeat_rc = EMBER_OK;
+        int said = lost != EMBER_ETIMEDOUT ? writer_take_acks(f, UINT64_MAX) : EMBER_OK;
+        return said != EMBER_OK ? said : writer_datanode_lost(f, lost);
+    }
     int64_t deadline = clock_monotonic_ms() + DFS_TIMEOUT_MS;
     for (;;) {
         const uint8_t *payload;
@@ -538,7 +616,10 @@ static int writer_connect(ember_dfs_file *f, const BlockToken *token, uint64_t a
         dm.write_block = &w;
         rc = stream_send(f->fd, &dm);
     }
-    return rc == EMBER_OK ? EMBER_OK : writer_datanode_lost(f, rc);
+    if (rc != EMBER_OK)
+        return writer_datanode_lost(f, rc);
+    f->last_sent_ms = clock_monotonic_ms();
+    return EMBER_OK;
 }
 
 /* Sends the unacknowledged packet of seqno (kept in the ring).  0, or
@@ -554,12 +635,15 @@ static int writer_send_unacked(ember_dfs_file *f, uint64_t seqno) {
     p.n_crcs = u->ncrcs;
     p.crcs = (uint32_t *)u->crcs;
     p.last = u->last;
+    p.sync = u->sync;
     DataMessage dm = DATA_MESSAGE__INIT;
     dm.body_case = DATA_MESSAGE__BODY_PACKET;
     dm.packet = &p;
     int rc = stream_send(f->fd, &dm);
-    if (rc == EMBER_OK)
+    if (rc == EMBER_OK) {
+        f->last_sent_ms = clock_monotonic_ms();
         return EMBER_OK;
+    }
     /* The datanode may have said why before it closed: take that. */
     int said = rc != EMBER_ETIMEDOUT ? writer_take_acks(f, UINT64_MAX) : EMBER_OK;
     return said != EMBER_OK ? said : writer_datanode_lost(f, rc);
@@ -725,6 +809,8 @@ static int writer_open_block(ember_dfs_file *f) {
     if (rc != EMBER_OK)
         return rc;
     stream_check(f);
+    if (f->registered && f->heartbeat_ms > 0)
+        dfs_renewer_wake(f->dfs); /* this pipeline's heartbeats are due from now on */
     return EMBER_OK;
 }
 
@@ -753,10 +839,10 @@ static size_t writer_packet_cap(const ember_dfs_file *f) {
 }
 
 /* Sends the buffer as the next packet (opening a block first when none is
- * open); with last, the block ends with it.  The buffer moves into the
- * ring of unacknowledged packets (swapped with a free one) until its
- * ack. */
-static int writer_send_packet(ember_dfs_file *f, int last) {
+ * open); with last, the block ends with it; with sync, every datanode
+ * fsyncs the replica before acking it.  The buffer moves into the ring of
+ * unacknowledged packets (swapped with a free one) until its ack. */
+static int writer_send_packet(ember_dfs_file *f, int last, int sync) {
     int rc;
     if (f->state == STREAM_WRITER_IDLE && (rc = writer_open_block(f)) != EMBER_OK)
         return rc;
@@ -772,6 +858,7 @@ static int writer_send_packet(ember_dfs_file *f, int last) {
     u->len = f->buf_len;
     u->offset = f->block_pos;
     u->last = last;
+    u->sync = sync;
     u->ncrcs = stream_chunk_crcs(u->data, u->len, u->crcs);
     f->block_pos += f->buf_len;
     f->buf_len = 0;
@@ -810,6 +897,64 @@ static int writer_complete(ember_dfs_file *f) {
     }
 }
 
+/* The end of create and append: f, checked, joins the renewer -- which
+ * renews the lease every renew_ms and sends f's heartbeats -- and is
+ * handed out in *out.  On failure f is freed. */
+static int writer_opened(ember_dfs_file *f, int64_t renew_ms, ember_dfs_file **out) {
+    stream_check(f);
+    f->registered = 1;
+    int rc = dfs_writer_opened(f->dfs, f, renew_ms);
+    if (rc != EMBER_OK) {
+        f->registered = 0;
+        stream_free(f);
+        return rc;
+    }
+    *out = f;
+    return EMBER_OK;
+}
+
+/* Sends a heartbeat packet down f's pipeline (the renewer, holding
+ * f->lock): no data, the seqno and offset the next data packet will
+ * have, within heartbeat_ms.  A failure is only recorded (heartbeat_rc):
+ * the connection may hold part of the frame, and the next writer call
+ * recovers the pipeline -- the renewer never does. */
+static void writer_send_heartbeat(ember_dfs_file *f, int64_t now) {
+    Packet p = PACKET__INIT;
+    p.seqno = f->next_seqno;
+    p.offset = f->block_pos;
+    p.heartbeat = 1;
+    DataMessage dm = DATA_MESSAGE__INIT;
+    dm.body_case = DATA_MESSAGE__BODY_PACKET;
+    dm.packet = &p;
+    int rc = stream_send_until(f->fd, &dm, now + f->heartbeat_ms);
+    if (rc != EMBER_OK) {
+        f->heartbeat_rc = rc;
+        return;
+    }
+    f->heartbeats++;
+    f->last_sent_ms = now;
+}
+
+/* See dfs_internal.h.  A stream whose lock is taken is in a call of its
+ * own thread, which talks to the pipeline itself: it is looked at again
+ * a quarter of the heartbeat interval later. */
+int64_t dfs_writer_heartbeat(ember_dfs_file *f, int64_t now) {
+    if (f->heartbeat_ms <= 0)
+        return INT64_MAX;
+    if (pthread_mutex_trylock(&f->lock) != 0)
+        return now + (f->heartbeat_ms >= 4 ? f->heartbeat_ms / 4 : 1);
+    int64_t next = INT64_MAX;
+    if (f->state == STREAM_WRITER_BLOCK && f->fd >= 0 && f->heartbeat_rc == EMBER_OK) {
+        if (now - f->last_sent_ms >= f->heartbeat_ms)
+            writer_send_heartbeat(f, now);
+        if (f->heartbeat_rc == EMBER_OK)
+            next = f->last_sent_ms + f->heartbeat_ms;
+        stream_check(f);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return next;
+}
+
 int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_options *opts,
                      ember_dfs_file **out) {
     ember_create_options none = {0};
@@ -841,16 +986,15 @@ int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_option
     }
     if (res->status != NULL)
         f->block_size = res->status->block_size;
-    dfs_lease_opened(dfs, res->lease_renew_ms);
+    int64_t renew_ms = res->lease_renew_ms;
+    f->heartbeat_ms = res->socket_timeout_ms / 2;
     client_message__free_unpacked(env, NULL);
     if (f->block_size == 0 || f->block_size % STREAM_CHUNK != 0) {
         dfs_set_error(dfs, "`%s': the namenode gave no valid block size", path);
         stream_free(f);
         return EMBER_EPROTO;
     }
-    stream_check(f);
-    *out = f;
-    return EMBER_OK;
+    return writer_opened(f, renew_ms, out);
 }
 
 int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
@@ -872,7 +1016,8 @@ int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
         stream_free(f);
         return rc;
     }
-    dfs_lease_opened(dfs, res->lease_renew_ms);
+    int64_t renew_ms = res->lease_renew_ms;
+    f->heartbeat_ms = res->socket_timeout_ms / 2;
     if (res->status != NULL) {
         f->block_size = res->status->block_size;
         f->length = res->status->length;
@@ -895,23 +1040,21 @@ int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
         stream_free(f);
         return EMBER_EPROTO;
     }
-    stream_check(f);
-    *out = f;
-    return EMBER_OK;
+    return writer_opened(f, renew_ms, out);
 }
 
-int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len) {
+/* ember_dfs_write() under f->lock. */
+static int writer_write(ember_dfs_file *f, const void *data, size_t len) {
     int rc = writer_usable(f);
     if (rc != EMBER_OK)
         return rc;
-    dfs_lease_maybe_renew(f->dfs);
     const uint8_t *p = data;
     while (len > 0) {
         size_t cap = writer_packet_cap(f);
         if (f->buf_len == cap) {
             /* Full, and more is coming: out it goes; the last of its
              * block when it fills the block. */
-            rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size);
+            rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size, 0);
             if (rc != EMBER_OK)
                 return rc;
             continue;
@@ -926,17 +1069,46 @@ int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len) {
     return EMBER_OK;
 }
 
-int ember_dfs_hflush(ember_dfs_file *f) {
+int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len) {
+    pthread_mutex_lock(&f->lock);
+    int rc = writer_write(f, data, len);
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+/* hflush, or with sync hsync, under f->lock: what is buffered goes out as
+ * a packet (the block's last when it fills it) and every ack is waited
+ * for.  hsync marks that packet sync -- an empty one when an hflush had
+ * sent everything already, so that what it sent gets synced too -- and
+ * each datanode fsyncs the block before acking it.  With no block open
+ * there is nothing to flush or sync: the blocks already finished were
+ * finalized, synced only with the datanodes' dfs.datanode.synconclose
+ * (as HDFS's hsync, which syncs the current block). */
+static int writer_flush(ember_dfs_file *f, int sync) {
     int rc = writer_usable(f);
     if (rc != EMBER_OK)
         return rc;
-    dfs_lease_maybe_renew(f->dfs);
-    if (f->buf_len > 0 &&
-        (rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size)) != EMBER_OK)
+    if ((f->buf_len > 0 || (sync && f->state == STREAM_WRITER_BLOCK)) &&
+        (rc = writer_send_packet(f, f->block_pos + f->buf_len == f->block_size, sync)) !=
+            EMBER_OK)
         return rc;
     if (f->state == STREAM_WRITER_BLOCK)
         return writer_acks(f, 0);
     return EMBER_OK;
+}
+
+int ember_dfs_hflush(ember_dfs_file *f) {
+    pthread_mutex_lock(&f->lock);
+    int rc = writer_flush(f, 0);
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+int ember_dfs_hsync(ember_dfs_file *f) {
+    pthread_mutex_lock(&f->lock);
+    int rc = writer_flush(f, 1);
+    pthread_mutex_unlock(&f->lock);
+    return rc;
 }
 
 /* ---- reader --------------------------------------------------------------- */
@@ -1263,15 +1435,16 @@ int ember_dfs_close_file(ember_dfs_file *f) {
     if (f == NULL)
         return EMBER_OK;
     int rc = EMBER_OK;
+    pthread_mutex_lock(&f->lock);
     if (f->state != STREAM_READER && (rc = writer_usable(f)) == EMBER_OK) {
-        dfs_lease_maybe_renew(f->dfs);
         /* An appended last block is finished even when nothing was
          * written: its replicas carry the new gen stamp only then. */
         if (f->buf_len > 0 || f->state == STREAM_WRITER_BLOCK || f->append_block != NULL)
-            rc = writer_send_packet(f, 1);
+            rc = writer_send_packet(f, 1, 0);
         if (rc == EMBER_OK)
             rc = writer_complete(f);
     }
+    pthread_mutex_unlock(&f->lock);
     stream_free(f);
     return rc;
 }

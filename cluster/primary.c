@@ -385,6 +385,7 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
         .lease_soft_limit_ms = config_get_int(cfg, "ember.namenode.lease-soft-limit"),
         .lease_hard_limit_ms = config_get_int(cfg, "dfs.namenode.lease-hard-limit-sec"),
         .lease_recheck_ms = config_get_int(cfg, "dfs.namenode.lease-recheck-interval-ms"),
+        .socket_timeout_ms = config_get_int(cfg, "dfs.datanode.socket.timeout"),
         /* A block recovery phase waits for every live datanode's answer:
          * ten heartbeats, at least two seconds. */
         .recovery_timeout_ms = 10 * config_get_int(cfg, "dfs.heartbeat.interval") > 2000

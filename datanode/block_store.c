@@ -47,7 +47,9 @@
  *                   the counters, so every append fails with EMBER_EIO;
  *                   finalize fails, and the replica's valid length is
  *                   then found by checking the files, as at open
- * The only transition, WRITING -> FAILED, is writer_fail().
+ * The only transition, WRITING -> FAILED, is writer_fail().  A writer's
+ * files are fsynced by block_writer_sync() (a client's hsync), and by
+ * writer_sync() when it is finalized or detached under sync on close.
  *
  * Moving a replica between rbw/ and finalized/ (replica_move(): finalize,
  * reopen, recovery) makes the new names first -- hard links, or for a
@@ -1298,6 +1300,18 @@ int block_writer_append(block_writer *w, const void *data, size_t len, const uin
 }
 
 uint64_t block_writer_length(const block_writer *w) { return w != NULL ? w->length : 0; }
+
+int block_writer_sync(block_writer *w) {
+    if (w == NULL)
+        return EMBER_EINVAL;
+    if (w->state == WRITER_FAILED)
+        return EMBER_EIO;
+    if (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0) {
+        writer_fail(w, errno);
+        return EMBER_EIO;
+    }
+    return EMBER_OK;
+}
 
 /* Closes w's descriptors, removes its index entry and frees it. */
 static void writer_free(block_writer *w) {

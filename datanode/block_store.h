@@ -124,6 +124,13 @@ int block_writer_append(block_writer *w, const void *data, size_t len, const uin
 /* Bytes appended so far. */
 uint64_t block_writer_length(const block_writer *w);
 
+/* hsync: fsyncs the replica's data and meta files as they are now (every
+ * byte appended and its CRCs, the partial chunk's included), whatever
+ * block_store_set_sync_on_close() says; w stays open.  EMBER_EIO for a
+ * failed writer or when an fsync fails (w is then failed: its later
+ * appends fail too). */
+int block_writer_sync(block_writer *w);
+
 /* Makes the replica durable and visible (see above) and frees w, whatever
  * the result.  The final length comes back in *length (may be NULL).  On
  * a failure the replica is kept as by block_writer_detach(). */

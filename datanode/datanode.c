@@ -65,6 +65,15 @@
  * back.  Packets forwarded and not yet acked sit in a window of at most
  * DN_PIPELINE_WINDOW entries, oldest first; since packets are written in
  * order and acks come back in order, acks go upstream in seqno order.
+ * A heartbeat packet (Packet.heartbeat: the client's pipeline was idle
+ * for half of io_timeout_ms) is checked the same way -- its seqno and
+ * offset are where the next data packet's will be -- and then only resets
+ * the upstream deadline, is forwarded and waits in the window as a data
+ * packet does, and is acked upstream in its turn, the ack marked
+ * heartbeat; it is never written and does not advance next_seqno.  A
+ * packet with sync set (the client's hsync) is written, forwarded, and
+ * then fsynced here, data and meta (block_writer_sync()), before it can
+ * be acked upstream: the client's ack means every node synced it.
  *   PIPE_RECEIVING  packets arrive; the writer is open
  *   PIPE_DRAINING   the last packet was written and the replica finalized
  *                   (BlockReceived sent); waiting for downstream acks
@@ -155,6 +164,7 @@ typedef enum {
 
 typedef struct {
     uint64_t seqno;
+    int heartbeat;   /* a heartbeat packet's entry (its ack is marked so) */
     int64_t sent_ms; /* when it was forwarded downstream (monotonic) */
 } pipe_entry;
 
@@ -491,15 +501,16 @@ static void pipeline_end(datanode *dn, dn_pipeline *p) {
     free(p);
 }
 
-/* Acks seqno to p's upstream: a PacketAck to the client or a PipelineAck
- * to the previous datanode. */
-static void pipeline_ack_upstream(datanode *dn, dn_pipeline *p, uint64_t seqno, int ok,
-                                  int failed_rank, const char *message) {
+/* Acks seqno (a heartbeat's when heartbeat is set) to p's upstream: a
+ * PacketAck to the client or a PipelineAck to the previous datanode. */
+static void pipeline_ack_upstream(datanode *dn, dn_pipeline *p, uint64_t seqno, int heartbeat,
+                                  int ok, int failed_rank, const char *message) {
     p->upstream_deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
     if (p->conn != NULL) {
         dn_conn *c = p->conn;
         PacketAck ack = PACKET_ACK__INIT;
         ack.seqno = seqno;
+        ack.heartbeat = heartbeat;
         ack.ok = ok;
         ack.failed_rank = ok ? 0 : failed_rank;
         ack.message = (char *)(message != NULL ? message : "");
@@ -514,6 +525,7 @@ static void pipeline_ack_upstream(datanode *dn, dn_pipeline *p, uint64_t seqno, 
     PipelineAck ack = PIPELINE_ACK__INIT;
     ack.block_id = p->block_id;
     ack.seqno = seqno;
+    ack.heartbeat = heartbeat;
     ack.ok = ok;
     ack.failed_rank = ok ? 0 : failed_rank;
     ack.gen_stamp = p->gen_stamp;
@@ -537,13 +549,16 @@ static void pipeline_fail(datanode *dn, dn_pipeline *p, uint64_t seqno, int fail
     char message[640];
     snprintf(message, sizeof(message), "write of blk_%" PRIu64 " failed on rank %d: %s",
              p->block_id, dn->rank, why);
-    if (p->count > 0)
+    int heartbeat = 0;
+    if (p->count > 0) {
         seqno = p->window[p->head].seqno;
+        heartbeat = p->window[p->head].heartbeat;
+    }
     LOG_WARN("datanode: %s (failed rank %d)%s", message, failed_rank,
              p->writer == NULL ? ""
              : p->transfer     ? "; partial copy deleted"
                                : "; replica kept for recovery");
-    pipeline_ack_upstream(dn, p, seqno, 0, failed_rank, message);
+    pipeline_ack_upstream(dn, p, seqno, heartbeat, 0, failed_rank, message);
     pipeline_end(dn, p);
 }
 
@@ -625,26 +640,88 @@ int dn_send_bad_replica(datanode *dn, uint64_t block_id) {
     return dn_send(dn, dn->primary_rank, &msg);
 }
 
+/* Forwards pkt to downstream[0] (a PipelinePacket; seqno 0 carries the
+ * pipeline's setup) and queues it in the window for the downstream ack.
+ * 0, or the failure, after which p is freed. */
+static int pipeline_forward(datanode *dn, dn_pipeline *p, const Packet *pkt, int64_t now) {
+    PipelinePacket pp = PIPELINE_PACKET__INIT;
+    pp.block_id = p->block_id;
+    pp.gen_stamp = p->gen_stamp;
+    pp.n_downstream = p->n_downstream - 1;
+    pp.downstream = p->downstream + 1;
+    pp.packet = (Packet *)pkt;
+    pp.append_gen_stamp = pkt->seqno == 0 ? p->append_gen_stamp : 0;
+    pp.recovery_gen_stamp = pkt->seqno == 0 ? p->recovery_gs : 0;
+    pp.recovery_length = pkt->seqno == 0 ? p->recovery_length : 0;
+    pp.transfer = p->transfer;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
+    msg.pipeline_packet = &pp;
+    int rc = dn_send(dn, (int)p->downstream[0], &msg);
+    if (rc != EMBER_OK) {
+        pipeline_fail(dn, p, pkt->seqno, (int)p->downstream[0],
+                      "cannot forward %spacket %" PRIu64 " to rank %u: %s",
+                      pkt->heartbeat ? "heartbeat " : "", pkt->seqno, p->downstream[0],
+                      ember_strerror(rc));
+        return rc;
+    }
+    size_t tail = (p->head + p->count) % DN_PIPELINE_WINDOW;
+    p->window[tail] =
+        (pipe_entry){.seqno = pkt->seqno, .heartbeat = pkt->heartbeat, .sent_ms = now};
+    p->count++;
+    return EMBER_OK;
+}
+
+/* Appends pkt's data to p's replica: a packet's CRCs are of its own
+ * 512-byte pieces.  Aligned on the block's chunks, the store checks them;
+ * a packet that continues a partial chunk (after a client's hflush) is
+ * checked here and the store recomputes the chunk's CRC.  0, or the
+ * failure, after which p is freed. */
+static int pipeline_write(datanode *dn, dn_pipeline *p, const Packet *pkt) {
+    if (pkt->data.len == 0)
+        return EMBER_OK;
+    int rc = EMBER_OK;
+    const uint32_t *crcs = pkt->crcs;
+    if (p->length % BLOCK_CHUNK_SIZE != 0) {
+        crcs = NULL;
+        rc = dn_packet_crcs_ok(pkt) ? EMBER_OK : EMBER_ECORRUPT;
+    }
+    if (rc == EMBER_OK)
+        rc = block_writer_append(p->writer, pkt->data.data, pkt->data.len, crcs,
+                                 crcs != NULL ? pkt->n_crcs : 0);
+    if (rc == EMBER_ECORRUPT)
+        pipeline_fail(dn, p, pkt->seqno, dn->rank,
+                      "checksum mismatch in packet %" PRIu64 " (offset %" PRIu64 ")", pkt->seqno,
+                      pkt->offset);
+    else if (rc != EMBER_OK)
+        pipeline_fail(dn, p, pkt->seqno, dn->rank, "local write failed: %s", ember_strerror(rc));
+    return rc;
+}
+
 /* Takes the next packet of p from upstream: checks it, appends it
- * locally, forwards it downstream, finalizes on the last one, and acks it
- * now (no downstream) or queues it for the downstream ack.  p may be
- * freed on return (finished or failed). */
+ * locally, forwards it downstream, fsyncs the replica when it asks to
+ * (hsync), finalizes on the last one, and acks it now (no downstream) or
+ * queues it for the downstream ack.  A heartbeat is checked the same way
+ * (seqno and offset where the next data packet's would be), then only
+ * resets the idle deadline, goes downstream and is acked in turn: nothing
+ * is written and the seqno does not move.  p may be freed on return
+ * (finished or failed). */
 static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
     int64_t now = clock_monotonic_ms();
+    const char *kind = pkt->heartbeat ? "heartbeat packet" : "packet";
     if (p->state != PIPE_RECEIVING) {
-        pipeline_fail(dn, p, pkt->seqno, -1, "packet %" PRIu64 " after the last one", pkt->seqno);
+        pipeline_fail(dn, p, pkt->seqno, -1, "%s %" PRIu64 " after the last one", kind,
+                      pkt->seqno);
         return;
     }
     if (pkt->seqno != p->next_seqno) {
-        pipeline_fail(dn, p, pkt->seqno, -1,
-                      "packet %" PRIu64 " out of order (expected %" PRIu64 ")", pkt->seqno,
-                      p->next_seqno);
+        pipeline_fail(dn, p, pkt->seqno, -1, "%s %" PRIu64 " out of order (expected %" PRIu64 ")",
+                      kind, pkt->seqno, p->next_seqno);
         return;
     }
     if (pkt->offset != p->length) {
-        pipeline_fail(dn, p, pkt->seqno, -1,
-                      "packet %" PRIu64 " at offset %" PRIu64 ", expected %" PRIu64, pkt->seqno,
-                      pkt->offset, p->length);
+        pipeline_fail(dn, p, pkt->seqno, -1, "%s %" PRIu64 " at offset %" PRIu64
+                      ", expected %" PRIu64, kind, pkt->seqno, pkt->offset, p->length);
         return;
     }
     if (p->count == DN_PIPELINE_WINDOW) {
@@ -652,60 +729,25 @@ static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
                       DN_PIPELINE_WINDOW);
         return;
     }
-    if (pkt->data.len > 0) {
-        /* A packet's CRCs are of its own 512-byte pieces.  Aligned on the
-         * block's chunks, the store checks them; a packet that continues a
-         * partial chunk (after a client's hflush) is checked here and the
-         * store recomputes the chunk's CRC. */
-        int rc = EMBER_OK;
-        const uint32_t *crcs = pkt->crcs;
-        if (p->length % BLOCK_CHUNK_SIZE != 0) {
-            crcs = NULL;
-            rc = dn_packet_crcs_ok(pkt) ? EMBER_OK : EMBER_ECORRUPT;
-        }
-        if (rc == EMBER_OK)
-            rc = block_writer_append(p->writer, pkt->data.data, pkt->data.len, crcs,
-                                     crcs != NULL ? pkt->n_crcs : 0);
-        if (rc == EMBER_ECORRUPT) {
-            pipeline_fail(dn, p, pkt->seqno, dn->rank,
-                          "checksum mismatch in packet %" PRIu64 " (offset %" PRIu64 ")",
-                          pkt->seqno, pkt->offset);
+    if (!pkt->heartbeat) {
+        if (pipeline_write(dn, p, pkt) != EMBER_OK)
             return;
-        }
-        if (rc != EMBER_OK) {
-            pipeline_fail(dn, p, pkt->seqno, dn->rank, "local write failed: %s",
-                          ember_strerror(rc));
-            return;
-        }
+        p->length += pkt->data.len;
+        p->next_seqno++;
     }
-    p->length += pkt->data.len;
-    p->next_seqno++;
     p->upstream_deadline_ms = now + dn->io_timeout_ms;
+    if (p->n_downstream > 0 && pipeline_forward(dn, p, pkt, now) != EMBER_OK)
+        return;
 
-    if (p->n_downstream > 0) {
-        PipelinePacket pp = PIPELINE_PACKET__INIT;
-        pp.block_id = p->block_id;
-        pp.gen_stamp = p->gen_stamp;
-        pp.n_downstream = p->n_downstream - 1;
-        pp.downstream = p->downstream + 1;
-        pp.packet = (Packet *)pkt;
-        pp.append_gen_stamp = pkt->seqno == 0 ? p->append_gen_stamp : 0;
-        pp.recovery_gen_stamp = pkt->seqno == 0 ? p->recovery_gs : 0;
-        pp.recovery_length = pkt->seqno == 0 ? p->recovery_length : 0;
-        pp.transfer = p->transfer;
-        RankMessage msg = RANK_MESSAGE__INIT;
-        msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
-        msg.pipeline_packet = &pp;
-        int rc = dn_send(dn, (int)p->downstream[0], &msg);
+    if (pkt->sync) {
+        int rc = block_writer_sync(p->writer);
         if (rc != EMBER_OK) {
-            pipeline_fail(dn, p, pkt->seqno, (int)p->downstream[0],
-                          "cannot forward packet %" PRIu64 " to rank %u: %s", pkt->seqno,
-                          p->downstream[0], ember_strerror(rc));
+            pipeline_fail(dn, p, pkt->seqno, dn->rank, "hsync of packet %" PRIu64 " failed: %s",
+                          pkt->seqno, ember_strerror(rc));
             return;
         }
-        size_t tail = (p->head + p->count) % DN_PIPELINE_WINDOW;
-        p->window[tail] = (pipe_entry){.seqno = pkt->seqno, .sent_ms = now};
-        p->count++;
+        LOG_DEBUG("datanode: hsync of blk_%" PRIu64 " at %" PRIu64 " bytes", p->block_id,
+                  p->length);
     }
 
     if (pkt->last) {
@@ -728,7 +770,7 @@ static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
     }
 
     if (p->n_downstream == 0)
-        pipeline_ack_upstream(dn, p, pkt->seqno, 1, 0, NULL);
+        pipeline_ack_upstream(dn, p, pkt->seqno, pkt->heartbeat, 1, 0, NULL);
     pipeline_check(p);
     if (p->state == PIPE_DRAINING && p->count == 0)
         pipeline_finish(dn, p);
@@ -755,14 +797,16 @@ static void pipeline_handle_ack(datanode *dn, dn_pipeline *p, int source, const 
                       "rank %d reports packet %" PRIu64 " failed", source, ack->seqno);
         return;
     }
-    if (p->count == 0 || p->window[p->head].seqno != ack->seqno) {
-        pipeline_fail(dn, p, ack->seqno, source, "rank %d acked packet %" PRIu64 " out of order",
-                      source, ack->seqno);
+    if (p->count == 0 || p->window[p->head].seqno != ack->seqno ||
+        p->window[p->head].heartbeat != ack->heartbeat) {
+        pipeline_fail(dn, p, ack->seqno, source,
+                      "rank %d acked %spacket %" PRIu64 " out of order", source,
+                      ack->heartbeat ? "heartbeat " : "", ack->seqno);
         return;
     }
     p->head = (p->head + 1) % DN_PIPELINE_WINDOW;
     p->count--;
-    pipeline_ack_upstream(dn, p, ack->seqno, 1, 0, NULL);
+    pipeline_ack_upstream(dn, p, ack->seqno, ack->heartbeat, 1, 0, NULL);
     pipeline_check(p);
     if (p->state == PIPE_DRAINING && p->count == 0)
         pipeline_finish(dn, p);

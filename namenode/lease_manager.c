@@ -7,8 +7,11 @@
  * it survives a restart.  Here, per holder, is only when it last renewed
  * (monotonic clock, never logged: after a start every holder's clock
  * starts at that start, as in HDFS).  A client renews by RenewLease,
- * every DfsResult.lease_renew_ms (half the soft limit) while it writes;
- * add_block renews too.  Past the soft limit another client may take the
+ * every DfsResult.lease_renew_ms (half the soft limit) while it has a
+ * file open for writing (the client library's renewer thread); add_block
+ * renews too.  The create and append answers also carry
+ * dfs.datanode.socket.timeout (DfsResult.socket_timeout_ms), so that the
+ * writer knows how often its idle pipelines need a heartbeat packet.  Past the soft limit another client may take the
  * file over (create with overwrite, append): that starts recovery.  Past
  * the hard limit the lease monitor recovers every file of the holder by
  * itself.  add_block, complete and update_block_for_pipeline (pipeline
@@ -517,6 +520,7 @@ void handle_append(namenode *nn, uint64_t conn, const AppendRequest *m) {
     DfsResult res = DFS_RESULT__INIT;
     res.status = &fs;
     res.lease_renew_ms = nn->opts.lease_soft_limit_ms / 2;
+    res.socket_timeout_ms = nn->opts.socket_timeout_ms;
     LocatedBlock lb = LOCATED_BLOCK__INIT;
     LocatedBlock *lbs[1] = {&lb};
     BlockToken token;

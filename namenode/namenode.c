@@ -427,8 +427,10 @@ static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const 
         res.status = &fs;
     }
     res.warning = (char *)(warning ? warning : "");
-    if (rec->op_case == EDIT_RECORD__OP_CREATE && rec->create->under_construction)
+    if (rec->op_case == EDIT_RECORD__OP_CREATE && rec->create->under_construction) {
         res.lease_renew_ms = nn->opts.lease_soft_limit_ms / 2;
+        res.socket_timeout_ms = nn->opts.socket_timeout_ms;
+    }
     namenode_answer(nn, conn, &res, 1);
 }
 

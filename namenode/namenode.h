@@ -41,6 +41,7 @@ typedef struct {
     int64_t lease_hard_limit_ms;   /* dfs.namenode.lease-hard-limit-sec */
     int64_t lease_recheck_ms;      /* dfs.namenode.lease-recheck-interval-ms */
     int64_t recovery_timeout_ms;   /* a block recovery phase gives up after this */
+    int64_t socket_timeout_ms;     /* dfs.datanode.socket.timeout, told to writers */
     int permissions;               /* dfs.permissions.enabled */
     const node_registry *registry; /* core nodes: placement and locations */
     const struct rack_map *racks;  /* NULL: every node in /default-rack */

@@ -101,10 +101,12 @@ static int check_wire_fields(const ProtobufCMessage *m, int depth) {
     return EMBER_OK;
 }
 
-/* A packet: at most MESSAGE_PACKET_MAX bytes, one CRC per 512-byte chunk. */
+/* A packet: at most MESSAGE_PACKET_MAX bytes, one CRC per 512-byte chunk;
+ * a heartbeat carries nothing and is neither last nor sync. */
 static int check_packet(const Packet *p) {
     if (p == NULL || p->data.len > MESSAGE_PACKET_MAX || p->n_crcs != (p->data.len + 511) / 512 ||
-        (p->data.len > 0 && p->data.data == NULL))
+        (p->data.len > 0 && p->data.data == NULL) ||
+        (p->heartbeat && (p->data.len > 0 || p->last || p->sync)))
         return EMBER_EPROTO;
     return EMBER_OK;
 }
@@ -269,7 +271,8 @@ int message_check_client(const ClientMessage *msg) {
         const DfsResult *m = msg->dfs_result;
         if (m == NULL || (m->status != NULL && check_file_status(m->status)) ||
             m->n_entries > MESSAGE_ENTRIES_MAX || check_text(m->warning) ||
-            m->n_blocks > MESSAGE_ENTRIES_MAX)
+            m->n_blocks > MESSAGE_ENTRIES_MAX || m->lease_renew_ms < 0 ||
+            m->socket_timeout_ms < 0)
             return EMBER_EPROTO;
         for (size_t i = 0; i < m->n_entries; i++)
             if (check_file_status(m->entries[i]))

@@ -10,7 +10,18 @@
  * Namespace calls (directories, listing, rename, delete, attributes) and
  * file streams: a file is written once, block by block, through a
  * pipeline of datanodes (ember_dfs_create / write / close), and read from
- * any replica with every checksum verified (ember_dfs_open / read). */
+ * any replica with every checksum verified (ember_dfs_open / read).
+ *
+ * Threads.  A handle is used by one application thread at a time, and so
+ * is each stream (ember_dfs_file); different streams of one handle may be
+ * used from different threads only if the application serializes its
+ * calls on the handle (the namespace calls and ember_dfs_last_error()
+ * share it).  The library runs one thread of its own per handle once a
+ * file is opened for writing through it: the lease renewer, which renews
+ * the handle's lease and keeps idle write pipelines alive with heartbeat
+ * packets while any writer is open (see "Leases" below), until
+ * ember_dfs_close().  It never touches what ember_dfs_last_error() and
+ * ember_dfs_last_warning() return. */
 #ifndef EMBER_DFS_H
 #define EMBER_DFS_H
 
@@ -36,6 +47,9 @@ typedef struct {
 /* Connects to the cluster whose run directory is run_dir (see
  * ember/client.h).  On failure err gets a one-line reason. */
 int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t errlen);
+
+/* Stops and joins the handle's renewer thread (if it started), closes the
+ * connection and frees dfs.  Close the handle's streams first. */
 void ember_dfs_close(ember_dfs *dfs);
 
 /* The message of the last failed call ("" after a success). */
@@ -118,18 +132,28 @@ int ember_dfs_write(ember_dfs_file *f, const void *data, size_t len);
  * of the current pipeline. */
 int ember_dfs_hflush(ember_dfs_file *f);
 
+/* As hflush, and every datanode of the pipeline has fsynced the block
+ * being written -- its data and its checksums -- before acknowledging
+ * (HDFS's hsync).  Like HDFS's, it syncs the current block: blocks
+ * finished earlier were synced at their end only when the datanodes run
+ * with dfs.datanode.synconclose. */
+int ember_dfs_hsync(ember_dfs_file *f);
+
 /* Opens an existing file for appending (HDFS's append): writes continue
  * at its end -- in its last block while that has room, through the
  * block's current replicas -- and close completes it again. */
 int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out);
 
 /* Leases.  Every writer of a handle holds the file's lease in the
- * handle's client name; the library renews it while the handle's writers
- * write, hflush or close (every half soft limit, as the namenode says).  A
- * program that keeps a file open without writing for longer calls
- * ember_dfs_renew_lease() itself; a writer that stops renewing loses its
- * files to lease recovery after the hard limit (then closed at a length
- * every datanode of the last block has). */
+ * handle's client name.  The library's renewer thread renews it while any
+ * writer of the handle is open, whether the program writes or not (every
+ * half soft limit, as the namenode says), and sends a heartbeat packet
+ * down each writer's pipeline that has carried nothing for half the
+ * datanodes' dfs.datanode.socket.timeout, so an open file may sit idle
+ * for as long as the program likes.  ember_dfs_renew_lease() renews at
+ * once.  A process that stops (killed, or stopped) stops renewing, and
+ * loses its files to lease recovery after the hard limit (then closed at
+ * a length every datanode of the last block has). */
 const char *ember_dfs_client_name(const ember_dfs *dfs);
 int ember_dfs_renew_lease(ember_dfs *dfs);
 

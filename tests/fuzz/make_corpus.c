@@ -1,5 +1,6 @@
 /* make_corpus.c -- writes the seed corpus for fuzz_frame: one valid frame
- * of every ClientMessage and RankMessage body, plus a few broken ones.
+ * of every ClientMessage and RankMessage body (and of the data path's
+ * variants: recovery, heartbeat and sync packets), plus a few broken ones.
  *
  *   make_corpus DIR
  * Run by hand when the messages change; the seeds are committed under
@@ -113,6 +114,67 @@ static void corpus_pipeline(BlockToken *tok) {
     rm.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
     rm.pipeline_ack = &ack;
     corpus_rank("pipeline_ack", &rm);
+}
+
+/* An idle writer's pipeline and hsync: the create answer with the
+ * socket timeout, a heartbeat packet (TCP, then forwarded over MPI), its
+ * acks, and a sync packet. */
+static void corpus_heartbeat(void) {
+    DfsResult dr = DFS_RESULT__INIT;
+    dr.lease_renew_ms = 30000;
+    dr.socket_timeout_ms = 60000;
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    cm.body_case = CLIENT_MESSAGE__BODY_DFS_RESULT;
+    cm.dfs_result = &dr;
+    corpus_client("dfs_result_for_write", &cm);
+
+    Packet hb = PACKET__INIT;
+    hb.seqno = 7;
+    hb.offset = 458752;
+    hb.heartbeat = 1;
+    DataMessage dm = DATA_MESSAGE__INIT;
+    dm.body_case = DATA_MESSAGE__BODY_PACKET;
+    dm.packet = &hb;
+    corpus_data("data_packet_heartbeat", 0x01 | (63 << 1), &dm);
+    PipelinePacket pp = PIPELINE_PACKET__INIT;
+    pp.block_id = 1073741826;
+    pp.gen_stamp = 1007;
+    pp.packet = &hb;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    rm.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
+    rm.pipeline_packet = &pp;
+    corpus_rank("pipeline_packet_heartbeat", &rm);
+    PipelineAck pack = PIPELINE_ACK__INIT;
+    pack.block_id = 1073741826;
+    pack.seqno = 7;
+    pack.ok = 1;
+    pack.heartbeat = 1;
+    pack.gen_stamp = 1007;
+    rm.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
+    rm.pipeline_ack = &pack;
+    corpus_rank("pipeline_ack_heartbeat", &rm);
+    PacketAck ack = PACKET_ACK__INIT;
+    ack.seqno = 7;
+    ack.ok = 1;
+    ack.heartbeat = 1;
+    dm.body_case = DATA_MESSAGE__BODY_ACK;
+    dm.ack = &ack;
+    corpus_data("data_ack_heartbeat", 0x01 | (63 << 1), &dm);
+
+    uint8_t payload[700];
+    memset(payload, 'z', sizeof(payload));
+    uint32_t crcs[2] = {0x01020304, 0x05060708};
+    Packet sp = PACKET__INIT;
+    sp.seqno = 7;
+    sp.offset = 458752;
+    sp.data.data = payload;
+    sp.data.len = sizeof(payload);
+    sp.n_crcs = 2;
+    sp.crcs = crcs;
+    sp.sync = 1;
+    dm.body_case = DATA_MESSAGE__BODY_PACKET;
+    dm.packet = &sp;
+    corpus_data("data_packet_sync", 0x01 | (63 << 1), &dm);
 }
 
 /* Leases, append, recovery, decommission, checksums, short-circuit. */
@@ -410,6 +472,7 @@ int main(int argc, char **argv) {
     free(dbuf);
 
     corpus_later(&tok);
+    corpus_heartbeat();
     corpus_pipeline(&tok);
 
     static const uint8_t oversize[] = {0x7f, 0xff, 0xff, 0xff, 0x08, 0x01};

@@ -5,6 +5,7 @@
 # rank still alive by its pid file), pass or fail.  Environment from ctest:
 #   EMBER   path of the ember binary
 #   PROBE   path of the ember_probe test tool
+#   IDLE_WRITER  path of the dfs_idle_writer test tool
 # Clusters use short timeouts so failures show in seconds.
 set -u
 

@@ -4,8 +4,11 @@
  * transport (a queue drained by a loop hook; messages for rank 0, the fake
  * primary, are recorded: BlockReceived, BlockReport, IncrementalBlockReport,
  * bad_replica, ReplicaRecoveryInfo), clients in forked children, and helpers to look
- * at replicas on disk.  Included by exactly one test file per executable;
- * each uses part of it, hence the unused-function pragmas. */
+ * at replicas on disk.  It also defines fsync() for the executable: every
+ * call is recorded by path (the datanodes run in the test's process, so
+ * their fsyncs of replica files can be counted) and then made.  Included
+ * by exactly one test file per executable; each uses part of it, hence
+ * the unused-function pragmas. */
 #ifndef EMBER_DATANODE_FIXTURE_H
 #define EMBER_DATANODE_FIXTURE_H
 
@@ -24,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +52,27 @@
 #define CHILD_DEADLINE_MS 5000
 #define PACKET 65536u
 #define MAX_RECORDS 32
+
+/* ---- fsync, recorded ------------------------------------------------------------ */
+
+#define MAX_FSYNCS 256
+static char fsync_paths[MAX_FSYNCS][256]; /* the files fsync() was called on, in order */
+static int nfsyncs;
+
+/* Interposes libc's fsync for this executable (ember_core is linked in
+ * statically): records the path of fd, then syncs it. */
+int fsync(int fd) {
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    if (nfsyncs < MAX_FSYNCS) {
+        ssize_t n = readlink(link, fsync_paths[nfsyncs], sizeof(fsync_paths[0]) - 1);
+        if (n > 0) {
+            fsync_paths[nfsyncs][n] = '\0';
+            nfsyncs++;
+        }
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
 
 /* ---- fixture: three datanodes and a fake transport ----------------------------- */
 
@@ -373,6 +398,25 @@ static int received_count(struct fixture *f, uint64_t id) {
     return n;
 }
 
+/* fsync() calls, since nfsyncs was last reset, on rank's rbw files of
+ * block id: its data file (meta = 0) or its meta file (meta = 1). */
+static int rbw_fsyncs(struct fixture *f, int rank, uint64_t id, int meta) {
+    char data[256], prefix[260];
+    snprintf(data, sizeof(data), "%s/current/rbw/blk_%llu", f->dirs[rank], (unsigned long long)id);
+    snprintf(prefix, sizeof(prefix), "%s_", data);
+    int n = 0;
+    for (int i = 0; i < nfsyncs; i++) {
+        const char *p = fsync_paths[i];
+        size_t len = strlen(p);
+        if (!meta)
+            n += strcmp(p, data) == 0;
+        else
+            n += strncmp(p, prefix, strlen(prefix)) == 0 && len > 5 &&
+                 strcmp(p + len - 5, ".meta") == 0;
+    }
+    return n;
+}
+
 /* Size of rank's rbw data file of block id (-1: none). */
 static long long rbw_data_size(struct fixture *f, int rank, uint64_t id) {
     char path[256];
@@ -496,13 +540,22 @@ typedef struct {
     uint64_t offset;           /* the first packet's offset (an append: the replica's length) */
     uint64_t recovery_gen_stamp; /* a pipeline recovery from replicas of this gen stamp on */
     uint64_t recovery_length;    /* ... cut to this length (offset, normally) */
+    int64_t heartbeat_after;     /* after this many packets, heartbeat_count heartbeat packets
+                                  * (-1: none) ... */
+    int heartbeat_count;
+    int heartbeat_gap_ms;        /* ... each after a sleep of this long */
+    int64_t heartbeat_skew;      /* added to each heartbeat's offset (0: the right one) */
+    int64_t sync_seqno;          /* this packet asks for hsync (-1: none) */
 } write_spec;
 
 typedef struct {
     int rc;       /* a client-side failure (0: none) */
     int npackets; /* packets sent */
-    int nacks;    /* PacketAcks received */
+    int nacks;    /* PacketAcks of data packets received */
     int acks_ok;  /* acks 0..nacks-1 all ok, in seqno order */
+    int nheartbeats;  /* heartbeat packets sent */
+    int nhb_acks;     /* their acks (marked heartbeat, not counted in nacks) */
+    int hb_acks_ok;   /* each came right after the data acks sent before its heartbeat */
     int failed;   /* an ack with ok = 0 came */
     uint64_t failed_seqno;
     int failed_rank;
@@ -526,7 +579,11 @@ static int child_write_reply(int fd, frame_reader *reader, int64_t start, write_
     }
     if (m->body_case == DATA_MESSAGE__BODY_ACK) {
         const PacketAck *a = m->ack;
-        if (a->ok && !res->failed) {
+        if (a->ok && a->heartbeat && !res->failed) {
+            if (a->seqno != (uint64_t)res->nacks || res->nhb_acks >= res->nheartbeats)
+                res->hb_acks_ok = 0;
+            res->nhb_acks++;
+        } else if (a->ok && !res->failed) {
             if (a->seqno != (uint64_t)res->nacks)
                 res->acks_ok = 0;
             res->nacks++;
@@ -553,6 +610,7 @@ static void child_write(const void *arg, void *out) {
     const write_spec *s = arg;
     write_result *res = out;
     res->acks_ok = 1;
+    res->hb_acks_ok = 1;
     int fd;
     frame_reader *reader;
     if ((res->rc = socket_connect_tcp("127.0.0.1", s->port, 2000, &fd)) != EMBER_OK)
@@ -599,6 +657,19 @@ static void child_write(const void *arg, void *out) {
                     res->error_code != 0;
         if (ended)
             break;
+        for (int h = 0; s->heartbeat_after == (int64_t)k && h < s->heartbeat_count; h++) {
+            usleep((useconds_t)s->heartbeat_gap_ms * 1000);
+            Packet hb = PACKET__INIT;
+            hb.seqno = k;
+            hb.offset = s->offset + off + (uint64_t)s->heartbeat_skew;
+            hb.heartbeat = 1;
+            DataMessage hm = DATA_MESSAGE__INIT;
+            hm.body_case = DATA_MESSAGE__BODY_PACKET;
+            hm.packet = &hb;
+            if (client_send(fd, &hm) != EMBER_OK)
+                break;
+            res->nheartbeats++;
+        }
         size_t n = s->sizes != NULL ? s->sizes[k] : s->len - off < psize ? s->len - off : psize;
         size_t nc = (n + 511) / 512;
         for (size_t c = 0; c < nc; c++) {
@@ -615,6 +686,7 @@ static void child_write(const void *arg, void *out) {
         pkt.crcs = crcs;
         pkt.n_crcs = nc;
         pkt.last = k + 1 == npk;
+        pkt.sync = (int64_t)k == s->sync_seqno;
         DataMessage pm = DATA_MESSAGE__INIT;
         pm.body_case = DATA_MESSAGE__BODY_PACKET;
         pm.packet = &pkt;
@@ -828,7 +900,9 @@ static write_spec write_spec_for(struct fixture *f, int first, uint64_t id, cons
                     .len = len,
                     .corrupt_seqno = -1,
                     .close_after = -1,
-                    .stall_after = -1};
+                    .stall_after = -1,
+                    .heartbeat_after = -1,
+                    .sync_seqno = -1};
     for (int r = 1; r <= NODES; r++)
         if (r != first)
             s.downstream[s.n_downstream++] = (uint32_t)r;

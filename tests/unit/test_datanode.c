@@ -42,7 +42,11 @@
  * bad_replica; nothing sent before registration; its timer); read edge
  * cases (partial chunk, empty, past the end, gen stamp, unknown block),
  * a duplicate block; clients that shut their sending side early; a read
- * larger than the output queue's bound; storage figures.  Replication and the
+ * larger than the output queue's bound; storage figures; heartbeat
+ * packets (forwarded, acked in order and marked, never written, setting
+ * a pipeline up when they come first, keeping an idle pipeline alive past
+ * the I/O timeout, refused at a wrong offset); hsync (a sync packet's
+ * replica files fsynced on every node, as seen by the fixture's fsync).  Replication and the
  * block scanner are in test_datanode_replication.c; the fixture is in
  * datanode_fixture.h.  Every wait has a deadline. */
 #include "datanode_fixture.h"
@@ -1288,6 +1292,133 @@ static void test_directory_scan(void **state) {
     assert_int_equal(f->unexpected, 0);
 }
 
+/* Three heartbeat packets after the second data packet, then (another
+ * block) before the first: every node forwards them (ranks 2 and 3 get
+ * them as PipelinePackets) and acks them in order, marked, each right
+ * after the acks of the data sent before it; nothing of them is written
+ * (BlockReceived and the replicas have exactly the data), and heartbeats
+ * that come first set the pipeline up downstream as a first packet does.
+ * A heartbeat at the wrong offset fails the pipeline. */
+static void test_heartbeat_packets(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 3 * PACKET + 1000;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 90);
+    for (uint64_t id = 180; id <= 181; id++) {
+        int before[NODES + 1];
+        memcpy(before, f->packets_to, sizeof(before));
+        write_spec ws = write_spec_for(f, 1, id, data, len);
+        ws.heartbeat_after = id == 180 ? 2 : 0;
+        ws.heartbeat_count = 3;
+        write_result res;
+        run_child(f, child_write, &ws, &res, sizeof(res));
+        assert_int_equal(res.rc, 0);
+        assert_int_equal(res.error_code, 0);
+        assert_false(res.failed);
+        assert_int_equal(res.nacks, 4);
+        assert_true(res.acks_ok);
+        assert_int_equal(res.nheartbeats, 3);
+        assert_int_equal(res.nhb_acks, 3);
+        assert_true(res.hb_acks_ok);
+        assert_true(res.eof);
+        assert_true(run_until(f, finalized_everywhere, &id, 1000));
+        for (int i = 0; i < f->nreceived; i++)
+            if (f->received[i].block_id == id)
+                assert_int_equal(f->received[i].length, len);
+        for (int r = 2; r <= NODES; r++)
+            assert_int_equal(f->packets_to[r] - before[r], 4 + 3);
+        for (int r = 1; r <= NODES; r++)
+            expect_replica(f, r, id, 1000 + id, data, len);
+    }
+
+    uint64_t id = 182;
+    write_spec ws = write_spec_for(f, 1, id, data, len);
+    ws.heartbeat_after = 1;
+    ws.heartbeat_count = 1;
+    ws.heartbeat_skew = 512;
+    ws.window = 1; /* packet 0 is acked before the heartbeat goes */
+    write_result res;
+    run_child(f, child_write, &ws, &res, sizeof(res));
+    assert_true(res.failed);
+    assert_int_equal(res.nacks, 1);
+    assert_non_null(strstr(res.failed_message, "heartbeat packet 1 at offset 66048, expected 65536"));
+    free(data);
+    assert_int_equal(f->unexpected, 0);
+}
+
+/* A client idle for four I/O timeouts in the middle of a block, sending a
+ * heartbeat every third of the timeout: no node gives up (no DataError,
+ * no failed ack) and the block is whole on all three.  The same pause
+ * without heartbeats ends the write with a DataError EMBER_ETIMEDOUT: the
+ * pause is long enough to matter. */
+static void test_idle_pipeline_heartbeats(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 2 * PACKET + 300;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 91);
+    uint64_t id = 185;
+    write_spec ws = write_spec_for(f, 1, id, data, len);
+    ws.heartbeat_after = 1;
+    ws.heartbeat_count = 12;
+    ws.heartbeat_gap_ms = IO_TIMEOUT_MS / 3;
+    write_result res;
+    run_child(f, child_write, &ws, &res, sizeof(res));
+    assert_int_equal(res.rc, 0);
+    assert_int_equal(res.error_code, 0);
+    assert_false(res.failed);
+    assert_int_equal(res.nacks, 3);
+    assert_true(res.acks_ok);
+    assert_int_equal(res.nhb_acks, 12);
+    assert_true(res.hb_acks_ok);
+    assert_true(res.elapsed_ms >= 4 * IO_TIMEOUT_MS);
+    assert_true(run_until(f, finalized_everywhere, &id, 1000));
+    for (int r = 1; r <= NODES; r++)
+        expect_replica(f, r, id, 1000 + id, data, len);
+
+    id = 186;
+    ws = write_spec_for(f, 1, id, data, len);
+    ws.heartbeat_after = 1;
+    ws.heartbeat_count = 1;
+    ws.heartbeat_gap_ms = 4 * IO_TIMEOUT_MS;
+    run_child(f, child_write, &ws, &res, sizeof(res));
+    assert_int_equal(res.error_code, EMBER_ETIMEDOUT);
+    assert_int_equal(res.nacks, 1);
+    assert_int_equal(received_count(f, id), 0);
+    free(data);
+}
+
+/* A packet marked sync (hsync) has every node of the pipeline fsync the
+ * replica's rbw data and meta files, once; a write without it fsyncs
+ * neither (the nodes do not sync on close), so the syncs are the flag's. */
+static void test_hsync(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 3 * PACKET;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 92);
+    uint64_t id = 190;
+    nfsyncs = 0;
+    write_spec ws = write_spec_for(f, 1, id, data, len);
+    ws.sync_seqno = 1;
+    write_ok(f, &ws);
+    assert_true(run_until(f, finalized_everywhere, &id, 1000));
+    for (int r = 1; r <= NODES; r++) {
+        assert_int_equal(rbw_fsyncs(f, r, id, 0), 1);
+        assert_int_equal(rbw_fsyncs(f, r, id, 1), 1);
+        expect_replica(f, r, id, 1000 + id, data, len);
+    }
+
+    id = 191;
+    nfsyncs = 0;
+    ws = write_spec_for(f, 1, id, data, len);
+    write_ok(f, &ws);
+    assert_true(run_until(f, finalized_everywhere, &id, 1000));
+    for (int r = 1; r <= NODES; r++) {
+        assert_int_equal(rbw_fsyncs(f, r, id, 0), 0);
+        assert_int_equal(rbw_fsyncs(f, r, id, 1), 0);
+    }
+    free(data);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -1315,6 +1446,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_finalized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_from_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_packets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_pipeline_heartbeats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hsync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

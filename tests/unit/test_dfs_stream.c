@@ -1,5 +1,6 @@
 /* test_dfs_stream.c -- unit tests for the writer of client/dfs_stream.c:
- * pipeline recovery.
+ * pipeline recovery, the renewer thread's heartbeats and lease renewals,
+ * hsync.
  *
  * The datanodes are those of datanode_fixture.h (ranks 1..3 in this
  * process on one event loop, a fake rank transport); the namenode is a
@@ -9,9 +10,12 @@
  * ... on the configured pipeline minus the ranks the request excludes,
  * UpdateBlockForPipelineRequest: gen stamp + 100, CompleteRequest,
  * RenewLeaseRequest), signing write tokens with the fixture's secret, and
- * records what it was asked.  The writer runs in a forked child (the
- * library blocks): ember_dfs_connect, create, 64 KiB writes paced by a
- * sleep, close, and its result comes back through a pipe.  The parent
+ * records what it was asked; for the renewer's tests its create answer
+ * carries a socket timeout (heartbeats) and a lease renewal interval.
+ * The writer runs in a forked child (the library blocks):
+ * ember_dfs_connect, create, 64 KiB writes paced by a sleep (and, as the
+ * test asks, an idle pause or an hflush / hsync after one of them), close,
+ * and its result comes back through a pipe.  The parent
  * runs the loop and breaks the pipeline when a datanode has received
  * enough packets: messages to a rank dropped (a silent downstream), or a
  * datanode destroyed (the client's first datanode gone).
@@ -22,7 +26,12 @@
  * left (a clear error), a namenode refusing the new gen stamp, a writer
  * slower than the datanodes' I/O timeout (reconnected, nobody blamed); in each
  * success the replicas that report the new gen stamp read back as the
- * bytes written, and the dropped node's is not among them. */
+ * bytes written, and the dropped node's is not among them.  Then the
+ * renewer: a writer idle for five I/O timeouts with the socket timeout
+ * known (heartbeats go down the pipeline; no recovery, nothing resent),
+ * lease renewals while a writer is open and none once it is closed, and
+ * hsync (every node fsyncs the block, seen through the fixture's fsync;
+ * hflush does not; an hsync right after an hflush still does). */
 #include "datanode_fixture.h"
 
 #include <poll.h>
@@ -45,9 +54,14 @@ typedef struct {
     int pipeline[NODES]; /* ranks add_block gives, minus the excluded */
     int npipeline;
     int refuse_update; /* answer UpdateBlockForPipelineRequest with an error */
+    uint64_t id_base;  /* the first block id handed out (500) */
     uint64_t ids[FAKE_MAX_BLOCKS], gss[FAKE_MAX_BLOCKS];
     int nblocks;
     int add_blocks, updates, completes;
+    int64_t socket_timeout_ms; /* the create answer's (0: none, no heartbeats) */
+    int64_t lease_renew_ms;    /* the create answer's (0: none, no renewals) */
+    int renews;                /* RenewLeaseRequests */
+    int renews_after_complete; /* ... that came after a CompleteRequest */
     uint32_t excluded[64]; /* what the last AddBlockRequest excluded */
     size_t nexcluded;
     uint64_t complete_length; /* CompleteRequest's last block and its length */
@@ -73,8 +87,9 @@ static void fake_error(fake_nn *nn, int code, const char *text) {
 }
 
 /* A DfsResult with a file status of the stream's block size and,
- * with lb, one located block. */
-static void fake_result(fake_nn *nn, LocatedBlock *lb) {
+ * with lb, one located block; for_write adds the create answer's socket
+ * timeout and lease renewal interval. */
+static void fake_result_of(fake_nn *nn, LocatedBlock *lb, int for_write) {
     FileStatus st = FILE_STATUS__INIT;
     st.path = "/f";
     st.replication = NODES;
@@ -82,6 +97,10 @@ static void fake_result(fake_nn *nn, LocatedBlock *lb) {
     st.owner = st.group = "";
     DfsResult res = DFS_RESULT__INIT;
     res.status = &st;
+    if (for_write) {
+        res.socket_timeout_ms = nn->socket_timeout_ms;
+        res.lease_renew_ms = nn->lease_renew_ms;
+    }
     LocatedBlock *lbs[1] = {lb};
     res.n_blocks = lb != NULL;
     res.blocks = lbs;
@@ -91,13 +110,15 @@ static void fake_result(fake_nn *nn, LocatedBlock *lb) {
     fake_nn_send(nn, &m);
 }
 
+static void fake_result(fake_nn *nn, LocatedBlock *lb) { fake_result_of(nn, lb, 0); }
+
 static void fake_add_block(fake_nn *nn, const AddBlockRequest *r) {
     nn->add_blocks++;
     nn->nexcluded = r->n_exclude < 64 ? r->n_exclude : 64;
     for (size_t k = 0; k < nn->nexcluded; k++)
         nn->excluded[k] = r->exclude[k];
     assert_true(nn->nblocks < FAKE_MAX_BLOCKS);
-    uint64_t id = 500 + (uint64_t)nn->nblocks, gs = 1000 + id;
+    uint64_t id = nn->id_base + (uint64_t)nn->nblocks, gs = 1000 + id;
     nn->ids[nn->nblocks] = id;
     nn->gss[nn->nblocks++] = gs;
     DatanodeLocation locs[NODES], *ptrs[NODES];
@@ -150,7 +171,7 @@ static void fake_update(fake_nn *nn, const UpdateBlockForPipelineRequest *r) {
 /* One request from the client (after the challenge). */
 static void fake_request(fake_nn *nn, ClientMessage *req) {
     switch (req->body_case) {
-    case CLIENT_MESSAGE__BODY_CREATE: fake_result(nn, NULL); break;
+    case CLIENT_MESSAGE__BODY_CREATE: fake_result_of(nn, NULL, 1); break;
     case CLIENT_MESSAGE__BODY_ADD_BLOCK: fake_add_block(nn, req->add_block); break;
     case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
         fake_update(nn, req->update_block_for_pipeline);
@@ -161,7 +182,11 @@ static void fake_request(fake_nn *nn, ClientMessage *req) {
         nn->complete_length = req->complete->last_length;
         fake_result(nn, NULL);
         break;
-    case CLIENT_MESSAGE__BODY_RENEW_LEASE: fake_result(nn, NULL); break;
+    case CLIENT_MESSAGE__BODY_RENEW_LEASE:
+        nn->renews++;
+        nn->renews_after_complete += nn->completes > 0;
+        fake_result(nn, NULL);
+        break;
     default: fake_error(nn, EMBER_EPROTO, "the fake namenode does not serve this"); break;
     }
 }
@@ -228,6 +253,7 @@ static fake_nn *fake_start(struct fixture *f, const int *pipeline, int n) {
     assert_non_null(nn);
     nn->f = f;
     nn->fd = -1;
+    nn->id_base = 500;
     memcpy(nn->pipeline, pipeline, (size_t)n * sizeof(int));
     nn->npipeline = n;
     snprintf(nn->run_dir, sizeof(nn->run_dir), "%s/run", f->tmp);
@@ -260,12 +286,21 @@ typedef struct {
     const char *run_dir;
     const uint8_t *data;
     size_t len;
-    int pace_ms; /* sleep after each 64 KiB write */
+    int pace_ms;          /* sleep after each 64 KiB write */
+    int idle_after;       /* after this many writes (0: none) ... */
+    int idle_ms;          /* ... sleep this long more, not calling the library */
+    int flush_after;      /* after this many writes (0: none) ... */
+    int flush;            /* ... FLUSH_HFLUSH, FLUSH_HSYNC or both, hflush first */
+    int linger_ms;        /* after close, sleep this long before ember_dfs_close */
 } stream_spec;
+
+#define FLUSH_HFLUSH 1
+#define FLUSH_HSYNC 2
 
 typedef struct {
     int rc;           /* the first failing call's result (0: none) */
     char error[512];  /* ember_dfs_last_error() then */
+    int64_t open_ms;  /* from the create's answer to the close's */
 } stream_result;
 
 static void child_stream(const void *arg, void *out) {
@@ -287,16 +322,27 @@ static void child_stream(const void *arg, void *out) {
     ember_create_options o = {.block_size = STREAM_BLOCK};
     ember_dfs_file *file = NULL;
     res->rc = ember_dfs_create(dfs, "/f", &o, &file);
+    int64_t opened = clock_monotonic_ms();
+    int writes = 0;
     for (size_t off = 0; res->rc == EMBER_OK && off < s->len; off += PACKET) {
         size_t n = s->len - off < PACKET ? s->len - off : PACKET;
         res->rc = ember_dfs_write(file, s->data + off, n);
         usleep((useconds_t)s->pace_ms * 1000);
+        writes++;
+        if (res->rc == EMBER_OK && writes == s->flush_after && (s->flush & FLUSH_HFLUSH))
+            res->rc = ember_dfs_hflush(file);
+        if (res->rc == EMBER_OK && writes == s->flush_after && (s->flush & FLUSH_HSYNC))
+            res->rc = ember_dfs_hsync(file);
+        if (writes == s->idle_after)
+            usleep((useconds_t)s->idle_ms * 1000);
     }
     int rc = file != NULL ? ember_dfs_close_file(file) : EMBER_OK;
+    res->open_ms = clock_monotonic_ms() - opened;
     if (res->rc == EMBER_OK)
         res->rc = rc;
     if (res->rc != EMBER_OK)
         snprintf(res->error, sizeof(res->error), "%s", ember_dfs_last_error(dfs));
+    usleep((useconds_t)s->linger_ms * 1000);
     ember_dfs_close(dfs);
 }
 
@@ -492,6 +538,103 @@ static void test_silent_writer(void **state) {
     free(data);
 }
 
+/* With the datanodes' socket timeout in the create answer, a writer that
+ * sleeps five I/O timeouts in the middle of a block (not calling the
+ * library) keeps its pipeline: the renewer sends heartbeats down it
+ * (ranks 2 and 3 get more PipelinePackets than there are data packets),
+ * no datanode gives up, there is no pipeline recovery (no new gen stamp,
+ * test_silent_writer's fate without the timeout), and the blocks are
+ * whole on all three nodes. */
+static void test_idle_writer_heartbeats(void **state) {
+    struct fixture *f = *state;
+    const int pipeline[] = {1, 2, 3};
+    fake_nn *nn = fake_start(f, pipeline, 3);
+    nn->socket_timeout_ms = IO_TIMEOUT_MS;
+    const size_t len = STREAM_BLOCK + 5000;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 206);
+    stream_spec s = {.run_dir = nn->run_dir, .data = data, .len = len,
+                     .idle_after = 2, .idle_ms = 5 * IO_TIMEOUT_MS};
+    stream_result res;
+    run_child(f, child_stream, &s, &res, sizeof(res));
+    assert_int_equal(res.rc, 0);
+    assert_int_equal(nn->updates, 0);
+    assert_int_equal(nn->add_blocks, 2);
+    assert_int_equal(nn->completes, 1);
+    /* Five data packets (four and one); at least a heartbeat per half
+     * timeout of the pause on top. */
+    for (int r = 2; r <= NODES; r++)
+        assert_true(f->packets_to[r] >= 5 + 8);
+    run_for(f, 50);
+    for (int r = 1; r <= NODES; r++) {
+        assert_true(received_of(f, nn->ids[0], nn->gss[0], r, STREAM_BLOCK));
+        assert_int_equal(nn->gss[0], 1500);
+        expect_block_on(f, r, nn->ids[0], nn->gss[0], data, STREAM_BLOCK);
+        expect_block_on(f, r, nn->ids[1], nn->gss[1], data + STREAM_BLOCK, 5000);
+    }
+    fake_stop(nn);
+    free(data);
+}
+
+/* The renewer renews the lease every lease_renew_ms while the writer is
+ * open, sleeping or not -- about once per 100 ms of the time it was open
+ * -- and stops once it is closed: none comes after the CompleteRequest,
+ * though the handle stays connected a while. */
+static void test_lease_renewals(void **state) {
+    struct fixture *f = *state;
+    const int pipeline[] = {1, 2, 3};
+    fake_nn *nn = fake_start(f, pipeline, 3);
+    nn->lease_renew_ms = 100;
+    const size_t len = 2 * PACKET;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 207);
+    stream_spec s = {.run_dir = nn->run_dir, .data = data, .len = len,
+                     .idle_after = 1, .idle_ms = 800, .linger_ms = 500};
+    stream_result res;
+    run_child(f, child_stream, &s, &res, sizeof(res));
+    assert_int_equal(res.rc, 0);
+    assert_true(res.open_ms >= 800);
+    assert_true(nn->renews >= (int)(res.open_ms / 100) / 2);
+    assert_true(nn->renews <= (int)(res.open_ms / 100) + 1);
+    assert_int_equal(nn->renews_after_complete, 0);
+    fake_stop(nn);
+    free(data);
+}
+
+/* hsync has each datanode fsync the block being written -- its rbw data
+ * and meta files -- once here; hflush alone does not; an hsync right
+ * after an hflush (nothing buffered: an empty sync packet) still does.
+ * The file is whole either way. */
+static void test_hsync(void **state) {
+    struct fixture *f = *state;
+    const int pipeline[] = {1, 2, 3};
+    const size_t len = 2 * PACKET + 700;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 208);
+    const int modes[] = {FLUSH_HSYNC, FLUSH_HFLUSH, FLUSH_HFLUSH | FLUSH_HSYNC};
+    for (int m = 0; m < 3; m++) {
+        fake_nn *nn = fake_start(f, pipeline, 3);
+        nn->id_base = 600 + 10 * (uint64_t)m;
+        nfsyncs = 0;
+        stream_spec s = {.run_dir = nn->run_dir, .data = data, .len = len,
+                         .flush_after = 1, .flush = modes[m]};
+        stream_result res;
+        run_child(f, child_stream, &s, &res, sizeof(res));
+        assert_int_equal(res.rc, 0);
+        assert_int_equal(nn->updates, 0);
+        uint64_t id = nn->ids[0];
+        run_for(f, 50);
+        for (int r = 1; r <= NODES; r++) {
+            int want = (modes[m] & FLUSH_HSYNC) ? 1 : 0;
+            assert_int_equal(rbw_fsyncs(f, r, id, 0), want);
+            assert_int_equal(rbw_fsyncs(f, r, id, 1), want);
+            expect_block_on(f, r, id, nn->gss[0], data, len);
+        }
+        fake_stop(nn);
+    }
+    free(data);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -500,6 +643,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_no_datanode_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_namenode_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_writer_heartbeats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_renewals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hsync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

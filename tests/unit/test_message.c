@@ -6,7 +6,10 @@
  * body or with an unknown one, and every shape the validators promise to
  * catch: missing sub-messages, roles out of range, bad host names, nonces
  * and MACs of the wrong length, non-negative error codes, impossible
- * storage reports.  Also the size cap of the encoders, the frame header of
+ * storage reports.  Also the data path's heartbeat and sync packets
+ * (a heartbeat carries nothing, is neither last nor sync; acks say which
+ * they acknowledge) and the writer's socket timeout in a DfsResult (never
+ * negative).  Also the size cap of the encoders, the frame header of
  * framed encoding and the body names used in logs.  Bad messages are built
  * with the encoders, which do not validate. */
 #include <stdarg.h>
@@ -88,6 +91,30 @@ static ClientMessage *round_trip_client(const ClientMessage *msg) {
     assert_int_equal(message_check_client(out), 0);
     free(buf);
     return out;
+}
+
+/* Data messages are encoded as frames: the message follows the header. */
+static DataMessage *round_trip_data(const DataMessage *msg) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(message_encode_data(msg, 1 << 20, &buf, &len), 0);
+    DataMessage *out = NULL;
+    assert_int_equal(message_decode_data(buf + FRAME_HEADER_LEN, len - FRAME_HEADER_LEN, &out), 0);
+    assert_non_null(out);
+    assert_int_equal(out->body_case, msg->body_case);
+    free(buf);
+    return out;
+}
+
+static void expect_bad_data(const DataMessage *msg) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(message_encode_data(msg, 1 << 20, &buf, &len), 0);
+    DataMessage *out = NOT_NULL(DataMessage);
+    assert_int_equal(message_decode_data(buf + FRAME_HEADER_LEN, len - FRAME_HEADER_LEN, &out),
+                     EMBER_EPROTO);
+    assert_null(out);
+    free(buf);
 }
 
 /* msg encodes, but decoding it must fail with EMBER_EPROTO and *out NULL. */
@@ -448,6 +475,105 @@ static void test_decommission_and_corrupt_fields(void **state) {
     client_message__free_unpacked(out, NULL);
     bad.port = 0; /* a flagged location is checked like any other */
     expect_bad_client(&msg);
+}
+
+/* Heartbeat packets (empty, not last, not sync) and their acks, sync
+ * packets, over TCP and forwarded over MPI; the writer's socket timeout
+ * in the create answer. */
+static void test_heartbeat_and_sync(void **state) {
+    (void)state;
+    Packet hb = PACKET__INIT;
+    hb.seqno = 5;
+    hb.offset = 327680;
+    hb.heartbeat = 1;
+    DataMessage dm = DATA_MESSAGE__INIT;
+    dm.body_case = DATA_MESSAGE__BODY_PACKET;
+    dm.packet = &hb;
+    DataMessage *out = round_trip_data(&dm);
+    assert_true(out->packet->heartbeat);
+    assert_false(out->packet->sync);
+    assert_int_equal(out->packet->seqno, 5);
+    assert_int_equal(out->packet->offset, 327680);
+    data_message__free_unpacked(out, NULL);
+    PipelinePacket pp = PIPELINE_PACKET__INIT;
+    pp.block_id = 1073741825;
+    pp.gen_stamp = 1001;
+    pp.packet = &hb;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    rm.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
+    rm.pipeline_packet = &pp;
+    RankMessage *rout = round_trip_rank(&rm);
+    assert_true(rout->pipeline_packet->packet->heartbeat);
+    rank_message__free_unpacked(rout, NULL);
+
+    /* A heartbeat with data, with last or with sync is malformed. */
+    uint8_t byte = 'x';
+    uint32_t crc = 0x12345678;
+    hb.data.data = &byte;
+    hb.data.len = 1;
+    hb.n_crcs = 1;
+    hb.crcs = &crc;
+    expect_bad_data(&dm);
+    expect_bad_rank(&rm);
+    hb.data.len = 0;
+    hb.n_crcs = 0;
+    hb.last = 1;
+    expect_bad_data(&dm);
+    hb.last = 0;
+    hb.sync = 1;
+    expect_bad_data(&dm);
+    expect_bad_rank(&rm);
+
+    /* A sync packet carries data (or none), last or not. */
+    hb.heartbeat = 0;
+    hb.data.len = 1;
+    hb.n_crcs = 1;
+    out = round_trip_data(&dm);
+    assert_true(out->packet->sync);
+    assert_false(out->packet->heartbeat);
+    data_message__free_unpacked(out, NULL);
+    hb.data.len = 0;
+    hb.n_crcs = 0;
+    hb.last = 1;
+    out = round_trip_data(&dm);
+    assert_true(out->packet->sync && out->packet->last);
+    data_message__free_unpacked(out, NULL);
+
+    PacketAck ack = PACKET_ACK__INIT;
+    ack.seqno = 5;
+    ack.ok = 1;
+    ack.heartbeat = 1;
+    ack.message = "";
+    dm.body_case = DATA_MESSAGE__BODY_ACK;
+    dm.ack = &ack;
+    out = round_trip_data(&dm);
+    assert_true(out->ack->heartbeat && out->ack->ok);
+    data_message__free_unpacked(out, NULL);
+    PipelineAck pack = PIPELINE_ACK__INIT;
+    pack.block_id = 1073741825;
+    pack.seqno = 5;
+    pack.ok = 1;
+    pack.heartbeat = 1;
+    rm.body_case = RANK_MESSAGE__BODY_PIPELINE_ACK;
+    rm.pipeline_ack = &pack;
+    rout = round_trip_rank(&rm);
+    assert_true(rout->pipeline_ack->heartbeat);
+    rank_message__free_unpacked(rout, NULL);
+
+    DfsResult res = DFS_RESULT__INIT;
+    res.lease_renew_ms = 30000;
+    res.socket_timeout_ms = 60000;
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    cm.body_case = CLIENT_MESSAGE__BODY_DFS_RESULT;
+    cm.dfs_result = &res;
+    ClientMessage *cout = round_trip_client(&cm);
+    assert_int_equal(cout->dfs_result->socket_timeout_ms, 60000);
+    client_message__free_unpacked(cout, NULL);
+    res.socket_timeout_ms = -1;
+    expect_bad_client(&cm);
+    res.socket_timeout_ms = 0;
+    res.lease_renew_ms = -5;
+    expect_bad_client(&cm);
 }
 
 static void test_client_report(void **state) {
@@ -898,6 +1024,7 @@ int main(void) {
         cmocka_unit_test(test_pipeline_recovery_fields),
         cmocka_unit_test(test_incremental_block_report),
         cmocka_unit_test(test_decommission_and_corrupt_fields),
+        cmocka_unit_test(test_heartbeat_and_sync),
         cmocka_unit_test(test_client_report),
         cmocka_unit_test(test_client_status_and_stop),
         cmocka_unit_test(test_garbage),
