@@ -1144,6 +1144,29 @@ static void copy_in_one(dfs_cli *c, const char *arg, const char *dst, int dst_di
     }
 }
 
+/* The destination of -put, -cp or -moveFromLocal resolved into dst, and
+ * whether it is a directory, which it must be for several sources; 0, or
+ * 1 after an error line. */
+static int copy_destination(dfs_cli *c, const char *arg, int nsrc, char *dst, int *dst_dir) {
+    if (dfs_arg(c, arg, dst) != 0)
+        return 1;
+    ember_file_status st;
+    int rc = ember_dfs_stat(c->dfs, dst, &st);
+    *dst_dir = rc == EMBER_OK && st.is_dir;
+    if (rc == EMBER_OK) {
+        ember_dfs_free_status(&st);
+    } else if (rc != EMBER_ENOENT && rc != EMBER_ENOTDIR) {
+        dfs_fail(c);
+        return 1;
+    }
+    if (nsrc > 1 && !*dst_dir) {
+        cli_error("%s: `%s': %s", c->cmd, dst,
+                  rc == EMBER_OK ? "Is not a directory" : "No such file or directory");
+        return 1;
+    }
+    return 0;
+}
+
 /* -put / -copyFromLocal [-f] LOCALSRC... DST and -cp [-f] SRC... DST. */
 static int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs) {
     int seen[128] = {0};
@@ -1162,22 +1185,9 @@ static int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs) {
         }
     }
     char dst[DFS_PATH_MAX];
-    if (dfs_arg(c, argv[argc - 1], dst) != 0)
+    int dst_dir;
+    if (copy_destination(c, argv[argc - 1], nsrc, dst, &dst_dir) != 0)
         return 1;
-    ember_file_status st;
-    int rc = ember_dfs_stat(c->dfs, dst, &st);
-    int dst_dir = rc == EMBER_OK && st.is_dir;
-    if (rc == EMBER_OK)
-        ember_dfs_free_status(&st);
-    else if (rc != EMBER_ENOENT && rc != EMBER_ENOTDIR) {
-        dfs_fail(c);
-        return 1;
-    }
-    if (nsrc > 1 && !dst_dir) {
-        cli_error("%s: `%s': %s", c->cmd, dst,
-                  rc == EMBER_OK ? "Is not a directory" : "No such file or directory");
-        return 1;
-    }
     if (dst_dir && !from_dfs && strcmp(argv[i], "-") == 0) {
         cli_error("%s: `%s': Is a directory", c->cmd, dst);
         return 1;
@@ -1705,18 +1715,9 @@ static int cmd_move_from_local(dfs_cli *c, int argc, char **argv) {
         }
     }
     char dst[DFS_PATH_MAX];
-    if (dfs_arg(c, argv[argc - 1], dst) != 0)
+    int dst_dir;
+    if (copy_destination(c, argv[argc - 1], argc - i - 1, dst, &dst_dir) != 0)
         return 1;
-    ember_file_status st;
-    int rc = ember_dfs_stat(c->dfs, dst, &st);
-    int dst_dir = rc == EMBER_OK && st.is_dir;
-    if (rc == EMBER_OK)
-        ember_dfs_free_status(&st);
-    if (argc - i > 2 && !dst_dir) {
-        cli_error("moveFromLocal: `%s': %s", dst,
-                  rc == EMBER_OK ? "Is not a directory" : "No such file or directory");
-        return 1;
-    }
     int any_failed = 0;
     for (int k = i; k < argc - 1; k++) {
         c->failed = 0;

@@ -41,6 +41,7 @@
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "proto/socket_link.h"
+#include "test_util.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -311,13 +312,6 @@ static int setup(void **state) {
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     struct fixture *f = *state;
     for (int r = 1; r <= NODES; r++)
@@ -329,7 +323,7 @@ static int teardown(void **state) {
         free(q);
     }
     event_loop_destroy(f->loop);
-    nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(f->tmp);
     free(f);
     return 0;
 }

@@ -31,6 +31,7 @@
 #include "common/error.h"
 #include "common/event_loop.h"
 #include "namenode/namenode_internal.h"
+#include "test_util.h"
 
 #define WORLD 5 /* the primary and core ranks 1..4 */
 #define BLOCK 1073741825ull
@@ -141,19 +142,12 @@ static int setup(void **state) {
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     struct fixture *f = *state;
     namenode_destroy(f->nn);
     node_registry_destroy(f->registry);
     event_loop_destroy(f->loop);
-    nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(f->tmp);
     free(f);
     return 0;
 }

@@ -54,6 +54,7 @@
 #include "common/checksum.h"
 #include "common/error.h"
 #include "datanode/block_store.h"
+#include "test_util.h"
 
 struct fixture {
     char tmp[64]; /* the mkdtemp() directory */
@@ -80,13 +81,6 @@ static int setup(void **state) {
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     struct fixture *f = *state;
     /* Undo any chmod a test made, then remove depth first, not following
@@ -96,8 +90,8 @@ static int teardown(void **state) {
     chmod(path, 0700);
     snprintf(path, sizeof path, "%s/current/rbw", f->d1);
     chmod(path, 0700);
-    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    if (f->extra[0] != '\0' && nftw(f->extra, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    int rc = test_rm_tree(f->tmp);
+    if (f->extra[0] != '\0' && test_rm_tree(f->extra) != 0)
         rc = -1;
     free(f);
     return rc == 0 ? 0 : -1;
@@ -2049,7 +2043,7 @@ static void test_scan_directories(void **state) {
     int total, failed;
     block_store_dirs(s, &total, &failed);
     assert_int_equal(failed, 0);
-    assert_int_equal(nftw(f->d1, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+    assert_int_equal(test_rm_tree(f->d1), 0);
     assert_int_equal(block_store_scan(s, &res), 0);
     /* blk_31 at 1040, and blk_30 when it moved there */
     assert_int_equal(res.nmissing, 1 + (d30 == 0));

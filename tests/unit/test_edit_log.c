@@ -32,6 +32,7 @@
 
 #include "common/error.h"
 #include "namenode/edit_log.h"
+#include "test_util.h"
 
 #define MAX_SEEN 64
 
@@ -71,17 +72,10 @@ static int setup(void **state) {
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     struct fixture *f = *state;
     /* Depth first, not following symlinks: only what lies under f->tmp. */
-    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = test_rm_tree(f->tmp);
     free(f);
     return rc == 0 ? 0 : -1;
 }

@@ -44,6 +44,7 @@
 #include "namenode/namenode.h"
 #include "namenode/namenode_internal.h"
 #include "proto/message.h"
+#include "test_util.h"
 
 #define WORLD 6 /* rank 0 the primary, 1-4 core nodes, 5 a task node */
 #define CORES 4
@@ -192,19 +193,12 @@ static int setup(void **state) {
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     struct fixture *f = *state;
     namenode_stop(f);
     node_registry_destroy(f->reg);
     forget_sent(f);
-    nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(f->tmp);
     free(f);
     return 0;
 }
@@ -614,7 +608,7 @@ static void test_decommission_survives_restarts(void **state) {
 static void test_admin_replay(void **state) {
     struct fixture *f = *state;
     namenode_stop(f);
-    nftw(f->name_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(f->name_dir);
     char err[256];
     uint64_t last = 0;
     assert_int_equal(edit_log_recover(f->name_dir, NULL, NULL, NULL, &last, err, sizeof(err)), 0);

@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "common/run_dir.h"
+#include "test_util.h"
 
 struct fixture {
     char tmp[64];  /* the mkdtemp() directory */
@@ -43,17 +44,10 @@ static int setup(void **state) {
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state) {
     struct fixture *f = *state;
     /* Depth first, not following symlinks: only what lies under f->tmp. */
-    int rc = nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = test_rm_tree(f->tmp);
     free(f);
     return rc == 0 ? 0 : -1;
 }

@@ -52,6 +52,7 @@
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "proto/socket_link.h"
+#include "test_util.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef"
 #define BLOCK_ID 1001
@@ -69,13 +70,6 @@ static void fill_data(uint8_t *buf, size_t len, uint32_t seed) {
         x ^= x << 5;
         buf[i] = (uint8_t)x;
     }
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
 }
 
 static void make_token(BlockToken *t, uint8_t mac[AUTH_MAC_LEN], const char *secret, uint64_t id,
@@ -202,7 +196,7 @@ static int teardown(void **state) {
     struct fixture *f = *state;
     datanode_destroy(f->dn);
     event_loop_destroy(f->loop);
-    nftw(f->tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_rm_tree(f->tmp);
     free(f->data);
     free(f);
     return 0;
