@@ -521,16 +521,46 @@ static void handle_content_summary(namenode *nn, uint64_t conn, const ContentSum
         namenode_answer(nn, conn, &res, 0);
 }
 
+/* The group a new inode at path takes (HDFS's BSD rule): its parent's, or
+ * for directories made along the way the deepest existing ancestor's,
+ * into buf.  The caller's group when no directory above it exists (the
+ * request then fails anyway). */
+static const char *namenode_inherited_group(namenode *nn, const char *path, const char *caller,
+                                            char *buf, size_t len) {
+    char dir[FS_PATH_MAX + 1];
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL)
+            break;
+        if (slash == dir)
+            slash[1] = '\0'; /* "/" */
+        else
+            *slash = '\0';
+        fs_stat st;
+        if (fs_namespace_stat(nn->ns, dir, &st) == EMBER_OK) {
+            if (!st.is_dir)
+                break;
+            snprintf(buf, len, "%s", st.group);
+            return buf;
+        }
+        if (slash == dir)
+            break;
+    }
+    return caller;
+}
+
 static void handle_mkdirs(namenode *nn, uint64_t conn, const MkdirsRequest *m, const char *user,
                           const char *group) {
     fs_stat st;
     int exists = fs_namespace_stat(nn->ns, m->path, &st) == EMBER_OK;
     if (nn_perm(nn, conn, m->path, (perm_request){.ancestor = exists ? 0 : PERM_W}) != 0)
         return;
+    char inherited[FS_OWNER_MAX];
     EditMkdirs op = EDIT_MKDIRS__INIT;
     op.path = m->path;
     op.owner = (char *)user;
-    op.group = (char *)group;
+    op.group = (char *)namenode_inherited_group(nn, m->path, group, inherited, sizeof(inherited));
     op.mode = m->mode ? m->mode : 0755;
     op.create_parents = m->create_parents;
     EditRecord rec = EDIT_RECORD__INIT;
@@ -541,11 +571,11 @@ static void handle_mkdirs(namenode *nn, uint64_t conn, const MkdirsRequest *m, c
 
 static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, const char *user,
                           const char *group) {
-    char warning[128] = "";
+    char warning[128] = "", inherited[FS_OWNER_MAX];
     EditCreate op = EDIT_CREATE__INIT;
     op.path = m->path;
     op.owner = (char *)user;
-    op.group = (char *)group;
+    op.group = (char *)namenode_inherited_group(nn, m->path, group, inherited, sizeof(inherited));
     op.mode = m->mode ? m->mode : 0644;
     op.replication = namenode_cap_replication(
         nn, m->replication ? m->replication : nn->opts.default_replication, warning,

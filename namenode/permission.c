@@ -4,7 +4,8 @@
  * Who: the user and group the client named when it authenticated (HDFS's
  * "simple" authentication: the cluster secret proves the client may talk
  * to the cluster, not who it is), so the group is the client's primary
- * group only (HDFS asks the namenode host's OS for every group).  The
+ * group only (HDFS asks the namenode host's OS for every group).  New inodes
+ * take their parent directory's group (namenode.c, HDFS's BSD rule).  The
  * superuser -- the user the namenode runs as, or any member of
  * "supergroup" (dfs.permissions.superusergroup) -- passes every check.
  * With dfs.permissions.enabled off every check passes.

@@ -3,7 +3,8 @@
 # (simple authentication): write on the parent to create or delete,
 # execute to traverse, read to open or list, the owner to chmod, only the
 # superuser (the user running the cluster, here root) to chown to someone
-# else or to change safe mode; the sticky bit; recursive delete needs
+# else or to change safe mode; new inodes in their parent's group (HDFS's
+# BSD rule); the sticky bit; recursive delete needs
 # every directory below; relative paths under /user/$HADOOP_USER_NAME.
 # With dfs.permissions.enabled=false nothing is checked.
 . "$(dirname "$0")/lib.sh"
@@ -37,11 +38,16 @@ denied alice "cat through a 700 directory" dfs -cat /private/dir/f
 
 # Own files in a world-writable directory; relative paths.
 as alice dfs -put "$TEST_TMP/f" /shared/a || fail "put as alice"
-expect_eq "$(dfs -stat '%u %g' /shared/a)" "alice alice" "owner of alice's file"
+# HDFS's BSD rule: a new inode takes its parent directory's group.
+expect_eq "$(dfs -stat '%u %g' /shared/a)" "alice supergroup" "owner and group of alice's file"
+dfs -mkdir /shared/eng && dfs -chgrp eng /shared/eng && dfs -chmod 777 /shared/eng || fail "setup /shared/eng"
+as alice dfs -mkdir -p /shared/eng/x/y && as alice dfs -touchz /shared/eng/x/y/z || fail "files in /shared/eng"
+expect_eq "$(dfs -stat '%u %g' /shared/eng/x /shared/eng/x/y /shared/eng/x/y/z)" \
+    "$(printf 'alice eng\nalice eng\nalice eng')" "groups inherited down a new path"
 as alice dfs -mkdir -p sub && as alice dfs -put "$TEST_TMP/f" sub/rel || fail "relative paths as alice"
 expect_eq "$(dfs -cat /user/alice/sub/rel)" "secret" "alice's relative file"
 as alice dfs -chmod 600 /shared/a || fail "chmod by the owner"
-DENY='Permission denied: user=bob, access=READ, inode="/shared/a":alice:alice:-rw-------'
+DENY='Permission denied: user=bob, access=READ, inode="/shared/a":alice:supergroup:-rw-------'
 denied bob "read a 600 file of alice's" dfs -cat /shared/a
 DENY='is not the owner of inode=/shared/a'
 denied bob "chmod of alice's file" dfs -chmod 777 /shared/a
