@@ -382,6 +382,8 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
         .safemode_threshold_ppm = config_get_int(cfg, "dfs.namenode.safemode.threshold-pct"),
         .safemode_extension_ms = config_get_int(cfg, "dfs.namenode.safemode.extension"),
         .permissions = (int)config_get_int(cfg, "dfs.permissions.enabled"),
+        .group_overrides = config_get_string(cfg, "hadoop.user.group.static.mapping.overrides"),
+        .groups_cache_ms = config_get_int(cfg, "hadoop.security.groups.cache.secs"),
         .lease_soft_limit_ms = config_get_int(cfg, "ember.namenode.lease-soft-limit"),
         .lease_hard_limit_ms = config_get_int(cfg, "dfs.namenode.lease-hard-limit-sec"),
         .lease_recheck_ms = config_get_int(cfg, "dfs.namenode.lease-recheck-interval-ms"),

@@ -70,6 +70,8 @@ static const struct config_key config_keys[] = {
     {"dfs.namenode.safemode.extension", CONFIG_DURATION, "3s", 0, HOUR, MS, "safe mode lasts this much longer once the threshold is reached (a bare number is milliseconds)"},
     {"dfs.datanode.du.reserved", CONFIG_SIZE, "0", 0, (int64_t)1 << 60, 0, "bytes of each data directory's file system kept free for other uses; a directory with no more takes no new replica"},
     {"dfs.datanode.synconclose", CONFIG_BOOL, "false", 0, 0, 0, "datanodes fsync each replica when it is finalized (HDFS's default: no)"},
+    {"hadoop.user.group.static.mapping.overrides", CONFIG_STRING, "", 0, 0, 0, "groups named for users, 'user=group,group;user2=;', instead of the namenode host's"},
+    {"hadoop.security.groups.cache.secs", CONFIG_DURATION, "300", 0, DAY, SECOND, "how long the namenode keeps a user's groups from the host (a bare number is seconds)"},
     {"dfs.permissions.enabled", CONFIG_BOOL, "true", 0, 0, 0, "check owners and permission bits on every file system operation"},
     {"ember.namenode.lease-soft-limit", CONFIG_DURATION, "60s", 100, DAY, SECOND, "a writer silent this long may lose its file to another client (HDFS's soft limit)"},
     {"dfs.namenode.lease-hard-limit-sec", CONFIG_DURATION, "20m", 100, (int64_t)366 * DAY, SECOND, "a writer silent this long has its files recovered and closed (a bare number is seconds)"},

@@ -23,6 +23,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "edit_log.h"
+#include "group_mapping.h"
 #include "namenode.h"
 #include "namenode_internal.h"
 #include "namespace.h"
@@ -797,6 +798,11 @@ int namenode_create(event_loop *loop, const namenode_options *opts, namenode **o
         goto fail;
     nn->opts.name_dir = nn->name_dir;
     nn->opts.superuser = nn->superuser;
+    rc = group_mapping_create(opts->group_overrides != NULL ? opts->group_overrides : "",
+                              opts->groups_cache_ms, &nn->groups, err, errlen);
+    if (rc != EMBER_OK)
+        goto fail;
+    nn->opts.group_overrides = NULL; /* parsed: the caller's string is not kept */
     rc = fs_namespace_create(nn->superuser, NAMENODE_SUPERGROUP, clock_wall_ms(), &nn->ns);
     if (rc == EMBER_OK)
         rc = block_manager_create(0, 0, (uint32_t)clock_wall_ms(), &nn->bm);
@@ -855,6 +861,7 @@ fail:
 void namenode_destroy(namenode *nn) {
     if (nn == NULL)
         return;
+    group_mapping_destroy(nn->groups);
     if (nn->log != NULL) {
         namenode_flush(nn);
         if (!nn->failed && edit_log_txns_since_checkpoint(nn->log) > 0)

@@ -24,6 +24,8 @@ typedef struct namenode namenode;
 typedef struct {
     const char *name_dir;          /* dfs.namenode.name.dir */
     const char *superuser;         /* owner of "/" in a new namespace */
+    const char *group_overrides;   /* hadoop.user.group.static.mapping.overrides (NULL: none) */
+    int64_t groups_cache_ms;       /* hadoop.security.groups.cache.secs */
     uint32_t default_replication;  /* dfs.replication */
     uint32_t max_replication;      /* replication is capped here: the core nodes */
     uint64_t default_block_size;   /* dfs.blocksize */

@@ -81,6 +81,7 @@ struct namenode {
     namenode_options opts;
     char *name_dir;
     char *superuser;
+    struct group_mapping *groups; /* users' groups for permission checks */
     fs_namespace *ns;
     edit_log *log;
     gateway *gw;               /* where pending answers go */

@@ -1,13 +1,14 @@
 /* permission.c -- HDFS's permission checks (FSPermissionChecker), see
  * namenode_internal.h.
  *
- * Who: the user and group the client named when it authenticated (HDFS's
- * "simple" authentication: the cluster secret proves the client may talk
- * to the cluster, not who it is), so the group is the client's primary
- * group only (HDFS asks the namenode host's OS for every group).  New inodes
- * take their parent directory's group (namenode.c, HDFS's BSD rule).  The
- * superuser -- the user the namenode runs as, or any member of
- * "supergroup" (dfs.permissions.superusergroup) -- passes every check.
+ * Who: the user the client named when it authenticated (HDFS's "simple"
+ * authentication: the cluster secret proves the client may talk to the
+ * cluster, not who it is), in the groups group_mapping.h gives it (the
+ * overrides, or the namenode host's groups of that user and the group the
+ * client claimed).  New inodes take their parent directory's group
+ * (namenode.c, HDFS's BSD rule).  The superuser -- the user the namenode
+ * runs as, or any member of "supergroup" (dfs.permissions.superusergroup)
+ * -- passes every check.
  * With dfs.permissions.enabled off every check passes.
  *
  * What, per operation (as HDFS's FSNamesystem asks):
@@ -29,7 +30,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/error.h"
+#include "group_mapping.h"
 #include "namenode_internal.h"
 #include "proto/message.h"
 
@@ -37,8 +40,14 @@
 
 typedef struct {
     const char *user;
-    const char *group;
+    const char *group; /* the one the client claimed */
+    namenode *nn;      /* for its group mapping */
 } perm_caller;
+
+/* Whether the caller is in group. */
+static int perm_member(const perm_caller *c, const char *group) {
+    return group_mapping_member(c->nn->groups, c->user, c->group, group, clock_monotonic_ms());
+}
 
 static void perm_mode_string(const fs_stat *st, char out[11]) {
     static const char rwx[] = "rwxrwxrwx";
@@ -61,7 +70,7 @@ static int perm_allows(const perm_caller *c, const fs_stat *st, int access) {
     uint32_t bits;
     if (strcmp(c->user, st->owner) == 0)
         bits = (st->mode >> 6) & 7;
-    else if (strcmp(c->group, st->group) == 0)
+    else if (perm_member(c, st->group))
         bits = (st->mode >> 3) & 7;
     else
         bits = st->mode & 7;
@@ -80,11 +89,12 @@ static int perm_deny(namenode *nn, uint64_t conn, const perm_caller *c, const ch
 }
 
 static int perm_is_super(const namenode *nn, const perm_caller *c) {
-    return strcmp(c->user, nn->superuser) == 0 || strcmp(c->group, NAMENODE_SUPERGROUP) == 0;
+    return strcmp(c->user, nn->superuser) == 0 || perm_member(c, NAMENODE_SUPERGROUP);
 }
 
 /* The caller of conn, and whether checks apply at all (0: pass). */
 static int perm_caller_of(namenode *nn, uint64_t conn, perm_caller *c) {
+    c->nn = nn;
     if (!nn->opts.permissions || conn == NAMENODE_NO_CONN ||
         gateway_client_identity(nn->gw, conn, &c->user, &c->group) != EMBER_OK)
         return 0;
@@ -219,7 +229,7 @@ int namenode_check_chown(namenode *nn, uint64_t conn, const char *path, const ch
         namenode_reply_error(nn, conn, EMBER_EACCES, msg);
         return EMBER_EACCES;
     }
-    if (group != NULL && group[0] != '\0' && strcmp(group, c.group) != 0) {
+    if (group != NULL && group[0] != '\0' && !perm_member(&c, group)) {
         snprintf(msg, sizeof(msg), "User %.200s does not belong to %.200s", c.user, group);
         namenode_reply_error(nn, conn, EMBER_EACCES, msg);
         return EMBER_EACCES;

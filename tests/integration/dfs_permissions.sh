@@ -78,9 +78,33 @@ denied alice "safe mode enter" dfsadmin -safemode enter
 as alice dfsadmin -safemode get | grep -q 'Safe mode is OFF' || fail "safemode get as alice"
 denied alice "decommission" dfsadmin -decommission node-1
 
-# Off: nothing is checked.
+# Groups decided on the namenode's side: static overrides name alice in
+# eng and ops, bob in none (not even his own); a malformed list stops the
+# start.  (The host's user database is test_group_mapping's.)
 ember cluster stop >/dev/null || fail "cluster stop"
 cluster_wait_exit 30
+cluster_start 3 --core-nodes 2 -D dfs.replication=1 \
+    -D 'hadoop.user.group.static.mapping.overrides=alice=eng, ops;bob=;'
+wait_until 30 bash -c "! '$EMBER' --run-dir '$RUN_DIR' dfsadmin -safemode get | grep -q ON" ||
+    fail "safe mode never ended"
+dfs -mkdir /team && dfs -chgrp eng /team && dfs -chmod 770 /team || fail "setup /team"
+as alice dfs -touchz /team/a || fail "alice, in eng by the overrides, writes in /team"
+DENY='Permission denied: user=bob, access=EXECUTE, inode="/team":root:eng:drwxrwx---'
+denied bob "bob, in no group, lists /team" dfs -ls /team/a
+as alice dfs -chgrp ops /team/a || fail "alice gives her file to ops, a group of hers"
+expect_eq "$(dfs -stat %g /team/a)" ops "group after chgrp"
+DENY='User alice does not belong to alice'
+denied alice "chgrp to the claimed group the overrides leave out" dfs -chgrp alice /team/a
+ember cluster stop >/dev/null || fail "cluster stop"
+cluster_wait_exit 30
+if "$EMBER" cluster --run-dir "$TEST_TMP/bad" -D 'hadoop.user.group.static.mapping.overrides=alice' \
+    >"$TEST_TMP/bad.out" 2>&1; then
+    fail "a bad overrides list was accepted"
+fi
+grep -q "bad hadoop.user.group.static.mapping.overrides entry 'alice'" "$TEST_TMP/bad.out" ||
+    fail "bad overrides message: $(cat "$TEST_TMP/bad.out")"
+
+# Off: nothing is checked.
 cluster_start 3 --core-nodes 2 -D dfs.replication=1 -D dfs.permissions.enabled=false
 wait_until 30 bash -c "! '$EMBER' --run-dir '$RUN_DIR' dfsadmin -safemode get | grep -q ON" ||
     fail "safe mode never ended"

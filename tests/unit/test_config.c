@@ -435,6 +435,8 @@ static void test_write(void **state) {
                               "dfs.namenode.safemode.extension = 3000ms\n"
                               "dfs.datanode.du.reserved = 0\n"
                               "dfs.datanode.synconclose = false\n"
+                              "hadoop.user.group.static.mapping.overrides = \n"
+                              "hadoop.security.groups.cache.secs = 300000ms\n"
                               "dfs.permissions.enabled = true\n"
                               "ember.namenode.lease-soft-limit = 60000ms\n"
                               "dfs.namenode.lease-hard-limit-sec = 1200000ms\n"
