@@ -311,6 +311,7 @@ static int dfs_copy_status(const FileStatus *f, ember_file_status *out) {
     snprintf(out->owner, sizeof(out->owner), "%s", f->owner);
     snprintf(out->group, sizeof(out->group), "%s", f->group);
     out->children = f->children;
+    out->under_construction = f->under_construction;
     return EMBER_OK;
 }
 

@@ -308,6 +308,7 @@ void namenode_fill_status(FileStatus *fs, const char *path, const fs_stat *st) {
     fs->group = (char *)st->group;
     fs->children = st->children;
     fs->inode_id = st->inode_id;
+    fs->under_construction = st->under_construction != 0;
 }
 
 /* Encodes a DfsResult answer as a frame, sent now or after the sync. */

@@ -42,6 +42,7 @@ typedef struct {
     char owner[64];
     char group[64];
     uint32_t children;
+    int under_construction; /* files: open for writing (fsck -openforwrite) */
 } ember_file_status;
 
 /* Connects to the cluster whose run directory is run_dir (see

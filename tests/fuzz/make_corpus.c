@@ -392,6 +392,7 @@ int main(int argc, char **argv) {
     fs2.mode = 0644;
     fs2.owner = "alice";
     fs2.group = "staff";
+    fs2.under_construction = 1;
     FileStatus *entries[2] = {&fs1, &fs2};
     DfsResult dr = DFS_RESULT__INIT;
     dr.status = &fs1;
