@@ -1,0 +1,56 @@
+/* cli_dfs.h -- what cli_dfs.c (the verbs' dispatch, paths, formats and
+ * the namespace verbs) and cli_dfs_data.c (the verbs that move file data)
+ * share.  Internal to the CLI. */
+#ifndef EMBER_CLI_DFS_H
+#define EMBER_CLI_DFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "ember/dfs.h"
+
+#define DFS_PATH_MAX 8192
+
+/* One `ember dfs` run: the connection, the verb, -D's file options, and
+ * whether any path failed (the exit status). */
+typedef struct {
+    cli_env *env;
+    ember_dfs *dfs;
+    const char *cmd;           /* "ls", "mkdir", ... (no dash) */
+    uint32_t replication;      /* from -D dfs.replication, 0 = cluster default */
+    uint64_t block_size;       /* from -D dfs.blocksize, 0 = cluster default */
+    int failed;
+} dfs_cli;
+
+/* cli_dfs.c */
+/* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix). */
+void dfs_format_size(uint64_t n, int human, char *out, size_t len);
+/* Prints the library's last error as the command's error line; marks the
+ * run failed. */
+void dfs_fail(dfs_cli *c);
+/* Prints the namenode's warning of the last call, if any. */
+void dfs_warn(dfs_cli *c);
+/* dir + "/" + name into out. */
+void dfs_join(const char *dir, const char *name, char *out, size_t len);
+/* Leading single-letter flags from "allowed" into seen[]; the index of
+ * the first operand, or -1 after an error line. */
+int dfs_flags(dfs_cli *c, int argc, char **argv, const char *allowed, int seen[128]);
+/* A path argument resolved (cli_dfs_resolve) into path; 0, or -1 after
+ * an error line. */
+int dfs_arg(dfs_cli *c, const char *arg, char *path);
+
+/* cli_dfs_data.c: the verbs that read or write file data. */
+int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs); /* -put, -cp */
+int cmd_get(dfs_cli *c, int argc, char **argv);
+int cmd_cat(dfs_cli *c, int argc, char **argv);
+int cmd_tail(dfs_cli *c, int argc, char **argv);
+int cmd_head(dfs_cli *c, int argc, char **argv);
+int cmd_getmerge(dfs_cli *c, int argc, char **argv);
+int cmd_find(dfs_cli *c, int argc, char **argv);
+int cmd_df(dfs_cli *c, int argc, char **argv);
+int cmd_move_from_local(dfs_cli *c, int argc, char **argv);
+int cmd_checksum(dfs_cli *c, int argc, char **argv);
+int cmd_append(dfs_cli *c, int argc, char **argv);
+
+#endif
