@@ -86,7 +86,7 @@
  * made or listed at open, or when its rbw leftovers cannot be removed, or
  * when creating, writing, fsyncing or renaming a replica in it fails with
  * an errno that says the disk is gone or read-only
- * (dir_errno_is_failure()).  A full disk (ENOSPC, EDQUOT, EFBIG) is not a
+ * (bs_dir_errno_is_failure()).  A full disk (ENOSPC, EDQUOT, EFBIG) is not a
  * failed one: block_writer_create() tries the next directory but does not
  * mark it, and skips a directory with nothing available past the reserve
  * (block_store_set_reserved(), HDFS's dfs.datanode.du.reserved); with no
@@ -95,7 +95,8 @@
  * replicas stay indexed and readable (each read verifies its checksums
  * anyway).
  *
- * The directory scan (block_store_scan(), HDFS's DirectoryScanner).  It
+ * The directory scan (block_store_scan() in block_store_scan.c, HDFS's
+ * DirectoryScanner).  It
  * lists every directory's finalized/ and rbw/ (sorted, as open does), then
  * judges every FINALIZED and RBW replica of the index against its own
  * directory's listing: its data file or its meta at its gen stamp gone ->
@@ -136,11 +137,10 @@
 #include <unistd.h>
 
 #include "block_store.h"
+#include "block_store_internal.h"
 #include "common/checksum.h"
 #include "common/error.h"
 
-#define BLOCK_STORE_PATH_MAX 4096
-#define META_HEADER_LEN 16
 #define META_VERSION 1
 #define META_CHECKSUM_CRC32C 1
 #define READ_WINDOW_CHUNKS 2048 /* a reader verifies up to 1 MiB per pair of preads */
@@ -148,44 +148,6 @@
 #define INDEX_MIN_CAP 64        /* a power of two */
 
 static const unsigned char meta_magic[8] = {'E', 'M', 'B', 'R', 'M', 'E', 'T', 'A'};
-
-typedef enum {
-    REPLICA_NONE = 0,  /* an empty slot of the index */
-    REPLICA_WRITING,   /* in rbw/, owned by a block_writer */
-    REPLICA_RBW,       /* in rbw/, no writer: waiting to be recovered */
-    REPLICA_FINALIZED, /* in finalized/, visible */
-} replica_state;
-
-typedef struct {
-    uint64_t block_id;
-    uint64_t gen_stamp;
-    uint64_t length; /* finalized: its length; RBW: its valid length; 0 while writing */
-    uint32_t dir;
-    uint8_t state;             /* replica_state */
-    uint8_t mismatch_reported; /* FINALIZED: a scan listed its files as mismatched */
-} replica;
-
-typedef struct {
-    char *path;      /* as configured */
-    char *rbw;       /* path/current/rbw */
-    char *finalized; /* path/current/finalized */
-    int failed;
-} data_dir;
-
-struct block_store {
-    data_dir *dirs;
-    int ndirs;
-    int nfailed;
-    replica *index; /* index_cap slots, a power of two */
-    size_t index_cap;
-    size_t index_count;
-    uint64_t used_bytes;
-    uint64_t skipped;     /* files left out at open (see the file comment) */
-    int *order;           /* block_writer_create()'s scratch: directory order */
-    uint64_t *free_bytes; /* ... and each directory's free space */
-    int sync_on_close;    /* finalize fsyncs the data (dfs.datanode.synconclose) */
-    uint64_t reserved;    /* bytes of each file system left alone (dfs.datanode.du.reserved) */
-};
 
 typedef enum {
     WRITER_WRITING, /* appending; the files match the counters */
@@ -247,14 +209,6 @@ __attribute__((format(printf, 3, 4))) static void store_reason(char *err, size_t
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
-
-/* Number of chunks of a replica of length bytes. */
-static uint64_t chunk_count(uint64_t length) {
-    return length / BLOCK_CHUNK_SIZE + (length % BLOCK_CHUNK_SIZE != 0);
-}
-
-/* Size of the meta file of a replica of length bytes. */
-static uint64_t meta_size(uint64_t length) { return META_HEADER_LEN + 4 * chunk_count(length); }
 
 /* dir/blk_<id> (meta 0) or dir/blk_<id>_<gs>.meta (meta 1) into out. */
 static int replica_path(char *out, size_t outlen, const char *dir, uint64_t id, uint64_t gs,
@@ -397,7 +351,7 @@ static void parent_of(const char *path, char *out, size_t outlen) {
 /* 1 when a file operation in a data directory failing with err means the
  * directory is broken (gone, unmounted, read-only, unreadable); 0 for a
  * full disk and for errors that say nothing about the directory. */
-static int dir_errno_is_failure(int err) {
+int bs_dir_errno_is_failure(int err) {
     switch (err) {
     case EACCES:
     case EPERM:
@@ -412,7 +366,7 @@ static int dir_errno_is_failure(int err) {
 /* 1 when err says the file system is full (the directory is not broken). */
 static int dir_errno_is_space(int err) { return err == ENOSPC || err == EDQUOT || err == EFBIG; }
 
-static void dir_fail(block_store *store, uint32_t d) {
+void bs_dir_fail(block_store *store, uint32_t d) {
     if (!store->dirs[d].failed) {
         store->dirs[d].failed = 1;
         store->nfailed++;
@@ -430,7 +384,7 @@ static uint64_t index_hash(uint64_t x) {
     return x;
 }
 
-static replica *index_find(const block_store *store, uint64_t block_id) {
+replica *bs_index_find(const block_store *store, uint64_t block_id) {
     size_t mask = store->index_cap - 1;
     for (size_t i = (size_t)index_hash(block_id) & mask;; i = (i + 1) & mask) {
         replica *r = &store->index[i];
@@ -452,7 +406,7 @@ static void index_place(replica *table, size_t cap, const replica *r) {
 
 /* Grows the table (doubling) until want entries keep it at most 70%
  * full, so that that many fit without growing again. */
-static int index_reserve(block_store *store, size_t want) {
+int bs_index_reserve(block_store *store, size_t want) {
     size_t cap = store->index_cap;
     while (want * 10 > cap * 7)
         cap *= 2;
@@ -471,8 +425,8 @@ static int index_reserve(block_store *store, size_t want) {
 }
 
 /* Adds r, whose id is not in the index, growing the table past 70% load. */
-static int index_insert(block_store *store, const replica *r) {
-    int rc = index_reserve(store, store->index_count + 1);
+int bs_index_insert(block_store *store, const replica *r) {
+    int rc = bs_index_reserve(store, store->index_count + 1);
     if (rc != EMBER_OK)
         return rc;
     index_place(store->index, store->index_cap, r);
@@ -482,7 +436,7 @@ static int index_insert(block_store *store, const replica *r) {
 
 /* Empties slot, shifting back the entries of its probe run that would
  * otherwise no longer be found. */
-static void index_remove(block_store *store, replica *slot) {
+void bs_index_remove(block_store *store, replica *slot) {
     size_t mask = store->index_cap - 1;
     size_t i = (size_t)(slot - store->index);
     store->index_count--;
@@ -571,7 +525,7 @@ static int rbw_valid_length(int data_fd, int meta_fd, uint64_t *out) {
 
 /* Opens the rbw files of block id (meta of gen stamp gs) in dd and finds
  * their valid length (rbw_valid_length()). */
-static int rbw_scan(const data_dir *dd, uint64_t id, uint64_t gs, uint64_t *out) {
+int bs_rbw_scan(const data_dir *dd, uint64_t id, uint64_t gs, uint64_t *out) {
     char data_path[BLOCK_STORE_PATH_MAX], meta_path[BLOCK_STORE_PATH_MAX];
     if (replica_path(data_path, sizeof data_path, dd->rbw, id, 0, 0) != EMBER_OK ||
         replica_path(meta_path, sizeof meta_path, dd->rbw, id, gs, 1) != EMBER_OK)
@@ -664,8 +618,8 @@ static int replica_move(block_store *store, uint32_t d, uint64_t id, const char 
         bad = errno;
     if (fsync_dir(from) != EMBER_OK)
         bad = errno;
-    if (dir_errno_is_failure(bad))
-        dir_fail(store, d);
+    if (bs_dir_errno_is_failure(bad))
+        bs_dir_fail(store, d);
     return EMBER_OK;
 fail:;
     int saved = errno;
@@ -675,22 +629,15 @@ fail:;
     }
     unlink(to_data);
     unlink(to_meta);
-    if (dir_errno_is_failure(saved))
-        dir_fail(store, d);
+    if (bs_dir_errno_is_failure(saved))
+        bs_dir_fail(store, d);
     errno = saved;
     return EMBER_EIO;
 }
 
 /* ---- opening: layout, indexing finalized/ then rbw/ ---- */
 
-typedef struct {
-    uint64_t id;
-    uint64_t gs;   /* metas only */
-    uint64_t size; /* file size */
-    int is_meta;
-} found_file;
-
-static int cmp_found(const void *a, const void *b) {
+int bs_cmp_found(const void *a, const void *b) {
     const found_file *x = a, *y = b;
     if (x->id != y->id)
         return (x->id > y->id) - (x->id < y->id);
@@ -718,7 +665,7 @@ static int dir_layout(data_dir *dd, char *err, size_t errlen) {
  * d's finalized/ or rbw/, into *out (malloc'd); entries with a replica's
  * name that are not regular files are counted in *skipped (may be NULL).
  * On EMBER_EIO errno says why the listing failed. */
-static int dir_list(const char *path, found_file **out, size_t *count, uint64_t *skipped, char *err,
+int bs_dir_list(const char *path, found_file **out, size_t *count, uint64_t *skipped, char *err,
                     size_t errlen) {
     *out = NULL;
     *count = 0;
@@ -782,11 +729,11 @@ static int dir_list(const char *path, found_file **out, size_t *count, uint64_t 
 static int dir_index_finalized(block_store *store, uint32_t d, char *err, size_t errlen) {
     found_file *files;
     size_t n;
-    int rc = dir_list(store->dirs[d].finalized, &files, &n, &store->skipped, err, errlen);
+    int rc = bs_dir_list(store->dirs[d].finalized, &files, &n, &store->skipped, err, errlen);
     if (rc != EMBER_OK)
         return rc;
     if (n > 1)
-        qsort(files, n, sizeof *files, cmp_found);
+        qsort(files, n, sizeof *files, bs_cmp_found);
     for (size_t i = 0; i < n;) {
         size_t end = i + 1;
         while (end < n && files[end].id == files[i].id)
@@ -806,9 +753,9 @@ static int dir_index_finalized(block_store *store, uint32_t d, char *err, size_t
                          .length = data->size,
                          .dir = d,
                          .state = REPLICA_FINALIZED};
-            replica *old = index_find(store, r.block_id);
+            replica *old = bs_index_find(store, r.block_id);
             if (old == NULL) {
-                rc = index_insert(store, &r);
+                rc = bs_index_insert(store, &r);
                 if (rc != EMBER_OK) {
                     store_reason(err, errlen, "out of memory indexing %s",
                                  store->dirs[d].finalized);
@@ -838,9 +785,9 @@ static int dir_index_finalized(block_store *store, uint32_t d, char *err, size_t
 static int rbw_index(block_store *store, uint32_t d, uint64_t id, uint64_t gs, uint64_t valid,
                      char *err, size_t errlen) {
     replica r = {.block_id = id, .gen_stamp = gs, .length = valid, .dir = d, .state = REPLICA_RBW};
-    replica *old = index_find(store, id);
+    replica *old = bs_index_find(store, id);
     if (old == NULL) {
-        if (index_insert(store, &r) == EMBER_OK)
+        if (bs_index_insert(store, &r) == EMBER_OK)
             return EMBER_OK;
         store_reason(err, errlen, "out of memory indexing %s", store->dirs[d].rbw);
         return EMBER_ENOMEM;
@@ -862,11 +809,11 @@ static int dir_index_rbw(block_store *store, uint32_t d, char *err, size_t errle
     const data_dir *dd = &store->dirs[d];
     found_file *files;
     size_t n;
-    int rc = dir_list(dd->rbw, &files, &n, &store->skipped, err, errlen);
+    int rc = bs_dir_list(dd->rbw, &files, &n, &store->skipped, err, errlen);
     if (rc != EMBER_OK)
         return rc;
     if (n > 1)
-        qsort(files, n, sizeof *files, cmp_found);
+        qsort(files, n, sizeof *files, bs_cmp_found);
     size_t removed = 0;
     for (size_t i = 0; i < n && rc == EMBER_OK;) {
         size_t end = i + 1;
@@ -877,11 +824,11 @@ static int dir_index_rbw(block_store *store, uint32_t d, char *err, size_t errle
         uint64_t id = files[i].id;
         const found_file *data = files[i].is_meta ? NULL : &files[i];
         const found_file *meta = data != NULL && i + 1 < end ? &files[i + 1] : NULL;
-        const replica *known = index_find(store, id);
+        const replica *known = bs_index_find(store, id);
         uint64_t valid = 0;
         int keep = 0;
         if (meta != NULL && (known == NULL || known->state == REPLICA_RBW)) {
-            int scan = rbw_scan(dd, id, meta->gs, &valid);
+            int scan = bs_rbw_scan(dd, id, meta->gs, &valid);
             if (scan == EMBER_EIO) {
                 store->skipped += (uint64_t)(end - i);
                 i = end;
@@ -1011,7 +958,7 @@ int block_store_open(const char *dirs, block_store **out, char *err, size_t errl
                 goto fail;
             }
             if (rc != EMBER_OK) {
-                dir_fail(store, (uint32_t)d);
+                bs_dir_fail(store, (uint32_t)d);
                 if (first_why[0] == '\0')
                     snprintf(first_why, sizeof first_why, "%s", why);
             }
@@ -1075,8 +1022,8 @@ static void writer_check(const block_writer *w) {
 /* WRITING -> FAILED; the directory fails too when err says it is broken. */
 static void writer_fail(block_writer *w, int err) {
     w->state = WRITER_FAILED;
-    if (dir_errno_is_failure(err))
-        dir_fail(w->store, w->dir);
+    if (bs_dir_errno_is_failure(err))
+        bs_dir_fail(w->store, w->dir);
     writer_check(w);
 }
 
@@ -1105,8 +1052,8 @@ static int store_order_dirs(block_store *store, int *full) {
             continue;
         uint64_t avail = 0;
         int rc = dir_avail(store, d, &avail);
-        if (rc != EMBER_OK && dir_errno_is_failure(errno)) {
-            dir_fail(store, (uint32_t)d);
+        if (rc != EMBER_OK && bs_dir_errno_is_failure(errno)) {
+            bs_dir_fail(store, (uint32_t)d);
             continue;
         }
         if (rc == EMBER_OK && avail == 0) {
@@ -1198,7 +1145,7 @@ int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stam
     if (store == NULL || out == NULL)
         return EMBER_EINVAL;
     *out = NULL;
-    if (index_find(store, block_id) != NULL)
+    if (bs_index_find(store, block_id) != NULL)
         return EMBER_EEXIST;
     block_writer *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -1216,8 +1163,8 @@ int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stam
             created = 1;
         else if (dir_errno_is_space(errno))
             full++;
-        else if (dir_errno_is_failure(errno))
-            dir_fail(store, w->dir);
+        else if (bs_dir_errno_is_failure(errno))
+            bs_dir_fail(store, w->dir);
     }
     if (!created) {
         free(w);
@@ -1225,7 +1172,7 @@ int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stam
     }
     replica r = {
         .block_id = block_id, .gen_stamp = gen_stamp, .dir = w->dir, .state = REPLICA_WRITING};
-    if (index_insert(store, &r) != EMBER_OK) {
+    if (bs_index_insert(store, &r) != EMBER_OK) {
         w->state = WRITER_FAILED; /* so that abort only removes the files */
         block_writer_abort(w);
         return EMBER_ENOMEM;
@@ -1319,9 +1266,9 @@ static void writer_free(block_writer *w) {
         close(w->data_fd);
     if (w->meta_fd >= 0)
         close(w->meta_fd);
-    replica *r = index_find(w->store, w->block_id);
+    replica *r = bs_index_find(w->store, w->block_id);
     if (r != NULL && r->state == REPLICA_WRITING)
-        index_remove(w->store, r);
+        bs_index_remove(w->store, r);
     free(w);
 }
 
@@ -1356,9 +1303,9 @@ static int writer_sync(block_writer *w) {
 static int writer_keep(block_writer *w, int synced, uint64_t *length) {
     block_store *store = w->store;
     uint64_t valid = w->length;
-    int rc = synced ? EMBER_OK : rbw_scan(&store->dirs[w->dir], w->block_id, w->gen_stamp, &valid);
+    int rc = synced ? EMBER_OK : bs_rbw_scan(&store->dirs[w->dir], w->block_id, w->gen_stamp, &valid);
     if (rc == EMBER_OK) {
-        replica *r = index_find(store, w->block_id);
+        replica *r = bs_index_find(store, w->block_id);
         assert(r != NULL && r->state == REPLICA_WRITING);
         r->state = REPLICA_RBW;
         r->length = valid;
@@ -1392,7 +1339,7 @@ int block_writer_finalize(block_writer *w, uint64_t *length) {
         (void)writer_keep(w, w->state == WRITER_WRITING, NULL);
         return rc;
     }
-    replica *r = index_find(store, w->block_id);
+    replica *r = bs_index_find(store, w->block_id);
     assert(r != NULL && r->state == REPLICA_WRITING);
     r->state = REPLICA_FINALIZED;
     r->length = w->length;
@@ -1450,7 +1397,7 @@ int block_writer_reopen(block_store *store, uint64_t block_id, uint64_t old_gs, 
     if (store == NULL || out == NULL)
         return EMBER_EINVAL;
     *out = NULL;
-    replica *r = index_find(store, block_id);
+    replica *r = bs_index_find(store, block_id);
     if (r == NULL || r->state != REPLICA_FINALIZED || r->gen_stamp != old_gs)
         return EMBER_ENOENT;
     if (new_gs <= old_gs)
@@ -1502,7 +1449,7 @@ int block_reader_open(block_store *store, uint64_t block_id, block_reader **out)
     if (store == NULL || out == NULL)
         return EMBER_EINVAL;
     *out = NULL;
-    const replica *r = index_find(store, block_id);
+    const replica *r = bs_index_find(store, block_id);
     if (r == NULL || r->state != REPLICA_FINALIZED)
         return EMBER_ENOENT;
     const data_dir *dd = &store->dirs[r->dir];
@@ -1646,7 +1593,7 @@ int block_reader_checksums(block_reader *r, uint64_t first, size_t nchunks, uint
 int block_store_delete(block_store *store, uint64_t block_id) {
     if (store == NULL)
         return EMBER_EINVAL;
-    replica *r = index_find(store, block_id);
+    replica *r = bs_index_find(store, block_id);
     if (r == NULL || r->state == REPLICA_WRITING)
         return EMBER_ENOENT; /* a replica being written is its writer's */
     const data_dir *dd = &store->dirs[r->dir];
@@ -1656,13 +1603,13 @@ int block_store_delete(block_store *store, uint64_t block_id) {
     (void)replica_path(meta_path, sizeof meta_path, sub, r->block_id, r->gen_stamp, 1);
     /* Data first: a meta left behind alone is never indexed. */
     if (unlink(data_path) != 0 && errno != ENOENT) {
-        if (dir_errno_is_failure(errno))
-            dir_fail(store, r->dir);
+        if (bs_dir_errno_is_failure(errno))
+            bs_dir_fail(store, r->dir);
         return EMBER_EIO;
     }
     if (r->state == REPLICA_FINALIZED)
         store->used_bytes -= r->length + meta_size(r->length);
-    index_remove(store, r);
+    bs_index_remove(store, r);
     if (unlink(meta_path) != 0 && errno != ENOENT)
         return EMBER_EIO;
     return EMBER_OK;
@@ -1670,7 +1617,7 @@ int block_store_delete(block_store *store, uint64_t block_id) {
 
 block_replica_state block_store_replica(const block_store *store, uint64_t block_id,
                                         block_info *info) {
-    const replica *r = store != NULL ? index_find(store, block_id) : NULL;
+    const replica *r = store != NULL ? bs_index_find(store, block_id) : NULL;
     if (info != NULL)
         *info = (block_info){block_id, r != NULL ? r->gen_stamp : 0, r != NULL ? r->length : 0};
     if (r == NULL)
@@ -1734,14 +1681,14 @@ static int recover_rbw(block_store *store, replica *r, uint64_t recovery_id, uin
         rc = EMBER_EIO;
         saved = errno;
     }
-    if (rc == EMBER_EIO && dir_errno_is_failure(saved))
-        dir_fail(store, r->dir);
+    if (rc == EMBER_EIO && bs_dir_errno_is_failure(saved))
+        bs_dir_fail(store, r->dir);
     if (rc == EMBER_OK)
         rc = replica_move(store, r->dir, r->block_id, dd->rbw, r->gen_stamp, dd->finalized,
                           recovery_id, NULL);
     if (rc != EMBER_OK) {
         uint64_t valid;
-        if (rbw_scan(dd, r->block_id, r->gen_stamp, &valid) == EMBER_OK)
+        if (bs_rbw_scan(dd, r->block_id, r->gen_stamp, &valid) == EMBER_OK)
             r->length = valid;
         return rc;
     }
@@ -1765,14 +1712,14 @@ static int recover_finalized(block_store *store, replica *r, uint64_t recovery_i
     if (replica_path(to, sizeof to, dd->finalized, r->block_id, recovery_id, 1) != EMBER_OK)
         return EMBER_EIO;
     if (rename(from, to) != 0) {
-        if (dir_errno_is_failure(errno))
-            dir_fail(store, r->dir);
+        if (bs_dir_errno_is_failure(errno))
+            bs_dir_fail(store, r->dir);
         return EMBER_EIO;
     }
     r->gen_stamp = recovery_id; /* the name is the new one, synced or not */
     if (fsync_dir(dd->finalized) != EMBER_OK) {
-        if (dir_errno_is_failure(errno))
-            dir_fail(store, r->dir);
+        if (bs_dir_errno_is_failure(errno))
+            bs_dir_fail(store, r->dir);
         return EMBER_EIO;
     }
     return EMBER_OK;
@@ -1782,7 +1729,7 @@ int block_store_recover(block_store *store, uint64_t block_id, uint64_t recovery
                         uint64_t length) {
     if (store == NULL)
         return EMBER_EINVAL;
-    replica *r = index_find(store, block_id);
+    replica *r = bs_index_find(store, block_id);
     if (r == NULL || r->state == REPLICA_WRITING)
         return EMBER_ENOENT;
     if (r->state == REPLICA_FINALIZED && r->gen_stamp == recovery_id)
@@ -1854,12 +1801,12 @@ static int reopen_rbw(block_store *store, replica *r, uint64_t new_gs, uint64_t 
         if (w->meta_fd >= 0)
             close(w->meta_fd);
         free(w);
-        if (rc == EMBER_EIO && dir_errno_is_failure(saved))
-            dir_fail(store, r->dir);
+        if (rc == EMBER_EIO && bs_dir_errno_is_failure(saved))
+            bs_dir_fail(store, r->dir);
         if (renamed)
             r->gen_stamp = new_gs; /* the name is the new one, synced or not */
         uint64_t valid;
-        if (rbw_scan(dd, r->block_id, r->gen_stamp, &valid) == EMBER_OK)
+        if (bs_rbw_scan(dd, r->block_id, r->gen_stamp, &valid) == EMBER_OK)
             r->length = valid;
         return rc;
     }
@@ -1879,7 +1826,7 @@ int block_writer_reopen_at(block_store *store, uint64_t block_id, uint64_t min_g
     *out = NULL;
     if (new_gs <= min_gs)
         return EMBER_EINVAL;
-    replica *r = index_find(store, block_id);
+    replica *r = bs_index_find(store, block_id);
     if (r == NULL || r->state == REPLICA_WRITING || r->gen_stamp < min_gs ||
         r->gen_stamp >= new_gs)
         return EMBER_ENOENT;
@@ -1964,307 +1911,4 @@ int block_store_list(const block_store *store, block_info **out, size_t *count) 
 
 int block_store_list_rbw(const block_store *store, block_info **out, size_t *count) {
     return store_list_state(store, REPLICA_RBW, out, count);
-}
-
-/* ---- the directory scan ---- */
-
-typedef enum {
-    SCAN_LISTED,   /* the listing is in hand */
-    SCAN_GONE,     /* cannot be listed, and errno says the directory is broken */
-    SCAN_UNLISTED, /* cannot be listed for another reason: left alone this time */
-} scan_listing_state;
-
-/* One sub-directory's listing, sorted by cmp_found(). */
-typedef struct {
-    found_file *files;
-    size_t n;
-    scan_listing_state state;
-} scan_listing;
-
-/* A finalized replica found on disk that the index lacks. */
-typedef struct {
-    uint64_t id, gs, length;
-    uint32_t dir;
-} scan_candidate;
-
-/* A growable list of scan entries. */
-typedef struct {
-    block_scan_entry *v;
-    size_t n, cap;
-} scan_list;
-
-static int scan_push(scan_list *l, uint64_t id, uint64_t gs, uint64_t length,
-                     block_replica_state state) {
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 16;
-        block_scan_entry *grown = realloc(l->v, ncap * sizeof *grown);
-        if (grown == NULL)
-            return EMBER_ENOMEM;
-        l->v = grown;
-        l->cap = ncap;
-    }
-    l->v[l->n++] = (block_scan_entry){{id, gs, length}, state};
-    return EMBER_OK;
-}
-
-/* Lists path into *l, sorted; EMBER_ENOMEM is the only failure (a
- * listing that fails otherwise sets l->state). */
-static int scan_list_dir(const char *path, scan_listing *l) {
-    int rc = dir_list(path, &l->files, &l->n, NULL, NULL, 0);
-    if (rc == EMBER_ENOMEM)
-        return rc;
-    if (rc != EMBER_OK) {
-        l->state = dir_errno_is_failure(errno) ? SCAN_GONE : SCAN_UNLISTED;
-        return EMBER_OK;
-    }
-    l->state = SCAN_LISTED;
-    if (l->n > 1)
-        qsort(l->files, l->n, sizeof *l->files, cmp_found);
-    return EMBER_OK;
-}
-
-/* The index in l of the first file of block id (its data file when there
- * is one, then its metas, highest gen stamp first), or l->n. */
-static size_t scan_find(const scan_listing *l, uint64_t id) {
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (l->files[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < l->n && l->files[lo].id == id ? lo : l->n;
-}
-
-/* The data file and the meta of gen stamp gs of block id in l (either
- * NULL when absent). */
-static void scan_files_of(const scan_listing *l, uint64_t id, uint64_t gs, const found_file **data,
-                          const found_file **meta) {
-    *data = *meta = NULL;
-    for (size_t i = scan_find(l, id); i < l->n && l->files[i].id == id; i++) {
-        if (!l->files[i].is_meta)
-            *data = &l->files[i];
-        else if (l->files[i].gs == gs)
-            *meta = &l->files[i];
-    }
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Candidates by id, the one open would keep first: higher gen stamp,
- * then longer, then the earlier directory. */
-static int cmp_candidate(const void *a, const void *b) {
-    const scan_candidate *x = a, *y = b;
-    if (x->id != y->id)
-        return (x->id > y->id) - (x->id < y->id);
-    if (x->gs != y->gs)
-        return (x->gs < y->gs) - (x->gs > y->gs);
-    if (x->length != y->length)
-        return (x->length < y->length) - (x->length > y->length);
-    return (x->dir > y->dir) - (x->dir < y->dir);
-}
-
-/* Judges indexed replica r against its directory's listings: pushes it
- * to missing or mismatched (the change is made later, by scan_apply()),
- * or clears or quietly follows a mismatch already reported. */
-static int scan_judge(block_store *store, replica *r, const scan_listing *fin,
-                      const scan_listing *rbw, scan_list *missing, scan_list *mismatched) {
-    int finalized = r->state == REPLICA_FINALIZED;
-    block_replica_state state = finalized ? BLOCK_REPLICA_FINALIZED : BLOCK_REPLICA_RBW;
-    const scan_listing *l = finalized ? fin : rbw;
-    if (l->state == SCAN_UNLISTED)
-        return EMBER_OK;
-    const found_file *data = NULL, *meta = NULL;
-    if (l->state == SCAN_LISTED)
-        scan_files_of(l, r->block_id, r->gen_stamp, &data, &meta);
-    if (data == NULL || meta == NULL)
-        return scan_push(missing, r->block_id, r->gen_stamp, r->length, state);
-    if (!finalized) {
-        /* Files shorter than the valid length: find it again. */
-        if (data->size >= r->length && meta->size >= meta_size(r->length))
-            return EMBER_OK;
-        uint64_t valid;
-        int rc = rbw_scan(&store->dirs[r->dir], r->block_id, r->gen_stamp, &valid);
-        if (rc == EMBER_ECORRUPT) /* no usable meta header: open would remove it */
-            return scan_push(missing, r->block_id, r->gen_stamp, r->length, state);
-        if (rc != EMBER_OK)
-            return EMBER_OK; /* unreadable just now: the next scan tries again */
-        return scan_push(mismatched, r->block_id, r->gen_stamp, valid, state);
-    }
-    if (data->size == r->length && meta->size == meta_size(r->length)) {
-        r->mismatch_reported = 0;
-        return EMBER_OK;
-    }
-    if (!r->mismatch_reported)
-        return scan_push(mismatched, r->block_id, r->gen_stamp, data->size, state);
-    /* Listed before: follow the data file quietly; files whole again (put
-     * back) may be listed anew when they break again. */
-    store->used_bytes -= r->length + meta_size(r->length);
-    r->length = data->size;
-    store->used_bytes += r->length + meta_size(r->length);
-    if (meta->size == meta_size(data->size))
-        r->mismatch_reported = 0;
-    return EMBER_OK;
-}
-
-/* The finalized replicas of listing l (directory d) that open would
- * index, for ids the index lacks or is about to drop (missing_ids, n
- * sorted), go to *cands. */
-static int scan_find_new(const block_store *store, uint32_t d, const scan_listing *l,
-                         const uint64_t *missing_ids, size_t nmissing, scan_candidate **cands,
-                         size_t *n, size_t *cap) {
-    for (size_t i = 0; i < l->n;) {
-        size_t end = i + 1;
-        while (end < l->n && l->files[end].id == l->files[i].id)
-            end++;
-        const found_file *data = l->files[i].is_meta ? NULL : &l->files[i];
-        const found_file *meta = NULL;
-        for (size_t k = i + 1; k < end && data != NULL && meta == NULL; k++)
-            if (l->files[k].size == meta_size(data->size))
-                meta = &l->files[k];
-        uint64_t id = l->files[i].id;
-        i = end;
-        if (meta == NULL ||
-            (index_find(store, id) != NULL &&
-             (nmissing == 0 || bsearch(&id, missing_ids, nmissing, sizeof id, cmp_u64) == NULL)))
-            continue;
-        if (*n == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 16;
-            scan_candidate *grown = realloc(*cands, ncap * sizeof *grown);
-            if (grown == NULL)
-                return EMBER_ENOMEM;
-            *cands = grown;
-            *cap = ncap;
-        }
-        (*cands)[(*n)++] = (scan_candidate){id, meta->gs, data->size, d};
-    }
-    return EMBER_OK;
-}
-
-/* Makes the changes the scan decided (nothing here can fail: the index
- * was reserved for the added replicas). */
-static void scan_apply(block_store *store, const scan_listing *fin, const scan_listing *rbw,
-                       const scan_list *missing, const scan_list *mismatched,
-                       const scan_candidate *added, size_t nadded) {
-    for (int d = 0; d < store->ndirs; d++)
-        if (fin[d].state == SCAN_GONE || rbw[d].state == SCAN_GONE)
-            dir_fail(store, (uint32_t)d);
-    for (size_t i = 0; i < missing->n; i++) {
-        replica *r = index_find(store, missing->v[i].info.block_id);
-        if (r->state == REPLICA_FINALIZED)
-            store->used_bytes -= r->length + meta_size(r->length);
-        index_remove(store, r);
-    }
-    for (size_t i = 0; i < mismatched->n; i++) {
-        replica *r = index_find(store, mismatched->v[i].info.block_id);
-        if (r->state == REPLICA_FINALIZED) {
-            store->used_bytes -= r->length + meta_size(r->length);
-            store->used_bytes +=
-                mismatched->v[i].info.length + meta_size(mismatched->v[i].info.length);
-            r->mismatch_reported = 1;
-        }
-        r->length = mismatched->v[i].info.length;
-    }
-    for (size_t i = 0; i < nadded; i++) {
-        replica r = {.block_id = added[i].id,
-                     .gen_stamp = added[i].gs,
-                     .length = added[i].length,
-                     .dir = added[i].dir,
-                     .state = REPLICA_FINALIZED};
-        int rc = index_insert(store, &r);
-        assert(rc == EMBER_OK); /* reserved */
-        (void)rc;
-        store->used_bytes += r.length + meta_size(r.length);
-    }
-}
-
-void block_scan_result_free(block_scan_result *result) {
-    if (result == NULL)
-        return;
-    free(result->missing);
-    free(result->added);
-    free(result->mismatched);
-    memset(result, 0, sizeof *result);
-}
-
-/* Three steps: list every directory; judge every indexed replica and
- * find the new ones (every allocation happens here, so that an
- * EMBER_ENOMEM changes nothing that would have to be reported); apply. */
-int block_store_scan(block_store *store, block_scan_result *out) {
-    if (out == NULL)
-        return EMBER_EINVAL;
-    memset(out, 0, sizeof *out);
-    if (store == NULL)
-        return EMBER_EINVAL;
-    scan_listing *fin = calloc((size_t)store->ndirs, sizeof *fin);
-    scan_listing *rbw = calloc((size_t)store->ndirs, sizeof *rbw);
-    scan_list missing = {0}, mismatched = {0};
-    scan_candidate *cands = NULL;
-    size_t ncands = 0, cands_cap = 0;
-    uint64_t *missing_ids = NULL;
-    int rc = fin == NULL || rbw == NULL ? EMBER_ENOMEM : EMBER_OK;
-    for (int d = 0; d < store->ndirs && rc == EMBER_OK; d++) {
-        rc = scan_list_dir(store->dirs[d].finalized, &fin[d]);
-        if (rc == EMBER_OK)
-            rc = scan_list_dir(store->dirs[d].rbw, &rbw[d]);
-        out->files += fin[d].n + rbw[d].n;
-        out->dirs_unlisted += fin[d].state == SCAN_UNLISTED || rbw[d].state == SCAN_UNLISTED;
-    }
-    for (size_t i = 0; i < store->index_cap && rc == EMBER_OK; i++) {
-        replica *r = &store->index[i];
-        if (r->state == REPLICA_FINALIZED || r->state == REPLICA_RBW)
-            rc = scan_judge(store, r, &fin[r->dir], &rbw[r->dir], &missing, &mismatched);
-    }
-    if (rc == EMBER_OK && missing.n > 0) {
-        missing_ids = malloc(missing.n * sizeof *missing_ids);
-        if (missing_ids == NULL)
-            rc = EMBER_ENOMEM;
-        for (size_t i = 0; rc == EMBER_OK && i < missing.n; i++)
-            missing_ids[i] = missing.v[i].info.block_id;
-        if (rc == EMBER_OK)
-            qsort(missing_ids, missing.n, sizeof *missing_ids, cmp_u64);
-    }
-    for (int d = 0; d < store->ndirs && rc == EMBER_OK; d++)
-        if (!store->dirs[d].failed && fin[d].state == SCAN_LISTED)
-            rc = scan_find_new(store, (uint32_t)d, &fin[d], missing_ids, missing.n, &cands, &ncands,
-                               &cands_cap);
-    /* The same block new in two directories: the one open would keep. */
-    size_t nadded = 0;
-    if (rc == EMBER_OK && ncands > 1)
-        qsort(cands, ncands, sizeof *cands, cmp_candidate);
-    for (size_t i = 0; rc == EMBER_OK && i < ncands; i++)
-        if (nadded == 0 || cands[nadded - 1].id != cands[i].id)
-            cands[nadded++] = cands[i];
-    if (rc == EMBER_OK && nadded > 0) {
-        out->added = malloc(nadded * sizeof *out->added);
-        rc = out->added == NULL ? EMBER_ENOMEM : index_reserve(store, store->index_count + nadded);
-    }
-    if (rc == EMBER_OK) {
-        scan_apply(store, fin, rbw, &missing, &mismatched, cands, nadded);
-        for (size_t i = 0; i < nadded; i++)
-            out->added[i] = (block_scan_entry){{cands[i].id, cands[i].gs, cands[i].length},
-                                               BLOCK_REPLICA_FINALIZED};
-        out->nadded = nadded;
-        out->missing = missing.v;
-        out->nmissing = missing.n;
-        out->mismatched = mismatched.v;
-        out->nmismatched = mismatched.n;
-    } else {
-        free(missing.v);
-        free(mismatched.v);
-        block_scan_result_free(out);
-    }
-    for (int d = 0; d < store->ndirs && fin != NULL && rbw != NULL; d++) {
-        free(fin[d].files);
-        free(rbw[d].files);
-    }
-    free(fin);
-    free(rbw);
-    free(cands);
-    free(missing_ids);
-    return rc;
 }
