@@ -3,8 +3,12 @@
  * States: REGISTERING (RegisterNode sent every heartbeat interval until a
  * RegisterAck says accepted) -> MEMBER (Heartbeat every interval) ->
  * LEAVING (Shutdown received, ShutdownAck in flight; the loop ends when MPI
- * has delivered it, or after a second).  In any state, ember.node.expiry
- * without a word from the primary ends the rank with status 1. */
+ * has delivered it, or after a second); MEMBER -> REGISTERING when a
+ * HeartbeatAck says "register again" (the primary declared this rank dead
+ * while it was stopped, or never knew it).  In any state,
+ * ember.node.expiry without a word from the primary ends the rank with
+ * status 1 -- counted from when this rank last ran, so a rank that was
+ * itself stopped checks in again instead. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +38,7 @@ typedef struct {
     mpi_link *link;
     uint64_t seq;
     int64_t last_primary_contact_ms;
+    int64_t last_tick_ms;     /* the heartbeat timer's previous run */
     int64_t leave_deadline_ms;
     int64_t expiry_ms;
     int exit_code;
@@ -107,7 +112,7 @@ static void node_send_heartbeat(node_agent *n) {
     node_send(n, &msg);
 }
 
-static void handle_register_ack(node_agent *n, const RegisterAck *m) {
+static void node_handle_register_ack(node_agent *n, const RegisterAck *m) {
     if (!m->accepted) {
         LOG_ERROR("the primary refused this node: %s", m->reason);
         n->exit_code = 1;
@@ -125,7 +130,7 @@ static void handle_register_ack(node_agent *n, const RegisterAck *m) {
     n->state = NODE_MEMBER;
 }
 
-static void handle_heartbeat_ack(node_agent *n, const HeartbeatAck *m) {
+static void node_handle_heartbeat_ack(node_agent *n, const HeartbeatAck *m) {
     if (m->reregister && n->state == NODE_MEMBER) {
         LOG_WARN("the primary does not know this node; registering again");
         n->state = NODE_REGISTERING;
@@ -133,7 +138,7 @@ static void handle_heartbeat_ack(node_agent *n, const HeartbeatAck *m) {
     }
 }
 
-static void handle_shutdown(node_agent *n, const Shutdown *m) {
+static void node_handle_shutdown(node_agent *n, const Shutdown *m) {
     if (n->state == NODE_LEAVING)
         return;
     LOG_INFO("shutdown requested by the primary (cluster exit status %d)", m->exit_code);
@@ -148,24 +153,60 @@ static void handle_shutdown(node_agent *n, const Shutdown *m) {
     n->leave_deadline_ms = clock_monotonic_ms() + NODE_LEAVE_GRACE_MS;
 }
 
+/* The node's one dispatch of RankMessages: every body is listed (no
+ * default: the compiler checks it), each routed to its one owner by what
+ * it is and who may send it -- membership and datanode commands only from
+ * the primary, pipeline traffic only from other ranks.  msg is freed here
+ * and only here. */
 static void node_on_message(mpi_link *link, int source, RankMessage *msg, void *arg) {
     node_agent *n = arg;
-    /* Pipeline traffic comes from other datanodes. */
-    if (source != 0 && n->dn != NULL && datanode_handle_rank_message(n->dn, source, msg))
-        return;
-    if (source != 0) {
-        LOG_WARN("unexpected %s from rank %d", message_rank_name(msg), source);
-        rank_message__free_unpacked(msg, NULL);
-        return;
-    }
-    n->last_primary_contact_ms = clock_monotonic_ms();
-    if (n->dn != NULL && datanode_handle_rank_message(n->dn, source, msg))
-        return; /* it took msg */
+    (void)link;
+    if (source == 0)
+        n->last_primary_contact_ms = clock_monotonic_ms();
     switch (msg->body_case) {
-    case RANK_MESSAGE__BODY_REGISTER_ACK: handle_register_ack(n, msg->register_ack); break;
-    case RANK_MESSAGE__BODY_HEARTBEAT_ACK: handle_heartbeat_ack(n, msg->heartbeat_ack); break;
-    case RANK_MESSAGE__BODY_SHUTDOWN: handle_shutdown(n, msg->shutdown); break;
-    default: LOG_WARN("unexpected %s from the primary", message_rank_name(msg)); break;
+    /* membership, from the primary */
+    case RANK_MESSAGE__BODY_REGISTER_ACK:
+    case RANK_MESSAGE__BODY_HEARTBEAT_ACK:
+    case RANK_MESSAGE__BODY_SHUTDOWN:
+        if (source != 0)
+            goto unexpected;
+        if (msg->body_case == RANK_MESSAGE__BODY_REGISTER_ACK)
+            node_handle_register_ack(n, msg->register_ack);
+        else if (msg->body_case == RANK_MESSAGE__BODY_HEARTBEAT_ACK)
+            node_handle_heartbeat_ack(n, msg->heartbeat_ack);
+        else
+            node_handle_shutdown(n, msg->shutdown);
+        break;
+    /* the namenode's commands to the datanode */
+    case RANK_MESSAGE__BODY_DELETE_BLOCKS:
+    case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
+    case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
+    case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+        if (source != 0 || n->dn == NULL)
+            goto unexpected;
+        datanode_on_rank_message(n->dn, source, msg);
+        break;
+    /* the write pipeline and re-replication, between datanodes */
+    case RANK_MESSAGE__BODY_PIPELINE_PACKET:
+    case RANK_MESSAGE__BODY_PIPELINE_ACK:
+        if (source == 0 || n->dn == NULL)
+            goto unexpected;
+        datanode_on_rank_message(n->dn, source, msg);
+        break;
+    /* what nodes send to the primary, never receive */
+    case RANK_MESSAGE__BODY_REGISTER_NODE:
+    case RANK_MESSAGE__BODY_HEARTBEAT:
+    case RANK_MESSAGE__BODY_SHUTDOWN_ACK:
+    case RANK_MESSAGE__BODY_BLOCK_RECEIVED:
+    case RANK_MESSAGE__BODY_BLOCK_REPORT:
+    case RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT:
+    case RANK_MESSAGE__BODY_BAD_REPLICA:
+    case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
+    case RANK_MESSAGE__BODY__NOT_SET:
+    case _RANK_MESSAGE__BODY__CASE_IS_INT_SIZE:
+    unexpected:
+        LOG_WARN("unexpected %s from rank %d", message_rank_name(msg), source);
+        break;
     }
     rank_message__free_unpacked(msg, NULL);
 }
@@ -179,6 +220,18 @@ static void node_on_heartbeat_timer(event_loop *loop, void *arg) {
         event_loop_stop(loop);
         return;
     }
+    /* A rank that did not run (SIGSTOP, a frozen VM) cannot blame the
+     * primary for its own silence: it starts waiting for it afresh.  If
+     * the primary declared it dead meanwhile, the heartbeat below is
+     * answered "register again", and it counts once more only after
+     * registering and sending a full block report. */
+    int64_t now = clock_monotonic_ms();
+    if (n->last_tick_ms != 0 && now - n->last_tick_ms > n->expiry_ms) {
+        LOG_WARN("this rank did not run for %lld ms (stopped?): checking in with the primary",
+                 (long long)(now - n->last_tick_ms));
+        n->last_primary_contact_ms = now;
+    }
+    n->last_tick_ms = now;
     if (n->state == NODE_REGISTERING)
         node_send_register(n);
     else if (n->state == NODE_MEMBER)

@@ -74,8 +74,6 @@ int node_registry_register(node_registry *reg, int source, const RegisterNode *m
     node_entry *n = &reg->nodes[source];
     if (msg->role != n->role)
         return EMBER_EINVAL;
-    if (n->state == NODE_DEAD)
-        return EMBER_ESTATE;
     snprintf(n->hostname, sizeof(n->hostname), "%s", msg->hostname);
     n->pid = msg->pid;
     n->hw = (topology_summary){.packages = msg->hwloc->packages,
@@ -134,6 +132,23 @@ const node_entry *node_registry_get(const node_registry *reg, int rank) {
     if (rank <= 0 || rank >= reg->world_size)
         return NULL;
     return &reg->nodes[rank];
+}
+
+int node_registry_namenode_view(void *reg, int rank, namenode_datanode *out) {
+    const node_entry *e = node_registry_get(reg, rank);
+    if (e == NULL)
+        return EMBER_ENOENT;
+    *out = (namenode_datanode){.core = e->role == NODE_ROLE__ROLE_CORE,
+                               .live = e->state == NODE_LIVE,
+                               .dead = e->state == NODE_DEAD,
+                               .hostname = e->hostname,
+                               .data_host = e->data_host,
+                               .data_port = e->data_port,
+                               .domain_socket = e->domain_socket,
+                               .remaining_bytes = e->storage.remaining_bytes,
+                               .data_dirs = e->storage.dirs,
+                               .failed_dirs = e->storage.failed_dirs};
+    return EMBER_OK;
 }
 
 int node_registry_world_size(const node_registry *reg) { return reg->world_size; }

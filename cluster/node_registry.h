@@ -4,12 +4,24 @@
  *   NODE_EXPECTED  the rank exists but has not registered yet
  *   NODE_LIVE      registered, and heard from within the expiry time
  *   NODE_DEAD      silent for longer than the expiry time (or never
- *                  registered within it after start); final: a dead rank's
- *                  later messages are ignored, and the rank, hearing no
- *                  answers, exits on its own (fencing)
- * Transitions: EXPECTED -> LIVE (register), EXPECTED -> DEAD and
- * LIVE -> DEAD (node_registry_expire).  The namenode's datanode manager and
- * the scheduler's node pool will both read this table. */
+ *                  registered within it after start)
+ *
+ *   from      event                        to     function
+ *   EXPECTED  RegisterNode                 LIVE   node_registry_register
+ *   LIVE      RegisterNode (again)         LIVE   node_registry_register
+ *   DEAD      RegisterNode (it came back)  LIVE   node_registry_register
+ *   EXPECTED  silent past the expiry       DEAD   node_registry_expire
+ *   LIVE      silent past the expiry       DEAD   node_registry_expire
+ *
+ * Invariants (node_registry_check): (1) the state is one of the three;
+ * (2) the role is core or task, fixed by the rank; (3) a LIVE entry has
+ * registered (registered_wall > 0).  Fencing is the caller's: a DEAD or
+ * EXPECTED rank's heartbeats are refused here (EMBER_ESTATE, EMBER_ENOENT)
+ * and the primary accepts nothing else from a rank that is not LIVE; a
+ * dead rank that is still running (it was stopped, not killed) is told to
+ * register again and counts once more only after that (and, for the
+ * namenode, after its next full block report).  The namenode and the
+ * scheduler's node pool both read this table. */
 #ifndef EMBER_NODE_REGISTRY_H
 #define EMBER_NODE_REGISTRY_H
 
@@ -18,6 +30,7 @@
 #include "cluster.pb-c.h"
 #include "common/disk_usage.h"
 #include "common/topology.h"
+#include "namenode/namenode.h"
 
 typedef enum {
     NODE_EXPECTED = 0,
@@ -50,9 +63,9 @@ int node_registry_create(int world_size, int core_nodes, int64_t expiry_ms, int6
                          node_registry **out);
 void node_registry_destroy(node_registry *reg);
 
-/* Records a RegisterNode received from MPI rank source.  Returns
- * EMBER_EINVAL when the message's rank or role disagree with the source,
- * EMBER_ESTATE when the rank is already DEAD. */
+/* Records a RegisterNode received from MPI rank source: the rank is LIVE
+ * from now on, whatever it was.  Returns EMBER_EINVAL when the message's
+ * rank or role disagree with the source. */
 int node_registry_register(node_registry *reg, int source, const RegisterNode *msg,
                            int64_t now_mono, int64_t now_wall);
 
@@ -70,6 +83,11 @@ int node_registry_expire(node_registry *reg, int64_t now_mono, int *newly_dead);
 const node_entry *node_registry_get(const node_registry *reg, int rank);
 
 int node_registry_world_size(const node_registry *reg);
+
+/* The namenode's view of rank (namenode_host.datanode) from its entry:
+ * reg is the node_registry.  EMBER_ENOENT for a rank outside 1..world-1.
+ * The strings point into the registry. */
+int node_registry_namenode_view(void *reg, int rank, namenode_datanode *out);
 
 /* How many entries have this role and state. */
 int node_registry_count(const node_registry *reg, NodeRole role, node_state state);

@@ -2,11 +2,16 @@
  *
  * Everything here runs on the loop thread.  Rank messages arrive through
  * primary_on_message(), client requests through primary_on_request(); each
- * dispatches on the envelope's body to one handle_<message>() function.
+ * lists every body of its envelope and routes it to its one owner: the
+ * primary's own primary_handle_<message>(), or the namenode's
+ * namenode_on_rank_message() / namenode_on_request() (and, later, the
+ * scheduler's).  Fencing happens there: from a rank that is not LIVE only
+ * RegisterNode and Heartbeat are heard (a heartbeat to be told "register
+ * again").
  * A cron timer runs every heartbeat interval (at most every 500 ms) to
  * expire silent nodes and to finish a stop.
  *
- * Stop sequence: handle_stop_request() (or SIGTERM/SIGINT) calls
+ * Stop sequence: primary_handle_stop_request() (or SIGTERM/SIGINT) calls
  * primary_begin_stop(), which sends Shutdown to every rank not known dead
  * and enters STOPPING; the cron ends the loop when every such rank has
  * acknowledged or ember.stop.timeout has passed.  primary_run() then writes
@@ -68,21 +73,33 @@ static void primary_send(primary *p, int dest, RankMessage *msg) {
                  ember_strerror(rc));
 }
 
-static void handle_register_node(primary *p, int source, const RegisterNode *m) {
+static void primary_handle_register_node(primary *p, int source, const RegisterNode *m) {
     RegisterAck ack = REGISTER_ACK__INIT;
     ack.cluster_id = p->info.cluster_id;
     ack.reason = "";
     ack.secret = ""; /* set below for accepted core nodes: datanodes check block tokens */
-    int rc = node_registry_register(p->registry, source, m, clock_monotonic_ms(), clock_wall_ms());
+    const node_entry *e = node_registry_get(p->registry, source);
+    node_state before = e != NULL ? e->state : NODE_EXPECTED;
+    int rc = p->state == PRIMARY_RUNNING || before != NODE_DEAD
+                 ? node_registry_register(p->registry, source, m, clock_monotonic_ms(),
+                                          clock_wall_ms())
+                 : EMBER_ESTATE;
     if (rc == EMBER_OK) {
         ack.accepted = 1;
         if (m->role == NODE_ROLE__ROLE_CORE)
             ack.secret = p->info.secret; /* over MPI: inside the job only */
-        LOG_INFO("node %d registered: %s node on %s (pid %u, %u cores, %u PUs, %u NUMA nodes)",
-                 source, role_name(m->role), m->hostname, m->pid, m->hwloc->cores, m->hwloc->pus,
-                 m->hwloc->numa_nodes);
+        /* A node repeats RegisterNode every heartbeat until the ack
+         * arrives: only the first one of a registration is news. */
+        if (before != NODE_LIVE)
+            LOG_INFO("node %d %s: %s node on %s (pid %u, %u cores, %u PUs, %u NUMA nodes)",
+                     source, before == NODE_DEAD ? "came back and registered again" : "registered",
+                     role_name(m->role), m->hostname, m->pid, m->hwloc->cores, m->hwloc->pus,
+                     m->hwloc->numa_nodes);
+        if (before != NODE_LIVE && m->role == NODE_ROLE__ROLE_CORE && p->nn != NULL)
+            namenode_node_registered(p->nn, source);
     } else {
-        ack.reason = rc == EMBER_ESTATE ? "node was declared dead" : "rank or role mismatch";
+        ack.reason = rc == EMBER_ESTATE ? "node was declared dead and the cluster is stopping"
+                                        : "rank or role mismatch";
         LOG_WARN("registration of rank %d refused: %s", source, ack.reason);
     }
     RankMessage msg = RANK_MESSAGE__INIT;
@@ -91,15 +108,25 @@ static void handle_register_node(primary *p, int source, const RegisterNode *m) 
     primary_send(p, source, &msg);
 }
 
-static void handle_heartbeat(primary *p, int source, const Heartbeat *m) {
+/* A heartbeat of a LIVE rank is recorded; one of a rank that is not LIVE
+ * counts for nothing and is answered "register again" -- a dead rank that
+ * still runs (it was stopped, not killed) comes back only that way. */
+static void primary_handle_heartbeat(primary *p, int source, const Heartbeat *m) {
     int rc = node_registry_heartbeat(p->registry, source, m, clock_monotonic_ms(), clock_wall_ms());
-    if (rc == EMBER_ESTATE || rc == EMBER_EINVAL) {
+    if (rc == EMBER_EINVAL) {
         LOG_DEBUG("ignoring heartbeat from rank %d: %s", source, ember_strerror(rc));
-        return; /* a dead node hears nothing back and fences itself */
+        return;
+    }
+    if (rc == EMBER_ESTATE) {
+        if (p->state != PRIMARY_RUNNING)
+            return; /* stopping: it hears nothing back and leaves on its own */
+        LOG_WARN("heartbeat from rank %d, which was declared dead: telling it to register again",
+                 source);
+        mpi_link_set_alive(p->link, source);
     }
     HeartbeatAck ack = HEARTBEAT_ACK__INIT;
     ack.seq = m->seq;
-    ack.reregister = rc == EMBER_ENOENT;
+    ack.reregister = rc != EMBER_OK;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT_ACK;
     msg.heartbeat_ack = &ack;
@@ -108,7 +135,7 @@ static void handle_heartbeat(primary *p, int source, const Heartbeat *m) {
 
 static int primary_stop_done(primary *p);
 
-static void handle_shutdown_ack(primary *p, int source) {
+static void primary_handle_shutdown_ack(primary *p, int source) {
     if (source > 0 && source < p->ctx->world_size && p->awaiting_ack[source]) {
         p->awaiting_ack[source] = 0;
         LOG_INFO("node %d acknowledged shutdown", source);
@@ -117,15 +144,54 @@ static void handle_shutdown_ack(primary *p, int source) {
     }
 }
 
+/* Whether source may be heard beyond RegisterNode and Heartbeat: a LIVE
+ * rank (fencing: a rank declared dead must register again first). */
+static int primary_sender_live(primary *p, int source, const RankMessage *msg) {
+    const node_entry *e = node_registry_get(p->registry, source);
+    if (e != NULL && e->state == NODE_LIVE)
+        return 1;
+    LOG_DEBUG("dropping %s from rank %d, which is not a live node", message_rank_name(msg), source);
+    return 0;
+}
+
+/* The primary's one dispatch of RankMessages: every body is listed (the
+ * compiler checks it, there is no default), each routed to its one owner.
+ * msg is freed here and only here; no handler keeps a pointer into it. */
 static void primary_on_message(mpi_link *link, int source, RankMessage *msg, void *arg) {
     primary *p = arg;
+    (void)link;
     switch (msg->body_case) {
-    case RANK_MESSAGE__BODY_REGISTER_NODE: handle_register_node(p, source, msg->register_node); break;
-    case RANK_MESSAGE__BODY_HEARTBEAT: handle_heartbeat(p, source, msg->heartbeat); break;
-    case RANK_MESSAGE__BODY_SHUTDOWN_ACK: handle_shutdown_ack(p, source); break;
-    default:
-        if (p->nn != NULL && namenode_handle_rank_message(p->nn, source, msg))
-            return; /* it took msg */
+    /* membership: the primary's own */
+    case RANK_MESSAGE__BODY_REGISTER_NODE:
+        primary_handle_register_node(p, source, msg->register_node);
+        break;
+    case RANK_MESSAGE__BODY_HEARTBEAT: primary_handle_heartbeat(p, source, msg->heartbeat); break;
+    case RANK_MESSAGE__BODY_SHUTDOWN_ACK:
+        if (primary_sender_live(p, source, msg) || p->state == PRIMARY_STOPPING)
+            primary_handle_shutdown_ack(p, source);
+        break;
+    /* datanodes to the namenode */
+    case RANK_MESSAGE__BODY_BLOCK_RECEIVED:
+    case RANK_MESSAGE__BODY_BLOCK_REPORT:
+    case RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT:
+    case RANK_MESSAGE__BODY_BAD_REPLICA:
+    case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
+        if (p->nn != NULL && primary_sender_live(p, source, msg))
+            namenode_on_rank_message(p->nn, source, msg);
+        break;
+    /* what the primary sends, never receives */
+    case RANK_MESSAGE__BODY_REGISTER_ACK:
+    case RANK_MESSAGE__BODY_HEARTBEAT_ACK:
+    case RANK_MESSAGE__BODY_SHUTDOWN:
+    case RANK_MESSAGE__BODY_DELETE_BLOCKS:
+    case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
+    case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
+    case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+    /* datanode to datanode */
+    case RANK_MESSAGE__BODY_PIPELINE_PACKET:
+    case RANK_MESSAGE__BODY_PIPELINE_ACK:
+    case RANK_MESSAGE__BODY__NOT_SET:
+    case _RANK_MESSAGE__BODY__CASE_IS_INT_SIZE:
         LOG_WARN("unexpected %s from rank %d", message_rank_name(msg), source);
         break;
     }
@@ -138,7 +204,7 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
  * it was decommissioned first (retiring it was the point). */
 static int primary_node_lost(primary *p, int r) {
     return (node_registry_get(p->registry, r)->state == NODE_DEAD || p->awaiting_ack[r]) &&
-           strcmp(namenode_admin_state(p->nn, r), "Decommissioned") != 0;
+           !namenode_node_decommissioned(p->nn, r);
 }
 
 /* Sets the exit code and reason from what the registry says now: any node
@@ -251,7 +317,7 @@ static void primary_fill_report(primary *p, const node_entry *e, NodeReport *r, 
     r->admin_state = (char *)namenode_admin_state(p->nn, e->rank);
 }
 
-static void handle_report_request(primary *p, gateway *gw, uint64_t conn) {
+static void primary_handle_report_request(primary *p, gateway *gw, uint64_t conn) {
     int n = p->ctx->world_size - 1;
     NodeReport *reports = calloc((size_t)n + 1, sizeof(NodeReport));
     NodeReport **ptrs = calloc((size_t)n + 1, sizeof(NodeReport *));
@@ -288,7 +354,7 @@ done:
     free(sts);
 }
 
-static void handle_status_request(primary *p, gateway *gw, uint64_t conn) {
+static void primary_handle_status_request(primary *p, gateway *gw, uint64_t conn) {
     StatusResponse resp = STATUS_RESPONSE__INIT;
     resp.cluster_id = p->info.cluster_id;
     resp.started_ms = p->info.started_ms;
@@ -309,7 +375,7 @@ static void handle_status_request(primary *p, gateway *gw, uint64_t conn) {
     gateway_reply(gw, conn, &msg);
 }
 
-static void handle_stop_request(primary *p, gateway *gw, uint64_t conn) {
+static void primary_handle_stop_request(primary *p, gateway *gw, uint64_t conn) {
     primary_begin_stop(p, "ember cluster stop");
     StopResponse resp = STOP_RESPONSE__INIT;
     resp.exit_code = p->exit_code;
@@ -319,15 +385,50 @@ static void handle_stop_request(primary *p, gateway *gw, uint64_t conn) {
     gateway_reply(gw, conn, &msg);
 }
 
+/* The primary's one dispatch of client requests (after the gateway's
+ * authentication): every body is listed, each routed to its one owner;
+ * req is freed here and only here. */
 static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, void *arg) {
     primary *p = arg;
     switch (req->body_case) {
-    case CLIENT_MESSAGE__BODY_REPORT_REQUEST: handle_report_request(p, gw, conn); break;
-    case CLIENT_MESSAGE__BODY_STATUS_REQUEST: handle_status_request(p, gw, conn); break;
-    case CLIENT_MESSAGE__BODY_STOP_REQUEST: handle_stop_request(p, gw, conn); break;
-    default:
-        if (namenode_handle_request(p->nn, gw, conn, req))
-            return; /* it took req */
+    /* the cluster's own */
+    case CLIENT_MESSAGE__BODY_REPORT_REQUEST: primary_handle_report_request(p, gw, conn); break;
+    case CLIENT_MESSAGE__BODY_STATUS_REQUEST: primary_handle_status_request(p, gw, conn); break;
+    case CLIENT_MESSAGE__BODY_STOP_REQUEST: primary_handle_stop_request(p, gw, conn); break;
+    /* the file system: the namenode */
+    case CLIENT_MESSAGE__BODY_MKDIRS:
+    case CLIENT_MESSAGE__BODY_CREATE:
+    case CLIENT_MESSAGE__BODY_GET_FILE_INFO:
+    case CLIENT_MESSAGE__BODY_LIST_STATUS:
+    case CLIENT_MESSAGE__BODY_RENAME:
+    case CLIENT_MESSAGE__BODY_DELETE:
+    case CLIENT_MESSAGE__BODY_SET_REPLICATION:
+    case CLIENT_MESSAGE__BODY_SET_PERMISSION:
+    case CLIENT_MESSAGE__BODY_SET_OWNER:
+    case CLIENT_MESSAGE__BODY_CONTENT_SUMMARY:
+    case CLIENT_MESSAGE__BODY_ADD_BLOCK:
+    case CLIENT_MESSAGE__BODY_COMPLETE:
+    case CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS:
+    case CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK:
+    case CLIENT_MESSAGE__BODY_SAFE_MODE:
+    case CLIENT_MESSAGE__BODY_RENEW_LEASE:
+    case CLIENT_MESSAGE__BODY_APPEND:
+    case CLIENT_MESSAGE__BODY_RECOVER_LEASE:
+    case CLIENT_MESSAGE__BODY_DECOMMISSION:
+    case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
+        namenode_on_request(p->nn, conn, req);
+        break;
+    /* answers and the handshake: never requests */
+    case CLIENT_MESSAGE__BODY_AUTH_CHALLENGE:
+    case CLIENT_MESSAGE__BODY_AUTH_RESPONSE:
+    case CLIENT_MESSAGE__BODY_AUTH_RESULT:
+    case CLIENT_MESSAGE__BODY_ERROR:
+    case CLIENT_MESSAGE__BODY_REPORT_RESPONSE:
+    case CLIENT_MESSAGE__BODY_STATUS_RESPONSE:
+    case CLIENT_MESSAGE__BODY_STOP_RESPONSE:
+    case CLIENT_MESSAGE__BODY_DFS_RESULT:
+    case CLIENT_MESSAGE__BODY__NOT_SET:
+    case _CLIENT_MESSAGE__BODY__CASE_IS_INT_SIZE:
         LOG_WARN("client sent %s, which is not a request", message_client_name(req));
         gateway_reply_error(gw, conn, EMBER_EPROTO, "not a request");
         break;
@@ -337,66 +438,68 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
 
 /* ---- start and run ---------------------------------------------------- */
 
-static int primary_send_rank(void *arg, int dest, const RankMessage *msg) {
+/* ---- the namenode's host ------------------------------------------------ */
+
+static int primary_nn_datanode(void *arg, int rank, namenode_datanode *out) {
+    primary *p = arg;
+    return node_registry_namenode_view(p->registry, rank, out);
+}
+
+static int primary_nn_send(void *arg, int dest, const RankMessage *msg) {
     primary *p = arg;
     return mpi_link_send(p->link, dest, msg);
 }
 
-/* Starts the namenode on dfs.namenode.name.dir (default <run-dir>/name). */
+static void primary_nn_reply(void *arg, uint64_t conn, const uint8_t *frame, size_t len) {
+    primary *p = arg;
+    if (p->gw != NULL)
+        gateway_reply_frame(p->gw, conn, frame, len);
+}
+
+static void primary_nn_reply_error(void *arg, uint64_t conn, int code, const char *message) {
+    primary *p = arg;
+    if (p->gw != NULL)
+        gateway_reply_error(p->gw, conn, code, message);
+}
+
+static int primary_nn_identity(void *arg, uint64_t conn, const char **user, const char **group) {
+    primary *p = arg;
+    return p->gw != NULL ? gateway_client_identity(p->gw, conn, user, group) : EMBER_ENOENT;
+}
+
+/* Starts the namenode on dfs.namenode.name.dir (default <run-dir>/name),
+ * its options read by the namenode itself; the rest is the host's. */
 static int primary_start_namenode(primary *p, char *err, size_t errlen) {
     config *cfg = p->ctx->cfg;
+    namenode_options opts;
+    int rc = namenode_options_from_config(cfg, &opts, err, errlen);
+    if (rc != EMBER_OK)
+        return rc;
     char name_dir[4096];
-    const char *conf_dir = config_get_string(cfg, "dfs.namenode.name.dir");
-    if (conf_dir[0] != '\0')
-        snprintf(name_dir, sizeof(name_dir), "%s", conf_dir);
-    else if (run_dir_path(p->ctx->run_dir, "name", name_dir, sizeof(name_dir)) != EMBER_OK)
-        return EMBER_EINVAL;
-    struct passwd *pw = getpwuid(getuid());
-    int64_t block_size = config_get_int(cfg, "dfs.blocksize");
-    if (block_size % 512 != 0) {
-        snprintf(err, errlen, "dfs.blocksize %lld is not a multiple of 512", (long long)block_size);
-        return EMBER_ECONFIG;
+    if (opts.name_dir == NULL) {
+        if (run_dir_path(p->ctx->run_dir, "name", name_dir, sizeof(name_dir)) != EMBER_OK)
+            return EMBER_EINVAL;
+        opts.name_dir = name_dir;
     }
     const char *topology = config_get_string(cfg, "net.topology.table.file.name");
     if (topology[0] != '\0') {
-        int rc = rack_map_load(topology, &p->racks, err, errlen);
+        rc = rack_map_load(topology, &p->racks, err, errlen);
         if (rc != EMBER_OK)
             return rc;
         LOG_INFO("rack topology from %s: %zu rack(s)", topology, rack_map_racks(p->racks));
     }
-    namenode_options opts = {
-        .name_dir = name_dir,
-        .racks = p->racks,
-        .superuser = pw != NULL ? pw->pw_name : "root",
-        .default_replication = (uint32_t)config_get_int(cfg, "dfs.replication"),
-        .max_replication = p->ctx->core_nodes > 0 ? (uint32_t)p->ctx->core_nodes : 1,
-        .default_block_size = (uint64_t)block_size,
-        .checkpoint_txns = (uint64_t)config_get_int(cfg, "dfs.namenode.checkpoint.txns"),
-        .checkpoint_period_ms = config_get_int(cfg, "dfs.namenode.checkpoint.period"),
-        .list_limit = (uint32_t)config_get_int(cfg, "ember.dfs.list.limit"),
-        .world_size = p->ctx->world_size,
-        .secret = p->info.secret,
-        .token_lifetime_ms = config_get_int(cfg, "dfs.block.access.token.lifetime"),
-        .redundancy_interval_ms = config_get_int(cfg, "dfs.namenode.redundancy.interval"),
-        .pending_timeout_ms = config_get_int(cfg, "dfs.namenode.reconstruction.pending.timeout"),
-        .safemode_threshold_ppm = config_get_int(cfg, "dfs.namenode.safemode.threshold-pct"),
-        .safemode_extension_ms = config_get_int(cfg, "dfs.namenode.safemode.extension"),
-        .permissions = (int)config_get_int(cfg, "dfs.permissions.enabled"),
-        .group_overrides = config_get_string(cfg, "hadoop.user.group.static.mapping.overrides"),
-        .groups_cache_ms = config_get_int(cfg, "hadoop.security.groups.cache.secs"),
-        .lease_soft_limit_ms = config_get_int(cfg, "ember.namenode.lease-soft-limit"),
-        .lease_hard_limit_ms = config_get_int(cfg, "dfs.namenode.lease-hard-limit-sec"),
-        .lease_recheck_ms = config_get_int(cfg, "dfs.namenode.lease-recheck-interval-ms"),
-        .socket_timeout_ms = config_get_int(cfg, "dfs.datanode.socket.timeout"),
-        /* A block recovery phase waits for every live datanode's answer:
-         * ten heartbeats, at least two seconds. */
-        .recovery_timeout_ms = 10 * config_get_int(cfg, "dfs.heartbeat.interval") > 2000
-                                   ? 10 * config_get_int(cfg, "dfs.heartbeat.interval")
-                                   : 2000,
-        .registry = p->registry,
-        .send = primary_send_rank,
-        .send_arg = p,
-    };
+    struct passwd *pw = getpwuid(getuid());
+    opts.superuser = pw != NULL ? pw->pw_name : "root";
+    opts.max_replication = p->ctx->core_nodes > 0 ? (uint32_t)p->ctx->core_nodes : 1;
+    opts.world_size = p->ctx->world_size;
+    opts.secret = p->info.secret;
+    opts.racks = p->racks;
+    opts.host = (namenode_host){.datanode = primary_nn_datanode,
+                                .send = primary_nn_send,
+                                .reply = primary_nn_reply,
+                                .reply_error = primary_nn_reply_error,
+                                .identity = primary_nn_identity,
+                                .arg = p};
     return namenode_create(p->ctx->loop, &opts, &p->nn, err, errlen);
 }
 

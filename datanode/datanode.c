@@ -1028,7 +1028,7 @@ static void handle_replicate_block(datanode *dn, int source, const ReplicateBloc
     dn_replication_start(dn, rb);
 }
 
-int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg) {
+void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg) {
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
         handle_pipeline_packet(dn, source, msg->pipeline_packet);
@@ -1046,10 +1046,10 @@ int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg) {
     case RANK_MESSAGE__BODY_UPDATE_REPLICA:
         dn_recovery_update(dn, source, msg->update_replica);
         break;
-    default: return 0;
+    default:
+        LOG_WARN("datanode: %s from rank %d is not for a datanode", message_rank_name(msg), source);
+        break;
     }
-    rank_message__free_unpacked(msg, NULL);
-    return 1;
 }
 
 /* ---- client requests ------------------------------------------------------------ */

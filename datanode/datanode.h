@@ -65,11 +65,12 @@ int datanode_port(const datanode *dn);
  * then on. */
 void datanode_set_secret(datanode *dn, const char *secret);
 
-/* Handles the RankMessages meant for a datanode (PipelinePacket,
- * PipelineAck, DeleteBlocks, ReplicateBlock, InitReplicaRecovery,
- * UpdateReplica): returns 1 and frees msg when it was one, 0 (msg
- * untouched) otherwise. */
-int datanode_handle_rank_message(datanode *dn, int source, RankMessage *msg);
+/* Handles a RankMessage meant for a datanode (PipelinePacket and
+ * PipelineAck from other datanodes; DeleteBlocks, ReplicateBlock,
+ * InitReplicaRecovery and UpdateReplica from the primary) from rank
+ * source.  msg stays the caller's: nothing here keeps a pointer into it.
+ * Any other message is logged and ignored. */
+void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg);
 
 /* Sends the full block report to the primary, in pieces. */
 void datanode_send_block_report(datanode *dn);

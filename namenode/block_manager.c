@@ -509,6 +509,8 @@ size_t block_manager_node_lost(block_manager *bm, int rank) {
     size_t dropped = 0;
     for (size_t i = 0; i < bm->count; i++)
         dropped += (size_t)bm_drop_replica(&bm->blocks[i].entry, rank);
+    if (rank >= 0 && (size_t)rank < bm->reported_len)
+        bm->reported[rank] = 0; /* what it holds is unknown until it reports again */
     bm_check(bm);
     return dropped;
 }

@@ -133,8 +133,8 @@ int block_manager_mark_corrupt(block_manager *bm, uint64_t block_id, int rank);
 /* Whether rank's replica of e is one of its corrupt replicas. */
 int block_manager_is_corrupt(const block_entry *e, int rank);
 
-/* Drops every replica held by rank, good or corrupt (the node died);
- * returns how many. */
+/* Drops every replica held by rank, good or corrupt (the node died), and
+ * marks rank unreported until its next full report; returns how many. */
 size_t block_manager_node_lost(block_manager *bm, int rank);
 
 /* A full block report from rank: replicas it no longer lists are dropped
@@ -189,7 +189,8 @@ int block_manager_counted(const block_manager *bm, const block_entry *e);
 size_t block_manager_retiring_pending(const block_manager *bm, int rank);
 
 /* Whether a full block report of rank was processed since the map was
- * created (until then the map cannot know what rank holds). */
+ * created or rank was last lost (until then the map cannot know what
+ * rank holds). */
 int block_manager_reported(const block_manager *bm, int rank);
 
 /* Totals for safe mode and the redundancy monitor.  Of the complete

@@ -51,7 +51,7 @@
 /* ---- helpers ---------------------------------------------------------------- */
 
 void namenode_send_delete(namenode *nn, int rank, const uint64_t *ids, size_t n) {
-    if (n == 0 || nn->opts.send == NULL)
+    if (n == 0 || nn->opts.host.send == NULL)
         return;
     int64_t now = clock_monotonic_ms();
     for (size_t i = 0; i < n; i++) {
@@ -64,7 +64,7 @@ void namenode_send_delete(namenode *nn, int rank, const uint64_t *ids, size_t n)
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_DELETE_BLOCKS;
     msg.delete_blocks = &del;
-    int rc = nn->opts.send(nn->opts.send_arg, rank, &msg);
+    int rc = namenode_send(nn, rank, &msg);
     if (rc != EMBER_OK)
         LOG_WARN("cannot ask node %d to delete %zu replica(s): %s", rank, n, ember_strerror(rc));
 }
@@ -94,36 +94,35 @@ void namenode_block_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t id
     t->mac.len = AUTH_MAC_LEN;
 }
 
-/* Fills a location for rank from the registry; 0, or -1 when the node is
- * not a live datanode with a data port. */
+/* Fills a location for rank from the host's view of it; 0, or -1 when
+ * the node is not a live datanode with a data port. */
 int namenode_location(namenode *nn, int rank, DatanodeLocation *loc) {
-    const node_entry *e = node_registry_get(nn->opts.registry, rank);
-    if (e == NULL || e->state != NODE_LIVE || e->data_port <= 0)
+    namenode_datanode d;
+    if (namenode_datanode_get(nn, rank, &d) != EMBER_OK || !d.live || d.data_port <= 0)
         return -1;
     *loc = (DatanodeLocation)DATANODE_LOCATION__INIT;
     loc->rank = (uint32_t)rank;
-    loc->host = (char *)e->data_host;
-    loc->port = (uint32_t)e->data_port;
-    loc->domain_socket = (char *)e->domain_socket;
+    loc->host = (char *)d.data_host;
+    loc->port = (uint32_t)d.data_port;
+    loc->domain_socket = (char *)d.domain_socket;
     return 0;
 }
 
 size_t namenode_candidates(namenode *nn, placement_node *nodes, uint64_t need) {
-    int world = node_registry_world_size(nn->opts.registry);
     size_t n = 0;
-    for (int r = 1; r < world; r++) {
-        const node_entry *e = node_registry_get(nn->opts.registry, r);
-        if (e->role != NODE_ROLE__ROLE_CORE || e->state != NODE_LIVE || e->data_port <= 0 ||
-            nn->admin[r] != NN_ADMIN_NORMAL)
+    for (int r = 1; r < nn->opts.world_size; r++) {
+        namenode_datanode e;
+        if (namenode_datanode_get(nn, r, &e) != EMBER_OK || !e.core || !e.live ||
+            e.data_port <= 0 || nn->admin[r] != NN_ADMIN_NORMAL)
             continue; /* decommissioning nodes take no new replica */
         placement_node *p = &nodes[n++];
         memset(p, 0, sizeof(*p));
         p->rank = r;
         char name[32];
         snprintf(name, sizeof(name), "node-%d", r);
-        snprintf(p->rack, sizeof(p->rack), "%s", rack_map_lookup(nn->opts.racks, name, e->hostname));
-        p->remaining = e->storage.remaining_bytes;
-        p->usable = e->storage.dirs > e->storage.failed_dirs && p->remaining >= need;
+        snprintf(p->rack, sizeof(p->rack), "%s", rack_map_lookup(nn->opts.racks, name, e.hostname));
+        p->remaining = e.remaining_bytes;
+        p->usable = e.data_dirs > e.failed_dirs && p->remaining >= need;
     }
     return n;
 }
@@ -243,7 +242,7 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
         rc = EMBER_ESTATE;
     if (rc != EMBER_OK) {
         if (rc == EMBER_ESTATE)
-            gateway_reply_error(nn->gw, conn, rc, "file is not open for writing");
+            namenode_reply_error(nn, conn, rc, "file is not open for writing");
         else
             namenode_error(nn, conn, rc, m->path, NULL);
         return;
@@ -251,14 +250,14 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
     if (namenode_lease_check_holder(nn, conn, m->path, m->client_name) != 0)
         return;
     /* Candidates: live core nodes with a data port, bar the excluded. */
-    int world = node_registry_world_size(nn->opts.registry);
+    int world = nn->opts.world_size;
     placement_node *nodes = calloc((size_t)world, sizeof(*nodes));
     int exclude[64];
     size_t nexclude = 0;
     for (size_t i = 0; i < m->n_exclude && i < 64; i++)
         exclude[nexclude++] = (int)m->exclude[i];
     if (nodes == NULL) {
-        gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+        namenode_reply_error(nn, conn, EMBER_ENOMEM, "out of memory");
         return;
     }
     size_t nnodes = namenode_candidates(nn, nodes, st.block_size);
@@ -284,7 +283,7 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
                      "`%.150s': could only be written to 0 datanodes: none of the %zu live core "
                      "nodes can take a block",
                      m->path, nnodes);
-        gateway_reply_error(nn->gw, conn, no_room == nnodes && nnodes > 0 ? EMBER_ENOSPC : EMBER_EIO,
+        namenode_reply_error(nn, conn, no_room == nnodes && nnodes > 0 ? EMBER_ENOSPC : EMBER_EIO,
                             msg);
         return;
     }
@@ -339,7 +338,7 @@ void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
         rc = fs_namespace_blocks(nn->ns, m->path, &blocks, &n);
     if (rc != EMBER_OK) {
         if (rc == EMBER_ESTATE)
-            gateway_reply_error(nn->gw, conn, rc, "file is not open for writing");
+            namenode_reply_error(nn, conn, rc, "file is not open for writing");
         else
             namenode_error(nn, conn, rc, m->path, NULL);
         return;
@@ -353,7 +352,7 @@ void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
             char msg[128];
             snprintf(msg, sizeof(msg), "blk_%llu is not yet reported by any datanode",
                      (unsigned long long)blocks[i]);
-            gateway_reply_error(nn->gw, conn, EMBER_EAGAIN, msg);
+            namenode_reply_error(nn, conn, EMBER_EAGAIN, msg);
             return;
         }
     }
@@ -391,7 +390,7 @@ void handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
         char msg[MESSAGE_TEXT_MAX];
         snprintf(msg, sizeof(msg), "`%.3000s': blk_%llu is not its last block being written",
                  m->path, (unsigned long long)m->block_id);
-        gateway_reply_error(nn->gw, conn, rc, msg);
+        namenode_reply_error(nn, conn, rc, msg);
         return;
     }
     EditUpdateBlock op = EDIT_UPDATE_BLOCK__INIT;
@@ -476,7 +475,7 @@ void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocat
                                                                   : m->offset + m->length;
     if (lbs == NULL || lb_ptrs == NULL || tokens == NULL || macs == NULL || locs == NULL ||
         loc_ptrs == NULL) {
-        gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+        namenode_reply_error(nn, conn, EMBER_ENOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -701,7 +700,20 @@ static void handle_incremental_block_report(namenode *nn, int source,
         LOG_DEBUG("node %d confirms %zu deletion(s)", source, m->n_deleted_block_ids);
 }
 
-int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg) {
+void namenode_on_rank_message(namenode *nn, int source, const RankMessage *msg) {
+    namenode_datanode d;
+    if (namenode_datanode_get(nn, source, &d) != EMBER_OK || !d.core) {
+        LOG_WARN("dropping %s from rank %d: not a core node", message_rank_name(msg), source);
+        return;
+    }
+    /* Fencing: nothing of a (re)registered node counts before its full
+     * report has said what it holds. */
+    if (msg->body_case != RANK_MESSAGE__BODY_BLOCK_REPORT &&
+        !block_manager_reported(nn->bm, source)) {
+        LOG_INFO("dropping %s from node %d: its full block report has not arrived",
+                 message_rank_name(msg), source);
+        return;
+    }
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_BLOCK_RECEIVED: handle_block_received(nn, source, msg->block_received); break;
     case RANK_MESSAGE__BODY_BLOCK_REPORT: handle_block_report(nn, source, msg->block_report); break;
@@ -715,10 +727,18 @@ int namenode_handle_rank_message(namenode *nn, int source, RankMessage *msg) {
         /* A datanode speaks only for its own replicas. */
         block_ops_bad_replica(nn, msg->bad_replica->block_id, source, "its datanode's scanner");
         break;
-    default: return 0;
+    default:
+        LOG_WARN("%s from rank %d is not for the namenode", message_rank_name(msg), source);
+        break;
     }
-    rank_message__free_unpacked(msg, NULL);
-    return 1;
+}
+
+void namenode_node_registered(namenode *nn, int rank) {
+    if (rank <= 0 || rank >= nn->opts.world_size)
+        return;
+    nn->reports[rank].n = 0; /* a report cut short by its death starts over */
+    if (block_manager_reported(nn->bm, rank))
+        block_manager_node_lost(nn->bm, rank);
 }
 
 void namenode_node_lost(namenode *nn, int rank) {

@@ -175,9 +175,7 @@ static int recovery_close(namenode *nn, uint64_t conn, const char *path, uint64_
 }
 
 static int recovery_send(namenode *nn, int rank, RankMessage *msg) {
-    if (nn->opts.send == NULL)
-        return EMBER_EINVAL;
-    return nn->opts.send(nn->opts.send_arg, rank, msg);
+    return namenode_send(nn, rank, msg);
 }
 
 /* Step 1: asks every live core node what it holds of the block. */
@@ -215,8 +213,8 @@ static int recovery_start(namenode *nn, uint64_t block_id) {
     msg.body_case = RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY;
     msg.init_replica_recovery = &m;
     for (int rank = 1; rank < world; rank++) {
-        const node_entry *e = node_registry_get(nn->opts.registry, rank);
-        if (e == NULL || e->role != NODE_ROLE__ROLE_CORE || e->state != NODE_LIVE)
+        namenode_datanode e;
+        if (namenode_datanode_get(nn, rank, &e) != EMBER_OK || !e.core || !e.live)
             continue;
         if (recovery_send(nn, rank, &msg) == EMBER_OK) {
             r->state[rank] = 1;
@@ -499,7 +497,7 @@ void handle_append(namenode *nn, uint64_t conn, const AppendRequest *m) {
                      "Failed to APPEND_FILE %.2000s: no live datanode holds its last block "
                      "blk_%llu",
                      m->path, (unsigned long long)block_id);
-            gateway_reply_error(nn->gw, conn, EMBER_EIO, msg);
+            namenode_reply_error(nn, conn, EMBER_EIO, msg);
             return;
         }
         new_gs = block_manager_next_gen_stamp(nn->bm);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "edit_log.h"
@@ -311,6 +312,12 @@ void namenode_fill_status(FileStatus *fs, const char *path, const fs_stat *st) {
     fs->under_construction = st->under_construction != 0;
 }
 
+/* Sends an encoded answer to conn through the host (dropped without one). */
+static void namenode_reply_frame(namenode *nn, uint64_t conn, const uint8_t *frame, size_t len) {
+    if (conn != NAMENODE_NO_CONN && nn->opts.host.reply != NULL)
+        nn->opts.host.reply(nn->opts.host.arg, conn, frame, len);
+}
+
 /* Encodes a DfsResult answer as a frame, sent now or after the sync. */
 void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync) {
     ClientMessage msg = CLIENT_MESSAGE__INIT;
@@ -320,11 +327,11 @@ void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync
     size_t len;
     int rc = message_encode_client(&msg, 1, FRAME_MAX_DEFAULT, &frame, &len);
     if (rc != EMBER_OK) {
-        gateway_reply_error(nn->gw, conn, rc, "answer too large");
+        namenode_reply_error(nn, conn, rc, "answer too large");
         return;
     }
     if (!after_sync) {
-        gateway_reply_frame(nn->gw, conn, frame, len);
+        namenode_reply_frame(nn, conn, frame, len);
         free(frame);
         return;
     }
@@ -333,7 +340,7 @@ void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync
         pending_reply *p = realloc(nn->pending, ncap * sizeof(*p));
         if (p == NULL) {
             free(frame);
-            gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+            namenode_reply_error(nn, conn, EMBER_ENOMEM, "out of memory");
             return;
         }
         nn->pending = p;
@@ -367,10 +374,28 @@ void namenode_error(namenode *nn, uint64_t conn, int rc, const char *path, const
 }
 
 void namenode_reply_error(namenode *nn, uint64_t conn, int code, const char *message) {
-    if (conn == NAMENODE_NO_CONN || nn->gw == NULL)
+    if (conn == NAMENODE_NO_CONN || nn->opts.host.reply_error == NULL)
         LOG_WARN("%s", message);
     else
-        gateway_reply_error(nn->gw, conn, code, message);
+        nn->opts.host.reply_error(nn->opts.host.arg, conn, code, message);
+}
+
+int namenode_datanode_get(const namenode *nn, int rank, namenode_datanode *out) {
+    if (rank <= 0 || rank >= nn->opts.world_size || nn->opts.host.datanode == NULL)
+        return EMBER_ENOENT;
+    return nn->opts.host.datanode(nn->opts.host.arg, rank, out);
+}
+
+int namenode_send(namenode *nn, int dest, const RankMessage *msg) {
+    if (nn->opts.host.send == NULL)
+        return EMBER_EINVAL;
+    return nn->opts.host.send(nn->opts.host.arg, dest, msg);
+}
+
+int namenode_identity(namenode *nn, uint64_t conn, const char **user, const char **group) {
+    if (conn == NAMENODE_NO_CONN || nn->opts.host.identity == NULL)
+        return EMBER_ENOENT;
+    return nn->opts.host.identity(nn->opts.host.arg, conn, user, group);
 }
 
 int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_path,
@@ -489,7 +514,7 @@ static void handle_list_status(namenode *nn, uint64_t conn, const ListStatusRequ
     FileStatus *fs = calloc(n + 1, sizeof(*fs));
     FileStatus **ptrs = calloc(n + 1, sizeof(*ptrs));
     if (fs == NULL || ptrs == NULL) {
-        gateway_reply_error(nn->gw, conn, EMBER_ENOMEM, "out of memory");
+        namenode_reply_error(nn, conn, EMBER_ENOMEM, "out of memory");
     } else {
         for (size_t i = 0; i < n; i++) {
             namenode_fill_status(&fs[i], entries[i].name, &entries[i].stat);
@@ -600,7 +625,7 @@ static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, c
         namenode_lease_check_takeover(nn, conn, m->path, m->client_name, "CREATE_FILE") != 0)
         return;
     if (op.block_size % 512 != 0) {
-        gateway_reply_error(nn->gw, conn, EMBER_EINVAL,
+        namenode_reply_error(nn, conn, EMBER_EINVAL,
                             "block size must be a multiple of 512 bytes (dfs.bytes-per-checksum)");
         return;
     }
@@ -692,13 +717,12 @@ static void handle_set_owner(namenode *nn, uint64_t conn, const SetOwnerRequest 
     namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
 }
 
-int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMessage *req) {
+void namenode_on_request(namenode *nn, uint64_t conn, const ClientMessage *req) {
     const char *user = "nobody", *group = "nobody";
-    nn->gw = gw;
     switch (req->body_case) {
     case CLIENT_MESSAGE__BODY_MKDIRS:
     case CLIENT_MESSAGE__BODY_CREATE:
-        gateway_client_identity(gw, conn, &user, &group);
+        namenode_identity(nn, conn, &user, &group);
         if (req->body_case == CLIENT_MESSAGE__BODY_MKDIRS)
             handle_mkdirs(nn, conn, req->mkdirs, user, group);
         else
@@ -748,10 +772,11 @@ int namenode_handle_request(namenode *nn, gateway *gw, uint64_t conn, ClientMess
         if (namenode_check_superuser(nn, conn, "decommission a node") == 0)
             handle_decommission(nn, conn, req->decommission);
         break;
-    default: return 0;
+    default:
+        LOG_WARN("client sent %s, which is not a file system request", message_client_name(req));
+        namenode_reply_error(nn, conn, EMBER_EPROTO, "not a file system request");
+        break;
     }
-    client_message__free_unpacked(req, NULL);
-    return 1;
 }
 
 /* ---- group commit --------------------------------------------------------- */
@@ -770,9 +795,9 @@ static void namenode_flush(namenode *nn) {
     for (size_t i = 0; i < nn->npending; i++) {
         pending_reply *p = &nn->pending[i];
         if (rc == EMBER_OK)
-            gateway_reply_frame(nn->gw, p->conn_id, p->frame, p->len);
+            namenode_reply_frame(nn, p->conn_id, p->frame, p->len);
         else
-            gateway_reply_error(nn->gw, p->conn_id, EMBER_EIO, "the namenode's edit log failed");
+            namenode_reply_error(nn, p->conn_id, EMBER_EIO, "the namenode's edit log failed");
         free(p->frame);
     }
     nn->npending = 0;
@@ -784,6 +809,41 @@ static int namenode_hook(event_loop *loop, void *arg) {
 }
 
 /* ---- life --------------------------------------------------------------- */
+
+int namenode_options_from_config(const config *cfg, namenode_options *opts, char *err,
+                                 size_t errlen) {
+    int64_t block_size = config_get_int(cfg, "dfs.blocksize");
+    if (block_size % 512 != 0) {
+        snprintf(err, errlen, "dfs.blocksize %lld is not a multiple of 512", (long long)block_size);
+        return EMBER_ECONFIG;
+    }
+    const char *name_dir = config_get_string(cfg, "dfs.namenode.name.dir");
+    int64_t heartbeat_ms = config_get_int(cfg, "dfs.heartbeat.interval");
+    *opts = (namenode_options){
+        .name_dir = name_dir[0] != '\0' ? name_dir : NULL,
+        .default_replication = (uint32_t)config_get_int(cfg, "dfs.replication"),
+        .default_block_size = (uint64_t)block_size,
+        .checkpoint_txns = (uint64_t)config_get_int(cfg, "dfs.namenode.checkpoint.txns"),
+        .checkpoint_period_ms = config_get_int(cfg, "dfs.namenode.checkpoint.period"),
+        .list_limit = (uint32_t)config_get_int(cfg, "ember.dfs.list.limit"),
+        .token_lifetime_ms = config_get_int(cfg, "dfs.block.access.token.lifetime"),
+        .redundancy_interval_ms = config_get_int(cfg, "dfs.namenode.redundancy.interval"),
+        .pending_timeout_ms = config_get_int(cfg, "dfs.namenode.reconstruction.pending.timeout"),
+        .safemode_threshold_ppm = config_get_int(cfg, "dfs.namenode.safemode.threshold-pct"),
+        .safemode_extension_ms = config_get_int(cfg, "dfs.namenode.safemode.extension"),
+        .permissions = (int)config_get_int(cfg, "dfs.permissions.enabled"),
+        .group_overrides = config_get_string(cfg, "hadoop.user.group.static.mapping.overrides"),
+        .groups_cache_ms = config_get_int(cfg, "hadoop.security.groups.cache.secs"),
+        .lease_soft_limit_ms = config_get_int(cfg, "ember.namenode.lease-soft-limit"),
+        .lease_hard_limit_ms = config_get_int(cfg, "dfs.namenode.lease-hard-limit-sec"),
+        .lease_recheck_ms = config_get_int(cfg, "dfs.namenode.lease-recheck-interval-ms"),
+        .socket_timeout_ms = config_get_int(cfg, "dfs.datanode.socket.timeout"),
+        /* A block recovery phase waits for every live datanode's answer:
+         * ten heartbeats, at least two seconds. */
+        .recovery_timeout_ms = 10 * heartbeat_ms > 2000 ? 10 * heartbeat_ms : 2000,
+    };
+    return EMBER_OK;
+}
 
 int namenode_create(event_loop *loop, const namenode_options *opts, namenode **out, char *err,
                     size_t errlen) {

@@ -84,7 +84,6 @@ struct namenode {
     struct group_mapping *groups; /* users' groups for permission checks */
     fs_namespace *ns;
     edit_log *log;
-    gateway *gw;               /* where pending answers go */
     event_loop *loop;
     uint64_t timer_id;
     int64_t last_checkpoint_ms;
@@ -114,6 +113,13 @@ struct namenode {
 #define NAMENODE_NO_CONN 0 /* a mutation of the namenode's own (lease recovery): no one to answer */
 /* Answers conn with an error; with NAMENODE_NO_CONN, logs it instead. */
 void namenode_reply_error(namenode *nn, uint64_t conn, int code, const char *message);
+/* The host's view of rank (opts.host.datanode); EMBER_ENOENT when none. */
+int namenode_datanode_get(const namenode *nn, int rank, namenode_datanode *out);
+/* Sends msg to a datanode through the host; EMBER_EINVAL without one. */
+int namenode_send(namenode *nn, int dest, const RankMessage *msg);
+/* The authenticated user and group of conn (host.identity): 0, or a
+ * negative code when conn is unknown or is NAMENODE_NO_CONN. */
+int namenode_identity(namenode *nn, uint64_t conn, const char **user, const char **group);
 /* Applies (live: logs) a record; on failure answers conn with the error
  * (display names the path(s)) and returns its code.  On success the
  * caller answers with namenode_answer(..., after_sync = 1).  final_dst
@@ -174,9 +180,9 @@ int namenode_admin_state_apply(namenode *nn, const NodeAdminState *op);
 /* Each tick: decommissioning nodes none of whose blocks still needs them
  * become decommissioned (logged). */
 void replication_decommission_progress(namenode *nn);
-/* Whether rank is decommissioned: its replicas are recorded but neither
- * counted nor handed out while another replica is there. */
-int namenode_node_decommissioned(const namenode *nn, int rank);
+/* namenode_node_decommissioned() (namenode.h): a decommissioned rank's
+ * replicas are recorded but neither counted nor handed out while another
+ * replica is there. */
 /* A replica of block_id was added: a pending replication that is now
  * complete is forgotten, and corrupt replicas no longer needed deleted. */
 void namenode_replica_added(namenode *nn, uint64_t block_id);

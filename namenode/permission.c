@@ -96,7 +96,7 @@ static int perm_is_super(const namenode *nn, const perm_caller *c) {
 static int perm_caller_of(namenode *nn, uint64_t conn, perm_caller *c) {
     c->nn = nn;
     if (!nn->opts.permissions || conn == NAMENODE_NO_CONN ||
-        gateway_client_identity(nn->gw, conn, &c->user, &c->group) != EMBER_OK)
+        namenode_identity(nn, conn, &c->user, &c->group) != EMBER_OK)
         return 0;
     return !perm_is_super(nn, c);
 }

@@ -159,7 +159,7 @@ static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
     if (ids == NULL)
         return;
     size_t n = block_manager_under_replicated(nn->bm, ids, batch);
-    int world = node_registry_world_size(nn->opts.registry);
+    int world = nn->opts.world_size;
     placement_node *nodes = calloc((size_t)world, sizeof(*nodes));
     if (nodes == NULL) {
         free(ids);
@@ -204,7 +204,7 @@ static void replication_schedule(namenode *nn, int64_t now, uint64_t missing) {
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_REPLICATE_BLOCK;
         msg.replicate_block = &rb;
-        if (nn->opts.send(nn->opts.send_arg, source, &msg) != EMBER_OK)
+        if (namenode_send(nn, source, &msg) != EMBER_OK)
             continue;
         LOG_INFO("blk_%llu has %d of %u replicas: node %d copies it to %zu node(s)",
                  (unsigned long long)b->block_id, counted, b->replication, source, ntargets);
@@ -365,7 +365,7 @@ void namenode_redundancy_tick(event_loop *loop, void *arg) {
                      (unsigned long long)bs.missing, (unsigned long long)bs.complete,
                      (unsigned long long)bs.corrupt);
     }
-    if (nn->safe_mode != NAMENODE_SAFE_OFF || nn->opts.send == NULL)
+    if (nn->safe_mode != NAMENODE_SAFE_OFF || nn->opts.host.send == NULL)
         return;
     replication_expire(nn, now);
     if (bs.under_replicated > bs.missing + bs.corrupt)
@@ -392,23 +392,23 @@ const char *namenode_admin_state(const namenode *nn, int rank) {
 }
 
 int namenode_node_decommissioned(const namenode *nn, int rank) {
-    return rank > 0 && rank < nn->opts.world_size && nn->admin[rank] == NN_ADMIN_DECOMMISSIONED;
+    return nn != NULL && rank > 0 && rank < nn->opts.world_size && nn->admin[rank] == NN_ADMIN_DECOMMISSIONED;
 }
 
 /* Checks that rank names a core node of this cluster: 0, else conn is
  * told why (one line) and EMBER_ENOENT comes back. */
 static int decommission_check_node(namenode *nn, uint64_t conn, uint32_t rank) {
-    const node_entry *e = rank > 0 && rank < (uint32_t)nn->opts.world_size
-                              ? node_registry_get(nn->opts.registry, (int)rank)
-                              : NULL;
-    if (e != NULL && e->role == NODE_ROLE__ROLE_CORE)
+    namenode_datanode d;
+    int known = rank > 0 && rank < (uint32_t)nn->opts.world_size &&
+                namenode_datanode_get(nn, (int)rank, &d) == EMBER_OK;
+    if (known && d.core)
         return EMBER_OK;
     char msg[256];
     snprintf(msg, sizeof(msg), "node-%u is not a core node (a datanode) of this cluster: %s", rank,
              rank == 0       ? "it is the primary, which stores no blocks"
-             : e == NULL     ? "no such node"
+             : !known        ? "no such node"
                              : "it is a task node, which stores no blocks");
-    gateway_reply_error(nn->gw, conn, EMBER_ENOENT, msg);
+    namenode_reply_error(nn, conn, EMBER_ENOENT, msg);
     return EMBER_ENOENT;
 }
 
@@ -445,7 +445,7 @@ void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest 
                  "node-%d is Normal (neither decommissioned nor being decommissioned): nothing to "
                  "recommission",
                  rank);
-        gateway_reply_error(nn->gw, conn, EMBER_ESTATE, msg);
+        namenode_reply_error(nn, conn, EMBER_ESTATE, msg);
         return;
     }
     int from = nn->admin[rank];
@@ -486,8 +486,8 @@ void replication_decommission_progress(namenode *nn) {
     for (int rank = 1; rank < nn->opts.world_size; rank++) {
         if (nn->admin[rank] != NN_ADMIN_DECOMMISSIONING)
             continue;
-        const node_entry *e = node_registry_get(nn->opts.registry, rank);
-        int dead = e != NULL && e->state == NODE_DEAD;
+        namenode_datanode e;
+        int dead = namenode_datanode_get(nn, rank, &e) == EMBER_OK && e.dead;
         if ((!dead && !block_manager_reported(nn->bm, rank)) ||
             block_manager_retiring_pending(nn->bm, rank) > 0)
             continue;

@@ -185,6 +185,11 @@ void mpi_link_set_dead(mpi_link *link, int rank) {
     }
 }
 
+void mpi_link_set_alive(mpi_link *link, int rank) {
+    if (rank >= 0 && rank < link->world_size)
+        link->dead[rank] = 0;
+}
+
 int mpi_link_pending(const mpi_link *link) { return link->nsends; }
 
 void mpi_link_get_stats(const mpi_link *link, mpi_link_stats *out) { *out = link->stats; }

@@ -43,6 +43,10 @@ int mpi_link_send(mpi_link *link, int dest, const RankMessage *msg);
  * fail with EMBER_ECLOSED. */
 void mpi_link_set_dead(mpi_link *link, int rank);
 
+/* Undoes mpi_link_set_dead(): rank was heard from again (a stopped rank
+ * resumed), so sends to it are allowed once more. */
+void mpi_link_set_alive(mpi_link *link, int rank);
+
 /* Sends not yet completed (cancelled ones included until MPI lets go). */
 int mpi_link_pending(const mpi_link *link);
 

@@ -256,10 +256,18 @@ static int transport_hook(event_loop *loop, void *arg) {
                 f->packets_to[q->dest]++;
             if (msg->body_case == RANK_MESSAGE__BODY_PIPELINE_ACK)
                 f->acks_to[q->dest]++;
-            if (!datanode_handle_rank_message(f->dn[q->dest], q->source, msg)) {
-                f->unexpected++;
-                rank_message__free_unpacked(msg, NULL);
+            switch (msg->body_case) {
+            case RANK_MESSAGE__BODY_PIPELINE_PACKET:
+            case RANK_MESSAGE__BODY_PIPELINE_ACK:
+            case RANK_MESSAGE__BODY_DELETE_BLOCKS:
+            case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
+            case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
+            case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+                datanode_on_rank_message(f->dn[q->dest], q->source, msg);
+                break;
+            default: f->unexpected++; break;
             }
+            rank_message__free_unpacked(msg, NULL);
         }
         free(q->bytes);
         free(q);

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/node_registry.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -63,8 +64,8 @@ struct fixture {
     char name_dir[96];
     event_loop *loop;
     node_registry *reg;
-    gateway *gw;
     namenode *nn;
+    int last_error;             /* the code of the last error answered */
     sent_msg sent[MAX_SENT];
     int nsent;
 };
@@ -96,11 +97,24 @@ static void forget_sent(struct fixture *f) {
     f->nsent = 0;
 }
 
-static void on_request(gateway *gw, uint64_t conn, ClientMessage *req, void *arg) {
-    (void)gw;
-    (void)conn;
+static int fixture_datanode(void *arg, int rank, namenode_datanode *out) {
+    struct fixture *f = arg;
+    return node_registry_namenode_view(f->reg, rank, out);
+}
+
+/* Answers go nowhere; errors are counted so tests can expect them. */
+static void fixture_reply(void *arg, uint64_t conn, const uint8_t *frame, size_t len) {
     (void)arg;
-    client_message__free_unpacked(req, NULL);
+    (void)conn;
+    (void)frame;
+    (void)len;
+}
+
+static void fixture_reply_error(void *arg, uint64_t conn, int code, const char *message) {
+    struct fixture *f = arg;
+    (void)conn;
+    (void)message;
+    f->last_error = code;
 }
 
 static void register_node(node_registry *reg, int rank, NodeRole role) {
@@ -127,14 +141,7 @@ static void register_node(node_registry *reg, int rank, NodeRole role) {
 }
 
 static void namenode_start(struct fixture *f, int world) {
-    gateway_options g = {.bind_addr = "127.0.0.1",
-                         .secret = SECRET,
-                         .cluster_id = "CID-test",
-                         .auth_timeout_ms = 1000,
-                         .on_request = on_request};
-    int port;
     assert_int_equal(event_loop_create(&f->loop), 0);
-    assert_int_equal(gateway_create(f->loop, &g, &f->gw, &port), 0);
     namenode_options o = {
         .name_dir = f->name_dir,
         .superuser = "root",
@@ -156,9 +163,11 @@ static void namenode_start(struct fixture *f, int world) {
         .lease_recheck_ms = 3600000,
         .recovery_timeout_ms = 2000,
         .permissions = 0,
-        .registry = f->reg,
-        .send = fake_send,
-        .send_arg = f,
+        .host = {.datanode = fixture_datanode,
+                 .send = fake_send,
+                 .reply = fixture_reply,
+                 .reply_error = fixture_reply_error,
+                 .arg = f},
     };
     char err[512] = "";
     int rc = namenode_create(f->loop, &o, &f->nn, err, sizeof(err));
@@ -168,10 +177,8 @@ static void namenode_start(struct fixture *f, int world) {
 
 static void namenode_stop(struct fixture *f) {
     namenode_destroy(f->nn);
-    gateway_destroy(f->gw);
     event_loop_destroy(f->loop);
     f->nn = NULL;
-    f->gw = NULL;
     f->loop = NULL;
 }
 
@@ -189,6 +196,16 @@ static int setup(void **state) {
     for (int r = 1; r < WORLD; r++)
         register_node(f->reg, r, r <= CORES ? NODE_ROLE__ROLE_CORE : NODE_ROLE__ROLE_TASK);
     namenode_start(f, WORLD);
+    /* Every core node's first full report, empty: until it arrives the
+     * namenode counts nothing of the node (fencing). */
+    for (int r = 1; r <= CORES && r < WORLD; r++) {
+        BlockReport rep = BLOCK_REPORT__INIT;
+        rep.last = 1;
+        RankMessage msg = RANK_MESSAGE__INIT;
+        msg.body_case = RANK_MESSAGE__BODY_BLOCK_REPORT;
+        msg.block_report = &rep;
+        namenode_on_rank_message(f->nn, r, &msg);
+    }
     *state = f;
     return 0;
 }
@@ -212,12 +229,15 @@ static void request(struct fixture *f, const ClientMessage *req) {
     ClientMessage *copy;
     assert_int_equal(message_decode_client(buf, len, &copy), 0);
     free(buf);
-    assert_int_equal(namenode_handle_request(f->nn, f->gw, CONN, copy), 1);
+    namenode_on_request(f->nn, CONN, copy);
+    client_message__free_unpacked(copy, NULL);
     event_loop_run_once(f->loop, 0);
 }
 
 static void rank_message(struct fixture *f, int source, const RankMessage *msg) {
-    assert_int_equal(namenode_handle_rank_message(f->nn, source, copy_rank(msg)), 1);
+    RankMessage *copy = copy_rank(msg);
+    namenode_on_rank_message(f->nn, source, copy);
+    rank_message__free_unpacked(copy, NULL);
     event_loop_run_once(f->loop, 0);
 }
 
@@ -550,6 +570,7 @@ static void test_decommission_survives_restarts(void **state) {
     uint64_t ab[] = {a, b};
     block_report(f, 1, &a, 1);
     block_report(f, 3, &b, 1);
+    block_report(f, 4, NULL, 0); /* it holds nothing, and may be a copy's target */
     tick(f);
     assert_int_equal(f->nn->safe_mode, NAMENODE_SAFE_OFF);
     /* Node 2 has not reported: the map cannot know its blocks, so it is
@@ -600,6 +621,35 @@ static void test_decommission_survives_restarts(void **state) {
 
     /* Restart: Normal (the image no longer names it). */
     restart_expect(f, 2, "Normal");
+}
+
+/* Fencing: a block message counts only from a core node, and only once
+ * that node's full block report has arrived since it last (re)registered;
+ * a node that comes back loses what it held until it reports again. */
+static void test_fencing(void **state) {
+    struct fixture *f = *state;
+    const int r12[] = {1, 2};
+    uint64_t a = write_file(f, "/a", 3, r12, 2);
+    uint64_t gs = block_manager_get(f->nn->bm, a)->gen_stamp;
+    assert_true(holds(f, a, 1) && holds(f, a, 2));
+
+    block_received(f, 5, a, gs); /* a task node stores no blocks */
+    assert_false(holds(f, a, 5));
+
+    namenode_node_lost(f->nn, 3); /* declared dead, then back */
+    namenode_node_registered(f->nn, 3);
+    block_received(f, 3, a, gs);
+    assert_false(holds(f, a, 3)); /* before its report: dropped */
+    block_report(f, 3, NULL, 0);
+    block_received(f, 3, a, gs);
+    assert_true(holds(f, a, 3));
+
+    namenode_node_registered(f->nn, 1); /* back without a death seen */
+    assert_false(holds(f, a, 1));
+    block_received(f, 1, a, gs);
+    assert_false(holds(f, a, 1));
+    block_report(f, 1, &a, 1);
+    assert_true(holds(f, a, 1));
 }
 
 /* Records written straight to a log: replayed in order; a rank the
@@ -661,7 +711,7 @@ static void test_admin_replay(void **state) {
     edit_log_close(log);
     namenode_options o = {.name_dir = f->name_dir, .superuser = "root", .world_size = WORLD,
                           .max_replication = CORES, .default_replication = 1,
-                          .default_block_size = 1 << 20, .registry = f->reg};
+                          .default_block_size = 1 << 20};
     namenode *nn = NULL;
     event_loop *loop;
     assert_int_equal(event_loop_create(&loop), 0);
@@ -681,6 +731,7 @@ int main(void) {
         TEST(test_admin_refusals),
         TEST(test_decommission_survives_restarts),
         TEST(test_admin_replay),
+        TEST(test_fencing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
