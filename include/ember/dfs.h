@@ -81,6 +81,13 @@ void ember_dfs_free_status(ember_file_status *st);
 int ember_dfs_list(ember_dfs *dfs, const char *path, ember_file_status **entries, size_t *count);
 void ember_dfs_free_list(ember_file_status *entries, size_t count);
 
+/* Every path that matches a Hadoop glob (absolute: `*`, `?`, `[abc]`,
+ * `[a-z]`, `[^a]`, `{a,b}` nested, `\` escapes, in any component),
+ * sorted, into *paths (malloc'd array of malloc'd strings; free each and
+ * the array).  *n == 0 when nothing matched.  EMBER_EINVAL for a malformed
+ * pattern, with Hadoop's wording in ember_dfs_last_error(). */
+int ember_dfs_glob(ember_dfs *dfs, const char *pattern, char ***paths, size_t *n);
+
 /* Renames with HDFS's rules (into dst when it is a directory); the final
  * path comes back in final_dst when not NULL (final_len bytes). */
 int ember_dfs_rename(ember_dfs *dfs, const char *src, const char *dst, char *final_dst,
