@@ -307,6 +307,14 @@ int cluster_main(int argc, char **argv) {
         goto out;
     }
     run_dir_write_pid(args.run_dir, rank);
+    const char *const *ignored;
+    size_t nignored = config_ignored_keys(cfg, &ignored);
+    for (size_t i = 0; i < nignored; i++) {
+        LOG_WARN("%s is a Hadoop key that ember does not use: ignored", ignored[i]);
+        if (rank == 0)
+            fprintf(stderr, "ember: warning: %s is a Hadoop key that ember does not use: ignored\n",
+                    ignored[i]);
+    }
     gethostname(ctx.hostname, sizeof(ctx.hostname) - 1);
     rc = topology_summary_load(config_get_string(cfg, "ember.topology.synthetic"), &ctx.hw);
     if (rc != EMBER_OK) {

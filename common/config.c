@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L /* strdup, getline, strcasecmp */
 #endif
 #include "config.h"
+#include "hadoop_keys.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -92,9 +93,16 @@ struct config_value {
     char *text;     /* STRING: owned, never NULL once created */
 };
 
+/* Hadoop keys ember does not use, remembered to be warned about once. */
+#define CONFIG_IGNORED_MAX 32
+
 struct config {
     struct config_value values[CONFIG_KEY_COUNT]; /* indexed like config_keys */
+    char *ignored[CONFIG_IGNORED_MAX];
+    size_t nignored;
 };
+
+
 
 /* A suffix and what it multiplies by; lists end with a NULL suffix and are in
  * ascending order of scale. */
@@ -351,13 +359,95 @@ void config_destroy(config *cfg) {
         return;
     for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
         free(cfg->values[i].text);
+    for (size_t i = 0; i < cfg->nignored; i++)
+        free(cfg->ignored[i]);
     free(cfg);
+}
+
+/* Levenshtein distance between a and b, capped at cap + 1 (enough to
+ * rank near misses). */
+static size_t config_distance(const char *a, const char *b, size_t cap) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 128 || lb > 128)
+        return cap + 1;
+    size_t row[129];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0], best = i;
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t v = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < v)
+                v = row[j] + 1;
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            row[j] = v;
+            diag = up;
+            if (v < best)
+                best = v;
+        }
+        if (best > cap)
+            return cap + 1;
+    }
+    return row[lb];
+}
+
+/* The known key nearest to name, and its distance. */
+static const char *config_nearest(const char *name, size_t *distance) {
+    const char *best = config_keys[0].name;
+    size_t bestd = SIZE_MAX;
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        size_t d = config_distance(name, config_keys[i].name, 64);
+        if (d < bestd) {
+            bestd = d;
+            best = config_keys[i].name;
+        }
+    }
+    *distance = bestd;
+    return best;
+}
+
+
+/* A key not in the table: a near miss of an ember key is an error that
+ * names it; one of Hadoop's keys (hadoop_keys.c) is remembered as ignored
+ * (0); anything else is an error with the nearest key. */
+static int config_unknown(config *cfg, const char *key, char *err, size_t errlen) {
+    if (key == NULL || key[0] == '\0')
+        return config_fail(err, errlen, EMBER_ECONFIG, "unknown configuration key '%s'",
+                           key ? key : "(null)");
+    size_t d;
+    const char *near = config_nearest(key, &d);
+    size_t len = strlen(key);
+    if (d <= 2 + len / 16)
+        return config_fail(err, errlen, EMBER_ECONFIG,
+                           "unknown configuration key '%s' (did you mean '%s'?)", key, near);
+    if (!hadoop_key_known(key))
+        return config_fail(err, errlen, EMBER_ECONFIG,
+                           "unknown configuration key '%s' (the nearest ember key is '%s')", key,
+                           near);
+    for (size_t i = 0; i < cfg->nignored; i++)
+        if (strcmp(cfg->ignored[i], key) == 0)
+            return 0;
+    if (cfg->nignored < CONFIG_IGNORED_MAX) {
+        char *copy = strdup(key);
+        if (copy == NULL)
+            return config_fail(err, errlen, EMBER_ENOMEM, "out of memory");
+        cfg->ignored[cfg->nignored++] = copy;
+    }
+    return 0;
+}
+
+size_t config_ignored_keys(const config *cfg, const char *const **keys) {
+    *keys = (const char *const *)cfg->ignored;
+    return cfg->nignored;
 }
 
 int config_set(config *cfg, const char *key, const char *value, char *err, size_t errlen) {
     const struct config_key *k = config_find(key);
     if (k == NULL)
-        return config_fail(err, errlen, EMBER_ECONFIG, "unknown configuration key '%s'", key ? key : "(null)");
+        return config_unknown(cfg, key, err, errlen);
     struct config_value parsed;
     int rc = config_parse_value(k, value, &parsed, err, errlen);
     if (rc != 0)

@@ -24,9 +24,13 @@ int config_create(config **out);
 void config_destroy(config *cfg);
 
 /* Set one key from its string form, e.g. ("dfs.heartbeat.interval", "3s").
- * An unknown key, an unparsable value or one outside the key's range returns
- * EMBER_ECONFIG and writes a one-line message naming the key into err (which
- * may be NULL).  On any error the config is unchanged.  The value string is
+ * A key not in the table is taken, and changes nothing, when it is a
+ * Hadoop key ember does not use (fs.defaultFS, io.file.buffer.size: a key
+ * under one of Hadoop's prefixes that is not a near miss of an ember key);
+ * config_ignored_keys() lists those for one warning each.  Any other
+ * unknown key, an unparsable value or one outside the key's range returns
+ * EMBER_ECONFIG and writes a one-line message naming the key (and the
+ * nearest known key) into err (which may be NULL).  On any error the config is unchanged.  The value string is
  * copied; the caller keeps ownership of key and value. */
 int config_set(config *cfg, const char *key, const char *value, char *err, size_t errlen);
 
@@ -51,6 +55,10 @@ int64_t config_get_int(const config *cfg, const char *key);
  * owned by cfg and stays valid until the key is set again or cfg is
  * destroyed.  An unknown or non-STRING key fails an assert(). */
 const char *config_get_string(const config *cfg, const char *key);
+
+/* The Hadoop keys that were set and ignored, in the order first set (at
+ * most 32); *keys points into cfg. */
+size_t config_ignored_keys(const config *cfg, const char *const **keys);
 
 /* Return 1 if key is in the table, 0 otherwise (including for NULL). */
 int config_key_known(const char *key);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Role assignment seen from outside: default split, --core-nodes, and the
-# report's sections and Role lines.
+# report's sections and Role lines; Hadoop keys ember does not use are
+# taken with a warning.
 . "$(dirname "$0")/lib.sh"
 
 check_roles() { # NP CORE TASK [options]
@@ -25,7 +26,12 @@ check_roles() { # NP CORE TASK [options]
 }
 
 check_roles 4 3 0
-check_roles 5 2 2 --core-nodes 2
+check_roles 5 2 2 --core-nodes 2 -D fs.defaultFS=hdfs://example:8020 -D io.file.buffer.size=65536
+# Hadoop's keys that ember does not use: taken, with one warning each.
+grep -q "warning: fs.defaultFS is a Hadoop key that ember does not use: ignored" "$TEST_TMP/mpirun.out" ||
+    fail "no warning for fs.defaultFS"
+expect_eq "$(grep -c 'warning: io.file.buffer.size is a Hadoop key' "$TEST_TMP/mpirun.out")" 1 \
+    "warnings for io.file.buffer.size"
 check_roles 4 0 3 --core-nodes 0
 check_roles 2 1 0
 check_roles 6 3 2 --core-nodes 3
