@@ -32,6 +32,9 @@ static void cli_usage(FILE *f) {
             "                         block health under PATH (HEALTHY or CORRUPT)\n"
             "  debug recoverLease -path PATH [-retries N]\n"
             "                         close a file its writer left open (lease recovery)\n"
+            "  getconf -confKey KEY   the value of a configuration key (-D and --conf apply)\n"
+            "  getconf -namenodes     the host of the running cluster's primary\n"
+            "  version                ember's version and what it was built with\n"
             "\n"
             "File system:\n"
             "  dfs -COMMAND ...       hadoop fs verbs: -ls, -mkdir, -mv, -rm, -stat, ...\n"
@@ -132,6 +135,10 @@ int main(int argc, char **argv) {
         return cli_dfsadmin(&env, cargc, cargv);
     if (!strcmp(cmd, "debug"))
         return cli_debug(&env, cargc, cargv);
+    if (!strcmp(cmd, "getconf"))
+        return cli_getconf(&env, cargc, cargv);
+    if (!strcmp(cmd, "version"))
+        return cli_version(&env, cargc, cargv);
     if (!strcmp(cmd, "help")) {
         cli_usage(stdout);
         return 0;

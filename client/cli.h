@@ -42,5 +42,7 @@ int cli_dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t
 int cli_fsck(cli_env *env, int argc, char **argv);
 int cli_status(cli_env *env, int argc, char **argv);
 int cli_cluster_stop(cli_env *env, int argc, char **argv);
+int cli_getconf(cli_env *env, int argc, char **argv);
+int cli_version(cli_env *env, int argc, char **argv);
 
 #endif

@@ -530,30 +530,56 @@ int config_key_known(const char *key) {
     return config_find(key) != NULL;
 }
 
+/* Writes the value of key i in its canonical string form into text. */
+static void config_format_at(const config *cfg, size_t i, char *text, size_t textlen) {
+    const struct config_key *key = &config_keys[i];
+    const struct config_value *value = &cfg->values[i];
+    switch (key->type) {
+    case CONFIG_STRING: snprintf(text, textlen, "%s", value->text); break;
+    case CONFIG_BOOL: snprintf(text, textlen, "%s", value->number ? "true" : "false"); break;
+    case CONFIG_DURATION: snprintf(text, textlen, "%" PRId64 "ms", value->number); break;
+    case CONFIG_INT:
+    case CONFIG_SIZE: snprintf(text, textlen, "%" PRId64, value->number); break;
+    case CONFIG_RATIO: config_format_ratio(value->number, text, textlen); break;
+    }
+}
+
 void config_write(const config *cfg, FILE *out) {
+    char text[4096];
     for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
-        const struct config_key *key = &config_keys[i];
-        const struct config_value *value = &cfg->values[i];
-        switch (key->type) {
-        case CONFIG_STRING:
-            fprintf(out, "%s = %s\n", key->name, value->text);
-            break;
-        case CONFIG_BOOL:
-            fprintf(out, "%s = %s\n", key->name, value->number ? "true" : "false");
-            break;
-        case CONFIG_DURATION:
-            fprintf(out, "%s = %" PRId64 "ms\n", key->name, value->number);
-            break;
-        case CONFIG_INT:
-        case CONFIG_SIZE:
-            fprintf(out, "%s = %" PRId64 "\n", key->name, value->number);
-            break;
-        case CONFIG_RATIO: {
-            char text[32];
-            config_format_ratio(value->number, text, sizeof text);
-            fprintf(out, "%s = %s\n", key->name, text);
-            break;
-        }
-        }
+        config_format_at(cfg, i, text, sizeof text);
+        fprintf(out, "%s = %s\n", config_keys[i].name, text);
+    }
+}
+
+int config_format(const config *cfg, const char *key, char *text, size_t textlen) {
+    const struct config_key *k = config_find(key);
+    if (k == NULL)
+        return EMBER_ENOENT;
+    config_format_at(cfg, (size_t)(k - config_keys), text, textlen);
+    return EMBER_OK;
+}
+
+void config_write_markdown(FILE *out) {
+    static const char *const type_names[] = {
+        [CONFIG_INT] = "integer", [CONFIG_SIZE] = "size", [CONFIG_DURATION] = "duration",
+        [CONFIG_BOOL] = "boolean", [CONFIG_STRING] = "string", [CONFIG_RATIO] = "ratio",
+    };
+    fprintf(out, "# Configuration keys\n\n"
+                 "Every key ember reads, with its type, default and meaning, in the order of\n"
+                 "the key table in `common/config.c`. This file is generated from that table\n"
+                 "(`ember getconf -markdown > docs/configuration.md`) and a test compares the\n"
+                 "two, so it cannot drift. Set keys with `-D key=value` on `ember cluster` and\n"
+                 "on client commands, or in a file of `key = value` lines given with\n"
+                 "`--conf FILE`. Sizes take k, m, g, t (powers of 1024); durations take ms,\n"
+                 "s, m, h, d, and a bare number means the unit the key's meaning names (else\n"
+                 "seconds). Hadoop's own keys that ember does not use (`fs.defaultFS`,\n"
+                 "`io.file.buffer.size`, ...) are accepted with a warning.\n\n"
+                 "| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+        const struct config_key *k = &config_keys[i];
+        fprintf(out, "| `%s` | %s | %s%s%s | %s |\n", k->name, type_names[k->type],
+                k->default_value[0] ? "`" : "", k->default_value[0] ? k->default_value : "(empty)",
+                k->default_value[0] ? "`" : "", k->description);
     }
 }

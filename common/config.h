@@ -69,6 +69,14 @@ int config_key_known(const char *key);
  * strings verbatim. */
 void config_write(const config *cfg, FILE *out);
 
+/* The current value of key in the canonical form config_write() uses;
+ * EMBER_ENOENT for a key not in the table. */
+int config_format(const config *cfg, const char *key, char *text, size_t textlen);
+
+/* Writes docs/configuration.md: every key of the table with its type,
+ * default and meaning, as a Markdown table. */
+void config_write_markdown(FILE *out);
+
 /* Parse a byte size such as "4096", "64K" or "128m" (suffixes k, m, g, t in
  * any case, powers of 1024) into *bytes.  Negative numbers, junk and values
  * that overflow int64_t return EMBER_ECONFIG and leave *bytes alone.  This is
