@@ -45,9 +45,15 @@ typedef struct {
     datanode *dn;             /* core nodes only */
 } node_agent;
 
-static volatile sig_atomic_t node_signal;
-
-static void node_on_signal(int sig) { node_signal = sig; }
+/* SIGTERM or SIGINT, delivered by the loop: leave at once. */
+static void node_on_signal(event_loop *loop, int signo, void *arg) {
+    node_agent *n = arg;
+    if (n->state == NODE_LEAVING)
+        return;
+    LOG_INFO("signal %d: leaving", signo);
+    n->exit_code = 0;
+    event_loop_stop(loop);
+}
 
 static void node_fill_storage(node_agent *n, StorageReport *st) {
     disk_usage du;
@@ -214,12 +220,6 @@ static void node_on_message(mpi_link *link, int source, RankMessage *msg, void *
 /* Every heartbeat interval: register or heartbeat, and watch the primary. */
 static void node_on_heartbeat_timer(event_loop *loop, void *arg) {
     node_agent *n = arg;
-    if (node_signal != 0 && n->state != NODE_LEAVING) {
-        LOG_INFO("signal %d: leaving", (int)node_signal);
-        n->exit_code = 0;
-        event_loop_stop(loop);
-        return;
-    }
     /* A rank that did not run (SIGSTOP, a frozen VM) cannot blame the
      * primary for its own silence: it starts waiting for it afresh.  If
      * the primary declared it dead meanwhile, the heartbeat below is
@@ -333,9 +333,9 @@ int node_run(rank_context *ctx) {
         mpi_link_destroy(n.link);
         return 1;
     }
-    struct sigaction sa = {.sa_handler = node_on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    if (event_loop_add_signal(ctx->loop, SIGTERM, node_on_signal, &n) != EMBER_OK ||
+        event_loop_add_signal(ctx->loop, SIGINT, node_on_signal, &n) != EMBER_OK)
+        LOG_WARN("SIGTERM and SIGINT cannot be taken through the event loop");
     LOG_INFO("%s node up on %s: %u cores, %u PUs, data dirs '%s'", role_name(ctx->role),
              ctx->hostname, ctx->hw.cores, ctx->hw.pus, ctx->data_dirs);
     node_send_register(&n);

@@ -60,10 +60,6 @@ typedef struct {
     char stop_why[64];
 } primary;
 
-static volatile sig_atomic_t primary_signal;
-
-static void primary_on_signal(int sig) { primary_signal = sig; }
-
 /* ---- rank messages ---------------------------------------------------- */
 
 static void primary_send(primary *p, int dest, RankMessage *msg) {
@@ -278,10 +274,16 @@ static void primary_cron(event_loop *loop, void *arg) {
         if (p->state == PRIMARY_STOPPING)
             p->awaiting_ack[dead[i]] = 0;
     }
-    if (primary_signal != 0 && p->state == PRIMARY_RUNNING)
-        primary_begin_stop(p, primary_signal == SIGTERM ? "SIGTERM" : "SIGINT");
     if (p->state == PRIMARY_STOPPING && primary_stop_done(p))
         event_loop_stop(loop);
+}
+
+/* SIGTERM or SIGINT, delivered by the loop: an orderly stop. */
+static void primary_on_signal(event_loop *loop, int signo, void *arg) {
+    (void)loop;
+    primary *p = arg;
+    if (p->state == PRIMARY_RUNNING)
+        primary_begin_stop(p, signo == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 /* ---- client requests -------------------------------------------------- */
@@ -577,9 +579,9 @@ int primary_run(rank_context *ctx) {
         goto out;
     }
     event_loop_add_timer(ctx->loop, interval < 500 ? interval : 500, primary_cron, &p, NULL);
-    struct sigaction sa = {.sa_handler = primary_on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    if (event_loop_add_signal(ctx->loop, SIGTERM, primary_on_signal, &p) != EMBER_OK ||
+        event_loop_add_signal(ctx->loop, SIGINT, primary_on_signal, &p) != EMBER_OK)
+        LOG_WARN("SIGTERM and SIGINT cannot be taken through the event loop");
     LOG_INFO("primary up: cluster %s, %d ranks (%d core, %d task), clients at %s:%d",
              p.info.cluster_id, ctx->world_size, ctx->core_nodes,
              ctx->world_size - 1 - ctx->core_nodes, p.info.host, p.info.port);

@@ -42,13 +42,30 @@
  *
  * States of an open log (edit_log.state):
  *   EDIT_LOG_APPENDING  fd is edits_<segment_first>, open for appending;
- *                       records segment_first .. last_txid are in it
+ *                       records segment_first .. last_txid are in it, or,
+ *                       while a checkpoint job is out, segment_first ..
+ *                       job->upto in it and the later ones in `held`
  *   EDIT_LOG_FAILED     a write, fsync or segment switch failed; nothing
  *                       more is written and every call returns EMBER_EIO
  *                       (after a failed fsync the kernel may have dropped
  *                       the dirty pages, so a retry could report success
  *                       for data that never reached the disk)
- * The only transition, APPENDING -> FAILED, is edit_log_fail(). */
+ * The only transition, APPENDING -> FAILED, is edit_log_fail().
+ *
+ * Jobs.  The disk work that blocks -- fdatasync, and a checkpoint's image
+ * write, segment switch and pruning -- is an edit_log_job: prepared on the
+ * loop's thread (begin), run anywhere (edit_log_job_run, which touches only
+ * the job, its descriptors and the directory), and applied back on the
+ * loop's thread (edit_log_job_finish).  At most one job is out per log
+ * (`job`).  While a sync job is out, appends keep writing to fd: the
+ * fdatasync covers at least what was written before it began (job->upto),
+ * which is all finish claims (synced_txid).  While a checkpoint job is out,
+ * appends are encoded into `held` instead: they belong to the segment
+ * edits_<upto + 1> the job creates, and that file may only exist once the
+ * old segment is synced.  Finish writes them to the new segment (to the
+ * old one if the image could not be written and nothing switched).  The
+ * old descriptor is closed only by finish, so no job ever syncs a closed
+ * fd. */
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -80,17 +97,56 @@ typedef enum {
     EDIT_LOG_FAILED,    /* an I/O error happened; every call fails */
 } edit_log_state;
 
+typedef enum {
+    EDIT_LOG_JOB_SYNC,       /* fdatasync of the open segment */
+    EDIT_LOG_JOB_CHECKPOINT, /* fdatasync, image, new segment, prune */
+} edit_log_job_kind;
+
+struct edit_log_job {
+    edit_log_job_kind kind;
+    int fd;                 /* the open segment at begin (the log's: not closed here) */
+    const char *dir;        /* the log's */
+    uint64_t segment_first; /* the open segment's first txid at begin */
+    uint64_t upto;          /* the last txid written at begin: what the job syncs */
+    int need_sync;          /* records up to upto were unsynced at begin */
+    unsigned char *image;   /* CHECKPOINT: magic + frame of the FsImage; job-owned */
+    size_t image_len;
+    /* Results, written by edit_log_job_run(). */
+    int sync_rc;
+    int image_rc;
+    int segment_rc;
+    int new_fd; /* CHECKPOINT: edits_<upto + 1>, or -1 */
+};
+
 struct edit_log {
     edit_log_state state;
     char *dir;
     int fd;                 /* edits_<segment_first>; -1 only while failed */
     uint64_t segment_first; /* the open segment's first txid */
     uint64_t last_txid;
-    uint64_t unsynced;
+    uint64_t synced_txid;   /* every record up to it is on the disk */
     uint64_t since_checkpoint;
     unsigned char *buf; /* one encoded frame; reused between appends */
     size_t buf_cap;
+    edit_log_job *job;  /* the job out, or NULL */
+    unsigned char *held; /* frames appended while a checkpoint job is out */
+    size_t held_len, held_cap;
 };
+
+static int (*edit_log_sync_hook)(void *arg);
+static void *edit_log_sync_hook_arg;
+
+void edit_log_set_sync_hook(int (*hook)(void *arg), void *arg) {
+    edit_log_sync_hook = hook;
+    edit_log_sync_hook_arg = arg;
+}
+
+/* fdatasync with the test hook in front of it. */
+static int edit_log_fdatasync(int fd) {
+    if (edit_log_sync_hook != NULL && edit_log_sync_hook(edit_log_sync_hook_arg) != 0)
+        return EMBER_EIO;
+    return fdatasync(fd) == 0 ? EMBER_OK : EMBER_EIO;
+}
 
 /* ---- small helpers ---- */
 
@@ -374,14 +430,10 @@ done:
     return rc;
 }
 
-/* Writes fsimage_<last_txid> through fsimage_<last_txid>.tmp: write, fsync,
- * rename, fsync of the directory.  EMBER_ETOOBIG over EDIT_LOG_IMAGE_MAX,
- * EMBER_ENOMEM, EMBER_EIO (the temporary file is then removed). */
-static int image_write(const char *dir, const FsImage *image) {
-    char path[EDIT_LOG_PATH_MAX], tmp[EDIT_LOG_PATH_MAX];
-    if (edit_log_path(path, sizeof path, dir, "fsimage_", image->last_txid, "") != EMBER_OK ||
-        edit_log_path(tmp, sizeof tmp, dir, "fsimage_", image->last_txid, ".tmp") != EMBER_OK)
-        return EMBER_EINVAL;
+/* Encodes image as an image file's bytes (magic, then one frame) into
+ * *out (malloc'd, the caller frees).  EMBER_ETOOBIG over
+ * EDIT_LOG_IMAGE_MAX, EMBER_ENOMEM. */
+static int image_encode(const FsImage *image, unsigned char **out, size_t *out_len) {
     size_t len = fs_image__get_packed_size(image);
     if (len > EDIT_LOG_IMAGE_MAX)
         return EMBER_ETOOBIG;
@@ -393,14 +445,23 @@ static int image_write(const char *dir, const FsImage *image) {
     fs_image__pack(image, buf + head);
     put_be32(buf + EDIT_LOG_MAGIC_LEN, (uint32_t)len);
     put_be32(buf + EDIT_LOG_MAGIC_LEN + 4, crc32c(0, buf + head, len));
+    *out = buf;
+    *out_len = head + len;
+    return EMBER_OK;
+}
 
+/* Writes fsimage_<txid> (bytes from image_encode()) through
+ * fsimage_<txid>.tmp: write, fsync, rename, fsync of the directory.
+ * EMBER_EIO (the temporary file is then removed). */
+static int image_write(const char *dir, uint64_t txid, const unsigned char *buf, size_t len) {
+    char path[EDIT_LOG_PATH_MAX], tmp[EDIT_LOG_PATH_MAX];
+    if (edit_log_path(path, sizeof path, dir, "fsimage_", txid, "") != EMBER_OK ||
+        edit_log_path(tmp, sizeof tmp, dir, "fsimage_", txid, ".tmp") != EMBER_OK)
+        return EMBER_EINVAL;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(buf);
+    if (fd < 0)
         return EMBER_EIO;
-    }
-    int rc = write_all(fd, buf, head + len);
-    free(buf);
+    int rc = write_all(fd, buf, len);
     if (rc == EMBER_OK && fsync(fd) != 0)
         rc = EMBER_EIO;
     if (close(fd) != 0 && rc == EMBER_OK)
@@ -790,13 +851,16 @@ static void edit_log_check(const edit_log *log) {
     assert(log->state == EDIT_LOG_APPENDING || log->state == EDIT_LOG_FAILED);
     assert(log->state == EDIT_LOG_FAILED || log->fd >= 0);
     assert(log->segment_first >= 1 && log->segment_first <= log->last_txid + 1);
-    assert(log->unsynced <= log->last_txid + 1 - log->segment_first);
+    assert(log->synced_txid <= log->last_txid);
+    assert(log->synced_txid + 1 >= log->segment_first || log->state == EDIT_LOG_FAILED);
     assert(log->since_checkpoint <= log->last_txid);
+    assert(log->held_len == 0 || (log->job != NULL && log->job->kind == EDIT_LOG_JOB_CHECKPOINT));
 }
 
 /* APPENDING -> FAILED: after this nothing is written again. */
 static void edit_log_fail(edit_log *log) {
     log->state = EDIT_LOG_FAILED;
+    log->held_len = 0;
     edit_log_check(log);
 }
 
@@ -823,6 +887,7 @@ int edit_log_open(const char *dir, uint64_t last_txid, edit_log **out) {
     log->state = EDIT_LOG_APPENDING;
     log->segment_first = last_txid + 1;
     log->last_txid = last_txid;
+    log->synced_txid = last_txid;
     edit_log_check(log);
     *out = log;
     return EMBER_OK;
@@ -831,13 +896,32 @@ int edit_log_open(const char *dir, uint64_t last_txid, edit_log **out) {
 void edit_log_close(edit_log *log) {
     if (log == NULL)
         return;
+    assert(log->job == NULL); /* the owner finishes its job first */
     if (log->state == EDIT_LOG_APPENDING)
         (void)edit_log_sync(log);
     if (log->fd >= 0)
         close(log->fd);
     free(log->buf);
+    free(log->held);
     free(log->dir);
     free(log);
+}
+
+/* Adds an encoded frame to `held` (a checkpoint job is out). */
+static int edit_log_hold(edit_log *log, const unsigned char *frame, size_t len) {
+    if (log->held_len + len > log->held_cap) {
+        size_t ncap = log->held_cap ? log->held_cap : 64 * 1024;
+        while (ncap < log->held_len + len)
+            ncap *= 2;
+        unsigned char *grown = realloc(log->held, ncap);
+        if (grown == NULL)
+            return EMBER_ENOMEM;
+        log->held = grown;
+        log->held_cap = ncap;
+    }
+    memcpy(log->held + log->held_len, frame, len);
+    log->held_len += len;
+    return EMBER_OK;
 }
 
 int edit_log_append(edit_log *log, EditRecord *record, uint64_t *txid) {
@@ -865,11 +949,16 @@ int edit_log_append(edit_log *log, EditRecord *record, uint64_t *txid) {
     edit_record__pack(record, log->buf + EDIT_LOG_HEADER_LEN);
     put_be32(log->buf, (uint32_t)len);
     put_be32(log->buf + 4, crc32c(0, log->buf + EDIT_LOG_HEADER_LEN, len));
-    int rc = write_all(log->fd, log->buf, need);
+    int holding = log->job != NULL && log->job->kind == EDIT_LOG_JOB_CHECKPOINT;
+    int rc = holding ? edit_log_hold(log, log->buf, need) : write_all(log->fd, log->buf, need);
     if (log->buf_cap > EDIT_LOG_BUF_KEEP) {
         free(log->buf);
         log->buf = NULL;
         log->buf_cap = 0;
+    }
+    if (holding && rc != EMBER_OK) {
+        record->txid = old_txid;
+        return rc; /* nothing was written: the log goes on */
     }
     if (rc != EMBER_OK) {
         /* Part of the frame may be in the file: only recovery, which cuts
@@ -878,7 +967,6 @@ int edit_log_append(edit_log *log, EditRecord *record, uint64_t *txid) {
         return EMBER_EIO;
     }
     log->last_txid++;
-    log->unsynced++;
     log->since_checkpoint++;
     edit_log_check(log);
     if (txid != NULL)
@@ -886,91 +974,197 @@ int edit_log_append(edit_log *log, EditRecord *record, uint64_t *txid) {
     return EMBER_OK;
 }
 
-int edit_log_sync(edit_log *log) {
-    if (log == NULL)
+/* A job of kind over what is written so far; NULL when out of memory. */
+static edit_log_job *edit_log_job_new(edit_log *log, edit_log_job_kind kind) {
+    edit_log_job *job = calloc(1, sizeof *job);
+    if (job == NULL)
+        return NULL;
+    job->kind = kind;
+    job->fd = log->fd;
+    job->dir = log->dir;
+    job->segment_first = log->segment_first;
+    job->upto = log->last_txid;
+    job->need_sync = log->synced_txid < log->last_txid;
+    job->new_fd = -1;
+    return job;
+}
+
+int edit_log_sync_begin(edit_log *log, edit_log_job **job) {
+    if (log == NULL || job == NULL)
         return EMBER_EINVAL;
+    *job = NULL;
     if (log->state == EDIT_LOG_FAILED)
         return EMBER_EIO;
-    if (log->unsynced == 0)
+    if (log->job != NULL)
+        return EMBER_ESTATE;
+    if (log->synced_txid == log->last_txid)
         return EMBER_OK;
-    if (fdatasync(log->fd) != 0) {
-        edit_log_fail(log);
-        return EMBER_EIO;
-    }
-    log->unsynced = 0;
-    edit_log_check(log);
+    if ((log->job = edit_log_job_new(log, EDIT_LOG_JOB_SYNC)) == NULL)
+        return EMBER_ENOMEM;
+    *job = log->job;
     return EMBER_OK;
 }
 
-uint64_t edit_log_unsynced(const edit_log *log) { return log != NULL ? log->unsynced : 0; }
-
-uint64_t edit_log_last_txid(const edit_log *log) { return log != NULL ? log->last_txid : 0; }
-
-uint64_t edit_log_txns_since_checkpoint(const edit_log *log) {
-    return log != NULL ? log->since_checkpoint : 0;
+int edit_log_checkpoint_begin(edit_log *log, const FsImage *image, edit_log_job **job) {
+    if (log == NULL || job == NULL || image == NULL ||
+        image->base.descriptor != &fs_image__descriptor)
+        return EMBER_EINVAL;
+    *job = NULL;
+    if (log->state == EDIT_LOG_FAILED)
+        return EMBER_EIO;
+    if (log->job != NULL)
+        return EMBER_ESTATE;
+    if (image->last_txid != log->last_txid)
+        return EMBER_EINVAL;
+    edit_log_job *j = edit_log_job_new(log, EDIT_LOG_JOB_CHECKPOINT);
+    if (j == NULL)
+        return EMBER_ENOMEM;
+    int rc = image_encode(image, &j->image, &j->image_len);
+    if (rc != EMBER_OK) {
+        free(j);
+        return rc;
+    }
+    log->job = *job = j;
+    return EMBER_OK;
 }
 
 /* Deletes what the newest images no longer need: images past the newest
  * EDIT_LOG_IMAGES_RETAINED, and segments whose txids (up to the next
  * segment's first - 1) are all covered by the oldest image kept.  The open
- * segment is never deleted.  Best effort: what stays is deleted by the
- * next checkpoint, and recovery skips it meanwhile. */
-static void edit_log_prune(edit_log *log) {
+ * segment (edits_<open_first>) is never deleted.  Best effort: what stays
+ * is deleted by the next checkpoint, and recovery skips it meanwhile. */
+static void edit_log_prune(const char *dir, uint64_t open_first) {
     edit_log_listing l;
     char path[EDIT_LOG_PATH_MAX];
     int removed = 0;
-    if (listing_read(log->dir, 0, &l, NULL, 0) != EMBER_OK)
+    if (listing_read(dir, 0, &l, NULL, 0) != EMBER_OK)
         return;
     if (l.n_images > 0) {
         size_t keep = l.n_images < EDIT_LOG_IMAGES_RETAINED ? l.n_images : EDIT_LOG_IMAGES_RETAINED;
         uint64_t oldest = l.images[keep - 1];
         for (size_t i = keep; i < l.n_images; i++)
-            if (edit_log_path(path, sizeof path, log->dir, "fsimage_", l.images[i], "") ==
-                    EMBER_OK &&
+            if (edit_log_path(path, sizeof path, dir, "fsimage_", l.images[i], "") == EMBER_OK &&
                 unlink(path) == 0)
                 removed = 1;
         for (size_t i = 0; i + 1 < l.n_segments; i++) {
-            if (l.segments[i + 1] - 1 > oldest || l.segments[i] == log->segment_first)
+            if (l.segments[i + 1] - 1 > oldest || l.segments[i] == open_first)
                 continue;
-            if (edit_log_path(path, sizeof path, log->dir, "edits_", l.segments[i], "") ==
-                    EMBER_OK &&
+            if (edit_log_path(path, sizeof path, dir, "edits_", l.segments[i], "") == EMBER_OK &&
                 unlink(path) == 0)
                 removed = 1;
         }
     }
     if (removed)
-        (void)fsync_dir(log->dir);
+        (void)fsync_dir(dir);
     listing_free(&l);
 }
 
-int edit_log_checkpoint(edit_log *log, const FsImage *image) {
-    if (log == NULL || image == NULL || image->base.descriptor != &fs_image__descriptor)
-        return EMBER_EINVAL;
-    if (log->state == EDIT_LOG_FAILED)
-        return EMBER_EIO;
-    if (image->last_txid != log->last_txid)
-        return EMBER_EINVAL;
-    int rc = edit_log_sync(log);
-    if (rc != EMBER_OK)
-        return rc;
+void edit_log_job_run(edit_log_job *job) {
+    job->sync_rc = job->need_sync ? edit_log_fdatasync(job->fd) : EMBER_OK;
+    if (job->kind != EDIT_LOG_JOB_CHECKPOINT || job->sync_rc != EMBER_OK)
+        return;
     /* A failed image write leaves the log as it was: it may be retried. */
-    rc = image_write(log->dir, image);
-    if (rc != EMBER_OK)
-        return rc;
-    if (log->segment_first <= log->last_txid) {
+    job->image_rc = image_write(job->dir, job->upto, job->image, job->image_len);
+    if (job->image_rc != EMBER_OK)
+        return;
+    uint64_t open_first = job->segment_first;
+    if (job->segment_first <= job->upto) {
         /* The open segment holds records: switch to edits_<T + 1>.  (With
          * none, it already is that segment.)  The old one is synced. */
-        int fd;
-        if (segment_create(log->dir, log->last_txid + 1, &fd) != EMBER_OK) {
-            edit_log_fail(log);
-            return EMBER_EIO;
-        }
-        close(log->fd);
-        log->fd = fd;
-        log->segment_first = log->last_txid + 1;
+        job->segment_rc = segment_create(job->dir, job->upto + 1, &job->new_fd);
+        if (job->segment_rc != EMBER_OK)
+            return;
+        open_first = job->upto + 1;
     }
-    log->since_checkpoint = 0;
+    edit_log_prune(job->dir, open_first);
+}
+
+/* Writes the held frames to the open segment (a checkpoint job ended). */
+static int edit_log_write_held(edit_log *log) {
+    int rc = log->held_len > 0 ? write_all(log->fd, log->held, log->held_len) : EMBER_OK;
+    log->held_len = 0;
+    if (log->held_cap > EDIT_LOG_BUF_KEEP) {
+        free(log->held);
+        log->held = NULL;
+        log->held_cap = 0;
+    }
+    return rc;
+}
+
+int edit_log_job_finish(edit_log *log, edit_log_job *job) {
+    assert(log != NULL && job != NULL && job == log->job);
+    int rc = EMBER_EIO;
+    int checkpoint = job->kind == EDIT_LOG_JOB_CHECKPOINT;
+    log->job = NULL;
+    if (log->state == EDIT_LOG_FAILED)
+        goto out; /* a write failed while the job ran */
+    if (job->sync_rc != EMBER_OK) {
+        edit_log_fail(log);
+        goto out;
+    }
+    if (log->synced_txid < job->upto)
+        log->synced_txid = job->upto;
+    rc = EMBER_OK;
+    if (!checkpoint)
+        goto out;
+    if (job->image_rc != EMBER_OK || job->segment_rc != EMBER_OK) {
+        rc = job->image_rc;
+        if (job->segment_rc != EMBER_OK) {
+            edit_log_fail(log);
+            rc = EMBER_EIO;
+            goto out;
+        }
+    } else {
+        if (job->new_fd >= 0) {
+            close(log->fd);
+            log->fd = job->new_fd;
+            job->new_fd = -1;
+            log->segment_first = job->upto + 1;
+        }
+        log->since_checkpoint = log->last_txid - job->upto;
+    }
+    /* The records appended meanwhile, into the segment now open. */
+    if (edit_log_write_held(log) != EMBER_OK) {
+        edit_log_fail(log);
+        rc = EMBER_EIO;
+    }
+out:
+    if (job->new_fd >= 0)
+        close(job->new_fd);
+    free(job->image);
+    free(job);
     edit_log_check(log);
-    edit_log_prune(log);
-    return EMBER_OK;
+    return rc;
+}
+
+int edit_log_sync(edit_log *log) {
+    edit_log_job *job;
+    int rc = edit_log_sync_begin(log, &job);
+    if (rc != EMBER_OK || job == NULL)
+        return rc;
+    edit_log_job_run(job);
+    return edit_log_job_finish(log, job);
+}
+
+int edit_log_checkpoint(edit_log *log, const FsImage *image) {
+    edit_log_job *job;
+    int rc = edit_log_checkpoint_begin(log, image, &job);
+    if (rc != EMBER_OK)
+        return rc;
+    edit_log_job_run(job);
+    return edit_log_job_finish(log, job);
+}
+
+uint64_t edit_log_unsynced(const edit_log *log) {
+    return log != NULL ? log->last_txid - log->synced_txid : 0;
+}
+
+uint64_t edit_log_synced_txid(const edit_log *log) { return log != NULL ? log->synced_txid : 0; }
+
+int edit_log_failed(const edit_log *log) { return log != NULL && log->state == EDIT_LOG_FAILED; }
+
+uint64_t edit_log_last_txid(const edit_log *log) { return log != NULL ? log->last_txid : 0; }
+
+uint64_t edit_log_txns_since_checkpoint(const edit_log *log) {
+    return log != NULL ? log->since_checkpoint : 0;
 }

@@ -4,15 +4,28 @@
  * (from a request, or read back from the log) and namenode_apply() applies
  * it to the namespace.  Live, a record that applies is then appended to
  * the edit log and its answer, already encoded, waits in `pending` until
- * the loop hook has fsync'd the log (group commit); a record that does not
+ * an fsync covers its record (group commit); a record that does not
  * apply is answered with an error and never logged.  Replayed, a record
  * that does not apply means the log and the namespace disagree: recovery
  * stops with EMBER_ECORRUPT.  Reads are answered at once.  Besides the
  * namespace, two things are logged the same way and kept in the image:
  * the block records (block_ops.c) and each core node's admin state
  * (NodeAdminState, replication.c), the one record safe mode lets
- * through.  A record of the namenode's own (NAMENODE_NO_CONN) has no
- * answer waiting, so it asks the hook for a sync itself. */
+ * through.
+ *
+ * Group commit off the loop.  The disk work of the log (fdatasync,
+ * checkpoints) runs as edit_log jobs on the namenode's one-thread pool,
+ * one job at a time (nn->job).  Each loop turn the hook starts a sync
+ * job for everything appended so far unless a job is out; requests keep
+ * being applied, appended and batched meanwhile, and the next job takes
+ * them all.  When a job is done (namenode_job_done, on the loop thread)
+ * the answers whose records are now durable go out, in order; a failed
+ * fsync fails every waiting answer and the namenode refuses mutations
+ * (nn->failed), as before.  A checkpoint's image is built and encoded on
+ * the loop thread when the job begins -- a consistent snapshot at one
+ * txid -- so the pool thread never reads the namespace.  The pool thread
+ * touches only the job and the files: never the namespace, the gateway or
+ * MPI (MPI_THREAD_FUNNELED). */
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +36,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/thread_pool.h"
 #include "edit_log.h"
 #include "group_mapping.h"
 #include "namenode.h"
@@ -247,7 +261,26 @@ static int namenode_image_admin(namenode *nn, NodeAdminState ***out, size_t *n) 
     return EMBER_OK;
 }
 
-static int namenode_checkpoint(namenode *nn) {
+static void namenode_job_run(void *arg);
+static void namenode_job_done(void *arg, int ran);
+
+/* Logs a checkpoint's outcome. */
+static void namenode_checkpoint_ended(namenode *nn, int rc) {
+    if (rc == EMBER_OK) {
+        nn->last_checkpoint_ms = clock_monotonic_ms();
+        LOG_INFO("checkpoint at transaction %llu (%llu inodes)",
+                 (unsigned long long)nn->checkpoint_txid,
+                 (unsigned long long)fs_namespace_inode_count(nn->ns));
+    } else {
+        LOG_ERROR("checkpoint failed: %s", ember_strerror(rc));
+    }
+}
+
+/* Builds the image of the namespace as it is now.  With blocking, writes
+ * it on this thread; otherwise starts a checkpoint job on the pool (the
+ * image encoded into the job first, so the namespace may change as soon
+ * as this returns).  No job may be out. */
+static int namenode_checkpoint(namenode *nn, int blocking) {
     image_builder b = {.nn = nn};
     NodeAdminState **admin = NULL;
     size_t nadmin = 0;
@@ -256,6 +289,7 @@ static int namenode_checkpoint(namenode *nn) {
         rc = namenode_image_admin(nn, &admin, &nadmin);
     if (rc == EMBER_OK && (b.ptrs = malloc((b.n + 1) * sizeof(*b.ptrs))) == NULL)
         rc = EMBER_ENOMEM;
+    edit_log_job *job = NULL;
     if (rc == EMBER_OK) {
         for (size_t i = 0; i < b.n; i++)
             b.ptrs[i] = &b.inodes[i];
@@ -266,31 +300,33 @@ static int namenode_checkpoint(namenode *nn) {
         block_manager_last_ids(nn->bm, &img.last_block_id, &img.last_gen_stamp);
         img.n_admin_states = nadmin;
         img.admin_states = admin;
-        rc = edit_log_checkpoint(nn->log, &img);
+        nn->checkpoint_txid = img.last_txid;
+        rc = blocking ? edit_log_checkpoint(nn->log, &img)
+                      : edit_log_checkpoint_begin(nn->log, &img, &job);
     }
     if (admin != NULL)
         free(admin[0]);
     free(admin);
     image_builder_free(&b);
-    if (rc == EMBER_OK) {
-        nn->last_checkpoint_ms = clock_monotonic_ms();
-        LOG_INFO("checkpoint at transaction %llu (%llu inodes)",
-                 (unsigned long long)edit_log_last_txid(nn->log),
-                 (unsigned long long)fs_namespace_inode_count(nn->ns));
-    } else {
-        LOG_ERROR("checkpoint failed: %s", ember_strerror(rc));
+    if (rc == EMBER_OK && job != NULL) {
+        nn->job = job;
+        nn->checkpointing = 1;
+        if (thread_pool_submit(nn->pool, namenode_job_run, namenode_job_done, nn) != EMBER_OK)
+            namenode_job_done(nn, 0); /* runs it here */
+        return EMBER_OK;
     }
+    namenode_checkpoint_ended(nn, rc);
     return rc;
 }
 
 static void namenode_cron(event_loop *loop, void *arg) {
     namenode *nn = arg;
     uint64_t txns = edit_log_txns_since_checkpoint(nn->log);
-    if (nn->failed || txns == 0)
+    if (nn->failed || txns == 0 || nn->checkpointing)
         return;
     if (txns >= nn->opts.checkpoint_txns ||
         clock_monotonic_ms() - nn->last_checkpoint_ms >= nn->opts.checkpoint_period_ms)
-        namenode_checkpoint(nn);
+        nn->checkpoint_wanted = 1; /* the hook starts it once no job is out */
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -335,6 +371,7 @@ void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync
         free(frame);
         return;
     }
+    /* It waits for every record logged so far (its own is the last). */
     if (nn->npending == nn->pending_cap) {
         size_t ncap = nn->pending_cap ? nn->pending_cap * 2 : 64;
         pending_reply *p = realloc(nn->pending, ncap * sizeof(*p));
@@ -346,7 +383,8 @@ void namenode_answer(namenode *nn, uint64_t conn, DfsResult *res, int after_sync
         nn->pending = p;
         nn->pending_cap = ncap;
     }
-    nn->pending[nn->npending++] = (pending_reply){.conn_id = conn, .frame = frame, .len = len};
+    nn->pending[nn->npending++] = (pending_reply){
+        .conn_id = conn, .txid = edit_log_last_txid(nn->log), .frame = frame, .len = len};
 }
 
 /* Hadoop's wording for an error on path (display: what to name, usually
@@ -431,9 +469,7 @@ int namenode_log(namenode *nn, uint64_t conn, EditRecord *rec, const char *err_p
         namenode_reply_error(nn, conn, EMBER_EIO, "the namenode's edit log failed");
         return EMBER_EIO;
     }
-    if (conn == NAMENODE_NO_CONN)
-        nn->sync_wanted = 1; /* no answer waits for it: have the hook sync anyway */
-    return EMBER_OK;
+    return EMBER_OK; /* the hook syncs whatever is unsynced, answers waiting or not */
 }
 
 /* Applies and logs a live record, then queues the answer: the status of
@@ -779,32 +815,98 @@ void namenode_on_request(namenode *nn, uint64_t conn, const ClientMessage *req) 
     }
 }
 
-/* ---- group commit --------------------------------------------------------- */
+/* ---- group commit ---------------------------------------------------------- */
 
-/* Once per loop turn: one fsync for every mutation of the last turn, then
- * their answers. */
-static void namenode_flush(namenode *nn) {
-    if (nn->npending == 0 && !nn->sync_wanted)
-        return;
-    nn->sync_wanted = 0;
-    int rc = edit_log_sync(nn->log);
-    if (rc != EMBER_OK) {
-        LOG_ERROR("edit log sync failed (%s): refusing further changes", ember_strerror(rc));
-        nn->failed = 1;
-    }
-    for (size_t i = 0; i < nn->npending; i++) {
+/* Sends the answers whose records are durable, in order; once the log has
+ * failed, fails every waiting answer instead. */
+static void namenode_release_answers(namenode *nn) {
+    int failed = edit_log_failed(nn->log);
+    uint64_t durable = edit_log_synced_txid(nn->log);
+    size_t i = 0;
+    for (; i < nn->npending; i++) {
         pending_reply *p = &nn->pending[i];
-        if (rc == EMBER_OK)
+        if (!failed && p->txid > durable)
+            break;
+        if (!failed)
             namenode_reply_frame(nn, p->conn_id, p->frame, p->len);
         else
             namenode_reply_error(nn, p->conn_id, EMBER_EIO, "the namenode's edit log failed");
         free(p->frame);
     }
-    nn->npending = 0;
+    if (i == 0)
+        return;
+    memmove(nn->pending, nn->pending + i, (nn->npending - i) * sizeof(*nn->pending));
+    nn->npending -= i;
+}
+
+/* Marks the namenode failed when its log has failed. */
+static void namenode_check_log(namenode *nn) {
+    if (edit_log_failed(nn->log) && !nn->failed) {
+        LOG_ERROR("edit log sync failed: refusing further changes");
+        nn->failed = 1;
+    }
+}
+
+/* On the pool's thread: the blocking part of nn->job.  It reads nn->job
+ * alone, which the loop thread leaves as it is while the job is out. */
+static void namenode_job_run(void *arg) {
+    const namenode *nn = arg;
+    edit_log_job_run(nn->job);
+}
+
+/* On the loop thread when the pool is done with nn->job: applies it and
+ * answers what is now durable.  ran = 0 (the pool was destroyed before
+ * the job started) runs the job here first.  The next job starts from the
+ * hook, never from here (the pool may be going away). */
+static void namenode_job_done(void *arg, int ran) {
+    namenode *nn = arg;
+    edit_log_job *job = nn->job;
+    if (!ran)
+        edit_log_job_run(job);
+    nn->job = NULL;
+    int rc = edit_log_job_finish(nn->log, job);
+    if (nn->checkpointing) {
+        nn->checkpointing = 0;
+        namenode_checkpoint_ended(nn, rc);
+    }
+    namenode_check_log(nn);
+    namenode_release_answers(nn);
+}
+
+/* Once per loop turn: answers what is durable and, unless a job is out,
+ * starts the next one -- a checkpoint the cron asked for, else one fsync
+ * for everything appended since the last job began. */
+static void namenode_commit(namenode *nn) {
+    namenode_release_answers(nn);
+    if (nn->job != NULL || nn->failed)
+        return;
+    if (nn->checkpoint_wanted) {
+        nn->checkpoint_wanted = 0;
+        if (edit_log_txns_since_checkpoint(nn->log) > 0 && namenode_checkpoint(nn, 0) == EMBER_OK)
+            return;
+    }
+    edit_log_job *job = NULL;
+    if (edit_log_sync_begin(nn->log, &job) != EMBER_OK || job == NULL) {
+        namenode_check_log(nn);
+        return;
+    }
+    nn->job = job;
+    if (thread_pool_submit(nn->pool, namenode_job_run, namenode_job_done, nn) != EMBER_OK)
+        namenode_job_done(nn, 0); /* no room on the pool: sync on this thread */
+}
+
+/* Destroy: waits for the job out, then syncs and answers on this thread. */
+static void namenode_flush(namenode *nn) {
+    thread_pool_destroy(nn->pool); /* the job out finishes; its done runs here */
+    nn->pool = NULL;
+    if (!nn->failed && edit_log_sync(nn->log) != EMBER_OK)
+        namenode_check_log(nn);
+    namenode_release_answers(nn);
 }
 
 static int namenode_hook(event_loop *loop, void *arg) {
-    namenode_flush(arg);
+    (void)loop;
+    namenode_commit(arg);
     return -1;
 }
 
@@ -893,6 +995,10 @@ int namenode_create(event_loop *loop, const namenode_options *opts, namenode **o
         goto fail;
     }
     nn->last_checkpoint_ms = clock_monotonic_ms();
+    if ((rc = thread_pool_create(loop, 1, &nn->pool)) != EMBER_OK) {
+        snprintf(err, errlen, "cannot start the namenode's disk thread: %s", ember_strerror(rc));
+        goto fail;
+    }
     if ((rc = event_loop_add_hook(loop, namenode_hook, nn)) != EMBER_OK ||
         (rc = event_loop_add_timer(loop, 1000, namenode_cron, nn, &nn->timer_id)) != EMBER_OK ||
         (rc = event_loop_add_timer(loop, nn->opts.redundancy_interval_ms > 0
@@ -926,9 +1032,11 @@ void namenode_destroy(namenode *nn) {
     if (nn->log != NULL) {
         namenode_flush(nn);
         if (!nn->failed && edit_log_txns_since_checkpoint(nn->log) > 0)
-            namenode_checkpoint(nn);
+            namenode_checkpoint(nn, 1);
         edit_log_close(nn->log);
     }
+    thread_pool_destroy(nn->pool); /* when the log never opened */
+    event_loop_remove_hook(nn->loop, namenode_hook, nn);
     if (nn->timer_id != 0)
         event_loop_remove_timer(nn->loop, nn->timer_id);
     if (nn->redundancy_timer_id != 0)

@@ -39,8 +39,11 @@ typedef struct {
     int64_t deadline_ms;
 } pending_replication;
 
+/* An answer waiting for the sync of its record (and of every record
+ * before it): sent once the edit log's synced txid reaches txid. */
 typedef struct {
     uint64_t conn_id;
+    uint64_t txid;
     uint8_t *frame;
     size_t len;
 } pending_reply;
@@ -88,8 +91,12 @@ struct namenode {
     uint64_t timer_id;
     int64_t last_checkpoint_ms;
     int failed;                /* the edit log failed: no more mutations */
-    int sync_wanted;           /* a record of the namenode's own awaits its fsync */
-    pending_reply *pending;
+    struct thread_pool *pool;  /* runs the edit log's jobs off the loop */
+    edit_log_job *job;         /* the one job out (a sync or a checkpoint), or NULL */
+    int checkpointing;         /* job is a checkpoint */
+    int checkpoint_wanted;     /* the cron asked for one; starts when no job is out */
+    uint64_t checkpoint_txid;  /* the checkpoint's image is after this txid */
+    pending_reply *pending;    /* in txid order */
     size_t npending, pending_cap;
     block_manager *bm;
     block_report_acc *reports; /* by rank */

@@ -10,7 +10,12 @@
  * a bad older segment, a bad magic, an oversize length, a txid gap),
  * checkpoints, retention, falling back from a bad image (and refusing to
  * when the segments do not cover), size caps, counters, callbacks that
- * stop recovery, and a write failure making the log unusable.  teardown()
+ * stop recovery, and a write failure making the log unusable.  Jobs (the
+ * split begin / run / finish a thread pool uses): records appended while a
+ * sync job is out are not claimed by it and go in the next one, a single
+ * fsync; records appended while a checkpoint job is out are held and land
+ * in the new segment; a crash between run and finish loses only what was
+ * never synced; one job at a time.  teardown()
  * removes f->tmp and everything under it, and nothing else. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1009,6 +1014,150 @@ static void test_write_failure(void **state) {
     assert_int_equal(file_size(path), size);
 }
 
+/* ---- jobs ---- */
+
+static int fsyncs; /* the sync hook's count */
+static int count_fsync(void *arg) {
+    (void)arg;
+    fsyncs++;
+    return 0;
+}
+
+/* A sync job claims only what was appended before it began; the records
+ * appended while it is out are written at once and go, together, in the
+ * next job's one fsync. */
+static void test_sync_job_batches(void **state) {
+    struct fixture *f = *state;
+    uint64_t last;
+    assert_int_equal(recover(f, &last), 0);
+    edit_log *log = NULL;
+    assert_int_equal(edit_log_open(f->name, 0, &log), 0);
+    edit_log_set_sync_hook(count_fsync, NULL);
+    fsyncs = 0;
+    edit_log_job *job = NULL, *other = NULL;
+    assert_int_equal(edit_log_sync_begin(log, &job), 0);
+    assert_null(job); /* nothing to sync */
+    append_n(log, 2);
+    assert_int_equal(edit_log_sync_begin(log, &job), 0);
+    assert_non_null(job);
+    char path[256];
+    seg_path(f, 1, path, sizeof path);
+    long long before = file_size(path);
+    append_n(log, 3); /* while the job is out */
+    assert_true(file_size(path) > before); /* written, not held */
+    assert_int_equal(edit_log_sync_begin(log, &other), EMBER_ESTATE);
+    assert_int_equal(edit_log_sync(log), EMBER_ESTATE);
+    assert_int_equal(edit_log_unsynced(log), 5);
+    edit_log_job_run(job);
+    assert_int_equal(edit_log_job_finish(log, job), 0);
+    assert_int_equal(fsyncs, 1);
+    assert_int_equal(edit_log_synced_txid(log), 2);
+    assert_int_equal(edit_log_unsynced(log), 3);
+    assert_int_equal(edit_log_sync_begin(log, &job), 0);
+    assert_non_null(job);
+    edit_log_job_run(job);
+    assert_int_equal(edit_log_job_finish(log, job), 0);
+    assert_int_equal(fsyncs, 2); /* the three in one fsync */
+    assert_int_equal(edit_log_synced_txid(log), 5);
+    assert_int_equal(edit_log_unsynced(log), 0);
+    assert_false(edit_log_failed(log));
+    edit_log_set_sync_hook(NULL, NULL);
+    edit_log_close(log);
+    assert_int_equal(recover(f, &last), 0);
+    assert_int_equal(last, 5);
+    expect_records(f, 1, 5);
+}
+
+/* The image is taken at begin; records appended while the checkpoint job
+ * is out are held, and land in the new segment edits_<T + 1>. */
+static void test_checkpoint_job_holds_appends(void **state) {
+    struct fixture *f = *state;
+    uint64_t last;
+    assert_int_equal(recover(f, &last), 0);
+    edit_log *log = NULL;
+    assert_int_equal(edit_log_open(f->name, 0, &log), 0);
+    append_n(log, 3);
+    ImageInode root = IMAGE_INODE__INIT;
+    root.path = "/";
+    root.is_dir = 1;
+    ImageInode *inodes[] = {&root};
+    FsImage image = FS_IMAGE__INIT;
+    image.last_txid = 2;
+    image.n_inodes = 1;
+    image.inodes = inodes;
+    edit_log_job *job = NULL;
+    assert_int_equal(edit_log_checkpoint_begin(log, &image, &job), EMBER_EINVAL); /* not txid 3 */
+    image.last_txid = 3;
+    assert_int_equal(edit_log_checkpoint_begin(log, &image, &job), 0);
+    root.path = "/changed"; /* the image was encoded at begin */
+    char old_seg[256], new_seg[256];
+    seg_path(f, 1, old_seg, sizeof old_seg);
+    seg_path(f, 4, new_seg, sizeof new_seg);
+    long long old_size = file_size(old_seg);
+    append_n(log, 2); /* txids 4 and 5: held */
+    assert_int_equal(file_size(old_seg), old_size);
+    assert_int_equal(edit_log_last_txid(log), 5);
+    assert_false(exists(new_seg));
+    edit_log_job_run(job);
+    assert_true(exists(new_seg));
+    assert_int_equal(file_size(new_seg), 8); /* the magic only, until finish */
+    assert_int_equal(edit_log_job_finish(log, job), 0);
+    assert_true(file_size(new_seg) > 8);
+    assert_false(exists(old_seg)); /* covered by the image: pruned */
+    assert_int_equal(edit_log_synced_txid(log), 3);
+    assert_int_equal(edit_log_unsynced(log), 2);
+    assert_int_equal(edit_log_txns_since_checkpoint(log), 2);
+    append_n(log, 1);
+    edit_log_close(log);
+    assert_int_equal(recover(f, &last), 0);
+    assert_int_equal(last, 6);
+    assert_int_equal(f->seen.images, 1);
+    assert_int_equal(f->seen.image_txid, 3);
+    assert_string_equal(f->seen.image_first_path, "/");
+    expect_records(f, 4, 6);
+}
+
+/* A crash after the checkpoint job ran but before finish wrote the held
+ * records: image 3 and an empty edits_4; recovery starts at 3 (4 and 5
+ * were never synced, so never acknowledged). */
+static void test_checkpoint_job_crash_before_finish(void **state) {
+    struct fixture *f = *state;
+    uint64_t last;
+    assert_int_equal(recover(f, &last), 0);
+    write_segment(f, 0, 3);
+    assert_int_equal(recover(f, &last), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        edit_log *log = NULL;
+        if (edit_log_open(f->name, 3, &log) != 0)
+            _exit(1);
+        FsImage image = FS_IMAGE__INIT;
+        image.last_txid = 3;
+        edit_log_job *job = NULL;
+        if (edit_log_checkpoint_begin(log, &image, &job) != 0)
+            _exit(2);
+        append_n(log, 2);
+        edit_log_job_run(job);
+        _exit(0); /* no finish */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(recover(f, &last), 0);
+    assert_int_equal(last, 3);
+    assert_int_equal(f->seen.images, 1);
+    assert_int_equal(f->seen.image_txid, 3);
+    assert_int_equal(f->seen.n, 0);
+    edit_log *log = NULL;
+    assert_int_equal(edit_log_open(f->name, last, &log), 0); /* edits_4 anew */
+    append_n(log, 1);
+    edit_log_close(log);
+    assert_int_equal(recover(f, &last), 0);
+    expect_records(f, 4, 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_new_dir, setup, teardown),
@@ -1033,6 +1182,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_job_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_job_holds_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_job_crash_before_finish, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

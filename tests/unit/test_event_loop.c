@@ -6,6 +6,13 @@
  * faster than their interval, never again once removed, also from their
  * own callback), hooks bounding the poll wait, event_loop_stop() from a
  * timer or a hook ending event_loop_run(), and the registration errors.
+ * Hooks removed from inside a hook (itself, a later one, an earlier one).
+ * Signals: raise() and kill() arrive as callbacks on the loop, one sent to
+ * another thread that does not block it is forwarded, a removed signal's
+ * previous handler is back, one taker per signal.  Children: an exit
+ * status and a death by signal arrive through the pidfd and through the
+ * SIGCHLD fallback (forced), including a child that exited before it was
+ * watched; what is not an unreaped child is refused.
  *
  * Timing assertions are one-sided and generous: a loaded CI machine may
  * run turns late, so we check lower bounds on counts over a measured
@@ -19,8 +26,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -477,6 +488,306 @@ static void test_many_fds(void **state) {
     }
 }
 
+/* ---- hook removal ---- */
+
+struct hook_rec {
+    event_loop *loop;
+    int calls;
+    struct hook_rec *remove; /* remove this hook (may be itself) when called */
+};
+
+static int removing_hook(event_loop *loop, void *arg) {
+    struct hook_rec *h = arg;
+    h->calls++;
+    if (h->remove != NULL) {
+        event_loop_remove_hook(loop, removing_hook, h->remove);
+        h->remove = NULL;
+    }
+    return 0;
+}
+
+static void test_remove_hook_inside_hook(void **state) {
+    struct fixture *f = *state;
+    struct hook_rec a = {.loop = f->loop}, b = {.loop = f->loop}, c = {.loop = f->loop};
+    a.remove = &c; /* a later hook: must not run in this turn */
+    assert_int_equal(event_loop_add_hook(f->loop, removing_hook, &a), 0);
+    assert_int_equal(event_loop_add_hook(f->loop, removing_hook, &b), 0);
+    assert_int_equal(event_loop_add_hook(f->loop, removing_hook, &c), 0);
+    assert_int_equal(event_loop_run_once(f->loop, 0), 0);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 1);
+    assert_int_equal(c.calls, 0);
+
+    b.remove = &b; /* itself */
+    assert_int_equal(event_loop_run_once(f->loop, 0), 0);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(b.calls, 2);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(event_loop_run_once(f->loop, 0), 0);
+    assert_int_equal(a.calls, 5);
+    assert_int_equal(b.calls, 2);
+    assert_int_equal(c.calls, 0);
+
+    /* Removed from outside, and an unknown pair: ignored. */
+    event_loop_remove_hook(f->loop, removing_hook, &a);
+    event_loop_remove_hook(f->loop, removing_hook, &a);
+    assert_int_equal(event_loop_run_once(f->loop, 0), 0);
+    assert_int_equal(a.calls, 5);
+
+    /* An earlier hook removed by a later one in the same turn; re-added. */
+    assert_int_equal(event_loop_add_hook(f->loop, removing_hook, &a), 0);
+    b.remove = &a;
+    assert_int_equal(event_loop_add_hook(f->loop, removing_hook, &b), 0);
+    assert_int_equal(event_loop_run_once(f->loop, 0), 0);
+    assert_int_equal(a.calls, 6);
+    assert_int_equal(b.calls, 3);
+    assert_int_equal(event_loop_run_once(f->loop, 0), 0);
+    assert_int_equal(a.calls, 6);
+    assert_int_equal(b.calls, 4);
+}
+
+/* ---- signals ---- */
+
+struct sig_rec {
+    int calls;
+    int last_signo;
+    pid_t thread; /* the thread the callback ran on */
+};
+
+static void record_signal_cb(event_loop *loop, int signo, void *arg) {
+    (void)loop;
+    struct sig_rec *r = arg;
+    r->calls++;
+    r->last_signo = signo;
+    r->thread = (pid_t)syscall(SYS_gettid);
+}
+
+/* Runs turns (up to 5 s) until *counter reaches want. */
+static void run_until(event_loop *loop, const int *counter, int want) {
+    int64_t end = clock_monotonic_ms() + 5000;
+    while (*counter < want && clock_monotonic_ms() < end)
+        assert_int_equal(event_loop_run_once(loop, 50), 0);
+    assert_int_equal(*counter, want);
+}
+
+static void test_signal_raise_and_kill(void **state) {
+    struct fixture *f = *state;
+    struct sig_rec usr1 = {0}, usr2 = {0};
+    assert_int_equal(event_loop_add_signal(f->loop, SIGUSR1, record_signal_cb, &usr1), 0);
+    assert_int_equal(event_loop_add_signal(f->loop, SIGUSR2, record_signal_cb, &usr2), 0);
+    /* Without the loop the default action would end the process. */
+    assert_int_equal(raise(SIGUSR1), 0);
+    assert_int_equal(usr1.calls, 0); /* nothing runs outside a turn */
+    run_until(f->loop, &usr1.calls, 1);
+    assert_int_equal(usr1.last_signo, SIGUSR1);
+    assert_int_equal(usr1.thread, (pid_t)syscall(SYS_gettid));
+    assert_int_equal(kill(getpid(), SIGUSR2), 0);
+    run_until(f->loop, &usr2.calls, 1);
+    assert_int_equal(usr2.last_signo, SIGUSR2);
+    assert_int_equal(kill(getpid(), SIGUSR1), 0);
+    run_until(f->loop, &usr1.calls, 2);
+    assert_int_equal(usr2.calls, 1);
+
+    /* One taker per signal; bad numbers. */
+    assert_int_equal(event_loop_add_signal(f->loop, SIGUSR1, record_signal_cb, &usr2),
+                     EMBER_EEXIST);
+    assert_int_equal(event_loop_add_signal(f->loop, SIGKILL, record_signal_cb, &usr2),
+                     EMBER_EINVAL);
+    assert_int_equal(event_loop_add_signal(f->loop, 0, record_signal_cb, &usr2), EMBER_EINVAL);
+    assert_int_equal(event_loop_add_signal(f->loop, SIGTERM, NULL, &usr2), EMBER_EINVAL);
+}
+
+static volatile sig_atomic_t plain_handler_calls;
+static void plain_handler(int signo) {
+    (void)signo;
+    plain_handler_calls++;
+}
+
+static void test_signal_remove_restores(void **state) {
+    struct fixture *f = *state;
+    struct sigaction sa = {.sa_handler = plain_handler}, old;
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    plain_handler_calls = 0;
+    struct sig_rec r = {0};
+    assert_int_equal(event_loop_add_signal(f->loop, SIGUSR1, record_signal_cb, &r), 0);
+    assert_int_equal(raise(SIGUSR1), 0);
+    run_until(f->loop, &r.calls, 1);
+    assert_int_equal(plain_handler_calls, 0);
+
+    /* Pending at removal: discarded, not handed to the old handler. */
+    assert_int_equal(raise(SIGUSR1), 0);
+    event_loop_remove_signal(f->loop, SIGUSR1);
+    event_loop_remove_signal(f->loop, SIGUSR1); /* twice: harmless */
+    assert_int_equal(plain_handler_calls, 0);
+    assert_int_equal(event_loop_run_once(f->loop, 0), 0);
+    assert_int_equal(r.calls, 1);
+    /* Unblocked, the old handler is back. */
+    assert_int_equal(raise(SIGUSR1), 0);
+    assert_int_equal(plain_handler_calls, 1);
+    assert_int_equal(r.calls, 1);
+
+    /* Free again for a taker. */
+    assert_int_equal(event_loop_add_signal(f->loop, SIGUSR1, record_signal_cb, &r), 0);
+    assert_int_equal(raise(SIGUSR1), 0);
+    run_until(f->loop, &r.calls, 2);
+    event_loop_remove_signal(f->loop, SIGUSR1);
+    assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+}
+
+struct idle_thread {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int tid;
+    int quit;
+};
+
+/* A thread that leaves every signal unblocked (as Open MPI's do). */
+static void *idle_thread_main(void *arg) {
+    struct idle_thread *t = arg;
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    pthread_mutex_lock(&t->lock);
+    t->tid = (int)syscall(SYS_gettid);
+    pthread_cond_broadcast(&t->cond);
+    while (!t->quit)
+        pthread_cond_wait(&t->cond, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+static void test_signal_forwarded_from_other_thread(void **state) {
+    struct fixture *f = *state;
+    struct sig_rec r = {0};
+    assert_int_equal(event_loop_add_signal(f->loop, SIGUSR2, record_signal_cb, &r), 0);
+    struct idle_thread t = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, idle_thread_main, &t), 0);
+    pthread_mutex_lock(&t.lock);
+    while (t.tid == 0)
+        pthread_cond_wait(&t.cond, &t.lock);
+    pthread_mutex_unlock(&t.lock);
+    /* Aimed at the other thread, which does not block it: its handler
+     * runs there and must hand the signal to the loop's thread. */
+    assert_int_equal(syscall(SYS_tgkill, getpid(), t.tid, SIGUSR2), 0);
+    run_until(f->loop, &r.calls, 1);
+    assert_int_equal(r.thread, (pid_t)syscall(SYS_gettid));
+    pthread_mutex_lock(&t.lock);
+    t.quit = 1;
+    pthread_cond_broadcast(&t.cond);
+    pthread_mutex_unlock(&t.lock);
+    assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+/* ---- children ---- */
+
+struct child_rec {
+    int calls;
+    pid_t pid;
+    int status;
+};
+
+static void record_child_cb(event_loop *loop, pid_t pid, int status, void *arg) {
+    (void)loop;
+    struct child_rec *r = arg;
+    r->calls++;
+    r->pid = pid;
+    r->status = status;
+}
+
+/* A child that exits with code after reading one byte from fd (or at
+ * once when fd < 0). */
+static pid_t spawn_child(int fd, int code) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char c;
+        if (fd >= 0 && read(fd, &c, 1) < 0)
+            _exit(99);
+        _exit(code);
+    }
+    return pid;
+}
+
+static void check_children(struct fixture *f, int force_sigchld) {
+    if (force_sigchld)
+        event_loop_force_sigchld(f->loop);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    struct child_rec exited = {0}, killed = {0}, early = {0};
+
+    /* Exits with a status once told to. */
+    pid_t a = spawn_child(p[0], 7);
+    assert_int_equal(event_loop_watch_child(f->loop, a, record_child_cb, &exited), 0);
+    assert_int_equal(event_loop_watch_child(f->loop, a, record_child_cb, &exited), EMBER_EEXIST);
+    assert_int_equal(event_loop_run_once(f->loop, 20), 0);
+    assert_int_equal(exited.calls, 0); /* still running */
+    assert_int_equal(write(p[1], "x", 1), 1);
+    run_until(f->loop, &exited.calls, 1);
+    assert_int_equal(exited.pid, a);
+    assert_true(WIFEXITED(exited.status));
+    assert_int_equal(WEXITSTATUS(exited.status), 7);
+    assert_int_equal(waitpid(a, NULL, WNOHANG), -1); /* the loop reaped it */
+
+    /* Killed by a signal. */
+    pid_t b = spawn_child(p[0], 0);
+    assert_int_equal(event_loop_watch_child(f->loop, b, record_child_cb, &killed), 0);
+    assert_int_equal(kill(b, SIGKILL), 0);
+    run_until(f->loop, &killed.calls, 1);
+    assert_int_equal(killed.pid, b);
+    assert_true(WIFSIGNALED(killed.status));
+    assert_int_equal(WTERMSIG(killed.status), SIGKILL);
+
+    /* Exited (a zombie) before it was watched. */
+    pid_t c = spawn_child(-1, 3);
+    siginfo_t si;
+    assert_int_equal(waitid(P_PID, (id_t)c, &si, WEXITED | WNOWAIT), 0);
+    assert_int_equal(event_loop_watch_child(f->loop, c, record_child_cb, &early), 0);
+    run_until(f->loop, &early.calls, 1);
+    assert_true(WIFEXITED(early.status));
+    assert_int_equal(WEXITSTATUS(early.status), 3);
+
+    /* Reaped already, not a child, invalid. */
+    assert_int_equal(event_loop_watch_child(f->loop, c, record_child_cb, &early), EMBER_ENOENT);
+    assert_int_equal(event_loop_watch_child(f->loop, 1, record_child_cb, &early), EMBER_ENOENT);
+    assert_int_equal(event_loop_watch_child(f->loop, 0, record_child_cb, &early), EMBER_EINVAL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(event_loop_run_once(f->loop, 10), 0);
+    assert_int_equal(exited.calls + killed.calls + early.calls, 3); /* once each */
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_child_pidfd(void **state) { check_children(*state, 0); }
+
+static void test_child_sigchld(void **state) {
+    struct fixture *f = *state;
+    check_children(f, 1);
+    /* SIGCHLD is the loop's now: nobody else may take it through a loop. */
+    struct sig_rec r = {0};
+    assert_int_equal(event_loop_add_signal(f->loop, SIGCHLD, record_signal_cb, &r), EMBER_EEXIST);
+}
+
+/* A child still running when the loop goes: not reaped, not reported. */
+static void test_child_unwatched_on_destroy(void **state) {
+    (void)state;
+    event_loop *loop;
+    assert_int_equal(event_loop_create(&loop), 0);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    struct child_rec r = {0};
+    pid_t a = spawn_child(p[0], 5);
+    assert_int_equal(event_loop_watch_child(loop, a, record_child_cb, &r), 0);
+    event_loop_destroy(loop);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    int status;
+    assert_int_equal(waitpid(a, &status, 0), a);
+    assert_int_equal(WEXITSTATUS(status), 5);
+    assert_int_equal(r.calls, 0);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fd_readable, setup, teardown),
@@ -493,6 +804,13 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stop_from_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration_errors, setup, teardown),
         cmocka_unit_test(test_many_fds),
+        cmocka_unit_test_setup_teardown(test_remove_hook_inside_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_raise_and_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_remove_restores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_forwarded_from_other_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_child_pidfd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_child_sigchld, setup, teardown),
+        cmocka_unit_test(test_child_unwatched_on_destroy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

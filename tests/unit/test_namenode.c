@@ -24,7 +24,11 @@
  * counting again and the surplus trimmed; refusals (the primary, a task
  * node, an unknown rank, recommissioning a Normal node) change nothing;
  * admin changes are taken in safe mode; a logged state for a rank the
- * cluster no longer has is skipped, one out of range stops the start. */
+ * cluster no longer has is skipped, one out of range stops the start.
+ * Group commit on the pool: an answer waits for the fsync of its record,
+ * which runs on another thread while the loop goes on taking mutations;
+ * those are batched into the next single fsync and answered in order; a
+ * failed fsync fails the waiting answers and every later mutation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -32,9 +36,11 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cluster/node_registry.h"
@@ -720,6 +726,179 @@ static void test_admin_replay(void **state) {
     event_loop_destroy(loop);
 }
 
+/* ---- group commit on the pool ---------------------------------------------- */
+
+/* The edit log's sync hook: holds each fsync until the test lets it go. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered;  /* fsyncs that reached the hook */
+    int released; /* fsyncs let go */
+    int fail;     /* make the fsyncs let go from now on fail */
+    pid_t tid;    /* the thread the last one ran on */
+} gate = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static int gate_hook(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&gate.lock);
+    int me = ++gate.entered;
+    gate.tid = (pid_t)syscall(SYS_gettid);
+    pthread_cond_broadcast(&gate.cond);
+    while (gate.released < me)
+        pthread_cond_wait(&gate.cond, &gate.lock);
+    int fail = gate.fail;
+    pthread_mutex_unlock(&gate.lock);
+    return fail;
+}
+
+static void gate_release(int fail) {
+    pthread_mutex_lock(&gate.lock);
+    gate.fail = fail;
+    gate.released++;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
+}
+
+static int gate_entered(void) {
+    pthread_mutex_lock(&gate.lock);
+    int n = gate.entered;
+    pthread_mutex_unlock(&gate.lock);
+    return n;
+}
+
+/* Runs loop turns (up to 5 s) until cond(f) holds. */
+static void turn_until(struct fixture *f, int (*cond)(struct fixture *f, long want), long want) {
+    int64_t end = clock_monotonic_ms() + 5000;
+    while (!cond(f, want) && clock_monotonic_ms() < end)
+        event_loop_run_once(f->loop, 20);
+    assert_true(cond(f, want));
+}
+
+static int fsyncs_entered(struct fixture *f, long want) {
+    (void)f;
+    return gate_entered() == want;
+}
+
+static int answers_waiting(struct fixture *f, long want) { return (long)f->nn->npending == want; }
+
+/* mkdir path for connection conn, the loop not run. */
+static void mkdir_on(struct fixture *f, uint64_t conn, const char *path) {
+    MkdirsRequest m = MKDIRS_REQUEST__INIT;
+    m.path = (char *)path;
+    m.create_parents = 1;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_MKDIRS;
+    req.mkdirs = &m;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(message_encode_client(&req, 0, 1 << 20, &buf, &len), 0);
+    ClientMessage *copy;
+    assert_int_equal(message_decode_client(buf, len, &copy), 0);
+    free(buf);
+    namenode_on_request(f->nn, conn, copy);
+    client_message__free_unpacked(copy, NULL);
+}
+
+static void test_group_commit_on_pool(void **state) {
+    struct fixture *f = *state;
+    gate.entered = gate.released = gate.fail = 0;
+    edit_log_set_sync_hook(gate_hook, NULL);
+    uint64_t base = txid(f);
+
+    mkdir_on(f, 1001, "/a");
+    assert_int_equal(txid(f), base + 1);
+    assert_int_equal(f->nn->npending, 1);
+    turn_until(f, fsyncs_entered, 1); /* its fsync runs, held at the gate */
+    assert_true(gate.tid != (pid_t)syscall(SYS_gettid));
+
+    /* The loop goes on: more mutations, applied and logged, batched. */
+    mkdir_on(f, 1002, "/b");
+    mkdir_on(f, 1003, "/c");
+    for (int i = 0; i < 5; i++)
+        event_loop_run_once(f->loop, 10);
+    assert_int_equal(txid(f), base + 3);
+    assert_int_equal(gate_entered(), 1); /* one fsync at a time */
+    assert_int_equal(f->nn->npending, 3); /* nothing answered before its fsync */
+    assert_true(edit_log_synced_txid(f->nn->log) < base + 1);
+    fs_stat st;
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/c", &st), 0);
+
+    /* The first fsync done: /a answered, /b and /c wait for the next. */
+    gate_release(0);
+    turn_until(f, answers_waiting, 2);
+    assert_int_equal(f->nn->pending[0].conn_id, 1002);
+    assert_int_equal(f->nn->pending[1].conn_id, 1003);
+    assert_int_equal(edit_log_synced_txid(f->nn->log), base + 1);
+    turn_until(f, fsyncs_entered, 2);
+    assert_int_equal(f->nn->npending, 2);
+    gate_release(0);
+    turn_until(f, answers_waiting, 0);
+    assert_int_equal(edit_log_synced_txid(f->nn->log), base + 3);
+    for (int i = 0; i < 3; i++)
+        event_loop_run_once(f->loop, 10);
+    assert_int_equal(gate_entered(), 2); /* /b and /c shared one fsync */
+    assert_false(f->nn->failed);
+
+    /* A failed fsync: the waiting answers fail, and so does what follows. */
+    mkdir_on(f, 1004, "/d");
+    turn_until(f, fsyncs_entered, 3);
+    mkdir_on(f, 1005, "/e");
+    assert_int_equal(f->nn->npending, 2);
+    gate_release(1);
+    turn_until(f, answers_waiting, 0);
+    assert_true(f->nn->failed);
+    assert_true(edit_log_failed(f->nn->log));
+    uint64_t last = txid(f);
+    mkdir_on(f, 1006, "/f");
+    assert_int_equal(txid(f), last);
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/f", &st), EMBER_ENOENT);
+    for (int i = 0; i < 3; i++)
+        event_loop_run_once(f->loop, 10);
+    assert_int_equal(gate_entered(), 3);
+    edit_log_set_sync_hook(NULL, NULL);
+}
+
+/* A checkpoint runs on the pool while mutations go on; they land after
+ * the image and survive a restart. */
+static void test_checkpoint_on_pool(void **state) {
+    struct fixture *f = *state;
+    gate.entered = gate.released = gate.fail = 0;
+    edit_log_set_sync_hook(gate_hook, NULL);
+    mkdir_on(f, 1001, "/before");
+    turn_until(f, fsyncs_entered, 1); /* a sync job out */
+    f->nn->checkpoint_wanted = 1;     /* as the cron asks */
+    mkdir_on(f, 1002, "/x");
+    gate_release(0);
+    /* /before answered; the hook then starts the checkpoint at /x (not a
+     * second sync), whose fsync covers /x. */
+    turn_until(f, fsyncs_entered, 2);
+    assert_true(f->nn->checkpointing);
+    uint64_t image_txid = f->nn->checkpoint_txid;
+    assert_int_equal(image_txid, txid(f));
+    assert_int_equal(f->nn->npending, 1);
+    mkdir_on(f, 1003, "/during"); /* held by the log until the job ends */
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/during", &(fs_stat){0}), 0);
+    gate_release(0);
+    turn_until(f, fsyncs_entered, 3); /* checkpoint done, then /during's sync */
+    assert_false(f->nn->checkpointing);
+    assert_int_equal(f->nn->npending, 1);
+    assert_int_equal(f->nn->pending[0].conn_id, 1003);
+    assert_int_equal(edit_log_txns_since_checkpoint(f->nn->log), 1);
+    gate_release(0);
+    turn_until(f, answers_waiting, 0);
+    edit_log_set_sync_hook(NULL, NULL);
+    /* The pool's image is on disk, and a restart has every change. */
+    char image[256];
+    snprintf(image, sizeof(image), "%s/fsimage_%020llu", f->name_dir,
+             (unsigned long long)image_txid);
+    assert_int_equal(access(image, F_OK), 0);
+    namenode_stop(f);
+    namenode_start(f, WORLD);
+    assert_int_equal(txid(f), image_txid + 1);
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/before", &(fs_stat){0}), 0);
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/during", &(fs_stat){0}), 0);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void) {
@@ -732,6 +911,8 @@ int main(void) {
         TEST(test_decommission_survives_restarts),
         TEST(test_admin_replay),
         TEST(test_fencing),
+        TEST(test_group_commit_on_pool),
+        TEST(test_checkpoint_on_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
