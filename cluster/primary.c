@@ -337,6 +337,8 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
 
 /* ---- start and run ---------------------------------------------------- */
 
+/* The namenode's commands and answers are control messages: the link
+ * queues them while the rank lives (never EMBER_EAGAIN), in order. */
 static int primary_send_rank(void *arg, int dest, const RankMessage *msg) {
     primary *p = arg;
     return mpi_link_send(p->link, dest, msg);
