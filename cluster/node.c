@@ -270,6 +270,20 @@ static int node_send_rank(void *arg, int dest, const RankMessage *msg) {
     return mpi_link_send(n->link, dest, msg);
 }
 
+/* The datanode's pipeline packets: data, capped per destination. */
+static int node_send_rank_data(void *arg, int dest, const RankMessage *msg) {
+    node_agent *n = arg;
+    return mpi_link_send_data(n->link, dest, msg);
+}
+
+/* A destination the datanode's data waited for can take more. */
+static void node_on_writable(mpi_link *link, int dest, void *arg) {
+    node_agent *n = arg;
+    (void)link;
+    if (n->dn != NULL)
+        datanode_on_writable(n->dn, dest);
+}
+
 /* A core node's datanode, on the same loop and link. */
 static int node_start_datanode(node_agent *n) {
     char err[512] = "";
@@ -300,6 +314,7 @@ static int node_start_datanode(node_agent *n) {
         .block_size = (uint64_t)config_get_int(n->ctx->cfg, "dfs.blocksize"),
         .domain_socket_path = socket_path,
         .send = node_send_rank,
+        .send_data = node_send_rank_data,
         .send_arg = n,
     };
     int rc = datanode_create(n->ctx->loop, &opts, &n->dn, err, sizeof(err));
@@ -317,8 +332,10 @@ int node_run(rank_context *ctx) {
     int64_t interval = config_get_int(ctx->cfg, "dfs.heartbeat.interval");
     int rc = mpi_link_create(ctx->loop, config_get_int(ctx->cfg, "ember.mpi.send.timeout"),
                              node_on_message, &n, &n.link);
-    if (rc == EMBER_OK)
+    if (rc == EMBER_OK) {
+        mpi_link_set_writable_cb(n.link, node_on_writable, &n);
         rc = event_loop_add_timer(ctx->loop, interval, node_on_heartbeat_timer, &n, NULL);
+    }
     if (rc == EMBER_OK)
         rc = event_loop_add_hook(ctx->loop, node_leave_hook, &n);
     if (rc == EMBER_OK && ctx->role == NODE_ROLE__ROLE_CORE)

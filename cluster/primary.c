@@ -447,6 +447,8 @@ static int primary_nn_datanode(void *arg, int rank, namenode_datanode *out) {
     return node_registry_namenode_view(p->registry, rank, out);
 }
 
+/* The namenode's commands and answers are control messages: the link
+ * queues them while the rank lives (never EMBER_EAGAIN), in order. */
 static int primary_nn_send(void *arg, int dest, const RankMessage *msg) {
     primary *p = arg;
     return mpi_link_send(p->link, dest, msg);

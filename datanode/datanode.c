@@ -65,6 +65,13 @@
  * back.  Packets forwarded and not yet acked sit in a window of at most
  * DN_PIPELINE_WINDOW entries, oldest first; since packets are written in
  * order and acks come back in order, acks go upstream in seqno order.
+ * Packets go downstream as data (opts.send_data): when the transport
+ * answers EMBER_EAGAIN (downstream[0]'s queue is full) the packet, already
+ * written here, is held in its window entry (packed), as is every later
+ * one, and datanode_on_writable() sends the held ones in order once
+ * downstream[0] can take more; the upstream is held back meanwhile by the
+ * window (no ack goes up before downstream's), the client by its own.
+ * The last `held' entries of the window are the held ones.
  * A heartbeat packet (Packet.heartbeat: the client's pipeline was idle
  * for half of io_timeout_ms) is checked the same way -- its seqno and
  * offset are where the next data packet's will be -- and then only resets
@@ -165,7 +172,9 @@ typedef enum {
 typedef struct {
     uint64_t seqno;
     int heartbeat;   /* a heartbeat packet's entry (its ack is marked so) */
-    int64_t sent_ms; /* when it was forwarded downstream (monotonic) */
+    int64_t sent_ms; /* when it arrived to go downstream (monotonic) */
+    uint8_t *held;   /* not yet forwarded: the packed Packet (owned); else NULL */
+    size_t held_len;
 } pipe_entry;
 
 struct dn_pipeline {
@@ -185,6 +194,7 @@ struct dn_pipeline {
     uint64_t length; /* bytes written */
     pipe_entry window[DN_PIPELINE_WINDOW];
     size_t head, count;           /* the window's oldest entry and its size */
+    size_t held;                  /* the last `held' entries wait to be forwarded */
     int64_t upstream_deadline_ms; /* RECEIVING: the next packet is due by then */
     int64_t ack_timeout_ms;       /* how long a forwarded packet may wait */
 };
@@ -214,6 +224,15 @@ static void conn_read_pump(datanode *dn, dn_conn *c);
 int dn_send(datanode *dn, int dest, const RankMessage *msg) {
     int rc = dn->send(dn->send_arg, dest, msg);
     if (rc != EMBER_OK)
+        LOG_WARN("datanode: cannot send %s to rank %d: %s", message_rank_name(msg), dest,
+                 ember_strerror(rc));
+    return rc;
+}
+
+/* See datanode_internal.h. */
+int dn_send_data(datanode *dn, int dest, const RankMessage *msg) {
+    int rc = dn->send_data(dn->send_arg, dest, msg);
+    if (rc != EMBER_OK && rc != EMBER_EAGAIN)
         LOG_WARN("datanode: cannot send %s to rank %d: %s", message_rank_name(msg), dest,
                  ember_strerror(rc));
     return rc;
@@ -366,6 +385,7 @@ static void pipeline_check(const dn_pipeline *p) {
     assert((p->state == PIPE_RECEIVING) == (p->writer != NULL));
     assert(p->count <= DN_PIPELINE_WINDOW && p->head < DN_PIPELINE_WINDOW);
     assert(p->count == 0 || p->n_downstream > 0);
+    assert(p->held <= p->count);
     assert((p->conn != NULL) == (p->upstream_rank < 0));
     assert(p->conn == NULL || p->conn->pipe == p);
     (void)p;
@@ -471,6 +491,8 @@ static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
  * holds the block -- a client connection moves on to CLOSING, p is
  * freed. */
 static void pipeline_end(datanode *dn, dn_pipeline *p) {
+    for (size_t k = 0; k < p->count; k++)
+        free(p->window[(p->head + k) % DN_PIPELINE_WINDOW].held);
     for (size_t i = 0; i < dn->npipes; i++) {
         if (dn->pipes[i] == p) {
             dn->pipes[i] = dn->pipes[--dn->npipes];
@@ -640,10 +662,9 @@ int dn_send_bad_replica(datanode *dn, uint64_t block_id) {
     return dn_send(dn, dn->primary_rank, &msg);
 }
 
-/* Forwards pkt to downstream[0] (a PipelinePacket; seqno 0 carries the
- * pipeline's setup) and queues it in the window for the downstream ack.
- * 0, or the failure, after which p is freed. */
-static int pipeline_forward(datanode *dn, dn_pipeline *p, const Packet *pkt, int64_t now) {
+/* Sends pkt to downstream[0] as data: a PipelinePacket, seqno 0 carrying
+ * the pipeline's setup.  The transport's answer (EMBER_EAGAIN: full). */
+static int pipeline_send_packet(datanode *dn, dn_pipeline *p, const Packet *pkt) {
     PipelinePacket pp = PIPELINE_PACKET__INIT;
     pp.block_id = p->block_id;
     pp.gen_stamp = p->gen_stamp;
@@ -657,19 +678,71 @@ static int pipeline_forward(datanode *dn, dn_pipeline *p, const Packet *pkt, int
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
     msg.pipeline_packet = &pp;
-    int rc = dn_send(dn, (int)p->downstream[0], &msg);
+    return dn_send_data(dn, (int)p->downstream[0], &msg);
+}
+
+/* Queues pkt in p's window for the downstream ack and sends it to
+ * downstream[0] -- or holds a packed copy in its entry when downstream[0]
+ * is full or earlier packets are held (pipeline_send_held() sends it
+ * later, in order).  0, or the failure, after which p is freed. */
+static int pipeline_forward(datanode *dn, dn_pipeline *p, const Packet *pkt, int64_t now) {
+    pipe_entry *e = &p->window[(p->head + p->count) % DN_PIPELINE_WINDOW];
+    *e = (pipe_entry){.seqno = pkt->seqno, .heartbeat = pkt->heartbeat, .sent_ms = now};
+    int rc = p->held > 0 ? EMBER_EAGAIN : pipeline_send_packet(dn, p, pkt);
+    if (rc == EMBER_EAGAIN) {
+        e->held_len = packet__get_packed_size(pkt);
+        e->held = malloc(e->held_len + 1);
+        rc = e->held != NULL ? EMBER_OK : EMBER_ENOMEM;
+        if (rc == EMBER_OK) {
+            packet__pack(pkt, e->held);
+            p->held++;
+        }
+    }
     if (rc != EMBER_OK) {
-        pipeline_fail(dn, p, pkt->seqno, (int)p->downstream[0],
+        pipeline_fail(dn, p, pkt->seqno, rc == EMBER_ENOMEM ? dn->rank : (int)p->downstream[0],
                       "cannot forward %spacket %" PRIu64 " to rank %u: %s",
                       pkt->heartbeat ? "heartbeat " : "", pkt->seqno, p->downstream[0],
                       ember_strerror(rc));
         return rc;
     }
-    size_t tail = (p->head + p->count) % DN_PIPELINE_WINDOW;
-    p->window[tail] =
-        (pipe_entry){.seqno = pkt->seqno, .heartbeat = pkt->heartbeat, .sent_ms = now};
     p->count++;
     return EMBER_OK;
+}
+
+/* Sends p's held packets, oldest first, while downstream[0] takes them.
+ * 0, or the failure, after which p is freed. */
+static int pipeline_send_held(datanode *dn, dn_pipeline *p) {
+    while (p->held > 0) {
+        pipe_entry *e = &p->window[(p->head + p->count - p->held) % DN_PIPELINE_WINDOW];
+        Packet *pkt = packet__unpack(NULL, e->held_len, e->held);
+        int rc = pkt != NULL ? pipeline_send_packet(dn, p, pkt) : EMBER_ENOMEM;
+        if (pkt != NULL)
+            packet__free_unpacked(pkt, NULL);
+        if (rc == EMBER_EAGAIN)
+            return EMBER_OK; /* the next writable callback goes on */
+        if (rc != EMBER_OK) {
+            pipeline_fail(dn, p, e->seqno, rc == EMBER_ENOMEM ? dn->rank : (int)p->downstream[0],
+                          "cannot forward held packet %" PRIu64 " to rank %u: %s", e->seqno,
+                          p->downstream[0], ember_strerror(rc));
+            return rc;
+        }
+        free(e->held);
+        e->held = NULL;
+        p->held--;
+    }
+    return EMBER_OK;
+}
+
+void datanode_on_writable(datanode *dn, int dest) {
+    /* Backwards: pipeline_end() moves the last entry into the freed slot. */
+    for (size_t i = dn->npipes; i-- > 0;) {
+        if (i >= dn->npipes)
+            continue;
+        dn_pipeline *p = dn->pipes[i];
+        if (p->held > 0 && (int)p->downstream[0] == dest)
+            pipeline_send_held(dn, p);
+    }
+    dn_replication_on_writable(dn, dest);
 }
 
 /* Appends pkt's data to p's replica: a packet's CRCs are of its own
@@ -797,7 +870,7 @@ static void pipeline_handle_ack(datanode *dn, dn_pipeline *p, int source, const 
                       "rank %d reports packet %" PRIu64 " failed", source, ack->seqno);
         return;
     }
-    if (p->count == 0 || p->window[p->head].seqno != ack->seqno ||
+    if (p->count == p->held || p->window[p->head].seqno != ack->seqno ||
         p->window[p->head].heartbeat != ack->heartbeat) {
         pipeline_fail(dn, p, ack->seqno, source,
                       "rank %d acked %spacket %" PRIu64 " out of order", source,
@@ -1461,6 +1534,7 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     dn->primary_rank = opts->primary_rank;
     dn->io_timeout_ms = opts->io_timeout_ms;
     dn->send = opts->send;
+    dn->send_data = opts->send_data != NULL ? opts->send_data : opts->send;
     dn->send_arg = opts->send_arg;
     dn->listen_fd = -1;
     int rc = EMBER_ENOMEM;

@@ -48,8 +48,11 @@ typedef struct {
                                      * data port); NULL or "": none */
     int64_t directory_scan_interval_ms; /* dfs.datanode.directoryscan.interval: how often
                                          * the disk is compared with the index; 0: never */
-    datanode_send_fn send;
-    void *send_arg;
+    datanode_send_fn send;      /* control messages: acks, reports (never EMBER_EAGAIN) */
+    datanode_send_fn send_data; /* PipelinePackets (mpi_link_send_data in a cluster): may
+                                 * answer EMBER_EAGAIN, then datanode_on_writable() says
+                                 * when to send again; NULL: send */
+    void *send_arg;             /* both's */
 } datanode_options;
 
 int datanode_create(event_loop *loop, const datanode_options *opts, datanode **out, char *err,
@@ -71,6 +74,11 @@ void datanode_set_secret(datanode *dn, const char *secret);
  * source.  msg stays the caller's: nothing here keeps a pointer into it.
  * Any other message is logged and ignored. */
 void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg);
+
+/* dest, to which a send_data answered EMBER_EAGAIN, can take more (the
+ * transport's writable callback): the pipelines forwarding to dest send
+ * the packets they hold, and replications to dest go on. */
+void datanode_on_writable(datanode *dn, int dest);
 
 /* Sends the full block report to the primary, in pieces. */
 void datanode_send_block_report(datanode *dn);

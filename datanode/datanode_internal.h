@@ -37,6 +37,7 @@ struct datanode {
     uint64_t block_size; /* dfs.blocksize: a data directory with less free is reported full */
     int64_t io_timeout_ms;
     datanode_send_fn send;
+    datanode_send_fn send_data; /* opts.send_data, or send */
     void *send_arg;
     char *secret; /* NULL until datanode_set_secret() */
     block_store *store;
@@ -71,6 +72,10 @@ int dn_token_ok(const datanode *dn, const BlockToken *t, uint64_t id, uint64_t g
 /* Sends msg to rank dest through dn->send, logging a failure (WARN).
  * Returns the transport's result. */
 int dn_send(datanode *dn, int dest, const RankMessage *msg);
+
+/* The same through dn->send_data, for PipelinePackets: EMBER_EAGAIN (the
+ * destination is full; datanode_on_writable() follows) is not logged. */
+int dn_send_data(datanode *dn, int dest, const RankMessage *msg);
 
 /* Tells the primary that a replica is finalized here (BlockReceived). */
 void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t length);
@@ -115,6 +120,10 @@ int dn_replication_running(const datanode *dn, uint64_t block_id);
 /* Fails the replications whose oldest packet waited too long for its
  * ack.  Called by the datanode's timer. */
 void dn_replication_on_timer(datanode *dn, int64_t now);
+
+/* dest can take data again (datanode_on_writable()): the replications
+ * whose first target it is send what their window allows. */
+void dn_replication_on_writable(datanode *dn, int dest);
 
 /* Ends every replication silently, freeing all (datanode_destroy). */
 void dn_replication_abort_all(datanode *dn);

@@ -11,7 +11,9 @@
  * replica stops the copy before a bad byte leaves the node.  targets[0]
  * acks each packet (PipelineAck, in seqno order) once every target wrote
  * it; at most REPLICATION_WINDOW packets are unacked, and each ack lets
- * more go.  Each target finalizes its replica and tells the primary
+ * more go.  Packets go as data (dn->send_data): when targets[0] is full
+ * (EMBER_EAGAIN) the pump stops, and the next ack or the transport's
+ * writable callback (dn_replication_on_writable()) starts it again.  Each target finalizes its replica and tells the primary
  * itself (BlockReceived); the source reports nothing.  A failure -- a
  * failed or out-of-order ack, no ack within io_timeout_ms per target, a
  * local read or send failure -- only ends the replication with a WARN:
@@ -136,8 +138,9 @@ static void replication_finish(datanode *dn, dn_replication *r) {
 
 /* Reads, verifies and sends packets while the window has room and some
  * remain; the last one moves r to DRAINING.  A transport that is full
- * (EMBER_EAGAIN) while packets are in flight is retried at the next ack.
- * Returns 0, or -1 when r failed and is freed. */
+ * (EMBER_EAGAIN) stops it: the packet is read and sent again at the next
+ * ack or writable callback.  Returns 0, or -1 when r failed and is
+ * freed. */
 static int replication_pump(datanode *dn, dn_replication *r) {
     while (r->state == REPL_SENDING && r->next_seqno - r->acked < REPLICATION_WINDOW) {
         uint64_t pos = r->next_offset;
@@ -184,9 +187,9 @@ static int replication_pump(datanode *dn, dn_replication *r) {
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
         msg.pipeline_packet = &pp;
-        rc = dn->send(dn->send_arg, (int)r->targets[0], &msg);
-        if (rc == EMBER_EAGAIN && r->next_seqno > r->acked)
-            break; /* the next ack sends it again */
+        rc = dn_send_data(dn, (int)r->targets[0], &msg);
+        if (rc == EMBER_EAGAIN)
+            break; /* the next ack or writable callback sends it again */
         if (rc != EMBER_OK) {
             replication_fail(dn, r, "cannot send packet %" PRIu64 " to rank %" PRIu32 ": %s",
                              pkt.seqno, r->targets[0], ember_strerror(rc));
@@ -307,6 +310,13 @@ void dn_replication_on_timer(datanode *dn, int64_t now) {
                 dn, r, "no ack from rank %" PRIu32 " for packet %" PRIu64 " within %" PRId64 " ms",
                 r->targets[0], r->acked, r->ack_timeout_ms);
     }
+}
+
+void dn_replication_on_writable(datanode *dn, int dest) {
+    /* Backwards: replication_end() moves the last entry into the freed slot. */
+    for (size_t i = dn->nrepls; i-- > 0;)
+        if (i < dn->nrepls && (int)dn->repls[i]->targets[0] == dest)
+            replication_pump(dn, dn->repls[i]);
 }
 
 void dn_replication_abort_all(datanode *dn) {

@@ -5,9 +5,28 @@
  * event loop's hook drives both each turn.  No call here ever waits for a
  * peer, because a dead peer is never reported by MPI: a send to it simply
  * never completes.  One encoded message is at most MPI_LINK_MESSAGE_MAX
- * bytes; bulk data travels as many such messages.  Bytes in flight to one
- * peer are capped, so a slow receiver cannot make a sender queue without
- * bound: over the cap, a send returns EMBER_EAGAIN and the caller retries. */
+ * bytes; bulk data travels as many such messages.
+ *
+ * Order: the messages one rank sends to another reach the receiver's
+ * callback in the order they were sent, whatever their sizes, classes and
+ * the transport (MPI matches one source's messages on one tag in send
+ * order; mpi_link delivers them in match order, holding a completed
+ * receive until every earlier one from its source is delivered).
+ *
+ * Two classes of send share that order:
+ *   control  mpi_link_send(): small messages (acks, commands, reports).
+ *            Never refused while the peer lives; only a hard cap on the
+ *            bytes queued to one destination (MPI_LINK_CONTROL_MAX, which
+ *            a live peer never reaches) makes it fail, with EMBER_ENOMEM
+ *            and an ERROR line.
+ *   data     mpi_link_send_data(): bulk (pipeline packets).  The bytes
+ *            queued to one destination are capped (MPI_LINK_DATA_MAX):
+ *            over the cap the send answers EMBER_EAGAIN, and once the
+ *            destination has drained to half the cap (or was declared
+ *            dead) the writable callback names it, and the caller sends
+ *            again.  Backpressure, not failure.
+ * "Queued" means posted to MPI and not yet completed: the link keeps no
+ * queue of its own, so a send is posted at once and order is call order. */
 #ifndef EMBER_MPI_LINK_H
 #define EMBER_MPI_LINK_H
 
@@ -17,30 +36,59 @@
 #include "common/event_loop.h"
 
 #define MPI_LINK_MESSAGE_MAX (8u * 1024 * 1024)
-#define MPI_LINK_INFLIGHT_MAX (64u * 1024 * 1024) /* per destination */
+#define MPI_LINK_DATA_MAX (64u * 1024 * 1024)     /* data bytes queued per destination */
+#define MPI_LINK_CONTROL_MAX (256u * 1024 * 1024) /* control bytes queued per destination */
 
 typedef struct mpi_link mpi_link;
 
-/* Called on the loop thread for each valid message; msg belongs to the
- * callee, which frees it with rank_message__free_unpacked(msg, NULL). */
+/* Called on the loop thread for each valid message, per source in send
+ * order; msg belongs to the callee, which frees it with
+ * rank_message__free_unpacked(msg, NULL).  The callback may send and
+ * declare ranks dead, never call mpi_link_progress() or destroy the link. */
 typedef void (*mpi_link_message_cb)(mpi_link *link, int source, RankMessage *msg, void *arg);
 
-/* Creates the link on MPI_COMM_WORLD and registers its hook with loop.
- * MPI must be initialised.  send_timeout_ms bounds every send. */
+/* Called on the loop thread when dest, to which mpi_link_send_data()
+ * answered EMBER_EAGAIN, can take more (its queued data bytes are at most
+ * half the cap), or was declared dead (a send then answers EMBER_ECLOSED).
+ * Once per EMBER_EAGAIN episode.  Same rules as the message callback. */
+typedef void (*mpi_link_writable_cb)(mpi_link *link, int dest, void *arg);
+
+/* Creates the link on MPI_COMM_WORLD and registers its hook with loop
+ * (NULL: the caller drives mpi_link_progress() itself).  MPI must be
+ * initialised.  send_timeout_ms bounds every send and receive. */
 int mpi_link_create(event_loop *loop, int64_t send_timeout_ms, mpi_link_message_cb cb, void *arg,
                     mpi_link **out);
 
 /* Cancels what is still in flight and frees the link.  Accepts NULL. */
 void mpi_link_destroy(mpi_link *link);
 
-/* Encodes msg and starts sending it to dest.  Returns EMBER_ETOOBIG for a
- * message over MPI_LINK_MESSAGE_MAX, EMBER_EAGAIN when dest already has
- * MPI_LINK_INFLIGHT_MAX bytes in flight, EMBER_ECLOSED when dest was
- * declared dead, EMBER_EINVAL for a bad rank. */
+/* Sets the callback for destinations that can take data again (NULL:
+ * none; a caller that gets EMBER_EAGAIN then polls). */
+void mpi_link_set_writable_cb(mpi_link *link, mpi_link_writable_cb cb, void *arg);
+
+/* Changes the per-destination caps (0 leaves one as it is); for tests and
+ * tuning.  A message is always accepted when nothing of its class is
+ * queued to its destination, so a cap below one message still moves. */
+void mpi_link_set_limits(mpi_link *link, uint64_t data_max, uint64_t control_max);
+
+/* Encodes msg and starts sending it to dest as a control message.  Returns
+ * EMBER_ETOOBIG for a message over MPI_LINK_MESSAGE_MAX, EMBER_ENOMEM
+ * past the control cap (or out of memory), EMBER_ECLOSED when dest was
+ * declared dead, EMBER_EINVAL for a bad rank.  Never EMBER_EAGAIN. */
 int mpi_link_send(mpi_link *link, int dest, const RankMessage *msg);
 
-/* Marks rank dead: its pending sends are cancelled and later sends to it
- * fail with EMBER_ECLOSED. */
+/* The same as a data message: EMBER_EAGAIN when dest's queued data bytes
+ * plus this message would pass the data cap; the writable callback then
+ * says when to send again.  Nothing was queued on any error. */
+int mpi_link_send_data(mpi_link *link, int dest, const RankMessage *msg);
+
+/* Bytes queued (posted, not completed) to dest, both classes; 0 for a bad
+ * rank. */
+uint64_t mpi_link_queued_bytes(const mpi_link *link, int dest);
+
+/* Marks rank dead: its pending sends are cancelled, later sends to it
+ * fail with EMBER_ECLOSED, and a caller waiting to send data to it hears
+ * the writable callback at the next progress. */
 void mpi_link_set_dead(mpi_link *link, int rank);
 
 /* Undoes mpi_link_set_dead(): rank was heard from again (a stopped rank
@@ -51,12 +99,15 @@ void mpi_link_set_alive(mpi_link *link, int rank);
 int mpi_link_pending(const mpi_link *link);
 
 /* Drives sends and receives once; the loop hook calls it each turn, and a
- * caller without a loop can call it directly. */
+ * caller without a loop calls it directly.  Callbacks run inside it. */
 void mpi_link_progress(mpi_link *link);
 
-/* Counters for logs and tests. */
+/* Counters for logs and tests: messages sent and received, sends that
+ * timed out, received messages dropped (malformed, oversized), data sends
+ * answered EMBER_EAGAIN, writable callbacks made, receives abandoned. */
 typedef struct {
     uint64_t sent, received, send_timeouts, rejected;
+    uint64_t data_refused, writable_calls, recv_abandoned;
 } mpi_link_stats;
 void mpi_link_get_stats(const mpi_link *link, mpi_link_stats *out);
 

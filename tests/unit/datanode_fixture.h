@@ -150,6 +150,9 @@ struct fixture {
     int64_t io_timeout_ms; /* for nodes started from now on (0: IO_TIMEOUT_MS) */
     int64_t dirscan_ms;    /* ... and their directory scan interval (0: none) */
     int unexpected;        /* messages nobody took */
+    int full_to;           /* data sends to this rank answer EMBER_EAGAIN ... (-1: none) */
+    int64_t full_until_ms; /* ... until then; the hook then calls datanode_on_writable() */
+    int refused;           /* data sends answered EMBER_EAGAIN */
 };
 
 static int fake_send(void *arg, int dest, const RankMessage *msg) {
@@ -180,6 +183,17 @@ static int fake_send(void *arg, int dest, const RankMessage *msg) {
         f->head = q;
     f->tail = q;
     return EMBER_OK;
+}
+
+/* The data class: refused while f->full_to is full, else fake_send. */
+static int fake_send_data(void *arg, int dest, const RankMessage *msg) {
+    endpoint *ep = arg;
+    struct fixture *f = ep->f;
+    if (dest == f->full_to) {
+        f->refused++;
+        return EMBER_EAGAIN;
+    }
+    return fake_send(arg, dest, msg);
 }
 
 /* The fake primary keeps what it is told. */
@@ -238,6 +252,13 @@ static void primary_take(struct fixture *f, int source, const RankMessage *msg) 
 static int transport_hook(event_loop *loop, void *arg) {
     (void)loop;
     struct fixture *f = arg;
+    if (f->full_to >= 0 && clock_monotonic_ms() >= f->full_until_ms) {
+        int dest = f->full_to;
+        f->full_to = -1; /* it drained: everyone may send to it again */
+        for (int r = 1; r <= NODES; r++)
+            if (f->dn[r] != NULL)
+                datanode_on_writable(f->dn[r], dest);
+    }
     for (int budget = 10000; f->head != NULL && budget > 0; budget--) {
         queued *q = f->head;
         f->head = q->next;
@@ -288,6 +309,7 @@ static int start_node(struct fixture *f, int rank, int64_t scan_rate, int64_t sc
                           .scan_period_ms = scan_period_ms,
                           .directory_scan_interval_ms = f->dirscan_ms,
                           .send = fake_send,
+                          .send_data = fake_send_data,
                           .send_arg = &f->ep[rank]};
     char err[256];
     int rc = datanode_create(f->loop, &o, &f->dn[rank], err, sizeof(err));
@@ -304,6 +326,7 @@ static int setup(void **state) {
     if (f == NULL)
         return -1;
     f->drop_to = -1;
+    f->full_to = -1;
     strcpy(f->tmp, "/tmp/ember_test_datanode_XXXXXX");
     if (mkdtemp(f->tmp) == NULL || event_loop_create(&f->loop) != EMBER_OK ||
         event_loop_add_hook(f->loop, transport_hook, f) != EMBER_OK) {

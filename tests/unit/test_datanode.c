@@ -322,6 +322,30 @@ static void test_downstream_silent(void **state) {
     free(data);
 }
 
+/* Rank 2 cannot take data for a while (the transport answers EMBER_EAGAIN):
+ * rank 1 holds the packets it wrote, in order, and forwards them when the
+ * transport says rank 2 can take more.  The write succeeds everywhere. */
+static void test_downstream_full(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 40 * PACKET + 100;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 9);
+    f->full_to = 2;
+    f->full_until_ms = clock_monotonic_ms() + 300;
+    uint64_t id = 75;
+    write_spec ws = write_spec_for(f, 1, id, data, len);
+    write_ok(f, &ws);
+    assert_true(run_until(f, finalized_everywhere, &id, 2000));
+    assert_true(f->refused >= 1);
+    assert_int_equal(f->full_to, -1); /* lifted before the write could end */
+    assert_int_equal(f->packets_to[2], 41);
+    assert_int_equal(f->packets_to[3], 41);
+    for (int r = 1; r <= NODES; r++)
+        assert_int_equal(replica_files(f, r, id, "finalized"), 2);
+    assert_int_equal(f->unexpected, 0);
+    free(data);
+}
+
 /* After an hflush a packet may end mid-chunk; the next one continues the
  * chunk, with the CRCs of its own 512-byte pieces. */
 static void test_unaligned_packets(void **state) {
@@ -1428,6 +1452,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_no_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_crc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_downstream_silent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_downstream_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unaligned_packets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_closes_mid_block, setup, teardown),

@@ -110,6 +110,28 @@ static void test_replicate_block(void **state) {
     free(bdata);
 }
 
+/* The first target cannot take data at first (EMBER_EAGAIN with nothing
+ * in flight): the copy waits for the writable callback instead of
+ * failing, then completes. */
+static void test_replicate_target_full(void **state) {
+    struct fixture *f = *state;
+    const size_t len = 10 * PACKET + 100;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 73);
+    uint64_t id = 165;
+    write_on_rank1(f, id, data, len);
+    f->full_to = 2;
+    f->full_until_ms = clock_monotonic_ms() + 200;
+    uint32_t targets[2] = {2, 3};
+    send_replicate(f, 0, 1, id, 1000 + id, targets, 2);
+    assert_true(wait_received(f, id, 1u << 2 | 1u << 3, 3000));
+    assert_true(f->refused >= 1);
+    assert_int_equal(f->packets_to[2], 11);
+    assert_replica_bytes(f, 2, id, data, len);
+    assert_replica_bytes(f, 3, id, data, len);
+    free(data);
+}
+
 /* Copies whose acks never come time out.  At most 8 at once: a ninth
  * command is dropped (and works once retried); an empty replica goes as
  * one empty last packet; a copy in flight at datanode_destroy is freed. */
@@ -290,6 +312,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replicate_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replicate_target_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replicate_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scanner_reports_corrupt, setup, teardown),
