@@ -33,6 +33,8 @@
  *   from        event                              to         function
  *   ----------  ---------------------------------  ---------  ------------------------
  *   ABSENT      a new replica                      WRITING    block_writer_create()
+ *   RBW         a new replica, newer gen stamp:    WRITING    block_writer_create()
+ *               the stale one deleted first
  *   WRITING     the last packet                    FINALIZED  block_writer_finalize()
  *   WRITING     the writer stops (client gone,     RBW        block_writer_detach(); a
  *               pipeline failure, recovery)                   failed finalize; an abort
@@ -140,7 +142,13 @@ void block_store_dirs(const block_store *store, int *total, int *failed);
 uint64_t block_store_used_bytes(const block_store *store);
 
 /* Starts a replica in the healthy directory with the most free space.
- * EMBER_EEXIST when the store already has block_id (in any state);
+ * An RBW replica of block_id with a gen stamp below gen_stamp is stale
+ * (the block was recovered, or its pipeline went on, without it): it is
+ * deleted first, as HDFS replaces a stale rbw replica, so that a copy
+ * the namenode schedules here is not refused.  EMBER_EEXIST when the
+ * store already has block_id otherwise (being written, finalized, or RBW
+ * at gen_stamp or above); EMBER_EIO when the stale replica's files cannot
+ * be removed;
  * EMBER_ENOSPC when no directory has room (none free past the reserve,
  * or file creation failing with ENOSPC, EDQUOT or EFBIG); EMBER_EIO when
  * no directory can take it otherwise (a directory whose file creation

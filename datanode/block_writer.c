@@ -150,8 +150,16 @@ int block_writer_create(block_store *store, uint64_t block_id, uint64_t gen_stam
     if (store == NULL || out == NULL)
         return EMBER_EINVAL;
     *out = NULL;
-    if (bs_index_find(store, block_id) != NULL)
+    const replica *old = bs_index_find(store, block_id);
+    if (old != NULL && (old->state != REPLICA_RBW || old->gen_stamp >= gen_stamp))
         return EMBER_EEXIST;
+    if (old != NULL) {
+        /* A stale RBW replica (an older gen stamp: its writer's pipeline
+         * or lease was recovered without it) gives way, as in HDFS. */
+        int rc = block_store_delete(store, block_id);
+        if (rc != EMBER_OK)
+            return rc;
+    }
     block_writer *w = calloc(1, sizeof *w);
     if (w == NULL)
         return EMBER_ENOMEM;

@@ -15,13 +15,15 @@
  * finalized replica reopened under a new gen stamp and cut to the
  * acknowledged length, mid-chunk, on a boundary, to nothing or not at
  * all, then written on; a torn tail dropped; wrong gen stamps, too few
- * bytes and a corrupt chunk at the cut refused). */
+ * bytes and a corrupt chunk at the cut refused); a stale rbw replica
+ * replaced by a new one of a newer gen stamp, and nothing else
+ * replaced. */
 #include "block_store_fixture.h"
 
 /* A detached replica keeps its files (the partial chunk's CRC written),
  * is invisible to readers, the finalized list and used bytes, blocks a
- * new write of its id, is listed as rbw, survives a reopen at the same
- * valid length, and can be deleted. */
+ * new write of its id at its gen stamp, is listed as rbw, survives a
+ * reopen at the same valid length, and can be deleted. */
 static void test_rbw_survives_reopen(void **state) {
     struct fixture *f = *state;
     enum { LEN = 1300 };
@@ -45,7 +47,7 @@ static void test_rbw_survives_reopen(void **state) {
         assert_int_equal(block_reader_open(s, 500, &r), EMBER_ENOENT);
         assert_int_equal(block_store_verify(s, 500), EMBER_ENOENT);
         block_writer *w = NULL;
-        assert_int_equal(block_writer_create(s, 500, 8, &w), EMBER_EEXIST);
+        assert_int_equal(block_writer_create(s, 500, 7, &w), EMBER_EEXIST); /* not stale */
         assert_int_equal(block_store_used_bytes(s), 100 + meta_len(100));
         block_info *list = NULL;
         size_t n = 0;
@@ -510,6 +512,52 @@ static void test_reopen_at_finalized(void **state) {
     block_store_close(s);
 }
 
+/* A stale RBW replica (issue 9, item 3: left behind by a lease recovery
+ * that went on without it) gives way to a new replica of a newer gen
+ * stamp -- a copy the namenode sends -- which is then written and
+ * finalized as any other; the stale files are gone, also after a reopen.
+ * Not at the same or an older gen stamp, and never over a finalized
+ * replica or one being written. */
+static void test_create_over_stale_rbw(void **state) {
+    struct fixture *f = *state;
+    unsigned char data[3000], copy[2000];
+    fill(data, sizeof data, 11);
+    fill(copy, sizeof copy, 12);
+    block_store *s = open_store(f, f->d0);
+    put_rbw(s, 300, 1001, data, sizeof data);
+    block_writer *w = (block_writer *)1;
+    assert_int_equal(block_writer_create(s, 300, 1001, &w), EMBER_EEXIST);
+    assert_null(w);
+    assert_int_equal(block_writer_create(s, 300, 1000, &w), EMBER_EEXIST);
+    expect_state(s, 300, BLOCK_REPLICA_RBW, 1001, sizeof data);
+
+    assert_int_equal(block_writer_create(s, 300, 1005, &w), 0);
+    expect_state(s, 300, BLOCK_REPLICA_WRITING, 1005, 0);
+    char path[512];
+    replica_file(path, sizeof path, f->d0, "rbw", 300, 1001, 1);
+    assert_false(exists(path)); /* the stale meta is gone */
+    replica_file(path, sizeof path, f->d0, "rbw", 300, 0, 0);
+    assert_int_equal(file_size(path), 0); /* a new data file */
+    assert_int_equal(block_writer_append(w, copy, sizeof copy, NULL, 0), 0);
+    assert_int_equal(block_writer_finalize(w, NULL), 0);
+    expect_block(s, 300, 1005, copy, sizeof copy);
+    expect_meta(f->d0, 300, 1005, copy, sizeof copy);
+    block_store_close(s);
+
+    s = open_store(f, f->d0);
+    expect_block(s, 300, 1005, copy, sizeof copy);
+    char rbw[512];
+    snprintf(rbw, sizeof rbw, "%s/current/rbw", f->d0);
+    assert_int_equal(count_entries(rbw), 0);
+    /* Finalized, or being written: never replaced. */
+    assert_int_equal(block_writer_create(s, 300, 1009, &w), EMBER_EEXIST);
+    block_writer *w2 = NULL;
+    assert_int_equal(block_writer_create(s, 301, 1001, &w2), 0);
+    assert_int_equal(block_writer_create(s, 301, 1009, &w), EMBER_EEXIST);
+    block_writer_abort(w2);
+    block_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rbw_survives_reopen, setup, teardown),
@@ -519,6 +567,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reopen_for_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_at_rbw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_at_finalized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_over_stale_rbw, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
