@@ -99,7 +99,6 @@ void block_store_set_sync_on_close(block_store *store, int on) { store->sync_on_
 
 void block_store_set_reserved(block_store *store, uint64_t bytes) { store->reserved = bytes; }
 
-
 /* Makes dir (mode 0700) when missing and fsyncs parent, so that the
  * directory survives a crash along with what is later put in it. */
 static int ensure_dir(const char *dir, const char *parent, char *err, size_t errlen) {
@@ -136,7 +135,6 @@ static void parent_of(const char *path, char *out, size_t outlen) {
     else
         *slash = '\0';
 }
-
 
 /* 1 when a file operation in a data directory failing with err means the
  * directory is broken (gone, unmounted, read-only, unreadable); 0 for a
@@ -297,8 +295,7 @@ static int dir_index_finalized(block_store *store, uint32_t d, char *err, size_t
             if (old == NULL) {
                 rc = bs_index_insert(store, &r);
                 if (rc != EMBER_OK) {
-                    bs_reason(err, errlen, "out of memory indexing %s",
-                                 store->dirs[d].finalized);
+                    bs_reason(err, errlen, "out of memory indexing %s", store->dirs[d].finalized);
                     break;
                 }
                 store->used_bytes += r.length + meta_size(r.length);
@@ -506,7 +503,7 @@ int block_store_open(const char *dirs, block_store **out, char *err, size_t errl
     }
     if (store->nfailed == store->ndirs) {
         bs_reason(err, errlen, "no usable data directory (%d configured): %s", store->ndirs,
-                     first_why);
+                  first_why);
         rc = EMBER_EIO;
         goto fail;
     }
@@ -664,11 +661,11 @@ void bs_replica_check(const block_store *store, const replica *r) {
     (void)store;
     (void)r;
     assert(r->state == REPLICA_WRITING || r->state == REPLICA_RBW ||
-           r->state == REPLICA_FINALIZED);                           /* 1 */
-    assert(bs_index_find(store, r->block_id) == r);                  /* 1: one record */
-    assert(r->dir < (uint32_t)store->ndirs);                         /* 1: one directory */
-    assert(r->state != REPLICA_WRITING || r->length == 0);           /* 2 */
-    assert(!r->mismatch_reported || r->state == REPLICA_FINALIZED);  /* 6 */
+           r->state == REPLICA_FINALIZED);                          /* 1 */
+    assert(bs_index_find(store, r->block_id) == r);                 /* 1: one record */
+    assert(r->dir < (uint32_t)store->ndirs);                        /* 1: one directory */
+    assert(r->state != REPLICA_WRITING || r->length == 0);          /* 2 */
+    assert(!r->mismatch_reported || r->state == REPLICA_FINALIZED); /* 6 */
 }
 
 void block_store_check(const block_store *store) {

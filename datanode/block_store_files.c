@@ -53,8 +53,7 @@ void bs_reason(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 /* dir/blk_<id> (meta 0) or dir/blk_<id>_<gs>.meta (meta 1) into out. */
-int bs_replica_path(char *out, size_t outlen, const char *dir, uint64_t id, uint64_t gs,
-                    int meta) {
+int bs_replica_path(char *out, size_t outlen, const char *dir, uint64_t id, uint64_t gs, int meta) {
     int len = meta ? snprintf(out, outlen, "%s/blk_%llu_%llu.meta", dir, (unsigned long long)id,
                               (unsigned long long)gs)
                    : snprintf(out, outlen, "%s/blk_%llu", dir, (unsigned long long)id);
@@ -286,8 +285,8 @@ static int copy_file(const char *from, const char *to, int *out_fd) {
  * directory when errno says it is broken -- or EMBER_EIO with errno (the
  * directory failed when errno says so), the old names untouched and
  * nothing left under the new ones. */
-int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *from,
-                        uint64_t from_gs, const char *to, uint64_t to_gs, int *meta_fd) {
+int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *from, uint64_t from_gs,
+                    const char *to, uint64_t to_gs, int *meta_fd) {
     char from_data[BLOCK_STORE_PATH_MAX], from_meta[BLOCK_STORE_PATH_MAX];
     char to_data[BLOCK_STORE_PATH_MAX], to_meta[BLOCK_STORE_PATH_MAX];
     if (meta_fd != NULL)
@@ -346,7 +345,7 @@ int bs_cmp_found(const void *a, const void *b) {
  * name that are not regular files are counted in *skipped (may be NULL).
  * On EMBER_EIO errno says why the listing failed. */
 int bs_dir_list(const char *path, found_file **out, size_t *count, uint64_t *skipped, char *err,
-                    size_t errlen) {
+                size_t errlen) {
     *out = NULL;
     *count = 0;
     DIR *dir = opendir(path);

@@ -161,8 +161,8 @@ int bs_rbw_scan(const data_dir *dd, uint64_t id, uint64_t gs, uint64_t *out);
 
 /* Moves a replica's files between rbw/ and finalized/ of directory d
  * (block_store_files.c's file comment has the order of the steps). */
-int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *from,
-                    uint64_t from_gs, const char *to, uint64_t to_gs, int *meta_fd);
+int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *from, uint64_t from_gs,
+                    const char *to, uint64_t to_gs, int *meta_fd);
 
 /* The replica files of a finalized/ or rbw/ directory (malloc'd). */
 int bs_dir_list(const char *path, found_file **out, size_t *count, uint64_t *skipped, char *err,

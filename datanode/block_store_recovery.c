@@ -81,7 +81,7 @@ static int recover_rbw(block_store *store, replica *r, uint64_t recovery_id, uin
         bs_dir_fail(store, r->dir);
     if (rc == EMBER_OK)
         rc = bs_replica_move(store, r->dir, r->block_id, dd->rbw, r->gen_stamp, dd->finalized,
-                          recovery_id, NULL);
+                             recovery_id, NULL);
     if (rc != EMBER_OK) {
         uint64_t valid;
         if (bs_rbw_scan(dd, r->block_id, r->gen_stamp, &valid) == EMBER_OK)
@@ -218,16 +218,15 @@ static int reopen_rbw(block_store *store, replica *r, uint64_t new_gs, uint64_t 
     return EMBER_OK;
 }
 
-int block_writer_reopen_at(block_store *store, uint64_t block_id, uint64_t min_gs,
-                           uint64_t new_gs, uint64_t length, block_writer **out) {
+int block_writer_reopen_at(block_store *store, uint64_t block_id, uint64_t min_gs, uint64_t new_gs,
+                           uint64_t length, block_writer **out) {
     if (store == NULL || out == NULL)
         return EMBER_EINVAL;
     *out = NULL;
     if (new_gs <= min_gs)
         return EMBER_EINVAL;
     replica *r = bs_index_find(store, block_id);
-    if (r == NULL || r->state == REPLICA_WRITING || r->gen_stamp < min_gs ||
-        r->gen_stamp >= new_gs)
+    if (r == NULL || r->state == REPLICA_WRITING || r->gen_stamp < min_gs || r->gen_stamp >= new_gs)
         return EMBER_ENOENT;
     if (r->length < length)
         return EMBER_ESTATE;

@@ -245,7 +245,7 @@ int block_writer_append(block_writer *w, const void *data, size_t len, const uin
     int rc = bs_pwrite_all(w->data_fd, data, len, w->length);
     if (rc == EMBER_OK && nslots > 0)
         rc = bs_pwrite_all(w->meta_fd, done, 4 * nslots,
-                        META_HEADER_LEN + 4 * (w->length / BLOCK_CHUNK_SIZE));
+                           META_HEADER_LEN + 4 * (w->length / BLOCK_CHUNK_SIZE));
     int saved = errno;
     if (done != stack)
         free(done);
@@ -317,7 +317,8 @@ static int writer_sync(block_writer *w) {
 static int writer_keep(block_writer *w, int synced, uint64_t *length) {
     block_store *store = w->store;
     uint64_t valid = w->length;
-    int rc = synced ? EMBER_OK : bs_rbw_scan(&store->dirs[w->dir], w->block_id, w->gen_stamp, &valid);
+    int rc =
+        synced ? EMBER_OK : bs_rbw_scan(&store->dirs[w->dir], w->block_id, w->gen_stamp, &valid);
     if (rc == EMBER_OK) {
         replica *r = bs_index_find(store, w->block_id);
         assert(r != NULL && r->state == REPLICA_WRITING);
@@ -348,7 +349,7 @@ int block_writer_finalize(block_writer *w, uint64_t *length) {
     int rc = writer_sync(w);
     if (rc == EMBER_OK)
         rc = bs_replica_move(store, w->dir, w->block_id, dd->rbw, w->gen_stamp, dd->finalized,
-                          w->gen_stamp, NULL);
+                             w->gen_stamp, NULL);
     if (rc != EMBER_OK) {
         /* Packets of it may have been acknowledged: it stays, as RBW. */
         (void)writer_keep(w, w->state == WRITER_WRITING, NULL);
@@ -440,7 +441,7 @@ int block_writer_reopen(block_store *store, uint64_t block_id, uint64_t old_gs, 
     int rc = w->data_fd < 0 ? EMBER_EIO : writer_load_partial(w, dd, old_gs);
     if (rc == EMBER_OK)
         rc = bs_replica_move(store, w->dir, block_id, dd->finalized, old_gs, dd->rbw, new_gs,
-                          &w->meta_fd);
+                             &w->meta_fd);
     if (rc != EMBER_OK) {
         if (w->data_fd >= 0)
             close(w->data_fd);
