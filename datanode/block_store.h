@@ -15,6 +15,7 @@
  * verifies the checksums of the chunks it touches.
  *
  * A replica's states (block_replica_state):
+ *   ABSENT     not in the store
  *   WRITING    a block_writer owns it, in rbw/
  *   RBW        in rbw/ with no writer: its writer stopped (client gone,
  *              pipeline failure, block recovery, datanode restart) and it
@@ -25,20 +26,57 @@
  *              partial last chunk too, so nothing written is lost when
  *              the datanode process dies
  *   FINALIZED  in finalized/, readable
- * (absent) -> WRITING: block_writer_create(); WRITING -> FINALIZED:
- * block_writer_finalize(); WRITING -> RBW: block_writer_detach() (and a
- * failed finalize); WRITING -> (absent): block_writer_abort();
- * FINALIZED -> WRITING: block_writer_reopen() (append); RBW or FINALIZED
- * -> WRITING under a new gen stamp, cut to a length:
- * block_writer_reopen_at() (pipeline recovery); RBW or FINALIZED
- * -> FINALIZED under a new gen stamp: block_store_recover(); RBW or
- * FINALIZED -> (absent): block_store_delete(), and block_store_scan()
- * when their files are gone; (absent) -> FINALIZED: block_store_scan()
- * for a finalized replica found on disk (the directory scanner: the index
- * follows files changed behind the store's back).  Open indexes what
- * rbw/ holds as RBW.  A directory that cannot be created or written is
- * failed: new replicas go to the healthy directories (the one with the
- * most free space), and the failure is counted for the node's report.
+ *
+ * Transitions -- the only places where a replica's state, gen stamp or
+ * files change:
+ *
+ *   from        event                              to         function
+ *   ----------  ---------------------------------  ---------  ------------------------
+ *   ABSENT      a new replica                      WRITING    block_writer_create()
+ *   RBW         a new replica, newer gen stamp:    WRITING    block_writer_create()
+ *               the stale one deleted first
+ *   WRITING     the last packet                    FINALIZED  block_writer_finalize()
+ *   WRITING     the writer stops (client gone,     RBW        block_writer_detach(); a
+ *               pipeline failure, recovery)                   failed finalize; an abort
+ *                                                             of a reopened writer
+ *   WRITING     bytes known useless                ABSENT     block_writer_abort()
+ *   FINALIZED   append, new gen stamp              WRITING    block_writer_reopen()
+ *   RBW or      pipeline recovery, new gen         WRITING    block_writer_reopen_at()
+ *   FINALIZED   stamp, cut to the acked length
+ *   RBW         lease recovery: recovery id, cut   FINALIZED  block_store_recover()
+ *   FINALIZED   lease recovery: recovery id        FINALIZED  block_store_recover()
+ *   RBW or      delete                             ABSENT     block_store_delete()
+ *   FINALIZED
+ *   RBW or      its files gone from the disk       ABSENT     block_store_scan()
+ *   FINALIZED
+ *   RBW or      its files changed size             (same),    block_store_scan()
+ *   FINALIZED                                      length
+ *   ABSENT      finalized files found on disk      FINALIZED  block_store_scan(),
+ *                                                             block_store_open()
+ *   ABSENT      rbw files found at open            RBW        block_store_open()
+ *
+ * Invariants (block_store_check() asserts them over the whole store; each
+ * transition asserts those of the replica it changed):
+ *   1. A block id has at most one replica in the store: one record of the
+ *      index, in one data directory, in one of the states above.
+ *   2. A WRITING replica is held by exactly one block_writer, which counts
+ *      its length (the store's record says 0); its files are in rbw/.
+ *   3. An RBW replica has no writer; its files are in rbw/ under its gen
+ *      stamp and its length is their valid length.
+ *   4. A FINALIZED replica's files are in finalized/, their directory
+ *      entries fsynced before it got the state.  Only FINALIZED replicas
+ *      are read, listed by block_store_list() and counted in
+ *      block_store_used_bytes(), the sum of their data and meta sizes.
+ *   5. A replica's gen stamp never goes down: every transition that gives
+ *      it a new one (reopen, reopen_at, recover) refuses a lower one.
+ *   6. Only a FINALIZED replica is marked as mismatched by a scan (a reopen
+ *      clears the mark).
+ *   7. A failed directory stays failed and takes no new replica and no
+ *      append; its replicas stay readable.
+ *
+ * A directory that cannot be created or written is failed: new replicas
+ * go to the healthy directories (the one with the most free space), and
+ * the failure is counted for the node's report.
  * Single-threaded: the datanode's loop thread owns the store. */
 #ifndef EMBER_BLOCK_STORE_H
 #define EMBER_BLOCK_STORE_H
@@ -104,7 +142,13 @@ void block_store_dirs(const block_store *store, int *total, int *failed);
 uint64_t block_store_used_bytes(const block_store *store);
 
 /* Starts a replica in the healthy directory with the most free space.
- * EMBER_EEXIST when the store already has block_id (in any state);
+ * An RBW replica of block_id with a gen stamp below gen_stamp is stale
+ * (the block was recovered, or its pipeline went on, without it): it is
+ * deleted first, as HDFS replaces a stale rbw replica, so that a copy
+ * the namenode schedules here is not refused.  EMBER_EEXIST when the
+ * store already has block_id otherwise (being written, finalized, or RBW
+ * at gen_stamp or above); EMBER_EIO when the stale replica's files cannot
+ * be removed;
  * EMBER_ENOSPC when no directory has room (none free past the reserve,
  * or file creation failing with ENOSPC, EDQUOT or EFBIG); EMBER_EIO when
  * no directory can take it otherwise (a directory whose file creation
@@ -220,6 +264,11 @@ block_replica_state block_store_replica(const block_store *store, uint64_t block
  * replica stays RBW). */
 int block_store_recover(block_store *store, uint64_t block_id, uint64_t recovery_id,
                         uint64_t length);
+
+/* Asserts the invariants above over the whole store (a no-op when
+ * built with NDEBUG; it walks the index: for tests, and after open and
+ * every scan). */
+void block_store_check(const block_store *store);
 
 /* Reads a whole replica and checks every chunk: 0, EMBER_ECORRUPT, or
  * EMBER_ENOENT (the block scanner and tests use it). */

@@ -301,6 +301,7 @@ int block_store_scan(block_store *store, block_scan_result *out) {
         out->nmissing = missing.n;
         out->mismatched = mismatched.v;
         out->nmismatched = mismatched.n;
+        block_store_check(store);
     } else {
         free(missing.v);
         free(mismatched.v);

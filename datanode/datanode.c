@@ -140,6 +140,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "datanode_internal.h"
+#include "fault_injection.h"
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "proto/socket_link.h"
@@ -801,6 +802,10 @@ static void pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
         pipeline_fail(dn, p, pkt->seqno, -1, "more than %d packets awaiting acks",
                       DN_PIPELINE_WINDOW);
         return;
+    }
+    if (pkt->last && p->conn == NULL && !p->transfer && fault_injection_hold_finalize(dn->rank)) {
+        LOG_WARN("datanode: fault injection: last packet of blk_%" PRIu64 " held", p->block_id);
+        return; /* EMBER_FAULT_HOLD_FINALIZE (tests only): see fault_injection.h */
     }
     if (!pkt->heartbeat) {
         if (pipeline_write(dn, p, pkt) != EMBER_OK)

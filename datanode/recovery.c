@@ -31,9 +31,16 @@
  * logged and answered with nothing: the primary times out and retries
  * with a new recovery id.
  *
+ * A replica the primary did not ask to update (an older gen stamp, or
+ * fewer bytes than the recovered length) is stale once the recovery
+ * commits: the primary deletes it with DeleteBlocks, like any other
+ * unwanted replica.  Should one stay (this node was not asked, or its
+ * UpdateReplica failed), a copy of the block with the newer gen stamp
+ * replaces a stale RBW replica here instead of being refused
+ * (block_writer_create()).
+ *
  * No state of its own: what matters is the replica's, in the block store.
- * The primary removes an unwanted RBW replica with DeleteBlocks, like any
- * other.  Runs on the datanode's loop thread. */
+ * Runs on the datanode's loop thread. */
 #include <inttypes.h>
 #include <stdio.h>
 

@@ -38,7 +38,10 @@
  *      dropped from the file.
  *   3. The first BlockReceived under the recovery id commits: EditComplete
  *      with last_gen_stamp = the recovery id closes the file at the
- *      length; the other participants' replicas then count as usual.
+ *      length; the other participants' replicas then count as usual, and
+ *      every replica reported in step 1 but not updated (an older gen
+ *      stamp, or too short) is deleted (recovery_delete_stale()): each
+ *      replica ends at the recovery id and length, or deleted.
  * A phase that times out is abandoned; the monitor starts again with a new
  * recovery id.  Replicas of an under-construction block with an older gen
  * stamp are neither counted nor deleted meanwhile (block_manager.h), so
@@ -279,8 +282,10 @@ static void recovery_decide(namenode *nn, nn_recovery *r) {
         if (r->state[k] != 2 || !r->found[k] || r->gen_stamps[k] != max_gs ||
             r->lengths[k] < len || (r->finalized[k] && r->lengths[k] != len))
             continue;
-        if (recovery_send(nn, k, &msg) == EMBER_OK)
+        if (recovery_send(nn, k, &msg) == EMBER_OK) {
+            r->state[k] = 3;
             sent++;
+        }
     }
     LOG_INFO("lease recovery of %s: blk_%llu to %llu bytes on %d node(s)", path,
              (unsigned long long)r->block_id, (unsigned long long)len, sent);
@@ -307,18 +312,40 @@ void namenode_recovery_info(namenode *nn, int source, const ReplicaRecoveryInfo 
         recovery_decide(nn, r);
 }
 
+/* Once the recovery committed: every replica a node reported in step 1
+ * and was not asked to update (an older gen stamp, or fewer bytes than
+ * the recovered length) is stale -- it can never be brought to the
+ * recovery id -- and is deleted, as HDFS invalidates replicas of an older
+ * gen stamp.  Left, an rbw one would sit until the node's next full block
+ * report and refuse every copy of the block to its node meanwhile. */
+static void recovery_delete_stale(namenode *nn, const nn_recovery *r) {
+    for (int k = 1; k < nn->opts.world_size; k++) {
+        if (r->state[k] != 2 || !r->found[k])
+            continue;
+        LOG_INFO("lease recovery of blk_%llu: deleting the stale %s replica on node %d (gs %llu, "
+                 "%llu bytes; recovered as gs %llu, %llu bytes)",
+                 (unsigned long long)r->block_id, r->finalized[k] ? "finalized" : "rbw", k,
+                 (unsigned long long)r->gen_stamps[k], (unsigned long long)r->lengths[k],
+                 (unsigned long long)r->recovery_id, (unsigned long long)r->length);
+        namenode_send_delete(nn, k, &r->block_id, 1);
+    }
+}
+
 /* Step 3. */
 void namenode_recovery_received(namenode *nn, const BlockReceived *m) {
     nn_recovery *r = recovery_find(nn, m->block_id);
     if (r == NULL || r->phase != NN_RECOVERY_UPDATE || m->gen_stamp != r->recovery_id)
         return;
     char path[FS_PATH_MAX + 1];
-    if (m->length == r->length && recovery_path(nn, r->block_id, path) == EMBER_OK)
-        recovery_close(nn, NAMENODE_NO_CONN, path, r->block_id, r->recovery_id, r->length, 0);
-    else
+    if (m->length == r->length && recovery_path(nn, r->block_id, path) == EMBER_OK) {
+        if (recovery_close(nn, NAMENODE_NO_CONN, path, r->block_id, r->recovery_id, r->length,
+                           0) == EMBER_OK)
+            recovery_delete_stale(nn, r);
+    } else {
         LOG_WARN("lease recovery of blk_%llu: a replica came back with %llu bytes, not %llu",
                  (unsigned long long)m->block_id, (unsigned long long)m->length,
                  (unsigned long long)r->length);
+    }
     recovery_remove(nn, r);
 }
 

@@ -71,7 +71,8 @@ typedef struct {
     uint64_t recovery_id;      /* the gen stamp the recovered replicas get */
     int phase;                 /* NN_RECOVERY_* */
     int64_t deadline_ms;       /* monotonic: the phase gives up then */
-    uint8_t *state;            /* by rank: 0 not asked, 1 asked, 2 answered */
+    uint8_t *state;            /* by rank: 0 not asked, 1 asked, 2 answered, 3 answered and
+                                  sent UpdateReplica */
     uint8_t *found;            /* by rank, from ReplicaRecoveryInfo */
     uint8_t *finalized;
     uint64_t *gen_stamps;

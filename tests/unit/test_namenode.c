@@ -1,11 +1,12 @@
-/* test_namenode.c -- unit tests for the namenode's corrupt replicas and
- * admin states (namenode/replication.c, block_ops.c, namenode.c).
+/* test_namenode.c -- unit tests for the namenode's corrupt replicas,
+ * admin states and stale replicas after lease recovery
+ * (namenode/replication.c, block_ops.c, namenode.c, lease_manager.c).
  *
- * A real namenode on an event loop, with a node registry of four live
- * core nodes (ranks 1-4) and a task node (rank 5), a gateway on loopback
- * that no client ever reaches (answers to the fake connection are
- * dropped; a restart makes a new loop and gateway, since a namenode's
- * hook stays on its loop), and a fake rank transport that keeps every DeleteBlocks and
+ * A real namenode on an event loop, hosted by the fixture: a node
+ * registry of four live core nodes (ranks 1-4) and a task node (rank 5)
+ * for its view of the datanodes, answers dropped (errors' codes kept;
+ * a restart makes a new loop, since a namenode's hook stays on its loop),
+ * and a fake rank transport that keeps every DeleteBlocks and
  * ReplicateBlock the namenode sends.  Requests and datanode messages go
  * in as decoded copies, as the primary hands them over; the redundancy
  * monitor's tick is called by hand.  Each test has its own name directory
@@ -28,7 +29,11 @@
  * Group commit on the pool: an answer waits for the fsync of its record,
  * which runs on another thread while the loop goes on taking mutations;
  * those are batched into the next single fsync and answered in order; a
- * failed fsync fails the waiting answers and every later mutation. */
+ * failed fsync fails the waiting answers and every later mutation.
+ *
+ * Lease recovery of a block finalized on one node only: the replicas
+ * that cannot reach the recovered gen stamp and length are deleted once
+ * the recovery commits, not before. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -300,8 +305,9 @@ static void report_corrupt(struct fixture *f, int rank, uint64_t id, int by) {
 
 /* Writes path as one complete block of BLOCK_LEN bytes with the given
  * replication, its replicas reported by ranks; returns the block id. */
-static uint64_t write_file(struct fixture *f, const char *path, uint32_t replication,
-                           const int *ranks, int n) {
+/* Creates path for writing by DFSClient_test and adds its first block,
+ * whose id comes back; the file stays open. */
+static uint64_t open_file(struct fixture *f, const char *path, uint32_t replication) {
     CreateRequest cr = CREATE_REQUEST__INIT;
     cr.path = (char *)path;
     cr.replication = replication;
@@ -322,8 +328,14 @@ static uint64_t write_file(struct fixture *f, const char *path, uint32_t replica
     size_t nblocks = 0;
     assert_int_equal(fs_namespace_blocks(f->nn->ns, path, &blocks, &nblocks), 0);
     assert_int_equal(nblocks, 1);
-    uint64_t id = blocks[0];
+    return blocks[0];
+}
+
+static uint64_t write_file(struct fixture *f, const char *path, uint32_t replication,
+                           const int *ranks, int n) {
+    uint64_t id = open_file(f, path, replication);
     uint64_t gs = block_manager_get(f->nn->bm, id)->gen_stamp;
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
     for (int i = 0; i < n; i++)
         block_received(f, ranks[i], id, gs);
     CompleteRequest co = COMPLETE_REQUEST__INIT;
@@ -901,6 +913,78 @@ static void test_checkpoint_on_pool(void **state) {
 
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* The sent message of type body_case to dest, the last one (NULL). */
+static const RankMessage *last_sent(const struct fixture *f, int dest,
+                                    RankMessage__BodyCase body_case) {
+    for (int i = f->nsent - 1; i >= 0; i--)
+        if (f->sent[i].dest == dest && f->sent[i].msg->body_case == body_case)
+            return f->sent[i].msg;
+    return NULL;
+}
+
+static void recovery_answer(struct fixture *f, int rank, uint64_t id, uint64_t recovery_id,
+                            int found, int finalized, uint64_t gs, uint64_t length) {
+    ReplicaRecoveryInfo ri = REPLICA_RECOVERY_INFO__INIT;
+    ri.block_id = id;
+    ri.recovery_id = recovery_id;
+    ri.found = found;
+    ri.finalized = finalized;
+    ri.gen_stamp = gs;
+    ri.length = length;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO;
+    msg.replica_recovery_info = &ri;
+    rank_message(f, rank, &msg);
+}
+
+/* Lease recovery after a crash that caught a block finalized on its first
+ * node only (issue 9, item 3): node 1 finalized it, node 2 holds a shorter
+ * rbw replica, node 3 an rbw replica of the full length, node 4 nothing.
+ * Nodes 1 and 3 are updated; once the recovery commits, node 2's replica,
+ * which can never reach the recovery id, is deleted -- and nothing before
+ * the commit.  Node 3's replica then counts. */
+static void test_lease_recovery_deletes_stale(void **state) {
+    struct fixture *f = *state;
+    uint64_t id = open_file(f, "/open", 3);
+    uint64_t gs = block_manager_get(f->nn->bm, id)->gen_stamp;
+    block_received(f, 1, id, gs); /* the first node finalized it */
+
+    RecoverLeaseRequest rl = RECOVER_LEASE_REQUEST__INIT;
+    rl.path = "/open";
+    rl.client_name = "DFSClient_other";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_RECOVER_LEASE;
+    msg.recover_lease = &rl;
+    request(f, &msg);
+    const RankMessage *init = last_sent(f, 1, RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY);
+    assert_non_null(init);
+    uint64_t rid = init->init_replica_recovery->recovery_id;
+    assert_true(rid > gs);
+    recovery_answer(f, 1, id, rid, 1, 1, gs, BLOCK_LEN);
+    recovery_answer(f, 2, id, rid, 1, 0, gs, BLOCK_LEN - 40);
+    recovery_answer(f, 3, id, rid, 1, 0, gs, BLOCK_LEN);
+    recovery_answer(f, 4, id, rid, 0, 0, 0, 0);
+    for (int rank = 1; rank <= 4; rank++) {
+        const RankMessage *u = last_sent(f, rank, RANK_MESSAGE__BODY_UPDATE_REPLICA);
+        assert_true((u != NULL) == (rank == 1 || rank == 3));
+        if (u != NULL)
+            assert_int_equal(u->update_replica->length, BLOCK_LEN);
+    }
+    assert_int_equal(deletes(f, -1, id), 0); /* nothing deleted before the commit */
+
+    block_received(f, 1, id, rid);
+    fs_stat st;
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/open", &st), 0);
+    assert_false(st.under_construction);
+    assert_int_equal(st.length, BLOCK_LEN);
+    assert_int_equal(deletes(f, 2, id), 1);
+    assert_int_equal(deletes(f, -1, id), 1);
+    block_received(f, 3, id, rid);
+    assert_true(holds(f, id, 1) && holds(f, id, 3));
+    assert_false(holds(f, id, 2));
+    assert_int_equal(deletes(f, -1, id), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_corrupt_kept_until_copied),
@@ -913,6 +997,7 @@ int main(void) {
         TEST(test_fencing),
         TEST(test_group_commit_on_pool),
         TEST(test_checkpoint_on_pool),
+        TEST(test_lease_recovery_deletes_stale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
