@@ -17,6 +17,7 @@
  * acknowledged or ember.stop.timeout has passed.  primary_run() then writes
  * the status file (3 when any node died, or never acknowledged the
  * Shutdown), removes cluster.json and returns. */
+#include <errno.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -471,6 +472,46 @@ static int primary_nn_identity(void *arg, uint64_t conn, const char **user, cons
     return p->gw != NULL ? gateway_client_identity(p->gw, conn, user, group) : EMBER_ENOENT;
 }
 
+/* Keeps the cluster id with the namespace, as HDFS keeps its clusterID in
+ * the name directory's VERSION file: a cluster restarted on the same name
+ * directory has the same id.  The first start writes it (temporary file,
+ * fsync, rename); later ones read it into p->info.  A VERSION file that
+ * cannot be read or names no id refuses the start (EMBER_ECORRUPT). */
+static int primary_keep_cluster_id(primary *p, const char *name_dir, char *err, size_t errlen) {
+    char path[4200], tmp[4210], line[256];
+    snprintf(path, sizeof(path), "%s/VERSION", name_dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        int found = 0;
+        while (!found && fgets(line, sizeof(line), f) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (strncmp(line, "clusterID=", 10) == 0 && line[10] != '\0' &&
+                strlen(line + 10) < sizeof(p->info.cluster_id)) {
+                snprintf(p->info.cluster_id, sizeof(p->info.cluster_id), "%s", line + 10);
+                found = 1;
+            }
+        }
+        fclose(f);
+        if (!found) {
+            snprintf(err, errlen, "%s names no clusterID", path);
+            return EMBER_ECORRUPT;
+        }
+        return EMBER_OK;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    int ok = f != NULL && fprintf(f, "clusterID=%s\n", p->info.cluster_id) > 0 && fflush(f) == 0 &&
+             fsync(fileno(f)) == 0;
+    if (f != NULL && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return EMBER_EIO;
+    }
+    return EMBER_OK;
+}
+
 /* Starts the namenode on dfs.namenode.name.dir (default <run-dir>/name),
  * its options read by the namenode itself; the rest is the host's. */
 static int primary_start_namenode(primary *p, char *err, size_t errlen) {
@@ -504,7 +545,10 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
                                 .reply_error = primary_nn_reply_error,
                                 .identity = primary_nn_identity,
                                 .arg = p};
-    return namenode_create(p->ctx->loop, &opts, &p->nn, err, errlen);
+    rc = namenode_create(p->ctx->loop, &opts, &p->nn, err, errlen);
+    if (rc == EMBER_OK)
+        rc = primary_keep_cluster_id(p, opts.name_dir, err, errlen);
+    return rc;
 }
 
 /* Fills p->info: a new cluster id and the configured or a new secret. */

@@ -72,12 +72,16 @@ dfs -rm -r /a/e | grep -q '^Deleted /a/e$' || fail "rm -r"
 dfs -mkdir /many && dfs -touchz $(seq -f '/many/f%g' 1 30) || fail "touchz many"
 wait_until 10 bash -c "ls '$RUN_DIR'/name/fsimage_* >/dev/null 2>&1" || fail "no checkpoint image written"
 snapshot=$(dfs -ls -R /)
+cid=$(ember status | sed -n 's/^Cluster: *//p')
 
-# 1. Clean stop and restart on the same run directory.
+# 1. Clean stop and restart on the same run directory: same namespace,
+# same cluster id (kept in name/VERSION, as HDFS keeps its clusterID).
 ember cluster stop >/dev/null
 cluster_wait_exit 30
 cluster_start 3 --core-nodes 2
 expect_eq "$(dfs -ls -R /)" "$snapshot" "namespace after a clean restart"
+expect_eq "$(ember status | sed -n 's/^Cluster: *//p')" "$cid" "cluster id after a restart"
+grep -qx "clusterID=$cid" "$RUN_DIR/name/VERSION" || fail "name/VERSION does not hold the cluster id"
 
 # 2. A crash: SIGKILL every rank and mpirun, no checkpoint on the way down.
 dfs -mkdir /after-restart && dfs -mv /a/b/f2 /a/b/c/ && dfs -rm -r /many >/dev/null || fail "edits"
