@@ -73,14 +73,18 @@ static void handle_register_node(primary *p, int source, const RegisterNode *m) 
     ack.cluster_id = p->info.cluster_id;
     ack.reason = "";
     ack.secret = ""; /* set below for accepted core nodes: datanodes check block tokens */
+    /* A node resends RegisterNode until it hears back: a repeat is logged once. */
+    const node_entry *was = node_registry_get(p->registry, source);
+    int repeat = was != NULL && was->state == NODE_LIVE && was->pid == m->pid;
     int rc = node_registry_register(p->registry, source, m, clock_monotonic_ms(), clock_wall_ms());
     if (rc == EMBER_OK) {
         ack.accepted = 1;
         if (m->role == NODE_ROLE__ROLE_CORE)
             ack.secret = p->info.secret; /* over MPI: inside the job only */
-        LOG_INFO("node %d registered: %s node on %s (pid %u, %u cores, %u PUs, %u NUMA nodes)",
-                 source, role_name(m->role), m->hostname, m->pid, m->hwloc->cores, m->hwloc->pus,
-                 m->hwloc->numa_nodes);
+        if (!repeat)
+            LOG_INFO("node %d registered: %s node on %s (pid %u, %u cores, %u PUs, %u NUMA nodes)",
+                     source, role_name(m->role), m->hostname, m->pid, m->hwloc->cores,
+                     m->hwloc->pus, m->hwloc->numa_nodes);
     } else {
         ack.reason = rc == EMBER_ESTATE ? "node was declared dead" : "rank or role mismatch";
         LOG_WARN("registration of rank %d refused: %s", source, ack.reason);
