@@ -882,6 +882,7 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         goto out;
     }
     ember_dfs_set_short_circuit(c.dfs, (int)config_get_int(cfg, "dfs.client.read.shortcircuit"));
+    ember_dfs_set_socket_timeout(c.dfs, config_get_int(cfg, "dfs.client.socket-timeout"));
     status = cmd->run(&c, argc - i, argv + i);
 out:
     ember_dfs_close(c.dfs);

@@ -330,6 +330,7 @@ int message_check_client(const ClientMessage *msg) {
     case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
         return (msg->update_block_for_pipeline &&
                 !check_path(msg->update_block_for_pipeline->path) &&
+                msg->update_block_for_pipeline->n_pipeline <= 16 &&
                 !check_name(msg->update_block_for_pipeline->client_name, 1))
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_DECOMMISSION:
