@@ -13,7 +13,10 @@
  * length), connects to the first datanode of the pipeline and sends
  * WriteBlockRequest with the others as downstream.  At most STREAM_WINDOW
  * packets are unacknowledged: acks are taken without blocking before each
- * packet, and waited for (each within DFS_TIMEOUT_MS) when the window is
+ * packet, and waited for (each within writer_ack_timeout_ms(): the
+ * handle's socket timeout, or the first datanode's wait for the others
+ * when longer, plus 5 s per datanode -- HDFS's arithmetic, so the node
+ * next to a fault gives up, and names it, first) when the window is
  * full, at the end of a block and in hflush.  A packet sent stays in a
  * ring of STREAM_WINDOW slots (its buffer swapped with the stream's, its
  * CRCs and offset kept) until its ack.  close sends the last packet,
@@ -23,10 +26,12 @@
  * Pipeline recovery (HDFS's PIPELINE_SETUP_STREAMING_RECOVERY).  A failed
  * PacketAck (blaming the node its failed_rank names, else the first), a
  * DataError, or the first datanode's connection failing, refused or
- * silent for DFS_TIMEOUT_MS (blaming the first) fails the pipeline, not
+ * silent for writer_ack_timeout_ms() (blaming the first) fails the pipeline, not
  * the stream: writer_recover() drops the culprit (and excludes it from
  * the stream's later AddBlockRequests), asks the namenode for a new gen
- * stamp for the block (UpdateBlockForPipelineRequest), connects to the
+ * stamp for the block (UpdateBlockForPipelineRequest, naming the nodes
+ * left; every one the namenode's answer does not list as live is dropped
+ * and excluded as well: no recovery goes on with a dead node), connects to the
  * new first datanode with a WriteBlockRequest carrying recovery_gen_stamp
  * (the block's stamp when this stream opened it: every replica this
  * writer wrote has a stamp from there up) and recovery_length (the bytes
