@@ -137,6 +137,23 @@ int dfs_flags(dfs_cli *c, int argc, char **argv, const char *allowed, int seen[1
     return i;
 }
 
+void dfs_walk(dfs_cli *c, const char *dir, dfs_walk_fn fn, void *arg) {
+    cli_tree *t;
+    if (cli_tree_open(c->dfs, dir, &t) != EMBER_OK) {
+        dfs_fail(c);
+        return;
+    }
+    cli_tree_entry e;
+    int rc;
+    while ((rc = cli_tree_next(t, &e)) != 0) {
+        if (rc < 0)
+            dfs_fail(c);
+        else if (fn(c, &e, arg) != 0)
+            cli_tree_skip(t);
+    }
+    cli_tree_close(t);
+}
+
 /* ---- ls -------------------------------------------------------------------- */
 
 typedef struct {
@@ -157,35 +174,44 @@ static void ls_print(const ember_file_status *st, const char *path, int human, i
            wsize, size, when, path);
 }
 
-static void ls_entries(dfs_cli *c, const char *dir, ember_file_status *e, size_t n,
-                       const ls_opts *o, int header) {
-    int wrep = 1, wowner = 1, wgroup = 1, wsize = 1;
+/* The column widths of a listing (replication, owner, group, size) into w. */
+static void ls_widths(const ember_file_status *e, size_t n, int human, int w[4]) {
+    w[0] = w[1] = w[2] = w[3] = 1;
     for (size_t i = 0; i < n; i++) {
         char size[32], rep[16];
-        dfs_format_size(e[i].length, o->human, size, sizeof(size));
+        dfs_format_size(e[i].length, human, size, sizeof(size));
         snprintf(rep, sizeof(rep), "%u", e[i].replication);
-        wrep = (int)strlen(rep) > wrep ? (int)strlen(rep) : wrep;
-        wowner = (int)strlen(e[i].owner) > wowner ? (int)strlen(e[i].owner) : wowner;
-        wgroup = (int)strlen(e[i].group) > wgroup ? (int)strlen(e[i].group) : wgroup;
-        wsize = (int)strlen(size) > wsize ? (int)strlen(size) : wsize;
+        int len[4] = {(int)strlen(rep), (int)strlen(e[i].owner), (int)strlen(e[i].group),
+                      (int)strlen(size)};
+        for (int k = 0; k < 4; k++)
+            w[k] = len[k] > w[k] ? len[k] : w[k];
     }
+}
+
+/* The entries of one listing of dir (or one status, with dir ""). */
+static void ls_entries(const char *dir, const ember_file_status *e, size_t n, const ls_opts *o,
+                       int header) {
+    int w[4];
+    ls_widths(e, n, o->human, w);
     if (header)
         printf("Found %zu items\n", n);
     for (size_t i = 0; i < n; i++) {
         char path[DFS_PATH_MAX];
         dfs_join(dir, e[i].path, path, sizeof(path));
-        ls_print(&e[i], path, o->human, wrep, wowner, wgroup, wsize);
-        if (o->recursive && e[i].is_dir) {
-            ember_file_status *sub;
-            size_t m;
-            if (ember_dfs_list(c->dfs, path, &sub, &m) != EMBER_OK) {
-                dfs_fail(c);
-                continue;
-            }
-            ls_entries(c, path, sub, m, o, 0);
-            ember_dfs_free_list(sub, m);
-        }
+        ls_print(&e[i], path, o->human, w[0], w[1], w[2], w[3]);
     }
+}
+
+/* One entry of -ls -R: each listing's columns as wide as its own entries
+ * need. */
+static int ls_tree_entry(dfs_cli *c, const cli_tree_entry *e, void *arg) {
+    const ls_opts *o = arg;
+    (void)c;
+    if (e->index == 0) /* a new listing: its widths kept with it */
+        ls_widths(e->siblings, e->nsiblings, o->human, e->scratch);
+    ls_print(e->st, e->path, o->human, e->scratch[0], e->scratch[1], e->scratch[2],
+             e->scratch[3]);
+    return 0;
 }
 
 static void ls_path(dfs_cli *c, const char *path, const ls_opts *o) {
@@ -195,18 +221,22 @@ static void ls_path(dfs_cli *c, const char *path, const ls_opts *o) {
         return;
     }
     if (!st.is_dir || o->dir_only) {
-        ls_entries(c, "", &st, 1, o, 0); /* the path itself */
+        ls_entries("", &st, 1, o, 0); /* the path itself */
         ember_dfs_free_status(&st);
         return;
     }
     ember_dfs_free_status(&st);
+    if (o->recursive) {
+        dfs_walk(c, path, ls_tree_entry, (void *)o);
+        return;
+    }
     ember_file_status *e;
     size_t n;
     if (ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
         dfs_fail(c);
         return;
     }
-    ls_entries(c, path, e, n, o, !o->recursive);
+    ls_entries(path, e, n, o, 1);
     ember_dfs_free_list(e, n);
 }
 
@@ -440,9 +470,23 @@ static int cmd_test(dfs_cli *c, int argc, char **argv) {
     return ok ? 0 : 1;
 }
 
-/* Applies fn to path, and with recursive to everything below it. */
+/* Applies fn to path, and with recursive to everything below it, in
+ * pre-order (a directory before what it holds, which is listed after fn
+ * changed it, as Hadoop's recursive commands go). */
 typedef int (*dfs_apply_fn)(dfs_cli *c, const char *path, const ember_file_status *st,
                             void *arg);
+
+typedef struct {
+    dfs_apply_fn fn;
+    void *arg;
+} apply_walk;
+
+static int dfs_apply_entry(dfs_cli *c, const cli_tree_entry *e, void *arg) {
+    const apply_walk *w = arg;
+    if (w->fn(c, e->path, e->st, w->arg) != EMBER_OK)
+        dfs_fail(c);
+    return 0;
+}
 
 static void dfs_apply(dfs_cli *c, const char *path, int recursive, dfs_apply_fn fn, void *arg) {
     ember_file_status st;
@@ -452,21 +496,11 @@ static void dfs_apply(dfs_cli *c, const char *path, int recursive, dfs_apply_fn 
     }
     if (fn(c, path, &st, arg) != EMBER_OK)
         dfs_fail(c);
-    if (recursive && st.is_dir) {
-        ember_file_status *e;
-        size_t n;
-        if (ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
-            dfs_fail(c);
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                char child[DFS_PATH_MAX];
-                dfs_join(path, e[i].path, child, sizeof(child));
-                dfs_apply(c, child, recursive, fn, arg);
-            }
-            ember_dfs_free_list(e, n);
-        }
-    }
+    int walk = recursive && st.is_dir;
     ember_dfs_free_status(&st);
+    apply_walk w = {fn, arg};
+    if (walk)
+        dfs_walk(c, path, dfs_apply_entry, &w);
 }
 
 /* Parses an octal mode ("755") or a symbolic one ("u+x,go-w", "a=r") as
@@ -848,6 +882,7 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         goto out;
     }
     ember_dfs_set_short_circuit(c.dfs, (int)config_get_int(cfg, "dfs.client.read.shortcircuit"));
+    ember_dfs_set_socket_timeout(c.dfs, config_get_int(cfg, "dfs.client.socket-timeout"));
     status = cmd->run(&c, argc - i, argv + i);
 out:
     ember_dfs_close(c.dfs);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "cli_tree.h"
 #include "ember/dfs.h"
 
 #define DFS_PATH_MAX 8192
@@ -39,6 +40,14 @@ int dfs_flags(dfs_cli *c, int argc, char **argv, const char *allowed, int seen[1
 /* A path argument resolved (cli_dfs_resolve) into path; 0, or -1 after
  * an error line. */
 int dfs_arg(dfs_cli *c, const char *arg, char *path);
+
+/* Calls fn for every entry below the directory dir, in pre-order and name
+ * order (cli_tree.c: an explicit stack, so any depth costs no C stack).
+ * A directory that cannot be listed gets its error line, marks the run
+ * failed, and is left out.  fn returns nonzero to leave out what is below
+ * the entry it was given (a directory it could not copy). */
+typedef int (*dfs_walk_fn)(dfs_cli *c, const cli_tree_entry *e, void *arg);
+void dfs_walk(dfs_cli *c, const char *dir, dfs_walk_fn fn, void *arg);
 
 /* cli_dfs_data.c: the verbs that read or write file data. */
 int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs); /* -put, -cp */

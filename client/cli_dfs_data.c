@@ -230,23 +230,24 @@ static int local_entry_filter(const struct dirent *d) {
  * takes the one there (Hadoop merges into it); 0, or -1 after an error
  * line (target is a file, or its parent is missing). */
 static int copy_target_dir(dfs_cli *c, const char *target) {
+    /* mkdirs first: a new tree costs one call per directory. */
+    int rc = ember_dfs_mkdirs(c->dfs, target, 0, 0);
+    if (rc == EMBER_OK)
+        return 0;
+    char why[512];
+    snprintf(why, sizeof(why), "%s", ember_dfs_last_error(c->dfs));
     ember_file_status st;
-    int rc = ember_dfs_stat(c->dfs, target, &st);
-    if (rc == EMBER_OK) {
+    if (ember_dfs_stat(c->dfs, target, &st) == EMBER_OK) {
         int is_dir = st.is_dir;
         ember_dfs_free_status(&st);
         if (is_dir)
-            return 0;
+            return 0; /* there already: merged into */
         cli_error("%s: `%s': File exists", c->cmd, target);
-        c->failed = 1;
-        return -1;
-    }
-    if (rc == EMBER_ENOENT && (rc = ember_dfs_mkdirs(c->dfs, target, 0, 0)) == EMBER_OK)
-        return 0;
-    if (rc == EMBER_ENOENT)
+    } else if (rc == EMBER_ENOENT) {
         cli_error("%s: `%s': No such file or directory", c->cmd, target);
-    else
-        cli_error("%s: %s", c->cmd, ember_dfs_last_error(c->dfs));
+    } else {
+        cli_error("%s: %s", c->cmd, why);
+    }
     c->failed = 1;
     return -1;
 }
@@ -270,42 +271,103 @@ static void dfs_each(dfs_cli *c, const char *dir, dfs_entry_fn fn, void *arg) {
     ember_dfs_free_list(e, n);
 }
 
-/* Where a directory copy goes (-cp and -get walk the source with
- * dfs_each): the target directory and -f. */
+/* target + "/" + rel into out (DFS_PATH_MAX bytes): where an entry of a
+ * directory copy goes.  0, or -1 after an error line. */
+static int copy_place(dfs_cli *c, const char *target, const char *rel, char *out) {
+    int n = snprintf(out, DFS_PATH_MAX, "%s%s%s", target,
+                     target[strlen(target) - 1] == '/' ? "" : "/", rel);
+    if (n < 0 || n >= DFS_PATH_MAX) {
+        cli_error("%s: `%.100s...': path too long", c->cmd, target);
+        c->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* What a directory copy does with each entry of its source: a directory
+ * made (or taken) at dst -- 0, or -1 after an error line, and its
+ * contents are then left out -- and a file copied to dst. */
+typedef struct {
+    int (*make_dir)(dfs_cli *c, const char *dst);
+    void (*copy_file)(dfs_cli *c, const char *src, const char *dst, int force);
+} tree_copier;
+
+/* Where a directory copy goes, and how. */
 typedef struct {
     const char *target;
     int force;
+    const tree_copier *cp;
 } tree_copy;
 
-static void copy_in_tree(dfs_cli *c, const char *src, int from_dfs, const char *target,
-                         int force);
-
-/* -cp of one entry of a directory. */
-static void cp_entry(dfs_cli *c, const char *src, const ember_file_status *st, void *arg) {
+/* One entry of a directory copy: made or copied at target + its path
+ * below the source; 1 leaves out what is below a directory not made. */
+static int copy_dfs_entry(dfs_cli *c, const cli_tree_entry *e, void *arg) {
     const tree_copy *t = arg;
     char dst[DFS_PATH_MAX];
-    if (dfs_child(c, t->target, src, dst) != 0)
-        return;
-    if (st->is_dir)
-        copy_in_tree(c, src, 1, dst, t->force);
-    else
-        copy_in_file(c, src, src, 1, dst, t->force);
+    if (copy_place(c, t->target, e->rel, dst) != 0)
+        return 1;
+    if (e->st->is_dir)
+        return t->cp->make_dir(c, dst) != 0;
+    t->cp->copy_file(c, e->path, dst, t->force);
+    return 0;
 }
 
-/* A directory of -put (local) or -cp (from_dfs) copied recursively into
- * target, as Hadoop copies directories: target made when absent, merged
- * into when a directory already (a file there is refused unless force),
- * every entry in name order.  Local entries that are neither files nor
- * directories (after following symbolic links) are refused one by one. */
-static void copy_in_tree(dfs_cli *c, const char *src, int from_dfs, const char *target,
-                         int force) {
-    if (copy_target_dir(c, target) != 0)
-        return;
-    if (from_dfs) {
-        tree_copy t = {.target = target, .force = force};
-        dfs_each(c, src, cp_entry, &t);
-        return;
+/* A file system directory src copied into target with cp's make_dir and
+ * copy_file (-cp into the file system, -get to the local disk): target
+ * made, then every entry below src in pre-order (dfs_walk()). */
+static void copy_dfs_tree(dfs_cli *c, const char *src, const char *target, int force,
+                          const tree_copier *cp) {
+    tree_copy t = {.target = target, .force = force, .cp = cp};
+    if (cp->make_dir(c, target) == 0)
+        dfs_walk(c, src, copy_dfs_entry, &t);
+}
+
+/* -cp of one file of a directory. */
+static void cp_file(dfs_cli *c, const char *src, const char *dst, int force) {
+    copy_in_file(c, src, src, 1, dst, force);
+}
+
+static const tree_copier cp_copier = {copy_target_dir, cp_file};
+
+/* A local entry waiting to be copied by -put: its path and where it goes. */
+typedef struct {
+    char *src, *dst; /* malloc'd */
+} put_entry;
+
+/* The stack of -put's walk of a local tree. */
+typedef struct {
+    put_entry *e; /* malloc'd, n used of cap */
+    size_t n, cap;
+} put_stack;
+
+/* Pushes copies of src and dst; 0, or -1 after an error line. */
+static int put_push(dfs_cli *c, put_stack *s, const char *src, const char *dst) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        put_entry *e = realloc(s->e, cap * sizeof(*e));
+        if (e == NULL)
+            goto fail;
+        s->e = e;
+        s->cap = cap;
     }
+    put_entry *top = &s->e[s->n];
+    top->src = strdup(src);
+    top->dst = strdup(dst);
+    if (top->src != NULL && top->dst != NULL) {
+        s->n++;
+        return 0;
+    }
+    free(top->src);
+    free(top->dst);
+fail:
+    cli_error("%s: out of memory", c->cmd);
+    c->failed = 1;
+    return -1;
+}
+
+/* Pushes the entries of the local directory src, to go into dst, in
+ * reverse name order (so that they are popped in name order). */
+static void put_push_entries(dfs_cli *c, put_stack *s, const char *src, const char *dst) {
     char child_src[DFS_PATH_MAX], child_dst[DFS_PATH_MAX];
     struct dirent **names;
     int n = scandir(src, &names, local_entry_filter, alphasort);
@@ -314,28 +376,48 @@ static void copy_in_tree(dfs_cli *c, const char *src, int from_dfs, const char *
         c->failed = 1;
         return;
     }
-    for (int i = 0; i < n; i++) {
-        struct stat sb;
+    for (int i = n - 1; i >= 0; i--) {
         int len = snprintf(child_src, sizeof(child_src), "%s/%s", src, names[i]->d_name);
         if (len < 0 || (size_t)len >= sizeof(child_src)) {
             cli_error("%s: `%.100s...': path too long", c->cmd, src);
             c->failed = 1;
-        } else if (dfs_child(c, target, names[i]->d_name, child_dst) != 0) {
-            /* reported */
-        } else if (stat(child_src, &sb) != 0) {
-            cli_error("%s: `%s': %s", c->cmd, child_src, strerror(errno));
-            c->failed = 1;
-        } else if (S_ISDIR(sb.st_mode)) {
-            copy_in_tree(c, child_src, 0, child_dst, force);
-        } else if (S_ISREG(sb.st_mode)) {
-            copy_in_file(c, child_src, child_src, 0, child_dst, force);
-        } else {
-            cli_error("%s: `%s': not a regular file or directory", c->cmd, child_src);
-            c->failed = 1;
+        } else if (dfs_child(c, dst, names[i]->d_name, child_dst) == 0) {
+            put_push(c, s, child_src, child_dst);
         }
         free(names[i]);
     }
     free(names);
+}
+
+/* A local directory of -put copied into target, as Hadoop copies
+ * directories: target made when absent, merged into when a directory
+ * already (a file there is refused unless force), every entry in
+ * pre-order and name order.  Entries that are neither files nor
+ * directories (after following symbolic links) are refused one by one.
+ * The walk is a stack of entries on the heap, so any depth costs no C
+ * stack. */
+static void put_tree(dfs_cli *c, const char *src, const char *target, int force) {
+    put_stack s = {0};
+    put_push(c, &s, src, target);
+    while (s.n > 0) {
+        put_entry e = s.e[--s.n];
+        struct stat sb;
+        if (stat(e.src, &sb) != 0) {
+            cli_error("%s: `%s': %s", c->cmd, e.src, strerror(errno));
+            c->failed = 1;
+        } else if (S_ISDIR(sb.st_mode)) {
+            if (copy_target_dir(c, e.dst) == 0)
+                put_push_entries(c, &s, e.src, e.dst);
+        } else if (S_ISREG(sb.st_mode)) {
+            copy_in_file(c, e.src, e.src, 0, e.dst, force);
+        } else {
+            cli_error("%s: `%s': not a regular file or directory", c->cmd, e.src);
+            c->failed = 1;
+        }
+        free(e.src);
+        free(e.dst);
+    }
+    free(s.e);
 }
 
 /* Whether dst is src or lies under it (a directory copied into itself). */
@@ -391,8 +473,10 @@ static void copy_in_one(dfs_cli *c, const char *arg, const char *dst, int dst_di
     } else if (from_dfs && dfs_under(src, target)) {
         cli_error("%s: `%s' to `%s': is a subdirectory of itself", c->cmd, src, target);
         c->failed = 1;
+    } else if (from_dfs) {
+        copy_dfs_tree(c, src, target, force, &cp_copier);
     } else {
-        copy_in_tree(c, src, from_dfs, target, force);
+        put_tree(c, src, target, force);
     }
 }
 
@@ -519,11 +603,9 @@ out:
     ember_dfs_close_file(in);
 }
 
-static void get_entry(dfs_cli *c, const char *src, const ember_file_status *st, void *arg);
-
-/* A directory of -get copied recursively into the local target: made
- * when absent, merged into when a directory already. */
-static void get_tree(dfs_cli *c, const char *src, const char *target, int force) {
+/* -get's directory: the local target made when absent, taken when a
+ * directory already (merged into); 0, or -1 after an error line. */
+static int get_target_dir(dfs_cli *c, const char *target) {
     struct stat sb;
     const char *why = NULL;
     if (stat(target, &sb) == 0) {
@@ -532,26 +614,14 @@ static void get_tree(dfs_cli *c, const char *src, const char *target, int force)
     } else if (mkdir(target, 0777) != 0) {
         why = strerror(errno);
     }
-    if (why != NULL) {
-        cli_error("%s: `%s': %s", c->cmd, target, why);
-        c->failed = 1;
-        return;
-    }
-    tree_copy t = {.target = target, .force = force};
-    dfs_each(c, src, get_entry, &t);
+    if (why == NULL)
+        return 0;
+    cli_error("%s: `%s': %s", c->cmd, target, why);
+    c->failed = 1;
+    return -1;
 }
 
-/* -get of one entry of a directory. */
-static void get_entry(dfs_cli *c, const char *src, const ember_file_status *st, void *arg) {
-    const tree_copy *t = arg;
-    char dst[DFS_PATH_MAX];
-    if (dfs_child(c, t->target, src, dst) != 0)
-        return;
-    if (st->is_dir)
-        get_tree(c, src, dst, t->force);
-    else
-        get_file(c, src, dst, t->force);
-}
+static const tree_copier get_copier = {get_target_dir, get_file};
 
 /* One source of -get into dst (a local directory when dst_dir): a file,
  * or a directory copied recursively. */
@@ -567,7 +637,7 @@ static void get_one(dfs_cli *c, const char *arg, const char *dst, int dst_dir, i
         snprintf(target, sizeof(target), "%s", dst);
     }
     if (is_dir)
-        get_tree(c, src, target, force);
+        copy_dfs_tree(c, src, target, force, &get_copier);
     else
         get_file(c, src, target, force);
 }
@@ -835,21 +905,26 @@ static int find_matches(const find_expr *x, const char *path) {
     return 1;
 }
 
-static void find_entry(dfs_cli *c, const char *path, const ember_file_status *st, void *arg);
-
-/* Prints path when it matches, then walks a directory's entries in name
- * order (pre-order, as find does). */
-static void find_walk(dfs_cli *c, const find_expr *x, const char *path, int is_dir) {
+/* Prints path when it matches. */
+static void find_print(const find_expr *x, const char *path) {
     if (find_matches(x, path)) {
         fputs(path, stdout);
         putchar(x->print0 ? '\0' : '\n');
     }
-    if (is_dir)
-        dfs_each(c, path, find_entry, (void *)x);
 }
 
-static void find_entry(dfs_cli *c, const char *path, const ember_file_status *st, void *arg) {
-    find_walk(c, arg, path, st->is_dir);
+static int find_entry(dfs_cli *c, const cli_tree_entry *e, void *arg) {
+    (void)c;
+    find_print(arg, e->path);
+    return 0;
+}
+
+/* path, then with is_dir every entry below it (dfs_walk()), each printed
+ * when it matches, in pre-order as find does. */
+static void find_walk(dfs_cli *c, const find_expr *x, const char *path, int is_dir) {
+    find_print(x, path);
+    if (is_dir)
+        dfs_walk(c, path, find_entry, (void *)x);
 }
 
 /* -find PATH... [-name GLOB | -iname GLOB | -print | -print0]...: every

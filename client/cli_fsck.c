@@ -1,7 +1,8 @@
 /* cli_fsck.c -- `ember fsck PATH [-list-corruptfileblocks | [-move |
  * -delete] [-openforwrite] [-files] [-blocks] [-locations]]`.
  *
- * Walks PATH through the namespace calls, asks the namenode for every
+ * Walks PATH through the namespace calls (cli_tree.c: an explicit stack,
+ * so the depth of the tree costs no C stack), asks the namenode for every
  * file's blocks and live replicas (good and corrupt), and prints Hadoop's
  * fsck report: per file lines on request, then the totals (minimally,
  * under- and over-replicated, missing and corrupt blocks) and "The
@@ -37,6 +38,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_tree.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "ember/dfs.h"
@@ -166,6 +168,17 @@ static void fsck_file(fsck_state *s, const char *path, const ember_file_status *
     free(b);
 }
 
+/* A directory met by the walk: counted, and listed with -files. */
+static void fsck_dir(fsck_state *s, const char *path) {
+    s->dirs++;
+    if (s->files_opt)
+        printf("%s <dir>\n", path);
+}
+
+/* Checks path and, for a directory, everything below it in pre-order: a
+ * walk with an explicit stack (cli_tree.c), each entry's status taken
+ * from its directory's listing, so a tree of any depth costs no C stack.
+ * A directory that cannot be listed is reported and left out. */
 static void fsck_walk(fsck_state *s, const char *path) {
     ember_file_status st;
     if (ember_dfs_stat(s->dfs, path, &st) != EMBER_OK) {
@@ -173,28 +186,32 @@ static void fsck_walk(fsck_state *s, const char *path) {
         s->failed = 1;
         return;
     }
-    if (!st.is_dir) {
+    int is_dir = st.is_dir;
+    if (!is_dir)
         fsck_file(s, path, &st);
-        ember_dfs_free_status(&st);
-        return;
-    }
     ember_dfs_free_status(&st);
-    s->dirs++;
-    if (s->files_opt)
-        printf("%s <dir>\n", path);
-    ember_file_status *e;
-    size_t n;
-    if (ember_dfs_list(s->dfs, path, &e, &n) != EMBER_OK) {
+    if (!is_dir)
+        return;
+    fsck_dir(s, path);
+    cli_tree *t;
+    if (cli_tree_open(s->dfs, path, &t) != EMBER_OK) {
         cli_error("fsck: %s", ember_dfs_last_error(s->dfs));
         s->failed = 1;
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        char child[8200];
-        snprintf(child, sizeof(child), "%s%s%s", path, strcmp(path, "/") ? "/" : "", e[i].path);
-        fsck_walk(s, child);
+    cli_tree_entry e;
+    int rc;
+    while ((rc = cli_tree_next(t, &e)) != 0) {
+        if (rc < 0) {
+            cli_error("fsck: %s", ember_dfs_last_error(s->dfs));
+            s->failed = 1;
+        } else if (e.st->is_dir) {
+            fsck_dir(s, e.path);
+        } else {
+            fsck_file(s, e.path, e.st);
+        }
     }
-    ember_dfs_free_list(e, n);
+    cli_tree_close(t);
 }
 
 /* Copies bytes [offset, offset + len) of in to the end of out. */

@@ -89,18 +89,25 @@ static int client_authenticate(ember_client *c, const char *secret, char *err, s
         return rc;
     /* Who we are: the process's user and primary group, or, as with
      * Hadoop's simple authentication, $HADOOP_USER_NAME (with that user's
-     * primary group when it exists here, else a group of its own name). */
+     * primary group when it exists here, else a group of its own name).
+     * A name the cluster cannot carry whole is refused here, saying why,
+     * never replaced by another. */
     const char *as = getenv("HADOOP_USER_NAME");
-    struct passwd *pw = as != NULL && as[0] != '\0' ? getpwnam(as) : getpwuid(getuid());
+    int from_env = as != NULL && as[0] != '\0';
+    struct passwd *pw = from_env ? getpwnam(as) : getpwuid(getuid());
     struct group *gr = pw != NULL ? getgrgid(pw->pw_gid) : NULL;
     AuthResponse ar = AUTH_RESPONSE__INIT;
     ar.mac.data = mac;
     ar.mac.len = sizeof(mac);
-    if (as != NULL && as[0] != '\0' && strlen(as) < 64)
-        ar.user = (char *)as;
-    else
-        ar.user = (pw != NULL && strlen(pw->pw_name) < 64) ? pw->pw_name : "unknown";
-    ar.group = (gr != NULL && strlen(gr->gr_name) < 64) ? gr->gr_name : ar.user;
+    ar.user = from_env ? (char *)as : pw != NULL ? pw->pw_name : "unknown";
+    char why[160];
+    if (message_user_problem(from_env ? "HADOOP_USER_NAME" : "local user name", ar.user, 0, why,
+                             sizeof(why)) != EMBER_OK) {
+        snprintf(err, errlen, "%s", why);
+        return EMBER_EINVAL;
+    }
+    ar.group = gr != NULL && message_user_problem("group", gr->gr_name, 0, NULL, 0) == EMBER_OK
+                   ? gr->gr_name : ar.user;
     ClientMessage reply = CLIENT_MESSAGE__INIT;
     reply.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
     reply.auth_response = &ar;

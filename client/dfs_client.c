@@ -65,6 +65,7 @@ int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t er
     if (cond_rc != 0)
         goto fail;
     locks++;
+    dfs->socket_timeout_ms = DFS_TIMEOUT_MS;
     rc = ember_client_connect(run_dir, DFS_TIMEOUT_MS, &dfs->client, err, errlen);
     if (rc != EMBER_OK)
         goto fail;

@@ -47,6 +47,7 @@ struct ember_dfs {
     char error[4200];
     char warning[256];
     int no_short_circuit;     /* ember_dfs_set_short_circuit(dfs, 0): TCP reads only */
+    int64_t socket_timeout_ms; /* ember_dfs_set_socket_timeout(); DFS_TIMEOUT_MS at first */
     char client_name[96];     /* the lease holder name of this handle's writers */
 
     /* The renewer and what it looks after, under lock. */

@@ -13,7 +13,10 @@
  * length), connects to the first datanode of the pipeline and sends
  * WriteBlockRequest with the others as downstream.  At most STREAM_WINDOW
  * packets are unacknowledged: acks are taken without blocking before each
- * packet, and waited for (each within DFS_TIMEOUT_MS) when the window is
+ * packet, and waited for (each within writer_ack_timeout_ms(): the
+ * handle's socket timeout, or the first datanode's wait for the others
+ * when longer, plus 5 s per datanode -- HDFS's arithmetic, so the node
+ * next to a fault gives up, and names it, first) when the window is
  * full, at the end of a block and in hflush.  A packet sent stays in a
  * ring of STREAM_WINDOW slots (its buffer swapped with the stream's, its
  * CRCs and offset kept) until its ack.  close sends the last packet,
@@ -23,10 +26,12 @@
  * Pipeline recovery (HDFS's PIPELINE_SETUP_STREAMING_RECOVERY).  A failed
  * PacketAck (blaming the node its failed_rank names, else the first), a
  * DataError, or the first datanode's connection failing, refused or
- * silent for DFS_TIMEOUT_MS (blaming the first) fails the pipeline, not
+ * silent for writer_ack_timeout_ms() (blaming the first) fails the pipeline, not
  * the stream: writer_recover() drops the culprit (and excludes it from
  * the stream's later AddBlockRequests), asks the namenode for a new gen
- * stamp for the block (UpdateBlockForPipelineRequest), connects to the
+ * stamp for the block (UpdateBlockForPipelineRequest, naming the nodes
+ * left; every one the namenode's answer does not list as live is dropped
+ * and excluded as well: no recovery goes on with a dead node), connects to the
  * new first datanode with a WriteBlockRequest carrying recovery_gen_stamp
  * (the block's stamp when this stream opened it: every replica this
  * writer wrote has a stamp from there up) and recovery_length (the bytes
@@ -167,6 +172,8 @@
 #define STREAM_MAX_RECOVERIES 5          /* pipeline recoveries of one block (HDFS's 5) */
 #define STREAM_EXCLUDE_MAX 64            /* message_check_client caps AddBlockRequest.exclude so */
 #define STREAM_NO_CULPRIT SIZE_MAX       /* a pipeline failure that is no datanode's fault */
+#define STREAM_TIMEOUT_EXTENSION_MS 5000 /* more ack wait per datanode of a pipeline (HDFS's
+                                          * READ_TIMEOUT_EXTENSION) */
 
 typedef enum {
     STREAM_READER,        /* opened by ember_dfs_open: read, pread, seek */
@@ -443,12 +450,26 @@ static int writer_pipeline_failed(ember_dfs_file *f, size_t bad, const char *fmt
     return STREAM_PIPELINE_FAILED;
 }
 
+/* How long the writer waits for the next ack of its pipeline (HDFS's
+ * socket timeout + READ_TIMEOUT_EXTENSION per datanode): the handle's
+ * socket timeout, or what the first datanode waits for the ones after it
+ * (the datanodes' timeout per node downstream; datanode.c) when that is
+ * longer, plus STREAM_TIMEOUT_EXTENSION_MS per datanode.  So the first
+ * datanode gives up on a silent downstream node -- and names it in a
+ * failed ack -- before the writer gives up on the first datanode: the
+ * node next to the fault is the one dropped. */
+static int64_t writer_ack_timeout_ms(const ember_dfs_file *f) {
+    int64_t downstream = f->heartbeat_ms * 2 * (int64_t)(f->nnodes > 1 ? f->nnodes - 1 : 0);
+    int64_t base = f->dfs->socket_timeout_ms > downstream ? f->dfs->socket_timeout_ms : downstream;
+    return base + STREAM_TIMEOUT_EXTENSION_MS * (int64_t)f->nnodes;
+}
+
 /* The pipeline's first datanode failed to answer (connection lost,
  * refused, timed out). */
 static int writer_datanode_lost(ember_dfs_file *f, int rc) {
     if (rc == EMBER_ETIMEDOUT)
-        return writer_pipeline_failed(f, 0, "datanode rank %u failed (no answer in %d s)",
-                                      f->nodes[0].rank, DFS_TIMEOUT_MS / 1000);
+        return writer_pipeline_failed(f, 0, "datanode rank %u failed (no answer in %lld ms)",
+                                      f->nodes[0].rank, (long long)writer_ack_timeout_ms(f));
     return writer_pipeline_failed(f, 0, "datanode rank %u failed (%s)", f->nodes[0].rank,
                                   ember_strerror(rc));
 }
@@ -535,7 +556,7 @@ static int writer_handle_frame(ember_dfs_file *f, const uint8_t *payload, size_t
 }
 
 /* Takes acks until at most max_unacked packets are unacknowledged, each
- * within DFS_TIMEOUT_MS, then whatever else has already arrived, without
+ * within writer_ack_timeout_ms(), then whatever else has already arrived, without
  * blocking (max_unacked UINT64_MAX: only that).  0, or
  * STREAM_PIPELINE_FAILED -- at once when a heartbeat's send failed. */
 static int writer_take_acks(ember_dfs_file *f, uint64_t max_unacked) {
@@ -547,7 +568,7 @@ static int writer_take_acks(ember_dfs_file *f, uint64_t max_unacked) {
         int said = lost != EMBER_ETIMEDOUT ? writer_take_acks(f, UINT64_MAX) : EMBER_OK;
         return said != EMBER_OK ? said : writer_datanode_lost(f, lost);
     }
-    int64_t deadline = clock_monotonic_ms() + DFS_TIMEOUT_MS;
+    int64_t deadline = clock_monotonic_ms() + writer_ack_timeout_ms(f);
     for (;;) {
         const uint8_t *payload;
         size_t len;
@@ -557,7 +578,7 @@ static int writer_take_acks(ember_dfs_file *f, uint64_t max_unacked) {
         if (rc == 1) {
             if ((rc = writer_handle_frame(f, payload, len)) != EMBER_OK)
                 return rc;
-            deadline = clock_monotonic_ms() + DFS_TIMEOUT_MS;
+            deadline = clock_monotonic_ms() + writer_ack_timeout_ms(f);
             continue;
         }
         int wait = f->next_seqno - f->acked > max_unacked;
@@ -649,15 +670,50 @@ static int writer_send_unacked(ember_dfs_file *f, uint64_t seqno) {
     return said != EMBER_OK ? said : writer_datanode_lost(f, rc);
 }
 
+/* Drops from the pipeline (and excludes from later blocks) every node
+ * that lb, the namenode's answer to a recovery, does not list as live:
+ * a recovery never goes on with a node the namenode declared dead.  0, or
+ * the stream's failure when none is left. */
+static int writer_keep_live(ember_dfs_file *f, const LocatedBlock *lb) {
+    char dropped[160] = "";
+    size_t kept = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        int live = 0;
+        for (size_t k = 0; k < lb->n_locations && !live; k++)
+            live = lb->locations[k]->rank == f->nodes[i].rank;
+        if (live) {
+            f->nodes[kept++] = f->nodes[i];
+            continue;
+        }
+        size_t used = strlen(dropped);
+        snprintf(dropped + used, sizeof(dropped) - used, "%s%u", used ? ", " : "",
+                 f->nodes[i].rank);
+        writer_exclude(f, f->nodes[i].rank);
+    }
+    f->nnodes = kept;
+    if (kept == 0)
+        return writer_fail(f, EMBER_EIO,
+                           "blk_%llu: no datanode of its pipeline is left: the namenode holds "
+                           "ranks %s dead (the last failure: %s)",
+                           (unsigned long long)f->block_id, dropped, f->why);
+    return EMBER_OK;
+}
+
 /* Asks the namenode for a new gen stamp for the block being written
- * (UpdateBlockForPipelineRequest): f->gen_stamp gets it, *token a write
- * token for it, pointing into *env (the caller frees it).  0, or the
- * stream's failure. */
+ * (UpdateBlockForPipelineRequest, naming the nodes left): f->gen_stamp
+ * gets it, *token a write token for it, pointing into *env (the caller
+ * frees it), and the nodes the namenode does not hold live leave the
+ * pipeline (writer_keep_live()).  0, or the stream's failure. */
 static int writer_new_gen_stamp(ember_dfs_file *f, ClientMessage **env, const BlockToken **token) {
+    uint32_t ranks[STREAM_MAX_LOCATIONS];
+    for (size_t i = 0; i < f->nnodes; i++)
+        ranks[i] = f->nodes[i].rank;
     UpdateBlockForPipelineRequest m = UPDATE_BLOCK_FOR_PIPELINE_REQUEST__INIT;
     m.path = f->path;
     m.block_id = f->block_id;
     m.client_name = f->dfs->client_name;
+    m.n_pipeline = f->nnodes;
+    m.pipeline = ranks;
     ClientMessage req = CLIENT_MESSAGE__INIT;
     req.body_case = CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE;
     req.update_block_for_pipeline = &m;
@@ -676,7 +732,9 @@ static int writer_new_gen_stamp(ember_dfs_file *f, ClientMessage **env, const Bl
     }
     f->gen_stamp = lb->gen_stamp;
     *token = lb->token;
-    return EMBER_OK;
+    if ((rc = writer_keep_live(f, lb)) != EMBER_OK)
+        client_message__free_unpacked(*env, NULL);
+    return rc;
 }
 
 /* Pipeline recovery (HDFS's setupPipelineForAppendOrRecovery), after
@@ -997,6 +1055,11 @@ int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_option
     return writer_opened(f, renew_ms, out);
 }
 
+void ember_dfs_set_socket_timeout(ember_dfs *dfs, int64_t ms) {
+    if (ms > 0)
+        dfs->socket_timeout_ms = ms;
+}
+
 int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
     ember_dfs_file *f = stream_new(dfs, path, STREAM_WRITER_IDLE);
     if (f == NULL) {
@@ -1250,7 +1313,8 @@ static int reader_next_packet(ember_dfs_file *f, block_reader *r) {
     size_t len;
     DataMessage *msg;
     int rc =
-        socket_read_frame(r->fd, r->frames, clock_monotonic_ms() + DFS_TIMEOUT_MS, &payload, &len);
+        socket_read_frame(r->fd, r->frames, clock_monotonic_ms() + f->dfs->socket_timeout_ms,
+                          &payload, &len);
     if (rc != EMBER_OK || message_decode_data(payload, len, &msg) != EMBER_OK)
         return reader_location_failed(f, r, 0);
     if (msg->body_case == DATA_MESSAGE__BODY_ERROR) {

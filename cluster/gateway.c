@@ -218,8 +218,10 @@ static int gateway_read_frames(gateway *gw, gateway_conn *c) {
         }
         ClientMessage *msg;
         if (message_decode_client(payload, len, &msg) != EMBER_OK) {
-            LOG_WARN("client %s: malformed frame (%zu bytes); closing", c->peer, len);
-            gateway_reject(gw, c, EMBER_EPROTO, "malformed message");
+            char why[160]; /* "malformed message", or what is wrong with a name */
+            message_explain_client(payload, len, why, sizeof(why));
+            LOG_WARN("client %s: refused frame (%zu bytes): %s; closing", c->peer, len, why);
+            gateway_reject(gw, c, EMBER_EPROTO, why);
             return -1;
         }
         if (c->state == CONN_AUTH) {

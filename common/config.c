@@ -82,6 +82,7 @@ static const struct config_key config_keys[] = {
     {"dfs.datanode.directoryscan.interval", CONFIG_DURATION, "6h", 100, (int64_t)366 * DAY, SECOND, "how often each datanode compares its data directories with its replica index and reports the differences (a bare number is seconds)"},
     {"net.topology.table.file.name", CONFIG_STRING, "", 0, 0, 0, "file of 'NODE /RACK' lines for rack-aware placement; empty = one rack"},
     {"ember.dfs.list.limit",     CONFIG_INT,      "1000",      1,   1000000, 0,    "entries in one listing page (HDFS's dfs.ls.limit)"},
+    {"dfs.client.socket-timeout", CONFIG_DURATION, "60s", 100, HOUR, SECOND, "how long a client waits for a datanode; a write pipeline of N datanodes gets 5 s more per datanode, and never less than its first datanode waits for the others"},
     {"dfs.client.read.shortcircuit", CONFIG_BOOL, "true", 0, 0, 0, "clients read replicas on their own host from the files, passed over the datanode's unix socket"},
     {"dfs.domain.socket.path",   CONFIG_STRING,   "",          0,   0,     0,      "each datanode's unix socket for short-circuit reads (_PORT = its data port); empty = <run-dir>/dn_socket.<rank>"},
 };

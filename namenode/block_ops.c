@@ -402,11 +402,30 @@ void handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
     rec.update_block = &op;
     if (namenode_log(nn, conn, &rec, m->path, NULL, NULL) != EMBER_OK)
         return;
-    LOG_INFO("pipeline recovery of blk_%llu of %s: gen stamp %llu",
-             (unsigned long long)m->block_id, m->path, (unsigned long long)op.gen_stamp);
+    /* The writer's nodes that are live: it drops the others (HDFS never
+     * recovers a pipeline onto a node it declared dead). */
+    DatanodeLocation l[16], *lp[16];
+    char ranks[2][160] = {"", ""}; /* the live ones, the others */
+    size_t nlive = 0;
+    for (size_t i = 0; i < m->n_pipeline && i < 16; i++) {
+        int ok = namenode_location(nn, (int)m->pipeline[i], &l[nlive]) == 0;
+        char *list = ranks[!ok];
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof(ranks[0]) - used, "%s%u", used ? ", " : "", m->pipeline[i]);
+        if (ok) {
+            lp[nlive] = &l[nlive];
+            nlive++;
+        }
+    }
+    LOG_INFO("pipeline recovery of blk_%llu of %s: gen stamp %llu, live datanodes: ranks %s%s%s%s",
+             (unsigned long long)m->block_id, m->path, (unsigned long long)op.gen_stamp,
+             nlive ? ranks[0] : "none", ranks[1][0] ? " (not live, to be dropped: ranks " : "",
+             ranks[1], ranks[1][0] ? ")" : "");
     fs_stat st;
     fs_namespace_stat(nn->ns, m->path, &st);
     LocatedBlock lb = LOCATED_BLOCK__INIT;
+    lb.n_locations = nlive;
+    lb.locations = lp;
     BlockToken token;
     uint8_t mac[AUTH_MAC_LEN];
     namenode_block_token(nn, &token, mac, m->block_id, op.gen_stamp, AUTH_TOKEN_WRITE);

@@ -5,6 +5,7 @@
  * below add what handlers rely on.  Each message type has one check; a new
  * body case without a check is refused (the default branches). */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -25,6 +26,34 @@ static int check_name(const char *s, int empty_ok) {
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
             return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
+int message_user_problem(const char *what, const char *s, int empty_ok, char *why,
+                         size_t len) {
+    char none[1];
+    if (why == NULL || len == 0) {
+        why = none; /* only the verdict is wanted */
+        len = sizeof(none);
+    }
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (s == NULL || (n == 0 && !empty_ok)) {
+        snprintf(why, len, "the %s is empty", what);
+        return EMBER_EINVAL;
+    }
+    if (n > MESSAGE_USER_MAX) {
+        snprintf(why, len, "the %s is %zu bytes long: at most %d printable ASCII characters", what,
+                 n, MESSAGE_USER_MAX);
+        return EMBER_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b >= 0x20 && b <= 0x7e)
+            continue;
+        snprintf(why, len, "the %s has %s (byte 0x%02x at offset %zu): only printable ASCII is allowed",
+                 what, b < 0x20 || b == 0x7f ? "a control character" : "a byte outside ASCII", b, i);
+        return EMBER_EINVAL;
+    }
     return EMBER_OK;
 }
 
@@ -200,7 +229,8 @@ int message_check_client(const ClientMessage *msg) {
     }
     case CLIENT_MESSAGE__BODY_AUTH_RESPONSE: {
         const AuthResponse *m = msg->auth_response;
-        if (m == NULL || m->mac.len != 32 || check_name(m->user, 1) || check_name(m->group, 1))
+        if (m == NULL || m->mac.len != 32 || message_user_problem("user name", m->user, 1, NULL, 0) ||
+            message_user_problem("group name", m->group, 1, NULL, 0))
             return EMBER_EPROTO;
         return EMBER_OK;
     }
@@ -262,7 +292,8 @@ int message_check_client(const ClientMessage *msg) {
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_SET_OWNER:
         return (msg->set_owner && !check_path(msg->set_owner->path) &&
-                !check_name(msg->set_owner->owner, 1) && !check_name(msg->set_owner->group, 1))
+                !message_user_problem("owner", msg->set_owner->owner, 1, NULL, 0) &&
+                !message_user_problem("group", msg->set_owner->group, 1, NULL, 0))
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_CONTENT_SUMMARY:
         return (msg->content_summary && !check_path(msg->content_summary->path))
@@ -299,6 +330,7 @@ int message_check_client(const ClientMessage *msg) {
     case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
         return (msg->update_block_for_pipeline &&
                 !check_path(msg->update_block_for_pipeline->path) &&
+                msg->update_block_for_pipeline->n_pipeline <= 16 &&
                 !check_name(msg->update_block_for_pipeline->client_name, 1))
                    ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_DECOMMISSION:
@@ -399,6 +431,24 @@ int message_decode_client(const uint8_t *data, size_t len, ClientMessage **out) 
     }
     *out = msg;
     return EMBER_OK;
+}
+
+void message_explain_client(const uint8_t *data, size_t len, char *why, size_t whylen) {
+    snprintf(why, whylen, "malformed message");
+    ClientMessage *msg = client_message__unpack(NULL, len, data);
+    if (msg == NULL)
+        return;
+    const AuthResponse *a = msg->body_case == CLIENT_MESSAGE__BODY_AUTH_RESPONSE
+                                ? msg->auth_response : NULL;
+    const SetOwnerRequest *o = msg->body_case == CLIENT_MESSAGE__BODY_SET_OWNER
+                                   ? msg->set_owner : NULL;
+    if (a != NULL && message_user_problem("user name", a->user, 1, why, whylen) == EMBER_OK)
+        message_user_problem("group name", a->group, 1, why, whylen);
+    if (o != NULL && message_user_problem("owner", o->owner, 1, why, whylen) == EMBER_OK)
+        message_user_problem("group", o->group, 1, why, whylen);
+    if (why[0] == '\0')
+        snprintf(why, whylen, "malformed message");
+    client_message__free_unpacked(msg, NULL);
 }
 
 /* Shared tail of the two encoders: packs with pack_fn after an optional

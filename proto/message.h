@@ -17,7 +17,8 @@
 #include "cluster.pb-c.h"
 #include "datatransfer.pb-c.h"
 
-#define MESSAGE_NAME_MAX 255    /* host names, user names, ids */
+#define MESSAGE_NAME_MAX 255    /* host names, ids */
+#define MESSAGE_USER_MAX 63     /* user and group names (namespace.h's FS_OWNER_MAX - 1) */
 #define MESSAGE_TEXT_MAX 4096   /* error messages */
 #define MESSAGE_NODES_MAX 65536 /* nodes in one report */
 #define MESSAGE_PATH_MAX 8000   /* file system paths (namespace.h's FS_PATH_MAX) */
@@ -40,6 +41,17 @@ int message_check_data(const DataMessage *msg);
 /* Validation alone (decode calls these).  0 or EMBER_EPROTO. */
 int message_check_rank(const RankMessage *msg);
 int message_check_client(const ClientMessage *msg);
+
+/* A user or group name must be 1..MESSAGE_USER_MAX printable ASCII
+ * characters ("" too with empty_ok: "the default").  0, or EMBER_EINVAL
+ * with what is wrong in why (len bytes; why may be NULL), the name called
+ * `what' ("user name") and never echoed, so the line stays one line. */
+int message_user_problem(const char *what, const char *s, int empty_ok, char *why, size_t len);
+
+/* Why a client frame that message_decode_client() refused was refused,
+ * into why (one line): a bad user, group or owner name said in words
+ * (message_user_problem()), anything else "malformed message". */
+void message_explain_client(const uint8_t *data, size_t len, char *why, size_t whylen);
 
 /* Encodes msg into a new buffer (malloc'd; the caller frees it).  With
  * framed set, the buffer starts with the 4-byte frame header.  Returns

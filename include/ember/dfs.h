@@ -180,6 +180,14 @@ int ember_dfs_open(ember_dfs *dfs, const char *path, ember_dfs_file **out);
  * makes the handle's readers use TCP only. */
 void ember_dfs_set_short_circuit(ember_dfs *dfs, int on);
 
+/* How long the handle's streams wait for a datanode
+ * (dfs.client.socket-timeout, 60 s by default; ms > 0): a reader for
+ * each packet; a writer for each ack of a pipeline of N datanodes this
+ * plus 5 s per datanode, and at least what the first datanode waits for
+ * the nodes after it plus that, so that the node next to a fault is the
+ * one blamed for it (HDFS's READ_TIMEOUT_EXTENSION). */
+void ember_dfs_set_socket_timeout(ember_dfs *dfs, int64_t ms);
+
 /* Reads up to len bytes at the current position; *got is 0 at the end. */
 int ember_dfs_read(ember_dfs_file *f, void *buf, size_t len, size_t *got);
 

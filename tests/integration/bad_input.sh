@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad command lines and configuration, for the CLI and for `ember cluster`
 # under mpirun: one clear error line, a non-zero exit, nothing left running.
+# Bad user names, refused saying what is wrong.
 . "$(dirname "$0")/lib.sh"
 
 # expect_error CODE PATTERN COMMAND...: exit status CODE, one stderr line
@@ -56,6 +57,30 @@ expect_eq "$(head -n1 "$RUN_DIR/status")" 1 "status after a failed start"
 # A good config file is applied: heartbeat interval and expiry from the file.
 printf 'dfs.heartbeat.interval = 100ms\nember.node.expiry = 2s\n' >"$TEST_TMP/good.conf"
 cluster_start 2 --conf "$TEST_TMP/good.conf"
+
+# User names are carried whole up to 63 characters.  A longer one, or one
+# with a control character or a byte outside ASCII, is refused saying
+# what is wrong -- by the client before it connects, and by the gateway to
+# a client that sends one anyway -- and never becomes another user.
+u63=$(printf 'u%.0s' $(seq 1 63))
+dfs -mkdir /open && dfs -chmod 777 /open || fail "mkdir /open"
+HADOOP_USER_NAME=$u63 ember dfs -touchz /open/f || fail "touchz as a 63-character user"
+expect_eq "$(dfs -stat %u /open/f)" "$u63" "the owner named by 63 characters"
+HADOOP_USER_NAME=${u63}u expect_error 1 "HADOOP_USER_NAME is 64 bytes long: at most 63" \
+    "$EMBER" --run-dir "$RUN_DIR" dfs -ls /
+HADOOP_USER_NAME=$'al\nice' expect_error 1 \
+    "HADOOP_USER_NAME has a control character (byte 0x0a at offset 2)" \
+    "$EMBER" --run-dir "$RUN_DIR" dfs -touchz /open/g
+HADOOP_USER_NAME=$'al\xffice' expect_error 1 "a byte outside ASCII (byte 0xff at offset 2)" \
+    "$EMBER" --run-dir "$RUN_DIR" dfs -ls /
+! dfs -test -e /open/g || fail "a refused user created a file"
+out=$("$PROBE" "$RUN_DIR" bad-user-name) || fail "gateway and a bad user name: $out"
+grep -q "the user name has a control character (byte 0x0a at offset 2)" <<<"$out" ||
+    fail "the gateway did not say what is wrong with the user name: $out"
+
+# Each registration is logged once (a node resends RegisterNode until it
+# hears back).
+expect_eq "$(grep -c 'node 1 registered' "$RUN_DIR/logs/rank-0.log")" 1 "registration lines"
 ember cluster stop >/dev/null
 cluster_wait_exit 30
 log PASS

@@ -47,9 +47,8 @@ static int probe_send_raw(const void *data, size_t len) {
     return socket_write_all(probe_fd, data, len, clock_monotonic_ms() + PROBE_TIMEOUT_MS);
 }
 
-/* Answers the challenge with secret; returns the AuthResult's ok or an
- * error code (an ErrorResponse counts as refusal: 0). */
-static int probe_auth(const char *secret) {
+/* Answers the challenge with secret as user.  0, or an error code. */
+static int probe_send_auth(const char *secret, const char *user) {
     ClientMessage *m;
     int rc = probe_read(&m);
     if (rc != EMBER_OK || m->body_case != CLIENT_MESSAGE__BODY_AUTH_CHALLENGE)
@@ -61,11 +60,19 @@ static int probe_auth(const char *secret) {
     AuthResponse ar = AUTH_RESPONSE__INIT;
     ar.mac.data = mac;
     ar.mac.len = sizeof(mac);
-    ar.user = "probe";
+    ar.user = (char *)user;
     ClientMessage msg = CLIENT_MESSAGE__INIT;
     msg.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
     msg.auth_response = &ar;
-    if ((rc = probe_send(&msg)) != EMBER_OK)
+    return probe_send(&msg);
+}
+
+/* Answers the challenge with secret; returns the AuthResult's ok or an
+ * error code (an ErrorResponse counts as refusal: 0). */
+static int probe_auth(const char *secret) {
+    ClientMessage *m;
+    int rc = probe_send_auth(secret, "probe");
+    if (rc != EMBER_OK)
         return rc;
     if ((rc = probe_read(&m)) != EMBER_OK)
         return rc;
@@ -126,6 +133,12 @@ int main(int argc, char **argv) {
         int ok = probe_auth("0000000000000000000000000000000000000000000000000000000000000000");
         printf("auth with a wrong secret: %s\n", ok == 1 ? "ACCEPTED" : "refused");
         return ok == 1;
+    }
+    if (!strcmp(mode, "bad-user-name")) {
+        /* The right secret, but a user name no client library sends. */
+        if (probe_send_auth(info.secret, "al\nice") != EMBER_OK)
+            return 1;
+        return probe_expect_error_and_close(EMBER_EPROTO);
     }
     if (!strcmp(mode, "request-before-auth")) {
         if (probe_skip_challenge())

@@ -475,6 +475,7 @@ static void test_write(void **state) {
                               "dfs.datanode.directoryscan.interval = 21600000ms\n"
                               "net.topology.table.file.name = \n"
                               "ember.dfs.list.limit = 1000\n"
+                              "dfs.client.socket-timeout = 60000ms\n"
                               "dfs.client.read.shortcircuit = true\n"
                               "dfs.domain.socket.path = \n");
 

@@ -8,7 +8,8 @@
  * run directory of the test's, which answers the gateway's challenge and
  * the writer's requests (CreateRequest, AddBlockRequest: blocks 500, 501,
  * ... on the configured pipeline minus the ranks the request excludes,
- * UpdateBlockForPipelineRequest: gen stamp + 100, CompleteRequest,
+ * UpdateBlockForPipelineRequest: gen stamp + 100 and the request's
+ * pipeline minus a rank held dead, CompleteRequest,
  * RenewLeaseRequest), signing write tokens with the fixture's secret, and
  * records what it was asked; for the renewer's tests its create answer
  * carries a socket timeout (heartbeats) and a lease renewal interval.
@@ -22,7 +23,8 @@
  *
  * Covers: a downstream that goes silent (the node before it names it, the
  * client drops it, resends what was not acknowledged, and its next block
- * excludes it), the first datanode gone (its connection breaks), no node
+ * excludes it; the same with another node the namenode's recovery answer
+ * does not list as live, dropped too), the first datanode gone (its connection breaks), no node
  * left (a clear error), a namenode refusing the new gen stamp, a writer
  * slower than the datanodes' I/O timeout (reconnected, nobody blamed); in each
  * success the replicas that report the new gen stamp read back as the
@@ -54,6 +56,7 @@ typedef struct {
     int pipeline[NODES]; /* ranks add_block gives, minus the excluded */
     int npipeline;
     int refuse_update; /* answer UpdateBlockForPipelineRequest with an error */
+    int dead;          /* a rank its answer leaves out of the writer's pipeline (0: none) */
     uint64_t id_base;  /* the first block id handed out (500) */
     uint64_t ids[FAKE_MAX_BLOCKS], gss[FAKE_MAX_BLOCKS];
     int nblocks;
@@ -161,10 +164,26 @@ static void fake_update(fake_nn *nn, const UpdateBlockForPipelineRequest *r) {
     BlockToken token;
     uint8_t mac[AUTH_MAC_LEN];
     make_token(&token, mac, r->block_id, gs, &good_write);
+    /* The writer's nodes that are live: all but nn->dead and the destroyed. */
+    DatanodeLocation locs[NODES], *ptrs[NODES];
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_pipeline && n < NODES; i++) {
+        if ((int)r->pipeline[i] == nn->dead || r->pipeline[i] > NODES ||
+            nn->f->dn[r->pipeline[i]] == NULL)
+            continue;
+        locs[n] = (DatanodeLocation)DATANODE_LOCATION__INIT;
+        locs[n].rank = r->pipeline[i];
+        locs[n].host = "127.0.0.1";
+        locs[n].port = (uint32_t)datanode_port(nn->f->dn[r->pipeline[i]]);
+        ptrs[n] = &locs[n];
+        n++;
+    }
     LocatedBlock lb = LOCATED_BLOCK__INIT;
     lb.block_id = r->block_id;
     lb.gen_stamp = gs;
     lb.token = &token;
+    lb.n_locations = n;
+    lb.locations = ptrs;
     fake_result(nn, &lb);
 }
 
@@ -422,6 +441,42 @@ static void test_downstream_silent(void **state) {
     free(data);
 }
 
+/* As above, and the namenode holds rank 2 dead when the client asks for
+ * the new gen stamp: the client drops it too, though nobody blamed it,
+ * and the block goes on, and ends, on rank 1 alone; later blocks exclude
+ * both. */
+static void test_recovery_drops_dead_nodes(void **state) {
+    struct fixture *f = *state;
+    const int pipeline[] = {1, 2, 3};
+    fake_nn *nn = fake_start(f, pipeline, 3);
+    nn->dead = 2;
+    const size_t len = STREAM_BLOCK + 70000;
+    uint8_t *data = malloc(len);
+    fill_data(data, len, 202);
+    stream_spec s = {.run_dir = nn->run_dir, .data = data, .len = len, .pace_ms = 60};
+    stream_result res;
+    child_proc c = child_start(child_stream, &s, &res, sizeof(res));
+    run_until_packets(f, 3, 2);
+    f->drop_to = 3;
+    child_finish(f, &c, &res, sizeof(res));
+    assert_int_equal(res.rc, 0);
+    assert_int_equal(nn->updates, 1);
+    assert_int_equal(nn->add_blocks, 2);
+    assert_int_equal(nn->nexcluded, 2);
+    assert_int_equal(nn->excluded[0], 3);
+    assert_int_equal(nn->excluded[1], 2);
+    run_for(f, 50);
+    for (int b = 0; b < 2; b++) {
+        size_t n = b < 1 ? STREAM_BLOCK : 70000;
+        assert_true(received_of(f, nn->ids[b], nn->gss[b], 1, n));
+        expect_block_on(f, 1, nn->ids[b], nn->gss[b], data + (size_t)b * STREAM_BLOCK, n);
+        for (int i = 0; i < f->nreceived; i++) /* rank 2 has nothing at the final stamps */
+            assert_false(f->received[i].source == 2 && f->received[i].gen_stamp == nn->gss[b]);
+    }
+    free(data);
+    fake_stop(nn);
+}
+
 /* The first datanode goes away in the middle of the first block: the
  * client's connection breaks, and ranks 2 and 3 finish the file. */
 static void test_first_datanode_gone(void **state) {
@@ -639,6 +694,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_downstream_silent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_drops_dead_nodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_datanode_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_datanode_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_namenode_refuses, setup, teardown),

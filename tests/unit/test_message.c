@@ -1013,6 +1013,76 @@ static void test_names(void **state) {
     assert_string_equal(message_client_name(&cm), "unknown");
 }
 
+/* why for msg, encoded and refused by message_decode_client(). */
+static void explain(const ClientMessage *msg, char *why, size_t len) {
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    assert_int_equal(message_encode_client(msg, 0, 1 << 20, &buf, &n), 0);
+    ClientMessage *out;
+    assert_int_equal(message_decode_client(buf, n, &out), EMBER_EPROTO);
+    message_explain_client(buf, n, why, len);
+    free(buf);
+}
+
+/* User and group names: 1..63 printable ASCII characters; what is wrong
+ * with one is said in words that never echo the name. */
+static void test_user_names(void **state) {
+    (void)state;
+    char why[160], name[80];
+    assert_int_equal(message_user_problem("user name", "alice", 0, why, sizeof(why)), 0);
+    assert_int_equal(message_user_problem("user name", "", 1, why, sizeof(why)), 0);
+    assert_int_equal(message_user_problem("user name", "", 0, why, sizeof(why)), EMBER_EINVAL);
+    assert_string_equal(why, "the user name is empty");
+    memset(name, 'a', 63);
+    name[63] = '\0';
+    assert_int_equal(message_user_problem("user name", name, 0, NULL, 0), 0);
+    name[63] = 'a';
+    name[64] = '\0';
+    assert_int_equal(message_user_problem("user name", name, 0, why, sizeof(why)), EMBER_EINVAL);
+    assert_string_equal(why, "the user name is 64 bytes long: at most 63 printable ASCII "
+                             "characters");
+    assert_int_equal(message_user_problem("user", "al\nice", 0, why, sizeof(why)), EMBER_EINVAL);
+    assert_non_null(strstr(why, "a control character (byte 0x0a at offset 2)"));
+    assert_null(strchr(why, '\n'));
+    assert_int_equal(message_user_problem("user", "al\xffice", 0, why, sizeof(why)), EMBER_EINVAL);
+    assert_non_null(strstr(why, "a byte outside ASCII (byte 0xff at offset 2)"));
+    assert_int_equal(message_user_problem("user", "jos\xc3\xa9", 0, NULL, 0), EMBER_EINVAL);
+    assert_int_equal(message_user_problem("user", "del\x7f", 0, why, sizeof(why)), EMBER_EINVAL);
+    assert_non_null(strstr(why, "a control character (byte 0x7f at offset 3)"));
+
+    /* The gateway's explanation of a refused AuthResponse or SetOwner. */
+    uint8_t mac[32] = {0};
+    AuthResponse ar = AUTH_RESPONSE__INIT;
+    ar.mac.data = mac;
+    ar.mac.len = sizeof(mac);
+    ar.user = "bob\r";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
+    msg.auth_response = &ar;
+    explain(&msg, why, sizeof(why));
+    assert_string_equal(why, "the user name has a control character (byte 0x0d at offset 3): "
+                             "only printable ASCII is allowed");
+    ar.user = "bob";
+    ar.group = name; /* 64 bytes */
+    explain(&msg, why, sizeof(why));
+    assert_non_null(strstr(why, "the group name is 64 bytes long"));
+    ar.group = "";
+    ar.mac.len = 31; /* not a name: no more said */
+    explain(&msg, why, sizeof(why));
+    assert_string_equal(why, "malformed message");
+    SetOwnerRequest so = SET_OWNER_REQUEST__INIT;
+    so.path = "/a";
+    so.owner = "";
+    so.group = "st\x01" "ff";
+    msg = (ClientMessage)CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_SET_OWNER;
+    msg.set_owner = &so;
+    explain(&msg, why, sizeof(why));
+    assert_non_null(strstr(why, "the group has a control character (byte 0x01 at offset 2)"));
+    message_explain_client((const uint8_t *)"\xff\xff\xff", 3, why, sizeof(why));
+    assert_string_equal(why, "malformed message");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rank_register_node),
@@ -1037,6 +1107,7 @@ int main(void) {
         cmocka_unit_test(test_encode_too_big),
         cmocka_unit_test(test_encode_framed),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_user_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
