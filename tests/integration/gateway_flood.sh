@@ -2,7 +2,7 @@
 # Gateway lock-out without the secret (issue 9, item 1): more connections
 # that never authenticate than the gateway's pre-auth budget, refilled as
 # it closes them, must not keep real clients out nor grow the log without
-# bound.  Two floods, each bounded in count (1,100 connections) and time:
+# bound.  Two floods, each bounded in count (1,500 connections) and time:
 # from another loopback address, reopening every closed connection at
 # once (an attacker elsewhere: the per-address limit holds it to its
 # share of the pre-auth budget), then from the clients' own address,
@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 : "${FLOOD:?FLOOD must point at gateway_flood}"
 
-FLOOD_COUNT=1100
+FLOOD_COUNT=1500
 FLOOD_SECONDS=120 # an upper bound: stopped once the clients are done
 LS_RUNS=8
 MAX_LOG_LINES=150
