@@ -525,6 +525,14 @@ static void fs_on_accept(event_loop *loop, int fd, int revents, void *arg) {
             event_loop_set_fd_events(srv->loop, srv->listen_fd, 0);
             return;
         }
+        /* A peer gone before we accepted it (a flood's leftovers, queued
+         * in the kernel) must not evict a live connection. */
+        char probe;
+        ssize_t n = recv(cfd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            close(cfd);
+            continue;
+        }
         fs_conn *c = fs_admit(srv, cfd, peer);
         if (c == NULL)
             continue;

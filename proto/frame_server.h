@@ -20,7 +20,9 @@
  * connection would exceed either, the oldest unauthenticated connection
  * (of that peer, for the per-peer limit) is closed to make room -- one
  * already closing first -- so a flood of silent connections can never
- * lock out a client that completes its handshake.  Authenticated
+ * lock out a client that completes its handshake; a connection whose
+ * peer closed before it was accepted is dropped, never admitted (it
+ * would evict a live one).  Authenticated
  * connections have their own cap (max_connections).  Per-connection log
  * lines that a peer can provoke go through frame_server_log_ok(): a few
  * per interval, the rest counted and summed up in one line.

@@ -8,7 +8,8 @@
  * callback); a large queue flushed to a slow reader before the close; the
  * end of input kept open for answers (on_eof returning 1); admission (the
  * per-peer limit and the budget evict the oldest unauthenticated
- * connection, never an authenticated one); ids that never name another
+ * connection, never an authenticated one; a peer gone before it was
+ * accepted evicts nobody); ids that never name another
  * connection once closed; descriptors passed with SCM_RIGHTS on a unix
  * socket; and the rate limit of frame_server_log_ok(). */
 #include <stdarg.h>
@@ -382,11 +383,31 @@ static void test_eof_kept_for_answers(void **state) {
     f->eof_keep = 1;
     start_server(f, 5000, 8, 8, 0);
     int fd = client_connect(f, NULL);
+    uint8_t frame[16];
+    put_frame(frame, "last", 4);
+    client_write(fd, frame, 8);
     shutdown(fd, SHUT_WR);
     run_until(f, &f->neof, 1);
+    assert_int_equal(f->nframes, 1);
     expect_frame_then_eof(f, fd, "BYE");
     close(fd);
     run_until(f, &f->nclosed, 1);
+}
+
+/* A connection whose peer closed before it was accepted is dropped
+ * unadmitted: it evicts nobody. */
+static void test_gone_before_accept(void **state) {
+    struct fixture *f = *state;
+    start_server(f, 5000, 3, 1, 0);
+    int live = client_connect(f, NULL);
+    run_until(f, &f->nopen, 1);
+    int gone = client_connect(f, NULL);
+    close(gone);
+    run_for(f, 50);
+    assert_int_equal(f->nopen, 1);
+    assert_int_equal(f->nclosed, 0); /* the live one was not evicted */
+    assert_int_equal(frame_server_connections(f->srv), 1);
+    close(live);
 }
 
 /* Per-peer limit 2, budget 3: a third connection from one address closes
@@ -497,6 +518,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_flush_before_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_kept_for_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gone_before_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pass_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_rate_limit, setup, teardown),
     };
