@@ -1,7 +1,8 @@
 /* gateway.h -- the primary's TCP gateway for outside clients.
  *
  * Listens on a loopback (or configured) address and an ephemeral (or
- * configured) port.  Each connection goes through two states:
+ * configured) port, through proto/frame_server.h.  Each connection goes
+ * through two states:
  *   AUTH   the gateway has sent an AuthChallenge; frames are capped at
  *          FRAME_MAX_UNAUTHENTICATED; only an AuthResponse is accepted, and
  *          only before the auth deadline
@@ -10,7 +11,13 @@
  *          with gateway_reply()
  * A wrong secret, a malformed or oversized frame, or a request before
  * authentication closes that connection (after one error frame) and is
- * logged; other connections and the cluster carry on. */
+ * logged; other connections and the cluster carry on.
+ *
+ * Connections still in AUTH have a budget of their own, apart from
+ * authenticated clients, and a per-address share of it; a new connection
+ * past either closes the oldest unauthenticated one, so connections that
+ * never authenticate cannot lock clients out (frame_server.h).  Log lines
+ * a client can provoke are rate-limited. */
 #ifndef EMBER_GATEWAY_H
 #define EMBER_GATEWAY_H
 
@@ -20,6 +27,10 @@
 #include "common/event_loop.h"
 
 typedef struct gateway gateway;
+
+#define GATEWAY_MAX_CONNECTIONS 1024
+#define GATEWAY_MAX_UNAUTHENTICATED 256
+#define GATEWAY_MAX_UNAUTHENTICATED_PER_PEER 64
 
 /* Called for each authenticated request.  req belongs to the callee, which
  * frees it with client_message__free_unpacked(req, NULL) and answers, now or
@@ -32,6 +43,9 @@ typedef struct {
     const char *secret;
     const char *cluster_id;
     int64_t auth_timeout_ms;
+    int max_connections;             /* authenticated clients; 0: GATEWAY_MAX_CONNECTIONS */
+    int max_unauthenticated;         /* clients still authenticating; 0: the default */
+    int max_unauthenticated_per_peer; /* ... from one address; 0: the default */
     gateway_request_cb on_request;
     void *arg;
 } gateway_options;

@@ -609,6 +609,12 @@ int primary_run(rank_context *ctx) {
                              .secret = p.info.secret,
                              .cluster_id = p.info.cluster_id,
                              .auth_timeout_ms = config_get_int(ctx->cfg, "ember.auth.timeout"),
+                             .max_connections =
+                                 (int)config_get_int(ctx->cfg, "ember.client.max.connections"),
+                             .max_unauthenticated =
+                                 (int)config_get_int(ctx->cfg, "ember.client.unauthenticated.max"),
+                             .max_unauthenticated_per_peer = (int)config_get_int(
+                                 ctx->cfg, "ember.client.unauthenticated.per.address"),
                              .on_request = primary_on_request,
                              .arg = &p};
     rc = gateway_create(ctx->loop, &gopts, &p.gw, &p.info.port);

@@ -5,30 +5,36 @@
  * runs on the rank's event loop; opts->send must not call back into the
  * datanode (it queues, as mpi_link_send does).
  *
- * A client connection carries one operation (proto/datatransfer.proto):
+ * The data port is a frame server (proto/frame_server.h): it accepts,
+ * reassembles frames, holds the output queue, enforces the deadlines and
+ * lingers after the last frame so that a close with unread bytes (a
+ * reset) cannot destroy it.  A connection is unauthenticated until its
+ * request carries a valid token; those have a budget of their own and a
+ * per-address share, the oldest closed to admit new ones, so silent
+ * connections cannot lock clients out.  Each connection has a dn_conn,
+ * made when it is accepted and freed by the server's on_close, the only
+ * place that ends what the connection still runs.  It carries one
+ * operation (proto/datatransfer.proto):
  *   CONN_REQUEST  connected: waiting for the one request; frames are capped
  *                 at FRAME_MAX_UNAUTHENTICATED until a request is accepted
  *   CONN_WRITE    a write: Packets in, PacketAcks out; c->pipe is the
  *                 pipeline it feeds (a write connection always has one)
  *   CONN_READ     a read: Packets out, produced only while the output queue
- *                 holds less than DN_READ_QUEUE bytes, resumed on POLLOUT
- *   CONN_CLOSING  flushing the last frames (last ack, last packet, error)
- *   CONN_LINGER   output flushed and shut down: the client's remaining
- *                 input is discarded until it closes, so that a close with
- *                 unread bytes (a reset) cannot destroy our last frame
+ *                 holds less than DN_READ_QUEUE bytes, resumed when the
+ *                 socket takes more (on_writable)
+ *   CONN_CLOSING  handed to the server to flush the last frames (last ack,
+ *                 last packet, error) and linger
  * REQUEST -> WRITE | READ when the request is accepted, -> CLOSING when it
  * is refused (one DataError) or has its one answer (a BlockChecksumRequest,
  * served by block_checksum.c); WRITE -> CLOSING when its pipeline ends
  * (last ack queued, or failed); READ -> CLOSING after the last packet or a
- * DataError; CLOSING -> LINGER once the queue is flushed.  A connection
- * whose peer is gone, whose write failed or whose deadline passed is
- * `broken': shut down both ways, which makes poll() report it at once, and
- * closed there.  Only conn_on_event() and datanode_destroy() close
- * connections, so a connection stays valid for the whole of any callback.
- * A client may shut its sending side once it has sent everything (after a
- * read request, after the last packet of a write): `eof' is set, input is
- * no longer watched, and the answers still go out.  EOF earlier than that
- * ends the operation (a write in progress stops; its replica is kept).
+ * DataError.  A connection whose peer is gone, whose write failed or whose
+ * deadline passed is aborted (conn_break()) and freed by the server at
+ * its next event.  A client may shut its sending side once it has sent
+ * everything (after a read request, after the last packet of a write):
+ * `eof' is set, input is no longer read, and the answers still go out.
+ * EOF earlier than that ends the operation (a write in progress stops;
+ * its replica is kept).
  *
  * A pipeline is one block being written through this node, keyed by block
  * id; its upstream is the client's connection (first datanode) or the rank
@@ -142,6 +148,7 @@
 #include "datanode_internal.h"
 #include "fault_injection.h"
 #include "proto/frame.h"
+#include "proto/frame_server.h"
 #include "proto/message.h"
 #include "proto/socket_link.h"
 
@@ -154,15 +161,15 @@
 #define DN_PIPELINE_WINDOW 128            /* packets awaiting downstream acks */
 #define DN_OUTQ_LIMIT (64u * 1024 * 1024) /* bytes queued to one client */
 #define DN_READ_QUEUE (1u * 1024 * 1024)  /* a read stops producing above this */
-#define DN_LINGER_READ_MAX (256u * 1024)  /* bytes discarded per callback */
+#define DN_MAX_UNAUTHENTICATED 256        /* connections before a valid request */
+#define DN_MAX_UNAUTHENTICATED_PER_PEER 128
 #define DN_TIMER_MAX_MS 200
 
 typedef enum {
     CONN_REQUEST, /* waiting for the one request */
     CONN_WRITE,   /* feeding c->pipe */
     CONN_READ,    /* streaming packets from c->block */
-    CONN_CLOSING, /* flushing the last frames */
-    CONN_LINGER,  /* shut down for writing: discarding input until EOF */
+    CONN_CLOSING, /* handed to the server: flushed, lingered, closed */
 } conn_state;
 
 typedef enum {
@@ -202,14 +209,10 @@ struct dn_pipeline {
 
 struct dn_conn {
     datanode *dn;
-    int fd;
+    uint64_t id; /* the data server's connection id */
     conn_state state;
-    int broken; /* peer gone, write failed or timed out: close at once */
-    int eof;    /* the client shut its side after its last frame: no more input */
+    int eof; /* the client shut its side after its last frame: no more input */
     char peer[64];
-    frame_reader *reader;
-    socket_outq outq;
-    int64_t deadline_ms; /* REQUEST, READ (progress), CLOSING, LINGER */
     dn_pipeline *pipe;   /* WRITE */
     block_reader *block; /* READ */
     uint64_t read_pos, read_end, read_seqno;
@@ -276,62 +279,20 @@ int datanode_check_downstream(const datanode *dn, const uint32_t *ranks, size_t 
 
 /* ---- connections: output ------------------------------------------------------- */
 
-/* Marks c broken: shut down both ways so that poll() reports it at once
- * and conn_on_event() closes it. */
+/* Ends c at once (peer gone, write failed, deadline): the server frees it
+ * at its next event, and on_close ends what it still runs. */
 static void conn_break(datanode *dn, dn_conn *c) {
-    if (!c->broken) {
-        c->broken = 1;
-        shutdown(c->fd, SHUT_RDWR);
-    }
-    event_loop_set_fd_events(dn->loop, c->fd, POLLIN | POLLOUT);
+    frame_server_abort(dn->data_server, c->id);
 }
 
-/* Writes what the socket takes, moves a flushed CLOSING connection to
- * LINGER, and sets the events c needs.  Never closes c. */
-static void conn_flush(datanode *dn, dn_conn *c) {
-    if (c->broken) {
-        conn_break(dn, c);
-        return;
-    }
-    size_t before = c->outq.len - c->outq.off;
-    if (before > 0) {
-        int rc = socket_outq_flush(&c->outq, c->fd);
-        if (rc < 0) {
-            LOG_INFO("datanode: client %s: write failed (%s); closing", c->peer,
-                     ember_strerror(rc));
-            conn_break(dn, c);
-            return;
-        }
-        if (c->state == CONN_READ && c->outq.len - c->outq.off < before)
-            c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
-    }
-    int pending = c->outq.len > c->outq.off;
-    if (c->state == CONN_CLOSING && !pending) {
-        if (c->eof) { /* nothing left to linger for */
-            conn_break(dn, c);
-            return;
-        }
-        shutdown(c->fd, SHUT_WR);
-        c->state = CONN_LINGER;
-        c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
-    }
-    /* A read has more packets to make whenever the socket takes bytes. */
-    short events = POLLIN;
-    if (pending || c->state == CONN_READ)
-        events = c->state == CONN_CLOSING ? POLLOUT : (POLLIN | POLLOUT);
-    if (c->eof)
-        events &= (short)~POLLIN;
-    event_loop_set_fd_events(dn->loop, c->fd, events);
-}
-
-/* Queues one DataMessage frame (not flushed). */
+/* Queues one DataMessage frame and writes what the socket takes. */
 static int conn_queue(dn_conn *c, const DataMessage *msg) {
     uint8_t *buf;
     size_t len;
     int rc = message_encode_data(msg, FRAME_MAX_DEFAULT, &buf, &len);
     if (rc != EMBER_OK)
         return rc;
-    rc = socket_outq_append(&c->outq, buf, len, DN_OUTQ_LIMIT);
+    rc = frame_server_send(c->dn->data_server, c->id, buf, len);
     free(buf);
     return rc;
 }
@@ -346,17 +307,16 @@ static int conn_queue_error(dn_conn *c, int code, const char *message) {
     return conn_queue(c, &msg);
 }
 
-/* Moves c to CLOSING: what is queued is flushed, then c lingers. */
+/* Moves c to CLOSING: the server flushes what is queued, then lingers. */
 static void conn_begin_closing(datanode *dn, dn_conn *c) {
-    if (c->state == CONN_CLOSING || c->state == CONN_LINGER)
+    if (c->state == CONN_CLOSING)
         return;
     if (c->block != NULL) {
         block_reader_close(c->block);
         c->block = NULL;
     }
     c->state = CONN_CLOSING;
-    c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
-    conn_flush(dn, c);
+    frame_server_close(dn->data_server, c->id);
 }
 
 /* Ends c's operation with one DataError frame (its pipeline, if any, is
@@ -369,7 +329,7 @@ static void conn_reject(datanode *dn, dn_conn *c, int code, const char *message)
         pipeline_end(dn, p);
     }
     if (conn_queue_error(c, code, message) != EMBER_OK)
-        c->broken = 1;
+        conn_break(dn, c);
     conn_begin_closing(dn, c);
 }
 
@@ -541,8 +501,7 @@ static void pipeline_ack_upstream(datanode *dn, dn_pipeline *p, uint64_t seqno, 
         msg.body_case = DATA_MESSAGE__BODY_ACK;
         msg.ack = &ack;
         if (conn_queue(c, &msg) != EMBER_OK)
-            c->broken = 1;
-        conn_flush(dn, c);
+            conn_break(dn, c);
         return;
     }
     PipelineAck ack = PIPELINE_ACK__INIT;
@@ -1132,16 +1091,33 @@ void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg) 
 
 /* ---- client requests ------------------------------------------------------------ */
 
+/* A request with a valid token: c leaves the unauthenticated budget.
+ * Refused (EMBER_EAGAIN, c rejected) when DN_MAX_CONNECTIONS clients
+ * are served already. */
+static int conn_authenticate(datanode *dn, dn_conn *c) {
+    int rc = frame_server_set_authenticated(dn->data_server, c->id);
+    if (rc == EMBER_EAGAIN) {
+        if (frame_server_log_ok(dn->data_server))
+            LOG_WARN("datanode: client %s refused: %d connections open", c->peer,
+                     frame_server_connections(dn->data_server));
+        conn_reject(dn, c, EMBER_EAGAIN, "too many connections to this datanode");
+    }
+    return rc;
+}
+
 static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockRequest *req) {
     char why[256], text[512];
     if (!dn_token_ok(dn, req->token, req->block_id, req->gen_stamp, AUTH_TOKEN_WRITE, why,
                      sizeof(why))) {
-        LOG_WARN("datanode: client %s: write of blk_%" PRIu64 " refused: %s", c->peer,
-                 req->block_id, why);
+        if (frame_server_log_ok(dn->data_server))
+            LOG_WARN("datanode: client %s: write of blk_%" PRIu64 " refused: %s", c->peer,
+                     req->block_id, why);
         snprintf(text, sizeof(text), "access to blk_%" PRIu64 " denied: %s", req->block_id, why);
         conn_reject(dn, c, EMBER_EAUTH, text);
         return;
     }
+    if (conn_authenticate(dn, c) != EMBER_OK)
+        return;
     if (datanode_check_downstream(dn, req->downstream, req->n_downstream, -1) != EMBER_OK) {
         LOG_WARN("datanode: client %s: write of blk_%" PRIu64 " refused: bad downstream list",
                  c->peer, req->block_id);
@@ -1166,7 +1142,8 @@ static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockReque
         return;
     }
     c->state = CONN_WRITE;
-    frame_reader_set_max(c->reader, DATANODE_FRAME_MAX);
+    frame_server_set_max_frame(dn->data_server, c->id, DATANODE_FRAME_MAX);
+    frame_server_set_deadline(dn->data_server, c->id, 0); /* the pipeline has its own */
     LOG_INFO("datanode: client %s: %s blk_%" PRIu64 " gs %" PRIu64 " at %" PRIu64
              " (%zu downstream)",
              c->peer,
@@ -1180,12 +1157,15 @@ static void handle_read_request(datanode *dn, dn_conn *c, const ReadBlockRequest
     char why[256], text[512];
     if (!dn_token_ok(dn, req->token, req->block_id, req->gen_stamp, AUTH_TOKEN_READ, why,
                      sizeof(why))) {
-        LOG_WARN("datanode: client %s: read of blk_%" PRIu64 " refused: %s", c->peer, req->block_id,
-                 why);
+        if (frame_server_log_ok(dn->data_server))
+            LOG_WARN("datanode: client %s: read of blk_%" PRIu64 " refused: %s", c->peer,
+                     req->block_id, why);
         snprintf(text, sizeof(text), "access to blk_%" PRIu64 " denied: %s", req->block_id, why);
         conn_reject(dn, c, EMBER_EAUTH, text);
         return;
     }
+    if (conn_authenticate(dn, c) != EMBER_OK)
+        return;
     block_reader *r = NULL;
     int rc = block_reader_open(dn->store, req->block_id, &r);
     if (rc != EMBER_OK) {
@@ -1231,18 +1211,18 @@ static void handle_read_request(datanode *dn, dn_conn *c, const ReadBlockRequest
     c->read_seqno = 0;
     c->block = r;
     c->state = CONN_READ;
-    c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
-    frame_reader_set_max(c->reader, DATANODE_FRAME_MAX);
+    frame_server_set_deadline(dn->data_server, c->id, dn->io_timeout_ms);
+    frame_server_set_max_frame(dn->data_server, c->id, DATANODE_FRAME_MAX);
+    frame_server_want_writable(dn->data_server, c->id, 1);
     LOG_DEBUG("datanode: client %s: reading blk_%" PRIu64 " [%" PRIu64 ", %" PRIu64 ")", c->peer,
               req->block_id, c->read_pos, c->read_end);
     conn_read_pump(dn, c);
-    conn_flush(dn, c);
 }
 
 /* Produces read packets while c's output queue is short; the last one
  * moves c to CLOSING, a bad chunk ends the read with a DataError. */
 static void conn_read_pump(datanode *dn, dn_conn *c) {
-    while (c->state == CONN_READ && c->outq.len - c->outq.off < DN_READ_QUEUE) {
+    while (c->state == CONN_READ && frame_server_queued(dn->data_server, c->id) < DN_READ_QUEUE) {
         uint64_t id = block_reader_info(c->block)->block_id;
         uint64_t pos = c->read_pos;
         size_t n = c->read_end - pos > MESSAGE_PACKET_MAX ? MESSAGE_PACKET_MAX
@@ -1302,7 +1282,8 @@ static void conn_handle_request(datanode *dn, dn_conn *c, DataMessage *msg) {
     if (msg->body_case != DATA_MESSAGE__BODY_WRITE_BLOCK &&
         msg->body_case != DATA_MESSAGE__BODY_READ_BLOCK &&
         msg->body_case != DATA_MESSAGE__BODY_BLOCK_CHECKSUM) {
-        LOG_WARN("datanode: client %s: first message is not a request; closing", c->peer);
+        if (frame_server_log_ok(dn->data_server))
+            LOG_WARN("datanode: client %s: first message is not a request; closing", c->peer);
         conn_reject(dn, c, EMBER_EPROTO,
                     "expected a WriteBlockRequest, a ReadBlockRequest or a BlockChecksumRequest");
         return;
@@ -1314,77 +1295,76 @@ static void conn_handle_request(datanode *dn, dn_conn *c, DataMessage *msg) {
     }
     switch (msg->body_case) {
     case DATA_MESSAGE__BODY_WRITE_BLOCK: handle_write_request(dn, c, msg->write_block); break;
-    case DATA_MESSAGE__BODY_BLOCK_CHECKSUM: /* one answer (block_checksum.c), then closed */
-        if (dn_block_checksum_answer(dn, msg->block_checksum, c->peer, &c->outq) != EMBER_OK)
-            c->broken = 1;
+    case DATA_MESSAGE__BODY_BLOCK_CHECKSUM: { /* one answer (block_checksum.c), then closed */
+        socket_outq answer = {0};
+        int rc = dn_block_checksum_answer(dn, msg->block_checksum, c->peer, &answer);
+        if (rc == EMBER_OK)
+            rc = frame_server_send(dn->data_server, c->id, answer.buf + answer.off,
+                                   answer.len - answer.off);
+        socket_outq_free(&answer);
+        if (rc != EMBER_OK)
+            conn_break(dn, c);
         conn_begin_closing(dn, c);
         break;
+    }
     default: handle_read_request(dn, c, msg->read_block); break;
     }
 }
 
-/* Decodes and serves every whole frame buffered on c.  Returns 0 while c
- * still reads requests or packets, -1 once it does not. */
-static int conn_read_frames(datanode *dn, dn_conn *c) {
-    for (;;) {
-        if (c->state != CONN_REQUEST && c->state != CONN_WRITE && c->state != CONN_READ)
-            return -1;
-        const uint8_t *payload;
-        size_t len;
-        int rc = frame_reader_next(c->reader, &payload, &len);
-        if (rc == 0)
-            return 0;
-        if (rc == EMBER_ETOOBIG) {
-            LOG_WARN("datanode: client %s: frame over the size cap; closing", c->peer);
-            conn_reject(dn, c, EMBER_ETOOBIG, "frame too large");
-            return -1;
-        }
-        DataMessage *msg;
-        if (message_decode_data(payload, len, &msg) != EMBER_OK) {
+/* The data server's callbacks (proto/frame_server.h). */
+
+/* One whole frame from the client: its request, or a packet of its write. */
+static void conn_on_frame(frame_server *srv, uint64_t id, void *data, const uint8_t *payload,
+                          size_t len, void *arg) {
+    datanode *dn = arg;
+    dn_conn *c = data;
+    (void)srv;
+    (void)id;
+    DataMessage *msg;
+    if (message_decode_data(payload, len, &msg) != EMBER_OK) {
+        if (c->state != CONN_REQUEST || frame_server_log_ok(dn->data_server))
             LOG_WARN("datanode: client %s: malformed frame (%zu bytes); closing", c->peer, len);
-            conn_reject(dn, c, EMBER_EPROTO, "malformed message");
-            return -1;
-        }
-        if (c->state == CONN_REQUEST) {
-            conn_handle_request(dn, c, msg);
-        } else if (c->state == CONN_WRITE && msg->body_case == DATA_MESSAGE__BODY_PACKET) {
-            pipeline_receive(dn, c->pipe, msg->packet);
-        } else {
-            LOG_WARN("datanode: client %s: unexpected message during a %s; closing", c->peer,
-                     c->state == CONN_WRITE ? "write" : "read");
-            conn_reject(dn, c, EMBER_EPROTO, "unexpected message");
-        }
-        data_message__free_unpacked(msg, NULL);
-        if (c->broken)
-            return -1;
+        conn_reject(dn, c, EMBER_EPROTO, "malformed message");
+        return;
     }
+    if (c->state == CONN_REQUEST) {
+        conn_handle_request(dn, c, msg);
+    } else if (c->state == CONN_WRITE && msg->body_case == DATA_MESSAGE__BODY_PACKET) {
+        pipeline_receive(dn, c->pipe, msg->packet);
+    } else {
+        LOG_WARN("datanode: client %s: unexpected message during a %s; closing", c->peer,
+                 c->state == CONN_WRITE ? "write" : "read");
+        conn_reject(dn, c, EMBER_EPROTO, "unexpected message");
+    }
+    data_message__free_unpacked(msg, NULL);
+    conn_check(c);
 }
 
-/* Reads what the socket has and serves the whole frames among it. */
-static void conn_read_ready(datanode *dn, dn_conn *c) {
-    int rc = frame_reader_fill(c->reader, c->fd);
-    if (rc == EMBER_EAGAIN)
-        return;
-    if (rc == EMBER_ETOOBIG) {
+static void conn_on_bad_frame(frame_server *srv, uint64_t id, void *data, int code, void *arg) {
+    dn_conn *c = data;
+    (void)id;
+    if (c->state != CONN_REQUEST || frame_server_log_ok(srv))
         LOG_WARN("datanode: client %s: frame over the size cap; closing", c->peer);
-        conn_reject(dn, c, EMBER_ETOOBIG, "frame too large");
-        return;
-    }
-    if (conn_read_frames(dn, c) < 0 || rc >= 0)
-        return;
-    /* End of stream (or an error) after the whole frames.  A client that
-     * shuts its side once it has sent everything still gets its answers. */
-    if (rc == EMBER_ECLOSED && frame_reader_buffered(c->reader) == 0 &&
+    conn_reject(arg, c, code, "frame too large");
+}
+
+/* End of the client's stream after its whole frames.  A client that
+ * shuts its side once it has sent everything still gets its answers. */
+static int conn_on_eof(frame_server *srv, uint64_t id, void *data, size_t pending, void *arg) {
+    datanode *dn = arg;
+    dn_conn *c = data;
+    (void)srv;
+    (void)id;
+    if (pending == 0 &&
         (c->state == CONN_READ || (c->state == CONN_WRITE && c->pipe->state == PIPE_DRAINING))) {
         c->eof = 1;
-        conn_flush(dn, c);
-        return;
+        return 1;
     }
     if (c->pipe != NULL && c->pipe->state == PIPE_RECEIVING)
         LOG_WARN("datanode: client %s closed the connection before the last packet of blk_%" PRIu64
                  "; replica kept for recovery",
                  c->peer, c->pipe->block_id);
-    else if (c->state != CONN_REQUEST || frame_reader_buffered(c->reader) > 0)
+    else if (c->state == CONN_WRITE || c->state == CONN_READ || pending > 0)
         LOG_INFO("datanode: client %s disconnected early", c->peer);
     if (c->pipe != NULL) {
         dn_pipeline *p = c->pipe;
@@ -1392,34 +1372,59 @@ static void conn_read_ready(datanode *dn, dn_conn *c) {
         p->conn = NULL;
         pipeline_end(dn, p);
     }
+    c->state = CONN_CLOSING; /* the server closes it now */
+    return 0;
+}
+
+/* A read's socket took bytes: progress resets its deadline, and more
+ * packets are made while the queue is short. */
+static void conn_on_writable(frame_server *srv, uint64_t id, void *data, size_t written,
+                             void *arg) {
+    datanode *dn = arg;
+    dn_conn *c = data;
+    if (c->state != CONN_READ)
+        return;
+    if (written > 0)
+        frame_server_set_deadline(srv, id, dn->io_timeout_ms);
+    conn_read_pump(dn, c);
+    conn_check(c);
+}
+
+/* A request that did not come, or a read that stopped draining, in
+ * io_timeout_ms. */
+static void conn_on_deadline(frame_server *srv, uint64_t id, void *data, void *arg) {
+    datanode *dn = arg;
+    dn_conn *c = data;
+    (void)id;
+    if (c->state == CONN_REQUEST) {
+        if (frame_server_log_ok(srv))
+            LOG_WARN("datanode: client %s sent no request in time; closing", c->peer);
+        conn_reject(dn, c, EMBER_ETIMEDOUT, "no request within the I/O timeout");
+        return;
+    }
+    if (c->state == CONN_READ)
+        LOG_WARN("datanode: client %s stopped reading; closing", c->peer);
     conn_break(dn, c);
 }
 
-/* LINGER: discards what the client still sends; its EOF ends c. */
-static void conn_linger_read(datanode *dn, dn_conn *c) {
-    for (size_t total = 0; total < DN_LINGER_READ_MAX;) {
-        ssize_t n = read(c->fd, dn->scratch, sizeof(dn->scratch));
-        if (n > 0) {
-            total += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        conn_break(dn, c); /* EOF or error: done */
-        return;
-    }
+static int conn_on_open(frame_server *srv, uint64_t id, void *arg) {
+    dn_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return EMBER_ENOMEM;
+    c->dn = arg;
+    c->id = id;
+    c->state = CONN_REQUEST;
+    snprintf(c->peer, sizeof(c->peer), "%s", frame_server_peer(srv, id));
+    frame_server_set_data(srv, id, c);
+    return EMBER_OK;
 }
 
-/* Closes c and frees it; a pipeline it still fed is aborted. */
-static void conn_close(datanode *dn, dn_conn *c) {
-    for (int i = 0; i < dn->nconns; i++) {
-        if (dn->conns[i] == c) {
-            dn->conns[i] = dn->conns[--dn->nconns];
-            break;
-        }
-    }
+/* The server frees the connection: a pipeline it still fed is aborted. */
+static void conn_on_close(frame_server *srv, uint64_t id, void *data, void *arg) {
+    datanode *dn = arg;
+    dn_conn *c = data;
+    (void)srv;
+    (void)id;
     if (c->pipe != NULL) {
         dn_pipeline *p = c->pipe;
         c->pipe = NULL;
@@ -1427,75 +1432,10 @@ static void conn_close(datanode *dn, dn_conn *c) {
         pipeline_end(dn, p);
     }
     block_reader_close(c->block);
-    event_loop_remove_fd(dn->loop, c->fd);
-    close(c->fd);
-    frame_reader_destroy(c->reader);
-    socket_outq_free(&c->outq);
     free(c);
 }
 
-static void conn_on_event(event_loop *loop, int fd, int revents, void *arg) {
-    dn_conn *c = arg;
-    datanode *dn = c->dn;
-    if (!c->broken && (revents & POLLOUT)) {
-        conn_flush(dn, c);
-        if (c->state == CONN_READ && !c->broken) {
-            conn_read_pump(dn, c);
-            conn_flush(dn, c);
-        }
-    }
-    if (!c->broken && (revents & (POLLIN | POLLHUP | POLLERR))) {
-        if (c->state == CONN_LINGER)
-            conn_linger_read(dn, c);
-        else if (c->state == CONN_CLOSING || c->eof)
-            conn_break(dn, c); /* hung up or failed before our last frame went out */
-        else
-            conn_read_ready(dn, c);
-    }
-    if (c->broken) {
-        conn_close(dn, c);
-        return;
-    }
-    conn_check(c);
-}
-
-static void dn_on_accept(event_loop *loop, int fd, int revents, void *arg) {
-    datanode *dn = arg;
-    for (;;) {
-        int cfd;
-        char peer[64];
-        int rc = socket_accept(fd, &cfd, peer, sizeof(peer));
-        if (rc != EMBER_OK) {
-            if (rc != EMBER_EAGAIN)
-                LOG_WARN("datanode: accept failed: %s", strerror(errno));
-            return;
-        }
-        if (dn->nconns == DN_MAX_CONNECTIONS) {
-            LOG_WARN("datanode: client %s refused: %d connections open", peer, dn->nconns);
-            close(cfd);
-            continue;
-        }
-        dn_conn *c = calloc(1, sizeof(*c));
-        if (c == NULL || frame_reader_create(&c->reader, FRAME_MAX_UNAUTHENTICATED) != EMBER_OK ||
-            event_loop_add_fd(loop, cfd, POLLIN, conn_on_event, c) != EMBER_OK) {
-            if (c != NULL)
-                frame_reader_destroy(c->reader);
-            free(c);
-            close(cfd);
-            continue;
-        }
-        c->dn = dn;
-        c->fd = cfd;
-        c->state = CONN_REQUEST;
-        c->deadline_ms = clock_monotonic_ms() + dn->io_timeout_ms;
-        snprintf(c->peer, sizeof(c->peer), "%s", peer);
-        dn->conns[dn->nconns++] = c;
-        LOG_DEBUG("datanode: client %s connected", c->peer);
-    }
-}
-
-/* Every few ms: pipeline and replication timeouts, and connections past
- * their deadline. */
+/* Every few ms: pipeline and replication timeouts. */
 static void dn_on_timer(event_loop *loop, void *arg) {
     datanode *dn = arg;
     int64_t now = clock_monotonic_ms();
@@ -1504,19 +1444,6 @@ static void dn_on_timer(event_loop *loop, void *arg) {
         if (i < dn->npipes)
             pipeline_on_timer(dn, dn->pipes[i], now);
     dn_replication_on_timer(dn, now);
-    for (int i = 0; i < dn->nconns; i++) {
-        dn_conn *c = dn->conns[i];
-        if (c->broken || c->state == CONN_WRITE || now <= c->deadline_ms)
-            continue;
-        if (c->state == CONN_REQUEST) {
-            LOG_WARN("datanode: client %s sent no request in time; closing", c->peer);
-            conn_reject(dn, c, EMBER_ETIMEDOUT, "no request within the I/O timeout");
-        } else {
-            if (c->state == CONN_READ)
-                LOG_WARN("datanode: client %s stopped reading; closing", c->peer);
-            conn_break(dn, c);
-        }
-    }
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -1541,7 +1468,6 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     dn->send = opts->send;
     dn->send_data = opts->send_data != NULL ? opts->send_data : opts->send;
     dn->send_arg = opts->send_arg;
-    dn->listen_fd = -1;
     int rc = EMBER_ENOMEM;
     dn->data_dirs = strdup(opts->data_dirs);
     if (dn->data_dirs == NULL) {
@@ -1554,13 +1480,33 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     block_store_set_sync_on_close(dn->store, opts->sync_on_close);
     block_store_set_reserved(dn->store, opts->reserved_bytes);
     dn->block_size = opts->block_size;
-    rc = socket_listen_tcp(opts->bind_addr, opts->port, &dn->listen_fd, &dn->port);
+    int listen_fd;
+    rc = socket_listen_tcp(opts->bind_addr, opts->port, &listen_fd, &dn->port);
     if (rc != EMBER_OK) {
         snprintf(err, errlen, "datanode: cannot listen on %s:%d: %s", opts->bind_addr, opts->port,
                  rc == EMBER_EIO ? strerror(errno) : ember_strerror(rc));
         goto fail;
     }
-    rc = event_loop_add_fd(loop, dn->listen_fd, POLLIN, dn_on_accept, dn);
+    frame_server_options so = {
+        .name = "datanode",
+        .listen_fd = listen_fd,
+        .max_connections = DN_MAX_CONNECTIONS,
+        .max_unauthenticated = DN_MAX_UNAUTHENTICATED,
+        .max_unauthenticated_per_peer = DN_MAX_UNAUTHENTICATED_PER_PEER,
+        .max_frame = FRAME_MAX_UNAUTHENTICATED,
+        .outq_limit = DN_OUTQ_LIMIT,
+        .first_deadline_ms = dn->io_timeout_ms,
+        .linger_ms = dn->io_timeout_ms,
+        .cb = {.on_open = conn_on_open,
+               .on_frame = conn_on_frame,
+               .on_bad_frame = conn_on_bad_frame,
+               .on_eof = conn_on_eof,
+               .on_writable = conn_on_writable,
+               .on_deadline = conn_on_deadline,
+               .on_close = conn_on_close},
+        .arg = dn,
+    };
+    rc = frame_server_create(loop, &so, &dn->data_server);
     if (rc == EMBER_OK) {
         int64_t interval = dn->io_timeout_ms / 4;
         interval = interval < 10 ? 10 : interval > DN_TIMER_MAX_MS ? DN_TIMER_MAX_MS : interval;
@@ -1586,8 +1532,8 @@ fail:
 void datanode_destroy(datanode *dn) {
     if (dn == NULL)
         return;
-    while (dn->nconns > 0)
-        conn_close(dn, dn->conns[0]);
+    frame_server_destroy(dn->data_server); /* ends the pipelines of its connections */
+    dn->data_server = NULL;
     while (dn->npipes > 0)
         pipeline_end(dn, dn->pipes[0]);
     dn_replication_abort_all(dn);
@@ -1595,10 +1541,6 @@ void datanode_destroy(datanode *dn) {
     dn_directory_scanner_stop(dn);
     dn_short_circuit_stop(dn);
     free(dn->pipes);
-    if (dn->listen_fd >= 0) {
-        event_loop_remove_fd(dn->loop, dn->listen_fd);
-        close(dn->listen_fd);
-    }
     if (dn->timer_id != 0)
         event_loop_remove_timer(dn->loop, dn->timer_id);
     block_store_close(dn->store);

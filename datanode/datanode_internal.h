@@ -19,7 +19,7 @@
 #include "proto/message.h"
 #include "proto/socket_link.h"
 
-#define DN_MAX_CONNECTIONS 1024
+#define DN_MAX_CONNECTIONS 1024 /* clients served at once on the data port */
 #define DN_MAX_DOWNSTREAM 16  /* message.c's limit on downstream and targets */
 #define DN_MAX_REPLICATIONS 8 /* replications this node sources at once */
 #define DN_CHUNKS_MAX (MESSAGE_PACKET_MAX / BLOCK_CHUNK_SIZE)
@@ -41,11 +41,9 @@ struct datanode {
     void *send_arg;
     char *secret; /* NULL until datanode_set_secret() */
     block_store *store;
-    int listen_fd;
+    struct frame_server *data_server; /* the data port (proto/frame_server.h) */
     int port;
     uint64_t timer_id;
-    dn_conn *conns[DN_MAX_CONNECTIONS];
-    int nconns;
     dn_pipeline **pipes;
     size_t npipes, pipes_cap;
     dn_replication *repls[DN_MAX_REPLICATIONS]; /* replication.c's */

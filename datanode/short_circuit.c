@@ -39,14 +39,15 @@
  * the file is removed if it is still the one bound (same device and
  * inode).
  *
- * Connections are non-blocking, on the datanode's loop, at most
- * SC_MAX_CONNECTIONS.  Each waits for its request (frames of at most
- * FRAME_MAX_UNAUTHENTICATED bytes) until io_timeout_ms after it was
- * accepted (the timer closes it then), is answered at once, and closed.
- * The answer is sent with MSG_DONTWAIT: one the socket does not take whole
- * is dropped with the connection (a fresh unix socket always has room for
- * a few hundred bytes, so only a misbehaving client can see that), so the
- * loop never waits on a client. */
+ * Connections are a frame server's (proto/frame_server.h) on the
+ * datanode's loop, at most SC_MAX_CONNECTIONS; past that the oldest is
+ * closed to admit a new one.  Each waits for its request (frames of at
+ * most FRAME_MAX_UNAUTHENTICATED bytes) until io_timeout_ms after it was
+ * accepted (closed then), is answered at once, and closed once the answer
+ * is written.  The answer and its descriptors go out through the server's
+ * output queue (the descriptors with its first byte), so the loop never
+ * waits on a client; a fresh unix socket takes the few hundred bytes in
+ * one sendmsg(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -67,30 +68,19 @@
 #include "common/log.h"
 #include "datanode_internal.h"
 #include "proto/frame.h"
+#include "proto/frame_server.h"
 #include "proto/message.h"
 
 #define SC_MAX_CONNECTIONS 256
-#define SC_TIMER_MAX_MS 200
 #define SC_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1) /* 107 on Linux */
 #define SC_META_HEADER 16
 
-typedef struct {
-    struct dn_short_circuit *sc;
-    int fd;
-    frame_reader *reader;
-    int64_t deadline_ms; /* the request is due by then */
-    char peer[64];       /* "pid P uid U" */
-} sc_conn;
-
 struct dn_short_circuit {
     datanode *dn;
-    int listen_fd;
+    frame_server *srv; /* owns the listening socket and the connections */
     char path[SC_PATH_MAX + 1];
     dev_t dev; /* the socket file bound, removed at stop if still there */
     ino_t ino;
-    uint64_t timer_id;
-    sc_conn *conns[SC_MAX_CONNECTIONS];
-    int nconns;
 };
 
 /* ---- paths ------------------------------------------------------------------------ */
@@ -166,9 +156,9 @@ static int sc_claim_path(const char *path, const struct sockaddr_un *addr) {
     return unlink(path) == 0 || errno == ENOENT ? EMBER_OK : EMBER_EIO;
 }
 
-/* Binds and listens on path (mode 0660), non-blocking.  0, or an EMBER_E*
- * code with a WARN logged. */
-static int sc_listen(dn_short_circuit *sc, const char *path) {
+/* Binds and listens on path (mode 0660), non-blocking: the socket in
+ * *fd_out.  0, or an EMBER_E* code with a WARN logged. */
+static int sc_listen(dn_short_circuit *sc, const char *path, int *fd_out) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     memcpy(addr.sun_path, path, strlen(path) + 1);
     int rc = sc_claim_path(path, &addr);
@@ -191,7 +181,7 @@ static int sc_listen(dn_short_circuit *sc, const char *path) {
         unlink(path);
         return EMBER_EIO;
     }
-    sc->listen_fd = fd;
+    *fd_out = fd;
     sc->dev = st.st_dev;
     sc->ino = st.st_ino;
     snprintf(sc->path, sizeof(sc->path), "%s", path);
@@ -200,52 +190,33 @@ static int sc_listen(dn_short_circuit *sc, const char *path) {
 
 /* ---- answers ---------------------------------------------------------------------- */
 
-/* Sends msg as one frame in one sendmsg(), with nfds descriptors attached
- * (SCM_RIGHTS) when nfds > 0.  EMBER_EAGAIN when the socket would not
- * take it whole now, EMBER_EIO on an error. */
-static int sc_send(int fd, const DataMessage *msg, const int *fds, size_t nfds) {
+/* Queues msg as one frame, with nfds descriptors attached (SCM_RIGHTS)
+ * when nfds > 0 (the server sends duplicates), and closes the connection
+ * once it is written.  0, or the error that kept it from being queued. */
+static int sc_reply(frame_server *srv, uint64_t id, const DataMessage *msg, const int *fds,
+                    size_t nfds) {
     uint8_t *buf;
     size_t len;
     int rc = message_encode_data(msg, FRAME_MAX_UNAUTHENTICATED + FRAME_HEADER_LEN, &buf, &len);
-    if (rc != EMBER_OK)
-        return rc;
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    union {
-        struct cmsghdr align;
-        char space[CMSG_SPACE(2 * sizeof(int))];
-    } control;
-    if (nfds > 0) {
-        memset(&control, 0, sizeof(control));
-        mh.msg_control = control.space;
-        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    if (rc == EMBER_OK) {
+        rc = frame_server_send_fds(srv, id, buf, len, fds, nfds);
+        free(buf);
     }
-    ssize_t n;
-    do
-        n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    free(buf);
-    if (n == (ssize_t)len)
-        return EMBER_OK;
-    return (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK) ? EMBER_EAGAIN : EMBER_EIO;
+    frame_server_close(srv, id);
+    return rc;
 }
 
-static void sc_reply_error(sc_conn *c, int code, const char *text) {
+static void sc_reply_error(frame_server *srv, uint64_t id, int code, const char *text) {
     DataError err = DATA_ERROR__INIT;
     err.code = code;
     err.message = (char *)text;
     DataMessage msg = DATA_MESSAGE__INIT;
     msg.body_case = DATA_MESSAGE__BODY_ERROR;
     msg.error = &err;
-    int rc = sc_send(c->fd, &msg, NULL, 0);
+    int rc = sc_reply(srv, id, &msg, NULL, 0);
     if (rc != EMBER_OK)
-        LOG_INFO("datanode: short-circuit client %s: error answer dropped (%s)", c->peer,
-                 ember_strerror(rc));
+        LOG_INFO("datanode: short-circuit client %s: error answer dropped (%s)",
+                 frame_server_peer(srv, id), ember_strerror(rc));
 }
 
 /* ---- serving a request ------------------------------------------------------------ */
@@ -293,19 +264,22 @@ static int sc_open_replica(const datanode *dn, const block_info *info, int fds[2
     return EMBER_EIO;
 }
 
-static void sc_handle_request(datanode *dn, sc_conn *c, const ShortCircuitRequest *req) {
+static void sc_handle_request(datanode *dn, frame_server *srv, uint64_t conn,
+                              const ShortCircuitRequest *req) {
     char why[256], text[512];
     uint64_t id = req->block_id;
+    const char *peer = frame_server_peer(srv, conn);
     if (dn->secret == NULL) {
-        LOG_INFO("datanode: short-circuit client %s: refused: not registered yet", c->peer);
-        sc_reply_error(c, EMBER_EAGAIN, "datanode not registered yet");
+        LOG_INFO("datanode: short-circuit client %s: refused: not registered yet", peer);
+        sc_reply_error(srv, conn, EMBER_EAGAIN, "datanode not registered yet");
         return;
     }
     if (!dn_token_ok(dn, req->token, id, req->gen_stamp, AUTH_TOKEN_READ, why, sizeof(why))) {
-        LOG_WARN("datanode: short-circuit client %s: blk_%" PRIu64 " refused: %s", c->peer, id,
-                 why);
+        if (frame_server_log_ok(srv))
+            LOG_WARN("datanode: short-circuit client %s: blk_%" PRIu64 " refused: %s", peer, id,
+                     why);
         snprintf(text, sizeof(text), "access to blk_%" PRIu64 " denied: %s", id, why);
-        sc_reply_error(c, EMBER_EAUTH, text);
+        sc_reply_error(srv, conn, EMBER_EAUTH, text);
         return;
     }
     block_reader *r = NULL;
@@ -331,8 +305,8 @@ static void sc_handle_request(datanode *dn, sc_conn *c, const ShortCircuitReques
                  dn->rank);
     }
     if (rc != EMBER_OK) {
-        LOG_INFO("datanode: short-circuit client %s: %s", c->peer, text);
-        sc_reply_error(c, rc, text);
+        LOG_INFO("datanode: short-circuit client %s: %s", peer, text);
+        sc_reply_error(srv, conn, rc, text);
         return;
     }
     ShortCircuitResponse res = SHORT_CIRCUIT_RESPONSE__INIT;
@@ -341,115 +315,64 @@ static void sc_handle_request(datanode *dn, sc_conn *c, const ShortCircuitReques
     DataMessage msg = DATA_MESSAGE__INIT;
     msg.body_case = DATA_MESSAGE__BODY_SHORT_CIRCUIT_RESULT;
     msg.short_circuit_result = &res;
-    rc = sc_send(c->fd, &msg, fds, 2);
-    close(fds[0]); /* what was sent is the client's now */
+    rc = sc_reply(srv, conn, &msg, fds, 2);
+    close(fds[0]); /* the server sends its own duplicates */
     close(fds[1]);
     if (rc != EMBER_OK)
         LOG_INFO("datanode: short-circuit client %s: answer for blk_%" PRIu64 " dropped (%s)",
-                 c->peer, id, ember_strerror(rc));
+                 peer, id, ember_strerror(rc));
     else
         LOG_INFO("datanode: short-circuit read of blk_%" PRIu64 " gs %" PRIu64 " (%" PRIu64
                  " bytes) by %s",
-                 id, info.gen_stamp, info.length, c->peer);
+                 id, info.gen_stamp, info.length, peer);
 }
 
-/* ---- connections ------------------------------------------------------------------ */
+/* ---- connections: the frame server's callbacks ------------------------------------ */
 
-static void sc_conn_close(dn_short_circuit *sc, sc_conn *c) {
-    for (int i = 0; i < sc->nconns; i++) {
-        if (sc->conns[i] == c) {
-            sc->conns[i] = sc->conns[--sc->nconns];
-            break;
-        }
-    }
-    event_loop_remove_fd(sc->dn->loop, c->fd);
-    close(c->fd);
-    frame_reader_destroy(c->reader);
-    free(c);
-}
-
-/* The client's request arrived (or its connection ended): answer, close. */
-static void sc_on_event(event_loop *loop, int fd, int revents, void *arg) {
-    sc_conn *c = arg;
-    dn_short_circuit *sc = c->sc;
-    int rc = frame_reader_fill(c->reader, c->fd);
-    const uint8_t *payload = NULL;
-    size_t len = 0;
-    int got = rc == EMBER_ETOOBIG ? rc : frame_reader_next(c->reader, &payload, &len);
-    if (got == 0 && (rc > 0 || rc == EMBER_EAGAIN))
-        return; /* not all of the frame yet */
+/* The one request: answered, then the connection closes. */
+static void sc_on_frame(frame_server *srv, uint64_t id, void *data, const uint8_t *payload,
+                        size_t len, void *arg) {
+    dn_short_circuit *sc = arg;
+    (void)data;
     DataMessage *msg = NULL;
-    if (got == EMBER_ETOOBIG) {
-        LOG_WARN("datanode: short-circuit client %s: frame over the size cap", c->peer);
-        sc_reply_error(c, EMBER_ETOOBIG, "frame too large");
-    } else if (got == 0) {
-        LOG_DEBUG("datanode: short-circuit client %s left without a request", c->peer);
-    } else if (message_decode_data(payload, len, &msg) != EMBER_OK ||
-               msg->body_case != DATA_MESSAGE__BODY_SHORT_CIRCUIT) {
-        LOG_WARN("datanode: short-circuit client %s: not a ShortCircuitRequest", c->peer);
-        sc_reply_error(c, EMBER_EPROTO, "expected a ShortCircuitRequest");
+    if (message_decode_data(payload, len, &msg) != EMBER_OK ||
+        msg->body_case != DATA_MESSAGE__BODY_SHORT_CIRCUIT) {
+        if (frame_server_log_ok(srv))
+            LOG_WARN("datanode: short-circuit client %s: not a ShortCircuitRequest",
+                     frame_server_peer(srv, id));
+        sc_reply_error(srv, id, EMBER_EPROTO, "expected a ShortCircuitRequest");
     } else {
-        sc_handle_request(sc->dn, c, msg->short_circuit);
+        sc_handle_request(sc->dn, srv, id, msg->short_circuit);
     }
     if (msg != NULL)
         data_message__free_unpacked(msg, NULL);
-    sc_conn_close(sc, c);
 }
 
-/* Names the peer by its credentials (SO_PEERCRED). */
-static void sc_peer_name(int fd, char *out, size_t outlen) {
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        snprintf(out, outlen, "pid %d uid %u", (int)cred.pid, (unsigned)cred.uid);
-    else
-        snprintf(out, outlen, "unknown peer");
+static void sc_on_bad_frame(frame_server *srv, uint64_t id, void *data, int code, void *arg) {
+    (void)data;
+    (void)arg;
+    if (frame_server_log_ok(srv))
+        LOG_WARN("datanode: short-circuit client %s: frame over the size cap",
+                 frame_server_peer(srv, id));
+    sc_reply_error(srv, id, code, "frame too large");
 }
 
-static void sc_on_accept(event_loop *loop, int fd, int revents, void *arg) {
-    dn_short_circuit *sc = arg;
-    for (;;) {
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                LOG_WARN("datanode: short-circuit accept failed: %s", strerror(errno));
-            return;
-        }
-        if (sc->nconns == SC_MAX_CONNECTIONS) {
-            LOG_WARN("datanode: short-circuit client refused: %d connections open", sc->nconns);
-            close(cfd);
-            continue;
-        }
-        sc_conn *c = calloc(1, sizeof(*c));
-        if (c == NULL || frame_reader_create(&c->reader, FRAME_MAX_UNAUTHENTICATED) != EMBER_OK ||
-            event_loop_add_fd(loop, cfd, POLLIN, sc_on_event, c) != EMBER_OK) {
-            if (c != NULL)
-                frame_reader_destroy(c->reader);
-            free(c);
-            close(cfd);
-            continue;
-        }
-        c->sc = sc;
-        c->fd = cfd;
-        c->deadline_ms = clock_monotonic_ms() + sc->dn->io_timeout_ms;
-        sc_peer_name(cfd, c->peer, sizeof(c->peer));
-        sc->conns[sc->nconns++] = c;
-    }
+static int sc_on_eof(frame_server *srv, uint64_t id, void *data, size_t pending, void *arg) {
+    (void)data;
+    (void)pending;
+    (void)arg;
+    LOG_DEBUG("datanode: short-circuit client %s left without a request",
+              frame_server_peer(srv, id));
+    return 0;
 }
 
-/* Closes the connections whose request did not come in time. */
-static void sc_on_timer(event_loop *loop, void *arg) {
-    dn_short_circuit *sc = arg;
-    int64_t now = clock_monotonic_ms();
-    for (int i = sc->nconns; i-- > 0;) {
-        sc_conn *c = sc->conns[i];
-        if (now > c->deadline_ms) {
-            LOG_INFO("datanode: short-circuit client %s sent no request in time; closing", c->peer);
-            sc_conn_close(sc, c); /* moves the last entry here: i-- is still right */
-        }
-    }
+static void sc_on_deadline(frame_server *srv, uint64_t id, void *data, void *arg) {
+    (void)data;
+    (void)arg;
+    if (frame_server_log_ok(srv))
+        LOG_INFO("datanode: short-circuit client %s sent no request in time; closing",
+                 frame_server_peer(srv, id));
+    frame_server_abort(srv, id);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -470,18 +393,30 @@ void dn_short_circuit_start(datanode *dn, const char *path_template) {
         return;
     }
     sc->dn = dn;
-    sc->listen_fd = -1;
-    if (sc_listen(sc, path) != EMBER_OK) {
+    int fd;
+    if (sc_listen(sc, path, &fd) != EMBER_OK) {
         free(sc);
         LOG_WARN("datanode: short-circuit reads are off");
         return;
     }
     dn->short_circuit = sc;
-    int64_t interval = dn->io_timeout_ms / 4;
-    interval = interval < 10 ? 10 : interval > SC_TIMER_MAX_MS ? SC_TIMER_MAX_MS : interval;
-    int rc = event_loop_add_fd(dn->loop, sc->listen_fd, POLLIN, sc_on_accept, sc);
-    if (rc == EMBER_OK)
-        rc = event_loop_add_timer(dn->loop, interval, sc_on_timer, sc, &sc->timer_id);
+    frame_server_options so = {
+        .name = "datanode short-circuit",
+        .listen_fd = fd,
+        .max_connections = 1, /* nothing is ever authenticated: one request each */
+        .max_unauthenticated = SC_MAX_CONNECTIONS,
+        .max_unauthenticated_per_peer = 0, /* one uid is every local client of a user */
+        .max_frame = FRAME_MAX_UNAUTHENTICATED,
+        .outq_limit = 2 * FRAME_MAX_UNAUTHENTICATED,
+        .first_deadline_ms = dn->io_timeout_ms,
+        .linger_ms = 0,
+        .cb = {.on_frame = sc_on_frame,
+               .on_bad_frame = sc_on_bad_frame,
+               .on_eof = sc_on_eof,
+               .on_deadline = sc_on_deadline},
+        .arg = sc,
+    };
+    int rc = frame_server_create(dn->loop, &so, &sc->srv);
     if (rc != EMBER_OK) {
         LOG_WARN("datanode: cannot watch %s: %s; short-circuit reads are off", path,
                  ember_strerror(rc));
@@ -495,12 +430,7 @@ void dn_short_circuit_stop(datanode *dn) {
     dn_short_circuit *sc = dn->short_circuit;
     if (sc == NULL)
         return;
-    while (sc->nconns > 0)
-        sc_conn_close(sc, sc->conns[0]);
-    if (sc->timer_id != 0)
-        event_loop_remove_timer(dn->loop, sc->timer_id);
-    event_loop_remove_fd(dn->loop, sc->listen_fd);
-    close(sc->listen_fd);
+    frame_server_destroy(sc->srv); /* closes the listening socket */
     struct stat st;
     if (lstat(sc->path, &st) == 0 && st.st_dev == sc->dev && st.st_ino == sc->ino)
         unlink(sc->path);
