@@ -192,9 +192,10 @@ static enum config_parse_result config_parse_ratio(const char *text, int64_t *ou
         return CONFIG_PARSE_SYNTAX;
     int64_t whole = 0, frac = 0, scale = RATIO_SCALE;
     for (; isdigit((unsigned char)*p); p++) {
-        if (whole > INT64_MAX / RATIO_SCALE / 10)
-            return CONFIG_PARSE_RANGE;
-        whole = whole * 10 + (*p - '0');
+        int digit = *p - '0';
+        if (whole > (INT64_MAX / RATIO_SCALE - digit) / 10)
+            return CONFIG_PARSE_RANGE; /* whole * RATIO_SCALE would not fit */
+        whole = whole * 10 + digit;
     }
     if (*p == '.') {
         p++;
@@ -211,6 +212,8 @@ static enum config_parse_result config_parse_ratio(const char *text, int64_t *ou
         p++;
     if (*p != '\0')
         return CONFIG_PARSE_SYNTAX;
+    if (whole == INT64_MAX / RATIO_SCALE && frac > INT64_MAX % RATIO_SCALE)
+        return CONFIG_PARSE_RANGE;
     *out = (whole * RATIO_SCALE + frac) * (text[0] == '-' ? -1 : 1);
     return CONFIG_PARSE_OK;
 }

@@ -1,10 +1,13 @@
 /* make_corpus.c -- writes the seed corpus for fuzz_frame: one valid frame
  * of every ClientMessage and RankMessage body (and of the data path's
  * variants: recovery, heartbeat and sync packets), plus a few broken ones.
+ * The other targets' corpora come from make_corpus_files.c.
  *
- *   make_corpus DIR
+ *   make_corpus DIR          the frame corpus
+ *   make_corpus NAME DIR     another target's (edit_log, block_meta,
+ *                            cluster_info, config)
  * Run by hand when the messages change; the seeds are committed under
- * tests/fuzz/corpus/frame/. */
+ * tests/fuzz/corpus/NAME/. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "common/error.h"
 #include "proto/frame.h"
 #include "proto/message.h"
+#include "make_corpus.h"
 
 static const char *corpus_dir;
 
@@ -299,6 +303,8 @@ static void corpus_later(BlockToken *tok) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 3)
+        return corpus_files_write(argv[1], argv[2]) == 0 ? 0 : 2;
     if (argc != 2)
         return 2;
     corpus_dir = argv[1];

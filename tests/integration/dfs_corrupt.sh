@@ -23,7 +23,8 @@ first_location() {
 }
 flip_byte() { printf '\x5a\xa5' | dd of="$1" bs=1 seek=10 conv=notrunc 2>/dev/null; }
 reported() { grep -q "blk_$1 on node $2 reported corrupt by" "$RUN_DIR/logs/rank-0.log"; }
-reports_from() { grep -c "block report from node $1:" "$RUN_DIR/logs/rank-0.log"; }
+# Full block reports (not incremental ones) node $1 sent.
+reports_from() { grep -c "INFO  block report from node $1:" "$RUN_DIR/logs/rank-0.log"; }
 
 # (a) The only replica is corrupt.
 head -c 100000 /dev/urandom >"$TEST_TMP/one.bin"
@@ -37,9 +38,12 @@ expect_eq "$?" 1 "exit status of a read of a corrupt block"
 expect_eq "$(wc -l <<<"$err")" 1 "lines of the read's error"
 grep -q "blk_$block" <<<"$err" || fail "the read's error does not name blk_$block: $err"
 wait_until 10 reported "$block" "$node" || fail "the corrupt replica was not reported"
+# The replica must survive while the namenode keeps hearing of it: wait
+# for four more full block reports from its node (every 300 ms, so at
+# least 0.9 s: four redundancy ticks or more) that still list it.
 before=$(reports_from "$node")
-sleep 1.5 # 7 redundancy ticks, about 5 block reports
-[ "$(reports_from "$node")" -ge $((before + 2)) ] || fail "node $node sent no block report meanwhile"
+more_reports() { [ "$(reports_from "$node")" -ge $((before + 4)) ]; }
+wait_until 20 more_reports || fail "node $node sent no block reports meanwhile"
 [ -f "$replica" ] || fail "the only replica of blk_$block was deleted"
 ls "$RUN_DIR/data/node-$node/current/finalized/blk_${block}"_*.meta >/dev/null 2>&1 ||
     fail "the meta file of blk_$block was deleted"
@@ -72,11 +76,7 @@ replica=$RUN_DIR/data/node-$node/current/finalized/blk_$block
 flip_byte "$replica"
 dfs -cat /two.bin | cmp - "$TEST_TMP/two.bin" || fail "read with one corrupt replica differs"
 wait_until 10 reported "$block" "$node" || fail "the corrupt replica of /two.bin was not reported"
-end=$((SECONDS + 20))
-while [ -f "$replica" ]; do
-    [ $SECONDS -ge $end ] && fail "the corrupt replica on node $node was never deleted"
-    sleep 0.05
-done
+wait_until 20 test ! -f "$replica" || fail "the corrupt replica on node $node was never deleted"
 [ -f "$RUN_DIR/data/node-$third/current/finalized/blk_$block" ] ||
     fail "the corrupt replica went before the copy to node $third existed"
 log0=$RUN_DIR/logs/rank-0.log

@@ -9,7 +9,10 @@
 # are trimmed (fsck HEALTHY, nothing over-replicated) and new blocks may
 # go there.  A decommission that cannot finish (a file of replication 5
 # on 5 core nodes) is still in progress after a restart, and finishes once
-# -setrep lowers it.  Killing the decommissioned node then loses nothing.
+# -setrep lowers it (each "still in progress" is checked after a
+# redundancy tick is seen to run: one that trims a surplus replica of
+# another file whose replication was lowered).  Killing the decommissioned
+# node then loses nothing.
 # Bad nodes (unknown, the primary, a task node, recommissioning a Normal
 # one) are refused with one line and exit 1; bad names with exit 2.
 . "$(dirname "$0")/lib.sh"
@@ -43,6 +46,9 @@ no_replica_on_victim() {
 trimmed() { # healthy and nothing over-replicated
     dfs_healthy && ember fsck / | grep -qE 'Over-replicated blocks:\s+0 '
 }
+# Full block reports from node $1, as the namenode's log counts them.
+reports_from() { grep -c "INFO  block report from node $1:" "$RUN_DIR/logs/rank-0.log"; }
+more_reports_from() { [ "$(reports_from "$1")" -gt "$2" ]; }
 
 cluster_start 7 "${ARGS[@]}" # ranks 1-5 core, 6 a task node
 head -c 4194304 /dev/urandom >"$TEST_TMP/in.bin" # 4 blocks
@@ -127,12 +133,17 @@ grep -q "rank $victim\]" <<<"$(ember fsck /five.bin -files -blocks -locations)" 
 # 5. A decommission that cannot finish (replication 5, 4 other nodes)
 # resumes after a restart, and finishes once the replication allows.
 ember dfsadmin -decommission "node-$victim" >/dev/null || fail "second -decommission"
-sleep 1
+# A redundancy tick runs the decommission check after its trimming.
+redundancy_tick_after_setrep /after.bin 2
 expect_eq "$(status_of "$victim")" "Decommission in progress" "status while replication 5 needs it"
+before=$(reports_from "$victim")
 restart
 expect_eq "$(status_of "$victim")" "Decommission in progress" "status after a restart mid-way"
 ember dfsadmin -safemode wait >/dev/null || fail "safe mode not left after the second restart"
-sleep 1
+# The check waits for the node's first block report since the start.
+wait_until 20 more_reports_from "$victim" "$before" ||
+    fail "node $victim sent no block report after the restart"
+redundancy_tick_after_setrep /after.bin 1
 expect_eq "$(status_of "$victim")" "Decommission in progress" "status before -setrep"
 dfs -setrep 4 /five.bin >/dev/null || fail "setrep 4"
 wait_until 20 is_status "$victim" Decommissioned || fail "not decommissioned after setrep: $(status_of "$victim")"

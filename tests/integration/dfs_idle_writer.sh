@@ -2,8 +2,9 @@
 # An open file left idle.  On a cluster with a 2 s lease soft limit, a
 # 4 s hard limit and a 1 s dfs.datanode.socket.timeout, a C program
 # (tests/tools/dfs_idle_writer.c) creates a file, writes part of its
-# first block, then sleeps 7 s without calling the library, writes the
-# rest (across a block boundary), hflushes and closes.  The library's
+# first block, then pauses without calling the library until the test has
+# made its checks (5 s or more), writes the rest (across a block
+# boundary), hflushes and closes.  The library's
 # renewer thread keeps the lease (renewals) and the pipeline (heartbeat
 # packets) alive meanwhile: while the writer sleeps, past the soft and
 # then the hard limit, another client's append and overwrite are refused
@@ -32,13 +33,44 @@ refused() {
     grep -q 'currently owned by DFSClient_' <<<"$err" || fail "$1: overwrite refused oddly: $err"
 }
 
-"$IDLE_WRITER" write "$RUN_DIR" "$TEST_TMP/in.bin" /idle 300000 7000 >"$TEST_TMP/writer.out" 2>&1 &
+# The writer pauses until the test creates $TEST_TMP/resume (60 s at
+# most), so every check below is made while it is idle, however slow the
+# machine.
+DFS_IDLE_UNTIL=$TEST_TMP/resume "$IDLE_WRITER" write "$RUN_DIR" "$TEST_TMP/in.bin" /idle 300000 60000 \
+    >"$TEST_TMP/writer.out" 2>&1 &
 WRITER=$!
 wait_until 30 grep -q '^idle$' "$TEST_TMP/writer.out" || fail "the writer never got idle: $(cat "$TEST_TMP/writer.out")"
-sleep 2.5
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+idle_at=$(now_ms)
+# sleep_until MS: sleeps until MS after the writer went idle (not at all
+# when that is past).
+sleep_until() {
+    local left=$((idle_at + $1 - $(now_ms)))
+    [ "$left" -gt 0 ] && sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"
+    return 0
+}
+# still_idle WHAT: the writer is still in its pause (alive, nothing printed
+# after "idle") and the namenode still has /idle open for write -- the
+# evidence that the refusals were made while nothing but the library's
+# own thread kept the lease.
+still_idle() {
+    kill -0 "$WRITER" 2>/dev/null && [ "$(cat "$TEST_TMP/writer.out")" = idle ] ||
+        fail "$1: the writer is no longer idle: $(cat "$TEST_TMP/writer.out")"
+    ember fsck /idle -openforwrite -files | grep -q '^/idle .*OPENFORWRITE' ||
+        fail "$1: /idle is not open for write: $(ember fsck /idle -openforwrite -files)"
+}
+# What is tested here is something that must NOT happen (the lease lost
+# past the soft, then the hard limit), so time has to pass: no event marks
+# it.  Each pause is bounded (until 2.5 s, then 5 s after the writer went
+# idle) and paired with the evidence above; the writer resumes only after.
+sleep_until 2500
 refused "past the soft limit"
-sleep 2.5
+still_idle "past the soft limit"
+sleep_until 5000
 refused "past the hard limit"
+still_idle "past the hard limit"
+log "/idle refused to others $((($(now_ms) - idle_at) / 1000)) s into the pause"
+touch "$TEST_TMP/resume"
 wait "$WRITER" || fail "the idle writer failed: $(cat "$TEST_TMP/writer.out")"
 dfs -cat /idle | cmp - "$TEST_TMP/in.bin" || fail "/idle differs from what was written"
 expect_eq "$(dfs -stat %b /idle)" 1500000 "length of /idle"
@@ -46,7 +78,7 @@ log0=$RUN_DIR/logs/rank-0.log
 ! grep -q 'pipeline recovery of' "$log0" || fail "a pipeline recovery happened: $(grep 'pipeline recovery of' "$log0")"
 ! grep -qE 'lease recovery|lease of /idle expired' "$log0" || fail "a lease recovery happened: $(grep -E 'lease (recovery|of)' "$log0")"
 ! grep -q 'no packet of blk_' "$RUN_DIR"/logs/rank-*.log || fail "a datanode gave up on the idle pipeline"
-log "/idle written across a 7 s pause"
+log "/idle written across the pause"
 
 "$IDLE_WRITER" write "$RUN_DIR" "$TEST_TMP/in.bin" /synced 700000 2500 hsync >"$TEST_TMP/writer.out" 2>&1 ||
     fail "the hsync writer failed: $(cat "$TEST_TMP/writer.out")"

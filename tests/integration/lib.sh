@@ -143,3 +143,16 @@ section_count() {
 expect_eq() {
     [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
 }
+
+# redundancy_tick_after_setrep PATH REPLICATION: lowers PATH's replication
+# below its live replicas and waits until the namenode logs deleting a
+# surplus one -- proof that a redundancy-monitor tick ran after the call.
+# Tests use it before asserting that something did NOT happen in such a
+# tick (a copy, a decommission finishing) instead of sleeping.
+redundancy_tick_after_setrep() {
+    local log0=$RUN_DIR/logs/rank-0.log before
+    before=$(grep -c "is over-replicated: deleting the replica" "$log0")
+    ember dfs -setrep "$2" "$1" >/dev/null || fail "setrep $2 $1"
+    wait_until 20 bash -c "[ \$(grep -c 'is over-replicated: deleting the replica' '$log0') -gt $before ]" ||
+        fail "no surplus replica of $1 deleted at replication $2"
+}

@@ -6,7 +6,10 @@
  * file LOCAL, prints "idle" (flushed), sleeps IDLE_MS without calling the
  * library -- the library's own thread must keep the lease and the
  * pipeline alive meanwhile -- writes the rest of LOCAL, hflushes (hsync
- * with the last argument) and closes.
+ * with the last argument) and closes.  When the environment variable
+ * DFS_IDLE_UNTIL names a file, the pause ends as soon as that file exists
+ * (IDLE_MS then only bounds it), so that a test ends the pause when it
+ * has seen what it waited for, however slow the machine.
  *
  *   dfs_idle_writer overwrite RUN_DIR DFS_PATH
  * tries to create DFS_PATH for writing with overwrite, as another client
@@ -45,6 +48,17 @@ static int copy_bytes(FILE *in, ember_dfs_file *f, uint64_t len, uint8_t *buf) {
     return 0;
 }
 
+/* The pause: idle_ms, or less once the file DFS_IDLE_UNTIL names exists. */
+static void idle_pause(unsigned idle_ms) {
+    const char *until = getenv("DFS_IDLE_UNTIL");
+    if (until == NULL || until[0] == '\0') {
+        usleep((useconds_t)idle_ms * 1000);
+        return;
+    }
+    for (unsigned waited = 0; waited < idle_ms && access(until, F_OK) != 0; waited += 50)
+        usleep(50 * 1000);
+}
+
 static int idle_write(ember_dfs *dfs, const char *local, const char *path, uint64_t first,
                       unsigned idle_ms, int sync) {
     FILE *in = fopen(local, "rb");
@@ -69,7 +83,7 @@ static int idle_write(ember_dfs *dfs, const char *local, const char *path, uint6
     if (!failed) {
         printf("idle\n");
         fflush(stdout);
-        usleep((useconds_t)idle_ms * 1000);
+        idle_pause(idle_ms);
         if ((rc = copy_bytes(in, f, UINT64_MAX, buf)) != 0)
             failed = report(dfs, "write after idling", rc);
         else if ((rc = sync ? ember_dfs_hsync(f) : ember_dfs_hflush(f)) != 0)

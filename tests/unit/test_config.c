@@ -178,6 +178,11 @@ static void test_ratio(void **state) {
     expect_bad_int(f, key, "100.5", "must be between -1 and 100");
     expect_bad_int(f, key, "-2", "must be between -1 and 100");
     expect_bad_int(f, key, "99999999999999999999", "must be between");
+    /* Past what millionths hold in 64 bits (found writing fuzz_config): out of
+     * range, not an overflow. */
+    expect_bad_int(f, key, "9223372036859", "must be between");
+    expect_bad_int(f, key, "9223372036854.999999", "must be between");
+    expect_bad_int(f, key, "-9223372036854.775808", "must be between");
     /* Written back as the shortest decimal. */
     assert_int_equal(config_set(f->cfg, key, "0.250", NULL, 0), 0);
     char *buf = NULL;
