@@ -819,24 +819,38 @@ static int cmd_cp(dfs_cli *c, int argc, char **argv) { return cmd_copy_in(c, arg
 typedef struct {
     const char *name; /* without the dash */
     int (*run)(dfs_cli *c, int argc, char **argv);
+    dfs_glob_policy glob; /* which arguments are globbed before run */
 } dfs_command;
 
 static const dfs_command dfs_commands[] = {
-    {"ls", cmd_ls},           {"mkdir", cmd_mkdir},
-    {"touchz", cmd_touchz},   {"rm", cmd_rm_files},
-    {"rmdir", cmd_rmdir},     {"mv", cmd_mv},
-    {"stat", cmd_stat},       {"test", cmd_test},
-    {"chmod", cmd_attr},      {"chown", cmd_attr},
-    {"chgrp", cmd_attr},      {"setrep", cmd_attr},
-    {"du", cmd_du},           {"count", cmd_count},
-    {"df", cmd_df},           {"find", cmd_find},
-    {"put", cmd_put},         {"copyFromLocal", cmd_put},
-    {"moveFromLocal", cmd_move_from_local},
-    {"get", cmd_get},         {"copyToLocal", cmd_get},
-    {"getmerge", cmd_getmerge},
-    {"cat", cmd_cat},         {"head", cmd_head},
-    {"tail", cmd_tail},       {"cp", cmd_cp},
-    {"checksum", cmd_checksum}, {"appendToFile", cmd_append},
+    {"ls", cmd_ls, DFS_GLOB_ALL},
+    {"mkdir", cmd_mkdir, DFS_GLOB_NONE},
+    {"touchz", cmd_touchz, DFS_GLOB_NONE},
+    {"rm", cmd_rm_files, DFS_GLOB_ALL},
+    {"rmdir", cmd_rmdir, DFS_GLOB_ALL},
+    {"mv", cmd_mv, DFS_GLOB_ALL_BUT_LAST},
+    {"stat", cmd_stat, DFS_GLOB_STAT},
+    {"test", cmd_test, DFS_GLOB_NONE},
+    {"chmod", cmd_attr, DFS_GLOB_SKIP_FIRST},
+    {"chown", cmd_attr, DFS_GLOB_SKIP_FIRST},
+    {"chgrp", cmd_attr, DFS_GLOB_SKIP_FIRST},
+    {"setrep", cmd_attr, DFS_GLOB_SKIP_FIRST},
+    {"du", cmd_du, DFS_GLOB_ALL},
+    {"count", cmd_count, DFS_GLOB_ALL},
+    {"df", cmd_df, DFS_GLOB_NONE},
+    {"find", cmd_find, DFS_GLOB_NONE},
+    {"put", cmd_put, DFS_GLOB_NONE},
+    {"copyFromLocal", cmd_put, DFS_GLOB_NONE},
+    {"moveFromLocal", cmd_move_from_local, DFS_GLOB_NONE},
+    {"get", cmd_get, DFS_GLOB_ALL_BUT_LAST},
+    {"copyToLocal", cmd_get, DFS_GLOB_ALL_BUT_LAST},
+    {"getmerge", cmd_getmerge, DFS_GLOB_ALL_BUT_LAST},
+    {"cat", cmd_cat, DFS_GLOB_ALL},
+    {"head", cmd_head, DFS_GLOB_ALL},
+    {"tail", cmd_tail, DFS_GLOB_ALL},
+    {"cp", cmd_cp, DFS_GLOB_ALL_BUT_LAST},
+    {"checksum", cmd_checksum, DFS_GLOB_ALL},
+    {"appendToFile", cmd_append, DFS_GLOB_NONE},
 };
 
 int cli_dfs(cli_env *env, int argc, char **argv) {
@@ -883,7 +897,14 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
     }
     ember_dfs_set_short_circuit(c.dfs, (int)config_get_int(cfg, "dfs.client.read.shortcircuit"));
     ember_dfs_set_socket_timeout(c.dfs, config_get_int(cfg, "dfs.client.socket-timeout"));
-    status = cmd->run(&c, argc - i, argv + i);
+    dfs_glob_args g;
+    if (dfs_expand_globs(&c, cmd->glob, argc - i, argv + i, &g) != EMBER_OK) {
+        cli_error("%s: out of memory", c.cmd);
+        status = 1;
+    } else {
+        status = g.nothing_left ? 1 : cmd->run(&c, g.argc, g.argv);
+    }
+    dfs_glob_args_free(&g);
 out:
     ember_dfs_close(c.dfs);
     config_destroy(cfg);

@@ -24,6 +24,32 @@ typedef struct {
     int failed;
 } dfs_cli;
 
+/* Which arguments of a verb are file system paths to glob. */
+typedef enum {
+    DFS_GLOB_NONE,         /* none (paths to create, local paths) */
+    DFS_GLOB_ALL,          /* every operand */
+    DFS_GLOB_SKIP_FIRST,   /* all but the first (-chmod MODE, -setrep N, ...) */
+    DFS_GLOB_ALL_BUT_LAST, /* all but the last, the destination (-cp, -mv, -get) */
+    DFS_GLOB_STAT,         /* all, bar a leading format holding '%' (-stat) */
+} dfs_glob_policy;
+
+/* A verb's argv after glob expansion (cli_dfs_glob.c). */
+typedef struct {
+    int argc;
+    char **argv;      /* malloc'd array; strings borrowed or in owned */
+    char **owned;     /* the matched paths, malloc'd */
+    size_t nowned;
+    int nothing_left; /* every path argument matched nothing */
+} dfs_glob_args;
+
+/* Expands the glob operands of argv (argv[0] the verb) by policy into
+ * *out (free with dfs_glob_args_free()).  A pattern that matches nothing
+ * or is malformed prints one error line and marks c failed.  EMBER_ENOMEM
+ * otherwise the only failure. */
+int dfs_expand_globs(dfs_cli *c, dfs_glob_policy policy, int argc, char **argv,
+                     dfs_glob_args *out);
+void dfs_glob_args_free(dfs_glob_args *a);
+
 /* cli_dfs.c */
 /* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix). */
 void dfs_format_size(uint64_t n, int human, char *out, size_t len);
