@@ -945,7 +945,7 @@ static void dn_recovery_stop_old(datanode *dn, uint64_t block_id, uint64_t gen_s
         dn_stop_write(dn, block_id, "superseded by a pipeline recovery");
 }
 
-static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacket *pp) {
+static void datanode_handle_pipeline_packet(datanode *dn, int source, const PipelinePacket *pp) {
     const Packet *pkt = pp->packet;
     if (pkt->seqno == 0 && pp->recovery_gen_stamp != 0)
         dn_recovery_stop_old(dn, pp->block_id, pp->gen_stamp);
@@ -995,7 +995,7 @@ static void handle_pipeline_packet(datanode *dn, int source, const PipelinePacke
 /* An ack goes to the pipeline of its block, else to the replication this
  * node sources for it: never both, since a pipeline is refused while a
  * replication of its block runs here and the other way round. */
-static void handle_pipeline_ack(datanode *dn, int source, const PipelineAck *ack) {
+static void datanode_handle_pipeline_ack(datanode *dn, int source, const PipelineAck *ack) {
     dn_pipeline *p = pipeline_find(dn, ack->block_id);
     if (p != NULL && ack->gen_stamp != 0 && ack->gen_stamp != p->gen_stamp) {
         /* From the pipeline a recovery replaced (or from an older one). */
@@ -1018,7 +1018,7 @@ static void handle_pipeline_ack(datanode *dn, int source, const PipelineAck *ack
  * IncrementalBlockReport (HDFS's DELETED entries), so that the primary's
  * map follows the disk rather than its own order: a replica this node
  * did not have (or is writing) is not confirmed. */
-static void handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *del) {
+static void datanode_handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *del) {
     if (source != dn->primary_rank) {
         LOG_WARN("datanode: DeleteBlocks from rank %d, not the primary; ignored", source);
         return;
@@ -1050,7 +1050,7 @@ static void handle_delete_blocks(datanode *dn, int source, const DeleteBlocks *d
 
 /* The primary asks this node to copy a replica it holds (replication.c);
  * a block being written here is not copied from here. */
-static void handle_replicate_block(datanode *dn, int source, const ReplicateBlock *rb) {
+static void datanode_handle_replicate_block(datanode *dn, int source, const ReplicateBlock *rb) {
     if (source != dn->primary_rank) {
         LOG_WARN("datanode: ReplicateBlock of blk_%" PRIu64
                  " from rank %d, not the primary; ignored",
@@ -1068,14 +1068,14 @@ static void handle_replicate_block(datanode *dn, int source, const ReplicateBloc
 void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg) {
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
-        handle_pipeline_packet(dn, source, msg->pipeline_packet);
+        datanode_handle_pipeline_packet(dn, source, msg->pipeline_packet);
         break;
-    case RANK_MESSAGE__BODY_PIPELINE_ACK: handle_pipeline_ack(dn, source, msg->pipeline_ack); break;
+    case RANK_MESSAGE__BODY_PIPELINE_ACK: datanode_handle_pipeline_ack(dn, source, msg->pipeline_ack); break;
     case RANK_MESSAGE__BODY_DELETE_BLOCKS:
-        handle_delete_blocks(dn, source, msg->delete_blocks);
+        datanode_handle_delete_blocks(dn, source, msg->delete_blocks);
         break;
     case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
-        handle_replicate_block(dn, source, msg->replicate_block);
+        datanode_handle_replicate_block(dn, source, msg->replicate_block);
         break;
     case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
         dn_recovery_init(dn, source, msg->init_replica_recovery);
@@ -1105,7 +1105,7 @@ static int conn_authenticate(datanode *dn, dn_conn *c) {
     return rc;
 }
 
-static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockRequest *req) {
+static void datanode_handle_write_request(datanode *dn, dn_conn *c, const WriteBlockRequest *req) {
     char why[256], text[512];
     if (!dn_token_ok(dn, req->token, req->block_id, req->gen_stamp, AUTH_TOKEN_WRITE, why,
                      sizeof(why))) {
@@ -1153,7 +1153,7 @@ static void handle_write_request(datanode *dn, dn_conn *c, const WriteBlockReque
              req->block_id, req->gen_stamp, p->length, req->n_downstream);
 }
 
-static void handle_read_request(datanode *dn, dn_conn *c, const ReadBlockRequest *req) {
+static void datanode_handle_read_request(datanode *dn, dn_conn *c, const ReadBlockRequest *req) {
     char why[256], text[512];
     if (!dn_token_ok(dn, req->token, req->block_id, req->gen_stamp, AUTH_TOKEN_READ, why,
                      sizeof(why))) {
@@ -1294,7 +1294,7 @@ static void conn_handle_request(datanode *dn, dn_conn *c, DataMessage *msg) {
         return;
     }
     switch (msg->body_case) {
-    case DATA_MESSAGE__BODY_WRITE_BLOCK: handle_write_request(dn, c, msg->write_block); break;
+    case DATA_MESSAGE__BODY_WRITE_BLOCK: datanode_handle_write_request(dn, c, msg->write_block); break;
     case DATA_MESSAGE__BODY_BLOCK_CHECKSUM: { /* one answer (block_checksum.c), then closed */
         socket_outq answer = {0};
         int rc = dn_block_checksum_answer(dn, msg->block_checksum, c->peer, &answer);
@@ -1307,7 +1307,7 @@ static void conn_handle_request(datanode *dn, dn_conn *c, DataMessage *msg) {
         conn_begin_closing(dn, c);
         break;
     }
-    default: handle_read_request(dn, c, msg->read_block); break;
+    default: datanode_handle_read_request(dn, c, msg->read_block); break;
     }
 }
 

@@ -235,7 +235,7 @@ int namenode_apply_update_block(namenode *nn, const EditUpdateBlock *op) {
 
 /* ---- write protocol ------------------------------------------------------------- */
 
-void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
+void namenode_handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
     fs_stat st;
     int rc = fs_namespace_stat(nn->ns, m->path, &st);
     if (rc == EMBER_OK && !st.is_dir && !st.under_construction)
@@ -327,7 +327,7 @@ void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m) {
     namenode_answer(nn, conn, &res, 1);
 }
 
-void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
+void namenode_handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
     fs_stat st;
     const uint64_t *blocks;
     size_t n = 0;
@@ -377,7 +377,7 @@ void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m) {
 /* A datanode of the writer's pipeline failed: the block goes on with the
  * nodes left under a new gen stamp, so that replicas which missed packets
  * (the failed node's) are stale from now on. */
-void handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
+void namenode_handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
                                       const UpdateBlockForPipelineRequest *m) {
     if (namenode_lease_check_holder(nn, conn, m->path, m->client_name) != 0)
         return;
@@ -470,7 +470,7 @@ static void block_ops_locate(namenode *nn, const block_entry *b, int include_cor
     lb->locations = lp;
 }
 
-void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m) {
+void namenode_handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m) {
     fs_stat st;
     const uint64_t *blocks;
     size_t n = 0;
@@ -557,7 +557,7 @@ static void block_ops_bad_replica(namenode *nn, uint64_t block_id, int rank, con
     namenode_corrupt_marked(nn, block_id);
 }
 
-void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m) {
+void namenode_handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m) {
     block_ops_bad_replica(nn, m->block_id, (int)m->rank, "a reader");
     DfsResult res = DFS_RESULT__INIT;
     namenode_answer(nn, conn, &res, 0);
@@ -577,7 +577,7 @@ static void block_ops_forget_delete(namenode *nn, int rank, uint64_t block_id) {
 /* A replica of m's block is on source: recorded, or deleted when the map
  * does not want it (BlockReceived, and an IncrementalBlockReport's
  * received entries). */
-static void handle_block_received(namenode *nn, int source, const BlockReceived *m) {
+static void namenode_handle_block_received(namenode *nn, int source, const BlockReceived *m) {
     block_ops_forget_delete(nn, source, m->block_id);
     namenode_recovery_received(nn, m);
     int rc = block_manager_add_replica(nn->bm, m->block_id, source, m->gen_stamp, m->length);
@@ -622,7 +622,7 @@ static void block_ops_drop_deleted(namenode *nn, int source, block_report_acc *a
     acc->n = kept;
 }
 
-static void handle_block_report(namenode *nn, int source, const BlockReport *m) {
+static void namenode_handle_block_report(namenode *nn, int source, const BlockReport *m) {
     if (source <= 0 || source >= nn->opts.world_size)
         return;
     block_report_acc *acc = &nn->reports[source];
@@ -686,7 +686,7 @@ static int block_ops_holds(const block_entry *b, int rank) {
  * replicas it found are taken as BlockReceived.  A deletion confirmed is
  * also taken out of the ring of recent deletes: whatever source reports
  * later was sent after it. */
-static void handle_incremental_block_report(namenode *nn, int source,
+static void namenode_handle_incremental_block_report(namenode *nn, int source,
                                             const IncrementalBlockReport *m) {
     if (source <= 0 || source >= nn->opts.world_size)
         return;
@@ -709,7 +709,7 @@ static void handle_incremental_block_report(namenode *nn, int source,
         br.block_id = m->received_block_ids[i];
         br.gen_stamp = m->received_gen_stamps[i];
         br.length = m->received_lengths[i];
-        handle_block_received(nn, source, &br);
+        namenode_handle_block_received(nn, source, &br);
     }
     if (dropped > 0 || m->n_received_block_ids > 0)
         LOG_INFO("incremental block report from node %d: %zu deleted (%zu dropped from the "
@@ -734,10 +734,10 @@ void namenode_on_rank_message(namenode *nn, int source, const RankMessage *msg) 
         return;
     }
     switch (msg->body_case) {
-    case RANK_MESSAGE__BODY_BLOCK_RECEIVED: handle_block_received(nn, source, msg->block_received); break;
-    case RANK_MESSAGE__BODY_BLOCK_REPORT: handle_block_report(nn, source, msg->block_report); break;
+    case RANK_MESSAGE__BODY_BLOCK_RECEIVED: namenode_handle_block_received(nn, source, msg->block_received); break;
+    case RANK_MESSAGE__BODY_BLOCK_REPORT: namenode_handle_block_report(nn, source, msg->block_report); break;
     case RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT:
-        handle_incremental_block_report(nn, source, msg->incremental_block_report);
+        namenode_handle_incremental_block_report(nn, source, msg->incremental_block_report);
         break;
     case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
         namenode_recovery_info(nn, source, msg->replica_recovery_info);

@@ -445,13 +445,13 @@ int namenode_lease_check_holder(namenode *nn, uint64_t conn, const char *path,
 
 /* ---- requests ------------------------------------------------------------------ */
 
-void handle_renew_lease(namenode *nn, uint64_t conn, const RenewLeaseRequest *m) {
+void namenode_handle_renew_lease(namenode *nn, uint64_t conn, const RenewLeaseRequest *m) {
     namenode_lease_renew(nn, m->client_name);
     DfsResult res = DFS_RESULT__INIT;
     namenode_answer(nn, conn, &res, 0);
 }
 
-void handle_recover_lease(namenode *nn, uint64_t conn, const RecoverLeaseRequest *m) {
+void namenode_handle_recover_lease(namenode *nn, uint64_t conn, const RecoverLeaseRequest *m) {
     int rc = namenode_lease_recover(nn, conn, m->path);
     if (rc < 0)
         return; /* answered */
@@ -488,7 +488,7 @@ int namenode_apply_append(namenode *nn, const EditAppend *op) {
     return fs_namespace_set_length(nn->ns, op->path, kept);
 }
 
-void handle_append(namenode *nn, uint64_t conn, const AppendRequest *m) {
+void namenode_handle_append(namenode *nn, uint64_t conn, const AppendRequest *m) {
     fs_stat st;
     const uint64_t *blocks;
     size_t n = 0;

@@ -517,7 +517,7 @@ static int nn_perm(namenode *nn, uint64_t conn, const char *path, perm_request w
     return namenode_check_permission(nn, conn, path, &want);
 }
 
-static void handle_get_file_info(namenode *nn, uint64_t conn, const GetFileInfoRequest *m) {
+static void namenode_handle_get_file_info(namenode *nn, uint64_t conn, const GetFileInfoRequest *m) {
     fs_stat st;
     if (nn_perm(nn, conn, m->path, (perm_request){0}) != 0)
         return;
@@ -533,7 +533,7 @@ static void handle_get_file_info(namenode *nn, uint64_t conn, const GetFileInfoR
     namenode_answer(nn, conn, &res, 0);
 }
 
-static void handle_list_status(namenode *nn, uint64_t conn, const ListStatusRequest *m) {
+static void namenode_handle_list_status(namenode *nn, uint64_t conn, const ListStatusRequest *m) {
     uint32_t limit = m->limit && m->limit < nn->opts.list_limit ? m->limit : nn->opts.list_limit;
     fs_stat self_st;
     int is_dir = fs_namespace_stat(nn->ns, m->path, &self_st) == EMBER_OK && self_st.is_dir;
@@ -573,7 +573,7 @@ static void handle_list_status(namenode *nn, uint64_t conn, const ListStatusRequ
     free(entries);
 }
 
-static void handle_content_summary(namenode *nn, uint64_t conn, const ContentSummaryRequest *m) {
+static void namenode_handle_content_summary(namenode *nn, uint64_t conn, const ContentSummaryRequest *m) {
     if (nn_perm(nn, conn, m->path, (perm_request){.sub = PERM_R | PERM_X}) != 0)
         return;
     DfsResult res = DFS_RESULT__INIT;
@@ -613,7 +613,7 @@ static const char *namenode_inherited_group(namenode *nn, const char *path, cons
     return caller;
 }
 
-static void handle_mkdirs(namenode *nn, uint64_t conn, const MkdirsRequest *m, const char *user,
+static void namenode_handle_mkdirs(namenode *nn, uint64_t conn, const MkdirsRequest *m, const char *user,
                           const char *group) {
     fs_stat st;
     int exists = fs_namespace_stat(nn->ns, m->path, &st) == EMBER_OK;
@@ -632,7 +632,7 @@ static void handle_mkdirs(namenode *nn, uint64_t conn, const MkdirsRequest *m, c
     namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
 }
 
-static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, const char *user,
+static void namenode_handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, const char *user,
                           const char *group) {
     char warning[128] = "", inherited[FS_OWNER_MAX];
     EditCreate op = EDIT_CREATE__INIT;
@@ -673,7 +673,7 @@ static void handle_create(namenode *nn, uint64_t conn, const CreateRequest *m, c
         namenode_lease_renew(nn, m->client_name);
 }
 
-static void handle_rename(namenode *nn, uint64_t conn, const RenameRequest *m) {
+static void namenode_handle_rename(namenode *nn, uint64_t conn, const RenameRequest *m) {
     EditRename op = EDIT_RENAME__INIT;
     op.src = m->src;
     op.dst = m->dst;
@@ -701,7 +701,7 @@ static void handle_rename(namenode *nn, uint64_t conn, const RenameRequest *m) {
     namenode_mutate(nn, conn, &rec, m->src, what, NULL);
 }
 
-static void handle_delete(namenode *nn, uint64_t conn, const DeleteRequest *m) {
+static void namenode_handle_delete(namenode *nn, uint64_t conn, const DeleteRequest *m) {
     perm_request want = {.parent = PERM_W, .sticky = 1,
                          .sub = m->recursive ? PERM_R | PERM_W | PERM_X : 0};
     if (nn_perm(nn, conn, m->path, want) != 0)
@@ -715,7 +715,7 @@ static void handle_delete(namenode *nn, uint64_t conn, const DeleteRequest *m) {
     namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
 }
 
-static void handle_set_replication(namenode *nn, uint64_t conn, const SetReplicationRequest *m) {
+static void namenode_handle_set_replication(namenode *nn, uint64_t conn, const SetReplicationRequest *m) {
     char warning[128] = "";
     if (nn_perm(nn, conn, m->path, (perm_request){.access = PERM_W}) != 0)
         return;
@@ -728,7 +728,7 @@ static void handle_set_replication(namenode *nn, uint64_t conn, const SetReplica
     namenode_mutate(nn, conn, &rec, m->path, NULL, warning[0] ? warning : NULL);
 }
 
-static void handle_set_permission(namenode *nn, uint64_t conn, const SetPermissionRequest *m) {
+static void namenode_handle_set_permission(namenode *nn, uint64_t conn, const SetPermissionRequest *m) {
     if (nn_perm(nn, conn, m->path, (perm_request){.owner = 1}) != 0)
         return;
     EditSetPermission op = EDIT_SET_PERMISSION__INIT;
@@ -740,7 +740,7 @@ static void handle_set_permission(namenode *nn, uint64_t conn, const SetPermissi
     namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
 }
 
-static void handle_set_owner(namenode *nn, uint64_t conn, const SetOwnerRequest *m) {
+static void namenode_handle_set_owner(namenode *nn, uint64_t conn, const SetOwnerRequest *m) {
     if (namenode_check_chown(nn, conn, m->path, m->owner, m->group) != 0)
         return;
     EditSetOwner op = EDIT_SET_OWNER__INIT;
@@ -760,53 +760,53 @@ void namenode_on_request(namenode *nn, uint64_t conn, const ClientMessage *req) 
     case CLIENT_MESSAGE__BODY_CREATE:
         namenode_identity(nn, conn, &user, &group);
         if (req->body_case == CLIENT_MESSAGE__BODY_MKDIRS)
-            handle_mkdirs(nn, conn, req->mkdirs, user, group);
+            namenode_handle_mkdirs(nn, conn, req->mkdirs, user, group);
         else
-            handle_create(nn, conn, req->create, user, group);
+            namenode_handle_create(nn, conn, req->create, user, group);
         break;
-    case CLIENT_MESSAGE__BODY_GET_FILE_INFO: handle_get_file_info(nn, conn, req->get_file_info); break;
-    case CLIENT_MESSAGE__BODY_LIST_STATUS: handle_list_status(nn, conn, req->list_status); break;
+    case CLIENT_MESSAGE__BODY_GET_FILE_INFO: namenode_handle_get_file_info(nn, conn, req->get_file_info); break;
+    case CLIENT_MESSAGE__BODY_LIST_STATUS: namenode_handle_list_status(nn, conn, req->list_status); break;
     case CLIENT_MESSAGE__BODY_CONTENT_SUMMARY:
-        handle_content_summary(nn, conn, req->content_summary);
+        namenode_handle_content_summary(nn, conn, req->content_summary);
         break;
-    case CLIENT_MESSAGE__BODY_RENAME: handle_rename(nn, conn, req->rename); break;
-    case CLIENT_MESSAGE__BODY_DELETE: handle_delete(nn, conn, req->delete_); break;
+    case CLIENT_MESSAGE__BODY_RENAME: namenode_handle_rename(nn, conn, req->rename); break;
+    case CLIENT_MESSAGE__BODY_DELETE: namenode_handle_delete(nn, conn, req->delete_); break;
     case CLIENT_MESSAGE__BODY_SET_REPLICATION:
-        handle_set_replication(nn, conn, req->set_replication);
+        namenode_handle_set_replication(nn, conn, req->set_replication);
         break;
     case CLIENT_MESSAGE__BODY_SET_PERMISSION:
-        handle_set_permission(nn, conn, req->set_permission);
+        namenode_handle_set_permission(nn, conn, req->set_permission);
         break;
-    case CLIENT_MESSAGE__BODY_SET_OWNER: handle_set_owner(nn, conn, req->set_owner); break;
-    case CLIENT_MESSAGE__BODY_ADD_BLOCK: handle_add_block(nn, conn, req->add_block); break;
-    case CLIENT_MESSAGE__BODY_COMPLETE: handle_complete(nn, conn, req->complete); break;
+    case CLIENT_MESSAGE__BODY_SET_OWNER: namenode_handle_set_owner(nn, conn, req->set_owner); break;
+    case CLIENT_MESSAGE__BODY_ADD_BLOCK: namenode_handle_add_block(nn, conn, req->add_block); break;
+    case CLIENT_MESSAGE__BODY_COMPLETE: namenode_handle_complete(nn, conn, req->complete); break;
     case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
-        handle_update_block_for_pipeline(nn, conn, req->update_block_for_pipeline);
+        namenode_handle_update_block_for_pipeline(nn, conn, req->update_block_for_pipeline);
         break;
     case CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS:
         if (nn_perm(nn, conn, req->get_block_locations->path, (perm_request){.access = PERM_R}) == 0)
-            handle_get_block_locations(nn, conn, req->get_block_locations);
+            namenode_handle_get_block_locations(nn, conn, req->get_block_locations);
         break;
     case CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK:
-        handle_report_bad_block(nn, conn, req->report_bad_block);
+        namenode_handle_report_bad_block(nn, conn, req->report_bad_block);
         break;
     case CLIENT_MESSAGE__BODY_SAFE_MODE:
         if (req->safe_mode->action == 0 ||
             namenode_check_superuser(nn, conn, "change safe mode") == 0)
-            handle_safe_mode(nn, conn, req->safe_mode);
+            namenode_handle_safe_mode(nn, conn, req->safe_mode);
         break;
-    case CLIENT_MESSAGE__BODY_RENEW_LEASE: handle_renew_lease(nn, conn, req->renew_lease); break;
+    case CLIENT_MESSAGE__BODY_RENEW_LEASE: namenode_handle_renew_lease(nn, conn, req->renew_lease); break;
     case CLIENT_MESSAGE__BODY_RECOVER_LEASE:
         if (nn_perm(nn, conn, req->recover_lease->path, (perm_request){.access = PERM_W}) == 0)
-            handle_recover_lease(nn, conn, req->recover_lease);
+            namenode_handle_recover_lease(nn, conn, req->recover_lease);
         break;
     case CLIENT_MESSAGE__BODY_APPEND:
         if (nn_perm(nn, conn, req->append->path, (perm_request){.access = PERM_W}) == 0)
-            handle_append(nn, conn, req->append);
+            namenode_handle_append(nn, conn, req->append);
         break;
     case CLIENT_MESSAGE__BODY_DECOMMISSION:
         if (namenode_check_superuser(nn, conn, "decommission a node") == 0)
-            handle_decommission(nn, conn, req->decommission);
+            namenode_handle_decommission(nn, conn, req->decommission);
         break;
     default:
         LOG_WARN("client sent %s, which is not a file system request", message_client_name(req));

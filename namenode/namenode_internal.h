@@ -146,14 +146,14 @@ int namenode_apply_complete(namenode *nn, const EditComplete *op);
 int namenode_apply_update_block(namenode *nn, const EditUpdateBlock *op);
 /* The removed hook: forgets the blocks and tells their holders. */
 void namenode_blocks_removed(uint64_t inode_id, const uint64_t *blocks, size_t nblocks, void *arg);
-void handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m);
-void handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m);
+void namenode_handle_add_block(namenode *nn, uint64_t conn, const AddBlockRequest *m);
+void namenode_handle_complete(namenode *nn, uint64_t conn, const CompleteRequest *m);
 /* Pipeline recovery: a new gen stamp for the last block of a file being
  * written (EditUpdateBlock), answered with it and a write token. */
-void handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
+void namenode_handle_update_block_for_pipeline(namenode *nn, uint64_t conn,
                                       const UpdateBlockForPipelineRequest *m);
-void handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m);
-void handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m);
+void namenode_handle_get_block_locations(namenode *nn, uint64_t conn, const GetBlockLocationsRequest *m);
+void namenode_handle_report_bad_block(namenode *nn, uint64_t conn, const ReportBadBlock *m);
 /* Fills a token for block id/gs in mode (AUTH_TOKEN_*), good for the
  * configured lifetime; mac (AUTH_MAC_LEN bytes) holds its MAC. */
 void namenode_block_token(namenode *nn, BlockToken *t, uint8_t *mac, uint64_t id, uint64_t gs,
@@ -175,12 +175,12 @@ size_t namenode_candidates(namenode *nn, placement_node *nodes, uint64_t need);
  * every complete block has a replica; outside safe mode, schedules copies
  * of under-replicated blocks and deletes surplus replicas. */
 void namenode_redundancy_tick(event_loop *loop, void *arg);
-void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m);
+void namenode_handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m);
 /* Why the namenode is in safe mode and how it leaves, one line for a
  * refused request (HDFS's safe mode tip). */
 void namenode_safe_mode_tip(namenode *nn, char *buf, size_t len);
 /* dfsadmin -decommission and -recommission (DecommissionRequest). */
-void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m);
+void namenode_handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m);
 /* Applies a NodeAdminState (an edit, or an image's entry): the rank's
  * state, and whether its replicas count.  EMBER_EINVAL for a state out of
  * range, EMBER_ENOMEM. */
@@ -225,9 +225,9 @@ int namenode_lease_recover(namenode *nn, uint64_t conn, const char *path);
  * one (called before the replica is recorded). */
 void namenode_recovery_info(namenode *nn, int source, const ReplicaRecoveryInfo *m);
 void namenode_recovery_received(namenode *nn, const BlockReceived *m);
-void handle_renew_lease(namenode *nn, uint64_t conn, const RenewLeaseRequest *m);
-void handle_recover_lease(namenode *nn, uint64_t conn, const RecoverLeaseRequest *m);
-void handle_append(namenode *nn, uint64_t conn, const AppendRequest *m);
+void namenode_handle_renew_lease(namenode *nn, uint64_t conn, const RenewLeaseRequest *m);
+void namenode_handle_recover_lease(namenode *nn, uint64_t conn, const RecoverLeaseRequest *m);
+void namenode_handle_append(namenode *nn, uint64_t conn, const AppendRequest *m);
 int namenode_apply_append(namenode *nn, const EditAppend *op);
 void namenode_leases_free(namenode *nn);
 

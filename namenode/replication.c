@@ -430,7 +430,7 @@ static int decommission_log(namenode *nn, uint64_t conn, int rank, int state) {
 /* Decommissioning a node that is not Normal changes nothing (as HDFS's
  * -refreshNodes with the host already excluded); recommissioning a Normal
  * one is refused.  A change is answered after the group commit. */
-void handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m) {
+void namenode_handle_decommission(namenode *nn, uint64_t conn, const DecommissionRequest *m) {
     if (decommission_check_node(nn, conn, m->rank) != 0)
         return;
     int rank = (int)m->rank;
@@ -499,7 +499,7 @@ void replication_decommission_progress(namenode *nn) {
     }
 }
 
-void handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m) {
+void namenode_handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeRequest *m) {
     if (m->action == 1 && nn->safe_mode == NAMENODE_SAFE_OFF) {
         nn->safe_mode = NAMENODE_SAFE_MANUAL;
         LOG_INFO("safe mode entered by an operator");
