@@ -58,6 +58,7 @@ fail() {
 
 cleanup() {
     local rc=$?
+    trap '' INT TERM HUP PIPE # a signal now would cut the cleanup short
     if [ -n "$MPIRUN_PID" ] && kill -0 "$MPIRUN_PID" 2>/dev/null; then
         kill -TERM -- "-$MPIRUN_PID" 2>/dev/null
         for _ in $(seq 1 20); do

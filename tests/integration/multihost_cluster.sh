@@ -43,5 +43,6 @@ expect_eq "$(grep -c 'Live_repl=3' <<<"$out")" 4 "blocks back at 3 live replicas
 ! grep -q "rank 4\]" <<<"$out" || fail "the dead rank is still listed as a replica"
 dfs -cat /in.bin | cmp - "$TEST_TMP/in.bin" || fail "file differs after re-replication"
 ember cluster stop >/dev/null
-cluster_wait_exit 120
+expect_eq "$(head -n1 "$RUN_DIR/status")" 3 "exit status after losing rank 4"
+mh_ranks_exit 60
 log PASS

@@ -148,6 +148,25 @@ mh_start_221() {
     for placement in "0 1" "1 1" "2 2" "3 2" "4 3"; do mh_check_placement $placement; done
 }
 
+# mh_ranks_exit SECONDS: waits until no rank of the run is alive (a zombie
+# counts as gone), then checks mpirun's output for sanitizer reports.
+# For a stop after a rank died: across hosts, mpirun and its daemons then
+# stay for minutes after the last rank exits (docs/ARCHITECTURE.md), so
+# the test does not wait for mpirun; the EXIT trap stops it by pid.
+mh_ranks_exit() {
+    ranks_gone() {
+        local p pid
+        for p in "$RUN_DIR"/pids/rank-*.pid; do
+            pid=$(cat "$p")
+            kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ] && return 1
+        done
+        return 0
+    }
+    wait_until "$1" ranks_gone || fail "ranks still running after the stop"
+    check_sanitizers
+    kill -0 "$MPIRUN_PID" 2>/dev/null && log "mpirun still running once every rank has exited"
+}
+
 # mh_check_placement RANK HOST_INDEX: rank RANK runs in host HOST_INDEX's
 # network and UTS namespaces and registered with that host's name.
 mh_check_placement() {
