@@ -17,8 +17,9 @@
 # (MH_CLIENT_HOST), or on any host through mh_run.
 #
 # Teardown, at exit and after lib.sh stopped mpirun and the ranks: every
-# process an agent started is killed by pid (with its descendants), the
-# UTS namespace files unmounted, the network namespaces deleted.
+# process an agent started and still alive (mh_owned) is killed by pid
+# with its descendants, the UTS namespace files unmounted, the network
+# namespaces deleted.
 set -u
 MH_PREFIX=emh$$
 MH_DIR=$TEST_TMP/hosts
@@ -58,17 +59,23 @@ mh_kill_tree() {
     kill -KILL "$1" 2>/dev/null
 }
 
+# mh_owned PID: PID is a process of this run (it inherited EMBER_MH_DIR
+# from an agent), not a later process that got the pid of a finished one.
+mh_owned() { tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | grep -qxF "EMBER_MH_DIR=$MH_DIR"; }
+
 mh_teardown() {
-    local p n
+    local p n pid
     for p in "$MH_DIR"/pids/*; do
-        [ -f "$p" ] && mh_kill_tree "$(cat "$p")"
+        pid=$(cat "$p" 2>/dev/null) || continue
+        mh_owned "$pid" && mh_kill_tree "$pid"
     done
     for n in "${MH_MADE_UTS[@]}"; do umount "$n" 2>/dev/null; done
     for n in "${MH_MADE_NS[@]}"; do ip netns delete "$n" 2>/dev/null; done
 }
 
-# Fails unless namespaces can be made here (root, ip netns, nsenter,
-# unshare, a veth pair, a bridge); says what is missing.
+# Fails, saying why, unless this is root with the tools the hosts need;
+# mh_setup then fails with ip's own words if a namespace, bridge or veth
+# pair cannot be made.
 mh_check() {
     local t
     [ "$(id -u)" = 0 ] || fail "simulated hosts need root (network namespaces); running as uid $(id -u)"
@@ -78,8 +85,8 @@ mh_check() {
 }
 
 # mh_setup N: makes hosts 1..N and the bridge; writes the hostfile
-# ($MH_DIR/hostfile, SLOTS slots per host, default 1: see mh_slots) and
-# points lib.sh's cluster_start at host 1.
+# ($MH_DIR/hostfile, one slot per host until mh_slots says otherwise) and
+# points lib.sh's cluster_start and the ember CLI at host 1.
 mh_setup() {
     local n=$1 i host err
     mh_check
