@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <mpi.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,32 @@ static void cluster_prepare_data_dirs(rank_context *ctx) {
     free(copy);
 }
 
+/* Fills ctx->public_addr: the address published for the gateway
+ * (cluster.json) and the data port (RegisterNode.data_host), which
+ * clients and other ranks connect to by number.  A numeric bind address
+ * is its own; a wildcard one (0.0.0.0, ::) is reached on another host at
+ * this host's address, the first getaddrinfo() gives for its name (IPv4
+ * first for 0.0.0.0).  An unresolvable name is published as it is, with
+ * a warning: connections to it fail with a clear error. */
+static void cluster_resolve_public_addr(rank_context *ctx) {
+    int v4 = !strcmp(ctx->bind_addr, "0.0.0.0");
+    snprintf(ctx->public_addr, sizeof(ctx->public_addr), "%s", ctx->bind_addr);
+    if (!v4 && strcmp(ctx->bind_addr, "::") != 0)
+        return;
+    snprintf(ctx->public_addr, sizeof(ctx->public_addr), "%s", ctx->hostname);
+    struct addrinfo hints = {.ai_family = v4 ? AF_INET : AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(ctx->hostname, NULL, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        LOG_WARN("bind address %s: cannot resolve this host's name '%s' (%s); publishing the name",
+                 ctx->bind_addr, ctx->hostname, gai_strerror(rc));
+        return;
+    }
+    getnameinfo(res->ai_addr, res->ai_addrlen, ctx->public_addr, sizeof(ctx->public_addr), NULL,
+                0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+}
+
 /* Shares rank 0's start verdict (0: go, else the exit status) with every
  * rank.  The one collective ember makes, before the cluster exists, and
  * non-blocking with a deadline, so a rank that died during start-up makes
@@ -316,6 +343,7 @@ int cluster_main(int argc, char **argv) {
                     ignored[i]);
     }
     gethostname(ctx.hostname, sizeof(ctx.hostname) - 1);
+    cluster_resolve_public_addr(&ctx);
     rc = topology_summary_load(config_get_string(cfg, "ember.topology.synthetic"), &ctx.hw);
     if (rc != EMBER_OK) {
         snprintf(err, sizeof(err), "hwloc cannot load the topology '%s'",

@@ -93,9 +93,7 @@ static void node_send_register(node_agent *n) {
     reg.hwloc = &hw;
     reg.storage = &st;
     if (n->dn != NULL) {
-        /* A wildcard bind is reachable at the host name. */
-        int wildcard = !strcmp(n->ctx->bind_addr, "0.0.0.0") || !strcmp(n->ctx->bind_addr, "::");
-        reg.data_host = wildcard ? n->ctx->hostname : (char *)n->ctx->bind_addr;
+        reg.data_host = n->ctx->public_addr; /* a wildcard bind: the host's address */
         reg.data_port = (uint32_t)datanode_port(n->dn);
         reg.domain_socket = (char *)datanode_domain_socket(n->dn);
     }

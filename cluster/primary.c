@@ -568,7 +568,7 @@ static int primary_make_info(primary *p) {
         snprintf(info->secret, sizeof(info->secret), "%s", secret);
     else if ((rc = auth_secret_generate(info->secret, sizeof(info->secret))) != EMBER_OK)
         return rc;
-    snprintf(info->host, sizeof(info->host), "%s", p->ctx->bind_addr);
+    snprintf(info->host, sizeof(info->host), "%s", p->ctx->public_addr);
     info->started_ms = clock_wall_ms();
     info->world_size = p->ctx->world_size;
     info->primary_pid = (int)getpid();

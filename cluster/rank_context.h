@@ -20,6 +20,8 @@ typedef struct {
     NodeRole role;
     const char *run_dir;
     const char *bind_addr;     /* the gateway's address (primary), the data port's (core) */
+    char public_addr[64];      /* the numeric address others reach bind_addr at: bind_addr,
+                                * or for a wildcard bind the host name's address */
     config *cfg;
     event_loop *loop;
     char hostname[256];

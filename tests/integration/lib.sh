@@ -6,6 +6,8 @@
 #   EMBER   path of the ember binary
 #   PROBE   path of the ember_probe test tool
 #   IDLE_WRITER  path of the dfs_idle_writer test tool
+#   EMBER_TEST_BTL  optional: "tcp" runs every mpirun of the test with
+#                MPI messages over TCP only (btl tcp,self), as between hosts
 # Clusters use short timeouts so failures show in seconds.
 set -u
 
@@ -19,6 +21,21 @@ export TMPDIR=$TEST_TMP
 RUN_DIR=$TEST_TMP/run
 # Open MPI's own TCP traffic (runtime and byte transfer) on loopback only.
 MPI_LOOPBACK="--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo"
+# One switch for the transport: through the environment, so it reaches
+# every mpirun a test starts, cluster_start's and the test's own.
+case ${EMBER_TEST_BTL:-} in
+    "") ;;
+    tcp) export OMPI_MCA_btl=tcp,self ;;
+    *) echo "EMBER_TEST_BTL='$EMBER_TEST_BTL': only 'tcp' (or unset) is known" >&2; exit 1 ;;
+esac
+# How cluster_start runs mpirun: multihost_lib.sh runs it on a simulated
+# host (MPIRUN_LAUNCH) with a hostfile and launch agent (MPI_PLACEMENT).
+MPIRUN_LAUNCH=(mpirun)
+MPI_PLACEMENT=()
+# Open MPI's shared-memory segments (/dev/shm/vader_segment.HOST.UID.JOBID.RANK)
+# of this test's jobs, read from the ranks' memory maps by cluster_start:
+# a SIGKILLed job leaves them behind, and cleanup removes exactly these.
+MPI_SHM_FILES=()
 MPIRUN_PID=
 TEST_NAME=$(basename "$0" .sh)
 CLEANUP_CMDS=()
@@ -41,6 +58,7 @@ fail() {
 
 cleanup() {
     local rc=$?
+    trap '' INT TERM HUP PIPE # a signal now would cut the cleanup short
     if [ -n "$MPIRUN_PID" ] && kill -0 "$MPIRUN_PID" 2>/dev/null; then
         kill -TERM -- "-$MPIRUN_PID" 2>/dev/null
         for _ in $(seq 1 20); do
@@ -55,6 +73,7 @@ cleanup() {
     wait 2>/dev/null
     local c
     for c in "${CLEANUP_CMDS[@]}"; do eval "$c"; done
+    for c in "${MPI_SHM_FILES[@]}"; do rm -f "$c"; done
     if [ -n "${KEEP_TEST_TMP:-}" ]; then
         log "kept $TEST_TMP"
     else
@@ -98,8 +117,8 @@ all_registered() {
 # process group and waits until every rank has registered.
 cluster_start() {
     local np=$1; shift
-    setsid mpirun --oversubscribe --enable-recovery -np "$np" $MPI_LOOPBACK \
-        -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS \
+    setsid "${MPIRUN_LAUNCH[@]}" --oversubscribe --enable-recovery -np "$np" $MPI_LOOPBACK \
+        "${MPI_PLACEMENT[@]}" -x ASAN_OPTIONS -x LSAN_OPTIONS -x UBSAN_OPTIONS \
         "$EMBER" cluster --run-dir "$RUN_DIR" \
         -D ember.node.expiry=3s -D dfs.heartbeat.interval=200ms \
         -D dfs.namenode.safemode.extension=0 "$@" \
@@ -108,6 +127,22 @@ cluster_start() {
     echo "== $(date +%T.%N) cluster_start: mpirun pid $MPIRUN_PID" >>"$TEST_TMP/mpirun.out"
     wait_until 30 test -f "$RUN_DIR/cluster.json" || fail "cluster.json never appeared"
     wait_until 30 all_registered || fail "not every rank registered: $(ember status 2>&1)"
+    record_shm_files
+}
+
+# Adds the shared-memory segments the running ranks have mapped to
+# MPI_SHM_FILES (every rank maps its own and its host's peers' at start).
+# A pid file left by an earlier cluster may name another process by now:
+# only a process whose command line names this run directory is read.
+record_shm_files() {
+    local p f pid
+    for p in "$RUN_DIR"/pids/rank-*.pid; do
+        pid=$(cat "$p" 2>/dev/null) || continue
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--run-dir $RUN_DIR " || continue
+        while read -r f; do
+            [[ " ${MPI_SHM_FILES[*]} " == *" $f "* ]] || MPI_SHM_FILES+=("$f")
+        done < <(awk '$6 ~ "^/dev/shm/vader_segment[.]" {print $6}' "/proc/$pid/maps" 2>/dev/null)
+    done
 }
 
 # Fails the test when any rank reported a sanitizer error (ASan, LSan,
