@@ -89,6 +89,16 @@ snapshot=$(dfs -ls -R /)
 kill -KILL "$MPIRUN_PID" $(cat "$RUN_DIR"/pids/*.pid) 2>/dev/null
 wait "$MPIRUN_PID" 2>/dev/null
 MPIRUN_PID=
+# The killed job's shared-memory segments (over shared memory) are ours to
+# remove: exactly the recorded ones, and afterwards none of them is left.
+if [ "${EMBER_TEST_BTL:-}" != tcp ]; then
+    [ ${#MPI_SHM_FILES[@]} -gt 0 ] || fail "no shared-memory segment of the job was recorded"
+    left=0
+    for f in "${MPI_SHM_FILES[@]}"; do [ -e "$f" ] && left=$((left + 1)); done
+    log "after SIGKILL of the whole job: $left of ${#MPI_SHM_FILES[@]} segment(s) left in /dev/shm"
+    remove_shm_files
+    for f in "${MPI_SHM_FILES[@]}"; do [ ! -e "$f" ] || fail "$f was not removed"; done
+fi
 cluster_start 3 --core-nodes 2
 expect_eq "$(dfs -ls -R /)" "$snapshot" "namespace after a crash"
 ember cluster stop >/dev/null

@@ -73,7 +73,7 @@ cleanup() {
     wait 2>/dev/null
     local c
     for c in "${CLEANUP_CMDS[@]}"; do eval "$c"; done
-    for c in "${MPI_SHM_FILES[@]}"; do rm -f "$c"; done
+    remove_shm_files
     if [ -n "${KEEP_TEST_TMP:-}" ]; then
         log "kept $TEST_TMP"
     else
@@ -128,6 +128,13 @@ cluster_start() {
     wait_until 30 test -f "$RUN_DIR/cluster.json" || fail "cluster.json never appeared"
     wait_until 30 all_registered || fail "not every rank registered: $(ember status 2>&1)"
     record_shm_files
+}
+
+# Removes the shared-memory segments recorded so far (cleanup does, and a
+# test that SIGKILLed a whole job may, to check it).
+remove_shm_files() {
+    local f
+    for f in "${MPI_SHM_FILES[@]}"; do rm -f "$f"; done
 }
 
 # Adds the shared-memory segments the running ranks have mapped to
