@@ -319,6 +319,21 @@ static int cmd_touchz(dfs_cli *c, int argc, char **argv) {
 
 static int cmd_rm(dfs_cli *c, int argc, char **argv, int rmdir) {
     int seen[128] = {0};
+    /* -skipTrash (and -safely) are whole options, as Hadoop parses them;
+     * with no trash (fs.trash.interval 0, Hadoop's default and ember's
+     * only mode so far) every delete skips it anyway. */
+    char *kept[argc + 1];
+    int nkept = 0;
+    for (int j = 0; j < argc; j++) {
+        int option_zone = j > 0 && argv[j][0] == '-';
+        if (!rmdir && option_zone &&
+            (strcmp(argv[j], "-skipTrash") == 0 || strcmp(argv[j], "-safely") == 0))
+            continue;
+        kept[nkept++] = argv[j];
+    }
+    kept[nkept] = NULL;
+    argc = nkept;
+    argv = kept;
     int i = dfs_flags(c, argc, argv, rmdir ? "" : "rRf", seen);
     if (i < 0)
         return 2;

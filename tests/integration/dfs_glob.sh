@@ -39,7 +39,7 @@ dfs -mkdir /old && dfs -mv '/logs/2024/part-*' /old || fail "-mv glob"
 expect_eq "$(dfs -ls /old | grep -c part-)" 2 "files moved"
 dfs -chmod 600 '/old/*' || fail "-chmod glob"
 expect_eq "$(dfs -stat %a /old/part-00001)" 600 "mode through a glob"
-dfs -rm '/old/part-0000[01]' >/dev/null || fail "-rm glob"
+dfs -rm -skipTrash '/old/part-0000[01]' >/dev/null || fail "-rm -skipTrash glob"
 expect_eq "$(dfs -ls /old | grep -c part- || true)" 0 "files removed"
 # / through a glob is refused like / itself, and nothing is lost.
 dfs -rm -r '/{,}' >/dev/null 2>&1 && fail "-rm -r of / through a glob exited 0"
@@ -50,7 +50,7 @@ dfs -mkdir /many || fail "mkdir /many"
 (cd "$TEST_TMP" && seq -f '/many/f%05g' 1 3000 | xargs "$EMBER" --run-dir "$RUN_DIR" dfs -touchz) ||
     fail "touchz 3000"
 expect_eq "$(dfs -ls '/many/f0*' | grep -c '^-')" 3000 "files listed through a glob"
-dfs -rm '/many/f*' >/dev/null || fail "-rm of 3000 through a glob"
+dfs -rm -r -skipTrash '/many/f*' >/dev/null || fail "-rm -r -skipTrash of 3000 through a glob"
 expect_eq "$(dfs -count /many | awk '{print $2}')" 0 "files left after the globbed -rm"
 
 ember cluster stop >/dev/null
