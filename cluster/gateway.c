@@ -139,7 +139,7 @@ static void gateway_on_frame(frame_server *srv, uint64_t id, void *data, const u
         char why[160]; /* "malformed message", or what is wrong with a name */
         message_explain_client(payload, len, why, sizeof(why));
         if (frame_server_log_ok(srv))
-            LOG_WARN("client %s: refused frame (%zu bytes): %s; closing",
+            LOG_WARN("client %s: malformed frame (%zu bytes): %s; closing",
                      frame_server_peer(srv, id), len, why);
         gateway_reject(gw, id, EMBER_EPROTO, why);
         return;

@@ -102,7 +102,7 @@ exec 3>&-
 wait "$put_pid" || fail "the write did not survive the datanode's death: $(cat "$TEST_TMP/killed.err")"
 dfs -cat /killed.bin | cmp - "$TEST_TMP/slow.bin" || fail "a write that survived reads back different"
 # (-put writes to /killed.bin._COPYING_, renamed at the end.)
-new_gs=$(sed -n "s|.*pipeline recovery of blk_$block of /killed.bin._COPYING_: gen stamp \([0-9]*\)\$|\1|p" \
+new_gs=$(sed -n "s|.*pipeline recovery of blk_$block of /killed.bin._COPYING_: gen stamp \([0-9]*\)\(,.*\)\{0,1\}\$|\1|p" \
     "$RUN_DIR/logs/rank-0.log" | tail -n1)
 [ -n "$new_gs" ] || fail "no pipeline recovery of blk_$block logged: $(grep 'pipeline recovery' "$RUN_DIR/logs/rank-0.log")"
 [ "$new_gs" -gt "$old_gs" ] || fail "blk_$block recovered at gen stamp $new_gs, not above $old_gs"
