@@ -760,15 +760,14 @@ static int cmd_du(dfs_cli *c, int argc, char **argv) {
                 dfs_join(path, e[j].path, child, sizeof(child));
             else
                 snprintf(child, sizeof(child), "%s", path);
-            uint64_t files, dirs, bytes;
-            if (ember_dfs_content_summary(c->dfs, child, &files, &dirs, &bytes) != EMBER_OK) {
+            uint64_t files, dirs, bytes, space;
+            if (ember_dfs_content_summary(c->dfs, child, &files, &dirs, &bytes, &space) !=
+                EMBER_OK) {
                 dfs_fail(c);
                 continue;
             }
-            /* Space with replicas: one file's replication times its bytes;
-             * for a directory the files' own replications are summed by
-             * the namenode once blocks exist, so use the bytes here. */
-            uint64_t space = bytes * (listing && !e[j].is_dir ? e[j].replication : 1);
+            /* The second column is Hadoop's space consumed: every file's
+             * bytes times its replication, summed by the namenode. */
             dfs_format_size(bytes, seen['h'], a, sizeof(a));
             dfs_format_size(space, seen['h'], b, sizeof(b));
             printf("%-10s %-10s %s\n", a, b, child);
@@ -791,7 +790,7 @@ static int cmd_count(dfs_cli *c, int argc, char **argv) {
         uint64_t files, dirs, bytes;
         if (dfs_arg(c, argv[i], path) != 0)
             continue;
-        if (ember_dfs_content_summary(c->dfs, path, &files, &dirs, &bytes) != EMBER_OK) {
+        if (ember_dfs_content_summary(c->dfs, path, &files, &dirs, &bytes, NULL) != EMBER_OK) {
             dfs_fail(c);
             continue;
         }

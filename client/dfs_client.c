@@ -548,7 +548,7 @@ int ember_dfs_safe_mode(ember_dfs *dfs, int action, int *on) {
 }
 
 int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files, uint64_t *dirs,
-                              uint64_t *bytes) {
+                              uint64_t *bytes, uint64_t *space) {
     ContentSummaryRequest m = CONTENT_SUMMARY_REQUEST__INIT;
     m.path = (char *)path;
     ClientMessage req = CLIENT_MESSAGE__INIT;
@@ -562,6 +562,8 @@ int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files,
     *files = res->files;
     *dirs = res->directories;
     *bytes = res->bytes;
+    if (space != NULL)
+        *space = res->space_consumed;
     client_message__free_unpacked(env, NULL);
     return EMBER_OK;
 }

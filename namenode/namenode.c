@@ -577,7 +577,8 @@ static void namenode_handle_content_summary(namenode *nn, uint64_t conn, const C
     if (nn_perm(nn, conn, m->path, (perm_request){.sub = PERM_R | PERM_X}) != 0)
         return;
     DfsResult res = DFS_RESULT__INIT;
-    int rc = fs_namespace_summary(nn->ns, m->path, &res.files, &res.directories, &res.bytes);
+    int rc = fs_namespace_summary(nn->ns, m->path, &res.files, &res.directories, &res.bytes,
+                                  &res.space_consumed);
     if (rc != EMBER_OK)
         namenode_error(nn, conn, rc, m->path, NULL);
     else

@@ -881,9 +881,10 @@ int fs_namespace_walk(const fs_namespace *ns, fs_visit_cb visit, void *arg) {
 }
 
 int fs_namespace_summary(const fs_namespace *ns, const char *path, uint64_t *files, uint64_t *dirs,
-                         uint64_t *bytes) {
+                         uint64_t *bytes, uint64_t *space) {
     inode *node;
     size_t len = 0;
+    uint64_t consumed = 0;
     int rc = ns_lookup(ns, path, &node);
     if (rc != EMBER_OK)
         return rc;
@@ -894,8 +895,11 @@ int fs_namespace_summary(const fs_namespace *ns, const char *path, uint64_t *fil
         } else {
             (*files)++;
             *bytes += n->st.length;
+            consumed += n->st.length * n->st.replication;
         }
     }
+    if (space != NULL)
+        *space = consumed;
     return EMBER_OK;
 }
 

@@ -168,9 +168,10 @@ typedef int (*fs_visit_cb)(const char *path, const fs_stat *stat, void *arg);
 int fs_namespace_walk(const fs_namespace *ns, fs_visit_cb visit, void *arg);
 
 /* Totals under path (HDFS's getContentSummary): files, directories (path
- * itself included when it is one) and bytes. */
+ * itself included when it is one), bytes, and space consumed (each file's
+ * length times its replication; space may be NULL). */
 int fs_namespace_summary(const fs_namespace *ns, const char *path, uint64_t *files,
-                         uint64_t *dirs, uint64_t *bytes);
+                         uint64_t *dirs, uint64_t *bytes, uint64_t *space);
 
 /* The inodes along path, "/" first, as far as they exist: chain gets
  * their attributes (room for max; EMBER_ETOOBIG when deeper), *n how

@@ -97,8 +97,11 @@ int ember_dfs_setrep(ember_dfs *dfs, const char *path, uint32_t replication);
 int ember_dfs_chmod(ember_dfs *dfs, const char *path, uint32_t mode);
 /* NULL or "" leaves owner or group unchanged. */
 int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const char *group);
+/* Totals under path: files, directories, bytes, and the space they
+ * consume with their replicas (each file's bytes times its replication;
+ * space may be NULL). */
 int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files, uint64_t *dirs,
-                              uint64_t *bytes);
+                              uint64_t *bytes, uint64_t *space);
 
 /* One block of a file and its live replicas (for fsck): the good ones
  * first, then those the namenode holds corrupt. */

@@ -122,6 +122,14 @@ dfs -put "$TEST_TMP/mv/f3" /t2/f3
 if dfs -moveFromLocal "$TEST_TMP/mv/f3" /t2 2>/dev/null; then fail "moveFromLocal over a file succeeded"; fi
 [ -e "$TEST_TMP/mv/f3" ] || fail "a failed moveFromLocal removed its source"
 
+# -du of a directory: the second column is the space of every replica of
+# everything under it (Hadoop's space consumed), the sum of its files'.
+dfs -mkdir /du && head -c 1000 /dev/zero | dfs -D dfs.replication=2 -put - /du/r2 &&
+    head -c 300 /dev/zero | dfs -put - /du/r1 || fail "du files"
+expect_eq "$(dfs -du -s /du | awk '{print $1, $2}')" "1300 2300" "-du -s of a directory"
+expect_eq "$(dfs -du /du | awk '{print $1, $2, $3}' | tr '\n' ';')" "300 300 /du/r1;1000 2000 /du/r2;" "-du of a directory's files"
+expect_eq "$(dfs -du / | awk '$3 == "/du" {print $1, $2}')" "1300 2300" "-du of a subdirectory"
+
 ember cluster stop >/dev/null
 cluster_wait_exit 30
 log PASS

@@ -677,7 +677,7 @@ static void test_walk_order(void **state) {
 static void test_summary(void **state) {
     fs_namespace *ns = *state;
     uint64_t files = 9, dirs = 9, bytes = 9;
-    assert_int_equal(fs_namespace_summary(ns, "/", &files, &dirs, &bytes), 0);
+    assert_int_equal(fs_namespace_summary(ns, "/", &files, &dirs, &bytes, NULL), 0);
     assert_true(files == 0 && dirs == 1 && bytes == 0);
     create_ok(ns, "/a/f", 1, T0);
     create_ok(ns, "/a/b/g", 1, T0);
@@ -687,16 +687,25 @@ static void test_summary(void **state) {
     assert_int_equal(fs_namespace_set_length(ns, "/a/f", 100), 0);
     assert_int_equal(fs_namespace_set_length(ns, "/a/b/g", 20), 0);
     assert_int_equal(fs_namespace_set_length(ns, "/top", 3), 0);
-    assert_int_equal(fs_namespace_summary(ns, "/", &files, &dirs, &bytes), 0);
+    assert_int_equal(fs_namespace_summary(ns, "/", &files, &dirs, &bytes, NULL), 0);
     assert_true(files == 4 && dirs == 4 && bytes == 123);
-    assert_int_equal(fs_namespace_summary(ns, "/a", &files, &dirs, &bytes), 0);
+    assert_int_equal(fs_namespace_summary(ns, "/a", &files, &dirs, &bytes, NULL), 0);
     assert_true(files == 3 && dirs == 3 && bytes == 120);
-    assert_int_equal(fs_namespace_summary(ns, "/a/b", &files, &dirs, &bytes), 0);
+    assert_int_equal(fs_namespace_summary(ns, "/a/b", &files, &dirs, &bytes, NULL), 0);
     assert_true(files == 2 && dirs == 1 && bytes == 20);
-    assert_int_equal(fs_namespace_summary(ns, "/a/f", &files, &dirs, &bytes), 0);
+    assert_int_equal(fs_namespace_summary(ns, "/a/f", &files, &dirs, &bytes, NULL), 0);
     assert_true(files == 1 && dirs == 0 && bytes == 100);
-    assert_int_equal(fs_namespace_summary(ns, "/a/x", &files, &dirs, &bytes), EMBER_ENOENT);
+    assert_int_equal(fs_namespace_summary(ns, "/a/x", &files, &dirs, &bytes, NULL), EMBER_ENOENT);
     assert_true(fs_namespace_inode_count(ns) == 8);
+    /* Space consumed: each file's bytes times its own replication. */
+    uint64_t space = 9;
+    assert_int_equal(fs_namespace_set_replication(ns, "/a/f", 3), 0);
+    assert_int_equal(fs_namespace_set_replication(ns, "/a/b/g", 2), 0);
+    assert_int_equal(fs_namespace_set_replication(ns, "/top", 1), 0);
+    assert_int_equal(fs_namespace_summary(ns, "/a", &files, &dirs, &bytes, &space), 0);
+    assert_true(bytes == 120 && space == 100 * 3 + 20 * 2);
+    assert_int_equal(fs_namespace_summary(ns, "/", &files, &dirs, &bytes, &space), 0);
+    assert_true(bytes == 123 && space == 300 + 40 + 3);
 }
 
 static void test_parent_mtimes(void **state) {
@@ -767,7 +776,7 @@ static void test_deep_tree(void **state) {
     assert_true(fs_namespace_inode_count(ns) == DEPTH + 1);
     assert_true(stat_ok(ns, path).inode_id == DEPTH + 1);
     uint64_t files, dirs, bytes;
-    assert_int_equal(fs_namespace_summary(ns, "/d", &files, &dirs, &bytes), 0);
+    assert_int_equal(fs_namespace_summary(ns, "/d", &files, &dirs, &bytes, NULL), 0);
     assert_true(files == 0 && dirs == DEPTH);
     char *paths = walk_paths(ns);
     assert_int_equal(strlen(paths), 2 + (size_t)DEPTH * (DEPTH + 1) + DEPTH);
