@@ -88,8 +88,11 @@ on_cleanup() { CLEANUP_CMDS+=("$1"); }
 trap 'exit 1' INT TERM
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+# EMBER_TEST_WAIT_SCALE (default 1) multiplies every limit: on a loaded
+# machine sanitized ranks take far longer to start and exit, and the
+# limits are upper bounds, never what a test asserts about speed.
 wait_until() {
-    local limit=$1; shift
+    local limit=$(($1 * ${EMBER_TEST_WAIT_SCALE:-1})); shift
     local end=$((SECONDS + limit))
     until "$@" >/dev/null 2>&1; do
         [ $SECONDS -ge $end ] && return 1
