@@ -43,61 +43,7 @@
 #include "common/log.h"
 #include "message.h"
 #include "mpi_link.h"
-
-#define MPI_LINK_TAG 100
-#define MPI_LINK_RECV_PER_TURN 64
-#define MPI_LINK_IDLE_WAIT_MAX_MS 10
-
-typedef enum { SEND_SENDING, SEND_CANCELLING } send_state;
-typedef enum { CLASS_CONTROL, CLASS_DATA, CLASS_COUNT } send_class;
-
-typedef struct {
-    uint8_t *buf;
-    size_t len;
-    int dest;
-    send_class cls;
-    send_state state;
-    int done; /* MPI completed it this turn */
-    int cancelled;
-    int64_t deadline_ms;
-} pending_send;
-
-typedef struct {
-    uint8_t *buf;
-    int len;
-    int source;
-    int done; /* MPI completed it; waiting for its turn */
-    int64_t deadline_ms;
-} pending_recv;
-
-struct mpi_link {
-    event_loop *loop;
-    int64_t send_timeout_ms;
-    mpi_link_message_cb cb;
-    void *cb_arg;
-    mpi_link_writable_cb writable_cb;
-    void *writable_arg;
-    uint64_t cap[CLASS_COUNT];
-    int world_size;
-    uint8_t *dead;              /* dead[rank] */
-    uint64_t *queued[CLASS_COUNT]; /* bytes posted and not completed, per destination */
-    uint8_t *want_writable;     /* a data send to dest was refused */
-    int nwant;
-    uint8_t *over_cap_logged;   /* the control cap's ERROR was logged for dest */
-    pending_send *sends;
-    MPI_Request *send_reqs;
-    int nsends, sends_cap;
-    pending_recv *recvs;
-    MPI_Request *recv_reqs;
-    int nrecvs, recvs_cap;
-    int *indices;               /* MPI_Testsome's, max(sends_cap, recvs_cap) */
-    MPI_Status *statuses;
-    int indices_cap;
-    uint32_t *blocked_turn;     /* source's earliest receive pending in turn n */
-    uint32_t turn;
-    int idle_turns;
-    mpi_link_stats stats;
-};
+#include "mpi_link_internal.h"
 
 static int mpi_link_hook(event_loop *loop, void *arg);
 
@@ -109,7 +55,7 @@ static int mpi_link_hook(event_loop *loop, void *arg);
 static void *mpi_link_abandoned[MPI_LINK_ABANDONED_MAX];
 static int mpi_link_nabandoned;
 
-static void mpi_link_abandon(void *buf) {
+void mpi_link_abandon(void *buf) {
     if (mpi_link_nabandoned < MPI_LINK_ABANDONED_MAX)
         mpi_link_abandoned[mpi_link_nabandoned++] = buf;
 }
@@ -147,7 +93,7 @@ int mpi_link_create(event_loop *loop, int64_t send_timeout_ms, mpi_link_message_
     link->blocked_turn = calloc(n, sizeof(uint32_t));
     if (link->dead == NULL || link->want_writable == NULL || link->over_cap_logged == NULL ||
         link->queued[CLASS_CONTROL] == NULL || link->queued[CLASS_DATA] == NULL ||
-        link->blocked_turn == NULL)
+        link->blocked_turn == NULL || mpi_bulk_init(link) != EMBER_OK)
         goto fail;
     if (loop != NULL && event_loop_add_hook(loop, mpi_link_hook, link) != EMBER_OK)
         goto fail;
@@ -161,6 +107,7 @@ fail:
 void mpi_link_destroy(mpi_link *link) {
     if (link == NULL)
         return;
+    mpi_bulk_destroy(link);
     /* Outstanding requests are cancelled; those MPI still holds are leaked
      * with their buffers (see the file comment). */
     for (int i = 0; i < link->nsends; i++) {
@@ -277,9 +224,8 @@ static int mpi_link_reserve_recv(mpi_link *link) {
     return rc;
 }
 
-/* Encodes msg and posts it to dest in class cls, or says why not (see
- * mpi_link_send() and mpi_link_send_data()). */
-static int mpi_link_post(mpi_link *link, int dest, const RankMessage *msg, send_class cls) {
+int mpi_link_post(mpi_link *link, int dest, const RankMessage *msg, send_class cls,
+                  uint64_t extra) {
     if (dest < 0 || dest >= link->world_size)
         return EMBER_EINVAL;
     if (link->dead[dest])
@@ -290,7 +236,7 @@ static int mpi_link_post(mpi_link *link, int dest, const RankMessage *msg, send_
     if (rc != EMBER_OK)
         return rc;
     uint64_t queued = link->queued[cls][dest];
-    if (queued > 0 && queued + len > link->cap[cls]) {
+    if (queued > 0 && queued + len + extra > link->cap[cls]) {
         free(buf);
         if (cls == CLASS_DATA) {
             link->stats.data_refused++;
@@ -327,17 +273,18 @@ static int mpi_link_post(mpi_link *link, int dest, const RankMessage *msg, send_
 }
 
 int mpi_link_send(mpi_link *link, int dest, const RankMessage *msg) {
-    return mpi_link_post(link, dest, msg, CLASS_CONTROL);
+    return mpi_link_post(link, dest, msg, CLASS_CONTROL, 0);
 }
 
 int mpi_link_send_data(mpi_link *link, int dest, const RankMessage *msg) {
-    return mpi_link_post(link, dest, msg, CLASS_DATA);
+    return mpi_link_post(link, dest, msg, CLASS_DATA, 0);
 }
 
 void mpi_link_set_dead(mpi_link *link, int rank) {
     if (rank < 0 || rank >= link->world_size)
         return;
     link->dead[rank] = 1;
+    mpi_bulk_peer_dead(link, rank);
     for (int i = 0; i < link->nsends; i++) {
         pending_send *s = &link->sends[i];
         if (s->dest == rank && s->state == SEND_SENDING && !s->done) {
@@ -353,7 +300,7 @@ void mpi_link_set_alive(mpi_link *link, int rank) {
         link->dead[rank] = 0;
 }
 
-int mpi_link_pending(const mpi_link *link) { return link->nsends; }
+int mpi_link_pending(const mpi_link *link) { return link->nsends + link->nbulk; }
 
 void mpi_link_get_stats(const mpi_link *link, mpi_link_stats *out) { *out = link->stats; }
 
@@ -434,8 +381,15 @@ static void mpi_link_deliver(mpi_link *link, int source, const uint8_t *buf, int
         LOG_WARN("dropping malformed message (%d bytes) from rank %d", len, source);
         return;
     }
+    if (mpi_bulk_before_deliver(link, source, msg) != EMBER_OK) {
+        link->stats.rejected++;
+        LOG_WARN("dropping a bulk header with a bad tag or chunk size from rank %d", source);
+        rank_message__free_unpacked(msg, NULL);
+        return;
+    }
     link->stats.received++;
     link->cb(link, source, msg, link->cb_arg);
+    mpi_bulk_after_deliver(link);
 }
 
 /* Matches up to MPI_LINK_RECV_PER_TURN new messages and posts their
@@ -523,6 +477,7 @@ static int mpi_link_progress_recvs(mpi_link *link, int64_t now) {
 void mpi_link_progress(mpi_link *link) {
     int64_t now = clock_monotonic_ms();
     int activity = mpi_link_progress_sends(link, now);
+    activity += mpi_bulk_progress(link, now);
     mpi_link_notify_writable(link);
     activity += mpi_link_progress_recvs(link, now);
     mpi_link_check(link);

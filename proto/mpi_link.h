@@ -26,7 +26,25 @@
  *            dead) the writable callback names it, and the caller sends
  *            again.  Backpressure, not failure.
  * "Queued" means posted to MPI and not yet completed: the link keeps no
- * queue of its own, so a send is posted at once and order is call order. */
+ * queue of its own, so a send is posted at once and order is call order.
+ *
+ * Bulk transfer (mpi_link_send_bulk()): a payload of any size (past 2 GiB
+ * too) goes from the sender's buffer into a buffer the receiver supplies,
+ * never encoded, never copied by the link.  Its header, a RankMessage,
+ * travels as a data message, so it keeps its place in the per-sender
+ * order and under the data cap (the payload's bytes count in the cap until
+ * they are sent); the payload follows on an MPI tag of its own, in chunks
+ * of at most MPI_LINK_MESSAGE_MAX bytes, a few chunks in flight at a time,
+ * each bounded by the link's deadline.  The receiver's message callback
+ * sees the header (msg->bulk_length > 0) and either claims the payload
+ * with mpi_link_recv_bulk() before returning, or lets the link drain and
+ * drop it.  Each side hears once, through its done callback, how the
+ * transfer ended: EMBER_OK; EMBER_ECLOSED (peer declared dead);
+ * EMBER_ETIMEDOUT (a chunk missed its deadline); EMBER_EIO (MPI refused).
+ * Buffers: the caller's buffer must stay untouched until that callback,
+ * which hands it back -- or hands back NULL when MPI never let go of a
+ * cancelled chunk: the link then keeps the buffer forever (MPI may still
+ * read or write it) and the caller must neither free nor reuse it. */
 #ifndef EMBER_MPI_LINK_H
 #define EMBER_MPI_LINK_H
 
@@ -38,6 +56,7 @@
 #define MPI_LINK_MESSAGE_MAX (8u * 1024 * 1024)
 #define MPI_LINK_DATA_MAX (64u * 1024 * 1024)     /* data bytes queued per destination */
 #define MPI_LINK_CONTROL_MAX (256u * 1024 * 1024) /* control bytes queued per destination */
+#define MPI_LINK_BULK_CHUNK MPI_LINK_MESSAGE_MAX       /* default payload chunk */
 
 typedef struct mpi_link mpi_link;
 
@@ -82,6 +101,33 @@ int mpi_link_send(mpi_link *link, int dest, const RankMessage *msg);
  * says when to send again.  Nothing was queued on any error. */
 int mpi_link_send_data(mpi_link *link, int dest, const RankMessage *msg);
 
+/* How a bulk transfer ended (see the file comment): status, and the
+ * caller's buffer, or NULL when the link had to keep it.  Runs on the
+ * loop thread inside mpi_link_progress(); it may send and start
+ * transfers, never call mpi_link_progress() or destroy the link. */
+typedef void (*mpi_link_bulk_cb)(mpi_link *link, int peer, int status, void *buf, void *arg);
+
+/* Sends header to dest with len bytes of data (len > 0) as its payload.
+ * header's bulk_* fields are the link's: whatever they hold is replaced.
+ * Returns as mpi_link_send_data() does (EMBER_EAGAIN when the queued data
+ * plus header and payload would pass the cap, then the writable
+ * callback); on EMBER_OK done is called exactly once, later, and data
+ * must stay unchanged until then.  EMBER_EINVAL for len 0. */
+int mpi_link_send_bulk(mpi_link *link, int dest, const RankMessage *header, const void *data,
+                       uint64_t len, mpi_link_bulk_cb done, void *arg);
+
+/* From the message callback only, for the header it was handed
+ * (header->bulk_length > 0, from source): receives the payload into buf,
+ * which holds at least header->bulk_length bytes; done is called exactly
+ * once, later.  EMBER_EINVAL when header is not the one being delivered
+ * or was already claimed (nothing changes then). */
+int mpi_link_recv_bulk(mpi_link *link, int source, const RankMessage *header, void *buf,
+                       mpi_link_bulk_cb done, void *arg);
+
+/* The chunk size of the payloads this rank sends (tests: small chunks make
+ * many); 0 or more than MPI_LINK_BULK_CHUNK means MPI_LINK_BULK_CHUNK. */
+void mpi_link_set_bulk_chunk(mpi_link *link, uint32_t chunk);
+
 /* Bytes queued (posted, not completed) to dest, both classes; 0 for a bad
  * rank. */
 uint64_t mpi_link_queued_bytes(const mpi_link *link, int dest);
@@ -95,7 +141,8 @@ void mpi_link_set_dead(mpi_link *link, int rank);
  * resumed), so sends to it are allowed once more. */
 void mpi_link_set_alive(mpi_link *link, int rank);
 
-/* Sends not yet completed (cancelled ones included until MPI lets go). */
+/* Sends and bulk transfers not yet ended (cancelled ones included until
+ * MPI lets go). */
 int mpi_link_pending(const mpi_link *link);
 
 /* Drives sends and receives once; the loop hook calls it each turn, and a
@@ -108,6 +155,8 @@ void mpi_link_progress(mpi_link *link);
 typedef struct {
     uint64_t sent, received, send_timeouts, rejected;
     uint64_t data_refused, writable_calls, recv_abandoned;
+    uint64_t bulk_sent, bulk_received, bulk_failed, bulk_drained; /* transfers */
+    uint64_t bulk_bytes_sent, bulk_bytes_received;
 } mpi_link_stats;
 void mpi_link_get_stats(const mpi_link *link, mpi_link_stats *out);
 

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "mpi_link_fixture.h"
 #include "proto/mpi_link.h"
 
 #define WAIT_MS 20000
@@ -59,22 +60,6 @@ static void make_large(fixture *f, large_msg *m, uint32_t seq, size_t entries) {
     m->msg = (RankMessage)RANK_MESSAGE__INIT;
     m->msg.body_case = RANK_MESSAGE__BODY_BLOCK_REPORT;
     m->msg.block_report = &m->report;
-}
-
-typedef struct {
-    RankMessage msg;
-    Heartbeat hb;
-    StorageReport st;
-} small_msg;
-
-static void make_small(small_msg *m, uint64_t seq) {
-    m->st = (StorageReport)STORAGE_REPORT__INIT;
-    m->hb = (Heartbeat)HEARTBEAT__INIT;
-    m->hb.seq = seq;
-    m->hb.storage = &m->st;
-    m->msg = (RankMessage)RANK_MESSAGE__INIT;
-    m->msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
-    m->msg.heartbeat = &m->hb;
 }
 
 /* Progress until n messages arrived and nothing is pending. */
