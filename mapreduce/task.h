@@ -1,0 +1,70 @@
+/* task.h -- what an ember_task and an ember_values are inside (the job API
+ * of include/ember/mapreduce.h sees them opaque), counters, and the one
+ * grouping loop that feeds combine and reduce functions.
+ *
+ * A task routes ember_emit() through its emit function: the map output
+ * collector for a map, a segment writer for a combiner, the output file
+ * for a reduce.  Counters are (group, name) -> value, few enough that a
+ * list serves. */
+#ifndef EMBER_MR_TASK_H
+#define EMBER_MR_TASK_H
+
+#include "kv.h"
+
+/* Hadoop's display names of its framework counter groups. */
+#define MR_GROUP_TASK "Map-Reduce Framework"
+#define MR_GROUP_FS "File System Counters"
+#define MR_GROUP_JOB "Job Counters"
+
+typedef struct {
+    char *group, *name;
+    int64_t value;
+} mr_counter;
+
+typedef struct {
+    mr_counter *v;
+    size_t n, cap;
+} mr_counters;
+
+void mr_counters_add(mr_counters *c, const char *group, const char *name, int64_t delta);
+/* 0 for a counter never added to. */
+int64_t mr_counters_get(const mr_counters *c, const char *group, const char *name);
+void mr_counters_free(mr_counters *c);
+
+typedef int (*mr_emit_fn)(void *arg, const void *key, size_t key_len, const void *value,
+                          size_t value_len);
+/* Looks up a configuration key for ember_conf(); NULL when unset. */
+typedef const char *(*mr_conf_fn)(void *arg, const char *key);
+
+struct ember_task {
+    mr_emit_fn emit;
+    void *emit_arg;
+    mr_counters *counters;
+    mr_conf_fn conf;
+    void *conf_arg;
+    uint32_t number;
+    int is_map;
+    int64_t progress_ms; /* last sign of life (ember_progress(), records) */
+};
+
+struct ember_values {
+    kv_stream *in;
+    kv_record cur; /* the record at hand */
+    int unread;    /* cur is the group's, not yet handed out */
+    int ended;     /* the group is over */
+    int state;     /* after the group: 1 cur starts the next, 0 end, <0 error */
+    uint8_t *gkey; /* the group's first key, copied */
+    size_t gkey_len, gkey_cap;
+    ember_compare_fn group_cmp;
+    uint64_t records; /* read from in, this group and before */
+};
+
+/* Calls fn once per group of in's records (consecutive keys group_cmp
+ * calls equal; NULL: bytes), as reduce and combine are called, draining
+ * whatever values fn leaves unread.  0, fn's non-zero return (as
+ * EMBER_EINVAL: the job failed the task), or the stream's error;
+ * *records gets the records read. */
+int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn, ember_task *task,
+                  uint64_t *records);
+
+#endif
