@@ -78,9 +78,9 @@ int map_output_open(const map_output_options *o, map_output **out) {
  * the combiner when combine is set. */
 static int map_output_write_stream(map_output *m, kv_stream *in, int combine) {
     if (combine) {
-        uint64_t read = 0;
+        mr_group_stats read;
         int rc = mr_group_each(in, m->cmp, m->o.job->combine, &m->combine_task, &read);
-        m->stats.combine_input += read;
+        m->stats.combine_input += read.records;
         return rc;
     }
     kv_record r;

@@ -94,11 +94,12 @@ void ember_key(ember_values *v, const void **key, size_t *len) {
 }
 
 int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn, ember_task *task,
-                  uint64_t *records) {
+                  mr_group_stats *stats) {
     ember_values v = {.in = in, .group_cmp = group_cmp ? group_cmp : kv_compare_bytes};
     v.gkey_cap = 64; /* never NULL, even for empty keys */
     if ((v.gkey = malloc(v.gkey_cap)) == NULL)
         return EMBER_ENOMEM;
+    uint64_t groups = 0;
     int rc = in->next(in, &v.cur);
     v.records = rc == 1;
     while (rc == 1) {
@@ -116,6 +117,7 @@ int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn,
         v.gkey_len = v.cur.key_len;
         v.unread = 1;
         v.ended = 0;
+        groups++;
         if (fn(task, v.gkey, v.gkey_len, &v) != 0) {
             rc = EMBER_EINVAL;
             break;
@@ -127,7 +129,7 @@ int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn,
         rc = v.state;
     }
     free(v.gkey);
-    if (records != NULL)
-        *records = v.records;
+    if (stats != NULL)
+        *stats = (mr_group_stats){.records = v.records, .groups = groups};
     return rc < 0 ? rc : EMBER_OK;
 }

@@ -59,12 +59,16 @@ struct ember_values {
     uint64_t records; /* read from in, this group and before */
 };
 
+typedef struct {
+    uint64_t records, groups; /* read from the stream; handed to fn */
+} mr_group_stats;
+
 /* Calls fn once per group of in's records (consecutive keys group_cmp
  * calls equal; NULL: bytes), as reduce and combine are called, draining
  * whatever values fn leaves unread.  0, fn's non-zero return (as
- * EMBER_EINVAL: the job failed the task), or the stream's error;
- * *records gets the records read. */
+ * EMBER_EINVAL: the job failed the task), or the stream's error; stats
+ * (may be NULL) gets what was read. */
 int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn, ember_task *task,
-                  uint64_t *records);
+                  mr_group_stats *stats);
 
 #endif

@@ -19,6 +19,8 @@
 #include "mapreduce/ifile.h"
 #include "mapreduce/map_output.h"
 #include "mapreduce/merger.h"
+#include "mapreduce/mr_output.h"
+#include "mapreduce/reduce_task.h"
 #include "mapreduce/sort_buffer.h"
 #include "mapreduce/task.h"
 
@@ -316,9 +318,10 @@ static void test_group_each(void **state) {
                         .emit_arg = &c,
                         .counters = &counters,
                         .conf = partial ? partial_conf : NULL};
-        uint64_t read = 0;
+        mr_group_stats read;
         assert_int_equal(mr_group_each(&as.base, NULL, sum_reduce, &t, &read), EMBER_OK);
-        assert_int_equal(read, 6);
+        assert_int_equal(read.records, 6);
+        assert_int_equal(read.groups, 3);
         assert_int_equal(c.n, 3);
         assert_string_equal(c.keys[0], "a");
         assert_string_equal(c.keys[2], "c");
@@ -446,6 +449,69 @@ static void test_collector_refuses_bad_partition(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Reads a whole local file into a NUL-terminated string. */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Compares the first byte only: "a1" and "a2" group together. */
+static int first_byte_compare(const void *a, size_t al, const void *b, size_t bl) {
+    return kv_compare_bytes(a, al < 1 ? al : 1, b, bl < 1 ? bl : 1);
+}
+
+/* Reduce over three sorted inputs: sums per key through the text writer;
+ * then the identity reduce with a coarser grouping comparator (secondary
+ * sort) writes every pair under its own key; empty values write the key
+ * alone. */
+static void test_reduce_to_text(void **state) {
+    (void)state;
+    kv_record a[] = {{(uint8_t *)"a1", 2, (uint8_t *)"1", 1},
+                     {(uint8_t *)"b", 1, (uint8_t *)"2", 1}};
+    kv_record b[] = {{(uint8_t *)"a1", 2, (uint8_t *)"5", 1},
+                     {(uint8_t *)"a2", 2, (uint8_t *)"", 0}};
+    kv_record c[] = {{(uint8_t *)"b", 1, (uint8_t *)"3", 1}};
+    char dir[] = "/tmp/ember-mr-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/part-r-00000", dir);
+    for (int identity = 0; identity < 2; identity++) {
+        array_stream as[3] = {
+            {{array_next}, a, 2, 0}, {{array_next}, b, 2, 0}, {{array_next}, c, 1, 0}};
+        kv_stream *in[3] = {&as[0].base, &as[1].base, &as[2].base};
+        mr_sink *sink;
+        assert_int_equal(mr_sink_local(path, &sink), EMBER_OK);
+        mr_text_writer w;
+        assert_int_equal(mr_text_writer_init(&w, sink, NULL), EMBER_OK);
+        mr_record_sink out = {mr_text_writer_write, &w};
+        ember_job job = {.abi = EMBER_JOB_ABI,
+                         .reduce = identity ? NULL : sum_reduce,
+                         .group_compare = identity ? first_byte_compare : NULL};
+        mr_counters counters = {0};
+        ember_task task = {.counters = &counters};
+        reduce_stats st;
+        assert_int_equal(reduce_run(&job, &task, in, 3, &out, &st), EMBER_OK);
+        assert_int_equal(mr_text_writer_close(&w), EMBER_OK);
+        assert_int_equal(st.input_records, 5);
+        if (identity) {
+            assert_int_equal(st.input_groups, 2); /* a*, b */
+            assert_string_equal(slurp(path), "a1\t1\na1\t5\na2\nb\t2\nb\t3\n");
+        } else {
+            assert_int_equal(st.input_groups, 3);
+            assert_string_equal(slurp(path), "a1\t6\na2\t0\nb\t5\n");
+        }
+        assert_int_equal(mr_counters_get(&counters, MR_GROUP_TASK, "Reduce output records"),
+                         identity ? 5 : 3);
+        mr_counters_free(&counters);
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_buffer_order),
@@ -456,6 +522,7 @@ int main(void) {
         cmocka_unit_test(test_collector_without_combiner),
         cmocka_unit_test(test_collector_with_combiner),
         cmocka_unit_test(test_collector_refuses_bad_partition),
+        cmocka_unit_test(test_reduce_to_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
