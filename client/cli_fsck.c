@@ -32,7 +32,8 @@
  *
  * PATH is resolved as `ember dfs` resolves paths (relative to /user/USER,
  * hdfs:// URIs of this cluster, "..", "." and "//" normalised; "/" when
- * none is given, as in Hadoop); a path that does not exist prints only
+ * only options are given, as in Hadoop, unless -files comes first, which
+ * Hadoop refuses); a path that does not exist prints only
  * "File does not exist: PATH", before any report.
  *
  * Exit status: 0 healthy (none listed), 1 corrupt (some listed) or
@@ -395,6 +396,13 @@ int cli_fsck(cli_env *env, int argc, char **argv) {
                 {"-list-corruptfileblocks", &s.list_opt},
                 {"-move", &s.move_opt},
                 {"-delete", &s.delete_opt}};
+    /* Hadoop's DFSck prints its usage for no arguments, and for -files
+     * first (GenericOptionsParser would take it); else the path is "/"
+     * when none is given. */
+    if (argc < 2 || strcmp(argv[1], "-files") == 0) {
+        cli_error("fsck: needs a path first, such as / (fsck PATH [options])");
+        return 2;
+    }
     for (int i = 1; i < argc; i++) {
         size_t k = 0;
         while (k < sizeof(opts) / sizeof(opts[0]) && strcmp(argv[i], opts[k].name))

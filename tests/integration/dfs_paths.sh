@@ -5,7 +5,8 @@
 # only when AUTH names this cluster (its gateway's HOST:PORT, a name for
 # that host, or its cluster id; hdfs://AUTH alone is the home directory),
 # anything else one clear line and exit 1; then fsck: a missing path
-# prints only Hadoop's "File does not exist" and exits 1, no path is /,
+# prints only Hadoop's "File does not exist" and exits 1, options without
+# a path mean / (no argument at all is a usage error, as in Hadoop),
 # relative and hdfs:// paths resolve as in dfs.
 . "$(dirname "$0")/lib.sh"
 
@@ -81,8 +82,9 @@ expect_eq "$?/$out" "1/ember: fsck: File does not exist: /a/missing" "fsck -list
 out=$(ember fsck /a/b/c/..) || fail "fsck through '..': $out"
 grep -q "^FSCK started for path /a/b at " <<<"$out" || fail "fsck's path: $out"
 grep -qx "The filesystem under path '/a/b' is HEALTHY" <<<"$out" || fail "fsck's status: $out"
-out=$(ember fsck) || fail "fsck without a path: $out"
+out=$(ember fsck -blocks) || fail "fsck without a path: $out"
 grep -qx "The filesystem under path '/' is HEALTHY" <<<"$out" || fail "fsck without a path is not /: $out"
+err=$(ember fsck 2>&1); [ $? = 2 ] || fail "fsck without arguments: not a usage error ($err)"
 out=$(ember fsck rel -files) || fail "fsck of a relative path: $out"
 grep -qx "$HOME_DIR/rel <dir>" <<<"$out" || fail "fsck of a relative path: $out"
 out=$(ember fsck "hdfs://127.0.0.1:$port/a/b/f") || fail "fsck of an hdfs:// path: $out"
