@@ -4,11 +4,12 @@
  *
  * With fs.trash.interval above 0, a timer on the namenode's loop runs the
  * emptier every emptier interval (fs.trash.checkpoint.interval when it is
- * above 0 and at most fs.trash.interval, else fs.trash.interval).  Each
- * run looks at every user's trash root, /user/NAME/.Trash: first it
- * deletes each checkpoint older than fs.trash.interval (the name says
- * when it was made; any other name is warned about and left), then it
- * renames Current, when there is one, to a checkpoint named after now.
+ * above 0 and at most fs.trash.interval, else fs.trash.interval; at most
+ * once a second).  Each run looks at every user's trash root,
+ * /user/NAME/.Trash: first it deletes each checkpoint older than
+ * fs.trash.interval (the name says when it was made; any other name is
+ * warned about and left), then it renames Current, when there is one, to
+ * a checkpoint named after now.
  * Both are ordinary logged mutations of the namenode's own
  * (NAMENODE_NO_CONN: no permission check, no one to answer; a failure is
  * logged), applied on the loop thread, so no client request sees half a
@@ -23,6 +24,8 @@
 #include "common/log.h"
 #include "common/trash.h"
 #include "namenode_internal.h"
+
+#define TRASH_EMPTIER_MIN_MS 1000 /* the emptier runs at most once a second */
 
 void namenode_handle_server_defaults(namenode *nn, uint64_t conn) {
     DfsResult res = DFS_RESULT__INIT;
@@ -122,6 +125,8 @@ int namenode_trash_start(namenode *nn) {
     if (interval <= 0)
         return EMBER_OK; /* no trash: no emptier, as in Hadoop */
     int64_t every = trash_emptier_interval(interval, nn->opts.trash_checkpoint_interval_ms);
+    if (every < TRASH_EMPTIER_MIN_MS)
+        every = TRASH_EMPTIER_MIN_MS; /* a tiny fraction of a minute must not spin the loop */
     LOG_INFO("Namenode trash configuration: Deletion interval = %g minutes, Emptier interval = "
              "%g minutes.",
              (double)interval / 60000.0, (double)every / 60000.0);
