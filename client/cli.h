@@ -35,10 +35,18 @@ int cli_dfsadmin(cli_env *env, int argc, char **argv);
 int cli_dfs(cli_env *env, int argc, char **argv);
 int cli_debug(cli_env *env, int argc, char **argv);
 
-/* Turns a command-line path ("/abs", "hdfs://host/abs", or relative to
- * /user/$USER) into an absolute namenode path (cli_dfs.c).  0, or
- * EMBER_EINVAL with a one-line reason in err. */
-int cli_dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t errlen);
+/* cli_path.c: command-line paths.  cli_dfs_resolve() turns one ("/abs",
+ * "hdfs:///abs", "hdfs://AUTH/abs" when AUTH names this cluster, or
+ * relative to /user/USER) into the normalised absolute path the namenode
+ * takes (client/dfs_path.h: "..", "." and "//" resolved, never above
+ * "/"): 0, or EMBER_EINVAL with a one-line reason in err. */
+int cli_dfs_resolve(const cli_env *env, const char *arg, char *out, size_t outlen, char *err,
+                    size_t errlen);
+/* The user the cluster sees: $HADOOP_USER_NAME, else the process's user. */
+void cli_dfs_user(char *out, size_t len);
+/* "hdfs://HOST:PORT" of the running cluster's gateway (cluster.json), as
+ * Hadoop qualifies paths in messages; the reader's error otherwise. */
+int cli_dfs_fs_uri(const cli_env *env, char *out, size_t len, char *err, size_t errlen);
 int cli_fsck(cli_env *env, int argc, char **argv);
 int cli_status(cli_env *env, int argc, char **argv);
 int cli_cluster_stop(cli_env *env, int argc, char **argv);

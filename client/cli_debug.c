@@ -43,7 +43,7 @@ static int debug_recover_lease(cli_env *env, int argc, char **argv) {
     if (arg == NULL)
         return debug_usage();
     char path[8192], err[512];
-    if (cli_dfs_resolve(arg, path, sizeof(path), err, sizeof(err)) != EMBER_OK) {
+    if (cli_dfs_resolve(env, arg, path, sizeof(path), err, sizeof(err)) != EMBER_OK) {
         cli_error("recoverLease: %s", err);
         return 1;
     }

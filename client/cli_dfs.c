@@ -13,7 +13,6 @@
  * until the replicas match --, -du, -count); cli_dfs_data.c has the verbs
  * that move file data. */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,40 +25,6 @@
 #include "common/error.h"
 
 /* ---- paths and formats --------------------------------------------------- */
-
-int cli_dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t errlen) {
-    const char *p = arg;
-    if (strncmp(p, "hdfs://", 7) == 0) {
-        p = strchr(p + 7, '/'); /* skip the authority */
-        if (p == NULL)
-            p = "/";
-    } else if (strstr(p, "://") != NULL || strncmp(p, "file:", 5) == 0) {
-        snprintf(err, errlen, "`%s': only hdfs:// paths are supported here", arg);
-        return EMBER_EINVAL;
-    }
-    int n;
-    if (p[0] == '/') {
-        n = snprintf(out, outlen, "%s", p);
-    } else {
-        const char *user = getenv("HADOOP_USER_NAME"); /* who the cluster sees */
-        if (user == NULL || user[0] == '\0')
-            user = getenv("USER");
-        struct passwd *pw = getpwuid(getuid());
-        if (user == NULL || user[0] == '\0')
-            user = pw != NULL ? pw->pw_name : "nobody";
-        if (strcmp(p, ".") == 0 || p[0] == '\0')
-            n = snprintf(out, outlen, "/user/%s", user);
-        else
-            n = snprintf(out, outlen, "/user/%s/%s", user, p);
-    }
-    if (n < 0 || (size_t)n >= outlen) {
-        snprintf(err, errlen, "`%.100s...': path too long", arg);
-        return EMBER_EINVAL;
-    }
-    while (n > 1 && out[n - 1] == '/') /* "dir/" means "dir" */
-        out[--n] = '\0';
-    return EMBER_OK;
-}
 
 /* "drwxr-xr-x" */
 static void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
@@ -245,7 +210,7 @@ static void ls_path(dfs_cli *c, const char *path, const ls_opts *o) {
 /* Resolves argv[i] into path, printing the error and marking failure. */
 int dfs_arg(dfs_cli *c, const char *arg, char *path) {
     char err[512];
-    if (cli_dfs_resolve(arg, path, DFS_PATH_MAX, err, sizeof(err)) != EMBER_OK) {
+    if (cli_dfs_resolve(c->env, arg, path, DFS_PATH_MAX, err, sizeof(err)) != EMBER_OK) {
         cli_error("%s: %s", c->cmd, err);
         c->failed = 1;
         return -1;
@@ -319,15 +284,16 @@ static int cmd_touchz(dfs_cli *c, int argc, char **argv) {
 
 static int cmd_rm(dfs_cli *c, int argc, char **argv, int rmdir) {
     int seen[128] = {0};
-    /* -skipTrash (and -safely) are whole options, as Hadoop parses them;
-     * with no trash (fs.trash.interval 0, Hadoop's default and ember's
-     * only mode so far) every delete skips it anyway. */
+    /* -skipTrash (and -safely) are whole options, as Hadoop parses them. */
     char *kept[argc + 1];
-    int nkept = 0;
+    int nkept = 0, skip_trash = rmdir;
     for (int j = 0; j < argc; j++) {
         int option_zone = j > 0 && argv[j][0] == '-';
-        if (!rmdir && option_zone &&
-            (strcmp(argv[j], "-skipTrash") == 0 || strcmp(argv[j], "-safely") == 0))
+        if (!rmdir && option_zone && strcmp(argv[j], "-skipTrash") == 0) {
+            skip_trash = 1;
+            continue;
+        }
+        if (!rmdir && option_zone && strcmp(argv[j], "-safely") == 0)
             continue;
         kept[nkept++] = argv[j];
     }
@@ -366,6 +332,8 @@ static int cmd_rm(dfs_cli *c, int argc, char **argv, int rmdir) {
             c->failed = 1;
             continue;
         }
+        if (!skip_trash && dfs_trash_move(c, path) != 0)
+            continue; /* in the trash now, or failed with its line */
         if (ember_dfs_delete(c->dfs, path, recursive) != EMBER_OK) {
             dfs_fail(c);
             continue;
@@ -808,7 +776,7 @@ static void dfs_usage(FILE *f) {
     fprintf(f,
             "usage: ember dfs [-D key=value ...] COMMAND\n"
             "  -ls [-R] [-h] [-d] [PATH...]        -mkdir [-p] PATH...\n"
-            "  -touchz PATH...                     -rm [-r] [-f] PATH...\n"
+            "  -touchz PATH...                     -rm [-f] [-r] [-skipTrash] PATH...\n"
             "  -rmdir DIR...                       -mv SRC... DST\n"
             "  -stat [FORMAT] PATH...              -test -[defsz] PATH\n"
             "  -chmod [-R] MODE PATH...            -chown [-R] OWNER[:GROUP] PATH...\n"
@@ -821,6 +789,7 @@ static void dfs_usage(FILE *f) {
             "  -getmerge [-nl] [-skip-empty-file] SRC... LOCALDST\n"
             "  -moveFromLocal LOCALSRC... DST      -df [-h] [PATH...]\n"
             "  -find PATH... [-name GLOB | -iname GLOB | -print | -print0]...\n"
+            "  -expunge [-immediate]               (the trash: fs.trash.interval)\n"
             "-copyFromLocal is -put, -copyToLocal is -get; LOCALSRC \"-\" is stdin.\n");
 }
 
@@ -865,6 +834,7 @@ static const dfs_command dfs_commands[] = {
     {"cp", cmd_cp, DFS_GLOB_ALL_BUT_LAST},
     {"checksum", cmd_checksum, DFS_GLOB_ALL},
     {"appendToFile", cmd_append, DFS_GLOB_NONE},
+    {"expunge", cmd_expunge, DFS_GLOB_NONE},
 };
 
 int cli_dfs(cli_env *env, int argc, char **argv) {
@@ -885,6 +855,8 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
             c.replication = (uint32_t)config_get_int(cfg, "dfs.replication");
         if (!strncmp(kv, "dfs.blocksize", 13))
             c.block_size = (uint64_t)config_get_int(cfg, "dfs.blocksize");
+        if (!strncmp(kv, "fs.trash.interval", 17))
+            c.trash_interval_ms = config_get_int(cfg, "fs.trash.interval");
     }
     if (i >= argc || argv[i][0] != '-') {
         dfs_usage(stderr);
@@ -920,6 +892,7 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
     }
     dfs_glob_args_free(&g);
 out:
+    dfs_trash_free(c.trash);
     ember_dfs_close(c.dfs);
     config_destroy(cfg);
     return status;

@@ -21,6 +21,8 @@ typedef struct {
     const char *cmd;           /* "ls", "mkdir", ... (no dash) */
     uint32_t replication;      /* from -D dfs.replication, 0 = cluster default */
     uint64_t block_size;       /* from -D dfs.blocksize, 0 = cluster default */
+    int64_t trash_interval_ms; /* from -D fs.trash.interval; the namenode's wins when not 0 */
+    struct dfs_trash *trash;   /* cli_trash.c's, made on first use */
     int failed;
 } dfs_cli;
 
@@ -74,6 +76,15 @@ int dfs_arg(dfs_cli *c, const char *arg, char *path);
  * the entry it was given (a directory it could not copy). */
 typedef int (*dfs_walk_fn)(dfs_cli *c, const cli_tree_entry *e, void *arg);
 void dfs_walk(dfs_cli *c, const char *dir, dfs_walk_fn fn, void *arg);
+
+/* cli_trash.c: the trash (common/trash.h). */
+/* Moves path (which exists) to the user's trash when the trash is on: 1
+ * moved (Hadoop's "Moved: ..." line printed), 0 not moved -- the trash is
+ * off, or path is in it already: delete it --, -1 failed (the error line
+ * printed, the run marked failed). */
+int dfs_trash_move(dfs_cli *c, const char *path);
+void dfs_trash_free(struct dfs_trash *t); /* accepts NULL */
+int cmd_expunge(dfs_cli *c, int argc, char **argv);
 
 /* cli_dfs_data.c: the verbs that read or write file data. */
 int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs); /* -put, -cp */

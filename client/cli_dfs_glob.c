@@ -58,7 +58,7 @@ int dfs_expand_globs(dfs_cli *c, dfs_glob_policy policy, int argc, char **argv,
             continue;
         }
         char abs[DFS_PATH_MAX], err[512];
-        if (cli_dfs_resolve(argv[j], abs, sizeof(abs), err, sizeof(err)) != EMBER_OK) {
+        if (cli_dfs_resolve(c->env, argv[j], abs, sizeof(abs), err, sizeof(err)) != EMBER_OK) {
             cli_error("%s: %s", c->cmd, err);
             c->failed = 1;
             dropped++;

@@ -30,6 +30,12 @@
  * is why the two together are a usage error here.  A file already in
  * /lost+found under that name is left alone.
  *
+ * PATH is resolved as `ember dfs` resolves paths (relative to /user/USER,
+ * hdfs:// URIs of this cluster, "..", "." and "//" normalised; "/" when
+ * only options are given, as in Hadoop, unless -files comes first, which
+ * Hadoop refuses); a path that does not exist prints only
+ * "File does not exist: PATH", before any report.
+ *
  * Exit status: 0 healthy (none listed), 1 corrupt (some listed) or
  * failed, 2 bad usage. */
 #include <stdio.h>
@@ -44,6 +50,7 @@
 #include "ember/dfs.h"
 
 #define FSCK_LOST_FOUND "/lost+found"
+#define FSCK_PATH_MAX 8192
 #define FSCK_COPY_CHUNK (1u << 20) /* bytes read and written at a time by -move */
 
 typedef struct {
@@ -362,6 +369,21 @@ static int fsck_list_end(fsck_state *s) {
     return s->listed > 0 || s->failed;
 }
 
+/* The path exists and may be looked at, or its one error line is printed
+ * (Hadoop's DFSck resolves the path before it reports anything: a
+ * missing one is "File does not exist"). */
+static int fsck_check_path(fsck_state *s) {
+    ember_file_status st;
+    int rc = ember_dfs_stat(s->dfs, s->path, &st);
+    if (rc == EMBER_OK)
+        ember_dfs_free_status(&st);
+    else if (rc == EMBER_ENOENT)
+        cli_error("fsck: File does not exist: %s", s->path);
+    else
+        cli_error("fsck: %s", ember_dfs_last_error(s->dfs));
+    return rc;
+}
+
 int cli_fsck(cli_env *env, int argc, char **argv) {
     fsck_state s = {0};
     struct {
@@ -374,6 +396,13 @@ int cli_fsck(cli_env *env, int argc, char **argv) {
                 {"-list-corruptfileblocks", &s.list_opt},
                 {"-move", &s.move_opt},
                 {"-delete", &s.delete_opt}};
+    /* Hadoop's DFSck prints its usage for no arguments, and for -files
+     * first (GenericOptionsParser would take it); else the path is "/"
+     * when none is given. */
+    if (argc < 2 || strcmp(argv[1], "-files") == 0) {
+        cli_error("fsck: needs a path first, such as / (fsck PATH [options])");
+        return 2;
+    }
     for (int i = 1; i < argc; i++) {
         size_t k = 0;
         while (k < sizeof(opts) / sizeof(opts[0]) && strcmp(argv[i], opts[k].name))
@@ -392,10 +421,6 @@ int cli_fsck(cli_env *env, int argc, char **argv) {
             return 2;
         }
     }
-    if (s.path == NULL || s.path[0] != '/') {
-        cli_error("fsck: needs an absolute path, such as /");
-        return 2;
-    }
     if (s.move_opt && s.delete_opt) {
         cli_error("fsck: -move and -delete together (-move deletes what it moved)");
         return 2;
@@ -405,10 +430,19 @@ int cli_fsck(cli_env *env, int argc, char **argv) {
         cli_error("fsck: -list-corruptfileblocks takes no other option");
         return 2;
     }
-    const char *path = s.path;
-    char err[512], when[64];
+    char path[FSCK_PATH_MAX], err[512], when[64];
+    if (cli_dfs_resolve(env, s.path != NULL ? s.path : "/", path, sizeof(path), err,
+                        sizeof(err)) != EMBER_OK) {
+        cli_error("fsck: %s", err);
+        return 1;
+    }
+    s.path = path;
     if (ember_dfs_connect(env->run_dir, &s.dfs, err, sizeof(err)) != EMBER_OK) {
         cli_error("%s", err);
+        return 1;
+    }
+    if (fsck_check_path(&s) != EMBER_OK) {
+        ember_dfs_close(s.dfs);
         return 1;
     }
     if (s.list_opt) {

@@ -567,3 +567,18 @@ int ember_dfs_content_summary(ember_dfs *dfs, const char *path, uint64_t *files,
     client_message__free_unpacked(env, NULL);
     return EMBER_OK;
 }
+
+int ember_dfs_server_defaults(ember_dfs *dfs, ember_dfs_defaults *out) {
+    ServerDefaultsRequest m = SERVER_DEFAULTS_REQUEST__INIT;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_SERVER_DEFAULTS;
+    req.server_defaults = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK)
+        return rc;
+    out->trash_interval_ms = res->trash_interval_ms;
+    client_message__free_unpacked(env, NULL);
+    return EMBER_OK;
+}

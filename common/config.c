@@ -88,6 +88,8 @@ static const struct config_key config_keys[] = {
     {"dfs.client.socket-timeout", CONFIG_DURATION, "60s", 100, HOUR, SECOND, "how long a client waits for a datanode; a write pipeline of N datanodes gets 5 s more per datanode, and never less than its first datanode waits for the others"},
     {"dfs.client.read.shortcircuit", CONFIG_BOOL, "true", 0, 0, 0, "clients read replicas on their own host from the files, passed over the datanode's unix socket"},
     {"dfs.domain.socket.path",   CONFIG_STRING,   "",          0,   0,     0,      "each datanode's unix socket for short-circuit reads (_PORT = its data port); empty = <run-dir>/dn_socket.<rank>"},
+    {"fs.trash.interval",        CONFIG_DURATION, "0",         0,   (int64_t)3660 * DAY, MINUTE, "how long a deleted path stays in its owner's trash (/user/USER/.Trash) before the namenode deletes it for good; 0 = no trash, -rm deletes at once (a bare number is minutes, such as 1440 or 0.5)"},
+    {"fs.trash.checkpoint.interval", CONFIG_DURATION, "0",     0,   (int64_t)3660 * DAY, MINUTE, "how often the namenode checkpoints each user's trash and deletes checkpoints older than fs.trash.interval; 0 or more than fs.trash.interval = fs.trash.interval (a bare number is minutes, such as 1440 or 0.5)"},
 };
 
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
@@ -242,6 +244,40 @@ static enum config_parse_result config_parse_scaled(const char *text, const stru
     return CONFIG_PARSE_OK;
 }
 
+/* A duration: a decimal number of units, rounded to the millisecond --
+ * digits, at most six places after an optional point, then an optional
+ * suffix from units (a bare number is multiplied by bare_scale): "500ms",
+ * "1.5h", "0.05" (minutes, for fs.trash.interval, which Hadoop reads as a
+ * float). */
+static enum config_parse_result config_parse_duration(const char *text,
+                                                      const struct config_unit *units,
+                                                      int64_t bare_scale, int64_t *out) {
+    size_t n = strspn(text, "0123456789.");
+    char number[64];
+    if (n == 0 || n >= sizeof number)
+        return n == 0 ? CONFIG_PARSE_SYNTAX : CONFIG_PARSE_RANGE;
+    memcpy(number, text, n);
+    number[n] = '\0';
+    int64_t scale = bare_scale;
+    if (text[n] != '\0') {
+        scale = 0;
+        for (const struct config_unit *u = units; u->suffix != NULL; u++)
+            if (strcasecmp(text + n, u->suffix) == 0)
+                scale = u->scale;
+        if (scale == 0)
+            return CONFIG_PARSE_SYNTAX;
+    }
+    int64_t millionths;
+    enum config_parse_result r = config_parse_ratio(number, &millionths);
+    if (r != CONFIG_PARSE_OK)
+        return r;
+    int64_t whole = millionths / RATIO_SCALE, frac = millionths % RATIO_SCALE;
+    if (whole > INT64_MAX / scale - 1)
+        return CONFIG_PARSE_RANGE;
+    *out = whole * scale + (frac * scale + RATIO_SCALE / 2) / RATIO_SCALE;
+    return CONFIG_PARSE_OK;
+}
+
 int config_parse_size(const char *text, int64_t *bytes) {
     return config_parse_scaled(text, config_size_units, 1, bytes) == CONFIG_PARSE_OK ? 0 : EMBER_ECONFIG;
 }
@@ -322,7 +358,7 @@ static int config_parse_value(const struct config_key *key, const char *text, st
         result = config_parse_scaled(text, config_size_units, 1, &out->number);
         break;
     case CONFIG_DURATION:
-        result = config_parse_scaled(text, config_duration_units, key->unit, &out->number);
+        result = config_parse_duration(text, config_duration_units, key->unit, &out->number);
         break;
     case CONFIG_RATIO:
         result = config_parse_ratio(text, &out->number);
@@ -579,8 +615,8 @@ void config_write_markdown(FILE *out) {
                  "two, so it cannot drift. Set keys with `-D key=value` on `ember cluster` and\n"
                  "on client commands, or in a file of `key = value` lines given with\n"
                  "`--conf FILE`. Sizes take k, m, g, t (powers of 1024); durations take ms,\n"
-                 "s, m, h, d, and a bare number means the unit the key's meaning names (else\n"
-                 "seconds). Hadoop's own keys that ember does not use (`fs.defaultFS`,\n"
+                 "s, m, h, d, may be decimal (`1.5h`), and a bare number means the unit the\n"
+                 "key's meaning names (else seconds). Hadoop's own keys that ember does not use (`fs.defaultFS`,\n"
                  "`io.file.buffer.size`, ...) are accepted with a warning.\n\n"
                  "| key | type | default | meaning |\n|---|---|---|---|\n");
     for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {

@@ -809,6 +809,7 @@ void namenode_on_request(namenode *nn, uint64_t conn, const ClientMessage *req) 
         if (namenode_check_superuser(nn, conn, "decommission a node") == 0)
             namenode_handle_decommission(nn, conn, req->decommission);
         break;
+    case CLIENT_MESSAGE__BODY_SERVER_DEFAULTS: namenode_handle_server_defaults(nn, conn); break;
     default:
         LOG_WARN("client sent %s, which is not a file system request", message_client_name(req));
         namenode_reply_error(nn, conn, EMBER_EPROTO, "not a file system request");
@@ -941,6 +942,8 @@ int namenode_options_from_config(const config *cfg, namenode_options *opts, char
         .lease_hard_limit_ms = config_get_int(cfg, "dfs.namenode.lease-hard-limit-sec"),
         .lease_recheck_ms = config_get_int(cfg, "dfs.namenode.lease-recheck-interval-ms"),
         .socket_timeout_ms = config_get_int(cfg, "dfs.datanode.socket.timeout"),
+        .trash_interval_ms = config_get_int(cfg, "fs.trash.interval"),
+        .trash_checkpoint_interval_ms = config_get_int(cfg, "fs.trash.checkpoint.interval"),
         /* A block recovery phase waits for every live datanode's answer:
          * ten heartbeats, at least two seconds. */
         .recovery_timeout_ms = 10 * heartbeat_ms > 2000 ? 10 * heartbeat_ms : 2000,
@@ -1007,7 +1010,8 @@ int namenode_create(event_loop *loop, const namenode_options *opts, namenode **o
                                    namenode_redundancy_tick, nn, &nn->redundancy_timer_id)) != 0 ||
         (rc = event_loop_add_timer(loop, nn->opts.lease_recheck_ms > 0 ? nn->opts.lease_recheck_ms
                                                                        : 2000,
-                                   namenode_lease_tick, nn, &nn->lease_timer_id)) != 0)
+                                   namenode_lease_tick, nn, &nn->lease_timer_id)) != 0 ||
+        (rc = namenode_trash_start(nn)) != EMBER_OK)
         goto fail;
     /* Blocks that existed before this start wait for their datanodes. */
     block_manager_stats bs;
@@ -1044,6 +1048,7 @@ void namenode_destroy(namenode *nn) {
         event_loop_remove_timer(nn->loop, nn->redundancy_timer_id);
     if (nn->lease_timer_id != 0)
         event_loop_remove_timer(nn->loop, nn->lease_timer_id);
+    namenode_trash_stop(nn);
     namenode_leases_free(nn);
     fs_namespace_destroy(nn->ns);
     block_manager_destroy(nn->bm);

@@ -81,6 +81,8 @@ typedef struct {
     int64_t recovery_timeout_ms;   /* a block recovery phase gives up after this */
     int64_t socket_timeout_ms;     /* dfs.datanode.socket.timeout, told to writers */
     int permissions;               /* dfs.permissions.enabled */
+    int64_t trash_interval_ms;     /* fs.trash.interval: 0 = no trash, no emptier */
+    int64_t trash_checkpoint_interval_ms; /* fs.trash.checkpoint.interval */
     const struct rack_map *racks;  /* NULL: every node in /default-rack */
     namenode_host host;            /* datanodes, rank messages, client answers */
 } namenode_options;

@@ -115,6 +115,7 @@ struct namenode {
     uint8_t *admin;            /* by rank: NN_ADMIN_* (replication.c; logged, in the image) */
     nn_recent_delete recent_deletes[NAMENODE_RECENT_DELETES]; /* a ring */
     size_t recent_next;
+    uint64_t trash_timer_id;   /* trash.c's emptier (0: no trash) */
 };
 
 /* namenode.c */
@@ -252,6 +253,18 @@ int namenode_check_superuser(namenode *nn, uint64_t conn, const char *what);
  * the group to its own group. */
 int namenode_check_chown(namenode *nn, uint64_t conn, const char *path, const char *owner,
                          const char *group);
+
+/* trash.c: HDFS's server defaults and trash emptier (common/trash.h). */
+/* Answers ServerDefaultsRequest: the namenode's fs.trash.interval. */
+void namenode_handle_server_defaults(namenode *nn, uint64_t conn);
+/* With fs.trash.interval above 0, starts the emptier's timer; 0, or the
+ * loop's error. */
+int namenode_trash_start(namenode *nn);
+void namenode_trash_stop(namenode *nn);
+/* One run of the emptier at wall-clock time now_ms: every user's expired
+ * trash checkpoints deleted, then each Current made a checkpoint (the
+ * timer's work; tests call it directly). */
+void namenode_trash_empty(namenode *nn, int64_t now_ms);
 
 /* Image support: a file's blocks into ImageBlocks, and back. */
 int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, size_t *n);

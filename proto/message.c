@@ -303,7 +303,7 @@ int message_check_client(const ClientMessage *msg) {
         if (m == NULL || (m->status != NULL && check_file_status(m->status)) ||
             m->n_entries > MESSAGE_ENTRIES_MAX || check_text(m->warning) ||
             m->n_blocks > MESSAGE_ENTRIES_MAX || m->lease_renew_ms < 0 ||
-            m->socket_timeout_ms < 0)
+            m->socket_timeout_ms < 0 || m->trash_interval_ms < 0)
             return EMBER_EPROTO;
         for (size_t i = 0; i < m->n_entries; i++)
             if (check_file_status(m->entries[i]))
@@ -353,6 +353,8 @@ int message_check_client(const ClientMessage *msg) {
         return msg->report_bad_block != NULL ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_SAFE_MODE:
         return (msg->safe_mode != NULL && msg->safe_mode->action <= 2) ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_SERVER_DEFAULTS:
+        return msg->server_defaults != NULL ? EMBER_OK : EMBER_EPROTO;
     default:
         return EMBER_EPROTO;
     }

@@ -121,6 +121,12 @@ typedef struct {
 int ember_dfs_block_locations(ember_dfs *dfs, const char *path, ember_block_location **blocks,
                               size_t *count);
 
+/* The namenode's settings a client follows (HDFS's getServerDefaults). */
+typedef struct {
+    int64_t trash_interval_ms; /* fs.trash.interval: 0 = the namenode keeps no trash */
+} ember_dfs_defaults;
+int ember_dfs_server_defaults(ember_dfs *dfs, ember_dfs_defaults *out);
+
 /* Safe mode: action 0 = get, 1 = enter, 2 = leave; *on gets the state. */
 int ember_dfs_safe_mode(ember_dfs *dfs, int action, int *on);
 

@@ -181,6 +181,20 @@ static void corpus_heartbeat(void) {
     corpus_data("data_packet_sync", 0x01 | (63 << 1), &dm);
 }
 
+/* The trash: the server defaults asked, and their answer. */
+static void corpus_trash(void) {
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    ServerDefaultsRequest sd = SERVER_DEFAULTS_REQUEST__INIT;
+    cm.body_case = CLIENT_MESSAGE__BODY_SERVER_DEFAULTS;
+    cm.server_defaults = &sd;
+    corpus_client("server_defaults", &cm);
+    DfsResult dr = DFS_RESULT__INIT;
+    dr.trash_interval_ms = 1440 * 60000;
+    cm.body_case = CLIENT_MESSAGE__BODY_DFS_RESULT;
+    cm.dfs_result = &dr;
+    corpus_client("dfs_result_server_defaults", &cm);
+}
+
 /* Leases, append, recovery, decommission, checksums, short-circuit. */
 static void corpus_later(BlockToken *tok) {
     ClientMessage cm = CLIENT_MESSAGE__INIT;
@@ -479,6 +493,7 @@ int main(int argc, char **argv) {
     free(dbuf);
 
     corpus_later(&tok);
+    corpus_trash();
     corpus_heartbeat();
     corpus_pipeline(&tok);
 

@@ -211,6 +211,14 @@ static void test_duration_good(void **state) {
     expect_int(f, "ember.mpi.send.timeout", "45", 45000);
     expect_int(f, "ember.stop.timeout", "100ms", 100);
     expect_int(f, "ember.auth.timeout", "2m", 120000);
+    /* Decimals, rounded to the ms: Hadoop reads fs.trash.* as floats of minutes. */
+    expect_int(f, "dfs.heartbeat.interval", "1.5s", 1500);
+    expect_int(f, "dfs.heartbeat.interval", "0.0105s", 11);
+    expect_int(f, "fs.trash.interval", "1440", 1440 * 60000);
+    expect_int(f, "fs.trash.interval", "0.05", 3000);
+    expect_int(f, "fs.trash.interval", "0", 0);
+    expect_int(f, "fs.trash.checkpoint.interval", "0.5", 30000);
+    expect_int(f, "fs.trash.checkpoint.interval", "2s", 2000);
     /* Hadoop's bare seconds (its default), and down to 100 ms for tests. */
     expect_int(f, "dfs.datanode.directoryscan.interval", "21600", 21600000);
     expect_int(f, "dfs.datanode.directoryscan.interval", "1s", 1000);
@@ -226,7 +234,9 @@ static void test_duration_bad(void **state) {
     expect_bad_int(f, key, "3x", "expected a duration");
     expect_bad_int(f, key, "3sec", "expected a duration");
     expect_bad_int(f, key, "3 s", "expected a duration");
-    expect_bad_int(f, key, "1.5s", "expected a duration");
+    expect_bad_int(f, key, "1.5.5s", "expected a duration");
+    expect_bad_int(f, key, ".5s", "expected a duration");
+    expect_bad_int(f, key, "1.s", "expected a duration");
     expect_bad_int(f, key, "-1s", "expected a duration");
     expect_bad_int(f, key, "", "expected a duration");
     expect_bad_int(f, key, "9ms", "must be between 10ms and 1h");
@@ -485,7 +495,9 @@ static void test_write(void **state) {
                               "ember.dfs.list.limit = 1000\n"
                               "dfs.client.socket-timeout = 60000ms\n"
                               "dfs.client.read.shortcircuit = true\n"
-                              "dfs.domain.socket.path = \n");
+                              "dfs.domain.socket.path = \n"
+                              "fs.trash.interval = 0ms\n"
+                              "fs.trash.checkpoint.interval = 0ms\n");
 
     /* What config_write() prints, config_load_file() reads back. */
     write_temp_file(f, text);
