@@ -16,6 +16,7 @@
 struct topology {
     hwloc_topology_t hw;
     char origin[512];
+    char what[512]; /* for errors: "the topology 'pack:2 ...'", "the topology file '...'" */
 };
 
 static uint32_t topology_count(hwloc_topology_t topo, hwloc_obj_type_t type) {
@@ -29,24 +30,29 @@ static int topology_set_source(topology *t, const char *synthetic, const char *x
                                size_t errlen) {
     if (synthetic[0] != '\0') {
         snprintf(t->origin, sizeof(t->origin), "synthetic topology '%s'", synthetic);
+        snprintf(t->what, sizeof(t->what), "the topology '%s'", synthetic);
         if (hwloc_topology_set_synthetic(t->hw, synthetic) == 0)
             return EMBER_OK;
-        snprintf(err, errlen, "hwloc cannot load the topology '%s'", synthetic);
+        snprintf(err, errlen, "hwloc cannot load %s", t->what);
         return EMBER_EINVAL;
     }
     if (xml_path[0] != '\0') {
         snprintf(t->origin, sizeof(t->origin), "XML topology '%s'", xml_path);
+        snprintf(t->what, sizeof(t->what), "the topology file '%s'", xml_path);
         if (access(xml_path, R_OK) != 0) {
             snprintf(err, errlen, "cannot read the topology file '%s': %s", xml_path,
                      strerror(errno));
             return EMBER_EINVAL;
         }
+        /* Depending on the XML parser, a broken file fails here or in the
+         * load: the same message either way. */
         if (hwloc_topology_set_xml(t->hw, xml_path) == 0)
             return EMBER_OK;
-        snprintf(err, errlen, "hwloc cannot load the topology file '%s'", xml_path);
+        snprintf(err, errlen, "hwloc cannot load %s", t->what);
         return EMBER_EINVAL;
     }
     snprintf(t->origin, sizeof(t->origin), "the real machine");
+    snprintf(t->what, sizeof(t->what), "this machine's topology");
     /* hwloc's own Linux discovery finds the PCI devices in sysfs; the
      * libpciaccess plug-in adds nothing ember uses and leaks what it
      * allocates once unloaded. */
@@ -74,7 +80,7 @@ int topology_load(const char *synthetic, const char *xml_path, topology **out, c
     if (rc == EMBER_OK)
         hwloc_topology_set_io_types_filter(t->hw, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
     if (rc == EMBER_OK && hwloc_topology_load(t->hw) != 0) {
-        snprintf(err, errlen, "hwloc cannot load %s: %s", t->origin, strerror(errno));
+        snprintf(err, errlen, "hwloc cannot load %s", t->what);
         rc = EMBER_EINVAL;
     }
     if (rc != EMBER_OK) {
