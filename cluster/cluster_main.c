@@ -6,8 +6,8 @@
  *      only rank 0 prints errors)
  *   3. rank 0 checks the run directory is free and shares its verdict
  *      (MPI_Ibcast with a deadline); then run directory, pid file, log
- *   4. topology (hwloc: the machine, or a synthetic or XML one) and data
- *      directories
+ *   4. topology (hwloc: the machine, or a synthetic or XML one), the
+ *      workers' offer checked on it, and data directories
  *   5. event loop, then primary_run() or node_run()
  *   6. MPI_Finalize, bounded by a watchdog (see cluster_finalize())
  * Rank 0 writes the status file for every outcome, failures to start
@@ -35,6 +35,7 @@
 #include "primary.h"
 #include "rank_context.h"
 #include "role.h"
+#include "worker/worker.h"
 
 #define CLUSTER_START_TIMEOUT_MS 60000
 #define CLUSTER_FINALIZE_TIMEOUT_S 5
@@ -348,6 +349,14 @@ int cluster_main(int argc, char **argv) {
     cluster_resolve_public_addr(&ctx);
     rc = topology_load(config_get_string(cfg, "ember.topology.synthetic"),
                        config_get_string(cfg, "ember.topology.xml"), &topo, err, sizeof(err));
+    if (rc != EMBER_OK) {
+        LOG_ERROR("%s", err);
+        if (rank == 0)
+            fprintf(stderr, "ember: %s\n", err);
+        goto out;
+    }
+    if (world > 1) /* every rank, so that rank 0 can say what the nodes would find */
+        rc = worker_check_config(cfg, topo, err, sizeof(err));
     if (rc != EMBER_OK) {
         LOG_ERROR("%s", err);
         if (rank == 0)

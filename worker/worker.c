@@ -82,25 +82,47 @@ static void worker_find_interface(worker *w, const char *bind_addr) {
              loc.level == WORKER_NEAR_UNKNOWN ? "" : loc.where);
 }
 
-int worker_create(const worker_options *opts, worker **out, char *err, size_t errlen) {
+/* The placement view of topo and the offer the configuration makes on
+ * it: *wt is the caller's.  Returns 0, or an error with the reason in
+ * err. */
+static int worker_plan(const config *cfg, const topology *topo, int core_node, worker_topology **wt,
+                       worker_resources *offer, char *err, size_t errlen) {
     worker_resources_options ro;
-    worker_resources_options_from_config(opts->cfg, &ro);
+    worker_resources_options_from_config(cfg, &ro);
+    int rc = worker_topology_create(topo, ro.pus_as_vcores, wt);
+    if (rc != EMBER_OK) {
+        snprintf(err, errlen, "cannot place containers on %s: %s", topology_origin(topo),
+                 rc == EMBER_ENOMEM ? "out of memory" : "hwloc shows no processing unit");
+        return rc;
+    }
+    topology_summary hw;
+    topology_summarize(topo, &hw);
+    rc = worker_resources_compute(&ro, core_node, worker_topology_units(*wt), hw.memory_bytes,
+                                  offer, err, errlen);
+    if (rc != EMBER_OK) {
+        worker_topology_destroy(*wt);
+        *wt = NULL;
+        return rc;
+    }
+    offer->pus = worker_topology_units_are_pus(*wt); /* also when hwloc shows no cores */
+    return EMBER_OK;
+}
+
+int worker_check_config(const config *cfg, const topology *topo, char *err, size_t errlen) {
+    worker_topology *wt;
+    worker_resources offer;
+    int rc = worker_plan(cfg, topo, 1, &wt, &offer, err, errlen);
+    worker_topology_destroy(rc == EMBER_OK ? wt : NULL);
+    return rc;
+}
+
+int worker_create(const worker_options *opts, worker **out, char *err, size_t errlen) {
     worker *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return EMBER_ENOMEM;
-    int rc = worker_topology_create(opts->topo, ro.pus_as_vcores, &w->wt);
-    if (rc != EMBER_OK) {
-        snprintf(err, errlen, "cannot place containers on %s: %s", topology_origin(opts->topo),
-                 rc == EMBER_ENOMEM ? "out of memory" : "hwloc shows no processing unit");
-        goto fail;
-    }
-    topology_summary hw;
-    topology_summarize(opts->topo, &hw);
-    rc = worker_resources_compute(&ro, opts->core_node, worker_topology_units(w->wt),
-                                  hw.memory_bytes, &w->offer, err, errlen);
+    int rc = worker_plan(opts->cfg, opts->topo, opts->core_node, &w->wt, &w->offer, err, errlen);
     if (rc != EMBER_OK)
         goto fail;
-    w->offer.pus = worker_topology_units_are_pus(w->wt); /* also when hwloc shows no cores */
     w->usable = w->offer.units - w->offer.reserved_units;
     w->load = calloc(w->offer.units, sizeof(*w->load));
     if (w->load == NULL || worker_find_data_devices(w, opts->data_dirs) != EMBER_OK) {

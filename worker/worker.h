@@ -37,6 +37,13 @@ typedef struct {
  * one-line reason in err. */
 int worker_create(const worker_options *opts, worker **out, char *err, size_t errlen);
 
+/* Whether a worker could start on topo with the configuration (what a
+ * core node would offer), without creating one: cluster_main.c asks on
+ * every rank at start, so a configuration that leaves nothing for
+ * containers stops the cluster with one line from rank 0.  Returns 0, or
+ * EMBER_EINVAL / EMBER_ENOMEM with the reason in err. */
+int worker_check_config(const config *cfg, const topology *topo, char *err, size_t errlen);
+
 /* Frees the worker; accepts NULL. */
 void worker_destroy(worker *w);
 

@@ -432,6 +432,15 @@ static void test_worker_refuses(void **state) {
     assert_string_equal(err, "yarn.nodemanager.resource.system-reserved-memory-mb (1024 MB) "
                              "leaves nothing of this node's 1024 MB for containers");
     assert_null(f.w);
+    /* The check made at start says the same, and nothing else is wrong. */
+    assert_int_equal(worker_check_config(f.cfg, f.topo, err, sizeof(err)), EMBER_EINVAL);
+    assert_non_null(strstr(err, "leaves nothing of this node's 1024 MB"));
+    char set_err[128];
+    assert_int_equal(config_apply_define(f.cfg,
+                                         "yarn.nodemanager.resource.system-reserved-memory-mb=-1",
+                                         set_err, sizeof(set_err)),
+                     0);
+    assert_int_equal(worker_check_config(f.cfg, f.topo, err, sizeof(err)), 0);
     worker_close(&f);
     /* PUs as vcores: 4 PUs, one reserved on a core node. */
     assert_int_equal(worker_open(&f, "pack:1 core:2 pu:2", 1,
