@@ -14,8 +14,6 @@
 #include "worker.h"
 #include "worker_topology.h"
 
-#define WORKER_MAX_DATA_DIRS 64
-
 /* A data directory and the disk under it. */
 typedef struct {
     char path[4096];
@@ -39,13 +37,16 @@ static int worker_find_data_devices(worker *w, const char *data_dirs) {
     char *copy = strdup(data_dirs);
     if (copy == NULL)
         return EMBER_ENOMEM;
-    w->dirs = calloc(WORKER_MAX_DATA_DIRS, sizeof(*w->dirs));
+    size_t most = 1; /* one directory per comma-separated piece, at most */
+    for (const char *c = data_dirs; *c != '\0'; c++)
+        most += *c == ',';
+    w->dirs = calloc(most, sizeof(*w->dirs));
     if (w->dirs == NULL) {
         free(copy);
         return EMBER_ENOMEM;
     }
     char *save = NULL;
-    for (char *dir = strtok_r(copy, ",", &save); dir != NULL && w->ndirs < WORKER_MAX_DATA_DIRS;
+    for (char *dir = strtok_r(copy, ",", &save); dir != NULL && w->ndirs < most;
          dir = strtok_r(NULL, ",", &save)) {
         worker_data_dir *d = &w->dirs[w->ndirs++];
         snprintf(d->path, sizeof(d->path), "%s", dir);
