@@ -19,7 +19,7 @@ expect_eq "$(head -n1 <<<"$list")" "Total Nodes:4" "node count"
 sed -n 2p <<<"$list" | grep -qP '^ +Node-Id\t +Node-State\t +Node-Host\tNumber-of-Running-Containers$' ||
     fail "header: $(sed -n 2p <<<"$list")"
 for r in 1 2 3 4; do
-    grep -qP "^ +node-$r\t +RUNNING\t +$(hostname)\t +0$" <<<"$list" ||
+    grep -qP "^ +node-$r\t +RUNNING\t *$(hostname)\t +0$" <<<"$list" ||
         fail "node-$r is not listed RUNNING with 0 containers: $list"
 done
 
