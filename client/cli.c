@@ -27,6 +27,8 @@ static void cli_usage(FILE *f) {
             "                         copy a core node's blocks elsewhere, then retire it\n"
             "  dfsadmin -recommission NODE\n"
             "                         take a (being) decommissioned node back to Normal\n"
+            "  node -list [-all | -states STATE,...] [-showDetails]\n"
+            "                         the nodes' workers: state, containers, vcores and memory\n"
             "  fsck PATH [-list-corruptfileblocks | [-move | -delete] [-openforwrite]\n"
             "            [-files] [-blocks] [-locations]]\n"
             "                         block health under PATH (HEALTHY or CORRUPT)\n"
@@ -77,6 +79,14 @@ int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect
     else
         ember_client_close(client);
     return 0;
+}
+
+int cli_fetch_report(cli_env *env, ClientMessage **resp) {
+    ReportRequest rq = REPORT_REQUEST__INIT;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
+    req.report_request = &rq;
+    return cli_request(env, &req, CLIENT_MESSAGE__BODY_REPORT_RESPONSE, resp, NULL);
 }
 
 void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen) {
@@ -133,6 +143,8 @@ int main(int argc, char **argv) {
         return cli_fsck(&env, cargc, cargv);
     if (!strcmp(cmd, "dfsadmin"))
         return cli_dfsadmin(&env, cargc, cargv);
+    if (!strcmp(cmd, "node"))
+        return cli_node(&env, cargc, cargv);
     if (!strcmp(cmd, "debug"))
         return cli_debug(&env, cargc, cargv);
     if (!strcmp(cmd, "getconf"))

@@ -28,10 +28,16 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect,
                 ClientMessage **resp, ember_client **client_out);
 
+/* Asks the primary for the report of every node (ReportRequest) and
+ * returns the answer in *resp (the caller frees it).  On failure prints
+ * the error line and returns 1. */
+int cli_fetch_report(cli_env *env, ClientMessage **resp);
+
 /* "251.47 GB"-style rendering of a byte count (Hadoop's byteDesc). */
 void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen);
 
 int cli_dfsadmin(cli_env *env, int argc, char **argv);
+int cli_node(cli_env *env, int argc, char **argv);
 int cli_dfs(cli_env *env, int argc, char **argv);
 int cli_debug(cli_env *env, int argc, char **argv);
 

@@ -5,7 +5,8 @@
  *
  * Core nodes are the datanodes ("Live datanodes (N):" / "Dead datanodes
  * (N):"); task nodes store nothing and follow under their own headings,
- * marked "Role: task". */
+ * marked "Role: task".  Every node also shows what its worker offers task
+ * containers and what running containers hold. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,15 @@ static void dfsadmin_print_node(const NodeReport *n) {
     printf("Cores: %u (%u PUs, %u NUMA nodes, %u packages)\n", n->hwloc->cores, n->hwloc->pus,
            n->hwloc->numa_nodes, n->hwloc->packages);
     printf("Memory: %llu (%s)\n", (unsigned long long)n->hwloc->memory_bytes, mem);
+    if (n->role != NODE_ROLE__ROLE_PRIMARY) {
+        const ContainerResources *res = n->resources;
+        printf("Container Resources: <memory:%llu, vCores:%u> (%u of %u %s reserved for the "
+               "rank)\n",
+               (unsigned long long)res->memory_mb, res->vcores, res->reserved_units, res->units,
+               res->pus_as_vcores ? "PUs" : "cores");
+        printf("Containers Running: %u (<memory:%llu, vCores:%u> allocated)\n", res->containers,
+               (unsigned long long)res->memory_used_mb, res->vcores_used);
+    }
     if (n->role == NODE_ROLE__ROLE_CORE) {
         printf("Decommission Status : %s\n", n->admin_state[0] ? n->admin_state : "Normal");
         printf("Configured Capacity: %llu (%s)\n",
@@ -63,12 +73,8 @@ static void dfsadmin_print_section(const ReportResponse *r, NodeRole role, int l
 }
 
 static int dfsadmin_report(cli_env *env) {
-    ReportRequest rq = REPORT_REQUEST__INIT;
-    ClientMessage req = CLIENT_MESSAGE__INIT;
-    req.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
-    req.report_request = &rq;
     ClientMessage *resp;
-    if (cli_request(env, &req, CLIENT_MESSAGE__BODY_REPORT_RESPONSE, &resp, NULL) != 0)
+    if (cli_fetch_report(env, &resp) != 0)
         return 1;
     const ReportResponse *r = resp->report_response;
     uint64_t cap = 0, used = 0, rem = 0;

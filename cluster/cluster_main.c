@@ -6,7 +6,8 @@
  *      only rank 0 prints errors)
  *   3. rank 0 checks the run directory is free and shares its verdict
  *      (MPI_Ibcast with a deadline); then run directory, pid file, log
- *   4. topology (hwloc) and data directories
+ *   4. topology (hwloc: the machine, or a synthetic or XML one), the
+ *      workers' offer checked on it, and data directories
  *   5. event loop, then primary_run() or node_run()
  *   6. MPI_Finalize, bounded by a watchdog (see cluster_finalize())
  * Rank 0 writes the status file for every outcome, failures to start
@@ -34,6 +35,7 @@
 #include "primary.h"
 #include "rank_context.h"
 #include "role.h"
+#include "worker/worker.h"
 
 #define CLUSTER_START_TIMEOUT_MS 60000
 #define CLUSTER_FINALIZE_TIMEOUT_S 5
@@ -250,6 +252,7 @@ int cluster_main(int argc, char **argv) {
     int write_status = 0; /* rank 0 owns the status file of this run */
     config *cfg = NULL;
     event_loop *loop = NULL;
+    topology *topo = NULL;
     char err[4608] = "";
 
     signal(SIGPIPE, SIG_IGN);
@@ -344,15 +347,24 @@ int cluster_main(int argc, char **argv) {
     }
     gethostname(ctx.hostname, sizeof(ctx.hostname) - 1);
     cluster_resolve_public_addr(&ctx);
-    rc = topology_summary_load(config_get_string(cfg, "ember.topology.synthetic"), &ctx.hw);
+    rc = topology_load(config_get_string(cfg, "ember.topology.synthetic"),
+                       config_get_string(cfg, "ember.topology.xml"), &topo, err, sizeof(err));
     if (rc != EMBER_OK) {
-        snprintf(err, sizeof(err), "hwloc cannot load the topology '%s'",
-                 config_get_string(cfg, "ember.topology.synthetic"));
         LOG_ERROR("%s", err);
         if (rank == 0)
             fprintf(stderr, "ember: %s\n", err);
         goto out;
     }
+    if (world > 1) /* every rank, so that rank 0 can say what the nodes would find */
+        rc = worker_check_config(cfg, topo, err, sizeof(err));
+    if (rc != EMBER_OK) {
+        LOG_ERROR("%s", err);
+        if (rank == 0)
+            fprintf(stderr, "ember: %s\n", err);
+        goto out;
+    }
+    ctx.topo = topo;
+    topology_summarize(topo, &ctx.hw);
     cluster_prepare_data_dirs(&ctx);
     if (event_loop_create(&loop) != EMBER_OK) {
         snprintf(err, sizeof(err), "out of memory");
@@ -366,6 +378,7 @@ out:
     if (rank == 0 && write_status)
         run_dir_write_status(args.run_dir, status, err);
     event_loop_destroy(loop);
+    topology_destroy(topo);
     config_destroy(cfg);
     log_close();
     cluster_finalize(status);

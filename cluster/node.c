@@ -8,7 +8,12 @@
  * while it was stopped, or never knew it).  In any state,
  * ember.node.expiry without a word from the primary ends the rank with
  * status 1 -- counted from when this rank last ran, so a rank that was
- * itself stopped checks in again instead. */
+ * itself stopped checks in again instead.
+ *
+ * Every node runs a worker (worker/worker.h) whose container figures ride
+ * on RegisterNode and each Heartbeat; a core node also runs a datanode.
+ * The worker has no rank messages yet: when the scheduler sends some,
+ * they get their lines in node_on_message() and go to the worker. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 #include "proto/message.h"
 #include "proto/mpi_link.h"
 #include "role.h"
+#include "worker/worker.h"
 
 #define NODE_LEAVE_GRACE_MS 1000
 
@@ -43,6 +49,7 @@ typedef struct {
     int64_t expiry_ms;
     int exit_code;
     datanode *dn;             /* core nodes only */
+    worker *wk;               /* every node: its containers' resources */
 } node_agent;
 
 /* SIGTERM or SIGINT, delivered by the loop: leave at once. */
@@ -85,6 +92,8 @@ static void node_send_register(node_agent *n) {
     hw.memory_bytes = n->ctx->hw.memory_bytes;
     StorageReport st = STORAGE_REPORT__INIT;
     node_fill_storage(n, &st);
+    ContainerResources res = CONTAINER_RESOURCES__INIT;
+    worker_fill_resources(n->wk, &res);
     RegisterNode reg = REGISTER_NODE__INIT;
     reg.rank = (uint32_t)n->ctx->rank;
     reg.role = n->ctx->role;
@@ -92,6 +101,7 @@ static void node_send_register(node_agent *n) {
     reg.pid = (uint32_t)getpid();
     reg.hwloc = &hw;
     reg.storage = &st;
+    reg.resources = &res;
     if (n->dn != NULL) {
         reg.data_host = n->ctx->public_addr; /* a wildcard bind: the host's address */
         reg.data_port = (uint32_t)datanode_port(n->dn);
@@ -106,10 +116,13 @@ static void node_send_register(node_agent *n) {
 static void node_send_heartbeat(node_agent *n) {
     StorageReport st = STORAGE_REPORT__INIT;
     node_fill_storage(n, &st);
+    ContainerResources res = CONTAINER_RESOURCES__INIT;
+    worker_fill_resources(n->wk, &res);
     Heartbeat hb = HEARTBEAT__INIT;
     hb.rank = (uint32_t)n->ctx->rank;
     hb.seq = ++n->seq;
     hb.storage = &st;
+    hb.resources = &res;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
     msg.heartbeat = &hb;
@@ -323,6 +336,25 @@ static int node_start_datanode(node_agent *n) {
     return rc;
 }
 
+/* The node's worker, on every core and task rank: its offer goes into
+ * RegisterNode and every Heartbeat.  A worker that cannot start ends the
+ * rank with status 1, as a datanode that cannot start does. */
+static int node_start_worker(node_agent *n) {
+    char err[512] = "";
+    worker_options opts = {.cfg = n->ctx->cfg,
+                           .topo = n->ctx->topo,
+                           .core_node = n->ctx->role == NODE_ROLE__ROLE_CORE,
+                           .data_dirs = n->ctx->data_dirs,
+                           .bind_addr = n->ctx->public_addr};
+    int rc = worker_create(&opts, &n->wk, err, sizeof(err));
+    if (rc != EMBER_OK) {
+        LOG_ERROR("the worker cannot start: %s", err[0] ? err : ember_strerror(rc));
+        fprintf(stderr, "ember: rank %d: the worker cannot start: %s\n", n->ctx->rank,
+                err[0] ? err : ember_strerror(rc));
+    }
+    return rc;
+}
+
 int node_run(rank_context *ctx) {
     node_agent n = {.ctx = ctx, .state = NODE_REGISTERING, .exit_code = 1};
     n.expiry_ms = config_get_int(ctx->cfg, "ember.node.expiry");
@@ -336,6 +368,8 @@ int node_run(rank_context *ctx) {
     }
     if (rc == EMBER_OK)
         rc = event_loop_add_hook(ctx->loop, node_leave_hook, &n);
+    if (rc == EMBER_OK)
+        rc = node_start_worker(&n);
     if (rc == EMBER_OK && ctx->role == NODE_ROLE__ROLE_CORE)
         rc = node_start_datanode(&n);
     if (rc == EMBER_OK && n.dn != NULL)
@@ -345,6 +379,7 @@ int node_run(rank_context *ctx) {
     if (rc != EMBER_OK) {
         LOG_ERROR("cannot start the node agent: %s", ember_strerror(rc));
         datanode_destroy(n.dn);
+        worker_destroy(n.wk);
         mpi_link_destroy(n.link);
         return 1;
     }
@@ -358,6 +393,7 @@ int node_run(rank_context *ctx) {
     if (rc != EMBER_OK)
         n.exit_code = 1;
     datanode_destroy(n.dn);
+    worker_destroy(n.wk);
     mpi_link_destroy(n.link);
     LOG_INFO("node exiting with status %d", n.exit_code);
     return n.exit_code;

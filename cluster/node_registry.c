@@ -82,6 +82,7 @@ int node_registry_register(node_registry *reg, int source, const RegisterNode *m
                                .pus = msg->hwloc->pus,
                                .memory_bytes = msg->hwloc->memory_bytes};
     node_registry_copy_storage(&n->storage, msg->storage);
+    worker_resources_from_proto(msg->resources, &n->resources);
     snprintf(n->data_host, sizeof(n->data_host), "%s", msg->data_host);
     n->data_port = (int)msg->data_port;
     /* A path that does not fit a unix socket address is no path at all. */
@@ -107,6 +108,7 @@ int node_registry_heartbeat(node_registry *reg, int source, const Heartbeat *msg
     if (n->state == NODE_EXPECTED)
         return EMBER_ENOENT;
     node_registry_copy_storage(&n->storage, msg->storage);
+    worker_resources_from_proto(msg->resources, &n->resources);
     n->last_contact_mono = now_mono;
     n->last_contact_wall = now_wall;
     n->heartbeats++;

@@ -21,7 +21,8 @@
  * dead rank that is still running (it was stopped, not killed) is told to
  * register again and counts once more only after that (and, for the
  * namenode, after its next full block report).  The namenode and the
- * scheduler's node pool both read this table. */
+ * scheduler's node pool both read this table; `ember node -list` and
+ * `dfsadmin -report` show each worker's offer from it. */
 #ifndef EMBER_NODE_REGISTRY_H
 #define EMBER_NODE_REGISTRY_H
 
@@ -31,6 +32,7 @@
 #include "common/disk_usage.h"
 #include "common/topology.h"
 #include "namenode/namenode.h"
+#include "worker/worker_resources.h"
 
 typedef enum {
     NODE_EXPECTED = 0,
@@ -46,6 +48,7 @@ typedef struct {
     uint32_t pid;
     topology_summary hw;
     disk_usage storage;
+    worker_resources resources; /* the worker's offer: from RegisterNode, then every Heartbeat */
     int64_t last_contact_mono; /* monotonic ms of the last message */
     int64_t last_contact_wall; /* wall ms of the same, for reports */
     int64_t registered_wall;

@@ -88,10 +88,12 @@ static void primary_handle_register_node(primary *p, int source, const RegisterN
         /* A node repeats RegisterNode every heartbeat until the ack
          * arrives: only the first one of a registration is news. */
         if (before != NODE_LIVE)
-            LOG_INFO("node %d %s: %s node on %s (pid %u, %u cores, %u PUs, %u NUMA nodes)",
+            LOG_INFO("node %d %s: %s node on %s (pid %u, %u cores, %u PUs, %u NUMA nodes; "
+                     "offers %u vcores, %llu MB)",
                      source, before == NODE_DEAD ? "came back and registered again" : "registered",
                      role_name(m->role), m->hostname, m->pid, m->hwloc->cores, m->hwloc->pus,
-                     m->hwloc->numa_nodes);
+                     m->hwloc->numa_nodes, m->resources->vcores,
+                     (unsigned long long)m->resources->memory_mb);
         if (before != NODE_LIVE && m->role == NODE_ROLE__ROLE_CORE && p->nn != NULL)
             namenode_node_registered(p->nn, source);
     } else {
@@ -289,8 +291,29 @@ static void primary_on_signal(event_loop *loop, int signo, void *arg) {
 
 /* ---- client requests -------------------------------------------------- */
 
-static void primary_fill_report(primary *p, const node_entry *e, NodeReport *r, HwlocSummary *hw,
-                                StorageReport *st) {
+/* YARN's name for a node's state: NEW until it registers, RUNNING while
+ * live, LOST once declared dead. */
+static const char *primary_node_state_name(node_state state) {
+    switch (state) {
+    case NODE_EXPECTED: return "NEW";
+    case NODE_LIVE: return "RUNNING";
+    case NODE_DEAD: return "LOST";
+    }
+    return "NEW";
+}
+
+/* The pieces of one NodeReport, filled by primary_fill_report(). */
+typedef struct {
+    NodeReport report;
+    HwlocSummary hw;
+    StorageReport storage;
+    ContainerResources resources;
+} primary_report_parts;
+
+static void primary_fill_report(primary *p, const node_entry *e, primary_report_parts *parts) {
+    NodeReport *r = &parts->report;
+    HwlocSummary *hw = &parts->hw;
+    StorageReport *st = &parts->storage;
     *hw = (HwlocSummary)HWLOC_SUMMARY__INIT;
     hw->packages = e->hw.packages;
     hw->numa_nodes = e->hw.numa_nodes;
@@ -318,43 +341,41 @@ static void primary_fill_report(primary *p, const node_entry *e, NodeReport *r, 
     snprintf(name, sizeof(name), "node-%d", e->rank);
     r->rack = (char *)rack_map_lookup(p->racks, name, e->hostname);
     r->admin_state = (char *)namenode_admin_state(p->nn, e->rank);
+    worker_resources_to_proto(&e->resources, &parts->resources);
+    r->resources = &parts->resources;
+    r->state = (char *)primary_node_state_name(e->state);
 }
 
 static void primary_handle_report_request(primary *p, gateway *gw, uint64_t conn) {
     int n = p->ctx->world_size - 1;
-    NodeReport *reports = calloc((size_t)n + 1, sizeof(NodeReport));
+    primary_report_parts *parts = calloc((size_t)n + 1, sizeof(*parts));
     NodeReport **ptrs = calloc((size_t)n + 1, sizeof(NodeReport *));
-    HwlocSummary *hws = calloc((size_t)n + 1, sizeof(HwlocSummary));
-    StorageReport *sts = calloc((size_t)n + 1, sizeof(StorageReport));
-    if (reports == NULL || ptrs == NULL || hws == NULL || sts == NULL) {
+    if (parts == NULL || ptrs == NULL) {
         gateway_reply_error(gw, conn, EMBER_ENOMEM, "out of memory");
         goto done;
     }
     for (int r = 1; r <= n; r++) {
-        primary_fill_report(p, node_registry_get(p->registry, r), &reports[r - 1], &hws[r - 1],
-                            &sts[r - 1]);
-        ptrs[r - 1] = &reports[r - 1];
+        primary_fill_report(p, node_registry_get(p->registry, r), &parts[r - 1]);
+        ptrs[r - 1] = &parts[r - 1].report;
     }
     /* The primary itself, for its host and topology. */
     node_entry self = {.rank = 0, .role = NODE_ROLE__ROLE_PRIMARY, .state = NODE_LIVE,
                        .pid = (uint32_t)getpid(), .hw = p->ctx->hw,
                        .last_contact_wall = clock_wall_ms(), .registered_wall = p->info.started_ms};
     snprintf(self.hostname, sizeof(self.hostname), "%s", p->ctx->hostname);
-    primary_fill_report(p, &self, &reports[n], &hws[n], &sts[n]);
+    primary_fill_report(p, &self, &parts[n]); /* no worker: its resources are zeros */
 
     ReportResponse resp = REPORT_RESPONSE__INIT;
     resp.n_nodes = (size_t)n;
     resp.nodes = ptrs;
-    resp.primary = &reports[n];
+    resp.primary = &parts[n].report;
     ClientMessage msg = CLIENT_MESSAGE__INIT;
     msg.body_case = CLIENT_MESSAGE__BODY_REPORT_RESPONSE;
     msg.report_response = &resp;
     gateway_reply(gw, conn, &msg);
 done:
-    free(reports);
+    free(parts);
     free(ptrs);
-    free(hws);
-    free(sts);
 }
 
 static void primary_handle_status_request(primary *p, gateway *gw, uint64_t conn) {

@@ -25,7 +25,8 @@ typedef struct {
     config *cfg;
     event_loop *loop;
     char hostname[256];
-    topology_summary hw;
+    const topology *topo;      /* the loaded hwloc topology (cluster_main.c's) */
+    topology_summary hw;       /* its summary */
     char data_dirs[4096];      /* comma-separated; "" on task nodes */
 } rank_context;
 

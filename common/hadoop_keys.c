@@ -129,6 +129,8 @@ static const char *const hadoop_keys[] = {
     "yarn.nodemanager.log-dirs",
     "yarn.nodemanager.pmem-check-enabled",
     "yarn.nodemanager.remote-app-log-dir",
+    "yarn.nodemanager.resource.detect-hardware-capabilities",
+    "yarn.nodemanager.resource.pcores-vcores-multiplier",
     "yarn.nodemanager.vmem-check-enabled",
     "yarn.nodemanager.vmem-pmem-ratio",
     "yarn.resourcemanager.address",

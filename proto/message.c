@@ -87,9 +87,18 @@ static int check_storage(const StorageReport *s) {
     return EMBER_OK;
 }
 
+/* A worker's offer: what is taken never exceeds what is offered. */
+static int check_resources(const ContainerResources *r) {
+    if (r == NULL || r->vcores_used > r->vcores || r->memory_used_mb > r->memory_mb ||
+        r->reserved_units > r->units)
+        return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
 static int check_node_report(const NodeReport *n) {
     if (n == NULL || check_role(n->role) || check_name(n->hostname, 1) || n->hwloc == NULL ||
-        check_storage(n->storage) || check_name(n->rack, 1) || check_name(n->admin_state, 1))
+        check_storage(n->storage) || check_name(n->rack, 1) || check_name(n->admin_state, 1) ||
+        check_resources(n->resources) || check_name(n->state, 1))
         return EMBER_EPROTO;
     return EMBER_OK;
 }
@@ -193,7 +202,8 @@ int message_check_rank(const RankMessage *msg) {
     case RANK_MESSAGE__BODY_REGISTER_NODE: {
         const RegisterNode *m = msg->register_node;
         if (m == NULL || check_role(m->role) || check_name(m->hostname, 0) || m->hwloc == NULL ||
-            check_storage(m->storage) || check_name(m->data_host, 1) || m->data_port > 65535)
+            check_storage(m->storage) || check_name(m->data_host, 1) || m->data_port > 65535 ||
+            check_resources(m->resources))
             return EMBER_EPROTO;
         return EMBER_OK;
     }
@@ -203,7 +213,8 @@ int message_check_rank(const RankMessage *msg) {
             return EMBER_EPROTO;
         return EMBER_OK;
     case RANK_MESSAGE__BODY_HEARTBEAT:
-        if (msg->heartbeat == NULL || check_storage(msg->heartbeat->storage))
+        if (msg->heartbeat == NULL || check_storage(msg->heartbeat->storage) ||
+            check_resources(msg->heartbeat->resources))
             return EMBER_EPROTO;
         return EMBER_OK;
     case RANK_MESSAGE__BODY_HEARTBEAT_ACK:

@@ -28,15 +28,7 @@ echo '{"cluster_id": "CID-1", "host": "127.0.0.1", "port": 0, "secret": "ab"}' >
 expect_error 1 "lacks a valid" "$EMBER" --run-dir "$RUN_DIR" dfsadmin -report
 rm -f "$RUN_DIR/cluster.json"
 
-# `ember cluster` under mpirun: every rank sees the error, rank 0 prints it.
-expect_mpi_error() {
-    local pattern=$1; shift
-    local err
-    err=$(timeout 60 mpirun --oversubscribe -np 2 $MPI_LOOPBACK "$EMBER" cluster --run-dir "$RUN_DIR" "$@" 2>&1 >/dev/null) &&
-        fail "cluster started with $*"
-    grep -q -- "ember: .*$pattern" <<<"$err" || fail "no clear error for $*: $err"
-    [ "$(grep -c '^ember: ' <<<"$err")" = 1 ] || fail "error printed more than once for $*: $err"
-}
+# `ember cluster` under mpirun (expect_mpi_error, lib.sh).
 expect_mpi_error "unknown option '--frob'" --frob
 expect_mpi_error "needs a value" --core-nodes
 expect_mpi_error "non-negative number" --core-nodes abc

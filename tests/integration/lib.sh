@@ -185,6 +185,18 @@ section_count() {
     ember dfsadmin -report | sed -n "s/^$1 (\([0-9]*\)):\$/\1/p"
 }
 
+# expect_mpi_error PATTERN [ember cluster options...]: a cluster started
+# with these options refuses to start; every rank sees the error, rank 0
+# prints it, once.
+expect_mpi_error() {
+    local pattern=$1; shift
+    local err
+    err=$(timeout 60 mpirun --oversubscribe -np 2 $MPI_LOOPBACK "$EMBER" cluster --run-dir "$RUN_DIR" "$@" 2>&1 >/dev/null) &&
+        fail "cluster started with $*"
+    grep -q -- "ember: .*$pattern" <<<"$err" || fail "no clear error for $*: $err"
+    [ "$(grep -c '^ember: ' <<<"$err")" = 1 ] || fail "error printed more than once for $*: $err"
+}
+
 expect_eq() {
     [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
 }

@@ -319,6 +319,24 @@ static void test_hadoop_keys(void **state) {
                                 sizeof f->err),
                      0);
     assert_int_equal(config_ignored_keys(f->cfg, &keys), 3);
+    /* YARN's node resources: the two figures are ember's keys, the
+     * hardware detection switch (ember always detects) is ignored. */
+    assert_int_equal(config_set(f->cfg, "yarn.nodemanager.resource.cpu-vcores", "6", f->err,
+                                sizeof f->err),
+                     0);
+    assert_true(config_get_int(f->cfg, "yarn.nodemanager.resource.cpu-vcores") == 6);
+    assert_int_equal(config_set(f->cfg, "yarn.nodemanager.resource.memory-mb", "8192", f->err,
+                                sizeof f->err),
+                     0);
+    assert_true(config_get_int(f->cfg, "yarn.nodemanager.resource.memory-mb") == 8192);
+    assert_int_equal(config_set(f->cfg, "yarn.nodemanager.resource.detect-hardware-capabilities",
+                                "true", f->err, sizeof f->err),
+                     0);
+    assert_int_equal(config_ignored_keys(f->cfg, &keys), 4);
+    assert_int_equal(config_set(f->cfg, "yarn.nodemanager.resource.cpu-vcore", "6", f->err,
+                                sizeof f->err),
+                     EMBER_ECONFIG);
+    assert_non_null(strstr(f->err, "did you mean 'yarn.nodemanager.resource.cpu-vcores'?"));
     assert_true(hadoop_keys_sorted());
     assert_true(config_get_int(f->cfg, "dfs.replication") == 3); /* unchanged */
 }
@@ -467,6 +485,12 @@ static void test_write(void **state) {
                               "ember.client.unauthenticated.max = 256\n"
                               "ember.client.unauthenticated.per.address = 64\n"
                               "ember.topology.synthetic = pack:2 core:4\n"
+                              "ember.topology.xml = \n"
+                              "yarn.nodemanager.resource.cpu-vcores = -1\n"
+                              "yarn.nodemanager.resource.count-logical-processors-as-cores = false\n"
+                              "ember.worker.reserved-cores = -1\n"
+                              "yarn.nodemanager.resource.memory-mb = -1\n"
+                              "yarn.nodemanager.resource.system-reserved-memory-mb = -1\n"
                               "dfs.datanode.data.dir = \n"
                               "dfs.namenode.name.dir = \n"
                               "dfs.replication = 3\n"

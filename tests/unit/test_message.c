@@ -35,6 +35,7 @@ static char sentinel;
 struct register_parts {
     HwlocSummary hwloc;
     StorageReport storage;
+    ContainerResources resources;
     RegisterNode reg;
     RankMessage msg;
 };
@@ -52,6 +53,11 @@ static void make_register(struct register_parts *p) {
     p->storage.remaining_bytes = UINT64_C(900) << 30;
     p->storage.data_dirs = 3;
     p->storage.failed_dirs = 1;
+    p->resources = (ContainerResources)CONTAINER_RESOURCES__INIT;
+    p->resources.vcores = 15;
+    p->resources.memory_mb = 52428;
+    p->resources.units = 16;
+    p->resources.reserved_units = 1;
     p->reg = (RegisterNode)REGISTER_NODE__INIT;
     p->reg.rank = 3;
     p->reg.role = NODE_ROLE__ROLE_CORE;
@@ -59,6 +65,7 @@ static void make_register(struct register_parts *p) {
     p->reg.pid = 4242;
     p->reg.hwloc = &p->hwloc;
     p->reg.storage = &p->storage;
+    p->reg.resources = &p->resources;
     p->msg = (RankMessage)RANK_MESSAGE__INIT;
     p->msg.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
     p->msg.register_node = &p->reg;
@@ -162,6 +169,12 @@ static void test_rank_register_node(void **state) {
     assert_true(r->storage->remaining_bytes == UINT64_C(900) << 30);
     assert_int_equal(r->storage->data_dirs, 3);
     assert_int_equal(r->storage->failed_dirs, 1);
+    assert_non_null(r->resources);
+    assert_int_equal(r->resources->vcores, 15);
+    assert_true(r->resources->memory_mb == 52428);
+    assert_int_equal(r->resources->units, 16);
+    assert_int_equal(r->resources->reserved_units, 1);
+    assert_int_equal(r->resources->containers, 0);
     rank_message__free_unpacked(out, NULL);
 
     /* Task role and a 255-character host name (the longest allowed). */
@@ -205,10 +218,19 @@ static void test_rank_heartbeat(void **state) {
     StorageReport storage = STORAGE_REPORT__INIT;
     storage.data_dirs = 2;
     storage.used_bytes = 77;
+    ContainerResources res = CONTAINER_RESOURCES__INIT;
+    res.vcores = 8;
+    res.memory_mb = 4096;
+    res.vcores_used = 3;
+    res.memory_used_mb = 3072;
+    res.containers = 2;
+    res.units = 16;
+    res.pus_as_vcores = 1;
     Heartbeat hb = HEARTBEAT__INIT;
     hb.rank = 5;
     hb.seq = UINT64_C(1) << 40;
     hb.storage = &storage;
+    hb.resources = &res;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
     msg.heartbeat = &hb;
@@ -217,6 +239,10 @@ static void test_rank_heartbeat(void **state) {
     assert_true(out->heartbeat->seq == UINT64_C(1) << 40);
     assert_int_equal(out->heartbeat->storage->data_dirs, 2);
     assert_true(out->heartbeat->storage->used_bytes == 77);
+    assert_int_equal(out->heartbeat->resources->vcores_used, 3);
+    assert_true(out->heartbeat->resources->memory_used_mb == 3072);
+    assert_int_equal(out->heartbeat->resources->containers, 2);
+    assert_true(out->heartbeat->resources->pus_as_vcores);
     rank_message__free_unpacked(out, NULL);
 }
 
@@ -590,6 +616,12 @@ static void test_client_report(void **state) {
     hw.cores = 8;
     StorageReport st = STORAGE_REPORT__INIT;
     st.data_dirs = 1;
+    ContainerResources none = CONTAINER_RESOURCES__INIT;
+    ContainerResources offer = CONTAINER_RESOURCES__INIT;
+    offer.vcores = 7;
+    offer.memory_mb = 6553;
+    offer.units = 8;
+    offer.reserved_units = 1;
     NodeReport primary = NODE_REPORT__INIT;
     primary.rank = 0;
     primary.role = NODE_ROLE__ROLE_PRIMARY;
@@ -597,16 +629,20 @@ static void test_client_report(void **state) {
     primary.live = 1;
     primary.hwloc = &hw;
     primary.storage = &st;
+    primary.resources = &none;
+    primary.state = "RUNNING";
     NodeReport n1 = primary, n2 = primary;
     n1.rank = 1;
     n1.role = NODE_ROLE__ROLE_CORE;
     n1.hostname = "worker-1";
     n1.last_contact_ms = INT64_C(1790000000000);
     n1.registered_ms = INT64_C(1789999990000);
+    n1.resources = &offer;
     n2.rank = 2;
     n2.role = NODE_ROLE__ROLE_TASK;
     n2.hostname = ""; /* a rank that never registered has no host name yet */
     n2.live = 0;
+    n2.state = "NEW";
     NodeReport *nodes[] = {&n1, &n2};
     ReportResponse resp = REPORT_RESPONSE__INIT;
     resp.n_nodes = 2;
@@ -630,7 +666,23 @@ static void test_client_report(void **state) {
     assert_int_equal(r->nodes[1]->rank, 2);
     assert_int_equal(r->nodes[1]->role, NODE_ROLE__ROLE_TASK);
     assert_false(r->nodes[1]->live);
+    assert_string_equal(r->nodes[0]->state, "RUNNING");
+    assert_string_equal(r->nodes[1]->state, "NEW");
+    assert_int_equal(r->nodes[0]->resources->vcores, 7);
+    assert_true(r->nodes[0]->resources->memory_mb == 6553);
+    assert_int_equal(r->nodes[0]->resources->reserved_units, 1);
+    assert_int_equal(r->primary->resources->vcores, 0);
     client_message__free_unpacked(out, NULL);
+
+    /* A node report without the worker's figures, or with more taken than
+     * offered, is refused. */
+    msg.report_response = &resp;
+    n1.resources = NULL;
+    expect_bad_client(&msg);
+    offer.vcores_used = 8;
+    offer.containers = 1;
+    n1.resources = &offer;
+    expect_bad_client(&msg);
 }
 
 static void test_client_status_and_stop(void **state) {
@@ -788,6 +840,23 @@ static void test_bad_register(void **state) {
     p.storage.failed_dirs = 3;
     expect_bad_rank(&p.msg);
 
+    /* A worker's figures: present, and never more taken than offered. */
+    make_register(&p);
+    p.reg.resources = NULL;
+    expect_bad_rank(&p.msg);
+    make_register(&p);
+    p.resources.vcores_used = 16; /* of 15 */
+    p.resources.containers = 1;
+    expect_bad_rank(&p.msg);
+    make_register(&p);
+    p.resources.memory_used_mb = 52429;
+    p.resources.vcores_used = 1;
+    p.resources.containers = 1;
+    expect_bad_rank(&p.msg);
+    make_register(&p);
+    p.resources.reserved_units = 17; /* of 16 */
+    expect_bad_rank(&p.msg);
+
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_REGISTER_NODE;
     msg.register_node = NULL;
@@ -799,9 +868,13 @@ static void test_bad_heartbeat(void **state) {
     StorageReport storage = STORAGE_REPORT__INIT;
     storage.data_dirs = 1;
     storage.failed_dirs = 2;
+    ContainerResources res = CONTAINER_RESOURCES__INIT;
+    res.vcores = 4;
+    res.memory_mb = 1000;
     Heartbeat hb = HEARTBEAT__INIT;
     hb.rank = 1;
     hb.storage = &storage;
+    hb.resources = &res;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
     msg.heartbeat = &hb;
@@ -811,6 +884,15 @@ static void test_bad_heartbeat(void **state) {
     storage.failed_dirs = 1; /* all failed is possible */
     hb.storage = &storage;
     RankMessage *out = round_trip_rank(&msg);
+    rank_message__free_unpacked(out, NULL);
+    hb.resources = NULL; /* every heartbeat carries the worker's figures */
+    expect_bad_rank(&msg);
+    hb.resources = &res;
+    res.vcores_used = 5; /* of 4 */
+    res.containers = 1;
+    expect_bad_rank(&msg);
+    res.vcores_used = 4; /* all of them is possible */
+    out = round_trip_rank(&msg);
     rank_message__free_unpacked(out, NULL);
 }
 

@@ -136,7 +136,9 @@ static void register_node(node_registry *reg, int rank, NodeRole role) {
     st.capacity_bytes = UINT64_C(100) << 30;
     st.remaining_bytes = UINT64_C(50) << 30;
     st.data_dirs = role == NODE_ROLE__ROLE_CORE ? 1 : 0;
+    ContainerResources res = CONTAINER_RESOURCES__INIT;
     RegisterNode m = REGISTER_NODE__INIT;
+    m.resources = &res;
     char host[32];
     snprintf(host, sizeof(host), "node-%d", rank);
     m.rank = (uint32_t)rank;

@@ -31,6 +31,7 @@
 struct register_parts {
     HwlocSummary hwloc;
     StorageReport storage;
+    ContainerResources resources;
     RegisterNode msg;
     char host[32];
 };
@@ -48,6 +49,11 @@ static void make_register(struct register_parts *p, int rank, NodeRole role) {
     p->storage.remaining_bytes = 500000;
     p->storage.data_dirs = 2;
     p->storage.failed_dirs = 0;
+    p->resources = (ContainerResources)CONTAINER_RESOURCES__INIT;
+    p->resources.units = 16;
+    p->resources.reserved_units = role == NODE_ROLE__ROLE_CORE ? 1 : 0;
+    p->resources.vcores = 16 - p->resources.reserved_units;
+    p->resources.memory_mb = 6553;
     p->msg = (RegisterNode)REGISTER_NODE__INIT;
     p->msg.rank = (uint32_t)rank;
     p->msg.role = role;
@@ -56,6 +62,7 @@ static void make_register(struct register_parts *p, int rank, NodeRole role) {
     p->msg.pid = 1000 + (uint32_t)rank;
     p->msg.hwloc = &p->hwloc;
     p->msg.storage = &p->storage;
+    p->msg.resources = &p->resources;
 }
 
 static NodeRole role_of(int rank) { return rank <= CORES ? NODE_ROLE__ROLE_CORE : NODE_ROLE__ROLE_TASK; }
@@ -74,10 +81,19 @@ static int heartbeat(node_registry *reg, int source, int rank, uint64_t used, in
     storage.remaining_bytes = 400000;
     storage.data_dirs = 2;
     storage.failed_dirs = 1;
+    /* A worker running as many containers as the storage figure says. */
+    ContainerResources resources = CONTAINER_RESOURCES__INIT;
+    resources.units = 16;
+    resources.vcores = 15;
+    resources.memory_mb = 6553;
+    resources.containers = (uint32_t)(used % 8);
+    resources.vcores_used = resources.containers;
+    resources.memory_used_mb = 1024 * resources.containers;
     Heartbeat hb = HEARTBEAT__INIT;
     hb.rank = (uint32_t)rank;
     hb.seq = 1;
     hb.storage = &storage;
+    hb.resources = &resources;
     return node_registry_heartbeat(reg, source, &hb, now_mono, WALL + now_mono);
 }
 
@@ -146,6 +162,13 @@ static void test_register(void **state) {
     assert_true(n->last_contact_mono == T0 + 10);
     assert_true(n->last_contact_wall == WALL + 10);
     assert_true(n->registered_wall == WALL + 10);
+    /* The worker's offer, nothing running yet. */
+    assert_int_equal(n->resources.vcores, 15);
+    assert_true(n->resources.memory_mb == 6553);
+    assert_int_equal(n->resources.units, 16);
+    assert_int_equal(n->resources.reserved_units, 1);
+    assert_int_equal(n->resources.containers, 0);
+    assert_int_equal(n->resources.vcores_used, 0);
     /* The registry keeps its own copy of the host name. */
     strcpy(p.host, "changed");
     assert_string_equal(node_registry_get(reg, 2)->hostname, "node-2");
@@ -197,6 +220,11 @@ static void test_heartbeat(void **state) {
     assert_true(n->storage.capacity_bytes == 2000000);
     assert_true(n->storage.remaining_bytes == 400000);
     assert_int_equal(n->storage.failed_dirs, 1);
+    /* Each heartbeat brings the containers running now (777 % 8 = 1). */
+    assert_int_equal(n->resources.containers, 1);
+    assert_int_equal(n->resources.vcores_used, 1);
+    assert_true(n->resources.memory_used_mb == 1024);
+    assert_int_equal(n->resources.reserved_units, 0);
     assert_true(n->last_contact_mono == T0 + 500);
     assert_true(n->last_contact_wall == WALL + T0 + 500);
     assert_true(n->registered_wall == WALL + T0 + 10); /* unchanged */

@@ -798,7 +798,9 @@ static void test_registry_and_config(void **state) {
     assert_int_equal(node_registry_create(3, 2, 1000, 0, &reg), EMBER_OK);
     HwlocSummary hw = HWLOC_SUMMARY__INIT;
     StorageReport st = STORAGE_REPORT__INIT;
+    ContainerResources res = CONTAINER_RESOURCES__INIT;
     RegisterNode m = REGISTER_NODE__INIT;
+    m.resources = &res;
     m.rank = 1;
     m.role = NODE_ROLE__ROLE_CORE;
     m.hostname = "h";

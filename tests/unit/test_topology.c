@@ -7,13 +7,16 @@
  * children of the level where "numa" appears, which does not change the
  * counts).  A description without a NUMA level still has one NUMA node:
  * hwloc 2 always attaches the machine's memory to one.  The real machine
- * is only checked for sanity. */
+ * is only checked for sanity.  An XML file (the fixture numa4_devices.xml)
+ * loads with its I/O devices; a missing or broken file, or both a
+ * synthetic description and a file, are refused with a one-line reason. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -86,6 +89,59 @@ static void test_real_machine(void **state) {
     assert_int_equal(again.pus, t.pus);
 }
 
+static void test_xml(void **state) {
+    (void)state;
+    topology *t = NULL;
+    char err[512] = "";
+    assert_int_equal(topology_load("", EMBER_FIXTURES_DIR "/numa4_devices.xml", &t, err,
+                                   sizeof(err)),
+                     0);
+    topology_summary s;
+    topology_summarize(t, &s);
+    assert_int_equal(s.packages, 2);
+    assert_int_equal(s.numa_nodes, 4);
+    assert_int_equal(s.cores, 16);
+    assert_int_equal(s.pus, 32);
+    assert_non_null(strstr(topology_origin(t), "XML topology '"));
+    /* The I/O devices are kept: four OS devices, nvme1n1 first. */
+    hwloc_obj_t dev = hwloc_get_next_osdev(topology_hwloc(t), NULL);
+    assert_non_null(dev);
+    assert_string_equal(dev->name, "nvme1n1");
+    int devices = 0;
+    for (dev = NULL; (dev = hwloc_get_next_osdev(topology_hwloc(t), dev)) != NULL;)
+        devices++;
+    assert_int_equal(devices, 4);
+    topology_destroy(t);
+}
+
+static void test_xml_refused(void **state) {
+    (void)state;
+    topology *t = NULL;
+    char err[512] = "";
+    assert_int_equal(topology_load(NULL, "/no/such/topology.xml", &t, err, sizeof(err)),
+                     EMBER_EINVAL);
+    assert_string_equal(err, "cannot read the topology file '/no/such/topology.xml': No such "
+                             "file or directory");
+    char path[] = "/tmp/worker-test-topo.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("<topology version=\"2.0\"><object type=\"Machine\"", f); /* cut short */
+    fclose(f);
+    assert_int_equal(topology_load(NULL, path, &t, err, sizeof(err)), EMBER_EINVAL);
+    char want[256];
+    snprintf(want, sizeof(want), "hwloc cannot load the topology file '%s'", path);
+    assert_non_null(strstr(err, want));
+    unlink(path);
+    assert_int_equal(topology_load("pack:2 core:2 pu:1", EMBER_FIXTURES_DIR "/numa4_devices.xml",
+                                   &t, err, sizeof(err)),
+                     EMBER_EINVAL);
+    assert_string_equal(err, "a synthetic topology and a topology file are both set: choose "
+                             "one");
+    assert_null(t);
+    topology_destroy(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synthetic_numa),
@@ -93,6 +149,8 @@ int main(void) {
         cmocka_unit_test(test_synthetic_other_shapes),
         cmocka_unit_test(test_synthetic_invalid),
         cmocka_unit_test(test_real_machine),
+        cmocka_unit_test(test_xml),
+        cmocka_unit_test(test_xml_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,208 @@
+/* worker.c -- the worker of a core or task rank (see worker.h).
+ *
+ * Owns the placement view, the offer (worker_resources), the load of
+ * each unit (how many booked containers are bound to it) and what was
+ * found at start about the data directories' block devices and the
+ * network interface.  Invariant: the loads sum to the units of every
+ * booked container, and the offer counts exactly those containers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "worker.h"
+#include "worker_topology.h"
+
+/* A data directory and the disk under it. */
+typedef struct {
+    char path[4096];
+    char device[64]; /* "" when not known */
+    char note[256];  /* why it is not known */
+} worker_data_dir;
+
+struct worker {
+    worker_topology *wt;
+    worker_resources offer;
+    uint16_t *load;  /* [units] containers bound to each unit */
+    uint32_t usable; /* units below it take containers; the rest are reserved */
+    worker_data_dir *dirs;
+    size_t ndirs;
+    char interface[64]; /* the rank's network interface ("" when not known) */
+    char interface_note[128];
+};
+
+/* Finds and logs the block device under each data directory. */
+static int worker_find_data_devices(worker *w, const char *data_dirs) {
+    char *copy = strdup(data_dirs);
+    if (copy == NULL)
+        return EMBER_ENOMEM;
+    size_t most = 1; /* one directory per comma-separated piece, at most */
+    for (const char *c = data_dirs; *c != '\0'; c++)
+        most += *c == ',';
+    w->dirs = calloc(most, sizeof(*w->dirs));
+    if (w->dirs == NULL) {
+        free(copy);
+        return EMBER_ENOMEM;
+    }
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ",", &save); dir != NULL && w->ndirs < most;
+         dir = strtok_r(NULL, ",", &save)) {
+        worker_data_dir *d = &w->dirs[w->ndirs++];
+        snprintf(d->path, sizeof(d->path), "%s", dir);
+        if (worker_topology_block_device_of("/sys", dir, d->device, sizeof(d->device), d->note,
+                                            sizeof(d->note)) != EMBER_OK) {
+            d->device[0] = '\0';
+            LOG_INFO("worker: data directory %s: no device locality (%s)", dir, d->note);
+            continue;
+        }
+        worker_device_locality loc;
+        worker_topology_device_locality(w->wt, d->device, &loc);
+        LOG_INFO("worker: data directory %s is on /dev/%s, %s%s", dir, d->device,
+                 loc.level == WORKER_NEAR_UNKNOWN ? "which hwloc does not know" : "attached to ",
+                 loc.level == WORKER_NEAR_UNKNOWN ? "" : loc.where);
+    }
+    free(copy);
+    return EMBER_OK;
+}
+
+/* Finds and logs the network interface of the rank's address. */
+static void worker_find_interface(worker *w, const char *bind_addr) {
+    if (bind_addr == NULL ||
+        worker_topology_interface_of(bind_addr, w->interface, sizeof(w->interface)) != EMBER_OK) {
+        w->interface[0] = '\0';
+        snprintf(w->interface_note, sizeof(w->interface_note), "no interface has address %s",
+                 bind_addr != NULL ? bind_addr : "(none)");
+        LOG_INFO("worker: network: no device locality (%s)", w->interface_note);
+        return;
+    }
+    worker_device_locality loc;
+    worker_topology_device_locality(w->wt, w->interface, &loc);
+    LOG_INFO("worker: network: %s is on %s, %s%s", bind_addr, w->interface,
+             loc.level == WORKER_NEAR_UNKNOWN ? "which hwloc does not know" : "attached to ",
+             loc.level == WORKER_NEAR_UNKNOWN ? "" : loc.where);
+}
+
+/* The placement view of topo and the offer the configuration makes on
+ * it: *wt is the caller's.  Returns 0, or an error with the reason in
+ * err. */
+static int worker_plan(const config *cfg, const topology *topo, int core_node, worker_topology **wt,
+                       worker_resources *offer, char *err, size_t errlen) {
+    worker_resources_options ro;
+    worker_resources_options_from_config(cfg, &ro);
+    int rc = worker_topology_create(topo, ro.pus_as_vcores, wt);
+    if (rc != EMBER_OK) {
+        snprintf(err, errlen, "cannot place containers on %s: %s", topology_origin(topo),
+                 rc == EMBER_ENOMEM ? "out of memory" : "hwloc shows no processing unit");
+        return rc;
+    }
+    topology_summary hw;
+    topology_summarize(topo, &hw);
+    rc = worker_resources_compute(&ro, core_node, worker_topology_units(*wt), hw.memory_bytes,
+                                  offer, err, errlen);
+    if (rc != EMBER_OK) {
+        worker_topology_destroy(*wt);
+        *wt = NULL;
+        return rc;
+    }
+    offer->pus = worker_topology_units_are_pus(*wt); /* also when hwloc shows no cores */
+    return EMBER_OK;
+}
+
+int worker_check_config(const config *cfg, const topology *topo, char *err, size_t errlen) {
+    worker_topology *wt;
+    worker_resources offer;
+    int rc = worker_plan(cfg, topo, 1, &wt, &offer, err, errlen);
+    worker_topology_destroy(rc == EMBER_OK ? wt : NULL);
+    return rc;
+}
+
+int worker_create(const worker_options *opts, worker **out, char *err, size_t errlen) {
+    worker *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return EMBER_ENOMEM;
+    int rc = worker_plan(opts->cfg, opts->topo, opts->core_node, &w->wt, &w->offer, err, errlen);
+    if (rc != EMBER_OK)
+        goto fail;
+    w->usable = w->offer.units - w->offer.reserved_units;
+    w->load = calloc(w->offer.units, sizeof(*w->load));
+    if (w->load == NULL || worker_find_data_devices(w, opts->data_dirs) != EMBER_OK) {
+        snprintf(err, errlen, "out of memory");
+        rc = EMBER_ENOMEM;
+        goto fail;
+    }
+    worker_find_interface(w, opts->bind_addr);
+    char offer[256];
+    worker_resources_describe(&w->offer, worker_topology_unit_name(w->wt, 1), offer, sizeof(offer));
+    LOG_INFO("worker: %s offers containers %s", topology_origin(opts->topo), offer);
+    *out = w;
+    return EMBER_OK;
+fail:
+    worker_destroy(w);
+    return rc;
+}
+
+void worker_destroy(worker *w) {
+    if (w == NULL)
+        return;
+    worker_topology_destroy(w->wt);
+    free(w->load);
+    free(w->dirs);
+    free(w);
+}
+
+const worker_resources *worker_offer(const worker *w) { return &w->offer; }
+
+void worker_fill_resources(const worker *w, ContainerResources *out) {
+    worker_resources_to_proto(&w->offer, out);
+}
+
+int worker_container_book(worker *w, uint32_t vcores, uint64_t memory_mb,
+                          const placement_hint *hint, placement_choice *choice) {
+    int rc = worker_resources_claim(&w->offer, vcores, memory_mb);
+    if (rc != EMBER_OK)
+        return rc;
+    uint32_t want = vcores < w->usable ? vcores : w->usable;
+    rc = placement_choose(w->wt, w->load, w->usable, want, hint, choice);
+    if (rc != EMBER_OK) {
+        worker_resources_release(&w->offer, vcores, memory_mb);
+        return rc;
+    }
+    for (uint32_t i = 0; i < choice->count; i++)
+        w->load[choice->units[i]]++;
+    return EMBER_OK;
+}
+
+int worker_container_unbook(worker *w, uint32_t vcores, uint64_t memory_mb,
+                            const placement_choice *choice) {
+    for (uint32_t i = 0; i < choice->count; i++)
+        if (choice->units[i] >= w->offer.units || w->load[choice->units[i]] == 0)
+            return EMBER_EINVAL;
+    int rc = worker_resources_release(&w->offer, vcores, memory_mb);
+    if (rc != EMBER_OK)
+        return rc;
+    for (uint32_t i = 0; i < choice->count; i++)
+        w->load[choice->units[i]]--;
+    return EMBER_OK;
+}
+
+void worker_storage_hint(const worker *w, const char *dir, const char *subject,
+                         placement_hint *out) {
+    *out = (placement_hint){.kind = PLACEMENT_HINT_STORAGE,
+                            .subject = subject,
+                            .note = "not one of this node's data directories"};
+    for (size_t i = 0; i < w->ndirs; i++) {
+        if (strcmp(w->dirs[i].path, dir) == 0) {
+            out->device = w->dirs[i].device;
+            out->note = w->dirs[i].note;
+            return;
+        }
+    }
+}
+
+void worker_network_hint(const worker *w, const char *subject, placement_hint *out) {
+    *out = (placement_hint){.kind = PLACEMENT_HINT_NETWORK,
+                            .subject = subject,
+                            .device = w->interface,
+                            .note = w->interface_note};
+}

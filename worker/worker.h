@@ -1,0 +1,79 @@
+/* worker.h -- the worker of a core or task rank (YARN's NodeManager).
+ *
+ * Today it knows its node and keeps its books: the placement view of the
+ * rank's topology, what the node offers task containers (vcores,
+ * memory), what running containers hold (a real count: zero until the
+ * scheduler starts containers), where the node's data directories and
+ * network interface attach, and the cores each container is bound to.
+ * cluster/node.c creates it before registering and puts its figures in
+ * RegisterNode and every Heartbeat.  The container launcher, the
+ * umbilical and the worker's rank messages come with the scheduler. */
+#ifndef EMBER_WORKER_H
+#define EMBER_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.pb-c.h"
+#include "common/config.h"
+#include "common/topology.h"
+#include "placement.h"
+#include "worker_resources.h"
+
+typedef struct worker worker; /* opaque */
+
+typedef struct {
+    const config *cfg;     /* the worker reads its own keys */
+    const topology *topo;  /* the rank's topology; must outlive the worker */
+    int core_node;         /* 1 on a core rank (it runs a datanode too) */
+    const char *data_dirs; /* comma-separated data directories ("" on a task node) */
+    const char *bind_addr; /* the rank's numeric address, to find its network interface */
+} worker_options;
+
+/* Creates the worker: reads its keys, builds the placement view and the
+ * offer, and finds the devices under the data directories and the
+ * address (logging what it found).  *out is the caller's, freed with
+ * worker_destroy().  Returns 0, or EMBER_EINVAL / EMBER_ENOMEM with a
+ * one-line reason in err. */
+int worker_create(const worker_options *opts, worker **out, char *err, size_t errlen);
+
+/* Whether a worker could start on topo with the configuration (what a
+ * core node would offer), without creating one: cluster_main.c asks on
+ * every rank at start, so a configuration that leaves nothing for
+ * containers stops the cluster with one line from rank 0.  Returns 0, or
+ * EMBER_EINVAL / EMBER_ENOMEM with the reason in err. */
+int worker_check_config(const config *cfg, const topology *topo, char *err, size_t errlen);
+
+/* Frees the worker; accepts NULL. */
+void worker_destroy(worker *w);
+
+/* The offer and what is taken, for reports. */
+const worker_resources *worker_offer(const worker *w);
+
+/* Fills *out (the caller's) with the offer and what is taken. */
+void worker_fill_resources(const worker *w, ContainerResources *out);
+
+/* Books one container of vcores and memory_mb: claims them from the
+ * offer and chooses its units (as many as vcores, at most the usable
+ * ones) with placement_choose(), near hint's device when known, then
+ * marks those units busy.  Fills *choice.  EMBER_EAGAIN when the offer
+ * has no room (nothing changes), EMBER_EINVAL for a container of 0
+ * vcores. */
+int worker_container_book(worker *w, uint32_t vcores, uint64_t memory_mb,
+                          const placement_hint *hint, placement_choice *choice);
+
+/* Gives back what worker_container_book() took for choice.  EMBER_EINVAL
+ * (nothing changes) for a booking that was not made. */
+int worker_container_unbook(worker *w, uint32_t vcores, uint64_t memory_mb,
+                            const placement_choice *choice);
+
+/* The hint for a map reading from data directory dir (one of the
+ * worker's): its block device, or why it is not known.  The strings
+ * point into w and subject (the caller's). */
+void worker_storage_hint(const worker *w, const char *dir, const char *subject,
+                         placement_hint *out);
+
+/* The hint for a reduce: the network interface of the rank's address. */
+void worker_network_hint(const worker *w, const char *subject, placement_hint *out);
+
+#endif
