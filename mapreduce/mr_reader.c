@@ -447,7 +447,10 @@ int mr_reader_open(mr_source *src, uint64_t offset, uint64_t length, const mr_re
 
 const char *mr_reader_error(const mr_reader *r) { return r->err; }
 
-void mr_reader_get_stats(const mr_reader *r, mr_reader_stats *stats) { *stats = r->st; }
+void mr_reader_get_stats(const mr_reader *r, mr_reader_stats *stats) {
+    *stats = r->st;
+    stats->buffer_size = r->cap;
+}
 
 double mr_reader_progress(const mr_reader *r) {
     if (r->done)

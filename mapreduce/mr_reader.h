@@ -92,6 +92,7 @@ typedef struct {
     uint64_t bytes_read;    /* from the source (compressed bytes for gzip) */
     uint64_t skipped_lines; /* over max_line_length */
     uint64_t last_skipped_offset, last_skipped_size; /* the last of them */
+    size_t buffer_size; /* the read buffer's size now (it only grows) */
 } mr_reader_stats;
 
 typedef struct mr_reader mr_reader;

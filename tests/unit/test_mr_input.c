@@ -241,6 +241,21 @@ static void test_text_max_line_length(void **state) {
     assert_int_equal(st.records, 2);
     mr_reader_close(r);
     mr_source_close(src);
+    /* A line far over the maximum is dropped as it comes, not buffered. */
+    memset(d, 'x', 8000);
+    memcpy(d + 8000, "\nafter\n", 7);
+    assert_int_equal(mr_source_open_memory(d, 8007, "long", &src), EMBER_OK);
+    o = (mr_reader_options){.max_line_length = 100, .buffer_size = 16};
+    assert_int_equal(mr_reader_open(src, 0, 8007, &o, &r, NULL, 0), EMBER_OK);
+    assert_int_equal(mr_reader_next(r, &rec), 1);
+    assert_int_equal(key_offset(&rec), 8001);
+    assert_int_equal(mr_reader_next(r, &rec), 0);
+    mr_reader_get_stats(r, &st);
+    assert_int_equal(st.skipped_lines, 1);
+    assert_int_equal(st.last_skipped_size, 8001);
+    expect(st.buffer_size <= 256, "buffer grew to %zu", st.buffer_size);
+    mr_reader_close(r);
+    mr_source_close(src);
     free(d);
 }
 
