@@ -352,6 +352,8 @@ int mr_reader_splittable(const mr_reader_options *opts, const char *name) {
 static int mr_reader_check(mr_reader *r, uint64_t offset, uint64_t length) {
     uint64_t size = r->src->size;
     const char *what = r->gzip ? "gzip input" : "whole-file input";
+    if ((unsigned)r->o.format > MR_FORMAT_WHOLE_FILE)
+        return mr_reader_fail(r, EMBER_EINVAL, "unknown input format %d", (int)r->o.format);
     if ((r->gzip || r->o.format == MR_FORMAT_WHOLE_FILE) && offset != 0)
         return mr_reader_fail(r, EMBER_EINVAL, "%s is not splittable: a chunk at offset %llu", what,
                               (unsigned long long)offset);

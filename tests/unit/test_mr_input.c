@@ -439,6 +439,10 @@ static void test_fixed_errors(void **state) {
     o.record_length = 0;
     assert_int_equal(mr_reader_open(src, 0, 1005, &o, &r, err, sizeof(err)), EMBER_EINVAL);
     assert_non_null(strstr(err, "record length 0"));
+    o.format = (mr_format)9;
+    assert_int_equal(mr_reader_open(src, 0, 1005, &o, &r, err, sizeof(err)), EMBER_EINVAL);
+    assert_non_null(strstr(err, "unknown input format 9"));
+    o.format = MR_FORMAT_FIXED;
     o.record_length = 5; /* 1005 = 201 x 5: fine */
     assert_int_equal(mr_reader_open(src, 0, 1005, &o, &r, err, sizeof(err)), EMBER_OK);
     kv_record rec;
