@@ -174,12 +174,15 @@ static void mr_reader_drop(mr_reader *r) {
     r->pos = r->len = r->scan = 0;
 }
 
+/* Enters the skipping state for the line beginning at from; counted: it is
+ * over the maximum (the stats count it), not a chunk's first line. */
 static void mr_reader_skip_line(mr_reader *r, uint64_t from, int counted) {
     r->skipping = 1;
     r->skip_counted = counted;
     r->skip_from = from;
 }
 
+/* Leaves the skipping state: the skipped line ended before line_end. */
 static void mr_reader_skipped(mr_reader *r, uint64_t line_end) {
     r->skipping = 0;
     if (r->skip_counted) {
