@@ -38,6 +38,17 @@
  * Hadoop's HashPartitioner over Text's hash, so a key lands on the same
  * reduce number as it would in Hadoop.
  *
+ * Input formats: what map receives as (key, value), as Hadoop's
+ * FileInputFormat family.  Text lines: key = the line's byte offset in
+ * its file as 8 bytes big-endian (so keys sort as the numbers do; decode
+ * with (uint64_t)k[0] << 56 | ... | k[7]), value = the line without its
+ * '\n' or "\r\n".  Key-value text: the line cut at its first TAB (or
+ * mapreduce.input.keyvaluelinerecordreader.key.value.separator's first
+ * byte); no separator: all key, empty value.  Fixed-length records
+ * (ember.input.record.length = R): key = the record's offset as 8 bytes
+ * big-endian, value = its R bytes.  Whole files: key = the file's path,
+ * value = its bytes.  A .gz file is decompressed (and read by one map).
+ *
  * Example (examples/wordcount.c is the complete, built version):
  *
  *     static int wc_map(ember_task *t, const void *k, size_t kl,
