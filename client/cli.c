@@ -38,6 +38,10 @@ static void cli_usage(FILE *f) {
             "  getconf -namenodes     the host of the running cluster's primary\n"
             "  version                ember's version and what it was built with\n"
             "\n"
+            "MapReduce (local mode: the job runs in this process):\n"
+            "  run EXAMPLE ARGS...    a built-in example (wordcount) on HDFS or file:// paths\n"
+            "  jar LIB.so ARGS...     a job library written to include/ember/mapreduce.h\n"
+            "\n"
             "File system:\n"
             "  dfs -COMMAND ...       hadoop fs verbs: -ls, -mkdir, -mv, -rm, -stat, ...\n"
             "                         (see 'ember dfs -help')\n"
@@ -149,6 +153,10 @@ int main(int argc, char **argv) {
         return cli_debug(&env, cargc, cargv);
     if (!strcmp(cmd, "getconf"))
         return cli_getconf(&env, cargc, cargv);
+    if (!strcmp(cmd, "jar"))
+        return cli_jar(&env, cargc, cargv);
+    if (!strcmp(cmd, "run"))
+        return cli_run(&env, cargc, cargv);
     if (!strcmp(cmd, "version"))
         return cli_version(&env, cargc, cargv);
     if (!strcmp(cmd, "help")) {

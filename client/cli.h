@@ -58,5 +58,7 @@ int cli_status(cli_env *env, int argc, char **argv);
 int cli_cluster_stop(cli_env *env, int argc, char **argv);
 int cli_getconf(cli_env *env, int argc, char **argv);
 int cli_version(cli_env *env, int argc, char **argv);
+int cli_jar(cli_env *env, int argc, char **argv);
+int cli_run(cli_env *env, int argc, char **argv);
 
 #endif

@@ -179,6 +179,8 @@ static int bulk_send_all(bulk_state *st, mpi_link *link, int64_t deadline) {
         Heartbeat hb = HEARTBEAT__INIT;
         hb.seq = (uint64_t)i;
         hb.storage = &storage;
+        ContainerResources resources = CONTAINER_RESOURCES__INIT; /* heartbeats carry it */
+        hb.resources = &resources;
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
         msg.heartbeat = &hb;

@@ -40,21 +40,20 @@
 
 typedef struct {
     int rank, size;
-    int count;           /* messages per sender */
-    uint64_t *next;      /* rank 0: the number expected next from each sender */
-    int done_senders;    /* rank 0: senders whose every message arrived */
-    int stop;            /* senders: rank 0 said stop */
+    int count;        /* messages per sender */
+    uint64_t *next;   /* rank 0: the number expected next from each sender */
+    int done_senders; /* rank 0: senders whose every message arrived */
+    int stop;         /* senders: rank 0 said stop */
     int failed;
     uint64_t large, small;
-    int backpressure;    /* large messages as data, under data_cap */
+    int backpressure; /* large messages as data, under data_cap */
     uint64_t data_cap;
-    int slow_ms;         /* rank 0: sleep after each turn */
-    int writable;        /* senders: the writable callback named rank 0 */
+    int slow_ms;  /* rank 0: sleep after each turn */
+    int writable; /* senders: the writable callback named rank 0 */
     uint64_t peak_queued;
 } order_state;
 
-static void order_fail(order_state *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void order_fail(order_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void order_fail(order_state *st, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -145,6 +144,8 @@ static void order_build(int i, uint64_t *fields, size_t entries, RankMessage *ms
         hb->seq = (uint64_t)i;
         *storage = (StorageReport)STORAGE_REPORT__INIT;
         hb->storage = storage;
+        static ContainerResources none = CONTAINER_RESOURCES__INIT; /* heartbeats carry it */
+        hb->resources = &none;
         msg->body_case = RANK_MESSAGE__BODY_HEARTBEAT;
         msg->heartbeat = hb;
     }
@@ -161,8 +162,8 @@ static int order_send_all(order_state *st, mpi_link *link, int64_t deadline) {
         fields[k] = UINT64_MAX - k;
     unsigned seed = (unsigned)st->rank * 7919u;
     for (int i = 0; i < st->count && !st->failed; i++) {
-        size_t entries = ORDER_REPORT_MIN +
-                         (size_t)(rand_r(&seed) % (ORDER_REPORT_MAX - ORDER_REPORT_MIN + 1));
+        size_t entries =
+            ORDER_REPORT_MIN + (size_t)(rand_r(&seed) % (ORDER_REPORT_MAX - ORDER_REPORT_MIN + 1));
         RankMessage msg;
         BlockReport report;
         Heartbeat hb;
@@ -276,14 +277,13 @@ int main(int argc, char **argv) {
     if (rc == EMBER_OK && !st.failed) {
         if (st.rank == 0)
             printf("mpi_order: rank 0: %d sender(s), %llu large and %llu small messages, all in "
-                   "order\n", st.size - 1, (unsigned long long)st.large,
-                   (unsigned long long)st.small);
+                   "order\n",
+                   st.size - 1, (unsigned long long)st.large, (unsigned long long)st.small);
         else
             printf("mpi_order: rank %d: sent %llu large and %llu small messages; held back "
                    "%llu time(s), %llu writable callback(s), at most %llu bytes queued\n",
                    st.rank, (unsigned long long)st.large, (unsigned long long)st.small,
-                   (unsigned long long)stats.data_refused,
-                   (unsigned long long)stats.writable_calls,
+                   (unsigned long long)stats.data_refused, (unsigned long long)stats.writable_calls,
                    (unsigned long long)st.peak_queued);
         fflush(stdout);
         mpi_link_destroy(link);

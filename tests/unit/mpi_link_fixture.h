@@ -11,6 +11,7 @@ typedef struct {
     RankMessage msg;
     Heartbeat hb;
     StorageReport st;
+    ContainerResources res;
 } small_msg;
 
 static inline void make_small(small_msg *m, uint64_t seq) {
@@ -18,6 +19,8 @@ static inline void make_small(small_msg *m, uint64_t seq) {
     m->hb = (Heartbeat)HEARTBEAT__INIT;
     m->hb.seq = seq;
     m->hb.storage = &m->st;
+    m->res = (ContainerResources)CONTAINER_RESOURCES__INIT;
+    m->hb.resources = &m->res;
     m->msg = (RankMessage)RANK_MESSAGE__INIT;
     m->msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT;
     m->msg.heartbeat = &m->hb;
