@@ -558,6 +558,11 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
     struct passwd *pw = getpwuid(getuid());
     opts.superuser = pw != NULL ? pw->pw_name : "root";
     opts.max_replication = p->ctx->core_nodes > 0 ? (uint32_t)p->ctx->core_nodes : 1;
+    if (opts.default_replication == 0) {
+        opts.default_replication = role_default_replication(p->ctx->core_nodes);
+        LOG_INFO("default replication %u: EMR's for %d core node(s) (dfs.replication sets it)",
+                 opts.default_replication, p->ctx->core_nodes);
+    }
     opts.world_size = p->ctx->world_size;
     opts.secret = p->info.secret;
     opts.racks = p->racks;

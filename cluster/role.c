@@ -35,3 +35,7 @@ const char *role_name(NodeRole role) {
     default: return "unknown";
     }
 }
+
+unsigned role_default_replication(int core_nodes) {
+    return core_nodes < 4 ? 1 : core_nodes < 10 ? 2 : 3;
+}

@@ -20,6 +20,11 @@ int role_core_count(int world_size, int core_nodes, int *out);
  * core_nodes. */
 int role_assign(int rank, int world_size, int core_nodes, NodeRole *out);
 
+/* EMR's default replication for a cluster of core_nodes core nodes, used
+ * when dfs.replication is not set (0): 1 with fewer than 4, 2 with fewer
+ * than 10, else 3. */
+unsigned role_default_replication(int core_nodes);
+
 /* "primary", "core", "task" or "unknown". */
 const char *role_name(NodeRole role);
 

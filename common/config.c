@@ -67,7 +67,7 @@ static const struct config_key config_keys[] = {
     {"yarn.nodemanager.resource.system-reserved-memory-mb", CONFIG_INT, "-1", -1, (int64_t)1 << 40, 0, "memory in MB kept from task containers when yarn.nodemanager.resource.memory-mb is -1; -1 = 20% of the machine's"},
     {"dfs.datanode.data.dir",    CONFIG_STRING,   "",          0,   0,     0,      "comma-separated data directories; empty = <run-dir>/data/node-<rank>"},
     {"dfs.namenode.name.dir",    CONFIG_STRING,   "",          0,   0,     0,      "namenode metadata directory; empty = <run-dir>/name"},
-    {"dfs.replication",          CONFIG_INT,      "3",         1,   512,   0,      "default replication of new files"},
+    {"dfs.replication",          CONFIG_INT,      "0",         0,   512,   0,      "default replication of new files; 0: EMR's rule, 1 with fewer than 4 core nodes, 2 with fewer than 10, else 3"},
     {"dfs.blocksize",            CONFIG_SIZE,     "128m",      65536, (int64_t)1 << 40, 0, "default block size of new files (a multiple of 512)"},
     {"dfs.namenode.checkpoint.txns", CONFIG_INT,  "10000",     1,   INT64_MAX, 0,  "checkpoint after this many edit log transactions"},
     {"dfs.namenode.checkpoint.period", CONFIG_DURATION, "1h",  1000, DAY,  SECOND, "checkpoint at least this often when there were edits"},

@@ -501,8 +501,10 @@ static void namenode_mutate(namenode *nn, uint64_t conn, EditRecord *rec, const 
 static uint32_t namenode_cap_replication(namenode *nn, uint32_t want, char *warning, size_t len) {
     if (want <= nn->opts.max_replication)
         return want;
-    snprintf(warning, len, "replication %u capped to %u, the number of core nodes", want,
-             nn->opts.max_replication);
+    snprintf(warning, len,
+             "replication %u capped to %u, the number of core nodes (set dfs.replication, "
+             "or -setrep, to at most %u)",
+             want, nn->opts.max_replication, nn->opts.max_replication);
     return nn->opts.max_replication;
 }
 

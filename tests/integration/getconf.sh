@@ -5,7 +5,7 @@
 # cluster.
 . "$(dirname "$0")/lib.sh"
 
-expect_eq "$(ember getconf -confKey dfs.replication)" 3 "default dfs.replication"
+expect_eq "$(ember getconf -confKey dfs.replication)" 0 "default dfs.replication (EMR's rule)"
 expect_eq "$(ember getconf -D dfs.replication=2 -confKey dfs.replication)" 2 "-D dfs.replication=2"
 printf 'dfs.blocksize = 1m\n' >"$TEST_TMP/site.conf"
 expect_eq "$(ember getconf --conf "$TEST_TMP/site.conf" -confKey dfs.blocksize)" 1048576 "--conf dfs.blocksize"

@@ -3,6 +3,7 @@
 # report's sections and Role lines; Hadoop keys ember does not use are
 # taken with a warning.
 . "$(dirname "$0")/lib.sh"
+CLUSTER_REPLICATION= # the cluster's own default: EMR's rule
 
 check_roles() { # NP CORE TASK [options]
     local np=$1 core=$2 task=$3; shift 3
@@ -20,6 +21,15 @@ check_roles() { # NP CORE TASK [options]
     done
     ember status | grep -q "Core nodes:  $core live, 0 dead" || fail "status core count"
     ember status | grep -q "Task nodes:  $task live, 0 dead" || fail "status task count"
+    if [ "$core" -gt 0 ]; then # EMR's default replication for this many core nodes
+        local want_repl=1
+        [ "$core" -ge 4 ] && want_repl=2
+        dfs -touchz /r || fail "touchz"
+        expect_eq "$(dfs -stat %r /r)" "$want_repl" "default replication with $core core nodes"
+        out=$(dfs -D dfs.replication=9 -touchz /r9 2>&1) || fail "touchz at 9: $out"
+        grep -q "capped to $core, the number of core nodes (set dfs.replication, or -setrep, to at most $core)" <<<"$out" ||
+            fail "capped warning: $out"
+    fi
     ember cluster stop >/dev/null || fail "stop failed"
     cluster_wait_exit 30
     rm -rf "$RUN_DIR"
@@ -35,4 +45,5 @@ expect_eq "$(grep -c 'warning: io.file.buffer.size is a Hadoop key' "$TEST_TMP/m
 check_roles 4 0 3 --core-nodes 0
 check_roles 2 1 0
 check_roles 6 3 2 --core-nodes 3
+check_roles 5 4 0
 log PASS

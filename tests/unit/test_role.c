@@ -101,8 +101,18 @@ static void test_names(void **state) {
     assert_string_equal(role_name((NodeRole)-1), "unknown");
 }
 
+/* EMR's default replication by core nodes: 1 below 4, 2 below 10, else 3. */
+static void test_default_replication_is_emrs(void **state) {
+    (void)state;
+    const unsigned want[] = {1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3};
+    for (int cores = 0; cores < 13; cores++)
+        assert_int_equal(role_default_replication(cores), want[cores]);
+    assert_int_equal(role_default_replication(1000), 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_replication_is_emrs),
         cmocka_unit_test(test_default_all_core),
         cmocka_unit_test(test_zero_core_all_task),
         cmocka_unit_test(test_partial_split),
