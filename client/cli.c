@@ -79,6 +79,10 @@ int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect
     return 0;
 }
 
+int cli_is_help(const char *arg) {
+    return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "-help");
+}
+
 void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen) {
     static const char *units[] = {"B", "KB", "MB", "GB", "TB", "PB", "EB"};
     double v = (double)bytes;
@@ -123,6 +127,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "cluster")) {
         if (cargc > 1 && !strcmp(cargv[1], "stop"))
             return cli_cluster_stop(&env, cargc - 1, cargv + 1);
+        if (cargc == 2 && cli_is_help(cargv[1])) { /* no MPI needed for that */
+            cluster_main_usage(stdout);
+            return 0;
+        }
         return cluster_main(cargc, cargv);
     }
     if (!strcmp(cmd, "status"))
@@ -139,7 +147,7 @@ int main(int argc, char **argv) {
         return cli_getconf(&env, cargc, cargv);
     if (!strcmp(cmd, "version"))
         return cli_version(&env, cargc, cargv);
-    if (!strcmp(cmd, "help")) {
+    if (!strcmp(cmd, "help") || cli_is_help(cmd)) {
         cli_usage(stdout);
         return 0;
     }

@@ -28,6 +28,11 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect,
                 ClientMessage **resp, ember_client **client_out);
 
+/* Whether arg asks for a command's help: "--help", "-h" or "-help"
+ * (every command and subcommand takes them, printing its usage to
+ * stdout and exiting 0). */
+int cli_is_help(const char *arg);
+
 /* "251.47 GB"-style rendering of a byte count (Hadoop's byteDesc). */
 void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen);
 

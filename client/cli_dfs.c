@@ -10,8 +10,9 @@
  * verb), paths and formats, and the namespace verbs, which talk to the
  * namenode alone (-ls, -mkdir, -touchz, -rm, -rmdir, -mv, -stat, -test,
  * -chmod, -chown, -chgrp, -setrep [-w] -- which polls the block locations
- * until the replicas match --, -du, -count); cli_dfs_data.c has the verbs
- * that move file data. */
+ * until the replicas match --); cli_dfs_du.c has -du and -count,
+ * cli_dfs_data.c the verbs that move file data, cli_dfs_usage.c every
+ * verb's usage and help. */
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -80,24 +81,33 @@ static void dfs_format_time(int64_t ms, int seconds, char *out, size_t len) {
     strftime(out, len, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm);
 }
 
-/* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix). */
+/* -h sizes as Hadoop's TraditionalBinaryPrefix.long2String(n, "", 1):
+ * below 1024 the number itself; a whole multiple of its prefix without
+ * decimals ("2 K", "1 M"); otherwise one decimal ("1.5 K", "293.0 K"),
+ * rounding up into the next prefix when it reaches 1024. */
 void dfs_format_size(uint64_t n, int human, char *out, size_t len) {
-    if (!human) {
+    static const char units[] = "KMGTPE";
+    if (!human || n < 1024) {
         snprintf(out, len, "%llu", (unsigned long long)n);
         return;
     }
-    static const char *units = "KMGTPE";
-    if (n < 1024) {
-        snprintf(out, len, "%llu", (unsigned long long)n);
-        return;
-    }
-    double v = (double)n;
-    int u = -1;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
+    int u = 0; /* n >= 1024 << (10 * u) */
+    while (u < 5 && n >= (1ull << (10 * (u + 2))))
         u++;
+    unsigned shift = 10 * (unsigned)(u + 1);
+    if ((n & ((1ull << shift) - 1)) == 0) {
+        snprintf(out, len, "%llu %c", (unsigned long long)(n >> shift), units[u]);
+        return;
     }
-    snprintf(out, len, v < 10 ? "%.1f %c" : "%.0f %c", v, units[u]);
+    double v = (double)n / (double)(1ull << shift);
+    snprintf(out, len, "%.1f", v);
+    if (strncmp(out, "1024", 4) == 0 && u < 5) {
+        u++;
+        v /= 1024;
+        snprintf(out, len, "%.1f", v);
+    }
+    size_t used = strlen(out);
+    snprintf(out + used, len - used, " %c", units[u]);
 }
 
 /* Prints the error of the last call on path and marks the command failed. */
@@ -127,8 +137,7 @@ int dfs_flags(dfs_cli *c, int argc, char **argv, const char *allowed, int seen[1
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
         for (const char *f = argv[i] + 1; *f; f++) {
             if (strchr(allowed, *f) == NULL || (unsigned char)*f >= 128) {
-                cli_error("%s: unknown option '-%c' (options: %s)", c->cmd, *f,
-                          allowed[0] ? allowed : "none");
+                dfs_usage_error(c->cmd, "Illegal option -%c", *f);
                 return -1;
             }
             seen[(int)*f] = 1;
@@ -729,100 +738,7 @@ static int cmd_attr(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
-/* -du [-s] [-h]: size and the space all replicas take, per entry. */
-static int cmd_du(dfs_cli *c, int argc, char **argv) {
-    int seen[128] = {0};
-    int i = dfs_flags(c, argc, argv, "sh", seen);
-    if (i < 0)
-        return 2;
-    char path[DFS_PATH_MAX];
-    char *dot[] = {"."};
-    char **args = i < argc ? argv + i : dot;
-    int nargs = i < argc ? argc - i : 1;
-    for (int k = 0; k < nargs; k++) {
-        if (dfs_arg(c, args[k], path) != 0)
-            continue;
-        ember_file_status *e = NULL, self;
-        size_t n = 0;
-        if (ember_dfs_stat(c->dfs, path, &self) != EMBER_OK) {
-            dfs_fail(c);
-            continue;
-        }
-        int listing = self.is_dir && !seen['s'];
-        ember_dfs_free_status(&self);
-        if (listing && ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
-            dfs_fail(c);
-            continue;
-        }
-        for (size_t j = 0; j < (listing ? n : 1); j++) {
-            char child[DFS_PATH_MAX], a[32], b[32];
-            if (listing)
-                dfs_join(path, e[j].path, child, sizeof(child));
-            else
-                snprintf(child, sizeof(child), "%s", path);
-            uint64_t files, dirs, bytes, space;
-            if (ember_dfs_content_summary(c->dfs, child, &files, &dirs, &bytes, &space) !=
-                EMBER_OK) {
-                dfs_fail(c);
-                continue;
-            }
-            /* The second column is Hadoop's space consumed: every file's
-             * bytes times its replication, summed by the namenode. */
-            dfs_format_size(bytes, seen['h'], a, sizeof(a));
-            dfs_format_size(space, seen['h'], b, sizeof(b));
-            printf("%-10s %-10s %s\n", a, b, child);
-        }
-        ember_dfs_free_list(e, n);
-    }
-    return c->failed;
-}
-
-static int cmd_count(dfs_cli *c, int argc, char **argv) {
-    int seen[128] = {0};
-    int i = dfs_flags(c, argc, argv, "h", seen);
-    if (i < 0 || i == argc) {
-        if (i == argc)
-            cli_error("count: needs a path");
-        return 2;
-    }
-    char path[DFS_PATH_MAX];
-    for (; i < argc; i++) {
-        uint64_t files, dirs, bytes;
-        if (dfs_arg(c, argv[i], path) != 0)
-            continue;
-        if (ember_dfs_content_summary(c->dfs, path, &files, &dirs, &bytes, NULL) != EMBER_OK) {
-            dfs_fail(c);
-            continue;
-        }
-        char size[32];
-        dfs_format_size(bytes, seen['h'], size, sizeof(size));
-        printf("%12llu %12llu %18s %s\n", (unsigned long long)dirs, (unsigned long long)files,
-               size, path);
-    }
-    return c->failed;
-}
-
 /* ---- entry ---------------------------------------------------------------- */
-
-static void dfs_usage(FILE *f) {
-    fprintf(f,
-            "usage: ember dfs [-D key=value ...] COMMAND\n"
-            "  -ls [-R] [-h] [-d] [PATH...]        -mkdir [-p] PATH...\n"
-            "  -touchz PATH...                     -rm [-r] [-f] PATH...\n"
-            "  -rmdir DIR...                       -mv SRC... DST\n"
-            "  -stat [FORMAT] PATH...              -test -[defsz] PATH\n"
-            "  -chmod [-R] MODE PATH...            -chown [-R] OWNER[:GROUP] PATH...\n"
-            "  -chgrp [-R] GROUP PATH...           -setrep [-R] [-w] N PATH...\n"
-            "  -du [-s] [-h] [PATH...]             -count [-h] PATH...\n"
-            "  -put [-f] LOCALSRC... DST           -get [-f] SRC... LOCALDST\n"
-            "  -cat PATH...                        -tail [-f] [-s MS] PATH\n"
-            "  -cp [-f] SRC... DST                 -checksum PATH...\n"
-            "  -appendToFile LOCALSRC... DST       -head PATH\n"
-            "  -getmerge [-nl] [-skip-empty-file] SRC... LOCALDST\n"
-            "  -moveFromLocal LOCALSRC... DST      -df [-h] [PATH...]\n"
-            "  -find PATH... [-name GLOB | -iname GLOB | -print | -print0]...\n"
-            "-copyFromLocal is -put, -copyToLocal is -get; LOCALSRC \"-\" is stdin.\n");
-}
 
 /* Adapters for the verbs that share an implementation. */
 static int cmd_rmdir(dfs_cli *c, int argc, char **argv) { return cmd_rm(c, argc, argv, 1); }
@@ -887,13 +803,17 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
             c.block_size = (uint64_t)config_get_int(cfg, "dfs.blocksize");
     }
     if (i >= argc || argv[i][0] != '-') {
-        dfs_usage(stderr);
+        dfs_usage_print_all(stderr, 0);
         goto out;
     }
     c.cmd = argv[i] + 1;
-    if (!strcmp(c.cmd, "help") || !strcmp(c.cmd, "-help")) {
-        dfs_usage(stdout);
+    if (!strcmp(c.cmd, "-help") || !strcmp(c.cmd, "h")) { /* ember dfs --help */
+        dfs_usage_print_all(stdout, 0);
         status = 0;
+        goto out;
+    }
+    if (!strcmp(c.cmd, "help") || !strcmp(c.cmd, "usage")) {
+        status = dfs_usage_command(c.cmd, argc - i, argv + i);
         goto out;
     }
     const dfs_command *cmd = NULL;
@@ -901,9 +821,13 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         if (!strcmp(c.cmd, dfs_commands[k].name))
             cmd = &dfs_commands[k];
     if (cmd == NULL) {
-        cli_error("dfs: unknown command '%s' (see 'ember dfs -help')", argv[i]);
+        cli_error("dfs: unknown command '%s' (see 'ember dfs -usage')", argv[i]);
         goto out;
     }
+    /* Options and operand counts first: bad usage needs no cluster. */
+    if ((status = dfs_usage_check(c.cmd, argc - i, argv + i)) >= 0)
+        goto out;
+    status = 2;
     if (ember_dfs_connect(env->run_dir, &c.dfs, err, sizeof(err)) != EMBER_OK) {
         cli_error("%s", err);
         status = 1;

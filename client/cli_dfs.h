@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cli.h"
 #include "cli_tree.h"
@@ -50,8 +51,24 @@ int dfs_expand_globs(dfs_cli *c, dfs_glob_policy policy, int argc, char **argv,
                      dfs_glob_args *out);
 void dfs_glob_args_free(dfs_glob_args *a);
 
+/* cli_dfs_usage.c: Hadoop's usage and help texts of the verbs. */
+/* Checks a verb's options and number of operands (argv[0] the verb)
+ * against its entry, before anything else runs: -1 to go on; 0 after
+ * `--help` printed the verb's help; 2 after Hadoop's error line
+ * ("-ls: Illegal option -z") and the verb's usage line on stderr. */
+int dfs_usage_check(const char *cmd, int argc, char **argv);
+/* `-usage [CMD...]` and `-help [CMD...]` (cmd "usage" or "help"): every
+ * verb, or the ones named; the exit status (2 for an unknown one). */
+int dfs_usage_command(const char *cmd, int argc, char **argv);
+/* Every verb's usage line (with help, each one's description too) and the
+ * generic options. */
+void dfs_usage_print_all(FILE *f, int help);
+/* "-CMD: <message>" and CMD's usage line on stderr: a usage error of a
+ * verb, in Hadoop's words. */
+void dfs_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* cli_dfs.c */
-/* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix). */
+/* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix.long2String). */
 void dfs_format_size(uint64_t n, int human, char *out, size_t len);
 /* Prints the library's last error as the command's error line; marks the
  * run failed. */
@@ -87,5 +104,9 @@ int cmd_df(dfs_cli *c, int argc, char **argv);
 int cmd_move_from_local(dfs_cli *c, int argc, char **argv);
 int cmd_checksum(dfs_cli *c, int argc, char **argv);
 int cmd_append(dfs_cli *c, int argc, char **argv);
+
+/* cli_dfs_du.c: the namenode's content summaries. */
+int cmd_du(dfs_cli *c, int argc, char **argv);
+int cmd_count(dfs_cli *c, int argc, char **argv);
 
 #endif

@@ -346,6 +346,11 @@ static void primary_handle_report_request(primary *p, gateway *gw, uint64_t conn
     resp.n_nodes = (size_t)n;
     resp.nodes = ptrs;
     resp.primary = &reports[n];
+    BlockHealth health;
+    if (p->nn != NULL) {
+        namenode_block_health(p->nn, &health);
+        resp.blocks = &health;
+    }
     ClientMessage msg = CLIENT_MESSAGE__INIT;
     msg.body_case = CLIENT_MESSAGE__BODY_REPORT_RESPONSE;
     msg.report_response = &resp;

@@ -882,5 +882,7 @@ void block_manager_get_stats(const block_manager *bm, block_manager_stats *out) 
         out->missing += (uint64_t)(e->complete && e->nreplicas == 0 && e->ncorrupt == 0);
         out->corrupt += (uint64_t)(e->complete && e->nreplicas == 0 && e->ncorrupt > 0);
         out->corrupt_replicas += (uint64_t)e->ncorrupt;
+        out->with_corrupt += (uint64_t)(e->ncorrupt > 0);
+        out->lost_repl_one += (uint64_t)(e->complete && e->nreplicas == 0 && e->replication == 1);
     }
 }

@@ -201,6 +201,8 @@ typedef struct {
     uint64_t missing;          /* complete, no replica recorded */
     uint64_t corrupt;          /* complete, every recorded replica corrupt */
     uint64_t corrupt_replicas; /* corrupt replicas recorded, over every block */
+    uint64_t with_corrupt;     /* blocks with at least one corrupt replica */
+    uint64_t lost_repl_one;    /* complete, no good replica, replication 1 */
 } block_manager_stats;
 void block_manager_get_stats(const block_manager *bm, block_manager_stats *out);
 
