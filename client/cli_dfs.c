@@ -8,9 +8,10 @@
  * path failed, 2 on bad usage.  This file has the run (generic -D
  * options, the connection, the dfs_commands table that dispatches every
  * verb), paths and formats, and the namespace verbs, which talk to the
- * namenode alone (-ls, -mkdir, -touchz, -rm, -rmdir, -mv, -stat, -test,
+ * namenode alone (-mkdir, -touchz, -rm, -rmdir, -mv, -stat, -test,
  * -chmod, -chown, -chgrp, -setrep [-w] -- which polls the block locations
- * until the replicas match --); cli_dfs_du.c has -du and -count,
+ * until the replicas match --); cli_dfs_ls.c has -ls, cli_dfs_du.c -du
+ * and -count, cli_dfs_touch.c -touch and -truncate, cli_dfs_text.c -text,
  * cli_dfs_data.c the verbs that move file data, cli_dfs_usage.c every
  * verb's usage and help. */
 #include <errno.h>
@@ -62,8 +63,7 @@ int cli_dfs_resolve(const char *arg, char *out, size_t outlen, char *err, size_t
     return EMBER_OK;
 }
 
-/* "drwxr-xr-x" */
-static void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
+void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
     static const char rwx[] = "rwxrwxrwx";
     out[0] = is_dir ? 'd' : '-';
     for (int i = 0; i < 9; i++)
@@ -73,8 +73,7 @@ static void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
     out[10] = '\0';
 }
 
-/* Hadoop's "yyyy-MM-dd HH:mm" (ls) or "yyyy-MM-dd HH:mm:ss" (stat), UTC. */
-static void dfs_format_time(int64_t ms, int seconds, char *out, size_t len) {
+void dfs_format_time(int64_t ms, int seconds, char *out, size_t len) {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -163,92 +162,6 @@ void dfs_walk(dfs_cli *c, const char *dir, dfs_walk_fn fn, void *arg) {
     cli_tree_close(t);
 }
 
-/* ---- ls -------------------------------------------------------------------- */
-
-typedef struct {
-    int recursive, human, dir_only;
-} ls_opts;
-
-static void ls_print(const ember_file_status *st, const char *path, int human, int wrep,
-                     int wowner, int wgroup, int wsize) {
-    char mode[11], when[32], size[32], rep[16];
-    dfs_format_mode(st->mode, st->is_dir, mode);
-    dfs_format_time(st->mtime_ms, 0, when, sizeof(when));
-    dfs_format_size(st->length, human, size, sizeof(size));
-    if (st->is_dir)
-        snprintf(rep, sizeof(rep), "-");
-    else
-        snprintf(rep, sizeof(rep), "%u", st->replication);
-    printf("%s %*s %-*s %-*s %*s %s %s\n", mode, wrep, rep, wowner, st->owner, wgroup, st->group,
-           wsize, size, when, path);
-}
-
-/* The column widths of a listing (replication, owner, group, size) into w. */
-static void ls_widths(const ember_file_status *e, size_t n, int human, int w[4]) {
-    w[0] = w[1] = w[2] = w[3] = 1;
-    for (size_t i = 0; i < n; i++) {
-        char size[32], rep[16];
-        dfs_format_size(e[i].length, human, size, sizeof(size));
-        snprintf(rep, sizeof(rep), "%u", e[i].replication);
-        int len[4] = {(int)strlen(rep), (int)strlen(e[i].owner), (int)strlen(e[i].group),
-                      (int)strlen(size)};
-        for (int k = 0; k < 4; k++)
-            w[k] = len[k] > w[k] ? len[k] : w[k];
-    }
-}
-
-/* The entries of one listing of dir (or one status, with dir ""). */
-static void ls_entries(const char *dir, const ember_file_status *e, size_t n, const ls_opts *o,
-                       int header) {
-    int w[4];
-    ls_widths(e, n, o->human, w);
-    if (header)
-        printf("Found %zu items\n", n);
-    for (size_t i = 0; i < n; i++) {
-        char path[DFS_PATH_MAX];
-        dfs_join(dir, e[i].path, path, sizeof(path));
-        ls_print(&e[i], path, o->human, w[0], w[1], w[2], w[3]);
-    }
-}
-
-/* One entry of -ls -R: each listing's columns as wide as its own entries
- * need. */
-static int ls_tree_entry(dfs_cli *c, const cli_tree_entry *e, void *arg) {
-    const ls_opts *o = arg;
-    (void)c;
-    if (e->index == 0) /* a new listing: its widths kept with it */
-        ls_widths(e->siblings, e->nsiblings, o->human, e->scratch);
-    ls_print(e->st, e->path, o->human, e->scratch[0], e->scratch[1], e->scratch[2],
-             e->scratch[3]);
-    return 0;
-}
-
-static void ls_path(dfs_cli *c, const char *path, const ls_opts *o) {
-    ember_file_status st;
-    if (ember_dfs_stat(c->dfs, path, &st) != EMBER_OK) {
-        dfs_fail(c);
-        return;
-    }
-    if (!st.is_dir || o->dir_only) {
-        ls_entries("", &st, 1, o, 0); /* the path itself */
-        ember_dfs_free_status(&st);
-        return;
-    }
-    ember_dfs_free_status(&st);
-    if (o->recursive) {
-        dfs_walk(c, path, ls_tree_entry, (void *)o);
-        return;
-    }
-    ember_file_status *e;
-    size_t n;
-    if (ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
-        dfs_fail(c);
-        return;
-    }
-    ls_entries(path, e, n, o, 1);
-    ember_dfs_free_list(e, n);
-}
-
 /* ---- commands ------------------------------------------------------------- */
 
 /* Resolves argv[i] into path, printing the error and marking failure. */
@@ -260,23 +173,6 @@ int dfs_arg(dfs_cli *c, const char *arg, char *path) {
         return -1;
     }
     return 0;
-}
-
-static int cmd_ls(dfs_cli *c, int argc, char **argv) {
-    int seen[128] = {0};
-    int i = dfs_flags(c, argc, argv, "Rhd", seen);
-    if (i < 0)
-        return 2;
-    ls_opts o = {.recursive = seen['R'], .human = seen['h'], .dir_only = seen['d']};
-    char path[DFS_PATH_MAX];
-    if (i == argc) {
-        if (dfs_arg(c, ".", path) == 0)
-            ls_path(c, path, &o);
-    }
-    for (; i < argc; i++)
-        if (dfs_arg(c, argv[i], path) == 0)
-            ls_path(c, path, &o);
-    return c->failed;
 }
 
 static int cmd_mkdir(dfs_cli *c, int argc, char **argv) {
@@ -465,10 +361,16 @@ static int cmd_stat(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
+/* -test -[defswrz] PATH: the answer in the exit status; -r and -w ask
+ * the namenode whether the caller may read or write PATH (its
+ * permission check, as Hadoop's FileSystem.access()). */
 static int cmd_test(dfs_cli *c, int argc, char **argv) {
     if (argc != 3 || argv[1][0] != '-' || strlen(argv[1]) != 2 ||
-        strchr("defsz", argv[1][1]) == NULL) {
-        cli_error("test: usage: -test -[defsz] PATH");
+        strchr("defswrz", argv[1][1]) == NULL) {
+        int flags = argc > 1 && argv[1][0] == '-';
+        dfs_usage_error(c->cmd, flags && (argc > 3 || strlen(argv[1]) > 2)
+                                    ? "Only one test flag is allowed"
+                                    : "No test flag given");
         return 2;
     }
     char path[DFS_PATH_MAX];
@@ -488,6 +390,15 @@ static int cmd_test(dfs_cli *c, int argc, char **argv) {
     case 'f': ok = !st.is_dir; break;
     case 's': ok = st.length > 0; break;
     case 'z': ok = st.length == 0; break;
+    case 'r':
+    case 'w': {
+        int want = argv[1][1] == 'r' ? 4 : 2;
+        rc = ember_dfs_check_access(c->dfs, path, want);
+        if (rc != EMBER_OK && rc != EMBER_EACCES && rc != EMBER_ENOENT)
+            dfs_fail(c);
+        ok = rc == EMBER_OK;
+        break;
+    }
     default: break; /* -e: it exists */
     }
     ember_dfs_free_status(&st);
@@ -776,6 +687,9 @@ static const dfs_command dfs_commands[] = {
     {"copyToLocal", cmd_get, DFS_GLOB_ALL_BUT_LAST},
     {"getmerge", cmd_getmerge, DFS_GLOB_ALL_BUT_LAST},
     {"cat", cmd_cat, DFS_GLOB_ALL},
+    {"touch", cmd_touch, DFS_GLOB_NONE},
+    {"truncate", cmd_truncate, DFS_GLOB_SKIP_FIRST},
+    {"text", cmd_text, DFS_GLOB_ALL},
     {"head", cmd_head, DFS_GLOB_ALL},
     {"tail", cmd_tail, DFS_GLOB_ALL},
     {"cp", cmd_cp, DFS_GLOB_ALL_BUT_LAST},

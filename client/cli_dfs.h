@@ -68,6 +68,11 @@ void dfs_usage_print_all(FILE *f, int help);
 void dfs_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* cli_dfs.c */
+/* "drwxr-xr-x" (a 't' or 'T' for the sticky bit). */
+void dfs_format_mode(uint32_t mode, int is_dir, char out[11]);
+/* Hadoop's "yyyy-MM-dd HH:mm" (ls) or, with seconds, "yyyy-MM-dd
+ * HH:mm:ss" (stat), UTC. */
+void dfs_format_time(int64_t ms, int seconds, char *out, size_t len);
 /* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix.long2String). */
 void dfs_format_size(uint64_t n, int human, char *out, size_t len);
 /* Prints the library's last error as the command's error line; marks the
@@ -104,6 +109,16 @@ int cmd_df(dfs_cli *c, int argc, char **argv);
 int cmd_move_from_local(dfs_cli *c, int argc, char **argv);
 int cmd_checksum(dfs_cli *c, int argc, char **argv);
 int cmd_append(dfs_cli *c, int argc, char **argv);
+
+/* cli_dfs_ls.c: -ls. */
+int cmd_ls(dfs_cli *c, int argc, char **argv);
+
+/* cli_dfs_text.c: -text (gzip and zlib decoded). */
+int cmd_text(dfs_cli *c, int argc, char **argv);
+
+/* cli_dfs_touch.c: a file's times and length. */
+int cmd_touch(dfs_cli *c, int argc, char **argv);
+int cmd_truncate(dfs_cli *c, int argc, char **argv);
 
 /* cli_dfs_du.c: the namenode's content summaries. */
 int cmd_du(dfs_cli *c, int argc, char **argv);

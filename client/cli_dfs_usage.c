@@ -133,7 +133,7 @@ static const dfs_usage_entry dfs_usage_table[] = {
     {"head", "<file>", "", 1, 1, "Show the first 1KB of the file."},
     {"help", "[cmd ...]", "", 0, -1,
      "Displays help for given command or all commands if none is specified."},
-    {"ls", "[-d] [-h] [-R] [<path> ...]", "d h R", 0, -1,
+    {"ls", "[-C] [-d] [-h] [-R] [-t] [-S] [-r] [-u] [<path> ...]", "C d h R t S r u", 0, -1,
      "List the contents that match the specified file pattern. If path is not\n"
      "specified, the contents of /user/<currentUser> will be listed. For a\n"
      "directory a list of its direct children is returned (unless -d option is\n"
@@ -144,10 +144,16 @@ static const dfs_usage_entry dfs_usage_table[] = {
      "and file entries are of the form:\n"
      "    permissions numberOfReplicas userId groupId sizeOfFile(in bytes)\n"
      "    modificationDate(yyyy-MM-dd HH:mm) fileName\n"
+     "-C  Display the paths of files and directories only.\n"
      "-d  Directories are listed as plain files.\n"
      "-h  Formats the sizes of files in a human-readable fashion rather than a\n"
      "    number of bytes.\n"
      "-R  Recursively list the contents of directories.\n"
+     "-t  Sort files by modification time (most recent first).\n"
+     "-S  Sort files by size.\n"
+     "-r  Reverse the order of the sort.\n"
+     "-u  Use time of last access instead of modification for display and\n"
+     "    sorting. ember sets the access time at creation and by -touch only.\n"
      "Times are UTC."},
     {"mkdir", "[-p] <path> ...", "p", 1, -1,
      "Create a directory in specified location.\n"
@@ -199,17 +205,42 @@ static const dfs_usage_entry dfs_usage_table[] = {
      "-f  Shows appended data as the file grows.\n"
      "-s  With -f, defines the sleep interval between iteration in\n"
      "    milliseconds."},
-    {"test", "-[defsz] <path>", "d e f s z", 1, 1,
+    {"test", "-[defswrz] <path>", "d e f s w r z", 1, 1,
      "Answer various questions about <path>, with result via exit status.\n"
      "-d  return 0 if <path> is a directory.\n"
      "-e  return 0 if <path> exists.\n"
      "-f  return 0 if <path> is a file.\n"
      "-s  return 0 if file <path> is greater than zero bytes in size.\n"
+     "-w  return 0 if file <path> exists and write permission is granted.\n"
+     "-r  return 0 if file <path> exists and read permission is granted.\n"
      "-z  return 0 if file <path> is zero bytes in size, else return 1."},
+    {"text", "<src> ...", "", 1, -1,
+     "Takes a source file and outputs the file in text format. A gzip file\n"
+     "(found by its magic bytes 1f 8b) is decompressed, and so is a file whose\n"
+     "name ends in .deflate (zlib, Hadoop's DefaultCodec); any other file is\n"
+     "output as it is. SequenceFiles are not decoded."},
+    {"touch", "[-a] [-m] [-t TIMESTAMP (yyyyMMdd:HHmmss) ] [-c] <path> ...", "a m c t=", 1, -1,
+     "Updates the access and modification times of the file specified by the\n"
+     "<path> to the current time. If the file does not exist, then a zero\n"
+     "length file is created at <path> with current time as the timestamp of\n"
+     "that <path>.\n"
+     "-a  Change only the access time\n"
+     "-m  Change only the modification time\n"
+     "-t  TIMESTAMP Use specified timestamp instead of current time; UTC in\n"
+     "    ember, as it shows times\n"
+     "    TIMESTAMP format yyyyMMdd:HHmmss\n"
+     "-c  Do not create any files"},
     {"touchz", "<path> ...", "", 1, -1,
      "Creates a file of zero length at <path> with current time as the\n"
      "timestamp of that <path>. An error is returned if the file exists with\n"
      "non-zero length"},
+    {"truncate", "[-w] <length> <path> ...", "w", 2, -1,
+     "Truncate all files that match the specified file pattern to the specified\n"
+     "length. At a block boundary this is immediate; inside a block, the\n"
+     "datanodes cut that block's replicas (block recovery) and the file is\n"
+     "closed at the new length once they have.\n"
+     "-w  Requests that the command wait for block recovery to complete, if\n"
+     "    necessary."},
     {"usage", "[cmd ...]", "", 0, -1,
      "Displays the usage for given command or all commands if none is\n"
      "specified."},

@@ -424,6 +424,9 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
     case CLIENT_MESSAGE__BODY_RECOVER_LEASE:
     case CLIENT_MESSAGE__BODY_DECOMMISSION:
     case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
+    case CLIENT_MESSAGE__BODY_SET_TIMES:
+    case CLIENT_MESSAGE__BODY_CHECK_ACCESS:
+    case CLIENT_MESSAGE__BODY_TRUNCATE:
         namenode_on_request(p->nn, conn, req);
         break;
     /* answers and the handshake: never requests */

@@ -1,7 +1,7 @@
 /* namenode_internal.h -- what the namenode's files share (not public).
  *
  * namenode.c: recovery, the apply/log/commit path, namespace requests,
- * checkpoints.  block_ops.c: blocks -- allocation, the write protocol
+ * checkpoints.  file_ops.c: setTimes, checkAccess, truncate.  block_ops.c: blocks -- allocation, the write protocol
  * (add block, complete, a new gen stamp for pipeline recovery), locations
  * and tokens for reads, replica reports from datanodes, deletion of
  * replicas.  replication.c: safe mode, the redundancy monitor (corrupt
@@ -252,6 +252,14 @@ int namenode_check_superuser(namenode *nn, uint64_t conn, const char *what);
  * the group to its own group. */
 int namenode_check_chown(namenode *nn, uint64_t conn, const char *path, const char *owner,
                          const char *group);
+
+/* file_ops.c: setTimes, checkAccess and truncate (the shell's -touch,
+ * -test -r/-w, -truncate).  handle_file_op serves req when it is one of
+ * them (1), else returns 0. */
+int namenode_handle_file_op(namenode *nn, uint64_t conn, const ClientMessage *req);
+/* Applies an EditTruncate (see file_ops.c); now_ms is the file's new
+ * mtime. */
+int namenode_apply_truncate(namenode *nn, const EditTruncate *op, int64_t now_ms);
 
 /* Image support: a file's blocks into ImageBlocks, and back. */
 int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, size_t *n);

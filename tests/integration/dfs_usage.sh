@@ -29,7 +29,7 @@ expect_eq "$(sed -n 1p <<<"$out")" "Usage: ember dfs [generic options]" "first l
 grep -qxF $'\t[-du [-s] [-h] [-v] [-x] <path> ...]' <<<"$out" || fail "-usage lacks -du: $out"
 grep -qxF $'\t[-count [-q] [-h] [-v] [-u] [-x] <path> ...]' <<<"$out" || fail "-usage lacks -count: $out"
 expect_eq "$(ember dfs -usage ls)" \
-    "Usage: ember dfs [generic options] -ls [-d] [-h] [-R] [<path> ...]" \
+    "Usage: ember dfs [generic options] -ls [-C] [-d] [-h] [-R] [-t] [-S] [-r] [-u] [<path> ...]" \
     "-usage ls"
 expect_eq "$(ember dfs -usage -mkdir rm | wc -l)" 2 "-usage of two verbs"
 help=$(ember dfs -help du) || fail "-help du exited $?"
