@@ -44,12 +44,12 @@ static void cli_usage(FILE *f) {
 }
 
 void cli_error(const char *fmt, ...) {
+    char line[8192];
     va_list ap;
     va_start(ap, fmt);
-    fputs("ember: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "ember: %s\n", line); /* one write: whole lines from -t's threads */
 }
 
 int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect,

@@ -18,7 +18,8 @@ typedef struct {
     const char *run_dir; /* --run-dir, $EMBER_RUN_DIR or ./ember-run */
 } cli_env;
 
-/* Prints "ember: <fmt>" and a newline to stderr. */
+/* Prints "ember: <fmt>" and a newline to stderr, in one call (lines of
+ * several threads do not mix; at most 8 KiB). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Connects, sends req, and returns the answer in *resp (the caller frees

@@ -685,6 +685,7 @@ static const dfs_command dfs_commands[] = {
     {"moveFromLocal", cmd_move_from_local, DFS_GLOB_NONE},
     {"get", cmd_get, DFS_GLOB_ALL_BUT_LAST},
     {"copyToLocal", cmd_get, DFS_GLOB_ALL_BUT_LAST},
+    {"moveToLocal", cmd_move_to_local, DFS_GLOB_ALL_BUT_LAST},
     {"getmerge", cmd_getmerge, DFS_GLOB_ALL_BUT_LAST},
     {"cat", cmd_cat, DFS_GLOB_ALL},
     {"touch", cmd_touch, DFS_GLOB_NONE},
@@ -747,8 +748,10 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         status = 1;
         goto out;
     }
-    ember_dfs_set_short_circuit(c.dfs, (int)config_get_int(cfg, "dfs.client.read.shortcircuit"));
-    ember_dfs_set_socket_timeout(c.dfs, config_get_int(cfg, "dfs.client.socket-timeout"));
+    c.short_circuit = (int)config_get_int(cfg, "dfs.client.read.shortcircuit");
+    c.socket_timeout_ms = config_get_int(cfg, "dfs.client.socket-timeout");
+    ember_dfs_set_short_circuit(c.dfs, c.short_circuit);
+    ember_dfs_set_socket_timeout(c.dfs, c.socket_timeout_ms);
     dfs_glob_args g;
     if (dfs_expand_globs(&c, cmd->glob, argc - i, argv + i, &g) != EMBER_OK) {
         cli_error("%s: out of memory", c.cmd);

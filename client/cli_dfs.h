@@ -22,6 +22,8 @@ typedef struct {
     const char *cmd;           /* "ls", "mkdir", ... (no dash) */
     uint32_t replication;      /* from -D dfs.replication, 0 = cluster default */
     uint64_t block_size;       /* from -D dfs.blocksize, 0 = cluster default */
+    int short_circuit;         /* dfs.client.read.shortcircuit, for more handles (-t) */
+    int64_t socket_timeout_ms; /* dfs.client.socket-timeout, likewise */
     int failed;
 } dfs_cli;
 
@@ -97,18 +99,56 @@ int dfs_arg(dfs_cli *c, const char *arg, char *path);
 typedef int (*dfs_walk_fn)(dfs_cli *c, const cli_tree_entry *e, void *arg);
 void dfs_walk(dfs_cli *c, const char *dir, dfs_walk_fn fn, void *arg);
 
-/* cli_dfs_data.c: the verbs that read or write file data. */
-int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs); /* -put, -cp */
-int cmd_get(dfs_cli *c, int argc, char **argv);
+#define DFS_COPY_CHUNK (1024 * 1024) /* bytes per read and write of a copy */
+
+/* cli_dfs_data.c: the verbs that read file data, and what the copy verbs
+ * share. */
+/* The last component of a local or file system path ("a/b/" -> "b"). */
+void dfs_basename(const char *path, char *out, size_t len);
+/* dir/basename(src) into out (DFS_PATH_MAX bytes); 0, or -1 after an
+ * error line. */
+int dfs_child(dfs_cli *c, const char *dir, const char *src, char *out);
+/* target/rel into out (DFS_PATH_MAX bytes): where an entry of a
+ * directory copy goes; 0, or -1 after an error line. */
+int dfs_place(dfs_cli *c, const char *target, const char *rel, char *out);
+/* Writes len bytes to a local fd; 0 or -1 with errno. */
+int dfs_write_local(int fd, const uint8_t *buf, size_t len);
+/* A file system source argument resolved into src (DFS_PATH_MAX bytes),
+ * and whether it is a directory; 0, or -1 after an error line. */
+int dfs_source(dfs_cli *c, const char *arg, char *src, int *is_dir);
+/* Copies the rest of in to a local fd; 0, or -1 after an error line
+ * (local errors name `name'). */
+int dfs_copy_out(dfs_cli *c, ember_dfs_file *in, int fd, const char *name);
+/* What a copy of a file system tree does with each entry below its top:
+ * make_dir at dst (0, or -1 after an error line: what is below it is
+ * left out) and copy_file from src to dst; st is the entry's status (the
+ * walk's: valid during the call), arg the caller's. */
+typedef struct {
+    int (*make_dir)(dfs_cli *c, const char *dst, const ember_file_status *st, void *arg);
+    void (*copy_file)(dfs_cli *c, const char *src, const char *dst, const ember_file_status *st,
+                      void *arg);
+} dfs_tree_copier;
+/* Every entry below the file system directory src, in pre-order and name
+ * order (dfs_walk()), to target + its path below src.  The caller has
+ * made target. */
+void dfs_copy_tree(dfs_cli *c, const char *src, const char *target, const dfs_tree_copier *cp,
+                   void *arg);
 int cmd_cat(dfs_cli *c, int argc, char **argv);
 int cmd_tail(dfs_cli *c, int argc, char **argv);
 int cmd_head(dfs_cli *c, int argc, char **argv);
 int cmd_getmerge(dfs_cli *c, int argc, char **argv);
 int cmd_find(dfs_cli *c, int argc, char **argv);
 int cmd_df(dfs_cli *c, int argc, char **argv);
-int cmd_move_from_local(dfs_cli *c, int argc, char **argv);
 int cmd_checksum(dfs_cli *c, int argc, char **argv);
+
+/* cli_dfs_put.c: copies into the file system. */
+int cmd_copy_in(dfs_cli *c, int argc, char **argv, int from_dfs); /* -put, -cp */
+int cmd_move_from_local(dfs_cli *c, int argc, char **argv);
 int cmd_append(dfs_cli *c, int argc, char **argv);
+
+/* cli_dfs_get.c: copies out of it. */
+int cmd_get(dfs_cli *c, int argc, char **argv);
+int cmd_move_to_local(dfs_cli *c, int argc, char **argv);
 
 /* cli_dfs_ls.c: -ls. */
 int cmd_ls(dfs_cli *c, int argc, char **argv);

@@ -64,8 +64,11 @@ static const dfs_usage_entry dfs_usage_table[] = {
      "-R  modifies the files recursively.\n"
      "If only the owner or group is specified, then only the owner or group is\n"
      "modified. Only the superuser may change the owner of a file."},
-    {"copyFromLocal", "[-f] <localsrc> ... <dst>", "f", 2, -1, "Identical to the -put command."},
-    {"copyToLocal", "[-f] <src> ... <localdst>", "f", 2, -1, "Identical to the -get command."},
+    {"copyFromLocal",
+     "[-f] [-p] [-d] [-t <thread count>] [-q <thread pool queue size>] <localsrc> ... <dst>",
+     "f p d t= q=", 2, -1, "Identical to the -put command."},
+    {"copyToLocal", "[-f] [-p] <src> ... <localdst>", "f p", 2, -1,
+     "Identical to the -get command."},
     {"count", "[-q] [-h] [-v] [-u] [-x] <path> ...", "q h v u x", 1, -1,
      "Count the number of directories, files and bytes under the paths that\n"
      "match the specified file pattern. The output columns are:\n"
@@ -80,11 +83,16 @@ static const dfs_usage_entry dfs_usage_table[] = {
      "-x  excludes snapshots from the result.\n"
      "ember keeps no quotas and no snapshots: the quota columns always read\n"
      "none and inf (no quota set), and -x changes nothing."},
-    {"cp", "[-f] <src> ... <dst>", "f", 2, -1,
+    {"cp", "[-f] [-d] [-t <thread count>] [-q <thread pool queue size>] <src> ... <dst>",
+     "f d t= q=", 2, -1,
      "Copy files that match the file pattern <src> to a destination. When\n"
-     "copying multiple files, the destination must be a directory. Passing -f\n"
-     "overwrites the destination if it already exists. A directory is copied\n"
-     "with everything below it, never into itself."},
+     "copying multiple files, the destination must be a directory. A directory\n"
+     "is copied with everything below it, never into itself.\n"
+     "-f  Overwrites the destination if it already exists.\n"
+     "-d  Skip creation of temporary file(<dst>._COPYING_).\n"
+     "-t <thread count>  Number of threads to be used, default is 1 (at most\n"
+     "    64 in ember: each holds a connection).\n"
+     "-q <thread pool queue size>  Accepted; ember lists every file first."},
     {"df", "[-h] [<path> ...]", "h", 0, -1,
      "Shows the capacity, free and used space of the filesystem: the live core\n"
      "nodes' storage, summed.\n"
@@ -121,10 +129,12 @@ static const dfs_usage_entry dfs_usage_table[] = {
      "    standard output followed by a newline. If the -print0 expression is\n"
      "    used then an ASCII NULL character is appended rather than a newline.\n"
      "Expressions are joined by an implicit AND."},
-    {"get", "[-f] <src> ... <localdst>", "f", 2, -1,
+    {"get", "[-f] [-p] <src> ... <localdst>", "f p", 2, -1,
      "Copy files that match the file pattern <src> to the local name. <src> is\n"
      "kept. When copying multiple files, the destination must be a directory.\n"
-     "Passing -f overwrites the destination if it already exists."},
+     "Passing -f overwrites the destination if it already exists and -p\n"
+     "preserves access and modification times, ownership (the names the host\n"
+     "knows) and the mode."},
     {"getmerge", "[-nl] [-skip-empty-file] <src> <localdst>", "nl skip-empty-file", 2, -1,
      "Get all the files in the directories that match the source file pattern\n"
      "and merge and sort them to only one file on local fs. <src> is kept.\n"
@@ -158,17 +168,26 @@ static const dfs_usage_entry dfs_usage_table[] = {
     {"mkdir", "[-p] <path> ...", "p", 1, -1,
      "Create a directory in specified location.\n"
      "-p  Do not fail if the directory already exists"},
-    {"moveFromLocal", "<localsrc> ... <dst>", "", 2, -1,
+    {"moveFromLocal", "[-f] [-p] [-d] <localsrc> ... <dst>", "f p d", 2, -1,
      "Same as -put, except that the source is deleted after it's copied."},
+    {"moveToLocal", "<src> ... <localdst>", "", 2, -1,
+     "Same as -get, except that the source is deleted after it's copied\n"
+     "(Hadoop's -moveToLocal is not implemented)."},
     {"mv", "<src> ... <dst>", "", 2, -1,
      "Move files that match the specified file pattern <src> to a destination\n"
      "<dst>. When moving multiple files, the destination must be a directory."},
-    {"put", "[-f] <localsrc> ... <dst>", "f", 2, -1,
+    {"put", "[-f] [-p] [-d] [-t <thread count>] [-q <thread pool queue size>] <localsrc> ... <dst>",
+     "f p d t= q=", 2, -1,
      "Copy files from the local file system into fs. Copying fails if the file\n"
      "already exists, unless the -f flag is given. A directory is copied with\n"
      "everything below it; <localsrc> - is stdin.\n"
      "Flags:\n"
-     "-f  Overwrites the destination if it already exists."},
+     "-p  Preserves access and modification times, ownership and the mode.\n"
+     "-f  Overwrites the destination if it already exists.\n"
+     "-d  Skip creation of temporary file(<dst>._COPYING_).\n"
+     "-t <thread count>  Number of threads to be used, default is 1 (at most\n"
+     "    64 in ember: each holds a connection).\n"
+     "-q <thread pool queue size>  Accepted; ember lists every file first."},
     {"rm", "[-f] [-r|-R] [-skipTrash] [-safely] <src> ...", "f r R skipTrash safely", 1, -1,
      "Delete all files that match the specified file pattern. Equivalent to the\n"
      "Unix command \"rm <src>\"\n"

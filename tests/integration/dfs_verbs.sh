@@ -8,7 +8,8 @@
 # time; -ls -C -t -S -r -u; -test -r -w as another user; -truncate [-w]
 # at a block boundary and inside a block (the datanodes cut the replicas
 # by block recovery), beyond the length, then an append, and the
-# truncated files after a restart.
+# truncated files after a restart; -put -p -d -t N, -get -p and
+# -moveToLocal.
 . "$(dirname "$0")/lib.sh"
 
 cluster_start 3 --core-nodes 2 -D dfs.blocksize=1m -D dfs.replication=1
@@ -178,6 +179,65 @@ err=$(dfs -truncate 0 /t 2>&1); expect_eq "$?" 1 "-truncate of a directory"
 grep -q "\`/t': Is a directory" <<<"$err" || fail "-truncate of a directory: $err"
 dfs -truncate 0 /tx/plain >/dev/null && expect_eq "$(dfs -stat %b /tx/plain)" 0 "-truncate to 0"
 wait_until 20 dfs_healthy || fail "not healthy after the truncates: $(ember fsck / 2>&1)"
+
+# ---- -put -p -d -t, -get -p, -moveToLocal ----
+mkdir -p "$TEST_TMP/pp/sub" && printf 'one' >"$TEST_TMP/pp/f1" && printf 'two' >"$TEST_TMP/pp/sub/f2"
+chmod 640 "$TEST_TMP/pp/f1" && chmod 750 "$TEST_TMP/pp/sub" && chmod 705 "$TEST_TMP/pp"
+touch -m -d @1600000000 "$TEST_TMP/pp/f1" "$TEST_TMP/pp/sub/f2" "$TEST_TMP/pp/sub" "$TEST_TMP/pp"
+touch -a -d @1500000000 "$TEST_TMP/pp/f1" "$TEST_TMP/pp/sub" "$TEST_TMP/pp"
+dfs -put -p "$TEST_TMP/pp" /pp || fail "-put -p"
+expect_eq "$(dfs -stat '%a %Y %X %u %g' /pp/f1)" "640 1600000000000 1500000000000 root root" "-put -p of a file"
+expect_eq "$(dfs -stat '%a %Y %X' /pp/sub)" "750 1600000000000 1500000000000" "-put -p of a directory (after its files)"
+expect_eq "$(dfs -stat '%a %Y' /pp)" "705 1600000000000" "-put -p of the top directory"
+dfs -put "$TEST_TMP/pp/f1" /pp/plain && [ "$(dfs -stat %Y /pp/plain)" -gt 1600000000000 ] &&
+    expect_eq "$(dfs -stat %a /pp/plain)" 644 "-put without -p: now, and the default mode"
+# -d: written at its name; without, at NAME._COPYING_ until complete.
+mkfifo "$TEST_TMP/fifo"
+for d in "-d" ""; do
+    dfs -put $d "$TEST_TMP/fifo" /fifo$d 2>"$TEST_TMP/put.err" &
+    putpid=$!
+    exec 3>"$TEST_TMP/fifo"
+    printf 'streamed' >&3
+    if [ -n "$d" ]; then
+        wait_until 20 dfs -test -e /fifo-d || fail "-put -d: the file is not written at its name"
+        ! dfs -test -e /fifo-d._COPYING_ || fail "-put -d made a ._COPYING_ file"
+    else
+        wait_until 20 dfs -test -e /fifo._COPYING_ || fail "-put: no ._COPYING_ file while writing"
+        ! dfs -test -e /fifo || fail "-put: the file has its name before it is complete"
+    fi
+    exec 3>&-
+    wait $putpid || fail "-put $d from a fifo: $(cat "$TEST_TMP/put.err")"
+    expect_eq "$(dfs -cat /fifo$d)" streamed "-put $d from a fifo"
+done
+! dfs -test -e /fifo._COPYING_ || fail "-put left its ._COPYING_ file"
+printf 'new' >"$TEST_TMP/new" && dfs -put -d -f "$TEST_TMP/new" /fifo-d && expect_eq "$(dfs -cat /fifo-d)" new "-put -d -f"
+# -t: many files by several threads, each of them right.
+mkdir -p "$TEST_TMP/many/a" "$TEST_TMP/many/b"
+for k in $(seq 1 24); do head -c $((k * 4099)) /dev/urandom >"$TEST_TMP/many/$([ $((k % 2)) = 0 ] && echo a || echo b)/f$k"; done
+dfs -put -t 4 -q 8 "$TEST_TMP/many" /many || fail "-put -t 4"
+dfs -get /many "$TEST_TMP/many.back" && diff -r "$TEST_TMP/many" "$TEST_TMP/many.back" || fail "-put -t 4: the tree differs"
+dfs -cp -t 3 /many /many2 && dfs -get /many2 "$TEST_TMP/many2.back" && diff -r "$TEST_TMP/many" "$TEST_TMP/many2.back" ||
+    fail "-cp -t 3: the tree differs"
+if dfs -put -t 4 "$TEST_TMP/many" / 2>"$TEST_TMP/err"; then fail "-put -t over existing files succeeded"; fi
+expect_eq "$(grep -c 'File exists' "$TEST_TMP/err")" 24 "-put -t: each existing file refused on its own line"
+err=$(dfs -put -t x "$TEST_TMP/new" /x 2>&1); expect_eq "$?" 2 "-put -t x"
+expect_eq "$(sed -n 1p <<<"$err")" "-put: -t needs a number" "-put -t x"
+# -get -p: times, mode (and owner) as the file system has them.
+dfs -chmod 600 /pp/f1 && dfs -chmod 711 /pp/sub && dfs -touch -t 20190101:000000 /pp/sub/f2 || fail "attributes for -get -p"
+dfs -get -p /pp "$TEST_TMP/pp.back" || fail "-get -p"
+expect_eq "$(stat -c '%a %Y %X %U' "$TEST_TMP/pp.back/f1")" "600 1600000000 1500000000 root" "-get -p of a file"
+expect_eq "$(stat -c '%Y' "$TEST_TMP/pp.back/sub/f2")" 1546300800 "-get -p of a file below"
+expect_eq "$(stat -c '%a %Y' "$TEST_TMP/pp.back/sub")" "711 1600000000" "-get -p of a directory (after its files)"
+dfs -get /pp/f1 "$TEST_TMP/f1.plain" && [ "$(stat -c %Y "$TEST_TMP/f1.plain")" -gt 1600000000 ] ||
+    fail "-get without -p keeps no time"
+# -moveToLocal: copied, then deleted from the file system; kept on a failure.
+dfs -moveToLocal /pp/sub "$TEST_TMP/pp.back" 2>"$TEST_TMP/err" && fail "-moveToLocal over existing files succeeded"
+grep -q "File exists" "$TEST_TMP/err" || fail "-moveToLocal over existing files: $(cat "$TEST_TMP/err")"
+dfs -test -e /pp/sub/f2 || fail "-moveToLocal deleted a source it could not copy"
+mkdir "$TEST_TMP/moved"
+dfs -moveToLocal /pp/sub /pp/plain "$TEST_TMP/moved" || fail "-moveToLocal"
+expect_eq "$(cat "$TEST_TMP/moved/sub/f2" "$TEST_TMP/moved/plain")" "twoone" "-moveToLocal's copies"
+! dfs -test -e /pp/sub && ! dfs -test -e /pp/plain || fail "-moveToLocal left its sources"
 
 # A restart replays the truncates (EditTruncate, then the recovery's EditComplete).
 ember cluster stop >/dev/null
