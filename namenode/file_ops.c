@@ -142,16 +142,8 @@ static void file_ops_truncate(namenode *nn, uint64_t conn, const TruncateRequest
     if (namenode_check_permission(nn, conn, m->path, &want) != 0)
         return;
     fs_stat st;
-    int rc = fs_namespace_stat(nn->ns, m->path, &st);
-    if (rc == EMBER_OK && st.is_dir)
-        rc = EMBER_EISDIR;
-    if (rc != EMBER_OK) {
-        namenode_error(nn, conn, rc, m->path, NULL);
+    if (namenode_lease_take_file(nn, conn, m->path, m->client_name, "TRUNCATE_FILE", &st) != 0)
         return;
-    }
-    if (namenode_lease_check_takeover(nn, conn, m->path, m->client_name, "TRUNCATE_FILE") != 0)
-        return;
-    fs_namespace_stat(nn->ns, m->path, &st); /* a takeover may have closed it */
     char msg[MESSAGE_TEXT_MAX];
     if (m->new_length > st.length) {
         snprintf(msg, sizeof(msg),

@@ -496,20 +496,27 @@ int namenode_apply_append(namenode *nn, const EditAppend *op) {
     return fs_namespace_set_length(nn->ns, op->path, kept);
 }
 
+int namenode_lease_take_file(namenode *nn, uint64_t conn, const char *path, const char *holder,
+                             const char *op, fs_stat *st) {
+    int rc = fs_namespace_stat(nn->ns, path, st);
+    if (rc == EMBER_OK && st->is_dir)
+        rc = EMBER_EISDIR;
+    if (rc != EMBER_OK) {
+        namenode_error(nn, conn, rc, path, NULL);
+        return rc;
+    }
+    if ((rc = namenode_lease_check_takeover(nn, conn, path, holder, op)) != 0)
+        return rc;
+    fs_namespace_stat(nn->ns, path, st); /* a takeover may have closed it */
+    return EMBER_OK;
+}
+
 void namenode_handle_append(namenode *nn, uint64_t conn, const AppendRequest *m) {
     fs_stat st;
     const uint64_t *blocks;
     size_t n = 0;
-    int rc = fs_namespace_stat(nn->ns, m->path, &st);
-    if (rc == EMBER_OK && st.is_dir)
-        rc = EMBER_EISDIR;
-    if (rc != EMBER_OK) {
-        namenode_error(nn, conn, rc, m->path, NULL);
+    if (namenode_lease_take_file(nn, conn, m->path, m->client_name, "APPEND_FILE", &st) != 0)
         return;
-    }
-    if (namenode_lease_check_takeover(nn, conn, m->path, m->client_name, "APPEND_FILE") != 0)
-        return;
-    fs_namespace_stat(nn->ns, m->path, &st);
     fs_namespace_blocks(nn->ns, m->path, &blocks, &n);
     const block_entry *last = n > 0 ? block_manager_get(nn->bm, blocks[n - 1]) : NULL;
     /* A last block with room left is continued: through its live replicas. */

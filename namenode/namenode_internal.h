@@ -211,6 +211,12 @@ void namenode_lease_renew(namenode *nn, const char *holder);
  * recovery has started: EMBER_EAGAIN) and returns that code. */
 int namenode_lease_check_takeover(namenode *nn, uint64_t conn, const char *path,
                                   const char *holder, const char *op);
+/* A file holder is to change as a whole (append, truncate; op names it
+ * in the errors): it must exist, be a file, and have its lease free
+ * (namenode_lease_check_takeover()); *st is its status after that.  0, or
+ * the error conn has been answered with. */
+int namenode_lease_take_file(namenode *nn, uint64_t conn, const char *path, const char *holder,
+                             const char *op, fs_stat *st);
 /* For add_block and complete: 0 when holder ("" = unchecked) holds the
  * lease of path and no recovery runs on it; else answers conn and returns
  * the error. */
