@@ -50,12 +50,12 @@ static void cli_usage(FILE *f) {
 }
 
 void cli_error(const char *fmt, ...) {
+    char line[8192];
     va_list ap;
     va_start(ap, fmt);
-    fputs("ember: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    fprintf(stderr, "ember: %s\n", line); /* one write: whole lines from -t's threads */
 }
 
 int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect,
@@ -91,6 +91,10 @@ int cli_fetch_report(cli_env *env, ClientMessage **resp) {
     req.body_case = CLIENT_MESSAGE__BODY_REPORT_REQUEST;
     req.report_request = &rq;
     return cli_request(env, &req, CLIENT_MESSAGE__BODY_REPORT_RESPONSE, resp, NULL);
+}
+
+int cli_is_help(const char *arg) {
+    return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "-help");
 }
 
 void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen) {
@@ -137,6 +141,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "cluster")) {
         if (cargc > 1 && !strcmp(cargv[1], "stop"))
             return cli_cluster_stop(&env, cargc - 1, cargv + 1);
+        if (cargc == 2 && cli_is_help(cargv[1])) { /* no MPI needed for that */
+            cluster_main_usage(stdout);
+            return 0;
+        }
         return cluster_main(cargc, cargv);
     }
     if (!strcmp(cmd, "status"))
@@ -159,7 +167,7 @@ int main(int argc, char **argv) {
         return cli_run(&env, cargc, cargv);
     if (!strcmp(cmd, "version"))
         return cli_version(&env, cargc, cargv);
-    if (!strcmp(cmd, "help")) {
+    if (!strcmp(cmd, "help") || cli_is_help(cmd)) {
         cli_usage(stdout);
         return 0;
     }

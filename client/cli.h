@@ -18,7 +18,8 @@ typedef struct {
     const char *run_dir; /* --run-dir, $EMBER_RUN_DIR or ./ember-run */
 } cli_env;
 
-/* Prints "ember: <fmt>" and a newline to stderr. */
+/* Prints "ember: <fmt>" and a newline to stderr, in one call (lines of
+ * several threads do not mix; at most 8 KiB). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Connects, sends req, and returns the answer in *resp (the caller frees
@@ -32,6 +33,10 @@ int cli_request(cli_env *env, ClientMessage *req, ClientMessage__BodyCase expect
  * returns the answer in *resp (the caller frees it).  On failure prints
  * the error line and returns 1. */
 int cli_fetch_report(cli_env *env, ClientMessage **resp);
+/* Whether arg asks for a command's help: "--help", "-h" or "-help"
+ * (every command and subcommand takes them, printing its usage to
+ * stdout and exiting 0). */
+int cli_is_help(const char *arg);
 
 /* "251.47 GB"-style rendering of a byte count (Hadoop's byteDesc). */
 void cli_format_bytes(uint64_t bytes, char *buf, size_t buflen);

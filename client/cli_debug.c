@@ -84,11 +84,11 @@ static int debug_recover_lease(cli_env *env, int argc, char **argv) {
 }
 
 int cli_debug(cli_env *env, int argc, char **argv) {
-    if (argc >= 2 && !strcmp(argv[1], "recoverLease"))
-        return debug_recover_lease(env, argc - 1, argv + 1);
-    if (argc >= 2 && (!strcmp(argv[1], "-help") || !strcmp(argv[1], "--help"))) {
+    if (argc >= 2 && (cli_is_help(argv[1]) || (argc >= 3 && cli_is_help(argv[2])))) {
         printf("usage: ember debug recoverLease -path PATH [-retries N]\n");
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "recoverLease"))
+        return debug_recover_lease(env, argc - 1, argv + 1);
     return debug_usage();
 }

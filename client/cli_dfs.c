@@ -8,10 +8,12 @@
  * path failed, 2 on bad usage.  This file has the run (generic -D
  * options, the connection, the dfs_commands table that dispatches every
  * verb), paths and formats, and the namespace verbs, which talk to the
- * namenode alone (-ls, -mkdir, -touchz, -rm, -rmdir, -mv, -stat, -test,
+ * namenode alone (-mkdir, -touchz, -rm, -rmdir, -mv, -stat, -test,
  * -chmod, -chown, -chgrp, -setrep [-w] -- which polls the block locations
- * until the replicas match --, -du, -count); cli_dfs_data.c has the verbs
- * that move file data. */
+ * until the replicas match --); cli_dfs_ls.c has -ls, cli_dfs_du.c -du
+ * and -count, cli_dfs_touch.c -touch and -truncate, cli_dfs_text.c -text,
+ * cli_dfs_data.c the verbs that move file data, cli_dfs_usage.c every
+ * verb's usage and help. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@
 /* ---- paths and formats --------------------------------------------------- */
 
 /* "drwxr-xr-x" */
-static void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
+void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
     static const char rwx[] = "rwxrwxrwx";
     out[0] = is_dir ? 'd' : '-';
     for (int i = 0; i < 9; i++)
@@ -37,32 +39,40 @@ static void dfs_format_mode(uint32_t mode, int is_dir, char out[11]) {
     out[10] = '\0';
 }
 
-/* Hadoop's "yyyy-MM-dd HH:mm" (ls) or "yyyy-MM-dd HH:mm:ss" (stat), UTC. */
-static void dfs_format_time(int64_t ms, int seconds, char *out, size_t len) {
+void dfs_format_time(int64_t ms, int seconds, char *out, size_t len) {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, len, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm);
 }
 
-/* -h sizes: "1.5 K", "12 M" (Hadoop's TraditionalBinaryPrefix). */
+/* -h sizes as Hadoop's TraditionalBinaryPrefix.long2String(n, "", 1):
+ * below 1024 the number itself; a whole multiple of its prefix without
+ * decimals ("2 K", "1 M"); otherwise one decimal ("1.5 K", "293.0 K"),
+ * rounding up into the next prefix when it reaches 1024. */
 void dfs_format_size(uint64_t n, int human, char *out, size_t len) {
-    if (!human) {
+    static const char units[] = "KMGTPE";
+    if (!human || n < 1024) {
         snprintf(out, len, "%llu", (unsigned long long)n);
         return;
     }
-    static const char *units = "KMGTPE";
-    if (n < 1024) {
-        snprintf(out, len, "%llu", (unsigned long long)n);
-        return;
-    }
-    double v = (double)n;
-    int u = -1;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
+    int u = 0; /* n >= 1024 << (10 * u) */
+    while (u < 5 && n >= (1ull << (10 * (u + 2))))
         u++;
+    unsigned shift = 10 * (unsigned)(u + 1);
+    if ((n & ((1ull << shift) - 1)) == 0) {
+        snprintf(out, len, "%llu %c", (unsigned long long)(n >> shift), units[u]);
+        return;
     }
-    snprintf(out, len, v < 10 ? "%.1f %c" : "%.0f %c", v, units[u]);
+    double v = (double)n / (double)(1ull << shift);
+    snprintf(out, len, "%.1f", v);
+    if (strncmp(out, "1024", 4) == 0 && u < 5) {
+        u++;
+        v /= 1024;
+        snprintf(out, len, "%.1f", v);
+    }
+    size_t used = strlen(out);
+    snprintf(out + used, len - used, " %c", units[u]);
 }
 
 /* Prints the error of the last call on path and marks the command failed. */
@@ -92,8 +102,7 @@ int dfs_flags(dfs_cli *c, int argc, char **argv, const char *allowed, int seen[1
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
         for (const char *f = argv[i] + 1; *f; f++) {
             if (strchr(allowed, *f) == NULL || (unsigned char)*f >= 128) {
-                cli_error("%s: unknown option '-%c' (options: %s)", c->cmd, *f,
-                          allowed[0] ? allowed : "none");
+                dfs_usage_error(c->cmd, "Illegal option -%c", *f);
                 return -1;
             }
             seen[(int)*f] = 1;
@@ -119,92 +128,6 @@ void dfs_walk(dfs_cli *c, const char *dir, dfs_walk_fn fn, void *arg) {
     cli_tree_close(t);
 }
 
-/* ---- ls -------------------------------------------------------------------- */
-
-typedef struct {
-    int recursive, human, dir_only;
-} ls_opts;
-
-static void ls_print(const ember_file_status *st, const char *path, int human, int wrep,
-                     int wowner, int wgroup, int wsize) {
-    char mode[11], when[32], size[32], rep[16];
-    dfs_format_mode(st->mode, st->is_dir, mode);
-    dfs_format_time(st->mtime_ms, 0, when, sizeof(when));
-    dfs_format_size(st->length, human, size, sizeof(size));
-    if (st->is_dir)
-        snprintf(rep, sizeof(rep), "-");
-    else
-        snprintf(rep, sizeof(rep), "%u", st->replication);
-    printf("%s %*s %-*s %-*s %*s %s %s\n", mode, wrep, rep, wowner, st->owner, wgroup, st->group,
-           wsize, size, when, path);
-}
-
-/* The column widths of a listing (replication, owner, group, size) into w. */
-static void ls_widths(const ember_file_status *e, size_t n, int human, int w[4]) {
-    w[0] = w[1] = w[2] = w[3] = 1;
-    for (size_t i = 0; i < n; i++) {
-        char size[32], rep[16];
-        dfs_format_size(e[i].length, human, size, sizeof(size));
-        snprintf(rep, sizeof(rep), "%u", e[i].replication);
-        int len[4] = {(int)strlen(rep), (int)strlen(e[i].owner), (int)strlen(e[i].group),
-                      (int)strlen(size)};
-        for (int k = 0; k < 4; k++)
-            w[k] = len[k] > w[k] ? len[k] : w[k];
-    }
-}
-
-/* The entries of one listing of dir (or one status, with dir ""). */
-static void ls_entries(const char *dir, const ember_file_status *e, size_t n, const ls_opts *o,
-                       int header) {
-    int w[4];
-    ls_widths(e, n, o->human, w);
-    if (header)
-        printf("Found %zu items\n", n);
-    for (size_t i = 0; i < n; i++) {
-        char path[DFS_PATH_MAX];
-        dfs_join(dir, e[i].path, path, sizeof(path));
-        ls_print(&e[i], path, o->human, w[0], w[1], w[2], w[3]);
-    }
-}
-
-/* One entry of -ls -R: each listing's columns as wide as its own entries
- * need. */
-static int ls_tree_entry(dfs_cli *c, const cli_tree_entry *e, void *arg) {
-    const ls_opts *o = arg;
-    (void)c;
-    if (e->index == 0) /* a new listing: its widths kept with it */
-        ls_widths(e->siblings, e->nsiblings, o->human, e->scratch);
-    ls_print(e->st, e->path, o->human, e->scratch[0], e->scratch[1], e->scratch[2],
-             e->scratch[3]);
-    return 0;
-}
-
-static void ls_path(dfs_cli *c, const char *path, const ls_opts *o) {
-    ember_file_status st;
-    if (ember_dfs_stat(c->dfs, path, &st) != EMBER_OK) {
-        dfs_fail(c);
-        return;
-    }
-    if (!st.is_dir || o->dir_only) {
-        ls_entries("", &st, 1, o, 0); /* the path itself */
-        ember_dfs_free_status(&st);
-        return;
-    }
-    ember_dfs_free_status(&st);
-    if (o->recursive) {
-        dfs_walk(c, path, ls_tree_entry, (void *)o);
-        return;
-    }
-    ember_file_status *e;
-    size_t n;
-    if (ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
-        dfs_fail(c);
-        return;
-    }
-    ls_entries(path, e, n, o, 1);
-    ember_dfs_free_list(e, n);
-}
-
 /* ---- commands ------------------------------------------------------------- */
 
 /* Resolves argv[i] into path, printing the error and marking failure. */
@@ -216,23 +139,6 @@ int dfs_arg(dfs_cli *c, const char *arg, char *path) {
         return -1;
     }
     return 0;
-}
-
-static int cmd_ls(dfs_cli *c, int argc, char **argv) {
-    int seen[128] = {0};
-    int i = dfs_flags(c, argc, argv, "Rhd", seen);
-    if (i < 0)
-        return 2;
-    ls_opts o = {.recursive = seen['R'], .human = seen['h'], .dir_only = seen['d']};
-    char path[DFS_PATH_MAX];
-    if (i == argc) {
-        if (dfs_arg(c, ".", path) == 0)
-            ls_path(c, path, &o);
-    }
-    for (; i < argc; i++)
-        if (dfs_arg(c, argv[i], path) == 0)
-            ls_path(c, path, &o);
-    return c->failed;
 }
 
 static int cmd_mkdir(dfs_cli *c, int argc, char **argv) {
@@ -424,10 +330,16 @@ static int cmd_stat(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
+/* -test -[defswrz] PATH: the answer in the exit status; -r and -w ask
+ * the namenode whether the caller may read or write PATH (its
+ * permission check, as Hadoop's FileSystem.access()). */
 static int cmd_test(dfs_cli *c, int argc, char **argv) {
     if (argc != 3 || argv[1][0] != '-' || strlen(argv[1]) != 2 ||
-        strchr("defsz", argv[1][1]) == NULL) {
-        cli_error("test: usage: -test -[defsz] PATH");
+        strchr("defswrz", argv[1][1]) == NULL) {
+        int flags = argc > 1 && argv[1][0] == '-';
+        dfs_usage_error(c->cmd, flags && (argc > 3 || strlen(argv[1]) > 2)
+                                    ? "Only one test flag is allowed"
+                                    : "No test flag given");
         return 2;
     }
     char path[DFS_PATH_MAX];
@@ -447,6 +359,15 @@ static int cmd_test(dfs_cli *c, int argc, char **argv) {
     case 'f': ok = !st.is_dir; break;
     case 's': ok = st.length > 0; break;
     case 'z': ok = st.length == 0; break;
+    case 'r':
+    case 'w': {
+        int want = argv[1][1] == 'r' ? 4 : 2;
+        rc = ember_dfs_check_access(c->dfs, path, want);
+        if (rc != EMBER_OK && rc != EMBER_EACCES && rc != EMBER_ENOENT)
+            dfs_fail(c);
+        ok = rc == EMBER_OK;
+        break;
+    }
     default: break; /* -e: it exists */
     }
     ember_dfs_free_status(&st);
@@ -697,101 +618,7 @@ static int cmd_attr(dfs_cli *c, int argc, char **argv) {
     return c->failed;
 }
 
-/* -du [-s] [-h]: size and the space all replicas take, per entry. */
-static int cmd_du(dfs_cli *c, int argc, char **argv) {
-    int seen[128] = {0};
-    int i = dfs_flags(c, argc, argv, "sh", seen);
-    if (i < 0)
-        return 2;
-    char path[DFS_PATH_MAX];
-    char *dot[] = {"."};
-    char **args = i < argc ? argv + i : dot;
-    int nargs = i < argc ? argc - i : 1;
-    for (int k = 0; k < nargs; k++) {
-        if (dfs_arg(c, args[k], path) != 0)
-            continue;
-        ember_file_status *e = NULL, self;
-        size_t n = 0;
-        if (ember_dfs_stat(c->dfs, path, &self) != EMBER_OK) {
-            dfs_fail(c);
-            continue;
-        }
-        int listing = self.is_dir && !seen['s'];
-        ember_dfs_free_status(&self);
-        if (listing && ember_dfs_list(c->dfs, path, &e, &n) != EMBER_OK) {
-            dfs_fail(c);
-            continue;
-        }
-        for (size_t j = 0; j < (listing ? n : 1); j++) {
-            char child[DFS_PATH_MAX], a[32], b[32];
-            if (listing)
-                dfs_join(path, e[j].path, child, sizeof(child));
-            else
-                snprintf(child, sizeof(child), "%s", path);
-            uint64_t files, dirs, bytes, space;
-            if (ember_dfs_content_summary(c->dfs, child, &files, &dirs, &bytes, &space) !=
-                EMBER_OK) {
-                dfs_fail(c);
-                continue;
-            }
-            /* The second column is Hadoop's space consumed: every file's
-             * bytes times its replication, summed by the namenode. */
-            dfs_format_size(bytes, seen['h'], a, sizeof(a));
-            dfs_format_size(space, seen['h'], b, sizeof(b));
-            printf("%-10s %-10s %s\n", a, b, child);
-        }
-        ember_dfs_free_list(e, n);
-    }
-    return c->failed;
-}
-
-static int cmd_count(dfs_cli *c, int argc, char **argv) {
-    int seen[128] = {0};
-    int i = dfs_flags(c, argc, argv, "h", seen);
-    if (i < 0 || i == argc) {
-        if (i == argc)
-            cli_error("count: needs a path");
-        return 2;
-    }
-    char path[DFS_PATH_MAX];
-    for (; i < argc; i++) {
-        uint64_t files, dirs, bytes;
-        if (dfs_arg(c, argv[i], path) != 0)
-            continue;
-        if (ember_dfs_content_summary(c->dfs, path, &files, &dirs, &bytes, NULL) != EMBER_OK) {
-            dfs_fail(c);
-            continue;
-        }
-        char size[32];
-        dfs_format_size(bytes, seen['h'], size, sizeof(size));
-        printf("%12llu %12llu %18s %s\n", (unsigned long long)dirs, (unsigned long long)files,
-               size, path);
-    }
-    return c->failed;
-}
-
 /* ---- entry ---------------------------------------------------------------- */
-
-static void dfs_usage(FILE *f) {
-    fprintf(f,
-            "usage: ember dfs [-D key=value ...] COMMAND\n"
-            "  -ls [-R] [-h] [-d] [PATH...]        -mkdir [-p] PATH...\n"
-            "  -touchz PATH...                     -rm [-f] [-r] [-skipTrash] PATH...\n"
-            "  -rmdir DIR...                       -mv SRC... DST\n"
-            "  -stat [FORMAT] PATH...              -test -[defsz] PATH\n"
-            "  -chmod [-R] MODE PATH...            -chown [-R] OWNER[:GROUP] PATH...\n"
-            "  -chgrp [-R] GROUP PATH...           -setrep [-R] [-w] N PATH...\n"
-            "  -du [-s] [-h] [PATH...]             -count [-h] PATH...\n"
-            "  -put [-f] LOCALSRC... DST           -get [-f] SRC... LOCALDST\n"
-            "  -cat PATH...                        -tail [-f] [-s MS] PATH\n"
-            "  -cp [-f] SRC... DST                 -checksum PATH...\n"
-            "  -appendToFile LOCALSRC... DST       -head PATH\n"
-            "  -getmerge [-nl] [-skip-empty-file] SRC... LOCALDST\n"
-            "  -moveFromLocal LOCALSRC... DST      -df [-h] [PATH...]\n"
-            "  -find PATH... [-name GLOB | -iname GLOB | -print | -print0]...\n"
-            "  -expunge [-immediate]               (the trash: fs.trash.interval)\n"
-            "-copyFromLocal is -put, -copyToLocal is -get; LOCALSRC \"-\" is stdin.\n");
-}
 
 /* Adapters for the verbs that share an implementation. */
 static int cmd_rmdir(dfs_cli *c, int argc, char **argv) { return cmd_rm(c, argc, argv, 1); }
@@ -827,8 +654,12 @@ static const dfs_command dfs_commands[] = {
     {"moveFromLocal", cmd_move_from_local, DFS_GLOB_NONE},
     {"get", cmd_get, DFS_GLOB_ALL_BUT_LAST},
     {"copyToLocal", cmd_get, DFS_GLOB_ALL_BUT_LAST},
+    {"moveToLocal", cmd_move_to_local, DFS_GLOB_ALL_BUT_LAST},
     {"getmerge", cmd_getmerge, DFS_GLOB_ALL_BUT_LAST},
     {"cat", cmd_cat, DFS_GLOB_ALL},
+    {"touch", cmd_touch, DFS_GLOB_NONE},
+    {"truncate", cmd_truncate, DFS_GLOB_SKIP_FIRST},
+    {"text", cmd_text, DFS_GLOB_ALL},
     {"head", cmd_head, DFS_GLOB_ALL},
     {"tail", cmd_tail, DFS_GLOB_ALL},
     {"cp", cmd_cp, DFS_GLOB_ALL_BUT_LAST},
@@ -859,13 +690,17 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
             c.trash_interval_ms = config_get_int(cfg, "fs.trash.interval");
     }
     if (i >= argc || argv[i][0] != '-') {
-        dfs_usage(stderr);
+        dfs_usage_print_all(stderr, 0);
         goto out;
     }
     c.cmd = argv[i] + 1;
-    if (!strcmp(c.cmd, "help") || !strcmp(c.cmd, "-help")) {
-        dfs_usage(stdout);
+    if (!strcmp(c.cmd, "-help") || !strcmp(c.cmd, "h")) { /* ember dfs --help */
+        dfs_usage_print_all(stdout, 0);
         status = 0;
+        goto out;
+    }
+    if (!strcmp(c.cmd, "help") || !strcmp(c.cmd, "usage")) {
+        status = dfs_usage_command(c.cmd, argc - i, argv + i);
         goto out;
     }
     const dfs_command *cmd = NULL;
@@ -873,16 +708,22 @@ int cli_dfs(cli_env *env, int argc, char **argv) {
         if (!strcmp(c.cmd, dfs_commands[k].name))
             cmd = &dfs_commands[k];
     if (cmd == NULL) {
-        cli_error("dfs: unknown command '%s' (see 'ember dfs -help')", argv[i]);
+        cli_error("dfs: unknown command '%s' (see 'ember dfs -usage')", argv[i]);
         goto out;
     }
+    /* Options and operand counts first: bad usage needs no cluster. */
+    if ((status = dfs_usage_check(c.cmd, argc - i, argv + i)) >= 0)
+        goto out;
+    status = 2;
     if (ember_dfs_connect(env->run_dir, &c.dfs, err, sizeof(err)) != EMBER_OK) {
         cli_error("%s", err);
         status = 1;
         goto out;
     }
-    ember_dfs_set_short_circuit(c.dfs, (int)config_get_int(cfg, "dfs.client.read.shortcircuit"));
-    ember_dfs_set_socket_timeout(c.dfs, config_get_int(cfg, "dfs.client.socket-timeout"));
+    c.short_circuit = (int)config_get_int(cfg, "dfs.client.read.shortcircuit");
+    c.socket_timeout_ms = config_get_int(cfg, "dfs.client.socket-timeout");
+    ember_dfs_set_short_circuit(c.dfs, c.short_circuit);
+    ember_dfs_set_socket_timeout(c.dfs, c.socket_timeout_ms);
     dfs_glob_args g;
     if (dfs_expand_globs(&c, cmd->glob, argc - i, argv + i, &g) != EMBER_OK) {
         cli_error("%s: out of memory", c.cmd);

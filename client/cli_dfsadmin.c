@@ -1,12 +1,22 @@
-/* cli_dfsadmin.c -- `ember dfsadmin -report`, in Hadoop's layout;
- * `-safemode get|enter|leave|wait`; `-decommission NODE` and
- * `-recommission NODE` (HDFS does both through its exclude file and
- * -refreshNodes; here each is one request, and the namenode logs it).
+/* cli_dfsadmin.c -- `ember dfsadmin -report [-live] [-dead]
+ * [-decommissioning]`, in Hadoop's layout; `-safemode
+ * get|enter|leave|wait`; `-decommission NODE` and `-recommission NODE`
+ * (HDFS does both through its exclude file and -refreshNodes; here each
+ * is one request, and the namenode logs it); `-help [CMD]`.
  *
  * Core nodes are the datanodes ("Live datanodes (N):" / "Dead datanodes
  * (N):"); task nodes store nothing and follow under their own headings,
  * marked "Role: task".  Every node also shows what its worker offers task
- * containers and what running containers hold. */
+ * containers and what running containers hold.  The summary's capacities are the live core
+ * nodes' (Present Capacity = DFS Used + DFS Remaining, as HDFS computes
+ * it; a node's Non DFS Used is what its file systems hold besides DFS
+ * Used and DFS Remaining: other files and reserved space), and its
+ * "Replicated Blocks" counts are the namenode's block map.
+ *
+ * A known command with a bad argument says what is wrong with the
+ * argument, then prints that command's usage line (exit 2), as Hadoop's
+ * DFSAdmin does; an unknown command is one line. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +27,89 @@
 #include "common/clock.h"
 #include "ember/dfs.h"
 
+/* One dfsadmin command: its usage (after the name) and its help. */
+typedef struct {
+    const char *name;
+    const char *usage;
+    const char *help;
+} dfsadmin_command;
+
+static const dfsadmin_command dfsadmin_commands[] = {
+    {"-report", "[-live] [-dead] [-decommissioning]",
+     "Reports basic filesystem information and statistics: the live core nodes'\n"
+     "\tcapacity, DFS used and remaining, the namenode's under-replicated,\n"
+     "\tcorrupt and missing blocks, then each node (core nodes as datanodes,\n"
+     "\ttask nodes apart). Optional flags may be used to filter the list of\n"
+     "\tdisplayed nodes: -live, -dead, -decommissioning.\n"},
+    {"-safemode", "<enter | leave | get | wait>",
+     "Safe mode maintenance command. Safe mode is a Namenode state in which it\n"
+     "\t1. does not accept changes to the name space (read-only)\n"
+     "\t2. does not replicate or delete blocks.\n"
+     "\tSafe mode is entered automatically at Namenode startup, and leaves safe\n"
+     "\tmode automatically when the datanodes have reported a replica of every\n"
+     "\tblock. 'wait' waits (at most 60 s) until safe mode is off.\n"},
+    {"-decommission", "<node>",
+     "Copies every block of a core node (node-N or N, as -report names it) to\n"
+     "\tother nodes, then marks it Decommissioned (HDFS does this through its\n"
+     "\texclude file and -refreshNodes).\n"},
+    {"-recommission", "<node>",
+     "Takes a decommissioning or decommissioned core node back to Normal.\n"},
+    {"-help", "[cmd]",
+     "Displays help for the given command or all commands if none is\n"
+     "\tspecified.\n"},
+};
+
+#define DFSADMIN_NCOMMANDS (sizeof(dfsadmin_commands) / sizeof(dfsadmin_commands[0]))
+
+static const dfsadmin_command *dfsadmin_find(const char *name) {
+    for (size_t i = 0; i < DFSADMIN_NCOMMANDS; i++)
+        if (!strcmp(dfsadmin_commands[i].name, name) ||
+            (name[0] != '-' && !strcmp(dfsadmin_commands[i].name + 1, name)))
+            return &dfsadmin_commands[i];
+    return NULL;
+}
+
+static void dfsadmin_usage_all(FILE *f) {
+    fputs("Usage: ember dfsadmin\n", f);
+    for (size_t i = 0; i < DFSADMIN_NCOMMANDS; i++)
+        fprintf(f, "\t[%s %s]\n", dfsadmin_commands[i].name, dfsadmin_commands[i].usage);
+}
+
+/* What is wrong with a known command's argument, then its usage line, as
+ * Hadoop's DFSAdmin prints them; returns 2. */
+static int dfsadmin_bad_argument(const dfsadmin_command *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int dfsadmin_bad_argument(const dfsadmin_command *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ember: dfsadmin: %s: ", c->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fprintf(stderr, "Usage: ember dfsadmin [%s %s]\n", c->name, c->usage);
+    return 2;
+}
+
+/* What a node's file systems hold besides DFS Used and DFS Remaining
+ * (other files, reserved space): Hadoop's Non DFS Used. */
+static uint64_t dfsadmin_non_dfs_used(const StorageReport *st) {
+    uint64_t known = st->used_bytes + st->remaining_bytes;
+    return st->capacity_bytes > known ? st->capacity_bytes - known : 0;
+}
+
+/* "NAME: N (1.5 GB)" */
+static void dfsadmin_print_bytes(const char *name, uint64_t n) {
+    char b[32];
+    cli_format_bytes(n, b, sizeof(b));
+    printf("%s: %llu (%s)\n", name, (unsigned long long)n, b);
+}
+
 static void dfsadmin_print_node(const NodeReport *n) {
-    char cap[32], used[32], rem[32], mem[32], contact[64];
-    cli_format_bytes(n->storage->capacity_bytes, cap, sizeof(cap));
-    cli_format_bytes(n->storage->used_bytes, used, sizeof(used));
-    cli_format_bytes(n->storage->remaining_bytes, rem, sizeof(rem));
+    char mem[32], contact[64];
     cli_format_bytes(n->hwloc->memory_bytes, mem, sizeof(mem));
     clock_format_wall(n->last_contact_ms, contact, sizeof(contact));
-    double cap_d = n->storage->capacity_bytes ? (double)n->storage->capacity_bytes : 1.0;
+    const StorageReport *st = n->storage;
+    double cap_d = st->capacity_bytes ? (double)st->capacity_bytes : 1.0;
     printf("Name: node-%u (rank %u)\n", n->rank, n->rank);
     printf("Hostname: %s\n", n->hostname[0] ? n->hostname : "(never registered)");
     printf("Rank: %u\n", n->rank);
@@ -47,36 +132,46 @@ static void dfsadmin_print_node(const NodeReport *n) {
     }
     if (n->role == NODE_ROLE__ROLE_CORE) {
         printf("Decommission Status : %s\n", n->admin_state[0] ? n->admin_state : "Normal");
-        printf("Configured Capacity: %llu (%s)\n",
-               (unsigned long long)n->storage->capacity_bytes, cap);
-        printf("DFS Used: %llu (%s)\n", (unsigned long long)n->storage->used_bytes, used);
-        printf("DFS Remaining: %llu (%s)\n", (unsigned long long)n->storage->remaining_bytes,
-               rem);
-        printf("DFS Used%%: %.2f%%\n", 100.0 * (double)n->storage->used_bytes / cap_d);
-        printf("DFS Remaining%%: %.2f%%\n", 100.0 * (double)n->storage->remaining_bytes / cap_d);
-        printf("Data Directories: %u (%u failed, %u full)\n", n->storage->data_dirs,
-               n->storage->failed_dirs, n->storage->full_dirs);
+        dfsadmin_print_bytes("Configured Capacity", st->capacity_bytes);
+        dfsadmin_print_bytes("DFS Used", st->used_bytes);
+        dfsadmin_print_bytes("Non DFS Used", dfsadmin_non_dfs_used(st));
+        dfsadmin_print_bytes("DFS Remaining", st->remaining_bytes);
+        printf("DFS Used%%: %.2f%%\n", 100.0 * (double)st->used_bytes / cap_d);
+        printf("DFS Remaining%%: %.2f%%\n", 100.0 * (double)st->remaining_bytes / cap_d);
+        printf("Data Directories: %u (%u failed, %u full)\n", st->data_dirs, st->failed_dirs,
+               st->full_dirs);
     }
     printf("Last contact: %s\n\n", contact);
 }
 
-/* Prints the nodes of one role that are (not) live under a heading. */
+/* -report's filters (none: live and dead). */
+enum { DFSADMIN_LIVE = 1, DFSADMIN_DEAD = 2, DFSADMIN_DECOMMISSIONING = 4 };
+
+/* Whether n belongs under a heading: its role, and live (1), dead (0) or
+ * decommissioning (-1). */
+static int dfsadmin_in_section(const NodeReport *n, NodeRole role, int live) {
+    if (n->role != role)
+        return 0;
+    if (live < 0)
+        return n->live && !strcmp(n->admin_state, "Decommission in progress");
+    return (int)n->live == live;
+}
+
+/* Prints the nodes of one section under its heading. */
 static void dfsadmin_print_section(const ReportResponse *r, NodeRole role, int live,
                                    const char *heading) {
     int count = 0;
     for (size_t i = 0; i < r->n_nodes; i++)
-        count += r->nodes[i]->role == role && (int)r->nodes[i]->live == live;
+        count += dfsadmin_in_section(r->nodes[i], role, live);
     printf("%s (%d):\n\n", heading, count);
     for (size_t i = 0; i < r->n_nodes; i++)
-        if (r->nodes[i]->role == role && (int)r->nodes[i]->live == live)
+        if (dfsadmin_in_section(r->nodes[i], role, live))
             dfsadmin_print_node(r->nodes[i]);
 }
 
-static int dfsadmin_report(cli_env *env) {
-    ClientMessage *resp;
-    if (cli_fetch_report(env, &resp) != 0)
-        return 1;
-    const ReportResponse *r = resp->report_response;
+/* The summary: the live core nodes' storage, then the namenode's block
+ * totals, as Hadoop's report opens. */
+static void dfsadmin_print_summary(const ReportResponse *r) {
     uint64_t cap = 0, used = 0, rem = 0;
     for (size_t i = 0; i < r->n_nodes; i++) {
         const NodeReport *n = r->nodes[i];
@@ -86,35 +181,54 @@ static int dfsadmin_report(cli_env *env) {
             rem += n->storage->remaining_bytes;
         }
     }
-    char b1[32], b2[32], b3[32];
-    cli_format_bytes(cap, b1, sizeof(b1));
-    cli_format_bytes(used, b2, sizeof(b2));
-    cli_format_bytes(rem, b3, sizeof(b3));
-    printf("Configured Capacity: %llu (%s)\n", (unsigned long long)cap, b1);
-    printf("DFS Remaining: %llu (%s)\n", (unsigned long long)rem, b3);
-    printf("DFS Used: %llu (%s)\n", (unsigned long long)used, b2);
-    printf("DFS Used%%: %.2f%%\n", cap ? 100.0 * (double)used / (double)cap : 0.0);
+    uint64_t present = used + rem; /* HDFS: capacity less non-DFS use */
+    dfsadmin_print_bytes("Configured Capacity", cap);
+    dfsadmin_print_bytes("Present Capacity", present);
+    dfsadmin_print_bytes("DFS Remaining", rem);
+    dfsadmin_print_bytes("DFS Used", used);
+    printf("DFS Used%%: %.2f%%\n", present ? 100.0 * (double)used / (double)present : 0.0);
+    BlockHealth none = BLOCK_HEALTH__INIT;
+    const BlockHealth *b = r->blocks != NULL ? r->blocks : &none;
+    printf("Replicated Blocks:\n");
+    printf("\tUnder replicated blocks: %llu\n", (unsigned long long)b->under_replicated);
+    printf("\tBlocks with corrupt replicas: %llu\n", (unsigned long long)b->with_corrupt_replicas);
+    printf("\tMissing blocks: %llu\n", (unsigned long long)b->missing);
+    printf("\tMissing blocks (with replication factor 1): %llu\n",
+           (unsigned long long)b->missing_replication_one);
     printf("Primary: %s (rank 0, pid %u)\n", r->primary->hostname, r->primary->pid);
+}
+
+static int dfsadmin_report(cli_env *env, int filter) {
+    ClientMessage *resp;
+    if (cli_fetch_report(env, &resp) != 0)
+        return 1;
+    const ReportResponse *r = resp->report_response;
+    dfsadmin_print_summary(r);
     printf("\n-------------------------------------------------\n");
-    dfsadmin_print_section(r, NODE_ROLE__ROLE_CORE, 1, "Live datanodes");
-    dfsadmin_print_section(r, NODE_ROLE__ROLE_CORE, 0, "Dead datanodes");
-    dfsadmin_print_section(r, NODE_ROLE__ROLE_TASK, 1, "Live task nodes");
-    dfsadmin_print_section(r, NODE_ROLE__ROLE_TASK, 0, "Dead task nodes");
+    int all = filter == 0;
+    if (all || (filter & DFSADMIN_LIVE))
+        dfsadmin_print_section(r, NODE_ROLE__ROLE_CORE, 1, "Live datanodes");
+    if (all || (filter & DFSADMIN_DEAD))
+        dfsadmin_print_section(r, NODE_ROLE__ROLE_CORE, 0, "Dead datanodes");
+    if (filter & DFSADMIN_DECOMMISSIONING)
+        dfsadmin_print_section(r, NODE_ROLE__ROLE_CORE, -1, "Decommissioning datanodes");
+    if (all || (filter & DFSADMIN_LIVE))
+        dfsadmin_print_section(r, NODE_ROLE__ROLE_TASK, 1, "Live task nodes");
+    if (all || (filter & DFSADMIN_DEAD))
+        dfsadmin_print_section(r, NODE_ROLE__ROLE_TASK, 0, "Dead task nodes");
     client_message__free_unpacked(resp, NULL);
     return 0;
 }
 
 /* -safemode get|enter|leave|wait, printing Hadoop's "Safe mode is ON". */
-static int dfsadmin_safemode(cli_env *env, const char *what) {
+static int dfsadmin_safemode(cli_env *env, const dfsadmin_command *c, const char *what) {
     static const char *actions[] = {"get", "enter", "leave", "wait"};
     int action = -1;
     for (int i = 0; i < 4; i++)
         if (!strcmp(what, actions[i]))
             action = i;
-    if (action < 0) {
-        cli_error("dfsadmin: -safemode takes get, enter, leave or wait, not '%s'", what);
-        return 2;
-    }
+    if (action < 0)
+        return dfsadmin_bad_argument(c, "takes enter, leave, get or wait, not '%s'", what);
     char err[512];
     ember_dfs *dfs;
     if (ember_dfs_connect(env->run_dir, &dfs, err, sizeof(err)) != 0) {
@@ -143,16 +257,14 @@ static int dfsadmin_safemode(cli_env *env, const char *what) {
  * it back to Normal.  A name that is not node-N or N is bad usage (2);
  * the namenode refuses a node that is not a core node, and recommissioning
  * a Normal one, with one line (1). */
-static int dfsadmin_decommission(cli_env *env, const char *node, int recommission) {
+static int dfsadmin_decommission(cli_env *env, const dfsadmin_command *c, const char *node,
+                                 int recommission) {
     const char *digits = strncmp(node, "node-", 5) == 0 ? node + 5 : node;
-    const char *verb = recommission ? "-recommission" : "-decommission";
     char *end;
     long rank = strtol(digits, &end, 10);
-    if (digits[0] < '0' || digits[0] > '9' || *end != '\0' || rank < 0 || rank > 1000000) {
-        cli_error("dfsadmin: %s takes a core node as node-N or N (see -report), not '%s'", verb,
-                  node);
-        return 2;
-    }
+    if (digits[0] < '0' || digits[0] > '9' || *end != '\0' || rank < 0 || rank > 1000000)
+        return dfsadmin_bad_argument(c, "takes a core node as node-N or N (see -report), not '%s'",
+                                     node);
     DecommissionRequest m = DECOMMISSION_REQUEST__INIT;
     m.rank = (uint32_t)rank;
     m.recommission = recommission;
@@ -174,21 +286,64 @@ static int dfsadmin_decommission(cli_env *env, const char *node, int recommissio
     return 0;
 }
 
+/* -help [CMD]: one command's help, or all of them. */
+static int dfsadmin_help(int argc, char **argv) {
+    const dfsadmin_command *one = argc > 2 ? dfsadmin_find(argv[2]) : NULL;
+    if (argc > 2 && one == NULL) {
+        cli_error("dfsadmin: -help: unknown command '%s'", argv[2]);
+        dfsadmin_usage_all(stderr);
+        return 2;
+    }
+    if (one == NULL) {
+        fputs("ember dfsadmin performs DFS administrative commands.\n", stdout);
+        dfsadmin_usage_all(stdout);
+        fputc('\n', stdout);
+    }
+    for (size_t i = 0; i < DFSADMIN_NCOMMANDS; i++)
+        if (one == NULL || one == &dfsadmin_commands[i])
+            printf("%s %s:\t%s\n", dfsadmin_commands[i].name, dfsadmin_commands[i].usage,
+                   dfsadmin_commands[i].help);
+    return 0;
+}
+
 int cli_dfsadmin(cli_env *env, int argc, char **argv) {
-    if (argc == 2 && !strcmp(argv[1], "-report"))
-        return dfsadmin_report(env);
-    if (argc == 3 && !strcmp(argv[1], "-safemode"))
-        return dfsadmin_safemode(env, argv[2]);
-    if (argc == 3 && !strcmp(argv[1], "-decommission"))
-        return dfsadmin_decommission(env, argv[2], 0);
-    if (argc == 3 && !strcmp(argv[1], "-recommission"))
-        return dfsadmin_decommission(env, argv[2], 1);
-    if (argc < 2)
+    if (argc < 2) {
         cli_error("dfsadmin needs a command: -report, -safemode get|enter|leave|wait, "
                   "-decommission NODE, -recommission NODE");
-    else
+        dfsadmin_usage_all(stderr);
+        return 2;
+    }
+    if (cli_is_help(argv[1]))
+        return dfsadmin_help(argc, argv);
+    const dfsadmin_command *c = dfsadmin_find(argv[1]);
+    if (c == NULL || argv[1][0] != '-') {
         cli_error("dfsadmin: unknown command '%s' (known: -report, -safemode, -decommission, "
-                  "-recommission)",
+                  "-recommission, -help)",
                   argv[1]);
-    return 2;
+        return 2;
+    }
+    for (int i = 2; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            printf("%s %s:\t%s", c->name, c->usage, c->help);
+            return 0;
+        }
+    if (!strcmp(c->name, "-report")) {
+        int filter = 0;
+        for (int i = 2; i < argc; i++) {
+            int f = !strcmp(argv[i], "-live")              ? DFSADMIN_LIVE
+                    : !strcmp(argv[i], "-dead")            ? DFSADMIN_DEAD
+                    : !strcmp(argv[i], "-decommissioning") ? DFSADMIN_DECOMMISSIONING
+                                                           : 0;
+            if (f == 0)
+                return dfsadmin_bad_argument(
+                    c, "unknown argument '%s' (filters: -live, -dead, -decommissioning)", argv[i]);
+            filter |= f;
+        }
+        return dfsadmin_report(env, filter);
+    }
+    if (argc != 3)
+        return dfsadmin_bad_argument(c, argc < 3 ? "needs %s" : "takes one argument: %s", c->usage);
+    if (!strcmp(c->name, "-safemode"))
+        return dfsadmin_safemode(env, c, argv[2]);
+    return dfsadmin_decommission(env, c, argv[2], !strcmp(c->name, "-recommission"));
 }

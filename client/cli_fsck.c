@@ -53,6 +53,20 @@
 #define FSCK_PATH_MAX 8192
 #define FSCK_COPY_CHUNK (1u << 20) /* bytes read and written at a time by -move */
 
+static const char fsck_usage[] =
+    "Usage: ember fsck <path> [-list-corruptfileblocks | [-move | -delete] [-openforwrite]\n"
+    "                  [-files [-blocks [-locations]]]]\n"
+    "\t<path>\tstart checking from this path (absolute)\n"
+    "\t-move\tcopy the good blocks of corrupted files to /lost+found, then delete\n"
+    "\t\tthem (Hadoop's -move -delete)\n"
+    "\t-delete\tdelete corrupted files\n"
+    "\t-files\tprint out files being checked\n"
+    "\t-openforwrite\tprint out files opened for write\n"
+    "\t-list-corruptfileblocks\tprint out list of missing blocks and files they belong to\n"
+    "\t-blocks\tprint out block report\n"
+    "\t-locations\tprint out locations for every block, corrupt replicas marked\n"
+    "Exit status: 0 HEALTHY, 1 CORRUPT or a failure, 2 bad usage.\n";
+
 typedef struct {
     ember_dfs *dfs;
     const char *path;
@@ -404,6 +418,10 @@ int cli_fsck(cli_env *env, int argc, char **argv) {
         return 2;
     }
     for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(fsck_usage, stdout);
+            return 0;
+        }
         size_t k = 0;
         while (k < sizeof(opts) / sizeof(opts[0]) && strcmp(argv[i], opts[k].name))
             k++;

@@ -120,7 +120,13 @@ out:
 
 int cli_version(cli_env *env, int argc, char **argv) {
     (void)env;
-    if (argc > 1 && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0) {
+    if (argc == 2 && cli_is_help(argv[1])) {
+        fputs("Usage: ember version\nPrints ember's version, the compiler, MPI, hwloc and "
+              "protobuf-c it was built with,\nand where the binary is.\n",
+              stdout);
+        return 0;
+    }
+    if (argc > 1) {
         cli_error("version: unexpected argument '%s'", argv[1]);
         fputs("Usage: ember version\n", stderr);
         return 2;

@@ -10,7 +10,22 @@
 
 #define CLI_STOP_WAIT_MS 60000
 
+static const char status_usage[] =
+    "Usage: ember status\n"
+    "One screen on the running cluster: its id, state, start and uptime, the\n"
+    "primary's host, and how many core and task nodes are live or dead.\n";
+
+static const char stop_usage[] =
+    "Usage: ember cluster stop [--no-wait]\n"
+    "Stops the cluster: every rank ends its work and exits. Waits for the\n"
+    "cluster's status file and exits with the cluster's exit status, unless\n"
+    "--no-wait.\n";
+
 int cli_status(cli_env *env, int argc, char **argv) {
+    if (argc == 2 && cli_is_help(argv[1])) {
+        fputs(status_usage, stdout);
+        return 0;
+    }
     if (argc > 1) {
         cli_error("status takes no arguments (got '%s')", argv[1]);
         return 2;
@@ -46,6 +61,9 @@ int cli_cluster_stop(cli_env *env, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-wait")) {
             wait = 0;
+        } else if (cli_is_help(argv[i])) {
+            fputs(stop_usage, stdout);
+            return 0;
         } else {
             cli_error("cluster stop: unknown option '%s' (known: --no-wait)", argv[i]);
             return 2;

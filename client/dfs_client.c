@@ -485,6 +485,45 @@ int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const c
     return dfs_call_simple(dfs, &req);
 }
 
+int ember_dfs_set_times(ember_dfs *dfs, const char *path, int64_t mtime_ms, int64_t atime_ms) {
+    SetTimesRequest m = SET_TIMES_REQUEST__INIT;
+    m.path = (char *)path;
+    m.mtime_ms = mtime_ms < 0 ? -1 : mtime_ms;
+    m.atime_ms = atime_ms < 0 ? -1 : atime_ms;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_SET_TIMES;
+    req.set_times = &m;
+    return dfs_call_simple(dfs, &req);
+}
+
+int ember_dfs_check_access(ember_dfs *dfs, const char *path, int access) {
+    CheckAccessRequest m = CHECK_ACCESS_REQUEST__INIT;
+    m.path = (char *)path;
+    m.access = (uint32_t)access & 7;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_CHECK_ACCESS;
+    req.check_access = &m;
+    return dfs_call_simple(dfs, &req);
+}
+
+int ember_dfs_truncate(ember_dfs *dfs, const char *path, uint64_t new_length, int *done) {
+    TruncateRequest m = TRUNCATE_REQUEST__INIT;
+    m.path = (char *)path;
+    m.new_length = new_length;
+    m.client_name = dfs->client_name;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_TRUNCATE;
+    req.truncate = &m;
+    ClientMessage *env;
+    DfsResult *res;
+    int rc = dfs_call(dfs, &req, &env, &res);
+    if (rc != EMBER_OK)
+        return rc;
+    *done = res->closed;
+    client_message__free_unpacked(env, NULL);
+    return EMBER_OK;
+}
+
 int ember_dfs_block_locations(ember_dfs *dfs, const char *path, ember_block_location **blocks,
                               size_t *count) {
     GetBlockLocationsRequest m = GET_BLOCK_LOCATIONS_REQUEST__INIT;

@@ -369,6 +369,11 @@ static void primary_handle_report_request(primary *p, gateway *gw, uint64_t conn
     resp.n_nodes = (size_t)n;
     resp.nodes = ptrs;
     resp.primary = &parts[n].report;
+    BlockHealth health;
+    if (p->nn != NULL) {
+        namenode_block_health(p->nn, &health);
+        resp.blocks = &health;
+    }
     ClientMessage msg = CLIENT_MESSAGE__INIT;
     msg.body_case = CLIENT_MESSAGE__BODY_REPORT_RESPONSE;
     msg.report_response = &resp;
@@ -441,6 +446,9 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
     case CLIENT_MESSAGE__BODY_DECOMMISSION:
     case CLIENT_MESSAGE__BODY_UPDATE_BLOCK_FOR_PIPELINE:
     case CLIENT_MESSAGE__BODY_SERVER_DEFAULTS:
+    case CLIENT_MESSAGE__BODY_SET_TIMES:
+    case CLIENT_MESSAGE__BODY_CHECK_ACCESS:
+    case CLIENT_MESSAGE__BODY_TRUNCATE:
         namenode_on_request(p->nn, conn, req);
         break;
     /* answers and the handshake: never requests */

@@ -45,6 +45,8 @@
  *   FINALIZED   stamp, cut to the acked length
  *   RBW         lease recovery: recovery id, cut   FINALIZED  block_store_recover()
  *   FINALIZED   lease recovery: recovery id        FINALIZED  block_store_recover()
+ *   FINALIZED   truncate's recovery: cut, recovery FINALIZED  block_store_recover_truncate()
+ *               id
  *   RBW or      delete                             ABSENT     block_store_delete()
  *   FINALIZED
  *   RBW or      its files gone from the disk       ABSENT     block_store_scan()
@@ -264,6 +266,14 @@ block_replica_state block_store_replica(const block_store *store, uint64_t block
  * replica stays RBW). */
 int block_store_recover(block_store *store, uint64_t block_id, uint64_t recovery_id,
                         uint64_t length);
+
+/* Truncate's block recovery: as block_store_recover(), except that a
+ * FINALIZED replica (of an older gen stamp) longer than length is first
+ * cut to it in place -- the chunk holding the new end verified, its CRC
+ * recomputed when left partial, both files fsynced -- then renamed to the
+ * recovery id. */
+int block_store_recover_truncate(block_store *store, uint64_t block_id, uint64_t recovery_id,
+                                 uint64_t length);
 
 /* Asserts the invariants above over the whole store (a no-op when
  * built with NDEBUG; it walks the index: for tests, and after open and

@@ -53,16 +53,13 @@ static int rbw_cut(int data_fd, int meta_fd, uint64_t valid, uint64_t length) {
     return EMBER_OK;
 }
 
-/* RBW -> FINALIZED at length under recovery_id (block_store_recover()).
- * On a failure the replica stays RBW, its valid length checked again
- * (the files may have been cut already). */
-static int recover_rbw(block_store *store, replica *r, uint64_t recovery_id, uint64_t length) {
-    if (length > r->length)
-        return EMBER_EINVAL;
-    const data_dir *dd = &store->dirs[r->dir];
+/* Cuts replica r's files in directory sub (its rbw/ or finalized/) from
+ * r->length to length and fsyncs them (rbw_cut()); a file system error
+ * fails the data directory.  0, or the error. */
+static int replica_cut(block_store *store, const replica *r, const char *sub, uint64_t length) {
     char data_path[BLOCK_STORE_PATH_MAX], meta_path[BLOCK_STORE_PATH_MAX];
-    (void)bs_replica_path(data_path, sizeof data_path, dd->rbw, r->block_id, 0, 0);
-    (void)bs_replica_path(meta_path, sizeof meta_path, dd->rbw, r->block_id, r->gen_stamp, 1);
+    (void)bs_replica_path(data_path, sizeof data_path, sub, r->block_id, 0, 0);
+    (void)bs_replica_path(meta_path, sizeof meta_path, sub, r->block_id, r->gen_stamp, 1);
     int data_fd = open(data_path, O_RDWR | O_CLOEXEC);
     int meta_fd = data_fd >= 0 ? open(meta_path, O_RDWR | O_CLOEXEC) : -1;
     int rc = meta_fd < 0 ? EMBER_EIO : rbw_cut(data_fd, meta_fd, r->length, length);
@@ -79,6 +76,17 @@ static int recover_rbw(block_store *store, replica *r, uint64_t recovery_id, uin
     }
     if (rc == EMBER_EIO && bs_dir_errno_is_failure(saved))
         bs_dir_fail(store, r->dir);
+    return rc;
+}
+
+/* RBW -> FINALIZED at length under recovery_id (block_store_recover()).
+ * On a failure the replica stays RBW, its valid length checked again
+ * (the files may have been cut already). */
+static int recover_rbw(block_store *store, replica *r, uint64_t recovery_id, uint64_t length) {
+    if (length > r->length)
+        return EMBER_EINVAL;
+    const data_dir *dd = &store->dirs[r->dir];
+    int rc = replica_cut(store, r, dd->rbw, length);
     if (rc == EMBER_OK)
         rc = bs_replica_move(store, r->dir, r->block_id, dd->rbw, r->gen_stamp, dd->finalized,
                              recovery_id, NULL);
@@ -121,6 +129,35 @@ static int recover_finalized(block_store *store, replica *r, uint64_t recovery_i
         return EMBER_EIO;
     }
     return EMBER_OK;
+}
+
+/* A FINALIZED replica longer than length cut to it in place (truncate's
+ * block recovery), its gen stamp left for recover_finalized().  The cut
+ * is fsynced first: a crash before the rename leaves the replica at the
+ * new length under the old gen stamp, which the retried recovery takes
+ * as it is. */
+static int cut_finalized(block_store *store, replica *r, uint64_t length) {
+    int rc = replica_cut(store, r, store->dirs[r->dir].finalized, length);
+    if (rc != EMBER_OK)
+        return rc;
+    store->used_bytes -= (r->length + meta_size(r->length)) - (length + meta_size(length));
+    r->length = length;
+    bs_replica_check(store, r);
+    return EMBER_OK;
+}
+
+int block_store_recover_truncate(block_store *store, uint64_t block_id, uint64_t recovery_id,
+                                 uint64_t length) {
+    if (store == NULL)
+        return EMBER_EINVAL;
+    replica *r = bs_index_find(store, block_id);
+    if (r != NULL && r->state == REPLICA_FINALIZED && r->gen_stamp < recovery_id &&
+        r->length > length) {
+        int rc = cut_finalized(store, r, length);
+        if (rc != EMBER_OK)
+            return rc;
+    }
+    return block_store_recover(store, block_id, recovery_id, length);
 }
 
 int block_store_recover(block_store *store, uint64_t block_id, uint64_t recovery_id,

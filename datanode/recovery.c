@@ -21,7 +21,10 @@
  *
  * UpdateReplica: block_store_recover() cuts an RBW replica to length and
  * finalizes it under recovery_id, or gives a finalized replica of exactly
- * that length the new gen stamp (its meta renamed).  A replica already at
+ * that length the new gen stamp (its meta renamed); with truncate set (a
+ * truncate inside the block: the namenode's target length), a finalized
+ * replica longer than length is cut to it first
+ * (block_store_recover_truncate()).  A replica already at
  * (recovery_id, length) counts as done, so a repeated UpdateReplica is
  * answered again.  Success sends BlockReceived {block_id, recovery_id,
  * length} to the primary, as a normal finalize does; the readers and the
@@ -107,7 +110,9 @@ void dn_recovery_update(datanode *dn, int source, const UpdateReplica *m) {
     }
     block_info before;
     block_replica_state st = block_store_replica(dn->store, m->block_id, &before);
-    int rc = block_store_recover(dn->store, m->block_id, m->recovery_id, m->length);
+    int rc = m->truncate
+                 ? block_store_recover_truncate(dn->store, m->block_id, m->recovery_id, m->length)
+                 : block_store_recover(dn->store, m->block_id, m->recovery_id, m->length);
     if (rc != EMBER_OK) {
         const char *why = rc == EMBER_ENOENT   ? "no recoverable replica"
                           : rc == EMBER_EINVAL ? "the replica's length does not allow it"

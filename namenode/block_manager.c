@@ -357,6 +357,8 @@ static int bm_restamp(block_manager *bm, uint64_t block_id, uint64_t gen_stamp, 
     b->entry.gen_stamp = gen_stamp;
     b->entry.complete = complete;
     b->entry.length = length;
+    if (complete)
+        b->entry.truncating = 0;
     b->entry.nreplicas = 0;
     b->entry.ncorrupt = 0;
     if (gen_stamp > bm->last_gen_stamp)
@@ -368,6 +370,21 @@ static int bm_restamp(block_manager *bm, uint64_t block_id, uint64_t gen_stamp, 
 int block_manager_reopen(block_manager *bm, uint64_t block_id, uint64_t gen_stamp) {
     const bm_block *b = bm_lookup(bm, block_id);
     return bm_restamp(bm, block_id, gen_stamp, 0, b != NULL ? b->entry.length : 0);
+}
+
+int block_manager_truncate(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
+                           uint64_t length) {
+    bm_block *b = bm_lookup(bm, block_id);
+    if (b == NULL)
+        return EMBER_ENOENT;
+    if (length >= b->entry.length && b->entry.complete)
+        return EMBER_EINVAL;
+    int rc = bm_restamp(bm, block_id, gen_stamp, 0, b->entry.length);
+    if (rc == EMBER_OK) {
+        b->entry.truncating = 1;
+        b->entry.truncate_length = length;
+    }
+    return rc;
 }
 
 int block_manager_recovered(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
@@ -882,5 +899,7 @@ void block_manager_get_stats(const block_manager *bm, block_manager_stats *out) 
         out->missing += (uint64_t)(e->complete && e->nreplicas == 0 && e->ncorrupt == 0);
         out->corrupt += (uint64_t)(e->complete && e->nreplicas == 0 && e->ncorrupt > 0);
         out->corrupt_replicas += (uint64_t)e->ncorrupt;
+        out->with_corrupt += (uint64_t)(e->ncorrupt > 0);
+        out->lost_repl_one += (uint64_t)(e->complete && e->nreplicas == 0 && e->replication == 1);
     }
 }

@@ -34,6 +34,9 @@ typedef struct {
     int ncorrupt;             /* corrupt ones: replicas[nreplicas .. nreplicas + ncorrupt) */
     int replicas[BLOCK_MANAGER_MAX_REPLICAS]; /* ranks holding a replica, no duplicates; the
                                                  good and the corrupt share the 16 slots */
+    int truncating;           /* under construction to be cut to truncate_length by block
+                                 recovery (a truncate inside it); cleared once complete */
+    uint64_t truncate_length;
 } block_entry;
 
 /* A candidate node for placement. */
@@ -74,6 +77,13 @@ uint64_t block_manager_next_gen_stamp(block_manager *bm);
  * stamp (>= its own, else EMBER_EINVAL), its length kept; its replicas are
  * forgotten until reported under the new stamp.  EMBER_ENOENT. */
 int block_manager_reopen(block_manager *bm, uint64_t block_id, uint64_t gen_stamp);
+/* A truncate inside a complete block: as block_manager_reopen(), and
+ * block recovery is to cut its replicas to length (the entry's
+ * truncating and truncate_length, kept until the block is complete
+ * again).  EMBER_ENOENT, EMBER_EINVAL (an older gen stamp, or length not
+ * below the block's). */
+int block_manager_truncate(block_manager *bm, uint64_t block_id, uint64_t gen_stamp,
+                           uint64_t length);
 
 /* Lease recovery: the block is complete with this gen stamp and length;
  * its replicas are forgotten until reported under the new stamp.
@@ -201,6 +211,8 @@ typedef struct {
     uint64_t missing;          /* complete, no replica recorded */
     uint64_t corrupt;          /* complete, every recorded replica corrupt */
     uint64_t corrupt_replicas; /* corrupt replicas recorded, over every block */
+    uint64_t with_corrupt;     /* blocks with at least one corrupt replica */
+    uint64_t lost_repl_one;    /* complete, no good replica, replication 1 */
 } block_manager_stats;
 void block_manager_get_stats(const block_manager *bm, block_manager_stats *out);
 

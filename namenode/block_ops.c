@@ -793,6 +793,8 @@ int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, 
             items[i].gen_stamp = b->gen_stamp;
             items[i].length = b->length;
             items[i].complete = b->complete;
+            items[i].truncating = b->truncating;
+            items[i].truncate_length = b->truncate_length;
         }
         ptrs[i] = &items[i];
     }
@@ -808,6 +810,8 @@ int namenode_load_blocks(namenode *nn, const ImageInode *in) {
         rc = block_manager_add(nn->bm, b->block_id, b->gen_stamp, in->replication);
         if (rc == EMBER_OK && b->complete)
             rc = block_manager_complete(nn->bm, b->block_id, b->length);
+        if (rc == EMBER_OK && b->truncating) /* a truncate's block recovery still to run */
+            rc = block_manager_truncate(nn->bm, b->block_id, b->gen_stamp, b->truncate_length);
         if (rc == EMBER_OK)
             rc = fs_namespace_add_block(nn->ns, in->path, b->block_id);
     }

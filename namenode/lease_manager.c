@@ -270,25 +270,33 @@ static void recovery_decide(namenode *nn, nn_recovery *r) {
             len = r->lengths[k];
         }
     }
+    /* A truncate inside the block: the length is its target, and every
+     * replica at least that long (finalized ones too) is cut to it. */
+    const block_entry *b = block_manager_get(nn->bm, r->block_id);
+    int truncating = b != NULL && b->truncating;
+    if (truncating)
+        len = b->truncate_length;
     UpdateReplica m = UPDATE_REPLICA__INIT;
     m.block_id = r->block_id;
     m.recovery_id = r->recovery_id;
     m.length = len;
+    m.truncate = truncating;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_UPDATE_REPLICA;
     msg.update_replica = &m;
     int sent = 0;
     for (int k = 0; k < world; k++) {
-        if (r->state[k] != 2 || !r->found[k] || r->gen_stamps[k] != max_gs ||
-            r->lengths[k] < len || (r->finalized[k] && r->lengths[k] != len))
+        if (r->state[k] != 2 || !r->found[k] || r->gen_stamps[k] != max_gs || r->lengths[k] < len ||
+            (!truncating && r->finalized[k] && r->lengths[k] != len))
             continue;
         if (recovery_send(nn, k, &msg) == EMBER_OK) {
             r->state[k] = 3;
             sent++;
         }
     }
-    LOG_INFO("lease recovery of %s: blk_%llu to %llu bytes on %d node(s)", path,
-             (unsigned long long)r->block_id, (unsigned long long)len, sent);
+    LOG_INFO("%s recovery of %s: blk_%llu to %llu bytes on %d node(s)",
+             truncating ? "truncate" : "lease", path, (unsigned long long)r->block_id,
+             (unsigned long long)len, sent);
     if (sent == 0) {
         recovery_remove(nn, r);
         return;
@@ -488,20 +496,27 @@ int namenode_apply_append(namenode *nn, const EditAppend *op) {
     return fs_namespace_set_length(nn->ns, op->path, kept);
 }
 
+int namenode_lease_take_file(namenode *nn, uint64_t conn, const char *path, const char *holder,
+                             const char *op, fs_stat *st) {
+    int rc = fs_namespace_stat(nn->ns, path, st);
+    if (rc == EMBER_OK && st->is_dir)
+        rc = EMBER_EISDIR;
+    if (rc != EMBER_OK) {
+        namenode_error(nn, conn, rc, path, NULL);
+        return rc;
+    }
+    if ((rc = namenode_lease_check_takeover(nn, conn, path, holder, op)) != 0)
+        return rc;
+    fs_namespace_stat(nn->ns, path, st); /* a takeover may have closed it */
+    return EMBER_OK;
+}
+
 void namenode_handle_append(namenode *nn, uint64_t conn, const AppendRequest *m) {
     fs_stat st;
     const uint64_t *blocks;
     size_t n = 0;
-    int rc = fs_namespace_stat(nn->ns, m->path, &st);
-    if (rc == EMBER_OK && st.is_dir)
-        rc = EMBER_EISDIR;
-    if (rc != EMBER_OK) {
-        namenode_error(nn, conn, rc, m->path, NULL);
+    if (namenode_lease_take_file(nn, conn, m->path, m->client_name, "APPEND_FILE", &st) != 0)
         return;
-    }
-    if (namenode_lease_check_takeover(nn, conn, m->path, m->client_name, "APPEND_FILE") != 0)
-        return;
-    fs_namespace_stat(nn->ns, m->path, &st);
     fs_namespace_blocks(nn->ns, m->path, &blocks, &n);
     const block_entry *last = n > 0 ? block_manager_get(nn->bm, blocks[n - 1]) : NULL;
     /* A last block with room left is continued: through its live replicas. */
@@ -575,12 +590,17 @@ typedef struct {
     int failed;
 } expired_files;
 
+/* A file to recover: its holder is past the hard limit, or a truncate's
+ * block recovery is to be (re)started -- after a restart, or a timed-out
+ * attempt -- without waiting for the lease. */
 static int collect_expired(const char *path, const char *holder, const uint64_t *blocks,
                            size_t nblocks, void *arg) {
     expired_files *x = arg;
-    (void)blocks;
-    (void)nblocks;
-    if (lease_age(x->nn, holder != NULL ? holder : "") < x->nn->opts.lease_hard_limit_ms)
+    const block_entry *last =
+        nblocks > 0 ? block_manager_get(x->nn->bm, blocks[nblocks - 1]) : NULL;
+    int truncate = last != NULL && last->truncating && recovery_find(x->nn, last->block_id) == NULL;
+    if (!truncate &&
+        lease_age(x->nn, holder != NULL ? holder : "") < x->nn->opts.lease_hard_limit_ms)
         return 0;
     if (x->n == x->cap) {
         size_t ncap = x->cap ? x->cap * 2 : 16;
@@ -648,7 +668,8 @@ void namenode_lease_tick(event_loop *loop, void *arg) {
     expired_files x = {.nn = nn};
     fs_namespace_open_files(nn->ns, collect_expired, &x);
     for (size_t i = 0; i < x.n; i++) {
-        LOG_INFO("lease of %s expired (hard limit): recovering it", x.expired[i]);
+        LOG_INFO("recovering %s (lease past the hard limit, or a truncate to finish)",
+                 x.expired[i]);
         namenode_lease_recover(nn, NAMENODE_NO_CONN, x.expired[i]);
         free(x.expired[i]);
     }

@@ -98,6 +98,7 @@ static int namenode_apply(namenode *nn, const EditRecord *r, char *final_dst) {
                                       r->set_times->atime_ms);
     case EDIT_RECORD__OP_ADMIN_STATE:
         return namenode_admin_state_apply(nn, r->admin_state);
+    case EDIT_RECORD__OP_TRUNCATE: return namenode_apply_truncate(nn, r->truncate, t);
     default:
         return EMBER_EPROTO;
     }
@@ -813,6 +814,8 @@ void namenode_on_request(namenode *nn, uint64_t conn, const ClientMessage *req) 
         break;
     case CLIENT_MESSAGE__BODY_SERVER_DEFAULTS: namenode_handle_server_defaults(nn, conn); break;
     default:
+        if (namenode_handle_file_op(nn, conn, req)) /* setTimes, checkAccess, truncate */
+            break;
         LOG_WARN("client sent %s, which is not a file system request", message_client_name(req));
         namenode_reply_error(nn, conn, EMBER_EPROTO, "not a file system request");
         break;

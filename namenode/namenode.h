@@ -136,6 +136,10 @@ int namenode_node_decommissioned(const namenode *nn, int rank);
  * "Decommission in progress" or "Decommissioned". */
 const char *namenode_admin_state(const namenode *nn, int rank);
 
+/* dfsadmin -report's block totals (BlockHealth, proto/client.proto),
+ * from the block map as it is now: a linear scan. */
+void namenode_block_health(const namenode *nn, BlockHealth *out);
+
 /* The last transaction id in the log (for status and tests). */
 uint64_t namenode_last_txid(const namenode *nn);
 

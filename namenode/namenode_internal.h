@@ -1,7 +1,7 @@
 /* namenode_internal.h -- what the namenode's files share (not public).
  *
  * namenode.c: recovery, the apply/log/commit path, namespace requests,
- * checkpoints.  block_ops.c: blocks -- allocation, the write protocol
+ * checkpoints.  file_ops.c: setTimes, checkAccess, truncate.  block_ops.c: blocks -- allocation, the write protocol
  * (add block, complete, a new gen stamp for pipeline recovery), locations
  * and tokens for reads, replica reports from datanodes, deletion of
  * replicas.  replication.c: safe mode, the redundancy monitor (corrupt
@@ -212,6 +212,12 @@ void namenode_lease_renew(namenode *nn, const char *holder);
  * recovery has started: EMBER_EAGAIN) and returns that code. */
 int namenode_lease_check_takeover(namenode *nn, uint64_t conn, const char *path,
                                   const char *holder, const char *op);
+/* A file holder is to change as a whole (append, truncate; op names it
+ * in the errors): it must exist, be a file, and have its lease free
+ * (namenode_lease_check_takeover()); *st is its status after that.  0, or
+ * the error conn has been answered with. */
+int namenode_lease_take_file(namenode *nn, uint64_t conn, const char *path, const char *holder,
+                             const char *op, fs_stat *st);
 /* For add_block and complete: 0 when holder ("" = unchecked) holds the
  * lease of path and no recovery runs on it; else answers conn and returns
  * the error. */
@@ -265,6 +271,13 @@ void namenode_trash_stop(namenode *nn);
  * trash checkpoints deleted, then each Current made a checkpoint (the
  * timer's work; tests call it directly). */
 void namenode_trash_empty(namenode *nn, int64_t now_ms);
+/* file_ops.c: setTimes, checkAccess and truncate (the shell's -touch,
+ * -test -r/-w, -truncate).  handle_file_op serves req when it is one of
+ * them (1), else returns 0. */
+int namenode_handle_file_op(namenode *nn, uint64_t conn, const ClientMessage *req);
+/* Applies an EditTruncate (see file_ops.c); now_ms is the file's new
+ * mtime. */
+int namenode_apply_truncate(namenode *nn, const EditTruncate *op, int64_t now_ms);
 
 /* Image support: a file's blocks into ImageBlocks, and back. */
 int namenode_image_blocks(namenode *nn, const char *path, ImageBlock ***blocks, size_t *n);

@@ -512,3 +512,15 @@ void namenode_handle_safe_mode(namenode *nn, uint64_t conn, const SafeModeReques
     res.safe_mode = nn->safe_mode != NAMENODE_SAFE_OFF;
     namenode_answer(nn, conn, &res, 0);
 }
+
+void namenode_block_health(const namenode *nn, BlockHealth *out) {
+    block_manager_stats bs;
+    block_manager_get_stats(nn->bm, &bs);
+    *out = (BlockHealth)BLOCK_HEALTH__INIT;
+    out->under_replicated = bs.under_replicated;
+    out->with_corrupt_replicas = bs.with_corrupt;
+    /* Hadoop's missing blocks: no good replica, whether or not corrupt
+     * ones remain (fsck tells the two apart). */
+    out->missing = bs.missing + bs.corrupt;
+    out->missing_replication_one = bs.lost_repl_one;
+}

@@ -306,6 +306,18 @@ int message_check_client(const ClientMessage *msg) {
                 !message_user_problem("owner", msg->set_owner->owner, 1, NULL, 0) &&
                 !message_user_problem("group", msg->set_owner->group, 1, NULL, 0))
                    ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_SET_TIMES:
+        return (msg->set_times && !check_path(msg->set_times->path) &&
+                msg->set_times->mtime_ms >= -1 && msg->set_times->atime_ms >= -1)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_CHECK_ACCESS:
+        return (msg->check_access && !check_path(msg->check_access->path) &&
+                msg->check_access->access <= 7)
+                   ? EMBER_OK : EMBER_EPROTO;
+    case CLIENT_MESSAGE__BODY_TRUNCATE:
+        return (msg->truncate && !check_path(msg->truncate->path) &&
+                !check_name(msg->truncate->client_name, 0))
+                   ? EMBER_OK : EMBER_EPROTO;
     case CLIENT_MESSAGE__BODY_CONTENT_SUMMARY:
         return (msg->content_summary && !check_path(msg->content_summary->path))
                    ? EMBER_OK : EMBER_EPROTO;

@@ -97,6 +97,25 @@ int ember_dfs_setrep(ember_dfs *dfs, const char *path, uint32_t replication);
 int ember_dfs_chmod(ember_dfs *dfs, const char *path, uint32_t mode);
 /* NULL or "" leaves owner or group unchanged. */
 int ember_dfs_chown(ember_dfs *dfs, const char *path, const char *owner, const char *group);
+/* Sets path's modification and access times (ms since the epoch; a
+ * negative one is left as it is), as HDFS's setTimes: the caller needs
+ * WRITE access to path. */
+int ember_dfs_set_times(ember_dfs *dfs, const char *path, int64_t mtime_ms, int64_t atime_ms);
+
+/* Whether the caller may access path as access asks (bits as in a mode:
+ * 4 read, 2 write, 1 execute), as the namenode would check it (HDFS's
+ * checkAccess): 0, EMBER_EACCES with the denial in
+ * ember_dfs_last_error(), or another error (EMBER_ENOENT). */
+int ember_dfs_check_access(ember_dfs *dfs, const char *path, int access);
+
+/* Truncates a complete file to new_length <= its length (HDFS's
+ * truncate).  *done is 1 when the file is complete at new_length now (a
+ * block boundary: the blocks past it are dropped); 0 when new_length falls
+ * inside a block, which the datanodes are cutting (block recovery): the
+ * file stays under construction, its length that of its whole blocks,
+ * until then.  EMBER_EINVAL for a larger length, EMBER_EISDIR. */
+int ember_dfs_truncate(ember_dfs *dfs, const char *path, uint64_t new_length, int *done);
+
 /* Totals under path: files, directories, bytes, and the space they
  * consume with their replicas (each file's bytes times its replication;
  * space may be NULL). */

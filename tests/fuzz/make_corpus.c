@@ -316,6 +316,51 @@ static void corpus_later(BlockToken *tok) {
     corpus_data("data_short_circuit", 0x01 | (5 << 1), &dm);
 }
 
+/* The shell's requests (-touch, -test -r/-w, -truncate), the truncate's
+ * UpdateReplica, and a report with the namenode's block counts. */
+static void corpus_shell(void) {
+    ClientMessage cm = CLIENT_MESSAGE__INIT;
+    SetTimesRequest stq = SET_TIMES_REQUEST__INIT;
+    stq.path = "/t/f";
+    stq.mtime_ms = 1577934245000;
+    stq.atime_ms = -1;
+    cm.body_case = CLIENT_MESSAGE__BODY_SET_TIMES;
+    cm.set_times = &stq;
+    corpus_client("set_times", &cm);
+    CheckAccessRequest ca = CHECK_ACCESS_REQUEST__INIT;
+    ca.path = "/perm/secret";
+    ca.access = 4;
+    cm.body_case = CLIENT_MESSAGE__BODY_CHECK_ACCESS;
+    cm.check_access = &ca;
+    corpus_client("check_access", &cm);
+    TruncateRequest tr = TRUNCATE_REQUEST__INIT;
+    tr.path = "/tr1";
+    tr.new_length = 1500000;
+    tr.client_name = "DFSClient_NONMAPREDUCE_1_2";
+    cm.body_case = CLIENT_MESSAGE__BODY_TRUNCATE;
+    cm.truncate = &tr;
+    corpus_client("truncate", &cm);
+    BlockHealth bh = BLOCK_HEALTH__INIT;
+    bh.under_replicated = 3;
+    bh.with_corrupt_replicas = 1;
+    bh.missing = 2;
+    bh.missing_replication_one = 2;
+    ReportResponse rr = REPORT_RESPONSE__INIT;
+    rr.blocks = &bh;
+    cm.body_case = CLIENT_MESSAGE__BODY_REPORT_RESPONSE;
+    cm.report_response = &rr;
+    corpus_client("report_response_blocks", &cm);
+    UpdateReplica ur = UPDATE_REPLICA__INIT;
+    ur.block_id = 1073741826;
+    ur.recovery_id = 1020;
+    ur.length = 451424;
+    ur.truncate = 1;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    rm.body_case = RANK_MESSAGE__BODY_UPDATE_REPLICA;
+    rm.update_replica = &ur;
+    corpus_rank("update_replica_truncate", &rm);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3)
         return corpus_files_write(argv[1], argv[2]) == 0 ? 0 : 2;
@@ -331,6 +376,7 @@ int main(int argc, char **argv) {
     ch.cluster_id = "CID-0011223344556677";
     cm.body_case = CLIENT_MESSAGE__BODY_AUTH_CHALLENGE;
     cm.auth_challenge = &ch;
+    corpus_shell();
     corpus_client("auth_challenge", &cm);
 
     AuthResponse ar = AUTH_RESPONSE__INIT;

@@ -268,6 +268,45 @@ static void test_recover_finalized(void **state) {
     block_store_close(s);
 }
 
+/* Truncate's recovery cuts a finalized replica in place mid-chunk: the
+ * new last chunk's CRC is recomputed, the meta holds exactly the CRCs
+ * left, used bytes shrink, and the replica carries the recovery id (after
+ * a reopen too).  A longer target, or a chunk that does not verify, is
+ * refused and leaves the replica as it was; plain recovery still wants
+ * the exact length. */
+static void test_recover_truncate_finalized(void **state) {
+    struct fixture *f = *state;
+    enum { LEN = 5000, CUT = 3000 };
+    unsigned char data[LEN];
+    fill(data, LEN, 36);
+    block_store *s = open_store(f, f->d0);
+    put_block(s, 535, 5, data, LEN);
+    assert_int_equal(block_store_recover(s, 535, 9, CUT), EMBER_EINVAL);
+    assert_int_equal(block_store_recover_truncate(s, 535, 9, LEN + 1), EMBER_EINVAL);
+    expect_state(s, 535, BLOCK_REPLICA_FINALIZED, 5, LEN);
+    assert_int_equal(block_store_recover_truncate(s, 535, 9, CUT), 0);
+    expect_state(s, 535, BLOCK_REPLICA_FINALIZED, 9, CUT);
+    expect_block(s, 535, 9, data, CUT);
+    expect_meta(f->d0, 535, 9, data, CUT);
+    assert_int_equal(block_store_verify(s, 535), 0);
+    char path[256];
+    replica_file(path, sizeof path, f->d0, "finalized", 535, 0, 0);
+    assert_int_equal(file_size(path), CUT);
+    assert_int_equal(block_store_used_bytes(s), CUT + meta_len(CUT));
+    assert_int_equal(block_store_recover_truncate(s, 535, 9, CUT), 0); /* done before */
+    block_store_close(s);
+    s = open_store(f, f->d0);
+    expect_block(s, 535, 9, data, CUT);
+    /* The chunk the cut falls in must verify first. */
+    put_block(s, 536, 5, data, LEN);
+    replica_file(path, sizeof path, f->d0, "finalized", 536, 0, 0);
+    flip_byte(path, 2600);
+    assert_int_equal(block_store_recover_truncate(s, 536, 9, CUT), EMBER_ECORRUPT);
+    expect_state(s, 536, BLOCK_REPLICA_FINALIZED, 5, LEN);
+    assert_int_equal(file_size(path), LEN);
+    block_store_close(s);
+}
+
 /* Append: a finalized replica reopened under a new gen stamp moves to
  * rbw/ and grows from its end (mid-chunk, then with sender CRCs once on
  * a boundary); finalized again it reads back whole under the new gen
@@ -564,6 +603,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_rbw_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_rbw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_finalized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_truncate_finalized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_for_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_at_rbw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_at_finalized, setup, teardown),

@@ -338,7 +338,7 @@ static void test_hadoop_keys(void **state) {
                      EMBER_ECONFIG);
     assert_non_null(strstr(f->err, "did you mean 'yarn.nodemanager.resource.cpu-vcores'?"));
     assert_true(hadoop_keys_sorted());
-    assert_true(config_get_int(f->cfg, "dfs.replication") == 3); /* unchanged */
+    assert_true(config_get_int(f->cfg, "dfs.replication") == 0); /* unchanged: EMR's rule */
 }
 
 static void test_define_good(void **state) {
@@ -493,7 +493,7 @@ static void test_write(void **state) {
                               "yarn.nodemanager.resource.system-reserved-memory-mb = -1\n"
                               "dfs.datanode.data.dir = \n"
                               "dfs.namenode.name.dir = \n"
-                              "dfs.replication = 3\n"
+                              "dfs.replication = 0\n"
                               "dfs.blocksize = 134217728\n"
                               "dfs.namenode.checkpoint.txns = 10000\n"
                               "dfs.namenode.checkpoint.period = 3600000ms\n"

@@ -33,7 +33,10 @@
  *
  * Lease recovery of a block finalized on one node only: the replicas
  * that cannot reach the recovered gen stamp and length are deleted once
- * the recovery commits, not before. */
+ * the recovery commits, not before.  Truncate (file_ops.c): at a block
+ * boundary the blocks go at once; inside one, block recovery cuts the
+ * finalized replicas to the target, which survives a restart (image and
+ * log) and is resumed by the lease monitor. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -987,6 +990,84 @@ static void test_lease_recovery_deletes_stale(void **state) {
     assert_int_equal(deletes(f, -1, id), 1);
 }
 
+/* Truncate: beyond the length refused; inside the block the file goes
+ * under construction and the holders are asked to cut their finalized
+ * replicas to the target (UpdateReplica.truncate); a restart in between
+ * keeps the target, the lease monitor starts the recovery again, and its
+ * commit closes the file at the new length.  Then a truncate to 0 drops
+ * the block and deletes its replicas. */
+static void test_truncate(void **state) {
+    struct fixture *f = *state;
+    const int r12[] = {1, 2};
+    uint64_t id = write_file(f, "/t", 2, r12, 2);
+    uint64_t gs = block_manager_get(f->nn->bm, id)->gen_stamp; /* what the replicas carry */
+    TruncateRequest tr = TRUNCATE_REQUEST__INIT;
+    tr.path = "/t";
+    tr.new_length = BLOCK_LEN + 1;
+    tr.client_name = "DFSClient_test";
+    ClientMessage msg = CLIENT_MESSAGE__INIT;
+    msg.body_case = CLIENT_MESSAGE__BODY_TRUNCATE;
+    msg.truncate = &tr;
+    uint64_t t = txid(f);
+    request(f, &msg);
+    assert_int_equal(f->last_error, EMBER_EINVAL);
+    assert_int_equal(txid(f), t);
+
+    tr.new_length = 40;
+    request(f, &msg);
+    fs_stat st;
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/t", &st), 0);
+    assert_true(st.under_construction);
+    assert_int_equal(st.length, 0); /* its whole blocks: none */
+    const block_entry *b = block_manager_get(f->nn->bm, id);
+    assert_true(b->truncating && !b->complete);
+    assert_int_equal(b->truncate_length, 40);
+    assert_non_null(last_sent(f, 1, RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY));
+
+    /* A restart before the datanodes answer: the target is kept. */
+    namenode_stop(f);
+    forget_sent(f);
+    namenode_start(f, WORLD);
+    for (int rank = 1; rank <= CORES; rank++)
+        block_report(f, rank, NULL, 0); /* fencing: reported (the old replicas do not count) */
+    b = block_manager_get(f->nn->bm, id);
+    assert_true(b != NULL && b->truncating && b->truncate_length == 40);
+    namenode_lease_tick(f->loop, f->nn); /* restarts the truncate's recovery */
+    const RankMessage *init = last_sent(f, 2, RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY);
+    assert_non_null(init);
+    uint64_t rid = init->init_replica_recovery->recovery_id;
+    for (int rank = 1; rank <= CORES; rank++)
+        recovery_answer(f, rank, id, rid, rank <= 2, 1, gs, rank <= 2 ? BLOCK_LEN : 0);
+    for (int rank = 1; rank <= CORES; rank++) {
+        const RankMessage *u = last_sent(f, rank, RANK_MESSAGE__BODY_UPDATE_REPLICA);
+        assert_true((u != NULL) == (rank <= 2));
+        if (u != NULL)
+            assert_true(u->update_replica->length == 40 && u->update_replica->truncate);
+    }
+    BlockReceived br = BLOCK_RECEIVED__INIT;
+    br.block_id = id;
+    br.gen_stamp = rid;
+    br.length = 40;
+    RankMessage rm = RANK_MESSAGE__INIT;
+    rm.body_case = RANK_MESSAGE__BODY_BLOCK_RECEIVED;
+    rm.block_received = &br;
+    rank_message(f, 1, &rm);
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/t", &st), 0);
+    assert_false(st.under_construction);
+    assert_int_equal(st.length, 40);
+    b = block_manager_get(f->nn->bm, id);
+    assert_true(b->complete && !b->truncating && b->length == 40);
+
+    /* To 0: a block boundary; the block and its replicas go at once. */
+    forget_sent(f);
+    tr.new_length = 0;
+    request(f, &msg);
+    assert_int_equal(fs_namespace_stat(f->nn->ns, "/t", &st), 0);
+    assert_true(!st.under_construction && st.length == 0 && st.nblocks == 0);
+    assert_null(block_manager_get(f->nn->bm, id));
+    assert_int_equal(deletes(f, 1, id), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         TEST(test_corrupt_kept_until_copied),
@@ -1000,6 +1081,7 @@ int main(void) {
         TEST(test_group_commit_on_pool),
         TEST(test_checkpoint_on_pool),
         TEST(test_lease_recovery_deletes_stale),
+        TEST(test_truncate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
