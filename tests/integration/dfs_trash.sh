@@ -95,7 +95,7 @@ expect_eq "$(grep -c '^Deleted trash checkpoint: ' <<<"$out")" 2 "checkpoints de
 expect_eq "$(dfs -ls "$TRASH" | awk 'NR > 1 {print $NF}')" "$TRASH/junk" "trash after -immediate"
 # Bad input.
 err=$(dfs -expunge -now 2>&1); [ $? = 2 ] || fail "-expunge -now: exit $?"
-grep -q "unexpected argument '-now'" <<<"$err" || fail "-expunge -now: $err"
+grep -q -- "-expunge: Illegal option -now" <<<"$err" || fail "-expunge -now: $err"
 err=$(dfs -expunge -fs hdfs://elsewhere:8020/ 2>&1) && fail "-expunge of another file system succeeded"
 grep -q "Wrong FS: hdfs://elsewhere:8020/" <<<"$err" || fail "-expunge -fs: $err"
 dfs -expunge -fs "$FS/" || fail "-expunge -fs of this cluster"
