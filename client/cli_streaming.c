@@ -90,12 +90,14 @@ static int streaming_add_file(streaming_cmd *c, const char *f) {
         char cwd[PATH_MAX] = ".";
         if (f[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
             snprintf(cwd, sizeof(cwd), ".");
-        cli_error("File: %s%s%s does not exist, or is not readable.", f[0] == '/' ? "" : cwd,
-                  f[0] == '/' ? "" : "/", f);
+        cli_error("streaming: File: %s%s%s does not exist, or is not readable.",
+                  f[0] == '/' ? "" : cwd, f[0] == '/' ? "" : "/", f);
         return EMBER_EUSAGE;
     }
     if (!S_ISREG(st.st_mode) || strchr(abs, ',') != NULL) {
-        cli_error("File: %s: only regular files without ',' in their path can be shipped", abs);
+        cli_error(
+            "streaming: File: %s: only regular files without ',' in their path can be shipped",
+            abs);
         return EMBER_EUSAGE;
     }
     return streaming_join(&c->files, abs, ',');
@@ -123,8 +125,22 @@ static int streaming_once(const char **slot, const char *name, const char *value
     return EMBER_OK;
 }
 
-/* One "-NAME VALUE" option. */
+/* One "-NAME VALUE" option (value NULL: it had none). */
 static int streaming_option(streaming_cmd *c, const char *name, const char *value) {
+    static const char *known[] = {"-input",          "-file",       "-cmdenv",  "-D",
+                                  "-output",         "-mapper",     "-reducer", "-combiner",
+                                  "-numReduceTasks", "-inputformat"};
+    size_t k = 0;
+    while (k < sizeof(known) / sizeof(known[0]) && strcmp(name, known[k]) != 0)
+        k++;
+    if (k == sizeof(known) / sizeof(known[0])) {
+        cli_error("streaming: Unrecognized option: %s (see 'ember streaming -help')", name);
+        return EMBER_EUSAGE;
+    }
+    if (value == NULL) {
+        cli_error("streaming: Missing argument for option: %s", name + 1);
+        return EMBER_EUSAGE;
+    }
     if (strcmp(name, "-input") == 0) {
         c->inputs[c->ninputs++] = value;
         return EMBER_OK;
@@ -139,14 +155,10 @@ static int streaming_option(streaming_cmd *c, const char *name, const char *valu
         cli_error("streaming: -D %s: expected KEY=VALUE", value);
         return EMBER_EUSAGE;
     }
-    static const char *names[] = {"-output",   "-mapper",         "-reducer",
-                                  "-combiner", "-numReduceTasks", "-inputformat"};
+    /* The single-valued ones, in known[]'s order from -output on. */
     const char **slots[] = {&c->output,   &c->mapper,  &c->reducer,
                             &c->combiner, &c->reduces, &c->inputformat};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(name, names[i]) == 0)
-            return streaming_once(slots[i], name, value);
-    return EMBER_ENOENT;
+    return streaming_once(slots[k - 4], name, value);
 }
 
 /* argv into c; 1 when help was asked for. */
@@ -167,15 +179,9 @@ static int streaming_parse(int argc, char **argv, streaming_cmd *c) {
             cli_error("streaming: unexpected argument '%s' (see 'ember streaming -help')", a);
             return EMBER_EUSAGE;
         }
-        if (i + 1 >= argc) {
-            cli_error("streaming: Missing argument for option: %s", a + 1);
-            return EMBER_EUSAGE;
-        }
-        int rc = streaming_option(c, a, argv[i + 1]);
-        if (rc == EMBER_ENOENT)
-            cli_error("streaming: Unrecognized option: %s (see 'ember streaming -help')", a);
+        int rc = streaming_option(c, a, i + 1 < argc ? argv[i + 1] : NULL);
         if (rc != EMBER_OK)
-            return rc == EMBER_ENOENT ? EMBER_EUSAGE : rc;
+            return rc;
         i++;
     }
     return EMBER_OK;

@@ -152,7 +152,8 @@ static int stream_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? EMBER_O
 static void stream_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 /* posix_spawn of /bin/sh -c COMMAND with the pipes' child ends as its
- * stdin, stdout (and stderr: err_w >= 0), SIGPIPE back at its default. */
+ * stdin, stdout (and stderr: err_w >= 0), SIGPIPE back at its default,
+ * in a process group of its own so that a kill reaches what it started. */
 static int stream_spawn(const stream_process_options *o, int in_r, int out_w, int err_w,
                         pid_t *pid) {
     posix_spawn_file_actions_t fa;
@@ -179,7 +180,10 @@ static int stream_spawn(const stream_process_options *o, int in_r, int out_w, in
     if (e == 0)
         e = posix_spawnattr_setsigmask(&at, &mask);
     if (e == 0)
-        e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        e = posix_spawnattr_setpgroup(&at, 0); /* its own group, killed as one */
+    if (e == 0)
+        e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+                                              POSIX_SPAWN_SETPGROUP);
     char *argv[] = {"sh", "-c", (char *)o->command, NULL};
     if (e == 0)
         e = posix_spawn(pid, "/bin/sh", &fa, &at, argv, o->env != NULL ? o->env : environ);
@@ -301,7 +305,7 @@ void stream_process_free(stream_process *p) {
         return;
     stream_close_stdin(p);
     if (p->pid > 0) {
-        kill(p->pid, SIGKILL);
+        kill(-p->pid, SIGKILL); /* the shell and whatever it started */
         while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }

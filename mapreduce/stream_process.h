@@ -12,8 +12,9 @@
  * Life: start (`/bin/sh -c COMMAND` spawned with its stdin and stdout on
  * pipes, its stderr on a pipe too when on_stderr is set) -> write ... ->
  * finish (stdin closed, stdout and stderr read to their end, the child
- * reaped) -> free.  free without finish kills the child (SIGKILL) and
- * reaps it, so no path leaves a process behind.
+ * reaped) -> free.  free without finish kills the child's process group
+ * (SIGKILL: the shell and what it started) and reaps the child, so no
+ * path leaves a process behind.
  *
  * This process must not die of SIGPIPE when a child stops reading:
  * stream_process_start() ignores SIGPIPE (the child gets it back at its
