@@ -251,10 +251,14 @@ static int streaming_close(streaming_task *s) {
 /* A write to the child failed while records were still coming: the
  * task fails; when the child is gone its exit code says why. */
 static int streaming_abort(streaming_task *s, int rc) {
-    stream_process_exit ex;
-    if (rc == EMBER_ECLOSED && stream_process_finish(s->child, &ex) != EMBER_OK)
-        ex.code = 0;
-    streaming_verdict(s, rc, rc == EMBER_ECLOSED && ex.code != 0 ? &ex : NULL);
+    stream_process_exit ex = {0};
+    if (rc == EMBER_ECLOSED) {
+        int frc = stream_process_finish(s->child, &ex); /* reads what it said, reaps it */
+        if (frc != EMBER_OK && frc != EMBER_ECLOSED)
+            ex.code = 0;
+    }
+    if (ex.code == 0 || streaming_verdict(s, rc, &ex) == 0)
+        streaming_verdict(s, rc, NULL); /* the write's own reason */
     streaming_free(s);
     return 1;
 }
