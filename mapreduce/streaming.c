@@ -32,6 +32,7 @@ typedef struct {
     size_t in_sep_len, out_sep_len;
     uint32_t key_fields;
     int write_key;    /* map: the record's key goes before its value */
+    int key_offset;   /* map: that key is a byte offset (8 bytes big-endian) */
     int exit_failure; /* stream.non.zero.exit.is.failure */
     const char *reporter;
     uint64_t groups;     /* reduce: groups written to the child */
@@ -153,10 +154,13 @@ static int streaming_formats(streaming_task *s, ember_task *t) {
     s->out_sep_len = strlen(s->out_sep);
     long long fields = streaming_conf_number(
         t, map ? "stream.num.map.output.key.fields" : "stream.num.reduce.output.key.fields", 1);
-    const char *format = streaming_conf(t, "ember.input.format", "text");
+    /* The runner's rule: no format but a record length is fixed-length. */
+    const char *format = streaming_conf(
+        t, "ember.input.format", ember_conf(t, "ember.input.record.length") ? "fixed" : "text");
     const char *ignore =
         streaming_conf(t, "stream.map.input.ignoreKey", strcmp(format, "text") == 0 ? "true" : "");
     s->write_key = !map || strcmp(ignore, "true") != 0;
+    s->key_offset = map && (strcmp(format, "text") == 0 || strcmp(format, "fixed") == 0);
     s->exit_failure = strcmp(streaming_conf(t, "stream.non.zero.exit.is.failure", "true"), "false");
     s->reporter = streaming_conf(t, "stream.stderr.reporter.prefix", "reporter:");
     if (fields < 1 || fields > UINT32_MAX) {
@@ -266,6 +270,16 @@ static int streaming_abort(streaming_task *s, int rc) {
 static int streaming_write_record(streaming_task *s, const void *key, size_t key_len,
                                   const void *value, size_t value_len) {
     int rc = EMBER_OK;
+    char offset[24];
+    if (s->write_key && s->key_offset && key_len == 8) {
+        /* Hadoop writes a LongWritable offset in decimal. */
+        const uint8_t *k = key;
+        uint64_t n = 0;
+        for (int i = 0; i < 8; i++)
+            n = n << 8 | k[i];
+        key_len = (size_t)snprintf(offset, sizeof(offset), "%llu", (unsigned long long)n);
+        key = offset;
+    }
     if (s->write_key) {
         rc = stream_process_write(s->child, key, key_len);
         if (rc == EMBER_OK)

@@ -107,7 +107,7 @@ grep -qx "hello|0|true|0|42|task_local[0-9]*_0001_m_000000" "$TEST_TMP/env/part-
     fail "the mapper's environment: $(cat "$TEST_TMP/env/part-m-00000")"
 grep -qx "words.sh" "$TEST_TMP/env/part-m-00000" || fail "no words.sh in the task's directory"
 
-log "counters from stderr, key-value input"
+log "counters from stderr, key-value input, offsets as keys"
 streaming report -input "file://$IN" -output "file://$TEST_TMP/report" -reducer NONE \
     -mapper "awk '{ print; print \"reporter:counter:Streaming Lines,seen,1\" > \"/dev/stderr\" }'" ||
     fail "reporter job: $(tail -5 "$TEST_TMP/report.out")"
@@ -118,6 +118,10 @@ streaming kv -input "file://$TEST_TMP/kv.txt" -output "file://$TEST_TMP/kv" -inp
     -mapper 'sed "s/^/</; s/\$/>/"' -reducer NONE || fail "keyvalue: $(tail -5 "$TEST_TMP/kv.out")"
 expect_eq "$(cat "$TEST_TMP/kv/part-m-00000")" "$(printf '<k1\tv1>\n<k2\tv two>\n<k3\t>')" \
     "key-value input as the mapper reads it"
+streaming offsets -D stream.map.input.ignoreKey=false -input "file://$TEST_TMP/kv.txt" \
+    -output "file://$TEST_TMP/offsets" -mapper cat -reducer NONE || fail "ignoreKey=false"
+expect_eq "$(cut -f1 "$TEST_TMP/offsets/part-m-00000" | tr '\n' ' ')" "0 6 15 " \
+    "text input's keys (byte offsets, in decimal) with stream.map.input.ignoreKey=false"
 
 log "a mapper that prints 10 MB before reading its 2 MB of input, reducers 5 MB each"
 awk 'BEGIN { for (i = 0; i < 50000; i++) printf "line %d of the input, %s\n", i, "padding padding" }' \
