@@ -67,9 +67,8 @@ static int streaming_on_stdout(void *arg, const uint8_t *line, size_t len) {
         return EMBER_OK; /* Hadoop drops a reducer's output when it had no input */
     size_t key_len = len, value_at = len, at = 0;
     for (uint32_t f = 0; f < s->key_fields; f++) {
-        const uint8_t *sep = s->out_sep_len > 0 && at <= len
-                                 ? memmem(line + at, len - at, s->out_sep, s->out_sep_len)
-                                 : NULL;
+        const uint8_t *sep =
+            s->out_sep_len > 0 ? memmem(line + at, len - at, s->out_sep, s->out_sep_len) : NULL;
         if (sep == NULL) {
             key_len = value_at = len;
             break;
