@@ -41,6 +41,8 @@ static void cli_usage(FILE *f) {
             "MapReduce (local mode: the job runs in this process):\n"
             "  run EXAMPLE ARGS...    a built-in example (wordcount) on HDFS or file:// paths\n"
             "  jar LIB.so ARGS...     a job library written to include/ember/mapreduce.h\n"
+            "  streaming -input IN -output OUT -mapper CMD [-reducer CMD|NONE] ...\n"
+            "                         Hadoop Streaming: any commands as mapper and reducer\n"
             "\n"
             "File system:\n"
             "  dfs -COMMAND ...       hadoop fs verbs: -ls, -mkdir, -mv, -rm, -stat, ...\n"
@@ -165,6 +167,8 @@ int main(int argc, char **argv) {
         return cli_jar(&env, cargc, cargv);
     if (!strcmp(cmd, "run"))
         return cli_run(&env, cargc, cargv);
+    if (!strcmp(cmd, "streaming"))
+        return cli_streaming(&env, cargc, cargv);
     if (!strcmp(cmd, "version"))
         return cli_version(&env, cargc, cargv);
     if (!strcmp(cmd, "help") || cli_is_help(cmd)) {

@@ -65,5 +65,6 @@ int cli_getconf(cli_env *env, int argc, char **argv);
 int cli_version(cli_env *env, int argc, char **argv);
 int cli_jar(cli_env *env, int argc, char **argv);
 int cli_run(cli_env *env, int argc, char **argv);
+int cli_streaming(cli_env *env, int argc, char **argv);
 
 #endif

@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "ember/dfs.h"
-#include "mapreduce/job_runner.h"
 
 typedef struct {
     int tty;
@@ -48,7 +48,7 @@ static void job_on_progress(void *arg, double map, double reduce) {
 
 /* "file:..." is local (relative to the working directory when not
  * absolute); anything else is resolved as an HDFS path. */
-static int job_path(const cli_env *env, const char *arg, mr_path *out, char *err, size_t errlen) {
+int cli_job_path(const cli_env *env, const char *arg, mr_path *out, char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));
     if (strncmp(arg, "file:", 5) == 0) {
         const char *p = arg + 5;
@@ -163,14 +163,72 @@ static int job_connect(cli_env *env, const mr_path *paths, int n, ember_dfs **df
     return 0;
 }
 
-static int job_main(cli_env *env, job_cmd *c) {
-    const char *framework = mr_conf_get(&c->conf, "mapreduce.framework.name");
+/* Runs the job of spec with the progress line, then prints the counters
+ * or the error; the exit status. */
+static int job_execute(mr_job_spec *spec) {
+    job_progress progress = {.tty = isatty(2), .start_ms = clock_monotonic_ms(), .last_map = -1};
+    spec->progress = job_on_progress;
+    spec->progress_arg = &progress;
+    mr_counters counters = {0};
+    char err[1024];
+    fprintf(stderr, "Running job: %s (%s)\n", spec->job_id, spec->job->name ? spec->job->name : "");
+    int rc = mr_job_run(spec, &counters, err, sizeof(err));
+    if (progress.tty && progress.last_map >= 0)
+        fputc('\n', stderr);
+    if (rc == EMBER_OK) {
+        fprintf(stderr, "Job %s completed successfully\n", spec->job_id);
+        job_print_counters(&counters);
+    } else {
+        cli_error("%s", err);
+        fprintf(stderr, "Job %s failed\n", spec->job_id);
+    }
+    mr_counters_free(&counters);
+    return rc == EMBER_OK ? 0 : 1;
+}
+
+int cli_job_submit(cli_env *env, const ember_job *job, mr_conf *conf, const mr_path *inputs,
+                   size_t ninputs, const mr_path *output) {
+    const char *framework = mr_conf_get(conf, "mapreduce.framework.name");
     if (framework != NULL && strcmp(framework, "local") != 0) {
         cli_error("mapreduce.framework.name=%s: only local is built yet (the job runs in this "
                   "process; the cluster's scheduler is to come)",
                   framework);
         return 2;
     }
+    ember_dfs *dfs = NULL;
+    int status = job_connect(env, inputs, (int)ninputs, &dfs);
+    if (status == 0 && dfs == NULL)
+        status = job_connect(env, output, 1, &dfs);
+    if (status != 0)
+        return status;
+    char job_id[64], work[PATH_MAX];
+    srand((unsigned)(time(NULL) ^ getpid()));
+    snprintf(job_id, sizeof(job_id), "job_local%09d_0001", rand() % 1000000000);
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(work, sizeof(work), "%s/ember-%s", tmp, job_id);
+    /* Hadoop's names for the job and its scratch space, for the tasks. */
+    if (mr_conf_set(conf, "mapreduce.job.id", job_id) != EMBER_OK ||
+        mr_conf_set(conf, "mapreduce.job.local.dir", work) != EMBER_OK) {
+        cli_error("out of memory");
+        status = 1;
+    }
+    mr_fs fs = {.dfs = dfs};
+    mr_job_spec spec = {.job = job,
+                        .conf = conf,
+                        .fs = &fs,
+                        .inputs = inputs,
+                        .ninputs = ninputs,
+                        .output = *output,
+                        .work_dir = work,
+                        .job_id = job_id};
+    if (status == 0)
+        status = job_execute(&spec);
+    if (dfs != NULL)
+        ember_dfs_close(dfs);
+    return status;
+}
+
+static int job_main(cli_env *env, job_cmd *c) {
     char libpath[PATH_MAX];
     if (strcmp(c->what, "run") == 0) {
         if (job_example_path(c->lib, libpath, sizeof(libpath)) != EMBER_OK) {
@@ -188,7 +246,7 @@ static int job_main(cli_env *env, job_cmd *c) {
     char err[1024];
     int status = 0;
     for (int i = 0; status == 0 && i < c->nargs; i++)
-        if (job_path(env, c->args[i], &paths[i], err, sizeof(err)) != EMBER_OK) {
+        if (cli_job_path(env, c->args[i], &paths[i], err, sizeof(err)) != EMBER_OK) {
             cli_error("%s", err);
             status = 2;
         }
@@ -197,45 +255,9 @@ static int job_main(cli_env *env, job_cmd *c) {
         cli_error("%s", err);
         status = 1;
     }
-    ember_dfs *dfs = NULL;
     if (status == 0)
-        status = job_connect(env, paths, c->nargs, &dfs);
-    if (status == 0) {
-        char job_id[64], work[PATH_MAX];
-        srand((unsigned)(time(NULL) ^ getpid()));
-        snprintf(job_id, sizeof(job_id), "job_local%09d_0001", rand() % 1000000000);
-        const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(work, sizeof(work), "%s/ember-%s", tmp, job_id);
-        mr_fs fs = {.dfs = dfs};
-        job_progress progress = {
-            .tty = isatty(2), .start_ms = clock_monotonic_ms(), .last_map = -1};
-        mr_job_spec spec = {.job = lib.job,
-                            .conf = &c->conf,
-                            .fs = &fs,
-                            .inputs = paths,
-                            .ninputs = (size_t)c->nargs - 1,
-                            .output = paths[c->nargs - 1],
-                            .work_dir = work,
-                            .job_id = job_id,
-                            .progress = job_on_progress,
-                            .progress_arg = &progress};
-        mr_counters counters = {0};
-        fprintf(stderr, "Running job: %s (%s)\n", job_id, lib.job->name ? lib.job->name : "");
-        int rc = mr_job_run(&spec, &counters, err, sizeof(err));
-        if (progress.tty && progress.last_map >= 0)
-            fputc('\n', stderr);
-        if (rc == EMBER_OK) {
-            fprintf(stderr, "Job %s completed successfully\n", job_id);
-            job_print_counters(&counters);
-        } else {
-            cli_error("%s", err);
-            fprintf(stderr, "Job %s failed\n", job_id);
-            status = 1;
-        }
-        mr_counters_free(&counters);
-    }
-    if (dfs != NULL)
-        ember_dfs_close(dfs);
+        status = cli_job_submit(env, lib.job, &c->conf, paths, (size_t)c->nargs - 1,
+                                &paths[c->nargs - 1]);
     mr_job_lib_close(&lib);
     free(paths);
     return status;

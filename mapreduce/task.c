@@ -93,6 +93,8 @@ void ember_key(ember_values *v, const void **key, size_t *len) {
     *len = v->cur.key_len;
 }
 
+int mr_values_last_group(const ember_values *v) { return v->ended && v->state != 1; }
+
 int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn, ember_task *task,
                   mr_group_stats *stats) {
     ember_values v = {.in = in, .group_cmp = group_cmp ? group_cmp : kv_compare_bytes};

@@ -45,6 +45,9 @@ struct ember_task {
     uint32_t number;
     int is_map;
     int64_t progress_ms; /* last sign of life (ember_progress(), records) */
+    /* A built-in job's own state for this task (streaming keeps its child
+     * process here); NULL when the task starts, and the job's to free. */
+    void *job_data;
 };
 
 struct ember_values {
@@ -70,5 +73,11 @@ typedef struct {
  * (may be NULL) gets what was read. */
 int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn, ember_task *task,
                   mr_group_stats *stats);
+
+/* For a function mr_group_each() called, once it has read every value of
+ * its group: 1 when no group follows (the stream ended or failed), 0 when
+ * another does.  A combiner that runs a process per stream (streaming)
+ * ends it on the last group. */
+int mr_values_last_group(const ember_values *values);
 
 #endif
