@@ -84,13 +84,15 @@
  *         if (argc < 3 || argc > 4)
  *             return ember_setup_usage(s, "<in> <out> <regex> [<group>]");
  *         char tmp[1024];
- *         ember_setup_output(s, argv[1]);
- *         ember_setup_temp_path(s, tmp, sizeof(tmp));
+ *         if (ember_setup_output(s, argv[1]) != 0 ||
+ *             ember_setup_temp_path(s, tmp, sizeof(tmp)) != 0)
+ *             return -1;                 (the reason is recorded)
  *         const char *search[] = {argv[0], tmp, argv[2], argc > 3 ? argv[3] : "0"};
  *         if (ember_setup_run(s, &grep_search, 4, search) != 0)
- *             return -1;                    (the search job reported why)
- *         ember_setup_input(s, tmp);        (then this job sorts its output)
- *         ember_setup_set(s, "mapreduce.job.reduces", "1");
+ *             return -1;                 (the search job said why)
+ *         if (ember_setup_input(s, tmp) != 0 ||   (this job sorts its output)
+ *             ember_setup_set(s, "mapreduce.job.reduces", "1") != 0)
+ *             return -1;
  *         return 0;
  *     } */
 #ifndef EMBER_MAPREDUCE_H

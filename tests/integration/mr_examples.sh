@@ -16,15 +16,18 @@
 #              reference (Python), within 0.01 of pi for 40,000 samples;
 #   join       an awk inner join (1 and 3 reduces, a self-join);
 # and teragen -> terasort -> teravalidate on HDFS with 1 MiB blocks, the
-# input spanning several blocks.
+# input spanning several blocks; and a job library of API version 1.
 . "$(dirname "$0")/lib.sh"
+: "${V1_JOB:?}"
 command -v python3 >/dev/null || fail "python3 is needed for the references"
 T=$TEST_TMP
 
 # run NAME ARGS...: `ember run`, its output in $T/run.out; fails the test
-# when the job fails.
+# when the job fails.  Sort buffers of 4 MiB: a sanitized run pays for
+# every 100 MiB default one a map allocates.
 run() {
-    ember run "$@" >"$T/run.out" 2>&1 || fail "ember run $*: $(tail -5 "$T/run.out")"
+    ember run "$@" -D mapreduce.task.io.sort.mb=4 >"$T/run.out" 2>&1 ||
+        fail "ember run $*: $(tail -5 "$T/run.out")"
 }
 # run_fails PATTERN NAME ARGS...: the run must fail with PATTERN in its output.
 run_fails() {
@@ -99,6 +102,10 @@ done
 cmp -s "$T/sort1/part-r-00000" "$T/sort.expected" || fail "sort with one reduce is not the whole input sorted"
 run sort "file://$T/empty.txt" "file://$T/sorte"
 [ ! -s "$T/sorte/part-r-00000" ] || fail "sort of empty input is not empty"
+log "a job library of API version 1 runs as IN... OUT"
+ember jar "$V1_JOB" "file://$T/text/t0.txt" "file://$T/text/t1.txt" "file://$T/v1" >"$T/run.out" 2>&1 ||
+    fail "the version 1 job failed: $(tail -5 "$T/run.out")"
+cmp -s "$T/v1/part-r-00000" "$T/sort.expected" || fail "the version 1 job's output differs"
 
 # ---- teragen ----
 cat >"$T/gensort.py" <<'EOF'
