@@ -18,8 +18,7 @@ typedef struct {
     ember_hook_fn setup, cleanup;
 } v1_job;
 
-static int v1_map(ember_task *task, const void *key, size_t key_len, const void *line,
-                  size_t len) {
+static int v1_map(ember_task *task, const void *key, size_t key_len, const void *line, size_t len) {
     (void)key, (void)key_len;
     return ember_emit(task, line, len, "", 0);
 }
