@@ -130,26 +130,27 @@ int ember_setup_temp_path(ember_setup *s, char *out, size_t len) {
     if (t == NULL)
         return setup_fail(s, EMBER_ENOMEM, "a temporary path");
     s->temps = t;
-    mr_path *p = &t[s->ntemps];
+    mr_path p = {.local = 1};
     int n;
     if (s->has_output) {
         char dir[PATH_MAX], base[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", s->output.path);
         snprintf(base, sizeof(base), "%s", s->output.path);
-        p->local = s->output.local;
-        n = snprintf(p->path, sizeof(p->path), "%s/_%s-%s-temp%zu", dirname(dir), basename(base),
+        p.local = s->output.local;
+        n = snprintf(p.path, sizeof(p.path), "%s/_%s-%s-temp%zu", dirname(dir), basename(base),
                      d->id_prefix, s->ntemps + 1);
     } else {
-        p->local = 1;
-        n = snprintf(p->path, sizeof(p->path), "%s/ember-%s-temp%zu", d->tmp_dir, d->id_prefix,
+        n = snprintf(p.path, sizeof(p.path), "%s/ember-%s-temp%zu", d->tmp_dir, d->id_prefix,
                      s->ntemps + 1);
     }
     char uri[PATH_MAX + 16];
-    mr_path_uri(p, uri, sizeof(uri));
-    if (n <= 0 || (size_t)n >= sizeof(p->path) || strlen(uri) >= len)
+    mr_path_uri(&p, uri, sizeof(uri));
+    if (n <= 0 || (size_t)n >= sizeof(p.path) || strlen(uri) >= len)
         return ember_setup_error(s, "a temporary path for %s is too long", s->output.path);
-    snprintf(out, len, "%s", uri);
-    s->ntemps++;
+    /* As the job will name it ("//x" for a child of "/" made "/x"). */
+    if (setup_resolve(s, uri, &t[s->ntemps]) != 0)
+        return -1;
+    mr_path_uri(&t[s->ntemps++], out, len);
     return 0;
 }
 
@@ -220,8 +221,13 @@ static int driver_run_job(ember_setup *s, mr_counters *counters) {
 }
 
 static void driver_free(ember_setup *s) {
-    for (size_t i = 0; i < s->ntemps; i++)
-        mr_fs_delete(s->driver->fs, &s->temps[i]);
+    for (size_t i = 0; i < s->ntemps; i++) {
+        int rc = mr_fs_delete(s->driver->fs, &s->temps[i]);
+        char uri[PATH_MAX + 16];
+        mr_path_uri(&s->temps[i], uri, sizeof(uri));
+        if (rc != EMBER_OK) /* the job's outcome stands; say what is left */
+            fprintf(stderr, "ember: cannot remove the temporary %s: %s\n", uri, ember_strerror(rc));
+    }
     free(s->temps);
     for (size_t i = 0; i < s->nsplits; i++)
         free((void *)s->splits[i].key);

@@ -16,7 +16,8 @@
 #              reference (Python), within 0.01 of pi for 40,000 samples;
 #   join       an awk inner join (1 and 3 reduces, a self-join);
 # and teragen -> terasort -> teravalidate on HDFS with 1 MiB blocks, the
-# input spanning several blocks; and a job library of API version 1.
+# input spanning several blocks, and grep on HDFS; and a job library of
+# API version 1.
 . "$(dirname "$0")/lib.sh"
 : "${V1_JOB:?}"
 command -v python3 >/dev/null || fail "python3 is needed for the references"
@@ -288,6 +289,12 @@ done
 check_sorted "$T/hdfs-out" 3
 run teravalidate /tera/out /tera/report
 expect_eq "$(dfs -cat /tera/report/part-r-00000)" "checksum	$HSUMHEX" "teravalidate on HDFS"
+log "grep on HDFS: its temporary directory beside the output, removed"
+dfs -mkdir -p /text || fail "mkdir /text"
+dfs -put "$T/text/t0.txt" "$T/text/t1.txt" /text/ || fail "put the text"
+run grep -D mapreduce.job.reduces=2 /text hdfs:///grep-out "$REGEX"
+dfs -cat /grep-out/part-r-00000 | cmp -s - "$T/grep.expected" || fail "grep on HDFS differs"
+expect_eq "$(dfs -ls / | grep -c -e '-temp')" 0 "temporary directories left on HDFS"
 ember cluster stop >/dev/null || fail "cluster stop"
 cluster_wait_exit 30
 log "PASS"
