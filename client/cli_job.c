@@ -1,18 +1,22 @@
 /* cli_job.c -- `ember jar` and `ember run`: submit a MapReduce job.
  *
- *   ember jar LIB.so [-D KEY=VALUE]... IN... OUT
- *   ember run EXAMPLE [-D KEY=VALUE]... IN... OUT
+ *   ember jar LIB.so [-D KEY=VALUE]... ARGS...
+ *   ember run EXAMPLE [-D KEY=VALUE]... ARGS...
  * `jar` loads a user's job library (include/ember/mapreduce.h); `run`
  * loads a built-in example from the examples/ directory beside the ember
- * binary (Hadoop's `hadoop jar hadoop-mapreduce-examples.jar NAME`).
- * Paths are HDFS paths ("/a", "hdfs:///a", or relative to /user/$USER)
- * unless written file:///a (a local path every node can read).
+ * binary (Hadoop's `hadoop jar hadoop-mapreduce-examples.jar NAME`).  The
+ * arguments are the job's: "IN... OUT" unless its configure hook reads
+ * them otherwise (mapreduce/job_driver.c).  Paths are HDFS paths ("/a",
+ * "hdfs:///a", or relative to /user/$USER) unless written file:///a (a
+ * local path every node can read); the cluster is reached only when a
+ * path is on HDFS.
  *
- * The job runs in local mode (mapreduce.framework.name=local, Hadoop's
- * default): in this process, on the cluster's HDFS or local files.  While
- * it runs a progress line shows map and reduce completion (updated in
- * place on a terminal); at the end come the counters in Hadoop's layout
- * and the exit status: 0 only when the job succeeded. */
+ * Jobs run in local mode (mapreduce.framework.name=local, Hadoop's
+ * default): in this process, on the cluster's HDFS or local files.  For
+ * each job (a driver may run several) a progress line shows map and
+ * reduce completion (updated in place on a terminal); at its end come the
+ * counters in Hadoop's layout.  The exit status is 0 only when every job
+ * succeeded. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,15 +29,20 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "ember/dfs.h"
+#include "mapreduce/job_driver.h"
 
+/* The driver (first: its callbacks get &driver) and what they use. */
 typedef struct {
+    mr_driver driver;
+    cli_env *env;
+    mr_fs fs;
     int tty;
     int64_t start_ms;
     int last_map, last_reduce;
-} job_progress;
+} job_ctx;
 
 static void job_on_progress(void *arg, double map, double reduce) {
-    job_progress *p = arg;
+    job_ctx *p = arg;
     int m = (int)(map * 100), r = (int)(reduce * 100);
     if (m == p->last_map && r == p->last_reduce)
         return;
@@ -46,8 +55,7 @@ static void job_on_progress(void *arg, double map, double reduce) {
         fprintf(stderr, " map %d%% reduce %d%%\n", m, r);
 }
 
-/* "file:..." is local (relative to the working directory when not
- * absolute); anything else is resolved as an HDFS path. */
+/* See cli_job.h. */
 int cli_job_path(const cli_env *env, const char *arg, mr_path *out, char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));
     if (strncmp(arg, "file:", 5) == 0) {
@@ -80,6 +88,43 @@ static int job_example_path(const char *name, char *out, size_t len) {
         *slash = '\0';
     int w = snprintf(out, len, "%s/examples/%s.so", exe, name);
     return w > 0 && (size_t)w < len && access(out, R_OK) == 0 ? EMBER_OK : EMBER_ENOENT;
+}
+
+static void job_print_counters(const mr_counters *c);
+
+/* A path of the job's: resolved as the command line's, and the cluster
+ * reached the first time one is on HDFS. */
+static int job_resolve(mr_driver *d, const char *text, mr_path *out, char *err, size_t errlen) {
+    job_ctx *c = (job_ctx *)d;
+    int rc = cli_job_path(c->env, text, out, err, errlen);
+    if (rc != EMBER_OK || out->local || c->fs.dfs != NULL)
+        return rc;
+    char why[512];
+    if ((rc = ember_dfs_connect(c->env->run_dir, &c->fs.dfs, why, sizeof(why))) != EMBER_OK)
+        snprintf(err, errlen, "cannot reach the cluster for %s: %s", out->path, why);
+    return rc;
+}
+
+static void job_on_start(mr_driver *d, const char *job_id, const char *name) {
+    job_ctx *c = (job_ctx *)d;
+    c->start_ms = clock_monotonic_ms();
+    c->last_map = c->last_reduce = -1;
+    fprintf(stderr, "Running job: %s (%s)\n", job_id, name);
+}
+
+static void job_on_end(mr_driver *d, const char *job_id, int rc, const mr_counters *counters,
+                       const char *err) {
+    job_ctx *c = (job_ctx *)d;
+    if (c->tty && c->last_map >= 0)
+        fputc('\n', stderr);
+    if (rc == EMBER_OK) {
+        fprintf(stderr, "Job %s completed successfully\n", job_id);
+        job_print_counters(counters);
+        fflush(stdout);
+    } else {
+        cli_error("%s", err);
+        fprintf(stderr, "Job %s failed\n", job_id);
+    }
 }
 
 static void job_print_counters(const mr_counters *c) {
@@ -139,55 +184,27 @@ static int job_parse(int argc, char **argv, job_cmd *c) {
 /* The usage (on stdout for --help, else on stderr); returns 2. */
 static int job_usage(const char *what, FILE *f) {
     if (strcmp(what, "jar") == 0)
-        fprintf(f, "Usage: ember jar LIB.so [-D KEY=VALUE]... <in> [<in>...] <out>\n");
+        fprintf(f, "Usage: ember jar LIB.so [-D KEY=VALUE]... <args>...\n"
+                   "  (the job's arguments: <in> [<in>...] <out> unless it reads its own)\n");
     else
-        fprintf(f, "Usage: ember run EXAMPLE [-D KEY=VALUE]... <in> [<in>...] <out>\n"
+        fprintf(f, "Usage: ember run EXAMPLE [-D KEY=VALUE]... <args>...\n"
                    "Valid example names are:\n"
+                   "  grep: A map/reduce program that counts the matches of a regex in the input.\n"
+                   "  join: A map/reduce program that joins two key<TAB>value inputs on their "
+                   "keys.\n"
+                   "  pi: A map/reduce program that estimates Pi using a quasi-Monte Carlo "
+                   "method.\n"
+                   "  sort: A map/reduce program that sorts the lines of the input.\n"
+                   "  teragen: Generate data for the terasort\n"
+                   "  terasort: Run the terasort\n"
+                   "  teravalidate: Checking results of terasort\n"
                    "  wordcount: A map/reduce program that counts the words in the input "
                    "files.\n");
     return 2;
 }
 
-/* Connects to the cluster when a path is on HDFS. */
-static int job_connect(cli_env *env, const mr_path *paths, int n, ember_dfs **dfs) {
-    *dfs = NULL;
-    for (int i = 0; i < n; i++)
-        if (!paths[i].local) {
-            char err[512];
-            if (ember_dfs_connect(env->run_dir, dfs, err, sizeof(err)) != EMBER_OK) {
-                cli_error("cannot reach the cluster for %s: %s", paths[i].path, err);
-                return 1;
-            }
-            return 0;
-        }
-    return 0;
-}
-
-/* Runs the job of spec with the progress line, then prints the counters
- * or the error; the exit status. */
-static int job_execute(mr_job_spec *spec) {
-    job_progress progress = {.tty = isatty(2), .start_ms = clock_monotonic_ms(), .last_map = -1};
-    spec->progress = job_on_progress;
-    spec->progress_arg = &progress;
-    mr_counters counters = {0};
-    char err[1024];
-    fprintf(stderr, "Running job: %s (%s)\n", spec->job_id, spec->job->name ? spec->job->name : "");
-    int rc = mr_job_run(spec, &counters, err, sizeof(err));
-    if (progress.tty && progress.last_map >= 0)
-        fputc('\n', stderr);
-    if (rc == EMBER_OK) {
-        fprintf(stderr, "Job %s completed successfully\n", spec->job_id);
-        job_print_counters(&counters);
-    } else {
-        cli_error("%s", err);
-        fprintf(stderr, "Job %s failed\n", spec->job_id);
-    }
-    mr_counters_free(&counters);
-    return rc == EMBER_OK ? 0 : 1;
-}
-
-int cli_job_submit(cli_env *env, const ember_job *job, mr_conf *conf, const mr_path *inputs,
-                   size_t ninputs, const mr_path *output) {
+/* Refuses a framework other than local (0, or the exit status). */
+static int job_check_framework(const mr_conf *conf) {
     const char *framework = mr_conf_get(conf, "mapreduce.framework.name");
     if (framework != NULL && strcmp(framework, "local") != 0) {
         cli_error("mapreduce.framework.name=%s: only local is built yet (the job runs in this "
@@ -195,40 +212,70 @@ int cli_job_submit(cli_env *env, const ember_job *job, mr_conf *conf, const mr_p
                   framework);
         return 2;
     }
-    ember_dfs *dfs = NULL;
-    int status = job_connect(env, inputs, (int)ninputs, &dfs);
-    if (status == 0 && dfs == NULL)
-        status = job_connect(env, output, 1, &dfs);
+    return 0;
+}
+
+/* Runs job through the driver with its arguments; the exit status.  what
+ * and name make the usage line of a job that refuses its arguments. */
+static int job_drive(cli_env *env, mr_conf *conf, const ember_job *job, int argc,
+                     const char *const *argv, const char *what, const char *name) {
+    char prefix[64], err[1024];
+    srand((unsigned)(time(NULL) ^ getpid()));
+    snprintf(prefix, sizeof(prefix), "job_local%09d", rand() % 1000000000);
+    job_ctx ctx = {.driver = {.resolve = job_resolve,
+                              .conf = conf,
+                              .tmp_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+                              .id_prefix = prefix,
+                              .on_start = job_on_start,
+                              .on_progress = job_on_progress,
+                              .on_end = job_on_end},
+                   .env = env,
+                   .tty = isatty(2)};
+    ctx.driver.fs = &ctx.fs;
+    int rc = mr_driver_run(&ctx.driver, job, argc, argv, NULL, err, sizeof(err));
+    int status = 0;
+    if (rc == EMBER_EUSAGE) {
+        fprintf(stderr, "Usage: ember %s %s [-D KEY=VALUE]... %s\n", what, name, err);
+        status = 2;
+    } else if (rc != EMBER_OK) {
+        if (err[0] != '\0')
+            cli_error("%s", err);
+        status = 1;
+    }
+    if (ctx.fs.dfs != NULL)
+        ember_dfs_close(ctx.fs.dfs);
+    return status;
+}
+
+/* See cli_job.h: the paths go to the driver as arguments, "IN... OUT". */
+int cli_job_submit(cli_env *env, const ember_job *job, mr_conf *conf, const mr_path *inputs,
+                   size_t ninputs, const mr_path *output) {
+    int status = job_check_framework(conf);
     if (status != 0)
         return status;
-    char job_id[64], work[PATH_MAX];
-    srand((unsigned)(time(NULL) ^ getpid()));
-    snprintf(job_id, sizeof(job_id), "job_local%09d_0001", rand() % 1000000000);
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(work, sizeof(work), "%s/ember-%s", tmp, job_id);
-    /* Hadoop's names for the job and its scratch space, for the tasks. */
-    if (mr_conf_set(conf, "mapreduce.job.id", job_id) != EMBER_OK ||
-        mr_conf_set(conf, "mapreduce.job.local.dir", work) != EMBER_OK) {
+    char (*uris)[PATH_MAX + 16] = calloc(ninputs + 1, sizeof(*uris));
+    const char **argv = calloc(ninputs + 1, sizeof(*argv));
+    if (uris == NULL || argv == NULL) {
         cli_error("out of memory");
         status = 1;
     }
-    mr_fs fs = {.dfs = dfs};
-    mr_job_spec spec = {.job = job,
-                        .conf = conf,
-                        .fs = &fs,
-                        .inputs = inputs,
-                        .ninputs = ninputs,
-                        .output = *output,
-                        .work_dir = work,
-                        .job_id = job_id};
+    for (size_t i = 0; status == 0 && i <= ninputs; i++) {
+        const mr_path *p = i < ninputs ? &inputs[i] : output;
+        snprintf(uris[i], sizeof(uris[i]), "%s%s", p->local ? "file://" : "", p->path);
+        argv[i] = uris[i];
+    }
     if (status == 0)
-        status = job_execute(&spec);
-    if (dfs != NULL)
-        ember_dfs_close(dfs);
+        status = job_drive(env, conf, job, (int)ninputs + 1, argv, "streaming",
+                           job->name != NULL ? job->name : "");
+    free(uris);
+    free(argv);
     return status;
 }
 
 static int job_main(cli_env *env, job_cmd *c) {
+    int status = job_check_framework(&c->conf);
+    if (status != 0)
+        return status;
     char libpath[PATH_MAX];
     if (strcmp(c->what, "run") == 0) {
         if (job_example_path(c->lib, libpath, sizeof(libpath)) != EMBER_OK) {
@@ -238,28 +285,14 @@ static int job_main(cli_env *env, job_cmd *c) {
     } else {
         snprintf(libpath, sizeof(libpath), "%s", c->lib);
     }
-    if (c->nargs < 2)
-        return job_usage(c->what, stderr);
-    mr_path *paths = calloc((size_t)c->nargs, sizeof(*paths));
-    if (paths == NULL)
-        return 1;
     char err[1024];
-    int status = 0;
-    for (int i = 0; status == 0 && i < c->nargs; i++)
-        if (cli_job_path(env, c->args[i], &paths[i], err, sizeof(err)) != EMBER_OK) {
-            cli_error("%s", err);
-            status = 2;
-        }
     mr_job_lib lib = {0};
-    if (status == 0 && mr_job_lib_load(libpath, &lib, err, sizeof(err)) != EMBER_OK) {
+    if (mr_job_lib_load(libpath, &lib, err, sizeof(err)) != EMBER_OK) {
         cli_error("%s", err);
-        status = 1;
+        return 1;
     }
-    if (status == 0)
-        status = cli_job_submit(env, lib.job, &c->conf, paths, (size_t)c->nargs - 1,
-                                &paths[c->nargs - 1]);
+    status = job_drive(env, &c->conf, lib.job, c->nargs, c->args, c->what, c->lib);
     mr_job_lib_close(&lib);
-    free(paths);
     return status;
 }
 

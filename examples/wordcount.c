@@ -16,9 +16,9 @@
  * decimal. */
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "ember/mapreduce.h"
+#include "example.h"
 
 static const uint64_t one = 1;
 
@@ -46,27 +46,14 @@ static int wordcount_map(ember_task *task, const void *key, size_t key_len, cons
     return 0;
 }
 
-/* The sum of a word's counts so far. */
-static uint64_t wordcount_sum(ember_values *values) {
-    uint64_t sum = 0, n;
-    const void *v;
-    size_t len;
-    while (ember_values_next(values, &v, &len))
-        if (len == sizeof(n)) {
-            memcpy(&n, v, sizeof(n));
-            sum += n;
-        }
-    return sum;
-}
-
 static int wordcount_combine(ember_task *task, const void *word, size_t len, ember_values *values) {
-    uint64_t sum = wordcount_sum(values);
+    uint64_t sum = example_sum(values);
     return ember_emit(task, word, len, &sum, sizeof(sum));
 }
 
 static int wordcount_reduce(ember_task *task, const void *word, size_t len, ember_values *values) {
     char text[24];
-    int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)wordcount_sum(values));
+    int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)example_sum(values));
     return ember_emit(task, word, len, text, (size_t)n);
 }
 

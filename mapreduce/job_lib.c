@@ -1,5 +1,6 @@
 /* job_lib.c -- see job_lib.h. */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +24,22 @@ int mr_job_lib_load(const char *path, mr_job_lib *out, char *err, size_t errlen)
                  path);
     else if (job == NULL)
         snprintf(err, errlen, "%s: ember_job_define() returned no job", path);
-    else if (job->abi != EMBER_JOB_ABI)
+    else if (job->abi != EMBER_JOB_ABI && job->abi != 1)
         snprintf(err, errlen, "%s was built for job API version %u; this ember runs version %d",
                  path, job->abi, EMBER_JOB_ABI);
     else if (job->map == NULL)
         snprintf(err, errlen, "%s: the job has no map function", path);
-    if (define == NULL || job == NULL || job->abi != EMBER_JOB_ABI || job->map == NULL) {
+    if (define == NULL || job == NULL || (job->abi != EMBER_JOB_ABI && job->abi != 1) ||
+        job->map == NULL) {
         dlclose(h);
         return EMBER_EINVAL;
     }
     out->handle = h;
     out->job = job;
+    if (job->abi == 1) { /* its struct ends before configure */
+        memcpy(&out->v1, job, offsetof(ember_job, configure));
+        out->job = &out->v1;
+    }
     return EMBER_OK;
 }
 

@@ -2,6 +2,7 @@
  * examples, which are job libraries too) and the job's configuration.
  *
  * A library must export ember_job_define() returning a job of this ABI
+ * (or of version 1, whose shorter struct is copied with no configure)
  * with a map function; anything else is refused with a message that says
  * what is wrong.  The handle stays open while the job runs. */
 #ifndef EMBER_MR_JOB_LIB_H
@@ -13,7 +14,8 @@
 
 typedef struct {
     void *handle;
-    const ember_job *job;
+    const ember_job *job; /* the library's, or v1 below */
+    ember_job v1;         /* a version 1 job, copied into this version's shape */
 } mr_job_lib;
 
 int mr_job_lib_load(const char *path, mr_job_lib *out, char *err, size_t errlen);

@@ -1,8 +1,9 @@
 /* job_runner.c -- see job_runner.h.
  *
- * A job's life here: check OUT -> expand inputs -> splits -> OUT and
- * OUT/_temporary made -> each map (records through the job's map into a
- * map_output, or straight to a part-m file when there are no reduces) ->
+ * A job's life here: check OUT -> expand inputs -> splits (or the
+ * generated records, one map each) -> OUT and OUT/_temporary made -> each
+ * map (records through the job's map into a map_output, or straight to a
+ * part-m file when there are no reduces) ->
  * each reduce (its partition of every map's file.out, merged, reduced,
  * written) -> job commit.  The first failure stops everything, and the
  * cleanup removes OUT and the work directory. */
@@ -30,16 +31,35 @@ typedef struct {
     uint64_t sort_bytes;
     mr_reader_options reader;
     const char *separator;
+    int raw_output; /* ember.output.format=raw */
     mr_split_list splits;
+    size_t nmaps; /* splits, or generated records */
     mr_file *files;
+    size_t *file_input; /* per file: the input argument it came from */
     size_t nfiles;
+    /* The chunk a map reads now, for ember_conf() (in_file[0]: none). */
+    char in_file[PATH_MAX + 16], in_start[24], in_length[24], in_index[24];
+    int in_local;
     char **committed; /* names under OUT/_temporary, task-committed */
     size_t ncommitted;
     uint64_t bytes_read[2], bytes_written[2]; /* [local] */
 } job_run;
 
+/* The job's configuration, and Hadoop's mapreduce.map.input.* keys (plus
+ * ember.map.input.index) while a map reads a chunk of a file. */
 static const char *runner_conf(void *arg, const char *key) {
-    return mr_conf_get(((const job_run *)arg)->s->conf, key);
+    const job_run *j = arg;
+    if (j->in_file[0] != '\0') {
+        if (strcmp(key, "mapreduce.map.input.file") == 0)
+            return j->in_file;
+        if (strcmp(key, "mapreduce.map.input.start") == 0)
+            return j->in_start;
+        if (strcmp(key, "mapreduce.map.input.length") == 0)
+            return j->in_length;
+        if (strcmp(key, "ember.map.input.index") == 0)
+            return j->in_index;
+    }
+    return mr_conf_get(j->s->conf, key);
 }
 
 static void runner_task(job_run *j, ember_task *t, uint32_t number, int is_map) {
@@ -62,35 +82,31 @@ static int runner_fail(job_run *j, int rc, const char *fmt, const char *what) {
     return rc;
 }
 
-/* Opens path for reading as a source (local file or HDFS). */
-static int runner_open(job_run *j, const char *path, mr_source **out) {
-    for (size_t i = 0; i < j->nfiles; i++)
-        if (strcmp(j->files[i].path.path, path) == 0)
-            return mr_fs_open(j->s->fs, &j->files[i].path, out);
-    return EMBER_ENOENT;
+/* Opens chunk's file for reading as a source (local file or HDFS) and
+ * makes it the task's current input. */
+static int runner_open_chunk(job_run *j, const mr_chunk *chunk, mr_source **out) {
+    size_t i = chunk->file;
+    if (i >= j->nfiles)
+        return runner_fail(j, EMBER_ENOENT, "cannot open %s: %s", chunk->path);
+    const mr_file *f = &j->files[i];
+    mr_path_uri(&f->path, j->in_file, sizeof(j->in_file));
+    snprintf(j->in_start, sizeof(j->in_start), "%llu", (unsigned long long)chunk->offset);
+    snprintf(j->in_length, sizeof(j->in_length), "%llu", (unsigned long long)chunk->length);
+    snprintf(j->in_index, sizeof(j->in_index), "%zu", j->file_input[i]);
+    j->in_local = f->path.local;
+    int rc = mr_fs_open(j->s->fs, &f->path, out);
+    return rc != EMBER_OK ? runner_fail(j, rc, "cannot open %s: %s", chunk->path) : rc;
 }
 
-static int runner_is_local(const job_run *j, const char *path) {
-    for (size_t i = 0; i < j->nfiles; i++)
-        if (strcmp(j->files[i].path.path, path) == 0)
-            return j->files[i].path.local;
-    return 0;
-}
-
-/* Reads split's records through the job's map (setup and cleanup around). */
-static int runner_map_records(job_run *j, const mr_split *split, ember_task *t) {
+/* Reads split's records through the job's map. */
+static int runner_map_chunks(job_run *j, const mr_split *split, ember_task *t, uint64_t *records) {
     const ember_job *job = j->s->job;
-    uint64_t records = 0;
-    int rc = job->setup != NULL && job->setup(t) != 0 ? EMBER_EINVAL : EMBER_OK;
-    if (rc != EMBER_OK)
-        snprintf(j->err, j->errlen, "the job's setup failed in map task %u", t->number);
+    int rc = EMBER_OK;
     for (size_t c = 0; rc == EMBER_OK && c < split->chunk_count; c++) {
         const mr_chunk *chunk = &split->chunks[c];
         mr_source *src;
-        if ((rc = runner_open(j, chunk->path, &src)) != EMBER_OK) {
-            runner_fail(j, rc, "cannot open %s: %s", chunk->path);
+        if ((rc = runner_open_chunk(j, chunk, &src)) != EMBER_OK)
             break;
-        }
         mr_reader *r = NULL;
         rc = mr_reader_open(src, chunk->offset, chunk->length, &j->reader, &r, j->err, j->errlen);
         kv_record rec;
@@ -111,15 +127,41 @@ static int runner_map_records(job_run *j, const mr_split *split, ember_task *t) 
             rc = more;
             snprintf(j->err, j->errlen, "%s", mr_reader_error(r));
         }
-        records += n;
+        *records += n;
         if (r != NULL) {
             mr_reader_stats st;
             mr_reader_get_stats(r, &st);
-            j->bytes_read[runner_is_local(j, chunk->path)] += st.bytes_read;
+            j->bytes_read[j->in_local] += st.bytes_read;
         }
         mr_reader_close(r);
         src->close(src);
     }
+    j->in_file[0] = '\0';
+    return rc;
+}
+
+/* A generated split's one record through the job's map. */
+static int runner_map_generated(job_run *j, const kv_record *rec, ember_task *t,
+                                uint64_t *records) {
+    *records = 1;
+    if (j->s->job->map(t, rec->key, rec->key_len, rec->value, rec->value_len) == 0)
+        return EMBER_OK;
+    snprintf(j->err, j->errlen, "map task %u failed: the job's map refused its record", t->number);
+    return EMBER_EINVAL;
+}
+
+/* Map task m's input through the job's map, setup and cleanup around: its
+ * split's records, or its one generated record. */
+static int runner_map_records(job_run *j, uint32_t m, ember_task *t) {
+    const ember_job *job = j->s->job;
+    uint64_t records = 0;
+    int rc = job->setup != NULL && job->setup(t) != 0 ? EMBER_EINVAL : EMBER_OK;
+    if (rc != EMBER_OK)
+        snprintf(j->err, j->errlen, "the job's setup failed in map task %u", t->number);
+    else if (j->s->ngenerated == 0)
+        rc = runner_map_chunks(j, &j->splits.splits[m], t, &records);
+    else
+        rc = runner_map_generated(j, &j->s->generated[m], t, &records);
     if (rc == EMBER_OK && job->cleanup != NULL && job->cleanup(t) != 0) {
         snprintf(j->err, j->errlen, "the job's cleanup failed in map task %u", t->number);
         rc = EMBER_EINVAL;
@@ -152,6 +194,7 @@ static int runner_part_open(job_run *j, char kind, uint32_t n, part_file *p) {
         rc = mr_fs_create(j->s->fs, &p->file, &sink);
     if (rc == EMBER_OK && (rc = mr_text_writer_init(&p->w, sink, j->separator)) != EMBER_OK)
         sink->abort(sink);
+    p->w.raw = j->raw_output;
     return rc != EMBER_OK ? runner_fail(j, rc, "cannot create %s: %s", p->name) : rc;
 }
 
@@ -212,7 +255,7 @@ static int runner_map_task(job_run *j, uint32_t m) {
             return rc;
         t.emit = runner_emit_part;
         t.emit_arg = &p;
-        rc = runner_map_records(j, &j->splits.splits[m], &t);
+        rc = runner_map_records(j, m, &t);
         int crc = runner_part_commit(j, &p, rc == EMBER_OK);
         return rc != EMBER_OK ? rc : crc;
     }
@@ -233,7 +276,7 @@ static int runner_map_task(job_run *j, uint32_t m) {
         return runner_fail(j, rc, "map task output in %s: %s", dir);
     t.emit = runner_emit_collect;
     t.emit_arg = mo;
-    rc = runner_map_records(j, &j->splits.splits[m], &t);
+    rc = runner_map_records(j, m, &t);
     if (rc == EMBER_OK && (rc = map_output_finish(mo, NULL)) != EMBER_OK)
         runner_fail(j, rc, "map task output in %s: %s", dir);
     map_output_free(mo);
@@ -242,7 +285,7 @@ static int runner_map_task(job_run *j, uint32_t m) {
 
 /* Reduce task r: partition r of every map's file.out. */
 static int runner_reduce_task(job_run *j, uint32_t r) {
-    size_t nmaps = j->splits.count;
+    size_t nmaps = j->nmaps;
     int *fds = calloc(nmaps ? nmaps : 1, sizeof(int));
     ifile_reader *readers = calloc(nmaps ? nmaps : 1, sizeof(*readers));
     kv_stream **in = calloc(nmaps ? nmaps : 1, sizeof(*in));
@@ -395,16 +438,35 @@ static int runner_settings(job_run *j) {
     j->reduces = (uint32_t)reduces;
     j->sort_bytes = sort_mb << 20;
     j->separator = mr_conf_get(j->s->conf, "mapreduce.output.textoutputformat.separator");
+    const char *format = mr_conf_get(j->s->conf, "ember.output.format");
+    j->raw_output = format != NULL && strcmp(format, "raw") == 0;
+    if (rc == EMBER_OK && format != NULL && !j->raw_output && strcmp(format, "text") != 0) {
+        snprintf(j->err, j->errlen, "ember.output.format: '%s' is not one of text, raw", format);
+        rc = EMBER_ECONFIG;
+    }
     if (rc == EMBER_OK)
         rc = runner_reader_options(j);
     return rc;
 }
 
-/* Inputs to files, files to splits. */
+/* Inputs to files (each remembering its input), files to splits. */
 static int runner_plan(job_run *j) {
     int rc = EMBER_OK;
-    for (size_t i = 0; rc == EMBER_OK && i < j->s->ninputs; i++)
+    if (j->s->ngenerated > 0 && j->s->ninputs > 0) {
+        snprintf(j->err, j->errlen, "a job with generated splits reads no input paths");
+        return EMBER_EINVAL;
+    }
+    for (size_t i = 0; rc == EMBER_OK && i < j->s->ninputs; i++) {
+        size_t first = j->nfiles;
         rc = mr_fs_expand(j->s->fs, &j->s->inputs[i], &j->files, &j->nfiles, j->err, j->errlen);
+        size_t *fi = rc == EMBER_OK ? realloc(j->file_input, (j->nfiles + 1) * sizeof(*fi)) : NULL;
+        if (rc == EMBER_OK && fi == NULL)
+            rc = EMBER_ENOMEM;
+        for (size_t f = first; rc == EMBER_OK && f < j->nfiles; f++)
+            fi[f] = i;
+        if (fi != NULL)
+            j->file_input = fi;
+    }
     if (rc != EMBER_OK)
         return rc;
     mr_input_file *in = calloc(j->nfiles ? j->nfiles : 1, sizeof(*in));
@@ -426,7 +488,17 @@ static int runner_plan(job_run *j) {
     if (rc == EMBER_OK)
         rc = mr_split_compute(in, j->nfiles, &so, &j->splits);
     free(in);
+    j->nmaps = j->s->ngenerated > 0 ? j->s->ngenerated : j->splits.count;
     return rc;
+}
+
+static void runner_free(job_run *j) {
+    for (size_t i = 0; i < j->ncommitted; i++)
+        free(j->committed[i]);
+    free(j->committed);
+    free(j->files);
+    free(j->file_input);
+    mr_split_list_free(&j->splits);
 }
 
 int mr_job_run(const mr_job_spec *s, mr_counters *counters, char *err, size_t errlen) {
@@ -451,7 +523,7 @@ int mr_job_run(const mr_job_spec *s, mr_counters *counters, char *err, size_t er
         runner_fail(&j, rc, "cannot create %s: %s", uri);
     if (rc == EMBER_OK)
         rc = mr_fs_mkdirs(s->fs, &work);
-    size_t nmaps = j.splits.count;
+    size_t nmaps = j.nmaps;
     for (size_t m = 0; rc == EMBER_OK && m < nmaps; m++) {
         rc = runner_map_task(&j, (uint32_t)m);
         if (s->progress != NULL)
@@ -475,12 +547,55 @@ int mr_job_run(const mr_job_spec *s, mr_counters *counters, char *err, size_t er
     if (rc != EMBER_OK && made)
         mr_fs_delete(s->fs, &s->output); /* nothing of a failed job stays visible */
     mr_fs_delete(s->fs, &work);
-    for (size_t i = 0; i < j.ncommitted; i++)
-        free(j.committed[i]);
-    free(j.committed);
-    free(j.files);
-    mr_split_list_free(&j.splits);
+    runner_free(&j);
     if (rc != EMBER_OK && err[0] == '\0')
         snprintf(err, errlen, "the job failed: %s", ember_strerror(rc));
+    return rc;
+}
+
+/* Up to max records of one split, in order, to fn. */
+static int runner_sample_split(job_run *j, const mr_split *split, uint64_t max, ember_record_fn fn,
+                               void *arg) {
+    uint64_t taken = 0;
+    int rc = EMBER_OK;
+    for (size_t c = 0; rc == EMBER_OK && taken < max && c < split->chunk_count; c++) {
+        mr_source *src;
+        if ((rc = runner_open_chunk(j, &split->chunks[c], &src)) != EMBER_OK)
+            break;
+        mr_reader *r = NULL;
+        rc = mr_reader_open(src, split->chunks[c].offset, split->chunks[c].length, &j->reader, &r,
+                            j->err, j->errlen);
+        kv_record rec;
+        int more = 0;
+        while (rc == EMBER_OK && taken < max && (more = mr_reader_next(r, &rec)) == 1) {
+            taken++;
+            rc = fn(arg, rec.key, rec.key_len, rec.value, rec.value_len);
+        }
+        if (rc == EMBER_OK && more < 0) {
+            rc = more;
+            snprintf(j->err, j->errlen, "%s", mr_reader_error(r));
+        }
+        mr_reader_close(r);
+        src->close(src);
+    }
+    j->in_file[0] = '\0';
+    return rc;
+}
+
+int mr_job_sample(const mr_job_spec *s, uint64_t max_records, uint32_t max_splits,
+                  ember_record_fn fn, void *arg, char *err, size_t errlen) {
+    job_run j = {.s = s, .err = err, .errlen = errlen};
+    err[0] = '\0';
+    int rc = runner_settings(&j);
+    if (rc == EMBER_OK)
+        rc = runner_plan(&j);
+    size_t count = j.splits.count;
+    size_t n = count < max_splits ? count : max_splits;
+    uint64_t each = n > 0 && max_records / n > 0 ? max_records / n : 1;
+    for (size_t i = 0; rc == EMBER_OK && i < n; i++)
+        rc = runner_sample_split(&j, &j.splits.splits[i * (count / n)], each, fn, arg);
+    runner_free(&j);
+    if (rc != EMBER_OK && err[0] == '\0')
+        snprintf(err, errlen, "sampling the input failed: %s", ember_strerror(rc));
     return rc;
 }

@@ -13,7 +13,14 @@
  *                               failed job is ever visible
  *
  * Map outputs (file.out per map) live in a local work directory, removed
- * at the end.  Counters are Hadoop's names and groups. */
+ * at the end.  Counters are Hadoop's names and groups.
+ *
+ * A map task reads a split of the inputs, or, for a job that reads no
+ * files (teragen, pi), one generated record.  While a map reads a chunk of
+ * a file, the task's configuration answers mapreduce.map.input.file,
+ * .start and .length (Hadoop's names) and ember.map.input.index (which
+ * input the file came from).  Output is TextOutputFormat's lines, or raw
+ * key and value bytes with ember.output.format=raw. */
 #ifndef EMBER_MR_JOB_RUNNER_H
 #define EMBER_MR_JOB_RUNNER_H
 
@@ -33,10 +40,22 @@ typedef struct {
     /* Called after each task with the fractions done; may be NULL. */
     void (*progress)(void *arg, double map, double reduce);
     void *progress_arg;
+    /* A job that reads no files: a map task per record, its map called
+     * once with it (ninputs must be 0). */
+    const kv_record *generated;
+    size_t ngenerated;
 } mr_job_spec;
 
 /* 0 when the job succeeded; else an error with a one-line reason in err
  * and nothing left in OUT. */
 int mr_job_run(const mr_job_spec *spec, mr_counters *counters, char *err, size_t errlen);
+
+/* Reads a sample of spec's inputs with its input format, as TeraSort's
+ * sampler does: n = min(max_splits, splits) splits, every (splits / n)th
+ * from the first, up to max_records / n records from each (at least one),
+ * handed to fn in order.  Only the inputs, configuration and fs of spec
+ * are used.  0, fn's non-zero return, or an error with err set. */
+int mr_job_sample(const mr_job_spec *spec, uint64_t max_records, uint32_t max_splits,
+                  ember_record_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

@@ -91,6 +91,8 @@ static int mr_text_flush(mr_text_writer *w) {
 }
 
 static int mr_text_put(mr_text_writer *w, const void *p, size_t n) {
+    if (n == 0)
+        return EMBER_OK;
     if (w->len + n > w->cap) {
         int rc = mr_text_flush(w);
         if (rc != EMBER_OK)
@@ -114,6 +116,10 @@ int mr_text_writer_write(void *arg, const void *key, size_t key_len, const void 
     if (w->failed)
         return w->failed;
     int rc = EMBER_OK;
+    if (w->raw) {
+        rc = mr_text_put(w, key, key_len);
+        return rc == EMBER_OK ? mr_text_put(w, value, value_len) : rc;
+    }
     if (key_len > 0)
         rc = mr_text_put(w, key, key_len);
     if (rc == EMBER_OK && key_len > 0 && value_len > 0)

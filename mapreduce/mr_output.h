@@ -6,7 +6,9 @@
  * mapreduce.output.textoutputformat.separator, TAB by default), with an
  * empty value standing for Hadoop's NullWritable: "key\n" (and an empty
  * key: "value\n"), so an identity job over lines writes the lines back
- * unchanged. */
+ * unchanged.  With raw set (ember.output.format=raw, Hadoop's
+ * TeraOutputFormat) a record is its key's bytes then its value's, nothing
+ * between or after: TeraSort's 100-byte records. */
 #ifndef EMBER_MR_OUTPUT_H
 #define EMBER_MR_OUTPUT_H
 
@@ -33,6 +35,7 @@ typedef struct {
     size_t sep_len;
     uint64_t bytes; /* written through, for "Bytes Written" */
     int failed;
+    int raw; /* set after init: key and value bytes only */
 } mr_text_writer;
 
 /* sep NULL: TAB. */

@@ -25,6 +25,7 @@ typedef struct {
     size_t table_cap;
     const char **names;
     size_t name_count, name_cap;
+    const mr_input_file *files; /* as given: a chunk's file is its index */
 } split_builder;
 
 /* Grows *v (of *cap elements of size each) to hold need elements. */
@@ -109,7 +110,8 @@ static int split_begin(split_builder *b) {
 
 /* Appends a chunk to the split begun last, extending its last chunk when
  * this one continues it in the same file. */
-static int split_add_chunk(split_builder *b, const char *path, uint64_t off, uint64_t len) {
+static int split_add_chunk(split_builder *b, const char *path, size_t file, uint64_t off,
+                           uint64_t len) {
     mr_split_list *l = b->list;
     mr_split *s = &l->splits[l->count - 1];
     s->length += len;
@@ -123,7 +125,7 @@ static int split_add_chunk(split_builder *b, const char *path, uint64_t off, uin
     if (split_grow(&l->chunk_store, &b->chunk_cap, b->chunk_count + 1, sizeof(mr_chunk)) !=
         EMBER_OK)
         return EMBER_ENOMEM;
-    l->chunk_store[b->chunk_count++] = (mr_chunk){path, off, len};
+    l->chunk_store[b->chunk_count++] = (mr_chunk){path, off, len, file};
     s->chunk_count++;
     return EMBER_OK;
 }
@@ -182,7 +184,7 @@ static int split_plain_one(split_builder *b, const mr_input_file *f, const char 
                            uint64_t len, size_t *hint) {
     int rc = split_begin(b);
     if (rc == EMBER_OK)
-        rc = split_add_chunk(b, path, off, len);
+        rc = split_add_chunk(b, path, (size_t)(f - b->files), off, len);
     if (rc == EMBER_OK && len > 0)
         rc = split_add_block_hosts(b, split_main_block(f, off, len, hint));
     return rc;
@@ -219,6 +221,7 @@ typedef struct {
     uint64_t offset, length;
     const mr_block *block; /* for its hosts; NULL: none known */
     int assigned;
+    size_t file;
 } split_piece;
 
 typedef struct {
@@ -234,13 +237,14 @@ typedef struct {
     split_node *nodes; /* by host id */
     size_t node_count;
     uint64_t max;
+    size_t file; /* the file being cut into pieces */
 } split_packer;
 
 static int split_piece_add(split_packer *p, const char *path, uint64_t off, uint64_t len,
                            const mr_block *blk) {
     if (split_grow(&p->pieces, &p->cap, p->count + 1, sizeof(split_piece)) != EMBER_OK)
         return EMBER_ENOMEM;
-    p->pieces[p->count++] = (split_piece){path, off, len, blk, 0};
+    p->pieces[p->count++] = (split_piece){path, off, len, blk, 0, p->file};
     return EMBER_OK;
 }
 
@@ -267,6 +271,7 @@ static int split_pieces_of_file(split_packer *p, const mr_input_file *f) {
     const char *path = split_string(p->b, f->path);
     if (path == NULL)
         return EMBER_ENOMEM;
+    p->file = (size_t)(f - p->b->files);
     if (f->size == 0 || !f->splittable)
         return split_piece_add(p, path, 0, f->size, f->block_count ? &f->blocks[0] : NULL);
     if (f->blocks != NULL) {
@@ -318,7 +323,7 @@ static int split_emit_pieces(split_packer *p, const size_t *idx, size_t n, const
     int rc = split_begin(p->b);
     for (size_t i = 0; rc == EMBER_OK && i < n; i++) {
         const split_piece *x = &p->pieces[idx[i]];
-        rc = split_add_chunk(p->b, x->path, x->offset, x->length);
+        rc = split_add_chunk(p->b, x->path, x->file, x->offset, x->length);
     }
     return rc == EMBER_OK && host != NULL ? split_add_host(p->b, host) : rc;
 }
@@ -467,7 +472,7 @@ static int split_combined(split_builder *b, const mr_input_file *files, size_t c
 int mr_split_compute(const mr_input_file *files, size_t count, const mr_split_options *opts,
                      mr_split_list *out) {
     memset(out, 0, sizeof(*out));
-    split_builder b = {.list = out};
+    split_builder b = {.list = out, .files = files};
     int rc = EMBER_OK;
     for (size_t i = 0; rc == EMBER_OK && i < count; i++)
         rc = split_check_blocks(&files[i]);

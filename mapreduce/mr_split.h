@@ -72,6 +72,7 @@ typedef struct {
 typedef struct {
     const char *path; /* owned by the list */
     uint64_t offset, length;
+    size_t file; /* its file's index in the array given (a file listed twice is read twice) */
 } mr_chunk;
 
 typedef struct {

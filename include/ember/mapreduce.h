@@ -60,7 +60,41 @@
  *                          ember_values *vals) { ... sum, ember_emit() }
  *     static const ember_job wc = {EMBER_JOB_ABI, "wordcount", wc_map,
  *                                  wc_reduce, .combine = wc_reduce};
- *     const ember_job *ember_job_define(void) { return &wc; } */
+ *     const ember_job *ember_job_define(void) { return &wc; }
+ *
+ * The driver (Hadoop's Tool.run): a job without a configure hook takes
+ * "IN... OUT" as its arguments.  A job that needs its own arguments, more
+ * than one pass or work before and after sets configure: the submitting
+ * command calls it once, before any task, with the arguments after the
+ * job's name (the -D options taken out) and an ember_setup to describe
+ * the run with: input paths, the output path, configuration values, a
+ * usage line, and, for a job that reads no files, generated splits (each
+ * one map task, whose map gets the split's one record).  It may run other
+ * jobs to completion first (ember_setup_run(): Hadoop's
+ * job.waitForCompletion()), read their counters, and sample the input.
+ * It returns 0 to run the job as set up, EMBER_JOB_DONE when its work is
+ * done without it (a driver that only ran other jobs), the value of
+ * ember_setup_usage() for bad arguments, or anything else to fail.
+ * Paths are written as on the command line (HDFS unless "file:...").
+ * examples/grep.c (two jobs), teragen.c (generated splits), terasort.c
+ * (sampling) and pi.c (a driver around one job) use it:
+ *
+ *     static int grep_configure(ember_setup *s, int argc,
+ *                               const char *const *argv) {
+ *         if (argc < 3 || argc > 4)
+ *             return ember_setup_usage(s, "<in> <out> <regex> [<group>]");
+ *         char tmp[1024];
+ *         if (ember_setup_output(s, argv[1]) != 0 ||
+ *             ember_setup_temp_path(s, tmp, sizeof(tmp)) != 0)
+ *             return -1;                 (the reason is recorded)
+ *         const char *search[] = {argv[0], tmp, argv[2], argc > 3 ? argv[3] : "0"};
+ *         if (ember_setup_run(s, &grep_search, 4, search) != 0)
+ *             return -1;                 (the search job said why)
+ *         if (ember_setup_input(s, tmp) != 0 ||   (this job sorts its output)
+ *             ember_setup_set(s, "mapreduce.job.reduces", "1") != 0)
+ *             return -1;
+ *         return 0;
+ *     } */
 #ifndef EMBER_MAPREDUCE_H
 #define EMBER_MAPREDUCE_H
 
@@ -72,8 +106,13 @@ extern "C" {
 #endif
 
 /* The version of this API a job was built against; ember refuses a job of
- * another version with a clear message. */
-#define EMBER_JOB_ABI 1
+ * another version with a clear message.  Version 2 added configure (a job
+ * of version 1 still runs, as "IN... OUT"). */
+#define EMBER_JOB_ABI 2
+
+/* What configure returns besides 0 (run the job) and failures. */
+#define EMBER_JOB_USAGE 2 /* bad arguments: see ember_setup_usage() */
+#define EMBER_JOB_DONE 3  /* the driver's work is done; the job itself does not run */
 
 /* One running task, as the job's functions see it.  Opaque. */
 typedef struct ember_task ember_task;
@@ -91,6 +130,13 @@ typedef int (*ember_compare_fn)(const void *a, size_t a_len, const void *b, size
 typedef uint32_t (*ember_partition_fn)(const void *key, size_t key_len, uint32_t partitions);
 typedef int (*ember_hook_fn)(ember_task *task);
 
+/* A run being described, as configure sees it.  Opaque. */
+typedef struct ember_setup ember_setup;
+typedef int (*ember_configure_fn)(ember_setup *setup, int argc, const char *const *argv);
+/* One record handed to the caller (ember_setup_sample()); 0 to go on. */
+typedef int (*ember_record_fn)(void *arg, const void *key, size_t key_len, const void *value,
+                               size_t value_len);
+
 typedef struct {
     uint32_t abi;                   /* EMBER_JOB_ABI */
     const char *name;               /* shown in progress, history and logs */
@@ -101,6 +147,7 @@ typedef struct {
     ember_compare_fn sort_compare;  /* NULL: unsigned bytes */
     ember_compare_fn group_compare; /* NULL: sort_compare */
     ember_hook_fn setup, cleanup;   /* optional, per task */
+    ember_configure_fn configure;   /* optional: the driver (see above); NULL: IN... OUT */
 } ember_job;
 
 /* What a job library exports. */
@@ -138,6 +185,56 @@ int ember_task_is_map(const ember_task *task);
 /* Tells the framework the task is alive during a long computation with no
  * records read or emitted (mapreduce.task.timeout). */
 void ember_progress(ember_task *task);
+
+/* Where a map's current record comes from, as configuration values (the
+ * names are Hadoop's, set by its MapTask for a file split):
+ *   mapreduce.map.input.file    the file's URI ("hdfs:///a/b", "file:/a/b")
+ *   mapreduce.map.input.start   the byte offset of the chunk being read
+ *   mapreduce.map.input.length  the chunk's length
+ *   ember.map.input.index       which of the job's inputs (0 = the first
+ *                               path given) the file was found under
+ * A split may hold chunks of several files (small files are combined), so
+ * these can change between two records of one map task.  Unset for
+ * generated splits and in reduce tasks. */
+
+/* The driver's calls, valid only inside configure.  Each returns 0, or
+ * -1 with the reason recorded (configure should then return -1 too). */
+
+/* Adds an input: a file, a directory (its files) or a glob. */
+int ember_setup_input(ember_setup *setup, const char *path);
+/* Sets the output directory, which must not exist yet. */
+int ember_setup_output(ember_setup *setup, const char *path);
+/* Sets a configuration value for this job's tasks, over -D (as a Tool's
+ * job.setX() does); ember_setup_get() reads -D values and earlier sets. */
+int ember_setup_set(ember_setup *setup, const char *key, const char *value);
+const char *ember_setup_get(ember_setup *setup, const char *key);
+/* A job reading no files: adds a map task whose map is called once, with
+ * this record (copied).  Maps are numbered in the order added. */
+int ember_setup_add_split(ember_setup *setup, const void *key, size_t key_len, const void *value,
+                          size_t value_len);
+/* Records the job's arguments ("<in> <out> <regex> [<group>]") for the
+ * usage message; returns EMBER_JOB_USAGE for configure to return. */
+int ember_setup_usage(ember_setup *setup, const char *arguments);
+/* Records why configure fails (printf format, one line); returns -1. */
+int ember_setup_error(ember_setup *setup, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A fresh path for an intermediate output (the first pass of a two-pass
+ * job), written into out: beside the output on its file system when the
+ * output is set, else a local directory; removed, with whatever was
+ * written there, when this job ends, failed or not. */
+int ember_setup_temp_path(ember_setup *setup, char *out, size_t len);
+/* Runs another job now, to completion: its configure (when it has one)
+ * gets argc/argv and the command's -D values, then it runs as any job
+ * does (progress, counters).  0 when it succeeded. */
+int ember_setup_run(ember_setup *setup, const ember_job *job, int argc, const char *const *argv);
+/* A counter of the job ember_setup_run() ran last (0 when absent). */
+int64_t ember_setup_counter(ember_setup *setup, const char *group, const char *name);
+/* Reads a sample of the inputs set so far, as the maps would read them
+ * (the input format from the configuration): up to max_records records,
+ * as many from each of up to max_splits splits spread evenly over the
+ * input (TeraSort's sampler), each handed to fn. */
+int ember_setup_sample(ember_setup *setup, uint64_t max_records, uint32_t max_splits,
+                       ember_record_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

@@ -784,7 +784,7 @@ static int chunk_order(const void *a, const void *b) {
 
 /* Checks that the chunks of l cover each file's bytes exactly once: sorted
  * by (file, offset) they abut from 0 to the file's size (an empty file:
- * one empty chunk). */
+ * one empty chunk); and that each names its file's index. */
 static void check_coverage(const mr_split_list *l, const mr_input_file *files, size_t n) {
     size_t total = 0, k = 0;
     for (size_t s = 0; s < l->count; s++)
@@ -794,6 +794,9 @@ static void check_coverage(const mr_split_list *l, const mr_input_file *files, s
     for (size_t s = 0; s < l->count; s++)
         for (size_t c = 0; c < l->splits[s].chunk_count; c++)
             all[k++] = l->splits[s].chunks[c];
+    for (size_t c = 0; c < k; c++) /* the index given is the file's own */
+        expect(all[c].file == chunk_file(&all[c]) && all[c].file < n, "chunk of %s: file %zu",
+               all[c].path, all[c].file);
     qsort(all, k, sizeof(*all), chunk_order);
     size_t i = 0;
     for (size_t f = 0; f < n; f++) {
