@@ -662,14 +662,18 @@ int container_launch(worker *w, const container_spec *spec, container_done_cb cb
     if (t->count == t->cap) {
         size_t ncap = t->cap ? t->cap * 2 : 8;
         container **items = realloc(t->items, ncap * sizeof(*items));
-        if (items == NULL)
+        if (items == NULL) {
+            snprintf(err, errlen, "out of memory");
             return EMBER_ENOMEM;
+        }
         t->items = items;
         t->cap = ncap;
     }
     container *c = calloc(1, sizeof(*c));
-    if (c == NULL)
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
         return EMBER_ENOMEM;
+    }
     *c = (container){.table = t,
                      .w = w,
                      .vcores = spec->vcores,
