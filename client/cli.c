@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cluster/cluster_main.h"
 #include "common/error.h"
+#include "worker/container_exec.h"
 
 static void cli_usage(FILE *f) {
     fprintf(f,
@@ -149,6 +150,9 @@ int main(int argc, char **argv) {
         }
         return cluster_main(cargc, cargv);
     }
+    /* The first moments of a task container (worker/container_exec.h). */
+    if (!strcmp(cmd, "task") && cargc > 1 && !strcmp(cargv[1], "--exec-wrapper"))
+        return container_exec_main(cargc - 2, cargv + 2);
     if (!strcmp(cmd, "status"))
         return cli_status(&env, cargc, cargv);
     if (!strcmp(cmd, "dfs") || !strcmp(cmd, "fs"))

@@ -345,7 +345,9 @@ static int node_start_worker(node_agent *n) {
                            .topo = n->ctx->topo,
                            .core_node = n->ctx->role == NODE_ROLE__ROLE_CORE,
                            .data_dirs = n->ctx->data_dirs,
-                           .bind_addr = n->ctx->public_addr};
+                           .bind_addr = n->ctx->public_addr,
+                           .loop = n->ctx->loop,
+                           .run_dir = n->ctx->run_dir};
     int rc = worker_create(&opts, &n->wk, err, sizeof(err));
     if (rc != EMBER_OK) {
         LOG_ERROR("the worker cannot start: %s", err[0] ? err : ember_strerror(rc));

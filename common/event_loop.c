@@ -370,6 +370,21 @@ static void loop_on_sigchld(event_loop *loop, int signo, void *arg) {
     loop_reap_sigchld_children(loop);
 }
 
+void event_loop_unwatch_child(event_loop *loop, pid_t pid) {
+    for (int i = 0; i < loop->nchildren; i++) {
+        loop_child *c = &loop->children[i];
+        if (c->dead || c->pid != pid)
+            continue;
+        c->dead = 1;
+        if (c->fd >= 0) {
+            event_loop_remove_fd(loop, c->fd);
+            close(c->fd);
+            c->fd = -1;
+        }
+        return;
+    }
+}
+
 void event_loop_force_sigchld(event_loop *loop) { loop->force_sigchld = 1; }
 
 /* pidfd_open(2) through syscall(): older C libraries lack the wrapper.

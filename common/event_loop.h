@@ -83,6 +83,10 @@ void event_loop_remove_signal(event_loop *loop, int signo);
  * EMBER_EEXIST when it is watched already.  Without pidfds the loop takes
  * SIGCHLD (EMBER_EEXIST when someone else took it through the loop). */
 int event_loop_watch_child(event_loop *loop, pid_t pid, event_loop_child_cb cb, void *arg);
+/* Stops watching pid: its callback does not run, and the loop does not
+ * reap it -- the caller does (a worker stopping kills and reaps its
+ * containers itself).  A pid not watched is ignored. */
+void event_loop_unwatch_child(event_loop *loop, pid_t pid);
 /* Makes later event_loop_watch_child() calls use SIGCHLD even where
  * pidfd_open() works, so tests cover the older kernels' path. */
 void event_loop_force_sigchld(event_loop *loop);

@@ -3,14 +3,17 @@
  * Owns the placement view, the offer (worker_resources), the load of
  * each unit (how many booked containers are bound to it) and what was
  * found at start about the data directories' block devices and the
- * network interface.  Invariant: the loads sum to the units of every
- * booked container, and the offer counts exactly those containers. */
+ * network interface, and, given a loop, the container table
+ * (container.c), which books and unbooks through this file.  Invariant:
+ * the loads sum to the units of every booked container, and the offer
+ * counts exactly those containers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "container.h"
 #include "worker.h"
 #include "worker_topology.h"
 
@@ -30,6 +33,7 @@ struct worker {
     size_t ndirs;
     char interface[64]; /* the rank's network interface ("" when not known) */
     char interface_note[128];
+    container_table *containers; /* NULL without a loop */
 };
 
 /* Finds and logs the block device under each data directory. */
@@ -132,6 +136,15 @@ int worker_create(const worker_options *opts, worker **out, char *err, size_t er
         goto fail;
     }
     worker_find_interface(w, opts->bind_addr);
+    if (opts->loop != NULL && opts->run_dir != NULL &&
+        container_table_create(
+            opts->loop, opts->run_dir,
+            config_get_int(opts->cfg, "yarn.nodemanager.sleep-delay-before-sigkill.ms"),
+            opts->containers, &w->containers) != EMBER_OK) {
+        snprintf(err, errlen, "out of memory");
+        rc = EMBER_ENOMEM;
+        goto fail;
+    }
     char offer[256];
     worker_resources_describe(&w->offer, worker_topology_unit_name(w->wt, 1), offer, sizeof(offer));
     LOG_INFO("worker: %s offers containers %s", topology_origin(opts->topo), offer);
@@ -145,6 +158,7 @@ fail:
 void worker_destroy(worker *w) {
     if (w == NULL)
         return;
+    container_table_destroy(w->containers); /* unbooks through w: first */
     worker_topology_destroy(w->wt);
     free(w->load);
     free(w->dirs);
@@ -152,6 +166,8 @@ void worker_destroy(worker *w) {
 }
 
 const worker_resources *worker_offer(const worker *w) { return &w->offer; }
+
+container_table *worker_containers(worker *w) { return w->containers; }
 
 void worker_fill_resources(const worker *w, ContainerResources *out) {
     worker_resources_to_proto(&w->offer, out);

@@ -6,7 +6,8 @@
  * scheduler starts containers), where the node's data directories and
  * network interface attach, and the cores each container is bound to.
  * cluster/node.c creates it before registering and puts its figures in
- * RegisterNode and every Heartbeat.  The container launcher, the
+ * RegisterNode and every Heartbeat.  Given the rank's loop, it runs task
+ * containers (worker/container.h) on the cores it books for them.  The
  * umbilical and the worker's rank messages come with the scheduler. */
 #ifndef EMBER_WORKER_H
 #define EMBER_WORKER_H
@@ -16,6 +17,7 @@
 
 #include "cluster.pb-c.h"
 #include "common/config.h"
+#include "common/event_loop.h"
 #include "common/topology.h"
 #include "placement.h"
 #include "worker_resources.h"
@@ -28,6 +30,9 @@ typedef struct {
     int core_node;         /* 1 on a core rank (it runs a datanode too) */
     const char *data_dirs; /* comma-separated data directories ("" on a task node) */
     const char *bind_addr; /* the rank's numeric address, to find its network interface */
+    event_loop *loop;      /* runs the containers; NULL: the worker launches none */
+    const char *run_dir;   /* containers' directories and logs go under it (with loop) */
+    const struct container_options *containers; /* how to run them (NULL: the defaults) */
 } worker_options;
 
 /* Creates the worker: reads its keys, builds the placement view and the
@@ -44,8 +49,12 @@ int worker_create(const worker_options *opts, worker **out, char *err, size_t er
  * EMBER_EINVAL / EMBER_ENOMEM with the reason in err. */
 int worker_check_config(const config *cfg, const topology *topo, char *err, size_t errlen);
 
-/* Frees the worker; accepts NULL. */
+/* Kills and reaps the worker's containers (worker/container.h), then
+ * frees the worker; accepts NULL. */
 void worker_destroy(worker *w);
+
+/* The worker's containers (worker/container.h); NULL without a loop. */
+struct container_table *worker_containers(worker *w);
 
 /* The offer and what is taken, for reports. */
 const worker_resources *worker_offer(const worker *w);

@@ -491,6 +491,7 @@ static void test_write(void **state) {
                               "ember.worker.reserved-cores = -1\n"
                               "yarn.nodemanager.resource.memory-mb = -1\n"
                               "yarn.nodemanager.resource.system-reserved-memory-mb = -1\n"
+                              "yarn.nodemanager.sleep-delay-before-sigkill.ms = 250ms\n"
                               "dfs.datanode.data.dir = \n"
                               "dfs.namenode.name.dir = \n"
                               "dfs.replication = 0\n"

@@ -789,6 +789,41 @@ static void test_child_unwatched_on_destroy(void **state) {
     close(p[1]);
 }
 
+/* A child unwatched while it runs: no callback, and the loop leaves it
+ * for its owner to reap -- in both modes. */
+static void check_unwatch(struct fixture *f, int force_sigchld) {
+    if (force_sigchld)
+        event_loop_force_sigchld(f->loop);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    struct child_rec r = {0}, other = {0};
+    pid_t a = spawn_child(p[0], 4);
+    pid_t b = spawn_child(p[0], 6);
+    assert_int_equal(event_loop_watch_child(f->loop, a, record_child_cb, &r), 0);
+    assert_int_equal(event_loop_watch_child(f->loop, b, record_child_cb, &other), 0);
+    event_loop_unwatch_child(f->loop, a);
+    event_loop_unwatch_child(f->loop, a);  /* twice: ignored */
+    event_loop_unwatch_child(f->loop, 12345678); /* never watched: ignored */
+    assert_int_equal(write(p[1], "xy", 2), 2); /* both exit */
+    run_until(f->loop, &other.calls, 1);  /* b's exit is seen ... */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(event_loop_run_once(f->loop, 10), 0);
+    assert_int_equal(r.calls, 0); /* ... a's is not */
+    int status;
+    assert_int_equal(waitpid(a, &status, 0), a); /* still there for its owner */
+    assert_int_equal(WEXITSTATUS(status), 4);
+    /* Watchable again as a new child. */
+    pid_t c = spawn_child(-1, 2);
+    assert_int_equal(event_loop_watch_child(f->loop, c, record_child_cb, &r), 0);
+    run_until(f->loop, &r.calls, 1);
+    assert_int_equal(WEXITSTATUS(r.status), 2);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_child_unwatch_pidfd(void **state) { check_unwatch(*state, 0); }
+static void test_child_unwatch_sigchld(void **state) { check_unwatch(*state, 1); }
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fd_readable, setup, teardown),
@@ -812,6 +847,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_child_pidfd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_child_sigchld, setup, teardown),
         cmocka_unit_test(test_child_unwatched_on_destroy),
+        cmocka_unit_test_setup_teardown(test_child_unwatch_pidfd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_child_unwatch_sigchld, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
