@@ -1,4 +1,5 @@
-/* test_datanode.c -- unit tests for datanode/datanode.c.
+/* test_datanode.c -- unit tests for the datanode (datanode/datanode.c,
+ * transfer_server.c, pipeline.c, pipeline_setup.c).
  *
  * Each test runs three datanodes (ranks 1..3) in this process on one
  * event loop, each with its own mkdtemp() data directory, and a fake rank
