@@ -221,7 +221,23 @@ static void datanode_handle_replicate_block(datanode *dn, int source, const Repl
     dn_replication_start(dn, rb);
 }
 
+/* The block a message that must wait for its block's finalize is about
+ * (dn_pipeline_defer()): 1 with *block_id, else 0. */
+static int dn_message_block(const RankMessage *msg, uint64_t *block_id) {
+    switch (msg->body_case) {
+    case RANK_MESSAGE__BODY_PIPELINE_PACKET: *block_id = msg->pipeline_packet->block_id; return 1;
+    case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
+        *block_id = msg->init_replica_recovery->block_id;
+        return 1;
+    case RANK_MESSAGE__BODY_UPDATE_REPLICA: *block_id = msg->update_replica->block_id; return 1;
+    default: return 0;
+    }
+}
+
 void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg) {
+    uint64_t block_id;
+    if (dn_message_block(msg, &block_id) && dn_pipeline_defer(dn, source, msg, block_id))
+        return; /* handled once the block's finalize is done (pipeline_disk.c) */
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
         dn_pipeline_handle_packet(dn, source, msg->pipeline_packet);
@@ -287,6 +303,11 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     block_store_set_sync_on_close(dn->store, opts->sync_on_close);
     block_store_set_reserved(dn->store, opts->reserved_bytes);
     dn->block_size = opts->block_size;
+    rc = dn_disk_start(dn);
+    if (rc != EMBER_OK) {
+        snprintf(err, errlen, "datanode: cannot start its disk threads: %s", ember_strerror(rc));
+        goto fail;
+    }
     rc = dn_transfer_start(dn, opts->bind_addr, opts->port, err, errlen);
     if (rc != EMBER_OK)
         goto fail;
@@ -315,6 +336,7 @@ void datanode_destroy(datanode *dn) {
         return;
     dn_transfer_stop(dn); /* ends the pipelines of its connections */
     dn_pipeline_abort_all(dn);
+    dn_disk_stop(dn); /* the disk jobs out finish into the store */
     dn_replication_abort_all(dn);
     dn_scanner_stop(dn);
     dn_directory_scanner_stop(dn);

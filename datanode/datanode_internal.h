@@ -47,6 +47,10 @@ struct datanode {
     uint64_t timer_id;
     dn_pipeline **pipes; /* pipeline.c's: the pipelines running here */
     size_t npipes, pipes_cap;
+    uint64_t last_pipe_id;         /* pipeline_setup.c's: ids of pipelines, never reused */
+    struct thread_pool *disk_pool; /* pipeline_disk.c's: hsyncs and finalizes off the loop */
+    struct dn_disk_job *disk_jobs; /* pipeline_disk.c's: the jobs out */
+    int stopping;                  /* datanode_destroy() has begun: nothing more is sent */
     dn_replication *repls[DN_MAX_REPLICATIONS]; /* replication.c's */
     size_t nrepls;
     dn_scanner *scanner;                    /* block_scanner.c's; NULL when scanning is off */
@@ -119,6 +123,11 @@ void dn_transfer_reject(datanode *dn, dn_conn *c, int code, const char *message)
 /* The client's address, for log lines. */
 const char *dn_transfer_peer(const dn_conn *c);
 
+/* The write request connection conn_id waited with (CONN_WAITING,
+ * dn_pipeline_defer_client()) can be served now: it is, and reading the
+ * connection resumes.  A no-op when the connection is gone. */
+void dn_transfer_request_ready(datanode *dn, uint64_t conn_id);
+
 /* ---- pipeline.c, pipeline_setup.c: the write pipeline ---- */
 
 /* Starts the pipeline of a client's WriteBlockRequest fed by conn (the
@@ -184,6 +193,32 @@ void dn_pipeline_on_timer(datanode *dn, int64_t now);
 /* Ends every pipeline (replicas kept as on a failure) and frees the list
  * (datanode_destroy). */
 void dn_pipeline_abort_all(datanode *dn);
+
+/* ---- pipeline_disk.c: the pipeline's disk work on the thread pool ---- */
+
+/* Starts the thread pool of the pipelines' hsyncs and finalizes
+ * (dn->disk_pool).  0 or thread_pool_create()'s error. */
+int dn_disk_start(datanode *dn);
+
+/* Stops it (datanode_destroy, after the pipelines ended): the jobs out
+ * finish -- a job not started yet runs on this thread -- and their
+ * outcome goes to the store, nothing is sent (dn->stopping), and the
+ * messages that waited for them are dropped. */
+void dn_disk_stop(datanode *dn);
+
+/* msg (from rank source, about block_id: a PipelinePacket,
+ * InitReplicaRecovery or UpdateReplica) arrived while the finalize of
+ * block_id runs on the pool, the replica neither being written nor
+ * finalized until it is done: the message is kept (packed) and handled,
+ * in its order, once the finalize is done.  Returns 1 when it was kept,
+ * 0 when it is to be handled now (no finalize of the block out).  msg
+ * stays the caller's. */
+int dn_pipeline_defer(datanode *dn, int source, const RankMessage *msg, uint64_t block_id);
+
+/* The same for a client's WriteBlockRequest for block_id on data port
+ * connection conn_id: 1 when it is to wait for the block's finalize
+ * (dn_transfer_request_ready() follows), else 0. */
+int dn_pipeline_defer_client(datanode *dn, uint64_t block_id, uint64_t conn_id);
 
 /* ---- replication.c: this node as the source of a ReplicateBlock ---- */
 

@@ -10,10 +10,14 @@
  * Each packet is checked (seqno, offset, CRCs), appended locally,
  * forwarded to downstream[0] when there is one, and then acked upstream
  * -- at once without downstream, else when downstream[0]'s PipelineAck
- * for it comes back.  Packets forwarded and not yet acked sit in a window
- * of at most DN_PIPELINE_WINDOW entries, oldest first; since packets are
+ * for it comes back -- and, for a packet whose hsync or finalize runs on
+ * the disk threads (pipeline_disk.c), not before that is done.  Packets
+ * not yet acked upstream sit in a window of at most DN_PIPELINE_WINDOW
+ * entries, oldest first: those forwarded and waiting for downstream's ack,
+ * those waiting for the disk (disk_wait), and those behind them; the
+ * first acked_down of them downstream acked already.  Since packets are
  * written in order and acks come back in order, acks go upstream in
- * seqno order.  PipelineAcks carry the pipeline's gen stamp: one naming
+ * seqno order (dn_pipeline_ack_ready()).  PipelineAcks carry the pipeline's gen stamp: one naming
  * another gen stamp than the pipeline of its block here is stale (an ack
  * of a pipeline a recovery replaced, still in flight, or the failed ack
  * of its stop) and ignored.
@@ -33,13 +37,14 @@
  * packet does, and is acked upstream in its turn, the ack marked
  * heartbeat; it is never written and does not advance next_seqno.  A
  * packet with sync set (the client's hsync) is written, forwarded, and
- * then fsynced here, data and meta (block_writer_sync()), before it can
- * be acked upstream: the client's ack means every node synced it.
+ * fsynced here, data and meta, on the disk threads; it is acked upstream
+ * only once that is done: the client's ack means every node synced it.
  *
  * States (pipe_state, pipeline_internal.h):
  *   PIPE_RECEIVING  packets arrive; the writer is open
- *   PIPE_DRAINING   the last packet was written and the replica finalized
- *                   (BlockReceived sent); waiting for downstream acks
+ *   PIPE_DRAINING   the last packet was written and its finalize began on
+ *                   the disk threads (the writer is the job's); waiting for
+ *                   it (then BlockReceived is sent) and the acks
  * RECEIVING -> DRAINING on the last packet; either -> (ended) when the
  * window is empty in DRAINING (success), or on a failure: a local write
  * failure, a bad packet, a failed or missing downstream ack, a silent
@@ -55,10 +60,13 @@
  * of it for an ack, so that the node next to the culprit gives up first
  * and names it.
  *
- * Invariants (dn_pipeline_check()): the writer is open exactly in
- * RECEIVING; the window holds entries only with a downstream, at most
- * DN_PIPELINE_WINDOW, its held ones among them; a pipeline has a client
- * connection exactly when it has no upstream rank.
+ * Invariants (dn_pipeline_check(), dn_pipeline_ack_ready()): the writer
+ * is open exactly in RECEIVING; the window holds at most
+ * DN_PIPELINE_WINDOW entries, the held ones the newest and none of the
+ * acked_down ones; without downstream nothing is held or acked_down, and
+ * the oldest entry, once the ready ones are acked, waits for the disk; a
+ * pipeline has a client connection exactly when it has no upstream
+ * rank.
  *
  * Ownership: dn->pipes holds every pipeline; dn_pipeline_end() is the
  * only place one is freed.  A pipeline and its client connection point at
@@ -85,8 +93,8 @@
 void dn_pipeline_check(const dn_pipeline *p) {
     assert((p->state == PIPE_RECEIVING) == (p->writer != NULL));
     assert(p->count <= DN_PIPELINE_WINDOW && p->head < DN_PIPELINE_WINDOW);
-    assert(p->count == 0 || p->n_downstream > 0);
-    assert(p->held <= p->count);
+    assert(p->held <= p->count && p->acked_down <= p->count - p->held);
+    assert(p->n_downstream > 0 || (p->held == 0 && p->acked_down == 0));
     assert((p->conn != NULL) == (p->upstream_rank < 0));
     (void)p;
 }
@@ -220,14 +228,17 @@ static int pipeline_send_packet(datanode *dn, dn_pipeline *p, const Packet *pkt)
     return dn_send_data(dn, (int)p->downstream[0], &msg);
 }
 
-/* Queues pkt in p's window for the downstream ack and sends it to
- * downstream[0] -- or holds a packed copy in its entry when downstream[0]
- * is full or earlier packets are held (pipeline_send_held() sends it
- * later, in order).  0, or the failure, after which p is freed. */
-static int pipeline_forward(datanode *dn, dn_pipeline *p, const Packet *pkt, int64_t now) {
+/* Queues pkt in p's window, for the downstream ack or a disk job, and
+ * sends it to downstream[0] when there is one -- or holds a packed copy
+ * in its entry when downstream[0] is full or earlier packets are held
+ * (pipeline_send_held() sends it later, in order).  0, or the failure,
+ * after which p is freed. */
+static int pipeline_enqueue(datanode *dn, dn_pipeline *p, const Packet *pkt, int64_t now) {
     pipe_entry *e = &p->window[(p->head + p->count) % DN_PIPELINE_WINDOW];
     *e = (pipe_entry){.seqno = pkt->seqno, .heartbeat = pkt->heartbeat, .sent_ms = now};
-    int rc = p->held > 0 ? EMBER_EAGAIN : pipeline_send_packet(dn, p, pkt);
+    int rc = EMBER_OK;
+    if (p->n_downstream > 0)
+        rc = p->held > 0 ? EMBER_EAGAIN : pipeline_send_packet(dn, p, pkt);
     if (rc == EMBER_EAGAIN) {
         e->held_len = packet__get_packed_size(pkt);
         e->held = malloc(e->held_len + 1);
@@ -350,45 +361,23 @@ void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
         p->next_seqno++;
     }
     p->upstream_deadline_ms = now + dn->io_timeout_ms;
-    if (p->n_downstream > 0 && pipeline_forward(dn, p, pkt, now) != EMBER_OK)
-        return;
-
-    if (pkt->sync) {
-        int rc = block_writer_sync(p->writer);
-        if (rc != EMBER_OK) {
-            dn_pipeline_fail(dn, p, pkt->seqno, dn->rank, "hsync of packet %" PRIu64 " failed: %s",
-                             pkt->seqno, ember_strerror(rc));
-            return;
-        }
-        LOG_DEBUG("datanode: hsync of blk_%" PRIu64 " at %" PRIu64 " bytes", p->block_id,
-                  p->length);
-    }
-
-    if (pkt->last) {
-        uint64_t length = 0;
-        int rc = block_writer_finalize(p->writer, &length);
-        p->writer = NULL; /* freed by finalize, whatever the result */
-        p->state = PIPE_DRAINING;
-        if (rc != EMBER_OK) {
-            dn_pipeline_fail(dn, p, pkt->seqno, dn->rank, "finalize failed: %s",
-                             ember_strerror(rc));
-            return;
-        }
-        char from[80];
-        if (p->conn != NULL)
-            snprintf(from, sizeof(from), "client %s", dn_transfer_peer(p->conn));
-        else
-            snprintf(from, sizeof(from), "rank %d", p->upstream_rank);
-        LOG_INFO("datanode: received blk_%" PRIu64 " gs %" PRIu64 " (%" PRIu64 " bytes) from %s",
-                 p->block_id, p->gen_stamp, length, from);
-        dn_send_block_received(dn, p->block_id, p->gen_stamp, length);
-    }
-
-    if (p->n_downstream == 0)
+    /* Without downstream and with nothing before it waiting for the
+     * disk, a packet that needs no disk job is acked at once. */
+    if (p->n_downstream == 0 && p->count == 0 && !pkt->sync && !pkt->last) {
         pipeline_ack_upstream(dn, p, pkt->seqno, pkt->heartbeat, 1, 0, NULL);
-    dn_pipeline_check(p);
-    if (p->state == PIPE_DRAINING && p->count == 0)
-        pipeline_finish(dn, p);
+        dn_pipeline_check(p);
+        return;
+    }
+    if (pipeline_enqueue(dn, p, pkt, now) != EMBER_OK)
+        return;
+    int rc = EMBER_OK;
+    if (pkt->last)
+        rc = dn_pipeline_disk_finalize(dn, p, pkt->seqno, pkt->sync);
+    else if (pkt->sync)
+        rc = dn_pipeline_disk_sync(dn, p, pkt->seqno);
+    if (rc < 0)
+        return;
+    dn_pipeline_ack_ready(dn, p);
 }
 
 /* See datanode_internal.h. */
@@ -412,19 +401,48 @@ static void pipeline_handle_ack(datanode *dn, dn_pipeline *p, int source, const 
                          "rank %d reports packet %" PRIu64 " failed", source, ack->seqno);
         return;
     }
-    if (p->count == p->held || p->window[p->head].seqno != ack->seqno ||
-        p->window[p->head].heartbeat != ack->heartbeat) {
+    const pipe_entry *e = &p->window[(p->head + p->acked_down) % DN_PIPELINE_WINDOW];
+    if (p->acked_down == p->count - p->held || e->seqno != ack->seqno ||
+        e->heartbeat != ack->heartbeat) {
         dn_pipeline_fail(dn, p, ack->seqno, source,
                          "rank %d acked %spacket %" PRIu64 " out of order", source,
                          ack->heartbeat ? "heartbeat " : "", ack->seqno);
         return;
     }
-    p->head = (p->head + 1) % DN_PIPELINE_WINDOW;
-    p->count--;
-    pipeline_ack_upstream(dn, p, ack->seqno, ack->heartbeat, 1, 0, NULL);
+    p->acked_down++;
+    dn_pipeline_ack_ready(dn, p);
+}
+
+/* See pipeline_internal.h. */
+void dn_pipeline_ack_ready(datanode *dn, dn_pipeline *p) {
+    while (p->count > 0) {
+        const pipe_entry *e = &p->window[p->head];
+        if (e->disk_wait || (p->n_downstream > 0 && p->acked_down == 0))
+            break;
+        uint64_t seqno = e->seqno;
+        int heartbeat = e->heartbeat;
+        p->head = (p->head + 1) % DN_PIPELINE_WINDOW;
+        p->count--;
+        if (p->n_downstream > 0)
+            p->acked_down--;
+        pipeline_ack_upstream(dn, p, seqno, heartbeat, 1, 0, NULL);
+    }
     dn_pipeline_check(p);
+    assert(p->count == 0 || p->n_downstream > 0 || p->window[p->head].disk_wait);
     if (p->state == PIPE_DRAINING && p->count == 0)
         pipeline_finish(dn, p);
+}
+
+/* See pipeline_internal.h. */
+void dn_pipeline_disk_done(datanode *dn, dn_pipeline *p, uint64_t seqno) {
+    for (size_t k = p->count; k-- > 0;) {
+        pipe_entry *e = &p->window[(p->head + k) % DN_PIPELINE_WINDOW];
+        if (e->disk_wait && e->seqno == seqno && !e->heartbeat) {
+            e->disk_wait = 0;
+            break;
+        }
+    }
+    dn_pipeline_ack_ready(dn, p);
 }
 
 /* See datanode_internal.h.  An ack goes to the pipeline of its block,
@@ -465,10 +483,13 @@ static void pipeline_on_timer(datanode *dn, dn_pipeline *p, int64_t now) {
             dn_pipeline_end(dn, p);
         return;
     }
-    if (p->count > 0 && now - p->window[p->head].sent_ms > p->ack_timeout_ms) {
-        dn_pipeline_fail(dn, p, p->window[p->head].seqno, (int)p->downstream[0],
+    /* The oldest packet downstream has not acked (a wait for the disk
+     * here has no timeout: the upstream's own names this node). */
+    const pipe_entry *e = &p->window[(p->head + p->acked_down) % DN_PIPELINE_WINDOW];
+    if (p->n_downstream > 0 && p->acked_down < p->count && now - e->sent_ms > p->ack_timeout_ms) {
+        dn_pipeline_fail(dn, p, e->seqno, (int)p->downstream[0],
                          "no ack from rank %u for packet %" PRIu64 " within %" PRId64 " ms",
-                         p->downstream[0], p->window[p->head].seqno, p->ack_timeout_ms);
+                         p->downstream[0], e->seqno, p->ack_timeout_ms);
     }
 }
 

@@ -1,8 +1,9 @@
-/* pipeline_internal.h -- what pipeline.c and pipeline_setup.c share: the
- * layout of a write pipeline (struct dn_pipeline, its ack window) and the
- * few functions both call.  The pipeline's states, transitions and
- * invariants are in pipeline.c's file comment; dn_pipeline_check()
- * asserts them.  Private to those two files. */
+/* pipeline_internal.h -- what pipeline.c, pipeline_setup.c and
+ * pipeline_disk.c share: the layout of a write pipeline (struct
+ * dn_pipeline, its ack window) and the functions they call of each
+ * other.  The pipeline's states, transitions and invariants are in
+ * pipeline.c's file comment; dn_pipeline_check() asserts them.  Private
+ * to those three files. */
 #ifndef EMBER_PIPELINE_INTERNAL_H
 #define EMBER_PIPELINE_INTERNAL_H
 
@@ -17,7 +18,7 @@
 
 typedef enum {
     PIPE_RECEIVING, /* packets arrive; writer open */
-    PIPE_DRAINING,  /* last packet written and finalized; waiting for acks */
+    PIPE_DRAINING,  /* last packet written, its finalize begun; waiting for it and the acks */
 } pipe_state;
 
 typedef struct {
@@ -26,9 +27,11 @@ typedef struct {
     int64_t sent_ms; /* when it arrived to go downstream (monotonic) */
     uint8_t *held;   /* not yet forwarded: the packed Packet (owned); else NULL */
     size_t held_len;
+    int disk_wait; /* its hsync or finalize runs on the pool (pipeline_disk.c) */
 } pipe_entry;
 
 struct dn_pipeline {
+    uint64_t id; /* never reused: a disk job finds its pipeline by it */
     uint64_t block_id;
     uint64_t gen_stamp;
     uint64_t append_gen_stamp; /* an append: the finalized replica's gen stamp; else 0 */
@@ -45,6 +48,7 @@ struct dn_pipeline {
     uint64_t length; /* bytes written */
     pipe_entry window[DN_PIPELINE_WINDOW];
     size_t head, count;           /* the window's oldest entry and its size */
+    size_t acked_down;            /* the first `acked_down' entries downstream acked */
     size_t held;                  /* the last `held' entries wait to be forwarded */
     int64_t upstream_deadline_ms; /* RECEIVING: the next packet is due by then */
     int64_t ack_timeout_ms;       /* how long a forwarded packet may wait */
@@ -67,5 +71,32 @@ void dn_pipeline_end(datanode *dn, dn_pipeline *p);
  * waiting) goes upstream, naming failed_rank (-1: unknown), then p ends. */
 void dn_pipeline_fail(datanode *dn, dn_pipeline *p, uint64_t seqno, int failed_rank,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Acks upstream, oldest first, the entries of p's window nothing holds
+ * back any more (downstream acked them, or there is no downstream, and no
+ * disk job of theirs is out), and ends p when it is DRAINING with an
+ * empty window (success).  p may be freed on return. */
+void dn_pipeline_ack_ready(datanode *dn, dn_pipeline *p);
+
+/* The disk job of p's packet seqno is done: its entry no longer waits,
+ * and what is ready is acked (dn_pipeline_ack_ready(); p may be
+ * freed). */
+void dn_pipeline_disk_done(datanode *dn, dn_pipeline *p, uint64_t seqno);
+
+/* ---- pipeline_disk.c ---- */
+
+/* Starts the hsync of p's packet seqno, the newest entry of its window:
+ * its files are fsynced on the pool while p goes on, and the entry waits
+ * (disk_wait) until that is done.  Returns 1 when the job is out, 0 when
+ * it was done here (no memory for a job: synced on this thread), or the
+ * failure, after which p is freed. */
+int dn_pipeline_disk_sync(datanode *dn, dn_pipeline *p, uint64_t seqno);
+
+/* Starts the finalize of p, whose last packet, seqno, is the newest
+ * entry of its window: the writer goes to the job (p->writer NULL, p
+ * DRAINING) and the entry waits until the replica is finalized --
+ * BlockReceived is sent then.  sync: the packet asked for hsync (fsynced
+ * whatever sync on close says).  Returns as dn_pipeline_disk_sync(). */
+int dn_pipeline_disk_finalize(datanode *dn, dn_pipeline *p, uint64_t seqno, int sync);
 
 #endif

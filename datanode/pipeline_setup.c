@@ -108,6 +108,7 @@ static int pipeline_create(datanode *dn, uint64_t block_id, uint64_t gen_stamp,
         free(p);
         return rc;
     }
+    p->id = ++dn->last_pipe_id;
     p->block_id = block_id;
     p->gen_stamp = gen_stamp;
     p->append_gen_stamp = setup->recovery_gs != 0 ? 0 : setup->append_gs;

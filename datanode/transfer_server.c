@@ -15,6 +15,10 @@
  * operation:
  *   CONN_REQUEST  connected: waiting for the one request; frames are capped
  *                 at FRAME_MAX_UNAUTHENTICATED until a request is accepted
+ *   CONN_WAITING  a write request that must wait for this node's finalize
+ *                 of the same block (pipeline_disk.c): kept packed in
+ *                 c->deferred, reading paused (the packets behind it stay
+ *                 in the socket) until dn_transfer_request_ready()
  *   CONN_WRITE    a write: Packets in, PacketAcks out; c->pipe is the
  *                 pipeline it feeds (a write connection always has one;
  *                 pipeline.c runs it)
@@ -23,7 +27,8 @@
  *                 socket takes more (on_writable)
  *   CONN_CLOSING  handed to the server to flush the last frames (last ack,
  *                 last packet, error) and linger
- * REQUEST -> WRITE | READ when the request is accepted, -> CLOSING when it
+ * REQUEST -> WAITING -> REQUEST when the request must wait, then is taken
+ * again; REQUEST -> WRITE | READ when the request is accepted, -> CLOSING when it
  * is refused (one DataError) or has its one answer (a BlockChecksumRequest,
  * served by block_checksum.c); WRITE -> CLOSING when its pipeline ends
  * (last ack queued, or failed: dn_transfer_write_ended()); READ -> CLOSING
@@ -35,7 +40,7 @@
  * the answers still go out.  EOF earlier than that ends the operation (a
  * write in progress stops; its replica is kept).  conn_check() asserts
  * the invariants: c->pipe exactly in WRITE, and that pipeline's client is
- * c; a reader in READ.  Runs on the datanode's loop thread. */
+ * c; a reader in READ; a kept request exactly in WAITING.  Runs on the datanode's loop thread. */
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -65,6 +70,7 @@
 
 typedef enum {
     CONN_REQUEST, /* waiting for the one request */
+    CONN_WAITING, /* its write request waits for the block's finalize here */
     CONN_WRITE,   /* feeding c->pipe */
     CONN_READ,    /* streaming packets from c->block */
     CONN_CLOSING, /* handed to the server: flushed, lingered, closed */
@@ -79,6 +85,8 @@ struct dn_conn {
     dn_pipeline *pipe;   /* WRITE */
     block_reader *block; /* READ */
     uint64_t read_pos, read_end, read_seqno;
+    uint8_t *deferred; /* WAITING: the packed WriteBlockRequest (owned) */
+    size_t deferred_len;
 };
 
 static void conn_read_pump(datanode *dn, dn_conn *c);
@@ -146,6 +154,7 @@ static void conn_check(const dn_conn *c) {
     assert((c->state == CONN_WRITE) == (c->pipe != NULL));
     assert(c->state != CONN_READ || c->block != NULL);
     assert(c->pipe == NULL || dn_pipeline_client(c->pipe) == c);
+    assert((c->state == CONN_WAITING) == (c->deferred != NULL));
     (void)c;
 }
 
@@ -163,6 +172,27 @@ static int conn_authenticate(datanode *dn, dn_conn *c) {
     return rc;
 }
 
+/* A write request for a block this node is still finalizing (a pipeline
+ * recovery or an append right after the write) waits for the finalize:
+ * the request is kept, reading stops, and dn_transfer_request_ready()
+ * takes it again.  Returns 1 when it waits, else 0. */
+static int conn_wait_finalize(datanode *dn, dn_conn *c, const WriteBlockRequest *req) {
+    size_t len = write_block_request__get_packed_size(req);
+    uint8_t *packed = malloc(len + 1);
+    if (packed == NULL || !dn_pipeline_defer_client(dn, req->block_id, c->id)) {
+        free(packed); /* no finalize out (or no memory): served now */
+        return 0;
+    }
+    c->deferred_len = write_block_request__pack(req, packed);
+    c->deferred = packed;
+    c->state = CONN_WAITING;
+    frame_server_pause_reading(dn->data_server, c->id);
+    frame_server_set_deadline(dn->data_server, c->id, 0);
+    LOG_DEBUG("datanode: client %s: write of blk_%" PRIu64 " waits for its finalize", c->peer,
+              req->block_id);
+    return 1;
+}
+
 static void transfer_handle_write_request(datanode *dn, dn_conn *c, const WriteBlockRequest *req) {
     char why[256], text[512];
     if (!dn_token_ok(dn, req->token, req->block_id, req->gen_stamp, AUTH_TOKEN_WRITE, why,
@@ -175,6 +205,8 @@ static void transfer_handle_write_request(datanode *dn, dn_conn *c, const WriteB
         return;
     }
     if (conn_authenticate(dn, c) != EMBER_OK)
+        return;
+    if (conn_wait_finalize(dn, c, req))
         return;
     dn_pipeline *p = NULL;
     int rc = dn_pipeline_start_client(dn, c, req, &p, text, sizeof(text));
@@ -457,6 +489,7 @@ static void conn_on_close(frame_server *srv, uint64_t id, void *data, void *arg)
     (void)id;
     conn_end_write(dn, c);
     block_reader_close(c->block);
+    free(c->deferred);
     free(c);
 }
 
@@ -523,3 +556,22 @@ void dn_transfer_reject(datanode *dn, dn_conn *c, int code, const char *message)
 }
 
 const char *dn_transfer_peer(const dn_conn *c) { return c->peer; }
+
+/* See datanode_internal.h. */
+void dn_transfer_request_ready(datanode *dn, uint64_t conn_id) {
+    dn_conn *c = dn->data_server != NULL ? frame_server_data(dn->data_server, conn_id) : NULL;
+    if (c == NULL || c->state != CONN_WAITING)
+        return;
+    WriteBlockRequest *req = write_block_request__unpack(NULL, c->deferred_len, c->deferred);
+    free(c->deferred);
+    c->deferred = NULL;
+    c->state = CONN_REQUEST;
+    frame_server_resume_reading(dn->data_server, c->id);
+    if (req == NULL) {
+        conn_reject(dn, c, EMBER_ENOMEM, "out of memory");
+        return;
+    }
+    transfer_handle_write_request(dn, c, req);
+    write_block_request__free_unpacked(req, NULL);
+    conn_check(c);
+}

@@ -1423,7 +1423,7 @@ static void test_hsync(void **state) {
     uint8_t *data = malloc(len);
     fill_data(data, len, 92);
     uint64_t id = 190;
-    nfsyncs = 0;
+    fsync_reset();
     write_spec ws = write_spec_for(f, 1, id, data, len);
     ws.sync_seqno = 1;
     write_ok(f, &ws);
@@ -1435,7 +1435,7 @@ static void test_hsync(void **state) {
     }
 
     id = 191;
-    nfsyncs = 0;
+    fsync_reset();
     ws = write_spec_for(f, 1, id, data, len);
     write_ok(f, &ws);
     assert_true(run_until(f, finalized_everywhere, &id, 1000));
