@@ -120,6 +120,13 @@ void dn_transfer_write_ended(datanode *dn, dn_conn *c);
  * is out. */
 void dn_transfer_reject(datanode *dn, dn_conn *c, int code, const char *message);
 
+/* Stops reading c's socket (its pipeline holds a packet downstream cannot
+ * take yet: backpressure), and reads it again.  The packets the client
+ * sent meanwhile wait in the socket, frames already read in the server's
+ * buffer. */
+void dn_transfer_pause(datanode *dn, dn_conn *c);
+void dn_transfer_resume(datanode *dn, dn_conn *c);
+
 /* The client's address, for log lines. */
 const char *dn_transfer_peer(const dn_conn *c);
 

@@ -26,9 +26,12 @@
  * answers EMBER_EAGAIN (downstream[0]'s queue is full) the packet, already
  * written here, is held in its window entry (packed), as is every later
  * one, and dn_pipeline_on_writable() sends the held ones in order once
- * downstream[0] can take more; the upstream is held back meanwhile by the
- * window (no ack goes up before downstream's), the client by its own.
- * The last `held' entries of the window are the held ones.
+ * downstream[0] can take more.  A client's socket is not read meanwhile
+ * (dn_transfer_pause(): the frame server stops polling it, so the client
+ * is held back by TCP, and at most the packet in hand is held here); its
+ * reading resumes once every held packet went out.  An upstream datanode
+ * is held back by the window (no ack goes up before downstream's).  The
+ * last `held' entries of the window are the held ones.
  *
  * A heartbeat packet (Packet.heartbeat: the client's pipeline was idle
  * for half of io_timeout_ms) is checked the same way -- its seqno and
@@ -61,7 +64,8 @@
  * and names it.
  *
  * Invariants (dn_pipeline_check(), dn_pipeline_ack_ready()): the writer
- * is open exactly in RECEIVING; the window holds at most
+ * is open exactly in RECEIVING; a client's socket is paused exactly while
+ * packets are held; the window holds at most
  * DN_PIPELINE_WINDOW entries, the held ones the newest and none of the
  * acked_down ones; without downstream nothing is held or acked_down, and
  * the oldest entry, once the ready ones are acked, waits for the disk; a
@@ -96,6 +100,7 @@ void dn_pipeline_check(const dn_pipeline *p) {
     assert(p->held <= p->count && p->acked_down <= p->count - p->held);
     assert(p->n_downstream > 0 || (p->held == 0 && p->acked_down == 0));
     assert((p->conn != NULL) == (p->upstream_rank < 0));
+    assert(p->client_paused == (p->conn != NULL && p->held > 0));
     (void)p;
 }
 
@@ -132,6 +137,10 @@ void dn_pipeline_end(datanode *dn, dn_pipeline *p) {
             LOG_WARN("datanode: unfinished blk_%" PRIu64 " gs %" PRIu64 " cannot be kept: %s",
                      p->block_id, p->gen_stamp, ember_strerror(rc));
     }
+    if (p->conn != NULL && p->pauses > 0)
+        LOG_INFO("datanode: client %s of blk_%" PRIu64 " was paused %u time(s): rank %u could "
+                 "take no more data",
+                 dn_transfer_peer(p->conn), p->block_id, p->pauses, p->downstream[0]);
     if (p->conn != NULL) {
         dn_conn *c = p->conn;
         p->conn = NULL;
@@ -247,6 +256,11 @@ static int pipeline_enqueue(datanode *dn, dn_pipeline *p, const Packet *pkt, int
             packet__pack(pkt, e->held);
             p->held++;
         }
+        if (rc == EMBER_OK && p->conn != NULL && !p->client_paused) {
+            dn_transfer_pause(dn, p->conn); /* no more packets until downstream has room */
+            p->client_paused = 1;
+            p->pauses++;
+        }
     }
     if (rc != EMBER_OK) {
         dn_pipeline_fail(dn, p, pkt->seqno, rc == EMBER_ENOMEM ? dn->rank : (int)p->downstream[0],
@@ -279,6 +293,10 @@ static int pipeline_send_held(datanode *dn, dn_pipeline *p) {
         free(e->held);
         e->held = NULL;
         p->held--;
+    }
+    if (p->client_paused) {
+        dn_transfer_resume(dn, p->conn);
+        p->client_paused = 0;
     }
     return EMBER_OK;
 }

@@ -52,6 +52,8 @@ struct dn_pipeline {
     size_t held;                  /* the last `held' entries wait to be forwarded */
     int64_t upstream_deadline_ms; /* RECEIVING: the next packet is due by then */
     int64_t ack_timeout_ms;       /* how long a forwarded packet may wait */
+    int client_paused;            /* the client's socket is not read: packets are held */
+    unsigned pauses;              /* ... how many times, for the log */
 };
 
 /* Asserts p's invariants (pipeline.c's file comment). */

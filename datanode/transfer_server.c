@@ -555,6 +555,18 @@ void dn_transfer_reject(datanode *dn, dn_conn *c, int code, const char *message)
     conn_reject(dn, c, code, message);
 }
 
+/* See datanode_internal.h. */
+void dn_transfer_pause(datanode *dn, dn_conn *c) {
+    frame_server_pause_reading(dn->data_server, c->id);
+}
+
+void dn_transfer_resume(datanode *dn, dn_conn *c) {
+    if (frame_server_resume_reading(dn->data_server, c->id) == EMBER_OK)
+        return;
+    LOG_WARN("datanode: client %s: cannot read its connection again; closing", c->peer);
+    conn_break(dn, c);
+}
+
 const char *dn_transfer_peer(const dn_conn *c) { return c->peer; }
 
 /* See datanode_internal.h. */

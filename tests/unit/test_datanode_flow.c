@@ -1,19 +1,24 @@
-/* test_datanode_disk.c -- unit tests for the datanode's disk work off the
- * loop's thread (datanode/pipeline_disk.c).
+/* test_datanode_flow.c -- unit tests for what holds a datanode's write
+ * back without failing it: its disk work off the loop's thread
+ * (datanode/pipeline_disk.c) and a downstream that can take no more data
+ * (the client's socket paused, datanode/pipeline.c).
  *
  * The three datanodes of datanode_fixture.h (ranks 1..3 in this process,
- * one event loop, a fake rank transport, clients in forked children) run
- * with sync on close.  The fixture's fsync() records which thread made
- * each call and holds, at a gate the test closes, the calls of the disk
- * threads on rank 3's files: while it is closed the test checks that the
- * loop goes on (rank 3 takes every packet), that no ack and no
- * BlockReceived leaves rank 3 for a packet whose fsync is held, and that
- * rank 3 made no fsync on the loop's thread; then it opens the gate and
- * the write completes.  Covers an hsync packet, the finalize of a last
- * packet, an InitReplicaRecovery and a client's pipeline-recovery
- * WriteBlockRequest that arrive while the finalize is held (both are
- * answered after it, seeing the finalized replica).  Every wait has a
- * deadline. */
+ * one event loop, a fake rank transport, clients in forked children).
+ * Disk: the nodes run with sync on close, and the fixture's fsync()
+ * records which thread made each call and holds, at a gate the test
+ * closes, the calls of the disk threads on rank 3's files: while it is
+ * closed the test checks that the loop goes on (rank 3 takes every
+ * packet), that no ack and no BlockReceived leaves rank 3 for a packet
+ * whose fsync is held, and that rank 3 made no fsync on the loop's
+ * thread; then it opens the gate and the write completes.  Covers an
+ * hsync packet, the finalize of a last packet, an InitReplicaRecovery and
+ * a client's pipeline-recovery WriteBlockRequest that arrive while the
+ * finalize is held (both are answered after it, seeing the finalized
+ * replica).  Backpressure: the fake transport refuses rank 2 data
+ * (EMBER_EAGAIN) until the test lets it drain; rank 1 stops reading its
+ * client after the first packet (its replica does not grow), then reads
+ * on and the write completes.  Every wait has a deadline. */
 #include "datanode_fixture.h"
 
 #define HELD_MS 150 /* how long the loop turns with the gate closed */
@@ -202,6 +207,41 @@ static void test_write_request_waits_for_finalize(void **state) {
     free(data);
 }
 
+/* Rank 2 can take no data (the transport answers EMBER_EAGAIN) until the
+ * test lets it: rank 1 writes the first packet, holds it and stops
+ * reading its client's socket -- its replica does not grow past that
+ * packet, the rest of the client's packets waiting unread -- then, once
+ * rank 2 can take more, sends the held packet, reads on, and the write
+ * succeeds everywhere. */
+static void test_downstream_full_pauses_client(void **state) {
+    struct fixture *f = *state;
+    const int npk = 24;
+    uint8_t *data = malloc((size_t)npk * PACKET);
+    fill_data(data, (size_t)npk * PACKET, 640);
+    f->full_to = 2;
+    f->full_until_ms = INT64_MAX;
+    uint64_t id = 640;
+    write_spec ws = write_spec_for(f, 1, id, data, (size_t)npk * PACKET);
+    write_result res;
+    child_proc child = child_start(child_write, &ws, &res, sizeof(res));
+    int64_t deadline = clock_monotonic_ms() + 3000;
+    while ((f->refused == 0 || rbw_data_size(f, 1, id) < PACKET) && clock_monotonic_ms() < deadline)
+        event_loop_run_once(f->loop, 10);
+    assert_int_equal(f->refused, 1);
+    run_for(f, HELD_MS);
+    assert_int_equal(rbw_data_size(f, 1, id), PACKET); /* nothing more was read */
+    assert_int_equal(f->refused, 1);
+    assert_int_equal(f->packets_to[2], 0);
+    f->full_until_ms = clock_monotonic_ms(); /* the hook calls datanode_on_writable() */
+    child_finish(f, &child, &res, sizeof(res));
+    expect_write_ok(&res, npk);
+    assert_true(run_until(f, finalized_everywhere, &id, 2000));
+    assert_int_equal(f->packets_to[2], npk);
+    assert_int_equal(f->packets_to[3], npk);
+    assert_int_equal(f->unexpected, 0);
+    free(data);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -209,6 +249,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_finalize_off_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_waits_for_finalize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_request_waits_for_finalize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_downstream_full_pauses_client, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
