@@ -11,14 +11,17 @@
  *                      packets written, forwarded over MPI, acked
  *   pipeline_setup.c   how a pipeline starts: new replica, append,
  *                      pipeline recovery; admission
+ *   pipeline_disk.c    the pipelines' hsyncs and finalizes on a thread
+ *                      pool, and what waits for a block's finalize
  *   replication.c      this node as the source of a ReplicateBlock
  *   recovery.c         block recovery (InitReplicaRecovery, UpdateReplica)
  *   block_scanner.c    background verification of the replicas
  *   directory_scanner.c  the disk compared with the index
  *   block_checksum.c   a replica's checksum for -checksum
  *   short_circuit.c    the unix socket for short-circuit local reads
- * Everything runs on the rank's event loop; opts->send must not call back
- * into the datanode (it queues, as mpi_link_send does).
+ * Everything runs on the rank's event loop, but for the blocking part of
+ * pipeline_disk.c's jobs; opts->send must not call back into the
+ * datanode (it queues, as mpi_link_send does).
  *
  * datanode_on_rank_message() is the one dispatch of RankMessages: packets
  * and acks go to the pipelines (acks the pipeline does not take, to the
@@ -26,7 +29,9 @@
  * replication of its block runs here and the other way round, so no block
  * id ever names both), a DeleteBlocks is served here, a ReplicateBlock
  * checked here (from the primary, not for a block being written here) and
- * handed to replication.c, block recovery to recovery.c.  The replicas a
+ * handed to replication.c, block recovery to recovery.c -- a message that
+ * needs its block's replica settled waits first while that block's
+ * finalize runs (dn_pipeline_defer()).  The replicas a
  * DeleteBlocks removed are confirmed to the primary
  * (IncrementalBlockReport, deleted ids), and the block scanner is told
  * they are gone.  The reports to the primary -- BlockReceived, the full
