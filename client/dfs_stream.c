@@ -1,5 +1,7 @@
 /* dfs_stream.c -- file streams of the client library (see include/ember/dfs.h):
- * HDFS's DFSOutputStream and DFSInputStream.  The application's thread
+ * HDFS's DFSOutputStream, and what every stream shares (the reader,
+ * HDFS's DFSInputStream, is dfs_read_stream.c; struct ember_dfs_file is in
+ * dfs_stream_internal.h).  The application's thread
  * does the work; the handle's renewer thread (dfs_client.c) only sends
  * heartbeats down idle pipelines (see Heartbeats below).
  *
@@ -91,24 +93,7 @@
  * closed only inside writer_recover()).
  * A reader stays READER for its whole life.
  *
- * Reader.  ember_dfs_open() fetches the file's length and the locations of
- * all its blocks once.  A block_reader streams one block range from one
- * datanode: ReadBlockRequest for the rest of the block from the position
- * asked, then packets as the caller consumes them (the first starts on the
- * chunk boundary at or below the position; its head is skipped).  Every
- * chunk's CRC32C is checked.  A mismatch or a DataError{EMBER_ECORRUPT} is
- * reported to the namenode (ReportBadBlock) and, like any other failure,
- * moves to the next location; when none is left the read fails with
- * "could not obtain block blk_N from any datanode".  Datanodes that
- * failed are tried last for the rest of the stream (HDFS's deadNodes),
- * until a block finds no datanode at all.  ember_dfs_read keeps
- * its block_reader between calls, so sequential reads use one connection
- * per block; a seek outside the packet in hand reopens.  pread uses a
- * block_reader of its own for the one call and leaves the position and
- * the sequential connection alone.  Before any of that, a read asks
- * dfs_short_circuit.c to serve the bytes from a replica on this host
- * (short-circuit); only what it cannot serve goes over TCP, and a local
- * replica that fails its checksums is handled as a corrupt packet.
+ * Reader: dfs_read_stream.c.
  *
  * Append.  ember_dfs_append() gets the file's last block when it has
  * room (AppendRequest): the first packet then opens that block instead of
@@ -122,7 +107,7 @@
  * namenode; create and append register the stream with the handle's
  * renewer (writer_opened()), which renews the lease every lease_renew_ms
  * the namenode gave while the stream is open, and close unregisters it
- * (stream_free()).
+ * (dfs_stream_free()).
  *
  * Threads.  One application thread at a time per stream; every writer
  * call (write, hflush, hsync, close) holds f->lock throughout, as the
@@ -156,126 +141,23 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "dfs_internal.h"
+#include "dfs_stream_internal.h"
 #include "ember/dfs.h"
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "proto/socket_link.h"
 
-#define STREAM_CHUNK 512                 /* bytes per checksum (dfs.bytes-per-checksum) */
 #define STREAM_WINDOW 80                 /* unacknowledged packets on a pipeline */
-#define STREAM_CONNECT_TIMEOUT_MS 10000  /* to a datanode's data port */
 #define STREAM_COMPLETE_TIMEOUT_MS 30000 /* CompleteRequest retries on EMBER_EAGAIN */
-#define STREAM_MAX_LOCATIONS 16          /* message_check_client caps locations so */
-#define STREAM_DEAD_MAX 64               /* datanodes a reader remembers as failed */
-#define STREAM_RETRY 1                   /* internal: the location failed, try another */
 #define STREAM_PIPELINE_FAILED 2         /* internal: a node of the pipeline failed, recover */
 #define STREAM_MAX_RECOVERIES 5          /* pipeline recoveries of one block (HDFS's 5) */
-#define STREAM_EXCLUDE_MAX 64            /* message_check_client caps AddBlockRequest.exclude so */
 #define STREAM_NO_CULPRIT SIZE_MAX       /* a pipeline failure that is no datanode's fault */
 #define STREAM_TIMEOUT_EXTENSION_MS 5000 /* more ack wait per datanode of a pipeline (HDFS's
                                           * READ_TIMEOUT_EXTENSION) */
 
-typedef enum {
-    STREAM_READER,        /* opened by ember_dfs_open: read, pread, seek */
-    STREAM_WRITER_IDLE,   /* a writer with no block open: the next packet adds one */
-    STREAM_WRITER_BLOCK,  /* a writer streaming a block to its pipeline's first datanode */
-    STREAM_WRITER_FAILED, /* a write failed: every later call returns rc with error */
-} stream_state;
-
-/* A packet sent down the pipeline and not acknowledged yet: kept (data,
- * CRCs, place) until its ack, to go out again after a pipeline recovery. */
-typedef struct {
-    uint8_t *data; /* MESSAGE_PACKET_MAX bytes, swapped with the stream's packet buffer */
-    size_t len;
-    uint64_t offset; /* in the block */
-    int last;
-    int sync; /* hsync: every datanode fsyncs the replica before acking it */
-    size_t ncrcs;
-    uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
-} unacked_packet;
-
-/* A datanode of the pipeline of the block being written. */
-typedef struct {
-    uint32_t rank;
-    uint32_t port;
-    char host[MESSAGE_NAME_MAX + 1];
-} pipeline_node;
-
-/* One block range streamed from one datanode (see the file comment). */
-typedef struct {
-    int fd;               /* the data connection, -1: none */
-    frame_reader *frames; /* its frames; NULL when fd is -1 */
-    size_t block;         /* index in the file's blocks; SIZE_MAX: none yet */
-    size_t loc;           /* index of the location serving it */
-    uint32_t dead;        /* locations of `block` that failed, one bit per index */
-    uint64_t next;        /* file offset the connection's next packet continues from */
-    DataMessage *msg;     /* the packet in hand (its data are served from it), or NULL */
-    uint64_t msg_pos;     /* file offset of msg's data[0] */
-} block_reader;
-
-struct ember_dfs_file {
-    ember_dfs *dfs;
-    char *path; /* malloc'd */
-    pthread_mutex_t lock; /* a writer's state and connection: held by each writer call, and
-                           * by the renewer's heartbeat (see dfs_internal.h) */
-    stream_state state;
-    uint64_t length; /* reader: the file's; writer: bytes accepted so far */
-
-    /* writer */
-    int rc;              /* WRITER_FAILED: the error every call returns */
-    char error[1024];    /* ... and its message */
-    uint64_t block_size; /* the file's, from the create answer */
-    uint8_t *buf;        /* MESSAGE_PACKET_MAX bytes: the packet being filled */
-    size_t buf_len;
-    uint64_t block_id;  /* WRITER_BLOCK: the block being written */
-    uint64_t gen_stamp; /* ... its gen stamp, new after each pipeline recovery */
-    uint64_t base_gen_stamp; /* ... the lowest a replica of it may carry to be recovered: the
-                              * block's when this stream opened it (after an append, the stamp
-                              * its replicas had before) */
-    uint64_t block_pos; /* WRITER_BLOCK: bytes of it already sent (offset of buf[0]) */
-    uint64_t acked_pos; /* WRITER_BLOCK: bytes of it acknowledged by every node */
-    pipeline_node nodes[STREAM_MAX_LOCATIONS]; /* its pipeline, the failed nodes dropped */
-    size_t nnodes;
-    int fd; /* WRITER_BLOCK: connection to nodes[0] (-1 only inside a recovery) */
-    frame_reader *frames;
-    uint64_t next_seqno; /* seqno of the next packet (from 0 on each connection) */
-    uint64_t acked;      /* packets acknowledged (acks come in seqno order) */
-    unacked_packet *unacked; /* STREAM_WINDOW of them, a ring: packet `acked' at unacked_head */
-    size_t unacked_head;
-    int recoveries;   /* pipeline recoveries of the block being written */
-    size_t bad;       /* after STREAM_PIPELINE_FAILED: the index in nodes of the culprit
-                       * (STREAM_NO_CULPRIT: none) */
-    char why[512];    /* ... and what happened */
-    uint32_t excluded[STREAM_EXCLUDE_MAX]; /* datanodes that failed this writer */
-    size_t nexcluded;
-    uint64_t prev_id;    /* the last block finished (0: none) and its length */
-    uint64_t prev_len;
-    ClientMessage *append_env; /* append: the answer append_block points into */
-    const LocatedBlock *append_block; /* WRITER_IDLE after append: the last block,
-                                       * continued by the first packet; NULL after */
-    uint64_t append_gen_stamp; /* ... the gen stamp its replicas carry */
-    int registered;            /* known to the renewer (dfs_writer_opened()) */
-    int64_t heartbeat_ms;      /* half the datanodes' socket timeout (0: no heartbeats); set
-                                * before registration, never changed: read without the lock */
-    int64_t last_sent_ms;      /* WRITER_BLOCK: when the pipeline last got a frame (monotonic) */
-    uint64_t heartbeats;       /* WRITER_BLOCK: heartbeat packets sent and not acknowledged */
-    int heartbeat_rc;          /* WRITER_BLOCK: a heartbeat's send failed (the connection may
-                                * hold part of a frame): the next writer call recovers */
-
-    /* reader */
-    ClientMessage *env; /* the GetBlockLocations answer, which blocks point into */
-    LocatedBlock **blocks;
-    size_t nblocks;
-    uint64_t pos;                   /* position of ember_dfs_read */
-    block_reader seq;               /* ember_dfs_read's connection */
-    dfs_short_circuit *sc;          /* local replicas (dfs_short_circuit.c); NULL until used */
-    uint32_t dead[STREAM_DEAD_MAX]; /* ranks that failed this stream: tried last */
-    size_t ndead;
-};
-
 /* ---- common --------------------------------------------------------------- */
 
-/* Bytes in the packets sent and not acknowledged (for stream_check). */
+/* Bytes in the packets sent and not acknowledged (for dfs_stream_check). */
 __attribute__((unused)) static uint64_t writer_unacked_bytes(const ember_dfs_file *f) {
     uint64_t n = 0;
     for (uint64_t i = 0; i < f->next_seqno - f->acked; i++)
@@ -283,8 +165,8 @@ __attribute__((unused)) static uint64_t writer_unacked_bytes(const ember_dfs_fil
     return n;
 }
 
-/* Asserts the invariants of f's state (after every transition). */
-static void stream_check(const ember_dfs_file *f) {
+/* See dfs_stream_internal.h. */
+void dfs_stream_check(const ember_dfs_file *f) {
     (void)f;
     switch (f->state) {
     case STREAM_READER:
@@ -307,10 +189,8 @@ static void stream_check(const ember_dfs_file *f) {
     }
 }
 
-/* Allocates a stream for path in the given state; a writer gets its packet
- * buffer and its ring of unacknowledged packets (their buffers come when
- * first used).  The caller frees it with stream_free(). */
-static ember_dfs_file *stream_new(ember_dfs *dfs, const char *path, stream_state state) {
+/* See dfs_stream_internal.h. */
+ember_dfs_file *dfs_stream_new(ember_dfs *dfs, const char *path, stream_state state) {
     ember_dfs_file *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return NULL;
@@ -340,20 +220,15 @@ static ember_dfs_file *stream_new(ember_dfs *dfs, const char *path, stream_state
     return f;
 }
 
-static void block_reader_disconnect(block_reader *r);
-static void block_reader_reset(block_reader *r);
-
-/* Frees f and everything it holds; closes its connections.  A writer
- * leaves the renewer first (dfs_writer_closed()): the caller must not
- * hold f->lock. */
-static void stream_free(ember_dfs_file *f) {
+/* See dfs_stream_internal.h. */
+void dfs_stream_free(ember_dfs_file *f) {
     if (f->registered)
         dfs_writer_closed(f->dfs, f);
     pthread_mutex_destroy(&f->lock);
     if (f->fd >= 0)
         close(f->fd);
     frame_reader_destroy(f->frames);
-    block_reader_reset(&f->seq);
+    dfs_block_reader_reset(&f->seq);
     dfs_short_circuit_free(f->sc);
     if (f->env != NULL)
         client_message__free_unpacked(f->env, NULL);
@@ -374,9 +249,8 @@ static void stream_sleep_ms(int64_t ms) {
     }
 }
 
-/* Fills crcs with the CRC32C of each 512-byte chunk of data; returns how
- * many (room for MESSAGE_PACKET_MAX / 512 is needed). */
-static size_t stream_chunk_crcs(const uint8_t *data, size_t len, uint32_t *crcs) {
+/* See dfs_stream_internal.h. */
+size_t dfs_stream_chunk_crcs(const uint8_t *data, size_t len, uint32_t *crcs) {
     size_t n = 0;
     for (size_t off = 0; off < len; off += STREAM_CHUNK) {
         size_t piece = len - off < STREAM_CHUNK ? len - off : STREAM_CHUNK;
@@ -398,8 +272,9 @@ static int stream_send_until(int fd, const DataMessage *msg, int64_t deadline_ms
     return rc;
 }
 
-/* stream_send_until() with a DFS_TIMEOUT_MS deadline. */
-static int stream_send(int fd, const DataMessage *msg) {
+/* See dfs_stream_internal.h: stream_send_until() with a DFS_TIMEOUT_MS
+ * deadline. */
+int dfs_stream_send(int fd, const DataMessage *msg) {
     return stream_send_until(fd, msg, clock_monotonic_ms() + DFS_TIMEOUT_MS);
 }
 
@@ -428,7 +303,7 @@ static int writer_fail(ember_dfs_file *f, int rc, const char *fmt, ...) {
     f->rc = rc < 0 ? rc : EMBER_EIO;
     writer_disconnect(f);
     f->state = STREAM_WRITER_FAILED;
-    stream_check(f);
+    dfs_stream_check(f);
     dfs_set_error(f->dfs, "%s", f->error);
     return f->rc;
 }
@@ -635,7 +510,7 @@ static int writer_connect(ember_dfs_file *f, const BlockToken *token, uint64_t a
         DataMessage dm = DATA_MESSAGE__INIT;
         dm.body_case = DATA_MESSAGE__BODY_WRITE_BLOCK;
         dm.write_block = &w;
-        rc = stream_send(f->fd, &dm);
+        rc = dfs_stream_send(f->fd, &dm);
     }
     if (rc != EMBER_OK)
         return writer_datanode_lost(f, rc);
@@ -660,7 +535,7 @@ static int writer_send_unacked(ember_dfs_file *f, uint64_t seqno) {
     DataMessage dm = DATA_MESSAGE__INIT;
     dm.body_case = DATA_MESSAGE__BODY_PACKET;
     dm.packet = &p;
-    int rc = stream_send(f->fd, &dm);
+    int rc = dfs_stream_send(f->fd, &dm);
     if (rc == EMBER_OK) {
         f->last_sent_ms = clock_monotonic_ms();
         return EMBER_OK;
@@ -781,7 +656,7 @@ static int writer_recover(ember_dfs_file *f) {
         for (uint64_t seqno = 0; rc == EMBER_OK && seqno < count; seqno++)
             rc = writer_send_unacked(f, seqno);
         if (rc == EMBER_OK) {
-            stream_check(f);
+            dfs_stream_check(f);
             return EMBER_OK;
         }
         if (rc != STREAM_PIPELINE_FAILED)
@@ -866,7 +741,7 @@ static int writer_open_block(ember_dfs_file *f) {
         rc = writer_recover(f); /* nothing sent yet: the nodes left start the block */
     if (rc != EMBER_OK)
         return rc;
-    stream_check(f);
+    dfs_stream_check(f);
     if (f->registered && f->heartbeat_ms > 0)
         dfs_renewer_wake(f->dfs); /* this pipeline's heartbeats are due from now on */
     return EMBER_OK;
@@ -883,7 +758,7 @@ static int writer_end_block(ember_dfs_file *f) {
     f->prev_len = f->block_pos;
     f->block_pos = 0;
     f->state = STREAM_WRITER_IDLE;
-    stream_check(f);
+    dfs_stream_check(f);
     return EMBER_OK;
 }
 
@@ -917,7 +792,7 @@ static int writer_send_packet(ember_dfs_file *f, int last, int sync) {
     u->offset = f->block_pos;
     u->last = last;
     u->sync = sync;
-    u->ncrcs = stream_chunk_crcs(u->data, u->len, u->crcs);
+    u->ncrcs = dfs_stream_chunk_crcs(u->data, u->len, u->crcs);
     f->block_pos += f->buf_len;
     f->buf_len = 0;
     rc = writer_send_unacked(f, f->next_seqno++);
@@ -925,7 +800,7 @@ static int writer_send_packet(ember_dfs_file *f, int last, int sync) {
         rc = writer_recover(f); /* which sends this packet again too */
     if (rc != EMBER_OK)
         return rc;
-    stream_check(f);
+    dfs_stream_check(f);
     return last ? writer_end_block(f) : EMBER_OK;
 }
 
@@ -959,12 +834,12 @@ static int writer_complete(ember_dfs_file *f) {
  * renews the lease every renew_ms and sends f's heartbeats -- and is
  * handed out in *out.  On failure f is freed. */
 static int writer_opened(ember_dfs_file *f, int64_t renew_ms, ember_dfs_file **out) {
-    stream_check(f);
+    dfs_stream_check(f);
     f->registered = 1;
     int rc = dfs_writer_opened(f->dfs, f, renew_ms);
     if (rc != EMBER_OK) {
         f->registered = 0;
-        stream_free(f);
+        dfs_stream_free(f);
         return rc;
     }
     *out = f;
@@ -1007,7 +882,7 @@ int64_t dfs_writer_heartbeat(ember_dfs_file *f, int64_t now) {
             writer_send_heartbeat(f, now);
         if (f->heartbeat_rc == EMBER_OK)
             next = f->last_sent_ms + f->heartbeat_ms;
-        stream_check(f);
+        dfs_stream_check(f);
     }
     pthread_mutex_unlock(&f->lock);
     return next;
@@ -1018,7 +893,7 @@ int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_option
     ember_create_options none = {0};
     if (opts == NULL)
         opts = &none;
-    ember_dfs_file *f = stream_new(dfs, path, STREAM_WRITER_IDLE);
+    ember_dfs_file *f = dfs_stream_new(dfs, path, STREAM_WRITER_IDLE);
     if (f == NULL) {
         dfs_set_error(dfs, "out of memory");
         return EMBER_ENOMEM;
@@ -1039,7 +914,7 @@ int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_option
     DfsResult *res;
     int rc = dfs_call(dfs, &req, &env, &res);
     if (rc != EMBER_OK) {
-        stream_free(f);
+        dfs_stream_free(f);
         return rc;
     }
     if (res->status != NULL)
@@ -1049,7 +924,7 @@ int ember_dfs_create(ember_dfs *dfs, const char *path, const ember_create_option
     client_message__free_unpacked(env, NULL);
     if (f->block_size == 0 || f->block_size % STREAM_CHUNK != 0) {
         dfs_set_error(dfs, "`%s': the namenode gave no valid block size", path);
-        stream_free(f);
+        dfs_stream_free(f);
         return EMBER_EPROTO;
     }
     return writer_opened(f, renew_ms, out);
@@ -1061,7 +936,7 @@ void ember_dfs_set_socket_timeout(ember_dfs *dfs, int64_t ms) {
 }
 
 int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
-    ember_dfs_file *f = stream_new(dfs, path, STREAM_WRITER_IDLE);
+    ember_dfs_file *f = dfs_stream_new(dfs, path, STREAM_WRITER_IDLE);
     if (f == NULL) {
         dfs_set_error(dfs, "out of memory");
         return EMBER_ENOMEM;
@@ -1076,7 +951,7 @@ int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
     DfsResult *res;
     int rc = dfs_call(dfs, &req, &env, &res);
     if (rc != EMBER_OK) {
-        stream_free(f);
+        dfs_stream_free(f);
         return rc;
     }
     int64_t renew_ms = res->lease_renew_ms;
@@ -1100,7 +975,7 @@ int ember_dfs_append(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
         (f->append_block != NULL &&
          (f->append_gen_stamp == 0 || f->block_pos >= f->block_size))) {
         dfs_set_error(dfs, "`%s': the namenode's answer to append is not usable", path);
-        stream_free(f);
+        dfs_stream_free(f);
         return EMBER_EPROTO;
     }
     return writer_opened(f, renew_ms, out);
@@ -1174,327 +1049,6 @@ int ember_dfs_hsync(ember_dfs_file *f) {
     return rc;
 }
 
-/* ---- reader --------------------------------------------------------------- */
-
-/* Closes r's connection; the packet in hand stays. */
-static void block_reader_disconnect(block_reader *r) {
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
-    frame_reader_destroy(r->frames);
-    r->frames = NULL;
-}
-
-/* Closes r's connection and drops its packet. */
-static void block_reader_reset(block_reader *r) {
-    block_reader_disconnect(r);
-    if (r->msg != NULL)
-        data_message__free_unpacked(r->msg, NULL);
-    r->msg = NULL;
-}
-
-/* The index of the block holding file offset pos (< f->length). */
-static size_t reader_find_block(const ember_dfs_file *f, uint64_t pos) {
-    size_t lo = 0, hi = f->nblocks; /* the last block with offset <= pos */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (f->blocks[mid]->offset <= pos)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Tells the namenode that the replica of block on rank failed its
- * checksum.  Best effort: the read goes on whatever the answer. */
-static void reader_report_bad_block(ember_dfs_file *f, uint64_t block_id, uint32_t rank) {
-    ReportBadBlock m = REPORT_BAD_BLOCK__INIT;
-    m.block_id = block_id;
-    m.rank = rank;
-    ClientMessage req = CLIENT_MESSAGE__INIT;
-    req.body_case = CLIENT_MESSAGE__BODY_REPORT_BAD_BLOCK;
-    req.report_bad_block = &m;
-    ClientMessage *env;
-    DfsResult *res;
-    if (dfs_call(f->dfs, &req, &env, &res) == EMBER_OK)
-        client_message__free_unpacked(env, NULL);
-}
-
-/* Whether rank failed earlier in this stream (HDFS's deadNodes). */
-static int reader_rank_dead(const ember_dfs_file *f, uint32_t rank) {
-    for (size_t i = 0; i < f->ndead; i++)
-        if (f->dead[i] == rank)
-            return 1;
-    return 0;
-}
-
-/* Location loc of r's block failed: not again for this block, and last
- * for the rest of the stream. */
-static void reader_mark_dead(ember_dfs_file *f, block_reader *r, size_t loc) {
-    uint32_t rank = f->blocks[r->block]->locations[loc]->rank;
-    r->dead |= 1u << loc;
-    if (!reader_rank_dead(f, rank) && f->ndead < STREAM_DEAD_MAX)
-        f->dead[f->ndead++] = rank;
-}
-
-/* The location r is reading from failed (corrupt: its replica is bad, and
- * the namenode hears of it).  Returns STREAM_RETRY. */
-static int reader_location_failed(ember_dfs_file *f, block_reader *r, int corrupt) {
-    const LocatedBlock *lb = f->blocks[r->block];
-    if (corrupt)
-        reader_report_bad_block(f, lb->block_id, lb->locations[r->loc]->rank);
-    reader_mark_dead(f, r, r->loc);
-    block_reader_disconnect(r);
-    return STREAM_RETRY;
-}
-
-/* Connects r to location loc of its block and asks for the rest of the
- * block from file offset pos. */
-static int reader_try_location(ember_dfs_file *f, block_reader *r, size_t loc, uint64_t pos) {
-    const LocatedBlock *lb = f->blocks[r->block];
-    int rc = socket_connect_tcp(lb->locations[loc]->host, (int)lb->locations[loc]->port,
-                                STREAM_CONNECT_TIMEOUT_MS, &r->fd);
-    if (rc != EMBER_OK)
-        return rc;
-    if ((rc = frame_reader_create(&r->frames, FRAME_MAX_DEFAULT)) == EMBER_OK) {
-        ReadBlockRequest m = READ_BLOCK_REQUEST__INIT;
-        m.block_id = lb->block_id;
-        m.gen_stamp = lb->gen_stamp;
-        m.token = lb->token;
-        m.offset = pos - lb->offset;
-        m.length = lb->length - m.offset;
-        DataMessage dm = DATA_MESSAGE__INIT;
-        dm.body_case = DATA_MESSAGE__BODY_READ_BLOCK;
-        dm.read_block = &m;
-        rc = stream_send(r->fd, &dm);
-    }
-    if (rc != EMBER_OK) {
-        block_reader_disconnect(r);
-        return rc;
-    }
-    r->loc = loc;
-    r->next = pos;
-    return EMBER_OK;
-}
-
-/* (Re)connects r for block b from file offset pos, trying the locations
- * in the namenode's order: first those that have not failed in this
- * stream, then the others, never one that failed for this block. */
-static int reader_connect(ember_dfs_file *f, block_reader *r, size_t b, uint64_t pos) {
-    block_reader_disconnect(r);
-    if (r->block != b) {
-        r->block = b;
-        r->dead = 0;
-    }
-    const LocatedBlock *lb = f->blocks[b];
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < lb->n_locations; i++) {
-            if ((r->dead & (1u << i)) || reader_rank_dead(f, lb->locations[i]->rank) != pass)
-                continue;
-            if (reader_try_location(f, r, i, pos) == EMBER_OK)
-                return EMBER_OK;
-            reader_mark_dead(f, r, i);
-        }
-    }
-    r->dead = 0; /* a later call tries them all again */
-    f->ndead = 0;
-    dfs_set_error(f->dfs, "could not obtain block blk_%llu from any datanode",
-                  (unsigned long long)lb->block_id);
-    return EMBER_EIO;
-}
-
-/* Reads r's next packet, checks it continues the range and its checksums,
- * and makes it the packet in hand.  STREAM_RETRY when the location failed
- * (r is then disconnected). */
-static int reader_next_packet(ember_dfs_file *f, block_reader *r) {
-    const LocatedBlock *lb = f->blocks[r->block];
-    const uint8_t *payload;
-    size_t len;
-    DataMessage *msg;
-    int rc =
-        socket_read_frame(r->fd, r->frames, clock_monotonic_ms() + f->dfs->socket_timeout_ms,
-                          &payload, &len);
-    if (rc != EMBER_OK || message_decode_data(payload, len, &msg) != EMBER_OK)
-        return reader_location_failed(f, r, 0);
-    if (msg->body_case == DATA_MESSAGE__BODY_ERROR) {
-        int corrupt = msg->error->code == EMBER_ECORRUPT;
-        data_message__free_unpacked(msg, NULL);
-        return reader_location_failed(f, r, corrupt);
-    }
-    const Packet *p = msg->body_case == DATA_MESSAGE__BODY_PACKET ? msg->packet : NULL;
-    uint64_t block_end = lb->offset + lb->length;
-    uint64_t start = p != NULL ? lb->offset + p->offset : 0;
-    if (p == NULL || p->offset > lb->length || p->data.len > lb->length - p->offset ||
-        start > r->next || start + p->data.len < r->next ||
-        (start + p->data.len == r->next && !p->last) ||
-        (p->last && start + p->data.len != block_end)) {
-        data_message__free_unpacked(msg, NULL); /* not the range asked for */
-        return reader_location_failed(f, r, 0);
-    }
-    uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
-    size_t n = stream_chunk_crcs(p->data.data, p->data.len, crcs);
-    if (n != p->n_crcs || memcmp(crcs, p->crcs, n * sizeof(crcs[0])) != 0) {
-        data_message__free_unpacked(msg, NULL);
-        return reader_location_failed(f, r, 1);
-    }
-    if (r->msg != NULL)
-        data_message__free_unpacked(r->msg, NULL);
-    r->msg = msg;
-    r->msg_pos = start;
-    r->next = start + p->data.len;
-    if (r->next == block_end)
-        block_reader_disconnect(r); /* all of the range is here */
-    return EMBER_OK;
-}
-
-/* Reads up to len bytes at file offset pos through r: from the packet in
- * hand, then from r's connection, (re)connecting when pos is not where it
- * continues.  *got is short only at the end of the file or after a
- * failure (which is then reported by the next call). */
-static int reader_read(ember_dfs_file *f, block_reader *r, uint64_t pos, uint8_t *out, size_t len,
-                       size_t *got) {
-    size_t done = 0;
-    int rc = EMBER_OK;
-    if (pos >= f->length)
-        len = 0;
-    else if (len > f->length - pos)
-        len = (size_t)(f->length - pos);
-    while (done < len) {
-        if (r->msg != NULL && pos >= r->msg_pos && pos - r->msg_pos < r->msg->packet->data.len) {
-            size_t off = (size_t)(pos - r->msg_pos);
-            size_t n = r->msg->packet->data.len - off;
-            if (n > len - done)
-                n = len - done;
-            memcpy(out + done, r->msg->packet->data.data + off, n);
-            done += n;
-            pos += n;
-            continue;
-        }
-        size_t b = reader_find_block(f, pos);
-        size_t local; /* served from a replica on this host, else over TCP below */
-        uint32_t bad;
-        if (dfs_short_circuit_read(f->dfs, &f->sc, f->blocks[b], pos, out + done, len - done,
-                                   &local, &bad) == EMBER_ECORRUPT) {
-            reader_report_bad_block(f, f->blocks[b]->block_id, bad); /* as a bad packet: */
-            if (!reader_rank_dead(f, bad) && f->ndead < STREAM_DEAD_MAX)
-                f->dead[f->ndead++] = bad; /* ... reported, and that node tried last */
-        }
-        done += local;
-        pos += local;
-        if (local > 0)
-            continue;
-        if (r->fd < 0 || r->block != b || r->next != pos) {
-            if ((rc = reader_connect(f, r, b, pos)) != EMBER_OK)
-                break;
-        }
-        rc = reader_next_packet(f, r);
-        if (rc == STREAM_RETRY)
-            continue;
-        if (rc != EMBER_OK)
-            break;
-    }
-    *got = done;
-    if (done > 0 || rc == EMBER_OK) {
-        f->dfs->error[0] = '\0';
-        return EMBER_OK;
-    }
-    return rc;
-}
-
-/* Checks that blocks cover [0, length) in order, back to back. */
-static int reader_check_blocks(const ember_dfs_file *f) {
-    uint64_t at = 0;
-    for (size_t i = 0; i < f->nblocks; i++) {
-        if (f->blocks[i]->offset != at || f->blocks[i]->length > UINT64_MAX - at)
-            return EMBER_EPROTO;
-        at += f->blocks[i]->length;
-    }
-    return at >= f->length ? EMBER_OK : EMBER_EPROTO;
-}
-
-int ember_dfs_open(ember_dfs *dfs, const char *path, ember_dfs_file **out) {
-    ember_dfs_file *f = stream_new(dfs, path, STREAM_READER);
-    if (f == NULL) {
-        dfs_set_error(dfs, "out of memory");
-        return EMBER_ENOMEM;
-    }
-    GetBlockLocationsRequest m = GET_BLOCK_LOCATIONS_REQUEST__INIT;
-    m.path = (char *)path;
-    m.offset = 0;
-    m.length = UINT64_MAX;
-    ClientMessage req = CLIENT_MESSAGE__INIT;
-    req.body_case = CLIENT_MESSAGE__BODY_GET_BLOCK_LOCATIONS;
-    req.get_block_locations = &m;
-    DfsResult *res;
-    int rc = dfs_call(dfs, &req, &f->env, &res);
-    if (rc != EMBER_OK) {
-        f->env = NULL;
-        stream_free(f);
-        return rc;
-    }
-    if (res->status == NULL) {
-        dfs_set_error(dfs, "`%s': the namenode sent no file status", path);
-        rc = EMBER_EPROTO;
-    } else if (res->status->is_dir) {
-        dfs_set_error(dfs, "`%s': Is a directory", path);
-        rc = EMBER_EISDIR;
-    } else {
-        f->length = res->status->length;
-        f->blocks = res->blocks;
-        f->nblocks = res->n_blocks;
-        if ((rc = reader_check_blocks(f)) != EMBER_OK)
-            dfs_set_error(dfs, "`%s': the namenode's block list does not cover the file", path);
-    }
-    if (rc != EMBER_OK) {
-        stream_free(f);
-        return rc;
-    }
-    stream_check(f);
-    *out = f;
-    return EMBER_OK;
-}
-
-int ember_dfs_read(ember_dfs_file *f, void *buf, size_t len, size_t *got) {
-    *got = 0;
-    if (f->state != STREAM_READER) {
-        dfs_set_error(f->dfs, "`%s': not open for reading", f->path);
-        return EMBER_ESTATE;
-    }
-    int rc = reader_read(f, &f->seq, f->pos, buf, len, got);
-    f->pos += *got;
-    stream_check(f);
-    return rc;
-}
-
-int ember_dfs_pread(ember_dfs_file *f, void *buf, size_t len, uint64_t offset, size_t *got) {
-    *got = 0;
-    if (f->state != STREAM_READER) {
-        dfs_set_error(f->dfs, "`%s': not open for reading", f->path);
-        return EMBER_ESTATE;
-    }
-    block_reader r = {.fd = -1, .block = SIZE_MAX};
-    int rc = reader_read(f, &r, offset, buf, len, got);
-    block_reader_reset(&r);
-    return rc;
-}
-
-int ember_dfs_seek(ember_dfs_file *f, uint64_t offset) {
-    if (f->state != STREAM_READER) {
-        dfs_set_error(f->dfs, "`%s': cannot seek in a file open for writing", f->path);
-        return EMBER_ESTATE;
-    }
-    if (offset > f->length) {
-        dfs_set_error(f->dfs, "Cannot seek after EOF");
-        return EMBER_EINVAL;
-    }
-    f->dfs->error[0] = '\0';
-    f->pos = offset; /* the connection is kept: the next read decides */
-    return EMBER_OK;
-}
-
-uint64_t ember_dfs_file_length(const ember_dfs_file *f) { return f->length; }
-
 int ember_dfs_close_file(ember_dfs_file *f) {
     if (f == NULL)
         return EMBER_OK;
@@ -1509,6 +1063,6 @@ int ember_dfs_close_file(ember_dfs_file *f) {
             rc = writer_complete(f);
     }
     pthread_mutex_unlock(&f->lock);
-    stream_free(f);
+    dfs_stream_free(f);
     return rc;
 }

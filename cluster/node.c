@@ -365,6 +365,7 @@ int node_run(rank_context *ctx) {
     int rc = mpi_link_create(ctx->loop, config_get_int(ctx->cfg, "ember.mpi.send.timeout"),
                              node_on_message, &n, &n.link);
     if (rc == EMBER_OK) {
+        mpi_link_set_limits(n.link, (uint64_t)config_get_int(ctx->cfg, "ember.mpi.data.queue"), 0);
         mpi_link_set_writable_cb(n.link, node_on_writable, &n);
         rc = event_loop_add_timer(ctx->loop, interval, node_on_heartbeat_timer, &n, NULL);
     }

@@ -53,6 +53,7 @@ static const struct config_key config_keys[] = {
     {"ember.client.port",        CONFIG_INT,      "0",         0,   65535, 0,      "port of the client gateway; 0 = ephemeral"},
     {"ember.cluster.secret",     CONFIG_STRING,   "",          0,   0,     0,      "cluster secret; empty = generate one at start"},
     {"ember.mpi.send.timeout",   CONFIG_DURATION, "30s",       10,  DAY,   SECOND, "an MPI send not completed by then is cancelled"},
+    {"ember.mpi.data.queue",     CONFIG_SIZE,     "64m",       1,   (int64_t)1 << 40, 0, "bytes of write-pipeline data queued to one rank before its sender waits for room (the first datanode then stops reading its client); one message always goes"},
     {"ember.stop.timeout",       CONFIG_DURATION, "10s",       100, HOUR,  SECOND, "how long the primary waits for nodes to acknowledge a stop"},
     {"ember.auth.timeout",       CONFIG_DURATION, "10s",       100, HOUR,  SECOND, "a client must authenticate within this"},
     {"ember.client.max.connections", CONFIG_INT, "1024",     1,   65536, 0,      "authenticated client connections the gateway holds at once (Hadoop's ipc.server.max.connections)"},

@@ -39,7 +39,9 @@ struct thread_pool {
     pthread_t *threads;
     int nthreads; /* started */
     pthread_mutex_t lock;
-    pthread_cond_t wake; /* work queued, or stopping */
+    pthread_cond_t wake;   /* work queued, or stopping */
+    pthread_cond_t parked; /* a thread started and waits for work */
+    int nparked;           /* threads that got that far (create waits for all) */
     pool_list queued, finished;
     int stopping;
     size_t outstanding; /* loop thread only */
@@ -63,6 +65,8 @@ static pool_item *list_take_all(pool_list *l) {
 static void *pool_thread_main(void *arg) {
     thread_pool *pool = arg;
     pthread_mutex_lock(&pool->lock);
+    pool->nparked++;
+    pthread_cond_signal(&pool->parked);
     for (;;) {
         while (pool->queued.head == NULL && !pool->stopping)
             pthread_cond_wait(&pool->wake, &pool->lock);
@@ -127,6 +131,12 @@ int thread_pool_create(event_loop *loop, int nthreads, thread_pool **out) {
         free(pool);
         return EMBER_ENOMEM;
     }
+    if (pthread_cond_init(&pool->parked, NULL) != 0) {
+        pthread_cond_destroy(&pool->wake);
+        pthread_mutex_destroy(&pool->lock);
+        free(pool);
+        return EMBER_ENOMEM;
+    }
     pool->threads = calloc((size_t)nthreads, sizeof *pool->threads);
     if (pool->threads == NULL)
         goto fail;
@@ -150,6 +160,13 @@ int thread_pool_create(event_loop *loop, int nthreads, thread_pool **out) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pool->nthreads < nthreads)
         goto fail;
+    /* Every thread past its start-up (the C library's and a sanitizer's
+     * allocations among it) and waiting for work: a fork() from now on
+     * cannot copy a thread that holds the allocator's locks. */
+    pthread_mutex_lock(&pool->lock);
+    while (pool->nparked < pool->nthreads)
+        pthread_cond_wait(&pool->parked, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
     *out = pool;
     return EMBER_OK;
 fail:
@@ -199,6 +216,7 @@ void thread_pool_destroy(thread_pool *pool) {
     /* No thread is left: the lists are ours alone. */
     pool_deliver(pool, list_take_all(&pool->finished), 1);
     pool_deliver(pool, cancelled, 0);
+    pthread_cond_destroy(&pool->parked);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->lock);
     free(pool->threads);

@@ -22,8 +22,10 @@ typedef void (*thread_pool_work_fn)(void *arg);
  * this piece of work: done_fn frees what arg owns. */
 typedef void (*thread_pool_done_fn)(void *arg, int ran);
 
-/* Starts nthreads (1..64) threads and watches the pool's eventfd on loop.
- * Call from the loop's thread; free with thread_pool_destroy().
+/* Starts nthreads (1..64) threads and watches the pool's eventfd on loop;
+ * returns once every thread waits for work (so a fork() after it never
+ * copies a thread in the middle of its start-up, holding the allocator's
+ * locks).  Call from the loop's thread; free with thread_pool_destroy().
  * EMBER_EINVAL, EMBER_ENOMEM, EMBER_EIO (eventfd or pthread_create). */
 int thread_pool_create(event_loop *loop, int nthreads, thread_pool **out);
 

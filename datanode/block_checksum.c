@@ -3,8 +3,8 @@
  *
  * A client connects to the data port and sends one BlockChecksumRequest
  * {block_id, gen_stamp, read token}; the datanode answers with one frame
- * and the connection closes like a finished read (datanode.c flushes it
- * and lingers).  The answer is a BlockChecksumResponse
+ * and the connection closes like a finished read (transfer_server.c
+ * flushes it and lingers).  The answer is a BlockChecksumResponse
  *   bytes_per_crc  512 (BLOCK_CHUNK_SIZE)
  *   crc_per_block  the number of CRCs in the replica's meta file,
  *                  ceil(length / 512)

@@ -182,6 +182,42 @@ int block_writer_sync(block_writer *w);
  * a failure the replica is kept as by block_writer_detach(). */
 int block_writer_finalize(block_writer *w, uint64_t *length);
 
+/* Jobs: hsync and finalize off the loop's thread (the datanode runs them
+ * on its thread pool, common/thread_pool.h).  A *_begin() on the loop's
+ * thread makes a job; block_writer_job_run() does the blocking part --
+ * fsyncs, closes, the links and directory fsyncs of the move into
+ * finalized/ -- on any thread, touching only the job and the files;
+ * block_writer_job_finish() on the loop's thread applies the outcome to
+ * the store, exactly as block_writer_sync() and block_writer_finalize()
+ * (which are the three steps on one thread) would, and frees the job.
+ * Until then the replica stays WRITING.  Run must have been called before
+ * finish. */
+typedef struct block_writer_job block_writer_job;
+
+/* A job fsyncing w's files as they are now (block_writer_sync()), through
+ * duplicates of its descriptors: w may go on appending, and may even be
+ * detached, while the job runs.  EMBER_EIO for a failed writer,
+ * EMBER_ENOMEM (no memory or no descriptor left: the caller may sync on
+ * its own thread instead). */
+int block_writer_sync_begin(block_writer *w, block_writer_job **job);
+
+/* A job finalizing w (block_writer_finalize()); with sync, its files are
+ * fsynced even without sync on close (the last packet asked for hsync).
+ * w belongs to the job from now on, whatever the result; the caller must
+ * not touch it again.  EMBER_ENOMEM (w is still the caller's then). */
+int block_writer_finalize_begin(block_writer *w, int sync, block_writer_job **job);
+
+/* The blocking part of job, on any thread. */
+void block_writer_job_run(block_writer_job *job);
+
+/* Applies job (after block_writer_job_run()) on the loop's thread and
+ * frees it.  A sync job: w is the writer it was made from when that is
+ * still open (it is failed when an fsync failed), else NULL; returns 0 or
+ * EMBER_EIO.  A finalize job: w is ignored; returns what
+ * block_writer_finalize() would, *length (may be NULL) the final
+ * length. */
+int block_writer_job_finish(block_writer_job *job, block_writer *w, uint64_t *length);
+
 /* Closes w keeping its files: the partial chunk's CRC is written, both
  * files fsynced and left in rbw/, and the replica becomes RBW with
  * *length (may be NULL) as its valid length -- the bytes appended, or,

@@ -8,8 +8,10 @@
  * those directories.  No state: every function works on the files and
  * descriptors it is given.
  *
- * Moving a replica between rbw/ and finalized/ (bs_replica_move():
- * finalize, reopen, recovery) makes the new names first -- hard links, or
+ * Moving a replica between rbw/ and finalized/ (bs_replica_move_files(),
+ * which touches only files and may run off the loop's thread, and
+ * bs_replica_move(), which also fails a directory the errors say is
+ * broken: finalize, reopen, recovery) makes the new names first -- hard links, or
  * for a reopen a copy of the meta so that readers of the finalized
  * replica keep the CRCs they opened -- fsyncs the target directory, then
  * unlinks the old names (data first) and fsyncs the source.  Whatever a
@@ -275,20 +277,14 @@ static int copy_file(const char *from, const char *to, int *out_fd) {
     return EMBER_OK;
 }
 
-/* Moves the files of block id in directory d from the sub-directory from
- * (gen stamp from_gs in the meta's name) to the sub-directory to (to_gs),
- * in the order the file comment gives: new names (leftovers under them
- * replaced), fsync of to, removal of the old names (data first), fsync of
- * from.  With meta_fd the meta is copied and *meta_fd gets the copy open
- * for reading and writing; without, it is linked.  Returns 0 once the new
- * names are durable -- failing to remove the old ones only fails the
- * directory when errno says it is broken -- or EMBER_EIO with errno (the
- * directory failed when errno says so), the old names untouched and
- * nothing left under the new ones. */
-int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *from, uint64_t from_gs,
-                    const char *to, uint64_t to_gs, int *meta_fd) {
+/* See block_store_internal.h: the order of the steps is the file
+ * comment's -- new names (leftovers under them replaced), fsync of to,
+ * removal of the old names (data first), fsync of from. */
+int bs_replica_move_files(uint64_t id, const char *from, uint64_t from_gs, const char *to,
+                          uint64_t to_gs, int *meta_fd, int *dir_err) {
     char from_data[BLOCK_STORE_PATH_MAX], from_meta[BLOCK_STORE_PATH_MAX];
     char to_data[BLOCK_STORE_PATH_MAX], to_meta[BLOCK_STORE_PATH_MAX];
+    *dir_err = 0;
     if (meta_fd != NULL)
         *meta_fd = -1;
     if (bs_replica_path(from_data, sizeof from_data, from, id, 0, 0) != EMBER_OK ||
@@ -307,15 +303,12 @@ int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *fro
         goto fail;
     if (bs_fsync_dir(to) != EMBER_OK)
         goto fail;
-    int bad = 0;
     if (unlink(from_data) != 0 && errno != ENOENT)
-        bad = errno;
+        *dir_err = errno;
     if (unlink(from_meta) != 0 && errno != ENOENT)
-        bad = errno;
+        *dir_err = errno;
     if (bs_fsync_dir(from) != EMBER_OK)
-        bad = errno;
-    if (bs_dir_errno_is_failure(bad))
-        bs_dir_fail(store, d);
+        *dir_err = errno;
     return EMBER_OK;
 fail:;
     int saved = errno;
@@ -325,10 +318,19 @@ fail:;
     }
     unlink(to_data);
     unlink(to_meta);
-    if (bs_dir_errno_is_failure(saved))
-        bs_dir_fail(store, d);
+    *dir_err = saved;
     errno = saved;
     return EMBER_EIO;
+}
+
+/* See block_store_internal.h. */
+int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *from, uint64_t from_gs,
+                    const char *to, uint64_t to_gs, int *meta_fd) {
+    int dir_err;
+    int rc = bs_replica_move_files(id, from, from_gs, to, to_gs, meta_fd, &dir_err);
+    if (bs_dir_errno_is_failure(dir_err))
+        bs_dir_fail(store, d);
+    return rc; /* errno still says why it failed */
 }
 
 int bs_cmp_found(const void *a, const void *b) {

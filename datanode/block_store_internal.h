@@ -159,8 +159,22 @@ int bs_meta_header_ok(const unsigned char *h);
 /* The valid length of the rbw replica id at gen stamp gs in dd. */
 int bs_rbw_scan(const data_dir *dd, uint64_t id, uint64_t gs, uint64_t *out);
 
-/* Moves a replica's files between rbw/ and finalized/ of directory d
- * (block_store_files.c's file comment has the order of the steps). */
+/* Moves the files of block id from the sub-directory from (gen stamp
+ * from_gs in the meta's name) to the sub-directory to (to_gs) of one data
+ * directory (block_store_files.c's file comment has the order of the
+ * steps).  With meta_fd the meta is copied and *meta_fd gets the copy
+ * open for reading and writing; without, it is linked.  Returns 0 once
+ * the new names are durable, or EMBER_EIO with errno, the old names
+ * untouched and nothing left under the new ones.  *dir_err is the errno
+ * that may say the directory is broken (0: none) -- of the failure, or of
+ * removing the old names after success -- for the caller to judge
+ * (bs_dir_errno_is_failure()).  Touches nothing but the files: safe off
+ * the loop's thread (a finalize job). */
+int bs_replica_move_files(uint64_t id, const char *from, uint64_t from_gs, const char *to,
+                          uint64_t to_gs, int *meta_fd, int *dir_err);
+
+/* bs_replica_move_files() in directory d of store, which is failed when
+ * the errno says it is broken. */
 int bs_replica_move(block_store *store, uint32_t d, uint64_t id, const char *from, uint64_t from_gs,
                     const char *to, uint64_t to_gs, int *meta_fd);
 

@@ -18,8 +18,12 @@
  * The only transition, WRITING -> FAILED, is bs_writer_fail(), and
  * bs_writer_check() asserts the invariants after every change.  A
  * writer's files are fsynced by block_writer_sync() (a client's hsync),
- * and by writer_sync() when it is finalized or detached under sync on
- * close.
+ * and when it is finalized or detached under sync on close.  hsync and
+ * finalize are also jobs (block_store.h, "Jobs"): the blocking part
+ * (writer_close_files(), bs_replica_move_files(), the fsyncs) touches only
+ * the job and the files, the rest (the writer's state, the directory's,
+ * the index) is applied on the loop's thread by block_writer_job_finish();
+ * the synchronous calls are the same three steps on one thread.
  *
  * The replica transitions made here (block_store.h's table): create
  * (absent, or a stale RBW replica, -> WRITING), finalize (WRITING ->
@@ -262,18 +266,6 @@ int block_writer_append(block_writer *w, const void *data, size_t len, const uin
 
 uint64_t block_writer_length(const block_writer *w) { return w != NULL ? w->length : 0; }
 
-int block_writer_sync(block_writer *w) {
-    if (w == NULL)
-        return EMBER_EINVAL;
-    if (w->state == WRITER_FAILED)
-        return EMBER_EIO;
-    if (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0) {
-        bs_writer_fail(w, errno);
-        return EMBER_EIO;
-    }
-    return EMBER_OK;
-}
-
 /* Closes w's descriptors, removes its index entry and frees it. */
 static void writer_free(block_writer *w) {
     if (w->data_fd >= 0)
@@ -286,28 +278,48 @@ static void writer_free(block_writer *w) {
     free(w);
 }
 
-/* Fsyncs and closes both files, which hold exactly length bytes and their
- * CRCs (the partial chunk's included: every append writes it).  Returns
- * EMBER_EIO for a FAILED writer or a failure here (w is then FAILED);
- * the descriptors are closed either way. */
-static int writer_sync(block_writer *w) {
-    int rc = w->state == WRITER_FAILED ? EMBER_EIO : EMBER_OK;
-    if (rc == EMBER_OK && w->store->sync_on_close &&
-        (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0))
+/* Fsyncs (when sync) and closes both files of w, which hold exactly
+ * length bytes and their CRCs (the partial chunk's included: every append
+ * writes it).  Touches nothing but w's descriptors, so it may run off the
+ * loop's thread (a finalize job).  0, or EMBER_EIO with *err the errno of
+ * the first failure; the descriptors are closed either way. */
+static int writer_close_files(block_writer *w, int sync, int *err) {
+    int rc = EMBER_OK;
+    *err = 0;
+    if (sync && (fsync(w->data_fd) != 0 || fsync(w->meta_fd) != 0)) {
         rc = EMBER_EIO;
-    int saved = errno;
+        *err = errno;
+    }
     int a = w->data_fd >= 0 ? close(w->data_fd) : 0;
     if (a != 0 && rc == EMBER_OK)
-        saved = errno;
+        *err = errno;
     int b = w->meta_fd >= 0 ? close(w->meta_fd) : 0;
     if (b != 0 && rc == EMBER_OK && a == 0)
-        saved = errno;
+        *err = errno;
     w->data_fd = w->meta_fd = -1;
     if (a != 0 || b != 0)
         rc = EMBER_EIO;
-    if (rc != EMBER_OK && w->state == WRITER_WRITING)
-        bs_writer_fail(w, saved);
     return rc;
+}
+
+/* What writer_close_files() answered (rc, err), applied to w on the
+ * loop's thread: EMBER_EIO for a writer FAILED before, and a failure here
+ * makes it FAILED. */
+static int writer_closed(block_writer *w, int rc, int err) {
+    if (w->state == WRITER_FAILED)
+        return EMBER_EIO;
+    if (rc != EMBER_OK)
+        bs_writer_fail(w, err);
+    return rc;
+}
+
+/* Fsyncs (under sync on close) and closes both files.  Returns EMBER_EIO
+ * for a FAILED writer or a failure here (w is then FAILED); the
+ * descriptors are closed either way. */
+static int writer_sync(block_writer *w) {
+    int err;
+    int rc = writer_close_files(w, w->state == WRITER_WRITING && w->store->sync_on_close, &err);
+    return writer_closed(w, rc, err);
 }
 
 /* WRITING -> RBW, freeing w (its descriptors closed by writer_sync()):
@@ -339,17 +351,100 @@ int block_writer_detach(block_writer *w, uint64_t *length) {
     return writer_keep(w, synced, length);
 }
 
-int block_writer_finalize(block_writer *w, uint64_t *length) {
-    if (w == NULL)
-        return EMBER_EINVAL;
-    block_store *store = w->store;
-    const data_dir *dd = &store->dirs[w->dir];
+/* ---- sync and finalize as jobs (block_store.h, "Jobs") ---- */
+
+typedef enum {
+    WRITER_JOB_SYNC,     /* hsync: fsync of the open writer's files */
+    WRITER_JOB_FINALIZE, /* fsync (sync on close), close, move to finalized/ */
+} writer_job_kind;
+
+struct block_writer_job {
+    writer_job_kind kind;
+    block_store *store;
+    uint32_t dir;
+    int data_fd, meta_fd; /* SYNC: the files' descriptors ... */
+    int own_fds;          /* ... duplicates the job closes, or the writer's own */
+    block_writer *w;      /* FINALIZE: the writer, the job's until finished */
+    int sync;             /* FINALIZE: fsync the files before closing them */
+    int was_failed;       /* FINALIZE: the writer was FAILED when the job began */
+    int ran;              /* block_writer_job_run() was called */
+    int rc;               /* SYNC: the fsyncs; FINALIZE: closing the files */
+    int err;              /* ... the errno of its failure */
+    int move_rc;          /* FINALIZE: the move into finalized/ */
+    int dir_err;          /* ... the errno that may say the directory is broken */
+};
+
+/* A sync job of w's files: duplicates of its descriptors (dup_fds; the
+ * job then outlives w) or its own.  EMBER_ENOMEM when a duplicate cannot
+ * be made. */
+static int writer_job_prepare_sync(block_writer *w, int dup_fds, block_writer_job *job) {
+    *job = (block_writer_job){.kind = WRITER_JOB_SYNC, .store = w->store, .dir = w->dir};
+    job->data_fd = dup_fds ? dup(w->data_fd) : w->data_fd;
+    job->meta_fd = dup_fds ? dup(w->meta_fd) : w->meta_fd;
+    job->own_fds = dup_fds;
+    if (job->data_fd < 0 || job->meta_fd < 0) {
+        if (job->data_fd >= 0)
+            close(job->data_fd);
+        if (job->meta_fd >= 0)
+            close(job->meta_fd);
+        return EMBER_ENOMEM;
+    }
+    return EMBER_OK;
+}
+
+/* A finalize job of w (the job's from now on); sync forces the fsync that
+ * sync on close would do. */
+static void writer_job_prepare_finalize(block_writer *w, int sync, block_writer_job *job) {
+    *job = (block_writer_job){.kind = WRITER_JOB_FINALIZE, .store = w->store, .dir = w->dir};
+    job->w = w;
+    job->was_failed = w->state == WRITER_FAILED;
+    job->sync = !job->was_failed && (sync || w->store->sync_on_close);
+}
+
+void block_writer_job_run(block_writer_job *job) {
+    job->ran = 1;
+    if (job->kind == WRITER_JOB_SYNC) {
+        if (fsync(job->data_fd) != 0 || fsync(job->meta_fd) != 0) {
+            job->rc = EMBER_EIO;
+            job->err = errno;
+        }
+        if (job->own_fds) {
+            close(job->data_fd);
+            close(job->meta_fd);
+            job->data_fd = job->meta_fd = -1;
+        }
+        return;
+    }
+    block_writer *w = job->w;
+    const data_dir *dd = &job->store->dirs[job->dir];
+    job->rc = writer_close_files(w, job->sync, &job->err);
+    job->move_rc = EMBER_EIO;
+    if (job->rc == EMBER_OK && !job->was_failed)
+        job->move_rc = bs_replica_move_files(w->block_id, dd->rbw, w->gen_stamp, dd->finalized,
+                                             w->gen_stamp, NULL, &job->dir_err);
+}
+
+/* Applies a job that ran, on the loop's thread (block_writer_job_finish()
+ * without the free). */
+static int writer_job_apply(block_writer_job *job, block_writer *w, uint64_t *length) {
+    block_store *store = job->store;
+    assert(job->ran);
+    if (job->kind == WRITER_JOB_SYNC) {
+        if (job->rc != EMBER_OK && w != NULL && w->state == WRITER_WRITING)
+            bs_writer_fail(w, job->err);
+        else if (job->rc != EMBER_OK && bs_dir_errno_is_failure(job->err))
+            bs_dir_fail(store, job->dir);
+        return job->rc;
+    }
+    w = job->w;
     if (length != NULL)
         *length = w->length;
-    int rc = writer_sync(w);
-    if (rc == EMBER_OK)
-        rc = bs_replica_move(store, w->dir, w->block_id, dd->rbw, w->gen_stamp, dd->finalized,
-                             w->gen_stamp, NULL);
+    int rc = writer_closed(w, job->rc, job->err);
+    if (rc == EMBER_OK) {
+        rc = job->move_rc;
+        if (bs_dir_errno_is_failure(job->dir_err))
+            bs_dir_fail(store, w->dir);
+    }
     if (rc != EMBER_OK) {
         /* Packets of it may have been acknowledged: it stays, as RBW. */
         (void)writer_keep(w, w->state == WRITER_WRITING, NULL);
@@ -363,6 +458,61 @@ int block_writer_finalize(block_writer *w, uint64_t *length) {
     bs_replica_check(store, r);
     writer_free(w);
     return EMBER_OK;
+}
+
+int block_writer_sync_begin(block_writer *w, block_writer_job **out) {
+    if (w == NULL)
+        return EMBER_EINVAL;
+    if (w->state == WRITER_FAILED)
+        return EMBER_EIO;
+    block_writer_job *job = malloc(sizeof(*job));
+    if (job == NULL)
+        return EMBER_ENOMEM;
+    int rc = writer_job_prepare_sync(w, 1, job);
+    if (rc != EMBER_OK) {
+        free(job);
+        return rc;
+    }
+    *out = job;
+    return EMBER_OK;
+}
+
+int block_writer_finalize_begin(block_writer *w, int sync, block_writer_job **out) {
+    if (w == NULL)
+        return EMBER_EINVAL;
+    block_writer_job *job = malloc(sizeof(*job));
+    if (job == NULL)
+        return EMBER_ENOMEM;
+    writer_job_prepare_finalize(w, sync, job);
+    *out = job;
+    return EMBER_OK;
+}
+
+int block_writer_job_finish(block_writer_job *job, block_writer *w, uint64_t *length) {
+    int rc = writer_job_apply(job, w, length);
+    free(job);
+    return rc;
+}
+
+/* The same steps on this thread, with the job on the stack. */
+int block_writer_sync(block_writer *w) {
+    if (w == NULL)
+        return EMBER_EINVAL;
+    if (w->state == WRITER_FAILED)
+        return EMBER_EIO;
+    block_writer_job job;
+    (void)writer_job_prepare_sync(w, 0, &job); /* no duplicates: cannot fail */
+    block_writer_job_run(&job);
+    return writer_job_apply(&job, w, NULL);
+}
+
+int block_writer_finalize(block_writer *w, uint64_t *length) {
+    if (w == NULL)
+        return EMBER_EINVAL;
+    block_writer_job job;
+    writer_job_prepare_finalize(w, 0, &job);
+    block_writer_job_run(&job);
+    return writer_job_apply(&job, NULL, length);
 }
 
 void block_writer_abort(block_writer *w) {

@@ -16,7 +16,10 @@
  * the replicas at a bounded rate and reports corrupt ones to the primary
  * (RankMessage.bad_replica).  Every client request must carry a valid
  * block token; until the primary has sent the cluster secret (in
- * RegisterAck), requests are refused.  Runs on the rank's event loop. */
+ * RegisterAck), requests are refused.  Runs on the rank's event loop;
+ * its fsyncs and finalizes run on a thread of its own, whose results come
+ * back to the loop.  When the next datanode cannot take more data, the
+ * first one stops reading its client until it can. */
 #ifndef EMBER_DATANODE_H
 #define EMBER_DATANODE_H
 

@@ -1,13 +1,14 @@
-/* datanode_internal.h -- what datanode.c, replication.c,
- * block_scanner.c, directory_scanner.c and block_checksum.c share.
+/* datanode_internal.h -- what the files of the datanode share.
  *
  * The layout of struct datanode, the helpers of datanode.c that the
- * others use (its reports to the primary among them), the replication
- * source's entry points (replication.c), the block scanner's
- * (block_scanner.c), the directory scanner's (directory_scanner.c), the
- * replica checksum's (block_checksum.c), the short-circuit socket's
- * (short_circuit.c) and block recovery's (recovery.c).  Private to
- * datanode/: nothing outside it includes this file. */
+ * others use (its reports to the primary among them), and the entry
+ * points of each part: the data port's (transfer_server.c), the write
+ * pipeline's (pipeline.c, pipeline_setup.c), the replication source's
+ * (replication.c), the block scanner's (block_scanner.c), the directory
+ * scanner's (directory_scanner.c), the replica checksum's
+ * (block_checksum.c), the short-circuit socket's (short_circuit.c) and
+ * block recovery's (recovery.c).  Private to datanode/: nothing outside
+ * it includes this file. */
 #ifndef EMBER_DATANODE_INTERNAL_H
 #define EMBER_DATANODE_INTERNAL_H
 
@@ -20,12 +21,12 @@
 #include "proto/socket_link.h"
 
 #define DN_MAX_CONNECTIONS 1024 /* clients served at once on the data port */
-#define DN_MAX_DOWNSTREAM 16  /* message.c's limit on downstream and targets */
-#define DN_MAX_REPLICATIONS 8 /* replications this node sources at once */
+#define DN_MAX_DOWNSTREAM 16    /* message.c's limit on downstream and targets */
+#define DN_MAX_REPLICATIONS 8   /* replications this node sources at once */
 #define DN_CHUNKS_MAX (MESSAGE_PACKET_MAX / BLOCK_CHUNK_SIZE)
 
-typedef struct dn_conn dn_conn;
-typedef struct dn_pipeline dn_pipeline;
+typedef struct dn_conn dn_conn;         /* transfer_server.c's */
+typedef struct dn_pipeline dn_pipeline; /* pipeline.c's */
 typedef struct dn_replication dn_replication;
 typedef struct dn_scanner dn_scanner;
 
@@ -41,17 +42,21 @@ struct datanode {
     void *send_arg;
     char *secret; /* NULL until datanode_set_secret() */
     block_store *store;
-    struct frame_server *data_server; /* the data port (proto/frame_server.h) */
+    struct frame_server *data_server; /* the data port (transfer_server.c) */
     int port;
     uint64_t timer_id;
-    dn_pipeline **pipes;
+    dn_pipeline **pipes; /* pipeline.c's: the pipelines running here */
     size_t npipes, pipes_cap;
+    uint64_t last_pipe_id;         /* pipeline_setup.c's: ids of pipelines, never reused */
+    struct thread_pool *disk_pool; /* pipeline_disk.c's: hsyncs and finalizes off the loop */
+    struct dn_disk_job *disk_jobs; /* pipeline_disk.c's: the jobs out */
+    int stopping;                  /* datanode_destroy() has begun: nothing more is sent */
     dn_replication *repls[DN_MAX_REPLICATIONS]; /* replication.c's */
     size_t nrepls;
-    dn_scanner *scanner;                 /* block_scanner.c's; NULL when scanning is off */
-    uint64_t dirscan_timer_id;           /* directory_scanner.c's timer; 0 when off */
+    dn_scanner *scanner;                    /* block_scanner.c's; NULL when scanning is off */
+    uint64_t dirscan_timer_id;              /* directory_scanner.c's timer; 0 when off */
     struct dn_short_circuit *short_circuit; /* short_circuit.c's; NULL when off */
-    uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
+    uint8_t scratch[MESSAGE_PACKET_MAX];    /* read packets, discarded input */
 };
 
 /* ---- datanode.c ---- */
@@ -91,12 +96,136 @@ int dn_send_incremental_report(datanode *dn, const block_info *received, size_t 
  * (RankMessage.bad_replica).  Returns the transport's result. */
 int dn_send_bad_replica(datanode *dn, uint64_t block_id);
 
+/* ---- transfer_server.c: the data port ---- */
+
+/* Listens on bind_addr:port (0: ephemeral; dn->port gets the port) and
+ * serves the data port on dn->loop (dn->data_server).  Call once
+ * dn->io_timeout_ms is set.  0, or the error with a line in err. */
+int dn_transfer_start(datanode *dn, const char *bind_addr, int port, char *err, size_t errlen);
+
+/* Closes the data port and every connection (the pipelines they feed
+ * end).  A no-op when it never started. */
+void dn_transfer_stop(datanode *dn);
+
+/* Queues ack to the client of c (a write connection); a connection that
+ * cannot take it is broken. */
+void dn_transfer_send_ack(datanode *dn, dn_conn *c, const PacketAck *ack);
+
+/* The pipeline c fed has ended (finished or failed): c forgets it and
+ * closes once what is queued (the last ack) is out. */
+void dn_transfer_write_ended(datanode *dn, dn_conn *c);
+
+/* Ends c's operation with one DataError{code, message} frame, its
+ * pipeline first (dn_pipeline_drop_client()), and closes c once the frame
+ * is out. */
+void dn_transfer_reject(datanode *dn, dn_conn *c, int code, const char *message);
+
+/* Stops reading c's socket (its pipeline holds a packet downstream cannot
+ * take yet: backpressure), and reads it again.  The packets the client
+ * sent meanwhile wait in the socket, frames already read in the server's
+ * buffer. */
+void dn_transfer_pause(datanode *dn, dn_conn *c);
+void dn_transfer_resume(datanode *dn, dn_conn *c);
+
+/* The client's address, for log lines. */
+const char *dn_transfer_peer(const dn_conn *c);
+
+/* The write request connection conn_id waited with (CONN_WAITING,
+ * dn_pipeline_defer_client()) can be served now: it is, and reading the
+ * connection resumes.  A no-op when the connection is gone. */
+void dn_transfer_request_ready(datanode *dn, uint64_t conn_id);
+
+/* ---- pipeline.c, pipeline_setup.c: the write pipeline ---- */
+
+/* Starts the pipeline of a client's WriteBlockRequest fed by conn (the
+ * caller checked the token and authenticated conn): a new replica, an
+ * append or a pipeline recovery, with the request's downstream.  Returns
+ * 0 with *out, the pipeline (whose client is conn; conn's caller points
+ * back at it), or the error with the words for the client in text
+ * (logged already). */
+int dn_pipeline_start_client(datanode *dn, dn_conn *conn, const WriteBlockRequest *req,
+                             dn_pipeline **out, char *text, size_t textlen);
+
+/* Takes the next packet of p from upstream (the client's, or
+ * dn_pipeline_handle_packet()'s): checks it, appends it locally, forwards
+ * it downstream, fsyncs the replica when it asks to (hsync), finalizes on
+ * the last one, and acks it now (no downstream) or once downstream acked
+ * it.  p may be freed on return (finished or failed).  pkt stays the
+ * caller's. */
+void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt);
+
+/* p's client connection is gone or rejected: p ends without telling it
+ * (its replica is kept for recovery) and is freed. */
+void dn_pipeline_drop_client(datanode *dn, dn_pipeline *p);
+
+/* 1 once p's last packet came (its replica finalized), else 0. */
+int dn_pipeline_draining(const dn_pipeline *p);
+
+/* The block p writes. */
+uint64_t dn_pipeline_block_id(const dn_pipeline *p);
+
+/* p's client connection, NULL when its upstream is a rank. */
+const dn_conn *dn_pipeline_client(const dn_pipeline *p);
+
+/* A PipelinePacket from rank source: the next packet of its pipeline
+ * here, or the first, which sets the pipeline up; refused with a failed
+ * PipelineAck when neither.  pp stays the caller's. */
+void dn_pipeline_handle_packet(datanode *dn, int source, const PipelinePacket *pp);
+
+/* A PipelineAck from rank source: to the pipeline of its block (an ack
+ * of another gen stamp is stale and ignored), else to the replication
+ * this node sources for it (dn_replication_handle_ack()).  ack stays the
+ * caller's. */
+void dn_pipeline_handle_ack(datanode *dn, int source, const PipelineAck *ack);
+
+/* 1 when a pipeline of block_id runs here. */
+int dn_pipeline_running(const datanode *dn, uint64_t block_id);
+
 /* Stops the write of block_id running here, if any (a client's or an
  * upstream's pipeline): its upstream gets a failed ack naming why, its
  * replica is kept in rbw/ (block_writer_detach()), a client connection is
  * closed once the ack is out, and further packets are refused as for any
  * unknown pipeline.  Returns 1 when a write was stopped, else 0. */
-int dn_stop_write(datanode *dn, uint64_t block_id, const char *why);
+int dn_pipeline_stop_write(datanode *dn, uint64_t block_id, const char *why);
+
+/* dest can take data again (datanode_on_writable()): the pipelines whose
+ * downstream[0] it is send the packets they hold, in order. */
+void dn_pipeline_on_writable(datanode *dn, int dest);
+
+/* Fails the pipelines whose upstream went silent or whose oldest packet
+ * waited too long for its downstream ack.  Called by the datanode's
+ * timer. */
+void dn_pipeline_on_timer(datanode *dn, int64_t now);
+
+/* Ends every pipeline (replicas kept as on a failure) and frees the list
+ * (datanode_destroy). */
+void dn_pipeline_abort_all(datanode *dn);
+
+/* ---- pipeline_disk.c: the pipeline's disk work on the thread pool ---- */
+
+/* Starts the thread pool of the pipelines' hsyncs and finalizes
+ * (dn->disk_pool).  0 or thread_pool_create()'s error. */
+int dn_disk_start(datanode *dn);
+
+/* Stops it (datanode_destroy, after the pipelines ended): the jobs out
+ * finish -- a job not started yet runs on this thread -- and their
+ * outcome goes to the store, nothing is sent (dn->stopping), and the
+ * messages that waited for them are dropped. */
+void dn_disk_stop(datanode *dn);
+
+/* msg (from rank source, about block_id: a PipelinePacket,
+ * InitReplicaRecovery or UpdateReplica) arrived while the finalize of
+ * block_id runs on the pool, the replica neither being written nor
+ * finalized until it is done: the message is kept (packed) and handled,
+ * in its order, once the finalize is done.  Returns 1 when it was kept,
+ * 0 when it is to be handled now (no finalize of the block out).  msg
+ * stays the caller's. */
+int dn_pipeline_defer(datanode *dn, int source, const RankMessage *msg, uint64_t block_id);
+
+/* The same for a client's WriteBlockRequest for block_id on data port
+ * connection conn_id: 1 when it is to wait for the block's finalize
+ * (dn_transfer_request_ready() follows), else 0. */
+int dn_pipeline_defer_client(datanode *dn, uint64_t block_id, uint64_t conn_id);
 
 /* ---- replication.c: this node as the source of a ReplicateBlock ---- */
 

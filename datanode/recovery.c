@@ -9,8 +9,8 @@
  * stamp: the recovered replicas carry it.
  *
  * InitReplicaRecovery: a write of the block running here is stopped first
- * (dn_stop_write(): its upstream -- the client or the previous datanode --
- * gets a failed ack, the replica is detached into rbw/ with what was
+ * (dn_pipeline_stop_write(): its upstream -- the client or the previous
+ * datanode -- gets a failed ack, the replica is detached into rbw/ with what was
  * written, no BlockReceived is sent for it, later packets are refused),
  * so that its length cannot change once the primary knows it.  The
  * answer, ReplicaRecoveryInfo {found, gen_stamp, length, finalized},
@@ -70,7 +70,7 @@ void dn_recovery_init(datanode *dn, int source, const InitReplicaRecovery *m) {
     }
     char why[96];
     snprintf(why, sizeof(why), "stopped by block recovery %" PRIu64, m->recovery_id);
-    if (dn_stop_write(dn, m->block_id, why))
+    if (dn_pipeline_stop_write(dn, m->block_id, why))
         LOG_INFO("datanode: write of blk_%" PRIu64 " stopped by block recovery %" PRIu64,
                  m->block_id, m->recovery_id);
     block_info info;

@@ -29,8 +29,9 @@
  * the last packet is acked, or replication_fail().  At most
  * DN_MAX_REPLICATIONS run at once (dn->repls), each of another block.
  * Acks are keyed by block id like the datanode's pipelines; a node never
- * has a pipeline and a replication of the same block (datanode.c refuses
- * each while the other runs), so an ack's block id says whose it is. */
+ * has a pipeline and a replication of the same block (pipeline_setup.c
+ * and datanode.c refuse each while the other runs), so an ack's block id
+ * says whose it is. */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -183,7 +184,7 @@ static int replication_pump(datanode *dn, dn_replication *r) {
         pp.downstream = r->targets + 1;
         pp.n_downstream = r->n_targets - 1;
         pp.packet = &pkt;
-        pp.transfer = 1; /* the targets delete a partial copy (datanode.c) */
+        pp.transfer = 1; /* the targets delete a partial copy (pipeline.c) */
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
         msg.pipeline_packet = &pp;

@@ -11,7 +11,10 @@
  *   2. nconns - nunauth <= max_connections, nunauth <= max_unauthenticated;
  *   3. a connection that is not OPEN is never handed a frame;
  *   4. descriptors to pass (nfds > 0) sit at queued byte fds_before, which
- *      is within the queue.
+ *      is within the queue;
+ *   5. a paused connection is not polled for input and is handed no
+ *      frame; one resumed with bytes buffered is marked resume_pending
+ *      until the next turn's fs_on_resume_turn() delivers them.
  * Only fs_free() frees a connection, and it runs from the server's own
  * event, accept and timer callbacks or frame_server_destroy(). */
 #include <assert.h>
@@ -55,8 +58,10 @@ typedef struct fs_conn {
     fs_state state;
     int opened; /* on_open accepted it: on_close will be called */
     int authenticated;
-    int eof;           /* the peer's input ended: no more reading */
-    int want_writable; /* on_writable after each flush */
+    int eof;            /* the peer's input ended: no more reading */
+    int paused;         /* frame_server_pause_reading(): no input taken, no frame delivered */
+    int resume_pending; /* resumed with bytes buffered: fs_on_resume_turn() delivers them */
+    int want_writable;  /* on_writable after each flush */
     char peer[64];
     uint64_t peer_key; /* hash of the peer address (without the port) */
     void *data;        /* the caller's */
@@ -75,6 +80,7 @@ struct frame_server {
     int listen_fd;
     int unix_socket;
     int paused; /* accepting stopped until the next tick (out of descriptors) */
+    int resume_hook; /* fs_on_resume_turn() is registered for the next turn */
     uint64_t timer_id;
     int64_t timer_ms;
     fs_conn **slots;
@@ -193,7 +199,7 @@ static void fs_set_events(frame_server *srv, fs_conn *c) {
     int pending = c->outq.len > c->outq.off;
     switch (c->state) {
     case FS_OPEN:
-        events = c->eof ? 0 : POLLIN;
+        events = c->eof || c->paused ? 0 : POLLIN;
         if (pending || c->want_writable)
             events |= POLLOUT;
         break;
@@ -311,9 +317,10 @@ static void fs_bad_frame(frame_server *srv, fs_conn *c) {
     frame_server_close(srv, c->id);
 }
 
-/* Hands every whole buffered frame to on_frame while c is OPEN. */
+/* Hands every whole buffered frame to on_frame while c is OPEN and not
+ * paused (on_frame may pause it). */
 static void fs_deliver(frame_server *srv, fs_conn *c) {
-    while (c->state == FS_OPEN) {
+    while (c->state == FS_OPEN && !c->paused) {
         const uint8_t *payload;
         size_t len;
         int rc = frame_reader_next(c->reader, &payload, &len);
@@ -384,8 +391,10 @@ static void fs_on_conn_event(event_loop *loop, int fd, int revents, void *arg) {
             fs_linger_read(srv, c);
         else if (c->state == FS_CLOSING || c->eof)
             fs_break(srv, c); /* hung up or failed before our last bytes went out */
-        else
+        else if (!c->paused)
             fs_read(srv, c);
+        else if (revents & (POLLHUP | POLLERR))
+            fs_break(srv, c); /* reset while paused: nothing will be read from it */
     }
     if (c->state == FS_BROKEN)
         fs_free(srv, c);
@@ -634,6 +643,58 @@ int frame_server_want_writable(frame_server *srv, uint64_t id, int on) {
     return EMBER_OK;
 }
 
+/* One turn after a resume: the connections resumed with bytes buffered
+ * get their whole frames (never inside frame_server_resume_reading(),
+ * whose caller may be in the middle of its own work). */
+static int fs_on_resume_turn(event_loop *loop, void *arg) {
+    frame_server *srv = arg;
+    event_loop_remove_hook(loop, fs_on_resume_turn, srv);
+    srv->resume_hook = 0;
+    for (int i = 0; i < srv->nslots; i++) {
+        fs_conn *c = srv->slots[i];
+        if (c == NULL || !c->resume_pending)
+            continue;
+        c->resume_pending = 0;
+        fs_deliver(srv, c);
+        if (c->state == FS_BROKEN)
+            fs_free(srv, c);
+    }
+    return -1;
+}
+
+int frame_server_pause_reading(frame_server *srv, uint64_t id) {
+    fs_conn *c = fs_find(srv, id);
+    if (c == NULL)
+        return EMBER_ENOENT;
+    c->paused = 1;
+    fs_set_events(srv, c);
+    return EMBER_OK;
+}
+
+int frame_server_resume_reading(frame_server *srv, uint64_t id) {
+    fs_conn *c = fs_find(srv, id);
+    if (c == NULL)
+        return EMBER_ENOENT;
+    if (!c->paused)
+        return EMBER_OK;
+    c->paused = 0;
+    fs_set_events(srv, c);
+    if (c->state == FS_OPEN && frame_reader_buffered(c->reader) > 0) {
+        c->resume_pending = 1;
+        if (!srv->resume_hook) {
+            int rc = event_loop_add_hook(srv->loop, fs_on_resume_turn, srv);
+            if (rc != EMBER_OK) {
+                c->paused = 1; /* still paused: nothing would deliver what is buffered */
+                c->resume_pending = 0;
+                fs_set_events(srv, c);
+                return rc;
+            }
+            srv->resume_hook = 1;
+        }
+    }
+    return EMBER_OK;
+}
+
 int frame_server_send_fds(frame_server *srv, uint64_t id, const uint8_t *buf, size_t len,
                           const int *fds, size_t nfds) {
     fs_conn *c = fs_find(srv, id);
@@ -760,6 +821,8 @@ void frame_server_destroy(frame_server *srv) {
             fs_free(srv, srv->slots[i]);
     if (srv->timer_id != 0)
         event_loop_remove_timer(srv->loop, srv->timer_id);
+    if (srv->resume_hook)
+        event_loop_remove_hook(srv->loop, fs_on_resume_turn, srv);
     event_loop_remove_fd(srv->loop, srv->listen_fd);
     close(srv->listen_fd);
     free(srv->slots);

@@ -5,7 +5,8 @@
  * socket are all this server with different callbacks.  It owns the
  * listening socket, accepts, reassembles frames under a size cap, keeps a
  * bounded output queue that drains on POLLOUT (with descriptors attached
- * by SCM_RIGHTS on unix sockets), enforces one deadline per connection,
+ * by SCM_RIGHTS on unix sockets), can pause reading a connection whose
+ * consumer is full, enforces one deadline per connection,
  * and closes a connection after its last bytes are out (lingering on TCP
  * until the peer closes, so a peer with unread input cannot reset our
  * last frame away).  The caller sees connections only by id: ids are never
@@ -28,7 +29,8 @@
  * per interval, the rest counted and summed up in one line.
  *
  * Connection states (one of them at a time; transitions only here):
- *   OPEN     frames are read and handed to on_frame
+ *   OPEN     frames are read and handed to on_frame (unless reading is
+ *            paused: frame_server_pause_reading())
  *   CLOSING  no more input is taken; the queue is flushed
  *   LINGER   flushed and shut down for writing; input is discarded until
  *            the peer closes or the linger deadline passes (TCP, linger on)
@@ -127,6 +129,21 @@ int frame_server_set_deadline(frame_server *srv, uint64_t id, int64_t ms);
 /* Asks for on_writable after each flush while on (a producer that makes
  * output as room appears: the data port's reads). */
 int frame_server_want_writable(frame_server *srv, uint64_t id, int on);
+
+/* Backpressure on input: stops reading id -- its socket is no longer
+ * polled for input, so the peer's sends stop once the kernel's buffers
+ * fill, and no frame is handed to on_frame, not even one already
+ * buffered (on_frame may pause the connection that it is handed a frame
+ * of: the frames after it wait).  A peer that resets a paused connection
+ * breaks it; its orderly end of input is seen after the resume.  Pausing
+ * twice is pausing once.  EMBER_ENOENT for an unknown id. */
+int frame_server_pause_reading(frame_server *srv, uint64_t id);
+
+/* Reads id again.  Whole frames buffered when it was paused are handed to
+ * on_frame at the loop's next turn, never inside this call.  A no-op for
+ * a connection not paused.  EMBER_ENOENT for an unknown id, or the
+ * loop's error (id then stays paused). */
+int frame_server_resume_reading(frame_server *srv, uint64_t id);
 
 /* Queues len bytes (whole frames, header included) and writes what the
  * socket takes now.  EMBER_ENOENT when id is gone or closing,

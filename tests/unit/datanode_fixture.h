@@ -5,8 +5,10 @@
  * primary, are recorded: BlockReceived, BlockReport, IncrementalBlockReport,
  * bad_replica, ReplicaRecoveryInfo), clients in forked children, and helpers to look
  * at replicas on disk.  It also defines fsync() for the executable: every
- * call is recorded by path (the datanodes run in the test's process, so
- * their fsyncs of replica files can be counted) and then made.  Included
+ * call is recorded by path and thread (the datanodes run in the test's
+ * process, so their fsyncs of replica files can be counted, and those made
+ * on the loop's thread told from their disk threads'), held at a gate the
+ * test closes when it is not the loop's, and then made.  Included
  * by exactly one test file per executable; each uses part of it, hence
  * the unused-function pragmas. */
 #ifndef EMBER_DATANODE_FIXTURE_H
@@ -21,6 +23,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,25 +57,74 @@
 #define PACKET 65536u
 #define MAX_RECORDS 32
 
-/* ---- fsync, recorded ------------------------------------------------------------ */
+/* ---- fsync, recorded and gated --------------------------------------------------- */
 
 #define MAX_FSYNCS 256
 static char fsync_paths[MAX_FSYNCS][256]; /* the files fsync() was called on, in order */
+static int fsync_on_loop[MAX_FSYNCS];     /* ... each made on the loop's (the test's) thread */
 static int nfsyncs;
+static pthread_mutex_t fsync_lock = PTHREAD_MUTEX_INITIALIZER; /* the above, and the gate */
+static pthread_cond_t fsync_opened = PTHREAD_COND_INITIALIZER;
+static char fsync_gate[256]; /* fsyncs off the loop's thread of paths containing this wait */
+static int fsync_waiting;    /* ... how many wait now */
 
 /* Interposes libc's fsync for this executable (ember_core is linked in
- * statically): records the path of fd, then syncs it. */
+ * statically): records the path of fd and whether the loop's thread (the
+ * process's main thread) made the call; a call from another thread (the
+ * datanodes' disk threads) on a path the gate names waits until the test
+ * opens the gate (fsync_gate_set(NULL)); then syncs. */
 int fsync(int fd) {
-    char link[64];
+    char link[64], path[256];
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    if (nfsyncs < MAX_FSYNCS) {
-        ssize_t n = readlink(link, fsync_paths[nfsyncs], sizeof(fsync_paths[0]) - 1);
-        if (n > 0) {
-            fsync_paths[nfsyncs][n] = '\0';
-            nfsyncs++;
-        }
+    ssize_t n = readlink(link, path, sizeof(path) - 1);
+    path[n > 0 ? n : 0] = '\0';
+    int on_loop = (pid_t)syscall(SYS_gettid) == getpid();
+    pthread_mutex_lock(&fsync_lock);
+    if (n > 0 && nfsyncs < MAX_FSYNCS) {
+        memcpy(fsync_paths[nfsyncs], path, (size_t)n + 1);
+        fsync_on_loop[nfsyncs++] = on_loop;
     }
+    while (!on_loop && fsync_gate[0] != '\0' && strstr(path, fsync_gate) != NULL) {
+        fsync_waiting++;
+        pthread_cond_wait(&fsync_opened, &fsync_lock);
+        fsync_waiting--;
+    }
+    pthread_mutex_unlock(&fsync_lock);
     return (int)syscall(SYS_fsync, fd);
+}
+
+/* Closes the gate for paths containing what (NULL: opens it). */
+static void fsync_gate_set(const char *what) {
+    pthread_mutex_lock(&fsync_lock);
+    snprintf(fsync_gate, sizeof(fsync_gate), "%s", what != NULL ? what : "");
+    pthread_cond_broadcast(&fsync_opened);
+    pthread_mutex_unlock(&fsync_lock);
+}
+
+/* fsyncs waiting at the gate now. */
+static int fsync_gate_waiting(void) {
+    pthread_mutex_lock(&fsync_lock);
+    int n = fsync_waiting;
+    pthread_mutex_unlock(&fsync_lock);
+    return n;
+}
+
+/* Forgets the fsyncs recorded so far. */
+static void fsync_reset(void) {
+    pthread_mutex_lock(&fsync_lock);
+    nfsyncs = 0;
+    pthread_mutex_unlock(&fsync_lock);
+}
+
+/* fsyncs recorded on paths containing what, made on the loop's thread
+ * (on_loop 1) or on another (0). */
+static int fsyncs_of(const char *what, int on_loop) {
+    pthread_mutex_lock(&fsync_lock);
+    int count = 0;
+    for (int i = 0; i < nfsyncs; i++)
+        count += strstr(fsync_paths[i], what) != NULL && fsync_on_loop[i] == on_loop;
+    pthread_mutex_unlock(&fsync_lock);
+    return count;
 }
 
 /* ---- fixture: three datanodes and a fake transport ----------------------------- */
@@ -149,6 +201,7 @@ struct fixture {
     int nincrementals;
     int64_t io_timeout_ms; /* for nodes started from now on (0: IO_TIMEOUT_MS) */
     int64_t dirscan_ms;    /* ... and their directory scan interval (0: none) */
+    int sync_on_close;     /* ... and dfs.datanode.synconclose */
     int unexpected;        /* messages nobody took */
     int full_to;           /* data sends to this rank answer EMBER_EAGAIN ... (-1: none) */
     int64_t full_until_ms; /* ... until then; the hook then calls datanode_on_writable() */
@@ -308,6 +361,7 @@ static int start_node(struct fixture *f, int rank, int64_t scan_rate, int64_t sc
                           .scan_bytes_per_sec = scan_rate,
                           .scan_period_ms = scan_period_ms,
                           .directory_scan_interval_ms = f->dirscan_ms,
+                          .sync_on_close = f->sync_on_close,
                           .send = fake_send,
                           .send_data = fake_send_data,
                           .send_arg = &f->ep[rank]};
@@ -345,6 +399,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     struct fixture *f = *state;
+    fsync_gate_set(NULL); /* a failed test may leave disk threads waiting */
     for (int r = 1; r <= NODES; r++)
         datanode_destroy(f->dn[r]);
     while (f->head != NULL) {
@@ -430,6 +485,7 @@ static int rbw_fsyncs(struct fixture *f, int rank, uint64_t id, int meta) {
     snprintf(data, sizeof(data), "%s/current/rbw/blk_%llu", f->dirs[rank], (unsigned long long)id);
     snprintf(prefix, sizeof(prefix), "%s_", data);
     int n = 0;
+    pthread_mutex_lock(&fsync_lock);
     for (int i = 0; i < nfsyncs; i++) {
         const char *p = fsync_paths[i];
         size_t len = strlen(p);
@@ -439,6 +495,7 @@ static int rbw_fsyncs(struct fixture *f, int rank, uint64_t id, int meta) {
             n += strncmp(p, prefix, strlen(prefix)) == 0 && len > 5 &&
                  strcmp(p + len - 5, ".meta") == 0;
     }
+    pthread_mutex_unlock(&fsync_lock);
     return n;
 }
 

@@ -479,6 +479,7 @@ static void test_write(void **state) {
                               "ember.client.port = 8020\n"
                               "ember.cluster.secret = \n"
                               "ember.mpi.send.timeout = 30000ms\n"
+                              "ember.mpi.data.queue = 67108864\n"
                               "ember.stop.timeout = 10000ms\n"
                               "ember.auth.timeout = 10000ms\n"
                               "ember.client.max.connections = 1024\n"

@@ -1,4 +1,5 @@
-/* test_datanode.c -- unit tests for datanode/datanode.c.
+/* test_datanode.c -- unit tests for the datanode (datanode/datanode.c,
+ * transfer_server.c, pipeline.c, pipeline_setup.c).
  *
  * Each test runs three datanodes (ranks 1..3) in this process on one
  * event loop, each with its own mkdtemp() data directory, and a fake rank
@@ -1422,7 +1423,7 @@ static void test_hsync(void **state) {
     uint8_t *data = malloc(len);
     fill_data(data, len, 92);
     uint64_t id = 190;
-    nfsyncs = 0;
+    fsync_reset();
     write_spec ws = write_spec_for(f, 1, id, data, len);
     ws.sync_seqno = 1;
     write_ok(f, &ws);
@@ -1434,7 +1435,7 @@ static void test_hsync(void **state) {
     }
 
     id = 191;
-    nfsyncs = 0;
+    fsync_reset();
     ws = write_spec_for(f, 1, id, data, len);
     write_ok(f, &ws);
     assert_true(run_until(f, finalized_everywhere, &id, 1000));

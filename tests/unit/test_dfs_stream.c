@@ -674,7 +674,7 @@ static void test_hsync(void **state) {
     for (int m = 0; m < 3; m++) {
         fake_nn *nn = fake_start(f, pipeline, 3);
         nn->id_base = 600 + 10 * (uint64_t)m;
-        nfsyncs = 0;
+        fsync_reset();
         stream_spec s = {.run_dir = nn->run_dir, .data = data, .len = len,
                          .flush_after = 1, .flush = modes[m]};
         stream_result res;

@@ -11,7 +11,9 @@
  * connection, never an authenticated one; a peer gone before it was
  * accepted evicts nobody); ids that never name another
  * connection once closed; descriptors passed with SCM_RIGHTS on a unix
- * socket; and the rate limit of frame_server_log_ok(). */
+ * socket; reading paused and resumed (frames held, the sender stalled,
+ * every frame delivered in order after the resume, a reset while paused);
+ * and the rate limit of frame_server_log_ok(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -52,6 +54,10 @@ struct fixture {
     int eof_keep;      /* on_eof's answer */
     int deadline_cb;   /* on_deadline answers with "TIMEOUT" and closes */
     int reply_echo;    /* on_frame echoes the frame back */
+    int pause_at;      /* on_frame pauses reading at this frame (1: the first; 0: never) */
+    int check_seq;     /* frames start with an 8-digit sequence number: check the order */
+    unsigned next_seq;
+    int seq_errors;
 };
 
 static struct fixture *fx; /* the callbacks' view */
@@ -87,6 +93,10 @@ static void cb_frame(frame_server *srv, uint64_t id, void *data, const uint8_t *
     fx->last_frame[fx->last_len] = '\0';
     if (fx->reply_echo)
         reply(srv, id, fx->last_frame);
+    if (fx->check_seq && (len < 8 || strtoul(fx->last_frame, NULL, 10) != fx->next_seq++))
+        fx->seq_errors++;
+    if (fx->pause_at > 0 && fx->nframes == fx->pause_at)
+        assert_int_equal(frame_server_pause_reading(srv, id), 0);
 }
 
 static void cb_bad(frame_server *srv, uint64_t id, void *data, int code, void *arg) {
@@ -499,6 +509,86 @@ static void test_pass_fds(void **state) {
     close(fd);
 }
 
+#define SEQ_FRAME 64                 /* bytes of a numbered frame, header included */
+#define SEQ_CHUNK (1024 * SEQ_FRAME) /* one send's worth */
+
+/* Fills chunk with 1024 frames numbered from first on. */
+static void seq_chunk(uint8_t *chunk, unsigned first) {
+    for (unsigned i = 0; i < 1024; i++) {
+        char payload[SEQ_FRAME - FRAME_HEADER_LEN + 1];
+        memset(payload, 'x', sizeof(payload));
+        snprintf(payload, 9, "%08u", first + i);
+        payload[8] = 'x';
+        put_frame(chunk + (size_t)i * SEQ_FRAME, payload, SEQ_FRAME - FRAME_HEADER_LEN);
+    }
+}
+
+static void test_pause_resume(void **state) {
+    struct fixture *f = *state;
+    f->pause_at = 1;
+    f->check_seq = 1;
+    start_server(f, 60000, 8, 8, 0);
+    int fd = client_connect(f, NULL);
+    /* Paused by the first of three frames sent at once: the others wait,
+     * buffered or unread. */
+    static uint8_t chunk[SEQ_CHUNK];
+    seq_chunk(chunk, 0);
+    client_write(fd, chunk, 3 * SEQ_FRAME);
+    run_until(f, &f->nframes, 1);
+    run_for(f, 50);
+    assert_int_equal(f->nframes, 1);
+    /* Nothing is read while paused: the client's sends stall (EAGAIN) once
+     * the kernel's buffers are full, though the loop keeps turning. */
+    unsigned next = 3;
+    size_t off = 0;
+    int stalled = 0;
+    seq_chunk(chunk, next);
+    for (int i = 0; i < 100000 && !stalled; i++) {
+        ssize_t n = send(fd, chunk + off, SEQ_CHUNK - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+            run_for(f, 20);
+            n = send(fd, chunk + off, SEQ_CHUNK - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+            stalled = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+            if (stalled)
+                break;
+        }
+        off += (size_t)n;
+        if (off == SEQ_CHUNK) {
+            next += 1024;
+            seq_chunk(chunk, next);
+            off = 0;
+        }
+        event_loop_run_once(f->loop, 0);
+    }
+    assert_true(stalled);
+    assert_int_equal(f->nframes, 1);
+    /* Resumed: nothing is delivered inside the call; then every frame, in
+     * order, the rest of the last chunk sent as the server drains. */
+    unsigned total = off > 0 ? next + 1024 : next; /* frames sent once the chunk is done */
+    f->pause_at = 0;
+    assert_int_equal(frame_server_resume_reading(f->srv, f->ids[0]), 0);
+    assert_int_equal(f->nframes, 1);
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (off > 0 && clock_monotonic_ms() < end) {
+        ssize_t n = send(fd, chunk + off, SEQ_CHUNK - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0)
+            off = (off + (size_t)n) % SEQ_CHUNK;
+        else
+            event_loop_run_once(f->loop, 5);
+    }
+    assert_int_equal(off, 0);
+    run_until(f, &f->nframes, (int)total);
+    assert_int_equal(f->seq_errors, 0);
+    /* A reset while paused breaks the connection. */
+    assert_int_equal(frame_server_pause_reading(f->srv, f->ids[0]), 0);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(fd);
+    run_until(f, &f->nclosed, 1);
+    assert_int_equal(frame_server_connections(f->srv), 0);
+}
+
 static void test_log_rate_limit(void **state) {
     struct fixture *f = *state;
     start_server(f, 5000, 8, 8, 0);
@@ -520,6 +610,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gone_before_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pass_fds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_rate_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
