@@ -219,6 +219,16 @@ static void node_on_message(mpi_link *link, int source, RankMessage *msg, void *
     case RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT:
     case RANK_MESSAGE__BODY_BAD_REPLICA:
     case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
+    /* MapReduce: not routed yet (worker/ attaches here) */
+    case RANK_MESSAGE__BODY_ATTEMPT_STATUS:
+    case RANK_MESSAGE__BODY_FETCH_FAILURE:
+    case RANK_MESSAGE__BODY_LAUNCH_ATTEMPT:
+    case RANK_MESSAGE__BODY_KILL_ATTEMPT:
+    case RANK_MESSAGE__BODY_COMMIT_RESPONSE:
+    case RANK_MESSAGE__BODY_MAP_OUTPUT_EVENTS:
+    case RANK_MESSAGE__BODY_JOB_FINISHED:
+    case RANK_MESSAGE__BODY_SHUFFLE_REQUEST:
+    case RANK_MESSAGE__BODY_SHUFFLE_RESPONSE:
     case RANK_MESSAGE__BODY__NOT_SET:
     case _RANK_MESSAGE__BODY__CASE_IS_INT_SIZE:
     unexpected:

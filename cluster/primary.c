@@ -186,6 +186,16 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
     case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
     case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
     case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+    /* MapReduce: not routed yet (scheduler/ attaches here) */
+    case RANK_MESSAGE__BODY_ATTEMPT_STATUS:
+    case RANK_MESSAGE__BODY_FETCH_FAILURE:
+    case RANK_MESSAGE__BODY_LAUNCH_ATTEMPT:
+    case RANK_MESSAGE__BODY_KILL_ATTEMPT:
+    case RANK_MESSAGE__BODY_COMMIT_RESPONSE:
+    case RANK_MESSAGE__BODY_MAP_OUTPUT_EVENTS:
+    case RANK_MESSAGE__BODY_JOB_FINISHED:
+    case RANK_MESSAGE__BODY_SHUFFLE_REQUEST:
+    case RANK_MESSAGE__BODY_SHUFFLE_RESPONSE:
     /* datanode to datanode */
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
     case RANK_MESSAGE__BODY_PIPELINE_ACK:
@@ -460,6 +470,19 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
     case CLIENT_MESSAGE__BODY_STATUS_RESPONSE:
     case CLIENT_MESSAGE__BODY_STOP_RESPONSE:
     case CLIENT_MESSAGE__BODY_DFS_RESULT:
+    /* MapReduce: not routed yet (scheduler/ attaches here) */
+    case CLIENT_MESSAGE__BODY_NEW_JOB_ID:
+    case CLIENT_MESSAGE__BODY_SUBMIT_JOB:
+    case CLIENT_MESSAGE__BODY_JOB_STATUS:
+    case CLIENT_MESSAGE__BODY_JOB_LIST:
+    case CLIENT_MESSAGE__BODY_KILL_JOB:
+    case CLIENT_MESSAGE__BODY_QUEUE_LIST:
+    case CLIENT_MESSAGE__BODY_NEW_JOB_ID_RESPONSE:
+    case CLIENT_MESSAGE__BODY_SUBMIT_JOB_RESPONSE:
+    case CLIENT_MESSAGE__BODY_JOB_STATUS_RESPONSE:
+    case CLIENT_MESSAGE__BODY_JOB_LIST_RESPONSE:
+    case CLIENT_MESSAGE__BODY_KILL_JOB_RESPONSE:
+    case CLIENT_MESSAGE__BODY_QUEUE_LIST_RESPONSE:
     case CLIENT_MESSAGE__BODY__NOT_SET:
     case _CLIENT_MESSAGE__BODY__CASE_IS_INT_SIZE:
         LOG_WARN("client sent %s, which is not a request", message_client_name(req));

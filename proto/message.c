@@ -224,7 +224,7 @@ int message_check_rank(const RankMessage *msg) {
     case RANK_MESSAGE__BODY_SHUTDOWN_ACK:
         return msg->shutdown_ack != NULL ? EMBER_OK : EMBER_EPROTO;
     default:
-        return EMBER_EPROTO;
+        return message_check_job_rank(msg);
     }
 }
 
@@ -379,7 +379,7 @@ int message_check_client(const ClientMessage *msg) {
     case CLIENT_MESSAGE__BODY_SERVER_DEFAULTS:
         return msg->server_defaults != NULL ? EMBER_OK : EMBER_EPROTO;
     default:
-        return EMBER_EPROTO;
+        return message_check_job_client(msg);
     }
 }
 
@@ -429,6 +429,10 @@ int message_decode_data(const uint8_t *data, size_t len, DataMessage **out) {
 }
 
 int message_encode_data(const DataMessage *msg, size_t max_len, uint8_t **out, size_t *outlen) {
+    return message_encode(&msg->base, 1, max_len, out, outlen);
+}
+
+int message_encode_task(const TaskMessage *msg, size_t max_len, uint8_t **out, size_t *outlen) {
     return message_encode(&msg->base, 1, max_len, out, outlen);
 }
 

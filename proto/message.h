@@ -16,6 +16,7 @@
 #include "client.pb-c.h"
 #include "cluster.pb-c.h"
 #include "datatransfer.pb-c.h"
+#include "job.pb-c.h"
 
 #define MESSAGE_NAME_MAX 255    /* host names, ids */
 #define MESSAGE_USER_MAX 63     /* user and group names (namespace.h's FS_OWNER_MAX - 1) */
@@ -41,6 +42,16 @@ int message_check_data(const DataMessage *msg);
 /* Validation alone (decode calls these).  0 or EMBER_EPROTO. */
 int message_check_rank(const RankMessage *msg);
 int message_check_client(const ClientMessage *msg);
+
+/* The MapReduce bodies (job.proto, proto/message_job.c): the checks
+ * message_check_rank() and message_check_client() defer to, and the
+ * umbilical's TaskMessage (framed on the attempt's unix socket), decoded,
+ * validated and encoded as above. */
+int message_check_job_rank(const RankMessage *msg);
+int message_check_job_client(const ClientMessage *msg);
+int message_check_task(const TaskMessage *msg);
+int message_decode_task(const uint8_t *data, size_t len, TaskMessage **out);
+int message_encode_task(const TaskMessage *msg, size_t max_len, uint8_t **out, size_t *outlen);
 
 /* A user or group name must be 1..MESSAGE_USER_MAX printable ASCII
  * characters ("" too with empty_ok: "the default").  0, or EMBER_EINVAL
