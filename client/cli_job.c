@@ -152,6 +152,7 @@ typedef struct {
     mr_conf conf;
     const char **args;
     int nargs;
+    int async; /* --async: submit, print the job id, return */
 } job_cmd;
 
 /* -D KEY=VALUE or -DKEY=VALUE anywhere; everything else is an argument. */
@@ -169,6 +170,9 @@ static int job_parse(int argc, char **argv, job_cmd *c) {
             pair = argv[++i];
         } else if (strncmp(argv[i], "-D", 2) == 0) {
             pair = argv[i] + 2;
+        } else if (strcmp(argv[i], "--async") == 0 && c->nargs == 0) {
+            c->async = 1;
+            continue;
         } else {
             c->args[c->nargs++] = argv[i];
             continue;
@@ -203,22 +207,29 @@ static int job_usage(const char *what, FILE *f) {
     return 2;
 }
 
-/* Refuses a framework other than local (0, or the exit status). */
-static int job_check_framework(const mr_conf *conf) {
+/* Where jobs run: mapreduce.framework.name says "local" (this process)
+ * or "yarn" (the cluster); unset, the cluster when one is running (its
+ * run directory has cluster.json), else local.  1 for the cluster, 0 for
+ * local, -1 after an error line for another name. */
+static int job_framework(const cli_env *env, const mr_conf *conf) {
     const char *framework = mr_conf_get(conf, "mapreduce.framework.name");
-    if (framework != NULL && strcmp(framework, "local") != 0) {
-        cli_error("mapreduce.framework.name=%s: only local is built yet (the job runs in this "
-                  "process; the cluster's scheduler is to come)",
-                  framework);
-        return 2;
+    if (framework == NULL) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/cluster.json", env->run_dir);
+        return access(path, F_OK) == 0;
     }
-    return 0;
+    if (strcmp(framework, "local") == 0 || strcmp(framework, "yarn") == 0)
+        return strcmp(framework, "yarn") == 0;
+    cli_error("mapreduce.framework.name=%s: expected local (this process) or yarn (the cluster)",
+              framework);
+    return -1;
 }
 
 /* Runs job through the driver with its arguments; the exit status.  what
  * and name make the usage line of a job that refuses its arguments. */
 static int job_drive(cli_env *env, mr_conf *conf, const ember_job *job, int argc,
-                     const char *const *argv, const char *what, const char *name) {
+                     const char *const *argv, const char *what, const char *name,
+                     cli_job_remote *remote) {
     char prefix[64], err[1024];
     srand((unsigned)(time(NULL) ^ getpid()));
     snprintf(prefix, sizeof(prefix), "job_local%09d", rand() % 1000000000);
@@ -232,6 +243,10 @@ static int job_drive(cli_env *env, mr_conf *conf, const ember_job *job, int argc
                    .env = env,
                    .tty = isatty(2)};
     ctx.driver.fs = &ctx.fs;
+    if (remote != NULL) {
+        ctx.driver.run = cli_job_remote_run;
+        ctx.driver.arg = remote;
+    }
     int rc = mr_driver_run(&ctx.driver, job, argc, argv, NULL, err, sizeof(err));
     int status = 0;
     if (rc == EMBER_EUSAGE) {
@@ -244,15 +259,18 @@ static int job_drive(cli_env *env, mr_conf *conf, const ember_job *job, int argc
     }
     if (ctx.fs.dfs != NULL)
         ember_dfs_close(ctx.fs.dfs);
+    if (remote != NULL && remote->client != NULL)
+        ember_client_close(remote->client);
     return status;
 }
 
 /* See cli_job.h: the paths go to the driver as arguments, "IN... OUT". */
 int cli_job_submit(cli_env *env, const ember_job *job, mr_conf *conf, const mr_path *inputs,
-                   size_t ninputs, const mr_path *output) {
-    int status = job_check_framework(conf);
+                   size_t ninputs, const mr_path *output, const char *builtin, int async) {
+    int framework = job_framework(env, conf), status = framework < 0 ? 2 : 0;
     if (status != 0)
         return status;
+    cli_job_remote remote = {.run_dir = env->run_dir, .builtin = builtin, .async = async};
     char (*uris)[PATH_MAX + 16] = calloc(ninputs + 1, sizeof(*uris));
     const char **argv = calloc(ninputs + 1, sizeof(*argv));
     if (uris == NULL || argv == NULL) {
@@ -266,16 +284,17 @@ int cli_job_submit(cli_env *env, const ember_job *job, mr_conf *conf, const mr_p
     }
     if (status == 0)
         status = job_drive(env, conf, job, (int)ninputs + 1, argv, "streaming",
-                           job->name != NULL ? job->name : "");
+                           job->name != NULL ? job->name : "", framework ? &remote : NULL);
     free(uris);
     free(argv);
     return status;
 }
 
 static int job_main(cli_env *env, job_cmd *c) {
-    int status = job_check_framework(&c->conf);
+    int framework = job_framework(env, &c->conf), status = framework < 0 ? 2 : 0;
     if (status != 0)
         return status;
+    cli_job_remote remote = {.run_dir = env->run_dir, .async = c->async};
     char libpath[PATH_MAX];
     if (strcmp(c->what, "run") == 0) {
         if (job_example_path(c->lib, libpath, sizeof(libpath)) != EMBER_OK) {
@@ -291,7 +310,8 @@ static int job_main(cli_env *env, job_cmd *c) {
         cli_error("%s", err);
         return 1;
     }
-    status = job_drive(env, &c->conf, lib.job, c->nargs, c->args, c->what, c->lib);
+    status = job_drive(env, &c->conf, lib.job, c->nargs, c->args, c->what, c->lib,
+                       framework ? &remote : NULL);
     mr_job_lib_close(&lib);
     return status;
 }

@@ -4,7 +4,10 @@
 #ifndef EMBER_CLI_JOB_H
 #define EMBER_CLI_JOB_H
 
+#include <jansson.h>
+
 #include "cli.h"
+#include "mapreduce/job_driver.h"
 #include "mapreduce/job_runner.h"
 
 /* A job's path argument: "file:..." is local (relative to the working
@@ -19,6 +22,29 @@ int cli_job_path(const cli_env *env, const char *arg, mr_path *out, char *err, s
  * status (0 only when the job succeeded) after printing at most the
  * job's error line. */
 int cli_job_submit(cli_env *env, const ember_job *job, mr_conf *conf, const mr_path *inputs,
-                   size_t ninputs, const mr_path *output);
+                   size_t ninputs, const mr_path *output, const char *builtin, int async);
+
+/* The cluster's path for a job (mapreduce.framework.name=yarn;
+ * cli_job_remote.c): the driver's run hook, with the driver's arg
+ * pointing at this. */
+typedef struct {
+    const char *run_dir;
+    ember_client *client; /* connected at the first job; the caller closes it */
+    const char *builtin;  /* a job built into ember ("streaming"), else NULL */
+    int async;            /* --async: print the job id once submitted, do not wait */
+    int reported;         /* a submission failed and said why */
+} cli_job_remote;
+
+int cli_job_remote_run(mr_driver *d, const mr_job_spec *spec, mr_conf *conf,
+                       mr_counters *counters);
+
+/* `ember job -history JOBID [--svg FILE]` (cli_job_history.c): the job's
+ * record from /ember/history/JOBID.json, printed, or its timeline drawn
+ * into FILE ("-": stdout).  Returns the exit status. */
+int cli_job_history(cli_env *env, const char *job_id, const char *svg);
+
+/* Writes the timeline of a history record as SVG to path (cli_job_svg.c);
+ * the exit status. */
+int cli_job_history_svg(json_t *history, const char *path);
 
 #endif

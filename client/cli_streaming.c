@@ -260,7 +260,8 @@ static int streaming_main(cli_env *env, streaming_cmd *c) {
     /* A child that stops reading must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     if (status == 0)
-        status = cli_job_submit(env, job, &c->conf, paths, (size_t)c->ninputs, &paths[c->ninputs]);
+        status = cli_job_submit(env, job, &c->conf, paths, (size_t)c->ninputs, &paths[c->ninputs],
+                                "streaming", 0);
     free(paths);
     return status;
 }

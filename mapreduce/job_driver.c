@@ -204,6 +204,10 @@ static int driver_default_configure(ember_setup *s, int argc, const char *const 
 /* Runs the job as s describes it, reporting its start and end. */
 static int driver_run_job(ember_setup *s, mr_counters *counters) {
     mr_driver *d = s->driver;
+    if (d->run != NULL) {
+        mr_job_spec spec = setup_spec(s);
+        return d->run(d, &spec, &s->conf, counters);
+    }
     char job_id[128], work[PATH_MAX], err[1024];
     snprintf(job_id, sizeof(job_id), "%s_%04u", d->id_prefix, ++d->jobs);
     snprintf(work, sizeof(work), "%s/ember-%s", d->tmp_dir, job_id);

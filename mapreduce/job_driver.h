@@ -30,6 +30,11 @@ struct mr_driver {
     void (*on_progress)(void *arg, double map, double reduce); /* arg = d */
     void (*on_end)(mr_driver *d, const char *job_id, int rc, const mr_counters *counters,
                    const char *err);
+    /* Runs one job instead of this process (NULL: local mode,
+     * mr_job_run()): the cluster's path, which names the job itself
+     * (setting mapreduce.job.id in conf) and reports its start and end
+     * through on_start/on_end; errors it prints itself. */
+    int (*run)(mr_driver *d, const mr_job_spec *spec, mr_conf *conf, mr_counters *counters);
     void *arg;     /* the caller's */
     uint32_t jobs; /* run so far (the last id's number) */
 };

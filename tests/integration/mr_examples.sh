@@ -27,7 +27,8 @@ T=$TEST_TMP
 # when the job fails.  Sort buffers of 4 MiB: a sanitized run pays for
 # every 100 MiB default one a map allocates.
 run() {
-    ember run "$@" -D mapreduce.task.io.sort.mb=4 >"$T/run.out" 2>&1 ||
+    ember run "$@" -D mapreduce.task.io.sort.mb=4 -D mapreduce.framework.name="$MR_FRAMEWORK" \
+        >"$T/run.out" 2>&1 ||
         fail "ember run $*: $(tail -5 "$T/run.out")"
 }
 # run_fails PATTERN NAME ARGS...: the run must fail with PATTERN in its output.
@@ -40,6 +41,8 @@ run_fails() {
     grep -q -- "$pattern" "$T/run.out" || fail "ember run $*: no '$pattern' in $(cat "$T/run.out")"
 }
 counter() { sed -n "s/^\t\t$1=//p" "$T/run.out" | tail -1; }
+# Where jobs run: local mode (this process) unless said otherwise.
+MR_FRAMEWORK=${MR_FRAMEWORK:-local}
 
 # ---- grep ----
 mkdir -p "$T/text"

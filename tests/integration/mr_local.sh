@@ -106,7 +106,8 @@ cat "$IN"/part*.txt >"$TEST_TMP/all.txt"
 for i in 1 2 3 4 5 6 7 8; do cat "$TEST_TMP/all.txt"; done >"$TEST_TMP/big.txt"
 dfs -mkdir -p /jobs/in || fail "mkdir"
 dfs -put "$TEST_TMP/big.txt" /jobs/in/big.txt || fail "put"
-ember run wordcount -D mapreduce.job.reduces=3 /jobs/in hdfs:///jobs/out >"$TEST_TMP/run9.out" 2>&1 ||
+ember run wordcount -D mapreduce.job.reduces=3 -D mapreduce.framework.name=local /jobs/in \
+    hdfs:///jobs/out >"$TEST_TMP/run9.out" 2>&1 ||
     fail "wordcount on HDFS failed: $(tail -5 "$TEST_TMP/run9.out")"
 maps=$(sed -n 's/^\t\tLaunched map tasks=//p' "$TEST_TMP/run9.out")
 [ "${maps:-0}" -gt 1 ] || fail "expected a map per block, got '$maps'"

@@ -36,7 +36,8 @@ ONES="awk '{ for (i = 1; i <= NF; i++) print \$i \"\t1\" }'"
 # streaming NAME ARGS...: runs ember streaming, output in $TEST_TMP/NAME.out.
 streaming() {
     local name=$1; shift
-    ember streaming "$@" >"$TEST_TMP/$name.out" 2>&1
+    ember streaming -D mapreduce.framework.name="${MR_FRAMEWORK:-local}" "$@" \
+        >"$TEST_TMP/$name.out" 2>&1
 }
 counter() { sed -n "s/^\t\t$2=//p" "$TEST_TMP/$1.out"; }
 # same_words DIR: the part files together hold the expected counts.
