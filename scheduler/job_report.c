@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "job_master_internal.h"
 #include "mapreduce/task.h"
+#include "proto/message.h"
 
 /* ---- counters --------------------------------------------------------- */
 
@@ -259,40 +260,14 @@ void job_master_report_free(JobReport *r) {
 
 /* ---- history ---------------------------------------------------------- */
 
-static const char *jm_attempt_state_name(AttemptState s) {
-    switch (s) {
-    case ATTEMPT_STATE__ATTEMPT_STARTING: return "STARTING";
-    case ATTEMPT_STATE__ATTEMPT_RUNNING: return "RUNNING";
-    case ATTEMPT_STATE__ATTEMPT_COMMIT_PENDING: return "COMMIT_PENDING";
-    case ATTEMPT_STATE__ATTEMPT_SUCCEEDED: return "SUCCEEDED";
-    case ATTEMPT_STATE__ATTEMPT_FAILED: return "FAILED";
-    case ATTEMPT_STATE__ATTEMPT_KILLED: return "KILLED";
-    case ATTEMPT_STATE__ATTEMPT_UNKNOWN:
-    case _ATTEMPT_STATE_IS_INT_SIZE: break;
-    }
-    return "UNKNOWN";
-}
-
-static const char *jm_kind_name(TaskKind k) {
-    switch (k) {
-    case TASK_KIND__TASK_KIND_MAP: return "MAP";
-    case TASK_KIND__TASK_KIND_REDUCE: return "REDUCE";
-    case TASK_KIND__TASK_KIND_JOB_SETUP: return "JOB_SETUP";
-    case TASK_KIND__TASK_KIND_JOB_CLEANUP: return "JOB_CLEANUP";
-    case TASK_KIND__TASK_KIND_UNKNOWN:
-    case _TASK_KIND_IS_INT_SIZE: break;
-    }
-    return "UNKNOWN";
-}
-
 static const char *jm_str(const char *s) { return s != NULL ? s : ""; }
 
 static json_t *jm_attempt_json(const jm_task *t, const jm_attempt *a) {
     json_t *o = json_object();
     json_object_set_new(o, "attempt_id", json_string(a->id));
-    json_object_set_new(o, "kind", json_string(jm_kind_name(t->kind)));
+    json_object_set_new(o, "kind", json_string(message_task_kind_name(t->kind)));
     json_object_set_new(o, "task_index", json_integer(t->index));
-    json_object_set_new(o, "status", json_string(jm_attempt_state_name(a->state)));
+    json_object_set_new(o, "status", json_string(message_attempt_state_name(a->state)));
     json_object_set_new(o, "rank", json_integer(a->rank));
     json_object_set_new(o, "node", json_string(a->hostname));
     json_object_set_new(o, "cpuset", json_string(jm_str(a->cpuset)));

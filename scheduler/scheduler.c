@@ -196,11 +196,8 @@ void scheduler_tick(scheduler *s) {
 
 /* ---- nodes and rank messages ------------------------------------------ */
 
-void scheduler_node_up(scheduler *s, int rank, const char *hostname, uint32_t vcores,
-                       uint64_t memory_mb) {
-    const char *rack = s->opts.host.rack_of_host != NULL
-                           ? s->opts.host.rack_of_host(s->opts.host.arg, hostname)
-                           : NULL;
+void scheduler_node_up(scheduler *s, int rank, const char *hostname, const char *rack,
+                       uint32_t vcores, uint64_t memory_mb) {
     if (node_pool_up(s->pool, rank, hostname, rack, vcores, memory_mb) == EMBER_OK)
         scheduler_pass(s);
 }

@@ -49,9 +49,10 @@ typedef struct scheduler scheduler;
 int scheduler_create(const scheduler_options *opts, scheduler **out, char *err, size_t errlen);
 void scheduler_destroy(scheduler *s); /* accepts NULL */
 
-/* A node registered or heartbeated (live, with this offer), or was lost. */
-void scheduler_node_up(scheduler *s, int rank, const char *hostname, uint32_t vcores,
-                       uint64_t memory_mb);
+/* A node registered or heartbeated (live, with this offer; rack NULL
+ * without a rack map), or was lost. */
+void scheduler_node_up(scheduler *s, int rank, const char *hostname, const char *rack,
+                       uint32_t vcores, uint64_t memory_mb);
 void scheduler_node_lost(scheduler *s, int rank);
 
 /* AttemptStatus and FetchFailure from a LIVE rank (the caller fences). */

@@ -109,7 +109,7 @@ static void fx_destroy(fx *f) {
 }
 
 static void fx_node(fx *f, int rank, const char *host, uint32_t vcores) {
-    scheduler_node_up(f->s, rank, host, vcores, 64 * 1024);
+    scheduler_node_up(f->s, rank, host, fx_rack(f, host), vcores, 64 * 1024);
 }
 
 /* A job of nmaps maps (hosts[i] the host of map i, or NULL for none) and

@@ -3,13 +3,14 @@
  * (scheduler_fixture.h): nodes registered, jobs submitted, and every
  * attempt's statuses reported as a worker would, with a clock the tests
  * move.  Nothing sleeps and no MPI runs. */
-/* clang-format off: cmocka needs these first, in this order */
+/* cmocka needs these first, in this order */
+// clang-format off
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-/* clang-format on */
+// clang-format on
 
 #include <unistd.h>
 
