@@ -502,11 +502,16 @@ void job_master_on_status(job_master *jm, int source, const AttemptStatus *st) {
     case ATTEMPT_STATE__ATTEMPT_FAILED:
         jm_attempt_failed(jm, t, a, st->diagnostic[0] ? st->diagnostic : "failed");
         break;
-    case ATTEMPT_STATE__ATTEMPT_KILLED:
+    case ATTEMPT_STATE__ATTEMPT_KILLED: {
+        /* Killed before it ran, and not by us: the worker had no room. */
+        int refused = !a->kill_sent && a->state == ATTEMPT_STATE__ATTEMPT_STARTING;
         jm_attempt_end(jm, t, a, ATTEMPT_STATE__ATTEMPT_KILLED,
                        st->diagnostic[0] ? st->diagnostic : "killed");
+        if (refused)
+            node_pool_hold(jm->env.pool, a->rank);
         jm_task_after_end(jm, t);
         break;
+    }
     case ATTEMPT_STATE__ATTEMPT_STARTING:
     case ATTEMPT_STATE__ATTEMPT_UNKNOWN:
     case _ATTEMPT_STATE_IS_INT_SIZE: break;

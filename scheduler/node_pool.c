@@ -115,6 +115,14 @@ void node_pool_release(node_pool *pool, int rank, uint32_t vcores, uint64_t memo
     n->containers--;
 }
 
+void node_pool_hold(node_pool *pool, int rank) {
+    pool_node *n = node_pool_get(pool, rank);
+    if (n == NULL || !n->live)
+        return;
+    n->vcores = n->vcores_used;
+    n->memory_mb = n->memory_used_mb;
+}
+
 size_t node_pool_live(const node_pool *pool) {
     size_t live = 0;
     for (size_t i = 0; i < pool->count; i++)

@@ -62,6 +62,12 @@ int node_pool_book(node_pool *pool, int rank, uint32_t vcores, uint64_t memory_m
  * give back (its books were emptied), and that is not an error. */
 void node_pool_release(node_pool *pool, int rank, uint32_t vcores, uint64_t memory_mb);
 
+/* The worker refused a launch for want of room (its own books disagree
+ * with ours): nothing more is launched there until its next heartbeat
+ * renews the offer (node_pool_up), so a refusal cannot turn into a
+ * launch-refuse loop. */
+void node_pool_hold(node_pool *pool, int rank);
+
 /* Live nodes, and the vcores they offer together. */
 size_t node_pool_live(const node_pool *pool);
 uint64_t node_pool_live_vcores(const node_pool *pool);

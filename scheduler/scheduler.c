@@ -361,6 +361,12 @@ static void scheduler_submit(scheduler *s, uint64_t conn, const char *user, Subm
         job_description__free_unpacked(job, NULL);
         return;
     }
+    char *queue_name = strdup(queue_set_at(s->queues, (size_t)queue)->name);
+    if (queue_name != NULL) { /* named in the job's conf, perhaps: reports show it */
+        if (job->queue != protobuf_c_empty_string)
+            free(job->queue);
+        job->queue = queue_name;
+    }
     if (job->submit_ms == 0)
         job->submit_ms = s->opts.host.now_wall(s->opts.host.arg);
     if (s->n_jobs == s->cap_jobs) {

@@ -573,6 +573,39 @@ static void test_capacity_queues_share(void **state) {
     fx_destroy(f);
 }
 
+/* A worker without room refuses a launch (KILLED before running): it does
+ * not count, and the node gets nothing more until its next heartbeat. */
+static void test_refused_launch_waits_for_heartbeat(void **state) {
+    (void)state;
+    fx *f = fx_create("", 0);
+    fx_node(f, 1, "host-a", 2);
+    const char *const conf[] = {"mapreduce.job.queuename=default", NULL};
+    char id[128];
+    snprintf(id, sizeof(id), "%s", fx_submit(f, 2, NULL, 0, "", conf));
+    assert_string_equal(fx_report(f, id)->queue, "default");
+    fx_finish_setup(f);
+    fx_sent *m = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(m);
+    fx_sent *m2 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(m2);
+    fx_status(f, 1, fx_attempt(m), ATTEMPT_STATE__ATTEMPT_KILLED, 0, "no room for the container");
+    for (int i = 0; i < 5; i++)
+        scheduler_tick(f->s);
+    assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_MAP));
+    fx_node(f, 1, "host-a", 2); /* the heartbeat */
+    fx_sent *again = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(again);
+    assert_int_equal(again->msg->launch_attempt->assignment->task_index,
+                     m->msg->launch_attempt->assignment->task_index);
+    fx_succeed(f, m2);
+    fx_succeed(f, again);
+    fx_autopilot(f);
+    assert_int_equal(fx_report(f, id)->state, JOB_STATE__JOB_SUCCEEDED);
+    assert_int_equal(fx_counter(f, id, "Failed map tasks"), 0);
+    assert_int_equal(fx_counter(f, id, "Killed map tasks"), 1);
+    fx_destroy(f);
+}
+
 /* ---- kill, tokens, bad submissions -------------------------------------- */
 
 static void test_kill_and_job_auth(void **state) {
@@ -652,6 +685,7 @@ int main(void) {
         cmocka_unit_test(test_slowstart),
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_capacity_queues_share),
+        cmocka_unit_test(test_refused_launch_waits_for_heartbeat),
         cmocka_unit_test(test_kill_and_job_auth),
         cmocka_unit_test(test_bad_submissions),
     };
