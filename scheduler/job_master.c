@@ -342,7 +342,11 @@ static void jm_task_after_end(job_master *jm, jm_task *t) {
         for (size_t i = 0; i < t->n_attempts; i++)
             if (t->attempts[i].counted_failure)
                 last = &t->attempts[i];
-        jm_set_failure_diagnostic(jm, t, last);
+        if (t != &jm->cleanup || jm->state == JM_COMMITTING)
+            jm_set_failure_diagnostic(jm, t, last); /* an abort keeps the reason it aborts for */
+        else
+            LOG_WARN("job %s: its abort cleanup failed %u times: %s", jm->job->job_id, t->failures,
+                     last->diagnostic != NULL ? last->diagnostic : "no reason given");
         jm_task_transition(jm, t, TASK_FAILED);
         if (t == &jm->cleanup) {
             if (jm->state == JM_COMMITTING)
@@ -396,13 +400,6 @@ static void jm_attempt_update(jm_attempt *a, const AttemptStatus *st) {
         a->map_output_bytes = st->map_output_bytes;
 }
 
-/* Whether t's attempts commit their output (reduces, and the maps of a
- * map-only job). */
-static int jm_task_commits(const job_master *jm, const jm_task *t) {
-    return t->kind == TASK_KIND__TASK_KIND_REDUCE ||
-           (t->kind == TASK_KIND__TASK_KIND_MAP && jm->n_reduces == 0);
-}
-
 static void jm_kill_twins(job_master *jm, jm_task *t, const jm_attempt *winner, const char *why) {
     char reason[256];
     snprintf(reason, sizeof(reason), "%s: %s %s", "speculation", winner->id, why);
@@ -415,8 +412,10 @@ static void jm_kill_twins(job_master *jm, jm_task *t, const jm_attempt *winner, 
  * those of a job that is ending do not. */
 static void jm_commit_request(job_master *jm, jm_task *t, jm_attempt *a) {
     int idx = (int)(a - t->attempts);
-    int allowed = jm->state == JM_RUNNING && jm_attempt_active(a) && !a->kill_sent &&
-                  t->state != TASK_SUCCEEDED && (t->committer < 0 || t->committer == idx);
+    int special = t == &jm->setup || t == &jm->cleanup;
+    int allowed = (jm->state == JM_RUNNING || special) && !job_master_done(jm) &&
+                  jm_attempt_active(a) && !a->kill_sent && t->state != TASK_SUCCEEDED &&
+                  (t->committer < 0 || t->committer == idx);
     if (allowed) {
         t->committer = idx;
         a->state = ATTEMPT_STATE__ATTEMPT_COMMIT_PENDING;
@@ -495,8 +494,9 @@ void job_master_on_status(job_master *jm, int source, const AttemptStatus *st) {
         }
         break;
     case ATTEMPT_STATE__ATTEMPT_COMMIT_PENDING:
-        if (jm_task_commits(jm, t))
-            jm_commit_request(jm, t, a);
+        /* Reduces and the maps of a map-only job ask; whoever asks is
+         * answered, so that no task waits for an answer forever. */
+        jm_commit_request(jm, t, a);
         break;
     case ATTEMPT_STATE__ATTEMPT_SUCCEEDED: jm_attempt_succeeded(jm, t, a); break;
     case ATTEMPT_STATE__ATTEMPT_FAILED:

@@ -292,6 +292,12 @@ static int scheduler_validate(const scheduler *s, const JobDescription *job, int
         return EMBER_EEXIST;
     }
     const char *q = scheduler_queue_name(job);
+    for (const char *c = q; *c != '\0'; c++)
+        if (*c <= ' ' || *c > '~' || c - q >= QUEUE_NAME_MAX) {
+            snprintf(err, errlen, "job %s: the queue name is not 1 to %d printable characters",
+                     job->job_id, QUEUE_NAME_MAX - 1);
+            return EMBER_EINVAL;
+        }
     if ((*queue = queue_set_find(s->queues, q)) < 0) {
         snprintf(err, errlen, "job %s submitted by user %s to unknown queue: %s", job->job_id,
                  job->user, q);

@@ -656,6 +656,9 @@ static void test_bad_submissions(void **state) {
     const char *const bad[] = {"mapreduce.map.maxattempts=lots", NULL};
     assert_null(fx_submit(f, 1, NULL, 0, NULL, bad));
     assert_non_null(strstr(f->last_error_text, "mapreduce.map.maxattempts"));
+    assert_null(fx_submit(f, 1, NULL, 0, "two\nlines", no_conf));
+    assert_null(strchr(f->last_error_text, '\n'));
+    assert_non_null(strstr(f->last_error_text, "queue name"));
     /* A status for an unknown attempt, a request of no job: ignored, answered. */
     fx_status(f, 1, "attempt_nosuch_0001_m_000000_0", ATTEMPT_STATE__ATTEMPT_RUNNING, 0, NULL);
     JobStatusRequest js = JOB_STATUS_REQUEST__INIT;
