@@ -45,6 +45,14 @@ static void cli_usage(FILE *f) {
             "  streaming -input IN -output OUT -mapper CMD [-reducer CMD|NONE] ...\n"
             "                         Hadoop Streaming: any commands as mapper and reducer\n"
             "\n"
+            "MapReduce jobs on the cluster (Hadoop's `mapred job` spellings):\n"
+            "  job -list [all]        running and waiting jobs (all: finished ones too)\n"
+            "  job -status JOB        progress, counters, each attempt's node, cores and why\n"
+            "  job -kill JOB          kill a job\n"
+            "  job -logs JOB [ATTEMPT]\n"
+            "                         the attempts' diagnostics and stderr tails\n"
+            "  queue -list            the scheduler's queues\n"
+            "\n"
             "File system:\n"
             "  dfs -COMMAND ...       hadoop fs verbs: -ls, -mkdir, -mv, -rm, -stat, ...\n"
             "                         (see 'ember dfs -help')\n"
@@ -173,6 +181,10 @@ int main(int argc, char **argv) {
         return cli_run(&env, cargc, cargv);
     if (!strcmp(cmd, "streaming"))
         return cli_streaming(&env, cargc, cargv);
+    if (!strcmp(cmd, "job"))
+        return cli_job_admin(&env, cargc, cargv);
+    if (!strcmp(cmd, "queue"))
+        return cli_queue(&env, cargc, cargv);
     if (!strcmp(cmd, "version"))
         return cli_version(&env, cargc, cargv);
     if (!strcmp(cmd, "help") || cli_is_help(cmd)) {

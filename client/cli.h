@@ -66,5 +66,8 @@ int cli_version(cli_env *env, int argc, char **argv);
 int cli_jar(cli_env *env, int argc, char **argv);
 int cli_run(cli_env *env, int argc, char **argv);
 int cli_streaming(cli_env *env, int argc, char **argv);
+/* cli_job_admin.c: `ember job -list/-status/-kill/-logs`, `ember queue -list`. */
+int cli_job_admin(cli_env *env, int argc, char **argv);
+int cli_queue(cli_env *env, int argc, char **argv);
 
 #endif

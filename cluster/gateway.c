@@ -7,6 +7,9 @@
  * the server closes it; replies name the connection by its id, so a late
  * reply to a closed connection is dropped instead of reaching a
  * stranger. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,7 @@ struct gateway {
     char *secret;
     char *cluster_id;
     gateway_request_cb on_request;
+    gateway_job_auth_cb job_auth;
     void *arg;
 };
 
@@ -92,6 +96,27 @@ int gateway_reply_error(gateway *gw, uint64_t conn_id, int code, const char *mes
 
 int gateway_connections(const gateway *gw) { return frame_server_connections(gw->srv); }
 
+/* A task's answer: mac = HMAC-SHA256(its job's token, nonce), accepted
+ * while the job is PREP or RUNNING.  The job's user comes back in *user;
+ * on a refusal, why in why. */
+static int gateway_check_job_token(gateway *gw, const gateway_client *c, const AuthResponse *a,
+                                   const char **user, char *why, size_t whylen) {
+    uint8_t token[32], mac[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    int rc = gw->job_auth != NULL ? gw->job_auth(gw->arg, a->job_id, token, user) : EMBER_ENOENT;
+    if (rc != EMBER_OK) {
+        snprintf(why, whylen, "authentication failed: job %s %s", a->job_id,
+                 rc == EMBER_ESTATE ? "is not running" : "is unknown");
+        return EMBER_EAUTH;
+    }
+    if (HMAC(EVP_sha256(), token, sizeof(token), c->nonce, sizeof(c->nonce), mac, &len) == NULL ||
+        a->mac.len != len || CRYPTO_memcmp(mac, a->mac.data, len) != 0) {
+        snprintf(why, whylen, "authentication failed: wrong token for job %s", a->job_id);
+        return EMBER_EAUTH;
+    }
+    return EMBER_OK;
+}
+
 /* The AuthResponse check: the only frame an AUTH connection may send. */
 static void gateway_handle_auth(gateway *gw, uint64_t id, gateway_client *c, ClientMessage *msg) {
     const char *peer = frame_server_peer(gw->srv, id);
@@ -103,7 +128,17 @@ static void gateway_handle_auth(gateway *gw, uint64_t id, gateway_client *c, Cli
         return;
     }
     const AuthResponse *a = msg->auth_response;
-    if (!auth_challenge_verify(gw->secret, c->nonce, sizeof(c->nonce), a->mac.data, a->mac.len)) {
+    const char *user = a->user;
+    if (a->job_id[0] != '\0') {
+        char why[256];
+        if (gateway_check_job_token(gw, c, a, &user, why, sizeof(why)) != EMBER_OK) {
+            if (frame_server_log_ok(gw->srv))
+                LOG_WARN("client %s: %s", peer, why);
+            gateway_reject(gw, id, EMBER_EAUTH, why);
+            return;
+        }
+    } else if (!auth_challenge_verify(gw->secret, c->nonce, sizeof(c->nonce), a->mac.data,
+                                      a->mac.len)) {
         if (frame_server_log_ok(gw->srv))
             LOG_WARN("client %s (user '%s'): authentication failed: wrong secret", peer, a->user);
         gateway_reject(gw, id, EMBER_EAUTH, "authentication failed: wrong cluster secret");
@@ -115,9 +150,11 @@ static void gateway_handle_auth(gateway *gw, uint64_t id, gateway_client *c, Cli
         gateway_reject(gw, id, EMBER_EAGAIN, "too many clients connected; try again later");
         return;
     }
-    LOG_DEBUG("client %s (user '%s'): authenticated", peer, a->user);
-    snprintf(c->user, sizeof(c->user), "%s", a->user[0] ? a->user : "nobody");
-    snprintf(c->group, sizeof(c->group), "%s", a->group[0] ? a->group : c->user);
+    LOG_DEBUG("client %s (user '%s'): authenticated%s%s", peer, user,
+              a->job_id[0] ? " with the token of " : "", a->job_id);
+    snprintf(c->user, sizeof(c->user), "%s", user[0] ? user : "nobody");
+    snprintf(c->group, sizeof(c->group), "%s",
+             a->group[0] && a->job_id[0] == '\0' ? a->group : c->user);
     c->state = CLIENT_READY;
     frame_server_set_max_frame(gw->srv, id, FRAME_MAX_DEFAULT);
     frame_server_set_deadline(gw->srv, id, 0);
@@ -212,6 +249,7 @@ int gateway_create(event_loop *loop, const gateway_options *opts, gateway **out,
     if (gw == NULL)
         return EMBER_ENOMEM;
     gw->on_request = opts->on_request;
+    gw->job_auth = opts->job_auth;
     gw->arg = opts->arg;
     gw->secret = strdup(opts->secret);
     gw->cluster_id = strdup(opts->cluster_id);

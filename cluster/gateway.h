@@ -9,7 +9,11 @@
  *   READY  the client proved the secret; each request frame is decoded,
  *          validated and handed to the request callback, which answers
  *          with gateway_reply()
- * A wrong secret, a malformed or oversized frame, or a request before
+ * A task process answers the challenge with its job's token instead of
+ * the secret (AuthResponse.job_id set, mac = HMAC-SHA256(job token,
+ * nonce)): the job_auth callback gives the token and the job's user while
+ * the job is PREP or RUNNING, and the connection is that user's.
+ * A wrong secret or token, a malformed or oversized frame, or a request before
  * authentication closes that connection (after one error frame) and is
  * logged; other connections and the cluster carry on.
  *
@@ -37,6 +41,12 @@ typedef struct gateway gateway;
  * later, with gateway_reply(gw, conn_id, ...). */
 typedef void (*gateway_request_cb)(gateway *gw, uint64_t conn_id, ClientMessage *req, void *arg);
 
+/* The token (32 bytes) of job_id and its user, while the job may still
+ * authenticate tasks: 0, EMBER_ENOENT (no such job) or EMBER_ESTATE (it is
+ * over).  *user must live until the callback is called again. */
+typedef int (*gateway_job_auth_cb)(void *arg, const char *job_id, uint8_t token[32],
+                                   const char **user);
+
 typedef struct {
     const char *bind_addr;
     int port;                 /* 0: ephemeral */
@@ -47,7 +57,8 @@ typedef struct {
     int max_unauthenticated;         /* clients still authenticating; 0: the default */
     int max_unauthenticated_per_peer; /* ... from one address; 0: the default */
     gateway_request_cb on_request;
-    void *arg;
+    gateway_job_auth_cb job_auth; /* NULL: job tokens are refused */
+    void *arg;                    /* of both callbacks */
 } gateway_options;
 
 /* Listens and registers with loop.  The bound port comes back in

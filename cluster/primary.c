@@ -4,8 +4,10 @@
  * primary_on_message(), client requests through primary_on_request(); each
  * lists every body of its envelope and routes it to its one owner: the
  * primary's own primary_handle_<message>(), or the namenode's
- * namenode_on_rank_message() / namenode_on_request() (and, later, the
- * scheduler's).  Fencing happens there: from a rank that is not LIVE only
+ * namenode_on_rank_message() / namenode_on_request(), or the scheduler's
+ * scheduler_on_rank_message() / scheduler_on_request() for MapReduce
+ * (scheduler/scheduler.h), which hears of nodes registered, heartbeating
+ * and lost from here and ticks on its own timer.  Fencing happens there: from a rank that is not LIVE only
  * RegisterNode and Heartbeat are heard (a heartbeat to be told "register
  * again").
  * A cron timer runs every heartbeat interval (at most every 500 ms) to
@@ -38,6 +40,11 @@
 #include "proto/message.h"
 #include "proto/mpi_link.h"
 #include "role.h"
+#include "scheduler/scheduler.h"
+
+/* How often the scheduler ticks (speculation, delay scheduling's chances);
+ * it also runs after every event that frees or asks for room. */
+#define PRIMARY_SCHEDULER_TICK_MS 200
 
 typedef enum {
     PRIMARY_RUNNING,  /* serving */
@@ -51,6 +58,7 @@ typedef struct {
     mpi_link *link;
     gateway *gw;
     namenode *nn;
+    scheduler *sched;         /* MapReduce: resource manager and job masters */
     rack_map *racks;          /* NULL: one rack */
     cluster_info info;
     int64_t expiry_ms;
@@ -62,6 +70,19 @@ typedef struct {
 } primary;
 
 /* ---- rank messages ---------------------------------------------------- */
+
+/* Tells the scheduler what node `rank` offers now (its rack too, when the
+ * cluster has a rack map). */
+static void primary_scheduler_node_up(primary *p, int rank) {
+    const node_entry *e = node_registry_get(p->registry, rank);
+    if (p->sched == NULL || e == NULL || e->state != NODE_LIVE)
+        return;
+    char name[32];
+    snprintf(name, sizeof(name), "node-%d", rank);
+    scheduler_node_up(p->sched, rank, e->hostname,
+                      p->racks != NULL ? rack_map_lookup(p->racks, name, e->hostname) : NULL,
+                      e->resources.vcores, e->resources.memory_mb);
+}
 
 static void primary_send(primary *p, int dest, RankMessage *msg) {
     int rc = mpi_link_send(p->link, dest, msg);
@@ -96,6 +117,7 @@ static void primary_handle_register_node(primary *p, int source, const RegisterN
                      (unsigned long long)m->resources->memory_mb);
         if (before != NODE_LIVE && m->role == NODE_ROLE__ROLE_CORE && p->nn != NULL)
             namenode_node_registered(p->nn, source);
+        primary_scheduler_node_up(p, source);
     } else {
         ack.reason = rc == EMBER_ESTATE ? "node was declared dead and the cluster is stopping"
                                         : "rank or role mismatch";
@@ -123,6 +145,8 @@ static void primary_handle_heartbeat(primary *p, int source, const Heartbeat *m)
                  source);
         mpi_link_set_alive(p->link, source);
     }
+    if (rc == EMBER_OK)
+        primary_scheduler_node_up(p, source);
     HeartbeatAck ack = HEARTBEAT_ACK__INIT;
     ack.seq = m->seq;
     ack.reregister = rc != EMBER_OK;
@@ -178,6 +202,13 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
         if (p->nn != NULL && primary_sender_live(p, source, msg))
             namenode_on_rank_message(p->nn, source, msg);
         break;
+    /* workers to the scheduler */
+    case RANK_MESSAGE__BODY_ATTEMPT_STATUS:
+    case RANK_MESSAGE__BODY_FETCH_FAILURE:
+        if (p->sched != NULL && primary_sender_live(p, source, msg) &&
+            message_check_job_rank(msg) == EMBER_OK)
+            scheduler_on_rank_message(p->sched, source, msg);
+        break;
     /* what the primary sends, never receives */
     case RANK_MESSAGE__BODY_REGISTER_ACK:
     case RANK_MESSAGE__BODY_HEARTBEAT_ACK:
@@ -186,9 +217,6 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
     case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
     case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
     case RANK_MESSAGE__BODY_UPDATE_REPLICA:
-    /* MapReduce: not routed yet (scheduler/ attaches here) */
-    case RANK_MESSAGE__BODY_ATTEMPT_STATUS:
-    case RANK_MESSAGE__BODY_FETCH_FAILURE:
     case RANK_MESSAGE__BODY_LAUNCH_ATTEMPT:
     case RANK_MESSAGE__BODY_KILL_ATTEMPT:
     case RANK_MESSAGE__BODY_COMMIT_RESPONSE:
@@ -284,6 +312,8 @@ static void primary_cron(event_loop *loop, void *arg) {
         mpi_link_set_dead(p->link, dead[i]);
         if (p->nn != NULL)
             namenode_node_lost(p->nn, dead[i]);
+        if (p->sched != NULL)
+            scheduler_node_lost(p->sched, dead[i]);
         if (p->state == PRIMARY_STOPPING)
             p->awaiting_ack[dead[i]] = 0;
     }
@@ -424,6 +454,20 @@ static void primary_handle_stop_request(primary *p, gateway *gw, uint64_t conn) 
     gateway_reply(gw, conn, &msg);
 }
 
+/* A job request goes to the scheduler as the connection's user (the job
+ * bodies' shape checked first). */
+static void primary_handle_job_request(primary *p, gateway *gw, uint64_t conn,
+                                       ClientMessage *req) {
+    const char *user = "nobody", *group;
+    if (message_check_job_client(req) != EMBER_OK) {
+        gateway_reply_error(gw, conn, EMBER_EPROTO, "malformed job request");
+        return;
+    }
+    if (gateway_client_identity(gw, conn, &user, &group) != EMBER_OK)
+        return; /* closed meanwhile */
+    scheduler_on_request(p->sched, conn, user, req);
+}
+
 /* The primary's one dispatch of client requests (after the gateway's
  * authentication): every body is listed, each routed to its one owner;
  * req is freed here and only here. */
@@ -461,6 +505,15 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
     case CLIENT_MESSAGE__BODY_TRUNCATE:
         namenode_on_request(p->nn, conn, req);
         break;
+    /* MapReduce jobs: the scheduler */
+    case CLIENT_MESSAGE__BODY_NEW_JOB_ID:
+    case CLIENT_MESSAGE__BODY_SUBMIT_JOB:
+    case CLIENT_MESSAGE__BODY_JOB_STATUS:
+    case CLIENT_MESSAGE__BODY_JOB_LIST:
+    case CLIENT_MESSAGE__BODY_KILL_JOB:
+    case CLIENT_MESSAGE__BODY_QUEUE_LIST:
+        primary_handle_job_request(p, gw, conn, req);
+        break;
     /* answers and the handshake: never requests */
     case CLIENT_MESSAGE__BODY_AUTH_CHALLENGE:
     case CLIENT_MESSAGE__BODY_AUTH_RESPONSE:
@@ -470,13 +523,6 @@ static void primary_on_request(gateway *gw, uint64_t conn, ClientMessage *req, v
     case CLIENT_MESSAGE__BODY_STATUS_RESPONSE:
     case CLIENT_MESSAGE__BODY_STOP_RESPONSE:
     case CLIENT_MESSAGE__BODY_DFS_RESULT:
-    /* MapReduce: not routed yet (scheduler/ attaches here) */
-    case CLIENT_MESSAGE__BODY_NEW_JOB_ID:
-    case CLIENT_MESSAGE__BODY_SUBMIT_JOB:
-    case CLIENT_MESSAGE__BODY_JOB_STATUS:
-    case CLIENT_MESSAGE__BODY_JOB_LIST:
-    case CLIENT_MESSAGE__BODY_KILL_JOB:
-    case CLIENT_MESSAGE__BODY_QUEUE_LIST:
     case CLIENT_MESSAGE__BODY_NEW_JOB_ID_RESPONSE:
     case CLIENT_MESSAGE__BODY_SUBMIT_JOB_RESPONSE:
     case CLIENT_MESSAGE__BODY_JOB_STATUS_RESPONSE:
@@ -609,6 +655,76 @@ static int primary_start_namenode(primary *p, char *err, size_t errlen) {
     return rc;
 }
 
+/* ---- the scheduler's host ---------------------------------------------- */
+
+static int primary_sched_send(void *arg, int rank, const RankMessage *msg) {
+    primary *p = arg;
+    return mpi_link_send(p->link, rank, msg);
+}
+
+static void primary_sched_reply(void *arg, uint64_t conn, const ClientMessage *msg) {
+    primary *p = arg;
+    gateway_reply(p->gw, conn, msg);
+}
+
+static void primary_sched_reply_error(void *arg, uint64_t conn, int code, const char *message) {
+    primary *p = arg;
+    gateway_reply_error(p->gw, conn, code, message);
+}
+
+static const char *primary_sched_rack(void *arg, const char *host) {
+    primary *p = arg;
+    return p->racks != NULL ? rack_map_lookup(p->racks, host, host) : NULL;
+}
+
+static int64_t primary_sched_mono(void *arg) {
+    (void)arg;
+    return clock_monotonic_ms();
+}
+
+static int64_t primary_sched_wall(void *arg) {
+    (void)arg;
+    return clock_wall_ms();
+}
+
+/* The gateway's check of a task's job token. */
+static int primary_job_auth(void *arg, const char *job_id, uint8_t token[32], const char **user) {
+    primary *p = arg;
+    return p->sched != NULL ? scheduler_job_auth(p->sched, job_id, token, user) : EMBER_ENOENT;
+}
+
+static void primary_scheduler_tick(event_loop *loop, void *arg) {
+    (void)loop;
+    primary *p = arg;
+    if (p->state == PRIMARY_RUNNING)
+        scheduler_tick(p->sched);
+}
+
+/* Starts the scheduler once the gateway listens (tasks are told its
+ * address), with its timer. */
+static int primary_start_scheduler(primary *p, char *err, size_t errlen) {
+    config *cfg = p->ctx->cfg;
+    scheduler_options so = {
+        .secret = p->info.secret,
+        .gateway_host = p->info.host,
+        .gateway_port = (uint32_t)p->info.port,
+        .cluster_start_ms = p->info.started_ms,
+        .locality_delay = (int)config_get_int(cfg, "ember.scheduler.locality.delay"),
+        .capacity_file = config_get_string(cfg, "yarn.scheduler.capacity.file"),
+        .host = {.send = primary_sched_send,
+                 .reply = primary_sched_reply,
+                 .reply_error = primary_sched_reply_error,
+                 .rack_of_host = primary_sched_rack,
+                 .now_mono = primary_sched_mono,
+                 .now_wall = primary_sched_wall,
+                 .arg = p}};
+    int rc = scheduler_create(&so, &p->sched, err, errlen);
+    if (rc != EMBER_OK)
+        return rc;
+    event_loop_add_timer(p->ctx->loop, PRIMARY_SCHEDULER_TICK_MS, primary_scheduler_tick, p, NULL);
+    return EMBER_OK;
+}
+
 /* Fills p->info: a new cluster id and the configured or a new secret. */
 static int primary_make_info(primary *p) {
     cluster_info *info = &p->info;
@@ -674,6 +790,7 @@ int primary_run(rank_context *ctx) {
                              .max_unauthenticated_per_peer = (int)config_get_int(
                                  ctx->cfg, "ember.client.unauthenticated.per.address"),
                              .on_request = primary_on_request,
+                             .job_auth = primary_job_auth,
                              .arg = &p};
     rc = gateway_create(ctx->loop, &gopts, &p.gw, &p.info.port);
     if (rc != EMBER_OK) {
@@ -681,6 +798,13 @@ int primary_run(rank_context *ctx) {
                   ember_strerror(rc));
         fprintf(stderr, "ember: cannot listen on %s port %d: %s\n", ctx->bind_addr, gopts.port,
                 ember_strerror(rc));
+        goto out;
+    }
+    char sched_err[1024] = "";
+    if ((rc = primary_start_scheduler(&p, sched_err, sizeof(sched_err))) != EMBER_OK) {
+        LOG_ERROR("the scheduler cannot start: %s", sched_err);
+        fprintf(stderr, "ember: the scheduler cannot start: %s\n", sched_err);
+        snprintf(p.exit_reason, sizeof(p.exit_reason), "scheduler: %s", sched_err);
         goto out;
     }
     rc = run_dir_write_info(ctx->run_dir, &p.info);
@@ -712,6 +836,7 @@ out:
     rack_map_destroy(p.racks);
     run_dir_write_status(ctx->run_dir, p.exit_code, p.exit_reason);
     LOG_INFO("cluster exit status %d: %s", p.exit_code, p.exit_reason);
+    scheduler_destroy(p.sched);
     gateway_destroy(p.gw);
     mpi_link_destroy(p.link);
     node_registry_destroy(p.registry);

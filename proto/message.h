@@ -53,6 +53,12 @@ int message_check_task(const TaskMessage *msg);
 int message_decode_task(const uint8_t *data, size_t len, TaskMessage **out);
 int message_encode_task(const TaskMessage *msg, size_t max_len, uint8_t **out, size_t *outlen);
 
+/* Hadoop's names of an attempt's state ("RUNNING", "COMMIT_PENDING", ...)
+ * and of a task's kind ("MAP", "REDUCE", "SETUP", "CLEANUP"), for reports
+ * and the history; static strings. */
+const char *message_attempt_state_name(AttemptState state);
+const char *message_task_kind_name(TaskKind kind);
+
 /* A user or group name must be 1..MESSAGE_USER_MAX printable ASCII
  * characters ("" too with empty_ok: "the default").  0, or EMBER_EINVAL
  * with what is wrong in why (len bytes; why may be NULL), the name called

@@ -173,3 +173,29 @@ int message_decode_task(const uint8_t *data, size_t len, TaskMessage **out) {
     *out = msg;
     return EMBER_OK;
 }
+
+const char *message_attempt_state_name(AttemptState state) {
+    switch (state) {
+    case ATTEMPT_STATE__ATTEMPT_STARTING: return "STARTING";
+    case ATTEMPT_STATE__ATTEMPT_RUNNING: return "RUNNING";
+    case ATTEMPT_STATE__ATTEMPT_COMMIT_PENDING: return "COMMIT_PENDING";
+    case ATTEMPT_STATE__ATTEMPT_SUCCEEDED: return "SUCCEEDED";
+    case ATTEMPT_STATE__ATTEMPT_FAILED: return "FAILED";
+    case ATTEMPT_STATE__ATTEMPT_KILLED: return "KILLED";
+    case ATTEMPT_STATE__ATTEMPT_UNKNOWN:
+    case _ATTEMPT_STATE_IS_INT_SIZE: break;
+    }
+    return "UNKNOWN";
+}
+
+const char *message_task_kind_name(TaskKind kind) {
+    switch (kind) {
+    case TASK_KIND__TASK_KIND_MAP: return "MAP";
+    case TASK_KIND__TASK_KIND_REDUCE: return "REDUCE";
+    case TASK_KIND__TASK_KIND_JOB_SETUP: return "SETUP";
+    case TASK_KIND__TASK_KIND_JOB_CLEANUP: return "CLEANUP";
+    case TASK_KIND__TASK_KIND_UNKNOWN:
+    case _TASK_KIND_IS_INT_SIZE: break;
+    }
+    return "UNKNOWN";
+}
