@@ -9,7 +9,8 @@
  * payloads copied into the buffer the receiver names; rank 5 swallows
  * everything (a dead peer); any other rank does not exist.
  *
- * Covered: a map's AttemptStatus sequence (RUNNING with its placement,
+ * Covered: a map's AttemptStatus sequence (RUNNING with its placement
+ * near the data directory holding its split's block,
  * progress throttled, SUCCEEDED with counters and output bytes) and its
  * file.out kept; failures (TaskFailed, exit 3, SIGSEGV, exit 0 without
  * TaskDone, a progress timeout, the umbilical lost) each one FAILED with
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -80,6 +82,7 @@ typedef struct {
     worker *w;
     worker_mr *mr;
     char run_dir[64];
+    char data_dir[96];
     RankMessage *to_primary[256]; /* copies, in order */
     size_t n_to_primary;
     pending *queue;     /* to SELF, oldest first */
@@ -182,10 +185,22 @@ static void fixture_open(fixture *f) {
     snprintf(f->run_dir, sizeof(f->run_dir), "/tmp/worker-mr-test.XXXXXX");
     assert_non_null(mkdtemp(f->run_dir));
     assert_int_equal(config_create(&f->cfg), 0);
+    /* A data directory holding block 12, which every map's split names. */
+    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->run_dir);
+    char path[256];
+    assert_int_equal(mkdir(f->data_dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/current", f->data_dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/current/finalized", f->data_dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/current/finalized/blk_12", f->data_dir);
+    FILE *blk = fopen(path, "w");
+    assert_non_null(blk);
+    fclose(blk);
     worker_options wo = {.cfg = f->cfg,
                          .topo = f->topo,
                          .core_node = 0,
-                         .data_dirs = "",
+                         .data_dirs = f->data_dir,
                          .bind_addr = "127.0.0.1",
                          .loop = f->loop,
                          .run_dir = f->run_dir};
@@ -195,7 +210,7 @@ static void fixture_open(fixture *f) {
                             .rank = SELF,
                             .primary_rank = 0,
                             .run_dir = f->run_dir,
-                            .data_dirs = "",
+                            .data_dirs = f->data_dir,
                             .task_program = MR_TEST_TASK,
                             .fetch_timeout_ms = 1500,
                             .send = fake_send,
@@ -310,6 +325,13 @@ static void launch(fixture *f, const char *attempt, TaskKind kind, uint32_t inde
         pairs[n].value = (char *)eq + 1;
         pp[n] = &pairs[n];
     }
+    SplitChunk chunk = SPLIT_CHUNK__INIT, *pc = &chunk;
+    chunk.uri = "/in/a.txt";
+    chunk.length = 10;
+    Split split = SPLIT__INIT, *ps = &split;
+    split.chunks = &pc;
+    split.n_chunks = 1;
+    split.block_id = 12;
     JobDescription job = JOB_DESCRIPTION__INIT;
     job.job_id = JOB;
     job.library = "builtin:test";
@@ -317,6 +339,10 @@ static void launch(fixture *f, const char *attempt, TaskKind kind, uint32_t inde
     job.reduces = 2;
     job.conf = pp;
     job.n_conf = n;
+    if (kind == TASK_KIND__TASK_KIND_MAP) {
+        job.splits = &ps;
+        job.n_splits = 1;
+    }
     TaskAssignment as = TASK_ASSIGNMENT__INIT;
     as.job_id = JOB;
     as.attempt_id = (char *)attempt;
@@ -442,7 +468,7 @@ static void test_map_succeeds(void **state) {
     assert_int_equal(f.to_primary[0]->body_case, RANK_MESSAGE__BODY_ATTEMPT_STATUS);
     assert_int_equal(first->state, ATTEMPT_STATE__ATTEMPT_RUNNING);
     assert_true(first->cpuset[0] != '\0');
-    assert_true(first->placement[0] != '\0');
+    assert_non_null(strstr(first->placement, "block blk_12")); /* placed near its block's disk */
     assert_true(first->memory_limit[0] != '\0');
     assert_true(first->start_ms > 0);
     assert_int_equal(first->finish_ms, 0);
@@ -729,6 +755,12 @@ static void test_fetch(void **state) {
     assert_int_equal(counter(st, "code.3"), EMBER_ETIMEDOUT);
     assert_int_equal(counter(st, "code.4"), EMBER_EINVAL);
     assert_true(st->shuffle_start_ms > 0 && st->reduce_start_ms >= st->shuffle_start_ms);
+    for (size_t i = 0; i < f.n_to_primary; i++) { /* placed near the network */
+        const RankMessage *m = f.to_primary[i];
+        if (m->body_case == RANK_MESSAGE__BODY_ATTEMPT_STATUS &&
+            strcmp(m->attempt_status->attempt_id, r1) == 0)
+            assert_non_null(strstr(m->attempt_status->placement, "the shuffle"));
+    }
     /* Each failed fetch reported to rank 0. */
     size_t failures = 0;
     for (size_t i = 0; i < f.n_to_primary; i++) {
