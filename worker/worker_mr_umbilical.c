@@ -4,7 +4,8 @@
  * frame.
  *
  * A connection's first frame must be a TaskHello naming an attempt that
- * runs here and has no connection yet; anything else closes it.  The
+ * runs here and has no connection yet, from that attempt's own process
+ * (its pid, as the kernel gives it); anything else closes it.  The
  * hello is answered with the attempt's TaskAssignment (output_dir and
  * rank filled in) and the connection becomes the attempt's: progress,
  * commit requests, TaskDone and TaskFailed go to worker_mr_attempt.c,
@@ -98,14 +99,31 @@ static void worker_mr_on_poll(worker_mr *m, mr_attempt *a, const TaskMapEventsRe
 
 /* ---- the connection's frames ------------------------------------------------------ */
 
+/* Why a hello on connection id for attempt a cannot be taken, or NULL.
+ * The peer must be the container's own process (the kernel says who is
+ * at the other end: SO_PEERCRED), so no other process of the user can
+ * take an attempt's assignment and its job token. */
+static const char *worker_mr_hello_problem(worker_mr *m, uint64_t id, const mr_attempt *a) {
+    if (a == NULL)
+        return "it does not run here";
+    if (a->state != MR_ATTEMPT_WAITING || a->kill != MR_KILL_NONE)
+        return "it has had its connection";
+    container_info info;
+    int pid = -1;
+    if (sscanf(frame_server_peer(m->srv, id), "pid %d", &pid) != 1 ||
+        container_get_info(m->wk, a->id, &info) != EMBER_OK || info.pid != (pid_t)pid)
+        return "the peer is not the attempt's process";
+    return NULL;
+}
+
 /* A hello: the connection becomes its attempt's, which gets its
  * assignment; or it is refused (closed). */
 static void worker_mr_on_hello(worker_mr *m, uint64_t id, const TaskHello *hello) {
     mr_attempt *a = worker_mr_attempt_find(m, hello->attempt_id);
-    if (a == NULL || a->state != MR_ATTEMPT_WAITING || a->kill != MR_KILL_NONE) {
+    const char *problem = worker_mr_hello_problem(m, id, a);
+    if (problem != NULL) {
         LOG_WARN("worker: umbilical: refused a hello from %s for attempt %s: %s",
-                 frame_server_peer(m->srv, id), hello->attempt_id,
-                 a == NULL ? "it does not run here" : "it has its connection already");
+                 frame_server_peer(m->srv, id), hello->attempt_id, problem);
         frame_server_abort(m->srv, id);
         return;
     }

@@ -23,7 +23,9 @@
  *            map's own file.out (a sibling of its output_dir) and as an
  *            IFile segment; TaskDone with test/fetched (segments equal),
  *            test/bytes, test/records, and test/code.N per failed fetch
- * Counters go in group "test".  Exit 2 on a broken umbilical. */
+ * Counters go in group "test".  Exit 2 on a broken umbilical.  With
+ * MR_TEST_TASK_DELAY_MS in its environment it waits that long before
+ * it connects. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -396,6 +398,9 @@ int main(int argc, char **argv) {
     if (argc != 6 || strcmp(argv[1], "task") != 0 || strcmp(argv[2], "--umbilical") != 0 ||
         strcmp(argv[4], "--attempt") != 0)
         die("usage: mr_test_task task --umbilical SOCK --attempt ID");
+    const char *delay = getenv("MR_TEST_TASK_DELAY_MS"); /* a late hello */
+    if (delay != NULL)
+        usleep((useconds_t)atoi(delay) * 1000);
     connect_umbilical(argv[3], argv[5]);
     const char *mode = conf("test.task.mode", "map");
     fprintf(stderr, "mr_test_task: %s runs as %s in %s\n", as->attempt_id, mode, as->output_dir);

@@ -15,8 +15,9 @@
  * file.out kept; failures (TaskFailed, exit 3, SIGSEGV, exit 0 without
  * TaskDone, a progress timeout, the umbilical lost) each one FAILED with
  * its diagnostic and stderr's tail, the attempt directory removed;
- * KillAttempt; a hello for an attempt not running here, and a first
- * frame that is no hello, refused; map events by long poll and after
+ * KillAttempt; a hello for an attempt not running here, one from a
+ * process that is not the attempt's, and a first frame that is no
+ * hello, refused; map events by long poll and after
  * JobFinished; the commit relay; the shuffle: a ShuffleRequest served
  * from file.out (the bytes compared), one for an output not here
  * (ENOENT), and a reduce's fetches: one through the shuffle into a memfd
@@ -594,6 +595,19 @@ static void test_unknown_hello_refused(void **state) {
     m.body_case = TASK_MESSAGE__BODY_MAP_EVENTS_REQUEST;
     m.map_events_request = &r;
     assert_true(refused(&f, &m)); /* the hello comes first */
+    /* A hello for a running attempt from a process that is not its
+     * task, before the task's own: refused; the task's then works. */
+    const char *late = "attempt_202612052300_0001_m_000010_0";
+    const char *exit0[] = {"test.task.mode=exit0", NULL};
+    setenv("MR_TEST_TASK_DELAY_MS", "2000", 1);
+    launch(&f, late, TASK_KIND__TASK_KIND_MAP, 0, 0, exit0);
+    unsetenv("MR_TEST_TASK_DELAY_MS");
+    h.attempt_id = (char *)late;
+    m.body_case = TASK_MESSAGE__BODY_HELLO;
+    m.hello = &h;
+    assert_true(refused(&f, &m));
+    const AttemptStatus *st = wait_final(&f, late);
+    assert_non_null(strstr(st->diagnostic, "without reporting done")); /* it was heard */
     /* A second hello for a running attempt is refused too. */
     const char *id = "attempt_202612052300_0001_m_000008_0";
     const char *conf[] = {"test.task.mode=hang", NULL};
