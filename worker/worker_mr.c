@@ -296,11 +296,17 @@ int worker_mr_create(const worker_mr_options *opts, worker_mr **out, char *err, 
         snprintf(err, errlen, "the MapReduce worker needs a loop, containers and senders");
         goto fail;
     }
-    if ((size_t)snprintf(m->run_dir, sizeof(m->run_dir), "%s", opts->run_dir) >=
-        sizeof(m->run_dir)) {
-        snprintf(err, errlen, "the run directory's path is too long");
+    /* Absolute: tasks run in their own working directories. */
+    char *real = opts->run_dir != NULL ? realpath(opts->run_dir, NULL) : NULL;
+    if (real == NULL ||
+        (size_t)snprintf(m->run_dir, sizeof(m->run_dir), "%s", real) >= sizeof(m->run_dir)) {
+        snprintf(err, errlen, "cannot use the run directory %s: %s",
+                 opts->run_dir != NULL ? opts->run_dir : "(none)",
+                 real == NULL ? strerror(errno) : "its path is too long");
+        free(real);
         goto fail;
     }
+    free(real);
     rc = worker_mr_find_program(m, opts->task_program, err, errlen);
     if (rc != EMBER_OK)
         goto fail;
