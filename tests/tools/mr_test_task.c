@@ -23,6 +23,9 @@
  *            map's own file.out (a sibling of its output_dir) and as an
  *            IFile segment; TaskDone with test/fetched (segments equal),
  *            test/bytes, test/records, and test/code.N per failed fetch
+ *   fetchmany  sends test.task.fetch.count fetches of test.task.fetch.attempt
+ *            from test.task.fetch.rank at once, then takes their answers;
+ *            TaskDone with test/answered and test/code.N per failure
  * Counters go in group "test".  Exit 2 on a broken umbilical.  With
  * MR_TEST_TASK_DELAY_MS in its environment it waits that long before
  * it connects. */
@@ -344,6 +347,41 @@ static int run_fetch(void) {
     return 0;
 }
 
+/* Many fetches in flight at once: the worker bounds how many it asks. */
+static int run_fetchmany(void) {
+    long count = atol(conf("test.task.fetch.count", "1"));
+    TaskFetchRequest r = TASK_FETCH_REQUEST__INIT;
+    r.map_attempt_id = (char *)conf("test.task.fetch.attempt", "none");
+    r.rank = (uint32_t)atol(conf("test.task.fetch.rank", "0"));
+    TaskMessage m = TASK_MESSAGE__INIT;
+    m.body_case = TASK_MESSAGE__BODY_FETCH_REQUEST;
+    m.fetch_request = &r;
+    for (long i = 1; i <= count; i++) {
+        r.request_id = (uint64_t)i;
+        send_msg(&m);
+    }
+    int64_t answered = 0;
+    for (long i = 0; i < count; i++) {
+        int fd;
+        TaskMessage *a = recv_msg(&fd);
+        if (a->body_case != TASK_MESSAGE__BODY_FETCH_RESPONSE)
+            die("expected fetch answers");
+        answered++;
+        if (a->fetch_response->code != 0) {
+            char name[64];
+            snprintf(name, sizeof(name), "code.%llu",
+                     (unsigned long long)a->fetch_response->request_id);
+            add_counter(name, a->fetch_response->code);
+        }
+        if (fd >= 0)
+            close(fd);
+        task_message__free_unpacked(a, NULL);
+    }
+    add_counter("answered", answered);
+    send_done(0);
+    return 0;
+}
+
 static int run_events(void) {
     size_t want = (size_t)atol(conf("test.task.events", "2"));
     event *ev = calloc(want + 1, sizeof(*ev));
@@ -435,6 +473,8 @@ int main(int argc, char **argv) {
         rc = run_events();
     } else if (strcmp(mode, "fetch") == 0) {
         rc = run_fetch();
+    } else if (strcmp(mode, "fetchmany") == 0) {
+        rc = run_fetchmany();
     } else {
         die("unknown test.task.mode");
     }

@@ -23,7 +23,9 @@
  * (ENOENT), and a reduce's fetches: one through the shuffle into a memfd
  * the task checks against the map's file, and ENOENT, a dead rank and a
  * rank that does not exist, each answered with its code and reported to
- * rank 0 as a FetchFailure.  No container is left after any test.
+ * rank 0 as a FetchFailure; twelve fetches at once, of which only
+ * WORKER_MR_FETCHES_MAX are asked while none ends.  No container is left
+ * after any test.
  *
  * This binary is its own exec wrapper (`task --exec-wrapper`). */
 /* clang-format off: cmocka needs these first, in this order */
@@ -89,7 +91,8 @@ typedef struct {
     pending *queue;     /* to SELF, oldest first */
     uint8_t *last_bulk; /* a copy of the last payload sent */
     uint64_t last_bulk_len;
-    int claimed; /* the delivered payload was claimed */
+    int claimed;         /* the delivered payload was claimed */
+    int silent_requests; /* ShuffleRequests sent to SILENT */
 } fixture;
 
 static RankMessage *copy_message(const RankMessage *m) {
@@ -128,6 +131,8 @@ static int fake_send(void *arg, int dest, const RankMessage *m) {
     }
     if (dest == SELF)
         return queue_to_self(f, m, NULL, 0, NULL, NULL);
+    if (dest == SILENT && m->body_case == RANK_MESSAGE__BODY_SHUFFLE_REQUEST)
+        f->silent_requests++;
     return dest == SILENT ? EMBER_OK : EMBER_EINVAL;
 }
 
@@ -792,6 +797,36 @@ static void test_fetch(void **state) {
     fixture_close(&f);
 }
 
+/* Twelve fetches at once from a rank that never answers: the worker asks
+ * WORKER_MR_FETCHES_MAX of them, the rest wait for room, and all end
+ * with the deadline. */
+static void test_fetch_bound(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    const char *r = "attempt_202612052300_0001_r_000000_2";
+    const char *conf[] = {"test.task.mode=fetchmany", "test.task.fetch.count=12",
+                          "test.task.fetch.rank=5", "test.task.fetch.attempt=" MAP1, NULL};
+    launch(&f, r, TASK_KIND__TASK_KIND_REDUCE, 0, 0, conf);
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (f.silent_requests < WORKER_MR_FETCHES_MAX && clock_monotonic_ms() < end)
+        turn(&f);
+    assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX);
+    run_for(&f, 500); /* within the deadline: no room yet */
+    assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX);
+    assert_int_equal(worker_mr_fetches(f.mr), 12);
+    const AttemptStatus *st = wait_final(&f, r);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_int_equal(f.silent_requests, 12);
+    assert_int_equal(counter(st, "answered"), 12);
+    for (int i = 1; i <= 12; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "code.%d", i);
+        assert_int_equal(counter(st, name), EMBER_ETIMEDOUT);
+    }
+    fixture_close(&f);
+}
+
 int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "task") == 0 && strcmp(argv[2], "--exec-wrapper") == 0)
         return container_exec_main(argc - 3, argv + 3);
@@ -800,6 +835,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_kill),          cmocka_unit_test(test_unknown_hello_refused),
         cmocka_unit_test(test_map_events),    cmocka_unit_test(test_commit),
         cmocka_unit_test(test_shuffle_serve), cmocka_unit_test(test_fetch),
+        cmocka_unit_test(test_fetch_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
