@@ -11,9 +11,9 @@
  * itself stopped checks in again instead.
  *
  * Every node runs a worker (worker/worker.h) whose container figures ride
- * on RegisterNode and each Heartbeat; a core node also runs a datanode.
- * The worker has no rank messages yet: when the scheduler sends some,
- * they get their lines in node_on_message() and go to the worker. */
+ * on RegisterNode and each Heartbeat, and its MapReduce side
+ * (worker/worker_mr.h), which takes the scheduler's attempt messages and
+ * the other workers' shuffle; a core node also runs a datanode. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +29,7 @@
 #include "proto/mpi_link.h"
 #include "role.h"
 #include "worker/worker.h"
+#include "worker/worker_mr.h"
 
 #define NODE_LEAVE_GRACE_MS 1000
 
@@ -50,6 +51,7 @@ typedef struct {
     int exit_code;
     datanode *dn;             /* core nodes only */
     worker *wk;               /* every node: its containers' resources */
+    worker_mr *mr;            /* every node: attempts, umbilical, shuffle */
 } node_agent;
 
 /* SIGTERM or SIGINT, delivered by the loop: leave at once. */
@@ -219,16 +221,26 @@ static void node_on_message(mpi_link *link, int source, RankMessage *msg, void *
     case RANK_MESSAGE__BODY_INCREMENTAL_BLOCK_REPORT:
     case RANK_MESSAGE__BODY_BAD_REPLICA:
     case RANK_MESSAGE__BODY_REPLICA_RECOVERY_INFO:
-    /* MapReduce: not routed yet (worker/ attaches here) */
-    case RANK_MESSAGE__BODY_ATTEMPT_STATUS:
-    case RANK_MESSAGE__BODY_FETCH_FAILURE:
+    /* MapReduce: the scheduler's orders to the worker */
     case RANK_MESSAGE__BODY_LAUNCH_ATTEMPT:
     case RANK_MESSAGE__BODY_KILL_ATTEMPT:
     case RANK_MESSAGE__BODY_COMMIT_RESPONSE:
     case RANK_MESSAGE__BODY_MAP_OUTPUT_EVENTS:
     case RANK_MESSAGE__BODY_JOB_FINISHED:
+        if (source != 0 || n->mr == NULL)
+            goto unexpected;
+        worker_mr_on_rank_message(n->mr, source, msg);
+        break;
+    /* the shuffle, between workers */
     case RANK_MESSAGE__BODY_SHUFFLE_REQUEST:
     case RANK_MESSAGE__BODY_SHUFFLE_RESPONSE:
+        if (source == 0 || n->mr == NULL)
+            goto unexpected;
+        worker_mr_on_rank_message(n->mr, source, msg);
+        break;
+    /* what workers send to the primary */
+    case RANK_MESSAGE__BODY_ATTEMPT_STATUS:
+    case RANK_MESSAGE__BODY_FETCH_FAILURE:
     case RANK_MESSAGE__BODY__NOT_SET:
     case _RANK_MESSAGE__BODY__CASE_IS_INT_SIZE:
     unexpected:
@@ -303,6 +315,21 @@ static void node_on_writable(mpi_link *link, int dest, void *arg) {
     (void)link;
     if (n->dn != NULL)
         datanode_on_writable(n->dn, dest);
+    if (n->mr != NULL)
+        worker_mr_on_writable(n->mr, dest);
+}
+
+/* The shuffle's segments: bulk payloads on the rank's link. */
+static int node_send_bulk(void *arg, int dest, const RankMessage *header, const void *data,
+                          uint64_t len, mpi_link_bulk_cb done, void *done_arg) {
+    node_agent *n = arg;
+    return mpi_link_send_bulk(n->link, dest, header, data, len, done, done_arg);
+}
+
+static int node_recv_bulk(void *arg, int source, const RankMessage *header, void *buf,
+                          mpi_link_bulk_cb done, void *done_arg) {
+    node_agent *n = arg;
+    return mpi_link_recv_bulk(n->link, source, header, buf, done, done_arg);
 }
 
 /* A core node's datanode, on the same loop and link. */
@@ -359,6 +386,19 @@ static int node_start_worker(node_agent *n) {
                            .loop = n->ctx->loop,
                            .run_dir = n->ctx->run_dir};
     int rc = worker_create(&opts, &n->wk, err, sizeof(err));
+    if (rc == EMBER_OK) {
+        worker_mr_options mo = {.loop = n->ctx->loop,
+                                .wk = n->wk,
+                                .rank = n->ctx->rank,
+                                .primary_rank = 0,
+                                .run_dir = n->ctx->run_dir,
+                                .data_dirs = n->ctx->data_dirs,
+                                .send = node_send_rank,
+                                .send_bulk = node_send_bulk,
+                                .recv_bulk = node_recv_bulk,
+                                .send_arg = n};
+        rc = worker_mr_create(&mo, &n->mr, err, sizeof(err));
+    }
     if (rc != EMBER_OK) {
         LOG_ERROR("the worker cannot start: %s", err[0] ? err : ember_strerror(rc));
         fprintf(stderr, "ember: rank %d: the worker cannot start: %s\n", n->ctx->rank,
@@ -392,6 +432,7 @@ int node_run(rank_context *ctx) {
     if (rc != EMBER_OK) {
         LOG_ERROR("cannot start the node agent: %s", ember_strerror(rc));
         datanode_destroy(n.dn);
+        worker_mr_destroy(n.mr);
         worker_destroy(n.wk);
         mpi_link_destroy(n.link);
         return 1;
@@ -406,6 +447,7 @@ int node_run(rank_context *ctx) {
     if (rc != EMBER_OK)
         n.exit_code = 1;
     datanode_destroy(n.dn);
+    worker_mr_destroy(n.mr); /* before the worker, whose containers it knows */
     worker_destroy(n.wk);
     mpi_link_destroy(n.link);
     LOG_INFO("node exiting with status %d", n.exit_code);

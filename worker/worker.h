@@ -7,8 +7,9 @@
  * network interface attach, and the cores each container is bound to.
  * cluster/node.c creates it before registering and puts its figures in
  * RegisterNode and every Heartbeat.  Given the rank's loop, it runs task
- * containers (worker/container.h) on the cores it books for them.  The
- * umbilical and the worker's rank messages come with the scheduler. */
+ * containers (worker/container.h) on the cores it books for them.  Its
+ * MapReduce side -- the scheduler's attempts, the tasks' umbilical, the
+ * map outputs and the shuffle -- is worker/worker_mr.h, on top of it. */
 #ifndef EMBER_WORKER_H
 #define EMBER_WORKER_H
 

@@ -1,0 +1,841 @@
+/* test_worker_mr.c -- unit tests for the MapReduce side of the worker
+ * (worker/worker_mr*.c), driven as rank 0 would drive it, with real
+ * containers running the umbilical's test task (tests/tools/
+ * mr_test_task.c) on a worker of the real machine.
+ *
+ * Messages leave through a fake link: what goes to the primary (rank 0)
+ * is kept and checked; what the worker sends itself (rank 3, the shuffle
+ * with its own map outputs) is delivered back on the next turn, bulk
+ * payloads copied into the buffer the receiver names; rank 5 swallows
+ * everything (a dead peer); any other rank does not exist.
+ *
+ * Covered: a map's AttemptStatus sequence (RUNNING with its placement
+ * near the data directory holding its split's block,
+ * progress throttled, SUCCEEDED with counters and output bytes) and its
+ * file.out kept; failures (TaskFailed, exit 3, SIGSEGV, exit 0 without
+ * TaskDone, a progress timeout, the umbilical lost) each one FAILED with
+ * its diagnostic and stderr's tail, the attempt directory removed;
+ * KillAttempt; a hello for an attempt not running here, one from a
+ * process that is not the attempt's, and a first frame that is no
+ * hello, refused; map events by long poll and after
+ * JobFinished; the commit relay; the shuffle: a ShuffleRequest served
+ * from file.out (the bytes compared), one for an output not here
+ * (ENOENT), and a reduce's fetches: one through the shuffle into a memfd
+ * the task checks against the map's file, and ENOENT, a dead rank and a
+ * rank that does not exist, each answered with its code and reported to
+ * rank 0 as a FetchFailure; twelve fetches at once, of which only
+ * WORKER_MR_FETCHES_MAX are asked while none ends.  No container is left
+ * after any test.
+ *
+ * This binary is its own exec wrapper (`task --exec-wrapper`). */
+/* clang-format off: cmocka needs these first, in this order */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/error.h"
+#include "common/event_loop.h"
+#include "common/topology.h"
+#include "proto/message.h"
+#include "test_util.h"
+#include "worker/container.h"
+#include "worker/container_exec.h"
+#include "worker/worker.h"
+#include "worker/worker_mr.h"
+
+#define WAIT_MS 30000
+#define SELF 3   /* the worker's rank */
+#define SILENT 5 /* a rank that never answers */
+#define JOB "job_202612052300_0001"
+
+/* ---- the fake link ------------------------------------------------------------- */
+
+typedef struct pending {
+    struct pending *next;
+    RankMessage *msg; /* a copy, to deliver to the worker from SELF */
+    const void *data; /* a bulk payload (the sender's buffer) */
+    uint64_t len;
+    mpi_link_bulk_cb done;
+    void *done_arg;
+    /* the receiver's claim: completed after its callback returns */
+    mpi_link_bulk_cb recv_done;
+    void *recv_arg;
+    void *recv_buf;
+} pending;
+
+typedef struct {
+    config *cfg;
+    topology *topo;
+    event_loop *loop;
+    worker *w;
+    worker_mr *mr;
+    char run_dir[64];
+    char data_dir[96];
+    RankMessage *to_primary[256]; /* copies, in order */
+    size_t n_to_primary;
+    pending *queue;     /* to SELF, oldest first */
+    uint8_t *last_bulk; /* a copy of the last payload sent */
+    uint64_t last_bulk_len;
+    int claimed;         /* the delivered payload was claimed */
+    int silent_requests; /* ShuffleRequests sent to SILENT */
+} fixture;
+
+static RankMessage *copy_message(const RankMessage *m) {
+    size_t len = rank_message__get_packed_size(m);
+    uint8_t *buf = malloc(len + 1);
+    rank_message__pack(m, buf);
+    RankMessage *c = rank_message__unpack(NULL, len, buf);
+    free(buf);
+    assert_non_null(c);
+    return c;
+}
+
+static int queue_to_self(fixture *f, const RankMessage *m, const void *data, uint64_t len,
+                         mpi_link_bulk_cb done, void *done_arg) {
+    pending *p = calloc(1, sizeof(*p));
+    p->msg = copy_message(m);
+    p->msg->bulk_length = len;
+    p->data = data;
+    p->len = len;
+    p->done = done;
+    p->done_arg = done_arg;
+    pending **tail = &f->queue;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = p;
+    return EMBER_OK;
+}
+
+static int fake_send(void *arg, int dest, const RankMessage *m) {
+    fixture *f = arg;
+    if (dest == 0) {
+        assert_true(f->n_to_primary < 256);
+        assert_int_equal(message_check_rank(m), 0);
+        f->to_primary[f->n_to_primary++] = copy_message(m);
+        return EMBER_OK;
+    }
+    if (dest == SELF)
+        return queue_to_self(f, m, NULL, 0, NULL, NULL);
+    if (dest == SILENT && m->body_case == RANK_MESSAGE__BODY_SHUFFLE_REQUEST)
+        f->silent_requests++;
+    return dest == SILENT ? EMBER_OK : EMBER_EINVAL;
+}
+
+static int fake_send_bulk(void *arg, int dest, const RankMessage *header, const void *data,
+                          uint64_t len, mpi_link_bulk_cb done, void *done_arg) {
+    fixture *f = arg;
+    assert_int_equal(dest, SELF);
+    free(f->last_bulk);
+    f->last_bulk = malloc(len);
+    memcpy(f->last_bulk, data, len);
+    f->last_bulk_len = len;
+    return queue_to_self(f, header, data, len, done, done_arg);
+}
+
+static pending *delivering; /* the message being delivered */
+
+static int fake_recv_bulk(void *arg, int source, const RankMessage *header, void *buf,
+                          mpi_link_bulk_cb done, void *done_arg) {
+    fixture *f = arg;
+    if (delivering == NULL || header != delivering->msg || source != SELF)
+        return EMBER_EINVAL;
+    memcpy(buf, delivering->data, delivering->len);
+    f->claimed = 1;
+    delivering->recv_done = done;
+    delivering->recv_arg = done_arg;
+    delivering->recv_buf = buf;
+    return EMBER_OK;
+}
+
+/* Delivers what the worker sent itself: each message, then the sender's
+ * completion. */
+static void deliver(fixture *f) {
+    while (f->queue != NULL) {
+        pending *p = f->queue;
+        f->queue = p->next;
+        delivering = p;
+        f->claimed = 0;
+        worker_mr_on_rank_message(f->mr, SELF, p->msg);
+        delivering = NULL;
+        if (p->recv_done != NULL)
+            p->recv_done(NULL, SELF, EMBER_OK, p->recv_buf, p->recv_arg);
+        if (p->done != NULL)
+            p->done(NULL, SELF, EMBER_OK, (void *)p->data, p->done_arg);
+        rank_message__free_unpacked(p->msg, NULL);
+        free(p);
+    }
+}
+
+/* ---- fixture ------------------------------------------------------------------------- */
+
+static void fixture_open(fixture *f) {
+    memset(f, 0, sizeof(*f));
+    char err[256] = "";
+    assert_int_equal(topology_load(NULL, NULL, &f->topo, err, sizeof(err)), 0);
+    assert_int_equal(event_loop_create(&f->loop), 0);
+    /* Relative, as `--run-dir x` is: the worker must hand its tasks
+     * absolute paths (they run in their own directories). */
+    assert_int_equal(chdir("/tmp"), 0);
+    snprintf(f->run_dir, sizeof(f->run_dir), "worker-mr-test.XXXXXX");
+    assert_non_null(mkdtemp(f->run_dir));
+    assert_int_equal(config_create(&f->cfg), 0);
+    /* A data directory holding block 12, which every map's split names. */
+    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->run_dir);
+    char path[256];
+    assert_int_equal(mkdir(f->data_dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/current", f->data_dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/current/finalized", f->data_dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/current/finalized/blk_12", f->data_dir);
+    FILE *blk = fopen(path, "w");
+    assert_non_null(blk);
+    fclose(blk);
+    worker_options wo = {.cfg = f->cfg,
+                         .topo = f->topo,
+                         .core_node = 0,
+                         .data_dirs = f->data_dir,
+                         .bind_addr = "127.0.0.1",
+                         .loop = f->loop,
+                         .run_dir = f->run_dir};
+    assert_int_equal(worker_create(&wo, &f->w, err, sizeof(err)), 0);
+    worker_mr_options mo = {.loop = f->loop,
+                            .wk = f->w,
+                            .rank = SELF,
+                            .primary_rank = 0,
+                            .run_dir = f->run_dir,
+                            .data_dirs = f->data_dir,
+                            .task_program = MR_TEST_TASK,
+                            .fetch_timeout_ms = 1500,
+                            .send = fake_send,
+                            .send_bulk = fake_send_bulk,
+                            .recv_bulk = fake_recv_bulk,
+                            .send_arg = f};
+    int rc = worker_mr_create(&mo, &f->mr, err, sizeof(err));
+    if (rc != 0)
+        print_message("worker_mr_create: %s\n", err);
+    assert_int_equal(rc, 0);
+}
+
+static void fixture_close(fixture *f) {
+    worker_mr_destroy(f->mr);
+    worker_destroy(f->w);
+    while (f->queue != NULL) {
+        pending *p = f->queue;
+        f->queue = p->next;
+        rank_message__free_unpacked(p->msg, NULL);
+        free(p);
+    }
+    for (size_t i = 0; i < f->n_to_primary; i++)
+        rank_message__free_unpacked(f->to_primary[i], NULL);
+    free(f->last_bulk);
+    config_destroy(f->cfg);
+    event_loop_destroy(f->loop);
+    topology_destroy(f->topo);
+    /* The worker removed its map outputs and its socket. */
+    char mr[128];
+    snprintf(mr, sizeof(mr), "%s/mr", f->run_dir);
+    assert_int_equal(access(mr, F_OK), -1);
+    test_rm_tree(f->run_dir);
+}
+
+static void turn(fixture *f) {
+    assert_int_equal(event_loop_run_once(f->loop, 20), 0);
+    deliver(f);
+}
+
+/* ---- what rank 0 hears ---------------------------------------------------------------- */
+
+static size_t count_status(fixture *f, const char *id, AttemptState state) {
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_to_primary; i++) {
+        const RankMessage *m = f->to_primary[i];
+        if (m->body_case == RANK_MESSAGE__BODY_ATTEMPT_STATUS &&
+            strcmp(m->attempt_status->attempt_id, id) == 0 && m->attempt_status->state == state)
+            n++;
+    }
+    return n;
+}
+
+static int is_final(AttemptState s) {
+    return s == ATTEMPT_STATE__ATTEMPT_SUCCEEDED || s == ATTEMPT_STATE__ATTEMPT_FAILED ||
+           s == ATTEMPT_STATE__ATTEMPT_KILLED;
+}
+
+/* The attempt's final status, or NULL. */
+static const AttemptStatus *final_status(fixture *f, const char *id) {
+    for (size_t i = 0; i < f->n_to_primary; i++) {
+        const RankMessage *m = f->to_primary[i];
+        if (m->body_case == RANK_MESSAGE__BODY_ATTEMPT_STATUS &&
+            strcmp(m->attempt_status->attempt_id, id) == 0 && is_final(m->attempt_status->state))
+            return m->attempt_status;
+    }
+    return NULL;
+}
+
+static const AttemptStatus *wait_final(fixture *f, const char *id) {
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (final_status(f, id) == NULL && clock_monotonic_ms() < end)
+        turn(f);
+    const AttemptStatus *st = final_status(f, id);
+    assert_non_null(st);
+    /* Exactly one final status, and nothing of the attempt runs. */
+    size_t finals = 0;
+    for (AttemptState s = ATTEMPT_STATE__ATTEMPT_SUCCEEDED; s <= ATTEMPT_STATE__ATTEMPT_KILLED; s++)
+        finals += count_status(f, id, s);
+    assert_int_equal(finals, 1);
+    assert_int_equal(worker_mr_attempts(f->mr), 0);
+    assert_int_equal(container_count(f->w), 0);
+    return st;
+}
+
+static void wait_status(fixture *f, const char *id, AttemptState state) {
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (count_status(f, id, state) == 0 && clock_monotonic_ms() < end)
+        turn(f);
+    assert_true(count_status(f, id, state) > 0);
+}
+
+static int64_t counter(const AttemptStatus *st, const char *name) {
+    for (size_t i = 0; i < st->n_counters; i++)
+        if (strcmp(st->counters[i]->group, "test") == 0 && strcmp(st->counters[i]->name, name) == 0)
+            return st->counters[i]->value;
+    return INT64_MIN;
+}
+
+/* ---- what rank 0 says ------------------------------------------------------------------ */
+
+/* Launches attempt of kind with mode and more "key=value" conf (NULL-ended). */
+static void launch(fixture *f, const char *attempt, TaskKind kind, uint32_t index,
+                   int64_t timeout_ms, const char *const *conf) {
+    ConfPair pairs[16], *pp[16];
+    size_t n = 0;
+    char keys[16][64];
+    for (; conf != NULL && conf[n] != NULL; n++) {
+        const char *eq = strchr(conf[n], '=');
+        snprintf(keys[n], sizeof(keys[n]), "%.*s", (int)(eq - conf[n]), conf[n]);
+        conf_pair__init(&pairs[n]);
+        pairs[n].key = keys[n];
+        pairs[n].value = (char *)eq + 1;
+        pp[n] = &pairs[n];
+    }
+    SplitChunk chunk = SPLIT_CHUNK__INIT, *pc = &chunk;
+    chunk.uri = "/in/a.txt";
+    chunk.length = 10;
+    Split split = SPLIT__INIT, *ps = &split;
+    split.chunks = &pc;
+    split.n_chunks = 1;
+    split.block_id = 12;
+    JobDescription job = JOB_DESCRIPTION__INIT;
+    job.job_id = JOB;
+    job.library = "builtin:test";
+    job.output = "/out";
+    job.reduces = 2;
+    job.conf = pp;
+    job.n_conf = n;
+    if (kind == TASK_KIND__TASK_KIND_MAP) {
+        job.splits = &ps;
+        job.n_splits = 1;
+    }
+    TaskAssignment as = TASK_ASSIGNMENT__INIT;
+    as.job_id = JOB;
+    as.attempt_id = (char *)attempt;
+    as.kind = kind;
+    as.task_index = index;
+    as.job = &job;
+    as.maps = 1;
+    LaunchAttempt la = LAUNCH_ATTEMPT__INIT;
+    la.assignment = &as;
+    la.vcores = 1;
+    la.memory_mb = 4096;
+    la.timeout_ms = timeout_ms;
+    la.locality = "off-switch";
+    RankMessage m = RANK_MESSAGE__INIT;
+    m.body_case = RANK_MESSAGE__BODY_LAUNCH_ATTEMPT;
+    m.launch_attempt = &la;
+    assert_int_equal(message_check_rank(&m), 0);
+    worker_mr_on_rank_message(f->mr, 0, &m);
+}
+
+static void send_events(fixture *f, const char *job_id, uint32_t first, size_t n,
+                        const char *attempt, uint32_t rank) {
+    MapOutputEvent ev[8], *pe[8];
+    for (size_t i = 0; i < n; i++) {
+        map_output_event__init(&ev[i]);
+        ev[i].map_index = first + (uint32_t)i;
+        ev[i].attempt_id = (char *)attempt;
+        ev[i].rank = rank;
+        pe[i] = &ev[i];
+    }
+    MapOutputEvents e = MAP_OUTPUT_EVENTS__INIT;
+    e.job_id = (char *)job_id;
+    e.events = pe;
+    e.n_events = n;
+    RankMessage m = RANK_MESSAGE__INIT;
+    m.body_case = RANK_MESSAGE__BODY_MAP_OUTPUT_EVENTS;
+    m.map_output_events = &e;
+    worker_mr_on_rank_message(f->mr, 0, &m);
+}
+
+static void send_kill(fixture *f, const char *id, const char *reason) {
+    KillAttempt k = KILL_ATTEMPT__INIT;
+    k.attempt_id = (char *)id;
+    k.reason = (char *)reason;
+    RankMessage m = RANK_MESSAGE__INIT;
+    m.body_case = RANK_MESSAGE__BODY_KILL_ATTEMPT;
+    m.kill_attempt = &k;
+    worker_mr_on_rank_message(f->mr, 0, &m);
+}
+
+static void send_job_finished(fixture *f) {
+    JobFinished jf = JOB_FINISHED__INIT;
+    jf.job_id = JOB;
+    RankMessage m = RANK_MESSAGE__INIT;
+    m.body_case = RANK_MESSAGE__BODY_JOB_FINISHED;
+    m.job_finished = &jf;
+    worker_mr_on_rank_message(f->mr, 0, &m);
+}
+
+static void run_for(fixture *f, int64_t ms) {
+    int64_t end = clock_monotonic_ms() + ms;
+    while (clock_monotonic_ms() < end)
+        turn(f);
+}
+
+static int dir_exists(fixture *f, const char *attempt, const char *file) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/mr/%s/%s%s%s", f->run_dir, JOB, attempt, file ? "/" : "",
+             file ? file : "");
+    return access(path, F_OK) == 0;
+}
+
+/* Waits for the attempt's directory to go (removed on the thread pool). */
+static void wait_removed(fixture *f, const char *attempt) {
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (dir_exists(f, attempt, NULL) && clock_monotonic_ms() < end)
+        turn(f);
+    assert_false(dir_exists(f, attempt, NULL));
+}
+
+/* Waits until the attempt's stderr holds text. */
+static void wait_log(fixture *f, const char *attempt, const char *text) {
+    char path[512], buf[4096];
+    snprintf(path, sizeof(path), "%s/logs/containers/%s/stderr", f->run_dir, attempt);
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    int found = 0;
+    while (!found && clock_monotonic_ms() < end) {
+        turn(f);
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+        buf[n] = '\0';
+        fclose(fp);
+        found = strstr(buf, text) != NULL;
+    }
+    assert_true(found);
+}
+
+/* ---- tests ------------------------------------------------------------------------------------ */
+
+#define MAP1 "attempt_202612052300_0001_m_000000_0"
+
+static void run_map(fixture *f, const char *attempt, const char *records, const char *bytes) {
+    char r[64], b[64];
+    snprintf(r, sizeof(r), "test.task.records=%s", records);
+    snprintf(b, sizeof(b), "test.task.value.bytes=%s", bytes);
+    const char *conf[] = {"test.task.mode=map", r, b, NULL};
+    launch(f, attempt, TASK_KIND__TASK_KIND_MAP, 0, 0, conf);
+    const AttemptStatus *st = wait_final(f, attempt);
+    if (st->state != ATTEMPT_STATE__ATTEMPT_SUCCEEDED)
+        print_message("map: %s\n%s\n", st->diagnostic, st->log_tail);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+}
+
+static void test_map_succeeds(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    run_map(&f, MAP1, "3", "16");
+    /* The first status: RUNNING with where and how it runs. */
+    const AttemptStatus *first = f.to_primary[0]->attempt_status;
+    assert_int_equal(f.to_primary[0]->body_case, RANK_MESSAGE__BODY_ATTEMPT_STATUS);
+    assert_int_equal(first->state, ATTEMPT_STATE__ATTEMPT_RUNNING);
+    assert_true(first->cpuset[0] != '\0');
+    assert_non_null(strstr(first->placement, "block blk_12")); /* placed near its block's disk */
+    assert_true(first->memory_limit[0] != '\0');
+    assert_true(first->start_ms > 0);
+    assert_int_equal(first->finish_ms, 0);
+    /* Five MAP progress frames in a burst: one status for the phase
+     * change, at most one more held back. */
+    size_t map_running = 0, sort_running = 0;
+    for (size_t i = 0; i < f.n_to_primary; i++) {
+        const AttemptStatus *s = f.to_primary[i]->attempt_status;
+        if (s->state != ATTEMPT_STATE__ATTEMPT_RUNNING)
+            continue;
+        map_running += s->phase == TASK_PHASE__PHASE_MAP;
+        sort_running += s->phase == TASK_PHASE__PHASE_SORT;
+    }
+    assert_true(map_running >= 1 && map_running <= 2);
+    assert_true(sort_running >= 1);
+    const AttemptStatus *st = final_status(&f, MAP1);
+    assert_int_equal(counter(st, "map_output_records"), 6);
+    assert_true(st->map_output_bytes > 0);
+    assert_true(st->finish_ms >= st->start_ms);
+    assert_string_equal(st->log_tail, "");
+    assert_true(dir_exists(&f, MAP1, "file.out") && dir_exists(&f, MAP1, "file.out.index"));
+    /* JobFinished removes the job's outputs. */
+    send_job_finished(&f);
+    wait_removed(&f, MAP1);
+    fixture_close(&f);
+}
+
+/* Runs attempt in mode (with timeout) to its end: FAILED with a
+ * diagnostic containing diag and a log tail containing tail. */
+static void expect_failure(fixture *f, const char *attempt, const char *mode, int64_t timeout_ms,
+                           const char *diag, const char *tail) {
+    char m[64];
+    snprintf(m, sizeof(m), "test.task.mode=%s", mode);
+    const char *conf[] = {m, NULL};
+    launch(f, attempt, TASK_KIND__TASK_KIND_MAP, 0, timeout_ms, conf);
+    const AttemptStatus *st = wait_final(f, attempt);
+    if (st->state != ATTEMPT_STATE__ATTEMPT_FAILED || strstr(st->diagnostic, diag) == NULL ||
+        strstr(st->log_tail, tail) == NULL)
+        print_message("%s: state %d, diagnostic '%s', tail '%s'\n", mode, st->state, st->diagnostic,
+                      st->log_tail);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_FAILED);
+    assert_non_null(strstr(st->diagnostic, diag));
+    assert_non_null(strstr(st->log_tail, tail));
+    assert_true(st->finish_ms > 0);
+    wait_removed(f, attempt);
+}
+
+static void test_failures(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    expect_failure(&f, "attempt_202612052300_0001_m_000001_0", "fail", 0, "test failure: boom",
+                   "boom");
+    expect_failure(&f, "attempt_202612052300_0001_m_000002_0", "exit3", 0, "exit code 3",
+                   "exiting with 3");
+    expect_failure(&f, "attempt_202612052300_0001_m_000003_0", "segv", 0, "signal 11",
+                   "runs as segv");
+    expect_failure(&f, "attempt_202612052300_0001_m_000004_0", "exit0", 0, "without reporting done",
+                   "runs as exit0");
+    expect_failure(&f, "attempt_202612052300_0001_m_000005_0", "hang", 1000, "timed out",
+                   "runs as hang");
+    expect_failure(&f, "attempt_202612052300_0001_m_000006_0", "lost", 0, "umbilical",
+                   "runs as lost");
+    fixture_close(&f);
+}
+
+static void test_kill(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    const char *id = "attempt_202612052300_0001_m_000007_0";
+    const char *conf[] = {"test.task.mode=hang", NULL};
+    launch(&f, id, TASK_KIND__TASK_KIND_MAP, 0, 0, conf);
+    wait_status(&f, id, ATTEMPT_STATE__ATTEMPT_RUNNING);
+    run_for(&f, 300);
+    send_kill(&f, id, "speculation lost");
+    const AttemptStatus *st = wait_final(&f, id);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_KILLED);
+    assert_non_null(strstr(st->diagnostic, "speculation lost"));
+    /* A kill of an attempt that does not run here changes nothing. */
+    send_kill(&f, id, "again");
+    assert_int_equal(f.n_to_primary, count_status(&f, id, ATTEMPT_STATE__ATTEMPT_RUNNING) + 1);
+    fixture_close(&f);
+}
+
+/* Connects to the umbilical, sends msg, and waits for the worker to
+ * close the connection: 1 when it did. */
+static int refused(fixture *f, const TaskMessage *msg) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", worker_mr_umbilical_path(f->mr));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(message_encode_task(msg, 1 << 20, &buf, &len), 0);
+    assert_int_equal(write(fd, buf, len), (ssize_t)len);
+    free(buf);
+    int closed = 0;
+    int64_t end = clock_monotonic_ms() + 5000;
+    while (!closed && clock_monotonic_ms() < end) {
+        turn(f);
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        closed = n == 0 || (n < 0 && errno != EAGAIN);
+        assert_true(n <= 0); /* no answer */
+    }
+    close(fd);
+    return closed;
+}
+
+static void test_unknown_hello_refused(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    TaskHello h = TASK_HELLO__INIT;
+    h.attempt_id = "attempt_202612052300_0001_m_000099_0";
+    h.pid = 1;
+    TaskMessage m = TASK_MESSAGE__INIT;
+    m.body_case = TASK_MESSAGE__BODY_HELLO;
+    m.hello = &h;
+    assert_true(refused(&f, &m));
+    TaskMapEventsRequest r = TASK_MAP_EVENTS_REQUEST__INIT;
+    m.body_case = TASK_MESSAGE__BODY_MAP_EVENTS_REQUEST;
+    m.map_events_request = &r;
+    assert_true(refused(&f, &m)); /* the hello comes first */
+    /* A hello for a running attempt from a process that is not its
+     * task, before the task's own: refused; the task's then works. */
+    const char *late = "attempt_202612052300_0001_m_000010_0";
+    const char *exit0[] = {"test.task.mode=exit0", NULL};
+    setenv("MR_TEST_TASK_DELAY_MS", "2000", 1);
+    launch(&f, late, TASK_KIND__TASK_KIND_MAP, 0, 0, exit0);
+    unsetenv("MR_TEST_TASK_DELAY_MS");
+    h.attempt_id = (char *)late;
+    m.body_case = TASK_MESSAGE__BODY_HELLO;
+    m.hello = &h;
+    assert_true(refused(&f, &m));
+    const AttemptStatus *st = wait_final(&f, late);
+    assert_non_null(strstr(st->diagnostic, "without reporting done")); /* it was heard */
+    /* A second hello for a running attempt is refused too. */
+    const char *id = "attempt_202612052300_0001_m_000008_0";
+    const char *conf[] = {"test.task.mode=hang", NULL};
+    launch(&f, id, TASK_KIND__TASK_KIND_MAP, 0, 0, conf);
+    wait_log(&f, id, "runs as hang"); /* its task said hello */
+    h.attempt_id = (char *)id;
+    m.body_case = TASK_MESSAGE__BODY_HELLO;
+    m.hello = &h;
+    assert_true(refused(&f, &m));
+    send_kill(&f, id, "");
+    assert_int_equal(wait_final(&f, id)->state, ATTEMPT_STATE__ATTEMPT_KILLED);
+    fixture_close(&f);
+}
+
+static void test_map_events(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    const char *r1 = "attempt_202612052300_0001_r_000000_0";
+    const char *conf[] = {"test.task.mode=events", "test.task.events=3", NULL};
+    send_events(&f, JOB, 0, 1, MAP1, 7); /* before the reduce, as rank 0 does */
+    launch(&f, r1, TASK_KIND__TASK_KIND_REDUCE, 0, 0, conf);
+    run_for(&f, 1500); /* it has one, and polls for more (answered empty now and then) */
+    assert_null(final_status(&f, r1));
+    send_events(&f, JOB, 1, 2, MAP1, 7);
+    const AttemptStatus *st = wait_final(&f, r1);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_int_equal(counter(st, "events"), 3);
+    assert_int_equal(counter(st, "last_map"), 2);
+    assert_int_equal(counter(st, "job_failed"), 0);
+    /* JobFinished ends a poll that waits for more. */
+    const char *r2 = "attempt_202612052300_0001_r_000001_0";
+    const char *conf2[] = {"test.task.mode=events", "test.task.events=10", NULL};
+    launch(&f, r2, TASK_KIND__TASK_KIND_REDUCE, 1, 0, conf2);
+    run_for(&f, 500);
+    send_job_finished(&f);
+    st = wait_final(&f, r2);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_int_equal(counter(st, "job_failed"), 1);
+    assert_int_equal(counter(st, "events"), 3);
+    fixture_close(&f);
+}
+
+static void test_commit(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    const char *id = "attempt_202612052300_0001_r_000000_1";
+    const char *conf[] = {"test.task.mode=commit", NULL};
+    launch(&f, id, TASK_KIND__TASK_KIND_REDUCE, 0, 0, conf);
+    wait_status(&f, id, ATTEMPT_STATE__ATTEMPT_COMMIT_PENDING);
+    assert_null(final_status(&f, id));
+    CommitResponse c = COMMIT_RESPONSE__INIT;
+    c.attempt_id = "attempt_202612052300_0001_r_000000_9"; /* not here: ignored */
+    c.allowed = 1;
+    RankMessage m = RANK_MESSAGE__INIT;
+    m.body_case = RANK_MESSAGE__BODY_COMMIT_RESPONSE;
+    m.commit_response = &c;
+    worker_mr_on_rank_message(f.mr, 0, &m);
+    run_for(&f, 200);
+    assert_null(final_status(&f, id));
+    c.attempt_id = (char *)id;
+    worker_mr_on_rank_message(f.mr, 0, &m);
+    const AttemptStatus *st = wait_final(&f, id);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_int_equal(counter(st, "allowed"), 1);
+    fixture_close(&f);
+}
+
+/* The bytes of partition part of attempt's file.out, read from its index. */
+static uint8_t *segment_of(fixture *f, const char *attempt, uint32_t part, uint64_t *len) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/mr/%s/%s/file.out.index", f->run_dir, JOB, attempt);
+    uint8_t idx[24 * 2 + 4];
+    int fd = open(path, O_RDONLY);
+    assert_int_equal(read(fd, idx, sizeof(idx)), (ssize_t)sizeof(idx));
+    close(fd);
+    uint64_t off = 0, n = 0;
+    for (int i = 7; i >= 0; i--) {
+        off = off << 8 | idx[part * 24 + (uint32_t)i];
+        n = n << 8 | idx[part * 24 + 8 + (uint32_t)i];
+    }
+    uint8_t *buf = malloc(n);
+    snprintf(path, sizeof(path), "%s/mr/%s/%s/file.out", f->run_dir, JOB, attempt);
+    fd = open(path, O_RDONLY);
+    assert_int_equal(pread(fd, buf, n, (off_t)off), (ssize_t)n);
+    close(fd);
+    *len = n;
+    return buf;
+}
+
+static void shuffle_request(fixture *f, const char *attempt, uint32_t part, uint64_t id) {
+    ShuffleRequest r = SHUFFLE_REQUEST__INIT;
+    r.request_id = id;
+    r.job_id = JOB;
+    r.map_attempt_id = (char *)attempt;
+    r.partition = part;
+    RankMessage m = RANK_MESSAGE__INIT;
+    m.body_case = RANK_MESSAGE__BODY_SHUFFLE_REQUEST;
+    m.shuffle_request = &r;
+    worker_mr_on_rank_message(f->mr, SELF, &m);
+}
+
+static void test_shuffle_serve(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    run_map(&f, MAP1, "500", "300"); /* ~155 KB a partition */
+    for (uint32_t part = 0; part < 2; part++) {
+        shuffle_request(&f, MAP1, part, 40 + part);
+        int64_t end = clock_monotonic_ms() + WAIT_MS;
+        free(f.last_bulk);
+        f.last_bulk = NULL;
+        while (f.last_bulk == NULL && clock_monotonic_ms() < end)
+            turn(&f);
+        uint64_t len;
+        uint8_t *want = segment_of(&f, MAP1, part, &len);
+        assert_true(len > 150000);
+        assert_int_equal(f.last_bulk_len, len);
+        assert_memory_equal(f.last_bulk, want, len);
+        free(want);
+    }
+    /* No such output here, or a partition past the index: an error code,
+     * no payload. */
+    size_t before = f.n_to_primary;
+    free(f.last_bulk);
+    f.last_bulk = NULL;
+    shuffle_request(&f, "attempt_202612052300_0001_m_000042_0", 0, 50);
+    shuffle_request(&f, MAP1, 7, 51);
+    run_for(&f, 300);
+    assert_null(f.last_bulk);
+    assert_int_equal(f.n_to_primary, before);
+    fixture_close(&f);
+}
+
+static void test_fetch(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    run_map(&f, MAP1, "2000", "100");
+    const char *r1 = "attempt_202612052300_0001_r_000001_0";
+    const char *conf[] = {"test.task.mode=fetch", "test.task.events=1",
+                          "test.task.fetch.extra=attempt_202612052300_0001_m_000042_0:3,"
+                          "attempt_202612052300_0001_m_000000_0:5,"
+                          "attempt_202612052300_0001_m_000000_0:99",
+                          NULL};
+    send_events(&f, JOB, 0, 1, MAP1, SELF);
+    launch(&f, r1, TASK_KIND__TASK_KIND_REDUCE, 1, 0, conf);
+    const AttemptStatus *st = wait_final(&f, r1);
+    if (st->state != ATTEMPT_STATE__ATTEMPT_SUCCEEDED)
+        print_message("fetch: %s\n%s\n", st->diagnostic, st->log_tail);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    uint64_t len;
+    free(segment_of(&f, MAP1, 1, &len));
+    assert_int_equal(counter(st, "fetched"), 1); /* equal to the map's own bytes */
+    assert_int_equal(counter(st, "bytes"), (int64_t)len);
+    assert_int_equal(counter(st, "records"), 2000);
+    assert_int_equal(counter(st, "code.2"), EMBER_ENOENT);
+    assert_int_equal(counter(st, "code.3"), EMBER_ETIMEDOUT);
+    assert_int_equal(counter(st, "code.4"), EMBER_EINVAL);
+    assert_true(st->shuffle_start_ms > 0 && st->reduce_start_ms >= st->shuffle_start_ms);
+    for (size_t i = 0; i < f.n_to_primary; i++) { /* placed near the network */
+        const RankMessage *m = f.to_primary[i];
+        if (m->body_case == RANK_MESSAGE__BODY_ATTEMPT_STATUS &&
+            strcmp(m->attempt_status->attempt_id, r1) == 0)
+            assert_non_null(strstr(m->attempt_status->placement, "the shuffle"));
+    }
+    /* Each failed fetch reported to rank 0. */
+    size_t failures = 0;
+    for (size_t i = 0; i < f.n_to_primary; i++) {
+        const RankMessage *m = f.to_primary[i];
+        if (m->body_case != RANK_MESSAGE__BODY_FETCH_FAILURE)
+            continue;
+        failures++;
+        assert_string_equal(m->fetch_failure->reduce_attempt_id, r1);
+    }
+    assert_int_equal(failures, 3);
+    assert_int_equal(worker_mr_fetches(f.mr), 0);
+    fixture_close(&f);
+}
+
+/* Twelve fetches at once from a rank that never answers: the worker asks
+ * WORKER_MR_FETCHES_MAX of them, the rest wait for room, and all end
+ * with the deadline. */
+static void test_fetch_bound(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    const char *r = "attempt_202612052300_0001_r_000000_2";
+    const char *conf[] = {"test.task.mode=fetchmany", "test.task.fetch.count=12",
+                          "test.task.fetch.rank=5", "test.task.fetch.attempt=" MAP1, NULL};
+    launch(&f, r, TASK_KIND__TASK_KIND_REDUCE, 0, 0, conf);
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (f.silent_requests < WORKER_MR_FETCHES_MAX && clock_monotonic_ms() < end)
+        turn(&f);
+    assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX);
+    run_for(&f, 500); /* within the deadline: no room yet */
+    assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX);
+    assert_int_equal(worker_mr_fetches(f.mr), 12);
+    const AttemptStatus *st = wait_final(&f, r);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_int_equal(f.silent_requests, 12);
+    assert_int_equal(counter(st, "answered"), 12);
+    for (int i = 1; i <= 12; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "code.%d", i);
+        assert_int_equal(counter(st, name), EMBER_ETIMEDOUT);
+    }
+    fixture_close(&f);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "task") == 0 && strcmp(argv[2], "--exec-wrapper") == 0)
+        return container_exec_main(argc - 3, argv + 3);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_map_succeeds),  cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_kill),          cmocka_unit_test(test_unknown_hello_refused),
+        cmocka_unit_test(test_map_events),    cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_shuffle_serve), cmocka_unit_test(test_fetch),
+        cmocka_unit_test(test_fetch_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
