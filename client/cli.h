@@ -66,5 +66,7 @@ int cli_version(cli_env *env, int argc, char **argv);
 int cli_jar(cli_env *env, int argc, char **argv);
 int cli_run(cli_env *env, int argc, char **argv);
 int cli_streaming(cli_env *env, int argc, char **argv);
+/* `ember task`: one attempt in a worker's container (cli_task.c). */
+int cli_task(cli_env *env, int argc, char **argv);
 
 #endif
