@@ -15,7 +15,7 @@
 #include "task_runner.h"
 
 /* Records between two calls of the tick hook. */
-#define TASK_TICK_RECORDS 4096
+#define TASK_TICK_RECORDS 256
 
 static int task_fail(mr_task_ctx *c, int rc, const char *fmt, const char *what) {
     if (c->err[0] == '\0')

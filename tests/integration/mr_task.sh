@@ -109,6 +109,18 @@ expect_done "$RX"
 cmp -s "$OUTX/_temporary/part-r-00000" "$OUT/_temporary/part-r-00000" ||
     fail "the reduce past failed fetches wrote other output"
 
+log "segments past the shuffle's memory are read from files, with the same result"
+OUTS=$W/outs
+mkdir -p "$OUTS/_temporary"
+RS=attempt_${ID}_r_000000_6
+attempt "$RS" reduce --library "file://$EXAMPLES/wordcount.so" --output "file://$OUTS" \
+    --reduces 2 --maps 2 --index 0 --output-dir "$RUN/$RS" \
+    --conf mapreduce.reduce.shuffle.input.buffer.percent=0 --event "0:$MAP0:3" --event "1:$MAP1:3"
+expect_done "$RS"
+expect_eq "$(field "$RS" fetches)" 2 "fetches of the spilling reduce"
+cmp -s "$OUTS/_temporary/part-r-00000" "$OUT/_temporary/part-r-00000" ||
+    fail "the reduce that spilled its segments wrote other output"
+
 log "job cleanup commits: parts into OUT, _SUCCESS, history, staging removed"
 C=attempt_${ID}_m_000003_0
 attempt "$C" cleanup --output "file://$OUT" --commit-job --history '{"job":"wordcount"}' \
@@ -126,13 +138,16 @@ for p in part-r-00000 part-r-00001; do
 done
 [ -s "$OUT/part-r-00000" ] && [ -s "$OUT/part-r-00001" ] || fail "empty output"
 
-log "a map-only map commits part-m-00000"
+log "a map-only streaming map with a -file script commits part-m-00000"
 OUTM=$W/outm
-mkdir -p "$OUTM/_temporary"
+mkdir -p "$OUTM/_temporary" "$W/shipped"
+printf '#!/bin/sh\nexec tr a-z A-Z\n' >"$W/shipped/upper.sh"
 MM=attempt_${ID}_m_000000_7
 attempt "$MM" map --output "file://$OUTM" --reduces 0 --maps 1 --index 0 \
-    --conf "stream.map.streamprocessor=tr a-z A-Z" --chunk "file://$W/in/a.txt,0,$SIZE"
+    --file "file://$W/shipped/upper.sh" --conf "stream.map.streamprocessor=upper.sh" \
+    --chunk "file://$W/in/a.txt,0,$SIZE"
 expect_done "$MM"
+[ -x "$W/$MM.wd/upper.sh" ] || fail "the -file script was not copied into the working directory"
 tr a-z A-Z <"$W/in/a.txt" | cmp -s - "$OUTM/_temporary/part-m-00000" ||
     fail "map-only output differs"
 
