@@ -16,7 +16,6 @@
 #include "common/error.h"
 #include "ifile.h"
 #include "job_runner.h"
-#include "map_output.h"
 #include "mr_reader.h"
 #include "mr_source.h"
 #include "mr_split.h"

@@ -141,13 +141,15 @@ done
 log "a map-only streaming map with a -file script commits part-m-00000"
 OUTM=$W/outm
 mkdir -p "$OUTM/_temporary" "$W/shipped"
-printf '#!/bin/sh\nexec tr a-z A-Z\n' >"$W/shipped/upper.sh"
+printf '#!/bin/sh\necho "$mapreduce_task_attempt_id" >%s/seen\nexec tr a-z A-Z\n' "$W" \
+    >"$W/shipped/upper.sh"
 MM=attempt_${ID}_m_000000_7
 attempt "$MM" map --output "file://$OUTM" --reduces 0 --maps 1 --index 0 \
     --file "file://$W/shipped/upper.sh" --conf "stream.map.streamprocessor=upper.sh" \
     --chunk "file://$W/in/a.txt,0,$SIZE"
 expect_done "$MM"
 [ -x "$W/$MM.wd/upper.sh" ] || fail "the -file script was not copied into the working directory"
+expect_eq "$(cat "$W/seen")" "$MM" "the command's mapreduce_task_attempt_id"
 tr a-z A-Z <"$W/in/a.txt" | cmp -s - "$OUTM/_temporary/part-m-00000" ||
     fail "map-only output differs"
 

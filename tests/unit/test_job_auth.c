@@ -5,11 +5,12 @@
  * naming the job and the job's user in its AuthResponse -- checked by a
  * stand-in gateway on a loopback port, which accepts the right MAC and
  * refuses a wrong token. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <poll.h>
 #include <pthread.h>
