@@ -246,22 +246,29 @@ static int task_connect(task_proc *t) {
     return rc != EMBER_OK ? task_fail(t, rc, "cannot reach the cluster: %s", why) : rc;
 }
 
-/* Waits for the one answer to a request (other frames are a protocol
- * error here). */
+/* Waits for the one answer to a request.  Map events (a reduce's long
+ * poll, still out after its shuffle) and late fetch answers are dropped;
+ * anything else is a protocol error. */
 static int task_await(task_proc *t, TaskMessage__BodyCase want, TaskMessage **out) {
-    int fd;
-    int got = umbilical_receive(t->u, -1, out, &fd);
-    if (got < 0)
-        return task_fail(t, got, "umbilical: %s",
-                         got == EMBER_ECLOSED ? "the worker closed it" : ember_strerror(got));
-    if (fd >= 0)
-        close(fd);
-    if ((*out)->body_case != want) {
+    for (;;) {
+        int fd;
+        int got = umbilical_receive(t->u, -1, out, &fd);
+        if (got < 0)
+            return task_fail(t, got, "umbilical: %s",
+                             got == EMBER_ECLOSED ? "the worker closed it" : ember_strerror(got));
+        if (fd >= 0)
+            close(fd);
+        TaskMessage__BodyCase got_case = (*out)->body_case;
+        if (got_case == want)
+            return EMBER_OK;
         task_message__free_unpacked(*out, NULL);
         *out = NULL;
-        return task_fail(t, EMBER_EPROTO, "umbilical: unexpected message %d", (int)want);
+        if (got_case != TASK_MESSAGE__BODY_MAP_EVENTS &&
+            got_case != TASK_MESSAGE__BODY_FETCH_RESPONSE)
+            return task_fail(t, EMBER_EPROTO,
+                             "umbilical: unexpected message %d while waiting for %d", (int)got_case,
+                             (int)want);
     }
-    return EMBER_OK;
 }
 
 /* Closes the part file and commits it if the worker allows. */
@@ -328,10 +335,10 @@ static int task_map(task_proc *t) {
             mr_task_part_abort(&t->ctx, &p);
     } else if (rc == EMBER_OK) {
         mr_path dir = {.local = 1};
-        snprintf(dir.path, sizeof(dir.path), "%s", a->output_dir);
         if (a->output_dir == NULL || a->output_dir[0] != '/')
             rc = task_fail(t, EMBER_EPROTO, "the assignment names no output_dir");
-        else if ((rc = mr_fs_mkdirs(&t->fs, &dir)) != EMBER_OK)
+        else if (snprintf(dir.path, sizeof(dir.path), "%s", a->output_dir) > 0 &&
+                 (rc = mr_fs_mkdirs(&t->fs, &dir)) != EMBER_OK)
             task_fail(t, rc, "cannot create %s: %s", dir.path, ember_strerror(rc));
         if (rc == EMBER_OK)
             rc = mr_task_map_to_output(&t->ctx, a->task_index, &in, a->output_dir);

@@ -66,10 +66,10 @@ for m in "$MAP0" "$MAP1"; do
     case $(field "$m" phases) in map*) ;; *) fail "$m's phases: $(field "$m" phases)" ;; esac
 done
 
-log "reduce 0 fetches both segments through the umbilical (memfds)"
+log "reduce 0 fetches both segments through the umbilical (memfds); a late event is ignored"
 R0=attempt_${ID}_r_000000_0
 attempt "$R0" reduce $WC --index 0 --output-dir "$RUN/$R0" --rank 7 \
-    --event "0:$MAP0:3" --event "1:$MAP1:3"
+    --event "0:$MAP0:3" --event "1:$MAP1:3" --late-event "0:$MAP0:3:obsolete"
 expect_done "$R0"
 expect_eq "$(field "$R0" fetches)" 2 "fetches of reduce 0"
 expect_eq "$(field "$R0" commits)" 1 "commit requests of reduce 0"

@@ -13,6 +13,8 @@
  *     --event IDX:ATTEMPT:RANK[:obsolete]  map output events, handed out
  *                          one per TaskMapEventsRequest (a long poll past
  *                          the last)
+ *     --late-event IDX:ATTEMPT:RANK[:obsolete]  an event sent just before
+ *                          the answer to a commit request
  *     --fail-fetches N     answer the first N fetches with EMBER_EIO
  *     --deny-commit        answer TaskCommitRequest with allowed=false
  *     --commit-job / --remove-output / --history JSON / --staging URI
@@ -61,6 +63,8 @@ typedef struct {
     char *files[MAX_ITEMS];
     MapOutputEvent events[MAX_ITEMS];
     size_t nevents;
+    MapOutputEvent late; /* sent just before a commit answer */
+    int has_late;
     TaskAssignment a;
     int fail_fetches, deny_commit, drop_after_progress;
     /* what happened */
@@ -149,11 +153,13 @@ static void parse_option(harness *h, const char *o, char *v) {
         c->offset = strtoull(f[1], NULL, 10);
         c->length = strtoull(f[2], NULL, 10);
         h->chunkp[h->split.n_chunks++] = c;
-    } else if (!strcmp(o, "--event") && h->nevents < MAX_ITEMS) {
+    } else if ((!strcmp(o, "--event") && h->nevents < MAX_ITEMS) || !strcmp(o, "--late-event")) {
         int n = split_fields(v, ':', f, 4);
         if (n < 3)
             die("--event IDX:ATTEMPT:RANK[:obsolete]");
-        MapOutputEvent *e = &h->events[h->nevents++];
+        int late = !strcmp(o, "--late-event");
+        MapOutputEvent *e = late ? &h->late : &h->events[h->nevents++];
+        h->has_late |= late;
         map_output_event__init(e);
         e->map_index = (uint32_t)atoi(f[0]);
         e->attempt_id = f[1];
@@ -321,6 +327,16 @@ static int serve_frame(harness *h, int sock, const TaskMessage *msg, size_t *nex
     case TASK_MESSAGE__BODY_FETCH_REQUEST: serve_fetch(h, sock, msg->fetch_request); return 0;
     case TASK_MESSAGE__BODY_COMMIT_REQUEST: {
         h->commits++;
+        if (h->has_late) { /* the answer to the long poll still out */
+            TaskMapEvents ev = TASK_MAP_EVENTS__INIT;
+            MapOutputEvent *one = &h->late;
+            ev.events = &one;
+            ev.n_events = 1;
+            out.body_case = TASK_MESSAGE__BODY_MAP_EVENTS;
+            out.map_events = &ev;
+            if (send_msg(sock, &out, -1) != 0)
+                return 1;
+        }
         TaskCommitResponse cr = TASK_COMMIT_RESPONSE__INIT;
         cr.allowed = !h->deny_commit;
         out.body_case = TASK_MESSAGE__BODY_COMMIT_RESPONSE;
