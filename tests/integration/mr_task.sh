@@ -94,6 +94,8 @@ attempt "$R1b" reduce $WC --index 1 --output-dir "$RUN/$R1b" --rank 3 \
 expect_done "$R1b"
 expect_eq "$(field "$R1b" fetches)" 3 "fetches with local reads off, one failed"
 [ "$(field "$R1b" elapsed_ms)" -ge 1000 ] || fail "a failed fetch was retried before its 1 s back-off"
+gap=$(field "$R1b" min_gap_ms)
+[ "$gap" -ge 400 ] || fail "progress frames of one phase $gap ms apart (at most one per 500 ms)"
 [ -f "$OUT/_temporary/part-r-00001" ] || fail "reduce 1 committed no part file"
 
 log "a reduce past a failed fetch and an obsolete event (into another OUT)"

@@ -25,7 +25,8 @@
  * Prints what happened, one "key value" a line: result (done, failed,
  * none), diagnostic, exit (code, or "signal N"), fetches, progress
  * frames, phases (the distinct ones in order), commits, map_output_bytes,
- * elapsed_ms.  Exits 0 when it could serve the attempt, 1 on a harness
+ * elapsed_ms, min_gap_ms (the least time between two progress frames of
+ * one phase; -1: no two).  Exits 0 when it could serve the attempt, 1 on a harness
  * error or when the attempt outlived 120 s (then killed, with its
  * process group). */
 
@@ -72,6 +73,7 @@ typedef struct {
     char phases[256], result[16], diagnostic[4096];
     uint64_t map_output_bytes;
     TaskPhase last_phase;
+    int64_t last_progress_ms, min_gap_ms; /* between progress frames of one phase */
 } harness;
 
 static int64_t now_ms(void) {
@@ -308,10 +310,16 @@ static int serve_frame(harness *h, int sock, const TaskMessage *msg, size_t *nex
         out.assignment = &h->a;
         return send_msg(sock, &out, -1) != 0;
     }
-    case TASK_MESSAGE__BODY_PROGRESS:
+    case TASK_MESSAGE__BODY_PROGRESS: {
+        int64_t now = now_ms();
+        if (h->progress > 0 && msg->progress->phase == h->last_phase &&
+            (h->min_gap_ms < 0 || now - h->last_progress_ms < h->min_gap_ms))
+            h->min_gap_ms = now - h->last_progress_ms;
+        h->last_progress_ms = now;
         h->progress++;
         note_phase(h, msg->progress->phase);
         return h->drop_after_progress;
+    }
     case TASK_MESSAGE__BODY_MAP_EVENTS_REQUEST: {
         *next_event = msg->map_events_request->from;
         if (*next_event >= h->nevents)
@@ -421,6 +429,7 @@ static void serve(harness *h, int listener, pid_t pid, int64_t deadline) {
 int main(int argc, char **argv) {
     static harness h;
     parse(&h, argc, argv);
+    h.min_gap_ms = -1;
     char sock_path[108];
     snprintf(sock_path, sizeof(sock_path), "%s/umb-%d.sock", h.work, (int)getpid());
     if (strlen(h.work) + 20 >= sizeof(sock_path))
@@ -455,6 +464,6 @@ int main(int argc, char **argv) {
         printf("exit signal %d\n", WTERMSIG(status));
     printf("fetches %d\nprogress %d\nphases %s\ncommits %d\nmap_output_bytes %llu\n", h.fetches,
            h.progress, h.phases, h.commits, (unsigned long long)h.map_output_bytes);
-    printf("elapsed_ms %lld\n", (long long)elapsed);
+    printf("elapsed_ms %lld\nmin_gap_ms %lld\n", (long long)elapsed, (long long)h.min_gap_ms);
     return timed_out;
 }
