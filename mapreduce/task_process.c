@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -478,6 +479,14 @@ static int task_finish(task_proc *t, int rc) {
                     (int64_t)t->ctx.bytes_read[0]);
     mr_counters_add(&t->counters, MR_GROUP_FS, "HDFS: Number of bytes written",
                     (int64_t)t->ctx.bytes_written[0]);
+    struct rusage self, children;
+    if (getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_CHILDREN, &children) == 0) {
+        int64_t us = (int64_t)self.ru_utime.tv_sec * 1000000 + self.ru_utime.tv_usec +
+                     (int64_t)self.ru_stime.tv_sec * 1000000 + self.ru_stime.tv_usec +
+                     (int64_t)children.ru_utime.tv_sec * 1000000 + children.ru_utime.tv_usec +
+                     (int64_t)children.ru_stime.tv_sec * 1000000 + children.ru_stime.tv_usec;
+        mr_counters_add(&t->counters, MR_GROUP_TASK, "CPU time spent (ms)", us / 1000);
+    }
     Counter **counters, *store;
     size_t n = 0;
     task_counters(t, &counters, &store, &n);

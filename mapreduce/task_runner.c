@@ -302,34 +302,44 @@ int mr_task_map_to_output(mr_task_ctx *c, uint32_t number, const mr_task_input *
     return rc;
 }
 
-/* A reduce's output sink: the part file, with the tick hook called now
- * and then. */
+/* A reduce's input, counted: every TASK_TICK_RECORDS records read (by
+ * the merge, from any input) the tick hook is called, so a reduce that
+ * reads much and writes little still shows it is alive. */
 typedef struct {
+    kv_stream base;
+    kv_stream *in;
     mr_task_ctx *c;
-    mr_task_part *p;
-    uint64_t n;
-} task_reduce_out;
+    uint64_t *read; /* shared by the inputs of one reduce */
+} task_counted;
 
-static int task_emit_reduce(void *arg, const void *key, size_t key_len, const void *value,
-                            size_t value_len) {
-    task_reduce_out *o = arg;
-    if (++o->n % TASK_TICK_RECORDS == 0)
-        task_tick(o->c, 0.5); /* no measure of the merge's progress: alive */
-    return task_emit_part(o->p, key, key_len, value, value_len);
+static int task_counted_next(kv_stream *s, kv_record *out) {
+    task_counted *t = (task_counted *)s;
+    int rc = t->in->next(t->in, out);
+    if (rc == 1 && ++*t->read % TASK_TICK_RECORDS == 0)
+        task_tick(t->c, 0.5); /* no measure of the whole: alive */
+    return rc;
 }
 
 int mr_task_reduce(mr_task_ctx *c, uint32_t number, kv_stream **in, int k, mr_task_part *p) {
     ember_task t;
     task_init(c, &t, number, 0);
-    task_reduce_out o = {.c = c, .p = p};
-    mr_record_sink out = {task_emit_reduce, &o};
+    mr_record_sink out = {task_emit_part, p};
     reduce_stats st;
     const ember_job *job = c->job;
-    int rc = EMBER_OK;
-    if (job->setup != NULL && job->setup(&t) != 0)
+    uint64_t read = 0;
+    task_counted *counted = calloc(k > 0 ? (size_t)k : 1, sizeof(*counted));
+    kv_stream **inputs = calloc(k > 0 ? (size_t)k : 1, sizeof(*inputs));
+    int rc = counted != NULL && inputs != NULL ? EMBER_OK : EMBER_ENOMEM;
+    for (int i = 0; rc == EMBER_OK && i < k; i++) {
+        counted[i] = (task_counted){{task_counted_next}, in[i], c, &read};
+        inputs[i] = &counted[i].base;
+    }
+    if (rc == EMBER_OK && job->setup != NULL && job->setup(&t) != 0)
         rc = EMBER_EINVAL;
     if (rc == EMBER_OK)
-        rc = reduce_run(job, &t, in, k, &out, &st);
+        rc = reduce_run(job, &t, inputs, k, &out, &st);
+    free(inputs);
+    free(counted);
     if (rc == EMBER_OK && job->cleanup != NULL) {
         t.emit = task_emit_part;
         t.emit_arg = p;

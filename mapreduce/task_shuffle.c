@@ -64,6 +64,13 @@ static int shuffle_fail(task_shuffle *s, int rc, const char *fmt, ...) {
     return rc;
 }
 
+/* A file segment's read buffer: 1 MiB, less when many maps would make
+ * the merge's buffers large (64 MiB in all, at least 64 KiB each). */
+static size_t shuffle_buffer(const task_shuffle *s) {
+    size_t each = s->n > 0 ? (size_t)(64u << 20) / s->n : (1u << 20);
+    return each > (1u << 20) ? (1u << 20) : each < (64u << 10) ? (64u << 10) : each;
+}
+
 static int shuffle_send(task_shuffle *s, TaskMessage *m) {
     int rc = umbilical_send(s->o->u, m);
     return rc != EMBER_OK ? shuffle_fail(s, rc, "umbilical: cannot send: %s", ember_strerror(rc))
@@ -85,8 +92,8 @@ static int shuffle_local(task_shuffle *s, shuffle_map *m) {
     snprintf(path, sizeof(path), "%s/%s/file.out", dir, m->attempt);
     if (rc == EMBER_OK && (m->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         rc = EMBER_ENOENT;
-    if (rc == EMBER_OK &&
-        (rc = ifile_reader_open(&m->reader, m->fd, &ranges[a->task_index], 1u << 20)) == EMBER_OK)
+    if (rc == EMBER_OK && (rc = ifile_reader_open(&m->reader, m->fd, &ranges[a->task_index],
+                                                  shuffle_buffer(s))) == EMBER_OK)
         s->bytes += ranges[a->task_index].length;
     if (rc != EMBER_OK && m->fd >= 0) {
         close(m->fd);
@@ -126,7 +133,7 @@ static int shuffle_take_segment(task_shuffle *s, shuffle_map *m, int fd, uint64_
     if (w < 0 || (uint64_t)w != len)
         return EMBER_EIO;
     ifile_range r = {.offset = 0, .length = len};
-    return ifile_reader_open(&m->reader, m->fd, &r, 1u << 20);
+    return ifile_reader_open(&m->reader, m->fd, &r, shuffle_buffer(s));
 }
 
 static int shuffle_request(task_shuffle *s, uint32_t index) {

@@ -11,7 +11,7 @@
 # umbilical ends the task at once; setup refuses an existing OUT; cleanup
 # commits (parts moved, _SUCCESS, history, staging gone) and aborts.
 . "$(dirname "$0")/lib.sh"
-: "${TASK_WORKER:?}" "${FAILING_JOB:?}"
+: "${TASK_WORKER:?}" "${FAILING_JOB:?}" "${SLOW_JOB:?}"
 
 W=$TEST_TMP
 EXAMPLES=$(dirname "$EMBER")/examples
@@ -154,6 +154,21 @@ expect_done "$MM"
 expect_eq "$(cat "$W/seen")" "$MM" "the command's mapreduce_task_attempt_id"
 tr a-z A-Z <"$W/in/a.txt" | cmp -s - "$OUTM/_temporary/part-m-00000" ||
     fail "map-only output differs"
+
+log "a reduce that reads for seconds and writes nothing still reports progress"
+OUTQ=$W/outq
+mkdir -p "$OUTQ/_temporary"
+SLOW="--library file://$SLOW_JOB --output file://$OUTQ --reduces 1 --maps 1 --index 0"
+MQ=attempt_${ID}_m_000000_10
+attempt "$MQ" map $SLOW --output-dir "$RUN/$MQ" --chunk "file://$W/in/a.txt,0,$SIZE"
+expect_done "$MQ"
+RQ=attempt_${ID}_r_000000_10
+attempt "$RQ" reduce $SLOW --output-dir "$RUN/$RQ" --event "0:$MQ:7"
+expect_done "$RQ"
+[ ! -s "$OUTQ/_temporary/part-r-00000" ] || fail "the silent reduce wrote something"
+# 3,000 values at 1 ms each: 3 s or more in the reduce phase, a frame per 500 ms.
+[ "$(field "$RQ" progress)" -ge 7 ] ||
+    fail "no progress while reducing 3000 records: $(cat "$W/$RQ.report")"
 
 log "a failing map reports TaskFailed and exits non-zero"
 printf 'fine\nPOISON here\n' >"$W/in/poison.txt"
