@@ -161,6 +161,8 @@ int main(int argc, char **argv) {
     /* The first moments of a task container (worker/container_exec.h). */
     if (!strcmp(cmd, "task") && cargc > 1 && !strcmp(cargv[1], "--exec-wrapper"))
         return container_exec_main(cargc - 2, cargv + 2);
+    if (!strcmp(cmd, "task"))
+        return cli_task(&env, cargc, cargv);
     if (!strcmp(cmd, "status"))
         return cli_status(&env, cargc, cargv);
     if (!strcmp(cmd, "dfs") || !strcmp(cmd, "fs"))

@@ -69,5 +69,7 @@ int cli_streaming(cli_env *env, int argc, char **argv);
 /* cli_job_admin.c: `ember job -list/-status/-kill/-logs`, `ember queue -list`. */
 int cli_job_admin(cli_env *env, int argc, char **argv);
 int cli_queue(cli_env *env, int argc, char **argv);
+/* `ember task`: one attempt in a worker's container (cli_task.c). */
+int cli_task(cli_env *env, int argc, char **argv);
 
 #endif

@@ -48,8 +48,8 @@ static int client_send(ember_client *c, const ClientMessage *msg) {
 static int client_receive(ember_client *c, ClientMessage **out, char *err, size_t errlen) {
     const uint8_t *payload;
     size_t len;
-    int rc = socket_read_frame(c->fd, c->reader, clock_monotonic_ms() + c->timeout_ms, &payload,
-                               &len);
+    int rc =
+        socket_read_frame(c->fd, c->reader, clock_monotonic_ms() + c->timeout_ms, &payload, &len);
     if (rc != EMBER_OK) {
         snprintf(err, errlen, "%s",
                  rc == EMBER_ECLOSED ? "the cluster closed the connection" : ember_strerror(rc));
@@ -70,7 +70,33 @@ static int client_receive(ember_client *c, ClientMessage **out, char *err, size_
     return EMBER_OK;
 }
 
-static int client_authenticate(ember_client *c, const char *secret, char *err, size_t errlen) {
+/* Who we are, for a client holding the secret: the process's user and
+ * primary group, or, as with Hadoop's simple authentication,
+ * $HADOOP_USER_NAME (with that user's primary group when it exists here,
+ * else a group of its own name).  A name the cluster cannot carry whole
+ * is refused here, saying why, never replaced by another. */
+static int client_identity(AuthResponse *ar, char *err, size_t errlen) {
+    const char *as = getenv("HADOOP_USER_NAME");
+    int from_env = as != NULL && as[0] != '\0';
+    struct passwd *pw = from_env ? getpwnam(as) : getpwuid(getuid());
+    struct group *gr = pw != NULL ? getgrgid(pw->pw_gid) : NULL;
+    ar->user = from_env ? (char *)as : pw != NULL ? pw->pw_name : "unknown";
+    char why[160];
+    if (message_user_problem(from_env ? "HADOOP_USER_NAME" : "local user name", ar->user, 0, why,
+                             sizeof(why)) != EMBER_OK) {
+        snprintf(err, errlen, "%s", why);
+        return EMBER_EINVAL;
+    }
+    ar->group = gr != NULL && message_user_problem("group", gr->gr_name, 0, NULL, 0) == EMBER_OK
+                    ? gr->gr_name
+                    : ar->user;
+    return EMBER_OK;
+}
+
+/* The handshake: the challenge answered with the secret, or with a job's
+ * token (job != NULL: a task process, as the job's user). */
+static int client_authenticate(ember_client *c, const char *secret,
+                               const ember_job_credentials *job, char *err, size_t errlen) {
     ClientMessage *msg = NULL;
     int rc = client_receive(c, &msg, err, errlen);
     if (rc != EMBER_OK)
@@ -82,32 +108,23 @@ static int client_authenticate(ember_client *c, const char *secret, char *err, s
     }
     snprintf(c->cluster_id, sizeof(c->cluster_id), "%s", msg->auth_challenge->cluster_id);
     uint8_t mac[AUTH_MAC_LEN];
-    rc = auth_challenge_answer(secret, msg->auth_challenge->nonce.data,
-                               msg->auth_challenge->nonce.len, mac);
+    const ProtobufCBinaryData *nonce = &msg->auth_challenge->nonce;
+    rc = job != NULL ? auth_job_answer(job->token, job->token_len, nonce->data, nonce->len, mac)
+                     : auth_challenge_answer(secret, nonce->data, nonce->len, mac);
     client_message__free_unpacked(msg, NULL);
-    if (rc != EMBER_OK)
+    if (rc != EMBER_OK) {
+        snprintf(err, errlen, "cannot answer the cluster's challenge: %s", ember_strerror(rc));
         return rc;
-    /* Who we are: the process's user and primary group, or, as with
-     * Hadoop's simple authentication, $HADOOP_USER_NAME (with that user's
-     * primary group when it exists here, else a group of its own name).
-     * A name the cluster cannot carry whole is refused here, saying why,
-     * never replaced by another. */
-    const char *as = getenv("HADOOP_USER_NAME");
-    int from_env = as != NULL && as[0] != '\0';
-    struct passwd *pw = from_env ? getpwnam(as) : getpwuid(getuid());
-    struct group *gr = pw != NULL ? getgrgid(pw->pw_gid) : NULL;
+    }
     AuthResponse ar = AUTH_RESPONSE__INIT;
     ar.mac.data = mac;
     ar.mac.len = sizeof(mac);
-    ar.user = from_env ? (char *)as : pw != NULL ? pw->pw_name : "unknown";
-    char why[160];
-    if (message_user_problem(from_env ? "HADOOP_USER_NAME" : "local user name", ar.user, 0, why,
-                             sizeof(why)) != EMBER_OK) {
-        snprintf(err, errlen, "%s", why);
-        return EMBER_EINVAL;
+    if (job != NULL) {
+        ar.user = ar.group = (char *)job->user;
+        ar.job_id = (char *)job->job_id;
+    } else if ((rc = client_identity(&ar, err, errlen)) != EMBER_OK) {
+        return rc;
     }
-    ar.group = gr != NULL && message_user_problem("group", gr->gr_name, 0, NULL, 0) == EMBER_OK
-                   ? gr->gr_name : ar.user;
     ClientMessage reply = CLIENT_MESSAGE__INIT;
     reply.body_case = CLIENT_MESSAGE__BODY_AUTH_RESPONSE;
     reply.auth_response = &ar;
@@ -127,28 +144,26 @@ static int client_authenticate(ember_client *c, const char *secret, char *err, s
     return EMBER_OK;
 }
 
-int ember_client_connect(const char *run_dir, int64_t timeout_ms, ember_client **out, char *err,
-                         size_t errlen) {
-    cluster_info info;
-    int rc = run_dir_read_info(run_dir, &info, err, errlen);
-    if (rc != EMBER_OK)
-        return rc;
+/* Connects to host:port and authenticates (see client_authenticate()). */
+static int client_open(const char *host, int port, const char *secret,
+                       const ember_job_credentials *job, int64_t timeout_ms, ember_client **out,
+                       char *err, size_t errlen) {
     ember_client *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return EMBER_ENOMEM;
     c->fd = -1;
     c->timeout_ms = timeout_ms;
-    rc = frame_reader_create(&c->reader, FRAME_MAX_DEFAULT);
+    int rc = frame_reader_create(&c->reader, FRAME_MAX_DEFAULT);
     if (rc != EMBER_OK)
         goto fail;
-    rc = socket_connect_tcp(info.host, info.port, timeout_ms, &c->fd);
+    rc = socket_connect_tcp(host, port, timeout_ms, &c->fd);
     if (rc != EMBER_OK) {
-        snprintf(err, errlen, "cannot connect to the cluster at %s:%d: %s%s", info.host,
-                 info.port, rc == EMBER_ECLOSED ? "connection refused" : strerror(errno),
+        snprintf(err, errlen, "cannot connect to the cluster at %s:%d: %s%s", host, port,
+                 rc == EMBER_ECLOSED ? "connection refused" : strerror(errno),
                  rc == EMBER_ECLOSED ? " (is it still running?)" : "");
         goto fail;
     }
-    rc = client_authenticate(c, info.secret, err, errlen);
+    rc = client_authenticate(c, secret, job, err, errlen);
     if (rc != EMBER_OK)
         goto fail;
     *out = c;
@@ -156,6 +171,25 @@ int ember_client_connect(const char *run_dir, int64_t timeout_ms, ember_client *
 fail:
     ember_client_close(c);
     return rc;
+}
+
+int ember_client_connect(const char *run_dir, int64_t timeout_ms, ember_client **out, char *err,
+                         size_t errlen) {
+    cluster_info info;
+    int rc = run_dir_read_info(run_dir, &info, err, errlen);
+    if (rc != EMBER_OK)
+        return rc;
+    return client_open(info.host, info.port, info.secret, NULL, timeout_ms, out, err, errlen);
+}
+
+int ember_client_connect_job(const ember_job_credentials *job, int64_t timeout_ms,
+                             ember_client **out, char *err, size_t errlen) {
+    if (job == NULL || job->host == NULL || job->job_id == NULL || job->user == NULL ||
+        job->token == NULL || job->token_len == 0) {
+        snprintf(err, errlen, "job credentials need a gateway, a job id, a user and a token");
+        return EMBER_EINVAL;
+    }
+    return client_open(job->host, job->port, NULL, job, timeout_ms, out, err, errlen);
 }
 
 void ember_client_close(ember_client *client) {

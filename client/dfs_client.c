@@ -31,17 +31,20 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "dfs_internal.h"
 #include "ember/client.h"
 #include "ember/dfs.h"
-#include "dfs_internal.h"
 
 #define DFS_RENEW_RETRY_MS 1000 /* a failed renewal is tried again this soon */
 
-int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t errlen) {
+/* A handle connected through run_dir's cluster.json with the secret, or
+ * (job != NULL) to the job's gateway with its token. */
+static int dfs_open(const char *run_dir, const ember_job_credentials *job, ember_dfs **out,
+                    char *err, size_t errlen) {
     ember_dfs *dfs = calloc(1, sizeof(*dfs));
     if (dfs == NULL)
         return EMBER_ENOMEM;
-    snprintf(dfs->run_dir, sizeof(dfs->run_dir), "%s", run_dir);
+    snprintf(dfs->run_dir, sizeof(dfs->run_dir), "%s", run_dir != NULL ? run_dir : "");
     /* HDFS's client names: DFSClient_NONMAPREDUCE_<random>_<thread>. */
     uint32_t r = (uint32_t)clock_wall_ms() ^ ((uint32_t)clock_monotonic_ms() << 7) ^
                  ((uint32_t)getpid() << 16) ^ (uint32_t)(uintptr_t)dfs;
@@ -66,7 +69,8 @@ int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t er
         goto fail;
     locks++;
     dfs->socket_timeout_ms = DFS_TIMEOUT_MS;
-    rc = ember_client_connect(run_dir, DFS_TIMEOUT_MS, &dfs->client, err, errlen);
+    rc = job != NULL ? ember_client_connect_job(job, DFS_TIMEOUT_MS, &dfs->client, err, errlen)
+                     : ember_client_connect(run_dir, DFS_TIMEOUT_MS, &dfs->client, err, errlen);
     if (rc != EMBER_OK)
         goto fail;
     *out = dfs;
@@ -82,6 +86,15 @@ fail:
         pthread_mutex_destroy(&dfs->call_lock);
     free(dfs);
     return rc;
+}
+
+int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t errlen) {
+    return dfs_open(run_dir, NULL, out, err, errlen);
+}
+
+int ember_dfs_connect_job(const ember_job_credentials *job, ember_dfs **out, char *err,
+                          size_t errlen) {
+    return dfs_open(NULL, job, out, err, errlen);
 }
 
 void ember_dfs_close(ember_dfs *dfs) {
@@ -367,8 +380,7 @@ void ember_dfs_free_status(ember_file_status *st) {
     }
 }
 
-int ember_dfs_list(ember_dfs *dfs, const char *path, ember_file_status **entries,
-                   size_t *count) {
+int ember_dfs_list(ember_dfs *dfs, const char *path, ember_file_status **entries, size_t *count) {
     ember_file_status *all = NULL;
     size_t n = 0, cap = 0;
     char after[512] = "";

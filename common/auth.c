@@ -49,6 +49,16 @@ int auth_challenge_answer(const char *secret, const uint8_t *nonce, size_t nonce
     return EMBER_OK;
 }
 
+int auth_job_answer(const uint8_t *token, size_t token_len, const uint8_t *nonce, size_t nonce_len,
+                    uint8_t mac[AUTH_MAC_LEN]) {
+    unsigned int maclen = AUTH_MAC_LEN;
+    if (token_len == 0 || token_len > AUTH_SECRET_MAX)
+        return EMBER_EINVAL;
+    if (HMAC(EVP_sha256(), token, (int)token_len, nonce, nonce_len, mac, &maclen) == NULL)
+        return EMBER_EIO;
+    return EMBER_OK;
+}
+
 static void auth_put_be64(uint8_t *p, uint64_t v) {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;

@@ -27,6 +27,12 @@ int auth_secret_generate(char *out, size_t outlen);
 int auth_challenge_answer(const char *secret, const uint8_t *nonce, size_t nonce_len,
                           uint8_t mac[AUTH_MAC_LEN]);
 
+/* A task's answer to nonce (MR_PROTOCOL.md, "Job token"): HMAC-SHA256
+ * keyed with its job's token (token_len bytes, 1..AUTH_SECRET_MAX), over
+ * the nonce alone.  EMBER_EINVAL for a token of no length. */
+int auth_job_answer(const uint8_t *token, size_t token_len, const uint8_t *nonce, size_t nonce_len,
+                    uint8_t mac[AUTH_MAC_LEN]);
+
 /* 1 when mac is the right answer to nonce, compared in constant time. */
 int auth_challenge_verify(const char *secret, const uint8_t *nonce, size_t nonce_len,
                           const uint8_t *mac, size_t mac_len);

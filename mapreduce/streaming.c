@@ -122,8 +122,14 @@ static int streaming_on_stderr(void *arg, const uint8_t *line, size_t len) {
     return EMBER_OK;
 }
 
-/* Hadoop's attempt name: attempt_<job without "job_">_m_000003_0. */
+/* Hadoop's attempt name: attempt_<job without "job_">_m_000003_0, or
+ * the task process's own (mapreduce.task.attempt.id). */
 static void streaming_attempt(ember_task *t, char *out, size_t len) {
+    const char *given = ember_conf(t, "mapreduce.task.attempt.id");
+    if (given != NULL) {
+        snprintf(out, len, "%s", given);
+        return;
+    }
     const char *job = streaming_conf(t, "mapreduce.job.id", "job_local0000_0001");
     if (strncmp(job, "job_", 4) == 0)
         job += 4;

@@ -26,6 +26,25 @@ const char *ember_client_default_run_dir(void);
 int ember_client_connect(const char *run_dir, int64_t timeout_ms, ember_client **out, char *err,
                          size_t errlen);
 
+/* A task process's credentials (MR_PROTOCOL.md, "Job token"): it never
+ * holds the cluster secret, only its job's token, HMAC-SHA256(secret,
+ * "job:" + job_id), and answers the gateway's challenge with
+ * HMAC-SHA256(token, nonce), naming the job and the job's user.  The
+ * gateway accepts it while the job runs, as that user. */
+typedef struct ember_job_credentials {
+    const char *host; /* the gateway (TaskAssignment.gateway_host/port) */
+    int port;
+    const char *job_id;
+    const uint8_t *token;
+    size_t token_len;
+    const char *user;
+} ember_job_credentials;
+
+/* As ember_client_connect(), to the gateway named in job, authenticated
+ * with the job's token. */
+int ember_client_connect_job(const ember_job_credentials *job, int64_t timeout_ms,
+                             ember_client **out, char *err, size_t errlen);
+
 /* Closes the connection; accepts NULL. */
 void ember_client_close(ember_client *client);
 

@@ -49,6 +49,12 @@ typedef struct {
  * ember/client.h).  On failure err gets a one-line reason. */
 int ember_dfs_connect(const char *run_dir, ember_dfs **out, char *err, size_t errlen);
 
+/* As ember_dfs_connect(), for a task process: to its job's gateway,
+ * authenticated with the job's token (ember/client.h). */
+typedef struct ember_job_credentials ember_job_credentials;
+int ember_dfs_connect_job(const ember_job_credentials *job, ember_dfs **out, char *err,
+                          size_t errlen);
+
 /* Stops and joins the handle's renewer thread (if it started), closes the
  * connection and frees dfs.  Close the handle's streams first. */
 void ember_dfs_close(ember_dfs *dfs);
