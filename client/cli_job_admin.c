@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "proto/message.h"
@@ -262,11 +263,15 @@ static void job_admin_usage(FILE *f) {
                "       ember job -status JOB\n"
                "       ember job -kill JOB\n"
                "       ember job -logs JOB [ATTEMPT]\n"
+               "       ember job -history JOB [--svg FILE]\n"
                "  -list [all]          running and waiting jobs (all: finished ones too)\n"
                "  -status JOB          state, progress, counters, and each task's attempts:\n"
                "                       node, cores and why, locality, progress, elapsed\n"
                "  -kill JOB            kill the job (its output is removed)\n"
-               "  -logs JOB [ATTEMPT]  the attempts' diagnostics and stderr tails\n");
+               "  -logs JOB [ATTEMPT]  the attempts' diagnostics and stderr tails\n"
+               "  -history JOB         a finished job's record (/ember/history/JOB.json):\n"
+               "                       times, counters, every attempt; --svg FILE draws its\n"
+               "                       timeline (one lane per container, '-' for stdout)\n");
 }
 
 int cli_job_admin(cli_env *env, int argc, char **argv) {
@@ -286,6 +291,8 @@ int cli_job_admin(cli_env *env, int argc, char **argv) {
         return job_status(env, argv[2]);
     if (!strcmp(cmd, "-kill") && argc == 3)
         return job_kill(env, argv[2]);
+    if (!strcmp(cmd, "-history") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "--svg"))))
+        return cli_job_history(env, argv[2], argc == 5 ? argv[4] : NULL);
     if (!strcmp(cmd, "-logs") && (argc == 3 || argc == 4))
         return job_logs(env, argv[2], argc == 4 ? argv[3] : NULL);
     cli_error("job: bad command line: '%s' (see 'ember job -help')", cmd);

@@ -107,7 +107,7 @@ static const char *history_time(long long ms, char *buf, size_t len) {
 }
 
 static void history_print_tasks(json_t *attempts) {
-    static const char *kinds[] = {"setup", "map", "reduce", "cleanup"};
+    static const char *kinds[] = {"SETUP", "MAP", "REDUCE", "CLEANUP"};
     printf("\nTask Summary\n============================\n");
     printf("%-8s %7s %10s %7s %7s\n", "Kind", "Total", "Succeeded", "Failed", "Killed");
     for (int k = 0; k < 4; k++) {
@@ -118,7 +118,7 @@ static void history_print_tasks(json_t *attempts) {
             if (strcmp(hs(a, "kind"), kinds[k]) != 0)
                 continue;
             total++;
-            const char *s = hs(a, "state");
+            const char *s = hs(a, "status");
             st[0] += strcmp(s, "SUCCEEDED") == 0;
             st[1] += strcmp(s, "FAILED") == 0;
             st[2] += strcmp(s, "KILLED") == 0;
@@ -131,7 +131,7 @@ static void history_print_tasks(json_t *attempts) {
     json_array_foreach(attempts, i, a) {
         long long ms = hi(a, "finish_ms") > 0 ? hi(a, "finish_ms") - hi(a, "start_ms") : 0;
         printf("%s  %-9s rank %lld (%s)  %.3f s  cores %s%s%s\n", hs(a, "attempt_id"),
-               hs(a, "state"), hi(a, "rank"), hs(a, "host"), (double)ms / 1000.0,
+               hs(a, "status"), hi(a, "rank"), hs(a, "node"), (double)ms / 1000.0,
                hs(a, "cpuset")[0] ? hs(a, "cpuset") : "-", hs(a, "locality")[0] ? "  " : "",
                hs(a, "locality"));
         if (hs(a, "placement")[0])
@@ -150,20 +150,20 @@ static void history_print(json_t *h) {
            history_time(hi(h, "start_ms"), t2, sizeof(t2)),
            history_time(hi(h, "finish_ms"), t3, sizeof(t3)));
     long long ms = hi(h, "finish_ms") - hi(h, "submit_ms");
-    printf("Elapsed: %.3f s\nStatus: %s\n", ms > 0 ? (double)ms / 1000.0 : 0.0, hs(h, "state"));
+    printf("Elapsed: %.3f s\nStatus: %s\n", ms > 0 ? (double)ms / 1000.0 : 0.0, hs(h, "status"));
     if (hs(h, "diagnostic")[0])
         printf("Diagnostic: %s\n", hs(h, "diagnostic"));
     printf("Maps: %lld  Reduces: %lld\n", hi(h, "maps"), hi(h, "reduces"));
-    json_t *counters = json_object_get(h, "counters");
-    printf("\nCounters: %zu\n", json_array_size(counters));
-    const char *last = "";
-    size_t i;
-    json_t *c;
-    json_array_foreach(counters, i, c) {
-        if (strcmp(last, hs(c, "group")) != 0)
-            printf("\t%s\n", hs(c, "group"));
-        last = hs(c, "group");
-        printf("\t\t%s=%lld\n", hs(c, "name"), hi(c, "value"));
+    /* {group: {name: value}}, as the scheduler writes them */
+    json_t *counters = json_object_get(h, "counters"), *group, *value;
+    const char *gname, *name;
+    size_t n = 0;
+    json_object_foreach(counters, gname, group) n += json_object_size(group);
+    printf("\nCounters: %zu\n", n);
+    json_object_foreach(counters, gname, group) {
+        printf("\t%s\n", gname);
+        json_object_foreach(group, name, value) printf("\t\t%s=%lld\n", name,
+                                                        json_integer_value(value));
     }
     history_print_tasks(json_object_get(h, "attempts"));
 }

@@ -38,6 +38,11 @@ static long long ji(json_t *o, const char *key) {
     return json_integer_value(json_object_get(o, key));
 }
 
+/* A phase's start: the attempt's "phases" object (0: not reached). */
+static long long jphase(json_t *a, const char *key) {
+    return ji(json_object_get(a, "phases"), key);
+}
+
 static int svg_cmp(const void *x, const void *y) {
     const svg_bar *a = x, *b = y;
     if (a->rank != b->rank)
@@ -100,9 +105,9 @@ static int svg_row_y(const svg_bar *bars, size_t n, int row) {
 }
 
 static const char *svg_fill(const char *kind) {
-    if (strcmp(kind, "map") == 0)
+    if (strcmp(kind, "MAP") == 0)
         return "#4e79a7";
-    if (strcmp(kind, "reduce") == 0)
+    if (strcmp(kind, "REDUCE") == 0)
         return "#59a14f";
     return "#bab0ac"; /* setup, cleanup */
 }
@@ -117,11 +122,11 @@ static void svg_bar_draw(FILE *f, const svg_bar *b, int y, long long t0, double 
     json_t *a = b->a;
     double x0 = SVG_LABEL_W + (double)(b->start - t0) * scale;
     double x1 = SVG_LABEL_W + (double)(b->end - t0) * scale;
-    const char *state = js(a, "state"), *kind = js(a, "kind");
+    const char *state = js(a, "status"), *kind = js(a, "kind");
     fprintf(f, "<g class=\"attempt %s %s\"><title>", kind, state);
     svg_text(f, js(a, "attempt_id"));
     fprintf(f, " %s on rank %lld (", state, b->rank);
-    svg_text(f, js(a, "host"));
+    svg_text(f, js(a, "node"));
     fprintf(f, ") cores %s, %.3f s", js(a, "cpuset")[0] ? js(a, "cpuset") : "-",
             (double)(b->end - b->start) / 1000.0);
     if (js(a, "locality")[0])
@@ -137,9 +142,9 @@ static void svg_bar_draw(FILE *f, const svg_bar *b, int y, long long t0, double 
     fputs("</title>\n", f);
     int killed = strcmp(state, "KILLED") == 0;
     const char *opacity = killed ? " fill-opacity=\"0.35\"" : "";
-    long long phase[4] = {b->start, ji(a, "shuffle_start_ms"), ji(a, "merge_start_ms"),
-                          ji(a, "reduce_start_ms")};
-    if (strcmp(kind, "reduce") == 0 && phase[1] > 0) {
+    long long phase[4] = {b->start, jphase(a, "shuffle_start_ms"), jphase(a, "merge_start_ms"),
+                          jphase(a, "reduce_start_ms")};
+    if (strcmp(kind, "REDUCE") == 0 && phase[1] > 0) {
         static const char *colours[] = {"#59a14f", "#f28e2b", "#edc948", "#59a14f"};
         /* starting (before the shuffle), shuffle, merge, reduce */
         for (int p = 0; p < 4; p++) {
@@ -233,7 +238,7 @@ static void svg_write(FILE *f, json_t *h, svg_bar *bars, size_t n, int rows) {
     svg_text(f, js(h, "job_id"));
     fputs(" ", f);
     svg_text(f, js(h, "name"));
-    fprintf(f, ": %s in %.3f s</text>\n", js(h, "state"), (double)span / 1000.0);
+    fprintf(f, ": %s in %.3f s</text>\n", js(h, "status"), (double)span / 1000.0);
     svg_axis(f, span, scale, bottom);
     for (size_t i = 0; i < n; i++) {
         int y = svg_row_y(bars, n, bars[i].row);

@@ -2,10 +2,11 @@
  * the answer to a node's offer of room, the LaunchAttempt it sends, the
  * map output events a reduce's worker gets first, and speculation.
  *
- * Placement of maps: node-local first (a split's hosts name the node's
- * host), then, after `locality_delay` missed scheduling chances (offers of
- * a node where no pending map's data is), rack-local (a split host's rack
- * is the node's; only with a rack map), then off-switch (after twice the
+ * Placement of maps: node-local first (the node is one of the ranks
+ * holding the split's main block, Split.ranks; a split that names only
+ * hosts: the node's host is one of them), then, after `locality_delay` missed scheduling chances (offers of
+ * a node where no pending map's data is), rack-local (the rack of a
+ * node holding the split is the node's; only with a rack map), then off-switch (after twice the
  * delay with a rack map, after the delay without).  A chance is missed
  * per offer the job declines, and the count restarts at every node-local
  * launch: Hadoop's delay scheduling (YARN's node-locality-delay).  A map
@@ -307,9 +308,15 @@ static int jm_launch(job_master *jm, jm_task *t, const pool_node *n, const char 
 
 /* ---- the offer -------------------------------------------------------- */
 
-static int jm_split_on_host(const Split *s, const char *host) {
-    for (size_t i = 0; i < s->n_hosts; i++)
-        if (strcmp(s->hosts[i], host) == 0)
+/* Whether node n holds the split's data: one of the ranks of its main
+ * block's replicas (Split.ranks; a node is a rank, and ranks may share a
+ * host), or, for a split that names only hosts, a host of it. */
+static int jm_split_on_node(const Split *s, const pool_node *n) {
+    for (size_t i = 0; i < s->n_ranks; i++)
+        if ((int)s->ranks[i] == n->rank)
+            return 1;
+    for (size_t i = 0; s->n_ranks == 0 && i < s->n_hosts; i++)
+        if (strcmp(s->hosts[i], n->hostname) == 0)
             return 1;
     return 0;
 }
@@ -319,16 +326,21 @@ static int jm_split_on_host(const Split *s, const char *host) {
 static int jm_split_reachable(const job_master *jm, const Split *s) {
     for (size_t i = 0; i < node_pool_count(jm->env.pool); i++) {
         const pool_node *n = node_pool_at(jm->env.pool, i);
-        if (n->live && jm_split_on_host(s, n->hostname))
+        if (n->live && jm_split_on_node(s, n))
             return 1;
     }
     return 0;
 }
 
 static int jm_split_on_rack(const job_master *jm, const Split *s, const char *rack) {
-    if (jm->env.rack_of_host == NULL || rack[0] == '\0')
+    if (rack[0] == '\0')
         return 0;
-    for (size_t i = 0; i < s->n_hosts; i++) {
+    for (size_t i = 0; i < s->n_ranks; i++) { /* the replicas' nodes' racks */
+        const pool_node *r = node_pool_get(jm->env.pool, (int)s->ranks[i]);
+        if (r != NULL && strcmp(r->rack, rack) == 0)
+            return 1;
+    }
+    for (size_t i = 0; s->n_ranks == 0 && jm->env.rack_of_host != NULL && i < s->n_hosts; i++) {
         const char *r = jm->env.rack_of_host(jm->env.arg, s->hosts[i]);
         if (r != NULL && strcmp(r, rack) == 0)
             return 1;
@@ -340,20 +352,20 @@ static int jm_split_on_rack(const job_master *jm, const Split *s, const char *ra
  * rack-local, else off-switch. */
 static int jm_offer_maps(job_master *jm, const pool_node *n) {
     jm_task *rack = NULL, *any = NULL, *nohost = NULL;
-    int racks = n->rack[0] != '\0' && jm->env.rack_of_host != NULL;
+    int racks = n->rack[0] != '\0';
     int waiting = 0; /* a map with hosts is pending */
     for (uint32_t i = 0; i < jm->n_maps; i++) {
         jm_task *t = &jm->maps[i];
         if (t->want_backup || !jm_task_wants(jm, t) || jm_task_avoids(jm, t, n->rank))
             continue;
         const Split *s = jm->job->splits[i];
-        if (s->n_hosts == 0 || !jm_split_reachable(jm, s)) {
+        if ((s->n_hosts == 0 && s->n_ranks == 0) || !jm_split_reachable(jm, s)) {
             if (nohost == NULL)
                 nohost = t;
             continue;
         }
         waiting = 1;
-        if (jm_split_on_host(s, n->hostname)) {
+        if (jm_split_on_node(s, n)) {
             if (!jm_task_fits(jm, t, n))
                 return 0;
             jm->missed = 0;

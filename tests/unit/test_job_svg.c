@@ -31,31 +31,32 @@ void cli_error(const char *fmt, ...) {
 
 static json_t *attempt(const char *id, const char *kind, int rank, long long start,
                        long long finish, const char *state) {
-    return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}",
-                     "attempt_id", id, "task", "m_000000", "kind", kind, "rank", rank, "host",
+    return json_pack("{s:s, s:i, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}",
+                     "attempt_id", id, "task_index", 0, "kind", kind, "rank", rank, "node",
                      "node<1>", "cpuset", "0-1", "placement", "cores 0-1 on NUMA node 0",
-                     "locality", "node-local", "state", state, "start_ms", start, "finish_ms",
+                     "locality", "node-local", "status", state, "start_ms", start, "finish_ms",
                      finish, "diagnostic", "", "speculative", 0);
 }
 
 static json_t *history(void) {
     json_t *a = json_array();
-    json_array_append_new(a, attempt("attempt_x_m_000000_0", "map", 1, 1000, 3000, "SUCCEEDED"));
-    json_array_append_new(a, attempt("attempt_x_m_000001_0", "map", 1, 1500, 3500, "SUCCEEDED"));
-    json_array_append_new(a, attempt("attempt_x_m_000002_0", "map", 1, 3000, 4000, "SUCCEEDED"));
-    json_t *failed = attempt("attempt_x_m_000003_0", "map", 2, 1000, 1200, "FAILED");
+    json_array_append_new(a, attempt("attempt_x_m_000000_0", "MAP", 1, 1000, 3000, "SUCCEEDED"));
+    json_array_append_new(a, attempt("attempt_x_m_000001_0", "MAP", 1, 1500, 3500, "SUCCEEDED"));
+    json_array_append_new(a, attempt("attempt_x_m_000002_0", "MAP", 1, 3000, 4000, "SUCCEEDED"));
+    json_t *failed = attempt("attempt_x_m_000003_0", "MAP", 2, 1000, 1200, "FAILED");
     json_object_set_new(failed, "diagnostic", json_string("killed by signal 11 <SEGV> & more"));
     json_array_append_new(a, failed);
-    json_array_append_new(a, attempt("attempt_x_m_000003_1", "map", 2, 1300, 2000, "SUCCEEDED"));
-    json_t *reduce = attempt("attempt_x_r_000000_0", "reduce", 2, 2100, 6000, "SUCCEEDED");
-    json_object_set_new(reduce, "shuffle_start_ms", json_integer(2200));
-    json_object_set_new(reduce, "merge_start_ms", json_integer(4100));
-    json_object_set_new(reduce, "reduce_start_ms", json_integer(4500));
+    json_array_append_new(a, attempt("attempt_x_m_000003_1", "MAP", 2, 1300, 2000, "SUCCEEDED"));
+    json_t *reduce = attempt("attempt_x_r_000000_0", "REDUCE", 2, 2100, 6000, "SUCCEEDED");
+    json_object_set_new(reduce, "phases",
+                        json_pack("{s:I, s:I, s:I}", "shuffle_start_ms", (json_int_t)2200,
+                                  "merge_start_ms", (json_int_t)4100, "reduce_start_ms",
+                                  (json_int_t)4500));
     json_array_append_new(a, reduce);
-    json_array_append_new(a, attempt("attempt_x_m_000001_1", "map", 2, 2500, 3500, "KILLED"));
-    json_array_append_new(a, attempt("attempt_x_m_000009_0", "map", 3, 0, 0, "KILLED"));
+    json_array_append_new(a, attempt("attempt_x_m_000001_1", "MAP", 2, 2500, 3500, "KILLED"));
+    json_array_append_new(a, attempt("attempt_x_m_000009_0", "MAP", 3, 0, 0, "KILLED"));
     return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "job_id", "job_1_0001", "name",
-                     "word count", "state", "SUCCEEDED", "submit_ms", (json_int_t)900,
+                     "word count", "status", "SUCCEEDED", "submit_ms", (json_int_t)900,
                      "finish_ms", (json_int_t)6100, "attempts", a);
 }
 
@@ -114,7 +115,7 @@ static void test_bars_and_lanes(void **state) {
 static void test_phases_and_outcomes(void **state) {
     (void)state;
     char *svg = draw();
-    const char *reduce = strstr(svg, "<g class=\"attempt reduce SUCCEEDED\">");
+    const char *reduce = strstr(svg, "<g class=\"attempt REDUCE SUCCEEDED\">");
     assert_non_null(reduce);
     const char *end = strstr(reduce, "</g>");
     char *bar = strndup(reduce, (size_t)(end - reduce));
@@ -122,10 +123,10 @@ static void test_phases_and_outcomes(void **state) {
     assert_non_null(strstr(bar, "#edc948")); /* merge */
     assert_non_null(strstr(bar, "#59a14f")); /* reduce */
     free(bar);
-    const char *failed = strstr(svg, "<g class=\"attempt map FAILED\">");
+    const char *failed = strstr(svg, "<g class=\"attempt MAP FAILED\">");
     assert_non_null(failed);
     assert_true(strstr(failed, "stroke=\"#e15759\"") < strstr(failed, "</g>"));
-    const char *killed = strstr(svg, "<g class=\"attempt map KILLED\">");
+    const char *killed = strstr(svg, "<g class=\"attempt MAP KILLED\">");
     assert_non_null(killed);
     assert_true(strstr(killed, "url(#hatch)") < strstr(killed, "</g>"));
     assert_non_null(strstr(svg, "signal 11 &lt;SEGV&gt; &amp; more"));

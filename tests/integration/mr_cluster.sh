@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# mr_cluster.sh -- MapReduce jobs on the cluster (mapreduce.framework.name
+# = yarn, the default while a cluster runs): the scheduler on the primary,
+# attempts in containers on the workers, the shuffle over MPI.
+#
+#   - wordcount over input spread in 1 MiB blocks (replication 1) over 3
+#     core nodes, 2 reduces, one task node: the output equals an
+#     independent reference (tr | sort | uniq -c); at least 90% of the
+#     maps are node-local ("Data-local map tasks"); the shuffle went over
+#     MPI (ember.shuffle.local.read=false);
+#   - `ember job -list`, `-status` (where and why each attempt ran),
+#     `-history` and its SVG timeline;
+#   - a map that segfaults on its first attempt only: the job succeeds with
+#     "Failed map tasks=1"; one that always segfaults: the job fails after
+#     4 attempts, says which task and why, and leaves no OUT; one that
+#     hangs: killed at its timeout and retried;
+#   - bad submissions get one line and a non-zero exit, and the cluster
+#     keeps running;
+#   - no `ember task` process is left.
+. "$(dirname "$0")/lib.sh"
+: "${FAULTY_JOB:?}"
+
+IN=$TEST_TMP/in
+mkdir -p "$IN"
+# ~3 MB of words from a small vocabulary, in two files.
+awk 'BEGIN { srand(11); split("alpha beta gamma delta epsilon zeta eta theta iota kappa", v)
+    for (f = 0; f < 2; f++) {
+        file = sprintf("'"$IN"'/part%d.txt", f)
+        for (l = 0; l < 60000; l++) {
+            n = 1 + int(rand() * 6); line = ""
+            for (w = 0; w < n; w++) line = line (w ? " " : "") v[1 + int(rand() * 10)] (rand() < 0.2 ? l % 13 : "")
+            print line > file
+        }
+    } }'
+cat "$IN"/part*.txt | tr ' ' '\n' | grep -v '^$' | LC_ALL=C sort | uniq -c |
+    awk '{ print $2 "\t" $1 }' >"$TEST_TMP/expected"
+
+# The tasks of this cluster: `ember task` processes whose umbilical is in
+# this test's run directory.
+tasks_left() { pgrep -f -- "task --umbilical $RUN_DIR" >/dev/null; }
+on_cleanup 'pkill -KILL -f -- "task --umbilical $RUN_DIR" 2>/dev/null'
+
+counter() { sed -n "s/^\t\t$2=//p" "$TEST_TMP/$1.out" | tail -1; }
+# job NAME ARGS...: `ember jar` of the faulty job (a word count), its
+# output in $TEST_TMP/NAME.out; the exit status is the command's.
+job() {
+    local name=$1; shift
+    ember jar "$FAULTY_JOB" -D mapreduce.task.io.sort.mb=4 "$@" >"$TEST_TMP/$name.out" 2>&1
+}
+same_words() { # DIR: the part files on HDFS hold the reference
+    dfs -cat "$1/part-r-*" | LC_ALL=C sort >"$TEST_TMP/got" || fail "cat $1"
+    cmp -s "$TEST_TMP/got" "$TEST_TMP/expected" ||
+        fail "$1 differs from the reference: $(diff "$TEST_TMP/got" "$TEST_TMP/expected" | head -5)"
+}
+
+CLUSTER_REPLICATION=1
+cluster_start 5 --core-nodes 3 -D dfs.blocksize=1m \
+    -D yarn.nodemanager.resource.cpu-vcores=2 -D yarn.nodemanager.resource.memory-mb=4096
+dfs -mkdir -p /in || fail "mkdir"
+dfs -put "$IN"/part0.txt "$IN"/part1.txt /in/ || fail "put"
+
+log "wordcount on the cluster: node-local maps, the shuffle over MPI"
+ember run wordcount -D mapreduce.job.reduces=2 -D mapreduce.task.io.sort.mb=4 \
+    -D mapreduce.map.speculative=false \
+    -D ember.shuffle.local.read=false /in /out >"$TEST_TMP/wc.out" 2>&1 ||
+    fail "wordcount failed: $(tail -5 "$TEST_TMP/wc.out")"
+grep -q "completed successfully" "$TEST_TMP/wc.out" || fail "no success line"
+same_words /out
+dfs -test -e /out/_SUCCESS || fail "no _SUCCESS"
+expect_eq "$(dfs -ls /out | grep -c 'part-r-')" 2 "part files"
+maps=$(counter wc 'Launched map tasks')
+local_maps=$(counter wc 'Data-local map tasks')
+[ "${maps:-0}" -ge 3 ] || fail "expected a map per block, got '$maps'"
+[ $((${local_maps:-0} * 10)) -ge $((maps * 9)) ] ||
+    fail "only $local_maps of $maps maps were node-local"
+JOB=$(sed -n 's/^Running job: \([^ ]*\).*/\1/p' "$TEST_TMP/wc.out")
+[ -n "$JOB" ] || fail "no job id in $(head -3 "$TEST_TMP/wc.out")"
+
+log "job -list, -status, -history and its timeline"
+ember job -list all >"$TEST_TMP/list.out" 2>&1 || fail "job -list: $(cat "$TEST_TMP/list.out")"
+grep "$JOB" "$TEST_TMP/list.out" | grep -q SUCCEEDED || fail "job -list: $(cat "$TEST_TMP/list.out")"
+ember job -status "$JOB" >"$TEST_TMP/status.out" 2>&1 || fail "job -status: $(cat "$TEST_TMP/status.out")"
+grep -q "node-local" "$TEST_TMP/status.out" || fail "job -status shows no locality"
+grep -qi "cores\? [0-9]" "$TEST_TMP/status.out" || fail "job -status shows no cores"
+wait_until 30 dfs -test -e "/ember/history/$JOB.json" || fail "no history record"
+ember job -history "$JOB" >"$TEST_TMP/history.out" 2>&1 || fail "job -history: $(cat "$TEST_TMP/history.out")"
+grep -q "Status: SUCCEEDED" "$TEST_TMP/history.out" || fail "history: $(head "$TEST_TMP/history.out")"
+ember job -history "$JOB" --svg "$TEST_TMP/job.svg" || fail "job -history --svg"
+bars=$(grep -c '<g class="attempt' "$TEST_TMP/job.svg")
+# Every map and reduce, the setup and the cleanup.
+[ "$bars" -ge $((maps + 2 + 2)) ] || fail "the timeline has $bars bars for $maps maps and 2 reduces"
+ember job -history job_nosuch_0001 >/dev/null 2>&1 && fail "history of an unknown job"
+
+log "a map that segfaults once: retried, the job succeeds"
+job segv1 -D faulty.task=m0 -D faulty.mode=segv /in /segv1 || fail "$(tail -5 "$TEST_TMP/segv1.out")"
+expect_eq "$(counter segv1 'Failed map tasks')" 1 "failed map tasks"
+same_words /segv1
+
+log "a map that always segfaults: the job fails after 4 attempts and leaves nothing"
+job segv4 -D faulty.task=m0 -D faulty.mode=segv -D faulty.attempts=99 /in /segv4 &&
+    fail "a job whose map always crashes succeeded"
+grep -q "m_000000" "$TEST_TMP/segv4.out" || fail "no task named: $(tail -5 "$TEST_TMP/segv4.out")"
+grep -qi "signal 11\|segmentation\|SEGV" "$TEST_TMP/segv4.out" || fail "no reason: $(tail -5 "$TEST_TMP/segv4.out")"
+dfs -test -e /segv4 && fail "the failed job left /segv4"
+
+log "a map that hangs: killed at its timeout, retried"
+job hang -D faulty.task=m1 -D faulty.mode=hang -D mapreduce.task.timeout=10000 \
+    -D mapreduce.map.speculative=false /in /hang ||
+    fail "$(tail -5 "$TEST_TMP/hang.out")"
+expect_eq "$(counter hang 'Failed map tasks')" 1 "failed map tasks after a hang"
+same_words /hang
+
+log "bad submissions: one line, non-zero, the cluster runs on"
+ember run wordcount /in /out >"$TEST_TMP/exists.out" 2>&1 && fail "a job over an existing OUT ran"
+grep -q "Output directory hdfs:///out already exists\|Output directory .*/out already exists" \
+    "$TEST_TMP/exists.out" || fail "$(cat "$TEST_TMP/exists.out")"
+ember run wordcount /nosuch /out2 >"$TEST_TMP/noin.out" 2>&1 && fail "a job over a missing input ran"
+grep -q "Input path does not exist" "$TEST_TMP/noin.out" || fail "$(cat "$TEST_TMP/noin.out")"
+ember run wordcount -D mapreduce.job.queuename=nosuch /in /out3 >"$TEST_TMP/queue.out" 2>&1 &&
+    fail "a job in an unknown queue ran"
+[ "$(wc -l <"$TEST_TMP/queue.out")" -le 2 ] || fail "$(cat "$TEST_TMP/queue.out")"
+ember status >/dev/null || fail "the cluster stopped answering"
+
+wait_until 30 bash -c "! pgrep -f -- 'task --umbilical $RUN_DIR'" ||
+    fail "ember task processes left: $(pgrep -af -- "task --umbilical $RUN_DIR")"
+ember cluster stop >/dev/null || fail "cluster stop"
+cluster_wait_exit 60
+tasks_left && fail "ember task processes left after the cluster stopped"
+log "PASS"
