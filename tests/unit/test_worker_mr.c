@@ -51,6 +51,7 @@
 #include "common/error.h"
 #include "common/event_loop.h"
 #include "common/topology.h"
+#include "mr_test_launch.h"
 #include "proto/message.h"
 #include "test_util.h"
 #include "worker/container.h"
@@ -320,56 +321,13 @@ static int64_t counter(const AttemptStatus *st, const char *name) {
 
 /* ---- what rank 0 says ------------------------------------------------------------------ */
 
-/* Launches attempt of kind with mode and more "key=value" conf (NULL-ended). */
+/* Launches attempt of kind with "key=value" conf (NULL-ended). */
 static void launch(fixture *f, const char *attempt, TaskKind kind, uint32_t index,
                    int64_t timeout_ms, const char *const *conf) {
-    ConfPair pairs[16], *pp[16];
-    size_t n = 0;
-    char keys[16][64];
-    for (; conf != NULL && conf[n] != NULL; n++) {
-        const char *eq = strchr(conf[n], '=');
-        snprintf(keys[n], sizeof(keys[n]), "%.*s", (int)(eq - conf[n]), conf[n]);
-        conf_pair__init(&pairs[n]);
-        pairs[n].key = keys[n];
-        pairs[n].value = (char *)eq + 1;
-        pp[n] = &pairs[n];
-    }
-    SplitChunk chunk = SPLIT_CHUNK__INIT, *pc = &chunk;
-    chunk.uri = "/in/a.txt";
-    chunk.length = 10;
-    Split split = SPLIT__INIT, *ps = &split;
-    split.chunks = &pc;
-    split.n_chunks = 1;
-    split.block_id = 12;
-    JobDescription job = JOB_DESCRIPTION__INIT;
-    job.job_id = JOB;
-    job.library = "builtin:test";
-    job.output = "/out";
-    job.reduces = 2;
-    job.conf = pp;
-    job.n_conf = n;
-    if (kind == TASK_KIND__TASK_KIND_MAP) {
-        job.splits = &ps;
-        job.n_splits = 1;
-    }
-    TaskAssignment as = TASK_ASSIGNMENT__INIT;
-    as.job_id = JOB;
-    as.attempt_id = (char *)attempt;
-    as.kind = kind;
-    as.task_index = index;
-    as.job = &job;
-    as.maps = 1;
-    LaunchAttempt la = LAUNCH_ATTEMPT__INIT;
-    la.assignment = &as;
-    la.vcores = 1;
-    la.memory_mb = 4096;
-    la.timeout_ms = timeout_ms;
-    la.locality = "off-switch";
-    RankMessage m = RANK_MESSAGE__INIT;
-    m.body_case = RANK_MESSAGE__BODY_LAUNCH_ATTEMPT;
-    m.launch_attempt = &la;
-    assert_int_equal(message_check_rank(&m), 0);
-    worker_mr_on_rank_message(f->mr, 0, &m);
+    mr_test_launch l;
+    RankMessage *m = mr_test_launch_build(&l, JOB, attempt, kind, index, timeout_ms, conf);
+    assert_int_equal(message_check_rank(m), 0);
+    worker_mr_on_rank_message(f->mr, 0, m);
 }
 
 static void send_events(fixture *f, const char *job_id, uint32_t first, size_t n,
