@@ -15,7 +15,7 @@
  * file.out kept; failures (TaskFailed, exit 3, SIGSEGV, exit 0 without
  * TaskDone, a progress timeout, the umbilical lost) each one FAILED with
  * its diagnostic and stderr's tail, the attempt directory removed;
- * KillAttempt; a hello for an attempt not running here, one from a
+ * KillAttempt; launches refused (no room: KILLED; else FAILED); a hello for an attempt not running here, one from a
  * process that is not the attempt's, and a first frame that is no
  * hello, refused; map events by long poll and after
  * JobFinished; the commit relay; the shuffle: a ShuffleRequest served
@@ -521,6 +521,36 @@ static void test_kill(void **state) {
     fixture_close(&f);
 }
 
+/* Launches that cannot happen get their one status at once: KILLED when
+ * the offer has no room (not the attempt's fault), FAILED otherwise. */
+static void test_launch_refused(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    const char *big = "attempt_202612052300_0001_m_000011_0";
+    mr_test_launch l;
+    RankMessage *m = mr_test_launch_build(&l, JOB, big, TASK_KIND__TASK_KIND_MAP, 0, 0, NULL);
+    l.la.memory_mb = (uint64_t)1 << 40; /* more than any node offers */
+    worker_mr_on_rank_message(f.mr, 0, m);
+    const AttemptStatus *st = final_status(&f, big);
+    assert_non_null(st);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_KILLED);
+    assert_non_null(strstr(st->diagnostic, "cannot launch"));
+    char longid[200];
+    snprintf(longid, sizeof(longid), "attempt_%0150d",
+             1); /* a valid id, too long for a container */
+    m = mr_test_launch_build(&l, JOB, longid, TASK_KIND__TASK_KIND_MAP, 0, 0, NULL);
+    assert_int_equal(message_check_rank(m), 0);
+    worker_mr_on_rank_message(f.mr, 0, m);
+    st = final_status(&f, longid);
+    assert_non_null(st);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_FAILED);
+    assert_int_equal(f.n_to_primary, 2); /* one status each, nothing running */
+    assert_int_equal(worker_mr_attempts(f.mr), 0);
+    assert_false(dir_exists(&f, big, NULL));
+    fixture_close(&f);
+}
+
 /* Connects to the umbilical, sends msg, and waits for the worker to
  * close the connection: 1 when it did. */
 static int refused(fixture *f, const TaskMessage *msg) {
@@ -789,10 +819,15 @@ int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "task") == 0 && strcmp(argv[2], "--exec-wrapper") == 0)
         return container_exec_main(argc - 3, argv + 3);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_map_succeeds),  cmocka_unit_test(test_failures),
-        cmocka_unit_test(test_kill),          cmocka_unit_test(test_unknown_hello_refused),
-        cmocka_unit_test(test_map_events),    cmocka_unit_test(test_commit),
-        cmocka_unit_test(test_shuffle_serve), cmocka_unit_test(test_fetch),
+        cmocka_unit_test(test_map_succeeds),
+        cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_launch_refused),
+        cmocka_unit_test(test_unknown_hello_refused),
+        cmocka_unit_test(test_map_events),
+        cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_shuffle_serve),
+        cmocka_unit_test(test_fetch),
         cmocka_unit_test(test_fetch_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
