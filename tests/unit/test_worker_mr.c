@@ -94,6 +94,7 @@ typedef struct {
     uint64_t last_bulk_len;
     int claimed;         /* the delivered payload was claimed */
     int silent_requests; /* ShuffleRequests sent to SILENT */
+    int bulk_full;       /* bulk sends refused (EMBER_EAGAIN) while set */
 } fixture;
 
 static RankMessage *copy_message(const RankMessage *m) {
@@ -141,6 +142,8 @@ static int fake_send_bulk(void *arg, int dest, const RankMessage *header, const 
                           uint64_t len, mpi_link_bulk_cb done, void *done_arg) {
     fixture *f = arg;
     assert_int_equal(dest, SELF);
+    if (f->bulk_full)
+        return EMBER_EAGAIN; /* the link is full for dest: wait for writable */
     free(f->last_bulk);
     f->last_bulk = malloc(len);
     memcpy(f->last_bulk, data, len);
@@ -310,6 +313,22 @@ static void wait_status(fixture *f, const char *id, AttemptState state) {
     while (count_status(f, id, state) == 0 && clock_monotonic_ms() < end)
         turn(f);
     assert_true(count_status(f, id, state) > 0);
+}
+
+/* Waits for a RUNNING status of id in phase. */
+static void wait_phase(fixture *f, const char *id, TaskPhase phase) {
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    for (size_t seen = 0; clock_monotonic_ms() < end; turn(f)) {
+        for (; seen < f->n_to_primary; seen++) {
+            const RankMessage *m = f->to_primary[seen];
+            if (m->body_case == RANK_MESSAGE__BODY_ATTEMPT_STATUS &&
+                strcmp(m->attempt_status->attempt_id, id) == 0 &&
+                m->attempt_status->state == ATTEMPT_STATE__ATTEMPT_RUNNING &&
+                m->attempt_status->phase == phase)
+                return;
+        }
+    }
+    fail_msg("no RUNNING status of %s in phase %d", id, (int)phase);
 }
 
 static int64_t counter(const AttemptStatus *st, const char *name) {
@@ -495,8 +514,8 @@ static void test_failures(void **state) {
                    "runs as segv");
     expect_failure(&f, "attempt_202612052300_0001_m_000004_0", "exit0", 0, "without reporting done",
                    "runs as exit0");
-    expect_failure(&f, "attempt_202612052300_0001_m_000005_0", "hang", 1000, "timed out",
-                   "runs as hang");
+    /* (killed maybe before it said a word, on a loaded machine) */
+    expect_failure(&f, "attempt_202612052300_0001_m_000005_0", "hang", 1000, "timed out", "");
     expect_failure(&f, "attempt_202612052300_0001_m_000006_0", "lost", 0, "umbilical",
                    "runs as lost");
     fixture_close(&f);
@@ -547,7 +566,7 @@ static void test_launch_refused(void **state) {
     assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_FAILED);
     assert_int_equal(f.n_to_primary, 2); /* one status each, nothing running */
     assert_int_equal(worker_mr_attempts(f.mr), 0);
-    assert_false(dir_exists(&f, big, NULL));
+    wait_removed(&f, big);
     fixture_close(&f);
 }
 
@@ -638,7 +657,7 @@ static void test_map_events(void **state) {
     const char *r2 = "attempt_202612052300_0001_r_000001_0";
     const char *conf2[] = {"test.task.mode=events", "test.task.events=10", NULL};
     launch(&f, r2, TASK_KIND__TASK_KIND_REDUCE, 1, 0, conf2);
-    run_for(&f, 500);
+    wait_phase(&f, r2, TASK_PHASE__PHASE_SHUFFLE); /* it had its 3 and waits for more */
     send_job_finished(&f);
     st = wait_final(&f, r2);
     assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
@@ -726,6 +745,26 @@ static void test_shuffle_serve(void **state) {
         assert_memory_equal(f.last_bulk, want, len);
         free(want);
     }
+    /* A link full for the requester holds the segment until it can
+     * take more. */
+    free(f.last_bulk);
+    f.last_bulk = NULL;
+    f.bulk_full = 1;
+    shuffle_request(&f, MAP1, 0, 45);
+    run_for(&f, 300);
+    assert_null(f.last_bulk);
+    f.bulk_full = 0;
+    worker_mr_on_writable(f.mr, SELF);
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (f.last_bulk == NULL && clock_monotonic_ms() < end)
+        turn(&f);
+    assert_non_null(f.last_bulk);
+    uint64_t len0;
+    uint8_t *want0 = segment_of(&f, MAP1, 0, &len0);
+    assert_int_equal(f.last_bulk_len, len0);
+    assert_memory_equal(f.last_bulk, want0, len0);
+    free(want0);
+    run_for(&f, 100);
     /* No such output here, or a partition past the index: an error code,
      * no payload. */
     size_t before = f.n_to_primary;
