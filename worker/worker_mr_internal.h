@@ -43,7 +43,7 @@ typedef enum {
 typedef struct mr_attempt {
     struct mr_attempt *next;
     struct worker_mr *m;
-    char id[CONTAINER_ID_MAX + 1];
+    char id[WORKER_MR_ID_MAX]; /* longer than a container's: refused at launch */
     char job_id[WORKER_MR_ID_MAX];
     TaskKind kind;
     mr_attempt_state state;

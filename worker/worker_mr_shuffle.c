@@ -71,7 +71,7 @@ struct mr_fetch {
     uint64_t id; /* ours, in the ShuffleRequest */
     uint64_t task_request_id;
     uint64_t conn;
-    char reduce_attempt[CONTAINER_ID_MAX + 1];
+    char reduce_attempt[WORKER_MR_ID_MAX];
     char job_id[WORKER_MR_ID_MAX];
     char map_attempt[WORKER_MR_ID_MAX];
     uint32_t map_index, partition;

@@ -31,6 +31,7 @@
 #include "common/error.h"
 #include "common/event_loop.h"
 #include "common/topology.h"
+#include "mr_test_launch.h"
 #include "proto/message.h"
 #include "proto/mpi_link.h"
 #include "worker/container_exec.h"
@@ -83,40 +84,8 @@ static void send_to(shuffle_state *st, int dest, const RankMessage *m) {
 
 static void launch(shuffle_state *st, int dest, const char *attempt, TaskKind kind, uint32_t index,
                    const char *const *conf) {
-    ConfPair pairs[8], *pp[8];
-    size_t n = 0;
-    char keys[8][64];
-    for (; conf[n] != NULL; n++) {
-        const char *eq = strchr(conf[n], '=');
-        snprintf(keys[n], sizeof(keys[n]), "%.*s", (int)(eq - conf[n]), conf[n]);
-        conf_pair__init(&pairs[n]);
-        pairs[n].key = keys[n];
-        pairs[n].value = (char *)eq + 1;
-        pp[n] = &pairs[n];
-    }
-    JobDescription job = JOB_DESCRIPTION__INIT;
-    job.job_id = JOB;
-    job.library = "builtin:test";
-    job.output = "/out";
-    job.reduces = 2;
-    job.conf = pp;
-    job.n_conf = n;
-    TaskAssignment as = TASK_ASSIGNMENT__INIT;
-    as.job_id = JOB;
-    as.attempt_id = (char *)attempt;
-    as.kind = kind;
-    as.task_index = index;
-    as.job = &job;
-    as.maps = 2;
-    LaunchAttempt la = LAUNCH_ATTEMPT__INIT;
-    la.assignment = &as;
-    la.vcores = 1;
-    la.memory_mb = 4096;
-    la.timeout_ms = 60000;
-    RankMessage m = RANK_MESSAGE__INIT;
-    m.body_case = RANK_MESSAGE__BODY_LAUNCH_ATTEMPT;
-    m.launch_attempt = &la;
-    send_to(st, dest, &m);
+    mr_test_launch l;
+    send_to(st, dest, mr_test_launch_build(&l, JOB, attempt, kind, index, 60000, conf));
 }
 
 static void send_events(shuffle_state *st) {
