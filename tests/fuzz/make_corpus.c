@@ -1,7 +1,7 @@
 /* make_corpus.c -- writes the seed corpus for fuzz_frame: one valid frame
- * of every ClientMessage and RankMessage body, some TaskMessages (the
- * umbilical), (and of the data path's
- * variants: recovery, heartbeat and sync packets), plus a few broken ones.
+ * of every ClientMessage and RankMessage body (and of the data path's
+ * variants: recovery, heartbeat and sync packets), some of the
+ * umbilical's TaskMessages, plus a few broken ones.
  * The other targets' corpora come from make_corpus_files.c.
  *
  *   make_corpus DIR          the frame corpus
