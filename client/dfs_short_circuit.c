@@ -222,26 +222,6 @@ int dfs_sc_connect(const char *path, int *fd_out) {
     return EMBER_OK;
 }
 
-/* Takes the descriptors of one control message into fds (room for 2,
- * *nfds so far); any beyond 2 are closed and make *extra 1. */
-static void sc_take_fds(struct msghdr *mh, int *fds, size_t *nfds, int *extra) {
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (*nfds < 2) {
-                fds[(*nfds)++] = fd;
-            } else {
-                close(fd);
-                *extra = 1;
-            }
-        }
-    }
-}
-
 /* Receives one answer frame, and the descriptors that come with it, into
  * buf (SC_ANSWER_MAX bytes); its payload's length in *len. */
 static int sc_receive(int fd, int64_t deadline_ms, uint8_t *buf, size_t *len, int *fds,
@@ -281,7 +261,7 @@ static int sc_receive(int fd, int64_t deadline_ms, uint8_t *buf, size_t *len, in
             continue;
         if (n < 0)
             return EMBER_EIO;
-        sc_take_fds(&mh, fds, nfds, &extra);
+        socket_take_fds(&mh, fds, 2, nfds, &extra);
         if (mh.msg_flags & MSG_CTRUNC)
             extra = 1; /* more descriptors than asked for: the kernel closed them */
         if (n == 0)

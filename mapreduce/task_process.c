@@ -549,6 +549,9 @@ int task_process_main(const char *path, const char *attempt_id) {
     }
     if (rc != EMBER_OK && t.err[0] == '\0')
         snprintf(t.err, sizeof(t.err), "%s", ember_strerror(rc));
+    for (char *c = t.err; *c != '\0'; c++) /* a diagnostic is one line */
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
     if (rc != EMBER_OK)
         fprintf(stderr, "ember task: %s: %s\n", attempt_id, t.err);
     int status = task_finish(&t, rc);

@@ -92,24 +92,6 @@ int umbilical_send(umbilical *u, const TaskMessage *msg) {
     return rc;
 }
 
-/* Queues the descriptors of one control message (beyond the queue's
- * room they are closed: the frames that own them will fail). */
-static void umbilical_take_fds(umbilical *u, struct msghdr *mh) {
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (u->nfds < UMBILICAL_MAX_FDS)
-                u->fds[u->nfds++] = fd;
-            else
-                close(fd);
-        }
-    }
-}
-
 /* Reads what the socket has (waiting up to timeout_ms). */
 static int umbilical_fill(umbilical *u, int64_t timeout_ms) {
     struct pollfd p = {.fd = u->fd, .events = POLLIN};
@@ -131,7 +113,7 @@ static int umbilical_fill(umbilical *u, int64_t timeout_ms) {
     ssize_t n = recvmsg(u->fd, &mh, MSG_CMSG_CLOEXEC);
     if (n < 0)
         return errno == EINTR || errno == EAGAIN ? 0 : EMBER_EIO;
-    umbilical_take_fds(u, &mh);
+    socket_take_fds(&mh, u->fds, UMBILICAL_MAX_FDS, &u->nfds, NULL); /* beyond: closed */
     if (n == 0)
         return EMBER_ECLOSED;
     int rc = frame_reader_feed(u->reader, buf, (size_t)n);

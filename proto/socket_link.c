@@ -225,3 +225,22 @@ void socket_outq_free(socket_outq *q) {
     free(q->buf);
     memset(q, 0, sizeof(*q));
 }
+
+void socket_take_fds(struct msghdr *mh, int *fds, size_t cap, size_t *n, int *extra) {
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (*n < cap) {
+                fds[(*n)++] = fd;
+            } else {
+                close(fd);
+                if (extra != NULL)
+                    *extra = 1;
+            }
+        }
+    }
+}

@@ -38,6 +38,12 @@ int socket_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadline_ms
 int socket_read_frame(int fd, frame_reader *reader, int64_t deadline_ms, const uint8_t **payload,
                       size_t *len);
 
+/* Takes the descriptors passed with SCM_RIGHTS in a received message's
+ * control data into fds (room for cap; *n counts them, the caller sets it
+ * first); any beyond cap are closed and make *extra 1.  extra may be NULL. */
+struct msghdr;
+void socket_take_fds(struct msghdr *mh, int *fds, size_t cap, size_t *n, int *extra);
+
 /* Bytes waiting to be written to a non-blocking socket. */
 typedef struct {
     uint8_t *buf;

@@ -1,6 +1,7 @@
 /* make_corpus.c -- writes the seed corpus for fuzz_frame: one valid frame
  * of every ClientMessage and RankMessage body (and of the data path's
- * variants: recovery, heartbeat and sync packets), plus a few broken ones.
+ * variants: recovery, heartbeat and sync packets), some of the
+ * umbilical's TaskMessages, plus a few broken ones.
  * The other targets' corpora come from make_corpus_files.c.
  *
  *   make_corpus DIR          the frame corpus
@@ -13,9 +14,9 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "make_corpus.h"
 #include "proto/frame.h"
 #include "proto/message.h"
-#include "make_corpus.h"
 
 static const char *corpus_dir;
 
@@ -62,6 +63,88 @@ static void corpus_data(const char *name, uint8_t mode, DataMessage *msg) {
         exit(1);
     corpus_write(name, mode, buf, len);
     free(buf);
+}
+
+/* The umbilical (job.proto's TaskMessage): a hello, a map's assignment,
+ * map output events, a fetch answer, a failure. */
+static void corpus_task_one(const char *name, TaskMessage *msg) {
+    uint8_t *buf;
+    size_t len;
+    if (message_encode_task(msg, FRAME_MAX_DEFAULT, &buf, &len) != EMBER_OK)
+        exit(1);
+    corpus_write(name, 0x01 | (15 << 1), buf, len);
+    free(buf);
+}
+
+static void corpus_task(void) {
+    TaskMessage m = TASK_MESSAGE__INIT;
+    TaskHello hello = TASK_HELLO__INIT;
+    hello.attempt_id = "attempt_202612060000_0001_m_000000_0";
+    hello.pid = 4242;
+    m.body_case = TASK_MESSAGE__BODY_HELLO;
+    m.hello = &hello;
+    corpus_task_one("task_hello", &m);
+
+    SplitChunk chunk = SPLIT_CHUNK__INIT, *chunks[1] = {&chunk};
+    chunk.uri = "/user/alice/in/a.txt";
+    chunk.length = 1048576;
+    Split split = SPLIT__INIT, *splits[1] = {&split};
+    split.n_chunks = 1;
+    split.chunks = chunks;
+    ConfPair conf = CONF_PAIR__INIT, *confs[1] = {&conf};
+    conf.key = "mapreduce.job.reduces";
+    conf.value = "2";
+    JobDescription job = JOB_DESCRIPTION__INIT;
+    job.job_id = "job_202612060000_0001";
+    job.library = "/tmp/ember/staging/alice/job_202612060000_0001/job.so";
+    job.output = "/user/alice/out";
+    job.n_conf = 1;
+    job.conf = confs;
+    job.n_splits = 1;
+    job.splits = splits;
+    job.reduces = 2;
+    TaskAssignment a = TASK_ASSIGNMENT__INIT;
+    a.job_id = job.job_id;
+    a.attempt_id = hello.attempt_id;
+    a.kind = TASK_KIND__TASK_KIND_MAP;
+    a.job = &job;
+    a.maps = 1;
+    a.gateway_host = "127.0.0.1";
+    a.gateway_port = 8020;
+    a.output_dir = "/run/mr/job_202612060000_0001/attempt_202612060000_0001_m_000000_0";
+    m.body_case = TASK_MESSAGE__BODY_ASSIGNMENT;
+    m.assignment = &a;
+    corpus_task_one("task_assignment", &m);
+
+    MapOutputEvent ev = MAP_OUTPUT_EVENT__INIT, *evs[1] = {&ev};
+    ev.attempt_id = hello.attempt_id;
+    ev.rank = 3;
+    ev.obsolete = 1;
+    TaskMapEvents events = TASK_MAP_EVENTS__INIT;
+    events.n_events = 1;
+    events.events = evs;
+    m.body_case = TASK_MESSAGE__BODY_MAP_EVENTS;
+    m.map_events = &events;
+    corpus_task_one("task_map_events", &m);
+
+    TaskFetchResponse fr = TASK_FETCH_RESPONSE__INIT;
+    fr.request_id = 7;
+    fr.length = 4096;
+    m.body_case = TASK_MESSAGE__BODY_FETCH_RESPONSE;
+    m.fetch_response = &fr;
+    corpus_task_one("task_fetch_response", &m);
+
+    Counter counter = COUNTER__INIT, *counters[1] = {&counter};
+    counter.group = "Map-Reduce Framework";
+    counter.name = "Map input records";
+    counter.value = 12;
+    TaskFailed failed = TASK_FAILED__INIT;
+    failed.diagnostic = "map task 0 failed";
+    failed.n_counters = 1;
+    failed.counters = counters;
+    m.body_case = TASK_MESSAGE__BODY_FAILED;
+    m.failed = &failed;
+    corpus_task_one("task_failed", &m);
 }
 
 /* Pipeline recovery: a new gen stamp from the namenode, the reopened
@@ -556,6 +639,7 @@ int main(int argc, char **argv) {
     corpus_trash();
     corpus_heartbeat();
     corpus_pipeline(&tok);
+    corpus_task();
 
     static const uint8_t oversize[] = {0x7f, 0xff, 0xff, 0xff, 0x08, 0x01};
     corpus_write("oversize_header", 0x00, oversize, sizeof(oversize));
