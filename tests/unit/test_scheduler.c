@@ -606,6 +606,26 @@ static void test_refused_launch_waits_for_heartbeat(void **state) {
     fx_destroy(f);
 }
 
+/* A larger job runs through (the passes stay cheap enough, the invariants
+ * hold all along): 2,000 maps on 10 nodes, 20 reduces. */
+static void test_many_tasks(void **state) {
+    (void)state;
+    fx *f = fx_create("", 10);
+    static const char *names[10] = {"h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9"};
+    for (int i = 0; i < 10; i++)
+        fx_node(f, i + 1, names[i], 8);
+    static const char *hosts[2000];
+    for (int i = 0; i < 2000; i++)
+        hosts[i] = names[(i * 7) % 10];
+    char id[128];
+    snprintf(id, sizeof(id), "%s", fx_submit(f, 2000, hosts, 20, NULL, no_conf));
+    fx_autopilot(f);
+    assert_int_equal(fx_report(f, id)->state, JOB_STATE__JOB_SUCCEEDED);
+    assert_int_equal(fx_counter(f, id, "Launched map tasks"), 2000);
+    assert_true(fx_counter(f, id, "Data-local map tasks") >= 1800);
+    fx_destroy(f);
+}
+
 /* ---- kill, tokens, bad submissions -------------------------------------- */
 
 static void test_kill_and_job_auth(void **state) {
@@ -689,6 +709,7 @@ int main(void) {
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_capacity_queues_share),
         cmocka_unit_test(test_refused_launch_waits_for_heartbeat),
+        cmocka_unit_test(test_many_tasks),
         cmocka_unit_test(test_kill_and_job_auth),
         cmocka_unit_test(test_bad_submissions),
     };
