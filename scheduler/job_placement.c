@@ -343,6 +343,17 @@ static int jm_split_on_rack(const job_master *jm, const Split *s, const char *ra
     return 0;
 }
 
+/* Where node n stands to t's data: a map's split on its host, in its
+ * rack, or neither ("off-switch", also every reduce's). */
+static const char *jm_locality(const job_master *jm, const jm_task *t, const pool_node *n) {
+    if (t->kind != TASK_KIND__TASK_KIND_MAP)
+        return "off-switch";
+    const Split *s = jm->job->splits[t->index];
+    if (jm_split_on_host(s, n->hostname))
+        return "node-local";
+    return jm_split_on_rack(jm, s, n->rack) ? "rack-local" : "off-switch";
+}
+
 /* The maps' part of an offer: node-local, else (after the delay)
  * rack-local, else off-switch. */
 static int jm_offer_maps(job_master *jm, const pool_node *n) {
@@ -392,7 +403,7 @@ static int jm_offer_list(job_master *jm, jm_task *list, uint32_t count, const po
         if ((backups && !t->want_backup) || !jm_task_wants_given(jm, t, runnable) ||
             jm_task_avoids(jm, t, n->rank) || !jm_task_fits(jm, t, n))
             continue;
-        return jm_launch(jm, t, n, backups ? "speculative" : "off-switch");
+        return jm_launch(jm, t, n, jm_locality(jm, t, n));
     }
     return 0;
 }

@@ -361,6 +361,7 @@ static void test_speculation_backs_up_a_straggler(void **state) {
     fx_sent *backup = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
     assert_non_null(backup);
     assert_int_not_equal(backup->rank, m[3]->rank);
+    assert_string_equal(backup->msg->launch_attempt->locality, "off-switch");
     assert_int_equal(backup->msg->launch_attempt->assignment->task_index, 3);
     size_t mark = f->n_sent;
     /* The backup finishes first: it commits, the straggler is killed. */
@@ -652,6 +653,10 @@ static void test_kill_and_job_auth(void **state) {
     size_t mark = f->n_sent;
     scheduler_on_request(f->s, 1, "alice", &req);
     assert_int_equal(fx_count(f, mark, RANK_MESSAGE__BODY_KILL_ATTEMPT, -1), 2);
+    /* Ending already: a second kill is refused with one line. */
+    scheduler_on_request(f->s, 1, "alice", &req);
+    assert_int_equal(f->last_error, EMBER_ESTATE);
+    assert_non_null(strstr(f->last_error_text, "already ending"));
     /* The cleanup waits for the killed attempts to end. */
     assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_JOB_CLEANUP));
     for (size_t i = mark; i < f->n_sent; i++)
