@@ -475,6 +475,46 @@ static void test_commit_one_of_twins(void **state) {
     fx_destroy(f);
 }
 
+/* The fourth failure fails the task even while a backup of it runs: the
+ * backup is killed (Hadoop's rule). */
+static void test_last_failure_with_backup_running(void **state) {
+    (void)state;
+    fx *f = fx_create("", 0);
+    fx_node(f, 1, "host-a", 2);
+    fx_node(f, 2, "host-b", 2);
+    fx_node(f, 3, "host-c", 2); /* where neither the failure nor the retry is */
+    const char *const conf[] = {"mapreduce.map.maxattempts=2", NULL};
+    char id[128];
+    snprintf(id, sizeof(id), "%s", fx_submit(f, 2, NULL, 0, NULL, conf));
+    fx_finish_setup(f);
+    fx_sent *m0 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    fx_sent *m1 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    fx_sent *slow = m0->msg->launch_attempt->assignment->task_index == 1 ? m0 : m1;
+    fx_sent *fast = slow == m0 ? m1 : m0;
+    fx_status(f, slow->rank, fx_attempt(slow), ATTEMPT_STATE__ATTEMPT_FAILED, 0, "exit code 1");
+    fx_sent *retry = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(retry);
+    fx_status(f, retry->rank, fx_attempt(retry), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.1f, NULL);
+    fx_status(f, fast->rank, fx_attempt(fast), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.5f, NULL);
+    f->now += 1000;
+    fx_succeed(f, fast);
+    f->now += 5000;
+    scheduler_tick(f->s);
+    fx_sent *backup = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(backup);
+    fx_status(f, backup->rank, fx_attempt(backup), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.1f, NULL);
+    size_t mark = f->n_sent;
+    fx_status(f, retry->rank, fx_attempt(retry), ATTEMPT_STATE__ATTEMPT_FAILED, 0, "exit code 2");
+    assert_int_equal(fx_count(f, mark, RANK_MESSAGE__BODY_KILL_ATTEMPT, backup->rank), 1);
+    fx_status(f, backup->rank, fx_attempt(backup), ATTEMPT_STATE__ATTEMPT_KILLED, 0, "killed");
+    fx_autopilot(f);
+    const JobReport *r = fx_report(f, id);
+    assert_int_equal(r->state, JOB_STATE__JOB_FAILED);
+    assert_non_null(strstr(r->diagnostic, "failed 2 times"));
+    assert_non_null(strstr(r->diagnostic, "exit code 2"));
+    fx_destroy(f);
+}
+
 /* ---- slowstart, queues -------------------------------------------------- */
 
 static void test_slowstart(void **state) {
@@ -710,6 +750,7 @@ int main(void) {
         cmocka_unit_test(test_speculation_backs_up_a_straggler),
         cmocka_unit_test(test_commit_exactly_once),
         cmocka_unit_test(test_commit_one_of_twins),
+        cmocka_unit_test(test_last_failure_with_backup_running),
         cmocka_unit_test(test_slowstart),
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_capacity_queues_share),
