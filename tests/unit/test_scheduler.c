@@ -12,6 +12,7 @@
 #include <cmocka.h>
 // clang-format on
 
+#include <jansson.h>
 #include <unistd.h>
 
 #include "scheduler_fixture.h"
@@ -182,7 +183,30 @@ static void test_job_fails_after_four_attempts(void **state) {
     assert_non_null(c);
     assert_false(c->msg->launch_attempt->assignment->commit);
     assert_true(c->msg->launch_attempt->assignment->remove_output);
-    assert_true(c->msg->launch_attempt->assignment->history_json.len > 0);
+    /* The history the cleanup writes: every attempt, with where and why. */
+    json_error_t jerr;
+    json_t *h = json_loadb((const char *)c->msg->launch_attempt->assignment->history_json.data,
+                           c->msg->launch_attempt->assignment->history_json.len, 0, &jerr);
+    assert_non_null(h);
+    assert_string_equal(json_string_value(json_object_get(h, "status")), "FAILED");
+    assert_string_equal(json_string_value(json_object_get(h, "job_id")), id);
+    json_t *attempts = json_object_get(h, "attempts");
+    assert_int_equal(json_array_size(attempts),
+                     1 + 4 + 1 + 1 + 1); /* setup, 4+1 maps, reduce, cleanup */
+    size_t failed = 0;
+    for (size_t i = 0; i < json_array_size(attempts); i++) {
+        json_t *a = json_array_get(attempts, i);
+        failed += strcmp(json_string_value(json_object_get(a, "status")), "FAILED") == 0;
+        assert_non_null(json_object_get(a, "cpuset"));
+        assert_non_null(json_object_get(a, "locality"));
+        assert_non_null(json_object_get(a, "phases"));
+    }
+    assert_int_equal(failed, 4);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(h, "counters"), "Job Counters"), "Failed map tasks")),
+        4);
+    json_decref(h);
     fx_succeed(f, c);
     r = fx_report(f, id);
     assert_int_equal(r->state, JOB_STATE__JOB_FAILED);
