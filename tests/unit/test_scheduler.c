@@ -691,6 +691,48 @@ static void test_many_tasks(void **state) {
     fx_destroy(f);
 }
 
+/* A queue at its maximum share gets nothing more: its running job holds
+ * 20% of the vcores, a second job there waits in PREP, while the other
+ * queue's job has the rest. */
+static void test_capacity_maximum(void **state) {
+    (void)state;
+    char path[] = "/tmp/sched-queues-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "small 20 20\nbig 80\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    fx *f = fx_create(path, 0);
+    unlink(path);
+    fx_node(f, 1, "host-a", 10);
+    char a[128], b[128], c[128];
+    snprintf(a, sizeof(a), "%s", fx_submit(f, 50, NULL, 0, "small", no_conf));
+    fx_finish_setup(f);
+    snprintf(b, sizeof(b), "%s", fx_submit(f, 1, NULL, 0, "small", no_conf));
+    snprintf(c, sizeof(c), "%s", fx_submit(f, 50, NULL, 0, "big", no_conf));
+    assert_int_equal(fx_report(f, a)->containers, 2);
+    assert_int_equal(fx_report(f, b)->state, JOB_STATE__JOB_PREP);
+    assert_int_equal(fx_report(f, b)->containers, 0);
+    fx_sent *m;
+    while ((m = fx_next_launch(f, TASK_KIND__TASK_KIND_JOB_SETUP)) != NULL)
+        fx_succeed(f, m);
+    assert_int_equal(fx_report(f, c)->containers, 8);
+    assert_int_equal(fx_report(f, a)->containers, 2);
+    QueueListRequest ql = QUEUE_LIST_REQUEST__INIT;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_QUEUE_LIST;
+    req.queue_list = &ql;
+    scheduler_on_request(f->s, 1, "alice", &req);
+    const QueueListResponse *q = f->last_reply->queue_list_response;
+    assert_int_equal(q->n_queues, 2);
+    assert_string_equal(q->queues[0]->name, "small");
+    assert_int_equal(q->queues[0]->vcores_used, 2);
+    assert_int_equal(q->queues[0]->running_jobs, 1);
+    assert_int_equal(q->queues[0]->pending_jobs, 1);
+    assert_int_equal(q->queues[1]->vcores_used, 8);
+    fx_destroy(f);
+}
+
 /* ---- kill, tokens, bad submissions -------------------------------------- */
 
 static void test_kill_and_job_auth(void **state) {
@@ -778,6 +820,7 @@ int main(void) {
         cmocka_unit_test(test_slowstart),
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_capacity_queues_share),
+        cmocka_unit_test(test_capacity_maximum),
         cmocka_unit_test(test_refused_launch_waits_for_heartbeat),
         cmocka_unit_test(test_many_tasks),
         cmocka_unit_test(test_kill_and_job_auth),
