@@ -217,9 +217,7 @@ static void jm_send_launch(job_master *jm, jm_task *t, jm_attempt *a) {
     as.job_id = jm->job->job_id;
     as.attempt_id = a->id;
     as.kind = t->kind;
-    as.task_index = t->kind == TASK_KIND__TASK_KIND_MAP || t->kind == TASK_KIND__TASK_KIND_REDUCE
-                        ? t->index
-                        : 0;
+    as.task_index = t->index; /* setup: maps, cleanup: maps + 1, as their ids */
     as.attempt = a->number;
     as.job = &job;
     as.maps = jm->n_maps;
