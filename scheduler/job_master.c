@@ -27,7 +27,8 @@
  *   SCHEDULED, RUNNING   an attempt SUCCEEDED                  SUCCEEDED
  *   SCHEDULED, RUNNING   the last active attempt FAILED or
  *                        KILLED, attempts left                 SCHEDULED (wants another)
- *   SCHEDULED, RUNNING   ... FAILED, none left                 FAILED
+ *   SCHEDULED, RUNNING   an attempt FAILED, none left (a
+ *                        backup still running is killed)       FAILED
  *   SUCCEEDED (a map)    its output lost (node lost, fetch
  *                        failures) while a reduce needs it     SCHEDULED
  *   any but terminal     the job aborts                        KILLED
@@ -333,11 +334,16 @@ static void jm_task_after_end(job_master *jm, jm_task *t) {
         }
     uint32_t max =
         t->kind == TASK_KIND__TASK_KIND_REDUCE ? jm->reduce_max_attempts : jm->map_max_attempts;
-    if (active) {
-        jm_task_transition(jm, t, running ? TASK_RUNNING : TASK_SCHEDULED);
-    } else if (t->failures < max) {
-        jm_task_transition(jm, t, TASK_SCHEDULED);
+    if (t->failures < max) {
+        jm_task_transition(jm, t,
+                           !active   ? TASK_SCHEDULED
+                           : running ? TASK_RUNNING
+                                     : TASK_SCHEDULED);
     } else {
+        /* Out of attempts, as Hadoop: a backup still running is killed. */
+        for (size_t i = 0; i < t->n_attempts; i++)
+            if (jm_attempt_active(&t->attempts[i]))
+                jm_kill_attempt(jm, t, &t->attempts[i], "the task failed");
         const jm_attempt *last = &t->attempts[t->n_attempts - 1];
         for (size_t i = 0; i < t->n_attempts; i++)
             if (t->attempts[i].counted_failure)
@@ -561,6 +567,7 @@ static void jm_map_obsolete(job_master *jm, jm_task *t, AttemptState to, const c
         jm->killed_maps++;
     }
     t->successful = -1;
+    t->committer = -1; /* its rerun may commit (a map-only job's maps never get here) */
     jm->maps_done--;
     jm_append_event(jm, t->index, a, 1);
     LOG_INFO("job %s: map %u's output (%s) is lost: %s; it runs again", jm->job->job_id, t->index,

@@ -95,7 +95,10 @@ int jm_reduces_runnable(const job_master *jm) {
     return reduces == 0 || reduces * 2 < jm->active;
 }
 
-int jm_task_wants(const job_master *jm, const jm_task *t) {
+/* Whether t waits for a container; reduces_runnable is
+ * jm_reduces_runnable(), computed once by callers that ask for many tasks
+ * (-1: compute it here). */
+static int jm_task_wants_given(const job_master *jm, const jm_task *t, int reduces_runnable) {
     size_t active = jm_active_of(t);
     if (t->want_backup && active == 1 && t->state == TASK_RUNNING)
         return 1;
@@ -104,7 +107,8 @@ int jm_task_wants(const job_master *jm, const jm_task *t) {
     switch (t->kind) {
     case TASK_KIND__TASK_KIND_JOB_SETUP: return jm->state == JM_SETUP;
     case TASK_KIND__TASK_KIND_MAP: return jm->state == JM_RUNNING;
-    case TASK_KIND__TASK_KIND_REDUCE: return jm_reduces_runnable(jm);
+    case TASK_KIND__TASK_KIND_REDUCE:
+        return reduces_runnable >= 0 ? reduces_runnable : jm_reduces_runnable(jm);
     case TASK_KIND__TASK_KIND_JOB_CLEANUP:
         return (jm->state == JM_COMMITTING || jm->state == JM_ABORTING) && jm->active == 0;
     case TASK_KIND__TASK_KIND_UNKNOWN:
@@ -113,14 +117,17 @@ int jm_task_wants(const job_master *jm, const jm_task *t) {
     return 0;
 }
 
+int jm_task_wants(const job_master *jm, const jm_task *t) { return jm_task_wants_given(jm, t, -1); }
+
 int job_master_wants(const job_master *jm) {
     if (jm_task_wants(jm, &jm->setup) || jm_task_wants(jm, &jm->cleanup))
         return 1;
     for (uint32_t i = 0; i < jm->n_maps; i++)
         if (jm_task_wants(jm, &jm->maps[i]))
             return 1;
+    int runnable = jm->n_reduces > 0 ? jm_reduces_runnable(jm) : 0;
     for (uint32_t i = 0; i < jm->n_reduces; i++)
-        if (jm_task_wants(jm, &jm->reduces[i]))
+        if (jm_task_wants_given(jm, &jm->reduces[i], runnable))
             return 1;
     return 0;
 }
@@ -211,9 +218,7 @@ static void jm_send_launch(job_master *jm, jm_task *t, jm_attempt *a) {
     as.job_id = jm->job->job_id;
     as.attempt_id = a->id;
     as.kind = t->kind;
-    as.task_index = t->kind == TASK_KIND__TASK_KIND_MAP || t->kind == TASK_KIND__TASK_KIND_REDUCE
-                        ? t->index
-                        : 0;
+    as.task_index = t->index; /* setup: maps, cleanup: maps + 1, as their ids */
     as.attempt = a->number;
     as.job = &job;
     as.maps = jm->n_maps;
@@ -348,6 +353,17 @@ static int jm_split_on_rack(const job_master *jm, const Split *s, const char *ra
     return 0;
 }
 
+/* Where node n stands to t's data: a map's split on its host, in its
+ * rack, or neither ("off-switch", also every reduce's). */
+static const char *jm_locality(const job_master *jm, const jm_task *t, const pool_node *n) {
+    if (t->kind != TASK_KIND__TASK_KIND_MAP)
+        return "off-switch";
+    const Split *s = jm->job->splits[t->index];
+    if (jm_split_on_host(s, n->hostname))
+        return "node-local";
+    return jm_split_on_rack(jm, s, n->rack) ? "rack-local" : "off-switch";
+}
+
 /* The maps' part of an offer: node-local, else (after the delay)
  * rack-local, else off-switch. */
 static int jm_offer_maps(job_master *jm, const pool_node *n) {
@@ -390,12 +406,14 @@ static int jm_offer_maps(job_master *jm, const pool_node *n) {
 
 static int jm_offer_list(job_master *jm, jm_task *list, uint32_t count, const pool_node *n,
                          int backups) {
+    int runnable =
+        count > 0 && list[0].kind == TASK_KIND__TASK_KIND_REDUCE ? jm_reduces_runnable(jm) : -1;
     for (uint32_t i = 0; i < count; i++) {
         jm_task *t = &list[i];
-        if ((backups && !t->want_backup) || !jm_task_wants(jm, t) ||
+        if ((backups && !t->want_backup) || !jm_task_wants_given(jm, t, runnable) ||
             jm_task_avoids(jm, t, n->rank) || !jm_task_fits(jm, t, n))
             continue;
-        return jm_launch(jm, t, n, backups ? "speculative" : "off-switch");
+        return jm_launch(jm, t, n, jm_locality(jm, t, n));
     }
     return 0;
 }

@@ -16,6 +16,8 @@
 #include "mapreduce/task.h"
 #include "proto/message.h"
 
+#define JM_HISTORY_MAX (4u << 20) /* bytes of history JSON a cleanup's launch carries */
+
 /* ---- counters --------------------------------------------------------- */
 
 void jm_counters_free(Counter **list, size_t n) {
@@ -340,8 +342,17 @@ char *job_master_history(const job_master *jm) {
             for (size_t a = 0; a < list[i].n_attempts; a++)
                 json_array_append_new(attempts, jm_attempt_json(&list[i], &list[i].attempts[a]));
     }
+    size_t n_attempts = json_array_size(attempts);
     json_object_set_new(root, "attempts", attempts);
     char *text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    if (text != NULL && strlen(text) > JM_HISTORY_MAX) {
+        /* It travels inside one LaunchAttempt (at most 8 MiB): a job of
+         * very many attempts keeps its counters and loses the list. */
+        free(text);
+        json_object_del(root, "attempts");
+        json_object_set_new(root, "attempts_omitted", json_integer((json_int_t)n_attempts));
+        text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    }
     json_decref(root);
     return text;
 }

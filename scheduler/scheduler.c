@@ -483,8 +483,16 @@ static void scheduler_kill_job(scheduler *s, uint64_t conn, const char *user,
     char why[512];
     snprintf(why, sizeof(why), "Kill job %s received from %s", r->job_id,
              user != NULL ? user : "nobody");
-    if (job_master_kill(j->jm, why) == EMBER_OK)
+    int rc = job_master_kill(j->jm, why);
+    if (rc == EMBER_OK) {
         LOG_INFO("%s", why);
+    } else if (!job_master_done(j->jm)) {
+        scheduler_error(s, conn, rc,
+                        "job %s is already ending (its cleanup runs); it cannot be "
+                        "killed now",
+                        r->job_id);
+        return;
+    }
     KillJobResponse resp = KILL_JOB_RESPONSE__INIT;
     resp.state = job_master_state(j->jm);
     ClientMessage msg = CLIENT_MESSAGE__INIT;

@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "scheduler/scheduler.h"
 
-#define FX_MAX_SENT 20000
+#define FX_MAX_SENT 100000
 
 typedef struct {
     int rank;

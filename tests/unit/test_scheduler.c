@@ -12,6 +12,7 @@
 #include <cmocka.h>
 // clang-format on
 
+#include <jansson.h>
 #include <unistd.h>
 
 #include "scheduler_fixture.h"
@@ -182,7 +183,30 @@ static void test_job_fails_after_four_attempts(void **state) {
     assert_non_null(c);
     assert_false(c->msg->launch_attempt->assignment->commit);
     assert_true(c->msg->launch_attempt->assignment->remove_output);
-    assert_true(c->msg->launch_attempt->assignment->history_json.len > 0);
+    /* The history the cleanup writes: every attempt, with where and why. */
+    json_error_t jerr;
+    json_t *h = json_loadb((const char *)c->msg->launch_attempt->assignment->history_json.data,
+                           c->msg->launch_attempt->assignment->history_json.len, 0, &jerr);
+    assert_non_null(h);
+    assert_string_equal(json_string_value(json_object_get(h, "status")), "FAILED");
+    assert_string_equal(json_string_value(json_object_get(h, "job_id")), id);
+    json_t *attempts = json_object_get(h, "attempts");
+    assert_int_equal(json_array_size(attempts),
+                     1 + 4 + 1 + 1 + 1); /* setup, 4+1 maps, reduce, cleanup */
+    size_t failed = 0;
+    for (size_t i = 0; i < json_array_size(attempts); i++) {
+        json_t *a = json_array_get(attempts, i);
+        failed += strcmp(json_string_value(json_object_get(a, "status")), "FAILED") == 0;
+        assert_non_null(json_object_get(a, "cpuset"));
+        assert_non_null(json_object_get(a, "locality"));
+        assert_non_null(json_object_get(a, "phases"));
+    }
+    assert_int_equal(failed, 4);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(h, "counters"), "Job Counters"), "Failed map tasks")),
+        4);
+    json_decref(h);
     fx_succeed(f, c);
     r = fx_report(f, id);
     assert_int_equal(r->state, JOB_STATE__JOB_FAILED);
@@ -361,6 +385,7 @@ static void test_speculation_backs_up_a_straggler(void **state) {
     fx_sent *backup = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
     assert_non_null(backup);
     assert_int_not_equal(backup->rank, m[3]->rank);
+    assert_string_equal(backup->msg->launch_attempt->locality, "off-switch");
     assert_int_equal(backup->msg->launch_attempt->assignment->task_index, 3);
     size_t mark = f->n_sent;
     /* The backup finishes first: it commits, the straggler is killed. */
@@ -471,6 +496,46 @@ static void test_commit_one_of_twins(void **state) {
     const JobReport *rep = fx_report(f, id);
     assert_int_equal(rep->state, JOB_STATE__JOB_SUCCEEDED);
     assert_int_equal(fx_counter(f, id, "Killed reduce tasks"), 1);
+    fx_destroy(f);
+}
+
+/* The fourth failure fails the task even while a backup of it runs: the
+ * backup is killed (Hadoop's rule). */
+static void test_last_failure_with_backup_running(void **state) {
+    (void)state;
+    fx *f = fx_create("", 0);
+    fx_node(f, 1, "host-a", 2);
+    fx_node(f, 2, "host-b", 2);
+    fx_node(f, 3, "host-c", 2); /* where neither the failure nor the retry is */
+    const char *const conf[] = {"mapreduce.map.maxattempts=2", NULL};
+    char id[128];
+    snprintf(id, sizeof(id), "%s", fx_submit(f, 2, NULL, 0, NULL, conf));
+    fx_finish_setup(f);
+    fx_sent *m0 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    fx_sent *m1 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    fx_sent *slow = m0->msg->launch_attempt->assignment->task_index == 1 ? m0 : m1;
+    fx_sent *fast = slow == m0 ? m1 : m0;
+    fx_status(f, slow->rank, fx_attempt(slow), ATTEMPT_STATE__ATTEMPT_FAILED, 0, "exit code 1");
+    fx_sent *retry = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(retry);
+    fx_status(f, retry->rank, fx_attempt(retry), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.1f, NULL);
+    fx_status(f, fast->rank, fx_attempt(fast), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.5f, NULL);
+    f->now += 1000;
+    fx_succeed(f, fast);
+    f->now += 5000;
+    scheduler_tick(f->s);
+    fx_sent *backup = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(backup);
+    fx_status(f, backup->rank, fx_attempt(backup), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.1f, NULL);
+    size_t mark = f->n_sent;
+    fx_status(f, retry->rank, fx_attempt(retry), ATTEMPT_STATE__ATTEMPT_FAILED, 0, "exit code 2");
+    assert_int_equal(fx_count(f, mark, RANK_MESSAGE__BODY_KILL_ATTEMPT, backup->rank), 1);
+    fx_status(f, backup->rank, fx_attempt(backup), ATTEMPT_STATE__ATTEMPT_KILLED, 0, "killed");
+    fx_autopilot(f);
+    const JobReport *r = fx_report(f, id);
+    assert_int_equal(r->state, JOB_STATE__JOB_FAILED);
+    assert_non_null(strstr(r->diagnostic, "failed 2 times"));
+    assert_non_null(strstr(r->diagnostic, "exit code 2"));
     fx_destroy(f);
 }
 
@@ -606,6 +671,68 @@ static void test_refused_launch_waits_for_heartbeat(void **state) {
     fx_destroy(f);
 }
 
+/* A larger job runs through (the passes stay cheap enough, the invariants
+ * hold all along): 2,000 maps on 10 nodes, 20 reduces. */
+static void test_many_tasks(void **state) {
+    (void)state;
+    fx *f = fx_create("", 10);
+    static const char *names[10] = {"h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9"};
+    for (int i = 0; i < 10; i++)
+        fx_node(f, i + 1, names[i], 8);
+    static const char *hosts[2000];
+    for (int i = 0; i < 2000; i++)
+        hosts[i] = names[(i * 7) % 10];
+    char id[128];
+    snprintf(id, sizeof(id), "%s", fx_submit(f, 2000, hosts, 20, NULL, no_conf));
+    fx_autopilot(f);
+    assert_int_equal(fx_report(f, id)->state, JOB_STATE__JOB_SUCCEEDED);
+    assert_int_equal(fx_counter(f, id, "Launched map tasks"), 2000);
+    assert_true(fx_counter(f, id, "Data-local map tasks") >= 1800);
+    fx_destroy(f);
+}
+
+/* A queue at its maximum share gets nothing more: its running job holds
+ * 20% of the vcores, a second job there waits in PREP, while the other
+ * queue's job has the rest. */
+static void test_capacity_maximum(void **state) {
+    (void)state;
+    char path[] = "/tmp/sched-queues-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "small 20 20\nbig 80\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    fx *f = fx_create(path, 0);
+    unlink(path);
+    fx_node(f, 1, "host-a", 10);
+    char a[128], b[128], c[128];
+    snprintf(a, sizeof(a), "%s", fx_submit(f, 50, NULL, 0, "small", no_conf));
+    fx_finish_setup(f);
+    snprintf(b, sizeof(b), "%s", fx_submit(f, 1, NULL, 0, "small", no_conf));
+    snprintf(c, sizeof(c), "%s", fx_submit(f, 50, NULL, 0, "big", no_conf));
+    assert_int_equal(fx_report(f, a)->containers, 2);
+    assert_int_equal(fx_report(f, b)->state, JOB_STATE__JOB_PREP);
+    assert_int_equal(fx_report(f, b)->containers, 0);
+    fx_sent *m;
+    while ((m = fx_next_launch(f, TASK_KIND__TASK_KIND_JOB_SETUP)) != NULL)
+        fx_succeed(f, m);
+    assert_int_equal(fx_report(f, c)->containers, 8);
+    assert_int_equal(fx_report(f, a)->containers, 2);
+    QueueListRequest ql = QUEUE_LIST_REQUEST__INIT;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_QUEUE_LIST;
+    req.queue_list = &ql;
+    scheduler_on_request(f->s, 1, "alice", &req);
+    const QueueListResponse *q = f->last_reply->queue_list_response;
+    assert_int_equal(q->n_queues, 2);
+    assert_string_equal(q->queues[0]->name, "small");
+    assert_int_equal(q->queues[0]->vcores_used, 2);
+    assert_int_equal(q->queues[0]->running_jobs, 1);
+    assert_int_equal(q->queues[0]->pending_jobs, 1);
+    assert_int_equal(q->queues[1]->vcores_used, 8);
+    fx_destroy(f);
+}
+
 /* ---- kill, tokens, bad submissions -------------------------------------- */
 
 static void test_kill_and_job_auth(void **state) {
@@ -632,6 +759,10 @@ static void test_kill_and_job_auth(void **state) {
     size_t mark = f->n_sent;
     scheduler_on_request(f->s, 1, "alice", &req);
     assert_int_equal(fx_count(f, mark, RANK_MESSAGE__BODY_KILL_ATTEMPT, -1), 2);
+    /* Ending already: a second kill is refused with one line. */
+    scheduler_on_request(f->s, 1, "alice", &req);
+    assert_int_equal(f->last_error, EMBER_ESTATE);
+    assert_non_null(strstr(f->last_error_text, "already ending"));
     /* The cleanup waits for the killed attempts to end. */
     assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_JOB_CLEANUP));
     for (size_t i = mark; i < f->n_sent; i++)
@@ -685,10 +816,13 @@ int main(void) {
         cmocka_unit_test(test_speculation_backs_up_a_straggler),
         cmocka_unit_test(test_commit_exactly_once),
         cmocka_unit_test(test_commit_one_of_twins),
+        cmocka_unit_test(test_last_failure_with_backup_running),
         cmocka_unit_test(test_slowstart),
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_capacity_queues_share),
+        cmocka_unit_test(test_capacity_maximum),
         cmocka_unit_test(test_refused_launch_waits_for_heartbeat),
+        cmocka_unit_test(test_many_tasks),
         cmocka_unit_test(test_kill_and_job_auth),
         cmocka_unit_test(test_bad_submissions),
     };
