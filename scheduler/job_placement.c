@@ -353,13 +353,13 @@ static int jm_split_on_rack(const job_master *jm, const Split *s, const char *ra
     return 0;
 }
 
-/* Where node n stands to t's data: a map's split on its host, in its
- * rack, or neither ("off-switch", also every reduce's). */
+/* Where node n stands to t's data: a map's split on it, in its rack,
+ * or neither ("off-switch", also every reduce's). */
 static const char *jm_locality(const job_master *jm, const jm_task *t, const pool_node *n) {
     if (t->kind != TASK_KIND__TASK_KIND_MAP)
         return "off-switch";
     const Split *s = jm->job->splits[t->index];
-    if (jm_split_on_host(s, n->hostname))
+    if (jm_split_on_node(s, n))
         return "node-local";
     return jm_split_on_rack(jm, s, n->rack) ? "rack-local" : "off-switch";
 }

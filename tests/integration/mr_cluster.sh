@@ -37,7 +37,8 @@ cat "$IN"/part*.txt | tr ' ' '\n' | grep -v '^$' | LC_ALL=C sort | uniq -c |
 
 # The tasks of this cluster: `ember task` processes whose umbilical is in
 # this test's run directory.
-tasks_left() { pgrep -f -- "task --umbilical $RUN_DIR" >/dev/null; }
+# ("[t]ask": the pattern must not match the shell that runs pgrep.)
+tasks_left() { pgrep -f -- "[t]ask --umbilical $RUN_DIR" >/dev/null; }
 on_cleanup 'pkill -KILL -f -- "task --umbilical $RUN_DIR" 2>/dev/null'
 
 counter() { sed -n "s/^\t\t$2=//p" "$TEST_TMP/$1.out" | tail -1; }
@@ -121,8 +122,8 @@ ember run wordcount -D mapreduce.job.queuename=nosuch /in /out3 >"$TEST_TMP/queu
 [ "$(wc -l <"$TEST_TMP/queue.out")" -le 2 ] || fail "$(cat "$TEST_TMP/queue.out")"
 ember status >/dev/null || fail "the cluster stopped answering"
 
-wait_until 30 bash -c "! pgrep -f -- 'task --umbilical $RUN_DIR'" ||
-    fail "ember task processes left: $(pgrep -af -- "task --umbilical $RUN_DIR")"
+wait_until 30 bash -c "! pgrep -f -- '[t]ask --umbilical $RUN_DIR'" ||
+    fail "ember task processes left: $(pgrep -af -- "[t]ask --umbilical $RUN_DIR")"
 ember cluster stop >/dev/null || fail "cluster stop"
 cluster_wait_exit 60
 tasks_left && fail "ember task processes left after the cluster stopped"
