@@ -436,6 +436,9 @@ static int ifile_probe(ifile_reader *r) {
     r->codec = p[2];
     r->crc = crc32c(r->crc, p, 3);
     r->start += 3;
+    if ((r->raw = malloc(IFILE_BLOCK)) == NULL)
+        return EMBER_ENOMEM;
+    r->raw_cap = IFILE_BLOCK;
     if (r->codec == IFILE_CODEC_ZSTD && (r->zstd = ZSTD_createDCtx()) == NULL)
         return EMBER_ENOMEM;
     return EMBER_OK;
