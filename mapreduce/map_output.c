@@ -6,13 +6,20 @@
  * failed: every later call answers the first error.
  *
  * With a combiner, pairs go into a combine table (combine_table.h)
- * instead.  When it is full the collector first compacts it: every
- * partition's groups go through the combiner, whose output is kept aside
- * and added back into the emptied table (Hadoop's combiner contract: it
- * may run any number of times on any subset of a key's values).  A
- * compaction that leaves the table over half full is not tried again
- * until the limit grows; at the full budget the table is spilled like the
- * sort buffer (sorted by partition and key, combined once more). */
+ * instead, staged MAP_OUTPUT_BATCH at a time so that their cache misses
+ * overlap.  A key whose record fills is combined on its own (not with a
+ * streaming combiner: a process per stream), its output put back.  When
+ * the table is full the collector first compacts it: every partition's
+ * groups go through the combiner, whose output is kept aside and added
+ * back into the emptied table (Hadoop's combiner contract: it may run any
+ * number of times on any subset of a key's values).  A compaction that
+ * leaves the table over half full is not tried again until the limit
+ * grows; at the full budget the table is spilled like the sort buffer
+ * (sorted by partition and key, combined once more).
+ *
+ * Spills and file.out are written with the job's codec
+ * (mapreduce.map.output.compress, .codec); readers find it in each
+ * segment. */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -126,7 +133,7 @@ static int map_output_wants_table(const map_output_options *o) {
     if (o->job->combine == NULL)
         return 0;
     const char *v = o->task != NULL ? ember_conf(o->task, "ember.map.combine.hash") : NULL;
-    return v == NULL || strcmp(v, "false") != 0;
+    return v == NULL || strcasecmp(v, "false") != 0;
 }
 
 /* Hadoop's other codecs: map output is internal to the job, so ember
