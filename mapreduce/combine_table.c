@@ -15,7 +15,7 @@
 #define CT_RECORD_HEAD 20u        /* key_len, partition, count, cap, used */
 #define CT_VALUE_HEAD 4u          /* [u32 len] */
 #define CT_ARENA_START 4u         /* offset 0 marks a free slot */
-#define CT_FIRST_VALUES 64u       /* a record's first room, when combining */
+#define CT_COMBINE_ROOM 64u       /* a record is combined, not grown, from this room */
 
 static size_t ct_align4(size_t n) { return (n + 3) & ~(size_t)3; }
 
@@ -175,7 +175,7 @@ static int ct_append(combine_table *t, size_t s, const void *value, size_t value
     memcpy(head, r, sizeof(head));
     size_t need = CT_VALUE_HEAD + value_len, voff = ct_values_offset(head[CT_KEY_LEN]);
     if (head[CT_USED] + need > head[CT_CAP]) {
-        if (combine_at > 0 && head[CT_COUNT] >= combine_at) {
+        if (combine_at > 0 && head[CT_COUNT] >= combine_at && head[CT_CAP] >= CT_COMBINE_ROOM) {
             t->full = s;
             return 1;
         }
@@ -245,8 +245,6 @@ int combine_table_add_hashed(combine_table *t, uint32_t hash, uint32_t partition
             ;
     }
     size_t vcap = CT_VALUE_HEAD + value_len;
-    if (combine_at > 0 && vcap < CT_FIRST_VALUES)
-        vcap = CT_FIRST_VALUES;
     if (t->used + ct_record_size(key_len, vcap) + t->cap * sizeof(combine_slot) > t->limit)
         return EMBER_EAGAIN;
     t->slots[i] = (combine_slot){

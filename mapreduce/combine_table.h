@@ -62,8 +62,10 @@ void combine_table_free(combine_table *t);
 /* Adds a value under (partition, key), copying both.  EMBER_EAGAIN when
  * that would pass the limit (nothing changed): the caller frees room or
  * raises the limit and adds again.  With combine_at > 0, a record that
- * is full and holds at least combine_at values is not moved: the answer
- * is 1 with t->full its slot, for the caller to combine it. */
+ * is full, holds at least combine_at values and has room for a few more
+ * (64 bytes) is not moved: the answer is 1 with t->full its slot, for the
+ * caller to combine it.  A new key's record has room for its first value
+ * only, so a key seen once costs no more than it must. */
 int combine_table_add(combine_table *t, uint32_t partition, const void *key, size_t key_len,
                       const void *value, size_t value_len, uint32_t combine_at);
 

@@ -369,6 +369,33 @@ static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const 
                                 size_t key_len, const void *value, size_t value_len,
                                 int may_compact);
 
+/* Adds a pair to the sort buffer, spilling it when full. */
+static int map_output_sort_add(map_output *m, uint32_t p, const void *key, size_t key_len,
+                               const void *value, size_t value_len) {
+    if (!sort_buffer_fits(&m->sb, key_len, value_len)) {
+        int rc = m->sb.n > 0 ? map_output_spill(m, 0) : EMBER_OK;
+        if (rc == EMBER_OK && !sort_buffer_fits_empty(&m->sb, key_len, value_len))
+            return map_output_spill_one(m, p, key, key_len, value, value_len); /* alone */
+        if (rc != EMBER_OK)
+            return rc;
+    }
+    sort_buffer_add(&m->sb, p, key, key_len, value, value_len);
+    return EMBER_OK;
+}
+
+/* The keys hardly repeat (a compaction gave back 9 in 10 of the records
+ * it took): the table costs more than it saves, so it is spilled and the
+ * rest of the task goes through the sort buffer, Hadoop's way (as
+ * Presto's partial aggregation turns itself off). */
+static int map_output_give_up_table(map_output *m) {
+    int rc = map_output_spill(m, 0);
+    combine_table_free(&m->ct);
+    m->use_table = 0;
+    if (rc == EMBER_OK)
+        rc = sort_buffer_init(&m->sb, m->o.sort_bytes, m->o.job->sort_compare);
+    return rc;
+}
+
 /* Adds the combiner's output kept aside back into the table. */
 static int map_output_add_captured(map_output *m) {
     int rc = EMBER_OK;
@@ -405,6 +432,7 @@ static int map_output_compact(map_output *m) {
     combine_table_group(t);
     m->scratch_len = 0;
     int rc = EMBER_OK;
+    uint64_t in = m->stats.combine_input, out = m->stats.combine_output;
     for (size_t i = 0; rc == EMBER_OK && i < t->n;) {
         combine_table_reader r;
         m->capture_partition = combine_table_key_partition(t, i);
@@ -418,6 +446,10 @@ static int map_output_compact(map_output *m) {
     if (rc == EMBER_OK)
         rc = map_output_add_captured(m);
     m->compact_poor = combine_table_bytes(t) > t->limit / 2;
+    in = m->stats.combine_input - in;
+    out = m->stats.combine_output - out;
+    if (rc == EMBER_OK && m->compact_poor && in >= 1000 && 10 * out > 9 * in)
+        rc = map_output_give_up_table(m);
     return rc;
 }
 
@@ -429,6 +461,8 @@ static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const 
                                 int may_compact) {
     int compacted = 0, key_combined = !may_compact || !m->key_combine;
     for (;;) {
+        if (!m->use_table) /* given up on, mid-batch */
+            return map_output_sort_add(m, p, key, key_len, value, value_len);
         uint32_t at = key_combined ? 0 : MAP_OUTPUT_KEY_COMBINE_AT;
         int rc = combine_table_add_hashed(&m->ct, hash, p, key, key_len, value, value_len, at);
         if (rc == 1) {
@@ -488,6 +522,8 @@ static int map_output_stage(map_output *m, uint32_t p, const void *key, size_t k
         m->stage_len + key_len + value_len > MAP_OUTPUT_STAGE_BYTES)
         if ((rc = map_output_flush_batch(m)) != EMBER_OK)
             return rc;
+    if (!m->use_table) /* the batch gave the table up */
+        return map_output_sort_add(m, p, key, key_len, value, value_len);
     combine_table_prefetch(&m->ct, hash, 0);
     m->batch[m->nbatch++] = (staged_pair){.partition = p,
                                           .hash = hash,
@@ -513,22 +549,9 @@ int map_output_collect(map_output *m, const void *key, size_t key_len, const voi
     }
     m->stats.output_records++;
     m->stats.output_bytes += key_len + value_len;
-    if (m->use_table) {
-        int rc = map_output_stage(m, p, key, key_len, value, value_len);
-        return rc == EMBER_OK ? rc : (m->failed = rc);
-    }
-    if (!sort_buffer_fits(&m->sb, key_len, value_len)) {
-        int rc = m->sb.n > 0 ? map_output_spill(m, 0) : EMBER_OK;
-        if (rc == EMBER_OK && !sort_buffer_fits_empty(&m->sb, key_len, value_len)) {
-            rc = map_output_spill_one(m, p, key, key_len, value, value_len);
-            if (rc == EMBER_OK)
-                return EMBER_OK; /* it went alone */
-        }
-        if (rc != EMBER_OK)
-            return m->failed = rc;
-    }
-    sort_buffer_add(&m->sb, p, key, key_len, value, value_len);
-    return EMBER_OK;
+    int rc = m->use_table ? map_output_stage(m, p, key, key_len, value, value_len)
+                          : map_output_sort_add(m, p, key, key_len, value, value_len);
+    return rc == EMBER_OK ? rc : (m->failed = rc);
 }
 
 /* Merges partition p of every spill into the open file.out segment. */
@@ -606,7 +629,7 @@ static void map_output_count(const map_output *m) {
 int map_output_finish(map_output *m, map_output_stats *stats) {
     if (m->failed || m->finished)
         return m->failed ? m->failed : EMBER_ESTATE;
-    int rc = m->use_table ? map_output_flush_batch(m) : EMBER_OK;
+    int rc = m->nbatch > 0 ? map_output_flush_batch(m) : EMBER_OK;
     if (rc == EMBER_OK && m->nspills == 0) {
         rc = map_output_spill(m, 1); /* straight into file.out */
     } else if (rc == EMBER_OK) {
