@@ -15,6 +15,7 @@
 #define CT_RECORD_HEAD 20u        /* key_len, partition, count, cap, used */
 #define CT_VALUE_HEAD 4u          /* [u32 len] */
 #define CT_ARENA_START 4u         /* offset 0 marks a free slot */
+#define CT_READ_AHEAD 8u          /* records prefetched ahead of a stream */
 #define CT_COMBINE_ROOM 64u       /* a record is combined, not grown, from this room */
 
 static size_t ct_align4(size_t n) { return (n + 3) & ~(size_t)3; }
@@ -245,6 +246,7 @@ int combine_table_add_hashed(combine_table *t, uint32_t hash, uint32_t partition
             ;
     }
     size_t vcap = CT_VALUE_HEAD + value_len;
+    vcap = vcap < t->first_room ? t->first_room : vcap;
     if (t->used + ct_record_size(key_len, vcap) + t->cap * sizeof(combine_slot) > t->limit)
         return EMBER_EAGAIN;
     t->slots[i] = (combine_slot){
@@ -332,6 +334,8 @@ static int ct_reader_next(kv_stream *s, kv_record *out) {
     while (r->left == 0) {
         if (r->at == r->end)
             return 0;
+        if (r->at + CT_READ_AHEAD < r->end) /* records lie in slot order: ask early */
+            __builtin_prefetch(t->arena + t->slots[r->at + CT_READ_AHEAD].rec);
         uint32_t rec = t->slots[r->at++].rec;
         r->off = rec + ct_values_offset(ct_field(t, rec, CT_KEY_LEN));
         r->left = ct_field(t, rec, CT_COUNT);

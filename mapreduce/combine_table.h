@@ -45,6 +45,10 @@ typedef struct {
     ember_compare_fn cmp; /* the sort order; NULL: bytes */
     int sorted;
     size_t full; /* the slot combine_table_add() answered 1 for */
+    /* Value room a new key's record gets (at least its first value's):
+     * 0 for the map's pairs; raised while a compaction's output goes back
+     * in, so that those keys do not regrow (and make garbage) again. */
+    size_t first_room;
 } combine_table;
 
 typedef struct {

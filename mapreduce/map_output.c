@@ -38,6 +38,9 @@
 
 /* A key's record is combined on its own once it holds this many values. */
 #define MAP_OUTPUT_KEY_COMBINE_AT 4u
+/* The room a key's record gets back after a compaction: enough to be
+ * combined in place (combine_table.c's 64 bytes) without moving again. */
+#define MAP_OUTPUT_COMPACT_ROOM 64u
 /* Pairs bound for the combine table are staged this many at a time, their
  * slots and records asked of the cache before any is added. */
 #define MAP_OUTPUT_BATCH 32u
@@ -443,8 +446,10 @@ static int map_output_compact(map_output *m) {
         i = r.end;
     }
     combine_table_reset(t);
+    t->first_room = MAP_OUTPUT_COMPACT_ROOM;
     if (rc == EMBER_OK)
         rc = map_output_add_captured(m);
+    t->first_room = 0;
     m->compact_poor = combine_table_bytes(t) > t->limit / 2;
     in = m->stats.combine_input - in;
     out = m->stats.combine_output - out;
