@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh -- the README's first command: install what is missing, build,
 # start a local cluster on loopback (primary + 2 core + 1 task node), show
-# it, store a file in its HDFS and read it back, stop it, and print the
-# cluster's exit status.
+# it, store a file in its HDFS and read it back, run wordcount on it as a
+# MapReduce job (maps placed next to their blocks, the shuffle over MPI),
+# show where each attempt ran and the job's timeline, stop the cluster, and
+# print its exit status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,8 @@ cleanup() {
         sleep 1
         kill -KILL -- "-$MPIRUN_PID" 2>/dev/null || true
     fi
-    rm -rf "$(dirname "$RUN_DIR")" "$RUN_DIR.sample" "$RUN_DIR.mpirun.log"
+    rm -rf "$(dirname "$RUN_DIR")" "$RUN_DIR.sample" "$RUN_DIR.mpirun.log" "$RUN_DIR.words" \
+        "$RUN_DIR.text" "$RUN_DIR.timeline.svg"
 }
 trap cleanup EXIT
 
@@ -51,6 +54,21 @@ else
     echo "read back: DIFFERENT" >&2
     exit 1
 fi
+echo
+echo "== ember run wordcount: a MapReduce job on the cluster"
+for i in $(seq 1 40); do
+    printf 'the quick brown fox jumps over the lazy dog %d\nember runs mapreduce on mpi %d\n' $((i % 7)) $((i % 3))
+done >"$RUN_DIR.words"
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat "$RUN_DIR.words"; done >"$RUN_DIR.text"
+$EMBER dfs -D dfs.blocksize=1m -put "$RUN_DIR.text" /demo/words.txt
+$EMBER run wordcount -D mapreduce.job.reduces=2 /demo/words.txt /demo/counts
+echo "== ember dfs -cat /demo/counts/part-r-00000 | head"
+$EMBER dfs -cat /demo/counts/part-r-00000 | head -5
+JOB=$($EMBER job -list all | awk '$1 ~ /^job_/ { print $1; exit }')
+echo "== ember job -status $JOB (where each attempt ran, and why)"
+$EMBER job -status "$JOB" | sed -n '/^Tasks:/,$p'
+$EMBER job -history "$JOB" --svg "$RUN_DIR.timeline.svg"
+echo "(the job's timeline: ember job -history $JOB --svg FILE draws it)"
 echo
 echo "== ember cluster stop"
 $EMBER cluster stop

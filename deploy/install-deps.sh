@@ -9,7 +9,7 @@ PACKAGES=(
     openmpi-bin libopenmpi-dev
     protobuf-c-compiler libprotobuf-c-dev
     libhwloc-dev libcurl4-openssl-dev libssl-dev libjansson-dev
-    libcmocka-dev libisal-dev zlib1g-dev
+    libcmocka-dev libisal-dev zlib1g-dev liblz4-dev libzstd-dev
 )
 
 missing=()

@@ -6,13 +6,27 @@
  *     varint(key_len + 1)  varint(value_len)  key  value
  * then varint(0) (the end), then the CRC32C of every byte before it in the
  * segment, 4 bytes little-endian.  An empty partition's segment is 5 bytes.
- * The index file holds, per partition, {offset, length, records} as three
- * little-endian u64, then the CRC32C of all of them.
+ *
+ * A compressed segment (mapreduce.map.output.compress) starts with the
+ * bytes 0x80 0x00 (a varint no writer makes: 0 in two bytes) and its codec
+ * (IFILE_CODEC_LZ4 or _ZSTD); then blocks, each
+ *     varint(raw_len)  varint(compressed_len)  compressed bytes
+ * whose raw bytes, end to end, are the records and the end marker as
+ * above; then varint(0) (no more blocks) and the CRC32C of every byte
+ * before it, as stored.  So a reader tells the two kinds apart from the
+ * segment itself, from a file or from memory alike, and checks the CRC
+ * before trusting anything it inflated.
+ *
+ * The index file holds, per partition, {offset, raw_length, length,
+ * records} as four little-endian u64 (Hadoop's IndexRecord: startOffset,
+ * rawLength, partLength), then the CRC32C of all of them.  length is the
+ * bytes stored; raw_length what they would take uncompressed (the same
+ * for an uncompressed segment).
  *
  * A reader is a kv_stream over one segment: from a file region, through a
  * buffer, or from memory (a fetched segment).  It checks every length
  * against the segment's size and the CRC at the end, and answers
- * EMBER_ECORRUPT for a segment that fails either. */
+ * EMBER_ECORRUPT for a segment that fails either (or does not inflate). */
 #ifndef EMBER_MR_IFILE_H
 #define EMBER_MR_IFILE_H
 
@@ -22,7 +36,18 @@
 
 typedef struct {
     uint64_t offset, length, records;
+    uint64_t raw_length; /* uncompressed; 0 from a caller means length */
 } ifile_range;
+
+/* Segment codecs (the byte after 0x80 0x00). */
+enum { IFILE_CODEC_NONE = 0, IFILE_CODEC_LZ4 = 1, IFILE_CODEC_ZSTD = 2 };
+
+/* A codec from its name: Hadoop's class names
+ * (org.apache.hadoop.io.compress.Lz4Codec, ZStandardCodec, with or
+ * without the package) or lz4, zstd, zstandard, any case.  EMBER_EINVAL
+ * for another. */
+int ifile_codec_parse(const char *name, int *codec);
+const char *ifile_codec_name(int codec);
 
 typedef struct {
     int fd;
@@ -31,10 +56,19 @@ typedef struct {
     uint64_t pos;    /* file offset of buf[0] */
     uint64_t seg_start, seg_records;
     uint32_t crc;
+    /* Compression (codec != IFILE_CODEC_NONE): records gather in raw, a
+     * block at a time, and go out through zbuf. */
+    int codec;
+    uint8_t *raw, *zbuf;
+    size_t raw_len, zcap;
+    uint64_t seg_raw; /* the segment's raw bytes so far */
+    void *zstd;       /* ZSTD_CCtx */
 } ifile_writer;
 
 /* Creates (or truncates) path for writing. */
 int ifile_writer_open(ifile_writer *w, const char *path);
+/* The same, its segments compressed with codec (IFILE_CODEC_*). */
+int ifile_writer_open_codec(ifile_writer *w, const char *path, int codec);
 /* Starts a segment at the current end of the file. */
 void ifile_writer_begin(ifile_writer *w);
 int ifile_writer_append(ifile_writer *w, const void *key, size_t key_len, const void *value,
@@ -61,6 +95,12 @@ typedef struct {
     uint32_t crc;
     int state; /* 0 records, 1 ended well, <0 failed */
     uint64_t records;
+    /* A compressed segment: buf holds stored bytes, raw what they
+     * inflated to (records read from raw[raw_start, raw_len)). */
+    int probed, codec, blocks_ended;
+    uint8_t *raw;
+    size_t raw_cap, raw_start, raw_len;
+    void *zstd; /* ZSTD_DCtx */
 } ifile_reader;
 
 /* A reader of the segment at range in fd, through a buffer of about

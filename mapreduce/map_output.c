@@ -3,19 +3,54 @@
  * States: COLLECTING (pairs go into the sort buffer; a full buffer is
  * sorted and spilled, and collecting goes on) -> FINISHED (the last spill
  * written, spills merged into file.out).  A failure leaves the collector
- * failed: every later call answers the first error. */
+ * failed: every later call answers the first error.
+ *
+ * With a combiner, pairs go into a combine table (combine_table.h)
+ * instead, staged MAP_OUTPUT_BATCH at a time so that their cache misses
+ * overlap.  A key whose record fills is combined on its own (not with a
+ * streaming combiner: a process per stream), its output put back.  When
+ * the table is full the collector first compacts it: every partition's
+ * groups go through the combiner, whose output is kept aside and added
+ * back into the emptied table (Hadoop's combiner contract: it may run any
+ * number of times on any subset of a key's values).  A compaction that
+ * leaves the table over half full is not tried again until the limit
+ * grows; at the full budget the table is spilled like the sort buffer
+ * (sorted by partition and key, combined once more).
+ *
+ * Spills and file.out are written with the job's codec
+ * (mapreduce.map.output.compress, .codec); readers find it in each
+ * segment. */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "combine_table.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "map_output.h"
 #include "merger.h"
 #include "sort_buffer.h"
+#include "streaming.h"
+
+/* A key's record is combined on its own once it holds this many values. */
+#define MAP_OUTPUT_KEY_COMBINE_AT 4u
+/* The room a key's record gets back after a compaction: enough to be
+ * combined in place (combine_table.c's 64 bytes) without moving again. */
+#define MAP_OUTPUT_COMPACT_ROOM 64u
+/* Pairs bound for the combine table are staged this many at a time, their
+ * slots and records asked of the cache before any is added. */
+#define MAP_OUTPUT_BATCH 32u
+#define MAP_OUTPUT_STAGE_BYTES (64u << 10)
+
+typedef struct {
+    uint32_t partition, hash;
+    uint32_t key_len, value_len; /* key then value at stage + off */
+    size_t off;
+} staged_pair;
 
 typedef struct {
     ifile_range *ranges; /* one per partition */
@@ -26,6 +61,19 @@ struct map_output {
     ember_partition_fn partition;
     ember_compare_fn cmp; /* the sort order (never NULL) */
     sort_buffer sb;
+    combine_table ct; /* instead of sb when use_table */
+    int codec;        /* IFILE_CODEC_*: mapreduce.map.output.compress(.codec) */
+    int use_table;
+    int key_combine;            /* combine a full key on its own (not streaming) */
+    int compact_poor;           /* the last compaction freed less than half */
+    uint32_t capture_partition; /* the partition being compacted */
+    uint8_t *scratch;           /* the compaction's combiner output */
+    size_t scratch_len, scratch_cap;
+    ember_task capture_task; /* the combiner's view when compacting */
+    staged_pair batch[MAP_OUTPUT_BATCH];
+    uint32_t nbatch;
+    uint8_t *stage; /* MAP_OUTPUT_STAGE_BYTES: the batch's keys and values */
+    size_t stage_len;
     spill_info *spills;
     uint32_t nspills, spills_cap;
     ifile_writer w;          /* the file being written */
@@ -51,27 +99,155 @@ static int map_output_combine_emit(void *arg, const void *key, size_t key_len, c
     return ifile_writer_append(&m->w, key, key_len, value, value_len);
 }
 
+/* The combiner's emits while compacting: kept aside, in the partition
+ * being compacted, as [u32 partition][u32 key_len][u32 value_len][key]
+ * [value]. */
+static int map_output_capture_emit(void *arg, const void *key, size_t key_len, const void *value,
+                                   size_t value_len) {
+    map_output *m = arg;
+    if (key_len > UINT32_MAX || value_len > UINT32_MAX)
+        return EMBER_EINVAL;
+    size_t need = 12 + key_len + value_len;
+    if (m->scratch_len + need > m->scratch_cap) {
+        size_t ncap = m->scratch_cap ? 2 * m->scratch_cap : 1u << 16;
+        while (ncap < m->scratch_len + need)
+            ncap *= 2;
+        uint8_t *b = realloc(m->scratch, ncap);
+        if (b == NULL)
+            return EMBER_ENOMEM;
+        m->scratch = b;
+        m->scratch_cap = ncap;
+    }
+    uint8_t *r = m->scratch + m->scratch_len;
+    uint32_t head[3] = {m->capture_partition, (uint32_t)key_len, (uint32_t)value_len};
+    memcpy(r, head, 12);
+    memcpy(r + 12, key, key_len);
+    if (value_len > 0)
+        memcpy(r + 12 + key_len, value, value_len);
+    m->scratch_len += need;
+    m->stats.combine_output++;
+    return EMBER_OK;
+}
+
+/* Whether to combine in a hash table: a job with a combiner, unless
+ * ember.map.combine.hash is false (then Hadoop's way: sort, then combine
+ * each spill). */
+static int map_output_wants_table(const map_output_options *o) {
+    if (o->job->combine == NULL)
+        return 0;
+    const char *v = o->task != NULL ? ember_conf(o->task, "ember.map.combine.hash") : NULL;
+    return v == NULL || strcasecmp(v, "false") != 0;
+}
+
+/* Hadoop's other codecs: map output is internal to the job, so ember
+ * uses lz4 in their place (with a warning) rather than fail the job. */
+static const char *const map_output_foreign_codecs[] = {"snappy",       "snappycodec", "default",
+                                                        "defaultcodec", "gzip",        "gzipcodec",
+                                                        "bzip2",        "bzip2codec",  "deflate"};
+
+/* The codec of the job's map output: mapreduce.map.output.compress
+ * (false) and .codec (lz4 when unset).  EMBER_EINVAL, said why, for a
+ * value that is neither. */
+static int map_output_codec(const map_output_options *o, int *codec) {
+    *codec = IFILE_CODEC_NONE;
+    const char *on = o->task != NULL ? ember_conf(o->task, "mapreduce.map.output.compress") : NULL;
+    if (on == NULL || strcasecmp(on, "false") == 0)
+        return EMBER_OK;
+    if (strcasecmp(on, "true") != 0) {
+        LOG_ERROR("mapreduce.map.output.compress: '%s' is not true or false", on);
+        return EMBER_EINVAL;
+    }
+    const char *name = ember_conf(o->task, "mapreduce.map.output.compress.codec");
+    *codec = IFILE_CODEC_LZ4;
+    if (name == NULL || ifile_codec_parse(name, codec) == EMBER_OK)
+        return EMBER_OK;
+    const char *base = strrchr(name, '.') != NULL ? strrchr(name, '.') + 1 : name;
+    for (size_t i = 0; i < sizeof(map_output_foreign_codecs) / sizeof(char *); i++)
+        if (strcasecmp(base, map_output_foreign_codecs[i]) == 0) {
+            LOG_WARN("mapreduce.map.output.compress.codec: %s is not built in; map output "
+                     "uses lz4",
+                     name);
+            return EMBER_OK;
+        }
+    LOG_ERROR("mapreduce.map.output.compress.codec: Compression codec %s was not found (ember "
+              "has org.apache.hadoop.io.compress.Lz4Codec and ZStandardCodec: lz4, zstd)",
+              name);
+    return EMBER_EINVAL;
+}
+
 int map_output_open(const map_output_options *o, map_output **out) {
     if (o->partitions == 0 || o->job == NULL || o->dir == NULL)
+        return EMBER_EINVAL;
+    int codec;
+    if (map_output_codec(o, &codec) != EMBER_OK)
         return EMBER_EINVAL;
     map_output *m = calloc(1, sizeof(*m));
     if (m == NULL)
         return EMBER_ENOMEM;
     m->o = *o;
+    m->codec = codec;
     m->partition = o->job->partition != NULL ? o->job->partition : kv_hash_partition;
     m->cmp = o->job->sort_compare != NULL ? o->job->sort_compare : kv_compare_bytes;
     m->w.fd = -1;
-    int rc = sort_buffer_init(&m->sb, o->sort_bytes, o->job->sort_compare);
+    int rc = EMBER_EINVAL;
+    if (map_output_wants_table(o)) /* a budget too small for it: the sort buffer */
+        m->use_table =
+            (rc = combine_table_init(&m->ct, o->sort_bytes, o->job->sort_compare)) == EMBER_OK;
+    if (rc == EMBER_EINVAL)
+        rc = sort_buffer_init(&m->sb, o->sort_bytes, o->job->sort_compare);
+    if (rc == EMBER_OK && m->use_table && (m->stage = malloc(MAP_OUTPUT_STAGE_BYTES)) == NULL) {
+        combine_table_free(&m->ct);
+        rc = EMBER_ENOMEM;
+    }
+    /* A streaming combiner is a process per stream: only whole tables. */
+    m->key_combine =
+        m->use_table && (o->task == NULL || ember_conf(o->task, STREAMING_COMBINE_COMMAND) == NULL);
     if (rc != EMBER_OK) {
         free(m);
         return rc;
     }
     if (o->task != NULL)
         m->combine_task = *o->task;
+    m->capture_task = m->combine_task;
     m->combine_task.emit = map_output_combine_emit;
     m->combine_task.emit_arg = m;
+    m->capture_task.emit = map_output_capture_emit;
+    m->capture_task.emit_arg = m;
     *out = m;
     return EMBER_OK;
+}
+
+/* The buffered pairs: in the sort buffer or the combine table. */
+typedef union {
+    kv_stream base;
+    sort_buffer_reader sb;
+    combine_table_reader ct;
+} map_output_reader;
+
+static void map_output_sort(map_output *m) {
+    if (m->use_table)
+        combine_table_sort(&m->ct);
+    else
+        sort_buffer_sort(&m->sb);
+}
+
+static kv_stream *map_output_buffered(map_output *m, uint32_t p, map_output_reader *r) {
+    if (m->use_table)
+        combine_table_stream(&m->ct, p, &r->ct);
+    else
+        sort_buffer_stream(&m->sb, p, &r->sb);
+    return &r->base;
+}
+
+static size_t map_output_buffered_count(const map_output *m) {
+    return m->use_table ? m->ct.n : m->sb.n;
+}
+
+static void map_output_reset(map_output *m) {
+    if (m->use_table)
+        combine_table_reset(&m->ct);
+    else
+        sort_buffer_reset(&m->sb);
 }
 
 /* Writes one partition's sorted records into the open segment, through
@@ -95,7 +271,7 @@ static int map_output_write_stream(map_output *m, kv_stream *in, int combine) {
 static int map_output_open_file(map_output *m, int n) {
     char path[PATH_MAX];
     map_output_path(m, path, sizeof(path), "", n);
-    return ifile_writer_open(&m->w, path);
+    return ifile_writer_open_codec(&m->w, path, m->codec);
 }
 
 /* Closes the file written and, for a spill, records it with its index. */
@@ -139,22 +315,22 @@ static int map_output_spill(map_output *m, int final) {
     if (ranges == NULL)
         return EMBER_ENOMEM;
     int n = final ? -1 : (int)m->nspills;
-    sort_buffer_sort(&m->sb);
+    map_output_sort(m);
     int rc = map_output_open_file(m, n);
     if (rc != EMBER_OK) {
         free(ranges);
         return rc;
     }
     for (uint32_t p = 0; rc == EMBER_OK && p < m->o.partitions; p++) {
-        sort_buffer_reader r;
-        sort_buffer_stream(&m->sb, p, &r);
+        map_output_reader r;
+        kv_stream *in = map_output_buffered(m, p, &r);
         ifile_writer_begin(&m->w);
-        rc = map_output_write_stream(m, &r.base, m->o.job->combine != NULL);
+        rc = map_output_write_stream(m, in, m->o.job->combine != NULL);
         if (rc == EMBER_OK)
             rc = ifile_writer_end(&m->w, &ranges[p]);
     }
     rc = map_output_close_file(m, n, ranges, rc);
-    sort_buffer_reset(&m->sb);
+    map_output_reset(m);
     if (rc != EMBER_OK || final) {
         free(ranges);
         return rc;
@@ -192,6 +368,180 @@ static int map_output_spill_one(map_output *m, uint32_t part, const void *key, s
     return EMBER_OK;
 }
 
+static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const void *key,
+                                size_t key_len, const void *value, size_t value_len,
+                                int may_compact);
+
+/* Adds a pair to the sort buffer, spilling it when full. */
+static int map_output_sort_add(map_output *m, uint32_t p, const void *key, size_t key_len,
+                               const void *value, size_t value_len) {
+    if (!sort_buffer_fits(&m->sb, key_len, value_len)) {
+        int rc = m->sb.n > 0 ? map_output_spill(m, 0) : EMBER_OK;
+        if (rc == EMBER_OK && !sort_buffer_fits_empty(&m->sb, key_len, value_len))
+            return map_output_spill_one(m, p, key, key_len, value, value_len); /* alone */
+        if (rc != EMBER_OK)
+            return rc;
+    }
+    sort_buffer_add(&m->sb, p, key, key_len, value, value_len);
+    return EMBER_OK;
+}
+
+/* The keys hardly repeat (a compaction gave back 9 in 10 of the records
+ * it took): the table costs more than it saves, so it is spilled and the
+ * rest of the task goes through the sort buffer, Hadoop's way (as
+ * Presto's partial aggregation turns itself off). */
+static int map_output_give_up_table(map_output *m) {
+    int rc = map_output_spill(m, 0);
+    combine_table_free(&m->ct);
+    m->use_table = 0;
+    if (rc == EMBER_OK)
+        rc = sort_buffer_init(&m->sb, m->o.sort_bytes, m->o.job->sort_compare);
+    return rc;
+}
+
+/* Adds the combiner's output kept aside back into the table. */
+static int map_output_add_captured(map_output *m) {
+    int rc = EMBER_OK;
+    for (size_t at = 0; rc == EMBER_OK && at < m->scratch_len;) {
+        uint32_t head[3];
+        memcpy(head, m->scratch + at, 12);
+        const uint8_t *key = m->scratch + at + 12;
+        uint32_t hash = combine_table_hash(key, head[1], head[0]);
+        rc = map_output_table_add(m, head[0], hash, key, head[1], key + head[1], head[2], 0);
+        at += 12 + (size_t)head[1] + head[2];
+    }
+    m->scratch_len = 0;
+    return rc;
+}
+
+/* Runs the combiner over one key's full record and puts its output back:
+ * the key's record usually has room again. */
+static int map_output_combine_key(map_output *m, size_t slot) {
+    combine_table_reader r;
+    combine_table_key_stream(&m->ct, slot, &r);
+    m->capture_partition = combine_table_key_partition(&m->ct, slot);
+    m->scratch_len = 0;
+    mr_group_stats read;
+    int rc = mr_group_each(&r.base, m->cmp, m->o.job->combine, &m->capture_task, &read);
+    m->stats.combine_input += read.records;
+    combine_table_key_clear(&m->ct, slot);
+    return rc == EMBER_OK ? map_output_add_captured(m) : rc;
+}
+
+/* Runs the combiner over the whole table and rebuilds it from the output
+ * (see the top of the file). */
+static int map_output_compact(map_output *m) {
+    combine_table *t = &m->ct;
+    combine_table_group(t);
+    m->scratch_len = 0;
+    int rc = EMBER_OK;
+    uint64_t in = m->stats.combine_input, out = m->stats.combine_output;
+    for (size_t i = 0; rc == EMBER_OK && i < t->n;) {
+        combine_table_reader r;
+        m->capture_partition = combine_table_key_partition(t, i);
+        combine_table_stream(t, m->capture_partition, &r);
+        mr_group_stats read;
+        rc = mr_group_each(&r.base, m->cmp, m->o.job->combine, &m->capture_task, &read);
+        m->stats.combine_input += read.records;
+        i = r.end;
+    }
+    combine_table_reset(t);
+    t->first_room = MAP_OUTPUT_COMPACT_ROOM;
+    if (rc == EMBER_OK)
+        rc = map_output_add_captured(m);
+    t->first_room = 0;
+    m->compact_poor = combine_table_bytes(t) > t->limit / 2;
+    in = m->stats.combine_input - in;
+    out = m->stats.combine_output - out;
+    if (rc == EMBER_OK && m->compact_poor && in >= 1000 && 10 * out > 9 * in)
+        rc = map_output_give_up_table(m);
+    return rc;
+}
+
+/* Adds a pair to the combine table, making room as the top of the file
+ * says: combine the key's own record (once), compact (once), grow the
+ * limit, spill.  may_compact is 0 for the combiner's own output. */
+static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const void *key,
+                                size_t key_len, const void *value, size_t value_len,
+                                int may_compact) {
+    int compacted = 0, key_combined = !may_compact || !m->key_combine;
+    for (;;) {
+        if (!m->use_table) /* given up on, mid-batch */
+            return map_output_sort_add(m, p, key, key_len, value, value_len);
+        uint32_t at = key_combined ? 0 : MAP_OUTPUT_KEY_COMBINE_AT;
+        int rc = combine_table_add_hashed(&m->ct, hash, p, key, key_len, value, value_len, at);
+        if (rc == 1) {
+            key_combined = 1;
+            if ((rc = map_output_combine_key(m, m->ct.full)) != EMBER_OK)
+                return rc;
+            continue;
+        }
+        if (rc != EMBER_EAGAIN)
+            return rc;
+        if (!combine_table_fits_empty(&m->ct, key_len, value_len))
+            return map_output_spill_one(m, p, key, key_len, value, value_len);
+        if (may_compact && !compacted && !m->compact_poor && m->ct.n > 0) {
+            compacted = 1;
+            if ((rc = map_output_compact(m)) != EMBER_OK)
+                return rc;
+        } else if (combine_table_grow_limit(&m->ct)) {
+            m->compact_poor = 0;
+        } else if (m->ct.n == 0) {
+            return map_output_spill_one(m, p, key, key_len, value, value_len);
+        } else {
+            if ((rc = map_output_spill(m, 0)) != EMBER_OK)
+                return rc;
+            m->compact_poor = 0;
+        }
+    }
+}
+
+/* Adds the staged pairs to the table: first every record's cache line is
+ * asked for (their slots were at staging), then they are added in order. */
+static int map_output_flush_batch(map_output *m) {
+    for (uint32_t i = 0; i < m->nbatch; i++)
+        combine_table_prefetch(&m->ct, m->batch[i].hash, 1);
+    int rc = EMBER_OK;
+    for (uint32_t i = 0; rc == EMBER_OK && i < m->nbatch; i++) {
+        const staged_pair *b = &m->batch[i];
+        const uint8_t *key = m->stage + b->off;
+        rc = map_output_table_add(m, b->partition, b->hash, key, b->key_len, key + b->key_len,
+                                  b->value_len, 1);
+    }
+    m->nbatch = 0;
+    m->stage_len = 0;
+    return rc;
+}
+
+/* Stages a pair for the table (a large one goes straight in). */
+static int map_output_stage(map_output *m, uint32_t p, const void *key, size_t key_len,
+                            const void *value, size_t value_len) {
+    uint32_t hash = combine_table_hash(key, key_len, p);
+    int rc = EMBER_OK;
+    if (key_len + value_len > MAP_OUTPUT_STAGE_BYTES / 4) {
+        if ((rc = map_output_flush_batch(m)) != EMBER_OK)
+            return rc;
+        return map_output_table_add(m, p, hash, key, key_len, value, value_len, 1);
+    }
+    if (m->nbatch == MAP_OUTPUT_BATCH ||
+        m->stage_len + key_len + value_len > MAP_OUTPUT_STAGE_BYTES)
+        if ((rc = map_output_flush_batch(m)) != EMBER_OK)
+            return rc;
+    if (!m->use_table) /* the batch gave the table up */
+        return map_output_sort_add(m, p, key, key_len, value, value_len);
+    combine_table_prefetch(&m->ct, hash, 0);
+    m->batch[m->nbatch++] = (staged_pair){.partition = p,
+                                          .hash = hash,
+                                          .key_len = (uint32_t)key_len,
+                                          .value_len = (uint32_t)value_len,
+                                          .off = m->stage_len};
+    memcpy(m->stage + m->stage_len, key, key_len);
+    if (value_len > 0)
+        memcpy(m->stage + m->stage_len + key_len, value, value_len);
+    m->stage_len += key_len + value_len;
+    return EMBER_OK;
+}
+
 int map_output_collect(map_output *m, const void *key, size_t key_len, const void *value,
                        size_t value_len) {
     if (m->failed || m->finished)
@@ -204,18 +554,9 @@ int map_output_collect(map_output *m, const void *key, size_t key_len, const voi
     }
     m->stats.output_records++;
     m->stats.output_bytes += key_len + value_len;
-    if (!sort_buffer_fits(&m->sb, key_len, value_len)) {
-        int rc = m->sb.n > 0 ? map_output_spill(m, 0) : EMBER_OK;
-        if (rc == EMBER_OK && !sort_buffer_fits_empty(&m->sb, key_len, value_len)) {
-            rc = map_output_spill_one(m, p, key, key_len, value, value_len);
-            if (rc == EMBER_OK)
-                return EMBER_OK; /* it went alone */
-        }
-        if (rc != EMBER_OK)
-            return m->failed = rc;
-    }
-    sort_buffer_add(&m->sb, p, key, key_len, value, value_len);
-    return EMBER_OK;
+    int rc = m->use_table ? map_output_stage(m, p, key, key_len, value, value_len)
+                          : map_output_sort_add(m, p, key, key_len, value, value_len);
+    return rc == EMBER_OK ? rc : (m->failed = rc);
 }
 
 /* Merges partition p of every spill into the open file.out segment. */
@@ -293,12 +634,15 @@ static void map_output_count(const map_output *m) {
 int map_output_finish(map_output *m, map_output_stats *stats) {
     if (m->failed || m->finished)
         return m->failed ? m->failed : EMBER_ESTATE;
-    int rc;
-    if (m->nspills == 0) {
+    int rc = m->nbatch > 0 ? map_output_flush_batch(m) : EMBER_OK;
+    if (rc == EMBER_OK && m->nspills == 0) {
         rc = map_output_spill(m, 1); /* straight into file.out */
-    } else {
-        rc = m->sb.n > 0 ? map_output_spill(m, 0) : EMBER_OK;
+    } else if (rc == EMBER_OK) {
+        rc = map_output_buffered_count(m) > 0 ? map_output_spill(m, 0) : EMBER_OK;
         sort_buffer_free(&m->sb); /* the merge's memory */
+        combine_table_free(&m->ct);
+        free(m->scratch);
+        m->scratch = NULL;
         if (rc == EMBER_OK)
             rc = map_output_merge(m);
     }
@@ -326,5 +670,8 @@ void map_output_free(map_output *m) {
     if (m->w.buf != NULL)
         ifile_writer_abort(&m->w);
     sort_buffer_free(&m->sb);
+    combine_table_free(&m->ct);
+    free(m->scratch);
+    free(m->stage);
     free(m);
 }

@@ -7,6 +7,14 @@
  * Spills are DIR/spillN.out(.index), removed once merged.  A record too
  * large for the sort buffer is not refused: it is spilled alone.
  *
+ * A job with a combiner is combined in a hash table before anything is
+ * sorted (combine_table.h; ember.map.combine.hash=false: Hadoop's way,
+ * the sort buffer and the combiner per spill).  The task's configuration
+ * may ask for compressed output: mapreduce.map.output.compress=true,
+ * mapreduce.map.output.compress.codec lz4 (the default) or zstd, by
+ * Hadoop's class names too; map_output_open() refuses another value
+ * (EMBER_EINVAL, logged).
+ *
  * Memory: the sort buffer's budget, the merge's read buffers (at most
  * MAP_OUTPUT_MERGE_MEMORY in all, after the sort buffer is freed) and the
  * writer's 1 MiB. */

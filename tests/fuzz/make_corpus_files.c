@@ -1,11 +1,11 @@
 /* make_corpus_files.c -- the seed corpora of the fuzz targets that read
- * files: edit_log, block_meta, cluster_info and config (make_corpus.c
- * writes frame's).  Valid inputs come from the code that writes them in
+ * files: edit_log, block_meta, cluster_info, config and ifile
+ * (make_corpus.c writes frame's).  Valid inputs come from the code that writes them in
  * the product (edit_log_append(), edit_log_checkpoint(),
  * run_dir_write_info(), config_write()), broken ones are cut or altered
  * from those.
  *
- *   make_corpus NAME DIR     (NAME: edit_log, block_meta, cluster_info, config)
+ *   make_corpus NAME DIR     (NAME: edit_log, block_meta, cluster_info, config, ifile)
  * Run by hand when a format changes; the seeds are committed under
  * tests/fuzz/corpus/NAME/. */
 #include <dirent.h>
@@ -21,6 +21,7 @@
 #include "datanode/block_store.h"
 #include "fuzz_files.h"
 #include "make_corpus.h"
+#include "mapreduce/ifile.h"
 #include "namenode/edit_log.h"
 
 static const char *seed_dir;
@@ -315,9 +316,7 @@ static void torn_crc(uint8_t *m, size_t *len) {
     (void)m;
     *len -= 2; /* half a CRC at the end */
 }
-static void flipped_crc(uint8_t *m, size_t *len) {
-    m[*len - 1] ^= 1;
-}
+static void flipped_crc(uint8_t *m, size_t *len) { m[*len - 1] ^= 1; }
 
 static void corpus_block_meta(void) {
     block_seed("finalized", 0, 1300, 0, NULL);
@@ -366,9 +365,13 @@ static void corpus_cluster_info(void) {
     char dir[] = "/tmp/ember-corpus.XXXXXX";
     if (mkdtemp(dir) == NULL)
         exit(1);
-    cluster_info info = {.cluster_id = "CID-0011223344556677", .host = "127.0.0.1",
-                         .port = 40123, .secret = "3f1c2a7e9b0d4c5a6e8f1029384756ab",
-                         .started_ms = 1700000000000, .world_size = 4, .primary_pid = 4242};
+    cluster_info info = {.cluster_id = "CID-0011223344556677",
+                         .host = "127.0.0.1",
+                         .port = 40123,
+                         .secret = "3f1c2a7e9b0d4c5a6e8f1029384756ab",
+                         .started_ms = 1700000000000,
+                         .world_size = 4,
+                         .primary_pid = 4242};
     if (run_dir_write_info(dir, &info) != EMBER_OK)
         exit(1);
     char path[4096];
@@ -388,15 +391,17 @@ static void corpus_cluster_info(void) {
               "{\"cluster_id\":\"CID-1\",\"host\":\"127.0.0.1\",\"port\":1,\"secret\":\"\"}");
     info_seed("port_zero", "{\"cluster_id\":\"C\",\"host\":\"h\",\"port\":0,\"secret\":\"s\"}");
     info_seed("port_big", "{\"cluster_id\":\"C\",\"host\":\"h\",\"port\":65536,\"secret\":\"s\"}");
-    info_seed("port_string", "{\"cluster_id\":\"C\",\"host\":\"h\",\"port\":\"80\",\"secret\":\"s\"}");
+    info_seed("port_string",
+              "{\"cluster_id\":\"C\",\"host\":\"h\",\"port\":\"80\",\"secret\":\"s\"}");
     info_seed("duplicate_key",
               "{\"cluster_id\":\"C\",\"host\":\"h\",\"port\":1,\"port\":2,\"secret\":\"s\"}");
     info_seed("not_object", "[1, 2, 3]");
     info_seed("nul_in_string",
               "{\"cluster_id\":\"C\\u0000D\",\"host\":\"h\",\"port\":1,\"secret\":\"s\\u0000t\"}");
-    info_seed("long_host",
-              "{\"cluster_id\":\"C\",\"host\":\"0123456789012345678901234567890123456789012345678901"
-              "234567890123\",\"port\":1,\"secret\":\"s\"}");
+    info_seed(
+        "long_host",
+        "{\"cluster_id\":\"C\",\"host\":\"0123456789012345678901234567890123456789012345678901"
+        "234567890123\",\"port\":1,\"secret\":\"s\"}");
     info_seed("big_numbers", "{\"cluster_id\":\"C\",\"host\":\"h\",\"port\":1,\"secret\":\"s\","
                              "\"started_ms\":-9223372036854775808,\"world_size\":4294967297,"
                              "\"primary_pid\":-1}");
@@ -440,6 +445,56 @@ static void corpus_config(void) {
     seed_text("ratio_places", 0, "dfs.namenode.safemode.threshold-pct=0.1234567\n");
 }
 
+/* ---- ifile --------------------------------------------------------------- */
+
+/* A segment of n records of words, through ifile_writer with codec, as
+ * a seed of its bytes (flag 0: read as found); also the records as a
+ * write-and-damage seed (flag 1 | codec << 1). */
+static void seed_ifile(const char *name, int codec, int n, size_t cut) {
+    char path[4096], wname[64];
+    snprintf(path, sizeof path, "%s/.segment", seed_dir);
+    ifile_writer w;
+    if (ifile_writer_open_codec(&w, path, codec) != EMBER_OK)
+        exit(1);
+    ifile_writer_begin(&w);
+    snprintf(wname, sizeof wname, "%s_write", name);
+    FILE *rec = seed_open(wname, (uint8_t)(1 | codec << 1));
+    for (int i = 0; i < n; i++) {
+        char key[32], value[64];
+        int kl = snprintf(key, sizeof key, "word%d", i % 37);
+        int vl = snprintf(value, sizeof value, "%d%s", i, i % 5 ? "" : "\t\0tail");
+        if (ifile_writer_append(&w, key, (size_t)kl, value, (size_t)vl) != EMBER_OK)
+            exit(1);
+        fputc(kl, rec);
+        fwrite(key, 1, (size_t)kl, rec);
+        fputc(vl, rec);
+        fwrite(value, 1, (size_t)vl, rec);
+    }
+    fclose(rec);
+    ifile_range r;
+    uint64_t bytes;
+    if (ifile_writer_end(&w, &r) != EMBER_OK || ifile_writer_close(&w, &bytes) != EMBER_OK)
+        exit(1);
+    size_t len;
+    uint8_t *seg = slurp(path, &len);
+    remove(path);
+    FILE *f = seed_open(name, 0);
+    fwrite(seg, 1, len - (cut < len ? cut : 0), f);
+    fclose(f);
+    free(seg);
+}
+
+static void corpus_ifile(void) {
+    seed_ifile("plain", IFILE_CODEC_NONE, 50, 0);
+    seed_ifile("plain_empty", IFILE_CODEC_NONE, 0, 0);
+    seed_ifile("plain_cut", IFILE_CODEC_NONE, 20, 3);
+    seed_ifile("lz4", IFILE_CODEC_LZ4, 200, 0);
+    seed_ifile("lz4_empty", IFILE_CODEC_LZ4, 0, 0);
+    seed_ifile("lz4_cut", IFILE_CODEC_LZ4, 200, 7);
+    seed_ifile("zstd", IFILE_CODEC_ZSTD, 200, 0);
+    seed_ifile("zstd_cut", IFILE_CODEC_ZSTD, 100, 5);
+}
+
 int corpus_files_write(const char *name, const char *dir) {
     seed_dir = dir;
     if (strcmp(name, "edit_log") == 0)
@@ -450,6 +505,8 @@ int corpus_files_write(const char *name, const char *dir) {
         corpus_cluster_info();
     else if (strcmp(name, "config") == 0)
         corpus_config();
+    else if (strcmp(name, "ifile") == 0)
+        corpus_ifile();
     else
         return -1;
     return 0;

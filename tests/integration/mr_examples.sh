@@ -11,6 +11,7 @@
 #   terasort   output sorted across part files (od + `sort -c` on the
 #              keys, and Python), the same records as its input, parts
 #              of even size; 1, 3 and 5 reduces; more reduces than keys;
+#              map output compressed with lz4 and with zstd;
 #   teravalidate  Python's checksum; misorders within and across files;
 #   pi         Hadoop's published estimates, an exact rational Halton
 #              reference (Python), within 0.01 of pi for 40,000 samples;
@@ -25,10 +26,13 @@ T=$TEST_TMP
 
 # run NAME ARGS...: `ember run`, its output in $T/run.out; fails the test
 # when the job fails.  Sort buffers of 4 MiB: a sanitized run pays for
-# every 100 MiB default one a map allocates.
+# every 100 MiB default one a map allocates.  $MR_EXAMPLES_D (unset here)
+# adds -D options to every run, to try the whole script another way:
+#   MR_EXAMPLES_D="-D mapreduce.map.output.compress=true" ctest -R mr_examples
+# shellcheck disable=SC2086 # MR_EXAMPLES_D is words
 run() {
     ember run "$@" -D mapreduce.task.io.sort.mb=4 -D mapreduce.framework.name="$MR_FRAMEWORK" \
-        >"$T/run.out" 2>&1 ||
+        ${MR_EXAMPLES_D:-} >"$T/run.out" 2>&1 ||
         fail "ember run $*: $(tail -5 "$T/run.out")"
 }
 # run_fails PATTERN NAME ARGS...: the run must fail with PATTERN in its output.
@@ -175,6 +179,15 @@ for reduces in 1 3 5; do
     check_sorted "$T/ts$reduces" $reduces
     run teravalidate "file://$T/ts$reduces" "file://$T/tv$reduces"
     expect_eq "$(cat "$T/tv$reduces/part-r-00000")" "checksum	$SUMHEX" "teravalidate report"
+done
+for codec in lz4 zstd; do
+    log "terasort, 3 reduces, map output compressed with $codec; teravalidate"
+    run terasort -D mapreduce.job.reduces=3 -D mapreduce.input.fileinputformat.split.maxsize=102400 \
+        -D mapreduce.map.output.compress=true -D mapreduce.map.output.compress.codec=$codec \
+        "file://$T/tg7" "file://$T/tsz$codec"
+    check_sorted "$T/tsz$codec" 3
+    run teravalidate "file://$T/tsz$codec" "file://$T/tvz$codec"
+    expect_eq "$(cat "$T/tvz$codec/part-r-00000")" "checksum	$SUMHEX" "teravalidate report"
 done
 # The whole input was sampled: 5 parts of exactly 1000 records.
 expect_eq "$(stat -c %s "$T"/ts5/part-r-* | sort -u)" 100000 "terasort part sizes"

@@ -3,8 +3,10 @@
 # wordcount over many splits and 3 reduces matches an independent
 # reference (tr | sort | uniq -c) on local files and on HDFS; the output is
 # part-r-00000..2, each sorted, plus _SUCCESS; a job over empty input
-# succeeds with empty parts; bad input gets one clear line and a non-zero
-# exit, and a failed job leaves no output directory.
+# succeeds with empty parts; map output compressed with lz4 and zstd (and
+# combined at spill, Hadoop's way) gives the same words in fewer bytes;
+# bad input gets one clear line and a non-zero exit, and a failed job
+# leaves no output directory.
 . "$(dirname "$0")/lib.sh"
 : "${FAILING_JOB:?}" "${NOT_A_JOB:?}"
 
@@ -59,6 +61,27 @@ expect_eq "$(sed -n 's/^\t\tMap output records=//p' "$TEST_TMP/run1.out")" "$wor
 lines=$(cat "$IN"/part*.txt | wc -l)
 expect_eq "$(sed -n 's/^\t\tMap input records=//p' "$TEST_TMP/run1.out")" "$((lines + 3))" \
     "Map input records (the last lines have no newline)"
+
+log "map output compressed (lz4, zstd), and combined the Hadoop way"
+plain=$(sed -n 's/^\t\tMap output materialized bytes=//p' "$TEST_TMP/run1.out")
+for codec in lz4 org.apache.hadoop.io.compress.ZStandardCodec; do
+    rm -rf "$TEST_TMP/outz"
+    ember run wordcount -D mapreduce.job.reduces=3 -D mapreduce.map.output.compress=true \
+        -D mapreduce.map.output.compress.codec=$codec -D ember.map.combine.hash=false \
+        -D mapreduce.input.fileinputformat.split.maxsize=65536 -D mapreduce.task.io.sort.mb=1 \
+        "file://$IN" "file://$TEST_TMP/outz" >"$TEST_TMP/runz.out" 2>&1 ||
+        fail "wordcount with $codec map output failed: $(tail -5 "$TEST_TMP/runz.out")"
+    check_output "$TEST_TMP/outz"
+    packed=$(sed -n 's/^\t\tMap output materialized bytes=//p' "$TEST_TMP/runz.out")
+    [ "${packed:-0}" -gt 0 ] && [ "$packed" -lt "$plain" ] ||
+        fail "$codec: materialized bytes $packed, not under the uncompressed $plain"
+done
+ember run wordcount -D mapreduce.map.output.compress=true \
+    -D mapreduce.map.output.compress.codec=org.example.NoCodec "file://$IN" \
+    "file://$TEST_TMP/outz2" >"$TEST_TMP/runz2.out" 2>&1 && fail "an unknown codec was taken"
+grep -q "Compression codec org.example.NoCodec was not found" "$TEST_TMP/runz2.out" ||
+    fail "no unknown-codec message: $(cat "$TEST_TMP/runz2.out")"
+[ ! -e "$TEST_TMP/outz2" ] || fail "a job with an unknown codec left its output"
 
 log "an existing output directory is refused and left as it was"
 if ember run wordcount "file://$IN" "file://$TEST_TMP/out1" >"$TEST_TMP/run2.out" 2>&1; then

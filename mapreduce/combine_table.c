@@ -1,0 +1,372 @@
+/* combine_table.c -- see combine_table.h.
+ *
+ * Invariants: cap is a power of two and n <= 3 cap / 4 (probes stay short);
+ * a slot with rec != 0 holds a key whose record lies in arena[rec, used);
+ * used + cap * sizeof(combine_slot) <= limit <= budget, except for the
+ * one record add() is refused for. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "combine_table.h"
+#include "common/error.h"
+
+#define CT_FIRST_SLOTS 1024u
+#define CT_FIRST_LIMIT (2u << 20) /* about a core's share of the cache */
+#define CT_RECORD_HEAD 20u        /* key_len, partition, count, cap, used */
+#define CT_VALUE_HEAD 4u          /* [u32 len] */
+#define CT_ARENA_START 4u         /* offset 0 marks a free slot */
+#define CT_READ_AHEAD 8u          /* records prefetched ahead of a stream */
+#define CT_COMBINE_ROOM 64u       /* a record is combined, not grown, from this room */
+
+static size_t ct_align4(size_t n) { return (n + 3) & ~(size_t)3; }
+
+/* A 64-bit multiply-mix hash over 8-byte words (keys are short: words,
+ * ids), good enough for linear probing. */
+static uint64_t ct_hash(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xc2b2ae3d27d4eb4full);
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, p, n);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
+static uint64_t ct_prefix(const uint8_t *key, size_t len) {
+    uint8_t b[8] = {0};
+    memcpy(b, key, len < 8 ? len : 8);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+int combine_table_init(combine_table *t, size_t budget, ember_compare_fn cmp) {
+    memset(t, 0, sizeof(*t));
+    size_t first_slots = CT_FIRST_SLOTS * sizeof(combine_slot);
+    if (budget > UINT32_MAX || budget < 2 * first_slots)
+        return EMBER_EINVAL;
+    /* The arena is the whole budget, but only the pages used are touched. */
+    t->arena = malloc(budget);
+    t->slots = calloc(CT_FIRST_SLOTS, sizeof(combine_slot));
+    if (t->arena == NULL || t->slots == NULL) {
+        combine_table_free(t);
+        return EMBER_ENOMEM;
+    }
+    t->cap = CT_FIRST_SLOTS;
+    t->used = CT_ARENA_START;
+    t->budget = budget;
+    t->limit = budget < CT_FIRST_LIMIT ? budget : CT_FIRST_LIMIT;
+    t->cmp = cmp;
+    return EMBER_OK;
+}
+
+void combine_table_free(combine_table *t) {
+    free(t->arena);
+    free(t->slots);
+    memset(t, 0, sizeof(*t));
+}
+
+void combine_table_reset(combine_table *t) {
+    memset(t->slots, 0, t->cap * sizeof(combine_slot));
+    t->n = 0;
+    t->used = CT_ARENA_START;
+    t->values = 0;
+    t->sorted = 0;
+}
+
+size_t combine_table_bytes(const combine_table *t) {
+    return t->used + t->cap * sizeof(combine_slot);
+}
+
+int combine_table_grow_limit(combine_table *t) {
+    if (t->limit >= t->budget)
+        return 0;
+    t->limit = t->limit > t->budget / 2 ? t->budget : 2 * t->limit;
+    return 1;
+}
+
+/* A record's header fields (see the .h). */
+enum { CT_KEY_LEN, CT_PARTITION, CT_COUNT, CT_CAP, CT_USED };
+
+static uint32_t ct_get32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void ct_put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static uint32_t ct_field(const combine_table *t, uint32_t rec, int f) {
+    return ct_get32(t->arena + rec + 4 * f);
+}
+
+static const uint8_t *ct_key(const combine_table *t, uint32_t rec) {
+    return t->arena + rec + CT_RECORD_HEAD;
+}
+
+static size_t ct_values_offset(size_t key_len) { return CT_RECORD_HEAD + ct_align4(key_len); }
+
+static size_t ct_record_size(size_t key_len, size_t values_cap) {
+    return ct_values_offset(key_len) + values_cap;
+}
+
+int combine_table_fits_empty(const combine_table *t, size_t key_len, size_t value_len) {
+    if (key_len > UINT32_MAX / 4 || value_len > UINT32_MAX / 4)
+        return 0;
+    size_t need = CT_ARENA_START + ct_record_size(key_len, CT_VALUE_HEAD + value_len);
+    return need + t->cap * sizeof(combine_slot) <= t->budget;
+}
+
+/* Doubles the slot array and reinserts every key; EMBER_EAGAIN past the
+ * limit. */
+static int ct_grow_slots(combine_table *t) {
+    size_t ncap = 2 * t->cap;
+    if (t->used + ncap * sizeof(combine_slot) > t->limit)
+        return EMBER_EAGAIN;
+    combine_slot *s = calloc(ncap, sizeof(*s));
+    if (s == NULL)
+        return EMBER_ENOMEM;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i].rec == 0)
+            continue;
+        size_t j = t->slots[i].hash & (ncap - 1);
+        while (s[j].rec != 0)
+            j = (j + 1) & (ncap - 1);
+        s[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = s;
+    t->cap = ncap;
+    return EMBER_OK;
+}
+
+/* Writes a new record for key with room for values_cap value bytes, the
+ * values of old (a record, or 0) copied in. */
+static uint32_t ct_new_record(combine_table *t, uint32_t partition, const void *key, size_t key_len,
+                              size_t values_cap, uint32_t old) {
+    uint32_t rec = (uint32_t)t->used;
+    uint8_t *r = t->arena + rec;
+    uint32_t count = old ? ct_field(t, old, CT_COUNT) : 0,
+             used = old ? ct_field(t, old, CT_USED) : 0;
+    uint32_t head[5] = {(uint32_t)key_len, partition, count, (uint32_t)values_cap, used};
+    memcpy(r, head, sizeof(head));
+    memmove(r + CT_RECORD_HEAD, key, key_len);
+    if (used > 0)
+        memcpy(r + ct_values_offset(key_len), t->arena + old + ct_values_offset(key_len), used);
+    t->used += ct_record_size(key_len, values_cap);
+    return rec;
+}
+
+/* Appends a value to slot s's record: in place, or (full) moved, or 1
+ * (full, combine_at values or more: combine it). */
+static int ct_append(combine_table *t, size_t s, const void *value, size_t value_len,
+                     uint32_t combine_at) {
+    uint32_t rec = t->slots[s].rec;
+    uint8_t *r = t->arena + rec;
+    uint32_t head[5];
+    memcpy(head, r, sizeof(head));
+    size_t need = CT_VALUE_HEAD + value_len, voff = ct_values_offset(head[CT_KEY_LEN]);
+    if (head[CT_USED] + need > head[CT_CAP]) {
+        if (combine_at > 0 && head[CT_COUNT] >= combine_at && head[CT_CAP] >= CT_COMBINE_ROOM) {
+            t->full = s;
+            return 1;
+        }
+        size_t ncap = 2 * (size_t)head[CT_CAP];
+        if (ncap < head[CT_USED] + need)
+            ncap = head[CT_USED] + need;
+        if (t->used + ct_record_size(head[CT_KEY_LEN], ncap) + t->cap * sizeof(combine_slot) >
+            t->limit)
+            return EMBER_EAGAIN;
+        rec = t->slots[s].rec =
+            ct_new_record(t, head[CT_PARTITION], r + CT_RECORD_HEAD, head[CT_KEY_LEN], ncap, rec);
+        r = t->arena + rec;
+    }
+    uint8_t *v = r + voff + head[CT_USED];
+    ct_put32(v, (uint32_t)value_len);
+    if (value_len > 0)
+        memcpy(v + CT_VALUE_HEAD, value, value_len);
+    ct_put32(r + 4 * CT_COUNT, head[CT_COUNT] + 1);
+    ct_put32(r + 4 * CT_USED, head[CT_USED] + (uint32_t)need);
+    t->values++;
+    return EMBER_OK;
+}
+
+uint32_t combine_table_hash(const void *key, size_t key_len, uint32_t partition) {
+    uint64_t h64 = ct_hash(key, key_len);
+    return ((uint32_t)h64 ^ (uint32_t)(h64 >> 32)) + partition * 0x9e3779b9u;
+}
+
+void combine_table_prefetch(const combine_table *t, uint32_t hash, int record) {
+    const combine_slot *s = &t->slots[hash & (t->cap - 1)];
+    if (!record)
+        __builtin_prefetch(s);
+    else if (s->rec != 0)
+        __builtin_prefetch(t->arena + s->rec);
+}
+
+int combine_table_add(combine_table *t, uint32_t partition, const void *key, size_t key_len,
+                      const void *value, size_t value_len, uint32_t combine_at) {
+    return combine_table_add_hashed(t, combine_table_hash(key, key_len, partition), partition, key,
+                                    key_len, value, value_len, combine_at);
+}
+
+int combine_table_add_hashed(combine_table *t, uint32_t hash, uint32_t partition, const void *key,
+                             size_t key_len, const void *value, size_t value_len,
+                             uint32_t combine_at) {
+    if (t->sorted || key_len > UINT32_MAX / 4 || value_len > UINT32_MAX / 4)
+        return EMBER_ESTATE;
+    uint64_t prefix = ct_prefix(key, key_len);
+    size_t mask = t->cap - 1, i = hash & mask;
+    for (; t->slots[i].rec != 0; i = (i + 1) & mask) {
+        const combine_slot *s = &t->slots[i];
+        if (s->hash != hash || s->prefix != prefix)
+            continue;
+        const uint8_t *r = t->arena + s->rec;
+        if (ct_get32(r) == key_len && ct_get32(r + 4 * CT_PARTITION) == partition &&
+            (key_len <= 8 ||
+             memcmp(r + CT_RECORD_HEAD + 8, (const uint8_t *)key + 8, key_len - 8) == 0))
+            return ct_append(t, i, value, value_len, combine_at);
+    }
+    /* A new key: room for its record, and for the slots it may need. */
+    if (4 * (t->n + 1) > 3 * t->cap) {
+        int rc = ct_grow_slots(t);
+        if (rc != EMBER_OK)
+            return rc;
+        mask = t->cap - 1;
+        for (i = hash & mask; t->slots[i].rec != 0; i = (i + 1) & mask)
+            ;
+    }
+    size_t vcap = CT_VALUE_HEAD + value_len;
+    vcap = vcap < t->first_room ? t->first_room : vcap;
+    if (t->used + ct_record_size(key_len, vcap) + t->cap * sizeof(combine_slot) > t->limit)
+        return EMBER_EAGAIN;
+    t->slots[i] = (combine_slot){
+        .prefix = prefix, .hash = hash, .rec = ct_new_record(t, partition, key, key_len, vcap, 0)};
+    t->n++;
+    return ct_append(t, i, value, value_len, 0);
+}
+
+uint32_t combine_table_key_partition(const combine_table *t, size_t s) {
+    return ct_field(t, t->slots[s].rec, CT_PARTITION);
+}
+
+size_t combine_table_key_clear(combine_table *t, size_t s) {
+    uint8_t *r = t->arena + t->slots[s].rec;
+    size_t used = ct_get32(r + 4 * CT_USED);
+    t->values -= ct_get32(r + 4 * CT_COUNT);
+    ct_put32(r + 4 * CT_COUNT, 0);
+    ct_put32(r + 4 * CT_USED, 0);
+    return used;
+}
+
+/* The order: partition, then (default order) the prefix, then the key. */
+static int ct_compare(const void *a, const void *b, void *arg) {
+    const combine_table *t = arg;
+    const combine_slot *x = a, *y = b;
+    uint32_t xp = ct_field(t, x->rec, CT_PARTITION), yp = ct_field(t, y->rec, CT_PARTITION);
+    if (xp != yp)
+        return xp < yp ? -1 : 1;
+    if (t->cmp == NULL && x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    size_t xl = ct_field(t, x->rec, CT_KEY_LEN), yl = ct_field(t, y->rec, CT_KEY_LEN);
+    if (t->cmp != NULL)
+        return t->cmp(ct_key(t, x->rec), xl, ct_key(t, y->rec), yl);
+    return kv_compare_bytes(ct_key(t, x->rec), xl, ct_key(t, y->rec), yl);
+}
+
+/* Moves the keys to the front of the slot array; how many. */
+static size_t ct_pack(combine_table *t) {
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].rec != 0)
+            t->slots[n++] = t->slots[i];
+    memset(t->slots + n, 0, (t->cap - n) * sizeof(combine_slot));
+    t->sorted = 1;
+    return n;
+}
+
+void combine_table_sort(combine_table *t) {
+    size_t n = ct_pack(t);
+    qsort_r(t->slots, n, sizeof(combine_slot), ct_compare, t);
+}
+
+void combine_table_group(combine_table *t) {
+    size_t n = ct_pack(t);
+    uint32_t parts = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t p = ct_field(t, t->slots[i].rec, CT_PARTITION);
+        parts = p >= parts ? p + 1 : parts;
+    }
+    if (parts <= 1)
+        return;
+    /* A counting sort on the partition. */
+    size_t *start = calloc((size_t)parts + 1, sizeof(*start));
+    combine_slot *out = malloc(n * sizeof(*out));
+    if (start == NULL || out == NULL) { /* no memory for it: sort instead */
+        free(start);
+        free(out);
+        qsort_r(t->slots, n, sizeof(combine_slot), ct_compare, t);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        start[ct_field(t, t->slots[i].rec, CT_PARTITION) + 1]++;
+    for (uint32_t p = 0; p < parts; p++)
+        start[p + 1] += start[p];
+    for (size_t i = 0; i < n; i++)
+        out[start[ct_field(t, t->slots[i].rec, CT_PARTITION)]++] = t->slots[i];
+    memcpy(t->slots, out, n * sizeof(combine_slot));
+    free(start);
+    free(out);
+}
+
+static int ct_reader_next(kv_stream *s, kv_record *out) {
+    combine_table_reader *r = (combine_table_reader *)s;
+    const combine_table *t = r->t;
+    while (r->left == 0) {
+        if (r->at == r->end)
+            return 0;
+        if (r->at + CT_READ_AHEAD < r->end) /* records lie in slot order: ask early */
+            __builtin_prefetch(t->arena + t->slots[r->at + CT_READ_AHEAD].rec);
+        uint32_t rec = t->slots[r->at++].rec;
+        r->off = rec + ct_values_offset(ct_field(t, rec, CT_KEY_LEN));
+        r->left = ct_field(t, rec, CT_COUNT);
+    }
+    uint32_t rec = t->slots[r->at - 1].rec;
+    const uint8_t *v = t->arena + r->off;
+    uint32_t len = ct_get32(v);
+    *out = (kv_record){.key = ct_key(t, rec),
+                       .key_len = ct_field(t, rec, CT_KEY_LEN),
+                       .value = v + CT_VALUE_HEAD,
+                       .value_len = len};
+    r->off += CT_VALUE_HEAD + len;
+    r->left--;
+    return 1;
+}
+
+void combine_table_stream(const combine_table *t, uint32_t p, combine_table_reader *r) {
+    size_t lo = 0, hi = t->n; /* first slot of partition >= p */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ct_field(t, t->slots[mid].rec, CT_PARTITION) < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < t->n && ct_field(t, t->slots[end].rec, CT_PARTITION) == p)
+        end++;
+    *r = (combine_table_reader){.base = {.next = ct_reader_next}, .t = t, .at = lo, .end = end};
+}
+
+void combine_table_key_stream(const combine_table *t, size_t s, combine_table_reader *r) {
+    *r = (combine_table_reader){.base = {.next = ct_reader_next}, .t = t, .at = s, .end = s + 1};
+}

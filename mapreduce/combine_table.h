@@ -1,0 +1,119 @@
+/* combine_table.h -- the map side's combining hash table, for jobs with a
+ * combiner (Phoenix++'s and Spark's map-side combine; Hadoop only
+ * combines a sorted spill).
+ *
+ * Every (partition, key) the map emits gets one 16-byte slot in an
+ * open-addressing table (linear probing): the key's hash, its first 8
+ * bytes (big-endian, the sort buffer's prefix) and the arena offset of
+ * its record:
+ *     [u32 key_len][u32 partition][u32 count][u32 cap][u32 used]
+ *     [key, padded to 4][values: [u32 len][bytes]..., cap bytes]
+ * A value is appended to its key's record.  A full record either moves
+ * to the arena's end with twice the room (the old copy is garbage until
+ * the table is reset), or, when the caller asks for it, is handed back
+ * for the combiner to shrink in place (combine_table_key_stream(),
+ * combine_table_key_clear()): a key's values then stay in one small
+ * record that is hot in the cache.  No malloc per key or per value: one
+ * arena, one slot array.  What the collector does when the table is full
+ * (run the combiner over it and rebuild it from the output, grow the
+ * limit, or spill) is map_output.c's policy; this file only stores, sorts
+ * and streams.
+ *
+ * After combine_table_sort() the slots are ordered by (partition, key)
+ * and combine_table_stream() reads a partition as a kv_stream, a key's
+ * values in the order they came; nothing may be added until
+ * combine_table_reset(). */
+#ifndef EMBER_MR_COMBINE_TABLE_H
+#define EMBER_MR_COMBINE_TABLE_H
+
+#include "kv.h"
+
+typedef struct {
+    uint32_t hash;
+    uint32_t rec;    /* arena offset of the key's record; 0: a free slot */
+    uint64_t prefix; /* first 8 key bytes, big-endian, zero-padded */
+} combine_slot;
+
+typedef struct {
+    combine_slot *slots;
+    size_t cap, n; /* slots (a power of two), keys held */
+    uint8_t *arena;
+    size_t used;   /* arena bytes in use (offset 0 is never a record) */
+    size_t limit;  /* arena + slot bytes allowed now (grows to budget) */
+    size_t budget; /* mapreduce.task.io.sort.mb */
+    uint64_t values;
+    ember_compare_fn cmp; /* the sort order; NULL: bytes */
+    int sorted;
+    size_t full; /* the slot combine_table_add() answered 1 for */
+    /* Value room a new key's record gets (at least its first value's):
+     * 0 for the map's pairs; raised while a compaction's output goes back
+     * in, so that those keys do not regrow (and make garbage) again. */
+    size_t first_room;
+} combine_table;
+
+typedef struct {
+    kv_stream base;
+    const combine_table *t;
+    size_t at, end;   /* slots of the partition */
+    size_t off, left; /* within the current slot's values: next byte, values left */
+} combine_table_reader;
+
+/* budget must be under 4 GiB (offsets are 32-bit); the table starts with
+ * a small limit (cache-sized) and grows it only when asked. */
+int combine_table_init(combine_table *t, size_t budget, ember_compare_fn cmp);
+void combine_table_free(combine_table *t);
+
+/* Adds a value under (partition, key), copying both.  EMBER_EAGAIN when
+ * that would pass the limit (nothing changed): the caller frees room or
+ * raises the limit and adds again.  With combine_at > 0, a record that
+ * is full, holds at least combine_at values and has room for a few more
+ * (64 bytes) is not moved: the answer is 1 with t->full its slot, for the
+ * caller to combine it.  A new key's record has room for its first value
+ * only, so a key seen once costs no more than it must. */
+int combine_table_add(combine_table *t, uint32_t partition, const void *key, size_t key_len,
+                      const void *value, size_t value_len, uint32_t combine_at);
+
+/* The same with the hash of (key, partition) computed before, by
+ * combine_table_hash(); combine_table_prefetch() asks the cache for the
+ * key's slot (record 0) and then for its record (record 1), so that a
+ * batch of pairs can have their cache misses at once before they are
+ * added. */
+uint32_t combine_table_hash(const void *key, size_t key_len, uint32_t partition);
+void combine_table_prefetch(const combine_table *t, uint32_t hash, int record);
+int combine_table_add_hashed(combine_table *t, uint32_t hash, uint32_t partition, const void *key,
+                             size_t key_len, const void *value, size_t value_len,
+                             uint32_t combine_at);
+
+/* The values of slot s (after an answer of 1) as a stream of one group,
+ * and its partition. */
+void combine_table_key_stream(const combine_table *t, size_t s, combine_table_reader *r);
+uint32_t combine_table_key_partition(const combine_table *t, size_t s);
+
+/* Drops slot s's values (its key and record's room stay); the bytes they
+ * took. */
+size_t combine_table_key_clear(combine_table *t, size_t s);
+
+/* Whether the pair fits an empty table at the full budget; one that does
+ * not never will. */
+int combine_table_fits_empty(const combine_table *t, size_t key_len, size_t value_len);
+
+/* Doubles the limit, up to the budget; 0 when it was there already. */
+int combine_table_grow_limit(combine_table *t);
+
+/* Arena and slot bytes in use. */
+size_t combine_table_bytes(const combine_table *t);
+
+/* Orders the keys by (partition, key) for streaming. */
+void combine_table_sort(combine_table *t);
+
+/* Orders the keys by partition only (a counting sort, no key compares):
+ * enough to stream each partition's groups to a combiner. */
+void combine_table_group(combine_table *t);
+
+/* After sort or group: partition p's records, keys in order, as a stream. */
+void combine_table_stream(const combine_table *t, uint32_t p, combine_table_reader *r);
+
+/* Empties the table (the limit stays). */
+void combine_table_reset(combine_table *t);
+
+#endif

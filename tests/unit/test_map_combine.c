@@ -1,0 +1,320 @@
+/* test_map_combine.c -- the map side's combine table and the collector
+ * that combines in it: the table's order and contents against a
+ * reference, its limit, and the collector end to end with combiners that
+ * shrink (sum), keep (identity: the table is given up for the sort
+ * buffer) and never run per key (a streaming
+ * combiner's configuration), over budgets small enough to compact, grow
+ * and spill; every result summed as a reduce would and compared with what
+ * was emitted and with Hadoop's way (ember.map.combine.hash=false). */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/error.h"
+#include "mapreduce/combine_table.h"
+#include "mapreduce/ifile.h"
+#include "mapreduce/map_output.h"
+#include "mapreduce/task.h"
+
+#define NKEYS 3000
+
+/* Key number k as bytes: key 0 empty, the others 2 to 23 bytes with NULs
+ * inside, many sharing an 8-byte prefix, so prefix and length ties
+ * occur. */
+static size_t key_bytes(int k, uint8_t *out) {
+    size_t len = k == 0 ? 0 : (size_t)(2 + k % 22);
+    for (size_t i = 0; i < len; i++)
+        out[i] =
+            i < 8 && k % 3 == 0 ? (uint8_t) "samepref"[i] : (uint8_t)((k * 7 + (int)i * 13) % 5);
+    if (len >= 2) { /* make keys of one length distinct */
+        out[len - 2] = (uint8_t)(k >> 8);
+        out[len - 1] = (uint8_t)k;
+    }
+    return len;
+}
+
+/* The number of a key key_bytes() made (its last two bytes), or -1. */
+static int key_number(const uint8_t *key, size_t len) {
+    int k = len >= 2 ? key[len - 2] << 8 | key[len - 1] : 0;
+    uint8_t b[24];
+    if (k >= NKEYS || key_bytes(k, b) != len || memcmp(b, key, len) != 0)
+        return -1;
+    return k;
+}
+
+/* The table alone: values in, sorted by (partition, key), every key's
+ * values back in order; a full table refuses without changing. */
+static void test_table_order_and_contents(void **state) {
+    (void)state;
+    combine_table t;
+    assert_int_equal(combine_table_init(&t, 64u << 20, NULL), EMBER_OK);
+    static uint32_t next[NKEYS];
+    memset(next, 0, sizeof(next));
+    unsigned seed = 3;
+    for (int i = 0; i < 60000; i++) {
+        int k = rand_r(&seed) % 600;
+        uint8_t key[24];
+        size_t len = key_bytes(k, key);
+        uint32_t v = next[k]++;
+        assert_int_equal(combine_table_add(&t, (uint32_t)k % 5, key, len, &v, sizeof(v), 0),
+                         EMBER_OK);
+    }
+    combine_table_sort(&t);
+    int seen = 0;
+    for (uint32_t p = 0; p < 5; p++) {
+        combine_table_reader r;
+        combine_table_stream(&t, p, &r);
+        kv_record rec, prev = {0};
+        uint32_t expect = 0;
+        int k = -1;
+        while (r.base.next(&r.base, &rec) == 1) {
+            if (prev.key == NULL ||
+                kv_compare_bytes(prev.key, prev.key_len, rec.key, rec.key_len) != 0) {
+                if (prev.key != NULL)
+                    assert_true(kv_compare_bytes(prev.key, prev.key_len, rec.key, rec.key_len) < 0);
+                if (k >= 0)
+                    assert_int_equal(expect, next[k]);
+                k = key_number(rec.key, rec.key_len);
+                assert_true(k >= 0);
+                assert_int_equal((uint32_t)k % 5, p);
+                expect = 0;
+                seen++;
+            }
+            uint32_t v;
+            assert_int_equal(rec.value_len, sizeof(v));
+            memcpy(&v, rec.value, sizeof(v));
+            assert_int_equal(v, expect++);
+            prev = rec;
+        }
+        if (k >= 0)
+            assert_int_equal(expect, next[k]);
+    }
+    int keys = 0;
+    for (int k = 0; k < 600; k++)
+        keys += next[k] > 0;
+    assert_int_equal(seen, keys);
+    /* Empty again, with a limit already reached: refused, unchanged. */
+    combine_table_reset(&t);
+    t.limit = combine_table_bytes(&t) + 64;
+    assert_int_equal(combine_table_add(&t, 0, "k", 1, "v", 1, 0), EMBER_OK);
+    assert_int_equal(combine_table_add(&t, 0, "another key", 11, "much too long a value", 21, 0),
+                     EMBER_EAGAIN);
+    assert_int_equal(t.n, 1);
+    assert_true(combine_table_grow_limit(&t));
+    combine_table_free(&t);
+}
+
+typedef struct {
+    const char *hash;      /* ember.map.combine.hash, or NULL */
+    const char *streaming; /* stream.combine.streamprocessor, or NULL */
+} test_conf;
+
+static const char *conf_get(void *arg, const char *key) {
+    const test_conf *c = arg;
+    if (strcmp(key, "ember.map.combine.hash") == 0)
+        return c->hash;
+    if (strcmp(key, "stream.combine.streamprocessor") == 0)
+        return c->streaming;
+    return NULL;
+}
+
+static int combiner_calls, combiner_streams; /* streams: a streaming combiner's processes */
+
+static int sum_combine(ember_task *task, const void *key, size_t key_len, ember_values *values) {
+    combiner_calls++;
+    uint64_t sum = 0, n;
+    const void *v;
+    size_t len;
+    while (ember_values_next(values, &v, &len)) {
+        assert_int_equal(len, sizeof(n));
+        memcpy(&n, v, sizeof(n));
+        sum += n;
+    }
+    combiner_streams += mr_values_last_group(values);
+    return ember_emit(task, key, key_len, &sum, sizeof(sum));
+}
+
+static int identity_combine(ember_task *task, const void *key, size_t key_len,
+                            ember_values *values) {
+    combiner_calls++;
+    const void *v;
+    size_t len;
+    while (ember_values_next(values, &v, &len))
+        if (ember_emit(task, key, key_len, v, len) != 0)
+            return -1;
+    return 0;
+}
+
+typedef struct {
+    uint64_t sum[NKEYS];
+    uint64_t records;
+} totals;
+
+/* Reads every partition of DIR/file.out: sorted, each key in its
+ * partition, sums per key (as a summing reduce). */
+static void read_output(const char *dir, uint32_t parts, totals *got) {
+    char path[256], ipath[256];
+    snprintf(path, sizeof(path), "%s/file.out", dir);
+    snprintf(ipath, sizeof(ipath), "%s/file.out.index", dir);
+    ifile_range r[8];
+    assert_int_equal(ifile_index_read(ipath, r, parts), EMBER_OK);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    memset(got, 0, sizeof(*got));
+    for (uint32_t p = 0; p < parts; p++) {
+        ifile_reader rd;
+        assert_int_equal(ifile_reader_open(&rd, fd, &r[p], 4096), EMBER_OK);
+        kv_record rec;
+        uint8_t prev[24];
+        size_t prev_len = 0;
+        int rc, first = 1;
+        while ((rc = rd.base.next(&rd.base, &rec)) == 1) {
+            assert_int_equal(kv_hash_partition(rec.key, rec.key_len, parts), p);
+            if (!first)
+                assert_true(kv_compare_bytes(prev, prev_len, rec.key, rec.key_len) <= 0);
+            first = 0;
+            memcpy(prev, rec.key, rec.key_len);
+            prev_len = rec.key_len;
+            int k = key_number(rec.key, rec.key_len);
+            assert_true(k >= 0);
+            uint64_t n;
+            assert_int_equal(rec.value_len, sizeof(n));
+            memcpy(&n, rec.value, sizeof(n));
+            got->sum[k] += n;
+            got->records++;
+        }
+        assert_int_equal(rc, 0);
+        ifile_reader_close(&rd);
+    }
+    close(fd);
+    unlink(path);
+    unlink(ipath);
+}
+
+/* 120,000 pairs of NKEYS keys (a few hot ones, most rare) with counts
+ * 1-3, through a collector of budget bytes into 3 partitions; the
+ * totals per key and the stats. */
+static void run_collector(ember_reduce_fn combine, const test_conf *conf, size_t budget,
+                          totals *got, map_output_stats *st) {
+    char dir[] = "/tmp/ember-mc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    ember_job job = {.abi = EMBER_JOB_ABI, .name = "sum", .combine = combine};
+    mr_counters counters = {0};
+    ember_task task = {
+        .counters = &counters, .is_map = 1, .conf = conf_get, .conf_arg = (void *)conf};
+    map_output_options o = {
+        .dir = dir, .partitions = 3, .sort_bytes = budget, .job = &job, .task = &task};
+    map_output *m;
+    assert_int_equal(map_output_open(&o, &m), EMBER_OK);
+    unsigned seed = 11;
+    for (int i = 0; i < 120000; i++) {
+        int r = rand_r(&seed);
+        int k = r % 4 == 0 ? r / 4 % NKEYS : r / 4 % 20; /* 3 in 4 on 20 hot keys */
+        uint64_t v = (uint64_t)(r / 1024 % 3) + 1;
+        uint8_t key[24];
+        size_t len = key_bytes(k, key);
+        assert_int_equal(map_output_collect(m, key, len, &v, sizeof(v)), EMBER_OK);
+    }
+    assert_int_equal(map_output_finish(m, st), EMBER_OK);
+    read_output(dir, 3, got);
+    map_output_free(m);
+    mr_counters_free(&counters);
+    assert_int_equal(rmdir(dir), 0); /* the spills are gone */
+}
+
+static void expected_totals(totals *want) {
+    memset(want, 0, sizeof(*want));
+    unsigned seed = 11;
+    for (int i = 0; i < 120000; i++) {
+        int r = rand_r(&seed);
+        int k = r % 4 == 0 ? r / 4 % NKEYS : r / 4 % 20;
+        want->sum[k] += (uint64_t)(r / 1024 % 3) + 1;
+        want->records++;
+    }
+}
+
+static void test_collector_sum_combine(void **state) {
+    (void)state;
+    static totals want, got, sorted;
+    expected_totals(&want);
+    map_output_stats st;
+    /* Budgets: one compaction after another; small enough to spill. */
+    size_t budgets[] = {64u << 20, 160u << 10, 70u << 10};
+    for (size_t b = 0; b < 3; b++) {
+        test_conf conf = {0};
+        combiner_calls = 0;
+        run_collector(sum_combine, &conf, budgets[b], &got, &st);
+        assert_memory_equal(got.sum, want.sum, sizeof(want.sum));
+        assert_int_equal(st.output_records, 120000);
+        assert_true(st.combine_input > 0 && st.combine_output < st.combine_input);
+        if (b == 0) { /* everything in memory: one record per key */
+            uint64_t keys = 0;
+            for (int k = 0; k < NKEYS; k++)
+                keys += want.sum[k] > 0;
+            assert_int_equal(st.spills, 0);
+            assert_int_equal(got.records, keys);
+        }
+        if (b == 2)
+            assert_true(st.spills >= 1);
+    }
+    /* Hadoop's way gives the same totals. */
+    test_conf off = {.hash = "false"};
+    run_collector(sum_combine, &off, 160u << 10, &sorted, &st);
+    assert_memory_equal(sorted.sum, want.sum, sizeof(want.sum));
+}
+
+static void test_collector_identity_combine(void **state) {
+    (void)state;
+    static totals want, got;
+    expected_totals(&want);
+    map_output_stats st;
+    size_t budgets[] = {64u << 20, 100u << 10};
+    for (size_t b = 0; b < 2; b++) {
+        test_conf conf = {0};
+        run_collector(identity_combine, &conf, budgets[b], &got, &st);
+        assert_memory_equal(got.sum, want.sum, sizeof(want.sum));
+        assert_int_equal(got.records, 120000); /* nothing lost, nothing made up */
+        /* Nothing shrinks: the table is given up (spilled) mid-batch and
+         * the rest goes through the sort buffer. */
+        assert_true(st.spills >= 1);
+        if (b == 1)
+            assert_true(st.spills >= 2);
+    }
+}
+
+static void test_streaming_combiner_runs_per_table(void **state) {
+    (void)state;
+    static totals want, got;
+    expected_totals(&want);
+    map_output_stats st;
+    test_conf conf = {0};
+    combiner_streams = 0;
+    run_collector(sum_combine, &conf, 64u << 20, &got, &st);
+    int per_key = combiner_streams;
+    test_conf streaming = {.streaming = "cat"};
+    combiner_streams = 0;
+    run_collector(sum_combine, &streaming, 64u << 20, &got, &st);
+    assert_memory_equal(got.sum, want.sum, sizeof(want.sum));
+    /* A stream (a streaming combiner's process) per partition per
+     * compaction or spill, a few; never one per full record, thousands. */
+    assert_true(combiner_streams <= 3 * 8);
+    assert_true(per_key > 1000);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_order_and_contents),
+        cmocka_unit_test(test_collector_sum_combine),
+        cmocka_unit_test(test_collector_identity_combine),
+        cmocka_unit_test(test_streaming_combiner_runs_per_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
