@@ -32,12 +32,9 @@
 
 #include <stdint.h>
 
+#include "ifile_index.h"
 #include "kv.h"
 
-typedef struct {
-    uint64_t offset, length, records;
-    uint64_t raw_length; /* uncompressed; 0 from a caller means length */
-} ifile_range;
 
 /* Segment codecs (the byte after 0x80 0x00). */
 enum { IFILE_CODEC_NONE = 0, IFILE_CODEC_LZ4 = 1, IFILE_CODEC_ZSTD = 2 };
@@ -80,9 +77,6 @@ int ifile_writer_close(ifile_writer *w, uint64_t *bytes);
 /* Closes without caring (after a failure). */
 void ifile_writer_abort(ifile_writer *w);
 
-int ifile_index_write(const char *path, const ifile_range *ranges, uint32_t n);
-/* Reads n ranges; EMBER_ECORRUPT when the file's size or CRC is wrong. */
-int ifile_index_read(const char *path, ifile_range *ranges, uint32_t n);
 
 typedef struct {
     kv_stream base;

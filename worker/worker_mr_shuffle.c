@@ -39,10 +39,10 @@
 #include "common/checksum.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "mapreduce/ifile_index.h"
 #include "common/log.h"
 #include "worker_mr_internal.h"
 
-#define INDEX_ENTRY 24 /* offset, length, records: three u64 */
 
 typedef enum { SERVE_READING, SERVE_WAITING, SERVE_SENDING } mr_serve_state;
 
@@ -101,46 +101,6 @@ static void shuffle_free_serve(worker_mr *m, mr_serve *s, int unmap) {
     free(s);
 }
 
-static uint64_t shuffle_get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* Reads the index at dir/file.out.index into *buf (malloc'd) and checks
- * its size and CRC; the number of partitions in *n. */
-static int shuffle_read_index(const char *dir, uint8_t **buf, uint64_t *n, char *msg,
-                              size_t msglen) {
-    char path[WORKER_MR_PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/file.out.index", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(msg, msglen, "cannot open %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return errno == ENOENT ? EMBER_ENOENT : EMBER_EIO;
-    }
-    size_t len = (size_t)st.st_size;
-    *buf = malloc(len + 1);
-    ssize_t got = *buf != NULL ? pread(fd, *buf, len + 1, 0) : -1;
-    close(fd);
-    if (got != (ssize_t)len || len < 4 || (len - 4) % INDEX_ENTRY != 0) {
-        snprintf(msg, msglen, "%s is not a map output index", path);
-        return EMBER_ECORRUPT;
-    }
-    uint32_t crc = 0;
-    for (int i = 0; i < 4; i++)
-        crc |= (uint32_t)(*buf)[len - 4 + (size_t)i] << (8 * i);
-    if (crc != crc32c(0, *buf, len - 4)) {
-        snprintf(msg, msglen, "%s fails its checksum", path);
-        return EMBER_ECORRUPT;
-    }
-    *n = (len - 4) / INDEX_ENTRY;
-    return EMBER_OK;
-}
-
 /* Maps the pages of dir/file.out that hold [offset, offset + length). */
 static int shuffle_map_segment(mr_serve *s, uint64_t offset, uint64_t length) {
     char path[WORKER_MR_PATH_MAX + 32];
@@ -178,19 +138,21 @@ static int shuffle_map_segment(mr_serve *s, uint64_t offset, uint64_t length) {
 /* On a pool thread: the segment's place from the index, then its pages. */
 static void shuffle_serve_work(void *arg) {
     mr_serve *s = arg;
-    uint8_t *index = NULL;
-    uint64_t n = 0;
-    s->code = shuffle_read_index(s->dir, &index, &n, s->message, sizeof(s->message));
-    if (s->code == EMBER_OK && s->partition >= n) {
-        snprintf(s->message, sizeof(s->message), "partition %u of a map output with %llu",
-                 s->partition, (unsigned long long)n);
-        s->code = EMBER_EINVAL;
-    }
-    if (s->code == EMBER_OK) {
-        const uint8_t *e = index + (size_t)s->partition * INDEX_ENTRY;
-        s->code = shuffle_map_segment(s, shuffle_get_u64(e), shuffle_get_u64(e + 8));
-    }
-    free(index);
+    char path[WORKER_MR_PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/file.out.index", s->dir);
+    ifile_range r;
+    uint32_t n = 0;
+    s->code = ifile_index_lookup(path, s->partition, &r, &n);
+    if (s->code == EMBER_OK)
+        s->code = shuffle_map_segment(s, r.offset, r.length);
+    else if (s->code == EMBER_EINVAL)
+        snprintf(s->message, sizeof(s->message), "partition %u of a map output with %u",
+                 s->partition, n);
+    else if (s->code == EMBER_ENOENT)
+        snprintf(s->message, sizeof(s->message), "no map output here: %s", path);
+    else
+        snprintf(s->message, sizeof(s->message), "%s is not a map output index (%s)", path,
+                 ember_strerror(s->code));
 }
 
 /* An answer with no payload (an error). */

@@ -57,6 +57,7 @@
 #include "worker/container.h"
 #include "worker/container_exec.h"
 #include "worker/worker.h"
+#include "mapreduce/ifile_index.h"
 #include "worker/worker_mr.h"
 
 #define WAIT_MS 30000
@@ -696,18 +697,13 @@ static void test_commit(void **state) {
 static uint8_t *segment_of(fixture *f, const char *attempt, uint32_t part, uint64_t *len) {
     char path[512];
     snprintf(path, sizeof(path), "%s/mr/%s/%s/file.out.index", f->run_dir, JOB, attempt);
-    uint8_t idx[24 * 2 + 4];
-    int fd = open(path, O_RDONLY);
-    assert_int_equal(read(fd, idx, sizeof(idx)), (ssize_t)sizeof(idx));
-    close(fd);
-    uint64_t off = 0, n = 0;
-    for (int i = 7; i >= 0; i--) {
-        off = off << 8 | idx[part * 24 + (uint32_t)i];
-        n = n << 8 | idx[part * 24 + 8 + (uint32_t)i];
-    }
+    ifile_range r;
+    uint32_t parts;
+    assert_int_equal(ifile_index_lookup(path, part, &r, &parts), EMBER_OK);
+    uint64_t off = r.offset, n = r.length;
     uint8_t *buf = malloc(n);
     snprintf(path, sizeof(path), "%s/mr/%s/%s/file.out", f->run_dir, JOB, attempt);
-    fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY);
     assert_int_equal(pread(fd, buf, n, (off_t)off), (ssize_t)n);
     close(fd);
     *len = n;
