@@ -151,13 +151,11 @@ static AttemptState worker_mr_final_state(const mr_attempt *a, const container_o
     return ATTEMPT_STATE__ATTEMPT_FAILED;
 }
 
-/* The container ended (reaped, cleaned up, unbooked): the attempt's one
- * final status; a succeeded map's output is kept and served, every other
- * attempt directory removed. */
-static void worker_mr_on_container_done(worker *w, const container_outcome *o, void *arg) {
-    mr_attempt *a = arg;
+/* The attempt's one final status, once its container ended (reaped,
+ * cleaned up, unbooked); a succeeded map's output is kept and served,
+ * every other attempt directory removed; a is freed. */
+static void worker_mr_attempt_end(mr_attempt *a, const container_outcome *o) {
     worker_mr *m = a->m;
-    (void)w;
     char diag[MESSAGE_TEXT_MAX] = "";
     AttemptState state = worker_mr_final_state(a, o, diag, sizeof(diag));
     char tail[WORKER_MR_LOG_TAIL + 1] = "";
@@ -186,6 +184,26 @@ static void worker_mr_on_container_done(worker *w, const container_outcome *o, v
     }
     worker_mr_attempt_unlink(m, a);
     worker_mr_attempt_free(a);
+}
+
+/* The container ended.  A task sends its last frame and exits 0, and the
+ * loop may see the exit before it reads the frame: while the connection
+ * is open, the end waits for the frame (worker_mr_attempt_on_task), the
+ * close (worker_mr_attempt_lost) or the grace period (the tick). */
+static void worker_mr_on_container_done(worker *w, const container_outcome *o, void *arg) {
+    mr_attempt *a = arg;
+    (void)w;
+    if (o->result == CONTAINER_SUCCEEDED && a->state != MR_ATTEMPT_ENDING && a->conn != 0 &&
+        a->kill != MR_KILL_REQUESTED) {
+        a->exited = 1;
+        a->exited_ms = clock_monotonic_ms();
+        a->exit_outcome = *o;
+        snprintf(a->exit_reason, sizeof(a->exit_reason), "%s", o->reason != NULL ? o->reason : "");
+        a->exit_outcome.attempt_id = a->id;
+        a->exit_outcome.reason = a->exit_reason;
+        return;
+    }
+    worker_mr_attempt_end(a, o);
 }
 
 /* ---- launch ----------------------------------------------------------------------- */
@@ -424,6 +442,8 @@ void worker_mr_attempt_on_task(worker_mr *m, mr_attempt *a, TaskMessage *msg) {
         a->map_output_bytes = msg->done->map_output_bytes;
         worker_mr_keep_counters(a, msg, msg->done->counters, msg->done->n_counters);
         worker_mr_attempt_check(a);
+        if (a->exited) /* its exit was seen first */
+            worker_mr_attempt_end(a, &a->exit_outcome);
         return;
     case TASK_MESSAGE__BODY_FAILED:
         a->state = MR_ATTEMPT_ENDING;
@@ -431,6 +451,8 @@ void worker_mr_attempt_on_task(worker_mr *m, mr_attempt *a, TaskMessage *msg) {
                  msg->failed->diagnostic[0] != '\0' ? msg->failed->diagnostic : "the task failed");
         worker_mr_keep_counters(a, msg, msg->failed->counters, msg->failed->n_counters);
         worker_mr_attempt_check(a);
+        if (a->exited)
+            worker_mr_attempt_end(a, &a->exit_outcome);
         return;
     default:
         LOG_WARN("worker: attempt %s sent a frame the worker does not take (%d)", a->id,
@@ -447,13 +469,23 @@ void worker_mr_attempt_lost(worker_mr *m, mr_attempt *a) {
     (void)m;
     a->conn = 0;
     a->poll_parked = 0;
+    if (a->exited) { /* exited 0, then closed without its last frame */
+        worker_mr_attempt_end(a, &a->exit_outcome);
+        return;
+    }
     if (a->state != MR_ATTEMPT_ENDING)
         a->lost_ms = clock_monotonic_ms();
     worker_mr_attempt_check(a);
 }
 
 void worker_mr_attempt_tick(worker_mr *m, int64_t now) {
-    for (mr_attempt *a = m->attempts; a != NULL; a = a->next) {
+    for (mr_attempt *a = m->attempts, *next; a != NULL; a = next) {
+        next = a->next;
+        if (a->exited) {
+            if (now - a->exited_ms >= WORKER_MR_LOST_GRACE_MS)
+                worker_mr_attempt_end(a, &a->exit_outcome);
+            continue;
+        }
         if (a->status_dirty && now - a->last_status_ms >= WORKER_MR_STATUS_INTERVAL_MS)
             worker_mr_send_status(m, a, worker_mr_running_state(a), NULL, NULL, 0);
         if (a->poll_parked && now >= a->poll_deadline_ms)

@@ -67,6 +67,13 @@ typedef struct mr_attempt {
     int64_t last_status_ms;
     int status_dirty; /* progress not yet reported (throttled) */
     int64_t lost_ms;  /* the umbilical closed before the last frame (monotonic) */
+    /* The container exited 0 while its connection was still open and its
+     * last frame not read yet (the exit can be seen first): the end waits
+     * for that frame, the close, or WORKER_MR_LOST_GRACE_MS. */
+    int exited;
+    int64_t exited_ms;
+    container_outcome exit_outcome; /* its strings point into the fields below */
+    char exit_reason[256];
     int poll_parked;  /* a map events request waits for news */
     uint32_t poll_from;
     int64_t poll_deadline_ms;
