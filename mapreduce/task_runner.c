@@ -240,6 +240,11 @@ int mr_task_part_close(mr_task_ctx *c, mr_task_part *p) {
     return rc != EMBER_OK ? task_fail(c, rc, "cannot write %s: %s", p->name) : rc;
 }
 
+/* The commit of a task's part file (FileOutputCommitter's commitTask):
+ * the attempt's file renamed to OUT/_temporary/NAME.  A committed file
+ * already there is an earlier attempt's that committed and was then
+ * lost or failed after (only the attempt the scheduler allowed commits):
+ * it is replaced, as Hadoop deletes an existing committed task path. */
 int mr_task_part_commit(mr_task_ctx *c, const mr_path *output, mr_task_part *p) {
     int rc = mr_task_part_close(c, p);
     mr_path tmp, committed;
@@ -247,6 +252,8 @@ int mr_task_part_commit(mr_task_ctx *c, const mr_path *output, mr_task_part *p) 
         rc = mr_path_join(output, "_temporary", &tmp);
     if (rc == EMBER_OK)
         rc = mr_path_join(&tmp, p->name, &committed);
+    if (rc == EMBER_OK)
+        rc = mr_fs_delete(c->fs, &committed); /* a missing one is not an error */
     if (rc == EMBER_OK)
         rc = mr_fs_rename(c->fs, &p->file, &committed);
     if (rc == EMBER_OK)

@@ -77,6 +77,16 @@ expect_eq "$(field "$R0" phases)" "shuffle,merge,reduce,cleanup" "phases of redu
 [ -f "$OUT/_temporary/part-r-00000" ] || fail "reduce 0 committed no part file"
 [ ! -e "$OUT/_temporary/$R0" ] || fail "reduce 0 left its attempt directory"
 
+log "reduce 0 again (its first attempt committed, then was lost): the commit replaces the part"
+cp "$OUT/_temporary/part-r-00000" "$W/part0.first"
+echo "a stale line" >"$OUT/_temporary/part-r-00000"
+R0b=attempt_${ID}_r_000000_1
+attempt "$R0b" reduce $WC --index 0 --output-dir "$RUN/$R0b" --rank 7 \
+    --event "0:$MAP0:3" --event "1:$MAP1:3"
+expect_done "$R0b"
+cmp -s "$OUT/_temporary/part-r-00000" "$W/part0.first" ||
+    fail "a second commit of reduce 0 did not replace the part file"
+
 log "reduce 1, commit refused: no part file left"
 R1a=attempt_${ID}_r_000001_0
 attempt "$R1a" reduce $WC --index 1 --output-dir "$RUN/$R1a" --rank 3 \
