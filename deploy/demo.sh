@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 ./deploy/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+# The build's compiler warnings go to build/build.log; shown if it fails.
+cmake --build build -j"$(nproc)" >build/build.log 2>&1 || { cat build/build.log; exit 1; }
 
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 RUN_DIR=$(mktemp -d /tmp/ember-demo.XXXXXX)/run
