@@ -167,7 +167,7 @@ static void disk_replay(datanode *dn, dn_disk_job *j) {
         }
         RankMessage *msg = NULL;
         if (message_decode_rank(d->bytes, d->len, &msg) == EMBER_OK) {
-            datanode_on_rank_message(dn, d->source, msg);
+            datanode_dispatch(dn, d->source, msg, NULL);
             rank_message__free_unpacked(msg, NULL);
         }
     }

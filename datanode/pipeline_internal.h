@@ -25,8 +25,10 @@ typedef struct {
     uint64_t seqno;
     int heartbeat;   /* a heartbeat packet's entry (its ack is marked so) */
     int64_t sent_ms; /* when it arrived to go downstream (monotonic) */
-    uint8_t *held;   /* not yet forwarded: the packed Packet (owned); else NULL */
+    uint8_t *held;   /* not yet forwarded: the packed Packet without its data (owned) */
     size_t held_len;
+    uint8_t *held_data; /* ... and its data (owned; NULL for an empty packet) */
+    size_t held_data_len;
     int disk_wait; /* its hsync or finalize runs on the pool (pipeline_disk.c) */
 } pipe_entry;
 
