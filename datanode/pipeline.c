@@ -412,6 +412,8 @@ void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt, uint8_
     if (!pkt->heartbeat) {
         if (pipeline_write(dn, p, pkt) != EMBER_OK)
             return;
+        if (payload != NULL && *payload != NULL)
+            p->bulk_packets++;
         p->length += pkt->data.len;
         p->next_seqno++;
     }

@@ -56,6 +56,7 @@ struct dn_pipeline {
     int64_t ack_timeout_ms;       /* how long a forwarded packet may wait */
     int client_paused;            /* the client's socket is not read: packets are held */
     unsigned pauses;              /* ... how many times, for the log */
+    unsigned bulk_packets;        /* packets whose data came as a bulk payload, for the log */
 };
 
 /* Asserts p's invariants (pipeline.c's file comment). */
