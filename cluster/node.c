@@ -309,6 +309,26 @@ static int node_send_rank_data(void *arg, int dest, const RankMessage *msg) {
     return mpi_link_send_data(n->link, dest, msg);
 }
 
+/* How a bulk transfer of the datanode's ended. */
+static void node_bulk_done(mpi_link *link, int peer, int status, void *buf, void *arg) {
+    (void)link;
+    (void)peer;
+    datanode_bulk_done(status, buf, arg);
+}
+
+/* The datanode's packet data: bulk payloads beside header-only packets. */
+static int node_send_bulk(void *arg, int dest, const RankMessage *header, const void *data,
+                          uint64_t len, void *done_arg) {
+    node_agent *n = arg;
+    return mpi_link_send_bulk(n->link, dest, header, data, len, node_bulk_done, done_arg);
+}
+
+static int node_recv_bulk(void *arg, int source, const RankMessage *header, void *buf,
+                          void *done_arg) {
+    node_agent *n = arg;
+    return mpi_link_recv_bulk(n->link, source, header, buf, node_bulk_done, done_arg);
+}
+
 /* A destination the datanode's data waited for can take more. */
 static void node_on_writable(mpi_link *link, int dest, void *arg) {
     node_agent *n = arg;
@@ -363,6 +383,8 @@ static int node_start_datanode(node_agent *n) {
         .domain_socket_path = socket_path,
         .send = node_send_rank,
         .send_data = node_send_rank_data,
+        .send_bulk = node_send_bulk,
+        .recv_bulk = node_recv_bulk,
         .send_arg = n,
     };
     int rc = datanode_create(n->ctx->loop, &opts, &n->dn, err, sizeof(err));

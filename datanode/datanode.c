@@ -13,6 +13,9 @@
  *                      pipeline recovery; admission
  *   pipeline_disk.c    the pipelines' hsyncs and finalizes on a thread
  *                      pool, and what waits for a block's finalize
+ *   pipeline_bulk.c    packet data as bulk payloads, sent and received
+ *                      raw, handed out in each pipeline's order
+ *                      (packet_order.c)
  *   replication.c      this node as the source of a ReplicateBlock
  *   recovery.c         block recovery (InitReplicaRecovery, UpdateReplica)
  *   block_scanner.c    background verification of the replicas
@@ -23,7 +26,10 @@
  * pipeline_disk.c's jobs; opts->send must not call back into the
  * datanode (it queues, as mpi_link_send does).
  *
- * datanode_on_rank_message() is the one dispatch of RankMessages: packets
+ * datanode_on_rank_message() takes the RankMessages: a PipelinePacket
+ * waits there for its bulk payload and for the earlier packets of its
+ * pipeline (pipeline_bulk.c), then everything goes through
+ * datanode_dispatch(), the one dispatch of RankMessages: packets
  * and acks go to the pipelines (acks the pipeline does not take, to the
  * replication this node sources: a pipeline is refused while a
  * replication of its block runs here and the other way round, so no block
@@ -240,12 +246,20 @@ static int dn_message_block(const RankMessage *msg, uint64_t *block_id) {
 }
 
 void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg) {
+    if (msg->body_case == RANK_MESSAGE__BODY_PIPELINE_PACKET)
+        dn_bulk_take_packet(dn, source, msg); /* in its pipeline's order, payload in */
+    else
+        datanode_dispatch(dn, source, msg, NULL);
+}
+
+/* See datanode_internal.h. */
+void datanode_dispatch(datanode *dn, int source, const RankMessage *msg, uint8_t **payload) {
     uint64_t block_id;
     if (dn_message_block(msg, &block_id) && dn_pipeline_defer(dn, source, msg, block_id))
         return; /* handled once the block's finalize is done (pipeline_disk.c) */
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
-        dn_pipeline_handle_packet(dn, source, msg->pipeline_packet);
+        dn_pipeline_handle_packet(dn, source, msg->pipeline_packet, payload);
         break;
     case RANK_MESSAGE__BODY_PIPELINE_ACK:
         dn_pipeline_handle_ack(dn, source, msg->pipeline_ack);
@@ -280,7 +294,8 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
                     size_t errlen) {
     if (opts->data_dirs == NULL || opts->bind_addr == NULL || opts->send == NULL ||
         opts->io_timeout_ms <= 0 || opts->scan_bytes_per_sec < 0 || opts->scan_period_ms < 0 ||
-        opts->directory_scan_interval_ms < 0) {
+        opts->directory_scan_interval_ms < 0 ||
+        (opts->send_bulk == NULL) != (opts->recv_bulk == NULL)) {
         snprintf(err, errlen, "datanode: incomplete or invalid options");
         return EMBER_EINVAL;
     }
@@ -295,7 +310,10 @@ int datanode_create(event_loop *loop, const datanode_options *opts, datanode **o
     dn->io_timeout_ms = opts->io_timeout_ms;
     dn->send = opts->send;
     dn->send_data = opts->send_data != NULL ? opts->send_data : opts->send;
+    dn->send_bulk = opts->send_bulk;
+    dn->recv_bulk = opts->recv_bulk;
     dn->send_arg = opts->send_arg;
+    packet_order_init(&dn->inbound);
     int rc = EMBER_ENOMEM;
     dn->data_dirs = strdup(opts->data_dirs);
     if (dn->data_dirs == NULL) {
@@ -343,6 +361,7 @@ void datanode_destroy(datanode *dn) {
     dn_pipeline_abort_all(dn);
     dn_disk_stop(dn); /* the disk jobs out finish into the store */
     dn_replication_abort_all(dn);
+    dn_bulk_stop(dn); /* after the pipelines and replications: nothing sends now */
     dn_scanner_stop(dn);
     dn_directory_scanner_stop(dn);
     dn_short_circuit_stop(dn);

@@ -35,6 +35,20 @@ typedef struct datanode datanode;
  * pass a fake).  Returns 0 or a negative EMBER_E* code. */
 typedef int (*datanode_send_fn)(void *arg, int dest, const RankMessage *msg);
 
+/* Bulk transfer (mpi_link_send_bulk() and mpi_link_recv_bulk() in a
+ * cluster): a PipelinePacket's data travels as the raw payload of a
+ * header-only message instead of inside it.  send_bulk starts sending
+ * header with len bytes of data (which stay untouched until the end) and
+ * answers as send_data does; recv_bulk, called only from inside
+ * datanode_on_rank_message() for the header it was handed
+ * (header->bulk_length > 0), starts receiving the payload into buf.  On
+ * EMBER_OK the transport later calls datanode_bulk_done(status, buf,
+ * done_arg) exactly once, from the loop thread. */
+typedef int (*datanode_send_bulk_fn)(void *arg, int dest, const RankMessage *header,
+                                     const void *data, uint64_t len, void *done_arg);
+typedef int (*datanode_recv_bulk_fn)(void *arg, int source, const RankMessage *header, void *buf,
+                                     void *done_arg);
+
 typedef struct {
     int rank;                   /* this node's rank */
     int primary_rank;           /* where BlockReceived and BlockReport go (0) */
@@ -55,7 +69,10 @@ typedef struct {
     datanode_send_fn send_data; /* PipelinePackets (mpi_link_send_data in a cluster): may
                                  * answer EMBER_EAGAIN, then datanode_on_writable() says
                                  * when to send again; NULL: send */
-    void *send_arg;             /* both's */
+    datanode_send_bulk_fn send_bulk; /* packet data as bulk payloads; NULL (with
+                                      * recv_bulk): inside the PipelinePackets */
+    datanode_recv_bulk_fn recv_bulk;
+    void *send_arg;             /* all four's */
 } datanode_options;
 
 int datanode_create(event_loop *loop, const datanode_options *opts, datanode **out, char *err,
@@ -75,8 +92,18 @@ void datanode_set_secret(datanode *dn, const char *secret);
  * PipelineAck from other datanodes; DeleteBlocks, ReplicateBlock,
  * InitReplicaRecovery and UpdateReplica from the primary) from rank
  * source.  msg stays the caller's: nothing here keeps a pointer into it.
- * Any other message is logged and ignored. */
+ * A PipelinePacket whose data follows as a bulk payload is claimed here
+ * (recv_bulk) and handled once its payload and those of the earlier
+ * packets of its pipeline arrived.  Any other message is logged and
+ * ignored. */
 void datanode_on_rank_message(datanode *dn, int source, const RankMessage *msg);
+
+/* How a bulk transfer the datanode started (send_bulk, recv_bulk) ended:
+ * status EMBER_OK or the transport's error; buf the datanode's buffer
+ * back, or NULL when the transport had to keep it (never to be freed).
+ * done_arg is the one the datanode passed.  Called once per transfer,
+ * also after datanode_destroy() (the buffer is then just freed). */
+void datanode_bulk_done(int status, void *buf, void *done_arg);
 
 /* dest, to which a send_data answered EMBER_EAGAIN, can take more (the
  * transport's writable callback): the pipelines forwarding to dest send

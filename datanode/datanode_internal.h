@@ -17,6 +17,7 @@
 
 #include "block_store.h"
 #include "datanode.h"
+#include "packet_order.h"
 #include "proto/message.h"
 #include "proto/socket_link.h"
 
@@ -38,7 +39,9 @@ struct datanode {
     uint64_t block_size; /* dfs.blocksize: a data directory with less free is reported full */
     int64_t io_timeout_ms;
     datanode_send_fn send;
-    datanode_send_fn send_data; /* opts.send_data, or send */
+    datanode_send_fn send_data;      /* opts.send_data, or send */
+    datanode_send_bulk_fn send_bulk; /* NULL: packet data inside the messages */
+    datanode_recv_bulk_fn recv_bulk;
     void *send_arg;
     char *secret; /* NULL until datanode_set_secret() */
     block_store *store;
@@ -56,7 +59,10 @@ struct datanode {
     dn_scanner *scanner;                    /* block_scanner.c's; NULL when scanning is off */
     uint64_t dirscan_timer_id;              /* directory_scanner.c's timer; 0 when off */
     struct dn_short_circuit *short_circuit; /* short_circuit.c's; NULL when off */
-    uint8_t scratch[MESSAGE_PACKET_MAX];    /* read packets, discarded input */
+    packet_order inbound; /* pipeline_bulk.c's: packets waiting for payloads, in order */
+    struct dn_bulk *bulk; /* pipeline_bulk.c's: its transfers out and packets queued */
+    int inbound_draining; /* pipeline_bulk.c's: handing out queued packets now */
+    uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
 };
 
 /* ---- datanode.c ---- */
@@ -79,6 +85,15 @@ int dn_send(datanode *dn, int dest, const RankMessage *msg);
 /* The same through dn->send_data, for PipelinePackets: EMBER_EAGAIN (the
  * destination is full; datanode_on_writable() follows) is not logged. */
 int dn_send_data(datanode *dn, int dest, const RankMessage *msg);
+
+/* Handles msg from rank source: the datanode's one dispatch, after the
+ * order of bulk payloads (datanode_on_rank_message()) and for the
+ * messages that waited for a finalize (pipeline_disk.c).  A message about
+ * a block whose finalize is out waits for it (dn_pipeline_defer()).
+ * payload: for a PipelinePacket whose data (in msg) is a buffer the
+ * caller owns, &that buffer, set to NULL when the pipeline keeps it; else
+ * NULL.  msg stays the caller's. */
+void datanode_dispatch(datanode *dn, int source, const RankMessage *msg, uint8_t **payload);
 
 /* Tells the primary that a replica is finalized here (BlockReceived). */
 void dn_send_block_received(datanode *dn, uint64_t id, uint64_t gs, uint64_t length);
@@ -151,8 +166,10 @@ int dn_pipeline_start_client(datanode *dn, dn_conn *conn, const WriteBlockReques
  * it downstream, fsyncs the replica when it asks to (hsync), finalizes on
  * the last one, and acks it now (no downstream) or once downstream acked
  * it.  p may be freed on return (finished or failed).  pkt stays the
- * caller's. */
-void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt);
+ * caller's; payload is NULL, or &buf where buf, pkt's data, is the
+ * caller's to give: set to NULL when the pipeline keeps it (to send it
+ * downstream without a copy), else still the caller's to free. */
+void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt, uint8_t **payload);
 
 /* p's client connection is gone or rejected: p ends without telling it
  * (its replica is kept for recovery) and is freed. */
@@ -167,10 +184,39 @@ uint64_t dn_pipeline_block_id(const dn_pipeline *p);
 /* p's client connection, NULL when its upstream is a rank. */
 const dn_conn *dn_pipeline_client(const dn_pipeline *p);
 
-/* A PipelinePacket from rank source: the next packet of its pipeline
- * here, or the first, which sets the pipeline up; refused with a failed
- * PipelineAck when neither.  pp stays the caller's. */
-void dn_pipeline_handle_packet(datanode *dn, int source, const PipelinePacket *pp);
+/* A PipelinePacket from rank source (its data in pp): the next packet of
+ * its pipeline here, or the first, which sets the pipeline up; refused
+ * with a failed PipelineAck when neither.  pp stays the caller's; payload
+ * as for dn_pipeline_receive(). */
+void dn_pipeline_handle_packet(datanode *dn, int source, const PipelinePacket *pp,
+                               uint8_t **payload);
+
+/* The data of pp, from rank source, never arrived (status: the
+ * transport's error): its pipeline here, if source feeds it, fails,
+ * naming this node. */
+void dn_pipeline_payload_lost(datanode *dn, int source, const PipelinePacket *pp, int status);
+
+/* ---- pipeline_bulk.c: packet data as bulk payloads ---- */
+
+/* Sends msg, a PipelinePacket whose packet's data is in the message, to
+ * dest as data: with send_bulk, a header-only message with the data as
+ * its bulk payload (an empty packet goes whole); else the whole message.
+ * payload: NULL, or &buf where buf is the packet's data and the caller's
+ * to give -- set to NULL when the transfer keeps it (freed when it ends);
+ * without one the data is copied for the transfer.  Returns send_data's
+ * answer (EMBER_EAGAIN: nothing was sent, *payload still the caller's). */
+int dn_send_packet(datanode *dn, int dest, const RankMessage *msg, uint8_t **payload);
+
+/* A PipelinePacket from rank source, as the transport delivered it: its
+ * bulk payload is claimed into a buffer of its own, and it is handled
+ * (datanode_dispatch()) once the payload is in and every earlier packet
+ * of its pipeline was handled (packet_order.h).  A packet whose payload
+ * cannot arrive is handled as lost (dn_pipeline_payload_lost()). */
+void dn_bulk_take_packet(datanode *dn, int source, const RankMessage *msg);
+
+/* datanode_destroy: packets still queued are dropped; transfers still out
+ * are left to the transport, whose done call then frees their buffers. */
+void dn_bulk_stop(datanode *dn);
 
 /* A PipelineAck from rank source: to the pipeline of its block (an ack
  * of another gen stamp is stale and ignored), else to the replication

@@ -114,8 +114,10 @@ dn_pipeline *dn_pipeline_find(const datanode *dn, uint64_t block_id) {
 
 /* See pipeline_internal.h. */
 void dn_pipeline_end(datanode *dn, dn_pipeline *p) {
-    for (size_t k = 0; k < p->count; k++)
+    for (size_t k = 0; k < p->count; k++) {
         free(p->window[(p->head + k) % DN_PIPELINE_WINDOW].held);
+        free(p->window[(p->head + k) % DN_PIPELINE_WINDOW].held_data);
+    }
     for (size_t i = 0; i < dn->npipes; i++) {
         if (dn->pipes[i] == p) {
             dn->pipes[i] = dn->pipes[--dn->npipes];
@@ -219,8 +221,12 @@ static int dn_packet_crcs_ok(const Packet *pkt) {
 }
 
 /* Sends pkt to downstream[0] as data: a PipelinePacket, seqno 0 carrying
- * the pipeline's setup.  The transport's answer (EMBER_EAGAIN: full). */
-static int pipeline_send_packet(datanode *dn, dn_pipeline *p, const Packet *pkt) {
+ * the pipeline's setup, its data as a bulk payload (dn_send_packet():
+ * payload, when not NULL, is &pkt's data buffer to hand over, set to NULL
+ * once the transfer has it).  The transport's answer (EMBER_EAGAIN:
+ * full). */
+static int pipeline_send_packet(datanode *dn, dn_pipeline *p, const Packet *pkt,
+                                uint8_t **payload) {
     PipelinePacket pp = PIPELINE_PACKET__INIT;
     pp.block_id = p->block_id;
     pp.gen_stamp = p->gen_stamp;
@@ -234,28 +240,52 @@ static int pipeline_send_packet(datanode *dn, dn_pipeline *p, const Packet *pkt)
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
     msg.pipeline_packet = &pp;
-    return dn_send_data(dn, (int)p->downstream[0], &msg);
+    return dn_send_packet(dn, (int)p->downstream[0], &msg, payload);
+}
+
+/* Holds pkt in e until downstream[0] can take it: its header packed, its
+ * data in a buffer of e's own -- *payload's when there is one (then set
+ * to NULL), else a copy.  0 or EMBER_ENOMEM (nothing held). */
+static int pipeline_hold(pipe_entry *e, const Packet *pkt, uint8_t **payload) {
+    Packet header = *pkt; /* shallow: only packed through */
+    header.data.data = NULL;
+    header.data.len = 0;
+    e->held_len = packet__get_packed_size(&header);
+    e->held = malloc(e->held_len + 1);
+    int own = payload != NULL && *payload != NULL;
+    e->held_data = pkt->data.len == 0 ? NULL : own ? *payload : malloc(pkt->data.len);
+    if (e->held == NULL || (pkt->data.len > 0 && e->held_data == NULL)) {
+        free(e->held);
+        if (!own)
+            free(e->held_data);
+        e->held = e->held_data = NULL;
+        return EMBER_ENOMEM;
+    }
+    packet__pack(&header, e->held);
+    e->held_data_len = pkt->data.len;
+    if (own)
+        *payload = NULL;
+    else if (pkt->data.len > 0)
+        memcpy(e->held_data, pkt->data.data, pkt->data.len);
+    return EMBER_OK;
 }
 
 /* Queues pkt in p's window, for the downstream ack or a disk job, and
- * sends it to downstream[0] when there is one -- or holds a packed copy
- * in its entry when downstream[0] is full or earlier packets are held
- * (pipeline_send_held() sends it later, in order).  0, or the failure,
- * after which p is freed. */
-static int pipeline_enqueue(datanode *dn, dn_pipeline *p, const Packet *pkt, int64_t now) {
+ * sends it to downstream[0] when there is one -- or holds it in its entry
+ * when downstream[0] is full or earlier packets are held
+ * (pipeline_send_held() sends it later, in order).  payload as for
+ * pipeline_send_packet().  0, or the failure, after which p is freed. */
+static int pipeline_enqueue(datanode *dn, dn_pipeline *p, const Packet *pkt, int64_t now,
+                            uint8_t **payload) {
     pipe_entry *e = &p->window[(p->head + p->count) % DN_PIPELINE_WINDOW];
     *e = (pipe_entry){.seqno = pkt->seqno, .heartbeat = pkt->heartbeat, .sent_ms = now};
     int rc = EMBER_OK;
     if (p->n_downstream > 0)
-        rc = p->held > 0 ? EMBER_EAGAIN : pipeline_send_packet(dn, p, pkt);
+        rc = p->held > 0 ? EMBER_EAGAIN : pipeline_send_packet(dn, p, pkt, payload);
     if (rc == EMBER_EAGAIN) {
-        e->held_len = packet__get_packed_size(pkt);
-        e->held = malloc(e->held_len + 1);
-        rc = e->held != NULL ? EMBER_OK : EMBER_ENOMEM;
-        if (rc == EMBER_OK) {
-            packet__pack(pkt, e->held);
+        rc = pipeline_hold(e, pkt, payload);
+        if (rc == EMBER_OK)
             p->held++;
-        }
         if (rc == EMBER_OK && p->conn != NULL && !p->client_paused) {
             dn_transfer_pause(dn, p->conn); /* no more packets until downstream has room */
             p->client_paused = 1;
@@ -279,9 +309,15 @@ static int pipeline_send_held(datanode *dn, dn_pipeline *p) {
     while (p->held > 0) {
         pipe_entry *e = &p->window[(p->head + p->count - p->held) % DN_PIPELINE_WINDOW];
         Packet *pkt = packet__unpack(NULL, e->held_len, e->held);
-        int rc = pkt != NULL ? pipeline_send_packet(dn, p, pkt) : EMBER_ENOMEM;
-        if (pkt != NULL)
+        int rc = EMBER_ENOMEM;
+        if (pkt != NULL) {
+            ProtobufCBinaryData none = pkt->data;
+            pkt->data.data = e->held_data;
+            pkt->data.len = e->held_data_len;
+            rc = pipeline_send_packet(dn, p, pkt, &e->held_data); /* NULL once sent */
+            pkt->data = none;
             packet__free_unpacked(pkt, NULL);
+        }
         if (rc == EMBER_EAGAIN)
             return EMBER_OK; /* the next writable callback goes on */
         if (rc != EMBER_OK) {
@@ -291,7 +327,8 @@ static int pipeline_send_held(datanode *dn, dn_pipeline *p) {
             return rc;
         }
         free(e->held);
-        e->held = NULL;
+        free(e->held_data); /* NULL unless the data went whole */
+        e->held = e->held_data = NULL;
         p->held--;
     }
     if (p->client_paused) {
@@ -343,7 +380,7 @@ static int pipeline_write(datanode *dn, dn_pipeline *p, const Packet *pkt) {
  * and offset where the next data packet's would be), then only resets
  * the idle deadline, goes downstream and is acked in turn: nothing is
  * written and the seqno does not move. */
-void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
+void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt, uint8_t **payload) {
     int64_t now = clock_monotonic_ms();
     const char *kind = pkt->heartbeat ? "heartbeat packet" : "packet";
     if (p->state != PIPE_RECEIVING) {
@@ -375,6 +412,8 @@ void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
     if (!pkt->heartbeat) {
         if (pipeline_write(dn, p, pkt) != EMBER_OK)
             return;
+        if (payload != NULL && *payload != NULL)
+            p->bulk_packets++;
         p->length += pkt->data.len;
         p->next_seqno++;
     }
@@ -386,7 +425,7 @@ void dn_pipeline_receive(datanode *dn, dn_pipeline *p, const Packet *pkt) {
         dn_pipeline_check(p);
         return;
     }
-    if (pipeline_enqueue(dn, p, pkt, now) != EMBER_OK)
+    if (pipeline_enqueue(dn, p, pkt, now, payload) != EMBER_OK)
         return;
     int rc = EMBER_OK;
     if (pkt->last)

@@ -93,10 +93,14 @@ static void disk_job_free(dn_disk_job *j) {
     free(j);
 }
 
-/* Who sends p's packets, for the log: "client HOST:PORT" or "rank N". */
+/* Who sends p's packets, for the log: "client HOST:PORT", "rank N", or
+ * "rank N (K packets as bulk payloads)". */
 static void disk_from(const dn_pipeline *p, char *out, size_t len) {
     if (p->conn != NULL)
         snprintf(out, len, "client %s", dn_transfer_peer(p->conn));
+    else if (p->bulk_packets > 0)
+        snprintf(out, len, "rank %d (%u packets as bulk payloads)", p->upstream_rank,
+                 p->bulk_packets);
     else
         snprintf(out, len, "rank %d", p->upstream_rank);
 }
@@ -167,7 +171,7 @@ static void disk_replay(datanode *dn, dn_disk_job *j) {
         }
         RankMessage *msg = NULL;
         if (message_decode_rank(d->bytes, d->len, &msg) == EMBER_OK) {
-            datanode_on_rank_message(dn, d->source, msg);
+            datanode_dispatch(dn, d->source, msg, NULL);
             rank_message__free_unpacked(msg, NULL);
         }
     }

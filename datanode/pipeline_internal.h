@@ -25,8 +25,10 @@ typedef struct {
     uint64_t seqno;
     int heartbeat;   /* a heartbeat packet's entry (its ack is marked so) */
     int64_t sent_ms; /* when it arrived to go downstream (monotonic) */
-    uint8_t *held;   /* not yet forwarded: the packed Packet (owned); else NULL */
+    uint8_t *held;   /* not yet forwarded: the packed Packet without its data (owned) */
     size_t held_len;
+    uint8_t *held_data; /* ... and its data (owned; NULL for an empty packet) */
+    size_t held_data_len;
     int disk_wait; /* its hsync or finalize runs on the pool (pipeline_disk.c) */
 } pipe_entry;
 
@@ -54,6 +56,7 @@ struct dn_pipeline {
     int64_t ack_timeout_ms;       /* how long a forwarded packet may wait */
     int client_paused;            /* the client's socket is not read: packets are held */
     unsigned pauses;              /* ... how many times, for the log */
+    unsigned bulk_packets;        /* packets whose data came as a bulk payload, for the log */
 };
 
 /* Asserts p's invariants (pipeline.c's file comment). */

@@ -238,7 +238,8 @@ int dn_pipeline_start_client(datanode *dn, dn_conn *conn, const WriteBlockReques
 }
 
 /* See datanode_internal.h. */
-void dn_pipeline_handle_packet(datanode *dn, int source, const PipelinePacket *pp) {
+void dn_pipeline_handle_packet(datanode *dn, int source, const PipelinePacket *pp,
+                               uint8_t **payload) {
     const Packet *pkt = pp->packet;
     if (pkt->seqno == 0 && pp->recovery_gen_stamp != 0)
         pipeline_recovery_stop_old(dn, pp->block_id, pp->gen_stamp);
@@ -282,5 +283,24 @@ void dn_pipeline_handle_packet(datanode *dn, int source, const PipelinePacket *p
                          p->gen_stamp, pp->gen_stamp);
         return;
     }
-    dn_pipeline_receive(dn, p, pkt);
+    dn_pipeline_receive(dn, p, pkt, payload);
+}
+
+/* See datanode_internal.h.  This node names itself as the failed one:
+ * the upstream then drops it from the pipeline, as HDFS drops a mirror it
+ * could not get a packet to.  The packets after it find no pipeline and
+ * are refused. */
+void dn_pipeline_payload_lost(datanode *dn, int source, const PipelinePacket *pp, int status) {
+    dn_pipeline *p = dn_pipeline_find(dn, pp->block_id);
+    if (p == NULL || p->upstream_rank != source || p->gen_stamp != pp->gen_stamp) {
+        LOG_WARN("datanode: the data of packet %" PRIu64 " of blk_%" PRIu64
+                 " from rank %d never arrived (%s); refused",
+                 pp->packet->seqno, pp->block_id, source, ember_strerror(status));
+        pipeline_refuse_packet(dn, source, pp->block_id, pp->gen_stamp, pp->packet->seqno,
+                               dn->rank); /* a first packet: no pipeline was set up */
+        return;
+    }
+    dn_pipeline_fail(dn, p, pp->packet->seqno, dn->rank, /* as HDFS blames the mirror */
+                     "the data of packet %" PRIu64 " from rank %d never arrived: %s",
+                     pp->packet->seqno, source, ember_strerror(status));
 }

@@ -11,7 +11,8 @@
  * replica stops the copy before a bad byte leaves the node.  targets[0]
  * acks each packet (PipelineAck, in seqno order) once every target wrote
  * it; at most REPLICATION_WINDOW packets are unacked, and each ack lets
- * more go.  Packets go as data (dn->send_data): when targets[0] is full
+ * more go.  Packets go as data, their bytes as bulk payloads sent from
+ * the buffer they were read into (dn_send_packet()): when targets[0] is full
  * (EMBER_EAGAIN) the pump stops, and the next ack or the transport's
  * writable callback (dn_replication_on_writable()) starts it again.  Each target finalizes its replica and tells the primary
  * itself (BlockReceived); the source reports nothing.  A failure -- a
@@ -151,13 +152,18 @@ static int replication_pump(datanode *dn, dn_replication *r) {
         uint32_t crcs[DN_CHUNKS_MAX];
         size_t got = 0;
         int rc = EMBER_OK;
-        if (n > 0) {
-            rc = block_reader_pread(r->reader, dn->scratch, n, pos, &got);
+        uint8_t *data = n > 0 ? malloc(n) : NULL; /* handed to the transfer (no copy) */
+        if (n > 0 && data == NULL)
+            rc = EMBER_ENOMEM;
+        if (rc == EMBER_OK && n > 0) {
+            rc = block_reader_pread(r->reader, data, n, pos, &got);
             if (rc == EMBER_OK && got != n)
                 rc = EMBER_ECORRUPT; /* shorter than the index says */
             if (rc == EMBER_OK)
                 rc = block_reader_checksums(r->reader, pos / BLOCK_CHUNK_SIZE, nchunks, crcs);
         }
+        if (rc != EMBER_OK)
+            free(data);
         if (rc == EMBER_ECORRUPT) {
             replication_fail(dn, r,
                              "the local replica is corrupt (chunks from offset %" PRIu64
@@ -173,7 +179,7 @@ static int replication_pump(datanode *dn, dn_replication *r) {
         Packet pkt = PACKET__INIT;
         pkt.seqno = r->next_seqno;
         pkt.offset = pos;
-        pkt.data.data = dn->scratch;
+        pkt.data.data = data;
         pkt.data.len = n;
         pkt.crcs = crcs;
         pkt.n_crcs = nchunks;
@@ -188,7 +194,8 @@ static int replication_pump(datanode *dn, dn_replication *r) {
         RankMessage msg = RANK_MESSAGE__INIT;
         msg.body_case = RANK_MESSAGE__BODY_PIPELINE_PACKET;
         msg.pipeline_packet = &pp;
-        rc = dn_send_data(dn, (int)r->targets[0], &msg);
+        rc = dn_send_packet(dn, (int)r->targets[0], &msg, &data);
+        free(data); /* NULL when the transfer has it */
         if (rc == EMBER_EAGAIN)
             break; /* the next ack or writable callback sends it again */
         if (rc != EMBER_OK) {

@@ -397,7 +397,7 @@ static void conn_on_frame(frame_server *srv, uint64_t id, void *data, const uint
     if (c->state == CONN_REQUEST) {
         conn_handle_request(dn, c, msg);
     } else if (c->state == CONN_WRITE && msg->body_case == DATA_MESSAGE__BODY_PACKET) {
-        dn_pipeline_receive(dn, c->pipe, msg->packet);
+        dn_pipeline_receive(dn, c->pipe, msg->packet, NULL);
     } else {
         LOG_WARN("datanode: client %s: unexpected message during a %s; closing", c->peer,
                  c->state == CONN_WRITE ? "write" : "read");

@@ -149,6 +149,15 @@ static int check_packet(const Packet *p) {
     return EMBER_OK;
 }
 
+/* A packet whose data follows as a bulk payload of len bytes
+ * (PipelinePacket): no data inside, the CRCs of the payload's pieces. */
+static int check_packet_header(const Packet *p, uint64_t len) {
+    if (p == NULL || len > MESSAGE_PACKET_MAX || p->data.len > 0 ||
+        p->n_crcs != (len + 511) / 512 || p->heartbeat)
+        return EMBER_EPROTO;
+    return EMBER_OK;
+}
+
 static int check_token(const BlockToken *t) {
     return (t != NULL && t->mac.len == 32) ? EMBER_OK : EMBER_EPROTO;
 }
@@ -158,10 +167,11 @@ int message_check_rank(const RankMessage *msg) {
         return EMBER_EPROTO;
     switch (msg->body_case) {
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
-        if (msg->pipeline_packet == NULL || check_packet(msg->pipeline_packet->packet) ||
-            msg->pipeline_packet->n_downstream > 16)
+        if (msg->pipeline_packet == NULL || msg->pipeline_packet->n_downstream > 16)
             return EMBER_EPROTO;
-        return EMBER_OK;
+        return msg->bulk_length > 0
+                   ? check_packet_header(msg->pipeline_packet->packet, msg->bulk_length)
+                   : check_packet(msg->pipeline_packet->packet);
     case RANK_MESSAGE__BODY_PIPELINE_ACK:
         return msg->pipeline_ack != NULL ? EMBER_OK : EMBER_EPROTO;
     case RANK_MESSAGE__BODY_BLOCK_RECEIVED:

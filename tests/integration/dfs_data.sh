@@ -21,6 +21,10 @@ dfs -tail /in.bin | cmp - <(tail -c 1024 "$TEST_TMP/in.bin") || fail "tail diffe
 wait_until 10 bash -c "[ \$(find '$RUN_DIR'/data/node-*/current/finalized -name 'blk_*' ! -name '*.meta' | wc -l) = 12 ]" ||
     fail "expected 12 replicas (4 blocks x 3), found $(replicas)"
 ! dfs -test -e /in.bin._COPYING_ || fail "_COPYING_ file left behind"
+# The second and third node of each block's pipeline took the data as
+# bulk payloads beside header-only packets (issue 8 item 3).
+bulk=$(cat "$RUN_DIR"/logs/rank-*.log | grep -c 'received blk_.* packets as bulk payloads)')
+[ "$bulk" -ge 8 ] || fail "$bulk of the 8 downstream replicas came as bulk payloads"
 
 # -tail -f: the last kilobyte, then each append as it lands.
 head -c 1500 /dev/urandom | base64 -w 100 >"$TEST_TMP/log.txt"

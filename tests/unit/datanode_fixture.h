@@ -133,8 +133,16 @@ typedef struct queued {
     int source, dest;
     uint8_t *bytes;
     size_t len;
+    uint8_t *payload; /* a bulk payload (the header is bytes), owned; else NULL */
     struct queued *next;
 } queued;
+
+/* A bulk transfer's end, for datanode_bulk_done() at the next turn. */
+typedef struct completion {
+    void *done_arg, *buf;
+    int status;
+    struct completion *next;
+} completion;
 
 struct fixture;
 
@@ -206,6 +214,11 @@ struct fixture {
     int full_to;           /* data sends to this rank answer EMBER_EAGAIN ... (-1: none) */
     int64_t full_until_ms; /* ... until then; the hook then calls datanode_on_writable() */
     int refused;           /* data sends answered EMBER_EAGAIN */
+    int no_bulk;           /* nodes started from now on send packet data inline */
+    queued *delivering;    /* the message being delivered, its payload claimable */
+    completion *done;      /* bulk transfers ended, newest first (completed that way) */
+    int bulk_sent, bulk_received; /* payloads sent and claimed */
+    int lose_payloads_to;         /* payloads claimed by this rank never arrive (0: none) */
 };
 
 static int fake_send(void *arg, int dest, const RankMessage *msg) {
@@ -247,6 +260,71 @@ static int fake_send_data(void *arg, int dest, const RankMessage *msg) {
         return EMBER_EAGAIN;
     }
     return fake_send(arg, dest, msg);
+}
+
+/* Remembers that a bulk transfer ended, for the next turn. */
+static int fake_complete(struct fixture *f, void *done_arg, void *buf, int status) {
+    completion *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return EMBER_ENOMEM;
+    *c = (completion){.done_arg = done_arg, .buf = buf, .status = status, .next = f->done};
+    f->done = c;
+    return EMBER_OK;
+}
+
+/* Ends the bulk transfers of the last turns, newest first: a pipeline's
+ * payloads complete out of order, as they may over MPI. */
+static void fake_run_completions(struct fixture *f) {
+    completion *c = f->done;
+    f->done = NULL;
+    while (c != NULL) {
+        completion *next = c->next;
+        datanode_bulk_done(c->status, c->buf, c->done_arg);
+        free(c);
+        c = next;
+    }
+}
+
+/* Bulk: the header goes as a message (data class) carrying a copy of the
+ * payload, which the receiver claims while it is delivered; the sender's
+ * transfer ends at the next turn (timed out when dest's messages
+ * vanish). */
+static int fake_send_bulk(void *arg, int dest, const RankMessage *header, const void *data,
+                          uint64_t len, void *done_arg) {
+    endpoint *ep = arg;
+    struct fixture *f = ep->f;
+    RankMessage h = *header;
+    h.bulk_length = len;
+    h.bulk_tag = 101;
+    h.bulk_chunk = (uint32_t)len;
+    queued *tail = f->tail;
+    int rc = fake_send_data(arg, dest, &h);
+    if (rc != EMBER_OK)
+        return rc;
+    if (f->tail != tail && f->tail != NULL) { /* queued, not dropped */
+        f->tail->payload = malloc(len);
+        assert_non_null(f->tail->payload);
+        memcpy(f->tail->payload, data, len);
+    }
+    f->bulk_sent++;
+    return fake_complete(f, done_arg, (void *)data,
+                         dest == f->drop_to ? EMBER_ETIMEDOUT : EMBER_OK);
+}
+
+static int fake_recv_bulk(void *arg, int source, const RankMessage *header, void *buf,
+                          void *done_arg) {
+    endpoint *ep = arg;
+    struct fixture *f = ep->f;
+    queued *q = f->delivering;
+    if (q == NULL || q->payload == NULL || q->source != source || q->dest != ep->rank ||
+        header->bulk_length == 0)
+        return EMBER_EINVAL;
+    memcpy(buf, q->payload, header->bulk_length);
+    free(q->payload);
+    q->payload = NULL; /* claimed once */
+    f->bulk_received++;
+    return fake_complete(f, done_arg, buf,
+                         ep->rank == f->lose_payloads_to ? EMBER_ETIMEDOUT : EMBER_OK);
 }
 
 /* The fake primary keeps what it is told. */
@@ -312,6 +390,7 @@ static int transport_hook(event_loop *loop, void *arg) {
             if (f->dn[r] != NULL)
                 datanode_on_writable(f->dn[r], dest);
     }
+    fake_run_completions(f);
     for (int budget = 10000; f->head != NULL && budget > 0; budget--) {
         queued *q = f->head;
         f->head = q->next;
@@ -337,16 +416,19 @@ static int transport_hook(event_loop *loop, void *arg) {
             case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
             case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
             case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+                f->delivering = q;
                 datanode_on_rank_message(f->dn[q->dest], q->source, msg);
+                f->delivering = NULL;
                 break;
             default: f->unexpected++; break;
             }
             rank_message__free_unpacked(msg, NULL);
         }
         free(q->bytes);
+        free(q->payload); /* unclaimed */
         free(q);
     }
-    return f->head != NULL ? 0 : -1;
+    return f->head != NULL || f->done != NULL ? 0 : -1;
 }
 
 /* Starts rank's datanode on its directory (block scanner at scan_rate
@@ -364,6 +446,8 @@ static int start_node(struct fixture *f, int rank, int64_t scan_rate, int64_t sc
                           .sync_on_close = f->sync_on_close,
                           .send = fake_send,
                           .send_data = fake_send_data,
+                          .send_bulk = f->no_bulk ? NULL : fake_send_bulk,
+                          .recv_bulk = f->no_bulk ? NULL : fake_recv_bulk,
                           .send_arg = &f->ep[rank]};
     char err[256];
     int rc = datanode_create(f->loop, &o, &f->dn[rank], err, sizeof(err));
@@ -402,10 +486,12 @@ static int teardown(void **state) {
     fsync_gate_set(NULL); /* a failed test may leave disk threads waiting */
     for (int r = 1; r <= NODES; r++)
         datanode_destroy(f->dn[r]);
+    fake_run_completions(f); /* the destroyed datanodes' transfers: their buffers freed */
     while (f->head != NULL) {
         queued *q = f->head;
         f->head = q->next;
         free(q->bytes);
+        free(q->payload);
         free(q);
     }
     event_loop_destroy(f->loop);
@@ -1001,6 +1087,28 @@ static read_spec read_spec_for(struct fixture *f, int rank, uint64_t id, const u
                        .length = length,
                        .expect = data,
                        .replica_len = len};
+}
+
+/* Stops rank's datanode and checks its finalized replica of id holds data
+ * (block_reader_pread through its own store). */
+static void assert_replica_bytes(struct fixture *f, int rank, uint64_t id, const uint8_t *data,
+                                 size_t len) {
+    datanode_destroy(f->dn[rank]);
+    f->dn[rank] = NULL; /* teardown skips it */
+    block_store *store;
+    char err[256];
+    assert_int_equal(block_store_open(f->dirs[rank], &store, err, sizeof(err)), 0);
+    block_reader *rd;
+    assert_int_equal(block_reader_open(store, id, &rd), 0);
+    assert_true(block_reader_info(rd)->length == len &&
+                block_reader_info(rd)->gen_stamp == 1000 + id);
+    uint8_t *back = malloc(len + 1);
+    size_t got = 0;
+    assert_int_equal(block_reader_pread(rd, back, len + 1, 0, &got), 0);
+    assert_true(got == len && memcmp(back, data, len) == 0);
+    free(back);
+    block_reader_close(rd);
+    block_store_close(store);
 }
 
 /* A whole successful write (acks checked). */

@@ -58,28 +58,6 @@ static void write_on_rank1(struct fixture *f, uint64_t id, const uint8_t *data, 
     write_ok(f, &ws);
 }
 
-/* Stops rank's datanode and checks its finalized replica of id holds data
- * (block_reader_pread through its own store). */
-static void assert_replica_bytes(struct fixture *f, int rank, uint64_t id, const uint8_t *data,
-                                 size_t len) {
-    datanode_destroy(f->dn[rank]);
-    f->dn[rank] = NULL; /* teardown skips it */
-    block_store *store;
-    char err[256];
-    assert_int_equal(block_store_open(f->dirs[rank], &store, err, sizeof(err)), 0);
-    block_reader *rd;
-    assert_int_equal(block_reader_open(store, id, &rd), 0);
-    assert_true(block_reader_info(rd)->length == len &&
-                block_reader_info(rd)->gen_stamp == 1000 + id);
-    uint8_t *back = malloc(len + 1);
-    size_t got = 0;
-    assert_int_equal(block_reader_pread(rd, back, len + 1, 0, &got), 0);
-    assert_true(got == len && memcmp(back, data, len) == 0);
-    free(back);
-    block_reader_close(rd);
-    block_store_close(store);
-}
-
 static void test_replicate_block(void **state) {
     struct fixture *f = *state;
     const size_t len = 300 * 1024 + 100, big = 40 * PACKET + 100;
@@ -95,6 +73,7 @@ static void test_replicate_block(void **state) {
     send_replicate(f, 0, 1, id, 1000 + id, targets, 2);
     assert_true(wait_received(f, id, 1u << 2 | 1u << 3, 2000));
     assert_true(f->packets_to[2] == 5 && f->packets_to[3] == 5);
+    assert_true(f->bulk_sent == 10 && f->bulk_received == 10); /* data as bulk payloads */
 
     /* 41 packets to rank 3: never more than 32 unacked. */
     send_replicate(f, 0, 1, bid, 1000 + bid, targets + 1, 1);
