@@ -340,14 +340,14 @@ static void node_on_writable(mpi_link *link, int dest, void *arg) {
 }
 
 /* The shuffle's segments: bulk payloads on the rank's link. */
-static int node_send_bulk(void *arg, int dest, const RankMessage *header, const void *data,
-                          uint64_t len, mpi_link_bulk_cb done, void *done_arg) {
+static int node_mr_send_bulk(void *arg, int dest, const RankMessage *header, const void *data,
+                             uint64_t len, mpi_link_bulk_cb done, void *done_arg) {
     node_agent *n = arg;
     return mpi_link_send_bulk(n->link, dest, header, data, len, done, done_arg);
 }
 
-static int node_recv_bulk(void *arg, int source, const RankMessage *header, void *buf,
-                          mpi_link_bulk_cb done, void *done_arg) {
+static int node_mr_recv_bulk(void *arg, int source, const RankMessage *header, void *buf,
+                             mpi_link_bulk_cb done, void *done_arg) {
     node_agent *n = arg;
     return mpi_link_recv_bulk(n->link, source, header, buf, done, done_arg);
 }
@@ -416,8 +416,8 @@ static int node_start_worker(node_agent *n) {
                                 .run_dir = n->ctx->run_dir,
                                 .data_dirs = n->ctx->data_dirs,
                                 .send = node_send_rank,
-                                .send_bulk = node_send_bulk,
-                                .recv_bulk = node_recv_bulk,
+                                .send_bulk = node_mr_send_bulk,
+                                .recv_bulk = node_mr_recv_bulk,
                                 .send_arg = n};
         rc = worker_mr_create(&mo, &n->mr, err, sizeof(err));
     }
