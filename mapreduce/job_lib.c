@@ -33,7 +33,18 @@ static const ember_job *job_lib_at(const char *path, void *define, uint64_t offs
         snprintf(err, errlen, "%s: cannot find where the library is loaded", path);
         return NULL;
     }
-    const ember_job *job = (const ember_job *)((const char *)info.dli_fbase + offset);
+    const char *base = info.dli_fbase;
+    const ember_job *job = (const ember_job *)(base + offset);
+    /* Inside this library's mapping, first and last byte (an offset from
+     * another build would point anywhere). */
+    Dl_info first, last;
+    if (offset > UINTPTR_MAX - (uintptr_t)base - sizeof(*job) || dladdr(job, &first) == 0 ||
+        first.dli_fbase != base || dladdr((const char *)(job + 1) - 1, &last) == 0 ||
+        last.dli_fbase != base) {
+        snprintf(err, errlen, "%s: offset %llu is outside the library", path,
+                 (unsigned long long)offset);
+        return NULL;
+    }
     char what[64];
     snprintf(what, sizeof(what), "the job at offset %llu", (unsigned long long)offset);
     if (job_lib_check(path, what, job, err, errlen) != EMBER_OK)

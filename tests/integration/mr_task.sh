@@ -182,6 +182,12 @@ esac
 MG=attempt_${ID}_m_000000_13
 attempt "$MG" map $GREP --conf ember.job.offset=12x --conf ember.job.name=grep-search
 expect_eq "$(field "$MG" diagnostic)" "ember.job.offset: '12x' is not a number" "a bad offset"
+MG=attempt_${ID}_m_000000_14
+attempt "$MG" map $GREP --conf ember.job.offset=$((1 << 40)) --conf ember.job.name=grep-search
+case $(field "$MG" diagnostic) in
+    */job.so": offset $((1 << 40)) is outside the library") ;;
+    *) fail "an offset past the library: $(field "$MG" diagnostic)" ;;
+esac
 
 log "a reduce that reads for seconds and writes nothing still reports progress"
 OUTQ=$W/outq
