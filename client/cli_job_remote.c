@@ -51,13 +51,13 @@ static int remote_library(const cli_job_remote *r, const ember_job *job, char *l
         return EMBER_OK;
     }
     Dl_info info;
-    if ((dladdr(job, &info) == 0 || info.dli_fname == NULL || info.dli_fbase == NULL) &&
-        job == r->top && r->library != NULL) {
+    int found = dladdr(job, &info) != 0 && info.dli_fname != NULL && info.dli_fbase != NULL;
+    if (!found && job == r->top && r->library != NULL) {
         /* A copy (a version 1 job's): ember_job_define()'s, offset 0. */
         snprintf(lib, len, "%s", r->library);
         return EMBER_OK;
     }
-    if (dladdr(job, &info) == 0 || info.dli_fname == NULL || info.dli_fbase == NULL) {
+    if (!found) {
         snprintf(err, errlen, "cannot tell which library job %s is in", job->name);
         return EMBER_EINVAL;
     }
