@@ -244,6 +244,7 @@ static int job_drive(cli_env *env, mr_conf *conf, const ember_job *job, int argc
                    .tty = isatty(2)};
     ctx.driver.fs = &ctx.fs;
     if (remote != NULL) {
+        remote->top = job;
         ctx.driver.run = cli_job_remote_run;
         ctx.driver.arg = remote;
     }
@@ -294,8 +295,8 @@ static int job_main(cli_env *env, job_cmd *c) {
     int framework = job_framework(env, &c->conf), status = framework < 0 ? 2 : 0;
     if (status != 0)
         return status;
-    cli_job_remote remote = {.run_dir = env->run_dir, .async = c->async};
     char libpath[PATH_MAX];
+    cli_job_remote remote = {.run_dir = env->run_dir, .library = libpath, .async = c->async};
     if (strcmp(c->what, "run") == 0) {
         if (job_example_path(c->lib, libpath, sizeof(libpath)) != EMBER_OK) {
             cli_error("run: unknown example '%s' (see 'ember run' for the list)", c->lib);

@@ -31,6 +31,8 @@ typedef struct {
     const char *run_dir;
     ember_client *client; /* connected at the first job; the caller closes it */
     const char *builtin;  /* a job built into ember ("streaming"), else NULL */
+    const char *library;  /* the job library's path (ember jar/run), else NULL */
+    const ember_job *top; /* the command's job (the driver's others are waited for) */
     int async;            /* --async: print the job id once submitted, do not wait */
     int reported;         /* a submission failed and said why */
 } cli_job_remote;

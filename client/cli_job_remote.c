@@ -11,7 +11,9 @@
  * then the job's counters (Job Counters and the tasks' sums, as the
  * scheduler aggregates them), or the job's diagnostic (which task failed,
  * its last error and log tail).  With --async the job id is printed and
- * the command returns once the job is submitted. */
+ * the command returns once the job is submitted; the jobs a driver runs
+ * first (grep's search) are waited for, and so is a job that reads
+ * temporary paths (the driver removes them when it returns). */
 #include <dlfcn.h>
 #include <limits.h>
 #include <pwd.h>
@@ -49,7 +51,13 @@ static int remote_library(const cli_job_remote *r, const ember_job *job, char *l
         return EMBER_OK;
     }
     Dl_info info;
-    if (dladdr(job, &info) == 0 || info.dli_fname == NULL || info.dli_fbase == NULL) {
+    int found = dladdr(job, &info) != 0 && info.dli_fname != NULL && info.dli_fbase != NULL;
+    if (!found && job == r->top && r->library != NULL) {
+        /* A copy (a version 1 job's): ember_job_define()'s, offset 0. */
+        snprintf(lib, len, "%s", r->library);
+        return EMBER_OK;
+    }
+    if (!found) {
         snprintf(err, errlen, "cannot tell which library job %s is in", job->name);
         return EMBER_EINVAL;
     }
@@ -198,10 +206,12 @@ int cli_job_remote_run(mr_driver *d, const mr_job_spec *spec, mr_conf *conf,
     if (rc != EMBER_OK) {
         cli_error("%s", err[0] ? err : ember_strerror(rc));
         r->reported = 1;
-    } else if (r->async) {
+    } else if (r->async && spec->job == r->top && spec->ntemps == 0) {
         printf("%s\n", id);
         fflush(stdout);
     } else {
+        if (r->async && spec->job == r->top) /* the driver removes them at the end */
+            fprintf(stderr, "ember: --async: job %s reads temporary paths: waiting for it\n", id);
         if (d->on_start != NULL)
             d->on_start(d, id, name);
         rc = remote_wait(r, d, id, counters, err, sizeof(err));

@@ -16,6 +16,8 @@
 #include "common/error.h"
 #include "job_driver.h"
 
+#define DRIVER_HDFS_TMP "/tmp" /* temporary paths of cluster jobs with no output */
+
 struct ember_setup {
     mr_driver *driver;
     const ember_job *job;
@@ -123,7 +125,9 @@ int ember_setup_usage(ember_setup *s, const char *arguments) {
 }
 
 /* Beside the output: PARENT/_BASE-ID-tempN (a leading '_' hides it from
- * input listings, as Hadoop's _temporary); else $TMPDIR/ember-ID-tempN. */
+ * input listings, as Hadoop's _temporary); else, for jobs on the cluster,
+ * /tmp/ember-ID-tempN on HDFS (every task can write it), and in local mode
+ * $TMPDIR/ember-ID-tempN. */
 int ember_setup_temp_path(ember_setup *s, char *out, size_t len) {
     mr_driver *d = s->driver;
     mr_path *t = realloc(s->temps, (s->ntemps + 1) * sizeof(*t));
@@ -139,6 +143,10 @@ int ember_setup_temp_path(ember_setup *s, char *out, size_t len) {
         p.local = s->output.local;
         n = snprintf(p.path, sizeof(p.path), "%s/_%s-%s-temp%zu", dirname(dir), basename(base),
                      d->id_prefix, s->ntemps + 1);
+    } else if (d->run != NULL) { /* the cluster's tasks write it: on HDFS */
+        p.local = 0;
+        n = snprintf(p.path, sizeof(p.path), DRIVER_HDFS_TMP "/ember-%s-temp%zu", d->id_prefix,
+                     s->ntemps + 1);
     } else {
         n = snprintf(p.path, sizeof(p.path), "%s/ember-%s-temp%zu", d->tmp_dir, d->id_prefix,
                      s->ntemps + 1);
@@ -179,7 +187,8 @@ static mr_job_spec setup_spec(ember_setup *s) {
                          .ninputs = s->ninputs,
                          .output = s->output,
                          .generated = s->splits,
-                         .ngenerated = s->nsplits};
+                         .ngenerated = s->nsplits,
+                         .ntemps = s->ntemps};
 }
 
 int ember_setup_sample(ember_setup *s, uint64_t max_records, uint32_t max_splits,

@@ -9,7 +9,57 @@
 #include "common/error.h"
 #include "job_lib.h"
 
-int mr_job_lib_load(const char *path, mr_job_lib *out, char *err, size_t errlen) {
+/* Why job (the struct at what) cannot run, in err; 0 when it can. */
+static int job_lib_check(const char *path, const char *what, const ember_job *job, char *err,
+                         size_t errlen) {
+    if (job == NULL)
+        snprintf(err, errlen, "%s: %s returned no job", path, what);
+    else if (job->abi != EMBER_JOB_ABI && job->abi != 1)
+        snprintf(err, errlen, "%s was built for job API version %u; this ember runs version %d",
+                 path, job->abi, EMBER_JOB_ABI);
+    else if (job->map == NULL)
+        snprintf(err, errlen, "%s: the job has no map function", path);
+    else
+        return EMBER_OK;
+    return EMBER_EINVAL;
+}
+
+/* The job offset bytes from the library's load base (found from its
+ * ember_job_define), if it is a job of that name. */
+static const ember_job *job_lib_at(const char *path, void *define, uint64_t offset,
+                                   const char *name, char *err, size_t errlen) {
+    Dl_info info;
+    if (dladdr(define, &info) == 0 || info.dli_fbase == NULL) {
+        snprintf(err, errlen, "%s: cannot find where the library is loaded", path);
+        return NULL;
+    }
+    const char *base = info.dli_fbase;
+    const ember_job *job = (const ember_job *)(base + offset);
+    /* Inside this library's mapping, first and last byte (an offset from
+     * another build would point anywhere). */
+    Dl_info first, last;
+    if (offset > UINTPTR_MAX - (uintptr_t)base - sizeof(*job) || dladdr(job, &first) == 0 ||
+        first.dli_fbase != base || dladdr((const char *)(job + 1) - 1, &last) == 0 ||
+        last.dli_fbase != base) {
+        snprintf(err, errlen, "%s: offset %llu is outside the library", path,
+                 (unsigned long long)offset);
+        return NULL;
+    }
+    char what[64];
+    snprintf(what, sizeof(what), "the job at offset %llu", (unsigned long long)offset);
+    if (job_lib_check(path, what, job, err, errlen) != EMBER_OK)
+        return NULL;
+    const char *has = job->name != NULL ? job->name : "";
+    if (name != NULL && strcmp(has, name) != 0) {
+        snprintf(err, errlen, "%s: the job at offset %llu is '%s', not '%s' (another library?)",
+                 path, (unsigned long long)offset, has, name);
+        return NULL;
+    }
+    return job;
+}
+
+int mr_job_lib_load_at(const char *path, uint64_t offset, const char *name, mr_job_lib *out,
+                       char *err, size_t errlen) {
     memset(out, 0, sizeof(*out));
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
@@ -18,19 +68,15 @@ int mr_job_lib_load(const char *path, mr_job_lib *out, char *err, size_t errlen)
     }
     const ember_job *(*define)(void);
     *(void **)&define = dlsym(h, "ember_job_define");
-    const ember_job *job = define != NULL ? define() : NULL;
+    const ember_job *job = NULL;
     if (define == NULL)
         snprintf(err, errlen, "%s is not an ember job library: it exports no ember_job_define()",
                  path);
-    else if (job == NULL)
-        snprintf(err, errlen, "%s: ember_job_define() returned no job", path);
-    else if (job->abi != EMBER_JOB_ABI && job->abi != 1)
-        snprintf(err, errlen, "%s was built for job API version %u; this ember runs version %d",
-                 path, job->abi, EMBER_JOB_ABI);
-    else if (job->map == NULL)
-        snprintf(err, errlen, "%s: the job has no map function", path);
-    if (define == NULL || job == NULL || (job->abi != EMBER_JOB_ABI && job->abi != 1) ||
-        job->map == NULL) {
+    else if (offset != 0)
+        job = job_lib_at(path, *(void **)&define, offset, name, err, errlen);
+    else if (job_lib_check(path, "ember_job_define()", job = define(), err, errlen) != EMBER_OK)
+        job = NULL;
+    if (job == NULL) {
         dlclose(h);
         return EMBER_EINVAL;
     }
@@ -41,6 +87,10 @@ int mr_job_lib_load(const char *path, mr_job_lib *out, char *err, size_t errlen)
         out->job = &out->v1;
     }
     return EMBER_OK;
+}
+
+int mr_job_lib_load(const char *path, mr_job_lib *out, char *err, size_t errlen) {
+    return mr_job_lib_load_at(path, 0, NULL, out, err, errlen);
 }
 
 void mr_job_lib_close(mr_job_lib *lib) {

@@ -9,6 +9,7 @@
 #define EMBER_MR_JOB_LIB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ember/mapreduce.h"
 
@@ -19,6 +20,13 @@ typedef struct {
 } mr_job_lib;
 
 int mr_job_lib_load(const char *path, mr_job_lib *out, char *err, size_t errlen);
+/* A job of the library that need not be the one ember_job_define()
+ * returns (a driver's other job: grep's search): the struct offset bytes
+ * from the library's load base (as dladdr() tells where the library is),
+ * checked for its ABI, a map and, unless name is NULL, its name.  Offset
+ * 0: ember_job_define()'s job, as mr_job_lib_load(). */
+int mr_job_lib_load_at(const char *path, uint64_t offset, const char *name, mr_job_lib *out,
+                       char *err, size_t errlen);
 void mr_job_lib_close(mr_job_lib *lib);
 
 /* The job's configuration: -D key=value pairs, later ones winning. */

@@ -44,6 +44,9 @@ typedef struct {
      * once with it (ninputs must be 0). */
     const kv_record *generated;
     size_t ngenerated;
+    /* Temporary paths the driver removes when the job ends (the cluster's
+     * path must wait for such a job even with --async). */
+    size_t ntemps;
 } mr_job_spec;
 
 /* 0 when the job succeeded; else an error with a one-line reason in err

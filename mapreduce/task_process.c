@@ -202,10 +202,18 @@ static int task_load_job(task_proc *t) {
     const char *lib = t->a->job->library;
     if (strcmp(lib, "builtin:streaming") == 0)
         return task_streaming(t);
+    /* The driver's job may not be ember_job_define()'s (grep's search):
+     * the client said where its struct is, and its name. */
+    const char *at = mr_conf_get(&t->conf, "ember.job.offset");
+    uint64_t offset = 0;
+    char *end = NULL;
+    if (at != NULL && (offset = strtoull(at, &end, 10), *at == '\0' || *end != '\0'))
+        return task_fail(t, EMBER_EINVAL, "ember.job.offset: '%s' is not a number", at);
     char local[PATH_MAX];
     int rc = task_copy_in(t, lib, "job.so", local, sizeof(local));
     if (rc == EMBER_OK &&
-        (rc = mr_job_lib_load(local, &t->lib, t->err, sizeof(t->err))) == EMBER_OK)
+        (rc = mr_job_lib_load_at(local, offset, mr_conf_get(&t->conf, "ember.job.name"), &t->lib,
+                                 t->err, sizeof(t->err))) == EMBER_OK)
         t->job = t->lib.job;
     return rc;
 }

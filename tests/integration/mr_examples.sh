@@ -16,9 +16,15 @@
 #   pi         Hadoop's published estimates, an exact rational Halton
 #              reference (Python), within 0.01 of pi for 40,000 samples;
 #   join       an awk inner join (1 and 3 reduces, a self-join);
-# and teragen -> terasort -> teravalidate on HDFS with 1 MiB blocks, the
-# input spanning several blocks, and grep on HDFS; and a job library of
-# API version 1.
+# and on the cluster (mapreduce.framework.name=yarn: the scheduler, tasks
+# in containers, the shuffle over MPI): teragen -> terasort ->
+# teravalidate on HDFS with 1 MiB blocks, the input spanning several
+# blocks, grep on HDFS (its search job is not the one the library's
+# ember_job_define() returns: the tasks find it by its offset; with
+# --async, which waits for a job whose temporaries the driver removes),
+# pi (its temporary on HDFS), sort and join, a job library of API version
+# 1, and --async followed by `ember job -status`; and a job library of API
+# version 1 in local mode.
 . "$(dirname "$0")/lib.sh"
 : "${V1_JOB:?}"
 command -v python3 >/dev/null || fail "python3 is needed for the references"
@@ -286,15 +292,19 @@ run join "file://$T/empty.txt" "file://$T/left.txt" "file://$T/joine"
 [ ! -s "$T/joine/part-r-00000" ] || fail "a join with an empty side is not empty"
 run_fails "Usage: ember run join" join "file://$T/left.txt" "file://$T/joinx"
 
-# ---- teragen -> terasort -> teravalidate on HDFS ----
-log "the terasort pipeline on HDFS, 1 MiB blocks"
+# ---- teragen -> terasort -> teravalidate on HDFS, on the cluster ----
+log "the terasort pipeline on the cluster, HDFS with 1 MiB blocks"
 cluster_start 3 --core-nodes 2 -D dfs.replication=1 -D dfs.blocksize=1m
+MR_FRAMEWORK=yarn
 read -r HSUM HSUMHEX < <(python3 "$T/gensort.py" 30000 "$T/gensort.bin") || fail "gensort.py"
 run teragen -D mapreduce.job.maps=2 30000 /tera/in
 expect_eq "$(counter CHECKSUM)" "$HSUM" "teragen's CHECKSUM on HDFS"
 dfs -cat '/tera/in/part-m-*' >"$T/hdfs-in.bin" || fail "cat of teragen's output"
 cmp -s "$T/hdfs-in.bin" "$T/gensort.bin" || fail "teragen on HDFS differs from gensort.py"
-run terasort -D mapreduce.job.reduces=3 hdfs:///tera/in /tera/out
+grep -q '^Running job: job_[0-9]*_[0-9]* (TeraGen)' "$T/run.out" || fail "teragen did not run on the cluster"
+# Task counts: no speculative attempts.
+run terasort -D mapreduce.job.reduces=3 -D mapreduce.map.speculative=false \
+    -D mapreduce.reduce.speculative=false hdfs:///tera/in /tera/out
 maps=$(counter 'Launched map tasks')
 [ "${maps:-0}" -ge 3 ] || fail "terasort over 3 MB in 1 MiB blocks ran $maps map(s)"
 expect_eq "$(counter 'HDFS: Number of bytes written')" 3000000 "terasort's HDFS bytes written"
@@ -305,12 +315,57 @@ done
 check_sorted "$T/hdfs-out" 3
 run teravalidate /tera/out /tera/report
 expect_eq "$(dfs -cat /tera/report/part-r-00000)" "checksum	$HSUMHEX" "teravalidate on HDFS"
-log "grep on HDFS: its temporary directory beside the output, removed"
+log "grep on the cluster: its temporary directory beside the output, removed"
 dfs -mkdir -p /text || fail "mkdir /text"
 dfs -put "$T/text/t0.txt" "$T/text/t1.txt" /text/ || fail "put the text"
-run grep -D mapreduce.job.reduces=2 /text hdfs:///grep-out "$REGEX"
+# --async: the search is waited for, and so is the sort, which reads the
+# temporary directory the driver removes when it returns.
+run grep --async -D mapreduce.job.reduces=2 /text hdfs:///grep-out "$REGEX"
+expect_eq "$(grep -c '^Running job: job_[0-9]*_[0-9]* (grep-' "$T/run.out")" 2 "grep's jobs on the cluster"
+grep -q "^ember: --async: job job_.* reads temporary paths: waiting for it" "$T/run.out" ||
+    fail "grep --async: $(cat "$T/run.out")"
 dfs -cat /grep-out/part-r-00000 | cmp -s - "$T/grep.expected" || fail "grep on HDFS differs"
 expect_eq "$(dfs -ls / | grep -c -e '-temp')" 0 "temporary directories left on HDFS"
+log "pi on the cluster: its counting job (not ember_job_define()'s) and its temporary on HDFS"
+run pi 10 15
+expect_eq "$(sed -n 's/^Estimated value of Pi is //p' "$T/run.out")" 3.17333333333333333333 "pi 10 15 on the cluster"
+grep -q '^Running job: job_[0-9]*_[0-9]* (' "$T/run.out" || fail "pi did not run on the cluster"
+expect_eq "$(dfs -ls /tmp | grep -c -e '-temp')" 0 "pi's temporary directories left on HDFS"
+
+log "sort and join on the cluster: several reduces, inputs on HDFS"
+run sort -D mapreduce.job.reduces=3 -D mapreduce.input.fileinputformat.split.maxsize=65536 /text /sorted
+expect_eq "$(dfs -ls /sorted | grep -c 'part-r-')" 3 "sort's part files on the cluster"
+for p in 0 1 2; do
+    dfs -cat "/sorted/part-r-0000$p" >"$T/sorted$p" || fail "cat part $p"
+    LC_ALL=C sort -c "$T/sorted$p" || fail "part $p of the cluster's sort is not sorted"
+done
+cat "$T"/sorted? | LC_ALL=C sort | cmp -s - "$T/sort.expected" || fail "the cluster's sort lost or changed lines"
+dfs -put "$T/left.txt" "$T/right.txt" / || fail "put the join's inputs"
+run join -D mapreduce.job.reduces=2 /left.txt /right.txt /joined
+dfs -cat '/joined/part-r-*' | LC_ALL=C sort | cmp -s - "$T/join.expected" ||
+    fail "the cluster's join differs: $(dfs -cat '/joined/part-r-*' | LC_ALL=C sort | diff - "$T/join.expected")"
+
+log "a job library of API version 1 on the cluster (the task copies its shorter struct)"
+ember jar "$V1_JOB" -D mapreduce.task.io.sort.mb=4 /text/t0.txt /text/t1.txt /v1 >"$T/run.out" 2>&1 ||
+    fail "the version 1 job failed on the cluster: $(tail -5 "$T/run.out")"
+grep -q '^Running job: job_[0-9]*_[0-9]* (' "$T/run.out" || fail "not run on the cluster"
+dfs -cat /v1/part-r-00000 | cmp -s - "$T/sort.expected" || fail "the version 1 job's output differs"
+
+log "--async prints the job id; job -status follows the job to its end"
+ember run teragen --async -D mapreduce.job.maps=2 1000 /tera/async >"$T/async.out" 2>"$T/async.err" ||
+    fail "teragen --async: $(cat "$T/async.out" "$T/async.err")"
+JOB=$(cat "$T/async.out")
+[[ $JOB =~ ^job_[0-9]+_[0-9]{4}$ ]] || fail "--async printed '$JOB' (stderr: $(cat "$T/async.err"))"
+job_ended() {
+    ember job -status "$JOB" >"$T/status.out" 2>&1 || fail "job -status $JOB: $(cat "$T/status.out")"
+    grep -q '^Job state: \(SUCCEEDED\|FAILED\|KILLED\)$' "$T/status.out"
+}
+wait_until 120 job_ended || fail "job -status never saw $JOB end: $(cat "$T/status.out")"
+grep -q '^Job state: SUCCEEDED$' "$T/status.out" || fail "$JOB: $(cat "$T/status.out")"
+grep -q '^Job name: TeraGen$' "$T/status.out" || fail "job -status: $(cat "$T/status.out")"
+dfs -test -e /tera/async/_SUCCESS || fail "the --async job left no _SUCCESS"
+expect_eq "$(dfs -cat '/tera/async/part-m-*' | cmp - <(head -c 100000 "$T/gensort.bin") && echo same)" \
+    same "the --async teragen's output"
 ember cluster stop >/dev/null || fail "cluster stop"
 cluster_wait_exit 30
 log "PASS"

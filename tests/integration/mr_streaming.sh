@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# mr_streaming.sh -- `ember streaming` (Hadoop Streaming, local mode):
+# mr_streaming.sh -- `ember streaming` (Hadoop Streaming), in local mode
+# and on the cluster (mapreduce.framework.name=yarn, on HDFS):
 # wordcount with plain shell commands against an independent reference
 # (tr | sort | uniq -c) with 0, 1 and 3 reduces, a combiner, on local
 # files and on HDFS; map-only output; -file with a script found by its
@@ -174,22 +175,57 @@ for case in "Required argument: -input|-output|o|-mapper|cat" \
     grep -q "${args[0]}" "$TEST_TMP/usage.out" || fail "no '${args[0]}': $(cat "$TEST_TMP/usage.out")"
 done
 
-log "on HDFS: input over several blocks, output on HDFS; a failed job leaves nothing"
+log "on the cluster: input over several blocks on HDFS, -file, a combiner"
 cluster_start 3 --core-nodes 2 -D dfs.replication=1 -D dfs.blocksize=1m
+MR_FRAMEWORK=yarn
 for i in 1 2 3 4 5; do cat "$IN"/part*.txt; done >"$TEST_TMP/five.txt"
+awk -F'\t' '{ print $1 "\t" $2 * 5 }' "$TEST_TMP/expected" >"$TEST_TMP/expected5"
 dfs -mkdir -p /stream/in || fail "mkdir"
 dfs -put "$TEST_TMP/five.txt" /stream/in/five.txt || fail "put"
-streaming hdfs -input /stream/in -output hdfs:///stream/out -mapper 'tr -s " " "\n"' \
-    -reducer "$COUNT" -numReduceTasks 2 ||
+# hdfs_words DIR: DIR's parts on HDFS hold five times the expected counts.
+hdfs_words() {
+    dfs -cat "$1/part-r-*" | LC_ALL=C sort >"$TEST_TMP/got_hdfs" || fail "cat $1"
+    cmp -s "$TEST_TMP/expected5" "$TEST_TMP/got_hdfs" ||
+        fail "$1 differs: $(diff "$TEST_TMP/got_hdfs" "$TEST_TMP/expected5" | head -5)"
+}
+streaming hdfs -D mapreduce.map.speculative=false -input /stream/in -output hdfs:///stream/out \
+    -mapper words.sh -file "$TEST_TMP/words.sh" -reducer "$COUNT" -numReduceTasks 2 ||
     fail "HDFS job: $(tail -5 "$TEST_TMP/hdfs.out")"
+grep -q '^Running job: job_[0-9]*_[0-9]* (' "$TEST_TMP/hdfs.out" || fail "not run on the cluster"
 [ "$(counter hdfs 'Launched map tasks')" -gt 1 ] || fail "expected a map per block"
 dfs -test -e /stream/out/_SUCCESS || fail "no _SUCCESS on HDFS"
-dfs -cat '/stream/out/part-r-*' | LC_ALL=C sort >"$TEST_TMP/got_hdfs" || fail "cat"
-awk -F'\t' '{ print $1 "\t" $2 * 5 }' "$TEST_TMP/expected" | cmp -s - "$TEST_TMP/got_hdfs" ||
-    fail "HDFS wordcount differs: $(diff "$TEST_TMP/got_hdfs" <(awk -F'\t' '{ print $1 "\t" $2 * 5 }' "$TEST_TMP/expected") | head -5)"
+expect_eq "$(dfs -ls /stream/out | grep -c 'part-r-')" 2 "part files on HDFS"
+hdfs_words /stream/out
+dfs -ls -R /tmp/ember/staging 2>/dev/null | grep -q job_ && fail "staging left: $(dfs -ls -R /tmp/ember/staging)"
+streaming hcomb -D mapreduce.task.io.sort.mb=1 -input /stream/in -output /stream/comb \
+    -mapper "$ONES" -combiner "$SUM" -reducer "$SUM" -numReduceTasks 1 ||
+    fail "combiner on the cluster: $(tail -5 "$TEST_TMP/hcomb.out")"
+hdfs_words /stream/comb
+dfs -cat /stream/comb/part-r-00000 | LC_ALL=C sort -c || fail "the single reduce's output is not sorted"
+# A map of a 1 MiB block spills several times: the combiner runs at each
+# spill and again when they merge, so the reduce gets at most what it put out.
+cin=$(counter hcomb 'Combine input records') cout=$(counter hcomb 'Combine output records')
+rin=$(counter hcomb 'Reduce input records')
+[ "${cin:-0}" -ge "$(wc -w <"$TEST_TMP/five.txt")" ] && [ "${cout:-0}" -lt "$cin" ] &&
+    [ "${rin:-0}" -gt 0 ] && [ "$rin" -le "$cout" ] ||
+    fail "the combiner did not combine on the cluster: input $cin, output $cout, reduce input $rin"
+
+log "on the cluster: map-only, -cmdenv and the configuration in the environment"
+dfs -put "$IN/part0.txt" /stream/part0.txt || fail "put part0"
+streaming henv -D my.own-key=42 -input /stream/part0.txt -output /stream/env -mapper "$ENVCMD" \
+    -file "$TEST_TMP/words.sh" -cmdenv GREETING=hello -reducer NONE ||
+    fail "env job on the cluster: $(tail -5 "$TEST_TMP/henv.out")"
+expect_eq "$(dfs -ls /stream/env | grep -o 'part-.*' | tr '\n' ' ')" "part-m-00000 " "map-only parts"
+dfs -cat /stream/env/part-m-00000 >"$TEST_TMP/henv.part" || fail "cat part-m-00000"
+grep -qx "hello|0|true|0|42|task_[0-9]*_[0-9]*_m_000000" "$TEST_TMP/henv.part" ||
+    fail "the mapper's environment on the cluster: $(cat "$TEST_TMP/henv.part")"
+grep -qx "words.sh" "$TEST_TMP/henv.part" || fail "no words.sh in the task's directory"
+
+log "on the cluster: a failing reducer fails the job with its error and leaves nothing"
 streaming hdfsfail -input /stream/in -output /stream/failed -mapper 'cat' -reducer 'exit 5' &&
-    fail "a failing reducer's job succeeded on HDFS"
+    fail "a failing reducer's job succeeded on the cluster"
 grep -q "subprocess failed with code 5" "$TEST_TMP/hdfsfail.out" || fail "$(cat "$TEST_TMP/hdfsfail.out")"
+grep -q "Job job_[0-9]*_[0-9]* failed" "$TEST_TMP/hdfsfail.out" || fail "no failure line"
 dfs -test -e /stream/failed && fail "the failed job left /stream/failed on HDFS"
 ember cluster stop >/dev/null || fail "cluster stop"
 cluster_wait_exit 30

@@ -7,7 +7,9 @@
 # with ember.shuffle.local.read=false, one surviving an injected fetch
 # failure and an obsolete event; the committed output equals local
 # mode's; a refused commit leaves no part file; a map-only map commits
-# part-m; a failing map reports TaskFailed and exits non-zero; a lost
+# part-m; a job other than ember_job_define()'s found by its offset in
+# the library and checked by name (ember.job.offset, ember.job.name); a
+# failing map reports TaskFailed and exits non-zero; a lost
 # umbilical ends the task at once; setup refuses an existing OUT; cleanup
 # commits (parts moved, _SUCCESS, history, staging gone) and aborts.
 . "$(dirname "$0")/lib.sh"
@@ -164,6 +166,38 @@ expect_done "$MM"
 expect_eq "$(cat "$W/seen")" "$MM" "the command's mapreduce_task_attempt_id"
 tr a-z A-Z <"$W/in/a.txt" | cmp -s - "$OUTM/_temporary/part-m-00000" ||
     fail "map-only output differs"
+
+log "a job found by its offset in the library (grep's search, not ember_job_define()'s)"
+OUTG=$W/outg
+mkdir -p "$OUTG/_temporary"
+# A shared object's symbol value is its offset from the load base.
+OFF=$((16#$(nm "$EXAMPLES/grep.so" | sed -n 's/^\([0-9a-f]*\) d grep_search$/\1/p')))
+[ "$OFF" -gt 0 ] || fail "no grep_search in $(nm "$EXAMPLES/grep.so" | grep grep_)"
+GREP="--library file://$EXAMPLES/grep.so --output file://$OUTG --reduces 0 --maps 1 --index 0
+    --chunk file://$W/in/a.txt,0,$SIZE --conf mapreduce.mapper.regex=alpha"
+MG=attempt_${ID}_m_000000_11
+attempt "$MG" map $GREP --conf ember.job.offset=$OFF --conf ember.job.name=grep-search
+expect_done "$MG"
+# The search's map emits "alpha" and a binary 1 per match (the sort's
+# would have read the line offsets as counts).
+expect_eq "$(grep -ac '^alpha	' "$OUTG/_temporary/part-m-00000")" "$(grep -o alpha "$W/in/a.txt" | wc -l)" \
+    "matches the search job's map emitted"
+MG=attempt_${ID}_m_000000_12
+attempt "$MG" map $GREP --conf ember.job.offset=$OFF --conf ember.job.name=grep-sort
+expect_eq "$(field "$MG" result)" failed "a job of another name at the offset"
+case $(field "$MG" diagnostic) in
+    *"the job at offset $OFF is 'grep-search', not 'grep-sort'"*) ;;
+    *) fail "diagnostic: $(field "$MG" diagnostic)" ;;
+esac
+MG=attempt_${ID}_m_000000_13
+attempt "$MG" map $GREP --conf ember.job.offset=12x --conf ember.job.name=grep-search
+expect_eq "$(field "$MG" diagnostic)" "ember.job.offset: '12x' is not a number" "a bad offset"
+MG=attempt_${ID}_m_000000_14
+attempt "$MG" map $GREP --conf ember.job.offset=$((1 << 40)) --conf ember.job.name=grep-search
+case $(field "$MG" diagnostic) in
+    */job.so": offset $((1 << 40)) is outside the library") ;;
+    *) fail "an offset past the library: $(field "$MG" diagnostic)" ;;
+esac
 
 log "a reduce that reads for seconds and writes nothing still reports progress"
 OUTQ=$W/outq
