@@ -17,44 +17,18 @@
 #     still completes with the reference output;
 #   - after every case no `ember task` process is left.
 . "$(dirname "$0")/lib.sh"
-: "${FAULTY_JOB:?}"
+
+. "$(dirname "$0")/mr_cluster_lib.sh"
 
 IN=$TEST_TMP/in
-mkdir -p "$IN"
-# ~3 MB of words from a small vocabulary, in 8 files (a map each when
-# splits are at most 500000 bytes: small files are combined, as on EMR).
-awk 'BEGIN { srand(17); split("alpha beta gamma delta epsilon zeta eta theta iota kappa", v)
-    for (f = 0; f < 8; f++) {
-        file = sprintf("'"$IN"'/part%d.txt", f)
-        for (l = 0; l < 15000; l++) {
-            n = 1 + int(rand() * 6); line = ""
-            for (w = 0; w < n; w++) line = line (w ? " " : "") v[1 + int(rand() * 10)] (rand() < 0.2 ? l % 13 : "")
-            print line > file
-        }
-    } }'
-cat "$IN"/part*.txt | tr ' ' '\n' | grep -v '^$' | LC_ALL=C sort | uniq -c |
-    awk '{ print $2 "\t" $1 }' >"$TEST_TMP/expected"
+# ~3 MB of words in 8 files (a map each when splits are at most 500000
+# bytes: small files are combined, as on EMR).
+mr_words "$IN" 8 15000 17
 # The queue test's input: 16 small files, 16 maps per job (splits of at
 # most 2500 bytes).
 mkdir -p "$TEST_TMP/q"
 for i in $(seq -w 0 15); do head -c 2000 "$IN/part0.txt" >"$TEST_TMP/q/q$i.txt"; done
 
-# The tasks of this cluster: `ember task` processes whose umbilical is in
-# this test's run directory ("[t]ask": the pattern must not match the
-# shell that runs pgrep).
-on_cleanup 'pkill -KILL -f -- "task --umbilical $RUN_DIR" 2>/dev/null'
-no_task_left() {
-    wait_until 30 bash -c "! pgrep -f -- '[t]ask --umbilical $RUN_DIR'" ||
-        fail "$1: ember task processes left: $(pgrep -af -- "[t]ask --umbilical $RUN_DIR")"
-}
-
-counter() { sed -n "s/^\t\t$2=//p" "$TEST_TMP/$1.out" | tail -1; }
-# job NAME ARGS...: `ember jar` of the faulty job (a word count), its
-# output in $TEST_TMP/NAME.out; the exit status is the command's.
-job() {
-    local name=$1; shift
-    ember jar "$FAULTY_JOB" -D mapreduce.task.io.sort.mb=4 "$@" >"$TEST_TMP/$name.out" 2>&1
-}
 # submit NAME ARGS...: the same with --async; prints the job id.
 submit() {
     local name=$1; shift
@@ -74,15 +48,11 @@ job_succeeds() {
     [ "$(job_state "$1")" = SUCCEEDED ] ||
         fail "$3: job $1 $(job_state "$1"): $(ember job -status "$1" | grep -i 'reason\|diagnostic' | head -5)"
 }
-same_words() { # DIR: the part files on HDFS hold the reference, and nothing else is there
-    dfs -cat "$1/part-r-*" | LC_ALL=C sort >"$TEST_TMP/got" || fail "cat $1"
-    cmp -s "$TEST_TMP/got" "$TEST_TMP/expected" ||
-        fail "$1 differs from the reference: $(diff "$TEST_TMP/got" "$TEST_TMP/expected" | head -5)"
-}
-# only_parts DIR N: DIR holds _SUCCESS and part-r-00000 .. N-1, nothing else.
+# only_parts DIR N [m]: DIR holds _SUCCESS and part-r-00000 .. N-1
+# (part-m- with m), nothing else.
 only_parts() {
     local want got
-    want=$( (echo _SUCCESS; for ((i = 0; i < $2; i++)); do printf 'part-r-%05d\n' "$i"; done) | sort)
+    want=$( (echo _SUCCESS; for ((i = 0; i < $2; i++)); do printf "part-${3:-r}-%05d\n" "$i"; done) | sort)
     got=$(dfs -ls "$1" | awk 'NF >= 8 { n = split($NF, p, "/"); print p[n] }' | sort)
     [ "$got" = "$want" ] || fail "$1 holds [$(echo $got)], expected [$(echo $want)]"
 }
@@ -133,6 +103,19 @@ ok = (m2.get("0", {}).get("status") == "KILLED" and
 sys.exit(0 if ok else 1)
 PY
 no_task_left "straggler"
+
+log "a straggler in a map-only job: the backup commits, the twin adds no part file"
+start=$SECONDS
+job straggler0 -D faulty.task=m1 -D faulty.mode=slow -D faulty.slow.ms=60000 \
+    -D mapreduce.job.reduces=0 /in /straggler0 || fail "$(tail -5 "$TEST_TMP/straggler0.out")"
+[ $((SECONDS - start)) -lt 50 ] || fail "the map-only straggler's job took $((SECONDS - start)) s"
+[ "$(counter straggler0 'Killed map tasks')" -ge 1 ] || fail "no map attempt was killed"
+only_parts /straggler0 "$(ember job -status "$(job_id_of straggler0)" | sed -n 's/^Number of maps: //p')" m
+# The maps' (word, 1) pairs, counted, are the reference.
+dfs -cat "/straggler0/part-m-*" | cut -f1 | LC_ALL=C sort | uniq -c | awk '{ print $2 "\t" $1 }' \
+    >"$TEST_TMP/got" || fail "cat /straggler0"
+cmp -s "$TEST_TMP/got" "$TEST_TMP/expected" || fail "/straggler0 differs from the reference"
+no_task_left "map-only straggler"
 
 log "two jobs in capacity queues a (45%) and b (15%) share the containers 3:1"
 qjob=(-D mapreduce.input.fileinputformat.split.maxsize=2500 -D mapreduce.job.reduces=1 -D mapreduce.job.reduce.slowstart.completedmaps=1.0
@@ -197,7 +180,11 @@ rank_kill() {
     r=$(victim "$job" "$@") || fail "$name: the victim went"
     log "$name: SIGKILL of rank $r, which has $(grep " $r\$" "$TEST_TMP/attempts" | awk '{print $1 " " $2}' | tr '\n' ' ')"
     kill -KILL "$(rank_pid "$r")"
+    local killed=$SECONDS
     job_succeeds "$job" 180 "$name"
+    # A reduce's fetch from the dead rank must not wait for the shuffle's
+    # 180 s read timeout: the map's rerun is fetched once it is known.
+    [ $((SECONDS - killed)) -lt 150 ] || fail "$name: the job took $((SECONDS - killed)) s after the kill"
     same_words "/$name"
     only_parts "/$name" 2
     history "$job"
@@ -219,6 +206,5 @@ rank_kill taskkill 4
 
 ember cluster stop >/dev/null # exit status 3: ranks died
 cluster_wait_exit 60
-pgrep -f -- "[t]ask --umbilical $RUN_DIR" >/dev/null &&
-    fail "ember task processes left after the cluster stopped"
+tasks_left && fail "ember task processes left after the cluster stopped"
 log "PASS"
