@@ -164,7 +164,7 @@ static void worker_mr_job_drop(worker_mr *m, mr_job *j) {
 }
 
 /* MapOutputEvents: appended to the job's; every parked poll of the job
- * hears of them. */
+ * hears of them; fetches of an output now obsolete end at once. */
 static void worker_mr_handle_events(worker_mr *m, const MapOutputEvents *msg) {
     mr_job *j = worker_mr_job_get(m, msg->job_id);
     if (j == NULL) {
@@ -188,6 +188,8 @@ static void worker_mr_handle_events(worker_mr *m, const MapOutputEvents *msg) {
         snprintf(d->attempt_id, sizeof(d->attempt_id), "%s", e->attempt_id);
         d->rank = e->rank;
         d->obsolete = e->obsolete;
+        if (e->obsolete)
+            worker_mr_fetch_obsolete(m, j->id, e->attempt_id);
     }
     for (mr_attempt *a = m->attempts; a != NULL; a = a->next)
         if (a->poll_parked && strcmp(a->job_id, j->id) == 0)

@@ -169,6 +169,9 @@ void worker_mr_poll_answer(worker_mr *m, mr_attempt *a, int job_over, int force)
 void worker_mr_handle_shuffle_request(worker_mr *m, int source, const ShuffleRequest *req);
 void worker_mr_handle_shuffle_response(worker_mr *m, int source, const RankMessage *msg);
 void worker_mr_fetch_start(worker_mr *m, mr_attempt *a, const TaskFetchRequest *req);
+/* Answers the fetches of map_attempt's output not yet receiving with
+ * EMBER_ENOENT: rank 0 declared it obsolete. */
+void worker_mr_fetch_obsolete(worker_mr *m, const char *job_id, const char *map_attempt);
 void worker_mr_fetch_conn_gone(worker_mr *m, uint64_t conn);
 void worker_mr_fetch_writable(worker_mr *m, uint64_t conn);
 void worker_mr_shuffle_writable(worker_mr *m, int dest);

@@ -25,7 +25,10 @@
  * (SCM_RIGHTS) and the fetch is freed.  Any failure -- an error code, a
  * rank that cannot be reached, no answer by the deadline, a transfer
  * that breaks -- answers the task with the code and sends rank 0 a
- * FetchFailure.  A fetch whose task went away is dropped (a payload
+ * FetchFailure.  A fetch not yet receiving whose map output rank 0
+ * declares obsolete (its node lost: it may never answer) is answered
+ * EMBER_ENOENT at once, without a FetchFailure, so the task asks for the
+ * map's next attempt instead of waiting for the deadline.  A fetch whose task went away is dropped (a payload
  * being received first lands, then is thrown away). */
 #include <errno.h>
 #include <fcntl.h>
@@ -277,19 +280,24 @@ static void shuffle_free_fetch(worker_mr *m, mr_fetch *f) {
 
 static void shuffle_pump(worker_mr *m);
 
+/* The task hears that its fetch failed, with the code. */
+static void shuffle_fetch_answer_error(worker_mr *m, mr_fetch *f, int code, const char *why) {
+    TaskFetchResponse r = TASK_FETCH_RESPONSE__INIT;
+    r.request_id = f->task_request_id;
+    r.code = code < 0 ? code : EMBER_EIO;
+    r.message = (char *)why;
+    TaskMessage tm = TASK_MESSAGE__INIT;
+    tm.body_case = TASK_MESSAGE__BODY_FETCH_RESPONSE;
+    tm.fetch_response = &r;
+    worker_mr_task_send(m, f->conn, &tm, -1);
+}
+
 /* The fetch failed: the task hears the code, rank 0 a FetchFailure. */
 static void shuffle_fetch_fail(worker_mr *m, mr_fetch *f, int code, const char *why) {
     LOG_WARN("worker: fetch of %s for %s from rank %d failed: %s", f->map_attempt,
              f->reduce_attempt, f->peer, why);
     if (!f->orphan) {
-        TaskFetchResponse r = TASK_FETCH_RESPONSE__INIT;
-        r.request_id = f->task_request_id;
-        r.code = code < 0 ? code : EMBER_EIO;
-        r.message = (char *)why;
-        TaskMessage tm = TASK_MESSAGE__INIT;
-        tm.body_case = TASK_MESSAGE__BODY_FETCH_RESPONSE;
-        tm.fetch_response = &r;
-        worker_mr_task_send(m, f->conn, &tm, -1);
+        shuffle_fetch_answer_error(m, f, code, why);
         FetchFailure ff = FETCH_FAILURE__INIT;
         ff.reduce_attempt_id = f->reduce_attempt;
         ff.map_attempt_id = f->map_attempt;
@@ -457,6 +465,24 @@ void worker_mr_fetch_start(worker_mr *m, mr_attempt *a, const TaskFetchRequest *
                            a->kind != TASK_KIND__TASK_KIND_REDUCE ? "only a reduce fetches"
                                                                   : "no such rank");
         return;
+    }
+    shuffle_pump(m);
+}
+
+void worker_mr_fetch_obsolete(worker_mr *m, const char *job_id, const char *map_attempt) {
+    mr_fetch *f = m->fetches;
+    while (f != NULL) {
+        mr_fetch *next = f->next;
+        if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) && !f->orphan &&
+            strcmp(f->job_id, job_id) == 0 && strcmp(f->map_attempt, map_attempt) == 0) {
+            char why[WORKER_MR_ID_MAX + 64];
+            snprintf(why, sizeof(why), "the output of %s is lost (obsolete)", map_attempt);
+            LOG_INFO("worker: fetch of %s for %s from rank %d dropped: %s", f->map_attempt,
+                     f->reduce_attempt, f->peer, why);
+            shuffle_fetch_answer_error(m, f, EMBER_ENOENT, why);
+            shuffle_free_fetch(m, f); /* a late answer finds no fetch */
+        }
+        f = next;
     }
     shuffle_pump(m);
 }

@@ -18,41 +18,11 @@
 #     keeps running;
 #   - no `ember task` process is left.
 . "$(dirname "$0")/lib.sh"
-: "${FAULTY_JOB:?}"
+. "$(dirname "$0")/mr_cluster_lib.sh"
 
 IN=$TEST_TMP/in
-mkdir -p "$IN"
 # ~3 MB of words from a small vocabulary, in two files.
-awk 'BEGIN { srand(11); split("alpha beta gamma delta epsilon zeta eta theta iota kappa", v)
-    for (f = 0; f < 2; f++) {
-        file = sprintf("'"$IN"'/part%d.txt", f)
-        for (l = 0; l < 60000; l++) {
-            n = 1 + int(rand() * 6); line = ""
-            for (w = 0; w < n; w++) line = line (w ? " " : "") v[1 + int(rand() * 10)] (rand() < 0.2 ? l % 13 : "")
-            print line > file
-        }
-    } }'
-cat "$IN"/part*.txt | tr ' ' '\n' | grep -v '^$' | LC_ALL=C sort | uniq -c |
-    awk '{ print $2 "\t" $1 }' >"$TEST_TMP/expected"
-
-# The tasks of this cluster: `ember task` processes whose umbilical is in
-# this test's run directory.
-# ("[t]ask": the pattern must not match the shell that runs pgrep.)
-tasks_left() { pgrep -f -- "[t]ask --umbilical $RUN_DIR" >/dev/null; }
-on_cleanup 'pkill -KILL -f -- "task --umbilical $RUN_DIR" 2>/dev/null'
-
-counter() { sed -n "s/^\t\t$2=//p" "$TEST_TMP/$1.out" | tail -1; }
-# job NAME ARGS...: `ember jar` of the faulty job (a word count), its
-# output in $TEST_TMP/NAME.out; the exit status is the command's.
-job() {
-    local name=$1; shift
-    ember jar "$FAULTY_JOB" -D mapreduce.task.io.sort.mb=4 "$@" >"$TEST_TMP/$name.out" 2>&1
-}
-same_words() { # DIR: the part files on HDFS hold the reference
-    dfs -cat "$1/part-r-*" | LC_ALL=C sort >"$TEST_TMP/got" || fail "cat $1"
-    cmp -s "$TEST_TMP/got" "$TEST_TMP/expected" ||
-        fail "$1 differs from the reference: $(diff "$TEST_TMP/got" "$TEST_TMP/expected" | head -5)"
-}
+mr_words "$IN" 2 60000 11
 
 CLUSTER_REPLICATION=1
 cluster_start 5 --core-nodes 3 -D dfs.blocksize=1m \
@@ -122,8 +92,7 @@ ember run wordcount -D mapreduce.job.queuename=nosuch /in /out3 >"$TEST_TMP/queu
 [ "$(wc -l <"$TEST_TMP/queue.out")" -le 2 ] || fail "$(cat "$TEST_TMP/queue.out")"
 ember status >/dev/null || fail "the cluster stopped answering"
 
-wait_until 30 bash -c "! pgrep -f -- '[t]ask --umbilical $RUN_DIR'" ||
-    fail "ember task processes left: $(pgrep -af -- "[t]ask --umbilical $RUN_DIR")"
+no_task_left "the jobs"
 ember cluster stop >/dev/null || fail "cluster stop"
 cluster_wait_exit 60
 tasks_left && fail "ember task processes left after the cluster stopped"

@@ -350,14 +350,17 @@ static void launch(fixture *f, const char *attempt, TaskKind kind, uint32_t inde
     worker_mr_on_rank_message(f->mr, 0, m);
 }
 
-static void send_events(fixture *f, const char *job_id, uint32_t first, size_t n,
-                        const char *attempt, uint32_t rank) {
+/* Events for maps first .. first + n - 1, all of attempt on rank
+ * (marked obsolete with obsolete). */
+static void send_events_marked(fixture *f, const char *job_id, uint32_t first, size_t n,
+                               const char *attempt, uint32_t rank, int obsolete) {
     MapOutputEvent ev[8], *pe[8];
     for (size_t i = 0; i < n; i++) {
         map_output_event__init(&ev[i]);
         ev[i].map_index = first + (uint32_t)i;
         ev[i].attempt_id = (char *)attempt;
         ev[i].rank = rank;
+        ev[i].obsolete = obsolete;
         pe[i] = &ev[i];
     }
     MapOutputEvents e = MAP_OUTPUT_EVENTS__INIT;
@@ -368,6 +371,11 @@ static void send_events(fixture *f, const char *job_id, uint32_t first, size_t n
     m.body_case = RANK_MESSAGE__BODY_MAP_OUTPUT_EVENTS;
     m.map_output_events = &e;
     worker_mr_on_rank_message(f->mr, 0, &m);
+}
+
+static void send_events(fixture *f, const char *job_id, uint32_t first, size_t n,
+                        const char *attempt, uint32_t rank) {
+    send_events_marked(f, job_id, first, n, attempt, rank, 0);
 }
 
 static void send_kill(fixture *f, const char *id, const char *reason) {
@@ -820,6 +828,29 @@ static void test_fetch(void **state) {
     fixture_close(&f);
 }
 
+/* Launches reduce r fetching MAP1's output twelve times from rank 5,
+ * which never answers, and turns until the worker asked as many as it may
+ * at once (WORKER_MR_FETCHES_MAX). */
+static void launch_silent_fetches(fixture *f, const char *r) {
+    const char *conf[] = {"test.task.mode=fetchmany", "test.task.fetch.count=12",
+                          "test.task.fetch.rank=5", "test.task.fetch.attempt=" MAP1, NULL};
+    launch(f, r, TASK_KIND__TASK_KIND_REDUCE, 0, 0, conf);
+    int64_t end = clock_monotonic_ms() + WAIT_MS;
+    while (f->silent_requests < WORKER_MR_FETCHES_MAX && clock_monotonic_ms() < end)
+        turn(f);
+    assert_int_equal(f->silent_requests, WORKER_MR_FETCHES_MAX);
+}
+
+/* The twelve fetches of launch_silent_fetches() all got code. */
+static void assert_fetch_codes(const AttemptStatus *st, int code) {
+    assert_int_equal(counter(st, "answered"), 12);
+    for (int i = 1; i <= 12; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "code.%d", i);
+        assert_int_equal(counter(st, name), code);
+    }
+}
+
 /* Twelve fetches at once from a rank that never answers: the worker asks
  * WORKER_MR_FETCHES_MAX of them, the rest wait for room, and all end
  * with the deadline. */
@@ -828,25 +859,37 @@ static void test_fetch_bound(void **state) {
     fixture f;
     fixture_open(&f);
     const char *r = "attempt_202612052300_0001_r_000000_2";
-    const char *conf[] = {"test.task.mode=fetchmany", "test.task.fetch.count=12",
-                          "test.task.fetch.rank=5", "test.task.fetch.attempt=" MAP1, NULL};
-    launch(&f, r, TASK_KIND__TASK_KIND_REDUCE, 0, 0, conf);
-    int64_t end = clock_monotonic_ms() + WAIT_MS;
-    while (f.silent_requests < WORKER_MR_FETCHES_MAX && clock_monotonic_ms() < end)
-        turn(&f);
-    assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX);
+    launch_silent_fetches(&f, r);
     run_for(&f, 500); /* within the deadline: no room yet */
     assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX);
     assert_int_equal(worker_mr_fetches(f.mr), 12);
     const AttemptStatus *st = wait_final(&f, r);
     assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
     assert_int_equal(f.silent_requests, 12);
-    assert_int_equal(counter(st, "answered"), 12);
-    for (int i = 1; i <= 12; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "code.%d", i);
-        assert_int_equal(counter(st, name), EMBER_ETIMEDOUT);
-    }
+    assert_fetch_codes(st, EMBER_ETIMEDOUT);
+    fixture_close(&f);
+}
+
+/* The same twelve fetches, then rank 0 declares the map output obsolete
+ * (its node was lost): every one, asked or waiting, is answered
+ * EMBER_ENOENT at once, long before the deadline, and no FetchFailure
+ * goes to rank 0 (it knows). */
+static void test_fetch_obsolete(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f);
+    const char *r = "attempt_202612052300_0001_r_000000_3";
+    launch_silent_fetches(&f, r);
+    send_events_marked(&f, JOB, 0, 1, MAP1, 5, 1);
+    int64_t sent = clock_monotonic_ms();
+    assert_int_equal(worker_mr_fetches(f.mr), 0);
+    const AttemptStatus *st = wait_final(&f, r);
+    assert_true(clock_monotonic_ms() - sent < 1500); /* the fixture's fetch deadline */
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX); /* the rest never asked */
+    assert_fetch_codes(st, EMBER_ENOENT);
+    for (size_t i = 0; i < f.n_to_primary; i++)
+        assert_int_not_equal(f.to_primary[i]->body_case, RANK_MESSAGE__BODY_FETCH_FAILURE);
     fixture_close(&f);
 }
 
@@ -864,6 +907,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_shuffle_serve),
         cmocka_unit_test(test_fetch),
         cmocka_unit_test(test_fetch_bound),
+        cmocka_unit_test(test_fetch_obsolete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
