@@ -218,16 +218,32 @@ static int task_load_job(task_proc *t) {
     return rc;
 }
 
-/* The configuration: the job's, with this attempt's own keys. */
+/* The configuration: the job's, with this attempt's own keys (Hadoop's:
+ * mapreduce.task.attempt.id, .task.id -- the attempt id without its
+ * attempt number, task_... --, .task.partition, .task.ismap). */
 static int task_configure(task_proc *t) {
     const TaskAssignment *a = t->a;
     int rc = EMBER_OK;
+    char task_id[256], partition[16];
+    const char *last = strrchr(a->attempt_id, '_');
+    snprintf(task_id, sizeof(task_id), "task%.*s",
+             last != NULL && strncmp(a->attempt_id, "attempt", 7) == 0
+                 ? (int)(last - a->attempt_id - 7) : 0,
+             a->attempt_id + 7);
+    snprintf(partition, sizeof(partition), "%u", a->task_index);
     for (size_t i = 0; rc == EMBER_OK && i < a->job->n_conf; i++)
         rc = mr_conf_set(&t->conf, a->job->conf[i]->key, a->job->conf[i]->value);
     if (rc == EMBER_OK)
         rc = mr_conf_set(&t->conf, "mapreduce.job.id", a->job_id);
     if (rc == EMBER_OK)
         rc = mr_conf_set(&t->conf, "mapreduce.task.attempt.id", a->attempt_id);
+    if (rc == EMBER_OK)
+        rc = mr_conf_set(&t->conf, "mapreduce.task.id", task_id);
+    if (rc == EMBER_OK)
+        rc = mr_conf_set(&t->conf, "mapreduce.task.partition", partition);
+    if (rc == EMBER_OK)
+        rc = mr_conf_set(&t->conf, "mapreduce.task.ismap",
+                         a->kind == TASK_KIND__TASK_KIND_MAP ? "true" : "false");
     if (rc == EMBER_OK)
         rc = mr_conf_set(&t->conf, "mapreduce.job.local.dir", t->work_dir);
     if (rc != EMBER_OK)

@@ -13,7 +13,8 @@
  *
  * The attempt number is the last field of mapreduce.task.attempt.id
  * (attempt_..._m_000003_1 is attempt 1), as Hadoop names attempts.  With
- * no faulty.mode it is a plain word count. */
+ * no faulty.mode it is a plain word count.  Every task also checks
+ * Hadoop's per-task keys against itself (faulty_check_conf). */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +44,32 @@ static int faulty_chosen(ember_task *task) {
     return last != NULL && strtol(last + 1, NULL, 10) < attempts;
 }
 
+/* Hadoop's per-task keys, where the framework sets them (a task on the
+ * cluster): mapreduce.task.id is the attempt id without its number,
+ * .partition the task's number, .ismap whether it is a map.  0 when they
+ * agree with the task (or are not set), else 1: the task fails. */
+static int faulty_check_conf(ember_task *task) {
+    const char *attempt = ember_conf(task, "mapreduce.task.attempt.id");
+    const char *id = ember_conf(task, "mapreduce.task.id");
+    const char *partition = ember_conf(task, "mapreduce.task.partition");
+    const char *ismap = ember_conf(task, "mapreduce.task.ismap");
+    if (attempt == NULL || id == NULL || partition == NULL || ismap == NULL)
+        return 0;
+    const char *last = strrchr(attempt, '_');
+    size_t stem = last != NULL ? (size_t)(last - attempt) : 0;
+    int ok = strncmp(attempt, "attempt_", 8) == 0 && strncmp(id, "task_", 5) == 0 &&
+             strlen(id) - 5 == stem - 8 && strncmp(id + 5, attempt + 8, stem - 8) == 0 &&
+             strtoul(partition, NULL, 10) == ember_task_number(task) &&
+             strcmp(ismap, ember_task_is_map(task) ? "true" : "false") == 0;
+    if (!ok)
+        fprintf(stderr, "faulty: task keys disagree: attempt %s, task %s, partition %s, ismap %s\n",
+                attempt, id, partition, ismap);
+    return !ok;
+}
+
 static int faulty_setup(ember_task *task) {
+    if (faulty_check_conf(task))
+        return 1;
     const char *mode = ember_conf(task, "faulty.mode");
     if (mode == NULL || !faulty_chosen(task))
         return 0;
