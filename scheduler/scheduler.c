@@ -37,7 +37,7 @@ struct scheduler {
     sched_job *jobs;
     size_t n_jobs, cap_jobs;
     uint32_t issued; /* job ids handed out: 1..issued */
-    char stamp[16];  /* yyyyMMddHHmm of the cluster's start */
+    char stamp[24];  /* the cluster's start, ms since the epoch (YARN's RM start) */
     size_t rotation; /* first node of the next pass */
 };
 
@@ -66,10 +66,10 @@ int scheduler_create(const scheduler_options *opts, scheduler **out, char *err, 
     rc = queue_set_load(opts->capacity_file, &s->queues, err, errlen);
     if (rc != EMBER_OK)
         goto fail;
-    time_t t = (time_t)(opts->cluster_start_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(s->stamp, sizeof(s->stamp), "%Y%m%d%H%M", &tm);
+    /* As YARN names applications (job_1410450250506_0003): two clusters
+     * on one host, started the same minute, never issue the same ids --
+     * their attempts' cgroups would collide. */
+    snprintf(s->stamp, sizeof(s->stamp), "%lld", (long long)opts->cluster_start_ms);
     *out = s;
     return EMBER_OK;
 fail:

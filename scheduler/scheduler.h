@@ -36,7 +36,7 @@ typedef struct {
     const char *secret;       /* the cluster secret: job tokens derive from it */
     const char *gateway_host; /* given to tasks */
     uint32_t gateway_port;
-    int64_t cluster_start_ms;  /* wall clock: job ids carry it as yyyyMMddHHmm */
+    int64_t cluster_start_ms;  /* wall clock: job ids carry it in ms (YARN's) */
     int locality_delay;        /* ember.scheduler.locality.delay */
     const char *capacity_file; /* yarn.scheduler.capacity.file ("" = one FIFO queue) */
     scheduler_host host;
