@@ -5,7 +5,8 @@
  *   mr_submit_describe()       splits with block locations, the library and
  *                              -file files staged in HDFS (job_submit.h)
  *   SubmitJobRequest           the scheduler takes it
- *   JobStatusRequest, polled   every CLI_JOB_POLL_MS: the progress line,
+ *   JobStatusRequest, polled   every 5 ms at first, doubling up to every
+ *                              CLI_JOB_POLL_MS: the progress line,
  *                              until the job is SUCCEEDED, FAILED or KILLED
  *
  * then the job's counters (Job Counters and the tasks' sums, as the
@@ -29,6 +30,11 @@
 #include "mapreduce/job_submit.h"
 #include "mapreduce/streaming.h"
 
+/* The first poll comes after CLI_JOB_POLL_FIRST_MS, each next one after
+ * twice the last, up to CLI_JOB_POLL_MS: a small job's end is seen within
+ * a few ms (bench/latency.sh), a long one costs the primary 4 requests a
+ * second. */
+#define CLI_JOB_POLL_FIRST_MS 5
 #define CLI_JOB_POLL_MS 250
 
 /* Whose staging directory: $HADOOP_USER_NAME, else the process's user, as
@@ -132,6 +138,7 @@ static int remote_terminal(JobState s) {
 /* Polls until the job ends; counters and err from its last report. */
 static int remote_wait(cli_job_remote *r, mr_driver *d, const char *id, mr_counters *counters,
                        char *err, size_t errlen) {
+    long pause_ms = CLI_JOB_POLL_FIRST_MS;
     for (;;) {
         ClientMessage *resp = NULL;
         int rc = remote_status(r->client, id, &resp, err, errlen);
@@ -152,8 +159,9 @@ static int remote_wait(cli_job_remote *r, mr_driver *d, const char *id, mr_count
             return rc;
         }
         client_message__free_unpacked(resp, NULL);
-        struct timespec ts = {0, CLI_JOB_POLL_MS * 1000000L};
+        struct timespec ts = {0, pause_ms * 1000000L};
         nanosleep(&ts, NULL);
+        pause_ms = pause_ms * 2 < CLI_JOB_POLL_MS ? pause_ms * 2 : CLI_JOB_POLL_MS;
     }
 }
 
