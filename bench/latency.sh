@@ -43,8 +43,8 @@ for _ in $(seq 1 600); do
 done
 
 # 1 KiB of text: lines of words, cut at a line's end.
-for i in $(seq 1 200); do echo "the quick brown fox $((i % 17)) jumps over the lazy dog"; done |
-    head -c 1024 | sed '$d' >"$TMP/in.txt"
+for i in $(seq 1 30); do echo "the quick brown fox $((i % 17)) jumps over the lazy dog"; done >"$TMP/lines"
+head -c 1024 "$TMP/lines" | sed '$d' >"$TMP/in.txt"
 $EMBER dfs -put "$TMP/in.txt" /latency-in.txt
 
 times=()
