@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     mr->verbosity = 0;
     const char *tmp = std::getenv("TMPDIR");
     mr->set_fpath(tmp ? tmp : "/tmp");
-    mr->map(nmap, 1, &argv[1], 0, 0, '\n', 80, wc_map, NULL); // not recursive, IN is the file
+    mr->map(nmap, 1, &argv[1], 0, 0, '\n', 1024, wc_map, NULL); // IN itself; a line under 1 KiB
     if (argc == 3)
         mr->compress(wc_reduce, mr);
     mr->collate(NULL);
