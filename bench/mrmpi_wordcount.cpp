@@ -22,14 +22,12 @@ using MAPREDUCE_NS::MapReduce;
 
 static const long CHUNK_BYTES = 32L << 20;
 
-static bool is_blank(char c)
-{
+static bool is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
 }
 
 // The map: every word of one chunk as (word with its NUL, int 1).
-static void wc_map(int, char *str, int size, KeyValue *kv, void *)
-{
+static void wc_map(int, char *str, int size, KeyValue *kv, void *) {
     int one = 1;
     std::string last;
     int i = 0;
@@ -53,8 +51,7 @@ static void wc_map(int, char *str, int size, KeyValue *kv, void *)
     }
 }
 
-static int wc_add_values(const char *values, int n)
-{
+static int wc_add_values(const char *values, int n) {
     int total = 0;
     for (int i = 0; i < n; i++) {
         int v;
@@ -67,8 +64,7 @@ static int wc_add_values(const char *values, int n)
 // compress() and reduce() alike: (word, the sum of its values), whether
 // the values came in one block or, for a very frequent word, in many.
 static void wc_reduce(char *key, int keybytes, char *values, int nvalues, int *, KeyValue *kv,
-                      void *app)
-{
+                      void *app) {
     int total = 0;
     if (nvalues > 0) {
         total = wc_add_values(values, nvalues);
@@ -86,15 +82,13 @@ static void wc_reduce(char *key, int keybytes, char *values, int nvalues, int *,
     kv->add(key, keybytes, (char *)&total, sizeof total);
 }
 
-static void wc_write(char *key, int, char *value, int, void *out)
-{
+static void wc_write(char *key, int, char *value, int, void *out) {
     int count;
     std::memcpy(&count, value, sizeof count);
     std::fprintf((FILE *)out, "%s\t%d\n", key, count);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     int rank, nprocs;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
