@@ -10,6 +10,7 @@ PACKAGES=(
     protobuf-c-compiler libprotobuf-c-dev
     libhwloc-dev libcurl4-openssl-dev libssl-dev libjansson-dev
     libcmocka-dev libisal-dev zlib1g-dev liblz4-dev libzstd-dev
+    libmrmpi-dev # bench/wordcount.sh's MR-MPI baseline
 )
 
 missing=()
