@@ -48,11 +48,6 @@ only_parts() {
     got=$(dfs -ls "$1" | awk 'NF >= 8 { n = split($NF, p, "/"); print p[n] }' | sort)
     [ "$got" = "$want" ] || fail "$1 holds [$(echo $got)], expected [$(echo $want)]"
 }
-# history JOB: the job's history record, in $TEST_TMP/JOB.json.
-history() {
-    wait_until 30 dfs -test -e "/ember/history/$1.json" || fail "no history record of $1"
-    dfs -cat "/ember/history/$1.json" >"$TEST_TMP/$1.json" || fail "cat the history of $1"
-}
 
 # Capacity queues: "default" for the other cases; a and b share 3:1.
 # No delay scheduling: a queue whose maps wait for a node-local slot lets
@@ -175,14 +170,7 @@ rank_kill() {
     same_words "/$name"
     only_parts "/$name" 2
     history "$job"
-    python3 - "$TEST_TMP/$job.json" "$r" <<'PY' || fail "$name: not every task succeeded away from rank $r"
-import json, sys
-h, dead = json.load(open(sys.argv[1])), int(sys.argv[2])
-tasks = {(a["kind"], a["task_index"]) for a in h["attempts"] if a["kind"] in ("MAP", "REDUCE")}
-ok = all(any(a["status"] == "SUCCEEDED" and a["rank"] != dead for a in h["attempts"]
-             if (a["kind"], a["task_index"]) == t) for t in tasks)
-sys.exit(0 if ok and len(tasks) == h["maps"] + h["reduces"] else 1)
-PY
+    done_away "$job" "$r" || fail "$name: not every task succeeded away from rank $r"
     no_task_left "$name"
 }
 

@@ -58,3 +58,21 @@ status_of() {
     ember job -status "$1" 2>/dev/null |
         sed -n 's/^ *\(attempt_[^ ]*\) *\([A-Z_]*\).*(rank \([0-9]*\)).*/\1 \2 \3/p'
 }
+
+# history JOB: the job's history record, in $TEST_TMP/JOB.json.
+history() {
+    wait_until 30 dfs -test -e "/ember/history/$1.json" || fail "no history record of $1"
+    dfs -cat "/ember/history/$1.json" >"$TEST_TMP/$1.json" || fail "cat the history of $1"
+}
+# done_away JOB RANK: in JOB's history record (history JOB first), every
+# map and reduce has a succeeded attempt on another rank than RANK.
+done_away() {
+    python3 - "$TEST_TMP/$1.json" "$2" <<'PY'
+import json, sys
+h, dead = json.load(open(sys.argv[1])), int(sys.argv[2])
+tasks = {(a["kind"], a["task_index"]) for a in h["attempts"] if a["kind"] in ("MAP", "REDUCE")}
+ok = all(any(a["status"] == "SUCCEEDED" and a["rank"] != dead for a in h["attempts"]
+             if (a["kind"], a["task_index"]) == t) for t in tasks)
+sys.exit(0 if ok and len(tasks) == h["maps"] + h["reduces"] else 1)
+PY
+}
