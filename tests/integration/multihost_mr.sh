@@ -29,9 +29,17 @@ mr_words "$IN" 3 60000 11 # ~4.5 MB in three files: 6 blocks of 1 MiB or less
 CLUSTER_REPLICATION=1
 mh_start_221 -D yarn.nodemanager.resource.cpu-vcores=2 -D yarn.nodemanager.resource.memory-mb=4096 \
     -D ember.scheduler.locality.delay=1000
-dfs -mkdir -p /in /in2 || fail "mkdir"
+dfs -mkdir -p /in || fail "mkdir"
 dfs -put "$IN"/part*.txt /in/ || fail "put"
-dfs -D dfs.replication=2 -put "$IN"/part*.txt /in2/ || fail "put at replication 2"
+# /in2, at replication 2, for the rank kill: rank 4 must hold some of it
+# to run its maps (placement is random: 1 chance in 64 it holds none, and
+# then the input is written again).
+for try in 1 2 3 4 5; do
+    dfs -rm -r -f -skipTrash /in2 >/dev/null
+    dfs -D dfs.replication=2 -put "$IN" /in2 || fail "put at replication 2"
+    grep -q "rank 4\]" <<<"$(ember fsck /in2 -files -blocks -locations)" && break
+    [ "$try" = 5 ] && fail "rank 4 holds no block of /in2 after 5 puts"
+done
 # The single replicas of /in sit on 2 hosts or more.
 block_hosts=$(mh_block_ranks "$(ember fsck /in -files -blocks -locations)" |
     while read -r r; do host_index "$r"; done | sort -u | wc -l)
@@ -69,6 +77,10 @@ ember jar "$FAULTY_JOB" --async -D mapreduce.task.io.sort.mb=4 \
     /in2 /out2 >"$TEST_TMP/kill.out" 2>&1 || fail "submit: $(cat "$TEST_TMP/kill.out")"
 KJOB=$(tail -1 "$TEST_TMP/kill.out")
 [[ $KJOB == job_* ]] || fail "the submission printed no job id: $(cat "$TEST_TMP/kill.out")"
+# The job's staged library, which every attempt copies, is on every core
+# rank (Hadoop's mapreduce.client.submit.file.replication, 10, capped to
+# the 4 core nodes), so the kill cannot lose it.
+expect_eq "$(dfs -stat %r "/tmp/ember/staging/root/$KJOB/job.so")" 4 "replication of the staged job.so"
 KMAPS=$(ember job -status "$KJOB" | sed -n 's/^Number of maps: //p')
 [ "${KMAPS:-0}" -ge 8 ] || fail "expected 8 maps or more, got '$KMAPS'"
 # Rank 4 finished a map (not the setup, map number KMAPS) and runs an
