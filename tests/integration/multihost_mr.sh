@@ -8,8 +8,9 @@
 #     ranks of 2 hosts or more, each on the host `job -status` names;
 #   - a word count over input at replication 2 with slow maps: rank 4,
 #     host 3's only rank, SIGKILLed while it runs an attempt or holds a
-#     finished map's output; the job still succeeds with the reference output, every map
-#     and reduce with a succeeded attempt on another rank;
+#     finished map's output; the job still succeeds with the reference
+#     output, every map and reduce with a succeeded attempt on another
+#     rank; the staged job.so is on every core rank;
 #   - no `ember task` process is left.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/multihost_lib.sh"
