@@ -19,6 +19,7 @@
 #include "mr_split.h"
 
 #define SUBMIT_ROOT "/tmp/ember/staging"
+#define SUBMIT_FILE_REPLICATION 10 /* mapreduce.client.submit.file.replication */
 
 static char *submit_strdup(const char *s, int *rc) {
     char *d = strdup(s != NULL ? s : "");
@@ -32,16 +33,18 @@ int mr_submit_staging_dir(const char *user, const char *job_id, char *out, size_
     return n > 0 && (size_t)n < len ? EMBER_OK : EMBER_EINVAL;
 }
 
-/* Copies the local file src to HDFS dst (created, not overwritten). */
-static int submit_stage_file(ember_dfs *dfs, const char *src, const char *dst, char *err,
-                             size_t errlen) {
+/* Copies the local file src to HDFS dst (created, not overwritten) at
+ * replication `replication` (the namenode caps it to the core nodes). */
+static int submit_stage_file(ember_dfs *dfs, const char *src, const char *dst, uint32_t replication,
+                             char *err, size_t errlen) {
     int fd = open(src, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot read %s: %s", src, strerror(errno));
         return EMBER_EIO;
     }
     ember_dfs_file *f = NULL;
-    int rc = ember_dfs_create(dfs, dst, NULL, &f);
+    ember_create_options o = {.replication = replication};
+    int rc = ember_dfs_create(dfs, dst, &o, &f);
     static char buf[1 << 16];
     ssize_t n = 0;
     while (rc == EMBER_OK && (n = read(fd, buf, sizeof(buf))) > 0)
@@ -61,14 +64,14 @@ static int submit_stage_file(ember_dfs *dfs, const char *src, const char *dst, c
 
 /* The staged copy of path: DIR/base name. */
 static int submit_stage(ember_dfs *dfs, const char *dir, const char *path, const char *name,
-                        char **staged, char *err, size_t errlen) {
+                        uint32_t replication, char **staged, char *err, size_t errlen) {
     char dst[PATH_MAX];
     const char *base = name != NULL ? name : strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     if (snprintf(dst, sizeof(dst), "%s/%s", dir, base) >= (int)sizeof(dst)) {
         snprintf(err, errlen, "%s: path too long to stage", path);
         return EMBER_EINVAL;
     }
-    int rc = submit_stage_file(dfs, path, dst, err, errlen);
+    int rc = submit_stage_file(dfs, path, dst, replication, err, errlen);
     if (rc == EMBER_OK)
         *staged = submit_strdup(dst, &rc);
     return rc;
@@ -355,7 +358,19 @@ static int submit_stage_all(const mr_submit_spec *s, JobDescription *d, char *er
                             size_t errlen) {
     ember_dfs *dfs = s->spec->fs->dfs;
     char dir[PATH_MAX];
-    int rc = mr_submit_staging_dir(s->user, s->job_id, dir, sizeof(dir));
+    /* Every attempt copies the job's files from here: as Hadoop's
+     * mapreduce.client.submit.file.replication (10), many replicas, so
+     * that losing a node loses none of them. */
+    uint64_t repl = 0;
+    int rc = mr_conf_get_size(s->spec->conf, "mapreduce.client.submit.file.replication",
+                              SUBMIT_FILE_REPLICATION, &repl, err, errlen);
+    if (rc == EMBER_OK && (repl == 0 || repl > UINT16_MAX)) {
+        snprintf(err, errlen, "mapreduce.client.submit.file.replication: %llu is out of range",
+                 (unsigned long long)repl);
+        rc = EMBER_ECONFIG;
+    }
+    if (rc == EMBER_OK)
+        rc = mr_submit_staging_dir(s->user, s->job_id, dir, sizeof(dir));
     if (rc == EMBER_OK && (rc = ember_dfs_mkdirs(dfs, dir, 0700, 1)) != EMBER_OK)
         snprintf(err, errlen, "cannot create the staging directory %s: %s", dir,
                  ember_dfs_last_error(dfs));
@@ -364,11 +379,13 @@ static int submit_stage_all(const mr_submit_spec *s, JobDescription *d, char *er
     if (rc == EMBER_OK && strncmp(s->library, MR_BUILTIN_PREFIX, strlen(MR_BUILTIN_PREFIX)) == 0)
         d->library = submit_strdup(s->library, &rc);
     else if (rc == EMBER_OK)
-        rc = submit_stage(dfs, dir, s->library, "job.so", &d->library, err, errlen);
+        rc = submit_stage(dfs, dir, s->library, "job.so", (uint32_t)repl, &d->library, err,
+                          errlen);
     if (rc == EMBER_OK && (d->files = calloc(s->nfiles + 1, sizeof(char *))) == NULL)
         rc = EMBER_ENOMEM;
     for (size_t i = 0; rc == EMBER_OK && i < s->nfiles; i++) {
-        rc = submit_stage(dfs, dir, s->files[i], NULL, &d->files[d->n_files], err, errlen);
+        rc = submit_stage(dfs, dir, s->files[i], NULL, (uint32_t)repl, &d->files[d->n_files], err,
+                          errlen);
         d->n_files += rc == EMBER_OK;
     }
     return rc;

@@ -40,14 +40,6 @@ submit() {
     echo "$id"
 }
 job_id_of() { sed -n 's/^Running job: \([^ ]*\).*/\1/p' "$TEST_TMP/$1.out"; }
-job_state() { ember job -status "$1" 2>/dev/null | sed -n 's/^Job state: //p'; }
-job_over() { case $(job_state "$1") in SUCCEEDED | FAILED | KILLED) return 0 ;; esac; return 1; }
-# job_succeeds JOB SECONDS WHAT: waits for JOB to end; it must have succeeded.
-job_succeeds() {
-    wait_until "$2" job_over "$1" || fail "$3: job $1 still $(job_state "$1") after $2 s"
-    [ "$(job_state "$1")" = SUCCEEDED ] ||
-        fail "$3: job $1 $(job_state "$1"): $(ember job -status "$1" | grep -i 'reason\|diagnostic' | head -5)"
-}
 # only_parts DIR N [m]: DIR holds _SUCCESS and part-r-00000 .. N-1
 # (part-m- with m), nothing else.
 only_parts() {
@@ -55,11 +47,6 @@ only_parts() {
     want=$( (echo _SUCCESS; for ((i = 0; i < $2; i++)); do printf "part-${3:-r}-%05d\n" "$i"; done) | sort)
     got=$(dfs -ls "$1" | awk 'NF >= 8 { n = split($NF, p, "/"); print p[n] }' | sort)
     [ "$got" = "$want" ] || fail "$1 holds [$(echo $got)], expected [$(echo $want)]"
-}
-# history JOB: the job's history record, in $TEST_TMP/JOB.json.
-history() {
-    wait_until 30 dfs -test -e "/ember/history/$1.json" || fail "no history record of $1"
-    dfs -cat "/ember/history/$1.json" >"$TEST_TMP/$1.json" || fail "cat the history of $1"
 }
 
 # Capacity queues: "default" for the other cases; a and b share 3:1.
@@ -146,11 +133,6 @@ python3 -c "import sys; sys.exit(0 if 0.6 <= $frac <= 0.9 else 1)" ||
     fail "queue a held $frac of the containers, expected 0.75 +- 0.15"
 no_task_left "queues"
 
-# status_of JOB: "ATTEMPT STATE RANK" per attempt of `ember job -status`.
-status_of() {
-    ember job -status "$1" 2>/dev/null |
-        sed -n 's/^ *\(attempt_[^ ]*\) *\([A-Z_]*\).*(rank \([0-9]*\)).*/\1 \2 \3/p'
-}
 # victim JOB RANKS...: the first of RANKS that finished a map of JOB (not
 # its setup, map number 8) and runs an attempt of it now, a map when one
 # does: its loss loses both.
@@ -188,14 +170,7 @@ rank_kill() {
     same_words "/$name"
     only_parts "/$name" 2
     history "$job"
-    python3 - "$TEST_TMP/$job.json" "$r" <<'PY' || fail "$name: not every task succeeded away from rank $r"
-import json, sys
-h, dead = json.load(open(sys.argv[1])), int(sys.argv[2])
-tasks = {(a["kind"], a["task_index"]) for a in h["attempts"] if a["kind"] in ("MAP", "REDUCE")}
-ok = all(any(a["status"] == "SUCCEEDED" and a["rank"] != dead for a in h["attempts"]
-             if (a["kind"], a["task_index"]) == t) for t in tasks)
-sys.exit(0 if ok and len(tasks) == h["maps"] + h["reduces"] else 1)
-PY
+    done_away "$job" "$r" || fail "$name: not every task succeeded away from rank $r"
     no_task_left "$name"
 }
 

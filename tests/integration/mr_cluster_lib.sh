@@ -44,3 +44,35 @@ same_words() { # DIR: the part files on HDFS hold the reference
     cmp -s "$TEST_TMP/got" "$TEST_TMP/expected" ||
         fail "$1 differs from the reference: $(diff "$TEST_TMP/got" "$TEST_TMP/expected" | head -5)"
 }
+
+job_state() { ember job -status "$1" 2>/dev/null | sed -n 's/^Job state: //p'; }
+job_over() { case $(job_state "$1") in SUCCEEDED | FAILED | KILLED) return 0 ;; esac; return 1; }
+# job_succeeds JOB SECONDS WHAT: waits for JOB to end; it must have succeeded.
+job_succeeds() {
+    wait_until "$2" job_over "$1" || fail "$3: job $1 still $(job_state "$1") after $2 s"
+    [ "$(job_state "$1")" = SUCCEEDED ] ||
+        fail "$3: job $1 $(job_state "$1"): $(ember job -status "$1" | grep -i 'reason\|diagnostic' | head -5)"
+}
+# status_of JOB: "ATTEMPT STATE RANK" per attempt of `ember job -status`.
+status_of() {
+    ember job -status "$1" 2>/dev/null |
+        sed -n 's/^ *\(attempt_[^ ]*\) *\([A-Z_]*\).*(rank \([0-9]*\)).*/\1 \2 \3/p'
+}
+
+# history JOB: the job's history record, in $TEST_TMP/JOB.json.
+history() {
+    wait_until 30 dfs -test -e "/ember/history/$1.json" || fail "no history record of $1"
+    dfs -cat "/ember/history/$1.json" >"$TEST_TMP/$1.json" || fail "cat the history of $1"
+}
+# done_away JOB RANK: in JOB's history record (history JOB first), every
+# map and reduce has a succeeded attempt on another rank than RANK.
+done_away() {
+    python3 - "$TEST_TMP/$1.json" "$2" <<'PY'
+import json, sys
+h, dead = json.load(open(sys.argv[1])), int(sys.argv[2])
+tasks = {(a["kind"], a["task_index"]) for a in h["attempts"] if a["kind"] in ("MAP", "REDUCE")}
+ok = all(any(a["status"] == "SUCCEEDED" and a["rank"] != dead for a in h["attempts"]
+             if (a["kind"], a["task_index"]) == t) for t in tasks)
+sys.exit(0 if ok and len(tasks) == h["maps"] + h["reduces"] else 1)
+PY
+}
