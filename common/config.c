@@ -68,7 +68,7 @@ static const struct config_key config_keys[] = {
     {"yarn.nodemanager.resource.system-reserved-memory-mb", CONFIG_INT, "-1", -1, (int64_t)1 << 40, 0, "memory in MB kept from task containers when yarn.nodemanager.resource.memory-mb is -1; -1 = 20% of the machine's"},
     {"yarn.nodemanager.sleep-delay-before-sigkill.ms", CONFIG_DURATION, "250", 0, MINUTE, MS, "how long a task container killed (timed out, killed, or its worker stopping) has between SIGTERM and SIGKILL"},
     {"yarn.scheduler.capacity.file", CONFIG_STRING, "", 0, 0, 0, "file of capacity queues, one 'NAME CAPACITY% [MAXIMUM%]' line each (capacities add up to 100); empty = one FIFO queue, 'default'"},
-    {"ember.scheduler.locality.delay", CONFIG_INT, "10", 0, 1000000, 0, "scheduling chances a job's maps let pass before running off their data's node (rack-local first when racks are known), as YARN's node-locality-delay; each node with room offered to the job is one chance"},
+    {"ember.scheduler.locality.delay", CONFIG_INT, "40", 0, 1000000, 0, "scheduling chances a job's maps let pass before running off their data's node (rack-local first when racks are known), as YARN's node-locality-delay; each node with room offered to the job is one chance"},
     {"dfs.datanode.data.dir",    CONFIG_STRING,   "",          0,   0,     0,      "comma-separated data directories; empty = <run-dir>/data/node-<rank>"},
     {"dfs.namenode.name.dir",    CONFIG_STRING,   "",          0,   0,     0,      "namenode metadata directory; empty = <run-dir>/name"},
     {"dfs.replication",          CONFIG_INT,      "0",         0,   512,   0,      "default replication of new files; 0: EMR's rule, 1 with fewer than 4 core nodes, 2 with fewer than 10, else 3"},

@@ -22,7 +22,7 @@ out=$("$JOB_SUBMIT" "$RUN_DIR" 2 1 4096 default 2>&1) && fail "4096 MB accepted:
 grep -q 'Invalid resource request' <<<"$out" || fail "oversized request error: $out"
 
 job=$("$JOB_SUBMIT" "$RUN_DIR" 3 1 64 batch) || fail "submission failed: $job"
-[[ $job =~ ^job_[0-9]{12}_[0-9]{4}$ ]] || fail "job id: $job"
+[[ $job =~ ^job_[0-9]{13}_[0-9]{4}$ ]] || fail "job id: $job"
 
 list=$(ember job -list) || fail "job -list failed"
 expect_eq "$(head -n1 <<<"$list")" "Total jobs:1" "jobs listed"

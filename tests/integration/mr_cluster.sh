@@ -25,7 +25,9 @@ IN=$TEST_TMP/in
 mr_words "$IN" 2 60000 11
 
 CLUSTER_REPLICATION=1
-cluster_start 5 --core-nodes 3 -D dfs.blocksize=1m \
+# Locality waits as long as it takes (random placement may put several
+# blocks on one node with 2 containers; the test counts node-local maps).
+cluster_start 5 --core-nodes 3 -D dfs.blocksize=1m -D ember.scheduler.locality.delay=1000 \
     -D yarn.nodemanager.resource.cpu-vcores=2 -D yarn.nodemanager.resource.memory-mb=4096
 dfs -mkdir -p /in || fail "mkdir"
 dfs -put "$IN"/part0.txt "$IN"/part1.txt /in/ || fail "put"
