@@ -64,9 +64,8 @@ int jm_counters_copy(Counter ***out, size_t *n_out, Counter *const *src, size_t 
 /* A counter whose job value is its tasks' largest (Hadoop's "Peak ...
  * Physical memory (bytes)"), not their sum. */
 static int jm_counter_is_peak(const char *group, const char *name) {
-    return strcmp(group, MR_GROUP_TASK) == 0 &&
-           (strcmp(name, MR_COUNTER_PEAK_MAP_RSS) == 0 ||
-            strcmp(name, MR_COUNTER_PEAK_REDUCE_RSS) == 0);
+    return strcmp(group, MR_GROUP_TASK) == 0 && (strcmp(name, MR_COUNTER_PEAK_MAP_RSS) == 0 ||
+                                                 strcmp(name, MR_COUNTER_PEAK_REDUCE_RSS) == 0);
 }
 
 /* Adds value to (group, name) in *list (a peak counter keeps the larger),
