@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # dfs.sh -- HDFS benchmarks on a local cluster, one command:
 #   ./bench/dfs.sh
-# Builds a Release tree (build-bench/), starts primary + 3 core nodes on
-# loopback, and prints each figure with its ratio to its baseline: -put and
+# Builds a Release tree (build-bench/, bench/lib.sh), starts primary + 3
+# core nodes on loopback (replication 1 unless a put says otherwise), and
+# prints each figure with its ratio to its baseline: -put and
 # -get of a 1 GiB file (BENCH_MB to change) at replication 1 and 3 against
 # cp and cat of the same file on the same disk, run in the same script;
 # namenode metadata throughput through the C library (create + stat of
@@ -10,34 +11,10 @@
 # issue's targets; and the wall time of one `ember dfs -stat` (median of
 # 21; Hadoop's JVM CLI takes ~700 ms).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j"$(nproc)" --target ember dfs_meta >/dev/null
-
-[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-TMP=$(mktemp -d /tmp/ember-bench.XXXXXX)
-RUN_DIR=$TMP/run
-EMBER="$PWD/build-bench/ember --run-dir $RUN_DIR"
-MPIRUN_PID=
-cleanup() {
-    if [ -n "$MPIRUN_PID" ] && kill -0 "$MPIRUN_PID" 2>/dev/null; then
-        $EMBER cluster stop >/dev/null 2>&1 || kill -TERM -- "-$MPIRUN_PID" 2>/dev/null || true
-        sleep 1
-        kill -KILL -- "-$MPIRUN_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-setsid mpirun --enable-recovery --oversubscribe -np 4 \
-    --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
-    build-bench/ember cluster --run-dir "$RUN_DIR" --core-nodes 3 >"$TMP/mpirun.log" 2>&1 &
-MPIRUN_PID=$!
-for _ in $(seq 1 300); do
-    $EMBER status 2>/dev/null | grep -q 'Core nodes:  3 live' && break
-    sleep 0.1
-done
+. "$(dirname "$0")/lib.sh"
+bench_init dfs
+bench_build ember dfs_meta
+bench_cluster_start 3
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 

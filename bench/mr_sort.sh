@@ -8,14 +8,10 @@
 # mr_sort.c), checks that both outputs are the same bytes, and prints
 # each one's MB/s and the ratio.  Not a job: no HDFS, no scheduler.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+bench_init sort
 MB=${1:-256}
-
-TMP=$(mktemp -d /tmp/ember-bench-sort.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-{ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release &&
-    cmake --build build-bench -j"$(nproc)" --target mr_sort; } >"$TMP/build.log" 2>&1 ||
-    { cat "$TMP/build.log" >&2; echo "mr_sort.sh: the build failed" >&2; exit 1; }
+bench_build mr_sort
 mkdir "$TMP/work"
 head -c $((MB * 1024 * 1024 * 3 / 4)) /dev/urandom | base64 -w 99 >"$TMP/in"
 bytes=$(stat -c %s "$TMP/in")
@@ -26,7 +22,7 @@ LC_ALL=C sort "$TMP/in" >"$TMP/gnu"
 t1=$(now)
 read -r records spills _ < <(build-bench/mr_sort "$TMP/in" "$TMP/ember" "$TMP/work" 100)
 t2=$(now)
-cmp -s "$TMP/gnu" "$TMP/ember" || { echo "mr_sort.sh: outputs differ" >&2; exit 1; }
+cmp -s "$TMP/gnu" "$TMP/ember" || bench_fail "outputs differ"
 
 awk -v b="$bytes" -v g="$(echo "$t1 - $t0" | bc)" -v e="$(echo "$t2 - $t1" | bc)" \
     -v r="$records" -v s="$spills" 'BEGIN {

@@ -2,11 +2,12 @@
 # wordcount.sh -- ember's wordcount on a local cluster against its
 # baselines, one command (issue 11's Performance section):
 #   ./bench/wordcount.sh [MB]
-# Builds release (build-bench/, as the other bench scripts), makes MB
-# (default 1024) MiB of text as issue 11 describes it (lines of 10 words
-# drawn from a 50,000-word vocabulary of 2-12 letters; bench/
-# wordcount_floor.c, the same bytes every run) and counts its words five
-# ways, one after another on the same bytes:
+#   ./bench/wordcount.sh --scaling [MB...]
+# Builds release (build-bench/, bench/lib.sh), makes MB (default 1024)
+# MiB of text as issue 11 describes it (lines of 10 words drawn from a
+# 50,000-word vocabulary of 2-12 letters; bench/wordcount_floor.c, the
+# same bytes every run) and counts its words five ways, one after another
+# on the same bytes:
 #   ember cluster  `ember run wordcount -D mapreduce.job.reduces=2 IN OUT`
 #                  on a local cluster (primary + 2 core nodes, replication
 #                  1, the default 128 MiB blocks), the input put into its
@@ -24,69 +25,116 @@
 # It checks that all five give the same counts, then prints MB/s (wall
 # clock), CPU seconds (user + sys; for the cluster, the job's "CPU time
 # spent" counter, its tasks' CPU), the cluster job's tasks and task time,
-# and ember's ratios to MR-MPI and the pipeline against issue 11's
+# the map tasks' peak RSS (the job's "Peak Map Physical memory (bytes)":
+# the largest of its maps') against issue 11's bound (sort buffer + 64
+# MiB), and ember's ratios to MR-MPI and the pipeline against issue 11's
 # targets (6x and 8x).
+#
+# --scaling runs only the cluster job, on one cluster, at each size (MiB;
+# default 256 512 1024 2048), each checked against the C floor, and
+# prints the series (MB, seconds, MB/s, peak map RSS) and whether time
+# grows linearly: seconds per MB at the largest size over the smallest,
+# and a least-squares line t = a + b * MB with each point's deviation
+# from it (issue 11: linear from 256 MiB to 2 GiB).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-MB=${1:-1024}
+. "$(dirname "$0")/lib.sh"
+bench_init wc
+SORT_MB=100 # mapreduce.task.io.sort.mb's default, which the jobs keep
 
-TMP=$(mktemp -d /tmp/ember-bench-wc.XXXXXX)
-RUN_DIR=$TMP/run
-EMBER="$PWD/build-bench/ember --run-dir $RUN_DIR"
-MPIRUN_PID=
-cleanup() {
-    if [ -n "$MPIRUN_PID" ] && kill -0 "$MPIRUN_PID" 2>/dev/null; then
-        $EMBER cluster stop >/dev/null 2>&1 || kill -TERM -- "-$MPIRUN_PID" 2>/dev/null || true
-        sleep 1
-        kill -KILL -- "-$MPIRUN_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-
-{ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release &&
-    cmake --build build-bench -j"$(nproc)" --target ember example_wordcount wordcount_floor &&
-    mpicxx -O2 -o build-bench/mrmpi_wordcount bench/mrmpi_wordcount.cpp -lMapReduceMPI; } \
-    >"$TMP/build.log" 2>&1 ||
-    { cat "$TMP/build.log" >&2; echo "wordcount.sh: the build failed (MR-MPI: apt-get install libmrmpi-dev)" >&2; exit 1; }
-build-bench/wordcount_floor gen "$MB" 1 >"$TMP/in.txt"
-bytes=$(stat -c %s "$TMP/in.txt")
-
-# timed NAME CMD...: runs CMD, its wall and CPU seconds into $TMP/NAME.time.
-timed() {
-    local name=$1
-    shift
-    /usr/bin/time -o "$TMP/$name.time" -f "%e %U %S" "$@" >"$TMP/$name.log" 2>&1 ||
-        { cat "$TMP/$name.log" >&2; echo "wordcount.sh: $name failed" >&2; exit 1; }
-}
 # Counts as "word count" lines in byte order, for comparing.
 normalize() { awk -F'\t' '{ print $1 " " $2 }' | LC_ALL=C sort; }
 
-setsid mpirun --enable-recovery --oversubscribe -np 3 \
-    --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
-    build-bench/ember cluster --run-dir "$RUN_DIR" --core-nodes 2 -D dfs.replication=1 \
-    >"$TMP/mpirun.log" 2>&1 &
-MPIRUN_PID=$!
-for _ in $(seq 1 600); do
-    $EMBER status 2>/dev/null | grep -q 'Core nodes:  2 live' && break
-    sleep 0.1
-done
-$EMBER dfs -D dfs.replication=1 -put "$TMP/in.txt" /bench-in.txt
-timed cluster $EMBER run wordcount -D mapreduce.job.reduces=2 /bench-in.txt /bench-out
-$EMBER dfs -cat '/bench-out/part-r-*' | normalize >"$TMP/cluster.txt"
-# The job's CPU (its tasks' "CPU time spent" counter) stands for the
-# cluster's: the ranks are not children of the timed client.
-counter() { sed -n "s/^\t\t$1=//p" "$TMP/cluster.log" | tail -1; }
-read -r wall _ <"$TMP/cluster.time"
-echo "$wall $(awk -v ms="$(counter 'CPU time spent (ms)')" 'BEGIN { print ms / 1000 }') 0" \
-    >"$TMP/cluster.time"
+# wc_cluster NAME FILE: the cluster wordcount of FILE, put into HDFS
+# first (not timed) and removed after; $TMP/NAME.txt its counts,
+# $TMP/NAME.time its wall time and its tasks' CPU, $TMP/NAME.log the
+# client's output (the job's counters).
+wc_cluster() {
+    local name=$1 file=$2
+    $EMBER dfs -put "$file" "/$name-in.txt"
+    timed "$name" $EMBER run wordcount -D mapreduce.job.reduces=2 "/$name-in.txt" "/$name-out"
+    $EMBER dfs -cat "/$name-out/part-r-*" | normalize >"$TMP/$name.txt"
+    $EMBER dfs -rm -r -skipTrash "/$name-in.txt" "/$name-out" >/dev/null
+    # The job's CPU (its tasks' "CPU time spent" counter) stands for the
+    # cluster's: the ranks are not children of the timed client.
+    local wall cpu_ms
+    read -r wall _ <"$TMP/$name.time"
+    cpu_ms=$(bench_counter "$TMP/$name.log" 'CPU time spent (ms)')
+    echo "$wall $(awk -v ms="$cpu_ms" 'BEGIN { print ms / 1000 }') 0" >"$TMP/$name.time"
+}
+
+# same NAME OTHER: fails unless $TMP/NAME.txt and $TMP/OTHER.txt agree.
+same() {
+    cmp -s "$TMP/$1.txt" "$TMP/$2.txt" ||
+        { diff "$TMP/$1.txt" "$TMP/$2.txt" | head -5 >&2; bench_fail "$1 and $2 differ"; }
+}
+
+scaling() {
+    local sizes=("$@")
+    [ ${#sizes[@]} -gt 0 ] || sizes=(256 512 1024 2048)
+    bench_build ember example_wordcount wordcount_floor
+    bench_cluster_start 2
+    : >"$TMP/series"
+    for mb in "${sizes[@]}"; do
+        build-bench/wordcount_floor gen "$mb" 1 >"$TMP/in.txt"
+        wc_cluster "c$mb" "$TMP/in.txt"
+        build-bench/wordcount_floor count "$TMP/in.txt" | normalize >"$TMP/f$mb.txt"
+        same "c$mb" "f$mb"
+        read -r wall _ <"$TMP/c$mb.time"
+        echo "$(stat -c %s "$TMP/in.txt") $wall \
+$(bench_counter "$TMP/c$mb.log" 'Peak Map Physical memory (bytes)')" >>"$TMP/series"
+        rm -f "$TMP/in.txt" "$TMP/c$mb.txt" "$TMP/f$mb.txt"
+    done
+    bench_cluster_stop
+    bench_machine
+    echo "cluster wordcount (2 core nodes, HDFS), each size's counts equal the C floor's:"
+    awk -v sort_mb="$SORT_MB" '{ mb[NR] = $1 / 1e6; t[NR] = $2; rss[NR] = $3 }
+    END {
+        printf "%10s %9s %8s %9s %15s\n", "MB", "seconds", "MB/s", "s per GB", "peak map RSS"
+        for (i = 1; i <= NR; i++) {
+            printf "%10.0f %9.2f %8.1f %9.2f %11.1f MiB\n", mb[i], t[i], mb[i] / t[i],
+                t[i] / mb[i] * 1000, rss[i] / 1048576
+            sx += mb[i]; sy += t[i]; sxx += mb[i] * mb[i]; sxy += mb[i] * t[i]
+            if (rss[i] > top) top = rss[i]
+        }
+        if (NR < 2) { print "one size: no series to judge"; exit }
+        b = (NR * sxy - sx * sy) / (NR * sxx - sx * sx); a = (sy - b * sx) / NR
+        printf "seconds per MB, largest over smallest size: %.2f (1.00 is linear)\n",
+            (t[NR] / mb[NR]) / (t[1] / mb[1])
+        printf "least squares: t = %.2f s + %.3f s per 100 MB; deviation from the line:", a, b * 100
+        for (i = 1; i <= NR; i++) {
+            d = (t[i] - (a + b * mb[i])) / t[i] * 100
+            printf " %+.1f%%", d
+            if (d < 0) d = -d
+            if (d > worst) worst = d
+        }
+        printf "\ntime grows linearly (every point within 10%% of the line): %s\n",
+            worst <= 10 ? "yes" : "no"
+        printf "largest map peak RSS %.1f MiB; bound: sort buffer %d MiB + 64 MiB = %d MiB: %s\n",
+            top / 1048576, sort_mb, sort_mb + 64, top <= (sort_mb + 64) * 1048576 ? "within" : "OVER"
+    }' "$TMP/series"
+}
+
+if [ "${1:-}" = --scaling ]; then
+    shift
+    scaling "$@"
+    exit 0
+fi
+MB=${1:-1024}
+
+bench_build ember example_wordcount wordcount_floor
+mpicxx -O2 -o build-bench/mrmpi_wordcount bench/mrmpi_wordcount.cpp -lMapReduceMPI \
+    >"$TMP/mrmpi-build.log" 2>&1 ||
+    { cat "$TMP/mrmpi-build.log" >&2; bench_fail "MR-MPI's build failed (apt-get install libmrmpi-dev)"; }
+build-bench/wordcount_floor gen "$MB" 1 >"$TMP/in.txt"
+bytes=$(stat -c %s "$TMP/in.txt")
+
+bench_cluster_start 2
+wc_cluster cluster "$TMP/in.txt"
+counter() { bench_counter "$TMP/cluster.log" "$1"; }
 cluster_tasks="$(counter 'Launched map tasks') maps ($(counter 'Data-local map tasks') data-local),\
  $(counter 'Launched reduce tasks') reduces; task time: maps $(counter 'Total time spent by all map tasks (ms)') ms,\
  reduces $(counter 'Total time spent by all reduce tasks (ms)') ms; spilled records $(counter 'Spilled Records')"
-$EMBER cluster stop >/dev/null
-for _ in $(seq 1 300); do kill -0 "$MPIRUN_PID" 2>/dev/null || break; sleep 0.1; done
-MPIRUN_PID=
+bench_cluster_stop
 
 timed local build-bench/ember run wordcount -D mapreduce.framework.name=local \
     "file://$TMP/in.txt" "file://$TMP/out"
@@ -101,14 +149,12 @@ cat "$TMP"/mrmpi.out.* | normalize >"$TMP/mrmpi.txt"
 awk '$2 != "" { print $2 "\t" $1 }' "$TMP/gnu.out" | normalize >"$TMP/gnu.txt"
 normalize <"$TMP/floor.out" >"$TMP/floor.txt"
 for other in local mrmpi gnu floor; do
-    cmp -s "$TMP/cluster.txt" "$TMP/$other.txt" ||
-        { echo "wordcount.sh: ember (cluster) and $other differ:" >&2
-          diff "$TMP/cluster.txt" "$TMP/$other.txt" | head -5 >&2; exit 1; }
+    same cluster "$other"
 done
 
 words=$(awk '{ n += $2 } END { print n }' "$TMP/cluster.txt")
 distinct=$(wc -l <"$TMP/cluster.txt")
-echo "$(date -u '+%F %H:%M') UTC, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 awk -v b="$bytes" -v w="$words" -v d="$distinct" -v dir="$TMP" -v tasks="$cluster_tasks" 'BEGIN {
     split("cluster local mrmpi gnu floor", k, " ")
     name["cluster"] = "ember, cluster (2 core nodes, HDFS)"
@@ -129,3 +175,4 @@ awk -v b="$bytes" -v w="$words" -v d="$distinct" -v dir="$TMP" -v tasks="$cluste
     printf "ember local   / MR-MPI:   %5.2fx, / pipeline: %5.2fx\n",
         wall["mrmpi"] / wall["local"], wall["gnu"] / wall["local"]
 }'
+bench_memory "$TMP/cluster.log" "$SORT_MB"

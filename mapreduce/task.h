@@ -16,6 +16,12 @@
 #define MR_GROUP_FS "File System Counters"
 #define MR_GROUP_JOB "Job Counters"
 
+/* Hadoop's peak counters (Map-Reduce Framework): a task's largest resident
+ * set, in bytes.  A job's value is the largest of its tasks', not their
+ * sum (scheduler/job_report.c). */
+#define MR_COUNTER_PEAK_MAP_RSS "Peak Map Physical memory (bytes)"
+#define MR_COUNTER_PEAK_REDUCE_RSS "Peak Reduce Physical memory (bytes)"
+
 typedef struct {
     char *group, *name;
     int64_t value;

@@ -491,6 +491,26 @@ static int task_handshake(task_proc *t, const char *path, const char *attempt_id
     return EMBER_OK;
 }
 
+/* The task's peak resident set in bytes, or -1 when /proc cannot tell:
+ * its own high-water mark (VmHWM of /proc/self/status, which exec resets;
+ * getrusage's ru_maxrss would keep the rank's that posix_spawn()ed this
+ * process) plus the largest reaped child's (a streaming command), whose
+ * ru_maxrss may count pages it shared with this process when spawned: an
+ * upper bound of the process tree's peak, as Hadoop's counter covers the
+ * task's process tree. */
+static int64_t task_peak_rss(const struct rusage *children) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    long long kib = -1;
+    while (kib < 0 && fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmHWM: %lld kB", &kib) != 1)
+            kib = -1;
+    fclose(f);
+    return kib < 0 ? -1 : ((int64_t)kib + (int64_t)children->ru_maxrss) * 1024;
+}
+
 /* The last frame: TaskDone or TaskFailed. */
 static int task_finish(task_proc *t, int rc) {
     if (t->u == NULL)
@@ -510,6 +530,13 @@ static int task_finish(task_proc *t, int rc) {
                      (int64_t)children.ru_utime.tv_sec * 1000000 + children.ru_utime.tv_usec +
                      (int64_t)children.ru_stime.tv_sec * 1000000 + children.ru_stime.tv_usec;
         mr_counters_add(&t->counters, MR_GROUP_TASK, "CPU time spent (ms)", us / 1000);
+        int kind = t->a != NULL ? (int)t->a->kind : 0;
+        int64_t peak = task_peak_rss(&children);
+        if (peak > 0 && (kind == TASK_KIND__TASK_KIND_MAP || kind == TASK_KIND__TASK_KIND_REDUCE))
+            mr_counters_add(&t->counters, MR_GROUP_TASK,
+                            kind == TASK_KIND__TASK_KIND_MAP ? MR_COUNTER_PEAK_MAP_RSS
+                                                             : MR_COUNTER_PEAK_REDUCE_RSS,
+                            peak);
     }
     Counter **counters, *store;
     size_t n = 0;

@@ -1,6 +1,7 @@
 /* job_report.c -- what a job master tells: the JobReport of `ember job
  * -status` and JobStatus polls, the job's counters (the sum of its
- * succeeded attempts' counters plus Hadoop's "Job Counters"), the
+ * succeeded attempts' counters, the largest for the peak memory ones, plus
+ * Hadoop's "Job Counters"), the
  * diagnostic of a failed task, and the history record (JSON) the cleanup
  * attempt writes to /ember/history/JOBID.json.
  *
@@ -60,12 +61,24 @@ int jm_counters_copy(Counter ***out, size_t *n_out, Counter *const *src, size_t 
     return EMBER_OK;
 }
 
-/* Adds value to (group, name) in *list, appending it when new. */
+/* A counter whose job value is its tasks' largest (Hadoop's "Peak ...
+ * Physical memory (bytes)"), not their sum. */
+static int jm_counter_is_peak(const char *group, const char *name) {
+    return strcmp(group, MR_GROUP_TASK) == 0 && (strcmp(name, MR_COUNTER_PEAK_MAP_RSS) == 0 ||
+                                                 strcmp(name, MR_COUNTER_PEAK_REDUCE_RSS) == 0);
+}
+
+/* Adds value to (group, name) in *list (a peak counter keeps the larger),
+ * appending it when new. */
 static void jm_counter_add(Counter ***list, size_t *n, const char *group, const char *name,
                            int64_t value) {
     for (size_t i = 0; i < *n; i++)
         if (strcmp((*list)[i]->group, group) == 0 && strcmp((*list)[i]->name, name) == 0) {
-            (*list)[i]->value += value;
+            Counter *c = (*list)[i];
+            if (!jm_counter_is_peak(group, name))
+                c->value += value;
+            else if (value > c->value)
+                c->value = value;
             return;
         }
     Counter **grown = realloc(*list, (*n + 1) * sizeof(**list));

@@ -7,7 +7,8 @@
 #     core nodes, 2 reduces, one task node: the output equals an
 #     independent reference (tr | sort | uniq -c); at least 90% of the
 #     maps are node-local ("Data-local map tasks"); the shuffle went over
-#     MPI (ember.shuffle.local.read=false);
+#     MPI (ember.shuffle.local.read=false); the peak map and reduce RSS
+#     counters are there and plausible;
 #   - `ember job -list`, `-status` (where and why each attempt ran),
 #     `-history` and its SVG timeline;
 #   - a map that segfaults on its first attempt only: the job succeeds with
@@ -46,6 +47,15 @@ local_maps=$(counter wc 'Data-local map tasks')
 [ "${maps:-0}" -ge 3 ] || fail "expected a map per block, got '$maps'"
 [ $((${local_maps:-0} * 10)) -ge $((maps * 9)) ] ||
     fail "only $local_maps of $maps maps were node-local"
+# Hadoop's peak memory counters, the largest of the tasks' resident sets
+# (each the task's VmHWM): more than a process's first MiB, less than the
+# 4 MiB sort buffer + 96 MiB (a sanitized task peaks near 40 MiB; a sum
+# over the 3 or more maps instead of the largest would exceed it).
+for kind in Map Reduce; do
+    peak=$(counter wc "Peak $kind Physical memory (bytes)")
+    [ "${peak:-0}" -gt $((1 << 20)) ] && [ "$peak" -lt $(((4 + 96) << 20)) ] ||
+        fail "'Peak $kind Physical memory (bytes)' is '$peak'"
+done
 JOB=$(sed -n 's/^Running job: \([^ ]*\).*/\1/p' "$TEST_TMP/wc.out")
 [ -n "$JOB" ] || fail "no job id in $(head -3 "$TEST_TMP/wc.out")"
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <unistd.h>
 
+#include "mapreduce/task.h"
 #include "scheduler_fixture.h"
 
 static const char *const no_conf[] = {NULL};
@@ -126,6 +127,59 @@ static void test_rack_local(void **state) {
     assert_non_null(m1);
     assert_int_equal(m1->rank, 2);
     assert_string_equal(m1->msg->launch_attempt->locality, "rack-local");
+    fx_destroy(f);
+}
+
+/* ---- counters ----------------------------------------------------------- */
+
+/* A RUNNING status of attempt m carrying two counters, as a task's last
+ * report before it succeeds. */
+static void fx_counters_status(fx *f, const fx_sent *m, const char *name, int64_t value) {
+    Counter peak = COUNTER__INIT, records = COUNTER__INIT;
+    peak.group = MR_GROUP_TASK;
+    peak.name = (char *)name;
+    peak.value = value;
+    records.group = MR_GROUP_TASK;
+    records.name = "Map input records";
+    records.value = 10;
+    Counter *list[] = {&peak, &records};
+    AttemptStatus st = ATTEMPT_STATUS__INIT;
+    st.attempt_id = (char *)fx_attempt(m);
+    st.state = ATTEMPT_STATE__ATTEMPT_RUNNING;
+    st.progress = 0.9f;
+    st.counters = list;
+    st.n_counters = 2;
+    RankMessage msg = RANK_MESSAGE__INIT;
+    msg.body_case = RANK_MESSAGE__BODY_ATTEMPT_STATUS;
+    msg.attempt_status = &st;
+    scheduler_on_rank_message(f->s, m->rank, &msg);
+}
+
+/* The job's peak memory counters are its tasks' largest (as Hadoop's
+ * "Peak Map Physical memory (bytes)"), the others their sum. */
+static void test_peak_counters_take_the_max(void **state) {
+    (void)state;
+    fx *f = fx_create("", 0);
+    fx_node(f, 1, "host-a", 4);
+    char id[128];
+    snprintf(id, sizeof(id), "%s", fx_submit(f, 3, NULL, 1, NULL, no_conf));
+    fx_finish_setup(f);
+    const int64_t peaks[] = {300, 700, 500};
+    for (int i = 0; i < 3; i++) {
+        fx_sent *m = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+        assert_non_null(m);
+        fx_counters_status(f, m, MR_COUNTER_PEAK_MAP_RSS, peaks[i]);
+        fx_succeed(f, m);
+    }
+    fx_sent *r = fx_next_launch(f, TASK_KIND__TASK_KIND_REDUCE);
+    assert_non_null(r);
+    fx_counters_status(f, r, MR_COUNTER_PEAK_REDUCE_RSS, 400);
+    fx_succeed(f, r);
+    fx_autopilot(f); /* the cleanup */
+    assert_int_equal(fx_report(f, id)->state, JOB_STATE__JOB_SUCCEEDED);
+    assert_int_equal(fx_counter(f, id, MR_COUNTER_PEAK_MAP_RSS), 700);
+    assert_int_equal(fx_counter(f, id, MR_COUNTER_PEAK_REDUCE_RSS), 400);
+    assert_int_equal(fx_counter(f, id, "Map input records"), 40);
     fx_destroy(f);
 }
 
@@ -808,6 +862,7 @@ int main(void) {
         cmocka_unit_test(test_locality_mostly_node_local),
         cmocka_unit_test(test_delay_scheduling_waits),
         cmocka_unit_test(test_rack_local),
+        cmocka_unit_test(test_peak_counters_take_the_max),
         cmocka_unit_test(test_retry_on_another_node),
         cmocka_unit_test(test_job_fails_after_four_attempts),
         cmocka_unit_test(test_blacklisting),
