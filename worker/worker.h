@@ -34,9 +34,14 @@ typedef struct {
     event_loop *loop;      /* runs the containers; NULL: the worker launches none */
     const char *run_dir;   /* containers' directories and logs go under it (with loop) */
     const struct container_options *containers; /* how to run them (NULL: the defaults) */
+    int rank;                /* the rank's MPI rank, for the share's log line */
+    const int *host_workers; /* the worker ranks on this host, ascending, this one among them */
+    size_t n_host_workers;   /* 0: this rank is the host's only worker */
 } worker_options;
 
-/* Creates the worker: reads its keys, builds the placement view and the
+/* Creates the worker: reads its keys, finds its share of the host's
+ * units (worker_share.h: its binding, or its part of the host split
+ * between host_workers), builds the placement view of that share and the
  * offer, and finds the devices under the data directories and the
  * address (logging what it found).  *out is the caller's, freed with
  * worker_destroy().  Returns 0, or EMBER_EINVAL / EMBER_ENOMEM with a
@@ -56,6 +61,12 @@ void worker_destroy(worker *w);
 
 /* The worker's containers (worker/container.h); NULL without a loop. */
 struct container_table *worker_containers(worker *w);
+
+/* NULL when containers are bound to the PUs placement chose for them;
+ * otherwise why not, in words: the topology is synthetic or an XML file,
+ * not this machine, so its PUs are not the ones containers run on (the
+ * choice is still made and recorded).  Points into w. */
+const char *worker_unbound_why(const worker *w);
 
 /* The offer and what is taken, for reports. */
 const worker_resources *worker_offer(const worker *w);
