@@ -89,7 +89,7 @@ static void worker_find_interface(worker *w, const char *bind_addr) {
              loc.level == WORKER_NEAR_UNKNOWN ? "" : loc.where);
 }
 
-/* Appends "1, 2, 3" (the host's worker ranks, at most 16 named) to buf. */
+/* Writes "1, 2, 3" (the host's worker ranks, at most 16 named) into buf. */
 static void worker_list_ranks(const worker_options *opts, char *buf, size_t len) {
     size_t off = 0;
     buf[0] = '\0';
@@ -129,8 +129,8 @@ static void worker_describe_share(const worker_options *opts, const worker_topol
             sharing++;
         char more[128] = "";
         if (sharing > 1)
-            snprintf(more, sizeof(more), " (with %u other ranks: more worker ranks than %s)",
-                     sharing - 1, host_name);
+            snprintf(more, sizeof(more), " (with %u other rank%s: more worker ranks than %s)",
+                     sharing - 1, sharing > 2 ? "s" : "", host_name);
         snprintf(buf, len,
                  "worker: this host's %u %s are shared by worker ranks %s: rank %d "
                  "offers %s %s%s",
