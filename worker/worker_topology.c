@@ -155,9 +155,8 @@ int worker_topology_units_list(const worker_topology *wt, const uint32_t *units,
 }
 
 int worker_topology_bound_units(const worker_topology *wt, uint8_t *bound) {
-    if (!hwloc_topology_is_thissystem(wt->hw))
-        return 0;
-    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    memset(bound, 0, wt->units);
+    hwloc_bitmap_t set = hwloc_topology_is_thissystem(wt->hw) ? hwloc_bitmap_alloc() : NULL;
     if (set == NULL)
         return 0;
     int narrower = 0;

@@ -8,7 +8,11 @@
  * partition, an md device over two disks, no block device at all) and
  * through the real one; the interface of an address.  Then a worker on a
  * synthetic machine: its offer, containers booked until the vcores run
- * out (each on free cores, packed), given back, and its hints. */
+ * out (each on free cores, packed), given back, and its hints.  Workers
+ * on their share of a host (worker_share.h): ranks 2 and 3 of four on 8
+ * cores, two on 2 cores (a share of one unit reserves nothing), four on
+ * 2 cores; the placement view of a share and its refused shares; and a
+ * binding narrower than the real machine, made with sched_setaffinity. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +20,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +489,92 @@ static void test_worker_share_of_host(void **state) {
     worker_close(&f);
 }
 
+/* The view of a share: its units by their host index, refused shares,
+ * and no binding on a synthetic machine. */
+static void test_topology_share_view(void **state) {
+    (void)state;
+    topology *topo;
+    char err[256];
+    assert_int_equal(topology_load("package:2 numa:1 core:4 pu:2", NULL, &topo, err, sizeof(err)),
+                     0);
+    const uint32_t share[] = {3, 4, 6};
+    worker_topology *wt;
+    assert_int_equal(worker_topology_create_share(topo, 0, share, 3, &wt), 0);
+    assert_int_equal(worker_topology_units(wt), 3);
+    assert_int_equal(worker_topology_host_units(wt), 8);
+    assert_int_equal(worker_topology_unit_index(wt, 1), 4);
+    assert_int_equal(worker_topology_unit_index(wt, 3), UINT32_MAX);
+    assert_int_equal(worker_topology_unit_numa(wt, 0), 0); /* core 3 */
+    assert_int_equal(worker_topology_unit_numa(wt, 1), 1); /* core 4 */
+    char list[64];
+    assert_int_equal(worker_topology_units_list(wt, NULL, 3, list, sizeof(list)), 0);
+    assert_string_equal(list, "3-4,6");
+    const uint32_t two[] = {0, 2};
+    assert_int_equal(worker_topology_units_list(wt, two, 2, list, sizeof(list)), 0);
+    assert_string_equal(list, "3,6");
+    assert_int_equal(worker_topology_pu_list(wt, two, 2, list, sizeof(list)), 0);
+    assert_string_equal(list, "6-7,12-13");
+    uint8_t bound[3] = {9, 9, 9};
+    assert_int_equal(worker_topology_bound_units(wt, bound), 0); /* not this machine */
+    assert_true(bound[0] == 0 && bound[1] == 0 && bound[2] == 0);
+    worker_topology_destroy(wt);
+    const uint32_t unordered[] = {4, 3}, outside[] = {8};
+    assert_int_equal(worker_topology_create_share(topo, 0, unordered, 2, &wt), EMBER_EINVAL);
+    assert_int_equal(worker_topology_create_share(topo, 0, outside, 1, &wt), EMBER_EINVAL);
+    assert_int_equal(worker_topology_create_share(topo, 0, share, 0, &wt), EMBER_EINVAL);
+    /* PUs as units: 16 of them. */
+    const uint32_t pus[] = {15};
+    assert_int_equal(worker_topology_create_share(topo, 1, pus, 1, &wt), 0);
+    assert_int_equal(worker_topology_host_units(wt), 16);
+    const uint32_t first[] = {0};
+    assert_int_equal(worker_topology_pu_list(wt, first, 1, list, sizeof(list)), 0);
+    assert_string_equal(list, "15");
+    worker_topology_destroy(wt);
+    topology_destroy(topo);
+}
+
+/* The binding on the real machine: bound to its first allowed CPU, the
+ * test process sees the unit holding it as its share, and a worker made
+ * then offers only that unit; unbound again, nothing is flagged. */
+static void test_bound_real(void **state) {
+    (void)state;
+    cpu_set_t saved;
+    assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+    if (CPU_COUNT(&saved) < 2) {
+        skip(); /* one CPU allowed: no narrower binding to make */
+        return;
+    }
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &saved))
+        cpu++;
+    worker_fixture f;
+    char err[256] = "";
+    assert_int_equal(worker_open(&f, NULL, 1, NULL, err, sizeof(err)), 0);
+    uint32_t host = worker_offer(f.w)->host_units;
+    worker_close(&f);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+    int rc = worker_open(&f, NULL, 1, NULL, err, sizeof(err));
+    sched_setaffinity(0, sizeof(saved), &saved);
+    assert_int_equal(rc, 0);
+    const worker_resources *r = worker_offer(f.w);
+    assert_int_equal(r->units, 1); /* the core (or PU) of that CPU */
+    assert_int_equal(r->reserved_units, 0);
+    assert_int_equal(r->vcores, 1);
+    assert_int_equal(r->host_units, host);
+    placement_choice c;
+    assert_int_equal(worker_container_book(f.w, 1, 0, NULL, &c), 0);
+    hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+    assert_int_equal(hwloc_bitmap_list_sscanf(pus, c.pus), 0);
+    assert_true(hwloc_bitmap_isset(pus, (unsigned)cpu));
+    hwloc_bitmap_free(pus);
+    assert_int_equal(worker_container_unbook(f.w, 1, 0, &c), 0);
+    assert_null(worker_unbound_why(f.w)); /* the real machine: containers are bound */
+    worker_close(&f);
+}
+
 static void test_worker_hints(void **state) {
     (void)state;
     worker_fixture f;
@@ -555,7 +646,8 @@ int main(void) {
         cmocka_unit_test(test_block_device_of),      cmocka_unit_test(test_block_device_of_real),
         cmocka_unit_test(test_interface_of),         cmocka_unit_test(test_worker_books_containers),
         cmocka_unit_test(test_worker_share_of_host), cmocka_unit_test(test_worker_hints),
-        cmocka_unit_test(test_worker_refuses),
+        cmocka_unit_test(test_worker_refuses),       cmocka_unit_test(test_topology_share_view),
+        cmocka_unit_test(test_bound_real),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
