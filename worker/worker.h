@@ -1,10 +1,12 @@
 /* worker.h -- the worker of a core or task rank (YARN's NodeManager).
  *
  * Today it knows its node and keeps its books: the placement view of the
- * rank's topology, what the node offers task containers (vcores,
- * memory), what running containers hold (a real count: zero until the
- * scheduler starts containers), where the node's data directories and
- * network interface attach, and the cores each container is bound to.
+ * rank's share of its host's cores (worker_share.h: the worker ranks on
+ * one host do not offer the same cores), what it offers task containers
+ * (vcores, memory), what running containers hold (a real count: zero
+ * until the scheduler starts containers), where the node's data
+ * directories and network interface attach, and the cores each
+ * container is bound to.
  * cluster/node.c creates it before registering and puts its figures in
  * RegisterNode and every Heartbeat.  Given the rank's loop, it runs task
  * containers (worker/container.h) on the cores it books for them.  Its
