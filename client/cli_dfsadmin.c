@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "cluster/role.h"
 #include "common/clock.h"
+#include "worker/worker_resources.h"
 #include "ember/dfs.h"
 
 /* One dfsadmin command: its usage (after the name) and its help. */
@@ -123,10 +124,12 @@ static void dfsadmin_print_node(const NodeReport *n) {
     printf("Memory: %llu (%s)\n", (unsigned long long)n->hwloc->memory_bytes, mem);
     if (n->role != NODE_ROLE__ROLE_PRIMARY) {
         const ContainerResources *res = n->resources;
+        char share[256];
+        worker_resources_share_text(res, share, sizeof(share));
         printf("Container Resources: <memory:%llu, vCores:%u> (%u of %u %s reserved for the "
-               "rank)\n",
+               "rank%s%s)\n",
                (unsigned long long)res->memory_mb, res->vcores, res->reserved_units, res->units,
-               res->pus_as_vcores ? "PUs" : "cores");
+               res->pus_as_vcores ? "PUs" : "cores", share[0] ? "; " : "", share);
         printf("Containers Running: %u (<memory:%llu, vCores:%u> allocated)\n", res->containers,
                (unsigned long long)res->memory_used_mb, res->vcores_used);
     }

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "cluster/role.h"
+#include "worker/worker_resources.h"
 
 #define NODE_LIST_PATTERN "%16s\t%15s\t%17s\t%28s\n"
 
@@ -69,9 +70,12 @@ static void node_print_details(const NodeReport *n) {
            r->vcores);
     printf("\tAllocated Resources : <memory:%llu, vCores:%u>\n",
            (unsigned long long)r->memory_used_mb, r->vcores_used);
-    printf("\tPlacement : %u of %u %s (%u reserved for the rank), %u NUMA nodes, %u packages\n",
-           r->units - r->reserved_units, r->units, unit, r->reserved_units, n->hwloc->numa_nodes,
-           n->hwloc->packages);
+    char share[256];
+    worker_resources_share_text(r, share, sizeof(share));
+    printf("\tPlacement : %u of %u %s (%u reserved for the rank), %s%s%u NUMA nodes, %u "
+           "packages\n",
+           r->units - r->reserved_units, r->units, unit, r->reserved_units, share,
+           share[0] ? ", " : "", n->hwloc->numa_nodes, n->hwloc->packages);
     printf("\tRole : %s\n", role_name(n->role));
 }
 

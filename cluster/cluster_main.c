@@ -5,15 +5,17 @@
  *   2. command line + configuration (every rank parses the same arguments;
  *      only rank 0 prints errors)
  *   3. rank 0 checks the run directory is free and shares its verdict
- *      (MPI_Ibcast with a deadline); then run directory, pid file, log
+ *      (MPI_Ibcast with a deadline); every rank learns which ranks share
+ *      its host (MPI_Iallgather of host names, the same deadline); then
+ *      run directory, pid file, log
  *   4. topology (hwloc: the machine, or a synthetic or XML one), the
  *      workers' offer checked on it, and data directories
  *   5. event loop, then primary_run() or node_run()
  *   6. MPI_Finalize, bounded by a watchdog (see cluster_finalize())
  * Rank 0 writes the status file for every outcome, failures to start
  * included, unless another live cluster owns the run directory.  The
- * verdict in step 3 is the only collective: a dead rank would hang any
- * collective made once the cluster runs. */
+ * two exchanges in step 3 are the only collectives: a dead rank would
+ * hang any collective made once the cluster runs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <mpi.h>
@@ -39,6 +41,7 @@
 
 #define CLUSTER_START_TIMEOUT_MS 60000
 #define CLUSTER_FINALIZE_TIMEOUT_S 5
+#define CLUSTER_HOST_NAME_MAX 256 /* bytes of a host name in the start-time exchange */
 
 static volatile sig_atomic_t cluster_exit_status;
 
@@ -198,24 +201,70 @@ static void cluster_resolve_public_addr(rank_context *ctx) {
     freeaddrinfo(res);
 }
 
+/* Waits for req until the start deadline.  Returns EMBER_ETIMEDOUT when
+ * it passes: the request (and its buffers) then stay MPI's. */
+static int cluster_wait_start(MPI_Request *req) {
+    int64_t deadline = clock_monotonic_ms() + CLUSTER_START_TIMEOUT_MS;
+    for (;;) {
+        int done = 0;
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return EMBER_OK;
+        if (clock_monotonic_ms() > deadline)
+            return EMBER_ETIMEDOUT;
+        usleep(1000);
+    }
+}
+
 /* Shares rank 0's start verdict (0: go, else the exit status) with every
- * rank.  The one collective ember makes, before the cluster exists, and
- * non-blocking with a deadline, so a rank that died during start-up makes
- * the others give up instead of hanging. */
+ * rank.  One of the two collectives ember makes, both before the cluster
+ * exists and non-blocking with a deadline, so a rank that died during
+ * start-up makes the others give up instead of hanging. */
 static int cluster_share_verdict(int *verdict) {
     MPI_Request req;
     if (MPI_Ibcast(verdict, 1, MPI_INT, 0, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
         return EMBER_EIO;
-    int64_t deadline = clock_monotonic_ms() + CLUSTER_START_TIMEOUT_MS;
-    for (;;) {
-        int done = 0;
-        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        if (done)
-            return EMBER_OK;
-        if (clock_monotonic_ms() > deadline)
-            return EMBER_ETIMEDOUT; /* the request is leaked: MPI owns it */
-        usleep(1000);
+    return cluster_wait_start(&req); /* a timeout leaks the request: MPI owns it */
+}
+
+/* The second start-time collective: which world ranks share this rank's
+ * host, of which the workers (core and task ranks, by role_assign()) go
+ * into ctx->host_workers, ascending, this rank among them when it is one
+ * (malloc'ed: cluster_main() frees it).  Ranks are on one host when
+ * their host names are equal, as Open MPI's MPI_COMM_TYPE_SHARED groups
+ * them by node name (a simulated host of the multi-host tests has a UTS
+ * name of its own); MPI_Comm_split_type has no non-blocking form, so
+ * the names are gathered with MPI_Iallgather and the same deadline.
+ * Returns 0, EMBER_ETIMEDOUT, EMBER_EIO or EMBER_ENOMEM. */
+static int cluster_share_hosts(rank_context *ctx, int core_nodes) {
+    size_t world = (size_t)ctx->world_size;
+    char mine[CLUSTER_HOST_NAME_MAX] = "";
+    snprintf(mine, sizeof(mine), "%s", ctx->hostname);
+    char *names = malloc(world * CLUSTER_HOST_NAME_MAX);
+    ctx->host_workers = malloc(world * sizeof(*ctx->host_workers));
+    if (names == NULL || ctx->host_workers == NULL) {
+        free(names);
+        return EMBER_ENOMEM;
     }
+    MPI_Request req;
+    if (MPI_Iallgather(mine, CLUSTER_HOST_NAME_MAX, MPI_CHAR, names, CLUSTER_HOST_NAME_MAX,
+                       MPI_CHAR, MPI_COMM_WORLD, &req) != MPI_SUCCESS) {
+        free(names);
+        return EMBER_EIO;
+    }
+    int rc = cluster_wait_start(&req);
+    if (rc != EMBER_OK)
+        return rc; /* names is MPI's now: leaked */
+    ctx->n_host_workers = 0;
+    for (int r = 0; r < ctx->world_size; r++) {
+        NodeRole role;
+        if (strncmp(names + (size_t)r * CLUSTER_HOST_NAME_MAX, mine, CLUSTER_HOST_NAME_MAX) == 0 &&
+            role_assign(r, ctx->world_size, core_nodes, &role) == EMBER_OK &&
+            role != NODE_ROLE__ROLE_PRIMARY)
+            ctx->host_workers[ctx->n_host_workers++] = r;
+    }
+    free(names);
+    return EMBER_OK;
 }
 
 /* 1 when pid is a running process: a zombie (a killed primary whose
@@ -322,6 +371,14 @@ int cluster_main(int argc, char **argv) {
     }
     if (verdict != 0)
         goto out;
+    gethostname(ctx.hostname, sizeof(ctx.hostname) - 1);
+    if ((rc = cluster_share_hosts(&ctx, args.core_nodes)) != EMBER_OK) {
+        fprintf(stderr, "ember: rank %d: %s\n", rank,
+                rc == EMBER_ETIMEDOUT ? "not every rank said its host in time"
+                                      : "cannot learn which ranks share this host");
+        snprintf(err, sizeof(err), "not every rank started");
+        goto out;
+    }
     ctx.run_dir = args.run_dir;
     ctx.cfg = cfg;
     role_assign(rank, world, args.core_nodes, &ctx.role);
@@ -345,7 +402,6 @@ int cluster_main(int argc, char **argv) {
             fprintf(stderr, "ember: warning: %s is a Hadoop key that ember does not use: ignored\n",
                     ignored[i]);
     }
-    gethostname(ctx.hostname, sizeof(ctx.hostname) - 1);
     cluster_resolve_public_addr(&ctx);
     rc = topology_load(config_get_string(cfg, "ember.topology.synthetic"),
                        config_get_string(cfg, "ember.topology.xml"), &topo, err, sizeof(err));
@@ -379,6 +435,7 @@ out:
         run_dir_write_status(args.run_dir, status, err);
     event_loop_destroy(loop);
     topology_destroy(topo);
+    free(ctx.host_workers);
     config_destroy(cfg);
     log_close();
     cluster_finalize(status);

@@ -406,7 +406,10 @@ static int node_start_worker(node_agent *n) {
                            .data_dirs = n->ctx->data_dirs,
                            .bind_addr = n->ctx->public_addr,
                            .loop = n->ctx->loop,
-                           .run_dir = n->ctx->run_dir};
+                           .run_dir = n->ctx->run_dir,
+                           .rank = n->ctx->rank,
+                           .host_workers = n->ctx->host_workers,
+                           .n_host_workers = n->ctx->n_host_workers};
     int rc = worker_create(&opts, &n->wk, err, sizeof(err));
     if (rc == EMBER_OK) {
         worker_mr_options mo = {.loop = n->ctx->loop,

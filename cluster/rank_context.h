@@ -25,6 +25,8 @@ typedef struct {
     config *cfg;
     event_loop *loop;
     char hostname[256];
+    int *host_workers;         /* the worker ranks on this host, ascending (cluster_main.c's) */
+    size_t n_host_workers;
     const topology *topo;      /* the loaded hwloc topology (cluster_main.c's) */
     topology_summary hw;       /* its summary */
     char data_dirs[4096];      /* comma-separated; "" on task nodes */

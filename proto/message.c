@@ -90,7 +90,8 @@ static int check_storage(const StorageReport *s) {
 /* A worker's offer: what is taken never exceeds what is offered. */
 static int check_resources(const ContainerResources *r) {
     if (r == NULL || r->vcores_used > r->vcores || r->memory_used_mb > r->memory_mb ||
-        r->reserved_units > r->units)
+        r->reserved_units > r->units || (r->host_units != 0 && r->units > r->host_units) ||
+        check_name(r->share, 1))
         return EMBER_EPROTO;
     return EMBER_OK;
 }

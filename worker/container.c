@@ -259,6 +259,8 @@ static void container_write_record(const container_table *t, const container *c,
     record_put_int(f, "vcores", c->vcores);
     record_put_int(f, "memory_mb", (int64_t)c->memory_mb);
     record_put(f, "cpuset", c->choice.pus);
+    if (worker_unbound_why(c->w) != NULL)
+        record_put(f, "not_bound", worker_unbound_why(c->w));
     record_put(f, "units", c->choice.units_text);
     record_put(f, "placement", c->choice.reason);
     record_put(f, "memory_limit",
@@ -632,7 +634,7 @@ static int container_start(container_table *t, container *c, const container_spe
     char procs[PATH_MAX + 16];
     snprintf(procs, sizeof(procs), "%s/cgroup.procs", c->cgroup);
     container_exec_plan plan = {.parent = getpid(),
-                                .cpus = c->choice.pus,
+                                .cpus = worker_unbound_why(c->w) == NULL ? c->choice.pus : NULL,
                                 .cgroup_procs = c->cgroup[0] != '\0' ? procs : NULL,
                                 .rlimit_as = c->cgroup[0] != '\0' ? 0 : c->memory_mb << 20,
                                 .argv = spec->argv};

@@ -10,8 +10,9 @@
  * memory limit -- a memory cgroup when the hierarchy is writable
  * (container_cgroup.h), RLIMIT_AS otherwise -- and spawns it through the
  * exec wrapper (container_exec.h): stdin /dev/null, none of the rank's
- * descriptors, its own process group, bound to its cpuset, and killed
- * if the rank dies.  What was decided goes into
+ * descriptors, its own process group, bound to its cpuset (not on a
+ * synthetic or XML topology: worker_unbound_why()), and killed if the
+ * rank dies.  What was decided goes into
  * RUN_DIR/containers/<attempt>/record (key=value lines, see
  * "Containers" in docs/ARCHITECTURE.md).
  *

@@ -158,15 +158,11 @@ static int placement_describe(placement_run *r, const placement_hint *hint, uint
                               uint32_t near_free) {
     placement_choice *out = r->out;
     int rc = worker_topology_pu_list(r->wt, out->units, out->count, out->pus, sizeof(out->pus));
-    hwloc_bitmap_t set = hwloc_bitmap_alloc();
-    if (rc != EMBER_OK || set == NULL) {
-        hwloc_bitmap_free(set);
-        return rc != EMBER_OK ? rc : EMBER_ENOMEM;
-    }
-    for (uint32_t i = 0; i < out->count; i++)
-        hwloc_bitmap_set(set, out->units[i]);
-    hwloc_bitmap_list_snprintf(out->units_text, sizeof(out->units_text), set);
-    hwloc_bitmap_free(set);
+    if (rc == EMBER_OK)
+        rc = worker_topology_units_list(r->wt, out->units, out->count, out->units_text,
+                                        sizeof(out->units_text));
+    if (rc != EMBER_OK)
+        return rc;
     char where[96], why[400], shared[160] = "";
     placement_where(r, where, sizeof(where));
     placement_why(r, hint, near_free, why, sizeof(why));

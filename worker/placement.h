@@ -48,8 +48,11 @@ typedef struct {
     const char *note;
 } placement_hint;
 
-/* One decision.  units are ascending unit indices (worker_topology's
- * logical order); shared counts those that already had an attempt. */
+/* One decision.  units are ascending unit indices of the view
+ * (worker_topology's order: 0..n-1 over the rank's share); units_text
+ * and the reason name them by their logical index on the host, as
+ * hwloc does ("core 5"); shared counts those that already had an
+ * attempt. */
 typedef struct {
     uint32_t count;
     uint32_t units[PLACEMENT_MAX_UNITS];

@@ -1,10 +1,12 @@
 /* worker.h -- the worker of a core or task rank (YARN's NodeManager).
  *
  * Today it knows its node and keeps its books: the placement view of the
- * rank's topology, what the node offers task containers (vcores,
- * memory), what running containers hold (a real count: zero until the
- * scheduler starts containers), where the node's data directories and
- * network interface attach, and the cores each container is bound to.
+ * rank's share of its host's cores (worker_share.h: the worker ranks on
+ * one host do not offer the same cores), what it offers task containers
+ * (vcores, memory), what running containers hold (a real count: zero
+ * until the scheduler starts containers), where the node's data
+ * directories and network interface attach, and the cores each
+ * container is bound to.
  * cluster/node.c creates it before registering and puts its figures in
  * RegisterNode and every Heartbeat.  Given the rank's loop, it runs task
  * containers (worker/container.h) on the cores it books for them.  Its
@@ -34,9 +36,14 @@ typedef struct {
     event_loop *loop;      /* runs the containers; NULL: the worker launches none */
     const char *run_dir;   /* containers' directories and logs go under it (with loop) */
     const struct container_options *containers; /* how to run them (NULL: the defaults) */
+    int rank;                /* the rank's MPI rank, for the share's log line */
+    const int *host_workers; /* the worker ranks on this host, ascending, this one among them */
+    size_t n_host_workers;   /* 0: this rank is the host's only worker */
 } worker_options;
 
-/* Creates the worker: reads its keys, builds the placement view and the
+/* Creates the worker: reads its keys, finds its share of the host's
+ * units (worker_share.h: its binding, or its part of the host split
+ * between host_workers), builds the placement view of that share and the
  * offer, and finds the devices under the data directories and the
  * address (logging what it found).  *out is the caller's, freed with
  * worker_destroy().  Returns 0, or EMBER_EINVAL / EMBER_ENOMEM with a
@@ -56,6 +63,12 @@ void worker_destroy(worker *w);
 
 /* The worker's containers (worker/container.h); NULL without a loop. */
 struct container_table *worker_containers(worker *w);
+
+/* NULL when containers are bound to the PUs placement chose for them;
+ * otherwise why not, in words: the topology is synthetic or an XML file,
+ * not this machine, so its PUs are not the ones containers run on (the
+ * choice is still made and recorded).  Points into w. */
+const char *worker_unbound_why(const worker *w);
 
 /* The offer and what is taken, for reports. */
 const worker_resources *worker_offer(const worker *w);

@@ -14,6 +14,7 @@ static void worker_resources_check(const worker_resources *r) {
     assert((r->containers == 0) == (r->vcores_used == 0));
     assert(r->containers > 0 || r->memory_used_mb == 0);
     assert(r->reserved_units <= r->units);
+    assert(r->host_units == 0 || r->units <= r->host_units);
     (void)r;
 }
 
@@ -92,6 +93,8 @@ void worker_resources_to_proto(const worker_resources *r, ContainerResources *ou
     out->pus_as_vcores = r->pus;
     out->physical_mb = r->physical_mb;
     out->reserved_mb = r->reserved_mb;
+    out->host_units = r->host_units;
+    out->share = (char *)r->share; /* only read by the packer */
 }
 
 void worker_resources_from_proto(const ContainerResources *m, worker_resources *out) {
@@ -104,7 +107,9 @@ void worker_resources_from_proto(const ContainerResources *m, worker_resources *
                               .vcores_used = m->vcores_used,
                               .memory_used_mb = m->memory_used_mb,
                               .containers = m->containers,
-                              .pus = m->pus_as_vcores};
+                              .pus = m->pus_as_vcores,
+                              .host_units = m->host_units};
+    snprintf(out->share, sizeof(out->share), "%s", m->share != NULL ? m->share : "");
 }
 
 void worker_resources_describe(const worker_resources *r, const char *unit_plural, char *buf,
@@ -119,4 +124,13 @@ void worker_resources_describe(const worker_resources *r, const char *unit_plura
                  r->memory_mb, r->physical_mb);
     snprintf(buf, len, "%u vcores (%u %s, %u reserved for this rank), %s", r->vcores, r->units,
              unit_plural, r->reserved_units, memory);
+}
+
+void worker_resources_share_text(const ContainerResources *m, char *buf, size_t len) {
+    const char *unit = m->pus_as_vcores ? "PU" : "core";
+    if (m->host_units == 0 || m->share == NULL || m->share[0] == '\0')
+        snprintf(buf, len, "%s", "");
+    else
+        snprintf(buf, len, "%s%s %s of the host's %u", unit, m->units != 1 ? "s" : "", m->share,
+                 m->host_units);
 }

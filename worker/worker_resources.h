@@ -1,8 +1,9 @@
 /* worker_resources.h -- what a node offers task containers, and what is
  * taken.
  *
- * Offered: vcores, by default the node's placement units (cores, or PUs
- * with yarn.nodemanager.resource.count-logical-processors-as-cores) minus
+ * Offered: vcores, by default the rank's placement units (its share of
+ * the host's cores, or PUs with
+ * yarn.nodemanager.resource.count-logical-processors-as-cores) minus
  * the ones reserved for the rank itself (ember.worker.reserved-cores: by
  * default 1 on a core node, whose loop also serves the datanode, and 0 on
  * a task node; never all of them), and memory, by default the machine's
@@ -34,8 +35,10 @@ typedef struct {
 } worker_resources_options;
 
 typedef struct {
-    uint32_t units;          /* cores (or PUs) of the node */
+    uint32_t units;          /* cores (or PUs) of the rank's share of its host */
     uint32_t reserved_units; /* of which kept for the rank: the highest-numbered ones */
+    uint32_t host_units;     /* the host's (0: not known, from an older rank) */
+    char share[128];         /* the share's logical indices on the host: "2-3" */
     uint32_t vcores;         /* offered */
     uint64_t physical_mb;    /* the machine's memory */
     uint64_t reserved_mb;    /* kept from containers (0 when memory-mb is set) */
@@ -48,8 +51,10 @@ typedef struct {
 
 void worker_resources_options_from_config(const config *cfg, worker_resources_options *out);
 
-/* Computes what a node of `units` placement units and memory_bytes of
- * memory offers, for a core node (core_node 1) or a task node.  Returns
+/* Computes what a node of `units` placement units (the rank's share of
+ * its host) and memory_bytes of memory offers, for a core node
+ * (core_node 1) or a task node; host_units and share are left for the
+ * caller.  Returns
  * 0, or EMBER_EINVAL with a one-line reason in err when the reserve
  * leaves no memory for containers. */
 int worker_resources_compute(const worker_resources_options *opts, int core_node, uint32_t units,
@@ -72,8 +77,13 @@ void worker_resources_to_proto(const worker_resources *r, ContainerResources *ou
 void worker_resources_from_proto(const ContainerResources *m, worker_resources *out);
 
 /* One line for the log: "15 vcores (16 cores, 1 reserved for this rank),
- * 13107 MB (of 16384 MB, 3277 MB reserved)". */
+ * 13107 MB (of 16384 MB, 3277 MB reserved)"; the units are the share's. */
 void worker_resources_describe(const worker_resources *r, const char *unit_plural, char *buf,
                                size_t len);
+
+/* Where a report's units are (m as NodeReport carries it): "cores 2-3
+ * of the host's 8" (or "core 1 of the host's 2"); "" when the host's
+ * units are not known (a rank of an older version). */
+void worker_resources_share_text(const ContainerResources *m, char *buf, size_t len);
 
 #endif

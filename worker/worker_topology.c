@@ -1,10 +1,12 @@
 /* worker_topology.c -- the worker's view of its node (see worker_topology.h).
  *
- * Owns three arrays indexed by unit (hwloc's logical order of cores or
- * PUs): the hwloc object, the logical index of its NUMA node, and of its
- * package.  Invariants: every unit has a non-NULL object with a cpuset;
- * numa[u] is in [0, NUMA nodes); package[u] is -1 exactly when the
- * topology has no package.  Device locality follows hwloc: an OS device
+ * Owns four arrays indexed by the view's unit (the rank's share of the
+ * host's cores or PUs, in hwloc's logical order): the hwloc object, its
+ * logical index on the host, the logical index of its NUMA node, and of
+ * its package.  Invariants: every unit has a non-NULL object with a
+ * cpuset; index[] is ascending and below host_units; numa[u] is in
+ * [0, NUMA nodes); package[u] is -1 exactly when the topology has no
+ * package.  Device locality follows hwloc: an OS device
  * hangs under PCI objects whose first non-I/O ancestor is the part of the
  * machine it is attached to; when that ancestor's memory is one NUMA
  * node, that node's units are the closest, else its package's, else none
@@ -26,10 +28,12 @@
 
 struct worker_topology {
     hwloc_topology_t hw;
-    int pus; /* units are PUs (else cores) */
-    uint32_t units;
+    int pus;             /* units are PUs (else cores) */
+    uint32_t units;      /* in the view: the rank's share */
+    uint32_t host_units; /* on the host */
     uint32_t numa_nodes;
     hwloc_obj_t *unit; /* [units] */
+    uint32_t *index;   /* [units] the unit's logical index on the host, ascending */
     int *numa;         /* [units] logical index of the unit's NUMA node */
     int *package;      /* [units] logical index of its package, -1 without packages */
 };
@@ -44,32 +48,54 @@ static int worker_topology_numa_of(hwloc_topology_t hw, hwloc_obj_t obj) {
 }
 
 int worker_topology_create(const topology *topo, int pus_as_units, worker_topology **out) {
-    hwloc_topology_t hw = topology_hwloc(topo);
+    return worker_topology_create_share(topo, pus_as_units, NULL, 0, out);
+}
+
+/* The host's units: cores, or PUs when asked or when hwloc shows no
+ * core.  Sets *pus; 0 when there are none. */
+static int worker_topology_count_host_units(hwloc_topology_t hw, int pus_as_units, int *pus) {
     int cores = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_CORE);
-    int pus = pus_as_units || cores <= 0;
-    int n = hwloc_get_nbobjs_by_type(hw, pus ? HWLOC_OBJ_PU : HWLOC_OBJ_CORE);
-    if (n <= 0)
+    *pus = pus_as_units || cores <= 0;
+    int n = hwloc_get_nbobjs_by_type(hw, *pus ? HWLOC_OBJ_PU : HWLOC_OBJ_CORE);
+    return n > 0 ? n : 0;
+}
+
+int worker_topology_create_share(const topology *topo, int pus_as_units, const uint32_t *share,
+                                 uint32_t nshare, worker_topology **out) {
+    hwloc_topology_t hw = topology_hwloc(topo);
+    int pus;
+    int host = worker_topology_count_host_units(hw, pus_as_units, &pus);
+    if (host <= 0)
+        return EMBER_EINVAL;
+    uint32_t n = share != NULL ? nshare : (uint32_t)host;
+    for (uint32_t i = 0; share != NULL && i < nshare; i++)
+        if (share[i] >= (uint32_t)host || (i > 0 && share[i] <= share[i - 1]))
+            return EMBER_EINVAL;
+    if (n == 0)
         return EMBER_EINVAL;
     worker_topology *wt = calloc(1, sizeof(*wt));
     if (wt == NULL)
         return EMBER_ENOMEM;
     wt->hw = hw;
     wt->pus = pus;
-    wt->units = (uint32_t)n;
+    wt->units = n;
+    wt->host_units = (uint32_t)host;
     int numa = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_NUMANODE);
     wt->numa_nodes = numa > 0 ? (uint32_t)numa : 1;
-    wt->unit = calloc((size_t)n, sizeof(*wt->unit));
-    wt->numa = calloc((size_t)n, sizeof(*wt->numa));
-    wt->package = calloc((size_t)n, sizeof(*wt->package));
-    if (wt->unit == NULL || wt->numa == NULL || wt->package == NULL) {
+    wt->unit = calloc(n, sizeof(*wt->unit));
+    wt->index = calloc(n, sizeof(*wt->index));
+    wt->numa = calloc(n, sizeof(*wt->numa));
+    wt->package = calloc(n, sizeof(*wt->package));
+    if (wt->unit == NULL || wt->index == NULL || wt->numa == NULL || wt->package == NULL) {
         worker_topology_destroy(wt);
         return EMBER_ENOMEM;
     }
-    for (int u = 0; u < n; u++) {
-        hwloc_obj_t obj =
-            hwloc_get_obj_by_type(hw, pus ? HWLOC_OBJ_PU : HWLOC_OBJ_CORE, (unsigned)u);
+    for (uint32_t u = 0; u < n; u++) {
+        uint32_t index = share != NULL ? share[u] : u;
+        hwloc_obj_t obj = hwloc_get_obj_by_type(hw, pus ? HWLOC_OBJ_PU : HWLOC_OBJ_CORE, index);
         hwloc_obj_t pkg = hwloc_get_ancestor_obj_by_type(hw, HWLOC_OBJ_PACKAGE, obj);
         wt->unit[u] = obj;
+        wt->index[u] = index;
         wt->numa[u] = worker_topology_numa_of(hw, obj);
         wt->package[u] = pkg != NULL ? (int)pkg->logical_index : -1;
     }
@@ -81,12 +107,69 @@ void worker_topology_destroy(worker_topology *wt) {
     if (wt == NULL)
         return;
     free(wt->unit);
+    free(wt->index);
     free(wt->numa);
     free(wt->package);
     free(wt);
 }
 
 uint32_t worker_topology_units(const worker_topology *wt) { return wt->units; }
+
+uint32_t worker_topology_host_units(const worker_topology *wt) { return wt->host_units; }
+
+uint32_t worker_topology_unit_index(const worker_topology *wt, uint32_t u) {
+    return u < wt->units ? wt->index[u] : UINT32_MAX;
+}
+
+/* Writes a list of n units ("8-11,14") into buf: their PUs (pus 1) or
+ * their logical indices on the host; units NULL means the first n.
+ * Returns 0, EMBER_EINVAL (a unit out of range, no room) or
+ * EMBER_ENOMEM. */
+static int worker_topology_list(const worker_topology *wt, const uint32_t *units, size_t n, int pus,
+                                char *buf, size_t len) {
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (set == NULL)
+        return EMBER_ENOMEM;
+    int rc = EMBER_OK;
+    for (size_t i = 0; i < n && rc == EMBER_OK; i++) {
+        uint32_t u = units != NULL ? units[i] : (uint32_t)i;
+        if (u >= wt->units)
+            rc = EMBER_EINVAL;
+        else if (pus)
+            hwloc_bitmap_or(set, set, wt->unit[u]->cpuset);
+        else
+            hwloc_bitmap_set(set, wt->index[u]);
+    }
+    if (rc == EMBER_OK) {
+        int written = hwloc_bitmap_list_snprintf(buf, len, set);
+        if (written < 0 || (size_t)written >= len)
+            rc = EMBER_EINVAL;
+    }
+    hwloc_bitmap_free(set);
+    return rc;
+}
+
+int worker_topology_units_list(const worker_topology *wt, const uint32_t *units, size_t n,
+                               char *buf, size_t len) {
+    return worker_topology_list(wt, units, n, 0, buf, len);
+}
+
+int worker_topology_bound_units(const worker_topology *wt, uint8_t *bound) {
+    memset(bound, 0, wt->units);
+    hwloc_bitmap_t set = hwloc_topology_is_thissystem(wt->hw) ? hwloc_bitmap_alloc() : NULL;
+    if (set == NULL)
+        return 0;
+    int narrower = 0;
+    hwloc_const_cpuset_t machine = hwloc_topology_get_topology_cpuset(wt->hw);
+    if (hwloc_get_cpubind(wt->hw, set, HWLOC_CPUBIND_PROCESS) == 0) {
+        hwloc_bitmap_and(set, set, machine);
+        narrower = !hwloc_bitmap_iszero(set) && !hwloc_bitmap_isequal(set, machine);
+    }
+    for (uint32_t u = 0; u < wt->units; u++)
+        bound[u] = narrower && hwloc_bitmap_intersects(wt->unit[u]->cpuset, set);
+    hwloc_bitmap_free(set);
+    return narrower;
+}
 
 int worker_topology_units_are_pus(const worker_topology *wt) { return wt->pus; }
 
@@ -165,23 +248,7 @@ void worker_topology_device_locality(const worker_topology *wt, const char *devi
 
 int worker_topology_pu_list(const worker_topology *wt, const uint32_t *units, size_t n, char *buf,
                             size_t len) {
-    hwloc_bitmap_t set = hwloc_bitmap_alloc();
-    if (set == NULL)
-        return EMBER_ENOMEM;
-    int rc = EMBER_OK;
-    for (size_t i = 0; i < n && rc == EMBER_OK; i++) {
-        if (units[i] >= wt->units)
-            rc = EMBER_EINVAL;
-        else
-            hwloc_bitmap_or(set, set, wt->unit[units[i]]->cpuset);
-    }
-    if (rc == EMBER_OK) {
-        int written = hwloc_bitmap_list_snprintf(buf, len, set);
-        if (written < 0 || (size_t)written >= len)
-            rc = EMBER_EINVAL;
-    }
-    hwloc_bitmap_free(set);
-    return rc;
+    return worker_topology_list(wt, units, n, 1, buf, len);
 }
 
 /* ---- devices under paths and addresses -------------------------------- */

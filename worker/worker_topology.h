@@ -3,7 +3,10 @@
  *
  * Built once from the rank's loaded hwloc topology (common/topology.h):
  * the placement units -- cores, or PUs when hardware threads count as
- * vcores (or when hwloc shows no cores) -- in hwloc's logical order, the
+ * vcores (or when hwloc shows no cores) -- of the rank's share of the
+ * host (worker_share.h; every unit by default), in hwloc's logical
+ * order, each with its logical index on the host (units are numbered
+ * 0..n-1 in the view, but named by that index in reasons), the
  * NUMA node and package of each, and where an I/O device attaches: the
  * NUMA node or package that a block device or network interface hangs
  * off, when hwloc knows it.  It also finds the block device under a
@@ -44,13 +47,41 @@ typedef struct {
  * EMBER_ENOMEM, or EMBER_EINVAL for a topology without PUs. */
 int worker_topology_create(const topology *topo, int pus_as_units, worker_topology **out);
 
+/* The same, restricted to a share of the host's units (worker_share.h):
+ * share lists nshare host units by logical index, ascending, and unit u
+ * of the view is the host's unit share[u].  With share NULL, every unit
+ * (worker_topology_create()).  EMBER_EINVAL also for an empty share, or
+ * one out of order or out of range. */
+int worker_topology_create_share(const topology *topo, int pus_as_units, const uint32_t *share,
+                                 uint32_t nshare, worker_topology **out);
+
 /* Frees the view; accepts NULL. */
 void worker_topology_destroy(worker_topology *wt);
 
-/* How many placement units there are, and what they are called: "core"
- * or "PU" (plural "cores", "PUs"). */
+/* How many placement units the view has (the share), and what they are
+ * called: "core" or "PU" (plural "cores", "PUs"). */
 uint32_t worker_topology_units(const worker_topology *wt);
 const char *worker_topology_unit_name(const worker_topology *wt, int plural);
+
+/* How many units the host has (the view's are some of them), and the
+ * host's logical index of the view's unit u (UINT32_MAX out of range):
+ * what reasons and reports call it ("core 5"). */
+uint32_t worker_topology_host_units(const worker_topology *wt);
+uint32_t worker_topology_unit_index(const worker_topology *wt, uint32_t u);
+
+/* The host's logical indices of n of the view's units as a list
+ * ("2-3,6"); units NULL means the first n (the whole view when n is
+ * worker_topology_units()).  Returns 0, or EMBER_EINVAL for a unit out
+ * of range or a list that does not fit len. */
+int worker_topology_units_list(const worker_topology *wt, const uint32_t *units, size_t n,
+                               char *buf, size_t len);
+
+/* 1 when this process is bound (by mpirun, taskset, ...) to fewer of the
+ * machine's PUs than the topology has, and then bound[u] (the caller's,
+ * one per unit of the view) is 1 for the units whose PUs it may run on;
+ * 0 (bound all 0) when it is not, or when the topology is not this
+ * machine (a synthetic or XML one), where the binding means nothing. */
+int worker_topology_bound_units(const worker_topology *wt, uint8_t *bound);
 
 /* 1 when the units are PUs, 0 when they are cores. */
 int worker_topology_units_are_pus(const worker_topology *wt);

@@ -3,11 +3,12 @@
 # `ember node -list` (YARN's `yarn node -list` layout) and `dfsadmin
 # -report` show the vcores and memory each offers and the containers
 # running there.  First the synthetic machine "package:2 numa:1 core:4
-# pu:2" (8 cores, 2 NUMA nodes, 2 GiB): a core node keeps one core for
-# its own loop and datanode (7 vcores), a task node none (8), and both
-# offer 80% of the memory (1639 MB); a task node killed shows as LOST.
-# Then the XML fixture with PUs as vcores, two reserved PUs and YARN's
-# overrides.  Bad usage of the command exits 2 with one line; a bad
+# pu:2" (8 cores, 2 NUMA nodes, 2 GiB) shared by the 4 worker ranks of
+# the local cluster, 2 cores each in rank order: a core node keeps one of
+# its cores for its own loop and datanode (1 vcore), a task node none
+# (2), and all offer 80% of the memory (1639 MB); a task node killed
+# shows as LOST.  Then the XML fixture (32 PUs) with PUs as vcores, split
+# between 2 ranks, two reserved PUs and YARN's overrides.  Bad usage of the command exits 2 with one line; a bad
 # topology or a memory reserve that leaves nothing stops the start with
 # one line.
 . "$(dirname "$0")/lib.sh"
@@ -28,15 +29,18 @@ details=$(ember node -list -showDetails) || fail "node -list -showDetails failed
 node_detail() { # NODE: its "Detailed Node Information" block
     awk -v id="node-$1" '$1 == id {on = 1; next} on && /^ +node-/ {on = 0} on' <<<"$details"
 }
+share=(- 0-1 2-3 4-5 6-7) # rank r's cores
 for r in 1 2; do
-    node_detail $r | grep -qP '^\tConfigured Resources : <memory:1639, vCores:7>$' ||
+    node_detail $r | grep -qP '^\tConfigured Resources : <memory:1639, vCores:1>$' ||
         fail "core node $r's offer: $(node_detail $r)"
-    node_detail $r | grep -qP '^\tPlacement : 7 of 8 cores \(1 reserved for the rank\), 2 NUMA nodes, 2 packages$' ||
+    node_detail $r | grep -qP "^\tPlacement : 1 of 2 cores \(1 reserved for the rank\), cores ${share[r]} of the host's 8, 2 NUMA nodes, 2 packages$" ||
         fail "core node $r's placement: $(node_detail $r)"
 done
 for r in 3 4; do
-    node_detail $r | grep -qP '^\tConfigured Resources : <memory:1639, vCores:8>$' ||
+    node_detail $r | grep -qP '^\tConfigured Resources : <memory:1639, vCores:2>$' ||
         fail "task node $r's offer: $(node_detail $r)"
+    node_detail $r | grep -qP "^\tPlacement : 2 of 2 cores \(0 reserved for the rank\), cores ${share[r]} of the host's 8, 2 NUMA nodes, 2 packages$" ||
+        fail "task node $r's placement: $(node_detail $r)"
     node_detail $r | grep -qP '^\tRole : task$' || fail "task node $r's role"
 done
 expect_eq "$(grep -cP '^\tAllocated Resources : <memory:0, vCores:0>$' <<<"$details")" 4 \
@@ -45,17 +49,19 @@ expect_eq "$(grep -cP '^\tAllocated Resources : <memory:0, vCores:0>$' <<<"$deta
 # dfsadmin -report shows the same per node.
 report=$(ember dfsadmin -report)
 grep -A12 '^Name: node-1 ' <<<"$report" |
-    grep -q '^Container Resources: <memory:1639, vCores:7> (1 of 8 cores reserved for the rank)$' ||
+    grep -q "^Container Resources: <memory:1639, vCores:1> (1 of 2 cores reserved for the rank; cores 0-1 of the host's 8)$" ||
     fail "dfsadmin -report: node-1's container resources"
 grep -A12 '^Name: node-3 ' <<<"$report" |
-    grep -q '^Container Resources: <memory:1639, vCores:8> (0 of 8 cores reserved for the rank)$' ||
+    grep -q "^Container Resources: <memory:1639, vCores:2> (0 of 2 cores reserved for the rank; cores 4-5 of the host's 8)$" ||
     fail "dfsadmin -report: node-3's container resources"
 expect_eq "$(grep -c '^Containers Running: 0 (<memory:0, vCores:0> allocated)$' <<<"$report")" 4 \
     "dfsadmin -report: containers running"
-grep -q 'node 3 registered: task node on .*offers 8 vcores, 1639 MB' "$RUN_DIR/logs/rank-0.log" ||
+grep -q 'node 3 registered: task node on .*offers 2 vcores, 1639 MB' "$RUN_DIR/logs/rank-0.log" ||
     fail "the primary did not log node 3's offer"
-grep -q "worker: synthetic topology 'package:2 numa:1 core:4 pu:2' offers containers 7 vcores (8 cores, 1 reserved for this rank), 1639 MB (of 2048 MB, 409 MB reserved)" \
+grep -q "worker: synthetic topology 'package:2 numa:1 core:4 pu:2' offers containers 1 vcores (2 cores, 1 reserved for this rank), 1639 MB (of 2048 MB, 409 MB reserved)" \
     "$RUN_DIR/logs/rank-1.log" || fail "node 1's worker did not log its offer"
+grep -q "worker: this host's 8 cores are shared by worker ranks 1, 2, 3, 4: rank 3 offers cores 4-5$" \
+    "$RUN_DIR/logs/rank-3.log" || fail "node 3's worker did not log its share"
 
 # Bad usage: one line, exit 2, nothing listed.
 expect_usage() { # PATTERN ARGS...
@@ -87,24 +93,25 @@ cluster_wait_exit 30
 rm -rf "$RUN_DIR"
 
 # The XML machine (2 packages x 2 NUMA nodes x 4 cores x 2 PUs, 4 GiB),
-# hardware threads as vcores, two of them kept for the rank, and YARN's
-# keys for the figures themselves: 32 PUs, 30 placed on, 3 vcores and
-# 1000 MB offered.
+# hardware threads as vcores, 16 PUs per rank, two of them kept for the
+# rank, and YARN's keys for the figures themselves: 14 placed on, 3
+# vcores and 1000 MB offered.
 fixture=$(dirname "$0")/../unit/fixtures/numa4_devices.xml
 cluster_start 3 --core-nodes 1 -D "ember.topology.xml=$fixture" \
     -D yarn.nodemanager.resource.count-logical-processors-as-cores=true \
     -D ember.worker.reserved-cores=2 \
     -D yarn.nodemanager.resource.cpu-vcores=3 -D yarn.nodemanager.resource.memory-mb=1000
 details=$(ember node -list -showDetails)
+share=(- 0-15 16-31)
 for r in 1 2; do
     node_detail $r | grep -qP '^\tConfigured Resources : <memory:1000, vCores:3>$' ||
         fail "node $r's configured offer: $(node_detail $r)"
-    node_detail $r | grep -qP '^\tPlacement : 30 of 32 PUs \(2 reserved for the rank\), 4 NUMA nodes, 2 packages$' ||
+    node_detail $r | grep -qP "^\tPlacement : 14 of 16 PUs \(2 reserved for the rank\), PUs ${share[r]} of the host's 32, 4 NUMA nodes, 2 packages$" ||
         fail "node $r's placement: $(node_detail $r)"
 done
 ember dfsadmin -report | grep -A8 '^Name: node-1 ' | grep -q '^Cores: 16 (32 PUs, 4 NUMA nodes, 2 packages)$' ||
     fail "the XML topology's summary"
-grep -q "worker: XML topology '.*numa4_devices.xml' offers containers 3 vcores (32 PUs, 2 reserved for this rank), 1000 MB" \
+grep -q "worker: XML topology '.*numa4_devices.xml' offers containers 3 vcores (16 PUs, 2 reserved for this rank), 1000 MB" \
     "$RUN_DIR/logs/rank-1.log" || fail "node 1's worker did not log its XML offer"
 ember cluster stop >/dev/null
 cluster_wait_exit 30

@@ -58,6 +58,8 @@ static void make_register(struct register_parts *p) {
     p->resources.memory_mb = 52428;
     p->resources.units = 16;
     p->resources.reserved_units = 1;
+    p->resources.host_units = 32;
+    p->resources.share = "16-31";
     p->reg = (RegisterNode)REGISTER_NODE__INIT;
     p->reg.rank = 3;
     p->reg.role = NODE_ROLE__ROLE_CORE;
@@ -174,6 +176,8 @@ static void test_rank_register_node(void **state) {
     assert_true(r->resources->memory_mb == 52428);
     assert_int_equal(r->resources->units, 16);
     assert_int_equal(r->resources->reserved_units, 1);
+    assert_int_equal(r->resources->host_units, 32);
+    assert_string_equal(r->resources->share, "16-31");
     assert_int_equal(r->resources->containers, 0);
     rank_message__free_unpacked(out, NULL);
 
@@ -855,6 +859,12 @@ static void test_bad_register(void **state) {
     expect_bad_rank(&p.msg);
     make_register(&p);
     p.resources.reserved_units = 17; /* of 16 */
+    expect_bad_rank(&p.msg);
+    make_register(&p);
+    p.resources.host_units = 8; /* a share of 16 units on a host of 8 */
+    expect_bad_rank(&p.msg);
+    make_register(&p);
+    p.resources.share = "16-31\n";
     expect_bad_rank(&p.msg);
 
     RankMessage msg = RANK_MESSAGE__INIT;

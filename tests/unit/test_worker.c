@@ -8,7 +8,11 @@
  * partition, an md device over two disks, no block device at all) and
  * through the real one; the interface of an address.  Then a worker on a
  * synthetic machine: its offer, containers booked until the vcores run
- * out (each on free cores, packed), given back, and its hints. */
+ * out (each on free cores, packed), given back, and its hints.  Workers
+ * on their share of a host (worker_share.h): ranks 2 and 3 of four on 8
+ * cores, two on 2 cores (a share of one unit reserves nothing), four on
+ * 2 cores; the placement view of a share and its refused shares; and a
+ * binding narrower than the real machine, made with sched_setaffinity. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +20,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,8 +317,10 @@ typedef struct {
     char dir[64];
 } worker_fixture;
 
-static int worker_open(worker_fixture *f, const char *synthetic, int core_node, const char *define,
-                       char *err, size_t errlen) {
+/* Opens a worker on synthetic with the options in tmpl (cfg, topo and
+ * the data directory are filled in here), after applying define. */
+static int worker_open_as(worker_fixture *f, const char *synthetic, const char *define,
+                          worker_options tmpl, char *err, size_t errlen) {
     memset(f, 0, sizeof(*f));
     assert_int_equal(config_create(&f->cfg), 0);
     if (define != NULL)
@@ -321,12 +328,17 @@ static int worker_open(worker_fixture *f, const char *synthetic, int core_node, 
     assert_int_equal(topology_load(synthetic, NULL, &f->topo, err, errlen), 0);
     snprintf(f->dir, sizeof(f->dir), "/tmp/worker-test-data.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    worker_options opts = {.cfg = f->cfg,
-                           .topo = f->topo,
-                           .core_node = core_node,
-                           .data_dirs = f->dir,
-                           .bind_addr = "127.0.0.1"};
-    return worker_create(&opts, &f->w, err, errlen);
+    tmpl.cfg = f->cfg;
+    tmpl.topo = f->topo;
+    tmpl.data_dirs = f->dir;
+    tmpl.bind_addr = "127.0.0.1";
+    return worker_create(&tmpl, &f->w, err, errlen);
+}
+
+static int worker_open(worker_fixture *f, const char *synthetic, int core_node, const char *define,
+                       char *err, size_t errlen) {
+    return worker_open_as(f, synthetic, define, (worker_options){.core_node = core_node}, err,
+                          errlen);
 }
 
 static void worker_close(worker_fixture *f) {
@@ -386,6 +398,180 @@ static void test_worker_books_containers(void **state) {
     assert_int_equal(m.containers, 0);
     assert_int_equal(m.vcores_used, 0);
     assert_true(m.memory_used_mb == 0);
+    worker_close(&f);
+}
+
+/* A worker on its share of the host: the synthetic "package:2 numa:1
+ * core:4 pu:2" (8 cores) shared by worker ranks 1-4. */
+static int worker_open_shared(worker_fixture *f, const char *synthetic, int rank, int core_node,
+                              const int *ranks, size_t nranks) {
+    char err[256] = "";
+    worker_options tmpl = {
+        .core_node = core_node, .rank = rank, .host_workers = ranks, .n_host_workers = nranks};
+    return worker_open_as(f, synthetic, NULL, tmpl, err, sizeof(err));
+}
+
+static void test_worker_share_of_host(void **state) {
+    (void)state;
+    static const int ranks[] = {1, 2, 3, 4};
+    const char *eight = "package:2 numa:1 core:4 pu:2";
+    worker_fixture f;
+    /* Rank 3, a task node, third of four: cores 4-5 of 8, both offered. */
+    assert_int_equal(worker_open_shared(&f, eight, 3, 0, ranks, 4), 0);
+    const worker_resources *r = worker_offer(f.w);
+    assert_int_equal(r->units, 2);
+    assert_int_equal(r->reserved_units, 0);
+    assert_int_equal(r->vcores, 2);
+    assert_int_equal(r->host_units, 8);
+    assert_string_equal(r->share, "4-5");
+    char text[128];
+    ContainerResources m = CONTAINER_RESOURCES__INIT;
+    worker_fill_resources(f.w, &m);
+    assert_int_equal(m.host_units, 8);
+    assert_string_equal(m.share, "4-5");
+    worker_resources_share_text(&m, text, sizeof(text));
+    assert_string_equal(text, "cores 4-5 of the host's 8");
+    m.host_units = 0; /* from a rank that does not say */
+    worker_resources_share_text(&m, text, sizeof(text));
+    assert_string_equal(text, "");
+    /* Containers land on the share, named by the host's numbering. */
+    placement_choice c[3];
+    assert_int_equal(worker_container_book(f.w, 1, 0, NULL, &c[0]), 0);
+    assert_string_equal(c[0].units_text, "4");
+    assert_string_equal(c[0].pus, "8-9");
+    assert_string_equal(c[0].reason, "core 4 on NUMA node 1: packed, no device locality known");
+    assert_int_equal(worker_container_book(f.w, 1, 0, NULL, &c[1]), 0);
+    assert_string_equal(c[1].units_text, "5");
+    assert_string_equal(c[1].pus, "10-11");
+    /* The share is full: no third container, though cores 0-3 and 6-7
+     * are free on the host (they are the other ranks'). */
+    assert_int_equal(worker_container_book(f.w, 1, 0, NULL, &c[2]), EMBER_EAGAIN);
+    assert_int_equal(worker_container_unbook(f.w, 1, 0, &c[1]), 0);
+    assert_int_equal(worker_container_unbook(f.w, 1, 0, &c[0]), 0);
+    assert_int_equal(worker_container_book(f.w, 2, 0, NULL, &c[2]), 0);
+    assert_string_equal(c[2].units_text, "4-5");
+    assert_string_equal(c[2].pus, "8-11");
+    assert_int_equal(worker_container_unbook(f.w, 2, 0, &c[2]), 0);
+    /* A synthetic machine is not this one: containers are not bound. */
+    assert_non_null(worker_unbound_why(f.w));
+    assert_non_null(strstr(worker_unbound_why(f.w), "synthetic topology"));
+    worker_close(&f);
+    /* Rank 2, a core node: cores 2-3, the last kept for the rank. */
+    assert_int_equal(worker_open_shared(&f, eight, 2, 1, ranks, 4), 0);
+    r = worker_offer(f.w);
+    assert_int_equal(r->units, 2);
+    assert_int_equal(r->reserved_units, 1);
+    assert_int_equal(r->vcores, 1);
+    assert_string_equal(r->share, "2-3");
+    assert_int_equal(worker_container_book(f.w, 1, 0, NULL, &c[0]), 0);
+    assert_string_equal(c[0].units_text, "2");
+    assert_int_equal(worker_container_unbook(f.w, 1, 0, &c[0]), 0);
+    worker_close(&f);
+    /* Two core ranks on 2 cores: one each, and a share of one unit keeps
+     * it for containers (nothing reserved). */
+    static const int two[] = {1, 2};
+    assert_int_equal(worker_open_shared(&f, "pack:1 core:2 pu:1", 2, 1, two, 2), 0);
+    r = worker_offer(f.w);
+    assert_int_equal(r->units, 1);
+    assert_int_equal(r->reserved_units, 0);
+    assert_int_equal(r->vcores, 1);
+    assert_string_equal(r->share, "1");
+    worker_fill_resources(f.w, &m);
+    worker_resources_share_text(&m, text, sizeof(text));
+    assert_string_equal(text, "core 1 of the host's 2");
+    assert_int_equal(worker_container_book(f.w, 1, 0, NULL, &c[0]), 0);
+    assert_string_equal(c[0].reason, "core 1 on NUMA node 0: packed, no device locality known");
+    assert_int_equal(worker_container_unbook(f.w, 1, 0, &c[0]), 0);
+    worker_close(&f);
+    /* More workers than cores: rank 4 (index 3 of 4) on core 1 of 2. */
+    assert_int_equal(worker_open_shared(&f, "pack:1 core:2 pu:1", 4, 0, ranks, 4), 0);
+    assert_string_equal(worker_offer(f.w)->share, "1");
+    worker_close(&f);
+}
+
+/* The view of a share: its units by their host index, refused shares,
+ * and no binding on a synthetic machine. */
+static void test_topology_share_view(void **state) {
+    (void)state;
+    topology *topo;
+    char err[256];
+    assert_int_equal(topology_load("package:2 numa:1 core:4 pu:2", NULL, &topo, err, sizeof(err)),
+                     0);
+    const uint32_t share[] = {3, 4, 6};
+    worker_topology *wt;
+    assert_int_equal(worker_topology_create_share(topo, 0, share, 3, &wt), 0);
+    assert_int_equal(worker_topology_units(wt), 3);
+    assert_int_equal(worker_topology_host_units(wt), 8);
+    assert_int_equal(worker_topology_unit_index(wt, 1), 4);
+    assert_int_equal(worker_topology_unit_index(wt, 3), UINT32_MAX);
+    assert_int_equal(worker_topology_unit_numa(wt, 0), 0); /* core 3 */
+    assert_int_equal(worker_topology_unit_numa(wt, 1), 1); /* core 4 */
+    char list[64];
+    assert_int_equal(worker_topology_units_list(wt, NULL, 3, list, sizeof(list)), 0);
+    assert_string_equal(list, "3-4,6");
+    const uint32_t two[] = {0, 2};
+    assert_int_equal(worker_topology_units_list(wt, two, 2, list, sizeof(list)), 0);
+    assert_string_equal(list, "3,6");
+    assert_int_equal(worker_topology_pu_list(wt, two, 2, list, sizeof(list)), 0);
+    assert_string_equal(list, "6-7,12-13");
+    uint8_t bound[3] = {9, 9, 9};
+    assert_int_equal(worker_topology_bound_units(wt, bound), 0); /* not this machine */
+    assert_true(bound[0] == 0 && bound[1] == 0 && bound[2] == 0);
+    worker_topology_destroy(wt);
+    const uint32_t unordered[] = {4, 3}, outside[] = {8};
+    assert_int_equal(worker_topology_create_share(topo, 0, unordered, 2, &wt), EMBER_EINVAL);
+    assert_int_equal(worker_topology_create_share(topo, 0, outside, 1, &wt), EMBER_EINVAL);
+    assert_int_equal(worker_topology_create_share(topo, 0, share, 0, &wt), EMBER_EINVAL);
+    /* PUs as units: 16 of them. */
+    const uint32_t pus[] = {15};
+    assert_int_equal(worker_topology_create_share(topo, 1, pus, 1, &wt), 0);
+    assert_int_equal(worker_topology_host_units(wt), 16);
+    const uint32_t first[] = {0};
+    assert_int_equal(worker_topology_pu_list(wt, first, 1, list, sizeof(list)), 0);
+    assert_string_equal(list, "15");
+    worker_topology_destroy(wt);
+    topology_destroy(topo);
+}
+
+/* The binding on the real machine: bound to its first allowed CPU, the
+ * test process sees the unit holding it as its share, and a worker made
+ * then offers only that unit; unbound again, nothing is flagged. */
+static void test_bound_real(void **state) {
+    (void)state;
+    cpu_set_t saved;
+    assert_int_equal(sched_getaffinity(0, sizeof(saved), &saved), 0);
+    if (CPU_COUNT(&saved) < 2) {
+        skip(); /* one CPU allowed: no narrower binding to make */
+        return;
+    }
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &saved))
+        cpu++;
+    worker_fixture f;
+    char err[256] = "";
+    assert_int_equal(worker_open(&f, NULL, 1, NULL, err, sizeof(err)), 0);
+    uint32_t host = worker_offer(f.w)->host_units;
+    worker_close(&f);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+    int rc = worker_open(&f, NULL, 1, NULL, err, sizeof(err));
+    sched_setaffinity(0, sizeof(saved), &saved);
+    assert_int_equal(rc, 0);
+    const worker_resources *r = worker_offer(f.w);
+    assert_int_equal(r->units, 1); /* the core (or PU) of that CPU */
+    assert_int_equal(r->reserved_units, 0);
+    assert_int_equal(r->vcores, 1);
+    assert_int_equal(r->host_units, host);
+    placement_choice c;
+    assert_int_equal(worker_container_book(f.w, 1, 0, NULL, &c), 0);
+    hwloc_bitmap_t pus = hwloc_bitmap_alloc();
+    assert_int_equal(hwloc_bitmap_list_sscanf(pus, c.pus), 0);
+    assert_true(hwloc_bitmap_isset(pus, (unsigned)cpu));
+    hwloc_bitmap_free(pus);
+    assert_int_equal(worker_container_unbook(f.w, 1, 0, &c), 0);
+    assert_null(worker_unbound_why(f.w)); /* the real machine: containers are bound */
     worker_close(&f);
 }
 
@@ -455,11 +641,13 @@ static void test_worker_refuses(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_offer_defaults),    cmocka_unit_test(test_offer_overrides),
-        cmocka_unit_test(test_offer_from_config), cmocka_unit_test(test_claims),
-        cmocka_unit_test(test_block_device_of),   cmocka_unit_test(test_block_device_of_real),
-        cmocka_unit_test(test_interface_of),      cmocka_unit_test(test_worker_books_containers),
-        cmocka_unit_test(test_worker_hints),      cmocka_unit_test(test_worker_refuses),
+        cmocka_unit_test(test_offer_defaults),       cmocka_unit_test(test_offer_overrides),
+        cmocka_unit_test(test_offer_from_config),    cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_block_device_of),      cmocka_unit_test(test_block_device_of_real),
+        cmocka_unit_test(test_interface_of),         cmocka_unit_test(test_worker_books_containers),
+        cmocka_unit_test(test_worker_share_of_host), cmocka_unit_test(test_worker_hints),
+        cmocka_unit_test(test_worker_refuses),       cmocka_unit_test(test_topology_share_view),
+        cmocka_unit_test(test_bound_real),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
