@@ -194,10 +194,13 @@ static int worker_plan(const config *cfg, const topology *topo, int core_node,
                  rc == EMBER_ENOMEM ? "out of memory" : "hwloc shows no processing unit");
         return rc;
     }
+    /* The host's memory is split as its cores are: evenly between its
+     * worker ranks, so that they never promise more than there is. */
     topology_summary hw;
     topology_summarize(topo, &hw);
-    rc = worker_resources_compute(&ro, core_node, worker_topology_units(*wt), hw.memory_bytes,
-                                  offer, err, errlen);
+    size_t workers = opts != NULL && opts->n_host_workers > 1 ? opts->n_host_workers : 1;
+    rc = worker_resources_compute(&ro, core_node, worker_topology_units(*wt),
+                                  hw.memory_bytes / workers, offer, err, errlen);
     if (rc != EMBER_OK) {
         worker_topology_destroy(*wt);
         *wt = NULL;

@@ -6,7 +6,8 @@
  * yarn.nodemanager.resource.count-logical-processors-as-cores) minus
  * the ones reserved for the rank itself (ember.worker.reserved-cores: by
  * default 1 on a core node, whose loop also serves the datanode, and 0 on
- * a task node; never all of them), and memory, by default the machine's
+ * a task node; never all of them), and memory, by default the rank's share
+ * of the machine's (divided evenly between the host's worker ranks)
  * minus yarn.nodemanager.resource.system-reserved-memory-mb (by default
  * 20% of it, as Hadoop reserves when it detects the hardware).
  * yarn.nodemanager.resource.cpu-vcores and yarn.nodemanager.resource.memory-mb
@@ -40,7 +41,7 @@ typedef struct {
     uint32_t host_units;     /* the host's (0: not known, from an older rank) */
     char share[128];         /* the share's logical indices on the host: "2-3" */
     uint32_t vcores;         /* offered */
-    uint64_t physical_mb;    /* the machine's memory */
+    uint64_t physical_mb;    /* the rank's share of the machine's memory */
     uint64_t reserved_mb;    /* kept from containers (0 when memory-mb is set) */
     uint64_t memory_mb;      /* offered */
     uint32_t vcores_used;

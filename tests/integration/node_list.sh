@@ -6,7 +6,8 @@
 # pu:2" (8 cores, 2 NUMA nodes, 2 GiB) shared by the 4 worker ranks of
 # the local cluster, 2 cores each in rank order: a core node keeps one of
 # its cores for its own loop and datanode (1 vcore), a task node none
-# (2), and all offer 80% of the memory (1639 MB); a task node killed
+# (2), and all offer 80% of their quarter of the memory (410 MB of 512);
+# a task node killed
 # shows as LOST.  Then the XML fixture (32 PUs) with PUs as vcores, split
 # between 2 ranks, two reserved PUs and YARN's overrides.  Bad usage of the command exits 2 with one line; a bad
 # topology or a memory reserve that leaves nothing stops the start with
@@ -31,13 +32,13 @@ node_detail() { # NODE: its "Detailed Node Information" block
 }
 share=(- 0-1 2-3 4-5 6-7) # rank r's cores
 for r in 1 2; do
-    node_detail $r | grep -qP '^\tConfigured Resources : <memory:1639, vCores:1>$' ||
+    node_detail $r | grep -qP '^\tConfigured Resources : <memory:410, vCores:1>$' ||
         fail "core node $r's offer: $(node_detail $r)"
     node_detail $r | grep -qP "^\tPlacement : 1 of 2 cores \(1 reserved for the rank\), cores ${share[r]} of the host's 8, 2 NUMA nodes, 2 packages$" ||
         fail "core node $r's placement: $(node_detail $r)"
 done
 for r in 3 4; do
-    node_detail $r | grep -qP '^\tConfigured Resources : <memory:1639, vCores:2>$' ||
+    node_detail $r | grep -qP '^\tConfigured Resources : <memory:410, vCores:2>$' ||
         fail "task node $r's offer: $(node_detail $r)"
     node_detail $r | grep -qP "^\tPlacement : 2 of 2 cores \(0 reserved for the rank\), cores ${share[r]} of the host's 8, 2 NUMA nodes, 2 packages$" ||
         fail "task node $r's placement: $(node_detail $r)"
@@ -49,16 +50,16 @@ expect_eq "$(grep -cP '^\tAllocated Resources : <memory:0, vCores:0>$' <<<"$deta
 # dfsadmin -report shows the same per node.
 report=$(ember dfsadmin -report)
 grep -A12 '^Name: node-1 ' <<<"$report" |
-    grep -q "^Container Resources: <memory:1639, vCores:1> (1 of 2 cores reserved for the rank; cores 0-1 of the host's 8)$" ||
+    grep -q "^Container Resources: <memory:410, vCores:1> (1 of 2 cores reserved for the rank; cores 0-1 of the host's 8)$" ||
     fail "dfsadmin -report: node-1's container resources"
 grep -A12 '^Name: node-3 ' <<<"$report" |
-    grep -q "^Container Resources: <memory:1639, vCores:2> (0 of 2 cores reserved for the rank; cores 4-5 of the host's 8)$" ||
+    grep -q "^Container Resources: <memory:410, vCores:2> (0 of 2 cores reserved for the rank; cores 4-5 of the host's 8)$" ||
     fail "dfsadmin -report: node-3's container resources"
 expect_eq "$(grep -c '^Containers Running: 0 (<memory:0, vCores:0> allocated)$' <<<"$report")" 4 \
     "dfsadmin -report: containers running"
-grep -q 'node 3 registered: task node on .*offers 2 vcores, 1639 MB' "$RUN_DIR/logs/rank-0.log" ||
+grep -q 'node 3 registered: task node on .*offers 2 vcores, 410 MB' "$RUN_DIR/logs/rank-0.log" ||
     fail "the primary did not log node 3's offer"
-grep -q "worker: synthetic topology 'package:2 numa:1 core:4 pu:2' offers containers 1 vcores (2 cores, 1 reserved for this rank), 1639 MB (of 2048 MB, 409 MB reserved)" \
+grep -q "worker: synthetic topology 'package:2 numa:1 core:4 pu:2' offers containers 1 vcores (2 cores, 1 reserved for this rank), 410 MB (of 512 MB, 102 MB reserved)" \
     "$RUN_DIR/logs/rank-1.log" || fail "node 1's worker did not log its offer"
 grep -q "worker: this host's 8 cores are shared by worker ranks 1, 2, 3, 4: rank 3 offers cores 4-5$" \
     "$RUN_DIR/logs/rank-3.log" || fail "node 3's worker did not log its share"

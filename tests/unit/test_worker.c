@@ -486,7 +486,17 @@ static void test_worker_share_of_host(void **state) {
     /* More workers than cores: rank 4 (index 3 of 4) on core 1 of 2. */
     assert_int_equal(worker_open_shared(&f, "pack:1 core:2 pu:1", 4, 0, ranks, 4), 0);
     assert_string_equal(worker_offer(f.w)->share, "1");
+    uint64_t quarter = worker_offer(f.w)->physical_mb, quarter_offer = worker_offer(f.w)->memory_mb;
     worker_close(&f);
+    /* Memory is split as the cores are: a quarter of the host's each, the
+     * reserve (a fifth) taken from the quarter. */
+    static const int alone[] = {4};
+    assert_int_equal(worker_open_shared(&f, "pack:1 core:2 pu:1", 4, 0, alone, 1), 0);
+    uint64_t host = worker_offer(f.w)->physical_mb;
+    worker_close(&f);
+    assert_true(host > 0);
+    assert_true(quarter <= host / 4 && quarter + 1 >= host / 4);
+    assert_true(quarter_offer == quarter - quarter / 5);
 }
 
 /* The view of a share: its units by their host index, refused shares,
