@@ -12,7 +12,7 @@
 /* An idle link polls MPI again after a quarter of the time it has been
  * idle, from 1 ms up to this: a message after a silence of t waits at
  * most min(t / 4, this). */
-#define MPI_LINK_IDLE_WAIT_MAX_MS 50
+#define MPI_LINK_IDLE_WAIT_MAX_MS 20
 
 typedef enum { SEND_SENDING, SEND_CANCELLING } send_state;
 typedef enum { CLASS_CONTROL, CLASS_DATA, CLASS_COUNT } send_class;
