@@ -28,7 +28,8 @@
  * FetchFailure.  A fetch not yet receiving whose map output rank 0
  * declares obsolete (its node lost: it may never answer) is answered
  * EMBER_ENOENT at once, without a FetchFailure, so the task asks for the
- * map's next attempt instead of waiting for the deadline.  A fetch whose task went away is dropped (a payload
+ * map's next attempt instead of waiting for the deadline; so is one
+ * asked after that declaration.  A fetch whose task went away is dropped (a payload
  * being received first lands, then is thrown away). */
 #include <errno.h>
 #include <fcntl.h>
@@ -466,6 +467,14 @@ void worker_mr_fetch_start(worker_mr *m, mr_attempt *a, const TaskFetchRequest *
                                                                   : "no such rank");
         return;
     }
+    /* An output declared obsolete before the request came (the task had
+     * not heard yet) is answered as those waiting then were. */
+    const mr_job *j = worker_mr_job_find(m, f->job_id);
+    for (size_t i = 0; j != NULL && i < j->n_events; i++)
+        if (j->events[i].obsolete && strcmp(j->events[i].attempt_id, f->map_attempt) == 0) {
+            worker_mr_fetch_obsolete(m, f->job_id, f->map_attempt);
+            return;
+        }
     shuffle_pump(m);
 }
 

@@ -88,11 +88,12 @@ on_cleanup() { CLEANUP_CMDS+=("$1"); }
 trap 'exit 1' INT TERM
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
-# EMBER_TEST_WAIT_SCALE (default 1) multiplies every limit: on a loaded
-# machine sanitized ranks take far longer to start and exit, and the
-# limits are upper bounds, never what a test asserts about speed.
+# EMBER_TEST_WAIT_SCALE multiplies every limit: on a loaded machine
+# sanitized ranks take far longer to start and exit, and the limits are
+# upper bounds, never what a test asserts about speed.  Its default is
+# EMBER_TEST_WAIT_SCALE_DEFAULT (ctest sets 2: two tests run at once), else 1.
 wait_until() {
-    local limit=$(($1 * ${EMBER_TEST_WAIT_SCALE:-1})); shift
+    local limit=$(($1 * ${EMBER_TEST_WAIT_SCALE:-${EMBER_TEST_WAIT_SCALE_DEFAULT:-1}})); shift
     local end=$((SECONDS + limit))
     until "$@" >/dev/null 2>&1; do
         [ $SECONDS -ge $end ] && return 1

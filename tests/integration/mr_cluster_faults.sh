@@ -128,7 +128,10 @@ PY
 ) || fail "cannot read the histories"
 log "queue a's share while both ran: $share (fraction, window ms)"
 read -r frac window <<<"$share"
-[ "$window" -ge 3000 ] || fail "the two jobs overlapped only $window ms"
+# At least a map's length (2 s): queue a, first, may hold every
+# container until its first maps end, and b's maps start then (a window
+# of 2.4 s seen once, 3 s and more usually).
+[ "$window" -ge 2000 ] || fail "the two jobs overlapped only $window ms"
 python3 -c "import sys; sys.exit(0 if 0.6 <= $frac <= 0.9 else 1)" ||
     fail "queue a held $frac of the containers, expected 0.75 +- 0.15"
 no_task_left "queues"

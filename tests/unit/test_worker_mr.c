@@ -894,6 +894,17 @@ static void test_fetch_obsolete(void **state) {
     assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
     assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX); /* the rest never asked */
     assert_fetch_codes(st, EMBER_ENOENT);
+    /* A reduce that asks for the output after the declaration (it had
+     * not heard) is answered at once too, not after a minute. */
+    const char *late = "attempt_202612052300_0001_r_000001_0";
+    const char *conf[] = {"test.task.mode=fetchmany", "test.task.fetch.count=3",
+                          "test.task.fetch.rank=5", "test.task.fetch.attempt=" MAP1, NULL};
+    launch(&f, late, TASK_KIND__TASK_KIND_REDUCE, 1, 0, conf);
+    st = wait_final(&f, late);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_int_equal(counter(st, "answered"), 3);
+    assert_int_equal(counter(st, "code.3"), EMBER_ENOENT);
+    assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX); /* none went to rank 5 */
     for (size_t i = 0; i < f.n_to_primary; i++)
         assert_int_not_equal(f.to_primary[i]->body_case, RANK_MESSAGE__BODY_FETCH_FAILURE);
     fixture_close(&f);
