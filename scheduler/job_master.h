@@ -19,6 +19,8 @@
 #include "job.pb-c.h"
 #include "node_pool.h"
 
+#define JM_LOCALITY_DELAY_DEFAULT 40 /* YARN's node-locality-delay */
+
 #define JOB_TOKEN_LEN 32
 
 typedef struct {
@@ -34,7 +36,8 @@ typedef struct {
     const char *gateway_host; /* where tasks reach HDFS */
     uint32_t gateway_port;
     uint8_t token[JOB_TOKEN_LEN]; /* the job token */
-    int locality_delay;           /* missed scheduling chances before giving up node-local */
+    int locality_delay;           /* missed scheduling chances before giving up node-local;
+                                   * -1: JM_LOCALITY_DELAY_DEFAULT capped at the live nodes */
 } job_master_env;
 
 typedef struct job_master job_master;

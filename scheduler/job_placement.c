@@ -5,7 +5,8 @@
  * Placement of maps: node-local first (the node is one of the ranks
  * holding the split's main block, Split.ranks; a split that names only
  * hosts: the node's host is one of them), then, after `locality_delay` missed scheduling chances (offers of
- * a node where no pending map's data is), rack-local (the rack of a
+ * a node where no pending map's data is; by default 40 capped at the
+ * number of live nodes, as YARN caps it), rack-local (the rack of a
  * node holding the split is the node's; only with a rack map), then off-switch (after twice the
  * delay with a rack map, after the delay without).  A chance is missed
  * per offer the job declines, and the count restarts at every node-local
@@ -392,7 +393,15 @@ static int jm_offer_maps(job_master *jm, const pool_node *n) {
         if (any == NULL)
             any = t;
     }
+    /* The default is YARN's: 40 capped at the cluster's node count (its
+     * getActualNodeLocalityDelay()), since passing over every node once
+     * shows that none holding the data has room; a configured delay is
+     * kept as it is. */
     int delay = jm->env.locality_delay;
+    if (delay < 0) {
+        size_t live = node_pool_live(jm->env.pool);
+        delay = live < JM_LOCALITY_DELAY_DEFAULT ? (int)live : JM_LOCALITY_DELAY_DEFAULT;
+    }
     if (rack != NULL && jm->missed >= delay && jm_task_fits(jm, rack, n))
         return jm_launch(jm, rack, n, "rack-local");
     if (nohost != NULL && jm_task_fits(jm, nohost, n))

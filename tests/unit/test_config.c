@@ -494,7 +494,7 @@ static void test_write(void **state) {
                               "yarn.nodemanager.resource.system-reserved-memory-mb = -1\n"
                               "yarn.nodemanager.sleep-delay-before-sigkill.ms = 250ms\n"
                               "yarn.scheduler.capacity.file = \n"
-                              "ember.scheduler.locality.delay = 40\n"
+                              "ember.scheduler.locality.delay = -1\n"
                               "dfs.datanode.data.dir = \n"
                               "dfs.namenode.name.dir = \n"
                               "dfs.replication = 0\n"

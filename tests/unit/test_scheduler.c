@@ -100,6 +100,35 @@ static void test_delay_scheduling_waits(void **state) {
     fx_destroy(f);
 }
 
+/* The default delay (-1) is YARN's: 40 chances capped at the live
+ * nodes, here 2, so host-b takes a map of host-a's within a few ticks,
+ * not 40 (8 s of the primary's 200 ms ticks). */
+static void test_default_delay_capped(void **state) {
+    (void)state;
+    fx *f = fx_create("", -1);
+    fx_node(f, 1, "host-a", 1);
+    fx_node(f, 2, "host-b", 1);
+    const char *hosts[] = {"host-a", "host-a"};
+    fx_submit(f, 2, hosts, 0, NULL, no_conf);
+    fx_finish_setup(f);
+    fx_sent *m0 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(m0);
+    assert_int_equal(m0->rank, 1);
+    fx_status(f, 1, fx_attempt(m0), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.1f, NULL);
+    int ticks = 0;
+    fx_sent *m1 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    while (m1 == NULL && ticks < JM_LOCALITY_DELAY_DEFAULT) {
+        scheduler_tick(f->s);
+        ticks++;
+        m1 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    }
+    assert_non_null(m1);
+    assert_int_equal(m1->rank, 2);
+    assert_string_equal(m1->msg->launch_attempt->locality, "off-switch");
+    assert_true(ticks <= 2);
+    fx_destroy(f);
+}
+
 /* With a rack map, a map waits, then goes rack-local before off-switch. */
 static void test_rack_local(void **state) {
     (void)state;
@@ -861,6 +890,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_locality_mostly_node_local),
         cmocka_unit_test(test_delay_scheduling_waits),
+        cmocka_unit_test(test_default_delay_capped),
         cmocka_unit_test(test_rack_local),
         cmocka_unit_test(test_peak_counters_take_the_max),
         cmocka_unit_test(test_retry_on_another_node),
