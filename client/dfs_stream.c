@@ -804,11 +804,14 @@ static int writer_send_packet(ember_dfs_file *f, int last, int sync) {
     return last ? writer_end_block(f) : EMBER_OK;
 }
 
-/* Completes the file with its last block, retrying (10 ms doubling to
- * 200 ms, for up to 30 s) while the namenode answers EMBER_EAGAIN. */
+/* Completes the file with its last block, retrying (2 ms doubling to
+ * 200 ms, for up to 30 s) while the namenode answers EMBER_EAGAIN: the
+ * datanodes' BlockReceived is usually a millisecond or two behind the
+ * last ack (a first pause of 10 ms cost every small job's staging, part
+ * and history files that much). */
 static int writer_complete(ember_dfs_file *f) {
     int64_t give_up = clock_monotonic_ms() + STREAM_COMPLETE_TIMEOUT_MS;
-    int64_t pause = 10;
+    int64_t pause = 2;
     for (;;) {
         CompleteRequest m = COMPLETE_REQUEST__INIT;
         m.path = f->path;

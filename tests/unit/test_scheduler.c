@@ -354,9 +354,10 @@ static void test_node_loss_reruns_maps(void **state) {
     assert_int_equal(m1->rank, 1);
     assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_MAP)); /* host-b waits (delay) */
     fx_status(f, 1, fx_attempt(m1), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.3f, NULL);
-    fx_succeed(f, m0); /* map 0 done on host-a: map 2 takes its slot, the reduce host-b */
+    fx_succeed(f, m0); /* map 0 done on host-a: map 2 takes its slot, */
     fx_sent *m2 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
     assert_int_equal(m2->rank, 1);
+    scheduler_tick(f->s); /* and, no map waiting any more, the reduce host-b */
     fx_sent *r = fx_next_launch(f, TASK_KIND__TASK_KIND_REDUCE);
     assert_non_null(r);
     assert_int_equal(r->rank, 2);
@@ -653,6 +654,46 @@ static void test_slowstart(void **state) {
     fx_destroy(f);
 }
 
+/* Two containers, four maps whose data is on host-a, one reduce,
+ * slowstart 0.05, the default delay: while a map waits, host-b's free
+ * container goes to it once the delay has passed, never to the reduce
+ * (which would hold half the cluster only to wait for outputs); the
+ * reduce starts once no map waits. */
+static void test_reduce_waits_for_maps(void **state) {
+    (void)state;
+    fx *f = fx_create("", -1);
+    fx_node(f, 1, "host-a", 1);
+    fx_node(f, 2, "host-b", 1);
+    const char *hosts[] = {"host-a", "host-a", "host-a", "host-a"};
+    fx_submit(f, 4, hosts, 1, NULL, no_conf);
+    fx_finish_setup(f);
+    fx_sent *m[4] = {NULL};
+    m[0] = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    assert_non_null(m[0]);
+    assert_int_equal(m[0]->rank, 1);
+    for (int i = 1, ticks = 0; i < 4; i++) {
+        /* The map on host-b, when there is one, frees its container. */
+        if (i == 2)
+            fx_succeed(f, m[0]); /* slowstart reached: the reduce may run */
+        if (i == 3)
+            fx_succeed(f, m[1]);
+        while ((m[i] = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP)) == NULL && ticks < 100) {
+            assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_REDUCE));
+            scheduler_tick(f->s);
+            ticks++;
+        }
+        assert_non_null(m[i]);
+        assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_REDUCE));
+    }
+    assert_int_equal(m[1]->rank, 2);
+    assert_int_equal(m[3]->rank, 2);
+    /* No map waits now: the next free container is the reduce's. */
+    fx_succeed(f, m[2]);
+    scheduler_tick(f->s);
+    assert_non_null(fx_next_launch(f, TASK_KIND__TASK_KIND_REDUCE));
+    fx_destroy(f);
+}
+
 static void test_fifo_order(void **state) {
     (void)state;
     fx *f = fx_create("", 0);
@@ -903,6 +944,7 @@ int main(void) {
         cmocka_unit_test(test_commit_one_of_twins),
         cmocka_unit_test(test_last_failure_with_backup_running),
         cmocka_unit_test(test_slowstart),
+        cmocka_unit_test(test_reduce_waits_for_maps),
         cmocka_unit_test(test_fifo_order),
         cmocka_unit_test(test_capacity_queues_share),
         cmocka_unit_test(test_capacity_maximum),
