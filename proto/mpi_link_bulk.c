@@ -260,7 +260,7 @@ int mpi_bulk_progress(mpi_link *link, int64_t now) {
     for (int e = 0; e < nended; e++) /* off the list first (invariant 2) */
         mpi_bulk_end(link, ended[e]);
     if (nended > 0)
-        link->idle_turns = 0;
+        link->active_ms = now;
     return activity + nended;
 }
 

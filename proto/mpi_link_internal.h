@@ -9,7 +9,10 @@
 
 #define MPI_LINK_TAG 100 /* every RankMessage; bulk payloads use tags above it */
 #define MPI_LINK_RECV_PER_TURN 64
-#define MPI_LINK_IDLE_WAIT_MAX_MS 10
+/* An idle link polls MPI again after a quarter of the time it has been
+ * idle, from 1 ms up to this: a message after a silence of t waits at
+ * most min(t / 4, this). */
+#define MPI_LINK_IDLE_WAIT_MAX_MS 20
 
 typedef enum { SEND_SENDING, SEND_CANCELLING } send_state;
 typedef enum { CLASS_CONTROL, CLASS_DATA, CLASS_COUNT } send_class;
@@ -68,7 +71,7 @@ struct mpi_link {
     int indices_cap;
     uint32_t *blocked_turn; /* source's earliest receive pending in turn n */
     uint32_t turn;
-    int idle_turns;
+    int64_t active_ms; /* the last turn with activity, or the last send */
     mpi_link_stats stats;
     /* Bulk transfers (mpi_link_bulk.c), in start order. */
     mpi_bulk_xfer **bulk;
