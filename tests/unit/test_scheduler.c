@@ -63,6 +63,18 @@ static void test_locality_mostly_node_local(void **state) {
     fx_destroy(f);
 }
 
+/* The next map launched, scheduler ticks run (counted in *ticks) until
+ * one is or max have run; NULL when none was. */
+static fx_sent *fx_tick_until_map(fx *f, int max, int *ticks) {
+    fx_sent *m = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    while (m == NULL && *ticks < max) {
+        scheduler_tick(f->s);
+        (*ticks)++;
+        m = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
+    }
+    return m;
+}
+
 /* Two maps whose data is on host-a, one slot there: host-b's offers are
  * declined (delay scheduling) until the delay has passed. */
 static void test_delay_scheduling_waits(void **state) {
@@ -87,12 +99,7 @@ static void test_delay_scheduling_waits(void **state) {
     /* host-a stays busy: after 3 missed chances map 2 runs on host-b. */
     fx_status(f, 1, fx_attempt(m1), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.1f, NULL);
     int ticks = 0;
-    fx_sent *m2 = NULL;
-    while (m2 == NULL && ticks < 10) {
-        scheduler_tick(f->s);
-        ticks++;
-        m2 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
-    }
+    fx_sent *m2 = fx_tick_until_map(f, 10, &ticks);
     assert_non_null(m2);
     assert_int_equal(m2->rank, 2);
     assert_string_equal(m2->msg->launch_attempt->locality, "off-switch");
@@ -116,12 +123,7 @@ static void test_default_delay_capped(void **state) {
     assert_int_equal(m0->rank, 1);
     fx_status(f, 1, fx_attempt(m0), ATTEMPT_STATE__ATTEMPT_RUNNING, 0.1f, NULL);
     int ticks = 0;
-    fx_sent *m1 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
-    while (m1 == NULL && ticks < JM_LOCALITY_DELAY_DEFAULT) {
-        scheduler_tick(f->s);
-        ticks++;
-        m1 = fx_next_launch(f, TASK_KIND__TASK_KIND_MAP);
-    }
+    fx_sent *m1 = fx_tick_until_map(f, JM_LOCALITY_DELAY_DEFAULT, &ticks);
     assert_non_null(m1);
     assert_int_equal(m1->rank, 2);
     assert_string_equal(m1->msg->launch_attempt->locality, "off-switch");
