@@ -35,6 +35,7 @@
 #include <pthread.h>
 
 #include "client.pb-c.h"
+#include "dfs_remote.h"
 #include "ember/client.h"
 #include "ember/dfs.h"
 
@@ -47,6 +48,8 @@ struct ember_dfs {
     char error[4200];
     char warning[256];
     int no_short_circuit;     /* ember_dfs_set_short_circuit(dfs, 0): TCP reads only */
+    dfs_remote_reader remote; /* dfs_set_remote_reader(): remote reads through it (read
+                               * NULL: over TCP) */
     int64_t socket_timeout_ms; /* ember_dfs_set_socket_timeout(); DFS_TIMEOUT_MS at first */
     char client_name[96];     /* the lease holder name of this handle's writers */
 

@@ -46,16 +46,35 @@ static void block_reader_disconnect(dfs_block_reader *r) {
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;
+    r->remote = 0;
     frame_reader_destroy(r->frames);
     r->frames = NULL;
+}
+
+/* Lets go of the data in hand: a packet, or a remote range. */
+static void reader_drop_hand(dfs_block_reader *r) {
+    if (r->msg != NULL)
+        data_message__free_unpacked(r->msg, NULL);
+    r->msg = NULL;
+    if (r->range.release != NULL)
+        r->range.release(&r->range);
+    memset(&r->range, 0, sizeof(r->range));
 }
 
 /* See dfs_stream_internal.h. */
 void dfs_block_reader_reset(dfs_block_reader *r) {
     block_reader_disconnect(r);
-    if (r->msg != NULL)
-        data_message__free_unpacked(r->msg, NULL);
-    r->msg = NULL;
+    reader_drop_hand(r);
+}
+
+/* The data in hand (a packet's or a remote range's): its length, *data. */
+static size_t reader_hand(const dfs_block_reader *r, const uint8_t **data) {
+    if (r->msg != NULL) {
+        *data = r->msg->packet->data.data;
+        return r->msg->packet->data.len;
+    }
+    *data = r->range.data;
+    return r->range.release != NULL ? r->range.len : 0;
 }
 
 /* The index of the block holding file offset pos (< f->length). */
@@ -115,9 +134,16 @@ static int reader_location_failed(ember_dfs_file *f, dfs_block_reader *r, int co
 }
 
 /* Connects r to location loc of its block and asks for the rest of the
- * block from file offset pos. */
+ * block from file offset pos (through the remote reader: only chooses
+ * loc; reader_next_remote() asks for each range). */
 static int reader_try_location(ember_dfs_file *f, dfs_block_reader *r, size_t loc, uint64_t pos) {
     const LocatedBlock *lb = f->blocks[r->block];
+    if (f->dfs->remote.read != NULL) {
+        r->remote = 1;
+        r->loc = loc;
+        r->next = pos;
+        return EMBER_OK;
+    }
     int rc = socket_connect_tcp(lb->locations[loc]->host, (int)lb->locations[loc]->port,
                                 STREAM_CONNECT_TIMEOUT_MS, &r->fd);
     if (rc != EMBER_OK)
@@ -169,10 +195,54 @@ static int reader_connect(ember_dfs_file *f, dfs_block_reader *r, size_t b, uint
     return EMBER_EIO;
 }
 
+/* Checks a remote range's chunks against its CRCs: 1 when they match. */
+static int reader_range_ok(const dfs_remote_range *rg) {
+    if (rg->ncrcs != (rg->len + STREAM_CHUNK - 1) / STREAM_CHUNK)
+        return 0;
+    uint32_t crcs[MESSAGE_PACKET_MAX / STREAM_CHUNK];
+    for (size_t at = 0; at < rg->len; at += MESSAGE_PACKET_MAX) {
+        size_t n = rg->len - at < MESSAGE_PACKET_MAX ? rg->len - at : MESSAGE_PACKET_MAX;
+        size_t k = dfs_stream_chunk_crcs(rg->data + at, n, crcs);
+        if (memcmp(crcs, rg->crcs + at / STREAM_CHUNK, k * sizeof(crcs[0])) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Asks the remote reader for the next range of r's block from r->next
+ * and makes it the data in hand (checked as a packet is).  STREAM_RETRY
+ * when the location failed. */
+static int reader_next_remote(ember_dfs_file *f, dfs_block_reader *r) {
+    const LocatedBlock *lb = f->blocks[r->block];
+    uint64_t off = r->next - lb->offset;
+    uint64_t len = lb->length - off < DFS_REMOTE_WINDOW ? lb->length - off : DFS_REMOTE_WINDOW;
+    dfs_remote_range rg = {0};
+    char why[512];
+    int rc = f->dfs->remote.read(f->dfs->remote.arg, lb, lb->locations[r->loc]->rank, off, len,
+                                 f->dfs->socket_timeout_ms, &rg, why, sizeof(why));
+    if (rc != EMBER_OK)
+        return reader_location_failed(f, r, rc == EMBER_ECORRUPT);
+    int corrupt = 0;
+    if (rg.offset > off || rg.len == 0 || rg.offset + rg.len <= off ||
+        rg.len > lb->length - rg.offset || (corrupt = !reader_range_ok(&rg))) {
+        rg.release(&rg); /* not the range asked for, or bad on the way */
+        return reader_location_failed(f, r, corrupt);
+    }
+    reader_drop_hand(r); /* the data in hand before */
+    r->range = rg;
+    r->msg_pos = lb->offset + rg.offset;
+    r->next = r->msg_pos + rg.len;
+    if (r->next == lb->offset + lb->length)
+        block_reader_disconnect(r); /* all of the block is here */
+    return EMBER_OK;
+}
+
 /* Reads r's next packet, checks it continues the range and its checksums,
  * and makes it the packet in hand.  STREAM_RETRY when the location failed
  * (r is then disconnected). */
 static int reader_next_packet(ember_dfs_file *f, dfs_block_reader *r) {
+    if (r->remote)
+        return reader_next_remote(f, r);
     const LocatedBlock *lb = f->blocks[r->block];
     const uint8_t *payload;
     size_t len;
@@ -202,8 +272,7 @@ static int reader_next_packet(ember_dfs_file *f, dfs_block_reader *r) {
         data_message__free_unpacked(msg, NULL);
         return reader_location_failed(f, r, 1);
     }
-    if (r->msg != NULL)
-        data_message__free_unpacked(r->msg, NULL);
+    reader_drop_hand(r); /* the data in hand before */
     r->msg = msg;
     r->msg_pos = start;
     r->next = start + p->data.len;
@@ -225,12 +294,14 @@ static int reader_read(ember_dfs_file *f, dfs_block_reader *r, uint64_t pos, uin
     else if (len > f->length - pos)
         len = (size_t)(f->length - pos);
     while (done < len) {
-        if (r->msg != NULL && pos >= r->msg_pos && pos - r->msg_pos < r->msg->packet->data.len) {
+        const uint8_t *hand;
+        size_t hand_len = reader_hand(r, &hand);
+        if (hand_len > 0 && pos >= r->msg_pos && pos - r->msg_pos < hand_len) {
             size_t off = (size_t)(pos - r->msg_pos);
-            size_t n = r->msg->packet->data.len - off;
+            size_t n = hand_len - off;
             if (n > len - done)
                 n = len - done;
-            memcpy(out + done, r->msg->packet->data.data + off, n);
+            memcpy(out + done, hand + off, n);
             done += n;
             pos += n;
             continue;
@@ -248,7 +319,7 @@ static int reader_read(ember_dfs_file *f, dfs_block_reader *r, uint64_t pos, uin
         pos += local;
         if (local > 0)
             continue;
-        if (r->fd < 0 || r->block != b || r->next != pos) {
+        if ((r->fd < 0 && !r->remote) || r->block != b || r->next != pos) {
             if ((rc = reader_connect(f, r, b, pos)) != EMBER_OK)
                 break;
         }
@@ -337,6 +408,8 @@ int ember_dfs_pread(ember_dfs_file *f, void *buf, size_t len, uint64_t offset, s
         dfs_set_error(f->dfs, "`%s': not open for reading", f->path);
         return EMBER_ESTATE;
     }
+    if (f->dfs->remote.read != NULL) /* a range asked for is kept for the next call */
+        return reader_read(f, &f->remote_pread, offset, buf, len, got);
     dfs_block_reader r = {.fd = -1, .block = SIZE_MAX};
     int rc = reader_read(f, &r, offset, buf, len, got);
     dfs_block_reader_reset(&r);
@@ -358,3 +431,10 @@ int ember_dfs_seek(ember_dfs_file *f, uint64_t offset) {
 }
 
 uint64_t ember_dfs_file_length(const ember_dfs_file *f) { return f->length; }
+
+void dfs_set_remote_reader(ember_dfs *dfs, const dfs_remote_reader *r) {
+    if (r != NULL)
+        dfs->remote = *r;
+    else
+        memset(&dfs->remote, 0, sizeof(dfs->remote));
+}

@@ -199,6 +199,8 @@ ember_dfs_file *dfs_stream_new(ember_dfs *dfs, const char *path, stream_state st
     f->fd = -1;
     f->seq.fd = -1;
     f->seq.block = SIZE_MAX;
+    f->remote_pread.fd = -1;
+    f->remote_pread.block = SIZE_MAX;
     f->path = strdup(path);
     if (f->path != NULL && pthread_mutex_init(&f->lock, NULL) != 0) {
         free(f->path);
@@ -229,6 +231,7 @@ void dfs_stream_free(ember_dfs_file *f) {
         close(f->fd);
     frame_reader_destroy(f->frames);
     dfs_block_reader_reset(&f->seq);
+    dfs_block_reader_reset(&f->remote_pread);
     dfs_short_circuit_free(f->sc);
     if (f->env != NULL)
         client_message__free_unpacked(f->env, NULL);

@@ -56,8 +56,10 @@ typedef struct {
     size_t loc;           /* index of the location serving it */
     uint32_t dead;        /* locations of `block` that failed, one bit per index */
     uint64_t next;        /* file offset the connection's next packet continues from */
+    int remote;           /* the location is read through dfs->remote (no fd) */
     DataMessage *msg;     /* the packet in hand (its data are served from it), or NULL */
-    uint64_t msg_pos;     /* file offset of msg's data[0] */
+    dfs_remote_range range; /* ... or the remote range in hand (range.release set) */
+    uint64_t msg_pos;     /* file offset of the data in hand */
 } dfs_block_reader;
 
 struct ember_dfs_file {
@@ -115,6 +117,7 @@ struct ember_dfs_file {
     size_t nblocks;
     uint64_t pos;                   /* position of ember_dfs_read */
     dfs_block_reader seq;           /* ember_dfs_read's connection */
+    dfs_block_reader remote_pread;  /* ember_dfs_pread's remote range, kept between calls */
     dfs_short_circuit *sc;          /* local replicas (dfs_short_circuit.c); NULL until used */
     uint32_t dead[STREAM_DEAD_MAX]; /* ranks that failed this stream: tried last */
     size_t ndead;

@@ -52,6 +52,7 @@ typedef struct {
     datanode *dn;             /* core nodes only */
     worker *wk;               /* every node: its containers' resources */
     worker_mr *mr;            /* every node: attempts, umbilical, shuffle */
+    uint8_t *peer_dead;       /* per rank: the primary's last HeartbeatAck holds it dead */
 } node_agent;
 
 /* SIGTERM or SIGINT, delivered by the loop: leave at once. */
@@ -149,12 +150,43 @@ static void node_handle_register_ack(node_agent *n, const RegisterAck *m) {
     n->state = NODE_MEMBER;
 }
 
+/* The primary's list of dead ranks: this rank stops waiting for them
+ * (its link cancels what goes to them, the worker fails what it asked of
+ * them), and takes back those the list no longer holds (they registered
+ * again).  Without this a rank would wait on a dead peer until each
+ * transfer's own deadline: MPI never says that a peer died. */
+static void node_take_dead_ranks(node_agent *n, const uint32_t *dead, size_t ndead) {
+    int world = n->ctx->world_size;
+    uint8_t *now = calloc((size_t)world + 1, 1);
+    if (now == NULL || n->peer_dead == NULL) {
+        free(now);
+        return;
+    }
+    for (size_t i = 0; i < ndead; i++)
+        if (dead[i] > 0 && dead[i] < (uint32_t)world && (int)dead[i] != n->ctx->rank)
+            now[dead[i]] = 1;
+    for (int r = 1; r < world; r++) {
+        if (now[r] && !n->peer_dead[r]) {
+            LOG_INFO("rank %d is dead (the primary says so): no more waiting for it", r);
+            mpi_link_set_dead(n->link, r);
+            if (n->mr != NULL)
+                worker_mr_peer_dead(n->mr, r);
+        } else if (!now[r] && n->peer_dead[r]) {
+            LOG_INFO("rank %d is back (the primary says so)", r);
+            mpi_link_set_alive(n->link, r);
+        }
+    }
+    free(n->peer_dead);
+    n->peer_dead = now;
+}
+
 static void node_handle_heartbeat_ack(node_agent *n, const HeartbeatAck *m) {
     if (m->reregister && n->state == NODE_MEMBER) {
         LOG_WARN("the primary does not know this node; registering again");
         n->state = NODE_REGISTERING;
         node_send_register(n);
     }
+    node_take_dead_ranks(n, m->dead_ranks, m->n_dead_ranks);
 }
 
 static void node_handle_shutdown(node_agent *n, const Shutdown *m) {
@@ -231,12 +263,19 @@ static void node_on_message(mpi_link *link, int source, RankMessage *msg, void *
             goto unexpected;
         worker_mr_on_rank_message(n->mr, source, msg);
         break;
-    /* the shuffle, between workers */
+    /* the shuffle, between workers; a task's remote block reads, worker
+     * to datanode and back (this rank's own included) */
     case RANK_MESSAGE__BODY_SHUFFLE_REQUEST:
     case RANK_MESSAGE__BODY_SHUFFLE_RESPONSE:
+    case RANK_MESSAGE__BODY_BLOCK_READ_RESPONSE:
         if (source == 0 || n->mr == NULL)
             goto unexpected;
         worker_mr_on_rank_message(n->mr, source, msg);
+        break;
+    case RANK_MESSAGE__BODY_BLOCK_READ_REQUEST:
+        if (source == 0 || n->dn == NULL)
+            goto unexpected;
+        datanode_on_rank_message(n->dn, source, msg);
         break;
     /* what workers send to the primary */
     case RANK_MESSAGE__BODY_ATTEMPT_STATUS:
@@ -436,6 +475,7 @@ int node_run(rank_context *ctx) {
     node_agent n = {.ctx = ctx, .state = NODE_REGISTERING, .exit_code = 1};
     n.expiry_ms = config_get_int(ctx->cfg, "ember.node.expiry");
     n.last_primary_contact_ms = clock_monotonic_ms();
+    n.peer_dead = calloc((size_t)ctx->world_size + 1, 1);
     int64_t interval = config_get_int(ctx->cfg, "dfs.heartbeat.interval");
     int rc = mpi_link_create(ctx->loop, config_get_int(ctx->cfg, "ember.mpi.send.timeout"),
                              node_on_message, &n, &n.link);
@@ -460,6 +500,7 @@ int node_run(rank_context *ctx) {
         worker_mr_destroy(n.mr);
         worker_destroy(n.wk);
         mpi_link_destroy(n.link);
+        free(n.peer_dead);
         return 1;
     }
     if (event_loop_add_signal(ctx->loop, SIGTERM, node_on_signal, &n) != EMBER_OK ||
@@ -475,6 +516,7 @@ int node_run(rank_context *ctx) {
     worker_mr_destroy(n.mr); /* before the worker, whose containers it knows */
     worker_destroy(n.wk);
     mpi_link_destroy(n.link);
+    free(n.peer_dead);
     LOG_INFO("node exiting with status %d", n.exit_code);
     return n.exit_code;
 }

@@ -150,10 +150,19 @@ static void primary_handle_heartbeat(primary *p, int source, const Heartbeat *m)
     HeartbeatAck ack = HEARTBEAT_ACK__INIT;
     ack.seq = m->seq;
     ack.reregister = rc != EMBER_OK;
+    int world = node_registry_world_size(p->registry);
+    uint32_t *dead = malloc((size_t)world * sizeof(*dead) + 1);
+    for (int r = 1; dead != NULL && r < world; r++) {
+        const node_entry *e = node_registry_get(p->registry, r);
+        if (e != NULL && e->state == NODE_DEAD && e->registered_wall > 0)
+            dead[ack.n_dead_ranks++] = (uint32_t)r;
+    }
+    ack.dead_ranks = dead;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_HEARTBEAT_ACK;
     msg.heartbeat_ack = &ack;
     primary_send(p, source, &msg);
+    free(dead);
 }
 
 static int primary_stop_done(primary *p);
@@ -224,6 +233,8 @@ static void primary_on_message(mpi_link *link, int source, RankMessage *msg, voi
     case RANK_MESSAGE__BODY_JOB_FINISHED:
     case RANK_MESSAGE__BODY_SHUFFLE_REQUEST:
     case RANK_MESSAGE__BODY_SHUFFLE_RESPONSE:
+    case RANK_MESSAGE__BODY_BLOCK_READ_REQUEST:
+    case RANK_MESSAGE__BODY_BLOCK_READ_RESPONSE:
     /* datanode to datanode */
     case RANK_MESSAGE__BODY_PIPELINE_PACKET:
     case RANK_MESSAGE__BODY_PIPELINE_ACK:

@@ -22,6 +22,8 @@
  *   directory_scanner.c  the disk compared with the index
  *   block_checksum.c   a replica's checksum for -checksum
  *   short_circuit.c    the unix socket for short-circuit local reads
+ *   block_serve.c      ranges of replicas for tasks on other hosts, asked
+ *                      by their workers over MPI
  * Everything runs on the rank's event loop, but for the blocking part of
  * pipeline_disk.c's jobs; opts->send must not call back into the
  * datanode (it queues, as mpi_link_send does).
@@ -179,6 +181,7 @@ int dn_send_bad_replica(datanode *dn, uint64_t block_id) {
 void datanode_on_writable(datanode *dn, int dest) {
     dn_pipeline_on_writable(dn, dest);
     dn_replication_on_writable(dn, dest);
+    dn_block_serve_writable(dn, dest);
 }
 
 /* Deletes what the primary asks for and confirms what it deleted with an
@@ -276,6 +279,12 @@ void datanode_dispatch(datanode *dn, int source, const RankMessage *msg, uint8_t
     case RANK_MESSAGE__BODY_UPDATE_REPLICA:
         dn_recovery_update(dn, source, msg->update_replica);
         break;
+    case RANK_MESSAGE__BODY_BLOCK_READ_REQUEST:
+        if (dn->send_bulk != NULL)
+            dn_block_serve_start(dn, source, msg->block_read_request);
+        else
+            LOG_WARN("datanode: a block read from rank %d, without bulk transfer; ignored", source);
+        break;
     default:
         LOG_WARN("datanode: %s from rank %d is not for a datanode", message_rank_name(msg), source);
         break;
@@ -360,6 +369,7 @@ void datanode_destroy(datanode *dn) {
     dn_transfer_stop(dn); /* ends the pipelines of its connections */
     dn_pipeline_abort_all(dn);
     dn_disk_stop(dn); /* the disk jobs out finish into the store */
+    dn_block_serve_stop(dn);
     dn_replication_abort_all(dn);
     dn_bulk_stop(dn); /* after the pipelines and replications: nothing sends now */
     dn_scanner_stop(dn);

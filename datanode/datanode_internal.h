@@ -30,6 +30,7 @@ typedef struct dn_conn dn_conn;         /* transfer_server.c's */
 typedef struct dn_pipeline dn_pipeline; /* pipeline.c's */
 typedef struct dn_replication dn_replication;
 typedef struct dn_scanner dn_scanner;
+typedef struct dn_block_serve dn_block_serve;
 
 struct datanode {
     event_loop *loop;
@@ -62,6 +63,7 @@ struct datanode {
     packet_order inbound; /* pipeline_bulk.c's: packets waiting for payloads, in order */
     struct dn_bulk *bulk; /* pipeline_bulk.c's: its transfers out and packets queued */
     int inbound_draining; /* pipeline_bulk.c's: handing out queued packets now */
+    dn_block_serve *serves; /* block_serve.c's: ranges read, waiting for the link */
     uint8_t scratch[MESSAGE_PACKET_MAX]; /* read packets, discarded input */
 };
 
@@ -207,6 +209,13 @@ void dn_pipeline_payload_lost(datanode *dn, int source, const PipelinePacket *pp
  * answer (EMBER_EAGAIN: nothing was sent, *payload still the caller's). */
 int dn_send_packet(datanode *dn, int dest, const RankMessage *msg, uint8_t **payload);
 
+/* Sends header to dest with len bytes of *buf (malloc'd) as its bulk
+ * payload: on EMBER_OK the transfer owns the buffer (*buf set to NULL;
+ * freed when it ends); otherwise (EMBER_EAGAIN: the link to dest is full,
+ * datanode_on_writable() follows) *buf is still the caller's.  Needs
+ * dn->send_bulk. */
+int dn_bulk_send(datanode *dn, int dest, const RankMessage *header, uint8_t **buf, uint64_t len);
+
 /* A PipelinePacket from rank source, as the transport delivered it: its
  * bulk payload is claimed into a buffer of its own, and it is handled
  * (datanode_dispatch()) once the payload is in and every earlier packet
@@ -246,6 +255,20 @@ void dn_pipeline_on_timer(datanode *dn, int64_t now);
 /* Ends every pipeline (replicas kept as on a failure) and frees the list
  * (datanode_destroy). */
 void dn_pipeline_abort_all(datanode *dn);
+
+/* ---- block_serve.c: a task's remote reads, asked by its worker ---- */
+
+/* A BlockReadRequest from rank source: the range is read on the disk pool
+ * and sent back as a BlockReadResponse with the bytes as bulk payload, or
+ * refused with a code (see block_serve.c). */
+void dn_block_serve_start(datanode *dn, int source, const BlockReadRequest *req);
+
+/* dest can take data again: the answers waiting for it go. */
+void dn_block_serve_writable(datanode *dn, int dest);
+
+/* datanode_destroy, after the disk pool stopped: frees the answers still
+ * waiting. */
+void dn_block_serve_stop(datanode *dn);
 
 /* ---- pipeline_disk.c: the pipeline's disk work on the thread pool ---- */
 

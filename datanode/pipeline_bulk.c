@@ -107,6 +107,24 @@ static void bulk_free(dn_bulk *b) {
 }
 
 /* See datanode_internal.h. */
+int dn_bulk_send(datanode *dn, int dest, const RankMessage *header, uint8_t **buf, uint64_t len) {
+    dn_bulk *b = bulk_new(dn, 0);
+    if (b == NULL)
+        return EMBER_ENOMEM;
+    b->len = len;
+    b->buf = *buf;
+    int rc = dn->send_bulk(dn->send_arg, dest, header, b->buf, b->len, b);
+    if (rc != EMBER_OK) {
+        b->buf = NULL; /* still the caller's */
+        bulk_free(b);
+        return rc;
+    }
+    b->in_flight = 1;
+    *buf = NULL;
+    return EMBER_OK;
+}
+
+/* See datanode_internal.h. */
 int dn_send_packet(datanode *dn, int dest, const RankMessage *msg, uint8_t **payload) {
     const PipelinePacket *pp = msg->pipeline_packet;
     const Packet *pkt = pp->packet;
@@ -114,17 +132,12 @@ int dn_send_packet(datanode *dn, int dest, const RankMessage *msg, uint8_t **pay
         return dn_send_data(dn, dest, msg);
     int own = payload != NULL && *payload != NULL;
     assert(!own || *payload == pkt->data.data);
-    dn_bulk *b = bulk_new(dn, 0);
-    if (b == NULL)
-        return EMBER_ENOMEM;
-    b->len = pkt->data.len;
-    b->buf = own ? *payload : malloc(pkt->data.len);
-    if (b->buf == NULL) {
-        bulk_free(b);
-        return EMBER_ENOMEM;
+    uint8_t *copy = NULL;
+    if (!own) {
+        if ((copy = malloc(pkt->data.len)) == NULL)
+            return EMBER_ENOMEM;
+        memcpy(copy, pkt->data.data, pkt->data.len);
     }
-    if (!own)
-        memcpy(b->buf, pkt->data.data, pkt->data.len);
     Packet header = *pkt; /* shallow: only packed through */
     header.data.data = NULL;
     header.data.len = 0;
@@ -132,20 +145,12 @@ int dn_send_packet(datanode *dn, int dest, const RankMessage *msg, uint8_t **pay
     pph.packet = &header;
     RankMessage m = *msg;
     m.pipeline_packet = &pph;
-    int rc = dn->send_bulk(dn->send_arg, dest, &m, b->buf, b->len, b);
-    if (rc != EMBER_OK) {
-        if (own)
-            b->buf = NULL; /* still the caller's */
-        bulk_free(b);
-        if (rc != EMBER_EAGAIN)
-            LOG_WARN("datanode: cannot send packet %" PRIu64 " of blk_%" PRIu64 " to rank %d: %s",
-                     pkt->seqno, pp->block_id, dest, ember_strerror(rc));
-        return rc;
-    }
-    b->in_flight = 1;
-    if (own)
-        *payload = NULL;
-    return EMBER_OK;
+    int rc = dn_bulk_send(dn, dest, &m, own ? payload : &copy, pkt->data.len);
+    free(copy); /* NULL when the transfer took it */
+    if (rc != EMBER_OK && rc != EMBER_EAGAIN)
+        LOG_WARN("datanode: cannot send packet %" PRIu64 " of blk_%" PRIu64 " to rank %d: %s",
+                 pkt->seqno, pp->block_id, dest, ember_strerror(rc));
+    return rc;
 }
 
 /* Handles b, handed out by the queue in its pipeline's turn, and frees

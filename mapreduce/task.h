@@ -19,6 +19,10 @@
 /* Hadoop's peak counters (Map-Reduce Framework): a task's largest resident
  * set, in bytes.  A job's value is the largest of its tasks', not their
  * sum (scheduler/job_report.c). */
+/* Bytes of HDFS replicas a task read through its worker (over MPI from
+ * the rank holding them: task_block.h), a part of "HDFS: Number of bytes
+ * read" (the rest came from replicas on the task's host). */
+#define MR_COUNTER_HDFS_THROUGH_WORKER "HDFS: Number of bytes read through the worker"
 #define MR_COUNTER_PEAK_MAP_RSS "Peak Map Physical memory (bytes)"
 #define MR_COUNTER_PEAK_REDUCE_RSS "Peak Reduce Physical memory (bytes)"
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "common/error.h"
 #include "ember/client.h"
 #include "streaming.h"
+#include "task_block.h"
 #include "task_process.h"
 #include "task_runner.h"
 #include "task_shuffle.h"
@@ -27,6 +29,7 @@ typedef struct {
     mr_conf conf;
     mr_task_settings set;
     mr_fs fs;
+    task_block blocks; /* fs.dfs's remote reads, through the worker */
     mr_counters counters;
     mr_job_lib lib;
     const ember_job *job;
@@ -268,11 +271,19 @@ static int task_connect(task_proc *t) {
                                   .user = a->job->user};
     char why[512];
     int rc = ember_dfs_connect_job(&cred, &t->fs.dfs, why, sizeof(why));
-    return rc != EMBER_OK ? task_fail(t, rc, "cannot reach the cluster: %s", why) : rc;
+    if (rc != EMBER_OK)
+        return task_fail(t, rc, "cannot reach the cluster: %s", why);
+    task_block_init(&t->blocks, t->u, t->fs.dfs); /* what is remote goes through the worker */
+    /* Hadoop's client-side switch: off, every read goes through the worker */
+    const char *sc = mr_conf_get(&t->conf, "dfs.client.read.shortcircuit");
+    if (sc != NULL && strcasecmp(sc, "false") == 0)
+        ember_dfs_set_short_circuit(t->fs.dfs, 0);
+    return EMBER_OK;
 }
 
 /* Waits for the one answer to a request.  Map events (a reduce's long
- * poll, still out after its shuffle) and late fetch answers are dropped;
+ * poll, still out after its shuffle), late fetch answers and block
+ * read-aheads nobody waits for are dropped;
  * anything else is a protocol error. */
 static int task_await(task_proc *t, TaskMessage__BodyCase want, TaskMessage **out) {
     for (;;) {
@@ -289,7 +300,8 @@ static int task_await(task_proc *t, TaskMessage__BodyCase want, TaskMessage **ou
         task_message__free_unpacked(*out, NULL);
         *out = NULL;
         if (got_case != TASK_MESSAGE__BODY_MAP_EVENTS &&
-            got_case != TASK_MESSAGE__BODY_FETCH_RESPONSE)
+            got_case != TASK_MESSAGE__BODY_FETCH_RESPONSE &&
+            got_case != TASK_MESSAGE__BODY_BLOCK_READ_RESPONSE)
             return task_fail(t, EMBER_EPROTO,
                              "umbilical: unexpected message %d while waiting for %d", (int)got_case,
                              (int)want);
@@ -523,6 +535,9 @@ static int task_finish(task_proc *t, int rc) {
                     (int64_t)t->ctx.bytes_read[0]);
     mr_counters_add(&t->counters, MR_GROUP_FS, "HDFS: Number of bytes written",
                     (int64_t)t->ctx.bytes_written[0]);
+    if (t->fs.dfs != NULL)
+        mr_counters_add(&t->counters, MR_GROUP_FS, MR_COUNTER_HDFS_THROUGH_WORKER,
+                        (int64_t)t->blocks.bytes);
     struct rusage self, children;
     if (getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_CHILDREN, &children) == 0) {
         int64_t us = (int64_t)self.ru_utime.tv_sec * 1000000 + self.ru_utime.tv_usec +

@@ -283,7 +283,10 @@ static int shuffle_receive(task_shuffle *s) {
         rc = shuffle_on_events(s, msg->map_events);
     else if (msg->body_case == TASK_MESSAGE__BODY_FETCH_RESPONSE)
         rc = shuffle_on_fetch(s, msg->fetch_response, fd);
-    else {
+    else if (msg->body_case == TASK_MESSAGE__BODY_BLOCK_READ_RESPONSE) {
+        if (fd >= 0) /* a block read-ahead nobody waits for any more (task_block.c) */
+            close(fd);
+    } else {
         if (fd >= 0)
             close(fd);
         rc = shuffle_fail(s, EMBER_EPROTO, "umbilical: unexpected message %d in the shuffle",

@@ -134,8 +134,11 @@ int umbilical_receive(umbilical *u, int64_t timeout_ms, TaskMessage **out, int *
             if (message_decode_task(payload, len, out) != EMBER_OK)
                 return EMBER_EPROTO;
             const TaskMessage *m = *out;
-            if (m->body_case == TASK_MESSAGE__BODY_FETCH_RESPONSE && m->fetch_response->code == 0 &&
-                u->nfds > 0) {
+            int with_fd =
+                (m->body_case == TASK_MESSAGE__BODY_FETCH_RESPONSE && m->fetch_response->code == 0) ||
+                (m->body_case == TASK_MESSAGE__BODY_BLOCK_READ_RESPONSE &&
+                 m->block_read_response->code == 0);
+            if (with_fd && u->nfds > 0) {
                 *fd = u->fds[0];
                 memmove(u->fds, u->fds + 1, --u->nfds * sizeof(int));
             }

@@ -41,8 +41,8 @@ int umbilical_send(umbilical *u, const TaskMessage *msg);
 
 /* Waits up to timeout_ms (< 0: for ever) for one frame.  1 with *out
  * (the caller frees it with task_message__free_unpacked()) and *fd the
- * descriptor that came with it (a successful TaskFetchResponse; -1
- * otherwise; the caller's to close), 0 on timeout, or EMBER_ECLOSED (the
+ * descriptor that came with it (a successful TaskFetchResponse or
+ * TaskBlockReadResponse; -1 otherwise; the caller's to close), 0 on timeout, or EMBER_ECLOSED (the
  * worker went away), EMBER_EPROTO (a malformed frame), EMBER_EIO. */
 int umbilical_receive(umbilical *u, int64_t timeout_ms, TaskMessage **out, int *fd);
 

@@ -159,7 +159,7 @@ static int check_packet_header(const Packet *p, uint64_t len) {
     return EMBER_OK;
 }
 
-static int check_token(const BlockToken *t) {
+int message_check_token(const BlockToken *t) {
     return (t != NULL && t->mac.len == 32) ? EMBER_OK : EMBER_EPROTO;
 }
 
@@ -344,7 +344,7 @@ int message_check_client(const ClientMessage *msg) {
                 return EMBER_EPROTO;
         for (size_t i = 0; i < m->n_blocks; i++) {
             const LocatedBlock *b = m->blocks[i];
-            if (b->n_locations > 16 || (b->token != NULL && check_token(b->token)))
+            if (b->n_locations > 16 || (b->token != NULL && message_check_token(b->token)))
                 return EMBER_EPROTO;
             for (size_t k = 0; k < b->n_locations; k++)
                 if (check_name(b->locations[k]->host, 0) || b->locations[k]->port == 0 ||
@@ -399,11 +399,11 @@ int message_check_data(const DataMessage *msg) {
         return EMBER_EPROTO;
     switch (msg->body_case) {
     case DATA_MESSAGE__BODY_WRITE_BLOCK:
-        return (msg->write_block && !check_token(msg->write_block->token) &&
+        return (msg->write_block && !message_check_token(msg->write_block->token) &&
                 msg->write_block->n_downstream <= 16)
                    ? EMBER_OK : EMBER_EPROTO;
     case DATA_MESSAGE__BODY_READ_BLOCK:
-        return (msg->read_block && !check_token(msg->read_block->token)) ? EMBER_OK
+        return (msg->read_block && !message_check_token(msg->read_block->token)) ? EMBER_OK
                                                                           : EMBER_EPROTO;
     case DATA_MESSAGE__BODY_PACKET: return check_packet(msg->packet);
     case DATA_MESSAGE__BODY_ACK:
@@ -412,10 +412,10 @@ int message_check_data(const DataMessage *msg) {
         return (msg->error && msg->error->code < 0 && !check_text(msg->error->message))
                    ? EMBER_OK : EMBER_EPROTO;
     case DATA_MESSAGE__BODY_BLOCK_CHECKSUM:
-        return (msg->block_checksum && !check_token(msg->block_checksum->token)) ? EMBER_OK
+        return (msg->block_checksum && !message_check_token(msg->block_checksum->token)) ? EMBER_OK
                                                                                   : EMBER_EPROTO;
     case DATA_MESSAGE__BODY_SHORT_CIRCUIT:
-        return (msg->short_circuit && !check_token(msg->short_circuit->token)) ? EMBER_OK
+        return (msg->short_circuit && !message_check_token(msg->short_circuit->token)) ? EMBER_OK
                                                                                 : EMBER_EPROTO;
     case DATA_MESSAGE__BODY_SHORT_CIRCUIT_RESULT:
         return msg->short_circuit_result != NULL ? EMBER_OK : EMBER_EPROTO;

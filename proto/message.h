@@ -26,6 +26,7 @@
 #define MESSAGE_ENTRIES_MAX 100000 /* entries in one listing page */
 #define MESSAGE_PACKET_MAX (64u * 1024) /* data bytes in one Packet */
 #define MESSAGE_REPORT_MAX 100000       /* blocks in one BlockReport piece */
+#define MESSAGE_BLOCK_READ_MAX (8u * 1024 * 1024) /* bytes in one BlockReadResponse */
 
 /* Decodes and validates.  On success *out is the caller's, freed with
  * rank_message__free_unpacked(*out, NULL); on failure returns EMBER_EPROTO
@@ -42,6 +43,9 @@ int message_check_data(const DataMessage *msg);
 /* Validation alone (decode calls these).  0 or EMBER_EPROTO. */
 int message_check_rank(const RankMessage *msg);
 int message_check_client(const ClientMessage *msg);
+
+/* A block token's shape (its MAC is the datanode's to check). */
+int message_check_token(const BlockToken *t);
 
 /* The MapReduce bodies (job.proto, proto/message_job.c): the checks
  * message_check_rank() and message_check_client() defer to, and the

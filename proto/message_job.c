@@ -92,6 +92,17 @@ int message_check_job_rank(const RankMessage *m) {
                   !check_id(m->shuffle_request->map_attempt_id));
     case RANK_MESSAGE__BODY_SHUFFLE_RESPONSE:
         return ok(m->shuffle_response != NULL && m->shuffle_response->code <= 0);
+    case RANK_MESSAGE__BODY_BLOCK_READ_REQUEST:
+        return ok(m->block_read_request != NULL && m->block_read_request->read != NULL &&
+                  !message_check_token(m->block_read_request->read->token));
+    case RANK_MESSAGE__BODY_BLOCK_READ_RESPONSE: {
+        const BlockReadResponse *r = m->block_read_response;
+        if (r == NULL || r->code > 0)
+            return EMBER_EPROTO;
+        return ok(r->code == 0 ? m->bulk_length <= MESSAGE_BLOCK_READ_MAX &&
+                                     r->n_crcs == (m->bulk_length + 511) / 512
+                               : m->bulk_length == 0);
+    }
     default: return EMBER_EPROTO;
     }
 }
@@ -150,6 +161,11 @@ int message_check_task(const TaskMessage *m) {
     case TASK_MESSAGE__BODY_FETCH_REQUEST:
         return ok(m->fetch_request != NULL && !check_id(m->fetch_request->map_attempt_id));
     case TASK_MESSAGE__BODY_FETCH_RESPONSE: return ok(m->fetch_response != NULL);
+    case TASK_MESSAGE__BODY_BLOCK_READ_REQUEST:
+        return ok(m->block_read_request != NULL && m->block_read_request->read != NULL &&
+                  !message_check_token(m->block_read_request->read->token));
+    case TASK_MESSAGE__BODY_BLOCK_READ_RESPONSE:
+        return ok(m->block_read_response != NULL && m->block_read_response->code <= 0);
     case TASK_MESSAGE__BODY_COMMIT_REQUEST: return ok(m->commit_request != NULL);
     case TASK_MESSAGE__BODY_COMMIT_RESPONSE: return ok(m->commit_response != NULL);
     case TASK_MESSAGE__BODY_DONE:

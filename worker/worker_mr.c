@@ -238,6 +238,9 @@ void worker_mr_on_rank_message(worker_mr *m, int source, const RankMessage *msg)
     case RANK_MESSAGE__BODY_SHUFFLE_RESPONSE:
         worker_mr_handle_shuffle_response(m, source, msg);
         break;
+    case RANK_MESSAGE__BODY_BLOCK_READ_RESPONSE:
+        worker_mr_handle_block_read_response(m, source, msg);
+        break;
     default:
         LOG_WARN("worker: %s from rank %d is not the worker's", message_rank_name(msg), source);
         break;

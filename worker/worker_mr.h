@@ -84,6 +84,12 @@ void worker_mr_on_rank_message(worker_mr *m, int source, const RankMessage *msg)
 /* The link can take data for dest again (mpi_link's writable callback). */
 void worker_mr_on_writable(worker_mr *m, int dest);
 
+/* The primary holds rank dead: the fetches and block reads asked of it
+ * (not yet receiving) fail now instead of at their deadline -- the tasks
+ * hear it (a block read goes to another replica), rank 0 a FetchFailure
+ * for a map output. */
+void worker_mr_peer_dead(worker_mr *m, int rank);
+
 /* The umbilical's path (for logs and tests). */
 const char *worker_mr_umbilical_path(const worker_mr *m);
 

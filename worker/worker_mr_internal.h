@@ -171,6 +171,11 @@ void worker_mr_handle_shuffle_response(worker_mr *m, int source, const RankMessa
 void worker_mr_fetch_start(worker_mr *m, mr_attempt *a, const TaskFetchRequest *req);
 /* Answers the fetches of map_attempt's output not yet receiving with
  * EMBER_ENOENT: rank 0 declared it obsolete. */
+/* A task's read of a replica on another rank (TaskBlockReadRequest):
+ * queued with the fetches, asked with a BlockReadRequest, the range
+ * received into a memfd handed to the task with TaskBlockReadResponse. */
+void worker_mr_block_read_start(worker_mr *m, mr_attempt *a, const TaskBlockReadRequest *req);
+void worker_mr_handle_block_read_response(worker_mr *m, int source, const RankMessage *msg);
 void worker_mr_fetch_obsolete(worker_mr *m, const char *job_id, const char *map_attempt);
 void worker_mr_fetch_conn_gone(worker_mr *m, uint64_t conn);
 void worker_mr_fetch_writable(worker_mr *m, uint64_t conn);

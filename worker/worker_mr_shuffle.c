@@ -30,8 +30,20 @@
  * EMBER_ENOENT at once, without a FetchFailure, so the task asks for the
  * map's next attempt instead of waiting for the deadline; so is one
  * asked after that declaration.  A fetch whose task went away is dropped (a payload
- * being received first lands, then is thrown away). */
+ * being received first lands, then is thrown away).
+ *
+ * Block reads.  A task's read of a replica its host cannot serve
+ * (TaskBlockReadRequest: what is remote goes through the worker) is a
+ * fetch too, with the same states, bounds and deadline (the task's, its
+ * dfs socket timeout): a BlockReadRequest carrying the task's
+ * ReadBlockRequest and token goes to the rank holding the replica
+ * (datanode/block_serve.c), whose answer brings the range widened to
+ * whole chunks as its payload and their stored CRCs; the memfd goes to
+ * the task with TaskBlockReadResponse{offset, length, crcs}, which checks
+ * them again.  A failed read is only the task's to handle (it goes to
+ * another replica): no FetchFailure. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +84,7 @@ struct mr_fetch {
     mr_fetch *next;
     worker_mr *m;
     mr_fetch_state state;
+    int block;  /* a task's block read (the BlockRead fields), else a map output */
     uint64_t id; /* ours, in the ShuffleRequest */
     uint64_t task_request_id;
     uint64_t conn;
@@ -85,6 +98,14 @@ struct mr_fetch {
     void *map;
     uint64_t length;
     int orphan; /* its task is gone */
+    /* a block read: what the task asked, and the answer's chunks */
+    ReadBlockRequest read;
+    BlockToken token;
+    uint8_t mac[64];
+    int64_t timeout_ms;
+    uint64_t read_offset;
+    uint32_t *crcs;
+    size_t ncrcs;
 };
 
 /* ---- serving ------------------------------------------------------------------------ */
@@ -276,13 +297,36 @@ static void shuffle_free_fetch(worker_mr *m, mr_fetch *f) {
         munmap(f->map, f->length);
     if (f->memfd >= 0)
         close(f->memfd);
+    free(f->crcs);
     free(f);
 }
 
 static void shuffle_pump(worker_mr *m);
 
+/* A block read's answer to the task: the memfd (fd >= 0) or the error. */
+static int shuffle_block_answer(worker_mr *m, mr_fetch *f, int code, const char *why, int fd) {
+    TaskBlockReadResponse r = TASK_BLOCK_READ_RESPONSE__INIT;
+    r.request_id = f->task_request_id;
+    r.code = code <= 0 ? code : EMBER_EIO;
+    r.message = (char *)why;
+    if (fd >= 0) {
+        r.offset = f->read_offset;
+        r.length = f->length;
+        r.crcs = f->crcs;
+        r.n_crcs = f->ncrcs;
+    }
+    TaskMessage tm = TASK_MESSAGE__INIT;
+    tm.body_case = TASK_MESSAGE__BODY_BLOCK_READ_RESPONSE;
+    tm.block_read_response = &r;
+    return worker_mr_task_send(m, f->conn, &tm, fd);
+}
+
 /* The task hears that its fetch failed, with the code. */
 static void shuffle_fetch_answer_error(worker_mr *m, mr_fetch *f, int code, const char *why) {
+    if (f->block) {
+        shuffle_block_answer(m, f, code, why, -1);
+        return;
+    }
     TaskFetchResponse r = TASK_FETCH_RESPONSE__INIT;
     r.request_id = f->task_request_id;
     r.code = code < 0 ? code : EMBER_EIO;
@@ -295,6 +339,14 @@ static void shuffle_fetch_answer_error(worker_mr *m, mr_fetch *f, int code, cons
 
 /* The fetch failed: the task hears the code, rank 0 a FetchFailure. */
 static void shuffle_fetch_fail(worker_mr *m, mr_fetch *f, int code, const char *why) {
+    if (f->block) { /* the task's reader goes to another replica */
+        LOG_INFO("worker: read of blk_%" PRIu64 " for %s from rank %d failed: %s",
+                 f->read.block_id, f->reduce_attempt, f->peer, why);
+        if (!f->orphan)
+            shuffle_fetch_answer_error(m, f, code, why);
+        shuffle_free_fetch(m, f);
+        return;
+    }
     LOG_WARN("worker: fetch of %s for %s from rank %d failed: %s", f->map_attempt,
              f->reduce_attempt, f->peer, why);
     if (!f->orphan) {
@@ -321,7 +373,8 @@ static int shuffle_deliver(worker_mr *m, mr_fetch *f) {
     TaskMessage tm = TASK_MESSAGE__INIT;
     tm.body_case = TASK_MESSAGE__BODY_FETCH_RESPONSE;
     tm.fetch_response = &r;
-    int rc = worker_mr_task_send(m, f->conn, &tm, f->memfd);
+    int rc = f->block ? shuffle_block_answer(m, f, EMBER_OK, NULL, f->memfd)
+                      : worker_mr_task_send(m, f->conn, &tm, f->memfd);
     if (rc == EMBER_EAGAIN) {
         f->state = FETCH_DELIVERING;
         frame_server_want_writable(m->srv, f->conn, 1);
@@ -375,7 +428,8 @@ static int shuffle_receive(worker_mr *m, mr_fetch *f, int source, const RankMess
 void worker_mr_handle_shuffle_response(worker_mr *m, int source, const RankMessage *msg) {
     const ShuffleResponse *r = msg->shuffle_response;
     mr_fetch *f = m->fetches;
-    while (f != NULL && !(f->id == r->request_id && f->state == FETCH_ASKED && f->peer == source))
+    while (f != NULL && !(f->id == r->request_id && f->state == FETCH_ASKED &&
+                          f->peer == source && !f->block))
         f = f->next;
     if (f == NULL) {
         LOG_INFO("worker: shuffle answer %llu from rank %d for no fetch waiting (too late?)",
@@ -401,18 +455,25 @@ void worker_mr_handle_shuffle_response(worker_mr *m, int source, const RankMessa
     shuffle_pump(m);
 }
 
-/* Sends f's ShuffleRequest. */
+/* Sends f's ShuffleRequest (or BlockReadRequest). */
 static void shuffle_ask(worker_mr *m, mr_fetch *f) {
     ShuffleRequest req = SHUFFLE_REQUEST__INIT;
     req.request_id = f->id;
     req.job_id = f->job_id;
     req.map_attempt_id = f->map_attempt;
     req.partition = f->partition;
+    BlockReadRequest breq = BLOCK_READ_REQUEST__INIT;
+    breq.request_id = f->id;
+    breq.read = &f->read;
     RankMessage msg = RANK_MESSAGE__INIT;
     msg.body_case = RANK_MESSAGE__BODY_SHUFFLE_REQUEST;
     msg.shuffle_request = &req;
+    if (f->block) {
+        msg.body_case = RANK_MESSAGE__BODY_BLOCK_READ_REQUEST;
+        msg.block_read_request = &breq;
+    }
     f->state = FETCH_ASKED;
-    f->deadline_ms = clock_monotonic_ms() + m->fetch_timeout_ms;
+    f->deadline_ms = clock_monotonic_ms() + (f->block ? f->timeout_ms : m->fetch_timeout_ms);
     int rc = m->send(m->send_arg, f->peer, &msg);
     if (rc != EMBER_OK) {
         char why[128];
@@ -478,11 +539,84 @@ void worker_mr_fetch_start(worker_mr *m, mr_attempt *a, const TaskFetchRequest *
     shuffle_pump(m);
 }
 
+void worker_mr_block_read_start(worker_mr *m, mr_attempt *a, const TaskBlockReadRequest *req) {
+    mr_fetch *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        LOG_ERROR("worker: out of memory for a block read of %s", a->id);
+        return;
+    }
+    const ReadBlockRequest *rr = req->read;
+    f->m = m;
+    f->block = 1;
+    f->id = m->next_fetch_id++;
+    f->task_request_id = req->request_id;
+    f->conn = a->conn;
+    f->memfd = -1;
+    f->peer = (int)req->rank;
+    f->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : m->fetch_timeout_ms;
+    snprintf(f->reduce_attempt, sizeof(f->reduce_attempt), "%s", a->id);
+    snprintf(f->job_id, sizeof(f->job_id), "%s", a->job_id);
+    read_block_request__init(&f->read);
+    f->read.block_id = rr->block_id;
+    f->read.gen_stamp = rr->gen_stamp;
+    f->read.offset = rr->offset;
+    f->read.length = rr->length;
+    f->token = *rr->token;
+    f->token.mac.len = rr->token->mac.len < sizeof(f->mac) ? rr->token->mac.len : sizeof(f->mac);
+    memcpy(f->mac, rr->token->mac.data, f->token.mac.len);
+    f->token.mac.data = f->mac;
+    f->read.token = &f->token;
+    f->state = FETCH_QUEUED;
+    f->next = m->fetches;
+    m->fetches = f;
+    if (req->rank > (uint32_t)INT32_MAX || (int)req->rank == m->primary_rank) {
+        shuffle_fetch_fail(m, f, EMBER_EINVAL, "no datanode on that rank");
+        return;
+    }
+    shuffle_pump(m);
+}
+
+void worker_mr_handle_block_read_response(worker_mr *m, int source, const RankMessage *msg) {
+    const BlockReadResponse *r = msg->block_read_response;
+    mr_fetch *f = m->fetches;
+    while (f != NULL && !(f->id == r->request_id && f->state == FETCH_ASKED &&
+                          f->peer == source && f->block))
+        f = f->next;
+    if (f == NULL) {
+        LOG_INFO("worker: block read answer %llu from rank %d for no read waiting (too late?)",
+                 (unsigned long long)r->request_id, source);
+        return; /* the link drains a payload nobody claims */
+    }
+    char why[600];
+    int rc = r->code;
+    if (rc != EMBER_OK) {
+        snprintf(why, sizeof(why), "%s",
+                 r->message[0] != '\0' ? r->message : ember_strerror(r->code));
+    } else if (msg->bulk_length == 0 || r->offset > f->read.offset ||
+               r->offset + msg->bulk_length <= f->read.offset) {
+        rc = EMBER_EPROTO;
+        snprintf(why, sizeof(why), "rank %d answered with another range", source);
+    } else if ((f->crcs = malloc(r->n_crcs * sizeof(*f->crcs) + 1)) == NULL) {
+        rc = EMBER_ENOMEM;
+        snprintf(why, sizeof(why), "out of memory");
+    } else {
+        memcpy(f->crcs, r->crcs, r->n_crcs * sizeof(*f->crcs));
+        f->ncrcs = r->n_crcs;
+        f->read_offset = r->offset;
+        if ((rc = shuffle_receive(m, f, source, msg)) != EMBER_OK)
+            snprintf(why, sizeof(why), "cannot receive %llu bytes from rank %d: %s",
+                     (unsigned long long)msg->bulk_length, source, ember_strerror(rc));
+    }
+    if (rc != EMBER_OK)
+        shuffle_fetch_fail(m, f, rc, why);
+    shuffle_pump(m);
+}
+
 void worker_mr_fetch_obsolete(worker_mr *m, const char *job_id, const char *map_attempt) {
     mr_fetch *f = m->fetches;
     while (f != NULL) {
         mr_fetch *next = f->next;
-        if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) && !f->orphan &&
+        if ((f->state == FETCH_QUEUED || f->state == FETCH_ASKED) && !f->orphan && !f->block &&
             strcmp(f->job_id, job_id) == 0 && strcmp(f->map_attempt, map_attempt) == 0) {
             char why[WORKER_MR_ID_MAX + 64];
             snprintf(why, sizeof(why), "the output of %s is lost (obsolete)", map_attempt);
@@ -490,6 +624,20 @@ void worker_mr_fetch_obsolete(worker_mr *m, const char *job_id, const char *map_
                      f->reduce_attempt, f->peer, why);
             shuffle_fetch_answer_error(m, f, EMBER_ENOENT, why);
             shuffle_free_fetch(m, f); /* a late answer finds no fetch */
+        }
+        f = next;
+    }
+    shuffle_pump(m);
+}
+
+void worker_mr_peer_dead(worker_mr *m, int rank) {
+    mr_fetch *f = m->fetches;
+    while (f != NULL) {
+        mr_fetch *next = f->next;
+        if (f->peer == rank && (f->state == FETCH_QUEUED || f->state == FETCH_ASKED)) {
+            char why[96];
+            snprintf(why, sizeof(why), "rank %d is dead", rank);
+            shuffle_fetch_fail(m, f, EMBER_ECLOSED, why);
         }
         f = next;
     }
@@ -531,7 +679,7 @@ void worker_mr_shuffle_tick(worker_mr *m, int64_t now) {
         if (f->state == FETCH_ASKED && now >= f->deadline_ms) {
             char why[128];
             snprintf(why, sizeof(why), "no answer from rank %d within %lld ms", f->peer,
-                     (long long)m->fetch_timeout_ms);
+                     (long long)(f->block ? f->timeout_ms : m->fetch_timeout_ms));
             shuffle_fetch_fail(m, f, EMBER_ETIMEDOUT, why);
         }
         f = next;

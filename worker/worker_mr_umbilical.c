@@ -183,6 +183,10 @@ static void worker_mr_on_frame(frame_server *srv, uint64_t id, void *data, const
         container_progress(m->wk, a->id);
         worker_mr_fetch_start(m, a, msg->fetch_request);
         break;
+    case TASK_MESSAGE__BODY_BLOCK_READ_REQUEST:
+        container_progress(m->wk, a->id);
+        worker_mr_block_read_start(m, a, msg->block_read_request);
+        break;
     default: worker_mr_attempt_on_task(m, a, msg); return; /* msg handed over */
     }
     task_message__free_unpacked(msg, NULL);

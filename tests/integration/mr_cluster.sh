@@ -9,6 +9,10 @@
 #     maps are node-local ("Data-local map tasks"); the shuffle went over
 #     MPI (ember.shuffle.local.read=false); the peak map and reduce RSS
 #     counters are there and plausible;
+#   - the maps' reads of blocks short-circuit cannot serve go through their
+#     worker over MPI ("HDFS: Number of bytes read through the worker"):
+#     with dfs.client.read.shortcircuit=false, all of the input, and the
+#     output is still right;
 #   - `ember job -list`, `-status` (where and why each attempt ran),
 #     `-history` and its SVG timeline;
 #   - a map that segfaults on its first attempt only: the job succeeds with
@@ -58,6 +62,22 @@ for kind in Map Reduce; do
 done
 JOB=$(sed -n 's/^Running job: \([^ ]*\).*/\1/p' "$TEST_TMP/wc.out")
 [ -n "$JOB" ] || fail "no job id in $(head -3 "$TEST_TMP/wc.out")"
+# The node-local maps read their blocks short-circuit: the worker carried
+# at most the off-node maps' blocks.
+hdfs_read=$(counter wc 'HDFS: Number of bytes read')
+via_worker=$(counter wc 'HDFS: Number of bytes read through the worker')
+[ -n "$via_worker" ] && [ "$via_worker" -lt "$hdfs_read" ] ||
+    fail "node-local maps read through the worker: $via_worker of $hdfs_read bytes"
+
+log "what is remote goes through the worker: short-circuit off, every block over MPI"
+ember run wordcount -D mapreduce.job.reduces=1 -D mapreduce.task.io.sort.mb=4 \
+    -D dfs.client.read.shortcircuit=false /in /out-remote >"$TEST_TMP/remote.out" 2>&1 ||
+    fail "wordcount without short-circuit failed: $(tail -5 "$TEST_TMP/remote.out")"
+same_words /out-remote
+in_bytes=$(($(stat -c %s "$IN"/part0.txt) + $(stat -c %s "$IN"/part1.txt)))
+via_worker=$(counter remote 'HDFS: Number of bytes read through the worker')
+[ "${via_worker:-0}" -ge "$in_bytes" ] ||
+    fail "only '$via_worker' of the input's $in_bytes bytes came through the workers"
 
 log "job -list, -status, -history and its timeline"
 ember job -list all >"$TEST_TMP/list.out" 2>&1 || fail "job -list: $(cat "$TEST_TMP/list.out")"
