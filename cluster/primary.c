@@ -688,6 +688,14 @@ static const char *primary_sched_rack(void *arg, const char *host) {
     return p->racks != NULL ? rack_map_lookup(p->racks, host, host) : NULL;
 }
 
+/* A job's staging directory, removed by the namenode here. */
+static void primary_sched_remove(void *arg, const char *path) {
+    primary *p = arg;
+    int rc = p->nn != NULL ? namenode_remove_internal(p->nn, path) : EMBER_ENOENT;
+    if (rc != EMBER_OK && rc != EMBER_ENOENT)
+        LOG_WARN("cannot remove %s: %s", path, ember_strerror(rc));
+}
+
 static int64_t primary_sched_mono(void *arg) {
     (void)arg;
     return clock_monotonic_ms();
@@ -726,6 +734,7 @@ static int primary_start_scheduler(primary *p, char *err, size_t errlen) {
                  .reply = primary_sched_reply,
                  .reply_error = primary_sched_reply_error,
                  .rack_of_host = primary_sched_rack,
+                 .remove_path = primary_sched_remove,
                  .now_mono = primary_sched_mono,
                  .now_wall = primary_sched_wall,
                  .arg = p}};

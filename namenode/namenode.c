@@ -719,6 +719,16 @@ static void namenode_handle_delete(namenode *nn, uint64_t conn, const DeleteRequ
     namenode_mutate(nn, conn, &rec, m->path, NULL, NULL);
 }
 
+int namenode_remove_internal(namenode *nn, const char *path) {
+    EditDelete op = EDIT_DELETE__INIT;
+    op.path = (char *)path;
+    op.recursive = 1;
+    EditRecord rec = EDIT_RECORD__INIT;
+    rec.op_case = EDIT_RECORD__OP_DELETE;
+    rec.delete_ = &op;
+    return namenode_log(nn, NAMENODE_NO_CONN, &rec, path, NULL, NULL);
+}
+
 static void namenode_handle_set_replication(namenode *nn, uint64_t conn, const SetReplicationRequest *m) {
     char warning[128] = "";
     if (nn_perm(nn, conn, m->path, (perm_request){.access = PERM_W}) != 0)

@@ -125,6 +125,12 @@ void namenode_on_rank_message(namenode *nn, int source, const RankMessage *msg);
  * other block messages are ignored. */
 void namenode_node_registered(namenode *nn, int rank);
 
+/* Deletes path and everything under it as the cluster itself (no
+ * permission check, logged like any delete): the scheduler's removal of
+ * the staging directory of a job that ended before any of its tasks ran.
+ * 0, or the code (EMBER_ENOENT when it is not there). */
+int namenode_remove_internal(namenode *nn, const char *path);
+
 /* A core node died: its replicas no longer count. */
 void namenode_node_lost(namenode *nn, int rank);
 

@@ -296,6 +296,11 @@ static void jm_job_abort(job_master *jm, JobState final, const char *diag) {
             jm_task_transition(jm, t, TASK_KILLED);
         }
     if (jm->setup.n_attempts == 0) {
+        /* No task ran: no cleanup attempt either; the staging directory
+         * the submitter made goes here (there is no history record). */
+        const char *staging = jm->job->staging_dir;
+        if (jm->env.remove_path != NULL && staging != NULL && staging[0] == '/')
+            jm->env.remove_path(jm->env.arg, staging);
         jm_task_transition(jm, &jm->cleanup, TASK_KILLED);
         jm_job_transition(jm, final == JOB_STATE__JOB_KILLED ? JM_KILLED : JM_FAILED);
         return;

@@ -31,6 +31,9 @@ typedef struct {
     /* The rack of a split's host name, or NULL when the cluster has no
      * rack map (then nothing is rack-local). */
     const char *(*rack_of_host)(void *arg, const char *hostname);
+    /* Removes an HDFS path with what is under it (NULL: none): the
+     * staging directory of a job that ends with no cleanup attempt. */
+    void (*remove_path)(void *arg, const char *path);
     void *arg;
     node_pool *pool;          /* shared with the resource manager */
     const char *gateway_host; /* where tasks reach HDFS */

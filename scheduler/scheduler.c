@@ -393,6 +393,7 @@ static void scheduler_submit(scheduler *s, uint64_t conn, const char *user, Subm
                           .now_mono = s->opts.host.now_mono,
                           .now_wall = s->opts.host.now_wall,
                           .rack_of_host = s->opts.host.rack_of_host,
+                          .remove_path = s->opts.host.remove_path,
                           .arg = s->opts.host.arg,
                           .pool = s->pool,
                           .gateway_host = s->gateway_host,

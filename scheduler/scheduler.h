@@ -29,6 +29,9 @@ typedef struct {
     const char *(*rack_of_host)(void *arg, const char *hostname);
     int64_t (*now_mono)(void *arg);
     int64_t (*now_wall)(void *arg);
+    /* Removes an HDFS path and what is under it (a job's staging
+     * directory when no cleanup attempt will); NULL: nothing is removed. */
+    void (*remove_path)(void *arg, const char *path);
     void *arg;
 } scheduler_host;
 

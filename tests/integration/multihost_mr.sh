@@ -10,7 +10,9 @@
 #     host 3's only rank, SIGKILLed while it runs an attempt or holds a
 #     finished map's output; the job still succeeds with the reference
 #     output, every map and reduce with a succeeded attempt on another
-#     rank; the staged job.so is on every core rank;
+#     rank; the staged job.so is on every core rank; short-circuit is off,
+#     so every map reads its split through its worker over MPI (TCP
+#     between hosts), rank 4's replicas included until it dies;
 #   - no `ember task` process is left.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/multihost_lib.sh"
@@ -77,7 +79,7 @@ log "$maps maps, $local_maps node-local, on $map_hosts hosts"
 no_task_left "wordcount"
 
 log "slow maps at replication 2: SIGKILL of host 3's rank mid-job"
-ember jar "$FAULTY_JOB" --async -D mapreduce.task.io.sort.mb=4 \
+ember jar "$FAULTY_JOB" --async -D mapreduce.task.io.sort.mb=4 -D dfs.client.read.shortcircuit=false \
     -D mapreduce.input.fileinputformat.split.maxsize=500000 -D mapreduce.job.reduces=2 \
     -D mapreduce.map.speculative=false -D mapreduce.reduce.speculative=false \
     -D faulty.task='m*' -D faulty.mode=slow -D faulty.slow.ms=3000 -D faulty.attempts=99 \
@@ -110,6 +112,13 @@ job_succeeds "$KJOB" 180 "after the kill"
 same_words /out2
 history "$KJOB"
 done_away "$KJOB" 4 || fail "not every task succeeded away from rank 4"
+# Short-circuit off: every map read its split through its worker, from
+# ranks on its own host and on others (TCP between the simulated hosts).
+via_worker=$(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))["counters"]["File System Counters"]
+print(c.get("HDFS: Number of bytes read through the worker", 0))' "$TEST_TMP/$KJOB.json")
+[ "$via_worker" -ge "$(du -cb "$IN"/part*.txt | tail -1 | cut -f1)" ] ||
+    fail "only '$via_worker' bytes of /in2 came through the workers"
 status_of "$KJOB" >"$TEST_TMP/kill.attempts"
 log "attempts after the kill: $(awk '{print $2 "@" $3}' "$TEST_TMP/kill.attempts" | sort | uniq -c | tr '\n' ' ')"
 no_task_left "rank kill"

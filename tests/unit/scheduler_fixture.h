@@ -30,6 +30,8 @@ typedef struct {
     int last_error;
     char last_error_text[1024];
     const char *racks[16][2]; /* host -> rack */
+    char removed[4][256];     /* the paths the scheduler asked the host to remove */
+    int n_removed;
 } fx;
 
 static int fx_send(void *arg, int rank, const RankMessage *msg) {
@@ -75,6 +77,12 @@ static const char *fx_rack(void *arg, const char *host) {
     return "/default-rack";
 }
 
+static void fx_remove(void *arg, const char *path) {
+    fx *f = arg;
+    assert_true(f->n_removed < 4);
+    snprintf(f->removed[f->n_removed++], sizeof(f->removed[0]), "%s", path);
+}
+
 static int64_t fx_mono(void *arg) { return ((fx *)arg)->now; }
 static int64_t fx_wall(void *arg) { return ((fx *)arg)->now + 1790000000000LL; }
 
@@ -93,6 +101,7 @@ static fx *fx_create(const char *capacity_file, int locality_delay) {
                                     .rack_of_host = fx_rack,
                                     .now_mono = fx_mono,
                                     .now_wall = fx_wall,
+                                    .remove_path = fx_remove,
                                     .arg = f}};
     char err[512];
     assert_int_equal(scheduler_create(&o, &f->s, err, sizeof(err)), EMBER_OK);
@@ -132,6 +141,9 @@ static const char *fx_submit(fx *f, uint32_t nmaps, const char *const *hosts, ui
     job.name = "test job";
     job.library = "builtin:streaming";
     job.output = "/out";
+    char staging[192];
+    snprintf(staging, sizeof(staging), "/tmp/ember/staging/alice/%s", id);
+    job.staging_dir = staging;
     job.queue = (char *)(queue != NULL ? queue : "");
     job.reduces = reduces;
     job.map_memory_mb = job.reduce_memory_mb = 1024;

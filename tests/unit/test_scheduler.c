@@ -903,6 +903,31 @@ static void test_kill_and_job_auth(void **state) {
     assert_int_equal(fx_report(f, id)->state, JOB_STATE__JOB_KILLED);
     assert_int_equal(scheduler_job_auth(f->s, id, token, &user), EMBER_ESTATE);
     assert_int_equal(scheduler_job_auth(f->s, "job_nosuch_0001", token, &user), EMBER_ENOENT);
+    assert_int_equal(f->n_removed, 0); /* the cleanup attempt removed the staging directory */
+    fx_destroy(f);
+}
+
+/* A job killed before its setup attempt launched (no node to run it) has
+ * no cleanup attempt: the scheduler has its staging directory removed. */
+static void test_kill_before_setup(void **state) {
+    (void)state;
+    fx *f = fx_create("", 0);
+    char id[128];
+    snprintf(id, sizeof(id), "%s", fx_submit(f, 2, NULL, 1, NULL, no_conf));
+    assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_JOB_SETUP));
+    KillJobRequest kj = KILL_JOB_REQUEST__INIT;
+    kj.job_id = id;
+    ClientMessage req = CLIENT_MESSAGE__INIT;
+    req.body_case = CLIENT_MESSAGE__BODY_KILL_JOB;
+    req.kill_job = &kj;
+    scheduler_on_request(f->s, 1, "alice", &req);
+    assert_int_equal(fx_report(f, id)->state, JOB_STATE__JOB_KILLED);
+    assert_int_equal(f->n_removed, 1);
+    char want[192];
+    snprintf(want, sizeof(want), "/tmp/ember/staging/alice/%s", id);
+    assert_string_equal(f->removed[0], want);
+    fx_node(f, 1, "host-a", 2); /* nothing of the job launches after */
+    assert_null(fx_next_launch(f, TASK_KIND__TASK_KIND_JOB_SETUP));
     fx_destroy(f);
 }
 
@@ -953,6 +978,7 @@ int main(void) {
         cmocka_unit_test(test_refused_launch_waits_for_heartbeat),
         cmocka_unit_test(test_many_tasks),
         cmocka_unit_test(test_kill_and_job_auth),
+        cmocka_unit_test(test_kill_before_setup),
         cmocka_unit_test(test_bad_submissions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
