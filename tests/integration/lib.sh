@@ -50,9 +50,24 @@ dump_logs() {
     done
 }
 
+# EMBER_TEST_STACKS=1: on a failure, the stack of every thread of every
+# rank still running (gdb), before the cleanup kills them -- what a rank
+# stuck in an MPI call was doing.
+dump_stacks() {
+    [ -n "${EMBER_TEST_STACKS:-}" ] && command -v gdb >/dev/null || return 0
+    local p
+    for p in "$RUN_DIR"/pids/*.pid; do
+        [ -f "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null || continue
+        echo "---- stacks of $(basename "$p" .pid) (pid $(cat "$p"))"
+        timeout 60 gdb -p "$(cat "$p")" -batch -ex 'thread apply all bt' 2>/dev/null |
+            grep -E '^(Thread|#)'
+    done
+}
+
 fail() {
     log "FAIL: $*"
     dump_logs
+    dump_stacks
     exit 1
 }
 
