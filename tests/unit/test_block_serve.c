@@ -8,10 +8,11 @@
  * whole 512-byte chunks, from the chunk boundary at or below the offset
  * asked, with the CRC32C of each chunk (compared with the bytes written),
  * cut at the block's end and capped at MESSAGE_BLOCK_READ_MAX; a bad
- * token (wrong secret, write mode) is EMBER_EAUTH, another gen stamp or
- * no replica EMBER_ENOENT, a range past the end EMBER_EINVAL, a replica
- * with a flipped byte on disk EMBER_ECORRUPT for the chunks holding it
- * (others still served), each without a payload; a full link to the
+ * token (wrong secret, write mode, expired, another block's) is
+ * EMBER_EAUTH, another gen stamp or no replica EMBER_ENOENT, a range past
+ * the end EMBER_EINVAL, a datanode without the secret yet EMBER_EAGAIN,
+ * a replica with a flipped byte on disk EMBER_ECORRUPT for the chunks
+ * holding it (others still served), each without a payload; a full link to the
  * worker holds the answers until datanode_on_writable(); and a datanode
  * destroyed with a read on its disk pool or an answer waiting for the
  * link leaks nothing (the suite runs under ASan/LSan). */
@@ -271,6 +272,9 @@ static void test_refusals(void **state) {
     }
     for (size_t i = 0; i < n; i++)
         expect_refusal(f, i + 1, cases[i].code, cases[i].text);
+    datanode_set_secret(f->dn[1], NULL); /* as before it registered: no token can be checked */
+    ask_range(f, 1, n + 1, id, 0, 10);
+    expect_refusal(f, n + 1, EMBER_EAGAIN, "rank 1 is not registered yet");
     assert_int_equal(f->bulk_sent, 0);
     free(data);
 }

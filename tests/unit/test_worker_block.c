@@ -204,7 +204,7 @@ static void test_peer_dead(void **state) {
     (void)state;
     fixture f;
     fixture_open(&f);
-    launch_reads(&f, "4,4,5", 0, 512, 4096, 5000);
+    launch_reads(&f, "4,4,5", 0, 512, 4096, 8000);
     wait_asked(&f, 2);
     int64_t end = clock_monotonic_ms() + WAIT_MS;
     while (f.silent_requests < 1 && clock_monotonic_ms() < end)
