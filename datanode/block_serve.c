@@ -191,8 +191,8 @@ static int serve_open(datanode *dn, const ReadBlockRequest *req, block_reader **
     *start = req->offset / BLOCK_CHUNK_SIZE * BLOCK_CHUNK_SIZE;
     uint64_t aligned = (stop + BLOCK_CHUNK_SIZE - 1) / BLOCK_CHUNK_SIZE * BLOCK_CHUNK_SIZE;
     *end = aligned < info->length ? aligned : info->length;
-    if (*end - *start > MESSAGE_BLOCK_READ_MAX) /* widened past the cap: one chunk less */
-        *end -= BLOCK_CHUNK_SIZE;
+    if (*end - *start > MESSAGE_BLOCK_READ_MAX) /* widened past the cap: whole chunks up to it */
+        *end = *start + MESSAGE_BLOCK_READ_MAX;
     return EMBER_OK;
 }
 

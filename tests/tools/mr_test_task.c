@@ -26,6 +26,16 @@
  *   fetchmany  sends test.task.fetch.count fetches of test.task.fetch.attempt
  *            from test.task.fetch.rank at once, then takes their answers;
  *            TaskDone with test/answered and test/code.N per failure
+ *   blockread  sends one TaskBlockReadRequest per rank of test.task.block.ranks
+ *            ("r1,r2,..."; request N asks the Nth) at once: block
+ *            test.task.block.id (gen stamp + 1000, a read token whose MAC
+ *            is 32 bytes 0x5a), test.task.block.length bytes from
+ *            test.task.block.offset + (N - 1) * test.task.block.stride,
+ *            waiting test.task.block.timeout ms; then takes their answers
+ *            (the message of each failure on stderr); TaskDone with, per
+ *            request N, test/code.N, and for a range test/offset.N,
+ *            test/length.N, test/crcs.N and test/crcok.N (1: the memfd
+ *            is length bytes whose chunks match the CRCs)
  * Counters go in group "test".  Exit 2 on a broken umbilical.  With
  * MR_TEST_TASK_DELAY_MS in its environment it waits that long before
  * it connects. */
@@ -42,6 +52,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/checksum.h"
 #include "common/error.h"
 #include "mapreduce/ifile.h"
 #include "proto/frame.h"
@@ -382,6 +393,89 @@ static int run_fetchmany(void) {
     return 0;
 }
 
+/* The range of a TaskBlockReadResponse in fd: 1 when it holds the
+ * response's length bytes, each 512-byte chunk with its CRC32C. */
+static int block_range_ok(const TaskBlockReadResponse *r, int fd) {
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != r->length || r->length == 0 ||
+        r->n_crcs != (r->length + 511) / 512)
+        return 0;
+    uint8_t *p = mmap(NULL, r->length, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    int ok = 1;
+    for (size_t c = 0; c < r->n_crcs && ok; c++) {
+        uint64_t left = r->length - c * 512;
+        ok = crc32c(0, p + c * 512, left < 512 ? (size_t)left : 512) == r->crcs[c];
+    }
+    munmap(p, r->length);
+    return ok;
+}
+
+/* One TaskBlockReadRequest per rank listed, then their answers. */
+static int run_blockread(void) {
+    char ranks[256], name[64];
+    snprintf(ranks, sizeof(ranks), "%s", conf("test.task.block.ranks", "1"));
+    uint8_t mac[32];
+    memset(mac, 0x5a, sizeof(mac));
+    BlockToken token = BLOCK_TOKEN__INIT;
+    token.block_id = (uint64_t)atoll(conf("test.task.block.id", "77"));
+    token.gen_stamp = token.block_id + 1000;
+    token.mode = 1;
+    token.expiry_ms = INT64_MAX;
+    token.mac.data = mac;
+    token.mac.len = sizeof(mac);
+    ReadBlockRequest rr = READ_BLOCK_REQUEST__INIT;
+    rr.block_id = token.block_id;
+    rr.gen_stamp = token.gen_stamp;
+    rr.token = &token;
+    rr.length = (uint64_t)atoll(conf("test.task.block.length", "4096"));
+    uint64_t offset = (uint64_t)atoll(conf("test.task.block.offset", "0"));
+    uint64_t stride = (uint64_t)atoll(conf("test.task.block.stride", "0"));
+    TaskBlockReadRequest r = TASK_BLOCK_READ_REQUEST__INIT;
+    r.read = &rr;
+    r.timeout_ms = (uint32_t)atol(conf("test.task.block.timeout", "20000"));
+    TaskMessage m = TASK_MESSAGE__INIT;
+    m.body_case = TASK_MESSAGE__BODY_BLOCK_READ_REQUEST;
+    m.block_read_request = &r;
+    uint64_t count = 0;
+    char *save = NULL;
+    for (char *rank = strtok_r(ranks, ",", &save); rank != NULL;
+         rank = strtok_r(NULL, ",", &save)) {
+        r.request_id = ++count;
+        r.rank = (uint32_t)strtoul(rank, NULL, 10);
+        rr.offset = offset + (count - 1) * stride;
+        send_msg(&m);
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        int fd;
+        TaskMessage *a = recv_msg(&fd);
+        if (a->body_case != TASK_MESSAGE__BODY_BLOCK_READ_RESPONSE)
+            die("expected block read answers");
+        const TaskBlockReadResponse *b = a->block_read_response;
+        unsigned long long id = (unsigned long long)b->request_id;
+        snprintf(name, sizeof(name), "code.%llu", id);
+        add_counter(name, b->code);
+        if (b->code != 0) {
+            fprintf(stderr, "block read %llu: %s\n", id, b->message);
+        } else {
+            snprintf(name, sizeof(name), "offset.%llu", id);
+            add_counter(name, (int64_t)b->offset);
+            snprintf(name, sizeof(name), "length.%llu", id);
+            add_counter(name, (int64_t)b->length);
+            snprintf(name, sizeof(name), "crcs.%llu", id);
+            add_counter(name, (int64_t)b->n_crcs);
+            snprintf(name, sizeof(name), "crcok.%llu", id);
+            add_counter(name, block_range_ok(b, fd));
+        }
+        if (fd >= 0)
+            close(fd);
+        task_message__free_unpacked(a, NULL);
+    }
+    send_done(0);
+    return 0;
+}
+
 static int run_events(void) {
     size_t want = (size_t)atol(conf("test.task.events", "2"));
     event *ev = calloc(want + 1, sizeof(*ev));
@@ -475,6 +569,8 @@ int main(int argc, char **argv) {
         rc = run_fetch();
     } else if (strcmp(mode, "fetchmany") == 0) {
         rc = run_fetchmany();
+    } else if (strcmp(mode, "blockread") == 0) {
+        rc = run_blockread();
     } else {
         die("unknown test.task.mode");
     }

@@ -219,6 +219,10 @@ struct fixture {
     completion *done;      /* bulk transfers ended, newest first (completed that way) */
     int bulk_sent, bulk_received; /* payloads sent and claimed */
     int lose_payloads_to;         /* payloads claimed by this rank never arrive (0: none) */
+    /* Messages to ranks above NODES (a worker, say) go here when set (the
+     * payload of q still claimable: take q->payload to keep it); else
+     * they vanish. */
+    void (*take_other)(struct fixture *f, queued *q, const RankMessage *msg);
 };
 
 static int fake_send(void *arg, int dest, const RankMessage *msg) {
@@ -402,6 +406,9 @@ static int transport_hook(event_loop *loop, void *arg) {
         } else if (q->dest == 0) {
             primary_take(f, q->source, msg);
             rank_message__free_unpacked(msg, NULL);
+        } else if (q->dest > NODES && f->take_other != NULL) {
+            f->take_other(f, q, msg);
+            rank_message__free_unpacked(msg, NULL);
         } else if (q->dest > NODES || f->dn[q->dest] == NULL) {
             rank_message__free_unpacked(msg, NULL);
         } else {
@@ -416,6 +423,7 @@ static int transport_hook(event_loop *loop, void *arg) {
             case RANK_MESSAGE__BODY_REPLICATE_BLOCK:
             case RANK_MESSAGE__BODY_INIT_REPLICA_RECOVERY:
             case RANK_MESSAGE__BODY_UPDATE_REPLICA:
+            case RANK_MESSAGE__BODY_BLOCK_READ_REQUEST:
                 f->delivering = q;
                 datanode_on_rank_message(f->dn[q->dest], q->source, msg);
                 f->delivering = NULL;
