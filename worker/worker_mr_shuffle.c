@@ -18,8 +18,8 @@
  * Fetching.  A task's TaskFetchRequest becomes a fetch: QUEUED until
  * fewer than WORKER_MR_FETCHES_MAX fetches are in flight and fewer than
  * WORKER_MR_FETCH_BYTES_MAX bytes are held (one always moves), ASKED
- * once its ShuffleRequest is sent (a deadline of fetch_timeout_ms for
- * the answer), RECEIVING while the payload comes into a memfd (mapped,
+ * once its ShuffleRequest is sent (a deadline for the answer: the job's
+ * mapreduce.reduce.shuffle.read.timeout, else 180 s), RECEIVING while the payload comes into a memfd (mapped,
  * sized to the payload), DELIVERING while the task's socket cannot yet
  * take the descriptor; the memfd goes to the task with TaskFetchResponse
  * (SCM_RIGHTS) and the fetch is freed.  Any failure -- an error code, a
@@ -97,12 +97,12 @@ struct mr_fetch {
     int memfd;
     void *map;
     uint64_t length;
-    int orphan; /* its task is gone */
+    int orphan;         /* its task is gone */
+    int64_t timeout_ms; /* the answer's deadline after asking: the job's or the task's */
     /* a block read: what the task asked, and the answer's chunks */
     ReadBlockRequest read;
     BlockToken token;
     uint8_t mac[64];
-    int64_t timeout_ms;
     uint64_t read_offset;
     uint32_t *crcs;
     size_t ncrcs;
@@ -473,7 +473,7 @@ static void shuffle_ask(worker_mr *m, mr_fetch *f) {
         msg.block_read_request = &breq;
     }
     f->state = FETCH_ASKED;
-    f->deadline_ms = clock_monotonic_ms() + (f->block ? f->timeout_ms : m->fetch_timeout_ms);
+    f->deadline_ms = clock_monotonic_ms() + f->timeout_ms;
     int rc = m->send(m->send_arg, f->peer, &msg);
     if (rc != EMBER_OK) {
         char why[128];
@@ -502,6 +502,22 @@ static void shuffle_pump(worker_mr *m) {
     }
 }
 
+/* How long a reduce's fetch waits for its answer: the job's
+ * mapreduce.reduce.shuffle.read.timeout (ms, Hadoop's key), else the
+ * worker's default. */
+static int64_t shuffle_fetch_timeout(const worker_mr *m, const mr_attempt *a) {
+    const JobDescription *job = a->assignment != NULL ? a->assignment->job : NULL;
+    for (size_t i = 0; job != NULL && i < job->n_conf; i++) {
+        if (strcmp(job->conf[i]->key, "mapreduce.reduce.shuffle.read.timeout") != 0)
+            continue;
+        char *end;
+        long long v = strtoll(job->conf[i]->value, &end, 10);
+        if (end != job->conf[i]->value && *end == '\0' && v > 0)
+            return v;
+    }
+    return m->fetch_timeout_ms;
+}
+
 void worker_mr_fetch_start(worker_mr *m, mr_attempt *a, const TaskFetchRequest *req) {
     mr_fetch *f = calloc(1, sizeof(*f));
     if (f == NULL) {
@@ -515,6 +531,7 @@ void worker_mr_fetch_start(worker_mr *m, mr_attempt *a, const TaskFetchRequest *
     f->memfd = -1;
     f->peer = (int)req->rank;
     f->map_index = req->map_index;
+    f->timeout_ms = shuffle_fetch_timeout(m, a);
     f->partition = a->assignment->task_index;
     snprintf(f->reduce_attempt, sizeof(f->reduce_attempt), "%s", a->id);
     snprintf(f->job_id, sizeof(f->job_id), "%s", a->job_id);
@@ -679,7 +696,7 @@ void worker_mr_shuffle_tick(worker_mr *m, int64_t now) {
         if (f->state == FETCH_ASKED && now >= f->deadline_ms) {
             char why[128];
             snprintf(why, sizeof(why), "no answer from rank %d within %lld ms", f->peer,
-                     (long long)(f->block ? f->timeout_ms : m->fetch_timeout_ms));
+                     (long long)f->timeout_ms);
             shuffle_fetch_fail(m, f, EMBER_ETIMEDOUT, why);
         }
         f = next;

@@ -423,10 +423,11 @@ static void test_fetch(void **state) {
 
 /* Launches reduce r fetching MAP1's output twelve times from rank 5,
  * which never answers, and turns until the worker asked as many as it may
- * at once (WORKER_MR_FETCHES_MAX). */
-static void launch_silent_fetches(fixture *f, const char *r) {
+ * at once (WORKER_MR_FETCHES_MAX).  extra: one more "key=value" of the
+ * job, or NULL. */
+static void launch_silent_fetches(fixture *f, const char *r, const char *extra) {
     const char *conf[] = {"test.task.mode=fetchmany", "test.task.fetch.count=12",
-                          "test.task.fetch.rank=5", "test.task.fetch.attempt=" MAP1, NULL};
+                          "test.task.fetch.rank=5", "test.task.fetch.attempt=" MAP1, extra, NULL};
     launch(f, r, TASK_KIND__TASK_KIND_REDUCE, 0, 0, conf);
     int64_t end = clock_monotonic_ms() + WAIT_MS;
     while (f->silent_requests < WORKER_MR_FETCHES_MAX && clock_monotonic_ms() < end)
@@ -452,7 +453,7 @@ static void test_fetch_bound(void **state) {
     fixture f;
     fixture_open(&f);
     const char *r = "attempt_202612052300_0001_r_000000_2";
-    launch_silent_fetches(&f, r);
+    launch_silent_fetches(&f, r, NULL);
     run_for(&f, 500); /* within the deadline: no room yet */
     assert_int_equal(f.silent_requests, WORKER_MR_FETCHES_MAX);
     assert_int_equal(worker_mr_fetches(f.mr), 12);
@@ -460,6 +461,25 @@ static void test_fetch_bound(void **state) {
     assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
     assert_int_equal(f.silent_requests, 12);
     assert_fetch_codes(st, EMBER_ETIMEDOUT);
+    fixture_close(&f);
+}
+
+/* The job's mapreduce.reduce.shuffle.read.timeout (Hadoop's key) is the
+ * fetches' deadline, not the worker's default (a minute here: the
+ * fetches would outlast the wait). */
+static void test_fetch_timeout_key(void **state) {
+    (void)state;
+    fixture_fetch_timeout_ms = 60000;
+    fixture f;
+    fixture_open(&f);
+    fixture_fetch_timeout_ms = 1500;
+    const char *r = "attempt_202612052300_0001_r_000000_3";
+    int64_t start = clock_monotonic_ms();
+    launch_silent_fetches(&f, r, "mapreduce.reduce.shuffle.read.timeout=300");
+    const AttemptStatus *st = wait_final(&f, r);
+    assert_int_equal(st->state, ATTEMPT_STATE__ATTEMPT_SUCCEEDED);
+    assert_fetch_codes(st, EMBER_ETIMEDOUT);
+    assert_true(clock_monotonic_ms() - start < 60000);
     fixture_close(&f);
 }
 
@@ -474,7 +494,7 @@ static void test_fetch_obsolete(void **state) {
     fixture_open(&f);
     fixture_fetch_timeout_ms = 1500;
     const char *r = "attempt_202612052300_0001_r_000000_3";
-    launch_silent_fetches(&f, r);
+    launch_silent_fetches(&f, r, NULL);
     send_events_marked(&f, JOB, 0, 1, MAP1, 5, 1);
     assert_int_equal(worker_mr_fetches(f.mr), 0);
     const AttemptStatus *st = wait_final(&f, r);
@@ -513,6 +533,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_shuffle_serve),
         cmocka_unit_test(test_fetch),
         cmocka_unit_test(test_fetch_bound),
+        cmocka_unit_test(test_fetch_timeout_key),
         cmocka_unit_test(test_fetch_obsolete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
