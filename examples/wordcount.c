@@ -22,8 +22,10 @@
 
 static const uint64_t one = 1;
 
+/* The delimiters are all below '!': a byte above ' ' is a word's, one
+ * compare for most bytes. */
 static int is_delimiter(unsigned char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+    return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f');
 }
 
 /* key: the line's offset (unused); value: the line. */
@@ -31,19 +33,18 @@ static int wordcount_map(ember_task *task, const void *key, size_t key_len, cons
                          size_t len) {
     (void)key, (void)key_len;
     const unsigned char *p = value, *end = p + len;
-    while (p < end) {
+    for (;;) {
         while (p < end && is_delimiter(*p))
             p++;
-        const unsigned char *word = p;
+        if (p == end)
+            return 0;
+        const unsigned char *word = p++;
         while (p < end && !is_delimiter(*p))
             p++;
-        if (p > word) {
-            int rc = ember_emit(task, word, (size_t)(p - word), &one, sizeof(one));
-            if (rc != 0)
-                return rc;
-        }
+        int rc = ember_emit(task, word, (size_t)(p - word), &one, sizeof(one));
+        if (rc != 0)
+            return rc;
     }
-    return 0;
 }
 
 static int wordcount_combine(ember_task *task, const void *word, size_t len, ember_values *values) {

@@ -20,33 +20,83 @@
 
 static size_t ct_align4(size_t n) { return (n + 3) & ~(size_t)3; }
 
-/* A 64-bit multiply-mix hash over 8-byte words (keys are short: words,
- * ids), good enough for linear probing. */
-static uint64_t ct_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xc2b2ae3d27d4eb4full);
-    while (n >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        h = (h ^ v) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t v = 0;
-    memcpy(&v, p, n);
-    h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 32);
+static uint64_t ct_load64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
 }
 
-static uint64_t ct_prefix(const uint8_t *key, size_t len) {
-    uint8_t b[8] = {0};
-    memcpy(b, key, len < 8 ? len : 8);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
+static uint32_t ct_load32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
     return v;
+}
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CT_BE64(v) __builtin_bswap64(v)
+#define CT_BE32(v) __builtin_bswap32(v)
+#else
+#define CT_BE64(v) (v)
+#define CT_BE32(v) (v)
+#endif
+
+/* The first 8 bytes of key, big-endian, zero-padded: loads of the key's
+ * own bytes only (two overlapping ones for 4 to 7 bytes). */
+static uint64_t ct_prefix(const uint8_t *p, size_t n) {
+    if (n >= 8)
+        return CT_BE64(ct_load64(p));
+    if (n >= 4)
+        return (uint64_t)CT_BE32(ct_load32(p)) << 32 | (uint64_t)CT_BE32(ct_load32(p + n - 4))
+                                                           << (64 - 8 * n);
+    if (n == 0)
+        return 0;
+    return (uint64_t)p[0] << 56 | (uint64_t)p[n / 2] << (56 - 8 * (n / 2)) |
+           (uint64_t)p[n - 1] << (56 - 8 * (n - 1));
+}
+
+/* MurmurHash3's 64-bit finalizer: every bit of h reaches every bit. */
+static uint64_t ct_mix(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/* A hash of the prefix, the rest of the key in 8-byte words (the last
+ * one overlapping the one before), the length and the partition, mixed
+ * by ct_mix(): keys are short (words, ids), so a word at a time. */
+static uint32_t ct_hash(uint64_t prefix, const uint8_t *p, size_t n, uint32_t partition) {
+    uint64_t h = prefix ^ (n * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)partition << 32);
+    if (n > 8) {
+        size_t i = 8;
+        for (; i + 8 < n; i += 8) {
+            h = (h ^ ct_load64(p + i)) * 0xff51afd7ed558ccdull;
+            h ^= h >> 29;
+        }
+        h = (h ^ ct_load64(p + n - 8)) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+    }
+    h = ct_mix(h);
+    return (uint32_t)h ^ (uint32_t)(h >> 32);
+}
+
+/* Whether keys a and b of n > 8 bytes, whose first 8 are equal, are: 8
+ * bytes at a time, the last word overlapping the one before. */
+static int ct_equal_tail(const uint8_t *a, const uint8_t *b, size_t n) {
+    size_t i = 8;
+    for (; i + 8 < n; i += 8)
+        if (ct_load64(a + i) != ct_load64(b + i))
+            return 0;
+    return ct_load64(a + n - 8) == ct_load64(b + n - 8);
+}
+
+void combine_key_init(combine_key *k, const void *key, size_t len, uint32_t partition) {
+    k->bytes = key;
+    k->len = len;
+    k->partition = partition;
+    k->prefix = ct_prefix(key, len);
+    k->hash = ct_hash(k->prefix, key, len, partition);
 }
 
 int combine_table_init(combine_table *t, size_t budget, ember_compare_fn cmp) {
@@ -166,10 +216,22 @@ static uint32_t ct_new_record(combine_table *t, uint32_t partition, const void *
     return rec;
 }
 
-/* Appends a value to slot s's record: in place, or (full) moved, or 1
- * (full, combine_at values or more: combine it). */
-static int ct_append(combine_table *t, size_t s, const void *value, size_t value_len,
-                     uint32_t combine_at) {
+/* memcpy, inline for the short values maps emit most (counts, ids). */
+static void ct_copy(uint8_t *to, const void *from, size_t n) {
+    const uint8_t *f = from;
+    if (n >= 8 && n <= 16) {
+        uint64_t a = ct_load64(f), b = ct_load64(f + n - 8);
+        memcpy(to, &a, 8);
+        memcpy(to + n - 8, &b, 8);
+    } else if (n > 0) {
+        memcpy(to, f, n);
+    }
+}
+
+int combine_table_append(combine_table *t, size_t s, const void *value, size_t value_len,
+                         uint32_t combine_at) {
+    if (t->sorted || value_len > UINT32_MAX / 4)
+        return EMBER_ESTATE;
     uint32_t rec = t->slots[s].rec;
     uint8_t *r = t->arena + rec;
     uint32_t head[5];
@@ -192,49 +254,45 @@ static int ct_append(combine_table *t, size_t s, const void *value, size_t value
     }
     uint8_t *v = r + voff + head[CT_USED];
     ct_put32(v, (uint32_t)value_len);
-    if (value_len > 0)
-        memcpy(v + CT_VALUE_HEAD, value, value_len);
+    ct_copy(v + CT_VALUE_HEAD, value, value_len);
     ct_put32(r + 4 * CT_COUNT, head[CT_COUNT] + 1);
     ct_put32(r + 4 * CT_USED, head[CT_USED] + (uint32_t)need);
     t->values++;
     return EMBER_OK;
 }
 
-uint32_t combine_table_hash(const void *key, size_t key_len, uint32_t partition) {
-    uint64_t h64 = ct_hash(key, key_len);
-    return ((uint32_t)h64 ^ (uint32_t)(h64 >> 32)) + partition * 0x9e3779b9u;
-}
-
-void combine_table_prefetch(const combine_table *t, uint32_t hash, int record) {
-    const combine_slot *s = &t->slots[hash & (t->cap - 1)];
+void combine_table_prefetch(const combine_table *t, const combine_key *k, int record) {
+    const combine_slot *s = &t->slots[k->hash & (t->cap - 1)];
     if (!record)
         __builtin_prefetch(s);
-    else if (s->rec != 0)
+    else if (s->rec != 0) { /* its head and (mostly) its values' end */
         __builtin_prefetch(t->arena + s->rec);
+        __builtin_prefetch(t->arena + s->rec + 64);
+    }
+}
+
+/* Whether the key of the record at r is k (whose prefix its slot has). */
+static int ct_record_is(const uint8_t *r, const combine_key *k) {
+    return ct_get32(r) == k->len && ct_get32(r + 4 * CT_PARTITION) == k->partition &&
+           (k->len <= 8 || ct_equal_tail(r + CT_RECORD_HEAD, k->bytes, k->len));
 }
 
 int combine_table_add(combine_table *t, uint32_t partition, const void *key, size_t key_len,
                       const void *value, size_t value_len, uint32_t combine_at) {
-    return combine_table_add_hashed(t, combine_table_hash(key, key_len, partition), partition, key,
-                                    key_len, value, value_len, combine_at);
+    combine_key k;
+    combine_key_init(&k, key, key_len, partition);
+    return combine_table_add_key(t, &k, value, value_len, combine_at);
 }
 
-int combine_table_add_hashed(combine_table *t, uint32_t hash, uint32_t partition, const void *key,
-                             size_t key_len, const void *value, size_t value_len,
-                             uint32_t combine_at) {
-    if (t->sorted || key_len > UINT32_MAX / 4 || value_len > UINT32_MAX / 4)
+int combine_table_add_key(combine_table *t, const combine_key *k, const void *value,
+                          size_t value_len, uint32_t combine_at) {
+    if (t->sorted || k->len > UINT32_MAX / 4 || value_len > UINT32_MAX / 4)
         return EMBER_ESTATE;
-    uint64_t prefix = ct_prefix(key, key_len);
-    size_t mask = t->cap - 1, i = hash & mask;
+    size_t mask = t->cap - 1, i = k->hash & mask;
     for (; t->slots[i].rec != 0; i = (i + 1) & mask) {
         const combine_slot *s = &t->slots[i];
-        if (s->hash != hash || s->prefix != prefix)
-            continue;
-        const uint8_t *r = t->arena + s->rec;
-        if (ct_get32(r) == key_len && ct_get32(r + 4 * CT_PARTITION) == partition &&
-            (key_len <= 8 ||
-             memcmp(r + CT_RECORD_HEAD + 8, (const uint8_t *)key + 8, key_len - 8) == 0))
-            return ct_append(t, i, value, value_len, combine_at);
+        if (s->hash == k->hash && s->prefix == k->prefix && ct_record_is(t->arena + s->rec, k))
+            return combine_table_append(t, i, value, value_len, combine_at);
     }
     /* A new key: room for its record, and for the slots it may need. */
     if (4 * (t->n + 1) > 3 * t->cap) {
@@ -242,17 +300,31 @@ int combine_table_add_hashed(combine_table *t, uint32_t hash, uint32_t partition
         if (rc != EMBER_OK)
             return rc;
         mask = t->cap - 1;
-        for (i = hash & mask; t->slots[i].rec != 0; i = (i + 1) & mask)
+        for (i = k->hash & mask; t->slots[i].rec != 0; i = (i + 1) & mask)
             ;
     }
     size_t vcap = CT_VALUE_HEAD + value_len;
     vcap = vcap < t->first_room ? t->first_room : vcap;
-    if (t->used + ct_record_size(key_len, vcap) + t->cap * sizeof(combine_slot) > t->limit)
+    if (t->used + ct_record_size(k->len, vcap) + t->cap * sizeof(combine_slot) > t->limit)
         return EMBER_EAGAIN;
-    t->slots[i] = (combine_slot){
-        .prefix = prefix, .hash = hash, .rec = ct_new_record(t, partition, key, key_len, vcap, 0)};
+    t->slots[i] = (combine_slot){.prefix = k->prefix,
+                                 .hash = k->hash,
+                                 .rec = ct_new_record(t, k->partition, k->bytes, k->len, vcap, 0)};
     t->n++;
-    return ct_append(t, i, value, value_len, 0);
+    return combine_table_append(t, i, value, value_len, 0);
+}
+
+int combine_table_key_is(const combine_table *t, size_t s, const void *key, size_t key_len,
+                         uint32_t partition) {
+    const uint8_t *r = t->arena + t->slots[s].rec;
+    return ct_get32(r) == key_len && ct_get32(r + 4 * CT_PARTITION) == partition &&
+           (key_len == 0 || memcmp(r + CT_RECORD_HEAD, key, key_len) == 0);
+}
+
+void combine_table_key_bytes(const combine_table *t, size_t s, const void **key, size_t *len) {
+    uint32_t rec = t->slots[s].rec;
+    *key = ct_key(t, rec);
+    *len = ct_field(t, rec, CT_KEY_LEN);
 }
 
 uint32_t combine_table_key_partition(const combine_table *t, size_t s) {

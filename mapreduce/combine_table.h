@@ -63,26 +63,49 @@ typedef struct {
 int combine_table_init(combine_table *t, size_t budget, ember_compare_fn cmp);
 void combine_table_free(combine_table *t);
 
-/* Adds a value under (partition, key), copying both.  EMBER_EAGAIN when
- * that would pass the limit (nothing changed): the caller frees room or
- * raises the limit and adds again.  With combine_at > 0, a record that
- * is full, holds at least combine_at values and has room for a few more
- * (64 bytes) is not moved: the answer is 1 with t->full its slot, for the
+/* A key as the table looks it up: its bytes, partition, hash and first 8
+ * bytes (big-endian, zero-padded), worked out once by combine_key_init()
+ * from word loads.  The bytes must stay put until the key is added. */
+typedef struct {
+    const uint8_t *bytes;
+    size_t len;
+    uint32_t partition, hash;
+    uint64_t prefix;
+} combine_key;
+
+void combine_key_init(combine_key *k, const void *key, size_t len, uint32_t partition);
+
+/* Adds a value under the key, copying both.  EMBER_EAGAIN when that
+ * would pass the limit (nothing changed): the caller frees room or raises
+ * the limit and adds again.  With combine_at > 0, a record that is full,
+ * holds at least combine_at values and has room for a few more (64
+ * bytes) is not moved: the answer is 1 with t->full its slot, for the
  * caller to combine it.  A new key's record has room for its first value
  * only, so a key seen once costs no more than it must. */
+int combine_table_add_key(combine_table *t, const combine_key *k, const void *value,
+                          size_t value_len, uint32_t combine_at);
+
+/* The same from the key's bytes. */
 int combine_table_add(combine_table *t, uint32_t partition, const void *key, size_t key_len,
                       const void *value, size_t value_len, uint32_t combine_at);
 
-/* The same with the hash of (key, partition) computed before, by
- * combine_table_hash(); combine_table_prefetch() asks the cache for the
- * key's slot (record 0) and then for its record (record 1), so that a
- * batch of pairs can have their cache misses at once before they are
- * added. */
-uint32_t combine_table_hash(const void *key, size_t key_len, uint32_t partition);
-void combine_table_prefetch(const combine_table *t, uint32_t hash, int record);
-int combine_table_add_hashed(combine_table *t, uint32_t hash, uint32_t partition, const void *key,
-                             size_t key_len, const void *value, size_t value_len,
-                             uint32_t combine_at);
+/* Asks the cache for the key's slot (record 0) or, once that is in, for
+ * its record (record 1): a caller that stages pairs has their cache
+ * misses while it does other work, before it adds them. */
+void combine_table_prefetch(const combine_table *t, const combine_key *k, int record);
+
+/* Appends a value to slot s's record (a key found before: a key combined
+ * on its own gets its output back without a lookup); as
+ * combine_table_add_key() answers. */
+int combine_table_append(combine_table *t, size_t s, const void *value, size_t value_len,
+                         uint32_t combine_at);
+
+/* Whether slot s holds key. */
+int combine_table_key_is(const combine_table *t, size_t s, const void *key, size_t key_len,
+                         uint32_t partition);
+
+/* Slot s's key. */
+void combine_table_key_bytes(const combine_table *t, size_t s, const void **key, size_t *len);
 
 /* The values of slot s (after an answer of 1) as a stream of one group,
  * and its partition. */
