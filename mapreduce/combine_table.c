@@ -14,13 +14,36 @@
 #define CT_FIRST_SLOTS 1024u
 #define CT_FIRST_LIMIT (2u << 20) /* about a core's share of the cache */
 #define CT_RECORD_HEAD 20u        /* key_len, partition, count, cap, used */
-#define CT_VALUE_HEAD 4u          /* [u32 len] */
+#define CT_VALUE_HEAD_MAX 5u      /* a value's length: a varint of 1 to 5 bytes */
 #define CT_ARENA_START 4u         /* offset 0 marks a free slot */
 #define CT_READ_AHEAD 8u          /* records prefetched ahead of a stream */
 #define CT_HUGE_PAGE (2u << 20)
-#define CT_COMBINE_ROOM 64u       /* a record is combined, not grown, from this room */
+#define CT_COMBINE_ROOM 64u /* a record is combined, not grown, from this room */
 
 static size_t ct_align4(size_t n) { return (n + 3) & ~(size_t)3; }
+
+/* A value's length as a varint (7 bits a byte, low first): one byte for
+ * the short values maps emit most, so more of them fit a record. */
+static size_t ct_varint_size(size_t n) {
+    return 1 + (n >= 1u << 7) + (n >= 1u << 14) + (n >= 1u << 21) + (n >= 1u << 28);
+}
+
+static uint8_t *ct_put_varint(uint8_t *p, uint32_t n) {
+    while (n >= 0x80) {
+        *p++ = (uint8_t)(n | 0x80);
+        n >>= 7;
+    }
+    *p++ = (uint8_t)n;
+    return p;
+}
+
+static const uint8_t *ct_get_varint(const uint8_t *p, uint32_t *n) {
+    uint32_t v = *p & 0x7f;
+    for (int shift = 7; *p++ & 0x80; shift += 7)
+        v |= (uint32_t)(*p & 0x7f) << shift;
+    *n = v;
+    return p;
+}
 
 static uint64_t ct_load64(const uint8_t *p) {
     uint64_t v;
@@ -182,14 +205,15 @@ static const uint8_t *ct_key(const combine_table *t, uint32_t rec) {
 
 static size_t ct_values_offset(size_t key_len) { return CT_RECORD_HEAD + ct_align4(key_len); }
 
+/* Records start 4-aligned: their values' room is rounded up. */
 static size_t ct_record_size(size_t key_len, size_t values_cap) {
-    return ct_values_offset(key_len) + values_cap;
+    return ct_values_offset(key_len) + ct_align4(values_cap);
 }
 
 int combine_table_fits_empty(const combine_table *t, size_t key_len, size_t value_len) {
     if (key_len > UINT32_MAX / 4 || value_len > UINT32_MAX / 4)
         return 0;
-    size_t need = CT_ARENA_START + ct_record_size(key_len, CT_VALUE_HEAD + value_len);
+    size_t need = CT_ARENA_START + ct_record_size(key_len, CT_VALUE_HEAD_MAX + value_len);
     return need + t->cap * sizeof(combine_slot) <= t->budget;
 }
 
@@ -224,7 +248,7 @@ static uint32_t ct_new_record(combine_table *t, uint32_t partition, const void *
     uint8_t *r = t->arena + rec;
     uint32_t count = old ? ct_field(t, old, CT_COUNT) : 0,
              used = old ? ct_field(t, old, CT_USED) : 0;
-    uint32_t head[5] = {(uint32_t)key_len, partition, count, (uint32_t)values_cap, used};
+    uint32_t head[5] = {(uint32_t)key_len, partition, count, (uint32_t)ct_align4(values_cap), used};
     memcpy(r, head, sizeof(head));
     memmove(r + CT_RECORD_HEAD, key, key_len);
     if (used > 0)
@@ -253,7 +277,7 @@ int combine_table_append(combine_table *t, size_t s, const void *value, size_t v
     uint8_t *r = t->arena + rec;
     uint32_t head[5];
     memcpy(head, r, sizeof(head));
-    size_t need = CT_VALUE_HEAD + value_len, voff = ct_values_offset(head[CT_KEY_LEN]);
+    size_t need = ct_varint_size(value_len) + value_len, voff = ct_values_offset(head[CT_KEY_LEN]);
     if (head[CT_USED] + need > head[CT_CAP]) {
         if (combine_at > 0 && head[CT_COUNT] >= combine_at && head[CT_CAP] >= CT_COMBINE_ROOM) {
             t->full = s;
@@ -269,9 +293,7 @@ int combine_table_append(combine_table *t, size_t s, const void *value, size_t v
             ct_new_record(t, head[CT_PARTITION], r + CT_RECORD_HEAD, head[CT_KEY_LEN], ncap, rec);
         r = t->arena + rec;
     }
-    uint8_t *v = r + voff + head[CT_USED];
-    ct_put32(v, (uint32_t)value_len);
-    ct_copy(v + CT_VALUE_HEAD, value, value_len);
+    ct_copy(ct_put_varint(r + voff + head[CT_USED], (uint32_t)value_len), value, value_len);
     ct_put32(r + 4 * CT_COUNT, head[CT_COUNT] + 1);
     ct_put32(r + 4 * CT_USED, head[CT_USED] + (uint32_t)need);
     t->values++;
@@ -320,7 +342,7 @@ int combine_table_add_key(combine_table *t, const combine_key *k, const void *va
         for (i = k->hash & mask; t->slots[i].rec != 0; i = (i + 1) & mask)
             ;
     }
-    size_t vcap = CT_VALUE_HEAD + value_len;
+    size_t vcap = ct_varint_size(value_len) + value_len;
     vcap = vcap < t->first_room ? t->first_room : vcap;
     if (t->used + ct_record_size(k->len, vcap) + t->cap * sizeof(combine_slot) > t->limit)
         return EMBER_EAGAIN;
@@ -419,24 +441,22 @@ void combine_table_group(combine_table *t) {
 
 static int ct_reader_next(kv_stream *s, kv_record *out) {
     combine_table_reader *r = (combine_table_reader *)s;
-    const combine_table *t = r->t;
-    while (r->left == 0) {
+    while (r->left == 0) { /* the next record: its key and values */
+        const combine_table *t = r->t;
         if (r->at == r->end)
             return 0;
         if (r->at + CT_READ_AHEAD < r->end) /* records lie in slot order: ask early */
             __builtin_prefetch(t->arena + t->slots[r->at + CT_READ_AHEAD].rec);
         uint32_t rec = t->slots[r->at++].rec;
-        r->off = rec + ct_values_offset(ct_field(t, rec, CT_KEY_LEN));
+        r->key = ct_key(t, rec);
+        r->key_len = ct_field(t, rec, CT_KEY_LEN);
+        r->value = r->key + ct_align4(r->key_len);
         r->left = ct_field(t, rec, CT_COUNT);
     }
-    uint32_t rec = t->slots[r->at - 1].rec;
-    const uint8_t *v = t->arena + r->off;
-    uint32_t len = ct_get32(v);
-    *out = (kv_record){.key = ct_key(t, rec),
-                       .key_len = ct_field(t, rec, CT_KEY_LEN),
-                       .value = v + CT_VALUE_HEAD,
-                       .value_len = len};
-    r->off += CT_VALUE_HEAD + len;
+    uint32_t len;
+    const uint8_t *v = ct_get_varint(r->value, &len);
+    *out = (kv_record){.key = r->key, .key_len = r->key_len, .value = v, .value_len = len};
+    r->value = v + len;
     r->left--;
     return 1;
 }

@@ -7,7 +7,7 @@
  * bytes (big-endian, the sort buffer's prefix) and the arena offset of
  * its record:
  *     [u32 key_len][u32 partition][u32 count][u32 cap][u32 used]
- *     [key, padded to 4][values: [u32 len][bytes]..., cap bytes]
+ *     [key, padded to 4][values: [varint len][bytes]..., cap bytes]
  * A value is appended to its key's record.  A full record either moves
  * to the arena's end with twice the room (the old copy is garbage until
  * the table is reset), or, when the caller asks for it, is handed back
@@ -54,8 +54,9 @@ typedef struct {
 typedef struct {
     kv_stream base;
     const combine_table *t;
-    size_t at, end;   /* slots of the partition */
-    size_t off, left; /* within the current slot's values: next byte, values left */
+    size_t at, end;             /* slots of the partition */
+    const uint8_t *key, *value; /* the current slot's key, its next value */
+    size_t key_len, left;       /* values left */
 } combine_table_reader;
 
 /* budget must be under 4 GiB (offsets are 32-bit); the table starts with

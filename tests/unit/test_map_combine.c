@@ -146,15 +146,28 @@ static int ref_compare(const void *a, const void *b) {
     return kv_compare_bytes(x->key, x->len, y->key, y->len);
 }
 
+/* The length of value seq: 4 bytes (seq) and a pad, at the edges of the
+ * 1-, 2-, 3- and 4-byte lengths the table stores (a few values of 2 MiB). */
+static size_t value_length(uint32_t seq, int i) {
+    static const size_t lens[] = {4, 4, 4, 5, 12, 127, 128};
+    if (i % 15000 < 2)
+        return (1u << 21) - 1 + (size_t)(i % 2);
+    if (seq % 50 >= 48)
+        return 16383 + seq % 2;
+    return lens[seq % 7];
+}
+
 /* Keys of every length 0..40 (variant_key()) in 2 partitions, added in a
- * random order, against a reference of (partition, key) -> values: as
- * many keys, sorted by (partition, bytes), each one's values in order. */
+ * random order with values of many lengths, against a reference of
+ * (partition, key) -> values: as many keys, sorted by (partition, bytes),
+ * each one's values in order. */
 static void test_table_keys_of_every_length(void **state) {
     (void)state;
     static ref_key ref[2 * (TEST_KEY_MAX + 1) * TEST_VARIANTS];
     size_t nref = 0;
     combine_table t;
-    assert_int_equal(combine_table_init(&t, 16u << 20, NULL), EMBER_OK);
+    assert_int_equal(combine_table_init(&t, 256u << 20, NULL), EMBER_OK);
+    static uint8_t value[1u << 21];
     unsigned seed = 5;
     for (int i = 0; i < 40000; i++) {
         int r = rand_r(&seed);
@@ -166,9 +179,15 @@ static void test_table_keys_of_every_length(void **state) {
         if (j == nref)
             ref[nref++] = k;
         uint32_t v = ref[j].next++;
+        size_t vlen = value_length(v, i);
+        memcpy(value, &v, sizeof(v));
+        memset(value + sizeof(v), (int)v, vlen - sizeof(v));
         combine_key ck;
         combine_key_init(&ck, k.key, k.len, k.partition);
-        assert_int_equal(combine_table_add_key(&t, &ck, &v, sizeof(v), 0), EMBER_OK);
+        int rc;
+        while ((rc = combine_table_add_key(&t, &ck, value, vlen, 0)) == EMBER_EAGAIN)
+            assert_true(combine_table_grow_limit(&t));
+        assert_int_equal(rc, EMBER_OK);
     }
     assert_int_equal(t.n, nref);
     qsort(ref, nref, sizeof(ref[0]), ref_compare);
@@ -187,8 +206,12 @@ static void test_table_keys_of_every_length(void **state) {
                 assert_memory_equal(rec.key, ref[at].key, rec.key_len);
             }
             uint32_t v;
+            assert_true(rec.value_len >= sizeof(v));
             memcpy(&v, rec.value, sizeof(v));
             assert_int_equal(v, expect++);
+            assert_true(rec.value_len == value_length(v, 2) || rec.value_len >= (1u << 21) - 1);
+            for (size_t b = sizeof(v); b < rec.value_len; b++)
+                assert_int_equal(((const uint8_t *)rec.value)[b], (uint8_t)v);
             if (expect == ref[at].next) {
                 expect = 0;
                 at++;
