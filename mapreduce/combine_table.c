@@ -250,23 +250,11 @@ static uint32_t ct_new_record(combine_table *t, uint32_t partition, const void *
              used = old ? ct_field(t, old, CT_USED) : 0;
     uint32_t head[5] = {(uint32_t)key_len, partition, count, (uint32_t)ct_align4(values_cap), used};
     memcpy(r, head, sizeof(head));
-    memmove(r + CT_RECORD_HEAD, key, key_len);
+    combine_copy(r + CT_RECORD_HEAD, key, key_len); /* from the stage or an older record */
     if (used > 0)
         memcpy(r + ct_values_offset(key_len), t->arena + old + ct_values_offset(key_len), used);
     t->used += ct_record_size(key_len, values_cap);
     return rec;
-}
-
-/* memcpy, inline for the short values maps emit most (counts, ids). */
-static void ct_copy(uint8_t *to, const void *from, size_t n) {
-    const uint8_t *f = from;
-    if (n >= 8 && n <= 16) {
-        uint64_t a = ct_load64(f), b = ct_load64(f + n - 8);
-        memcpy(to, &a, 8);
-        memcpy(to + n - 8, &b, 8);
-    } else if (n > 0) {
-        memcpy(to, f, n);
-    }
 }
 
 int combine_table_append(combine_table *t, size_t s, const void *value, size_t value_len,
@@ -293,7 +281,7 @@ int combine_table_append(combine_table *t, size_t s, const void *value, size_t v
             ct_new_record(t, head[CT_PARTITION], r + CT_RECORD_HEAD, head[CT_KEY_LEN], ncap, rec);
         r = t->arena + rec;
     }
-    ct_copy(ct_put_varint(r + voff + head[CT_USED], (uint32_t)value_len), value, value_len);
+    combine_copy(ct_put_varint(r + voff + head[CT_USED], (uint32_t)value_len), value, value_len);
     ct_put32(r + 4 * CT_COUNT, head[CT_COUNT] + 1);
     ct_put32(r + 4 * CT_USED, head[CT_USED] + (uint32_t)need);
     t->values++;
@@ -379,19 +367,40 @@ size_t combine_table_key_clear(combine_table *t, size_t s) {
     return used;
 }
 
-/* The order: partition, then (default order) the prefix, then the key. */
-static int ct_compare(const void *a, const void *b, void *arg) {
+/* The order within a partition: (default order) the prefix, then the key;
+ * the record is read only when the prefixes tie. */
+static int ct_compare_key(const void *a, const void *b, void *arg) {
     const combine_table *t = arg;
     const combine_slot *x = a, *y = b;
-    uint32_t xp = ct_field(t, x->rec, CT_PARTITION), yp = ct_field(t, y->rec, CT_PARTITION);
-    if (xp != yp)
-        return xp < yp ? -1 : 1;
     if (t->cmp == NULL && x->prefix != y->prefix)
         return x->prefix < y->prefix ? -1 : 1;
     size_t xl = ct_field(t, x->rec, CT_KEY_LEN), yl = ct_field(t, y->rec, CT_KEY_LEN);
     if (t->cmp != NULL)
         return t->cmp(ct_key(t, x->rec), xl, ct_key(t, y->rec), yl);
     return kv_compare_bytes(ct_key(t, x->rec), xl, ct_key(t, y->rec), yl);
+}
+
+/* The order: partition, then the key. */
+static int ct_compare(const void *a, const void *b, void *arg) {
+    const combine_table *t = arg;
+    const combine_slot *x = a, *y = b;
+    uint32_t xp = ct_field(t, x->rec, CT_PARTITION), yp = ct_field(t, y->rec, CT_PARTITION);
+    if (xp != yp)
+        return xp < yp ? -1 : 1;
+    return ct_compare_key(a, b, arg);
+}
+
+/* After a grouping: the first slot of partition p or later. */
+static size_t ct_first_of(const combine_table *t, uint32_t p) {
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ct_field(t, t->slots[mid].rec, CT_PARTITION) < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 /* Moves the keys to the front of the slot array; how many. */
@@ -405,9 +414,15 @@ static size_t ct_pack(combine_table *t) {
     return n;
 }
 
+/* Grouped by partition first (each record read once), then each
+ * partition sorted by key: a compare then reads records only on a prefix
+ * tie, where one on (partition, key) read two for every compare. */
 void combine_table_sort(combine_table *t) {
-    size_t n = ct_pack(t);
-    qsort_r(t->slots, n, sizeof(combine_slot), ct_compare, t);
+    combine_table_group(t);
+    for (size_t lo = 0, hi; lo < t->n; lo = hi) {
+        hi = ct_first_of(t, ct_field(t, t->slots[lo].rec, CT_PARTITION) + 1);
+        qsort_r(t->slots + lo, hi - lo, sizeof(combine_slot), ct_compare_key, t);
+    }
 }
 
 void combine_table_group(combine_table *t) {
@@ -462,15 +477,7 @@ static int ct_reader_next(kv_stream *s, kv_record *out) {
 }
 
 void combine_table_stream(const combine_table *t, uint32_t p, combine_table_reader *r) {
-    size_t lo = 0, hi = t->n; /* first slot of partition >= p */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ct_field(t, t->slots[mid].rec, CT_PARTITION) < p)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t end = lo;
+    size_t lo = ct_first_of(t, p), end = lo;
     while (end < t->n && ct_field(t, t->slots[end].rec, CT_PARTITION) == p)
         end++;
     *r = (combine_table_reader){.base = {.next = ct_reader_next}, .t = t, .at = lo, .end = end};

@@ -26,6 +26,8 @@
 #ifndef EMBER_MR_COMBINE_TABLE_H
 #define EMBER_MR_COMBINE_TABLE_H
 
+#include <string.h>
+
 #include "kv.h"
 
 typedef struct {
@@ -75,6 +77,25 @@ typedef struct {
 } combine_key;
 
 void combine_key_init(combine_key *k, const void *key, size_t len, uint32_t partition);
+
+/* memcpy, inline for the few bytes most keys and values are (loads of the
+ * source's own bytes, all before any store). */
+static inline void combine_copy(uint8_t *to, const void *from, size_t n) {
+    const uint8_t *f = from;
+    if (n >= 4 && n <= 16) {
+        size_t w = n >= 8 ? 8 : 4; /* two words, overlapping for lengths between */
+        uint64_t a = 0, b = 0;
+        memcpy(&a, f, w);
+        memcpy(&b, f + n - w, w);
+        memcpy(to, &a, w);
+        memcpy(to + n - w, &b, w);
+    } else if (n > 16) {
+        memcpy(to, f, n);
+    } else if (n > 0) {
+        uint8_t x = f[0], y = f[n / 2], z = f[n - 1];
+        to[0] = x, to[n / 2] = y, to[n - 1] = z;
+    }
+}
 
 /* Adds a value under the key, copying both.  EMBER_EAGAIN when that
  * would pass the limit (nothing changed): the caller frees room or raises

@@ -545,9 +545,8 @@ static int map_output_stage(map_output *m, uint32_t p, const void *key, size_t k
     if (m->stage_at + n > MAP_OUTPUT_STAGE_BYTES)
         m->stage_at = 0;
     uint8_t *at = m->stage + m->stage_at;
-    memcpy(at, key, key_len);
-    if (value_len > 0)
-        memcpy(at + key_len, value, value_len);
+    combine_copy(at, key, key_len);
+    combine_copy(at + key_len, value, value_len);
     m->stage_at += n;
     staged_pair *s = &m->ring[m->ring_head++ % MAP_OUTPUT_RING];
     combine_key_init(&s->key, at, key_len, p);
