@@ -8,7 +8,10 @@
  * its record:
  *     [u32 key_len][u32 partition][u32 count][u32 cap][u32 used]
  *     [key, padded to 4][values: [varint len][bytes]..., cap bytes]
- * A value is appended to its key's record.  A full record either moves
+ * The prefix and hash come from word loads of the key (combine_key_init());
+ * a lookup compares hash and prefix in the slot, then length, partition
+ * and the bytes past the prefix 8 at a time in the record.  The arena is
+ * asked for 2 MiB pages.  A value is appended to its key's record.  A full record either moves
  * to the arena's end with twice the room (the old copy is garbage until
  * the table is reset), or, when the caller asks for it, is handed back
  * for the combiner to shrink in place (combine_table_key_stream(),

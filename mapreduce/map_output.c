@@ -6,9 +6,10 @@
  * failed: every later call answers the first error.
  *
  * With a combiner, pairs go into a combine table (combine_table.h)
- * instead, staged MAP_OUTPUT_BATCH at a time so that their cache misses
- * overlap.  A key whose record fills is combined on its own (not with a
- * streaming combiner: a process per stream), its output put back.  When
+ * instead, through a ring of MAP_OUTPUT_RING so that their cache misses
+ * come ahead of them.  A key whose record fills is combined on its own
+ * (not with a streaming combiner: a process per stream), its output put
+ * straight back into its record.  When
  * the table is full the collector first compacts it: every partition's
  * groups go through the combiner, whose output is kept aside and added
  * back into the emptied table (Hadoop's combiner contract: it may run any
