@@ -85,13 +85,18 @@ void combine_key_init(combine_key *k, const void *key, size_t len, uint32_t part
  * source's own bytes, all before any store). */
 static inline void combine_copy(uint8_t *to, const void *from, size_t n) {
     const uint8_t *f = from;
-    if (n >= 4 && n <= 16) {
-        size_t w = n >= 8 ? 8 : 4; /* two words, overlapping for lengths between */
-        uint64_t a = 0, b = 0;
-        memcpy(&a, f, w);
-        memcpy(&b, f + n - w, w);
-        memcpy(to, &a, w);
-        memcpy(to + n - w, &b, w);
+    if (n >= 8 && n <= 16) { /* two words, overlapping for lengths between */
+        uint64_t a, b;
+        memcpy(&a, f, 8);
+        memcpy(&b, f + n - 8, 8);
+        memcpy(to, &a, 8);
+        memcpy(to + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, f, 4);
+        memcpy(&b, f + n - 4, 4);
+        memcpy(to, &a, 4);
+        memcpy(to + n - 4, &b, 4);
     } else if (n > 16) {
         memcpy(to, f, n);
     } else if (n > 0) {
