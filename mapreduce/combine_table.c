@@ -25,7 +25,9 @@ static size_t ct_align4(size_t n) { return (n + 3) & ~(size_t)3; }
 /* A value's length as a varint (7 bits a byte, low first): one byte for
  * the short values maps emit most, so more of them fit a record. */
 static size_t ct_varint_size(size_t n) {
-    return 1 + (n >= 1u << 7) + (n >= 1u << 14) + (n >= 1u << 21) + (n >= 1u << 28);
+    if (n < 1u << 7)
+        return 1;
+    return 2 + (n >= 1u << 14) + (n >= 1u << 21) + (n >= 1u << 28);
 }
 
 static uint8_t *ct_put_varint(uint8_t *p, uint32_t n) {

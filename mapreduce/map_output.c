@@ -517,10 +517,15 @@ static int map_output_table_add(map_output *m, const combine_key *k, const void 
     }
 }
 
-/* Adds the oldest pair of the ring to the table. */
+/* Adds the oldest pair of the ring to the table: straight in, the common
+ * case, else (nothing changed) by the way that makes room. */
 static int map_output_add_staged(map_output *m) {
     const staged_pair *s = &m->ring[m->ring_tail++ % MAP_OUTPUT_RING];
-    return map_output_table_add(m, &s->key, s->key.bytes + s->key.len, s->value_len, 1);
+    const uint8_t *value = s->key.bytes + s->key.len;
+    uint32_t at = m->key_combine ? MAP_OUTPUT_KEY_COMBINE_AT : 0;
+    if (m->use_table && combine_table_add_key(&m->ct, &s->key, value, s->value_len, at) == EMBER_OK)
+        return EMBER_OK;
+    return map_output_table_add(m, &s->key, value, s->value_len, 1);
 }
 
 /* Adds every pair of the ring, in order. */
@@ -550,7 +555,8 @@ static int map_output_stage(map_output *m, uint32_t p, const void *key, size_t k
     combine_copy(at + key_len, value, value_len);
     m->stage_at += n;
     staged_pair *s = &m->ring[m->ring_head++ % MAP_OUTPUT_RING];
-    combine_key_init(&s->key, at, key_len, p);
+    combine_key_init(&s->key, key, key_len, p); /* not from the copy: its stores are in flight */
+    s->key.bytes = at;
     s->value_len = value_len;
     combine_table_prefetch(&m->ct, &s->key, 0);
     uint32_t staged = m->ring_head - m->ring_tail;
