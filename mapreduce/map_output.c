@@ -6,9 +6,10 @@
  * failed: every later call answers the first error.
  *
  * With a combiner, pairs go into a combine table (combine_table.h)
- * instead, staged MAP_OUTPUT_BATCH at a time so that their cache misses
- * overlap.  A key whose record fills is combined on its own (not with a
- * streaming combiner: a process per stream), its output put back.  When
+ * instead, through a ring of MAP_OUTPUT_RING so that their cache misses
+ * come ahead of them.  A key whose record fills is combined on its own
+ * (not with a streaming combiner: a process per stream), its output put
+ * straight back into its record.  When
  * the table is full the collector first compacts it: every partition's
  * groups go through the combiner, whose output is kept aside and added
  * back into the emptied table (Hadoop's combiner contract: it may run any
@@ -41,15 +42,23 @@
 /* The room a key's record gets back after a compaction: enough to be
  * combined in place (combine_table.c's 64 bytes) without moving again. */
 #define MAP_OUTPUT_COMPACT_ROOM 64u
-/* Pairs bound for the combine table are staged this many at a time, their
- * slots and records asked of the cache before any is added. */
-#define MAP_OUTPUT_BATCH 32u
+/* Pairs bound for the combine table pass through a ring of this many: a
+ * pair's slot is asked of the cache when it comes in, its record
+ * MAP_OUTPUT_AHEAD pairs later, and it is added when the ring is full, so
+ * that each miss has several pairs' work to arrive in. */
+#define MAP_OUTPUT_RING 16u
+#define MAP_OUTPUT_AHEAD 8u
+/* The ring's keys and values, written round: a pair over STAGE_MAX bytes
+ * skips the ring (emptied first), so the pairs in it never span more than
+ * half the stage and a new one never lands on them. */
 #define MAP_OUTPUT_STAGE_BYTES (64u << 10)
+#define MAP_OUTPUT_STAGE_MAX (MAP_OUTPUT_STAGE_BYTES / (2 * MAP_OUTPUT_RING))
+/* No slot: the compaction's output goes back by lookup. */
+#define MAP_OUTPUT_NO_SLOT SIZE_MAX
 
 typedef struct {
-    uint32_t partition, hash;
-    uint32_t key_len, value_len; /* key then value at stage + off */
-    size_t off;
+    combine_key key; /* its bytes in the stage, the value after them */
+    size_t value_len;
 } staged_pair;
 
 typedef struct {
@@ -70,10 +79,10 @@ struct map_output {
     uint8_t *scratch;           /* the compaction's combiner output */
     size_t scratch_len, scratch_cap;
     ember_task capture_task; /* the combiner's view when compacting */
-    staged_pair batch[MAP_OUTPUT_BATCH];
-    uint32_t nbatch;
-    uint8_t *stage; /* MAP_OUTPUT_STAGE_BYTES: the batch's keys and values */
-    size_t stage_len;
+    staged_pair ring[MAP_OUTPUT_RING];
+    uint32_t ring_head, ring_tail; /* pairs staged, pairs added (mod 2^32) */
+    uint8_t *stage;                /* MAP_OUTPUT_STAGE_BYTES: the ring's pairs */
+    size_t stage_at;               /* where the next pair goes */
     spill_info *spills;
     uint32_t nspills, spills_cap;
     ifile_writer w;          /* the file being written */
@@ -368,9 +377,8 @@ static int map_output_spill_one(map_output *m, uint32_t part, const void *key, s
     return EMBER_OK;
 }
 
-static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const void *key,
-                                size_t key_len, const void *value, size_t value_len,
-                                int may_compact);
+static int map_output_table_add(map_output *m, const combine_key *k, const void *value,
+                                size_t value_len, int may_compact);
 
 /* Adds a pair to the sort buffer, spilling it when full. */
 static int map_output_sort_add(map_output *m, uint32_t p, const void *key, size_t key_len,
@@ -399,19 +407,33 @@ static int map_output_give_up_table(map_output *m) {
     return rc;
 }
 
-/* Adds the combiner's output kept aside back into the table. */
-static int map_output_add_captured(map_output *m) {
+/* Adds the combiner's output kept aside back into the table: straight
+ * into slot's record when it is that key's (and the record has room),
+ * else by lookup (then slot is forgotten: the table may have changed). */
+static int map_output_add_captured(map_output *m, size_t slot) {
     int rc = EMBER_OK;
     for (size_t at = 0; rc == EMBER_OK && at < m->scratch_len;) {
         uint32_t head[3];
         memcpy(head, m->scratch + at, 12);
-        const uint8_t *key = m->scratch + at + 12;
-        uint32_t hash = combine_table_hash(key, head[1], head[0]);
-        rc = map_output_table_add(m, head[0], hash, key, head[1], key + head[1], head[2], 0);
+        const uint8_t *key = m->scratch + at + 12, *value = key + head[1];
         at += 12 + (size_t)head[1] + head[2];
+        if (slot != MAP_OUTPUT_NO_SLOT &&
+            combine_table_key_is(&m->ct, slot, key, head[1], head[0]) &&
+            (rc = combine_table_append(&m->ct, slot, value, head[2], 0)) != EMBER_EAGAIN)
+            continue;
+        combine_key k;
+        combine_key_init(&k, key, head[1], head[0]);
+        rc = map_output_table_add(m, &k, value, head[2], 0);
+        slot = MAP_OUTPUT_NO_SLOT;
     }
     m->scratch_len = 0;
     return rc;
+}
+
+/* Every key of a single-key stream is the same: no compare needed. */
+static int map_output_one_key(const void *a, size_t a_len, const void *b, size_t b_len) {
+    (void)a, (void)a_len, (void)b, (void)b_len;
+    return 0;
 }
 
 /* Runs the combiner over one key's full record and puts its output back:
@@ -422,10 +444,10 @@ static int map_output_combine_key(map_output *m, size_t slot) {
     m->capture_partition = combine_table_key_partition(&m->ct, slot);
     m->scratch_len = 0;
     mr_group_stats read;
-    int rc = mr_group_each(&r.base, m->cmp, m->o.job->combine, &m->capture_task, &read);
+    int rc = mr_group_each(&r.base, map_output_one_key, m->o.job->combine, &m->capture_task, &read);
     m->stats.combine_input += read.records;
     combine_table_key_clear(&m->ct, slot);
-    return rc == EMBER_OK ? map_output_add_captured(m) : rc;
+    return rc == EMBER_OK ? map_output_add_captured(m, slot) : rc;
 }
 
 /* Runs the combiner over the whole table and rebuilds it from the output
@@ -448,7 +470,7 @@ static int map_output_compact(map_output *m) {
     combine_table_reset(t);
     t->first_room = MAP_OUTPUT_COMPACT_ROOM;
     if (rc == EMBER_OK)
-        rc = map_output_add_captured(m);
+        rc = map_output_add_captured(m, MAP_OUTPUT_NO_SLOT);
     t->first_room = 0;
     m->compact_poor = combine_table_bytes(t) > t->limit / 2;
     in = m->stats.combine_input - in;
@@ -461,15 +483,14 @@ static int map_output_compact(map_output *m) {
 /* Adds a pair to the combine table, making room as the top of the file
  * says: combine the key's own record (once), compact (once), grow the
  * limit, spill.  may_compact is 0 for the combiner's own output. */
-static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const void *key,
-                                size_t key_len, const void *value, size_t value_len,
-                                int may_compact) {
+static int map_output_table_add(map_output *m, const combine_key *k, const void *value,
+                                size_t value_len, int may_compact) {
     int compacted = 0, key_combined = !may_compact || !m->key_combine;
     for (;;) {
-        if (!m->use_table) /* given up on, mid-batch */
-            return map_output_sort_add(m, p, key, key_len, value, value_len);
+        if (!m->use_table) /* given up on, mid-ring */
+            return map_output_sort_add(m, k->partition, k->bytes, k->len, value, value_len);
         uint32_t at = key_combined ? 0 : MAP_OUTPUT_KEY_COMBINE_AT;
-        int rc = combine_table_add_hashed(&m->ct, hash, p, key, key_len, value, value_len, at);
+        int rc = combine_table_add_key(&m->ct, k, value, value_len, at);
         if (rc == 1) {
             key_combined = 1;
             if ((rc = map_output_combine_key(m, m->ct.full)) != EMBER_OK)
@@ -478,8 +499,8 @@ static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const 
         }
         if (rc != EMBER_EAGAIN)
             return rc;
-        if (!combine_table_fits_empty(&m->ct, key_len, value_len))
-            return map_output_spill_one(m, p, key, key_len, value, value_len);
+        if (!combine_table_fits_empty(&m->ct, k->len, value_len))
+            return map_output_spill_one(m, k->partition, k->bytes, k->len, value, value_len);
         if (may_compact && !compacted && !m->compact_poor && m->ct.n > 0) {
             compacted = 1;
             if ((rc = map_output_compact(m)) != EMBER_OK)
@@ -487,7 +508,7 @@ static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const 
         } else if (combine_table_grow_limit(&m->ct)) {
             m->compact_poor = 0;
         } else if (m->ct.n == 0) {
-            return map_output_spill_one(m, p, key, key_len, value, value_len);
+            return map_output_spill_one(m, k->partition, k->bytes, k->len, value, value_len);
         } else {
             if ((rc = map_output_spill(m, 0)) != EMBER_OK)
                 return rc;
@@ -496,57 +517,61 @@ static int map_output_table_add(map_output *m, uint32_t p, uint32_t hash, const 
     }
 }
 
-/* Adds the staged pairs to the table: first every record's cache line is
- * asked for (their slots were at staging), then they are added in order. */
-static int map_output_flush_batch(map_output *m) {
-    for (uint32_t i = 0; i < m->nbatch; i++)
-        combine_table_prefetch(&m->ct, m->batch[i].hash, 1);
+/* Adds the oldest pair of the ring to the table: straight in, the common
+ * case, else (nothing changed) by the way that makes room. */
+static int map_output_add_staged(map_output *m) {
+    const staged_pair *s = &m->ring[m->ring_tail++ % MAP_OUTPUT_RING];
+    const uint8_t *value = s->key.bytes + s->key.len;
+    uint32_t at = m->key_combine ? MAP_OUTPUT_KEY_COMBINE_AT : 0;
+    if (m->use_table && combine_table_add_key(&m->ct, &s->key, value, s->value_len, at) == EMBER_OK)
+        return EMBER_OK;
+    return map_output_table_add(m, &s->key, value, s->value_len, 1);
+}
+
+/* Adds every pair of the ring, in order. */
+static int map_output_drain(map_output *m) {
     int rc = EMBER_OK;
-    for (uint32_t i = 0; rc == EMBER_OK && i < m->nbatch; i++) {
-        const staged_pair *b = &m->batch[i];
-        const uint8_t *key = m->stage + b->off;
-        rc = map_output_table_add(m, b->partition, b->hash, key, b->key_len, key + b->key_len,
-                                  b->value_len, 1);
-    }
-    m->nbatch = 0;
-    m->stage_len = 0;
+    while (rc == EMBER_OK && m->ring_tail != m->ring_head)
+        rc = map_output_add_staged(m);
+    m->ring_tail = m->ring_head; /* after a failure, the rest are dropped with the task */
     return rc;
 }
 
-/* Stages a pair for the table (a large one goes straight in). */
+/* Puts a pair in the ring (see MAP_OUTPUT_RING), adding the oldest when
+ * it is full; a large pair goes straight in. */
 static int map_output_stage(map_output *m, uint32_t p, const void *key, size_t key_len,
                             const void *value, size_t value_len) {
-    uint32_t hash = combine_table_hash(key, key_len, p);
-    int rc = EMBER_OK;
-    if (key_len + value_len > MAP_OUTPUT_STAGE_BYTES / 4) {
-        if ((rc = map_output_flush_batch(m)) != EMBER_OK)
-            return rc;
-        return map_output_table_add(m, p, hash, key, key_len, value, value_len, 1);
+    size_t n = key_len + value_len;
+    if (n > MAP_OUTPUT_STAGE_MAX) {
+        combine_key k;
+        combine_key_init(&k, key, key_len, p);
+        int rc = map_output_drain(m);
+        return rc == EMBER_OK ? map_output_table_add(m, &k, value, value_len, 1) : rc;
     }
-    if (m->nbatch == MAP_OUTPUT_BATCH ||
-        m->stage_len + key_len + value_len > MAP_OUTPUT_STAGE_BYTES)
-        if ((rc = map_output_flush_batch(m)) != EMBER_OK)
-            return rc;
-    if (!m->use_table) /* the batch gave the table up */
-        return map_output_sort_add(m, p, key, key_len, value, value_len);
-    combine_table_prefetch(&m->ct, hash, 0);
-    m->batch[m->nbatch++] = (staged_pair){.partition = p,
-                                          .hash = hash,
-                                          .key_len = (uint32_t)key_len,
-                                          .value_len = (uint32_t)value_len,
-                                          .off = m->stage_len};
-    memcpy(m->stage + m->stage_len, key, key_len);
-    if (value_len > 0)
-        memcpy(m->stage + m->stage_len + key_len, value, value_len);
-    m->stage_len += key_len + value_len;
-    return EMBER_OK;
+    if (m->stage_at + n > MAP_OUTPUT_STAGE_BYTES)
+        m->stage_at = 0;
+    uint8_t *at = m->stage + m->stage_at;
+    combine_copy(at, key, key_len);
+    combine_copy(at + key_len, value, value_len);
+    m->stage_at += n;
+    staged_pair *s = &m->ring[m->ring_head++ % MAP_OUTPUT_RING];
+    combine_key_init(&s->key, key, key_len, p); /* not from the copy: its stores are in flight */
+    s->key.bytes = at;
+    s->value_len = value_len;
+    combine_table_prefetch(&m->ct, &s->key, 0);
+    uint32_t staged = m->ring_head - m->ring_tail;
+    if (staged > MAP_OUTPUT_AHEAD) /* its slot has had AHEAD pairs' time */
+        combine_table_prefetch(
+            &m->ct, &m->ring[(m->ring_head - 1 - MAP_OUTPUT_AHEAD) % MAP_OUTPUT_RING].key, 1);
+    return staged == MAP_OUTPUT_RING ? map_output_add_staged(m) : EMBER_OK;
 }
 
 int map_output_collect(map_output *m, const void *key, size_t key_len, const void *value,
                        size_t value_len) {
     if (m->failed || m->finished)
         return m->failed ? m->failed : EMBER_ESTATE;
-    uint32_t p = m->partition(key, key_len, m->o.partitions);
+    /* One partition: the partitioner is not asked (as in Hadoop). */
+    uint32_t p = m->o.partitions > 1 ? m->partition(key, key_len, m->o.partitions) : 0;
     if (p >= m->o.partitions) {
         LOG_ERROR("map output: the job's partitioner answered %u of %u partitions", p,
                   m->o.partitions);
@@ -554,8 +579,12 @@ int map_output_collect(map_output *m, const void *key, size_t key_len, const voi
     }
     m->stats.output_records++;
     m->stats.output_bytes += key_len + value_len;
-    int rc = m->use_table ? map_output_stage(m, p, key, key_len, value, value_len)
-                          : map_output_sort_add(m, p, key, key_len, value, value_len);
+    int rc = EMBER_OK;
+    if (m->use_table)
+        rc = map_output_stage(m, p, key, key_len, value, value_len);
+    else if (m->ring_tail == m->ring_head ||
+             (rc = map_output_drain(m)) == EMBER_OK) /* the table given up on */
+        rc = map_output_sort_add(m, p, key, key_len, value, value_len);
     return rc == EMBER_OK ? rc : (m->failed = rc);
 }
 
@@ -634,7 +663,7 @@ static void map_output_count(const map_output *m) {
 int map_output_finish(map_output *m, map_output_stats *stats) {
     if (m->failed || m->finished)
         return m->failed ? m->failed : EMBER_ESTATE;
-    int rc = m->nbatch > 0 ? map_output_flush_batch(m) : EMBER_OK;
+    int rc = map_output_drain(m);
     if (rc == EMBER_OK && m->nspills == 0) {
         rc = map_output_spill(m, 1); /* straight into file.out */
     } else if (rc == EMBER_OK) {

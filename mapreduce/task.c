@@ -97,20 +97,23 @@ int mr_values_last_group(const ember_values *v) { return v->ended && v->state !=
 
 int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn, ember_task *task,
                   mr_group_stats *stats) {
-    ember_values v = {.in = in, .group_cmp = group_cmp ? group_cmp : kv_compare_bytes};
-    v.gkey_cap = 64; /* never NULL, even for empty keys */
-    if ((v.gkey = malloc(v.gkey_cap)) == NULL)
-        return EMBER_ENOMEM;
+    uint8_t small[64]; /* the group's key, unless longer (a combine of one key is common) */
+    ember_values v = {.in = in,
+                      .group_cmp = group_cmp ? group_cmp : kv_compare_bytes,
+                      .gkey = small, /* never NULL, even for empty keys */
+                      .gkey_cap = sizeof(small)};
     uint64_t groups = 0;
     int rc = in->next(in, &v.cur);
     v.records = rc == 1;
     while (rc == 1) {
         if (v.cur.key_len > v.gkey_cap) {
-            uint8_t *g = realloc(v.gkey, v.cur.key_len);
+            uint8_t *g = malloc(v.cur.key_len);
             if (g == NULL) {
                 rc = EMBER_ENOMEM;
                 break;
             }
+            if (v.gkey != small)
+                free(v.gkey);
             v.gkey = g;
             v.gkey_cap = v.cur.key_len;
         }
@@ -130,7 +133,8 @@ int mr_group_each(kv_stream *in, ember_compare_fn group_cmp, ember_reduce_fn fn,
             ;
         rc = v.state;
     }
-    free(v.gkey);
+    if (v.gkey != small)
+        free(v.gkey);
     if (stats != NULL)
         *stats = (mr_group_stats){.records = v.records, .groups = groups};
     return rc < 0 ? rc : EMBER_OK;

@@ -63,6 +63,32 @@ lines=$(cat "$IN"/part*.txt | wc -l)
 expect_eq "$(sed -n 's/^\t\tMap input records=//p' "$TEST_TMP/run1.out")" "$((lines + 3))" \
     "Map input records (the last lines have no newline)"
 
+log "wordcount's words: bytes below '!' other than the delimiters are letters"
+# Words of 1 to 40 bytes with control bytes (\001 \013 \037, not Java's
+# delimiters), NULs and UTF-8, across 8-byte boundaries, between runs of
+# every delimiter (space, tab, form feed, CR; LF ends the line).
+awk 'BEGIN { srand(3); split("a b c d e f g h", v); ctl[1] = "\001"; ctl[2] = "\013"
+    ctl[3] = "\037"; ctl[4] = "\303\251"; ctl[5] = "\000"; split(" ,\t,\f,\r", d, ",")
+    for (l = 0; l < 3000; l++) {
+        n = int(rand() * 6); line = ""
+        for (w = 0; w < n; w++) {
+            len = 1 + int(rand() * 40); word = ""
+            for (i = 0; i < len; i++) word = word (rand() < 0.1 ? ctl[1 + int(rand() * 5)] : v[1 + int(rand() * 8)])
+            line = line word
+            k = 1 + int(rand() * 3); for (i = 0; i < k; i++) line = line d[1 + int(rand() * 4)]
+        }
+        print line
+    } }' >"$TEST_TMP/odd.txt"
+tr ' \t\r\f' '\n\n\n\n' <"$TEST_TMP/odd.txt" | grep -av '^$' | LC_ALL=C sort | uniq -c |
+    awk '{ c = $1; sub(/^ *[0-9]+ /, ""); print $0 "\t" c }' | LC_ALL=C sort >"$TEST_TMP/odd.expected"
+ember run wordcount "file://$TEST_TMP/odd.txt" "file://$TEST_TMP/odd.out" >"$TEST_TMP/odd.log" 2>&1 ||
+    fail "wordcount of control bytes failed: $(tail -5 "$TEST_TMP/odd.log")"
+LC_ALL=C sort "$TEST_TMP/odd.out"/part-r-* >"$TEST_TMP/odd.got"
+cmp -s "$TEST_TMP/odd.got" "$TEST_TMP/odd.expected" ||
+    fail "wordcount of control bytes differs: $(diff -a "$TEST_TMP/odd.got" "$TEST_TMP/odd.expected" | head -5 | od -c | head -5)"
+grep -aq $'\001' "$TEST_TMP/odd.got" && grep -aq $'\013' "$TEST_TMP/odd.got" ||
+    fail "no word kept its control bytes"
+
 log "map output compressed (lz4, zstd), and combined the Hadoop way"
 plain=$(sed -n 's/^\t\tMap output materialized bytes=//p' "$TEST_TMP/run1.out")
 for codec in lz4 org.apache.hadoop.io.compress.ZStandardCodec; do

@@ -332,6 +332,45 @@ static void test_group_each(void **state) {
     }
 }
 
+/* Checks that each value (a decimal length) is its group's key's length
+ * and the key one repeated byte; counts groups. */
+static int key_check_reduce(ember_task *t, const void *key, size_t key_len, ember_values *v) {
+    int *groups = t->emit_arg;
+    const void *val;
+    size_t len;
+    while (ember_values_next(v, &val, &len)) {
+        char buf[8];
+        snprintf(buf, sizeof(buf), "%.*s", (int)len, (const char *)val);
+        assert_int_equal(key_len, strtoul(buf, NULL, 10));
+        for (size_t i = 0; i < key_len; i++)
+            assert_int_equal(((const uint8_t *)key)[i], ((const uint8_t *)key)[0]);
+    }
+    (*groups)++;
+    return 0;
+}
+
+/* Keys longer than the 64 bytes the grouping loop keeps on its stack,
+ * then shorter, then longer again: every group sees its whole key. */
+static void test_group_each_long_keys(void **state) {
+    (void)state;
+    static uint8_t x[100], y[300], z[70], a[1];
+    memset(x, 'x', sizeof(x));
+    memset(y, 'y', sizeof(y));
+    memset(z, 'z', sizeof(z));
+    a[0] = 'a';
+    kv_record recs[] = {{x, 100, (uint8_t *)"100", 3}, {x, 100, (uint8_t *)"100", 3},
+                        {a, 1, (uint8_t *)"1", 1},     {y, 300, (uint8_t *)"300", 3},
+                        {z, 70, (uint8_t *)"70", 2},   {z, 70, (uint8_t *)"70", 2},
+                        {a, 1, (uint8_t *)"1", 1}};
+    array_stream as = {{array_next}, recs, 7, 0};
+    int groups = 0;
+    ember_task t = {.emit_arg = &groups};
+    mr_group_stats read;
+    assert_int_equal(mr_group_each(&as.base, NULL, key_check_reduce, &t, &read), EMBER_OK);
+    assert_int_equal(read.records, 7);
+    assert_int_equal(groups, 5);
+}
+
 /* The collector end to end: 30,000 pairs of 500 distinct keys into a
  * sort buffer of 64 KiB (dozens of spills), 4 partitions, with and without
  * a summing combiner, plus one pair larger than the whole buffer.  Every
@@ -531,6 +570,7 @@ int main(void) {
         cmocka_unit_test(test_ifile_round_trip_and_damage),
         cmocka_unit_test(test_merger_k_ways),
         cmocka_unit_test(test_group_each),
+        cmocka_unit_test(test_group_each_long_keys),
         cmocka_unit_test(test_collector_without_combiner),
         cmocka_unit_test(test_collector_with_combiner),
         cmocka_unit_test(test_collector_refuses_bad_partition),
