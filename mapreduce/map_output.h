@@ -17,7 +17,7 @@
  *
  * Memory: the sort buffer's budget, the merge's read buffers (at most
  * MAP_OUTPUT_MERGE_MEMORY in all, after the sort buffer is freed) and the
- * writer's 1 MiB. */
+ * writers' 1 MiB each (file.out's, an intermediate file's). */
 #ifndef EMBER_MR_MAP_OUTPUT_H
 #define EMBER_MR_MAP_OUTPUT_H
 
@@ -30,6 +30,7 @@ typedef struct {
     const char *dir;      /* exists; the collector writes only its files there */
     uint32_t partitions;  /* >= 1 */
     size_t sort_bytes;    /* mapreduce.task.io.sort.mb, in bytes */
+    int merge_factor;     /* mapreduce.task.io.sort.factor; 0: Hadoop's 10 */
     const ember_job *job; /* partition, sort_compare, combine */
     ember_task *task;     /* the map task: its counters and configuration */
 } map_output_options;
