@@ -104,5 +104,9 @@ int ifile_reader_open(ifile_reader *r, int fd, const ifile_range *range, size_t 
  * caller until the reader is closed). */
 void ifile_reader_open_memory(ifile_reader *r, const void *segment, size_t len);
 void ifile_reader_close(ifile_reader *r);
+/* The memory a reader of this segment (its first bytes at head, len of
+ * them) takes beyond the segment itself: a compressed one inflates a
+ * block at a time (a shuffle holding many in memory counts it). */
+size_t ifile_reader_memory(const void *head, size_t len);
 
 #endif

@@ -8,6 +8,7 @@
  * before the next; the final inputs are opened once the files left are at
  * most factor.  Memory segments are read in place and hold no
  * descriptor, so a run may hold any number of them. */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "merge_plan.h"
 #include "merger.h"
 
@@ -120,6 +122,8 @@ static int plan_open_inputs(merge_plan *p, int first, int last) {
         if (s->path == NULL) {
             ifile_reader_open_memory(&in->reader, s->data, s->len);
         } else if ((in->fd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0) {
+            LOG_ERROR("merge: cannot open %s: %s (%d segment files open)", s->path, strerror(errno),
+                      p->stats.open_files);
             rc = EMBER_EIO;
             break;
         } else {

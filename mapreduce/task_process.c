@@ -392,10 +392,10 @@ static int task_reduce(task_proc *t) {
         rc = mr_task_part_open(&t->ctx, &output, a->attempt_id, 'r', a->task_index, &p);
     if (rc == EMBER_OK) {
         int k;
-        kv_stream **in = task_shuffle_streams(s, &k);
+        const merge_segment *segs = task_shuffle_segments(s, &k);
         mr_counters_add(&t->counters, MR_GROUP_TASK, "Merged Map outputs", k);
         task_report(t, TASK_PHASE__PHASE_REDUCE, (float)(2.0 / 3), 1);
-        rc = mr_task_reduce(&t->ctx, a->task_index, in, k, &p);
+        rc = mr_task_reduce(&t->ctx, a->task_index, segs, k, t->work_dir, &p);
         if (rc == EMBER_OK)
             rc = task_commit(t, &output, &p);
         else
