@@ -13,9 +13,12 @@
 #     factor 3 gives the reference output, as with factor 100, and its
 #     Spilled Records exceed factor 100's by the intermediate merges'
 #     writes;
+#   - the same job on a cluster (3 ranks, the shuffle over MPI, fetched
+#     segments to disk) gives the reference output and the same Spilled
+#     Records as local mode;
 #   - a bad factor is refused with one line.
 . "$(dirname "$0")/lib.sh"
-: "${TASK_WORKER:?}"
+. "$(dirname "$0")/mr_cluster_lib.sh"
 
 W=$TEST_TMP
 EXAMPLES=$(dirname "$EMBER")/examples
@@ -110,16 +113,39 @@ local_job() {
     cat "$W/local$1/part-r-"* | LC_ALL=C sort | cmp -s - "$W/expected" ||
         fail "local mode's output (factor $1) differs from the reference"
 }
-counter() { sed -n "s/^\t\t$2=//p" "$W/local$1.out" | tail -1; }
 log "local mode: 64 maps, factor 3 and factor 100"
 local_job 3
 local_job 100
-maps=$(counter 3 'Launched map tasks')
+maps=$(counter local3 'Launched map tasks')
 [ "${maps:-0}" -ge 64 ] || fail "expected 64 or more maps, got '$maps'"
 # Factor 100 merges each reduce's 64 segments in one pass; factor 3 first
 # writes intermediate merges (Hadoop counts them as Spilled Records too).
-s3=$(counter 3 'Spilled Records')
-s100=$(counter 100 'Spilled Records')
+s3=$(counter local3 'Spilled Records')
+s100=$(counter local100 'Spilled Records')
 [ "${s3:-0}" -gt "${s100:-0}" ] && [ "${s100:-0}" -gt 0 ] ||
     fail "Spilled Records: $s3 with factor 3, $s100 with factor 100"
+
+log "on the cluster: the same job, factor 3, the shuffle over MPI to disk"
+CLUSTER_REPLICATION=1
+cluster_start 3 --core-nodes 2 -D yarn.nodemanager.resource.cpu-vcores=2 \
+    -D yarn.nodemanager.resource.memory-mb=4096
+dfs -mkdir -p /in || fail "mkdir"
+dfs -put "$W/in/a.txt" /in/ || fail "put"
+ember run wordcount -D mapreduce.job.reduces=2 \
+    -D mapreduce.input.fileinputformat.split.maxsize=$(((SIZE + 63) / 64)) \
+    -D mapreduce.task.io.sort.factor=3 -D mapreduce.map.speculative=false \
+    -D ember.shuffle.local.read=false -D mapreduce.reduce.shuffle.input.buffer.percent=0 \
+    /in /out >"$W/cluster.out" 2>&1 ||
+    fail "the job failed: $(tail -5 "$W/cluster.out")"
+dfs -cat "/out/part-r-*" | LC_ALL=C sort | cmp -s - "$W/expected" ||
+    fail "the cluster's output differs from the reference"
+expect_eq "$(counter cluster 'Launched map tasks')" "$maps" "maps on the cluster"
+expect_eq "$(counter cluster 'Merged Map outputs')" "$((2 * maps))" "Merged Map outputs"
+# The same segments (on disk: no shuffle memory), merged with the same
+# factor: the same writes.  (Segments in memory hold no descriptor and
+# take no intermediate pass.)
+expect_eq "$(counter cluster 'Spilled Records')" "$s3" "Spilled Records on the cluster"
+no_task_left "the job"
+ember cluster stop >/dev/null || fail "cluster stop"
+cluster_wait_exit 60
 log "ok"
