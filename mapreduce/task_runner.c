@@ -344,7 +344,13 @@ static int task_counted_next(kv_stream *s, kv_record *out) {
 }
 
 /* An intermediate merge's records: alive, no measure of the whole. */
-static void task_merge_tick(void *arg) { task_tick(arg, 0.5); }
+static void task_merge_tick(void *arg) {
+    mr_task_ctx *c = arg;
+    if (c->merging != NULL)
+        c->merging(c->tick_arg, 0);
+    else
+        task_tick(c, 0.5);
+}
 
 /* Merges segs down to at most the merge factor's files; the final
  * inputs, or an error with err set. */
@@ -380,6 +386,8 @@ int mr_task_reduce(mr_task_ctx *c, uint32_t number, const merge_segment *segs, i
     merge_plan *plan = NULL;
     int rc = task_reduce_merge(c, number, segs, n, merge_dir, &plan), k = 0;
     int merged = rc == EMBER_OK; /* else err says why */
+    if (merged && c->merging != NULL)
+        c->merging(c->tick_arg, 1);
     kv_stream **in = rc == EMBER_OK ? merge_plan_streams(plan, &k) : NULL;
     task_counted *counted = calloc(k > 0 ? (size_t)k : 1, sizeof(*counted));
     kv_stream **inputs = calloc(k > 0 ? (size_t)k : 1, sizeof(*inputs));

@@ -74,6 +74,10 @@ typedef struct {
      * process reports progress through it. */
     void (*tick)(void *arg, double fraction);
     void *tick_arg;
+    /* A reduce's merge: called (with tick_arg) now and then while its
+     * intermediate passes run (done 0), and once they are over, before
+     * the reduce starts (done 1); may be NULL (then tick hears of it). */
+    void (*merging)(void *arg, int done);
     /* Bytes read and written, [0] HDFS, [1] local files. */
     uint64_t bytes_read[2], bytes_written[2];
     /* The chunk being read (in_file[0] == '\0': none). */

@@ -188,14 +188,15 @@ static void check_merge(segment_set *s, int factor) {
 
 static void test_plan_equals_stable_sort(void **state) {
     (void)state;
-    for (int n = 0; n <= MAX_SEGS; n++)
-        for (int with_memory = 0; with_memory < 2; with_memory++) {
-            segment_set s;
-            make_segments(&s, n, with_memory, (unsigned)(n * 7 + with_memory));
-            for (int factor = 2; factor <= 5; factor++)
-                check_merge(&s, factor);
-            free_segments(&s);
-        }
+    /* 0 to 16 segments, then every fifth to 40; every third in memory
+     * when n is odd. */
+    for (int n = 0; n <= MAX_SEGS; n += n < 16 ? 1 : 5 - n % 5) {
+        segment_set s;
+        make_segments(&s, n, n % 2, (unsigned)n * 7);
+        for (int factor = 2; factor <= 5; factor++)
+            check_merge(&s, factor);
+        free_segments(&s);
+    }
 }
 
 static void test_plan_refuses_bad_factor(void **state) {
@@ -431,7 +432,9 @@ static void test_map_many_spills(void **state) {
     run_many_spills(1);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]); /* one test by name (or pattern) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_equals_stable_sort),
         cmocka_unit_test(test_plan_refuses_bad_factor),
