@@ -123,11 +123,17 @@ static int shuffle_take_segment(task_shuffle *s, shuffle_map *m, int fd, uint64_
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/shuffle_%06u.out", s->o->work_dir, (unsigned)(m - s->maps));
     int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ssize_t w = out >= 0 ? write(out, p, len) : -1;
+    uint64_t done = 0;
+    while (out >= 0 && done < len) {
+        ssize_t w = write(out, (const uint8_t *)p + done, len - done);
+        if (w <= 0)
+            break;
+        done += (uint64_t)w;
+    }
     munmap(p, len);
     if (out >= 0 && close(out) != 0)
-        w = -1;
-    if (w < 0 || (uint64_t)w != len || (m->path = strdup(path)) == NULL) {
+        done = 0;
+    if (done != len || (m->path = strdup(path)) == NULL) {
         unlink(path);
         return EMBER_EIO;
     }
