@@ -4,8 +4,11 @@
  * the end merges the spills (the combiner applied again when there are at
  * least three) into one file of one segment per partition plus its index:
  *     DIR/file.out, DIR/file.out.index      (ifile.h's formats)
- * Spills are DIR/spillN.out(.index), removed once merged.  A record too
- * large for the sort buffer is not refused: it is spilled alone.
+ * Spills are DIR/spillN.out(.index), removed once merged; more of them
+ * than mapreduce.task.io.sort.factor are merged in passes, at most that
+ * many open at once, through DIR/file.out.P.mergeN (merge_plan.h; the
+ * combiner on the final pass only).  A record too large for the sort
+ * buffer is not refused: it is spilled alone.
  *
  * A job with a combiner is combined in a hash table before anything is
  * sorted (combine_table.h; ember.map.combine.hash=false: Hadoop's way,
