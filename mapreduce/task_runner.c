@@ -356,11 +356,13 @@ static void task_merge_tick(void *arg) {
  * inputs, or an error with err set. */
 static int task_reduce_merge(mr_task_ctx *c, uint32_t number, const merge_segment *segs, int n,
                              const char *merge_dir, merge_plan **plan) {
+    char name[32]; /* reduces of one job may share merge_dir (local mode) */
+    snprintf(name, sizeof(name), "reduce_%05u", number);
     merge_plan_options o = {.factor = c->settings->merge_factor > 0 ? c->settings->merge_factor
                                                                     : MERGE_PLAN_DEFAULT_FACTOR,
                             .cmp = c->job->sort_compare,
                             .dir = merge_dir,
-                            .name = "reduce",
+                            .name = name,
                             .codec = IFILE_CODEC_NONE,
                             .memory = TASK_MERGE_MEMORY,
                             .tick = task_merge_tick,
