@@ -2,11 +2,12 @@
  * (mapreduce/merge_plan.c): 1 to 40 segments, on disk and in memory, with
  * factors 2 to 5 merge into exactly a stable reference sort, never with
  * more than factor segment files open, the intermediate files gone
- * afterwards; under an RLIMIT_NOFILE that leaves room for factor + 1
- * descriptors the plan succeeds where a one-pass merge fails; a reduce
- * over 30 map outputs with factor 2 sums right; and a map with dozens of
- * spills merged with factor 3 (with and without the combiner) writes
- * every record, counting the intermediate writes as Spilled Records. */
+ * afterwards (after a damaged or missing segment too); under an
+ * RLIMIT_NOFILE that leaves room for factor + 1 descriptors the plan
+ * succeeds where a one-pass merge fails; a reduce over 30 map outputs
+ * with factor 2 sums right; and a map with dozens of spills merged with
+ * factor 3 (with and without the combiner) writes every record, counting
+ * the intermediate writes as Spilled Records. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -231,26 +232,62 @@ static void test_plan_under_fd_limit(void **state) {
         .factor = 3, .dir = s.dir, .name = "t", .codec = IFILE_CODEC_NONE, .memory = 1u << 20};
     merge_plan *p = NULL;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
-    int ok = merge_plan_open(&o, s.segs, s.n, &p);
-    o.factor = 30;
+    int ok = merge_plan_open(&o, s.segs, s.n, &p), got = 0, peak = -1;
+    if (ok == EMBER_OK) {
+        peak = merge_plan_get_stats(p)->peak_files;
+        int k;
+        kv_stream **in = merge_plan_streams(p, &k);
+        merger m;
+        kv_record r;
+        if (merger_init(&m, in, k, NULL) == EMBER_OK) {
+            while (m.base.next(&m.base, &r) == 1)
+                got++;
+            merger_free(&m);
+        }
+        merge_plan_free(p);
+    }
+    o.factor = 30; /* the same limit, every descriptor free again */
     merge_plan *q = NULL;
     int one_pass = merge_plan_open(&o, s.segs, s.n, &q);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
     assert_int_equal(ok, EMBER_OK);
+    assert_true(peak >= 1 && peak <= 3);
+    assert_int_equal(got, s.nall);
     assert_int_equal(one_pass, EMBER_EIO);
     assert_null(q);
-    assert_true(merge_plan_get_stats(p)->peak_files <= 3);
-    int k;
-    kv_stream **in = merge_plan_streams(p, &k);
-    merger m;
-    assert_int_equal(merger_init(&m, in, k, NULL), EMBER_OK);
-    kv_record r;
-    int got = 0;
-    while (m.base.next(&m.base, &r) == 1)
-        got++;
-    assert_int_equal(got, s.nall);
-    merger_free(&m);
-    merge_plan_free(p);
+    free_segments(&s);
+}
+
+/* A damaged segment fails the pass that reads it (EMBER_ECORRUPT), a
+ * missing one the pass that opens it (EMBER_EIO); either way no
+ * intermediate file is left. */
+static void test_plan_failure_cleans_up(void **state) {
+    (void)state;
+    segment_set s;
+    make_segments(&s, 12, 0, 3);
+    for (int i = 0; i < s.n; i++) { /* every CRC wrong: the first pass fails */
+        int fd = open(s.paths[i], O_RDWR);
+        assert_true(fd >= 0);
+        uint8_t b;
+        off_t at = (off_t)(s.segs[i].range.length - 1);
+        assert_int_equal(pread(fd, &b, 1, at), 1);
+        b ^= 0x55;
+        assert_int_equal(pwrite(fd, &b, 1, at), 1);
+        close(fd);
+    }
+    merge_plan_options o = {.factor = 3, .dir = s.dir, .name = "t", .memory = 1u << 20};
+    merge_plan *p = (merge_plan *)&o;
+    assert_int_equal(merge_plan_open(&o, s.segs, s.n, &p), EMBER_ECORRUPT);
+    assert_null(p);
+    assert_int_equal(count_intermediate(s.dir), 0);
+    free_segments(&s);
+
+    make_segments(&s, 12, 0, 4);
+    unlink(s.paths[7]);
+    o.dir = s.dir;
+    assert_int_equal(merge_plan_open(&o, s.segs, s.n, &p), EMBER_EIO);
+    assert_null(p);
+    assert_int_equal(count_intermediate(s.dir), 0);
     free_segments(&s);
 }
 
@@ -439,6 +476,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_plan_equals_stable_sort),
         cmocka_unit_test(test_plan_refuses_bad_factor),
         cmocka_unit_test(test_plan_under_fd_limit),
+        cmocka_unit_test(test_plan_failure_cleans_up),
         cmocka_unit_test(test_reduce_many_outputs),
         cmocka_unit_test(test_map_many_spills),
     };
