@@ -36,6 +36,11 @@
 #include "kv.h"
 
 
+/* The raw length of an empty segment (the end and the CRC): one whose
+ * raw_length, or stored length, is this holds no record (a record takes
+ * 2 bytes at least; a compressed segment stores more). */
+#define IFILE_EMPTY_SEGMENT 5
+
 /* Segment codecs (the byte after 0x80 0x00). */
 enum { IFILE_CODEC_NONE = 0, IFILE_CODEC_LZ4 = 1, IFILE_CODEC_ZSTD = 2 };
 

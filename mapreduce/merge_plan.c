@@ -228,9 +228,11 @@ int merge_plan_open(const merge_plan_options *o, const merge_segment *segs, int 
     p->inputs = calloc(slots, sizeof(*p->inputs));
     p->streams = calloc(slots, sizeof(*p->streams));
     int rc = p->segs && p->inputs && p->streams ? EMBER_OK : EMBER_ENOMEM;
-    for (int i = 0; rc == EMBER_OK && i < n; i++)
-        p->segs[i] = (plan_segment){.seg = segs[i], .bytes = plan_segment_bytes(&segs[i])};
-    p->n = rc == EMBER_OK ? n : 0;
+    for (int i = 0; rc == EMBER_OK && i < n; i++) {
+        uint64_t bytes = plan_segment_bytes(&segs[i]);
+        if (bytes != IFILE_EMPTY_SEGMENT) /* known empty: not opened, as Hadoop */
+            p->segs[p->n++] = (plan_segment){.seg = segs[i], .bytes = bytes};
+    }
     for (int pass = 0, files = plan_files(p, 0, p->n - 1); rc == EMBER_OK && files > o->factor;
          pass++) {
         int want = plan_pass_factor(o->factor, pass, files), first = 0, last = 0;

@@ -13,7 +13,9 @@
  * factor files and any segments in memory, which hold no descriptor --
  * is opened as the final merge's inputs, for the caller to merge as it
  * streams (into the reduce, or into file.out with the combiner).
- * Intermediate files are removed once merged, and by merge_plan_free(). */
+ * Intermediate files are removed once merged, and by merge_plan_free().
+ * A segment its length shows empty (IFILE_EMPTY_SEGMENT) is left out, as
+ * Hadoop drops empty segments. */
 #ifndef EMBER_MR_MERGE_PLAN_H
 #define EMBER_MR_MERGE_PLAN_H
 
