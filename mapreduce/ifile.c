@@ -20,6 +20,8 @@
 #define IFILE_BLOCK (128u << 10)    /* raw bytes per compressed block */
 #define IFILE_BLOCK_MAX (16u << 20) /* the largest a reader accepts */
 #define IFILE_ZSTD_LEVEL 3          /* Hadoop's io.compression.codec.zstd.level */
+/* About what a ZSTD_DCtx takes (ifile_reader_memory). */
+#define IFILE_ZSTD_DCTX (160u << 10)
 #define IFILE_MAGIC0 0x80
 #define IFILE_MAGIC1 0x00
 
@@ -559,6 +561,12 @@ void ifile_reader_open_memory(ifile_reader *r, const void *segment, size_t len) 
     r->fd = -1;
     r->buf = (uint8_t *)segment;
     r->cap = r->len = len;
+}
+
+size_t ifile_reader_memory(const void *head, size_t len) {
+    const uint8_t *p = head;
+    int compressed = len >= 3 && p[0] == IFILE_MAGIC0 && p[1] == IFILE_MAGIC1;
+    return compressed ? IFILE_BLOCK + (p[2] == IFILE_CODEC_ZSTD ? IFILE_ZSTD_DCTX : 0) : 0;
 }
 
 void ifile_reader_close(ifile_reader *r) {

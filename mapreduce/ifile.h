@@ -36,6 +36,11 @@
 #include "kv.h"
 
 
+/* The raw length of an empty segment (the end and the CRC): one whose
+ * raw_length, or stored length, is this holds no record (a record takes
+ * 2 bytes at least; a compressed segment stores more). */
+#define IFILE_EMPTY_SEGMENT 5
+
 /* Segment codecs (the byte after 0x80 0x00). */
 enum { IFILE_CODEC_NONE = 0, IFILE_CODEC_LZ4 = 1, IFILE_CODEC_ZSTD = 2 };
 
@@ -104,5 +109,9 @@ int ifile_reader_open(ifile_reader *r, int fd, const ifile_range *range, size_t 
  * caller until the reader is closed). */
 void ifile_reader_open_memory(ifile_reader *r, const void *segment, size_t len);
 void ifile_reader_close(ifile_reader *r);
+/* The memory a reader of this segment (its first bytes at head, len of
+ * them) takes beyond the segment itself: a compressed one inflates a
+ * block at a time (a shuffle holding many in memory counts it). */
+size_t ifile_reader_memory(const void *head, size_t len);
 
 #endif

@@ -120,53 +120,42 @@ static int runner_map_task(job_run *j, uint32_t m) {
     return rc;
 }
 
-/* Reduce task r: partition r of every map's file.out. */
+/* Reduce task r: partition r of every map's file.out (opened by the
+ * merge, a factor of them at a time). */
 static int runner_reduce_task(job_run *j, uint32_t r) {
     size_t nmaps = j->nmaps;
-    int *fds = calloc(nmaps ? nmaps : 1, sizeof(int));
-    ifile_reader *readers = calloc(nmaps ? nmaps : 1, sizeof(*readers));
-    kv_stream **in = calloc(nmaps ? nmaps : 1, sizeof(*in));
+    char *paths = malloc((nmaps ? nmaps : 1) * PATH_MAX);
+    merge_segment *segs = calloc(nmaps ? nmaps : 1, sizeof(*segs));
     ifile_range *ranges = calloc(j->set.reduces, sizeof(*ranges));
-    int rc = fds && readers && in && ranges ? EMBER_OK : EMBER_ENOMEM;
-    size_t opened = 0;
+    int rc = paths && segs && ranges ? EMBER_OK : EMBER_ENOMEM;
     uint64_t shuffled = 0;
-    for (; rc == EMBER_OK && opened < nmaps; opened++) {
-        char dir[PATH_MAX], path[PATH_MAX + 32];
-        runner_map_dir(j, (uint32_t)opened, dir, sizeof(dir));
-        snprintf(path, sizeof(path), "%s/file.out.index", dir);
-        if ((rc = ifile_index_read(path, ranges, j->set.reduces)) != EMBER_OK) {
-            runner_fail(j, rc, "map output index %s: %s", path);
+    for (size_t m = 0; rc == EMBER_OK && m < nmaps; m++) {
+        char dir[PATH_MAX], index[PATH_MAX + 32];
+        runner_map_dir(j, (uint32_t)m, dir, sizeof(dir));
+        snprintf(index, sizeof(index), "%s/file.out.index", dir);
+        if ((rc = ifile_index_read(index, ranges, j->set.reduces)) != EMBER_OK) {
+            runner_fail(j, rc, "map output index %s: %s", index);
             break;
         }
-        snprintf(path, sizeof(path), "%s/file.out", dir);
-        if ((fds[opened] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-            rc = runner_fail(j, EMBER_EIO, "%s: %s", path);
-            break;
-        }
+        char *path = paths + m * PATH_MAX;
+        snprintf(path, PATH_MAX, "%.*s/file.out", PATH_MAX - 10, dir);
+        segs[m] = (merge_segment){.path = path, .range = ranges[r]};
         shuffled += ranges[r].length;
-        rc = ifile_reader_open(&readers[opened], fds[opened], &ranges[r], 1u << 20);
-        in[opened] = &readers[opened].base;
     }
     char attempt[96];
     runner_attempt(j, 'r', r, attempt, sizeof(attempt));
     mr_task_part p;
     if (rc == EMBER_OK &&
         (rc = mr_task_part_open(&j->task, &j->s->output, attempt, 'r', r, &p)) == EMBER_OK) {
-        rc = mr_task_reduce(&j->task, r, in, (int)nmaps, &p);
+        rc = mr_task_reduce(&j->task, r, segs, (int)nmaps, j->s->work_dir, &p);
         if (rc == EMBER_OK)
             rc = mr_task_part_commit(&j->task, &j->s->output, &p);
         else
             mr_task_part_abort(&j->task, &p);
     }
     mr_counters_add(j->counters, MR_GROUP_TASK, "Reduce shuffle bytes", (int64_t)shuffled);
-    for (size_t i = 0; i < opened; i++) {
-        ifile_reader_close(&readers[i]);
-        if (fds[i] > 0)
-            close(fds[i]);
-    }
-    free(fds);
-    free(readers);
-    free(in);
+    free(paths);
+    free(segs);
     free(ranges);
     return rc;
 }

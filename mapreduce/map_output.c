@@ -33,6 +33,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "map_output.h"
+#include "merge_plan.h"
 #include "merger.h"
 #include "sort_buffer.h"
 #include "streaming.h"
@@ -588,60 +589,61 @@ int map_output_collect(map_output *m, const void *key, size_t key_len, const voi
     return rc == EMBER_OK ? rc : (m->failed = rc);
 }
 
-/* Merges partition p of every spill into the open file.out segment. */
-static int map_output_merge_partition(map_output *m, uint32_t p, int *fds, size_t bufsize) {
-    ifile_reader *readers = calloc(m->nspills, sizeof(*readers));
-    kv_stream **in = calloc(m->nspills, sizeof(*in));
-    int rc = readers != NULL && in != NULL ? EMBER_OK : EMBER_ENOMEM;
-    uint32_t opened = 0;
-    while (rc == EMBER_OK && opened < m->nspills) {
-        rc =
-            ifile_reader_open(&readers[opened], fds[opened], &m->spills[opened].ranges[p], bufsize);
-        in[opened] = &readers[opened].base;
-        opened++; /* closed below, opened or not (close frees NULL) */
-    }
+/* Merges partition p of every spill (paths[i]: spill i) into the open
+ * file.out segment: past the merge factor first in passes through
+ * intermediate files (merge_plan.h), the combiner on the final merge
+ * only, as Hadoop's mergeParts. */
+static int map_output_merge_partition(map_output *m, uint32_t p, const char *paths) {
+    merge_segment *segs = calloc(m->nspills, sizeof(*segs));
+    if (segs == NULL)
+        return EMBER_ENOMEM;
+    for (uint32_t i = 0; i < m->nspills; i++)
+        segs[i] =
+            (merge_segment){.path = paths + (size_t)i * PATH_MAX, .range = m->spills[i].ranges[p]};
+    char name[32];
+    snprintf(name, sizeof(name), "file.out.%u", p);
+    merge_plan_options po = {.factor = m->o.merge_factor > 0 ? m->o.merge_factor
+                                                             : MERGE_PLAN_DEFAULT_FACTOR,
+                             .cmp = m->cmp,
+                             .dir = m->o.dir,
+                             .name = name,
+                             .codec = m->codec,
+                             .memory = MAP_OUTPUT_MERGE_MEMORY};
+    merge_plan *plan;
+    int rc = merge_plan_open(&po, segs, (int)m->nspills, &plan);
+    free(segs);
+    if (rc != EMBER_OK)
+        return rc;
+    m->stats.spilled_records += merge_plan_get_stats(plan)->records_written;
+    int k;
+    kv_stream **in = merge_plan_streams(plan, &k);
     merger mg;
-    if (rc == EMBER_OK && (rc = merger_init(&mg, in, (int)m->nspills, m->cmp)) == EMBER_OK) {
+    if ((rc = merger_init(&mg, in, k, m->cmp)) == EMBER_OK) {
         int combine = m->o.job->combine != NULL && m->nspills >= 3; /* Hadoop's minimum */
         rc = map_output_write_stream(m, &mg.base, combine);
         merger_free(&mg);
     }
-    for (uint32_t i = 0; i < opened; i++)
-        ifile_reader_close(&readers[i]);
-    free(readers);
-    free(in);
+    merge_plan_free(plan);
     return rc;
 }
 
 /* Merges every spill into file.out, one partition at a time. */
 static int map_output_merge(map_output *m) {
-    int *fds = malloc(m->nspills * sizeof(int));
+    char *paths = malloc((size_t)m->nspills * PATH_MAX);
     ifile_range *ranges = calloc(m->o.partitions, sizeof(*ranges));
-    int rc = fds != NULL && ranges != NULL ? EMBER_OK : EMBER_ENOMEM;
-    uint32_t opened = 0;
-    while (rc == EMBER_OK && opened < m->nspills) {
-        char path[PATH_MAX];
-        map_output_path(m, path, sizeof(path), "", (int)opened);
-        if ((fds[opened] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            rc = EMBER_EIO;
-        else
-            opened++;
-    }
-    size_t bufsize = MAP_OUTPUT_MERGE_MEMORY / (m->nspills ? m->nspills : 1);
-    if (bufsize > (1u << 20))
-        bufsize = 1u << 20;
+    int rc = paths != NULL && ranges != NULL ? EMBER_OK : EMBER_ENOMEM;
+    for (uint32_t i = 0; rc == EMBER_OK && i < m->nspills; i++)
+        map_output_path(m, paths + (size_t)i * PATH_MAX, PATH_MAX, "", (int)i);
     if (rc == EMBER_OK && (rc = map_output_open_file(m, -1)) == EMBER_OK) {
         for (uint32_t p = 0; rc == EMBER_OK && p < m->o.partitions; p++) {
             ifile_writer_begin(&m->w);
-            rc = map_output_merge_partition(m, p, fds, bufsize);
+            rc = map_output_merge_partition(m, p, paths);
             if (rc == EMBER_OK)
                 rc = ifile_writer_end(&m->w, &ranges[p]);
         }
         rc = map_output_close_file(m, -1, ranges, rc);
     }
-    for (uint32_t i = 0; i < opened; i++)
-        close(fds[i]);
-    free(fds);
+    free(paths);
     free(ranges);
     return rc;
 }

@@ -4,8 +4,11 @@
  * the end merges the spills (the combiner applied again when there are at
  * least three) into one file of one segment per partition plus its index:
  *     DIR/file.out, DIR/file.out.index      (ifile.h's formats)
- * Spills are DIR/spillN.out(.index), removed once merged.  A record too
- * large for the sort buffer is not refused: it is spilled alone.
+ * Spills are DIR/spillN.out(.index), removed once merged; more of them
+ * than mapreduce.task.io.sort.factor are merged in passes, at most that
+ * many open at once, through DIR/file.out.P.mergeN (merge_plan.h; the
+ * combiner on the final pass only).  A record too large for the sort
+ * buffer is not refused: it is spilled alone.
  *
  * A job with a combiner is combined in a hash table before anything is
  * sorted (combine_table.h; ember.map.combine.hash=false: Hadoop's way,
@@ -17,7 +20,7 @@
  *
  * Memory: the sort buffer's budget, the merge's read buffers (at most
  * MAP_OUTPUT_MERGE_MEMORY in all, after the sort buffer is freed) and the
- * writer's 1 MiB. */
+ * writers' 1 MiB each (file.out's, an intermediate file's). */
 #ifndef EMBER_MR_MAP_OUTPUT_H
 #define EMBER_MR_MAP_OUTPUT_H
 
@@ -30,6 +33,7 @@ typedef struct {
     const char *dir;      /* exists; the collector writes only its files there */
     uint32_t partitions;  /* >= 1 */
     size_t sort_bytes;    /* mapreduce.task.io.sort.mb, in bytes */
+    int merge_factor;     /* mapreduce.task.io.sort.factor; 0: Hadoop's 10 */
     const ember_job *job; /* partition, sort_compare, combine */
     ember_task *task;     /* the map task: its counters and configuration */
 } map_output_options;

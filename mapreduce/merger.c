@@ -87,8 +87,11 @@ int merger_init(merger *m, kv_stream **inputs, int k, ember_compare_fn cmp) {
         return EMBER_ENOMEM;
     }
     for (int i = 0; i < k; i++)
-        if (merger_advance(m, i) != EMBER_OK)
-            return m->failed;
+        if (merger_advance(m, i) != EMBER_OK) {
+            int rc = m->failed;
+            merger_free(m);
+            return rc;
+        }
     m->tree[0] = m->k == 1 ? 0 : merger_build(m, 1);
     return EMBER_OK;
 }

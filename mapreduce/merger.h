@@ -23,7 +23,8 @@ typedef struct {
     ember_compare_fn cmp;
 } merger;
 
-/* Reads each input's first record (an input's error is returned). */
+/* Reads each input's first record (an input's error is returned, with
+ * nothing left to free). */
 int merger_init(merger *m, kv_stream **inputs, int k, ember_compare_fn cmp);
 void merger_free(merger *m);
 

@@ -112,6 +112,15 @@ static void task_on_tick(void *arg, double fraction) {
     }
 }
 
+/* A reduce's merge passes (phase MERGE), then its reduce. */
+static void task_on_merging(void *arg, int done) {
+    task_proc *t = arg;
+    if (done)
+        task_report(t, TASK_PHASE__PHASE_REDUCE, (float)(2.0 / 3), 1);
+    else
+        task_report(t, TASK_PHASE__PHASE_MERGE, (float)(1.0 / 3), 0);
+}
+
 static void task_on_shuffle(void *arg, uint32_t done, uint32_t maps) {
     task_proc *t = arg;
     task_report(t, TASK_PHASE__PHASE_SHUFFLE, maps ? (float)done / (float)maps / 3 : 0, 0);
@@ -404,10 +413,9 @@ static int task_reduce(task_proc *t) {
         rc = mr_task_part_open(&t->ctx, &output, a->attempt_id, 'r', a->task_index, &p);
     if (rc == EMBER_OK) {
         int k;
-        kv_stream **in = task_shuffle_streams(s, &k);
+        const merge_segment *segs = task_shuffle_segments(s, &k);
         mr_counters_add(&t->counters, MR_GROUP_TASK, "Merged Map outputs", k);
-        task_report(t, TASK_PHASE__PHASE_REDUCE, (float)(2.0 / 3), 1);
-        rc = mr_task_reduce(&t->ctx, a->task_index, in, k, &p);
+        rc = mr_task_reduce(&t->ctx, a->task_index, segs, k, t->work_dir, &p);
         if (rc == EMBER_OK)
             rc = task_commit(t, &output, &p);
         else
@@ -603,7 +611,8 @@ int task_process_main(const char *path, const char *attempt_id) {
                           .err = t.err,
                           .errlen = sizeof(t.err),
                           .tick = task_on_tick,
-                          .tick_arg = &t};
+                          .tick_arg = &t,
+                          .merging = task_on_merging};
     if (rc == EMBER_OK) {
         switch (kind) {
         case TASK_KIND__TASK_KIND_MAP: rc = task_map(&t); break;

@@ -3,9 +3,10 @@
  * A map: setup -> each chunk opened (the mapreduce.map.input.* keys set)
  * and read with the job's input format, each record through map -> the
  * generated record instead when there is one -> cleanup; what map emits
- * goes to the map output collector or to a part file.  A reduce: setup ->
- * reduce_run() over the merge of its inputs -> cleanup, what they emit to
- * its part file. */
+ * goes to the map output collector or to a part file.  A reduce: its
+ * segments merged down to at most the merge factor's files (merge_plan.h)
+ * -> setup -> reduce_run() over the merge of what is left -> cleanup,
+ * what they emit to its part file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,11 @@
 
 /* Records between two calls of the tick hook. */
 #define TASK_TICK_RECORDS 256
+/* mapreduce.task.io.sort.factor's largest: files open at once, under
+ * any usual RLIMIT_NOFILE's hard limit. */
+#define TASK_MERGE_FACTOR_MAX 10000
+/* A reduce's merge read buffers, in all (64 KiB to 1 MiB each). */
+#define TASK_MERGE_MEMORY (64u << 20)
 
 static int task_fail(mr_task_ctx *c, int rc, const char *fmt, const char *what) {
     if (c->err[0] == '\0')
@@ -67,11 +73,19 @@ static int task_reader_options(const mr_conf *c, mr_reader_options *o, char *err
 }
 
 int mr_task_settings_read(const mr_conf *conf, mr_task_settings *s, char *err, size_t errlen) {
-    uint64_t reduces = 1, sort_mb = 100;
+    uint64_t reduces = 1, sort_mb = 100, factor = MERGE_PLAN_DEFAULT_FACTOR;
     *s = (mr_task_settings){0};
     int rc = mr_conf_get_size(conf, "mapreduce.job.reduces", 1, &reduces, err, errlen);
     if (rc == EMBER_OK)
         rc = mr_conf_get_size(conf, "mapreduce.task.io.sort.mb", 100, &sort_mb, err, errlen);
+    if (rc == EMBER_OK)
+        rc = mr_conf_get_size(conf, "mapreduce.task.io.sort.factor", MERGE_PLAN_DEFAULT_FACTOR,
+                              &factor, err, errlen);
+    if (rc == EMBER_OK && (factor < 2 || factor > TASK_MERGE_FACTOR_MAX)) {
+        snprintf(err, errlen, "mapreduce.task.io.sort.factor: %llu is out of range (2 to %d)",
+                 (unsigned long long)factor, TASK_MERGE_FACTOR_MAX);
+        rc = EMBER_ECONFIG;
+    }
     if (rc == EMBER_OK && reduces > 100000) {
         snprintf(err, errlen, "mapreduce.job.reduces: %llu is too many (at most 100000)",
                  (unsigned long long)reduces);
@@ -84,6 +98,7 @@ int mr_task_settings_read(const mr_conf *conf, mr_task_settings *s, char *err, s
     }
     s->reduces = (uint32_t)reduces;
     s->sort_bytes = sort_mb << 20;
+    s->merge_factor = (int)factor;
     s->separator = mr_conf_get(conf, "mapreduce.output.textoutputformat.separator");
     const char *format = mr_conf_get(conf, "ember.output.format");
     s->raw_output = format != NULL && strcmp(format, "raw") == 0;
@@ -294,6 +309,7 @@ int mr_task_map_to_output(mr_task_ctx *c, uint32_t number, const mr_task_input *
     map_output_options o = {.dir = dir,
                             .partitions = c->settings->reduces,
                             .sort_bytes = (size_t)c->settings->sort_bytes,
+                            .merge_factor = c->settings->merge_factor,
                             .job = c->job,
                             .task = &t};
     map_output *mo = NULL;
@@ -327,16 +343,58 @@ static int task_counted_next(kv_stream *s, kv_record *out) {
     return rc;
 }
 
-int mr_task_reduce(mr_task_ctx *c, uint32_t number, kv_stream **in, int k, mr_task_part *p) {
+/* An intermediate merge's records: alive, no measure of the whole. */
+static void task_merge_tick(void *arg) {
+    mr_task_ctx *c = arg;
+    if (c->merging != NULL)
+        c->merging(c->tick_arg, 0);
+    else
+        task_tick(c, 0.5);
+}
+
+/* Merges segs down to at most the merge factor's files; the final
+ * inputs, or an error with err set. */
+static int task_reduce_merge(mr_task_ctx *c, uint32_t number, const merge_segment *segs, int n,
+                             const char *merge_dir, merge_plan **plan) {
+    char name[32]; /* reduces of one job may share merge_dir (local mode) */
+    snprintf(name, sizeof(name), "reduce_%05u", number);
+    merge_plan_options o = {.factor = c->settings->merge_factor > 0 ? c->settings->merge_factor
+                                                                    : MERGE_PLAN_DEFAULT_FACTOR,
+                            .cmp = c->job->sort_compare,
+                            .dir = merge_dir,
+                            .name = name,
+                            .codec = IFILE_CODEC_NONE,
+                            .memory = TASK_MERGE_MEMORY,
+                            .tick = task_merge_tick,
+                            .tick_arg = c};
+    int rc = merge_plan_open(&o, segs, n, plan);
+    if (rc != EMBER_OK)
+        snprintf(c->err, c->errlen, "reduce task %u: merge of %d map outputs in %s: %s", number, n,
+                 merge_dir, ember_strerror(rc));
+    else
+        mr_counters_add(c->counters, MR_GROUP_TASK, "Spilled Records",
+                        (int64_t)merge_plan_get_stats(*plan)->records_written);
+    return rc;
+}
+
+int mr_task_reduce(mr_task_ctx *c, uint32_t number, const merge_segment *segs, int n,
+                   const char *merge_dir, mr_task_part *p) {
     ember_task t;
     task_init(c, &t, number, 0);
     mr_record_sink out = {task_emit_part, p};
     reduce_stats st;
     const ember_job *job = c->job;
     uint64_t read = 0;
+    merge_plan *plan = NULL;
+    int rc = task_reduce_merge(c, number, segs, n, merge_dir, &plan), k = 0;
+    int merged = rc == EMBER_OK; /* else err says why */
+    if (merged && c->merging != NULL)
+        c->merging(c->tick_arg, 1);
+    kv_stream **in = rc == EMBER_OK ? merge_plan_streams(plan, &k) : NULL;
     task_counted *counted = calloc(k > 0 ? (size_t)k : 1, sizeof(*counted));
     kv_stream **inputs = calloc(k > 0 ? (size_t)k : 1, sizeof(*inputs));
-    int rc = counted != NULL && inputs != NULL ? EMBER_OK : EMBER_ENOMEM;
+    if (rc == EMBER_OK && (counted == NULL || inputs == NULL))
+        rc = EMBER_ENOMEM;
     for (int i = 0; rc == EMBER_OK && i < k; i++) {
         counted[i] = (task_counted){{task_counted_next}, in[i], c, &read};
         inputs[i] = &counted[i].base;
@@ -347,12 +405,13 @@ int mr_task_reduce(mr_task_ctx *c, uint32_t number, kv_stream **in, int k, mr_ta
         rc = reduce_run(job, &t, inputs, k, &out, &st);
     free(inputs);
     free(counted);
+    merge_plan_free(plan);
     if (rc == EMBER_OK && job->cleanup != NULL) {
         t.emit = task_emit_part;
         t.emit_arg = p;
         rc = job->cleanup(&t) != 0 ? EMBER_EINVAL : EMBER_OK;
     }
-    if (rc == EMBER_EINVAL)
+    if (rc == EMBER_EINVAL && merged)
         snprintf(c->err, c->errlen,
                  "reduce task %u failed: the job's reduce, setup or cleanup returned an error",
                  number);

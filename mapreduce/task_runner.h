@@ -7,9 +7,10 @@
  *            the job's map, setup and cleanup around, into a map output
  *            (DIR/file.out and its index, map_output.h) or, for a map-only
  *            job, into a part file
- *   reduce   k sorted IFile streams (however the caller got them: local
- *            map outputs, fetched segments) merged, grouped and reduced
- *            into a part file
+ *   reduce   n sorted IFile segments (however the caller got them: local
+ *            map outputs, fetched segments, on disk or in memory) merged
+ *            -- in passes, at most mapreduce.task.io.sort.factor files at
+ *            once (merge_plan.h) -- grouped and reduced into a part file
  *   part     OUT/_temporary/ATTEMPT/part-X-NNNNN written, then closed and
  *            task-committed (renamed to OUT/_temporary/part-X-NNNNN, the
  *            attempt directory removed) or aborted (attempt dir removed)
@@ -25,6 +26,7 @@
 
 #include "job_lib.h"
 #include "map_output.h"
+#include "merge_plan.h"
 #include "mr_fs.h"
 #include "mr_reader.h"
 #include "task.h"
@@ -33,6 +35,7 @@
 typedef struct {
     uint32_t reduces;         /* mapreduce.job.reduces (1) */
     uint64_t sort_bytes;      /* mapreduce.task.io.sort.mb (100), in bytes */
+    int merge_factor;         /* mapreduce.task.io.sort.factor (10) */
     mr_reader_options reader; /* the input format */
     const char *separator;    /* TextOutputFormat's; NULL: TAB */
     int raw_output;           /* ember.output.format=raw */
@@ -71,6 +74,10 @@ typedef struct {
      * process reports progress through it. */
     void (*tick)(void *arg, double fraction);
     void *tick_arg;
+    /* A reduce's merge: called (with tick_arg) now and then while its
+     * intermediate passes run (done 0), and once they are over, before
+     * the reduce starts (done 1); may be NULL (then tick hears of it). */
+    void (*merging)(void *arg, int done);
     /* Bytes read and written, [0] HDFS, [1] local files. */
     uint64_t bytes_read[2], bytes_written[2];
     /* The chunk being read (in_file[0] == '\0': none). */
@@ -107,9 +114,12 @@ int mr_task_map_to_output(mr_task_ctx *c, uint32_t number, const mr_task_input *
 /* Map task `number` of a map-only job into the open part file p. */
 int mr_task_map_to_part(mr_task_ctx *c, uint32_t number, const mr_task_input *in, mr_task_part *p);
 
-/* Reduce task `number` over k sorted IFile streams into the open part
- * file p (setup, reduce, cleanup).  0, or an error with err set. */
-int mr_task_reduce(mr_task_ctx *c, uint32_t number, kv_stream **in, int k, mr_task_part *p);
+/* Reduce task `number` over n sorted IFile segments (in map order) into
+ * the open part file p (setup, reduce, cleanup); intermediate merges go
+ * to merge_dir and are gone on return.  Counts Spilled Records (what the
+ * intermediate merges wrote).  0, or an error with err set. */
+int mr_task_reduce(mr_task_ctx *c, uint32_t number, const merge_segment *segs, int n,
+                   const char *merge_dir, mr_task_part *p);
 
 /* Job setup: refuses an existing OUT ("Output directory URI already
  * exists", EMBER_EEXIST), else makes OUT/_temporary. */

@@ -33,18 +33,21 @@ typedef struct {
     char pending_attempt[256]; /* what it asked for */
     int failures;              /* in a row, for this attempt */
     int64_t retry_ms;
-    /* The segment, once DONE: a mapping (memory) or a file (fd). */
+    /* The segment, once DONE: a mapping (memory), or a region of a file
+     * (the map's file.out read locally, or a copy in the work dir, ours
+     * to remove) -- no descriptor kept: the merge opens files. */
     void *map;
     size_t map_len;
-    int fd;
-    ifile_reader reader;
+    char *path;
+    ifile_range range;
+    int owned; /* path is our copy */
 } shuffle_map;
 
 struct task_shuffle {
     const task_shuffle_options *o;
     shuffle_map *maps;
     uint32_t n, done;
-    kv_stream **streams;
+    merge_segment *segs;
     uint64_t next_request, events_from, memory_used, memory_limit, bytes;
     int events_pending, local_read, parallel, inflight;
     char *err;
@@ -62,13 +65,6 @@ static int shuffle_fail(task_shuffle *s, int rc, const char *fmt, ...) {
         va_end(ap);
     }
     return rc;
-}
-
-/* A file segment's read buffer: 1 MiB, less when many maps would make
- * the merge's buffers large (64 MiB in all, at least 64 KiB each). */
-static size_t shuffle_buffer(const task_shuffle *s) {
-    size_t each = s->n > 0 ? (size_t)(64u << 20) / s->n : (1u << 20);
-    return each > (1u << 20) ? (1u << 20) : each < (64u << 10) ? (64u << 10) : each;
 }
 
 static int shuffle_send(task_shuffle *s, TaskMessage *m) {
@@ -90,21 +86,21 @@ static int shuffle_local(task_shuffle *s, shuffle_map *m) {
     snprintf(path, sizeof(path), "%s/%s/file.out.index", dir, m->attempt);
     int rc = ifile_index_read(path, ranges, parts);
     snprintf(path, sizeof(path), "%s/%s/file.out", dir, m->attempt);
-    if (rc == EMBER_OK && (m->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    if (rc == EMBER_OK && access(path, R_OK) != 0)
         rc = EMBER_ENOENT;
-    if (rc == EMBER_OK && (rc = ifile_reader_open(&m->reader, m->fd, &ranges[a->task_index],
-                                                  shuffle_buffer(s))) == EMBER_OK)
-        s->bytes += ranges[a->task_index].length;
-    if (rc != EMBER_OK && m->fd >= 0) {
-        close(m->fd);
-        m->fd = -1;
+    if (rc == EMBER_OK && (m->path = strdup(path)) == NULL)
+        rc = EMBER_ENOMEM;
+    if (rc == EMBER_OK) {
+        m->range = ranges[a->task_index];
+        s->bytes += m->range.length;
     }
     free(ranges);
     return rc;
 }
 
 /* A fetched segment: the memfd mapped, or copied to a file past the
- * shuffle's memory.  Takes fd. */
+ * shuffle's memory (which counts what a reader of it will take, too: a
+ * compressed segment's inflate buffer).  Takes fd. */
 static int shuffle_take_segment(task_shuffle *s, shuffle_map *m, int fd, uint64_t len) {
     struct stat st;
     int rc = EMBER_OK;
@@ -117,23 +113,33 @@ static int shuffle_take_segment(task_shuffle *s, shuffle_map *m, int fd, uint64_
     if (rc != EMBER_OK)
         return rc;
     s->bytes += len;
-    if (s->memory_used + len <= s->memory_limit) {
-        s->memory_used += len;
+    uint64_t cost = len + ifile_reader_memory(p, len);
+    if (s->memory_used + cost <= s->memory_limit) {
+        s->memory_used += cost;
         m->map = p;
         m->map_len = len;
-        ifile_reader_open_memory(&m->reader, p, len);
         return EMBER_OK;
     }
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/shuffle_%06u.out", s->o->work_dir, (unsigned)(m - s->maps));
-    m->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ssize_t w = m->fd >= 0 ? write(m->fd, p, len) : -1;
+    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    uint64_t done = 0;
+    while (out >= 0 && done < len) {
+        ssize_t w = write(out, (const uint8_t *)p + done, len - done);
+        if (w <= 0)
+            break;
+        done += (uint64_t)w;
+    }
     munmap(p, len);
-    unlink(path); /* read through fd; gone with it */
-    if (w < 0 || (uint64_t)w != len)
+    if (out >= 0 && close(out) != 0)
+        done = 0;
+    if (done != len || (m->path = strdup(path)) == NULL) {
+        unlink(path);
         return EMBER_EIO;
-    ifile_range r = {.offset = 0, .length = len};
-    return ifile_reader_open(&m->reader, m->fd, &r, shuffle_buffer(s));
+    }
+    m->owned = 1;
+    m->range = (ifile_range){.offset = 0, .length = len};
+    return EMBER_OK;
 }
 
 static int shuffle_request(task_shuffle *s, uint32_t index) {
@@ -330,10 +336,8 @@ int task_shuffle_run(const task_shuffle_options *o, task_shuffle **out, char *er
     s->errlen = errlen;
     s->n = o->a->maps;
     s->maps = calloc(s->n ? s->n : 1, sizeof(*s->maps));
-    s->streams = calloc(s->n ? s->n : 1, sizeof(*s->streams));
-    int rc = s->maps && s->streams ? shuffle_settings(s) : EMBER_ENOMEM;
-    for (uint32_t i = 0; s->maps != NULL && i < s->n; i++)
-        s->maps[i].fd = -1;
+    s->segs = calloc(s->n ? s->n : 1, sizeof(*s->segs));
+    int rc = s->maps && s->segs ? shuffle_settings(s) : EMBER_ENOMEM;
     int64_t reported = 0;
     while (rc == EMBER_OK && s->done < s->n) {
         if (!s->events_pending)
@@ -355,15 +359,18 @@ int task_shuffle_run(const task_shuffle_options *o, task_shuffle **out, char *er
         task_shuffle_free(s);
         return rc;
     }
-    for (uint32_t i = 0; i < s->n; i++)
-        s->streams[i] = &s->maps[i].reader.base;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const shuffle_map *m = &s->maps[i];
+        s->segs[i] = m->path != NULL ? (merge_segment){.path = m->path, .range = m->range}
+                                     : (merge_segment){.data = m->map, .len = m->map_len};
+    }
     *out = s;
     return EMBER_OK;
 }
 
-kv_stream **task_shuffle_streams(task_shuffle *s, int *k) {
-    *k = (int)s->n;
-    return s->streams;
+const merge_segment *task_shuffle_segments(const task_shuffle *s, int *n) {
+    *n = (int)s->n;
+    return s->segs;
 }
 
 void task_shuffle_free(task_shuffle *s) {
@@ -371,14 +378,13 @@ void task_shuffle_free(task_shuffle *s) {
         return;
     for (uint32_t i = 0; s->maps != NULL && i < s->n; i++) {
         shuffle_map *m = &s->maps[i];
-        if (m->state == MAP_DONE)
-            ifile_reader_close(&m->reader);
         if (m->map != NULL)
             munmap(m->map, m->map_len);
-        if (m->fd >= 0)
-            close(m->fd);
+        if (m->owned)
+            unlink(m->path);
+        free(m->path);
     }
     free(s->maps);
-    free(s->streams);
+    free(s->segs);
     free(s);
 }

@@ -12,8 +12,13 @@
  * in flight, and comes back as a memfd holding the segment, mapped and
  * read in place -- or, past the shuffle's memory
  * (mapreduce.reduce.shuffle.input.buffer.percent, 0.70, of the reduce's
- * memory), copied to a file in the working directory and read from
- * there.
+ * memory, which also counts a compressed segment's inflate buffer),
+ * copied to a file in the working directory (shuffle_NNNNNN.out, removed
+ * by task_shuffle_free).  No descriptor is held per map: what the shuffle
+ * gathers are segments (merge_segment), in memory or as a file's region,
+ * which the reduce's merge opens at most mapreduce.task.io.sort.factor
+ * files at a time (merge_plan.h), so thousands of maps do not exhaust
+ * RLIMIT_NOFILE.
  *
  * Per map: WAIT (no live event) -> READY (an event) -> FETCHING (request
  * out) -> DONE, or -> BACKOFF on a failed fetch, READY again after 1 s,
@@ -27,6 +32,7 @@
 
 #include "ifile.h"
 #include "job_lib.h"
+#include "merge_plan.h"
 #include "task.h"
 #include "umbilical.h"
 
@@ -45,14 +51,16 @@ typedef struct {
     void *progress_arg;
 } task_shuffle_options;
 
-/* Gathers every map's segment.  0 with *out (the segments, as streams:
- * task_shuffle_streams()), or an error with a one-line reason in err. */
+/* Gathers every map's segment.  0 with *out (the segments:
+ * task_shuffle_segments()), or an error with a one-line reason in err. */
 int task_shuffle_run(const task_shuffle_options *o, task_shuffle **out, char *err, size_t errlen);
 
-/* The segments as k = maps sorted streams, in map order. */
-kv_stream **task_shuffle_streams(task_shuffle *s, int *k);
+/* The segments, *n = maps of them in map order, owned by s (valid until
+ * task_shuffle_free). */
+const merge_segment *task_shuffle_segments(const task_shuffle *s, int *n);
 
-/* Unmaps and closes everything; NULL is fine. */
+/* Unmaps the segments in memory and removes the files it wrote; NULL is
+ * fine. */
 void task_shuffle_free(task_shuffle *s);
 
 #endif

@@ -29,19 +29,7 @@ SIZE=$(stat -c %s "$W/in/a.txt")
 HALF=$((SIZE / 2 + 3)) # inside a line: the split rule decides who reads it
 OUT=$W/out
 
-# attempt ATTEMPT KIND [options]: runs it under task_worker; its report
-# in $W/ATTEMPT.report.
-attempt() {
-    local a=$1; shift
-    "$TASK_WORKER" "$EMBER" "$W" "$a" "$@" --job-id "$JOB" >"$W/$a.report" ||
-        fail "task_worker failed for $a: $(cat "$W/$a.report")"
-}
-# field ATTEMPT KEY: the report's value.
-field() { sed -n "s/^$2 //p" "$W/$1.report"; }
-expect_done() {
-    [ "$(field "$1" result)" = done ] && [ "$(field "$1" exit)" = 0 ] ||
-        fail "$1 did not succeed: $(cat "$W/$1.report") $(cat "$W/$1.wd/"*.log 2>/dev/null)"
-}
+. "$(dirname "$0")/task_worker_lib.sh"
 
 log "job setup makes OUT/_temporary; a second setup refuses the existing OUT"
 attempt "attempt_${ID}_m_000002_0" setup --output "file://$OUT"
