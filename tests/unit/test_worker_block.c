@@ -27,7 +27,7 @@
 
 #include "common/checksum.h"
 
-#define READER "attempt_202612052300_0001_r_000000_0"
+#define READER "attempt_202612052300_0001_r_000900_0" /* an id no other test binary runs: the attempts' cgroups are per host */
 #define BLOCK 77 /* the test task's block (gen stamp 1077) */
 
 /* Launches READER: one read per rank of ranks ("r1,r2,..."), the Nth of

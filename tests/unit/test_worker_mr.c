@@ -473,7 +473,7 @@ static void test_fetch_timeout_key(void **state) {
     fixture f;
     fixture_open(&f);
     fixture_fetch_timeout_ms = 1500;
-    const char *r = "attempt_202612052300_0001_r_000000_3";
+    const char *r = "attempt_202612052300_0001_r_000000_4";
     int64_t start = clock_monotonic_ms();
     launch_silent_fetches(&f, r, "mapreduce.reduce.shuffle.read.timeout=300");
     const AttemptStatus *st = wait_final(&f, r);
