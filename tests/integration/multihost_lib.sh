@@ -186,13 +186,9 @@ mh_check_placement() {
     if [ "$1" != 0 ]; then
         # Waited for: on a loaded machine a -report can come back empty (the
         # CLI timed out, or the rank was briefly declared dead and is back).
-        local got i
-        for i in $(seq 1 50); do
-            got=$(mh_rank_host "$1")
-            [ "$got" = "$host" ] && break
-            sleep 0.2
-        done
-        expect_eq "$got" "$host" "host name of rank $1 in dfsadmin -report"
+        rank_host_is() { [ "$(mh_rank_host "$1")" = "$2" ]; }
+        wait_until 10 rank_host_is "$1" "$host" ||
+            expect_eq "$(mh_rank_host "$1")" "$host" "host name of rank $1 in dfsadmin -report"
     fi
 }
 
