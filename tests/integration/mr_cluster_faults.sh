@@ -24,10 +24,12 @@ IN=$TEST_TMP/in
 # ~3 MB of words in 8 files (a map each when splits are at most 500000
 # bytes: small files are combined, as on EMR).
 mr_words "$IN" 8 15000 17
-# The queue test's input: 16 small files, 16 maps per job (splits of at
-# most 2500 bytes).
+# The queue test's input: 24 small files, 24 maps per job (splits of at
+# most 2500 bytes): queue a, submitted first, takes every container for
+# its first round of maps; with 24 (three rounds of 8) its later maps still
+# compete with b's for several seconds (16 left a window of 1.85 s once).
 mkdir -p "$TEST_TMP/q"
-for i in $(seq -w 0 15); do head -c 2000 "$IN/part0.txt" >"$TEST_TMP/q/q$i.txt"; done
+for i in $(seq -w 0 23); do head -c 2000 "$IN/part0.txt" >"$TEST_TMP/q/q$i.txt"; done
 
 # submit NAME ARGS...: the same with --async; prints the job id.
 submit() {
@@ -141,18 +143,28 @@ no_task_left "queues"
 # does: its loss loses both.
 victim() {
     local job=$1 r; shift
-    status_of "$job" >"$TEST_TMP/attempts"
+    ember job -status "$job" >"$TEST_TMP/status" 2>/dev/null || return 1
+    sed -n 's/^ *\(attempt_[^ ]*\) *\([A-Z_]*\).*(rank \([0-9]*\)).*/\1 \2 \3/p' \
+        "$TEST_TMP/status" >"$TEST_TMP/attempts"
     for run in "_m_00000[0-7]_[0-9]* RUNNING" " RUNNING"; do
         for r in "$@"; do
             grep -q "_m_00000[0-7]_[0-9]* SUCCEEDED $r\$" "$TEST_TMP/attempts" &&
                 grep -q "$run $r\$" "$TEST_TMP/attempts" && { echo "$r"; return 0; }
         done
     done
+    # Once no map waits for a container, a rank that is idle now stays
+    # idle: its finished maps are what it loses (the reduces, waiting for
+    # the slow map 0, still need them).
+    grep -Eq '^ *MAP +[0-9]+ +(NEW|SCHEDULED) ' "$TEST_TMP/status" && return 1
+    for r in "$@"; do
+        grep -q "_m_00000[0-7]_[0-9]* SUCCEEDED $r\$" "$TEST_TMP/attempts" && { echo "$r"; return 0; }
+    done
     return 1
 }
 # rank_kill NAME RANKS...: a job of 8 maps, map 0 taking 20 s on its first
 # attempt; once one of RANKS finished a map and runs an attempt (a
-# reduce waiting for map 0, or map 0), that rank is SIGKILLed; the job
+# reduce waiting for map 0, or map 0) -- or finished a map and will get
+# no other, as every map has started -- that rank is SIGKILLed; the job
 # still completes with the reference output, every map and reduce with a
 # succeeded attempt on another rank.
 rank_kill() {
