@@ -54,7 +54,7 @@ cluster_wait_exit 30
 # A topology file with a bad line: the cluster does not start.
 printf 'node-1 rack-without-slash\n' >"$TEST_TMP/bad-topology"
 rm -rf "$RUN_DIR"
-err=$(timeout 60 mpirun --oversubscribe --enable-recovery -np 2 $MPI_LOOPBACK "$EMBER" cluster \
+err=$(ASAN_OPTIONS=$MPI_ASAN timeout 60 mpirun --oversubscribe --enable-recovery -np 2 $MPI_LOOPBACK "$EMBER" cluster \
     --run-dir "$RUN_DIR" -D "net.topology.table.file.name=$TEST_TMP/bad-topology" -D ember.node.expiry=2s 2>&1)
 grep -q "bad-topology:1: expected 'NODE /RACK'" <<<"$err" || fail "bad topology file not reported: $err"
 expect_eq "$(head -n1 "$RUN_DIR/status")" 1 "status after a bad topology file"

@@ -43,7 +43,7 @@ TCP=(--mca btl tcp,self)
 # facing a receiver that sleeps 3 ms a turn with a 6 MB data cap.  Leak
 # checking (slow under mpirun: full stacks for the suppressions) in the
 # first run only; the others exercise the same code.
-run_order "order, shared memory" 3 -- order 200
+ASAN_OPTIONS=$MPI_ASAN run_order "order, shared memory" 3 -- order 200
 NO_LEAKS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 ASAN_OPTIONS=$NO_LEAKS run_order "order, tcp" 3 "${TCP[@]}" -- order 200
 ASAN_OPTIONS=$NO_LEAKS run_order "backpressure, shared memory" 2 -- backpressure 90 6000000 3

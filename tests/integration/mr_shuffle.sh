@@ -44,6 +44,6 @@ run_shuffle() {
     log "$name: $(grep 'the reduce fetched' "$out")"
 }
 
-run_shuffle "shared memory"
+ASAN_OPTIONS=$MPI_ASAN run_shuffle "shared memory"
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" run_shuffle "tcp" --mca btl tcp,self
 log "PASS"

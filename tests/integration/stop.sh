@@ -8,7 +8,7 @@ cluster_start 4 --core-nodes 2
 # A second cluster on the same run directory is refused by every rank,
 # before any of them touches the running cluster's files.
 pids_before=$(cat "$RUN_DIR"/pids/*.pid)
-out=$(timeout 60 mpirun --oversubscribe -np 3 $MPI_LOOPBACK "$EMBER" cluster --run-dir "$RUN_DIR" 2>&1) &&
+out=$(ASAN_OPTIONS=$MPI_ASAN timeout 60 mpirun --oversubscribe -np 3 $MPI_LOOPBACK "$EMBER" cluster --run-dir "$RUN_DIR" 2>&1) &&
     fail "a second cluster started on a busy run directory"
 grep -q 'already running' <<<"$out" || fail "no clear error for a busy run directory: $out"
 expect_eq "$(cat "$RUN_DIR"/pids/*.pid)" "$pids_before" "pid files after the refused start"
