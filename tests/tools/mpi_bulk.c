@@ -22,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/leak_check.h"
 #include "proto/mpi_link.h"
 
 #define BULK_DEADLINE_MS 300000
@@ -235,7 +236,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: mpi_bulk SIZE_MB\n");
         return 2;
     }
+    leak_check_pause(); /* what Open MPI keeps (common/leak_check.h) */
     MPI_Init(&argc, &argv);
+    leak_check_resume();
     bulk_state st = {.big = (uint64_t)atoi(argv[1]) * 1024 * 1024 + 5};
     int size;
     MPI_Comm_rank(MPI_COMM_WORLD, &st.rank);

@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/leak_check.h"
 #include "proto/mpi_link.h"
 
 #define ORDER_DEADLINE_MS 120000
@@ -236,7 +237,9 @@ int main(int argc, char **argv) {
                         "       mpi_order backpressure COUNT CAP_BYTES SLOW_MS\n");
         return 2;
     }
+    leak_check_pause(); /* what Open MPI keeps (common/leak_check.h) */
     MPI_Init(&argc, &argv);
+    leak_check_resume();
     order_state st = {.count = atoi(argv[2]), .backpressure = backpressure};
     if (backpressure) {
         st.data_cap = (uint64_t)atoll(argv[3]);
