@@ -172,6 +172,7 @@ void combine_table_reset(combine_table *t) {
     t->n = 0;
     t->used = CT_ARENA_START;
     t->values = 0;
+    t->summed = 0;
     t->sorted = 0;
 }
 
@@ -268,6 +269,16 @@ int combine_table_append(combine_table *t, size_t s, const void *value, size_t v
     uint32_t head[5];
     memcpy(head, r, sizeof(head));
     size_t need = ct_varint_size(value_len) + value_len, voff = ct_values_offset(head[CT_KEY_LEN]);
+    if (t->sum_u64 && value_len == 8 && head[CT_COUNT] == 1 && head[CT_USED] == 1 + 8) {
+        uint8_t *at = r + voff + 1; /* the one value, past its length (8) */
+        uint64_t sum, add;
+        memcpy(&sum, at, 8);
+        memcpy(&add, value, 8);
+        sum += add;
+        memcpy(at, &sum, 8);
+        t->summed++;
+        return EMBER_OK;
+    }
     if (head[CT_USED] + need > head[CT_CAP]) {
         if (combine_at > 0 && head[CT_COUNT] >= combine_at && head[CT_CAP] >= CT_COMBINE_ROOM) {
             t->full = s;

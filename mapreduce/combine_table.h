@@ -22,6 +22,9 @@
  * limit, or spill) is map_output.c's policy; this file only stores, sorts
  * and streams.
  *
+ * With sum_u64 set, a key's 8-byte values are summed in its record as
+ * they come (see combine_table), so its record never grows.
+ *
  * After combine_table_sort() the slots are ordered by (partition, key)
  * and combine_table_stream() reads a partition as a kv_stream, a key's
  * values in the order they came; nothing may be added until
@@ -54,6 +57,12 @@ typedef struct {
      * 0 for the map's pairs; raised while a compaction's output goes back
      * in, so that those keys do not regrow (and make garbage) again. */
     size_t first_room;
+    /* Set by the caller for a combiner that sums 8-byte counts
+     * (ember_sum_u64): an 8-byte value for a key whose record holds one
+     * 8-byte value is added into it rather than appended; summed counts
+     * those pairs (Combine input records the combiner never saw). */
+    int sum_u64;
+    uint64_t summed;
 } combine_table;
 
 typedef struct {

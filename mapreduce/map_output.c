@@ -209,6 +209,9 @@ int map_output_open(const map_output_options *o, map_output **out) {
         combine_table_free(&m->ct);
         rc = EMBER_ENOMEM;
     }
+    /* Counts summed as they come (combine_table.h), not kept for the
+     * combiner. */
+    m->ct.sum_u64 = m->use_table && o->job->combine == ember_sum_u64;
     /* A streaming combiner is a process per stream: only whole tables. */
     m->key_combine =
         m->use_table && (o->task == NULL || ember_conf(o->task, STREAMING_COMBINE_COMMAND) == NULL);
@@ -253,9 +256,16 @@ static size_t map_output_buffered_count(const map_output *m) {
     return m->use_table ? m->ct.n : m->sb.n;
 }
 
+/* Empties the combine table; the pairs it summed in place were combiner
+ * input. */
+static void map_output_table_reset(map_output *m) {
+    m->stats.combine_input += m->ct.summed;
+    combine_table_reset(&m->ct);
+}
+
 static void map_output_reset(map_output *m) {
     if (m->use_table)
-        combine_table_reset(&m->ct);
+        map_output_table_reset(m);
     else
         sort_buffer_reset(&m->sb);
 }
@@ -468,7 +478,7 @@ static int map_output_compact(map_output *m) {
         m->stats.combine_input += read.records;
         i = r.end;
     }
-    combine_table_reset(t);
+    map_output_table_reset(m);
     t->first_room = MAP_OUTPUT_COMPACT_ROOM;
     if (rc == EMBER_OK)
         rc = map_output_add_captured(m, MAP_OUTPUT_NO_SLOT);

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "task.h"
 
 void mr_counters_add(mr_counters *c, const char *group, const char *name, int64_t delta) {
@@ -86,6 +87,21 @@ int ember_values_next(ember_values *v, const void **value, size_t *len) {
     *value = v->cur.value;
     *len = v->cur.value_len;
     return 1;
+}
+
+int ember_sum_u64(ember_task *task, const void *key, size_t key_len, ember_values *values) {
+    uint64_t sum = 0, n;
+    const void *v;
+    size_t len;
+    while (ember_values_next(values, &v, &len)) {
+        if (len != sizeof(n)) {
+            LOG_ERROR("ember_sum_u64: a value of %zu bytes (counts are 8)", len);
+            return EMBER_EINVAL;
+        }
+        memcpy(&n, v, sizeof(n));
+        sum += n;
+    }
+    return ember_emit(task, key, key_len, &sum, sizeof(sum));
 }
 
 void ember_key(ember_values *v, const void **key, size_t *len) {

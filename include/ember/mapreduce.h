@@ -168,6 +168,16 @@ int ember_values_next(ember_values *values, const void **value, size_t *len);
  * sort: it differs within a group when group_compare is coarser). */
 void ember_key(ember_values *values, const void **key, size_t *len);
 
+/* A ready-made combiner (or reduce) for counts, Hadoop's LongSumReducer:
+ * the values are 8-byte unsigned integers in the machine's byte order;
+ * emits the key with their sum (modulo 2^64) as 8 bytes.  A value of
+ * another length fails the task.  Named as a job's combine
+ * (.combine = ember_sum_u64), it also lets the map side add each pair's
+ * value into its key's running sum as the pair comes, keeping one value
+ * per key instead of a list for the combiner (Spark's reduceByKey does
+ * the same); examples/wordcount.c uses it. */
+int ember_sum_u64(ember_task *task, const void *key, size_t key_len, ember_values *values);
+
 /* Adds delta to the counter name of group (both copied; created at 0).
  * User groups are reported beside the framework's ("Map-Reduce
  * Framework", "File System Counters", ...), summed over the job. */

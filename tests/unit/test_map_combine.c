@@ -440,6 +440,60 @@ static void test_collector_sum_combine(void **state) {
     assert_memory_equal(sorted.sum, want.sum, sizeof(want.sum));
 }
 
+/* ember_sum_u64 as the combiner: counts summed in place as they come
+ * (combine_table.h's sum_u64), the same totals and one record per key as
+ * a combiner of the job's own, and every pair counted as combiner input.
+ * A value that is not 8 bytes fails the map, as the combiner would. */
+static void test_collector_sum_u64(void **state) {
+    (void)state;
+    static totals want, got;
+    expected_totals(&want);
+    uint64_t keys = 0;
+    for (int k = 0; k < NKEYS; k++)
+        keys += want.sum[k] > 0;
+    map_output_stats st;
+    size_t budgets[] = {64u << 20, 160u << 10, 70u << 10, 40u << 10};
+    for (size_t b = 0; b < 4; b++) {
+        test_conf conf = {0};
+        run_collector(ember_sum_u64, &conf, budgets[b], &got, &st);
+        assert_memory_equal(got.sum, want.sum, sizeof(want.sum));
+        assert_int_equal(st.output_records, 120000);
+        if (b == 0) {
+            assert_int_equal(st.spills, 0);
+            assert_int_equal(got.records, keys);
+            assert_int_equal(st.combine_input, 120000); /* summed + the spill's */
+            assert_int_equal(st.combine_output, keys);
+        } else {
+            assert_true(st.combine_input >= 120000 && st.combine_output < st.combine_input);
+        }
+        if (b == 3)
+            assert_true(st.spills >= 1);
+    }
+
+    char dir[] = "/tmp/ember-mc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    ember_job job = {.abi = EMBER_JOB_ABI, .name = "sum", .combine = ember_sum_u64};
+    mr_counters counters = {0};
+    test_conf conf = {0};
+    ember_task task = {.counters = &counters, .is_map = 1, .conf = conf_get, .conf_arg = &conf};
+    map_output_options o = {
+        .dir = dir, .partitions = 1, .sort_bytes = 1u << 20, .job = &job, .task = &task};
+    map_output *m;
+    assert_int_equal(map_output_open(&o, &m), EMBER_OK);
+    uint64_t one = 1;
+    uint32_t four = 4;
+    assert_int_equal(map_output_collect(m, "w", 1, &one, sizeof(one)), EMBER_OK);
+    assert_int_equal(map_output_collect(m, "w", 1, &four, sizeof(four)), EMBER_OK);
+    assert_int_equal(map_output_collect(m, "w", 1, &one, sizeof(one)), EMBER_OK);
+    assert_int_equal(map_output_finish(m, NULL), EMBER_EINVAL);
+    map_output_free(m);
+    mr_counters_free(&counters);
+    char path[64];
+    snprintf(path, sizeof(path), "%s/file.out", dir);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_collector_identity_combine(void **state) {
     (void)state;
     static totals want, got;
@@ -572,6 +626,7 @@ int main(void) {
         cmocka_unit_test(test_table_keys_of_every_length),
         cmocka_unit_test(test_table_hash_collisions),
         cmocka_unit_test(test_collector_sum_combine),
+        cmocka_unit_test(test_collector_sum_u64),
         cmocka_unit_test(test_collector_identity_combine),
         cmocka_unit_test(test_streaming_combiner_runs_per_table),
         cmocka_unit_test(test_collector_keeps_value_order),
