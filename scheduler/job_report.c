@@ -277,12 +277,19 @@ void job_master_report_free(JobReport *r) {
 
 static const char *jm_str(const char *s) { return s != NULL ? s : ""; }
 
-static json_t *jm_attempt_json(const jm_task *t, const jm_attempt *a) {
+/* now_ms: for the cleanup attempt that writes the record (being launched
+ * with it), the record's time; 0 for every other attempt.  That attempt
+ * is shown SUCCEEDED, ending then: writing the record is the last of its
+ * work that can fail but removing the staging directory, and a record
+ * that says it was still starting would puzzle its reader. */
+static json_t *jm_attempt_json(const jm_task *t, const jm_attempt *a, int64_t now_ms) {
     json_t *o = json_object();
+    int writer = now_ms != 0;
     json_object_set_new(o, "attempt_id", json_string(a->id));
     json_object_set_new(o, "kind", json_string(message_task_kind_name(t->kind)));
     json_object_set_new(o, "task_index", json_integer(t->index));
-    json_object_set_new(o, "status", json_string(message_attempt_state_name(a->state)));
+    json_object_set_new(o, "status", json_string(writer ? "SUCCEEDED"
+                                                        : message_attempt_state_name(a->state)));
     json_object_set_new(o, "rank", json_integer(a->rank));
     json_object_set_new(o, "node", json_string(a->hostname));
     json_object_set_new(o, "cpuset", json_string(jm_str(a->cpuset)));
@@ -290,8 +297,11 @@ static json_t *jm_attempt_json(const jm_task *t, const jm_attempt *a) {
     json_object_set_new(o, "locality", json_string(jm_str(a->locality)));
     json_object_set_new(o, "speculative", json_boolean(a->speculative));
     json_object_set_new(o, "memory_limit", json_string(jm_str(a->memory_limit)));
-    json_object_set_new(o, "start_ms", json_integer(a->start_wall));
-    json_object_set_new(o, "finish_ms", json_integer(jm_attempt_active(a) ? 0 : a->finish_wall));
+    json_object_set_new(o, "start_ms", json_integer(writer && a->start_wall == 0 ? now_ms
+                                                                                : a->start_wall));
+    json_object_set_new(o, "finish_ms", json_integer(writer                  ? now_ms
+                                                     : jm_attempt_active(a) ? 0
+                                                                            : a->finish_wall));
     json_t *phases = json_object();
     json_object_set_new(phases, "shuffle_start_ms", json_integer(a->shuffle_wall));
     json_object_set_new(phases, "merge_start_ms", json_integer(a->merge_wall));
@@ -332,7 +342,8 @@ char *job_master_history(const job_master *jm) {
     json_object_set_new(root, "reduces", json_integer(jm->n_reduces));
     json_object_set_new(root, "submit_ms", json_integer(j->submit_ms));
     json_object_set_new(root, "start_ms", json_integer(jm->start_wall));
-    json_object_set_new(root, "finish_ms", json_integer(jm->env.now_wall(jm->env.arg)));
+    int64_t now = jm->env.now_wall(jm->env.arg);
+    json_object_set_new(root, "finish_ms", json_integer(now));
     /* The cleanup writes this record: the state it ends the job in. */
     const char *status = jm->state == JM_COMMITTING           ? "SUCCEEDED"
                          : jm->final == JOB_STATE__JOB_KILLED ? "KILLED"
@@ -352,8 +363,11 @@ char *job_master_history(const job_master *jm) {
         const jm_task *list = k == 1 ? jm->maps : k == 2 ? jm->reduces : order[k];
         uint32_t count = k == 1 ? jm->n_maps : k == 2 ? jm->n_reduces : 1;
         for (uint32_t i = 0; i < count; i++)
-            for (size_t a = 0; a < list[i].n_attempts; a++)
-                json_array_append_new(attempts, jm_attempt_json(&list[i], &list[i].attempts[a]));
+            for (size_t a = 0; a < list[i].n_attempts; a++) {
+                const jm_attempt *at = &list[i].attempts[a];
+                int writer = k == 3 && jm_attempt_active(at);
+                json_array_append_new(attempts, jm_attempt_json(&list[i], at, writer ? now : 0));
+            }
     }
     size_t n_attempts = json_array_size(attempts);
     json_object_set_new(root, "attempts", attempts);
