@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # demo.sh -- the README's first command: install what is missing, build,
 # start a local cluster on loopback (primary + 2 core + 1 task node), show
-# it, store a file in its HDFS and read it back, run wordcount on it as a
-# MapReduce job (maps placed next to their blocks, the shuffle over MPI),
-# show where each attempt ran and the job's timeline, stop the cluster, and
-# print its exit status.
+# it, store a file in its HDFS and read it back, run wordcount on a text
+# corpus (the repository's README and docs) as a MapReduce job (maps placed
+# next to their blocks, the shuffle over MPI) with its progress line and
+# counters, print the top 10 words and where each attempt ran, then
+# teragen -> terasort -> teravalidate on 10 MB and the verdict; stop the
+# cluster and print its exit status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +25,8 @@ cleanup() {
         sleep 1
         kill -KILL -- "-$MPIRUN_PID" 2>/dev/null || true
     fi
-    rm -rf "$(dirname "$RUN_DIR")" "$RUN_DIR.sample" "$RUN_DIR.mpirun.log" "$RUN_DIR.words" \
-        "$RUN_DIR.text" "$RUN_DIR.timeline.svg"
+    rm -rf "$(dirname "$RUN_DIR")" "$RUN_DIR.sample" "$RUN_DIR.mpirun.log" "$RUN_DIR.timeline.svg" \
+        "$RUN_DIR.teragen.log" "$RUN_DIR.terasort.log" "$RUN_DIR.teravalidate.log"
 }
 trap cleanup EXIT
 
@@ -56,20 +58,43 @@ else
     exit 1
 fi
 echo
-echo "== ember run wordcount: a MapReduce job on the cluster"
-for i in $(seq 1 40); do
-    printf 'the quick brown fox jumps over the lazy dog %d\nember runs mapreduce on mpi %d\n' $((i % 7)) $((i % 3))
-done >"$RUN_DIR.words"
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat "$RUN_DIR.words"; done >"$RUN_DIR.text"
-$EMBER dfs -D dfs.blocksize=1m -put "$RUN_DIR.text" /demo/words.txt
-$EMBER run wordcount -D mapreduce.job.reduces=2 /demo/words.txt /demo/counts
-echo "== ember dfs -cat /demo/counts/part-r-00000 | head"
-$EMBER dfs -cat /demo/counts/part-r-00000 | head -5
+echo "== ember run wordcount: a MapReduce job on a text corpus (this repository's README and docs)"
+$EMBER dfs -mkdir -p /demo/corpus
+$EMBER dfs -D dfs.blocksize=64k -put README.md docs/*.md /demo/corpus/
+$EMBER dfs -ls /demo/corpus
+$EMBER run wordcount -D mapreduce.job.reduces=2 /demo/corpus /demo/counts
+echo "== the top 10 words (ember dfs -cat /demo/counts/part-r-* | sort by count)"
+$EMBER dfs -cat '/demo/counts/part-r-*' | LC_ALL=C sort -t "$(printf '\t')" -k2,2nr -k1,1 | awk 'NR <= 10'
 JOB=$($EMBER job -list all | awk '$1 ~ /^job_/ { print $1; exit }')
 echo "== ember job -status $JOB (where each attempt ran, and why)"
 $EMBER job -status "$JOB" | sed -n '/^Tasks:/,$p'
 $EMBER job -history "$JOB" --svg "$RUN_DIR.timeline.svg"
 echo "(the job's timeline: ember job -history $JOB --svg FILE draws it)"
+echo
+echo "== teragen -> terasort -> teravalidate: 100,000 records of 100 bytes (10 MB)"
+# run_quiet NAME ARGS...: ember run NAME ARGS..., its output kept in a
+# file (shown only if it fails); prints how long it took.
+run_quiet() {
+    local name=$1 start=$EPOCHREALTIME
+    shift
+    if ! $EMBER run "$name" "$@" >"$RUN_DIR.$name.log" 2>&1; then
+        cat "$RUN_DIR.$name.log" >&2
+        echo "$name failed" >&2
+        exit 1
+    fi
+    echo "$name: done in $(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }') s"
+}
+run_quiet teragen -D mapreduce.job.maps=2 100000 /demo/tera-in
+sum=$(sed -n 's/^[[:space:]]*CHECKSUM=//p' "$RUN_DIR.teragen.log" | tail -1)
+run_quiet terasort -D mapreduce.job.reduces=2 /demo/tera-in /demo/tera-out
+run_quiet teravalidate /demo/tera-out /demo/tera-report
+report=$($EMBER dfs -cat '/demo/tera-report/part-r-*')
+if [ -n "$sum" ] && [ "$report" = "$(printf 'checksum\t%x' "$sum")" ]; then
+    echo "teravalidate: VALID -- sorted within and across part files; checksum $(printf %x "$sum") equals teragen's"
+else
+    echo "teravalidate: INVALID -- report: $(head -c 300 <<<"$report"); teragen's checksum: ${sum:-none}" >&2
+    exit 1
+fi
 echo
 echo "== ember cluster stop"
 $EMBER cluster stop
