@@ -96,6 +96,10 @@ head -c 300000 /dev/urandom >"$TEST_TMP/data"
 dfs -D dfs.replication=3 -put "$TEST_TMP/data" /r3 || fail "put /r3"
 dfs -D dfs.replication=1 -put "$TEST_TMP/data" /r1 || fail "put /r1"
 dfs -D dfs.replication=1 -put "$TEST_TMP/data" /c1 || fail "put /c1"
+# Each datanode's usage reaches the primary with its next heartbeat: wait
+# until the five replicas (1.5 MB) count before reading the report.
+all_used() { [ "$(summary_value "DFS Used" "$(ember dfsadmin -report)")" -ge 1500000 ]; }
+wait_until 20 all_used || fail "DFS Used never counted the 5 replicas: $(ember dfsadmin -report 2>&1)"
 report=$(ember dfsadmin -report) || fail "dfsadmin -report"
 used=$(summary_value "DFS Used" "$report")
 rem=$(summary_value "DFS Remaining" "$report")
